@@ -1,0 +1,82 @@
+//! The `opendlc` binary: parses arguments and hands over to the library crates.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+/// opendlc: a self-hosted PAI-DLC (API 2020-12-03) — submit, run and watch distributed training jobs.
+#[derive(Parser)]
+#[command(name = "opendlc", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server: the PAI-DLC API, the scheduler and the local runtime.
+    Serve(ServeArgs),
+    /// Supervise one pod (started by the server; not meant to be run by hand).
+    #[command(hide = true)]
+    Shim {
+        /// The pod incarnation's directory, holding spec.json.
+        #[arg(long)]
+        dir: PathBuf,
+    },
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long, env = "OPENDLC_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Where jobs, logs and credentials are kept [default: ~/.opendlc/data].
+    #[arg(long, env = "OPENDLC_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Shim { dir } => std::process::exit(opendlc_runtime::shim::run(&dir)),
+        Command::Serve(args) => serve(args),
+    }
+}
+
+fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("OPENDLC_LOG")
+                .unwrap_or_else(|_| "opendlc=info,warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let data_dir = match args.data_dir {
+        Some(dir) => dir,
+        None => default_data_dir()?,
+    };
+    let config = opendlc_server::Config {
+        listen: args.listen,
+        data_dir,
+        shim_program: std::env::current_exe().context("failed to locate the opendlc binary")?,
+    };
+    let runtime = tokio::runtime::Runtime::new().context("failed to start the async runtime")?;
+    runtime.block_on(opendlc_server::run(config, shutdown_signal()))
+}
+
+fn default_data_dir() -> anyhow::Result<PathBuf> {
+    let home = std::env::var_os("HOME").context("HOME is not set; pass --data-dir")?;
+    Ok(PathBuf::from(home).join(".opendlc").join("data"))
+}
+
+/// Resolves on SIGINT or SIGTERM: the server stops accepting requests; pods keep running.
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).expect("installing a SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}
