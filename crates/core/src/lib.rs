@@ -1,1 +1,20 @@
-//! placeholder
+//! The opendlc domain: jobs, pods, statuses, job plans, resources, the EcsSpec catalog.
+//! No I/O beyond reading what the host has (`capacity`).
+
+pub mod capacity;
+pub mod catalog;
+pub mod env_contract;
+pub mod ids;
+pub mod job;
+pub mod job_type;
+pub mod resources;
+pub mod status;
+pub mod time;
+
+pub use job::{Event, Job, JobTimes, Pod, Reason, RoleSpec, StatusPeriod};
+pub use job_type::{JobType, Role};
+pub use resources::Resources;
+pub use status::{JobStatus, PodStatus};
+pub mod lifecycle;
+pub mod queue;
+pub mod submission;

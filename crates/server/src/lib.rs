@@ -1,15 +1,152 @@
-//! The opendlc server.
+//! The opendlc server: the PAI-DLC API over HTTP, the engine that runs jobs, and start-up.
+//!
+//! [`Server::bind`] prepares everything (data directory, admin key, store, engine recovery)
+//! and binds the listener; [`Server::serve`] answers requests until shutdown. Tests use the
+//! two in-process on `127.0.0.1:0`; the binary calls [`run`].
+
+mod bootstrap;
+mod engine;
+mod handlers;
+mod http;
+mod layout;
+mod state;
+mod views;
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use opendlc_core::capacity::{HostCapacity, DEFAULT_CPU_OVERCOMMIT};
+use opendlc_store::Store;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+pub use bootstrap::{AccessKey, KeySource, CREDENTIALS_FILE};
+pub use engine::DEFAULT_GRACE_PERIOD;
+pub use http::MAX_BODY_BYTES;
+
+use crate::engine::EngineConfig;
+use crate::layout::JobsDir;
+use crate::state::AppState;
 
 pub struct Config {
     pub listen: SocketAddr,
     pub data_dir: PathBuf,
+    /// The program that runs `shim --dir DIR` for each pod (the opendlc binary itself).
     pub shim_program: PathBuf,
+    /// CPU requests are accounted against host CPUs × this factor.
+    pub cpu_overcommit: f64,
 }
 
-pub async fn run(_config: Config, _shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
-    unimplemented!()
+impl Config {
+    pub fn new(listen: SocketAddr, data_dir: PathBuf, shim_program: PathBuf) -> Self {
+        Config { listen, data_dir, shim_program, cpu_overcommit: DEFAULT_CPU_OVERCOMMIT }
+    }
+}
+
+/// A server ready to serve: state recovered, listener bound.
+pub struct Server {
+    pub addr: SocketAddr,
+    pub admin_key: AccessKey,
+    pub key_source: KeySource,
+    pub host: HostCapacity,
+    pub data_dir: PathBuf,
+    listener: TcpListener,
+    state: AppState,
+    shutdown_tx: watch::Sender<bool>,
+    engine_task: tokio::task::JoinHandle<()>,
+}
+
+impl Server {
+    pub async fn bind(config: Config) -> anyhow::Result<Server> {
+        let data_dir = config.data_dir;
+        std::fs::create_dir_all(data_dir.join("jobs"))
+            .with_context(|| format!("failed to create the data directory {}", data_dir.display()))?;
+        let (admin_key, key_source) = bootstrap::admin_key(&data_dir)?;
+        let store = Arc::new(
+            Store::open(&data_dir.join("opendlc.db")).context("failed to open the database")?,
+        );
+        let host = HostCapacity::detect();
+        let pool = host.pool(config.cpu_overcommit);
+        let jobs_dir = JobsDir::new(&data_dir);
+        let (shutdown_tx, mut shutdown_rx) = watch::channel(false);
+        let engine_shutdown = async move {
+            let _ = shutdown_rx.wait_for(|stop| *stop).await;
+        };
+        let (engine, engine_task) = engine::start(
+            EngineConfig {
+                store: store.clone(),
+                shim_program: config.shim_program,
+                jobs_dir: jobs_dir.clone(),
+                pool,
+                node_name: node_name(),
+            },
+            engine_shutdown,
+        )
+        .await
+        .context("failed to recover the jobs of an earlier run")?;
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("failed to listen on {}", config.listen))?;
+        let addr = listener.local_addr()?;
+        let state = AppState {
+            store,
+            engine,
+            host: Arc::new(host.clone()),
+            pool,
+            jobs_dir,
+            caller_id: Arc::from(ADMIN_USER_ID),
+        };
+        Ok(Server { addr, admin_key, key_source, host, data_dir, listener, state, shutdown_tx, engine_task })
+    }
+
+    /// Serves until `shutdown` resolves; then stops accepting, lets requests in flight finish and
+    /// stops the engine. Pods keep running: a later server re-attaches them.
+    pub async fn serve(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let app = http::router(self.state);
+        let shutdown_tx = self.shutdown_tx;
+        axum::serve(self.listener, app)
+            .with_graceful_shutdown(async move {
+                shutdown.await;
+                let _ = shutdown_tx.send(true);
+            })
+            .await
+            .context("the HTTP server failed")?;
+        let _ = self.engine_task.await;
+        Ok(())
+    }
+}
+
+/// The user every caller acts as until access keys map to users.
+pub const ADMIN_USER_ID: &str = "1";
+
+/// `opendlc serve`: bind, print where to reach the server, serve.
+pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    let server = Server::bind(config).await?;
+    let key = match &server.key_source {
+        KeySource::Environment => format!("{} (from OPENDLC_ACCESS_KEY_ID/SECRET)", server.admin_key.id),
+        KeySource::File(path) => format!("{} (secret in {})", server.admin_key.id, path.display()),
+    };
+    let pool = server.state.pool;
+    println!(
+        "opendlc {} serving the PAI-DLC API (2020-12-03) at http://{}\n  access key: {key}\n  data:       {}\n  pool:       {} CPU ({} cores, overcommitted), {} memory, {} GPU",
+        env!("CARGO_PKG_VERSION"),
+        server.addr,
+        server.data_dir.display(),
+        opendlc_core::resources::format_cpu(pool.cpu_milli),
+        server.host.cpus,
+        opendlc_core::resources::format_memory(pool.memory_mib),
+        pool.gpu,
+    );
+    server.serve(shutdown).await
+}
+
+fn node_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".into())
 }

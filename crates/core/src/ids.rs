@@ -1,0 +1,47 @@
+//! Identifiers, in PAI-DLC's formats: `dlc` + 13 lower-case base-36 characters for jobs,
+//! `<JobId>-<role>-<index>` for pods.
+
+use rand::Rng;
+
+const ALPHABET: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+
+fn random_base36(len: usize) -> String {
+    let mut rng = rand::thread_rng();
+    (0..len)
+        .map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char)
+        .collect()
+}
+
+pub fn new_job_id() -> String {
+    format!("dlc{}", random_base36(13))
+}
+
+/// A pod incarnation's unique id: a new one for every (re)start of the pod.
+pub fn new_pod_uid() -> String {
+    let raw = random_base36(24);
+    format!("{}-{}-{}", &raw[..8], &raw[8..16], &raw[16..])
+}
+
+/// `dlcxxxxxxxxxxxxx-worker-1`: the role in lower case, as PAI names pods and their DNS names.
+pub fn pod_id(job_id: &str, role: &str, index: u32) -> String {
+    format!("{job_id}-{}-{index}", role.to_ascii_lowercase())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn job_ids_look_like_pai_ones() {
+        let id = new_job_id();
+        assert_eq!(id.len(), 16);
+        assert!(id.starts_with("dlc"));
+        assert!(id[3..].bytes().all(|b| ALPHABET.contains(&b)));
+        assert_ne!(new_job_id(), id);
+    }
+
+    #[test]
+    fn pod_ids_use_the_lower_case_role() {
+        assert_eq!(pod_id("dlcabc", "Worker", 2), "dlcabc-worker-2");
+    }
+}

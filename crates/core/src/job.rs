@@ -1,0 +1,141 @@
+//! A job and its pods as the service knows them: validated, typed, with their history.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::job_type::{JobType, Role};
+use crate::resources::Resources;
+use crate::status::{JobStatus, PodStatus};
+use crate::time::Millis;
+
+/// One role of a job after validation: what each of its pods runs and requests.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RoleSpec {
+    pub role: Role,
+    pub pod_count: u32,
+    pub image: String,
+    pub resources: Resources,
+    /// The role's own `UserCommand` (an SDK 1.11 field); the job's command otherwise.
+    pub command: Option<String>,
+    /// `ConsiderInSuccessPolicy` (SDK 1.11): when false, the job may succeed while these pods
+    /// still run or even fail.
+    pub considered_in_success: bool,
+}
+
+/// When a job reached each milestone (ms since the epoch).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct JobTimes {
+    pub created: Millis,
+    pub submitted: Option<Millis>,
+    pub running: Option<Millis>,
+    pub finished: Option<Millis>,
+    pub succeeded: Option<Millis>,
+    pub failed: Option<Millis>,
+    pub stopped: Option<Millis>,
+}
+
+/// Why a job is in its status (`ReasonCode`/`ReasonMessage` on the wire).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Reason {
+    pub code: String,
+    pub message: String,
+}
+
+impl Reason {
+    pub fn new(code: impl Into<String>, message: impl Into<String>) -> Self {
+        Reason { code: code.into(), message: message.into() }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Job {
+    pub job_id: String,
+    /// Submission order, assigned by the store (0 until stored): FIFO within a priority.
+    pub seq: i64,
+    pub display_name: String,
+    pub job_type: JobType,
+    pub status: JobStatus,
+    pub reason: Option<Reason>,
+    pub priority: u8,
+    pub workspace_id: String,
+    pub resource_id: String,
+    pub user_id: String,
+    pub accessibility: String,
+    pub user_command: String,
+    pub roles: Vec<RoleSpec>,
+    pub envs: BTreeMap<String, String>,
+    pub tags: BTreeMap<String, String>,
+    pub max_running_minutes: Option<u64>,
+    /// The CreateJob request as accepted (defaults filled in), echoed back by GetJob.
+    pub request: opendlc_api::CreateJobRequest,
+    pub master_port: Option<u16>,
+    pub restart_count: u32,
+    pub times: JobTimes,
+}
+
+impl Job {
+    /// What all of the job's pods request together.
+    pub fn total_resources(&self) -> Resources {
+        self.roles
+            .iter()
+            .fold(Resources::default(), |acc, r| acc + r.resources * u64::from(r.pod_count))
+    }
+
+    pub fn pod_count(&self) -> u32 {
+        self.roles.iter().map(|r| r.pod_count).sum()
+    }
+
+    /// Seconds spent running: from GmtRunningTime to the end (or `now` while it runs).
+    pub fn duration_secs(&self, now: Millis) -> i64 {
+        match self.times.running {
+            Some(start) => (self.times.finished.unwrap_or(now) - start).max(0) / 1000,
+            None => 0,
+        }
+    }
+
+    pub fn images(&self) -> impl Iterator<Item = &str> {
+        self.roles.iter().map(|r| r.image.as_str())
+    }
+}
+
+/// One incarnation of a pod. A restarted pod gets a new incarnation (new `pod_uid`); the old
+/// ones are its `HistoryPods`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pod {
+    pub pod_uid: String,
+    pub job_id: String,
+    pub pod_id: String,
+    pub role: Role,
+    pub index: u32,
+    pub status: PodStatus,
+    pub ip: Option<String>,
+    pub node_name: Option<String>,
+    pub pid: Option<u32>,
+    pub exit_code: Option<i32>,
+    pub exit_signal: Option<i32>,
+    pub reason: Option<String>,
+    pub created: Millis,
+    pub started: Option<Millis>,
+    pub finished: Option<Millis>,
+    /// False for earlier incarnations.
+    pub current: bool,
+}
+
+/// One entry of a job's `StatusHistory`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StatusPeriod {
+    pub status: JobStatus,
+    pub start: Millis,
+    pub end: Option<Millis>,
+    pub reason: Option<Reason>,
+}
+
+/// A line of GetJobEvents / GetPodEvents.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    pub time: Millis,
+    pub job_id: String,
+    pub pod_id: Option<String>,
+    pub text: String,
+}

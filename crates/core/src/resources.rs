@@ -1,0 +1,165 @@
+//! What a pod asks for: CPU (in millicores), memory (in MiB) and whole GPUs.
+
+use std::ops::{Add, Mul};
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Resources {
+    pub cpu_milli: u64,
+    pub memory_mib: u64,
+    pub gpu: u32,
+}
+
+impl Resources {
+    pub fn new(cpu_milli: u64, memory_mib: u64, gpu: u32) -> Self {
+        Resources { cpu_milli, memory_mib, gpu }
+    }
+
+    /// Whether `self` fits inside `available`, dimension by dimension.
+    pub fn fits_in(&self, available: &Resources) -> bool {
+        self.cpu_milli <= available.cpu_milli
+            && self.memory_mib <= available.memory_mib
+            && self.gpu <= available.gpu
+    }
+
+    pub fn saturating_sub(&self, other: &Resources) -> Resources {
+        Resources {
+            cpu_milli: self.cpu_milli.saturating_sub(other.cpu_milli),
+            memory_mib: self.memory_mib.saturating_sub(other.memory_mib),
+            gpu: self.gpu.saturating_sub(other.gpu),
+        }
+    }
+
+    /// The first dimension where `self` exceeds `available`, as "needs X, Y available" text.
+    pub fn shortfall(&self, available: &Resources) -> Option<String> {
+        if self.cpu_milli > available.cpu_milli {
+            return Some(format!(
+                "needs {} CPU, {} available",
+                format_cpu(self.cpu_milli),
+                format_cpu(available.cpu_milli)
+            ));
+        }
+        if self.memory_mib > available.memory_mib {
+            return Some(format!(
+                "needs {} memory, {} available",
+                format_memory(self.memory_mib),
+                format_memory(available.memory_mib)
+            ));
+        }
+        if self.gpu > available.gpu {
+            return Some(format!("needs {} GPU, {} available", self.gpu, available.gpu));
+        }
+        None
+    }
+}
+
+impl Add for Resources {
+    type Output = Resources;
+    fn add(self, o: Resources) -> Resources {
+        Resources {
+            cpu_milli: self.cpu_milli + o.cpu_milli,
+            memory_mib: self.memory_mib + o.memory_mib,
+            gpu: self.gpu + o.gpu,
+        }
+    }
+}
+
+impl Mul<u64> for Resources {
+    type Output = Resources;
+    fn mul(self, n: u64) -> Resources {
+        Resources {
+            cpu_milli: self.cpu_milli * n,
+            memory_mib: self.memory_mib * n,
+            gpu: self.gpu * n as u32,
+        }
+    }
+}
+
+pub fn format_cpu(milli: u64) -> String {
+    if milli % 1000 == 0 {
+        format!("{}", milli / 1000)
+    } else {
+        format!("{:.1}", milli as f64 / 1000.0)
+    }
+}
+
+pub fn format_memory(mib: u64) -> String {
+    if mib % 1024 == 0 {
+        format!("{}Gi", mib / 1024)
+    } else {
+        format!("{mib}Mi")
+    }
+}
+
+/// `"2"`, `"0.5"` or `"500m"` → millicores.
+pub fn parse_cpu(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let milli = if let Some(m) = text.strip_suffix('m') {
+        m.parse::<u64>().ok()
+    } else {
+        text.parse::<f64>()
+            .ok()
+            .filter(|v| v.is_finite() && *v >= 0.0)
+            .map(|v| (v * 1000.0).round() as u64)
+    };
+    milli.ok_or_else(|| format!("\"{text}\" is not a CPU quantity (e.g. \"2\", \"0.5\", \"500m\")"))
+}
+
+/// Kubernetes-style quantities (`"4Gi"`, `"512Mi"`, `"4G"`); a bare number means GiB, as in the
+/// PAI console. → MiB.
+pub fn parse_memory(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let factor_mib = match unit {
+        "" | "Gi" | "G" | "GB" | "GiB" => Some(1024.0),
+        "Mi" | "M" | "MB" | "MiB" => Some(1.0),
+        "Ti" | "T" | "TB" | "TiB" => Some(1024.0 * 1024.0),
+        "Ki" | "K" | "KB" | "KiB" => Some(1.0 / 1024.0),
+        _ => None,
+    };
+    match (number.parse::<f64>(), factor_mib) {
+        (Ok(n), Some(f)) if n.is_finite() => Ok((n * f).ceil() as u64),
+        _ => Err(format!(
+            "\"{text}\" is not a memory quantity (e.g. \"4Gi\", \"512Mi\")"
+        )),
+    }
+}
+
+/// Whole GPUs: `"1"`, `"2"`; empty means none.
+pub fn parse_gpu(text: &str) -> Result<u32, String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(0);
+    }
+    text.parse::<u32>()
+        .map_err(|_| format!("\"{text}\" is not a whole number of GPUs"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_quantities() {
+        assert_eq!(parse_cpu("2"), Ok(2000));
+        assert_eq!(parse_cpu("0.5"), Ok(500));
+        assert_eq!(parse_cpu("250m"), Ok(250));
+        assert!(parse_cpu("two").is_err());
+        assert_eq!(parse_memory("10Gi"), Ok(10240));
+        assert_eq!(parse_memory("512Mi"), Ok(512));
+        assert_eq!(parse_memory("4"), Ok(4096));
+        assert!(parse_memory("4 parsecs").is_err());
+        assert_eq!(parse_gpu(""), Ok(0));
+        assert!(parse_gpu("0.5").is_err());
+    }
+
+    #[test]
+    fn shortfall_names_the_first_missing_dimension() {
+        let want = Resources::new(4000, 1024, 2);
+        let have = Resources::new(8000, 2048, 1);
+        assert_eq!(want.shortfall(&have).unwrap(), "needs 2 GPU, 1 available");
+        assert!(want.fits_in(&Resources::new(4000, 1024, 2)));
+    }
+}

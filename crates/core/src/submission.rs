@@ -1,0 +1,295 @@
+//! CreateJob and UpdateJob requests, validated into a [`Job`]: every field checked against the
+//! spec and PAI-DLC's documented rules, each error naming the field and the rule.
+
+use std::collections::BTreeMap;
+
+use opendlc_api::{CreateJobRequest, JobSpec, UpdateJobRequest};
+
+use crate::catalog;
+use crate::job::{Job, JobTimes, RoleSpec};
+use crate::job_type::JobType;
+use crate::resources::{parse_cpu, parse_gpu, parse_memory, Resources};
+use crate::status::JobStatus;
+use crate::time::Millis;
+
+/// What a pod requests when its JobSpec names neither an EcsSpec nor a ResourceConfig.
+pub const DEFAULT_POD_RESOURCES: Resources = Resources { cpu_milli: 1000, memory_mib: 2048, gpu: 0 };
+pub const DEFAULT_WORKSPACE_ID: &str = "default";
+const MAX_DISPLAY_NAME: usize = 256;
+const RESTART_POLICIES: &[&str] = &["Always", "Never", "OnFailure", "ExitCode"];
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Invalid {
+    #[error("{field} is mandatory for this action.")]
+    Missing { field: String },
+    #[error("Invalid parameter {field}: {message}")]
+    Value { field: String, message: String },
+}
+
+impl Invalid {
+    pub fn value(field: impl Into<String>, message: impl Into<String>) -> Invalid {
+        Invalid::Value { field: field.into(), message: message.into() }
+    }
+
+    fn missing(field: impl Into<String>) -> Invalid {
+        Invalid::Missing { field: field.into() }
+    }
+}
+
+/// Who submits, and what the server can offer.
+pub struct SubmitContext<'a> {
+    pub job_id: String,
+    pub user_id: &'a str,
+    pub now: Millis,
+    /// The largest pool a job may ever use; a job that needs more is refused at once.
+    pub pool: Resources,
+}
+
+pub fn validate_create(req: &CreateJobRequest, ctx: &SubmitContext<'_>) -> Result<Job, Invalid> {
+    let display_name = required(&req.display_name, "DisplayName")?;
+    check_display_name(display_name)?;
+    let job_type: JobType = required(&req.job_type, "JobType")?
+        .parse()
+        .map_err(|e| Invalid::value("JobType", format!("{e} (case-sensitive)")))?;
+    if job_type == JobType::SlurmJob {
+        return Err(Invalid::value(
+            "JobType",
+            "SlurmJob needs a Slurm runtime; this server runs jobs on its local runtime",
+        ));
+    }
+    let specs = req.job_specs.as_deref().unwrap_or_default();
+    if specs.is_empty() {
+        return Err(Invalid::missing("JobSpecs"));
+    }
+    let roles = validate_roles(job_type, specs)?;
+    let user_command = req.user_command.as_deref().map(str::trim).unwrap_or_default();
+    if user_command.is_empty() && roles.iter().any(|r| r.command.is_none()) {
+        return Err(Invalid::missing("UserCommand"));
+    }
+    let priority = validate_priority(req.priority)?;
+    let accessibility = validate_accessibility(req.accessibility.as_deref())?;
+    let max_running_minutes = match req.job_max_running_time_minutes {
+        None | Some(0) => None,
+        Some(m) if m > 0 => Some(m as u64),
+        Some(m) => {
+            return Err(Invalid::value(
+                "JobMaxRunningTimeMinutes",
+                format!("must be at least 1 (0 or absent means no limit), got {m}"),
+            ))
+        }
+    };
+    if let Some(policy) = req.success_policy.as_deref().filter(|p| !p.is_empty()) {
+        if !["ChiefWorker", "AllWorkers"].contains(&policy) {
+            return Err(Invalid::value("SuccessPolicy", format!("must be ChiefWorker or AllWorkers, got \"{policy}\"")));
+        }
+    }
+    if let Some(resource_id) = req.resource_id.as_deref().filter(|r| !r.is_empty()) {
+        return Err(Invalid::value(
+            "ResourceId",
+            format!("no resource quota \"{resource_id}\" is configured on this server; leave it empty for the public pool"),
+        ));
+    }
+    let envs = validate_envs(req)?;
+    let job = Job {
+        job_id: ctx.job_id.clone(),
+        seq: 0,
+        display_name: display_name.to_string(),
+        job_type,
+        status: JobStatus::Creating,
+        reason: None,
+        priority,
+        workspace_id: req
+            .workspace_id
+            .clone()
+            .filter(|w| !w.is_empty())
+            .unwrap_or_else(|| DEFAULT_WORKSPACE_ID.to_string()),
+        resource_id: String::new(),
+        user_id: ctx.user_id.to_string(),
+        accessibility,
+        user_command: user_command.to_string(),
+        roles,
+        envs,
+        tags: req.settings.as_ref().and_then(|s| s.tags.clone()).unwrap_or_default(),
+        max_running_minutes,
+        request: normalized(req, priority),
+        master_port: None,
+        restart_count: 0,
+        times: JobTimes { created: ctx.now, ..JobTimes::default() },
+    };
+    check_fits(&job, ctx.pool)?;
+    Ok(job)
+}
+
+/// Applies an UpdateJob body to a job. Whether the job's status allows it is the engine's call;
+/// returns whether the JobSpecs changed.
+pub fn apply_update(job: &mut Job, req: &UpdateJobRequest, pool: Resources) -> Result<bool, Invalid> {
+    if let Some(priority) = req.priority {
+        job.priority = validate_priority(Some(priority))?;
+        job.request.priority = Some(i64::from(job.priority));
+    }
+    if let Some(accessibility) = req.accessibility.as_deref() {
+        job.accessibility = validate_accessibility(Some(accessibility))?;
+        job.request.accessibility = Some(job.accessibility.clone());
+    }
+    if let Some(description) = &req.description {
+        job.request.description = Some(description.clone());
+    }
+    let mut specs_changed = false;
+    if let Some(command) = req.user_command.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
+        job.user_command = command.to_string();
+        job.request.user_command = Some(job.user_command.clone());
+        specs_changed = true;
+    }
+    if let Some(specs) = req.job_specs.as_deref().filter(|s| !s.is_empty()) {
+        job.roles = validate_roles(job.job_type, specs)?;
+        job.request.job_specs = Some(specs.to_vec());
+        check_fits(job, pool)?;
+        specs_changed = true;
+    }
+    Ok(specs_changed)
+}
+
+fn required<'a>(value: &'a Option<String>, field: &str) -> Result<&'a str, Invalid> {
+    value.as_deref().filter(|v| !v.trim().is_empty()).ok_or_else(|| Invalid::missing(field))
+}
+
+fn check_display_name(name: &str) -> Result<(), Invalid> {
+    if name.chars().count() > MAX_DISPLAY_NAME {
+        return Err(Invalid::value("DisplayName", format!("must be at most {MAX_DISPLAY_NAME} characters")));
+    }
+    if let Some(bad) = name.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))) {
+        return Err(Invalid::value(
+            "DisplayName",
+            format!("may contain only letters, digits, '_', '.' and '-'; found {bad:?}"),
+        ));
+    }
+    Ok(())
+}
+
+fn validate_priority(priority: Option<i64>) -> Result<u8, Invalid> {
+    match priority {
+        None => Ok(1),
+        Some(p @ 1..=9) => Ok(p as u8),
+        Some(p) => Err(Invalid::value("Priority", format!("must be between 1 and 9, got {p}"))),
+    }
+}
+
+fn validate_accessibility(value: Option<&str>) -> Result<String, Invalid> {
+    match value.filter(|v| !v.is_empty()) {
+        None => Ok("PRIVATE".to_string()),
+        Some(v @ ("PUBLIC" | "PRIVATE")) => Ok(v.to_string()),
+        Some(v) => Err(Invalid::value("Accessibility", format!("must be PUBLIC or PRIVATE, got \"{v}\""))),
+    }
+}
+
+fn validate_roles(job_type: JobType, specs: &[JobSpec]) -> Result<Vec<RoleSpec>, Invalid> {
+    let mut roles: Vec<RoleSpec> = Vec::with_capacity(specs.len());
+    for (i, spec) in specs.iter().enumerate() {
+        let field = |name: &str| format!("JobSpecs[{i}].{name}");
+        let role_name = spec.r#type.as_deref().filter(|t| !t.is_empty()).ok_or_else(|| Invalid::missing(field("Type")))?;
+        let role = job_type
+            .check_role(role_name)
+            .map_err(|e| Invalid::value(field("Type"), format!("a {job_type} has no role \"{role_name}\"; it {e}")))?;
+        if roles.iter().any(|r| r.role == role) {
+            return Err(Invalid::value(field("Type"), format!("role {role} is given twice")));
+        }
+        let pod_count = match spec.pod_count {
+            None => 1,
+            Some(n @ 1..=10_000) => n as u32,
+            Some(n) => return Err(Invalid::value(field("PodCount"), format!("must be between 1 and 10000, got {n}"))),
+        };
+        let single = matches!(role, crate::job_type::Role::Master if job_type.has_single_master())
+            || matches!(role, crate::job_type::Role::Chief | crate::job_type::Role::Head | crate::job_type::Role::Launcher);
+        if single && pod_count != 1 {
+            return Err(Invalid::value(field("PodCount"), format!("a {job_type} has exactly one {role}, got {pod_count}")));
+        }
+        if let Some(policy) = spec.restart_policy.as_deref().filter(|p| !p.is_empty()) {
+            if !RESTART_POLICIES.contains(&policy) {
+                return Err(Invalid::value(
+                    field("RestartPolicy"),
+                    format!("must be one of {}, got \"{policy}\"", RESTART_POLICIES.join(", ")),
+                ));
+            }
+        }
+        roles.push(RoleSpec {
+            role,
+            pod_count,
+            image: spec.image.clone().unwrap_or_default(),
+            resources: pod_resources(spec, &field)?,
+            command: spec.user_command.as_deref().map(str::trim).filter(|c| !c.is_empty()).map(String::from),
+            considered_in_success: spec.consider_in_success_policy.unwrap_or(true),
+        });
+    }
+    Ok(roles)
+}
+
+/// EcsSpec gives the base request (or [`DEFAULT_POD_RESOURCES`]); ResourceConfig overrides each
+/// dimension it sets.
+fn pod_resources(spec: &JobSpec, field: &dyn Fn(&str) -> String) -> Result<Resources, Invalid> {
+    let mut resources = match spec.ecs_spec.as_deref().filter(|s| !s.is_empty()) {
+        Some(name) => catalog::find(name)
+            .ok_or_else(|| {
+                Invalid::value(field("EcsSpec"), format!("unknown instance type \"{name}\"; ListEcsSpecs lists the known ones"))
+            })?
+            .resources(),
+        None => DEFAULT_POD_RESOURCES,
+    };
+    if let Some(config) = &spec.resource_config {
+        let set = |v: &Option<String>| v.as_deref().map(str::trim).filter(|v| !v.is_empty()).map(str::to_string);
+        if let Some(cpu) = set(&config.cpu) {
+            resources.cpu_milli = parse_cpu(&cpu).map_err(|e| Invalid::value(field("ResourceConfig.CPU"), e))?;
+        }
+        if let Some(memory) = set(&config.memory) {
+            resources.memory_mib = parse_memory(&memory).map_err(|e| Invalid::value(field("ResourceConfig.Memory"), e))?;
+        }
+        if let Some(gpu) = set(&config.gpu) {
+            resources.gpu = parse_gpu(&gpu).map_err(|e| Invalid::value(field("ResourceConfig.GPU"), e))?;
+        }
+    }
+    Ok(resources)
+}
+
+fn validate_envs(req: &CreateJobRequest) -> Result<BTreeMap<String, String>, Invalid> {
+    let mut envs = req.envs.clone().unwrap_or_default();
+    for custom in req.custom_envs.iter().flatten() {
+        if let Some(key) = &custom.key {
+            envs.insert(key.clone(), custom.value.clone().unwrap_or_default());
+        }
+    }
+    for (key, value) in &envs {
+        let valid_key = !key.is_empty() && !key.contains(['=', '\0']);
+        if !valid_key || value.contains('\0') {
+            return Err(Invalid::value(
+                format!("Envs.{key}"),
+                "names must be non-empty without '=' or NUL; values must not contain NUL",
+            ));
+        }
+    }
+    Ok(envs)
+}
+
+/// Refuses a job that could never start: a pod or the whole gang bigger than the pool.
+fn check_fits(job: &Job, pool: Resources) -> Result<(), Invalid> {
+    for (i, role) in job.roles.iter().enumerate() {
+        if let Some(why) = role.resources.shortfall(&pool) {
+            return Err(Invalid::value(
+                format!("JobSpecs[{i}]"),
+                format!("one {} pod {why} in the whole pool; it can never run here", role.role),
+            ));
+        }
+    }
+    if let Some(why) = job.total_resources().shortfall(&pool) {
+        return Err(Invalid::value(
+            "JobSpecs",
+            format!("the job's {} pods together {why} in the whole pool; they can never run at once here", job.pod_count()),
+        ));
+    }
+    Ok(())
+}
+
+/// The request as GetJob echoes it: defaults filled in.
+fn normalized(req: &CreateJobRequest, priority: u8) -> CreateJobRequest {
+    let mut request = req.clone();
+    request.priority = Some(i64::from(priority));
+    request
+}

@@ -1,0 +1,482 @@
+//! The engine's state and loop: applies the scheduler's and the lifecycle's decisions.
+
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use opendlc_core::env_contract::{plan_pods, PodPlan, Rendezvous, RolePlan};
+use opendlc_core::lifecycle::{decide, Decision, PodView};
+use opendlc_core::queue::{Queue, QueuedJob};
+use opendlc_core::time::{now_millis, Millis};
+use opendlc_core::{ids, Job, JobStatus, Pod, PodStatus, Reason, Resources};
+use opendlc_runtime::{LocalRuntime, PodEvent, PodLaunch};
+use opendlc_store::{PodEnd, Store, StoreError, Transition};
+use tokio::sync::mpsc;
+
+use crate::layout::JobsDir;
+
+use super::{Command, EngineConfig, EngineError, Launched, DEFAULT_GRACE_PERIOD};
+
+/// Where the local runtime's pods are reached: every pod runs on this host.
+const POD_IP: &str = "127.0.0.1";
+
+/// A job holding resources: admitted, not yet finished.
+pub(super) struct ActiveJob {
+    pub resources: Resources,
+    pub deadline: Option<Millis>,
+    /// Set once the job must end whatever its pods do (user stop, deadline).
+    pub stop_reason: Option<Reason>,
+    /// Whether the pods still running were told to stop.
+    pub stopping_pods: bool,
+}
+
+pub(super) struct Engine {
+    pub store: Arc<Store>,
+    pub runtime: Arc<LocalRuntime>,
+    pub jobs_dir: JobsDir,
+    pub node_name: String,
+    pub pool: Resources,
+    pub used: Resources,
+    pub queue: Queue,
+    pub active: HashMap<String, ActiveJob>,
+    /// Pods whose launch is recorded; an exit reported before its launch waits in `early_exits`.
+    launched_pods: HashSet<String>,
+    early_exits: HashMap<String, PodEvent>,
+    /// The job at the head of the queue and the reason recorded for it.
+    blocked: Option<(String, String)>,
+    launched_tx: mpsc::UnboundedSender<Launched>,
+    dirty: bool,
+}
+
+impl Engine {
+    pub fn new(config: EngineConfig, runtime: Arc<LocalRuntime>, launched_tx: mpsc::UnboundedSender<Launched>) -> Self {
+        Engine {
+            store: config.store,
+            runtime,
+            jobs_dir: config.jobs_dir,
+            node_name: config.node_name,
+            pool: config.pool,
+            used: Resources::default(),
+            queue: Queue::default(),
+            active: HashMap::new(),
+            launched_pods: HashSet::new(),
+            early_exits: HashMap::new(),
+            blocked: None,
+            launched_tx,
+            dirty: true,
+        }
+    }
+
+    pub async fn run(
+        mut self,
+        mut commands: mpsc::UnboundedReceiver<Command>,
+        mut pod_events: mpsc::UnboundedReceiver<PodEvent>,
+        mut launched: mpsc::UnboundedReceiver<Launched>,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                Some(command) = commands.recv() => {
+                    self.on_command(command);
+                    // Take everything already waiting before scheduling once.
+                    while let Ok(command) = commands.try_recv() {
+                        self.on_command(command);
+                    }
+                }
+                Some(event) = pod_events.recv() => self.on_pod_event(event),
+                Some(launch) = launched.recv() => self.on_launched(launch),
+                _ = tick.tick() => self.enforce_deadlines(),
+                _ = &mut shutdown => break,
+            }
+            if self.dirty {
+                self.dirty = false;
+                self.schedule();
+            }
+        }
+        tracing::info!("engine stopped; pods keep running under their shims");
+    }
+
+    fn on_command(&mut self, command: Command) {
+        match command {
+            Command::Created(job) => {
+                let t = Transition::new(JobStatus::Queuing, now_millis())
+                    .because("JobQueuing", "Job is waiting for resources.");
+                match self.store.transition(&job.job_id, &t) {
+                    Ok(job) => self.enqueue(&job),
+                    Err(e) => tracing::warn!(job.id = %job.job_id, "failed to queue the job: {e}"),
+                }
+            }
+            Command::Stop { job_id, reply } => {
+                let reason = Reason::new("JobStoppedByUser", "Job is stopped by user.");
+                let _ = reply.send(self.stop(&job_id, reason, "stopped"));
+            }
+            Command::Update { job, specs_changed, reply } => {
+                let _ = reply.send(self.update(job, specs_changed));
+            }
+        }
+    }
+
+    pub fn enqueue(&mut self, job: &Job) {
+        self.queue.push(QueuedJob {
+            job_id: job.job_id.clone(),
+            priority: job.priority,
+            seq: job.seq,
+            resources: job.total_resources(),
+        });
+        self.dirty = true;
+    }
+
+    fn update(&mut self, job: Job, specs_changed: bool) -> Result<Job, EngineError> {
+        let current = self.store.get_job(&job.job_id)?;
+        if specs_changed && !current.status.is_pending() {
+            return Err(EngineError::IncorrectStatus {
+                job_id: job.job_id,
+                action: "given new JobSpecs",
+                status: current.status,
+            });
+        }
+        self.store.update_job(&job)?;
+        let updated = self.store.get_job(&job.job_id)?;
+        if self.queue.contains(&updated.job_id) {
+            self.enqueue(&updated);
+        }
+        Ok(updated)
+    }
+
+    /// Ends a job early: a queued one at once, an active one once its pods have stopped.
+    pub fn stop(&mut self, job_id: &str, reason: Reason, action: &'static str) -> Result<Job, EngineError> {
+        let job = self.store.get_job(job_id)?;
+        if job.status.is_terminal() {
+            return Err(EngineError::IncorrectStatus { job_id: job_id.to_string(), action, status: job.status });
+        }
+        if job.status == JobStatus::Stopping {
+            return Ok(job);
+        }
+        let now = now_millis();
+        let stopping = Transition { to: JobStatus::Stopping, reason: Some(reason.clone()), at: now };
+        let job = self.store.transition(job_id, &stopping)?;
+        if self.queue.remove(job_id).is_some() || !self.active.contains_key(job_id) {
+            self.dirty = true;
+            let stopped = Transition { to: JobStatus::Stopped, reason: Some(reason), at: now };
+            return Ok(self.store.transition(job_id, &stopped)?);
+        }
+        if let Some(active) = self.active.get_mut(job_id) {
+            active.stop_reason = Some(reason);
+        }
+        self.evaluate(job_id);
+        Ok(job)
+    }
+
+    /// Starts every queued job the pool has room for, in queue order, and records why the
+    /// first one that does not fit waits.
+    fn schedule(&mut self) {
+        let admission = self.queue.admit(self.pool.saturating_sub(&self.used));
+        for queued in admission.start {
+            self.queue.remove(&queued.job_id);
+            if let Err(e) = self.admit(&queued.job_id) {
+                tracing::error!(job.id = %queued.job_id, "failed to admit the job: {e}");
+            }
+        }
+        if admission.blocked != self.blocked {
+            if let Some((job_id, why)) = &admission.blocked {
+                let ahead = self.active.len();
+                let message = format!(
+                    "Waiting for resources: {why} in the local pool ({ahead} running job(s) hold resources)."
+                );
+                let reason = Reason::new("JobQueuing", message);
+                if let Err(e) = self.store.set_reason(job_id, &reason) {
+                    tracing::warn!(job.id = %job_id, "failed to record why the job waits: {e}");
+                }
+            }
+            self.blocked = admission.blocked;
+        }
+    }
+
+    fn admit(&mut self, job_id: &str) -> Result<(), StoreError> {
+        let job = self.store.get_job(job_id)?;
+        let port = free_port();
+        let now = now_millis();
+        let plans = plan(&job, port);
+        let pods: Vec<Pod> = plans
+            .iter()
+            .map(|plan| Pod {
+                pod_uid: ids::new_pod_uid(),
+                job_id: job.job_id.clone(),
+                pod_id: plan.pod_id.clone(),
+                role: plan.role,
+                index: plan.index,
+                status: PodStatus::Pending,
+                ip: None,
+                node_name: None,
+                pid: None,
+                exit_code: None,
+                exit_signal: None,
+                reason: None,
+                created: now,
+                started: None,
+                finished: None,
+                current: true,
+            })
+            .collect();
+        let t = Transition::new(JobStatus::EnvPreparing, now).because("JobEnvPreparing", "Starting the job's pods.");
+        let job = match self.store.admit(job_id, port, &pods, &t) {
+            Ok(job) => job,
+            // Stopped meanwhile: nothing to start.
+            Err(StoreError::Transition { .. }) => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        let resources = job.total_resources();
+        self.used = self.used + resources;
+        self.active.insert(
+            job.job_id.clone(),
+            ActiveJob {
+                resources,
+                deadline: job.max_running_minutes.map(|m| now + m as i64 * 60_000),
+                stop_reason: None,
+                stopping_pods: false,
+            },
+        );
+        self.launch_pods(&job, &pods.iter().collect::<Vec<_>>());
+        Ok(())
+    }
+
+    /// Launches pods of an admitted job (all of them at admission, the never-started ones at
+    /// recovery), each in its own task; their outcome comes back as `Launched`.
+    pub fn launch_pods(&self, job: &Job, pods: &[&Pod]) {
+        let workdir = self.jobs_dir.work(&job.job_id);
+        if let Err(e) = std::fs::create_dir_all(&workdir) {
+            tracing::error!(job.id = %job.job_id, "failed to create the job's working directory: {e}");
+        }
+        let plans = plan(job, job.master_port.unwrap_or_default());
+        for pod in pods {
+            let Some(plan) = plans.iter().find(|p| p.pod_id == pod.pod_id) else { continue };
+            let role = job.roles.iter().find(|r| r.role == pod.role);
+            let launch = PodLaunch {
+                pod_id: pod.pod_id.clone(),
+                pod_uid: pod.pod_uid.clone(),
+                dir: self.pod_dir(&job.job_id, &pod.pod_uid),
+                command: role.and_then(|r| r.command.clone()).unwrap_or_else(|| job.user_command.clone()),
+                workdir: workdir.clone(),
+                env: plan.env.clone(),
+                grace_period: grace_period(job),
+            };
+            let runtime = self.runtime.clone();
+            let tx = self.launched_tx.clone();
+            let job_id = job.job_id.clone();
+            tokio::spawn(async move {
+                let pod_uid = launch.pod_uid.clone();
+                let result = runtime.launch(launch).await.map_err(|e| e.to_string());
+                let _ = tx.send(Launched { job_id, pod_uid, result });
+            });
+        }
+    }
+
+    fn on_launched(&mut self, launched: Launched) {
+        let Launched { job_id, pod_uid, result } = launched;
+        let Ok(Some(pod)) = self.store.pod(&pod_uid) else { return };
+        self.launched_pods.insert(pod_uid.clone());
+        let now = now_millis();
+        match result {
+            Ok(started) => {
+                let at = started.started_at.timestamp_millis();
+                if let Err(e) = self.store.pod_started(&pod, started.pid, POD_IP, &self.node_name, at) {
+                    tracing::error!(pod.id = %pod.pod_id, "failed to record the pod's start: {e}");
+                }
+                if self.active.get(&job_id).is_some_and(|a| a.stopping_pods) {
+                    self.stop_pod(&pod);
+                }
+                self.maybe_running(&job_id);
+            }
+            Err(error) => {
+                let end = PodEnd {
+                    status: PodStatus::Failed,
+                    exit_code: None,
+                    exit_signal: None,
+                    reason: Some(format!("could not be started: {error}")),
+                    at: now,
+                };
+                let text = format!("Pod {} could not be started: {error}", pod.pod_id);
+                if let Err(e) = self.store.pod_ended(&pod, &end, &text) {
+                    tracing::error!(pod.id = %pod.pod_id, "failed to record the pod's failure: {e}");
+                }
+            }
+        }
+        if let Some(event) = self.early_exits.remove(&pod_uid) {
+            self.on_pod_event(event);
+        }
+        self.evaluate(&job_id);
+    }
+
+    /// EnvPreparing → Running once every pod of the job has started.
+    fn maybe_running(&mut self, job_id: &str) {
+        let Ok(pods) = self.store.pods(job_id) else { return };
+        let all_started = pods.iter().filter(|p| p.current).all(|p| p.started.is_some());
+        if !all_started {
+            return;
+        }
+        let Ok(job) = self.store.get_job(job_id) else { return };
+        if job.status == JobStatus::EnvPreparing {
+            let t = Transition::new(JobStatus::Running, now_millis()).because("JobRunning", "Job is running.");
+            if let Err(e) = self.store.transition(job_id, &t) {
+                tracing::warn!(job.id = %job_id, "failed to mark the job running: {e}");
+            }
+        }
+    }
+
+    pub fn on_pod_event(&mut self, event: PodEvent) {
+        let pod_uid = match &event {
+            PodEvent::Exited { pod_uid, .. } | PodEvent::Lost { pod_uid, .. } => pod_uid.clone(),
+        };
+        if !self.launched_pods.contains(&pod_uid) {
+            self.early_exits.insert(pod_uid, event);
+            return;
+        }
+        let Ok(Some(pod)) = self.store.pod(&pod_uid) else { return };
+        let (end, text) = match event {
+            PodEvent::Exited { exit, .. } => {
+                let succeeded = exit.code == Some(0);
+                let text = match (exit.code, exit.signal) {
+                    (Some(code), _) => format!("Pod {} exited with code {code}", pod.pod_id),
+                    (None, Some(signal)) => format!("Pod {} was killed by signal {signal}", pod.pod_id),
+                    (None, None) => format!("Pod {} ended", pod.pod_id),
+                };
+                let reason = exit.reason.or_else(|| {
+                    (!succeeded).then(|| match (exit.code, exit.signal) {
+                        (_, Some(signal)) => format!("was killed by signal {signal}"),
+                        (Some(code), _) => format!("exited with code {code}"),
+                        _ => "failed".to_string(),
+                    })
+                });
+                let status = if succeeded { PodStatus::Succeeded } else { PodStatus::Failed };
+                let at = exit.finished_at.timestamp_millis();
+                (PodEnd { status, exit_code: exit.code, exit_signal: exit.signal, reason, at }, text)
+            }
+            PodEvent::Lost { reason, .. } => {
+                let text = format!("Pod {} was lost: {reason}", pod.pod_id);
+                let end = PodEnd {
+                    status: PodStatus::Failed,
+                    exit_code: None,
+                    exit_signal: None,
+                    reason: Some(format!("was lost: {reason}")),
+                    at: now_millis(),
+                };
+                (end, text)
+            }
+        };
+        match self.store.pod_ended(&pod, &end, &text) {
+            Ok(true) => self.evaluate(&pod.job_id),
+            Ok(false) => {}
+            Err(e) => tracing::error!(pod.id = %pod.pod_id, "failed to record the pod's end: {e}"),
+        }
+    }
+
+    /// Applies the lifecycle decision for an active job.
+    pub fn evaluate(&mut self, job_id: &str) {
+        let Some(active) = self.active.get(job_id) else { return };
+        let (Ok(job), Ok(pods)) = (self.store.get_job(job_id), self.store.pods(job_id)) else { return };
+        let current: Vec<&Pod> = pods.iter().filter(|p| p.current).collect();
+        let views: Vec<PodView<'_>> = current
+            .iter()
+            .map(|p| PodView {
+                pod_id: &p.pod_id,
+                status: p.status,
+                considered: job.roles.iter().find(|r| r.role == p.role).is_none_or(|r| r.considered_in_success),
+                exit_code: p.exit_code,
+                reason: p.reason.as_deref(),
+            })
+            .collect();
+        match decide(&views, active.stop_reason.as_ref()) {
+            Decision::Wait => {}
+            Decision::StopRemaining(_) => {
+                if !active.stopping_pods {
+                    for pod in current.iter().filter(|p| !p.status.is_terminal()) {
+                        self.stop_pod(pod);
+                    }
+                    if let Some(active) = self.active.get_mut(job_id) {
+                        active.stopping_pods = true;
+                    }
+                }
+            }
+            Decision::Finish(outcome) => {
+                let t = Transition { to: outcome.status, reason: Some(outcome.reason), at: now_millis() };
+                if let Err(e) = self.store.transition(job_id, &t) {
+                    tracing::error!(job.id = %job_id, "failed to finish the job: {e}");
+                }
+                if let Some(active) = self.active.remove(job_id) {
+                    self.used = self.used.saturating_sub(&active.resources);
+                }
+                for pod in &current {
+                    self.launched_pods.remove(&pod.pod_uid);
+                }
+                self.dirty = true;
+            }
+        }
+    }
+
+    fn stop_pod(&self, pod: &Pod) {
+        if let Err(e) = self.runtime.stop(&self.pod_dir(&pod.job_id, &pod.pod_uid)) {
+            tracing::warn!(pod.id = %pod.pod_id, "failed to stop the pod: {e}");
+        }
+    }
+
+    /// Stops jobs that ran past their JobMaxRunningTimeMinutes.
+    fn enforce_deadlines(&mut self) {
+        let now = now_millis();
+        let overdue: Vec<String> = self
+            .active
+            .iter()
+            .filter(|(_, a)| a.stop_reason.is_none() && a.deadline.is_some_and(|d| d <= now))
+            .map(|(id, _)| id.clone())
+            .collect();
+        for job_id in overdue {
+            let reason = Reason::new(
+                "JobExceededMaxRunningTime",
+                "Job ran longer than its JobMaxRunningTimeMinutes and was stopped.",
+            );
+            if let Err(e) = self.stop(&job_id, reason, "stopped") {
+                tracing::warn!(job.id = %job_id, "failed to stop an overdue job: {e}");
+            }
+        }
+    }
+
+    pub fn pod_dir(&self, job_id: &str, pod_uid: &str) -> PathBuf {
+        self.jobs_dir.pod(job_id, pod_uid)
+    }
+
+    pub fn mark_launched(&mut self, pod_uid: &str) {
+        self.launched_pods.insert(pod_uid.to_string());
+    }
+}
+
+/// The job's pods with their environment, for a rendezvous on `port`.
+fn plan(job: &Job, port: u16) -> Vec<PodPlan> {
+    let rendezvous = Rendezvous { master_addr: POD_IP.to_string(), master_port: port };
+    let roles: Vec<RolePlan> = job
+        .roles
+        .iter()
+        .map(|r| RolePlan { role: r.role, pod_count: r.pod_count, resources: r.resources })
+        .collect();
+    plan_pods(&job.job_id, &roles, &rendezvous, &job.envs)
+}
+
+/// The job's `Settings.TerminationGracePeriodSeconds`, or the default.
+pub fn grace_period(job: &Job) -> Duration {
+    job.request
+        .settings
+        .as_ref()
+        .and_then(|s| s.termination_grace_period_seconds)
+        .filter(|s| *s >= 0)
+        .map_or(DEFAULT_GRACE_PERIOD, |s| Duration::from_secs(s as u64))
+}
+
+/// A port free right now on the pod address, for the job's rendezvous. Another process may
+/// take it before the master binds it; with ports picked from the kernel's ephemeral range the
+/// chance is small, and the job fails visibly if it happens.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind((POD_IP, 0))
+        .and_then(|l| l.local_addr())
+        .map_or(23456, |a| a.port())
+}

@@ -1,0 +1,104 @@
+//! The engine: one task that owns every job status change after creation.
+//!
+//! Handlers record new jobs in the store and hand them over; from then on the engine queues
+//! them, admits them (the scheduler's pure decision in `opendlc_core::queue`), launches their
+//! pods on the runtime, follows the pods' exits (`opendlc_core::lifecycle::decide`) and
+//! finishes the job. Serialising all transitions through one task means no two actors ever race
+//! on a job's status; the store's transition check is the second line of defence.
+
+mod apply;
+mod recover;
+
+use std::path::PathBuf;
+
+use crate::layout::JobsDir;
+use std::sync::Arc;
+use std::time::Duration;
+
+use opendlc_core::{Job, JobStatus, Resources};
+use opendlc_runtime::{LocalRuntime, PodEvent};
+use opendlc_store::{Store, StoreError};
+use tokio::sync::{mpsc, oneshot};
+
+/// How long a pod gets between SIGTERM and SIGKILL when it is stopped, unless the job's
+/// `Settings.TerminationGracePeriodSeconds` says otherwise (Kubernetes' default).
+pub const DEFAULT_GRACE_PERIOD: Duration = Duration::from_secs(30);
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("job {job_id} can't be {action}, because it is {status}")]
+    IncorrectStatus { job_id: String, action: &'static str, status: JobStatus },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the engine has shut down")]
+    ShutDown,
+}
+
+/// What a pod's launch came to, reported by the task that launched it.
+pub(crate) struct Launched {
+    job_id: String,
+    pod_uid: String,
+    result: Result<opendlc_runtime::Started, String>,
+}
+
+enum Command {
+    Created(Job),
+    Stop { job_id: String, reply: oneshot::Sender<Result<Job, EngineError>> },
+    Update { job: Job, specs_changed: bool, reply: oneshot::Sender<Result<Job, EngineError>> },
+}
+
+/// The handlers' way to the engine.
+#[derive(Clone)]
+pub struct EngineHandle {
+    commands: mpsc::UnboundedSender<Command>,
+}
+
+impl EngineHandle {
+    /// A job was stored (status Creating): queue it.
+    pub fn created(&self, job: Job) {
+        // If the engine is gone the server is shutting down; recovery queues the job on restart.
+        let _ = self.commands.send(Command::Created(job));
+    }
+
+    /// StopJob: the job goes to Stopping (its pods get SIGTERM), then Stopped.
+    pub async fn stop(&self, job_id: &str) -> Result<Job, EngineError> {
+        let (reply, answer) = oneshot::channel();
+        self.commands
+            .send(Command::Stop { job_id: job_id.to_string(), reply })
+            .map_err(|_| EngineError::ShutDown)?;
+        answer.await.map_err(|_| EngineError::ShutDown)?
+    }
+
+    /// UpdateJob: stores the changed job; JobSpecs may change only while the job waits.
+    pub async fn update(&self, job: Job, specs_changed: bool) -> Result<Job, EngineError> {
+        let (reply, answer) = oneshot::channel();
+        self.commands
+            .send(Command::Update { job, specs_changed, reply })
+            .map_err(|_| EngineError::ShutDown)?;
+        answer.await.map_err(|_| EngineError::ShutDown)?
+    }
+}
+
+pub struct EngineConfig {
+    pub store: Arc<Store>,
+    pub shim_program: PathBuf,
+    pub jobs_dir: JobsDir,
+    pub pool: Resources,
+    pub node_name: String,
+}
+
+/// Starts the engine: recovers what an earlier server left running, then serves commands
+/// until `shutdown` resolves. Pods keep running after the engine stops.
+pub async fn start(
+    config: EngineConfig,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(EngineHandle, tokio::task::JoinHandle<()>), EngineError> {
+    let (commands_tx, commands) = mpsc::unbounded_channel();
+    let (pod_events_tx, pod_events) = mpsc::unbounded_channel::<PodEvent>();
+    let (launched_tx, launched) = mpsc::unbounded_channel();
+    let runtime = Arc::new(LocalRuntime::new(config.shim_program.clone(), pod_events_tx));
+    let mut engine = apply::Engine::new(config, runtime, launched_tx);
+    engine.recover()?;
+    let task = tokio::spawn(engine.run(commands, pod_events, launched, shutdown));
+    Ok((EngineHandle { commands: commands_tx }, task))
+}

@@ -1,0 +1,99 @@
+//! Start-up: take over what an earlier server left. Queued jobs are queued again; active jobs
+//! get their resources back and their pods re-attached (shims outlive the server), launched
+//! (admitted but never started) or stopped (their job was stopping).
+
+use opendlc_core::time::now_millis;
+use opendlc_core::{Job, JobStatus, Pod, Reason};
+use opendlc_store::{PodEnd, Transition};
+
+use super::apply::{ActiveJob, Engine};
+use super::EngineError;
+
+const UNFINISHED: &[JobStatus] = &[
+    JobStatus::Creating,
+    JobStatus::Queuing,
+    JobStatus::Bidding,
+    JobStatus::EnvPreparing,
+    JobStatus::SanityChecking,
+    JobStatus::Running,
+    JobStatus::Restarting,
+    JobStatus::Stopping,
+    JobStatus::SucceededReserving,
+    JobStatus::FailedReserving,
+];
+
+impl Engine {
+    pub fn recover(&mut self) -> Result<(), EngineError> {
+        for job in self.store.jobs_in_statuses(UNFINISHED)? {
+            match job.status {
+                JobStatus::Creating => {
+                    let t = Transition::new(JobStatus::Queuing, now_millis())
+                        .because("JobQueuing", "Job is waiting for resources.");
+                    let job = self.store.transition(&job.job_id, &t)?;
+                    self.enqueue(&job);
+                }
+                JobStatus::Queuing | JobStatus::Bidding => self.enqueue(&job),
+                _ => self.recover_active(job)?,
+            }
+        }
+        if !self.active.is_empty() || !self.queue.is_empty() {
+            tracing::info!(
+                active = self.active.len(),
+                queued = self.queue.len(),
+                "recovered the jobs of an earlier server"
+            );
+        }
+        Ok(())
+    }
+
+    fn recover_active(&mut self, job: Job) -> Result<(), EngineError> {
+        let resources = job.total_resources();
+        self.used = self.used + resources;
+        let started = job.times.running.or(job.times.submitted).unwrap_or(job.times.created);
+        let stop_reason = (job.status == JobStatus::Stopping).then(|| {
+            job.reason.clone().unwrap_or_else(|| Reason::new("JobStoppedByUser", "Job is stopped by user."))
+        });
+        let stopping = stop_reason.is_some();
+        self.active.insert(
+            job.job_id.clone(),
+            ActiveJob {
+                resources,
+                deadline: job.max_running_minutes.map(|m| started + m as i64 * 60_000),
+                stop_reason,
+                stopping_pods: stopping,
+            },
+        );
+        let pods = self.store.pods(&job.job_id)?;
+        let live: Vec<&Pod> = pods.iter().filter(|p| p.current && !p.status.is_terminal()).collect();
+        let mut never_started = Vec::new();
+        for pod in live {
+            let dir = self.pod_dir(&job.job_id, &pod.pod_uid);
+            if opendlc_runtime::was_started(&dir) {
+                self.mark_launched(&pod.pod_uid);
+                if let Err(e) = self.runtime.reattach(&pod.pod_uid, &dir) {
+                    tracing::warn!(pod.id = %pod.pod_id, "failed to re-attach the pod: {e}");
+                }
+                if stopping {
+                    if let Err(e) = self.runtime.stop(&dir) {
+                        tracing::warn!(pod.id = %pod.pod_id, "failed to stop the pod: {e}");
+                    }
+                }
+            } else if stopping {
+                let end = PodEnd {
+                    status: opendlc_core::PodStatus::Failed,
+                    exit_code: None,
+                    exit_signal: None,
+                    reason: Some("was stopped before it started".into()),
+                    at: now_millis(),
+                };
+                let text = format!("Pod {} was stopped before it started", pod.pod_id);
+                self.store.pod_ended(pod, &end, &text)?;
+            } else {
+                never_started.push(pod);
+            }
+        }
+        self.launch_pods(&job, &never_started);
+        self.evaluate(&job.job_id);
+        Ok(())
+    }
+}

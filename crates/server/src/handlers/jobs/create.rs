@@ -1,0 +1,24 @@
+use axum::response::Response;
+use opendlc_api::{CreateJobRequest, CreateJobResponseBody};
+use opendlc_core::submission::{validate_create, SubmitContext};
+use opendlc_core::{ids, time};
+
+use crate::http::{ok, ApiError, ApiRequest};
+use crate::state::AppState;
+
+/// CreateJob: validate, store (acknowledged only once committed), hand to the engine.
+pub fn create(state: &AppState, request: &ApiRequest) -> Result<Response, ApiError> {
+    let body: CreateJobRequest = request.json()?;
+    let ctx = SubmitContext {
+        job_id: ids::new_job_id(),
+        user_id: &state.caller_id,
+        now: time::now_millis(),
+        pool: state.pool,
+    };
+    let mut job = validate_create(&body, &ctx)?;
+    job.seq = state.store.insert_job(&job)?;
+    let job_id = job.job_id.clone();
+    tracing::info!(job.id = %job_id, job.r#type = %job.job_type, pods = job.pod_count(), "job created");
+    state.engine.created(job);
+    ok(&CreateJobResponseBody { job_id: Some(job_id), request_id: Some(request.request_id.clone()) })
+}

@@ -1,0 +1,22 @@
+use axum::response::Response;
+use opendlc_api::{ErrorCode, UpdateJobRequest, UpdateJobResponseBody};
+use opendlc_core::submission::apply_update;
+
+use crate::http::{ok, ApiError, ApiRequest};
+use crate::state::AppState;
+
+/// UpdateJob: Priority, Accessibility and Description of an unfinished job; JobSpecs and
+/// UserCommand only while it has not started.
+pub async fn update(state: &AppState, request: &ApiRequest) -> Result<Response, ApiError> {
+    let body: UpdateJobRequest = request.json()?;
+    let mut job = state.store.get_job(request.param(0))?;
+    if job.status.is_terminal() {
+        return Err(ApiError::new(
+            ErrorCode::IncorrectStatus,
+            format!("Job {} can't be updated, because it is {}.", job.job_id, job.status),
+        ));
+    }
+    let specs_changed = apply_update(&mut job, &body, state.pool)?;
+    let job = state.engine.update(job, specs_changed).await?;
+    ok(&UpdateJobResponseBody { job_id: Some(job.job_id), request_id: Some(request.request_id.clone()) })
+}

@@ -1,0 +1,59 @@
+//! A request as the handlers see it: the operation, its decoded path parameters, query pairs
+//! and body.
+
+use axum::body::Body;
+use axum::http::Request;
+use opendlc_api::{ErrorCode, Operation};
+
+use super::{find_operation, ApiError, MAX_BODY_BYTES};
+
+pub struct ApiRequest {
+    pub request_id: String,
+    pub method: String,
+    pub raw_path: String,
+    pub operation: Option<&'static Operation>,
+    /// Path parameters in template order, percent-decoded.
+    pub params: Vec<String>,
+    /// Query pairs, percent-decoded (`+` is a space, as the SDK encodes it).
+    pub query: Vec<(String, String)>,
+    pub body: axum::body::Bytes,
+}
+
+impl ApiRequest {
+    pub async fn read(request: Request<Body>, request_id: String) -> Result<ApiRequest, ApiError> {
+        let (parts, body) = request.into_parts();
+        let raw_path = parts.uri.path().to_string();
+        let method = parts.method.as_str().to_string();
+        let query = url::form_urlencoded::parse(parts.uri.query().unwrap_or_default().as_bytes())
+            .into_owned()
+            .collect();
+        let body = axum::body::to_bytes(body, MAX_BODY_BYTES).await.map_err(|_| {
+            ApiError::new(
+                ErrorCode::RequestTooLarge,
+                format!("The request body exceeds the limit of {MAX_BODY_BYTES} bytes."),
+            )
+        })?;
+        let (operation, params) = match find_operation(&method, &raw_path) {
+            Some((op, params)) => (Some(op), params),
+            None => (None, Vec::new()),
+        };
+        Ok(ApiRequest { request_id, method, raw_path, operation, params, query, body })
+    }
+
+    /// The `i`-th path parameter (routing guarantees it exists).
+    pub fn param(&self, i: usize) -> &str {
+        self.params.get(i).map(String::as_str).unwrap_or_default()
+    }
+
+    /// The body parsed as `T`; an empty body means every field is absent.
+    pub fn json<T: serde::de::DeserializeOwned + Default>(&self) -> Result<T, ApiError> {
+        if self.body.iter().all(u8::is_ascii_whitespace) {
+            return Ok(T::default());
+        }
+        Ok(opendlc_api::parse_body(&self.body)?)
+    }
+}
+
+pub fn percent_decode(segment: &str) -> String {
+    percent_encoding::percent_decode_str(segment).decode_utf8_lossy().into_owned()
+}

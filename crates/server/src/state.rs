@@ -1,0 +1,22 @@
+//! What every handler can reach.
+
+use std::sync::Arc;
+
+use opendlc_core::capacity::HostCapacity;
+use opendlc_core::Resources;
+use opendlc_store::Store;
+
+use crate::engine::EngineHandle;
+use crate::layout::JobsDir;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<Store>,
+    pub engine: EngineHandle,
+    pub host: Arc<HostCapacity>,
+    /// The schedulable pool (CPU overcommitted).
+    pub pool: Resources,
+    pub jobs_dir: JobsDir,
+    /// The user the caller acts as. Until access keys map to users, every caller is the admin.
+    pub caller_id: Arc<str>,
+}

@@ -1,0 +1,193 @@
+//! Domain → wire: what GetJob and ListJobs say about a job.
+
+use opendlc_api::{
+    GetJobResponseBody, GetJobResponseBodyPods, GetJobResponseBodyPodsHistoryPods, JobItem, JobSettings,
+    StatusTransitionItem,
+};
+use opendlc_core::time::{format_wire, now_millis, Millis};
+use opendlc_core::{Job, Pod, StatusPeriod};
+
+fn wire_time(ms: Option<Millis>) -> Option<String> {
+    ms.map(format_wire)
+}
+
+fn pod_duration(pod: &Pod, now: Millis) -> f64 {
+    pod.started.map_or(0.0, |start| (pod.finished.unwrap_or(now) - start).max(0) as f64 / 1000.0)
+}
+
+fn pod_view(pod: &Pod, history: Vec<GetJobResponseBodyPodsHistoryPods>, now: Millis) -> GetJobResponseBodyPods {
+    GetJobResponseBodyPods {
+        r#type: Some(pod.role.to_string()),
+        pod_id: Some(pod.pod_id.clone()),
+        pod_uid: Some(pod.pod_uid.clone()),
+        status: Some(pod.status.to_string()),
+        sub_status: Some("Normal".into()),
+        ip: pod.ip.clone(),
+        node_name: pod.node_name.clone(),
+        resource_type: Some("ECS".into()),
+        gmt_create_time: wire_time(Some(pod.created)),
+        gmt_start_time: wire_time(pod.started),
+        gmt_finish_time: wire_time(pod.finished),
+        duration: Some(pod_duration(pod, now)),
+        history_pods: Some(history),
+        ..Default::default()
+    }
+}
+
+fn history_pod_view(pod: &Pod, now: Millis) -> GetJobResponseBodyPodsHistoryPods {
+    GetJobResponseBodyPodsHistoryPods {
+        r#type: Some(pod.role.to_string()),
+        pod_id: Some(pod.pod_id.clone()),
+        pod_uid: Some(pod.pod_uid.clone()),
+        status: Some(pod.status.to_string()),
+        sub_status: Some("Normal".into()),
+        ip: pod.ip.clone(),
+        node_name: pod.node_name.clone(),
+        resource_type: Some("ECS".into()),
+        gmt_create_time: wire_time(Some(pod.created)),
+        gmt_start_time: wire_time(pod.started),
+        gmt_finish_time: wire_time(pod.finished),
+        duration: Some(pod_duration(pod, now)),
+        ..Default::default()
+    }
+}
+
+/// The current incarnation of each pod, with its earlier ones as HistoryPods.
+pub fn pods_view(pods: &[Pod]) -> Vec<GetJobResponseBodyPods> {
+    let now = now_millis();
+    pods.iter()
+        .filter(|p| p.current)
+        .map(|current| {
+            let history = pods
+                .iter()
+                .filter(|p| !p.current && p.pod_id == current.pod_id)
+                .map(|p| history_pod_view(p, now))
+                .collect();
+            pod_view(current, history, now)
+        })
+        .collect()
+}
+
+pub fn status_history_view(history: &[StatusPeriod]) -> Vec<StatusTransitionItem> {
+    history
+        .iter()
+        .map(|h| StatusTransitionItem {
+            status: Some(h.status.to_string()),
+            start_time: wire_time(Some(h.start)),
+            end_time: wire_time(h.end),
+            reason_code: h.reason.as_ref().map(|r| r.code.clone()),
+            reason_message: h.reason.as_ref().map(|r| r.message.clone()),
+        })
+        .collect()
+}
+
+fn settings(job: &Job) -> JobSettings {
+    let mut settings = job.request.settings.clone().unwrap_or_default();
+    settings.tags = Some(job.tags.clone());
+    settings
+}
+
+pub fn job_view(job: &Job, pods: &[Pod], history: &[StatusPeriod], request_id: &str) -> GetJobResponseBody {
+    let r = &job.request;
+    let total = job.total_resources();
+    GetJobResponseBody {
+        request_id: Some(request_id.to_string()),
+        job_id: Some(job.job_id.clone()),
+        job_type: Some(job.job_type.to_string()),
+        display_name: Some(job.display_name.clone()),
+        description: r.description.clone(),
+        user_id: Some(job.user_id.clone()),
+        status: Some(job.status.to_string()),
+        sub_status: None,
+        reason_code: job.reason.as_ref().map(|r| r.code.clone()),
+        reason_message: job.reason.as_ref().map(|r| r.message.clone()),
+        workspace_id: Some(job.workspace_id.clone()),
+        workspace_name: Some(job.workspace_id.clone()),
+        resource_id: Some(job.resource_id.clone()),
+        resource_type: Some("ECS".into()),
+        resource_level: Some("L0".into()),
+        cluster_id: Some("local".into()),
+        job_specs: r.job_specs.clone(),
+        user_command: Some(job.user_command.clone()),
+        envs: Some(job.envs.clone()),
+        thirdparty_libs: r.thirdparty_libs.clone(),
+        thirdparty_lib_dir: r.thirdparty_lib_dir.clone(),
+        data_sources: r.data_sources.as_ref().map(|d| convert(d)),
+        code_source: r.code_source.as_ref().map(convert),
+        user_vpc: r.user_vpc.as_ref().map(convert),
+        custom_envs: r.custom_envs.as_ref().map(|c| convert(c)),
+        credential_config: r.credential_config.clone(),
+        elastic_spec: r.elastic_spec.clone(),
+        scheduling_strategy: r.scheduling_strategy.clone(),
+        settings: Some(settings(job)),
+        accessibility: Some(job.accessibility.clone()),
+        priority: Some(i64::from(job.priority)),
+        gmt_create_time: wire_time(Some(job.times.created)),
+        gmt_submitted_time: wire_time(job.times.submitted),
+        gmt_running_time: wire_time(job.times.running),
+        gmt_finish_time: wire_time(job.times.finished),
+        gmt_successed_time: wire_time(job.times.succeeded),
+        gmt_failed_time: wire_time(job.times.failed),
+        gmt_stopped_time: wire_time(job.times.stopped),
+        duration: Some(job.duration_secs(now_millis())),
+        restart_times: Some(format!("{}/0", job.restart_count)),
+        request_cpu: Some((total.cpu_milli / 1000) as i64),
+        request_gpu: Some(f64::from(total.gpu)),
+        request_memory: Some(total.memory_mib as f64 / 1024.0),
+        enabled_debugger: Some(false),
+        pods: Some(pods_view(pods)),
+        status_history: Some(status_history_view(history)),
+        ..Default::default()
+    }
+}
+
+/// A ListJobs entry: the job without its pods' details.
+pub fn job_item(job: &Job) -> JobItem {
+    let r = &job.request;
+    let total = job.total_resources();
+    JobItem {
+        job_id: Some(job.job_id.clone()),
+        job_type: Some(job.job_type.to_string()),
+        display_name: Some(job.display_name.clone()),
+        user_id: Some(job.user_id.clone()),
+        status: Some(job.status.to_string()),
+        reason_code: job.reason.as_ref().map(|r| r.code.clone()),
+        reason_message: job.reason.as_ref().map(|r| r.message.clone()),
+        workspace_id: Some(job.workspace_id.clone()),
+        workspace_name: Some(job.workspace_id.clone()),
+        resource_id: Some(job.resource_id.clone()),
+        resource_type: Some("ECS".into()),
+        resource_level: Some("L0".into()),
+        job_specs: r.job_specs.clone(),
+        user_command: Some(job.user_command.clone()),
+        envs: Some(job.envs.clone()),
+        thirdparty_libs: r.thirdparty_libs.clone(),
+        thirdparty_lib_dir: r.thirdparty_lib_dir.clone(),
+        settings: Some(settings(job)),
+        accessibility: Some(job.accessibility.clone()),
+        priority: Some(i64::from(job.priority)),
+        job_max_running_time_minutes: job.max_running_minutes.map(|m| m as i64),
+        gmt_create_time: wire_time(Some(job.times.created)),
+        gmt_submitted_time: wire_time(job.times.submitted),
+        gmt_running_time: wire_time(job.times.running),
+        gmt_finish_time: wire_time(job.times.finished),
+        gmt_successed_time: wire_time(job.times.succeeded),
+        gmt_failed_time: wire_time(job.times.failed),
+        gmt_stopped_time: wire_time(job.times.stopped),
+        duration: Some(job.duration_secs(now_millis())),
+        restart_times: Some(format!("{}/0", job.restart_count)),
+        request_cpu: Some((total.cpu_milli / 1000) as i64),
+        request_gpu: Some(total.gpu.to_string()),
+        request_memory: Some(opendlc_core::resources::format_memory(total.memory_mib)),
+        node_count: Some(job.pod_count().to_string()),
+        enabled_debugger: Some(false),
+        is_deleted: Some(false),
+        ..Default::default()
+    }
+}
+
+/// The request's and the response's nested models have the same fields under different names;
+/// JSON bridges them.
+fn convert<From: serde::Serialize, To: serde::de::DeserializeOwned + Default>(value: &From) -> To {
+    serde_json::to_value(value).ok().and_then(|v| serde_json::from_value(v).ok()).unwrap_or_default()
+}

@@ -1,0 +1,164 @@
+//! ListJobs: filters, sort and paging, done in SQL.
+
+use std::collections::BTreeMap;
+
+use opendlc_core::time::Millis;
+use opendlc_core::Job;
+use rusqlite::types::Value;
+
+use crate::rows::{self, JOB_COLUMNS};
+use crate::{Result, Store};
+
+/// Which time `StartTime`/`EndTime` apply to (`TimeRangeField`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum TimeField {
+    #[default]
+    GmtCreateTime,
+    GmtRunningTime,
+    GmtFinishTime,
+}
+
+impl TimeField {
+    fn column(self) -> &'static str {
+        match self {
+            TimeField::GmtCreateTime => "gmt_create",
+            TimeField::GmtRunningTime => "gmt_running",
+            TimeField::GmtFinishTime => "gmt_finish",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum SortField {
+    #[default]
+    GmtCreateTime,
+    GmtFinishTime,
+    GmtRunningTime,
+    DisplayName,
+    JobType,
+    Status,
+    Priority,
+}
+
+impl SortField {
+    fn column(self) -> &'static str {
+        match self {
+            SortField::GmtCreateTime => "gmt_create",
+            SortField::GmtFinishTime => "gmt_finish",
+            SortField::GmtRunningTime => "gmt_running",
+            SortField::DisplayName => "display_name",
+            SortField::JobType => "job_type",
+            SortField::Status => "status",
+            SortField::Priority => "priority",
+        }
+    }
+}
+
+/// Every field narrows the result; `None`/empty means "no condition".
+#[derive(Debug, Clone, Default)]
+pub struct JobFilter {
+    /// Case-insensitive substring (or exact match when `display_name_exact`).
+    pub display_name: Option<String>,
+    pub display_name_exact: bool,
+    pub job_types: Vec<String>,
+    pub statuses: Vec<String>,
+    pub time_field: TimeField,
+    pub start: Option<Millis>,
+    pub end: Option<Millis>,
+    pub job_ids: Vec<String>,
+    pub tags: BTreeMap<String, String>,
+    pub workspace_id: Option<String>,
+    pub resource_ids: Vec<String>,
+    pub user_id: Option<String>,
+    pub accessibility: Option<String>,
+    pub user_command_search: Option<String>,
+    pub reason_search: Option<String>,
+    pub image_search: Option<String>,
+    pub sort: SortField,
+    pub descending: bool,
+    pub offset: u64,
+    pub limit: u64,
+}
+
+impl JobFilter {
+    fn where_clause(&self) -> (String, Vec<Value>) {
+        let mut conditions: Vec<String> = Vec::new();
+        let mut args: Vec<Value> = Vec::new();
+        let mut arg = |v: Value, args_len: &mut usize| {
+            args.push(v);
+            *args_len += 1;
+            format!("?{}", args_len)
+        };
+        let mut n = 0usize;
+        let text = |s: &str| Value::Text(s.to_string());
+
+        if let Some(name) = &self.display_name {
+            let p = arg(text(name), &mut n);
+            conditions.push(if self.display_name_exact {
+                format!("display_name = {p}")
+            } else {
+                format!("instr(lower(display_name), lower({p})) > 0")
+            });
+        }
+        for (column, values) in [("job_type", &self.job_types), ("status", &self.statuses), ("job_id", &self.job_ids), ("resource_id", &self.resource_ids)] {
+            if !values.is_empty() {
+                let ps: Vec<String> = values.iter().map(|v| arg(text(v), &mut n)).collect();
+                conditions.push(format!("{column} IN ({})", ps.join(", ")));
+            }
+        }
+        let column = self.time_field.column();
+        if let Some(start) = self.start {
+            let p = arg(Value::Integer(start), &mut n);
+            conditions.push(format!("{column} >= {p}"));
+        }
+        if let Some(end) = self.end {
+            let p = arg(Value::Integer(end), &mut n);
+            conditions.push(format!("{column} <= {p}"));
+        }
+        for (key, value) in &self.tags {
+            let path = arg(text(&format!("$.\"{}\"", key.replace('"', "\\\""))), &mut n);
+            let v = arg(text(value), &mut n);
+            conditions.push(format!("json_extract(tags, {path}) = {v}"));
+        }
+        for (column, value) in [("workspace_id", &self.workspace_id), ("user_id", &self.user_id), ("accessibility", &self.accessibility)] {
+            if let Some(value) = value {
+                let p = arg(text(value), &mut n);
+                conditions.push(format!("{column} = {p}"));
+            }
+        }
+        for (column, needle) in [
+            ("user_command", &self.user_command_search),
+            ("COALESCE(reason_code, '') || ' ' || COALESCE(reason_message, '')", &self.reason_search),
+            ("images", &self.image_search),
+        ] {
+            if let Some(needle) = needle {
+                let p = arg(text(needle), &mut n);
+                conditions.push(format!("instr(lower({column}), lower({p})) > 0"));
+            }
+        }
+        let clause = if conditions.is_empty() { String::new() } else { format!("WHERE {}", conditions.join(" AND ")) };
+        (clause, args)
+    }
+}
+
+impl Store {
+    /// One page of jobs matching `filter`, and how many match in all.
+    pub fn list_jobs(&self, filter: &JobFilter) -> Result<(Vec<Job>, u64)> {
+        let (clause, args) = filter.where_clause();
+        let order = if filter.descending { "DESC" } else { "ASC" };
+        let sort = filter.sort.column();
+        self.read(|conn| {
+            let total: u64 = conn
+                .prepare_cached(&format!("SELECT COUNT(*) FROM jobs {clause}"))?
+                .query_row(rusqlite::params_from_iter(args.iter()), |r| r.get(0))?;
+            let mut stmt = conn.prepare_cached(&format!(
+                "SELECT {JOB_COLUMNS} FROM jobs {clause} ORDER BY {sort} {order}, seq {order} LIMIT {} OFFSET {}",
+                filter.limit, filter.offset
+            ))?;
+            let jobs = stmt
+                .query_map(rusqlite::params_from_iter(args.iter()), rows::job)?
+                .collect::<Result<_, _>>()?;
+            Ok((jobs, total))
+        })
+    }
+}

@@ -1,0 +1,91 @@
+//! Schema migrations, applied in order and recorded in `PRAGMA user_version`.
+
+use rusqlite::Connection;
+
+use crate::Result;
+
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE jobs (
+    seq                 INTEGER PRIMARY KEY AUTOINCREMENT,
+    job_id              TEXT NOT NULL UNIQUE,
+    display_name        TEXT NOT NULL,
+    job_type            TEXT NOT NULL,
+    status              TEXT NOT NULL,
+    reason_code         TEXT,
+    reason_message      TEXT,
+    priority            INTEGER NOT NULL,
+    workspace_id        TEXT NOT NULL,
+    resource_id         TEXT NOT NULL,
+    user_id             TEXT NOT NULL,
+    accessibility       TEXT NOT NULL,
+    user_command        TEXT NOT NULL,
+    images              TEXT NOT NULL,
+    roles               TEXT NOT NULL,
+    envs                TEXT NOT NULL,
+    tags                TEXT NOT NULL,
+    request             TEXT NOT NULL,
+    max_running_minutes INTEGER,
+    master_port         INTEGER,
+    restart_count       INTEGER NOT NULL DEFAULT 0,
+    gmt_create          INTEGER NOT NULL,
+    gmt_submitted       INTEGER,
+    gmt_running         INTEGER,
+    gmt_finish          INTEGER,
+    gmt_successed       INTEGER,
+    gmt_failed          INTEGER,
+    gmt_stopped         INTEGER
+);
+CREATE INDEX jobs_by_create ON jobs (gmt_create);
+CREATE INDEX jobs_by_status ON jobs (status);
+
+CREATE TABLE pods (
+    pod_uid     TEXT PRIMARY KEY,
+    job_id      TEXT NOT NULL REFERENCES jobs (job_id) ON DELETE CASCADE,
+    pod_id      TEXT NOT NULL,
+    role        TEXT NOT NULL,
+    idx         INTEGER NOT NULL,
+    status      TEXT NOT NULL,
+    ip          TEXT,
+    node_name   TEXT,
+    pid         INTEGER,
+    exit_code   INTEGER,
+    exit_signal INTEGER,
+    reason      TEXT,
+    gmt_create  INTEGER NOT NULL,
+    gmt_start   INTEGER,
+    gmt_finish  INTEGER,
+    current     INTEGER NOT NULL
+);
+CREATE INDEX pods_by_job ON pods (job_id);
+
+CREATE TABLE status_history (
+    seq            INTEGER PRIMARY KEY AUTOINCREMENT,
+    job_id         TEXT NOT NULL REFERENCES jobs (job_id) ON DELETE CASCADE,
+    status         TEXT NOT NULL,
+    start_time     INTEGER NOT NULL,
+    end_time       INTEGER,
+    reason_code    TEXT,
+    reason_message TEXT
+);
+CREATE INDEX status_history_by_job ON status_history (job_id);
+
+CREATE TABLE events (
+    seq    INTEGER PRIMARY KEY AUTOINCREMENT,
+    job_id TEXT NOT NULL REFERENCES jobs (job_id) ON DELETE CASCADE,
+    pod_id TEXT,
+    time   INTEGER NOT NULL,
+    text   TEXT NOT NULL
+);
+CREATE INDEX events_by_job ON events (job_id, time);
+"#];
+
+pub fn migrate(conn: &mut Connection) -> Result<()> {
+    let applied: usize = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    for (version, sql) in MIGRATIONS.iter().enumerate().skip(applied) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", version + 1)?;
+        tx.commit()?;
+    }
+    Ok(())
+}

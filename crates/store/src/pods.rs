@@ -1,0 +1,101 @@
+//! Pods: incarnations, their start and exit.
+
+use opendlc_core::time::Millis;
+use opendlc_core::{Pod, PodStatus};
+use rusqlite::{params, OptionalExtension, Transaction};
+
+use crate::rows::{self, POD_COLUMNS};
+use crate::{events, Result, Store};
+
+pub(crate) fn insert(tx: &Transaction<'_>, pod: &Pod) -> Result<()> {
+    tx.prepare_cached(&format!(
+        "INSERT INTO pods ({POD_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"
+    ))?
+    .execute(params![
+        pod.pod_uid,
+        pod.job_id,
+        pod.pod_id,
+        pod.role.as_str(),
+        pod.index,
+        pod.status.as_str(),
+        pod.ip,
+        pod.node_name,
+        pod.pid,
+        pod.exit_code,
+        pod.exit_signal,
+        pod.reason,
+        pod.created,
+        pod.started,
+        pod.finished,
+        pod.current,
+    ])?;
+    Ok(())
+}
+
+/// How a pod incarnation ended.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PodEnd {
+    pub status: PodStatus,
+    pub exit_code: Option<i32>,
+    pub exit_signal: Option<i32>,
+    pub reason: Option<String>,
+    pub at: Millis,
+}
+
+impl Store {
+    /// Every incarnation of every pod of a job, current ones first, in pod order.
+    pub fn pods(&self, job_id: &str) -> Result<Vec<Pod>> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached(&format!(
+                "SELECT {POD_COLUMNS} FROM pods WHERE job_id = ?1 ORDER BY current DESC, role, idx, gmt_create"
+            ))?;
+            let pods = stmt.query_map([job_id], rows::pod)?.collect::<Result<_, _>>()?;
+            Ok(pods)
+        })
+    }
+
+    pub fn pod(&self, pod_uid: &str) -> Result<Option<Pod>> {
+        self.read(|conn| {
+            Ok(conn
+                .prepare_cached(&format!("SELECT {POD_COLUMNS} FROM pods WHERE pod_uid = ?1"))?
+                .query_row([pod_uid], rows::pod)
+                .optional()?)
+        })
+    }
+
+    pub fn pod_started(&self, pod: &Pod, pid: u32, ip: &str, node: &str, at: Millis) -> Result<()> {
+        self.write(|tx| {
+            tx.prepare_cached(
+                "UPDATE pods SET status = 'Running', pid = ?2, ip = ?3, node_name = ?4, gmt_start = ?5
+                 WHERE pod_uid = ?1",
+            )?
+            .execute(params![pod.pod_uid, pid, ip, node, at])?;
+            let text = format!("Pod {} started on {node} (pid {pid})", pod.pod_id);
+            events::insert(tx, &pod.job_id, Some(&pod.pod_id), at, &text)
+        })
+    }
+
+    /// Records a pod's end once; a second report for the same incarnation changes nothing.
+    /// Returns whether this call recorded it.
+    pub fn pod_ended(&self, pod: &Pod, end: &PodEnd, event_text: &str) -> Result<bool> {
+        self.write(|tx| {
+            let changed = tx
+                .prepare_cached(
+                    "UPDATE pods SET status = ?2, exit_code = ?3, exit_signal = ?4, reason = ?5, gmt_finish = ?6
+                     WHERE pod_uid = ?1 AND status IN ('Pending', 'Running', 'Unknown')",
+                )?
+                .execute(params![
+                    pod.pod_uid,
+                    end.status.as_str(),
+                    end.exit_code,
+                    end.exit_signal,
+                    end.reason,
+                    end.at
+                ])?;
+            if changed > 0 {
+                events::insert(tx, &pod.job_id, Some(&pod.pod_id), end.at, event_text)?;
+            }
+            Ok(changed > 0)
+        })
+    }
+}

@@ -1,0 +1,119 @@
+//! Status transitions: checked against the lifecycle, recorded with their time, reason,
+//! StatusHistory entry and event, in one transaction.
+
+use opendlc_core::time::Millis;
+use opendlc_core::{Job, JobStatus, Pod, Reason};
+use rusqlite::{params, OptionalExtension, Transaction};
+
+use crate::{events, pods, Result, Store, StoreError};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Transition {
+    pub to: JobStatus,
+    pub reason: Option<Reason>,
+    pub at: Millis,
+}
+
+impl Transition {
+    pub fn new(to: JobStatus, at: Millis) -> Self {
+        Transition { to, reason: None, at }
+    }
+
+    pub fn because(mut self, code: &str, message: impl Into<String>) -> Self {
+        self.reason = Some(Reason::new(code, message));
+        self
+    }
+}
+
+/// The time column a status stamps when a job enters it.
+fn time_columns(status: JobStatus) -> &'static [&'static str] {
+    match status {
+        JobStatus::Queuing => &["gmt_submitted"],
+        JobStatus::Running => &["gmt_running"],
+        JobStatus::Succeeded => &["gmt_successed", "gmt_finish"],
+        JobStatus::Failed => &["gmt_failed", "gmt_finish"],
+        JobStatus::Stopped => &["gmt_stopped", "gmt_finish"],
+        _ => &[],
+    }
+}
+
+pub(crate) fn apply(tx: &Transaction<'_>, job_id: &str, t: &Transition) -> Result<()> {
+    let from: JobStatus = tx
+        .prepare_cached("SELECT status FROM jobs WHERE job_id = ?1")?
+        .query_row([job_id], |r| r.get::<_, String>(0))
+        .optional()?
+        .ok_or_else(|| StoreError::JobNotFound(job_id.to_string()))?
+        .parse()
+        .map_err(|e| StoreError::Corrupt(format!("job status: {e}")))?;
+    if !from.can_become(t.to) {
+        return Err(StoreError::Transition { job_id: job_id.to_string(), from, to: t.to });
+    }
+    let (code, message) = match &t.reason {
+        Some(r) => (Some(r.code.as_str()), Some(r.message.as_str())),
+        None => (None, None),
+    };
+    let stamps: String = time_columns(t.to)
+        .iter()
+        .map(|c| format!(", {c} = COALESCE({c}, ?5)"))
+        .collect();
+    tx.prepare_cached(&format!(
+        "UPDATE jobs SET status = ?2, reason_code = ?3, reason_message = ?4 {stamps} WHERE job_id = ?1"
+    ))?
+    .execute(params![job_id, t.to.as_str(), code, message, t.at])?;
+    tx.prepare_cached("UPDATE status_history SET end_time = ?2 WHERE job_id = ?1 AND end_time IS NULL")?
+        .execute(params![job_id, t.at])?;
+    tx.prepare_cached(
+        "INSERT INTO status_history (job_id, status, start_time, end_time, reason_code, reason_message)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(params![
+        job_id,
+        t.to.as_str(),
+        t.at,
+        t.to.is_terminal().then_some(t.at),
+        code,
+        message
+    ])?;
+    let text = match message {
+        Some(m) if !m.is_empty() => format!("Job {job_id} is {}: {m}", t.to),
+        _ => format!("Job {job_id} is {}", t.to),
+    };
+    events::insert(tx, job_id, None, t.at, &text)
+}
+
+impl Store {
+    /// Moves a job to a new status; fails with `StoreError::Transition` if the lifecycle
+    /// does not allow it (e.g. the job already ended).
+    pub fn transition(&self, job_id: &str, t: &Transition) -> Result<Job> {
+        self.write(|tx| apply(tx, job_id, t))?;
+        self.get_job(job_id)
+    }
+
+    /// Admits a queued job: records its rendezvous port and its pods (Pending) and moves it to
+    /// EnvPreparing, atomically, so that a crash never leaves a half-admitted job.
+    pub fn admit(&self, job_id: &str, master_port: u16, new_pods: &[Pod], t: &Transition) -> Result<Job> {
+        self.write(|tx| {
+            tx.execute("UPDATE jobs SET master_port = ?2 WHERE job_id = ?1", params![job_id, master_port])?;
+            for pod in new_pods {
+                pods::insert(tx, pod)?;
+            }
+            apply(tx, job_id, t)
+        })?;
+        self.get_job(job_id)
+    }
+
+    /// Updates why a job is in its current status (e.g. what a queued job waits for) without
+    /// a new StatusHistory entry.
+    pub fn set_reason(&self, job_id: &str, reason: &Reason) -> Result<()> {
+        self.write(|tx| {
+            tx.prepare_cached("UPDATE jobs SET reason_code = ?2, reason_message = ?3 WHERE job_id = ?1")?
+                .execute(params![job_id, reason.code, reason.message])?;
+            tx.prepare_cached(
+                "UPDATE status_history SET reason_code = ?2, reason_message = ?3
+                 WHERE job_id = ?1 AND end_time IS NULL",
+            )?
+            .execute(params![job_id, reason.code, reason.message])?;
+            Ok(())
+        })
+    }
+}
