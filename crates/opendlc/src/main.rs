@@ -35,6 +35,9 @@ struct ServeArgs {
     /// Where jobs, logs and credentials are kept [default: ~/.opendlc/data].
     #[arg(long, env = "OPENDLC_DATA_DIR")]
     data_dir: Option<PathBuf>,
+    /// CPU requests are accounted against the host's cores times this factor (CPU is time-shared).
+    #[arg(long, env = "OPENDLC_CPU_OVERCOMMIT", default_value_t = opendlc_server::DEFAULT_CPU_OVERCOMMIT)]
+    cpu_overcommit: f64,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -57,11 +60,9 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         Some(dir) => dir,
         None => default_data_dir()?,
     };
-    let config = opendlc_server::Config {
-        listen: args.listen,
-        data_dir,
-        shim_program: std::env::current_exe().context("failed to locate the opendlc binary")?,
-    };
+    let shim_program = std::env::current_exe().context("failed to locate the opendlc binary")?;
+    let mut config = opendlc_server::Config::new(args.listen, data_dir, shim_program);
+    config.cpu_overcommit = args.cpu_overcommit;
     let runtime = tokio::runtime::Runtime::new().context("failed to start the async runtime")?;
     runtime.block_on(opendlc_server::run(config, shutdown_signal()))
 }

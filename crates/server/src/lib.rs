@@ -18,13 +18,14 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context;
-use opendlc_core::capacity::{HostCapacity, DEFAULT_CPU_OVERCOMMIT};
+use opendlc_core::capacity::HostCapacity;
 use opendlc_store::Store;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 pub use bootstrap::{AccessKey, KeySource, CREDENTIALS_FILE};
 pub use engine::DEFAULT_GRACE_PERIOD;
+pub use opendlc_core::capacity::DEFAULT_CPU_OVERCOMMIT;
 pub use http::MAX_BODY_BYTES;
 
 use crate::engine::EngineConfig;

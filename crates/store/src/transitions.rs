@@ -56,10 +56,14 @@ pub(crate) fn apply(tx: &Transaction<'_>, job_id: &str, t: &Transition) -> Resul
         .iter()
         .map(|c| format!(", {c} = COALESCE({c}, ?5)"))
         .collect();
-    tx.prepare_cached(&format!(
+    let mut update = tx.prepare_cached(&format!(
         "UPDATE jobs SET status = ?2, reason_code = ?3, reason_message = ?4 {stamps} WHERE job_id = ?1"
-    ))?
-    .execute(params![job_id, t.to.as_str(), code, message, t.at])?;
+    ))?;
+    if stamps.is_empty() {
+        update.execute(params![job_id, t.to.as_str(), code, message])?;
+    } else {
+        update.execute(params![job_id, t.to.as_str(), code, message, t.at])?;
+    }
     tx.prepare_cached("UPDATE status_history SET end_time = ?2 WHERE job_id = ?1 AND end_time IS NULL")?
         .execute(params![job_id, t.at])?;
     tx.prepare_cached(

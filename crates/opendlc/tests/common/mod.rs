@@ -1,0 +1,119 @@
+//! A real server, in-process on 127.0.0.1:0 with a temporary data directory, and a small
+//! HTTP client speaking its JSON API.
+
+#![allow(dead_code)]
+
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+pub struct TestServer {
+    pub base: String,
+    pub data_dir: tempfile::TempDir,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+    client: reqwest::Client,
+}
+
+pub fn shim_program() -> std::path::PathBuf {
+    env!("CARGO_BIN_EXE_opendlc").into()
+}
+
+impl TestServer {
+    pub async fn start() -> TestServer {
+        let data_dir = tempfile::tempdir().expect("temp dir");
+        Self::start_in(data_dir).await
+    }
+
+    pub async fn start_in(data_dir: tempfile::TempDir) -> TestServer {
+        let config = opendlc_server::Config::new(
+            "127.0.0.1:0".parse().unwrap(),
+            data_dir.path().to_path_buf(),
+            shim_program(),
+        );
+        let server = opendlc_server::Server::bind(config).await.expect("server binds");
+        let base = format!("http://{}", server.addr);
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            server.serve(async { let _ = rx.await; }).await.expect("server runs");
+        });
+        TestServer { base, data_dir, shutdown: Some(tx), task: Some(task), client: reqwest::Client::new() }
+    }
+
+    /// Stops the server (pods keep running) and gives back its data directory.
+    pub async fn stop(mut self) -> tempfile::TempDir {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+        std::mem::replace(&mut self.data_dir, tempfile::tempdir().unwrap())
+    }
+
+    pub async fn call(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        let url = format!("{}{}", self.base, path);
+        let mut request = self.client.request(method.parse().unwrap(), &url);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("request sent");
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap();
+        let value = serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON ({status}): {text}"));
+        (status, value)
+    }
+
+    pub async fn ok(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+        let (status, value) = self.call(method, path, body).await;
+        assert_eq!(status, 200, "{method} {path}: {value}");
+        value
+    }
+
+    pub async fn create_job(&self, body: Value) -> String {
+        let created = self.ok("POST", "/api/v1/jobs", Some(body)).await;
+        created["JobId"].as_str().expect("JobId").to_string()
+    }
+
+    pub async fn get_job(&self, job_id: &str) -> Value {
+        self.ok("GET", &format!("/api/v1/jobs/{job_id}"), None).await
+    }
+
+    /// Polls GetJob until `done` holds for it, or panics after `timeout`.
+    pub async fn wait_job(&self, job_id: &str, timeout: Duration, done: impl Fn(&Value) -> bool) -> Value {
+        let start = Instant::now();
+        loop {
+            let job = self.get_job(job_id).await;
+            if done(&job) {
+                return job;
+            }
+            assert!(start.elapsed() < timeout, "job {job_id} did not get there in {timeout:?}: {job}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub async fn wait_status(&self, job_id: &str, status: &str) -> Value {
+        self.wait_job(job_id, Duration::from_secs(30), |j| j["Status"] == status).await
+    }
+
+    pub async fn logs(&self, job_id: &str, pod_id: &str, query: &str) -> Vec<String> {
+        let v = self.ok("GET", &format!("/api/v1/jobs/{job_id}/pods/{pod_id}/logs?{query}"), None).await;
+        v["Logs"].as_array().unwrap().iter().map(|l| l.as_str().unwrap().to_string()).collect()
+    }
+}
+
+/// A CreateJob body for a PyTorchJob with the given roles (`(Type, PodCount)`) and command.
+pub fn pytorch_job(name: &str, roles: &[(&str, u32)], command: &str) -> Value {
+    let specs: Vec<Value> = roles
+        .iter()
+        .map(|(role, count)| {
+            serde_json::json!({"Type": role, "PodCount": count, "Image": "local", "EcsSpec": "ecs.c6.large"})
+        })
+        .collect();
+    serde_json::json!({
+        "DisplayName": name,
+        "JobType": "PyTorchJob",
+        "JobSpecs": specs,
+        "UserCommand": command,
+    })
+}

@@ -1,0 +1,140 @@
+//! The store against a real SQLite file.
+
+use std::collections::BTreeMap;
+
+use opendlc_core::{Job, JobStatus, JobTimes, JobType, Pod, PodStatus, Resources, Role, RoleSpec};
+use opendlc_store::{JobFilter, PodEnd, SortField, Store, StoreError, Transition};
+
+fn job(id: &str, name: &str, created: i64) -> Job {
+    Job {
+        job_id: id.into(),
+        seq: 0,
+        display_name: name.into(),
+        job_type: JobType::PyTorchJob,
+        status: JobStatus::Creating,
+        reason: None,
+        priority: 1,
+        workspace_id: "default".into(),
+        resource_id: String::new(),
+        user_id: "1".into(),
+        accessibility: "PRIVATE".into(),
+        user_command: "echo hi".into(),
+        roles: vec![RoleSpec {
+            role: Role::Worker,
+            pod_count: 2,
+            image: "img:1".into(),
+            resources: Resources::new(1000, 1024, 0),
+            command: None,
+            considered_in_success: true,
+        }],
+        envs: BTreeMap::from([("A".into(), "B".into())]),
+        tags: BTreeMap::from([("team".into(), "vision".into())]),
+        max_running_minutes: Some(5),
+        request: Default::default(),
+        master_port: None,
+        restart_count: 0,
+        times: JobTimes { created, ..JobTimes::default() },
+    }
+}
+
+fn pod(job_id: &str, index: u32) -> Pod {
+    Pod {
+        pod_uid: format!("{job_id}-uid-{index}"),
+        job_id: job_id.into(),
+        pod_id: format!("{job_id}-worker-{index}"),
+        role: Role::Worker,
+        index,
+        status: PodStatus::Pending,
+        ip: None,
+        node_name: None,
+        pid: None,
+        exit_code: None,
+        exit_signal: None,
+        reason: None,
+        created: 10,
+        started: None,
+        finished: None,
+        current: true,
+    }
+}
+
+fn open() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("db")).unwrap();
+    (dir, store)
+}
+
+#[test]
+fn a_job_round_trips_and_its_lifecycle_is_recorded() {
+    let (dir, store) = open();
+    let seq = store.insert_job(&job("dlca", "a", 1_000)).unwrap();
+    let mut stored = store.get_job("dlca").unwrap();
+    assert_eq!(stored.seq, seq);
+    stored.seq = 0;
+    assert_eq!(stored, job("dlca", "a", 1_000));
+
+    store.transition("dlca", &Transition::new(JobStatus::Queuing, 2_000)).unwrap();
+    let pods = [pod("dlca", 0), pod("dlca", 1)];
+    let t = Transition::new(JobStatus::EnvPreparing, 3_000);
+    assert_eq!(store.admit("dlca", 4242, &pods, &t).unwrap().master_port, Some(4242));
+    store.pod_started(&pods[0], 77, "127.0.0.1", "host", 3_500).unwrap();
+    store.transition("dlca", &Transition::new(JobStatus::Running, 4_000)).unwrap();
+    let end = PodEnd { status: PodStatus::Succeeded, exit_code: Some(0), exit_signal: None, reason: None, at: 5_000 };
+    assert!(store.pod_ended(&pods[0], &end, "exited").unwrap());
+    assert!(!store.pod_ended(&pods[0], &end, "exited").unwrap(), "an end is recorded once");
+    let done = Transition::new(JobStatus::Succeeded, 6_000).because("JobSucceeded", "done");
+    let job = store.transition("dlca", &done).unwrap();
+    assert_eq!((job.times.submitted, job.times.running), (Some(2_000), Some(4_000)));
+    assert_eq!((job.times.succeeded, job.times.finished), (Some(6_000), Some(6_000)));
+
+    let err = store.transition("dlca", &Transition::new(JobStatus::Running, 7_000)).unwrap_err();
+    assert!(matches!(err, StoreError::Transition { from: JobStatus::Succeeded, .. }));
+
+    let history: Vec<_> = store.status_history("dlca").unwrap().into_iter().map(|h| (h.status, h.start, h.end)).collect();
+    assert_eq!(
+        history,
+        [
+            (JobStatus::Creating, 1_000, Some(2_000)),
+            (JobStatus::Queuing, 2_000, Some(3_000)),
+            (JobStatus::EnvPreparing, 3_000, Some(4_000)),
+            (JobStatus::Running, 4_000, Some(6_000)),
+            (JobStatus::Succeeded, 6_000, Some(6_000)),
+        ]
+    );
+    let stored_pods = store.pods("dlca").unwrap();
+    assert_eq!(stored_pods[0].status, PodStatus::Succeeded);
+    assert_eq!(stored_pods[0].pid, Some(77));
+    assert_eq!(store.events("dlca", Some("dlca-worker-0"), 0, i64::MAX, 10).unwrap().len(), 2);
+    assert_eq!(store.events("dlca", None, 0, i64::MAX, 3).unwrap().last().unwrap().text, "Job dlca is Succeeded: done");
+
+    // Reopening the file finds everything again.
+    drop(store);
+    let store = Store::open(&dir.path().join("db")).unwrap();
+    assert_eq!(store.get_job("dlca").unwrap().status, JobStatus::Succeeded);
+    store.delete_job("dlca").unwrap();
+    assert!(matches!(store.get_job("dlca"), Err(StoreError::JobNotFound(_))));
+    assert!(store.pods("dlca").unwrap().is_empty());
+}
+
+#[test]
+fn list_jobs_filters_in_sql() {
+    let (_dir, store) = open();
+    store.insert_job(&job("dlc1", "Train-A", 1_000)).unwrap();
+    let mut other = job("dlc2", "eval", 2_000);
+    other.tags.clear();
+    store.insert_job(&other).unwrap();
+    store.insert_job(&job("dlc3", "train-b", 3_000)).unwrap();
+    let names = |filter: &JobFilter| -> Vec<String> {
+        store.list_jobs(filter).unwrap().0.into_iter().map(|j| j.display_name).collect()
+    };
+    let base = JobFilter { limit: 10, descending: true, ..JobFilter::default() };
+    assert_eq!(names(&base), ["train-b", "eval", "Train-A"]);
+    assert_eq!(names(&JobFilter { display_name: Some("TRAIN".into()), ..base.clone() }), ["train-b", "Train-A"]);
+    let tags = BTreeMap::from([("team".to_string(), "vision".to_string())]);
+    assert_eq!(names(&JobFilter { tags, ..base.clone() }), ["train-b", "Train-A"]);
+    assert_eq!(names(&JobFilter { start: Some(1_500), end: Some(2_500), ..base.clone() }), ["eval"]);
+    assert_eq!(names(&JobFilter { sort: SortField::DisplayName, descending: false, ..base.clone() }), ["Train-A", "eval", "train-b"]);
+    let (page, total) = store.list_jobs(&JobFilter { limit: 1, offset: 1, ..base.clone() }).unwrap();
+    assert_eq!((page[0].display_name.as_str(), total), ("eval", 3));
+    assert_eq!(names(&JobFilter { statuses: vec!["Running".into()], ..base }), Vec::<String>::new());
+}
