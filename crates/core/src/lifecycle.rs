@@ -16,6 +16,8 @@ pub struct PodView<'a> {
     pub considered: bool,
     pub exit_code: Option<i32>,
     pub reason: Option<&'a str>,
+    /// When it ended: the first failure is the job's cause, not the pods stopped because of it.
+    pub finished: Option<crate::time::Millis>,
 }
 
 /// The job's final status and why.
@@ -51,7 +53,11 @@ pub fn decide(pods: &[PodView<'_>], stopping: Option<&Reason>) -> Decision {
 }
 
 fn outcome_of(pods: &[PodView<'_>]) -> Option<Outcome> {
-    if let Some(failed) = pods.iter().find(|p| p.considered && p.status == PodStatus::Failed) {
+    let first_failed = pods
+        .iter()
+        .filter(|p| p.considered && p.status == PodStatus::Failed)
+        .min_by_key(|p| p.finished.unwrap_or(i64::MAX));
+    if let Some(failed) = first_failed {
         let detail = match (failed.reason, failed.exit_code) {
             (Some(reason), _) => reason.to_string(),
             (None, Some(code)) => format!("exited with code {code}"),
@@ -79,7 +85,7 @@ mod tests {
     use super::*;
 
     fn pod(status: PodStatus, considered: bool) -> PodView<'static> {
-        PodView { pod_id: "dlcx-worker-0", status, considered, exit_code: Some(3), reason: None }
+        PodView { pod_id: "dlcx-worker-0", status, considered, exit_code: Some(3), reason: None, finished: Some(5) }
     }
 
     #[test]
@@ -101,6 +107,13 @@ mod tests {
         let Decision::StopRemaining(outcome) = decide(&pods, None) else { panic!() };
         assert_eq!(outcome.status, JobStatus::Failed);
         assert!(outcome.reason.message.contains("exited with code 3"));
+    }
+
+    #[test]
+    fn the_first_failure_is_the_cause() {
+        let stopped = PodView { pod_id: "dlcx-master-0", exit_code: None, reason: Some("was killed by signal 15"), finished: Some(9), ..pod(PodStatus::Failed, true) };
+        let Decision::Finish(outcome) = decide(&[stopped, pod(PodStatus::Failed, true)], None) else { panic!() };
+        assert_eq!(outcome.reason.message, "Pod dlcx-worker-0 exited with code 3.");
     }
 
     #[test]

@@ -37,7 +37,9 @@ async fn create_job_validates_every_field() {
     expect_error(&server, "POST", create, with(json!({"JobSpecs": [{"Type": "Master", "PodCount": 2}]})), 400, "InvalidParameter", "exactly one Master").await;
     expect_error(&server, "POST", create, with(json!({"JobSpecs": [{"Type": "Worker", "PodCount": "2"}]})), 400, "InvalidParameter", "JobSpecs[0].PodCount").await;
     expect_error(&server, "POST", create, with(json!({"JobSpecs": [{"Type": "Worker", "EcsSpec": "ecs.nope"}]})), 400, "InvalidParameter", "ecs.nope").await;
-    expect_error(&server, "POST", create, with(json!({"JobSpecs": [{"Type": "Worker", "EcsSpec": "ecs.gn6v-c8g1.16xlarge"}]})), 400, "InvalidParameter", "GPU").await;
+    expect_error(&server, "POST", create, with(json!({"JobSpecs": [{"Type": "Worker", "EcsSpec": "ecs.gn6v-c8g1.16xlarge"}]})), 400, "InvalidParameter", "can never run here").await;
+    let gpus = json!({"JobSpecs": [{"Type": "Worker", "ResourceConfig": {"CPU": "1", "Memory": "1Gi", "GPU": "64"}}]});
+    expect_error(&server, "POST", create, with(gpus), 400, "InvalidParameter", "needs 64 GPU").await;
     expect_error(&server, "POST", create, with(json!({"JobSpecs": [{"Type": "Worker", "ResourceConfig": {"Memory": "lots"}}]})), 400, "InvalidParameter", "ResourceConfig.Memory").await;
     expect_error(&server, "POST", create, with(json!({"JobSpecs": [{"Type": "Worker", "RestartPolicy": "Sometimes"}]})), 400, "InvalidParameter", "RestartPolicy").await;
     expect_error(&server, "POST", create, with(json!({"UserCommand": "  "})), 400, "MissingParameter", "UserCommand").await;

@@ -17,11 +17,12 @@ async fn list_jobs_filters_sorts_and_pages() {
     alpha["Priority"] = json!(5);
     let alpha_id = server.create_job(alpha).await;
     let beta_id = server.create_job(pytorch_job("beta-eval", &[("Worker", 1)], "sleep 30")).await;
-    let mut gamma = pytorch_job("gamma-train", &[("Master", 1)], "python3 -c 'print(1)'");
+    let mut gamma = pytorch_job("gamma-train", &[("Master", 1)], "exit 1");
     gamma["JobType"] = json!("XGBoostJob");
-    server.create_job(gamma).await;
+    let gamma_id = server.create_job(gamma).await;
     server.wait_status(&alpha_id, "Succeeded").await;
     server.wait_status(&beta_id, "Running").await;
+    server.wait_status(&gamma_id, "Failed").await;
 
     let list = |query: &'static str| {
         let server = &server;
@@ -37,6 +38,7 @@ async fn list_jobs_filters_sorts_and_pages() {
     assert_eq!(ids(&list(&"Tags=%7B%22team%22%3A%22vision%22%7D").await), ["Alpha-train"]);
     assert!(ids(&list("Tags=%7B%22team%22%3A%22nlp%22%7D").await).is_empty());
     assert_eq!(ids(&list("UserCommandSearch=SLEEP").await), ["beta-eval"]);
+    assert_eq!(ids(&list("ReasonSearch=code%201").await), ["gamma-train"]);
     assert_eq!(ids(&list("SortBy=DisplayName&Order=asc").await), ["Alpha-train", "beta-eval", "gamma-train"]);
     assert_eq!(ids(&list("SortBy=Priority&Order=desc&PageSize=1").await), ["Alpha-train"]);
     let page2 = list("PageSize=2&PageNumber=2").await;

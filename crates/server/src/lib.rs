@@ -95,7 +95,6 @@ impl Server {
         let state = AppState {
             store,
             engine,
-            host: Arc::new(host.clone()),
             pool,
             jobs_dir,
             caller_id: Arc::from(ADMIN_USER_ID),

@@ -2,7 +2,6 @@
 
 use std::sync::Arc;
 
-use opendlc_core::capacity::HostCapacity;
 use opendlc_core::Resources;
 use opendlc_store::Store;
 
@@ -13,7 +12,6 @@ use crate::layout::JobsDir;
 pub struct AppState {
     pub store: Arc<Store>,
     pub engine: EngineHandle,
-    pub host: Arc<HostCapacity>,
     /// The schedulable pool (CPU overcommitted).
     pub pool: Resources,
     pub jobs_dir: JobsDir,

@@ -386,6 +386,7 @@ impl Engine {
                 considered: job.roles.iter().find(|r| r.role == p.role).is_none_or(|r| r.considered_in_success),
                 exit_code: p.exit_code,
                 reason: p.reason.as_deref(),
+                finished: p.finished,
             })
             .collect();
         match decide(&views, active.stop_reason.as_ref()) {
