@@ -29,7 +29,11 @@ impl HostCapacity {
     /// `nvidia-smi` when it is installed. A host without GPUs has none; that is fine.
     pub fn detect() -> HostCapacity {
         let cpus = std::thread::available_parallelism().map_or(1, |n| n.get() as u32);
-        HostCapacity { cpus, memory_mib: detect_memory_mib(), gpus: detect_gpus() }
+        HostCapacity {
+            cpus,
+            memory_mib: detect_memory_mib(),
+            gpus: detect_gpus(),
+        }
     }
 
     /// The schedulable pool, CPU overcommitted by `cpu_overcommit`.
@@ -58,7 +62,10 @@ fn detect_memory_mib() -> u64 {
 
 fn detect_gpus() -> Vec<Gpu> {
     let output = std::process::Command::new("nvidia-smi")
-        .args(["--query-gpu=index,name,memory.total", "--format=csv,noheader,nounits"])
+        .args([
+            "--query-gpu=index,name,memory.total",
+            "--format=csv,noheader,nounits",
+        ])
         .stderr(std::process::Stdio::null())
         .output();
     match output {
@@ -86,7 +93,11 @@ mod tests {
 
     #[test]
     fn a_two_core_host_runs_three_two_vcpu_pods() {
-        let host = HostCapacity { cpus: 2, memory_mib: 24 * 1024, gpus: vec![] };
+        let host = HostCapacity {
+            cpus: 2,
+            memory_mib: 24 * 1024,
+            gpus: vec![],
+        };
         let pool = host.pool(DEFAULT_CPU_OVERCOMMIT);
         let job = crate::catalog::find("ecs.c6.large").unwrap().resources() * 3;
         assert!(job.fits_in(&pool));
@@ -94,7 +105,8 @@ mod tests {
 
     #[test]
     fn parses_nvidia_smi_output() {
-        let gpus = parse_nvidia_smi("0, NVIDIA H100 80GB HBM3, 81559\n1, NVIDIA H100 80GB HBM3, 81559\n");
+        let gpus =
+            parse_nvidia_smi("0, NVIDIA H100 80GB HBM3, 81559\n1, NVIDIA H100 80GB HBM3, 81559\n");
         assert_eq!(gpus.len(), 2);
         assert_eq!(gpus[1].index, 1);
         assert_eq!(gpus[0].memory_mib, 81559);

@@ -26,12 +26,23 @@ impl InstanceType {
     }
 
     pub fn resources(&self) -> Resources {
-        Resources::new(u64::from(self.cpu) * 1000, u64::from(self.memory_gib) * 1024, self.gpu)
+        Resources::new(
+            u64::from(self.cpu) * 1000,
+            u64::from(self.memory_gib) * 1024,
+            self.gpu,
+        )
     }
 }
 
 const fn cpu(name: &'static str, cpu: u32, memory_gib: u32) -> InstanceType {
-    InstanceType { name, cpu, memory_gib, gpu: 0, gpu_type: "", gpu_memory_gib: 0 }
+    InstanceType {
+        name,
+        cpu,
+        memory_gib,
+        gpu: 0,
+        gpu_type: "",
+        gpu_memory_gib: 0,
+    }
 }
 
 const fn gpu(
@@ -42,7 +53,14 @@ const fn gpu(
     gpu_type: &'static str,
     gpu_memory_gib: u32,
 ) -> InstanceType {
-    InstanceType { name, cpu, memory_gib, gpu, gpu_type, gpu_memory_gib }
+    InstanceType {
+        name,
+        cpu,
+        memory_gib,
+        gpu,
+        gpu_type,
+        gpu_memory_gib,
+    }
 }
 
 pub const CATALOG: &[InstanceType] = &[
@@ -90,7 +108,14 @@ pub const CATALOG: &[InstanceType] = &[
     gpu("ecs.gn7e-c16g1.4xlarge", 16, 125, 1, "NVIDIA A100 80G", 80),
     gpu("ecs.gn7e-c16g1.8xlarge", 32, 250, 2, "NVIDIA A100 80G", 80),
     gpu("ecs.gn7e-c16g1.16xlarge", 64, 500, 4, "NVIDIA A100 80G", 80),
-    gpu("ecs.gn7e-c16g1.32xlarge", 128, 1000, 8, "NVIDIA A100 80G", 80),
+    gpu(
+        "ecs.gn7e-c16g1.32xlarge",
+        128,
+        1000,
+        8,
+        "NVIDIA A100 80G",
+        80,
+    ),
     gpu("ecs.gn8is.2xlarge", 8, 64, 1, "NVIDIA L20", 48),
     gpu("ecs.gn8v.4xlarge", 16, 96, 1, "NVIDIA H20", 96),
 ];

@@ -100,19 +100,44 @@ mod tests {
     use super::*;
 
     fn role(role: Role, pod_count: u32) -> RolePlan {
-        RolePlan { role, pod_count, resources: Resources::new(1000, 1024, 0) }
+        RolePlan {
+            role,
+            pod_count,
+            resources: Resources::new(1000, 1024, 0),
+        }
     }
 
     fn rdzv() -> Rendezvous {
-        Rendezvous { master_addr: "127.0.0.1".into(), master_port: 23456 }
+        Rendezvous {
+            master_addr: "127.0.0.1".into(),
+            master_port: 23456,
+        }
     }
 
     #[test]
     fn master_is_rank_zero_and_workers_follow() {
-        let envs = BTreeMap::from([("RANK".to_string(), "99".to_string()), ("A".into(), "B".into())]);
-        let pods = plan_pods("dlcx", &[role(Role::Worker, 2), role(Role::Master, 1)], &rdzv(), &envs);
-        let got: Vec<_> = pods.iter().map(|p| (p.pod_id.as_str(), p.env["RANK"].as_str())).collect();
-        assert_eq!(got, [("dlcx-master-0", "0"), ("dlcx-worker-0", "1"), ("dlcx-worker-1", "2")]);
+        let envs = BTreeMap::from([
+            ("RANK".to_string(), "99".to_string()),
+            ("A".into(), "B".into()),
+        ]);
+        let pods = plan_pods(
+            "dlcx",
+            &[role(Role::Worker, 2), role(Role::Master, 1)],
+            &rdzv(),
+            &envs,
+        );
+        let got: Vec<_> = pods
+            .iter()
+            .map(|p| (p.pod_id.as_str(), p.env["RANK"].as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("dlcx-master-0", "0"),
+                ("dlcx-worker-0", "1"),
+                ("dlcx-worker-1", "2")
+            ]
+        );
         for pod in &pods {
             assert_eq!(pod.env["WORLD_SIZE"], "3");
             assert_eq!(pod.env["MASTER_PORT"], "23456");

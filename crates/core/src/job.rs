@@ -44,7 +44,10 @@ pub struct Reason {
 
 impl Reason {
     pub fn new(code: impl Into<String>, message: impl Into<String>) -> Self {
-        Reason { code: code.into(), message: message.into() }
+        Reason {
+            code: code.into(),
+            message: message.into(),
+        }
     }
 }
 
@@ -77,9 +80,9 @@ pub struct Job {
 impl Job {
     /// What all of the job's pods request together.
     pub fn total_resources(&self) -> Resources {
-        self.roles
-            .iter()
-            .fold(Resources::default(), |acc, r| acc + r.resources * u64::from(r.pod_count))
+        self.roles.iter().fold(Resources::default(), |acc, r| {
+            acc + r.resources * u64::from(r.pod_count)
+        })
     }
 
     pub fn pod_count(&self) -> u32 {

@@ -36,13 +36,21 @@ impl JobType {
     pub fn has_single_master(self) -> bool {
         matches!(
             self,
-            JobType::PyTorchJob | JobType::XGBoostJob | JobType::OneFlowJob | JobType::ElasticBatchJob
+            JobType::PyTorchJob
+                | JobType::XGBoostJob
+                | JobType::OneFlowJob
+                | JobType::ElasticBatchJob
         )
     }
 
     pub fn check_role(self, role: &str) -> Result<Role, UnknownValue> {
         let allowed = || UnknownValue {
-            allowed: self.roles().iter().map(|r| r.as_str()).collect::<Vec<_>>().join(", "),
+            allowed: self
+                .roles()
+                .iter()
+                .map(|r| r.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
         };
         let role: Role = role.parse().map_err(|_| allowed())?;
         if self.roles().contains(&role) {

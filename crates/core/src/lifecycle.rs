@@ -41,7 +41,10 @@ pub enum Decision {
 /// the outcome whatever the pods do.
 pub fn decide(pods: &[PodView<'_>], stopping: Option<&Reason>) -> Decision {
     let outcome = match stopping {
-        Some(reason) => Some(Outcome { status: JobStatus::Stopped, reason: reason.clone() }),
+        Some(reason) => Some(Outcome {
+            status: JobStatus::Stopped,
+            reason: reason.clone(),
+        }),
         None => outcome_of(pods),
     };
     let all_ended = pods.iter().all(|p| p.status.is_terminal());
@@ -85,43 +88,80 @@ mod tests {
     use super::*;
 
     fn pod(status: PodStatus, considered: bool) -> PodView<'static> {
-        PodView { pod_id: "dlcx-worker-0", status, considered, exit_code: Some(3), reason: None, finished: Some(5) }
+        PodView {
+            pod_id: "dlcx-worker-0",
+            status,
+            considered,
+            exit_code: Some(3),
+            reason: None,
+            finished: Some(5),
+        }
     }
 
     #[test]
     fn waits_while_pods_run() {
-        let pods = [pod(PodStatus::Succeeded, true), pod(PodStatus::Running, true)];
+        let pods = [
+            pod(PodStatus::Succeeded, true),
+            pod(PodStatus::Running, true),
+        ];
         assert_eq!(decide(&pods, None), Decision::Wait);
     }
 
     #[test]
     fn succeeds_when_every_pod_succeeded() {
-        let pods = [pod(PodStatus::Succeeded, true), pod(PodStatus::Succeeded, true)];
-        let Decision::Finish(outcome) = decide(&pods, None) else { panic!() };
+        let pods = [
+            pod(PodStatus::Succeeded, true),
+            pod(PodStatus::Succeeded, true),
+        ];
+        let Decision::Finish(outcome) = decide(&pods, None) else {
+            panic!()
+        };
         assert_eq!(outcome.status, JobStatus::Succeeded);
     }
 
     #[test]
     fn a_failed_pod_stops_the_others_then_fails_the_job() {
         let pods = [pod(PodStatus::Failed, true), pod(PodStatus::Running, true)];
-        let Decision::StopRemaining(outcome) = decide(&pods, None) else { panic!() };
+        let Decision::StopRemaining(outcome) = decide(&pods, None) else {
+            panic!()
+        };
         assert_eq!(outcome.status, JobStatus::Failed);
         assert!(outcome.reason.message.contains("exited with code 3"));
     }
 
     #[test]
     fn the_first_failure_is_the_cause() {
-        let stopped = PodView { pod_id: "dlcx-master-0", exit_code: None, reason: Some("was killed by signal 15"), finished: Some(9), ..pod(PodStatus::Failed, true) };
-        let Decision::Finish(outcome) = decide(&[stopped, pod(PodStatus::Failed, true)], None) else { panic!() };
-        assert_eq!(outcome.reason.message, "Pod dlcx-worker-0 exited with code 3.");
+        let stopped = PodView {
+            pod_id: "dlcx-master-0",
+            exit_code: None,
+            reason: Some("was killed by signal 15"),
+            finished: Some(9),
+            ..pod(PodStatus::Failed, true)
+        };
+        let Decision::Finish(outcome) = decide(&[stopped, pod(PodStatus::Failed, true)], None)
+        else {
+            panic!()
+        };
+        assert_eq!(
+            outcome.reason.message,
+            "Pod dlcx-worker-0 exited with code 3."
+        );
     }
 
     #[test]
     fn pods_outside_the_success_policy_do_not_decide() {
-        let pods = [pod(PodStatus::Succeeded, true), pod(PodStatus::Failed, false)];
-        let Decision::Finish(outcome) = decide(&pods, None) else { panic!() };
+        let pods = [
+            pod(PodStatus::Succeeded, true),
+            pod(PodStatus::Failed, false),
+        ];
+        let Decision::Finish(outcome) = decide(&pods, None) else {
+            panic!()
+        };
         assert_eq!(outcome.status, JobStatus::Succeeded);
-        let pods = [pod(PodStatus::Succeeded, true), pod(PodStatus::Running, false)];
+        let pods = [
+            pod(PodStatus::Succeeded, true),
+            pod(PodStatus::Running, false),
+        ];
         assert!(matches!(decide(&pods, None), Decision::StopRemaining(_)));
     }
 
@@ -129,7 +169,9 @@ mod tests {
     fn a_stop_wins() {
         let reason = Reason::new("JobStoppedByUser", "Job is stopped by user.");
         let pods = [pod(PodStatus::Failed, true)];
-        let Decision::Finish(outcome) = decide(&pods, Some(&reason)) else { panic!() };
+        let Decision::Finish(outcome) = decide(&pods, Some(&reason)) else {
+            panic!()
+        };
         assert_eq!(outcome.status, JobStatus::Stopped);
         assert_eq!(outcome.reason, reason);
     }

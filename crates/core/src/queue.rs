@@ -4,8 +4,8 @@
 //! This is the pure decision half of the scheduler: given the queue and what is free, it says
 //! which jobs to start and why the head waits. The server applies the decisions.
 
-use std::collections::BTreeMap;
 use std::cmp::Reverse;
+use std::collections::BTreeMap;
 
 use crate::resources::Resources;
 
@@ -84,7 +84,12 @@ mod tests {
     use super::*;
 
     fn job(id: &str, priority: u8, seq: i64, cpu: u64) -> QueuedJob {
-        QueuedJob { job_id: id.into(), priority, seq, resources: Resources::new(cpu * 1000, 1024, 0) }
+        QueuedJob {
+            job_id: id.into(),
+            priority,
+            seq,
+            resources: Resources::new(cpu * 1000, 1024, 0),
+        }
     }
 
     #[test]
@@ -93,7 +98,12 @@ mod tests {
         q.push(job("a", 1, 1, 1));
         q.push(job("b", 5, 2, 1));
         q.push(job("c", 5, 3, 1));
-        let ids: Vec<_> = q.admit(Resources::new(10_000, 10_240, 0)).start.into_iter().map(|j| j.job_id).collect();
+        let ids: Vec<_> = q
+            .admit(Resources::new(10_000, 10_240, 0))
+            .start
+            .into_iter()
+            .map(|j| j.job_id)
+            .collect();
         assert_eq!(ids, ["b", "c", "a"]);
     }
 
@@ -104,7 +114,10 @@ mod tests {
         q.push(job("small", 1, 2, 1));
         let a = q.admit(Resources::new(4000, 10_240, 0));
         assert!(a.start.is_empty());
-        assert_eq!(a.blocked, Some(("big".into(), "needs 8 CPU, 4 available".into())));
+        assert_eq!(
+            a.blocked,
+            Some(("big".into(), "needs 8 CPU, 4 available".into()))
+        );
     }
 
     #[test]
@@ -114,7 +127,10 @@ mod tests {
         q.push(job("b", 1, 2, 1));
         q.push(job("b", 9, 2, 1));
         assert_eq!(q.len(), 2);
-        assert_eq!(q.admit(Resources::new(1000, 10_240, 0)).start[0].job_id, "b");
+        assert_eq!(
+            q.admit(Resources::new(1000, 10_240, 0)).start[0].job_id,
+            "b"
+        );
         assert!(q.remove("a").is_some());
         assert!(!q.contains("a"));
     }

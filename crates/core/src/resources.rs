@@ -11,7 +11,11 @@ pub struct Resources {
 
 impl Resources {
     pub fn new(cpu_milli: u64, memory_mib: u64, gpu: u32) -> Self {
-        Resources { cpu_milli, memory_mib, gpu }
+        Resources {
+            cpu_milli,
+            memory_mib,
+            gpu,
+        }
     }
 
     /// Whether `self` fits inside `available`, dimension by dimension.
@@ -46,7 +50,10 @@ impl Resources {
             ));
         }
         if self.gpu > available.gpu {
-            return Some(format!("needs {} GPU, {} available", self.gpu, available.gpu));
+            return Some(format!(
+                "needs {} GPU, {} available",
+                self.gpu, available.gpu
+            ));
         }
         None
     }
@@ -75,7 +82,7 @@ impl Mul<u64> for Resources {
 }
 
 pub fn format_cpu(milli: u64) -> String {
-    if milli % 1000 == 0 {
+    if milli.is_multiple_of(1000) {
         format!("{}", milli / 1000)
     } else {
         format!("{:.1}", milli as f64 / 1000.0)
@@ -83,7 +90,7 @@ pub fn format_cpu(milli: u64) -> String {
 }
 
 pub fn format_memory(mib: u64) -> String {
-    if mib % 1024 == 0 {
+    if mib.is_multiple_of(1024) {
         format!("{}Gi", mib / 1024)
     } else {
         format!("{mib}Mi")

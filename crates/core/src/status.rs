@@ -65,12 +65,18 @@ string_enum! {
 
 impl JobStatus {
     pub fn is_terminal(self) -> bool {
-        matches!(self, JobStatus::Succeeded | JobStatus::Failed | JobStatus::Stopped)
+        matches!(
+            self,
+            JobStatus::Succeeded | JobStatus::Failed | JobStatus::Stopped
+        )
     }
 
     /// Waiting for capacity: JobSpecs and priority may still change.
     pub fn is_pending(self) -> bool {
-        matches!(self, JobStatus::Creating | JobStatus::Queuing | JobStatus::Bidding)
+        matches!(
+            self,
+            JobStatus::Creating | JobStatus::Queuing | JobStatus::Bidding
+        )
     }
 
     /// Whether the lifecycle allows going from `self` to `next`. Terminal states are final;

@@ -13,7 +13,11 @@ use crate::status::JobStatus;
 use crate::time::Millis;
 
 /// What a pod requests when its JobSpec names neither an EcsSpec nor a ResourceConfig.
-pub const DEFAULT_POD_RESOURCES: Resources = Resources { cpu_milli: 1000, memory_mib: 2048, gpu: 0 };
+pub const DEFAULT_POD_RESOURCES: Resources = Resources {
+    cpu_milli: 1000,
+    memory_mib: 2048,
+    gpu: 0,
+};
 pub const DEFAULT_WORKSPACE_ID: &str = "default";
 const MAX_DISPLAY_NAME: usize = 256;
 const RESTART_POLICIES: &[&str] = &["Always", "Never", "OnFailure", "ExitCode"];
@@ -28,11 +32,16 @@ pub enum Invalid {
 
 impl Invalid {
     pub fn value(field: impl Into<String>, message: impl Into<String>) -> Invalid {
-        Invalid::Value { field: field.into(), message: message.into() }
+        Invalid::Value {
+            field: field.into(),
+            message: message.into(),
+        }
     }
 
     fn missing(field: impl Into<String>) -> Invalid {
-        Invalid::Missing { field: field.into() }
+        Invalid::Missing {
+            field: field.into(),
+        }
     }
 }
 
@@ -62,7 +71,11 @@ pub fn validate_create(req: &CreateJobRequest, ctx: &SubmitContext<'_>) -> Resul
         return Err(Invalid::missing("JobSpecs"));
     }
     let roles = validate_roles(job_type, specs)?;
-    let user_command = req.user_command.as_deref().map(str::trim).unwrap_or_default();
+    let user_command = req
+        .user_command
+        .as_deref()
+        .map(str::trim)
+        .unwrap_or_default();
     if user_command.is_empty() && roles.iter().any(|r| r.command.is_none()) {
         return Err(Invalid::missing("UserCommand"));
     }
@@ -80,7 +93,10 @@ pub fn validate_create(req: &CreateJobRequest, ctx: &SubmitContext<'_>) -> Resul
     };
     if let Some(policy) = req.success_policy.as_deref().filter(|p| !p.is_empty()) {
         if !["ChiefWorker", "AllWorkers"].contains(&policy) {
-            return Err(Invalid::value("SuccessPolicy", format!("must be ChiefWorker or AllWorkers, got \"{policy}\"")));
+            return Err(Invalid::value(
+                "SuccessPolicy",
+                format!("must be ChiefWorker or AllWorkers, got \"{policy}\""),
+            ));
         }
     }
     if let Some(resource_id) = req.resource_id.as_deref().filter(|r| !r.is_empty()) {
@@ -109,12 +125,19 @@ pub fn validate_create(req: &CreateJobRequest, ctx: &SubmitContext<'_>) -> Resul
         user_command: user_command.to_string(),
         roles,
         envs,
-        tags: req.settings.as_ref().and_then(|s| s.tags.clone()).unwrap_or_default(),
+        tags: req
+            .settings
+            .as_ref()
+            .and_then(|s| s.tags.clone())
+            .unwrap_or_default(),
         max_running_minutes,
         request: normalized(req, priority),
         master_port: None,
         restart_count: 0,
-        times: JobTimes { created: ctx.now, ..JobTimes::default() },
+        times: JobTimes {
+            created: ctx.now,
+            ..JobTimes::default()
+        },
     };
     check_fits(&job, ctx.pool)?;
     Ok(job)
@@ -122,7 +145,11 @@ pub fn validate_create(req: &CreateJobRequest, ctx: &SubmitContext<'_>) -> Resul
 
 /// Applies an UpdateJob body to a job. Whether the job's status allows it is the engine's call;
 /// returns whether the JobSpecs changed.
-pub fn apply_update(job: &mut Job, req: &UpdateJobRequest, pool: Resources) -> Result<bool, Invalid> {
+pub fn apply_update(
+    job: &mut Job,
+    req: &UpdateJobRequest,
+    pool: Resources,
+) -> Result<bool, Invalid> {
     if let Some(priority) = req.priority {
         job.priority = validate_priority(Some(priority))?;
         job.request.priority = Some(i64::from(job.priority));
@@ -135,7 +162,12 @@ pub fn apply_update(job: &mut Job, req: &UpdateJobRequest, pool: Resources) -> R
         job.request.description = Some(description.clone());
     }
     let mut specs_changed = false;
-    if let Some(command) = req.user_command.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
+    if let Some(command) = req
+        .user_command
+        .as_deref()
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+    {
         job.user_command = command.to_string();
         job.request.user_command = Some(job.user_command.clone());
         specs_changed = true;
@@ -150,14 +182,23 @@ pub fn apply_update(job: &mut Job, req: &UpdateJobRequest, pool: Resources) -> R
 }
 
 fn required<'a>(value: &'a Option<String>, field: &str) -> Result<&'a str, Invalid> {
-    value.as_deref().filter(|v| !v.trim().is_empty()).ok_or_else(|| Invalid::missing(field))
+    value
+        .as_deref()
+        .filter(|v| !v.trim().is_empty())
+        .ok_or_else(|| Invalid::missing(field))
 }
 
 fn check_display_name(name: &str) -> Result<(), Invalid> {
     if name.chars().count() > MAX_DISPLAY_NAME {
-        return Err(Invalid::value("DisplayName", format!("must be at most {MAX_DISPLAY_NAME} characters")));
+        return Err(Invalid::value(
+            "DisplayName",
+            format!("must be at most {MAX_DISPLAY_NAME} characters"),
+        ));
     }
-    if let Some(bad) = name.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))) {
+    if let Some(bad) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-')))
+    {
         return Err(Invalid::value(
             "DisplayName",
             format!("may contain only letters, digits, '_', '.' and '-'; found {bad:?}"),
@@ -170,7 +211,10 @@ fn validate_priority(priority: Option<i64>) -> Result<u8, Invalid> {
     match priority {
         None => Ok(1),
         Some(p @ 1..=9) => Ok(p as u8),
-        Some(p) => Err(Invalid::value("Priority", format!("must be between 1 and 9, got {p}"))),
+        Some(p) => Err(Invalid::value(
+            "Priority",
+            format!("must be between 1 and 9, got {p}"),
+        )),
     }
 }
 
@@ -178,7 +222,10 @@ fn validate_accessibility(value: Option<&str>) -> Result<String, Invalid> {
     match value.filter(|v| !v.is_empty()) {
         None => Ok("PRIVATE".to_string()),
         Some(v @ ("PUBLIC" | "PRIVATE")) => Ok(v.to_string()),
-        Some(v) => Err(Invalid::value("Accessibility", format!("must be PUBLIC or PRIVATE, got \"{v}\""))),
+        Some(v) => Err(Invalid::value(
+            "Accessibility",
+            format!("must be PUBLIC or PRIVATE, got \"{v}\""),
+        )),
     }
 }
 
@@ -186,28 +233,54 @@ fn validate_roles(job_type: JobType, specs: &[JobSpec]) -> Result<Vec<RoleSpec>,
     let mut roles: Vec<RoleSpec> = Vec::with_capacity(specs.len());
     for (i, spec) in specs.iter().enumerate() {
         let field = |name: &str| format!("JobSpecs[{i}].{name}");
-        let role_name = spec.r#type.as_deref().filter(|t| !t.is_empty()).ok_or_else(|| Invalid::missing(field("Type")))?;
-        let role = job_type
-            .check_role(role_name)
-            .map_err(|e| Invalid::value(field("Type"), format!("a {job_type} has no role \"{role_name}\"; it {e}")))?;
+        let role_name = spec
+            .r#type
+            .as_deref()
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| Invalid::missing(field("Type")))?;
+        let role = job_type.check_role(role_name).map_err(|e| {
+            Invalid::value(
+                field("Type"),
+                format!("a {job_type} has no role \"{role_name}\"; it {e}"),
+            )
+        })?;
         if roles.iter().any(|r| r.role == role) {
-            return Err(Invalid::value(field("Type"), format!("role {role} is given twice")));
+            return Err(Invalid::value(
+                field("Type"),
+                format!("role {role} is given twice"),
+            ));
         }
         let pod_count = match spec.pod_count {
             None => 1,
             Some(n @ 1..=10_000) => n as u32,
-            Some(n) => return Err(Invalid::value(field("PodCount"), format!("must be between 1 and 10000, got {n}"))),
+            Some(n) => {
+                return Err(Invalid::value(
+                    field("PodCount"),
+                    format!("must be between 1 and 10000, got {n}"),
+                ))
+            }
         };
         let single = matches!(role, crate::job_type::Role::Master if job_type.has_single_master())
-            || matches!(role, crate::job_type::Role::Chief | crate::job_type::Role::Head | crate::job_type::Role::Launcher);
+            || matches!(
+                role,
+                crate::job_type::Role::Chief
+                    | crate::job_type::Role::Head
+                    | crate::job_type::Role::Launcher
+            );
         if single && pod_count != 1 {
-            return Err(Invalid::value(field("PodCount"), format!("a {job_type} has exactly one {role}, got {pod_count}")));
+            return Err(Invalid::value(
+                field("PodCount"),
+                format!("a {job_type} has exactly one {role}, got {pod_count}"),
+            ));
         }
         if let Some(policy) = spec.restart_policy.as_deref().filter(|p| !p.is_empty()) {
             if !RESTART_POLICIES.contains(&policy) {
                 return Err(Invalid::value(
                     field("RestartPolicy"),
-                    format!("must be one of {}, got \"{policy}\"", RESTART_POLICIES.join(", ")),
+                    format!(
+                        "must be one of {}, got \"{policy}\"",
+                        RESTART_POLICIES.join(", ")
+                    ),
                 ));
             }
         }
@@ -216,7 +289,12 @@ fn validate_roles(job_type: JobType, specs: &[JobSpec]) -> Result<Vec<RoleSpec>,
             pod_count,
             image: spec.image.clone().unwrap_or_default(),
             resources: pod_resources(spec, &field)?,
-            command: spec.user_command.as_deref().map(str::trim).filter(|c| !c.is_empty()).map(String::from),
+            command: spec
+                .user_command
+                .as_deref()
+                .map(str::trim)
+                .filter(|c| !c.is_empty())
+                .map(String::from),
             considered_in_success: spec.consider_in_success_policy.unwrap_or(true),
         });
     }
@@ -229,21 +307,32 @@ fn pod_resources(spec: &JobSpec, field: &dyn Fn(&str) -> String) -> Result<Resou
     let mut resources = match spec.ecs_spec.as_deref().filter(|s| !s.is_empty()) {
         Some(name) => catalog::find(name)
             .ok_or_else(|| {
-                Invalid::value(field("EcsSpec"), format!("unknown instance type \"{name}\"; ListEcsSpecs lists the known ones"))
+                Invalid::value(
+                    field("EcsSpec"),
+                    format!("unknown instance type \"{name}\"; ListEcsSpecs lists the known ones"),
+                )
             })?
             .resources(),
         None => DEFAULT_POD_RESOURCES,
     };
     if let Some(config) = &spec.resource_config {
-        let set = |v: &Option<String>| v.as_deref().map(str::trim).filter(|v| !v.is_empty()).map(str::to_string);
+        let set = |v: &Option<String>| {
+            v.as_deref()
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(str::to_string)
+        };
         if let Some(cpu) = set(&config.cpu) {
-            resources.cpu_milli = parse_cpu(&cpu).map_err(|e| Invalid::value(field("ResourceConfig.CPU"), e))?;
+            resources.cpu_milli =
+                parse_cpu(&cpu).map_err(|e| Invalid::value(field("ResourceConfig.CPU"), e))?;
         }
         if let Some(memory) = set(&config.memory) {
-            resources.memory_mib = parse_memory(&memory).map_err(|e| Invalid::value(field("ResourceConfig.Memory"), e))?;
+            resources.memory_mib = parse_memory(&memory)
+                .map_err(|e| Invalid::value(field("ResourceConfig.Memory"), e))?;
         }
         if let Some(gpu) = set(&config.gpu) {
-            resources.gpu = parse_gpu(&gpu).map_err(|e| Invalid::value(field("ResourceConfig.GPU"), e))?;
+            resources.gpu =
+                parse_gpu(&gpu).map_err(|e| Invalid::value(field("ResourceConfig.GPU"), e))?;
         }
     }
     Ok(resources)
@@ -274,7 +363,10 @@ fn check_fits(job: &Job, pool: Resources) -> Result<(), Invalid> {
         if let Some(why) = role.resources.shortfall(&pool) {
             return Err(Invalid::value(
                 format!("JobSpecs[{i}]"),
-                format!("one {} pod {why} in the whole pool; it can never run here", role.role),
+                format!(
+                    "one {} pod {why} in the whole pool; it can never run here",
+                    role.role
+                ),
             ));
         }
     }

@@ -5,12 +5,23 @@ mod common;
 use common::{pytorch_job, TestServer};
 use serde_json::{json, Value};
 
-async fn expect_error(server: &TestServer, method: &str, path: &str, body: Option<Value>, status: u16, code: &str, needle: &str) {
+async fn expect_error(
+    server: &TestServer,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+    status: u16,
+    code: &str,
+    needle: &str,
+) {
     let (got_status, err) = server.call(method, path, body).await;
     assert_eq!(got_status, status, "{method} {path}: {err}");
     assert_eq!(err["Code"], code, "{err}");
     let message = err["Message"].as_str().unwrap();
-    assert!(message.contains(needle), "message {message:?} should mention {needle:?}");
+    assert!(
+        message.contains(needle),
+        "message {message:?} should mention {needle:?}"
+    );
     assert!(err["RequestId"].as_str().is_some_and(|r| r.len() == 36));
 }
 
@@ -26,32 +37,239 @@ async fn create_job_validates_every_field() {
         Some(body)
     };
     let create = "/api/v1/jobs";
-    expect_error(&server, "POST", create, with(json!({"DisplayName": "bad name!"})), 400, "InvalidParameter", "DisplayName").await;
-    expect_error(&server, "POST", create, with(json!({"DisplayName": "x".repeat(257)})), 400, "InvalidParameter", "256").await;
-    expect_error(&server, "POST", create, with(json!({"DisplayName": null})), 400, "MissingParameter", "DisplayName").await;
-    expect_error(&server, "POST", create, with(json!({"JobType": "pytorchjob"})), 400, "InvalidParameter", "JobType").await;
-    expect_error(&server, "POST", create, with(json!({"JobType": "SlurmJob"})), 400, "InvalidParameter", "Slurm").await;
-    expect_error(&server, "POST", create, with(json!({"JobSpecs": []})), 400, "MissingParameter", "JobSpecs").await;
-    expect_error(&server, "POST", create, with(json!({"JobSpecs": [{"Type": "PS", "PodCount": 1}]})), 400, "InvalidParameter", "JobSpecs[0].Type").await;
-    expect_error(&server, "POST", create, with(json!({"JobSpecs": [{"Type": "Worker", "PodCount": 0}]})), 400, "InvalidParameter", "JobSpecs[0].PodCount").await;
-    expect_error(&server, "POST", create, with(json!({"JobSpecs": [{"Type": "Master", "PodCount": 2}]})), 400, "InvalidParameter", "exactly one Master").await;
-    expect_error(&server, "POST", create, with(json!({"JobSpecs": [{"Type": "Worker", "PodCount": "2"}]})), 400, "InvalidParameter", "JobSpecs[0].PodCount").await;
-    expect_error(&server, "POST", create, with(json!({"JobSpecs": [{"Type": "Worker", "EcsSpec": "ecs.nope"}]})), 400, "InvalidParameter", "ecs.nope").await;
-    expect_error(&server, "POST", create, with(json!({"JobSpecs": [{"Type": "Worker", "EcsSpec": "ecs.gn6v-c8g1.16xlarge"}]})), 400, "InvalidParameter", "can never run here").await;
+    expect_error(
+        &server,
+        "POST",
+        create,
+        with(json!({"DisplayName": "bad name!"})),
+        400,
+        "InvalidParameter",
+        "DisplayName",
+    )
+    .await;
+    expect_error(
+        &server,
+        "POST",
+        create,
+        with(json!({"DisplayName": "x".repeat(257)})),
+        400,
+        "InvalidParameter",
+        "256",
+    )
+    .await;
+    expect_error(
+        &server,
+        "POST",
+        create,
+        with(json!({"DisplayName": null})),
+        400,
+        "MissingParameter",
+        "DisplayName",
+    )
+    .await;
+    expect_error(
+        &server,
+        "POST",
+        create,
+        with(json!({"JobType": "pytorchjob"})),
+        400,
+        "InvalidParameter",
+        "JobType",
+    )
+    .await;
+    expect_error(
+        &server,
+        "POST",
+        create,
+        with(json!({"JobType": "SlurmJob"})),
+        400,
+        "InvalidParameter",
+        "Slurm",
+    )
+    .await;
+    expect_error(
+        &server,
+        "POST",
+        create,
+        with(json!({"JobSpecs": []})),
+        400,
+        "MissingParameter",
+        "JobSpecs",
+    )
+    .await;
+    expect_error(
+        &server,
+        "POST",
+        create,
+        with(json!({"JobSpecs": [{"Type": "PS", "PodCount": 1}]})),
+        400,
+        "InvalidParameter",
+        "JobSpecs[0].Type",
+    )
+    .await;
+    expect_error(
+        &server,
+        "POST",
+        create,
+        with(json!({"JobSpecs": [{"Type": "Worker", "PodCount": 0}]})),
+        400,
+        "InvalidParameter",
+        "JobSpecs[0].PodCount",
+    )
+    .await;
+    expect_error(
+        &server,
+        "POST",
+        create,
+        with(json!({"JobSpecs": [{"Type": "Master", "PodCount": 2}]})),
+        400,
+        "InvalidParameter",
+        "exactly one Master",
+    )
+    .await;
+    expect_error(
+        &server,
+        "POST",
+        create,
+        with(json!({"JobSpecs": [{"Type": "Worker", "PodCount": "2"}]})),
+        400,
+        "InvalidParameter",
+        "JobSpecs[0].PodCount",
+    )
+    .await;
+    expect_error(
+        &server,
+        "POST",
+        create,
+        with(json!({"JobSpecs": [{"Type": "Worker", "EcsSpec": "ecs.nope"}]})),
+        400,
+        "InvalidParameter",
+        "ecs.nope",
+    )
+    .await;
+    expect_error(
+        &server,
+        "POST",
+        create,
+        with(json!({"JobSpecs": [{"Type": "Worker", "EcsSpec": "ecs.gn6v-c8g1.16xlarge"}]})),
+        400,
+        "InvalidParameter",
+        "can never run here",
+    )
+    .await;
     let gpus = json!({"JobSpecs": [{"Type": "Worker", "ResourceConfig": {"CPU": "1", "Memory": "1Gi", "GPU": "64"}}]});
-    expect_error(&server, "POST", create, with(gpus), 400, "InvalidParameter", "needs 64 GPU").await;
-    expect_error(&server, "POST", create, with(json!({"JobSpecs": [{"Type": "Worker", "ResourceConfig": {"Memory": "lots"}}]})), 400, "InvalidParameter", "ResourceConfig.Memory").await;
-    expect_error(&server, "POST", create, with(json!({"JobSpecs": [{"Type": "Worker", "RestartPolicy": "Sometimes"}]})), 400, "InvalidParameter", "RestartPolicy").await;
-    expect_error(&server, "POST", create, with(json!({"UserCommand": "  "})), 400, "MissingParameter", "UserCommand").await;
-    expect_error(&server, "POST", create, with(json!({"Priority": 0})), 400, "InvalidParameter", "Priority").await;
-    expect_error(&server, "POST", create, with(json!({"Accessibility": "EVERYONE"})), 400, "InvalidParameter", "Accessibility").await;
-    expect_error(&server, "POST", create, with(json!({"JobMaxRunningTimeMinutes": -1})), 400, "InvalidParameter", "JobMaxRunningTimeMinutes").await;
-    expect_error(&server, "POST", create, with(json!({"ResourceId": "quota-x"})), 400, "InvalidParameter", "ResourceId").await;
-    expect_error(&server, "POST", create, with(json!({"Envs": {"A=B": "c"}})), 400, "InvalidParameter", "Envs").await;
-    expect_error(&server, "POST", create, Some(json!([1, 2])), 400, "InvalidParameter", "JSON object").await;
+    expect_error(
+        &server,
+        "POST",
+        create,
+        with(gpus),
+        400,
+        "InvalidParameter",
+        "needs 64 GPU",
+    )
+    .await;
+    expect_error(
+        &server,
+        "POST",
+        create,
+        with(json!({"JobSpecs": [{"Type": "Worker", "ResourceConfig": {"Memory": "lots"}}]})),
+        400,
+        "InvalidParameter",
+        "ResourceConfig.Memory",
+    )
+    .await;
+    expect_error(
+        &server,
+        "POST",
+        create,
+        with(json!({"JobSpecs": [{"Type": "Worker", "RestartPolicy": "Sometimes"}]})),
+        400,
+        "InvalidParameter",
+        "RestartPolicy",
+    )
+    .await;
+    expect_error(
+        &server,
+        "POST",
+        create,
+        with(json!({"UserCommand": "  "})),
+        400,
+        "MissingParameter",
+        "UserCommand",
+    )
+    .await;
+    expect_error(
+        &server,
+        "POST",
+        create,
+        with(json!({"Priority": 0})),
+        400,
+        "InvalidParameter",
+        "Priority",
+    )
+    .await;
+    expect_error(
+        &server,
+        "POST",
+        create,
+        with(json!({"Accessibility": "EVERYONE"})),
+        400,
+        "InvalidParameter",
+        "Accessibility",
+    )
+    .await;
+    expect_error(
+        &server,
+        "POST",
+        create,
+        with(json!({"JobMaxRunningTimeMinutes": -1})),
+        400,
+        "InvalidParameter",
+        "JobMaxRunningTimeMinutes",
+    )
+    .await;
+    expect_error(
+        &server,
+        "POST",
+        create,
+        with(json!({"ResourceId": "quota-x"})),
+        400,
+        "InvalidParameter",
+        "ResourceId",
+    )
+    .await;
+    expect_error(
+        &server,
+        "POST",
+        create,
+        with(json!({"Envs": {"A=B": "c"}})),
+        400,
+        "InvalidParameter",
+        "Envs",
+    )
+    .await;
+    expect_error(
+        &server,
+        "POST",
+        create,
+        Some(json!([1, 2])),
+        400,
+        "InvalidParameter",
+        "JSON object",
+    )
+    .await;
 
     let huge = with(json!({"Description": "x".repeat(70 * 1024)}));
-    expect_error(&server, "POST", create, huge, 413, "RequestTooLarge", "65536").await;
+    expect_error(
+        &server,
+        "POST",
+        create,
+        huge,
+        413,
+        "RequestTooLarge",
+        "65536",
+    )
+    .await;
 
     // Unknown fields are accepted: newer SDKs send more than the spec lists.
     let mut extra = base.clone();
@@ -63,19 +281,145 @@ async fn create_job_validates_every_field() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_route_answers_json() {
     let server = TestServer::start().await;
-    expect_error(&server, "GET", "/api/v1/nothing-here", None, 404, "InvalidAction.NotFound", "/api/v1/nothing-here").await;
-    expect_error(&server, "GET", "/", None, 404, "InvalidAction.NotFound", "GET /").await;
-    expect_error(&server, "GET", "/api/v1/jobs/dlcnope", None, 404, "EntityNotFound.Job", "dlcnope").await;
-    expect_error(&server, "POST", "/api/v1/jobs/dlcnope/stop", None, 404, "EntityNotFound.Job", "dlcnope").await;
-    expect_error(&server, "DELETE", "/api/v1/jobs/dlcnope", None, 404, "EntityNotFound.Job", "dlcnope").await;
-    expect_error(&server, "GET", "/api/v1/jobs/dlcnope/events", None, 404, "EntityNotFound.Job", "dlcnope").await;
-    expect_error(&server, "GET", "/api/v1/jobs/dlcnope/metrics", None, 501, "NotImplemented", "GetJobMetrics").await;
-    expect_error(&server, "GET", "/api/v1/tensorboards", None, 501, "NotImplemented", "ListTensorboards").await;
-    expect_error(&server, "GET", "/api/v1/jobs?PageSize=1000", None, 400, "InvalidParameter", "PageSize").await;
-    expect_error(&server, "GET", "/api/v1/jobs?ShowOwn=maybe", None, 400, "InvalidParameter", "ShowOwn").await;
-    expect_error(&server, "GET", "/api/v1/jobs?Status=Sleeping", None, 400, "InvalidParameter", "Status").await;
-    expect_error(&server, "GET", "/api/v1/jobs?StartTime=yesterday", None, 400, "InvalidParameter", "StartTime").await;
-    expect_error(&server, "GET", "/api/v1/jobs?SortBy=Color", None, 400, "InvalidParameter", "SortBy").await;
+    expect_error(
+        &server,
+        "GET",
+        "/api/v1/nothing-here",
+        None,
+        404,
+        "InvalidAction.NotFound",
+        "/api/v1/nothing-here",
+    )
+    .await;
+    expect_error(
+        &server,
+        "GET",
+        "/",
+        None,
+        404,
+        "InvalidAction.NotFound",
+        "GET /",
+    )
+    .await;
+    expect_error(
+        &server,
+        "GET",
+        "/api/v1/jobs/dlcnope",
+        None,
+        404,
+        "EntityNotFound.Job",
+        "dlcnope",
+    )
+    .await;
+    expect_error(
+        &server,
+        "POST",
+        "/api/v1/jobs/dlcnope/stop",
+        None,
+        404,
+        "EntityNotFound.Job",
+        "dlcnope",
+    )
+    .await;
+    expect_error(
+        &server,
+        "DELETE",
+        "/api/v1/jobs/dlcnope",
+        None,
+        404,
+        "EntityNotFound.Job",
+        "dlcnope",
+    )
+    .await;
+    expect_error(
+        &server,
+        "GET",
+        "/api/v1/jobs/dlcnope/events",
+        None,
+        404,
+        "EntityNotFound.Job",
+        "dlcnope",
+    )
+    .await;
+    expect_error(
+        &server,
+        "GET",
+        "/api/v1/jobs/dlcnope/metrics",
+        None,
+        501,
+        "NotImplemented",
+        "GetJobMetrics",
+    )
+    .await;
+    expect_error(
+        &server,
+        "GET",
+        "/api/v1/tensorboards",
+        None,
+        501,
+        "NotImplemented",
+        "ListTensorboards",
+    )
+    .await;
+    expect_error(
+        &server,
+        "GET",
+        "/api/v1/jobs?PageSize=1000",
+        None,
+        400,
+        "InvalidParameter",
+        "PageSize",
+    )
+    .await;
+    expect_error(
+        &server,
+        "GET",
+        "/api/v1/jobs?ShowOwn=maybe",
+        None,
+        400,
+        "InvalidParameter",
+        "ShowOwn",
+    )
+    .await;
+    expect_error(
+        &server,
+        "GET",
+        "/api/v1/jobs?Status=Sleeping",
+        None,
+        400,
+        "InvalidParameter",
+        "Status",
+    )
+    .await;
+    expect_error(
+        &server,
+        "GET",
+        "/api/v1/jobs?StartTime=yesterday",
+        None,
+        400,
+        "InvalidParameter",
+        "StartTime",
+    )
+    .await;
+    expect_error(
+        &server,
+        "GET",
+        "/api/v1/jobs?SortBy=Color",
+        None,
+        400,
+        "InvalidParameter",
+        "SortBy",
+    )
+    .await;
     // An encoded '/' stays inside the id.
-    expect_error(&server, "GET", "/api/v1/jobs/dlc%2Fx", None, 404, "EntityNotFound.Job", "dlc/x").await;
+    expect_error(
+        &server,
+        "GET",
+        "/api/v1/jobs/dlc%2Fx",
+        None,
+        404,
+        "EntityNotFound.Job",
+        "dlc/x",
+    )
+    .await;
 }

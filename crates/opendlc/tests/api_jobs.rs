@@ -11,28 +11,73 @@ use serde_json::json;
 async fn a_pytorch_job_runs_every_pod_with_its_rank() {
     let server = TestServer::start().await;
     let command = "echo RANK=$RANK WORLD_SIZE=$WORLD_SIZE MASTER=$MASTER_ADDR:$MASTER_PORT JOB=$JOB_NAME; echo to-stderr >&2; sleep 1.2";
-    let job_id = server.create_job(pytorch_job("tour", &[("Master", 1), ("Worker", 2)], command)).await;
+    let job_id = server
+        .create_job(pytorch_job(
+            "tour",
+            &[("Master", 1), ("Worker", 2)],
+            command,
+        ))
+        .await;
     assert!(job_id.starts_with("dlc") && job_id.len() == 16, "{job_id}");
 
-    let job = server.wait_job(&job_id, Duration::from_secs(30), |j| j["Status"] == "Succeeded").await;
-    let history: Vec<&str> = job["StatusHistory"].as_array().unwrap().iter().map(|h| h["Status"].as_str().unwrap()).collect();
-    assert_eq!(history, ["Creating", "Queuing", "EnvPreparing", "Running", "Succeeded"]);
-    for field in ["GmtCreateTime", "GmtSubmittedTime", "GmtRunningTime", "GmtFinishTime", "GmtSuccessedTime"] {
-        assert!(job[field].as_str().is_some_and(|t| t.ends_with('Z')), "{field}: {job}");
+    let job = server
+        .wait_job(&job_id, Duration::from_secs(30), |j| {
+            j["Status"] == "Succeeded"
+        })
+        .await;
+    let history: Vec<&str> = job["StatusHistory"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["Status"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        history,
+        [
+            "Creating",
+            "Queuing",
+            "EnvPreparing",
+            "Running",
+            "Succeeded"
+        ]
+    );
+    for field in [
+        "GmtCreateTime",
+        "GmtSubmittedTime",
+        "GmtRunningTime",
+        "GmtFinishTime",
+        "GmtSuccessedTime",
+    ] {
+        assert!(
+            job[field].as_str().is_some_and(|t| t.ends_with('Z')),
+            "{field}: {job}"
+        );
     }
     assert!(job["Duration"].as_i64().unwrap() >= 1);
     assert_eq!(job["ReasonCode"], "JobSucceeded");
     assert_eq!(job["Priority"], 1);
     let pods = job["Pods"].as_array().unwrap();
     let ids: Vec<&str> = pods.iter().map(|p| p["PodId"].as_str().unwrap()).collect();
-    assert_eq!(ids, [format!("{job_id}-master-0"), format!("{job_id}-worker-0"), format!("{job_id}-worker-1")]);
+    assert_eq!(
+        ids,
+        [
+            format!("{job_id}-master-0"),
+            format!("{job_id}-worker-0"),
+            format!("{job_id}-worker-1")
+        ]
+    );
     let mut master = None;
     for (rank, pod) in pods.iter().enumerate() {
         assert_eq!(pod["Status"], "Succeeded");
         assert_eq!(pod["Ip"], "127.0.0.1");
-        let logs = server.logs(&job_id, pod["PodId"].as_str().unwrap(), "").await;
+        let logs = server
+            .logs(&job_id, pod["PodId"].as_str().unwrap(), "")
+            .await;
         assert_eq!(logs.len(), 2, "{logs:?}");
-        assert!(logs[0].starts_with(&format!("RANK={rank} WORLD_SIZE=3 MASTER=127.0.0.1:")), "{logs:?}");
+        assert!(
+            logs[0].starts_with(&format!("RANK={rank} WORLD_SIZE=3 MASTER=127.0.0.1:")),
+            "{logs:?}"
+        );
         assert!(logs[0].ends_with(&format!("JOB={job_id}")));
         assert_eq!(logs[1], "to-stderr");
         let this_master = logs[0].split_whitespace().nth(2).unwrap().to_string();
@@ -58,38 +103,94 @@ else:
             time.sleep(0.05)
 "#;
     let command = format!("python3 -c '{script}'");
-    let job_id = server.create_job(pytorch_job("rdzv", &[("Worker", 2)], &command)).await;
-    let job = server.wait_job(&job_id, Duration::from_secs(30), |j| j["Status"].as_str().is_some_and(|s| s == "Succeeded" || s == "Failed")).await;
+    let job_id = server
+        .create_job(pytorch_job("rdzv", &[("Worker", 2)], &command))
+        .await;
+    let job = server
+        .wait_job(&job_id, Duration::from_secs(30), |j| {
+            j["Status"]
+                .as_str()
+                .is_some_and(|s| s == "Succeeded" || s == "Failed")
+        })
+        .await;
     assert_eq!(job["Status"], "Succeeded", "{job}");
-    assert_eq!(server.logs(&job_id, &format!("{job_id}-worker-0"), "").await, ["served"]);
-    assert_eq!(server.logs(&job_id, &format!("{job_id}-worker-1"), "").await, ["got token-42"]);
+    assert_eq!(
+        server
+            .logs(&job_id, &format!("{job_id}-worker-0"), "")
+            .await,
+        ["served"]
+    );
+    assert_eq!(
+        server
+            .logs(&job_id, &format!("{job_id}-worker-1"), "")
+            .await,
+        ["got token-42"]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stop_a_running_job_then_delete_it() {
     let server = TestServer::start().await;
-    let job_id = server.create_job(pytorch_job("stopme", &[("Worker", 1)], "echo started; sleep 60")).await;
+    let job_id = server
+        .create_job(pytorch_job(
+            "stopme",
+            &[("Worker", 1)],
+            "echo started; sleep 60",
+        ))
+        .await;
     server.wait_status(&job_id, "Running").await;
 
-    let (status, err) = server.call("DELETE", &format!("/api/v1/jobs/{job_id}"), None).await;
-    assert_eq!((status, err["Code"].as_str()), (400, Some("IncorrectStatus")), "{err}");
+    let (status, err) = server
+        .call("DELETE", &format!("/api/v1/jobs/{job_id}"), None)
+        .await;
+    assert_eq!(
+        (status, err["Code"].as_str()),
+        (400, Some("IncorrectStatus")),
+        "{err}"
+    );
 
-    server.ok("POST", &format!("/api/v1/jobs/{job_id}/stop"), None).await;
-    let job = server.wait_job(&job_id, Duration::from_secs(10), |j| j["Status"] == "Stopped").await;
+    server
+        .ok("POST", &format!("/api/v1/jobs/{job_id}/stop"), None)
+        .await;
+    let job = server
+        .wait_job(&job_id, Duration::from_secs(10), |j| {
+            j["Status"] == "Stopped"
+        })
+        .await;
     assert_eq!(job["ReasonCode"], "JobStoppedByUser");
     assert!(job["GmtStoppedTime"].is_string());
-    let history: Vec<&str> = job["StatusHistory"].as_array().unwrap().iter().map(|h| h["Status"].as_str().unwrap()).collect();
+    let history: Vec<&str> = job["StatusHistory"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["Status"].as_str().unwrap())
+        .collect();
     assert_eq!(history[history.len() - 2..], ["Stopping", "Stopped"]);
 
-    let (status, err) = server.call("POST", &format!("/api/v1/jobs/{job_id}/stop"), None).await;
+    let (status, err) = server
+        .call("POST", &format!("/api/v1/jobs/{job_id}/stop"), None)
+        .await;
     assert_eq!(status, 400);
     assert_eq!(err["Code"], "IncorrectStatus");
-    assert!(err["Message"].as_str().unwrap().contains("because it is Stopped"), "{err}");
+    assert!(
+        err["Message"]
+            .as_str()
+            .unwrap()
+            .contains("because it is Stopped"),
+        "{err}"
+    );
 
-    let deleted = server.ok("DELETE", &format!("/api/v1/jobs/{job_id}"), None).await;
+    let deleted = server
+        .ok("DELETE", &format!("/api/v1/jobs/{job_id}"), None)
+        .await;
     assert_eq!(deleted["JobId"], job_id.as_str());
-    let (status, err) = server.call("GET", &format!("/api/v1/jobs/{job_id}"), None).await;
-    assert_eq!((status, err["Code"].as_str()), (404, Some("EntityNotFound.Job")));
+    let (status, err) = server
+        .call("GET", &format!("/api/v1/jobs/{job_id}"), None)
+        .await;
+    assert_eq!(
+        (status, err["Code"].as_str()),
+        (404, Some("EntityNotFound.Job"))
+    );
     for key in ["RequestId", "HostId", "Message", "Recommend"] {
         assert!(err[key].is_string(), "{key} missing: {err}");
     }
@@ -99,77 +200,203 @@ async fn stop_a_running_job_then_delete_it() {
 async fn a_failing_pod_fails_the_job_and_stops_the_others() {
     let server = TestServer::start().await;
     let command = r#"if [ "$RANK" = 1 ]; then echo boom; exit 3; fi; sleep 60"#;
-    let job_id = server.create_job(pytorch_job("fails", &[("Master", 1), ("Worker", 1)], command)).await;
-    let job = server.wait_job(&job_id, Duration::from_secs(20), |j| j["Status"] == "Failed").await;
+    let job_id = server
+        .create_job(pytorch_job(
+            "fails",
+            &[("Master", 1), ("Worker", 1)],
+            command,
+        ))
+        .await;
+    let job = server
+        .wait_job(&job_id, Duration::from_secs(20), |j| {
+            j["Status"] == "Failed"
+        })
+        .await;
     assert_eq!(job["ReasonCode"], "JobFailed");
-    assert!(job["ReasonMessage"].as_str().unwrap().contains("worker-0 exited with code 3"), "{job}");
+    assert!(
+        job["ReasonMessage"]
+            .as_str()
+            .unwrap()
+            .contains("worker-0 exited with code 3"),
+        "{job}"
+    );
     assert!(job["GmtFailedTime"].is_string());
-    let statuses: Vec<&str> = job["Pods"].as_array().unwrap().iter().map(|p| p["Status"].as_str().unwrap()).collect();
+    let statuses: Vec<&str> = job["Pods"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["Status"].as_str().unwrap())
+        .collect();
     assert_eq!(statuses, ["Failed", "Failed"]);
 
-    let events = server.ok("GET", &format!("/api/v1/jobs/{job_id}/events"), None).await;
-    let events: Vec<&str> = events["Events"].as_array().unwrap().iter().map(|e| e.as_str().unwrap()).collect();
-    assert!(events.iter().all(|e| e.len() > 20 && e.as_bytes()[4] == b'-' && e.as_bytes()[10] == b' '), "{events:?}");
-    assert!(events.iter().any(|e| e.contains("exited with code 3")), "{events:?}");
-    let pod_events = server.ok("GET", &format!("/api/v1/jobs/{job_id}/pods/{job_id}-worker-0/events"), None).await;
+    let events = server
+        .ok("GET", &format!("/api/v1/jobs/{job_id}/events"), None)
+        .await;
+    let events: Vec<&str> = events["Events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e.as_str().unwrap())
+        .collect();
+    assert!(
+        events
+            .iter()
+            .all(|e| e.len() > 20 && e.as_bytes()[4] == b'-' && e.as_bytes()[10] == b' '),
+        "{events:?}"
+    );
+    assert!(
+        events.iter().any(|e| e.contains("exited with code 3")),
+        "{events:?}"
+    );
+    let pod_events = server
+        .ok(
+            "GET",
+            &format!("/api/v1/jobs/{job_id}/pods/{job_id}-worker-0/events"),
+            None,
+        )
+        .await;
     let pod_events = pod_events["Events"].as_array().unwrap();
-    assert!(pod_events.iter().all(|e| e.as_str().unwrap().contains("worker-0")), "{pod_events:?}");
-    let limited = server.ok("GET", &format!("/api/v1/jobs/{job_id}/events?MaxEventsNum=2"), None).await;
+    assert!(
+        pod_events
+            .iter()
+            .all(|e| e.as_str().unwrap().contains("worker-0")),
+        "{pod_events:?}"
+    );
+    let limited = server
+        .ok(
+            "GET",
+            &format!("/api/v1/jobs/{job_id}/events?MaxEventsNum=2"),
+            None,
+        )
+        .await;
     assert_eq!(limited["Events"].as_array().unwrap().len(), 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pod_logs_tail_and_select_incarnations() {
     let server = TestServer::start().await;
-    let job_id = server.create_job(pytorch_job("logs", &[("Worker", 1)], "seq 1 5000")).await;
+    let job_id = server
+        .create_job(pytorch_job("logs", &[("Worker", 1)], "seq 1 5000"))
+        .await;
     server.wait_status(&job_id, "Succeeded").await;
     let pod = format!("{job_id}-worker-0");
     let all = server.logs(&job_id, &pod, "").await;
     assert_eq!(all.len(), 2000);
     assert_eq!((all[0].as_str(), all[1999].as_str()), ("3001", "5000"));
-    assert_eq!(server.logs(&job_id, &pod, "MaxLines=3").await, ["4998", "4999", "5000"]);
-    assert!(server.logs(&job_id, &pod, "EndTime=2000-01-01T00:00:00Z").await.is_empty());
-    assert_eq!(server.logs(&job_id, &pod, "DownloadToFile=True").await.len(), 5000);
+    assert_eq!(
+        server.logs(&job_id, &pod, "MaxLines=3").await,
+        ["4998", "4999", "5000"]
+    );
+    assert!(server
+        .logs(&job_id, &pod, "EndTime=2000-01-01T00:00:00Z")
+        .await
+        .is_empty());
+    assert_eq!(
+        server
+            .logs(&job_id, &pod, "DownloadToFile=True")
+            .await
+            .len(),
+        5000
+    );
 
-    let (status, err) = server.call("GET", &format!("/api/v1/jobs/{job_id}/pods/{job_id}-worker-9/logs"), None).await;
-    assert_eq!((status, err["Code"].as_str()), (404, Some("EntityNotFound.Pod")));
-    let (status, err) = server.call("GET", &format!("/api/v1/jobs/{job_id}/pods/{pod}/logs?PodUid=nope"), None).await;
+    let (status, err) = server
+        .call(
+            "GET",
+            &format!("/api/v1/jobs/{job_id}/pods/{job_id}-worker-9/logs"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, err["Code"].as_str()),
+        (404, Some("EntityNotFound.Pod"))
+    );
+    let (status, err) = server
+        .call(
+            "GET",
+            &format!("/api/v1/jobs/{job_id}/pods/{pod}/logs?PodUid=nope"),
+            None,
+        )
+        .await;
     assert_eq!(status, 404, "{err}");
-    let (status, err) = server.call("GET", &format!("/api/v1/jobs/{job_id}/pods/{pod}/logs?MaxLines=ten"), None).await;
-    assert_eq!((status, err["Code"].as_str()), (400, Some("InvalidParameter")));
-    assert!(err["Message"].as_str().unwrap().contains("MaxLines"), "{err}");
+    let (status, err) = server
+        .call(
+            "GET",
+            &format!("/api/v1/jobs/{job_id}/pods/{pod}/logs?MaxLines=ten"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, err["Code"].as_str()),
+        (400, Some("InvalidParameter"))
+    );
+    assert!(
+        err["Message"].as_str().unwrap().contains("MaxLines"),
+        "{err}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn update_changes_priority_and_refuses_new_specs_once_running() {
     let server = TestServer::start().await;
-    let job_id = server.create_job(pytorch_job("upd", &[("Worker", 1)], "sleep 30")).await;
+    let job_id = server
+        .create_job(pytorch_job("upd", &[("Worker", 1)], "sleep 30"))
+        .await;
     server.wait_status(&job_id, "Running").await;
-    server.ok("PUT", &format!("/api/v1/jobs/{job_id}"), Some(json!({"Priority": 7, "Accessibility": "PUBLIC"}))).await;
+    server
+        .ok(
+            "PUT",
+            &format!("/api/v1/jobs/{job_id}"),
+            Some(json!({"Priority": 7, "Accessibility": "PUBLIC"})),
+        )
+        .await;
     let job = server.get_job(&job_id).await;
-    assert_eq!((job["Priority"].as_i64(), job["Accessibility"].as_str()), (Some(7), Some("PUBLIC")));
+    assert_eq!(
+        (job["Priority"].as_i64(), job["Accessibility"].as_str()),
+        (Some(7), Some("PUBLIC"))
+    );
 
-    let (status, err) = server.call("PUT", &format!("/api/v1/jobs/{job_id}"), Some(json!({"Priority": 10}))).await;
+    let (status, err) = server
+        .call(
+            "PUT",
+            &format!("/api/v1/jobs/{job_id}"),
+            Some(json!({"Priority": 10})),
+        )
+        .await;
     assert_eq!(status, 400);
-    assert!(err["Message"].as_str().unwrap().contains("Priority"), "{err}");
+    assert!(
+        err["Message"].as_str().unwrap().contains("Priority"),
+        "{err}"
+    );
     let specs = json!({"JobSpecs": [{"Type": "Worker", "PodCount": 2, "EcsSpec": "ecs.c6.large"}]});
-    let (status, err) = server.call("PUT", &format!("/api/v1/jobs/{job_id}"), Some(specs)).await;
-    assert_eq!((status, err["Code"].as_str()), (400, Some("IncorrectStatus")), "{err}");
-    server.ok("POST", &format!("/api/v1/jobs/{job_id}/stop"), None).await;
+    let (status, err) = server
+        .call("PUT", &format!("/api/v1/jobs/{job_id}"), Some(specs))
+        .await;
+    assert_eq!(
+        (status, err["Code"].as_str()),
+        (400, Some("IncorrectStatus")),
+        "{err}"
+    );
+    server
+        .ok("POST", &format!("/api/v1/jobs/{job_id}/stop"), None)
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn jobs_survive_a_server_restart() {
     let server = TestServer::start().await;
     let command = "for i in $(seq 1 30); do echo line $i; sleep 0.05; done";
-    let job_id = server.create_job(pytorch_job("restart", &[("Worker", 2)], command)).await;
+    let job_id = server
+        .create_job(pytorch_job("restart", &[("Worker", 2)], command))
+        .await;
     server.wait_status(&job_id, "Running").await;
     let data_dir = server.stop().await;
 
     let server = TestServer::start_in(data_dir).await;
     let job = server.wait_status(&job_id, "Succeeded").await;
     for pod in job["Pods"].as_array().unwrap() {
-        let logs = server.logs(&job_id, pod["PodId"].as_str().unwrap(), "").await;
+        let logs = server
+            .logs(&job_id, pod["PodId"].as_str().unwrap(), "")
+            .await;
         let expected: Vec<String> = (1..=30).map(|i| format!("line {i}")).collect();
         assert_eq!(logs, expected);
     }

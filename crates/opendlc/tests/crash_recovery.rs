@@ -24,7 +24,10 @@ fn spawn_server(data_dir: &std::path::Path) -> (Child, String) {
     let mut line = String::new();
     let base = loop {
         line.clear();
-        assert!(stdout.read_line(&mut line).unwrap() > 0, "server exited before printing its endpoint");
+        assert!(
+            stdout.read_line(&mut line).unwrap() > 0,
+            "server exited before printing its endpoint"
+        );
         if let Some(at) = line.find("http://") {
             break line[at..].trim().to_string();
         }
@@ -40,7 +43,11 @@ fn call(base: &str, method: &str, path: &str, body: Option<Value>) -> Value {
         request = request.json(&body);
     }
     let response = request.send().expect("request sent");
-    assert!(response.status().is_success(), "{method} {path}: {}", response.status());
+    assert!(
+        response.status().is_success(),
+        "{method} {path}: {}",
+        response.status()
+    );
     response.json().unwrap()
 }
 
@@ -51,7 +58,10 @@ fn wait_status(base: &str, job_id: &str, status: &str) -> Value {
         if job["Status"] == status {
             return job;
         }
-        assert!(start.elapsed() < Duration::from_secs(30), "never {status}: {job}");
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "never {status}: {job}"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -66,7 +76,10 @@ fn a_job_finishes_with_all_its_logs_after_the_server_is_killed() {
         "JobSpecs": [{"Type": "Master", "PodCount": 1}, {"Type": "Worker", "PodCount": 1}],
         "UserCommand": "for i in $(seq 1 50); do echo line $i; sleep 0.04; done",
     });
-    let job_id = call(&base, "POST", "/api/v1/jobs", Some(body))["JobId"].as_str().unwrap().to_string();
+    let job_id = call(&base, "POST", "/api/v1/jobs", Some(body))["JobId"]
+        .as_str()
+        .unwrap()
+        .to_string();
     wait_status(&base, &job_id, "Running");
     server.kill().unwrap();
     server.wait().unwrap();
@@ -76,7 +89,12 @@ fn a_job_finishes_with_all_its_logs_after_the_server_is_killed() {
     let expected: Vec<String> = (1..=50).map(|i| format!("line {i}")).collect();
     for pod in job["Pods"].as_array().unwrap() {
         let pod_id = pod["PodId"].as_str().unwrap();
-        let logs = call(&base, "GET", &format!("/api/v1/jobs/{job_id}/pods/{pod_id}/logs"), None);
+        let logs = call(
+            &base,
+            "GET",
+            &format!("/api/v1/jobs/{job_id}/pods/{pod_id}/logs"),
+            None,
+        );
         let lines: Vec<String> = serde_json::from_value(logs["Logs"].clone()).unwrap();
         assert_eq!(lines, expected, "{pod_id}");
     }

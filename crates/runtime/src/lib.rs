@@ -1,8 +1,20 @@
 //! The local runtime: every pod is a process group supervised by a shim that outlives the server.
+//!
+//! - [`shim`]: the per-pod supervisor process (`opendlc shim --dir DIR`), synchronous.
+//! - [`LocalRuntime`]: the server-side supervisor (tokio) that launches, stops and re-attaches
+//!   to shims, and reports each pod's end as a [`PodEvent`].
+//! - [`logs`]: the pod log format and its readers.
+//! - [`pod_dir`], [`pod_files`]: the files a pod directory holds, and how they are written.
 
-pub mod shim {
-    /// Entry point of `opendlc shim --dir DIR`. Returns the process exit code.
-    pub fn run(_dir: &std::path::Path) -> i32 {
-        unimplemented!()
-    }
-}
+mod error;
+pub mod logs;
+pub mod pod_dir;
+pub mod pod_files;
+mod process;
+pub mod shim;
+mod supervisor;
+
+pub use error::RuntimeError;
+pub use pod_dir::{was_started, EXIT_FILE, LOG_FILE, SHIM_LOG_FILE, SPEC_FILE, STARTED_FILE};
+pub use pod_files::{PodExit, PodSpec, ShimStarted};
+pub use supervisor::{LocalRuntime, PodEvent, PodLaunch, Started};

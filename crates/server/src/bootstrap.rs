@@ -43,7 +43,10 @@ pub fn admin_key(data_dir: &Path) -> anyhow::Result<(AccessKey, KeySource)> {
             return Ok((AccessKey { id, secret }, KeySource::File(path)));
         }
     }
-    let key = AccessKey { id: format!("LTAIod{}", random_text(16)), secret: random_text(30) };
+    let key = AccessKey {
+        id: format!("LTAIod{}", random_text(16)),
+        secret: random_text(30),
+    };
     let mut file = std::fs::OpenOptions::new()
         .write(true)
         .create(true)
@@ -51,14 +54,20 @@ pub fn admin_key(data_dir: &Path) -> anyhow::Result<(AccessKey, KeySource)> {
         .mode(0o600)
         .open(&path)
         .with_context(|| format!("failed to create {}", path.display()))?;
-    writeln!(file, "{KEY_ID_VAR}={}\n{KEY_SECRET_VAR}={}", key.id, key.secret)
-        .and_then(|_| file.sync_all())
-        .with_context(|| format!("failed to write {}", path.display()))?;
+    writeln!(
+        file,
+        "{KEY_ID_VAR}={}\n{KEY_SECRET_VAR}={}",
+        key.id, key.secret
+    )
+    .and_then(|_| file.sync_all())
+    .with_context(|| format!("failed to write {}", path.display()))?;
     Ok((key, KeySource::File(path)))
 }
 
 fn random_text(len: usize) -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
     let mut rng = rand::thread_rng();
-    (0..len).map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char).collect()
+    (0..len)
+        .map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char)
+        .collect()
 }

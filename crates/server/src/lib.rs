@@ -25,8 +25,8 @@ use tokio::sync::watch;
 
 pub use bootstrap::{AccessKey, KeySource, CREDENTIALS_FILE};
 pub use engine::DEFAULT_GRACE_PERIOD;
-pub use opendlc_core::capacity::DEFAULT_CPU_OVERCOMMIT;
 pub use http::MAX_BODY_BYTES;
+pub use opendlc_core::capacity::DEFAULT_CPU_OVERCOMMIT;
 
 use crate::engine::EngineConfig;
 use crate::layout::JobsDir;
@@ -43,7 +43,12 @@ pub struct Config {
 
 impl Config {
     pub fn new(listen: SocketAddr, data_dir: PathBuf, shim_program: PathBuf) -> Self {
-        Config { listen, data_dir, shim_program, cpu_overcommit: DEFAULT_CPU_OVERCOMMIT }
+        Config {
+            listen,
+            data_dir,
+            shim_program,
+            cpu_overcommit: DEFAULT_CPU_OVERCOMMIT,
+        }
     }
 }
 
@@ -63,8 +68,9 @@ pub struct Server {
 impl Server {
     pub async fn bind(config: Config) -> anyhow::Result<Server> {
         let data_dir = config.data_dir;
-        std::fs::create_dir_all(data_dir.join("jobs"))
-            .with_context(|| format!("failed to create the data directory {}", data_dir.display()))?;
+        std::fs::create_dir_all(data_dir.join("jobs")).with_context(|| {
+            format!("failed to create the data directory {}", data_dir.display())
+        })?;
         let (admin_key, key_source) = bootstrap::admin_key(&data_dir)?;
         let store = Arc::new(
             Store::open(&data_dir.join("opendlc.db")).context("failed to open the database")?,
@@ -99,12 +105,25 @@ impl Server {
             jobs_dir,
             caller_id: Arc::from(ADMIN_USER_ID),
         };
-        Ok(Server { addr, admin_key, key_source, host, data_dir, listener, state, shutdown_tx, engine_task })
+        Ok(Server {
+            addr,
+            admin_key,
+            key_source,
+            host,
+            data_dir,
+            listener,
+            state,
+            shutdown_tx,
+            engine_task,
+        })
     }
 
     /// Serves until `shutdown` resolves; then stops accepting, lets requests in flight finish and
     /// stops the engine. Pods keep running: a later server re-attaches them.
-    pub async fn serve(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    pub async fn serve(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
         let app = http::router(self.state);
         let shutdown_tx = self.shutdown_tx;
         axum::serve(self.listener, app)
@@ -123,10 +142,16 @@ impl Server {
 pub const ADMIN_USER_ID: &str = "1";
 
 /// `opendlc serve`: bind, print where to reach the server, serve.
-pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+pub async fn run(
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     let server = Server::bind(config).await?;
     let key = match &server.key_source {
-        KeySource::Environment => format!("{} (from OPENDLC_ACCESS_KEY_ID/SECRET)", server.admin_key.id),
+        KeySource::Environment => format!(
+            "{} (from OPENDLC_ACCESS_KEY_ID/SECRET)",
+            server.admin_key.id
+        ),
         KeySource::File(path) => format!("{} (secret in {})", server.admin_key.id, path.display()),
     };
     let pool = server.state.pool;

@@ -1,8 +1,8 @@
 //! Domain → wire: what GetJob and ListJobs say about a job.
 
 use opendlc_api::{
-    GetJobResponseBody, GetJobResponseBodyPods, GetJobResponseBodyPodsHistoryPods, JobItem, JobSettings,
-    StatusTransitionItem,
+    GetJobResponseBody, GetJobResponseBodyPods, GetJobResponseBodyPodsHistoryPods, JobItem,
+    JobSettings, StatusTransitionItem,
 };
 use opendlc_core::time::{format_wire, now_millis, Millis};
 use opendlc_core::{Job, Pod, StatusPeriod};
@@ -12,10 +12,16 @@ fn wire_time(ms: Option<Millis>) -> Option<String> {
 }
 
 fn pod_duration(pod: &Pod, now: Millis) -> f64 {
-    pod.started.map_or(0.0, |start| (pod.finished.unwrap_or(now) - start).max(0) as f64 / 1000.0)
+    pod.started.map_or(0.0, |start| {
+        (pod.finished.unwrap_or(now) - start).max(0) as f64 / 1000.0
+    })
 }
 
-fn pod_view(pod: &Pod, history: Vec<GetJobResponseBodyPodsHistoryPods>, now: Millis) -> GetJobResponseBodyPods {
+fn pod_view(
+    pod: &Pod,
+    history: Vec<GetJobResponseBodyPodsHistoryPods>,
+    now: Millis,
+) -> GetJobResponseBodyPods {
     GetJobResponseBodyPods {
         r#type: Some(pod.role.to_string()),
         pod_id: Some(pod.pod_id.clone()),
@@ -87,7 +93,12 @@ fn settings(job: &Job) -> JobSettings {
     settings
 }
 
-pub fn job_view(job: &Job, pods: &[Pod], history: &[StatusPeriod], request_id: &str) -> GetJobResponseBody {
+pub fn job_view(
+    job: &Job,
+    pods: &[Pod],
+    history: &[StatusPeriod],
+    request_id: &str,
+) -> GetJobResponseBody {
     let r = &job.request;
     let total = job.total_resources();
     GetJobResponseBody {
@@ -112,10 +123,10 @@ pub fn job_view(job: &Job, pods: &[Pod], history: &[StatusPeriod], request_id: &
         envs: Some(job.envs.clone()),
         thirdparty_libs: r.thirdparty_libs.clone(),
         thirdparty_lib_dir: r.thirdparty_lib_dir.clone(),
-        data_sources: r.data_sources.as_ref().map(|d| convert(d)),
+        data_sources: r.data_sources.as_ref().map(convert),
         code_source: r.code_source.as_ref().map(convert),
         user_vpc: r.user_vpc.as_ref().map(convert),
-        custom_envs: r.custom_envs.as_ref().map(|c| convert(c)),
+        custom_envs: r.custom_envs.as_ref().map(convert),
         credential_config: r.credential_config.clone(),
         elastic_spec: r.elastic_spec.clone(),
         scheduling_strategy: r.scheduling_strategy.clone(),
@@ -189,5 +200,8 @@ pub fn job_item(job: &Job) -> JobItem {
 /// The request's and the response's nested models have the same fields under different names;
 /// JSON bridges them.
 fn convert<From: serde::Serialize, To: serde::de::DeserializeOwned + Default>(value: &From) -> To {
-    serde_json::to_value(value).ok().and_then(|v| serde_json::from_value(v).ok()).unwrap_or_default()
+    serde_json::to_value(value)
+        .ok()
+        .and_then(|v| serde_json::from_value(v).ok())
+        .unwrap_or_default()
 }

@@ -5,7 +5,11 @@ pub enum StoreError {
     #[error("job {0} does not exist")]
     JobNotFound(String),
     #[error("job {job_id} cannot go from {from} to {to}")]
-    Transition { job_id: String, from: JobStatus, to: JobStatus },
+    Transition {
+        job_id: String,
+        from: JobStatus,
+        to: JobStatus,
+    },
     #[error("stored data is unreadable: {0}")]
     Corrupt(String),
     #[error("database error: {0}")]

@@ -7,14 +7,26 @@ use rusqlite::{params, Transaction};
 use crate::rows;
 use crate::{Result, Store};
 
-pub(crate) fn insert(tx: &Transaction<'_>, job_id: &str, pod_id: Option<&str>, at: Millis, text: &str) -> Result<()> {
+pub(crate) fn insert(
+    tx: &Transaction<'_>,
+    job_id: &str,
+    pod_id: Option<&str>,
+    at: Millis,
+    text: &str,
+) -> Result<()> {
     tx.prepare_cached("INSERT INTO events (job_id, pod_id, time, text) VALUES (?1, ?2, ?3, ?4)")?
         .execute(params![job_id, pod_id, at, text])?;
     Ok(())
 }
 
 impl Store {
-    pub fn add_event(&self, job_id: &str, pod_id: Option<&str>, at: Millis, text: &str) -> Result<()> {
+    pub fn add_event(
+        &self,
+        job_id: &str,
+        pod_id: Option<&str>,
+        at: Millis,
+        text: &str,
+    ) -> Result<()> {
         self.write(|tx| insert(tx, job_id, pod_id, at, text))
     }
 

@@ -66,14 +66,20 @@ impl Store {
                 "SELECT status, start_time, end_time, reason_code, reason_message
                  FROM status_history WHERE job_id = ?1 ORDER BY seq",
             )?;
-            let history = stmt.query_map([job_id], rows::status_period)?.collect::<Result<_, _>>()?;
+            let history = stmt
+                .query_map([job_id], rows::status_period)?
+                .collect::<Result<_, _>>()?;
             Ok(history)
         })
     }
 
     /// Jobs in any of `statuses`, oldest first: what the scheduler and recovery work from.
     pub fn jobs_in_statuses(&self, statuses: &[JobStatus]) -> Result<Vec<Job>> {
-        let list = statuses.iter().map(|s| format!("'{}'", s.as_str())).collect::<Vec<_>>().join(",");
+        let list = statuses
+            .iter()
+            .map(|s| format!("'{}'", s.as_str()))
+            .collect::<Vec<_>>()
+            .join(",");
         self.read(|conn| {
             let mut stmt = conn.prepare(&format!(
                 "SELECT {JOB_COLUMNS} FROM jobs WHERE status IN ({list}) ORDER BY seq"

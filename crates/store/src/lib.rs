@@ -36,7 +36,11 @@ impl Store {
     pub fn open(path: &Path) -> Result<Store> {
         let mut writer = open_connection(path)?;
         migrations::migrate(&mut writer)?;
-        Ok(Store { path: path.to_path_buf(), writer: Mutex::new(writer), readers: Mutex::new(Vec::new()) })
+        Ok(Store {
+            path: path.to_path_buf(),
+            writer: Mutex::new(writer),
+            readers: Mutex::new(Vec::new()),
+        })
     }
 
     fn write<T>(&self, f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T>) -> Result<T> {
@@ -55,7 +59,10 @@ impl Store {
             None => open_connection(&self.path)?,
         };
         let value = f(&conn);
-        self.readers.lock().unwrap_or_else(|e| e.into_inner()).push(conn);
+        self.readers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(conn);
         value
     }
 }

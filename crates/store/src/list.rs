@@ -100,7 +100,12 @@ impl JobFilter {
                 format!("instr(lower(display_name), lower({p})) > 0")
             });
         }
-        for (column, values) in [("job_type", &self.job_types), ("status", &self.statuses), ("job_id", &self.job_ids), ("resource_id", &self.resource_ids)] {
+        for (column, values) in [
+            ("job_type", &self.job_types),
+            ("status", &self.statuses),
+            ("job_id", &self.job_ids),
+            ("resource_id", &self.resource_ids),
+        ] {
             if !values.is_empty() {
                 let ps: Vec<String> = values.iter().map(|v| arg(text(v), &mut n)).collect();
                 conditions.push(format!("{column} IN ({})", ps.join(", ")));
@@ -120,7 +125,11 @@ impl JobFilter {
             let v = arg(text(value), &mut n);
             conditions.push(format!("json_extract(tags, {path}) = {v}"));
         }
-        for (column, value) in [("workspace_id", &self.workspace_id), ("user_id", &self.user_id), ("accessibility", &self.accessibility)] {
+        for (column, value) in [
+            ("workspace_id", &self.workspace_id),
+            ("user_id", &self.user_id),
+            ("accessibility", &self.accessibility),
+        ] {
             if let Some(value) = value {
                 let p = arg(text(value), &mut n);
                 conditions.push(format!("{column} = {p}"));
@@ -128,7 +137,10 @@ impl JobFilter {
         }
         for (column, needle) in [
             ("user_command", &self.user_command_search),
-            ("COALESCE(reason_code, '') || ' ' || COALESCE(reason_message, '')", &self.reason_search),
+            (
+                "COALESCE(reason_code, '') || ' ' || COALESCE(reason_message, '')",
+                &self.reason_search,
+            ),
             ("images", &self.image_search),
         ] {
             if let Some(needle) = needle {
@@ -136,7 +148,11 @@ impl JobFilter {
                 conditions.push(format!("instr(lower({column}), lower({p})) > 0"));
             }
         }
-        let clause = if conditions.is_empty() { String::new() } else { format!("WHERE {}", conditions.join(" AND ")) };
+        let clause = if conditions.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", conditions.join(" AND "))
+        };
         (clause, args)
     }
 }

@@ -57,7 +57,9 @@ impl Store {
     pub fn pod(&self, pod_uid: &str) -> Result<Option<Pod>> {
         self.read(|conn| {
             Ok(conn
-                .prepare_cached(&format!("SELECT {POD_COLUMNS} FROM pods WHERE pod_uid = ?1"))?
+                .prepare_cached(&format!(
+                    "SELECT {POD_COLUMNS} FROM pods WHERE pod_uid = ?1"
+                ))?
                 .query_row([pod_uid], rows::pod)
                 .optional()?)
         })

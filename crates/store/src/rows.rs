@@ -7,7 +7,8 @@ use rusqlite::Row;
 
 use crate::StoreError;
 
-pub const JOB_COLUMNS: &str = "seq, job_id, display_name, job_type, status, reason_code, reason_message, \
+pub const JOB_COLUMNS: &str =
+    "seq, job_id, display_name, job_type, status, reason_code, reason_message, \
      priority, workspace_id, resource_id, user_id, accessibility, user_command, roles, envs, tags, \
      request, max_running_minutes, master_port, restart_count, gmt_create, gmt_submitted, \
      gmt_running, gmt_finish, gmt_successed, gmt_failed, gmt_stopped";
@@ -28,7 +29,11 @@ where
     text.parse().map_err(|e| corrupt(what, e))
 }
 
-fn json<T: serde::de::DeserializeOwned>(row: &Row<'_>, idx: usize, what: &str) -> rusqlite::Result<T> {
+fn json<T: serde::de::DeserializeOwned>(
+    row: &Row<'_>,
+    idx: usize,
+    what: &str,
+) -> rusqlite::Result<T> {
     let text: String = row.get(idx)?;
     serde_json::from_str(&text).map_err(|e| corrupt(what, e))
 }
@@ -36,7 +41,10 @@ fn json<T: serde::de::DeserializeOwned>(row: &Row<'_>, idx: usize, what: &str) -
 pub fn reason(code: Option<String>, message: Option<String>) -> Option<Reason> {
     match (code, message) {
         (None, None) => None,
-        (code, message) => Some(Reason { code: code.unwrap_or_default(), message: message.unwrap_or_default() }),
+        (code, message) => Some(Reason {
+            code: code.unwrap_or_default(),
+            message: message.unwrap_or_default(),
+        }),
     }
 }
 
@@ -107,7 +115,12 @@ pub fn status_period(row: &Row<'_>) -> rusqlite::Result<StatusPeriod> {
 }
 
 pub fn event(row: &Row<'_>) -> rusqlite::Result<Event> {
-    Ok(Event { time: row.get(0)?, job_id: row.get(1)?, pod_id: row.get(2)?, text: row.get(3)? })
+    Ok(Event {
+        time: row.get(0)?,
+        job_id: row.get(1)?,
+        pod_id: row.get(2)?,
+        text: row.get(3)?,
+    })
 }
 
 pub fn to_json<T: serde::Serialize>(value: &T) -> String {

@@ -16,7 +16,11 @@ pub struct Transition {
 
 impl Transition {
     pub fn new(to: JobStatus, at: Millis) -> Self {
-        Transition { to, reason: None, at }
+        Transition {
+            to,
+            reason: None,
+            at,
+        }
     }
 
     pub fn because(mut self, code: &str, message: impl Into<String>) -> Self {
@@ -46,7 +50,11 @@ pub(crate) fn apply(tx: &Transaction<'_>, job_id: &str, t: &Transition) -> Resul
         .parse()
         .map_err(|e| StoreError::Corrupt(format!("job status: {e}")))?;
     if !from.can_become(t.to) {
-        return Err(StoreError::Transition { job_id: job_id.to_string(), from, to: t.to });
+        return Err(StoreError::Transition {
+            job_id: job_id.to_string(),
+            from,
+            to: t.to,
+        });
     }
     let (code, message) = match &t.reason {
         Some(r) => (Some(r.code.as_str()), Some(r.message.as_str())),
@@ -64,8 +72,10 @@ pub(crate) fn apply(tx: &Transaction<'_>, job_id: &str, t: &Transition) -> Resul
     } else {
         update.execute(params![job_id, t.to.as_str(), code, message, t.at])?;
     }
-    tx.prepare_cached("UPDATE status_history SET end_time = ?2 WHERE job_id = ?1 AND end_time IS NULL")?
-        .execute(params![job_id, t.at])?;
+    tx.prepare_cached(
+        "UPDATE status_history SET end_time = ?2 WHERE job_id = ?1 AND end_time IS NULL",
+    )?
+    .execute(params![job_id, t.at])?;
     tx.prepare_cached(
         "INSERT INTO status_history (job_id, status, start_time, end_time, reason_code, reason_message)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -95,9 +105,18 @@ impl Store {
 
     /// Admits a queued job: records its rendezvous port and its pods (Pending) and moves it to
     /// EnvPreparing, atomically, so that a crash never leaves a half-admitted job.
-    pub fn admit(&self, job_id: &str, master_port: u16, new_pods: &[Pod], t: &Transition) -> Result<Job> {
+    pub fn admit(
+        &self,
+        job_id: &str,
+        master_port: u16,
+        new_pods: &[Pod],
+        t: &Transition,
+    ) -> Result<Job> {
         self.write(|tx| {
-            tx.execute("UPDATE jobs SET master_port = ?2 WHERE job_id = ?1", params![job_id, master_port])?;
+            tx.execute(
+                "UPDATE jobs SET master_port = ?2 WHERE job_id = ?1",
+                params![job_id, master_port],
+            )?;
             for pod in new_pods {
                 pods::insert(tx, pod)?;
             }
@@ -110,8 +129,10 @@ impl Store {
     /// a new StatusHistory entry.
     pub fn set_reason(&self, job_id: &str, reason: &Reason) -> Result<()> {
         self.write(|tx| {
-            tx.prepare_cached("UPDATE jobs SET reason_code = ?2, reason_message = ?3 WHERE job_id = ?1")?
-                .execute(params![job_id, reason.code, reason.message])?;
+            tx.prepare_cached(
+                "UPDATE jobs SET reason_code = ?2, reason_message = ?3 WHERE job_id = ?1",
+            )?
+            .execute(params![job_id, reason.code, reason.message])?;
             tx.prepare_cached(
                 "UPDATE status_history SET reason_code = ?2, reason_message = ?3
                  WHERE job_id = ?1 AND end_time IS NULL",

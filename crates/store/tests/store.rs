@@ -33,7 +33,10 @@ fn job(id: &str, name: &str, created: i64) -> Job {
         request: Default::default(),
         master_port: None,
         restart_count: 0,
-        times: JobTimes { created, ..JobTimes::default() },
+        times: JobTimes {
+            created,
+            ..JobTimes::default()
+        },
     }
 }
 
@@ -73,24 +76,61 @@ fn a_job_round_trips_and_its_lifecycle_is_recorded() {
     stored.seq = 0;
     assert_eq!(stored, job("dlca", "a", 1_000));
 
-    store.transition("dlca", &Transition::new(JobStatus::Queuing, 2_000)).unwrap();
+    store
+        .transition("dlca", &Transition::new(JobStatus::Queuing, 2_000))
+        .unwrap();
     let pods = [pod("dlca", 0), pod("dlca", 1)];
     let t = Transition::new(JobStatus::EnvPreparing, 3_000);
-    assert_eq!(store.admit("dlca", 4242, &pods, &t).unwrap().master_port, Some(4242));
-    store.pod_started(&pods[0], 77, "127.0.0.1", "host", 3_500).unwrap();
-    store.transition("dlca", &Transition::new(JobStatus::Running, 4_000)).unwrap();
-    let end = PodEnd { status: PodStatus::Succeeded, exit_code: Some(0), exit_signal: None, reason: None, at: 5_000 };
+    assert_eq!(
+        store.admit("dlca", 4242, &pods, &t).unwrap().master_port,
+        Some(4242)
+    );
+    store
+        .pod_started(&pods[0], 77, "127.0.0.1", "host", 3_500)
+        .unwrap();
+    store
+        .transition("dlca", &Transition::new(JobStatus::Running, 4_000))
+        .unwrap();
+    let end = PodEnd {
+        status: PodStatus::Succeeded,
+        exit_code: Some(0),
+        exit_signal: None,
+        reason: None,
+        at: 5_000,
+    };
     assert!(store.pod_ended(&pods[0], &end, "exited").unwrap());
-    assert!(!store.pod_ended(&pods[0], &end, "exited").unwrap(), "an end is recorded once");
+    assert!(
+        !store.pod_ended(&pods[0], &end, "exited").unwrap(),
+        "an end is recorded once"
+    );
     let done = Transition::new(JobStatus::Succeeded, 6_000).because("JobSucceeded", "done");
     let job = store.transition("dlca", &done).unwrap();
-    assert_eq!((job.times.submitted, job.times.running), (Some(2_000), Some(4_000)));
-    assert_eq!((job.times.succeeded, job.times.finished), (Some(6_000), Some(6_000)));
+    assert_eq!(
+        (job.times.submitted, job.times.running),
+        (Some(2_000), Some(4_000))
+    );
+    assert_eq!(
+        (job.times.succeeded, job.times.finished),
+        (Some(6_000), Some(6_000))
+    );
 
-    let err = store.transition("dlca", &Transition::new(JobStatus::Running, 7_000)).unwrap_err();
-    assert!(matches!(err, StoreError::Transition { from: JobStatus::Succeeded, .. }));
+    let err = store
+        .transition("dlca", &Transition::new(JobStatus::Running, 7_000))
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        StoreError::Transition {
+            from: JobStatus::Succeeded,
+            ..
+        }
+    ));
 
-    let history: Vec<_> = store.status_history("dlca").unwrap().into_iter().map(|h| (h.status, h.start, h.end)).collect();
+    let history: Vec<_> = store
+        .status_history("dlca")
+        .unwrap()
+        .into_iter()
+        .map(|h| (h.status, h.start, h.end))
+        .collect();
     assert_eq!(
         history,
         [
@@ -104,15 +144,32 @@ fn a_job_round_trips_and_its_lifecycle_is_recorded() {
     let stored_pods = store.pods("dlca").unwrap();
     assert_eq!(stored_pods[0].status, PodStatus::Succeeded);
     assert_eq!(stored_pods[0].pid, Some(77));
-    assert_eq!(store.events("dlca", Some("dlca-worker-0"), 0, i64::MAX, 10).unwrap().len(), 2);
-    assert_eq!(store.events("dlca", None, 0, i64::MAX, 3).unwrap().last().unwrap().text, "Job dlca is Succeeded: done");
+    assert_eq!(
+        store
+            .events("dlca", Some("dlca-worker-0"), 0, i64::MAX, 10)
+            .unwrap()
+            .len(),
+        2
+    );
+    assert_eq!(
+        store
+            .events("dlca", None, 0, i64::MAX, 3)
+            .unwrap()
+            .last()
+            .unwrap()
+            .text,
+        "Job dlca is Succeeded: done"
+    );
 
     // Reopening the file finds everything again.
     drop(store);
     let store = Store::open(&dir.path().join("db")).unwrap();
     assert_eq!(store.get_job("dlca").unwrap().status, JobStatus::Succeeded);
     store.delete_job("dlca").unwrap();
-    assert!(matches!(store.get_job("dlca"), Err(StoreError::JobNotFound(_))));
+    assert!(matches!(
+        store.get_job("dlca"),
+        Err(StoreError::JobNotFound(_))
+    ));
     assert!(store.pods("dlca").unwrap().is_empty());
 }
 
@@ -125,16 +182,64 @@ fn list_jobs_filters_in_sql() {
     store.insert_job(&other).unwrap();
     store.insert_job(&job("dlc3", "train-b", 3_000)).unwrap();
     let names = |filter: &JobFilter| -> Vec<String> {
-        store.list_jobs(filter).unwrap().0.into_iter().map(|j| j.display_name).collect()
+        store
+            .list_jobs(filter)
+            .unwrap()
+            .0
+            .into_iter()
+            .map(|j| j.display_name)
+            .collect()
     };
-    let base = JobFilter { limit: 10, descending: true, ..JobFilter::default() };
+    let base = JobFilter {
+        limit: 10,
+        descending: true,
+        ..JobFilter::default()
+    };
     assert_eq!(names(&base), ["train-b", "eval", "Train-A"]);
-    assert_eq!(names(&JobFilter { display_name: Some("TRAIN".into()), ..base.clone() }), ["train-b", "Train-A"]);
+    assert_eq!(
+        names(&JobFilter {
+            display_name: Some("TRAIN".into()),
+            ..base.clone()
+        }),
+        ["train-b", "Train-A"]
+    );
     let tags = BTreeMap::from([("team".to_string(), "vision".to_string())]);
-    assert_eq!(names(&JobFilter { tags, ..base.clone() }), ["train-b", "Train-A"]);
-    assert_eq!(names(&JobFilter { start: Some(1_500), end: Some(2_500), ..base.clone() }), ["eval"]);
-    assert_eq!(names(&JobFilter { sort: SortField::DisplayName, descending: false, ..base.clone() }), ["Train-A", "eval", "train-b"]);
-    let (page, total) = store.list_jobs(&JobFilter { limit: 1, offset: 1, ..base.clone() }).unwrap();
+    assert_eq!(
+        names(&JobFilter {
+            tags,
+            ..base.clone()
+        }),
+        ["train-b", "Train-A"]
+    );
+    assert_eq!(
+        names(&JobFilter {
+            start: Some(1_500),
+            end: Some(2_500),
+            ..base.clone()
+        }),
+        ["eval"]
+    );
+    assert_eq!(
+        names(&JobFilter {
+            sort: SortField::DisplayName,
+            descending: false,
+            ..base.clone()
+        }),
+        ["Train-A", "eval", "train-b"]
+    );
+    let (page, total) = store
+        .list_jobs(&JobFilter {
+            limit: 1,
+            offset: 1,
+            ..base.clone()
+        })
+        .unwrap();
     assert_eq!((page[0].display_name.as_str(), total), ("eval", 3));
-    assert_eq!(names(&JobFilter { statuses: vec!["Running".into()], ..base }), Vec::<String>::new());
+    assert_eq!(
+        names(&JobFilter {
+            statuses: vec!["Running".into()],
+            ..base
+        }),
+        Vec::<String>::new()
+    );
 }

@@ -31,13 +31,26 @@ impl TestServer {
             data_dir.path().to_path_buf(),
             shim_program(),
         );
-        let server = opendlc_server::Server::bind(config).await.expect("server binds");
+        let server = opendlc_server::Server::bind(config)
+            .await
+            .expect("server binds");
         let base = format!("http://{}", server.addr);
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(async move {
-            server.serve(async { let _ = rx.await; }).await.expect("server runs");
+            server
+                .serve(async {
+                    let _ = rx.await;
+                })
+                .await
+                .expect("server runs");
         });
-        TestServer { base, data_dir, shutdown: Some(tx), task: Some(task), client: reqwest::Client::new() }
+        TestServer {
+            base,
+            data_dir,
+            shutdown: Some(tx),
+            task: Some(task),
+            client: reqwest::Client::new(),
+        }
     }
 
     /// Stops the server (pods keep running) and gives back its data directory.
@@ -60,7 +73,8 @@ impl TestServer {
         let response = request.send().await.expect("request sent");
         let status = response.status().as_u16();
         let text = response.text().await.unwrap();
-        let value = serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON ({status}): {text}"));
+        let value =
+            serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON ({status}): {text}"));
         (status, value)
     }
 
@@ -76,29 +90,50 @@ impl TestServer {
     }
 
     pub async fn get_job(&self, job_id: &str) -> Value {
-        self.ok("GET", &format!("/api/v1/jobs/{job_id}"), None).await
+        self.ok("GET", &format!("/api/v1/jobs/{job_id}"), None)
+            .await
     }
 
     /// Polls GetJob until `done` holds for it, or panics after `timeout`.
-    pub async fn wait_job(&self, job_id: &str, timeout: Duration, done: impl Fn(&Value) -> bool) -> Value {
+    pub async fn wait_job(
+        &self,
+        job_id: &str,
+        timeout: Duration,
+        done: impl Fn(&Value) -> bool,
+    ) -> Value {
         let start = Instant::now();
         loop {
             let job = self.get_job(job_id).await;
             if done(&job) {
                 return job;
             }
-            assert!(start.elapsed() < timeout, "job {job_id} did not get there in {timeout:?}: {job}");
+            assert!(
+                start.elapsed() < timeout,
+                "job {job_id} did not get there in {timeout:?}: {job}"
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
 
     pub async fn wait_status(&self, job_id: &str, status: &str) -> Value {
-        self.wait_job(job_id, Duration::from_secs(30), |j| j["Status"] == status).await
+        self.wait_job(job_id, Duration::from_secs(30), |j| j["Status"] == status)
+            .await
     }
 
     pub async fn logs(&self, job_id: &str, pod_id: &str, query: &str) -> Vec<String> {
-        let v = self.ok("GET", &format!("/api/v1/jobs/{job_id}/pods/{pod_id}/logs?{query}"), None).await;
-        v["Logs"].as_array().unwrap().iter().map(|l| l.as_str().unwrap().to_string()).collect()
+        let v = self
+            .ok(
+                "GET",
+                &format!("/api/v1/jobs/{job_id}/pods/{pod_id}/logs?{query}"),
+                None,
+            )
+            .await;
+        v["Logs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l.as_str().unwrap().to_string())
+            .collect()
     }
 }
 

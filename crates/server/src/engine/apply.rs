@@ -50,7 +50,11 @@ pub(super) struct Engine {
 }
 
 impl Engine {
-    pub fn new(config: EngineConfig, runtime: Arc<LocalRuntime>, launched_tx: mpsc::UnboundedSender<Launched>) -> Self {
+    pub fn new(
+        config: EngineConfig,
+        runtime: Arc<LocalRuntime>,
+        launched_tx: mpsc::UnboundedSender<Launched>,
+    ) -> Self {
         Engine {
             store: config.store,
             runtime,
@@ -113,7 +117,11 @@ impl Engine {
                 let reason = Reason::new("JobStoppedByUser", "Job is stopped by user.");
                 let _ = reply.send(self.stop(&job_id, reason, "stopped"));
             }
-            Command::Update { job, specs_changed, reply } => {
+            Command::Update {
+                job,
+                specs_changed,
+                reply,
+            } => {
                 let _ = reply.send(self.update(job, specs_changed));
             }
         }
@@ -147,20 +155,37 @@ impl Engine {
     }
 
     /// Ends a job early: a queued one at once, an active one once its pods have stopped.
-    pub fn stop(&mut self, job_id: &str, reason: Reason, action: &'static str) -> Result<Job, EngineError> {
+    pub fn stop(
+        &mut self,
+        job_id: &str,
+        reason: Reason,
+        action: &'static str,
+    ) -> Result<Job, EngineError> {
         let job = self.store.get_job(job_id)?;
         if job.status.is_terminal() {
-            return Err(EngineError::IncorrectStatus { job_id: job_id.to_string(), action, status: job.status });
+            return Err(EngineError::IncorrectStatus {
+                job_id: job_id.to_string(),
+                action,
+                status: job.status,
+            });
         }
         if job.status == JobStatus::Stopping {
             return Ok(job);
         }
         let now = now_millis();
-        let stopping = Transition { to: JobStatus::Stopping, reason: Some(reason.clone()), at: now };
+        let stopping = Transition {
+            to: JobStatus::Stopping,
+            reason: Some(reason.clone()),
+            at: now,
+        };
         let job = self.store.transition(job_id, &stopping)?;
         if self.queue.remove(job_id).is_some() || !self.active.contains_key(job_id) {
             self.dirty = true;
-            let stopped = Transition { to: JobStatus::Stopped, reason: Some(reason), at: now };
+            let stopped = Transition {
+                to: JobStatus::Stopped,
+                reason: Some(reason),
+                at: now,
+            };
             return Ok(self.store.transition(job_id, &stopped)?);
         }
         if let Some(active) = self.active.get_mut(job_id) {
@@ -221,7 +246,8 @@ impl Engine {
                 current: true,
             })
             .collect();
-        let t = Transition::new(JobStatus::EnvPreparing, now).because("JobEnvPreparing", "Starting the job's pods.");
+        let t = Transition::new(JobStatus::EnvPreparing, now)
+            .because("JobEnvPreparing", "Starting the job's pods.");
         let job = match self.store.admit(job_id, port, &pods, &t) {
             Ok(job) => job,
             // Stopped meanwhile: nothing to start.
@@ -252,13 +278,17 @@ impl Engine {
         }
         let plans = plan(job, job.master_port.unwrap_or_default());
         for pod in pods {
-            let Some(plan) = plans.iter().find(|p| p.pod_id == pod.pod_id) else { continue };
+            let Some(plan) = plans.iter().find(|p| p.pod_id == pod.pod_id) else {
+                continue;
+            };
             let role = job.roles.iter().find(|r| r.role == pod.role);
             let launch = PodLaunch {
                 pod_id: pod.pod_id.clone(),
                 pod_uid: pod.pod_uid.clone(),
                 dir: self.pod_dir(&job.job_id, &pod.pod_uid),
-                command: role.and_then(|r| r.command.clone()).unwrap_or_else(|| job.user_command.clone()),
+                command: role
+                    .and_then(|r| r.command.clone())
+                    .unwrap_or_else(|| job.user_command.clone()),
                 workdir: workdir.clone(),
                 env: plan.env.clone(),
                 grace_period: grace_period(job),
@@ -269,20 +299,33 @@ impl Engine {
             tokio::spawn(async move {
                 let pod_uid = launch.pod_uid.clone();
                 let result = runtime.launch(launch).await.map_err(|e| e.to_string());
-                let _ = tx.send(Launched { job_id, pod_uid, result });
+                let _ = tx.send(Launched {
+                    job_id,
+                    pod_uid,
+                    result,
+                });
             });
         }
     }
 
     fn on_launched(&mut self, launched: Launched) {
-        let Launched { job_id, pod_uid, result } = launched;
-        let Ok(Some(pod)) = self.store.pod(&pod_uid) else { return };
+        let Launched {
+            job_id,
+            pod_uid,
+            result,
+        } = launched;
+        let Ok(Some(pod)) = self.store.pod(&pod_uid) else {
+            return;
+        };
         self.launched_pods.insert(pod_uid.clone());
         let now = now_millis();
         match result {
             Ok(started) => {
                 let at = started.started_at.timestamp_millis();
-                if let Err(e) = self.store.pod_started(&pod, started.pid, POD_IP, &self.node_name, at) {
+                if let Err(e) =
+                    self.store
+                        .pod_started(&pod, started.pid, POD_IP, &self.node_name, at)
+                {
                     tracing::error!(pod.id = %pod.pod_id, "failed to record the pod's start: {e}");
                 }
                 if self.active.get(&job_id).is_some_and(|a| a.stopping_pods) {
@@ -312,14 +355,22 @@ impl Engine {
 
     /// EnvPreparing → Running once every pod of the job has started.
     fn maybe_running(&mut self, job_id: &str) {
-        let Ok(pods) = self.store.pods(job_id) else { return };
-        let all_started = pods.iter().filter(|p| p.current).all(|p| p.started.is_some());
+        let Ok(pods) = self.store.pods(job_id) else {
+            return;
+        };
+        let all_started = pods
+            .iter()
+            .filter(|p| p.current)
+            .all(|p| p.started.is_some());
         if !all_started {
             return;
         }
-        let Ok(job) = self.store.get_job(job_id) else { return };
+        let Ok(job) = self.store.get_job(job_id) else {
+            return;
+        };
         if job.status == JobStatus::EnvPreparing {
-            let t = Transition::new(JobStatus::Running, now_millis()).because("JobRunning", "Job is running.");
+            let t = Transition::new(JobStatus::Running, now_millis())
+                .because("JobRunning", "Job is running.");
             if let Err(e) = self.store.transition(job_id, &t) {
                 tracing::warn!(job.id = %job_id, "failed to mark the job running: {e}");
             }
@@ -334,13 +385,17 @@ impl Engine {
             self.early_exits.insert(pod_uid, event);
             return;
         }
-        let Ok(Some(pod)) = self.store.pod(&pod_uid) else { return };
+        let Ok(Some(pod)) = self.store.pod(&pod_uid) else {
+            return;
+        };
         let (end, text) = match event {
             PodEvent::Exited { exit, .. } => {
                 let succeeded = exit.code == Some(0);
                 let text = match (exit.code, exit.signal) {
                     (Some(code), _) => format!("Pod {} exited with code {code}", pod.pod_id),
-                    (None, Some(signal)) => format!("Pod {} was killed by signal {signal}", pod.pod_id),
+                    (None, Some(signal)) => {
+                        format!("Pod {} was killed by signal {signal}", pod.pod_id)
+                    }
                     (None, None) => format!("Pod {} ended", pod.pod_id),
                 };
                 let reason = exit.reason.or_else(|| {
@@ -350,9 +405,22 @@ impl Engine {
                         _ => "failed".to_string(),
                     })
                 });
-                let status = if succeeded { PodStatus::Succeeded } else { PodStatus::Failed };
+                let status = if succeeded {
+                    PodStatus::Succeeded
+                } else {
+                    PodStatus::Failed
+                };
                 let at = exit.finished_at.timestamp_millis();
-                (PodEnd { status, exit_code: exit.code, exit_signal: exit.signal, reason, at }, text)
+                (
+                    PodEnd {
+                        status,
+                        exit_code: exit.code,
+                        exit_signal: exit.signal,
+                        reason,
+                        at,
+                    },
+                    text,
+                )
             }
             PodEvent::Lost { reason, .. } => {
                 let text = format!("Pod {} was lost: {reason}", pod.pod_id);
@@ -375,15 +443,23 @@ impl Engine {
 
     /// Applies the lifecycle decision for an active job.
     pub fn evaluate(&mut self, job_id: &str) {
-        let Some(active) = self.active.get(job_id) else { return };
-        let (Ok(job), Ok(pods)) = (self.store.get_job(job_id), self.store.pods(job_id)) else { return };
+        let Some(active) = self.active.get(job_id) else {
+            return;
+        };
+        let (Ok(job), Ok(pods)) = (self.store.get_job(job_id), self.store.pods(job_id)) else {
+            return;
+        };
         let current: Vec<&Pod> = pods.iter().filter(|p| p.current).collect();
         let views: Vec<PodView<'_>> = current
             .iter()
             .map(|p| PodView {
                 pod_id: &p.pod_id,
                 status: p.status,
-                considered: job.roles.iter().find(|r| r.role == p.role).is_none_or(|r| r.considered_in_success),
+                considered: job
+                    .roles
+                    .iter()
+                    .find(|r| r.role == p.role)
+                    .is_none_or(|r| r.considered_in_success),
                 exit_code: p.exit_code,
                 reason: p.reason.as_deref(),
                 finished: p.finished,
@@ -402,7 +478,11 @@ impl Engine {
                 }
             }
             Decision::Finish(outcome) => {
-                let t = Transition { to: outcome.status, reason: Some(outcome.reason), at: now_millis() };
+                let t = Transition {
+                    to: outcome.status,
+                    reason: Some(outcome.reason),
+                    at: now_millis(),
+                };
                 if let Err(e) = self.store.transition(job_id, &t) {
                     tracing::error!(job.id = %job_id, "failed to finish the job: {e}");
                 }
@@ -454,11 +534,18 @@ impl Engine {
 
 /// The job's pods with their environment, for a rendezvous on `port`.
 fn plan(job: &Job, port: u16) -> Vec<PodPlan> {
-    let rendezvous = Rendezvous { master_addr: POD_IP.to_string(), master_port: port };
+    let rendezvous = Rendezvous {
+        master_addr: POD_IP.to_string(),
+        master_port: port,
+    };
     let roles: Vec<RolePlan> = job
         .roles
         .iter()
-        .map(|r| RolePlan { role: r.role, pod_count: r.pod_count, resources: r.resources })
+        .map(|r| RolePlan {
+            role: r.role,
+            pod_count: r.pod_count,
+            resources: r.resources,
+        })
         .collect();
     plan_pods(&job.job_id, &roles, &rendezvous, &job.envs)
 }

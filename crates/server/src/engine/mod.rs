@@ -27,7 +27,11 @@ pub const DEFAULT_GRACE_PERIOD: Duration = Duration::from_secs(30);
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
     #[error("job {job_id} can't be {action}, because it is {status}")]
-    IncorrectStatus { job_id: String, action: &'static str, status: JobStatus },
+    IncorrectStatus {
+        job_id: String,
+        action: &'static str,
+        status: JobStatus,
+    },
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("the engine has shut down")]
@@ -43,8 +47,15 @@ pub(crate) struct Launched {
 
 enum Command {
     Created(Job),
-    Stop { job_id: String, reply: oneshot::Sender<Result<Job, EngineError>> },
-    Update { job: Job, specs_changed: bool, reply: oneshot::Sender<Result<Job, EngineError>> },
+    Stop {
+        job_id: String,
+        reply: oneshot::Sender<Result<Job, EngineError>>,
+    },
+    Update {
+        job: Job,
+        specs_changed: bool,
+        reply: oneshot::Sender<Result<Job, EngineError>>,
+    },
 }
 
 /// The handlers' way to the engine.
@@ -64,7 +75,10 @@ impl EngineHandle {
     pub async fn stop(&self, job_id: &str) -> Result<Job, EngineError> {
         let (reply, answer) = oneshot::channel();
         self.commands
-            .send(Command::Stop { job_id: job_id.to_string(), reply })
+            .send(Command::Stop {
+                job_id: job_id.to_string(),
+                reply,
+            })
             .map_err(|_| EngineError::ShutDown)?;
         answer.await.map_err(|_| EngineError::ShutDown)?
     }
@@ -73,7 +87,11 @@ impl EngineHandle {
     pub async fn update(&self, job: Job, specs_changed: bool) -> Result<Job, EngineError> {
         let (reply, answer) = oneshot::channel();
         self.commands
-            .send(Command::Update { job, specs_changed, reply })
+            .send(Command::Update {
+                job,
+                specs_changed,
+                reply,
+            })
             .map_err(|_| EngineError::ShutDown)?;
         answer.await.map_err(|_| EngineError::ShutDown)?
     }
@@ -96,9 +114,17 @@ pub async fn start(
     let (commands_tx, commands) = mpsc::unbounded_channel();
     let (pod_events_tx, pod_events) = mpsc::unbounded_channel::<PodEvent>();
     let (launched_tx, launched) = mpsc::unbounded_channel();
-    let runtime = Arc::new(LocalRuntime::new(config.shim_program.clone(), pod_events_tx));
+    let runtime = Arc::new(LocalRuntime::new(
+        config.shim_program.clone(),
+        pod_events_tx,
+    ));
     let mut engine = apply::Engine::new(config, runtime, launched_tx);
     engine.recover()?;
     let task = tokio::spawn(engine.run(commands, pod_events, launched, shutdown));
-    Ok((EngineHandle { commands: commands_tx }, task))
+    Ok((
+        EngineHandle {
+            commands: commands_tx,
+        },
+        task,
+    ))
 }

@@ -49,9 +49,15 @@ impl Engine {
     fn recover_active(&mut self, job: Job) -> Result<(), EngineError> {
         let resources = job.total_resources();
         self.used = self.used + resources;
-        let started = job.times.running.or(job.times.submitted).unwrap_or(job.times.created);
+        let started = job
+            .times
+            .running
+            .or(job.times.submitted)
+            .unwrap_or(job.times.created);
         let stop_reason = (job.status == JobStatus::Stopping).then(|| {
-            job.reason.clone().unwrap_or_else(|| Reason::new("JobStoppedByUser", "Job is stopped by user."))
+            job.reason
+                .clone()
+                .unwrap_or_else(|| Reason::new("JobStoppedByUser", "Job is stopped by user."))
         });
         let stopping = stop_reason.is_some();
         self.active.insert(
@@ -64,7 +70,10 @@ impl Engine {
             },
         );
         let pods = self.store.pods(&job.job_id)?;
-        let live: Vec<&Pod> = pods.iter().filter(|p| p.current && !p.status.is_terminal()).collect();
+        let live: Vec<&Pod> = pods
+            .iter()
+            .filter(|p| p.current && !p.status.is_terminal())
+            .collect();
         let mut never_started = Vec::new();
         for pod in live {
             let dir = self.pod_dir(&job.job_id, &pod.pod_uid);

@@ -14,7 +14,10 @@ pub fn list(state: &AppState, request: &ApiRequest) -> Result<Response, ApiError
     let accelerator = query::text(&q.accelerator_type);
     if let Some(a) = &accelerator {
         if !a.eq_ignore_ascii_case("CPU") && !a.eq_ignore_ascii_case("GPU") {
-            return Err(ApiError::invalid("AcceleratorType", format!("must be CPU or GPU, got \"{a}\"")));
+            return Err(ApiError::invalid(
+                "AcceleratorType",
+                format!("must be CPU or GPU, got \"{a}\""),
+            ));
         }
     }
     let resource_type = query::text(&q.resource_type).unwrap_or_else(|| "ECS".into());
@@ -22,7 +25,11 @@ pub fn list(state: &AppState, request: &ApiRequest) -> Result<Response, ApiError
     let mut specs: Vec<&InstanceType> = CATALOG
         .iter()
         .filter(|_| resource_type.eq_ignore_ascii_case("ECS"))
-        .filter(|t| accelerator.as_deref().is_none_or(|a| a.eq_ignore_ascii_case(t.accelerator_type())))
+        .filter(|t| {
+            accelerator
+                .as_deref()
+                .is_none_or(|a| a.eq_ignore_ascii_case(t.accelerator_type()))
+        })
         .filter(|t| wanted.is_empty() || wanted.iter().any(|w| w == t.name))
         .collect();
     let descending = query::descending(&q.order, false)?;
@@ -32,7 +39,12 @@ pub fn list(state: &AppState, request: &ApiRequest) -> Result<Response, ApiError
         "gpu" => specs.sort_by_key(|t| (t.gpu, t.cpu)),
         "memory" => specs.sort_by_key(|t| (t.memory_gib, t.cpu)),
         "gmtcreatetime" => {}
-        _ => return Err(ApiError::invalid("SortBy", format!("must be Cpu, Gpu, Memory or GmtCreateTime, got \"{sort}\""))),
+        _ => {
+            return Err(ApiError::invalid(
+                "SortBy",
+                format!("must be Cpu, Gpu, Memory or GmtCreateTime, got \"{sort}\""),
+            ))
+        }
     }
     if descending {
         specs.reverse();

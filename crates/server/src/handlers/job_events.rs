@@ -14,7 +14,14 @@ pub fn get(state: &AppState, request: &ApiRequest) -> Result<Response, ApiError>
     let q = GetJobEventsRequest::from_query(&request.query)?;
     let job_id = request.param(0);
     state.store.get_job(job_id)?;
-    let events = read_events(state, job_id, None, q.max_events_num, &q.start_time, &q.end_time)?;
+    let events = read_events(
+        state,
+        job_id,
+        None,
+        q.max_events_num,
+        &q.start_time,
+        &q.end_time,
+    )?;
     ok(&GetJobEventsResponseBody {
         request_id: Some(request.request_id.clone()),
         job_id: Some(job_id.to_string()),
@@ -34,7 +41,9 @@ pub fn read_events(
     let max = query::count(max, "MaxEventsNum", DEFAULT_MAX_EVENTS, 10_000)?;
     let start = query::time(start, "StartTime")?.unwrap_or(i64::MIN);
     let end = query::time(end, "EndTime")?.unwrap_or(i64::MAX);
-    let events = state.store.events(job_id, pod_id, start, end, max as usize)?;
+    let events = state
+        .store
+        .events(job_id, pod_id, start, end, max as usize)?;
     Ok(events
         .into_iter()
         .map(|e| format!("{} {}", opendlc_core::time::format_event(e.time), e.text))

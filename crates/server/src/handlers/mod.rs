@@ -12,7 +12,11 @@ use opendlc_api::{ErrorCode, Operation};
 use crate::http::{ApiError, ApiRequest};
 use crate::state::AppState;
 
-pub async fn call(state: &AppState, operation: &Operation, request: ApiRequest) -> Result<Response, ApiError> {
+pub async fn call(
+    state: &AppState,
+    operation: &Operation,
+    request: ApiRequest,
+) -> Result<Response, ApiError> {
     match operation.action {
         "CreateJob" => jobs::create(state, &request),
         "GetJob" => jobs::get(state, &request),
@@ -26,7 +30,9 @@ pub async fn call(state: &AppState, operation: &Operation, request: ApiRequest) 
         "ListEcsSpecs" => ecs_specs::list(state, &request),
         other => Err(ApiError::new(
             ErrorCode::NotImplemented,
-            format!("{other} is part of the PAI-DLC API but not available on this opendlc server yet."),
+            format!(
+                "{other} is part of the PAI-DLC API but not available on this opendlc server yet."
+            ),
         )),
     }
 }

@@ -4,7 +4,8 @@ use axum::http::header::CONTENT_DISPOSITION;
 use axum::http::HeaderValue;
 use axum::response::Response;
 use opendlc_api::{
-    ErrorCode, GetPodEventsRequest, GetPodEventsResponseBody, GetPodLogsRequest, GetPodLogsResponseBody,
+    ErrorCode, GetPodEventsRequest, GetPodEventsResponseBody, GetPodLogsRequest,
+    GetPodLogsResponseBody,
 };
 use opendlc_core::Pod;
 use opendlc_runtime::logs::{read_log, LogQuery};
@@ -18,15 +19,25 @@ pub const DEFAULT_MAX_LINES: u64 = 2000;
 const MAX_LINES_LIMIT: u64 = 1_000_000;
 
 /// The pod incarnation a request means: the one with `pod_uid` if given, else the current one.
-fn find_pod(state: &AppState, job_id: &str, pod_id: &str, pod_uid: &Option<String>) -> Result<Pod, ApiError> {
+fn find_pod(
+    state: &AppState,
+    job_id: &str,
+    pod_id: &str,
+    pod_uid: &Option<String>,
+) -> Result<Pod, ApiError> {
     state.store.get_job(job_id)?;
     let pods = state.store.pods(job_id)?;
     let pod_uid = query::text(pod_uid);
     pods.into_iter()
         .find(|p| p.pod_id == pod_id && pod_uid.as_ref().map_or(p.current, |uid| &p.pod_uid == uid))
         .ok_or_else(|| {
-            let which = pod_uid.map(|u| format!(" with PodUid {u}")).unwrap_or_default();
-            ApiError::new(ErrorCode::PodNotFound, format!("The job {job_id} has no pod {pod_id}{which}."))
+            let which = pod_uid
+                .map(|u| format!(" with PodUid {u}"))
+                .unwrap_or_default();
+            ApiError::new(
+                ErrorCode::PodNotFound,
+                format!("The job {job_id} has no pod {pod_id}{which}."),
+            )
         })
 }
 
@@ -35,14 +46,22 @@ pub fn logs(state: &AppState, request: &ApiRequest) -> Result<Response, ApiError
     let (job_id, pod_id) = (request.param(0), request.param(1));
     let pod = find_pod(state, job_id, pod_id, &q.pod_uid)?;
     let download = q.download_to_file.unwrap_or(false);
-    let default_lines = if download { MAX_LINES_LIMIT } else { DEFAULT_MAX_LINES };
+    let default_lines = if download {
+        MAX_LINES_LIMIT
+    } else {
+        DEFAULT_MAX_LINES
+    };
     let log_query = LogQuery {
         max_lines: query::count(q.max_lines, "MaxLines", default_lines, MAX_LINES_LIMIT)? as usize,
         since: query::time(&q.start_time, "StartTime")?.map(opendlc_core::time::to_datetime),
         until: query::time(&q.end_time, "EndTime")?.map(opendlc_core::time::to_datetime),
     };
-    let path = state.jobs_dir.pod(job_id, &pod.pod_uid).join(opendlc_runtime::LOG_FILE);
-    let lines = read_log(&path, &log_query).map_err(|e| ApiError::internal("read the pod's log", e))?;
+    let path = state
+        .jobs_dir
+        .pod(job_id, &pod.pod_uid)
+        .join(opendlc_runtime::LOG_FILE);
+    let lines =
+        read_log(&path, &log_query).map_err(|e| ApiError::internal("read the pod's log", e))?;
     let mut response = ok(&GetPodLogsResponseBody {
         request_id: Some(request.request_id.clone()),
         job_id: Some(job_id.to_string()),
@@ -64,7 +83,14 @@ pub fn events(state: &AppState, request: &ApiRequest) -> Result<Response, ApiErr
     let q = GetPodEventsRequest::from_query(&request.query)?;
     let (job_id, pod_id) = (request.param(0), request.param(1));
     let pod = find_pod(state, job_id, pod_id, &q.pod_uid)?;
-    let events = job_events::read_events(state, job_id, Some(pod_id), q.max_events_num, &q.start_time, &q.end_time)?;
+    let events = job_events::read_events(
+        state,
+        job_id,
+        Some(pod_id),
+        q.max_events_num,
+        &q.start_time,
+        &q.end_time,
+    )?;
     ok(&GetPodEventsResponseBody {
         request_id: Some(request.request_id.clone()),
         job_id: Some(job_id.to_string()),

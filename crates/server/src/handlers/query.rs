@@ -7,9 +7,12 @@ use crate::http::ApiError;
 pub fn time(value: &Option<String>, field: &str) -> Result<Option<Millis>, ApiError> {
     match value.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
         None => Ok(None),
-        Some(text) => parse_wire(text)
-            .map(Some)
-            .ok_or_else(|| ApiError::invalid(field, format!("\"{text}\" is not a time like 2024-01-01T00:00:00Z"))),
+        Some(text) => parse_wire(text).map(Some).ok_or_else(|| {
+            ApiError::invalid(
+                field,
+                format!("\"{text}\" is not a time like 2024-01-01T00:00:00Z"),
+            )
+        }),
     }
 }
 
@@ -18,7 +21,10 @@ pub fn count(value: Option<i64>, field: &str, default: u64, max: u64) -> Result<
     match value {
         None => Ok(default),
         Some(n) if n >= 1 && n as u64 <= max => Ok(n as u64),
-        Some(n) => Err(ApiError::invalid(field, format!("must be between 1 and {max}, got {n}"))),
+        Some(n) => Err(ApiError::invalid(
+            field,
+            format!("must be between 1 and {max}, got {n}"),
+        )),
     }
 }
 
@@ -28,7 +34,10 @@ pub fn descending(value: &Option<String>, default_desc: bool) -> Result<bool, Ap
         None => Ok(default_desc),
         Some(v) if v.eq_ignore_ascii_case("desc") => Ok(true),
         Some(v) if v.eq_ignore_ascii_case("asc") => Ok(false),
-        Some(v) => Err(ApiError::invalid("Order", format!("must be asc or desc, got \"{v}\""))),
+        Some(v) => Err(ApiError::invalid(
+            "Order",
+            format!("must be asc or desc, got \"{v}\""),
+        )),
     }
 }
 
@@ -46,5 +55,9 @@ pub fn list(value: &Option<String>) -> Vec<String> {
 
 /// A non-blank string parameter.
 pub fn text(value: &Option<String>) -> Option<String> {
-    value.as_deref().map(str::trim).filter(|v| !v.is_empty()).map(String::from)
+    value
+        .as_deref()
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(String::from)
 }

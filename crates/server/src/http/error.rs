@@ -16,20 +16,32 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        ApiError { code, message: message.into() }
+        ApiError {
+            code,
+            message: message.into(),
+        }
     }
 
     pub fn invalid(field: &str, message: impl std::fmt::Display) -> Self {
-        ApiError::new(ErrorCode::InvalidParameter, format!("Invalid parameter {field}: {message}"))
+        ApiError::new(
+            ErrorCode::InvalidParameter,
+            format!("Invalid parameter {field}: {message}"),
+        )
     }
 
     pub fn job_not_found(job_id: &str) -> Self {
-        ApiError::new(ErrorCode::JobNotFound, format!("The job {job_id} does not exist."))
+        ApiError::new(
+            ErrorCode::JobNotFound,
+            format!("The job {job_id} does not exist."),
+        )
     }
 
     pub fn internal(context: &str, err: impl std::fmt::Display) -> Self {
         tracing::error!("{context}: {err}");
-        ApiError::new(ErrorCode::InternalError, format!("The server failed to {context}; see its log."))
+        ApiError::new(
+            ErrorCode::InternalError,
+            format!("The server failed to {context}; see its log."),
+        )
     }
 }
 
@@ -65,12 +77,18 @@ impl From<StoreError> for ApiError {
 impl From<EngineError> for ApiError {
     fn from(e: EngineError) -> Self {
         match e {
-            EngineError::IncorrectStatus { job_id, action, status } => ApiError::new(
+            EngineError::IncorrectStatus {
+                job_id,
+                action,
+                status,
+            } => ApiError::new(
                 ErrorCode::IncorrectStatus,
                 format!("Job {job_id} can't be {action}, because it is {status}."),
             ),
             EngineError::Store(e) => e.into(),
-            EngineError::ShutDown => ApiError::new(ErrorCode::InternalError, "The server is shutting down."),
+            EngineError::ShutDown => {
+                ApiError::new(ErrorCode::InternalError, "The server is shutting down.")
+            }
         }
     }
 }

@@ -63,12 +63,17 @@ fn error_response(e: ApiError, request_id: &str, host: &str) -> Response {
         host_id: host.to_string(),
         code: e.code.as_str().to_string(),
         message: e.message,
-        recommend: format!("https://api.aliyun.com/troubleshoot?q={}&product=pai-dlc", e.code.as_str()),
+        recommend: format!(
+            "https://api.aliyun.com/troubleshoot?q={}&product=pai-dlc",
+            e.code.as_str()
+        ),
     };
     let status = StatusCode::from_u16(e.code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut response = (status, axum::Json(body)).into_response();
     if e.code == ErrorCode::Throttling {
-        response.headers_mut().insert("x-acs-retry-after", HeaderValue::from_static("1"));
+        response
+            .headers_mut()
+            .insert("x-acs-retry-after", HeaderValue::from_static("1"));
     }
     response
 }

@@ -27,17 +27,27 @@ impl ApiRequest {
         let query = url::form_urlencoded::parse(parts.uri.query().unwrap_or_default().as_bytes())
             .into_owned()
             .collect();
-        let body = axum::body::to_bytes(body, MAX_BODY_BYTES).await.map_err(|_| {
-            ApiError::new(
-                ErrorCode::RequestTooLarge,
-                format!("The request body exceeds the limit of {MAX_BODY_BYTES} bytes."),
-            )
-        })?;
+        let body = axum::body::to_bytes(body, MAX_BODY_BYTES)
+            .await
+            .map_err(|_| {
+                ApiError::new(
+                    ErrorCode::RequestTooLarge,
+                    format!("The request body exceeds the limit of {MAX_BODY_BYTES} bytes."),
+                )
+            })?;
         let (operation, params) = match find_operation(&method, &raw_path) {
             Some((op, params)) => (Some(op), params),
             None => (None, Vec::new()),
         };
-        Ok(ApiRequest { request_id, method, raw_path, operation, params, query, body })
+        Ok(ApiRequest {
+            request_id,
+            method,
+            raw_path,
+            operation,
+            params,
+            query,
+            body,
+        })
     }
 
     /// The `i`-th path parameter (routing guarantees it exists).
@@ -55,5 +65,7 @@ impl ApiRequest {
 }
 
 pub fn percent_decode(segment: &str) -> String {
-    percent_encoding::percent_decode_str(segment).decode_utf8_lossy().into_owned()
+    percent_encoding::percent_decode_str(segment)
+        .decode_utf8_lossy()
+        .into_owned()
 }

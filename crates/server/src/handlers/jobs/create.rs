@@ -20,5 +20,8 @@ pub fn create(state: &AppState, request: &ApiRequest) -> Result<Response, ApiErr
     let job_id = job.job_id.clone();
     tracing::info!(job.id = %job_id, job.r#type = %job.job_type, pods = job.pod_count(), "job created");
     state.engine.created(job);
-    ok(&CreateJobResponseBody { job_id: Some(job_id), request_id: Some(request.request_id.clone()) })
+    ok(&CreateJobResponseBody {
+        job_id: Some(job_id),
+        request_id: Some(request.request_id.clone()),
+    })
 }

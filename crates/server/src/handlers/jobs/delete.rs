@@ -10,7 +10,10 @@ pub fn delete(state: &AppState, request: &ApiRequest) -> Result<Response, ApiErr
     if !job.status.is_terminal() {
         return Err(ApiError::new(
             ErrorCode::IncorrectStatus,
-            format!("Job {} can't be deleted, because it is {}; stop it first.", job.job_id, job.status),
+            format!(
+                "Job {} can't be deleted, because it is {}; stop it first.",
+                job.job_id, job.status
+            ),
         ));
     }
     state.store.delete_job(&job.job_id)?;
@@ -22,5 +25,8 @@ pub fn delete(state: &AppState, request: &ApiRequest) -> Result<Response, ApiErr
             }
         }
     });
-    ok(&DeleteJobResponseBody { job_id: Some(job.job_id), request_id: Some(request.request_id.clone()) })
+    ok(&DeleteJobResponseBody {
+        job_id: Some(job.job_id),
+        request_id: Some(request.request_id.clone()),
+    })
 }

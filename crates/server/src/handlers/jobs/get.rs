@@ -10,7 +10,10 @@ pub fn get(state: &AppState, request: &ApiRequest) -> Result<Response, ApiError>
     let q = GetJobRequest::from_query(&request.query)?;
     let job = state.store.get_job(request.param(0))?;
     let (pods, history) = if q.need_detail.unwrap_or(true) {
-        (state.store.pods(&job.job_id)?, state.store.status_history(&job.job_id)?)
+        (
+            state.store.pods(&job.job_id)?,
+            state.store.status_history(&job.job_id)?,
+        )
     } else {
         (Vec::new(), Vec::new())
     };

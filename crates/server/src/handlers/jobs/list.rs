@@ -27,11 +27,13 @@ pub fn list(state: &AppState, request: &ApiRequest) -> Result<Response, ApiError
 fn filter(state: &AppState, q: &ListJobsRequest) -> Result<JobFilter, ApiError> {
     let job_types = query::list(&q.job_type);
     for t in &job_types {
-        t.parse::<JobType>().map_err(|e| ApiError::invalid("JobType", e))?;
+        t.parse::<JobType>()
+            .map_err(|e| ApiError::invalid("JobType", e))?;
     }
     let statuses = query::list(&q.status);
     for s in &statuses {
-        s.parse::<JobStatus>().map_err(|e| ApiError::invalid("Status", e))?;
+        s.parse::<JobStatus>()
+            .map_err(|e| ApiError::invalid("Status", e))?;
     }
     let time_field = match query::text(&q.time_range_field).as_deref() {
         None | Some("GmtCreateTime") => TimeField::GmtCreateTime,
@@ -73,11 +75,15 @@ fn filter(state: &AppState, q: &ListJobsRequest) -> Result<JobFilter, ApiError> 
     let mut resource_ids = query::list(&q.resource_ids);
     resource_ids.extend(query::text(&q.resource_id));
     let show_own = q.show_own.unwrap_or(true);
-    let user_id = query::text(&q.user_id_for_filter).or_else(|| show_own.then(|| state.caller_id.to_string()));
+    let user_id = query::text(&q.user_id_for_filter)
+        .or_else(|| show_own.then(|| state.caller_id.to_string()));
     let all_workspaces = q.from_all_workspaces.unwrap_or(false);
     Ok(JobFilter {
         display_name: query::text(&q.display_name),
-        display_name_exact: q.display_name_search_mode.as_deref().is_some_and(|m| m.eq_ignore_ascii_case("exact")),
+        display_name_exact: q
+            .display_name_search_mode
+            .as_deref()
+            .is_some_and(|m| m.eq_ignore_ascii_case("exact")),
         job_types,
         statuses,
         time_field,

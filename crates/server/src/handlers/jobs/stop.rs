@@ -7,5 +7,8 @@ use crate::state::AppState;
 /// StopJob: Stopping (the pods get SIGTERM, then SIGKILL after the grace period) → Stopped.
 pub async fn stop(state: &AppState, request: &ApiRequest) -> Result<Response, ApiError> {
     let job = state.engine.stop(request.param(0)).await?;
-    ok(&StopJobResponseBody { job_id: Some(job.job_id), request_id: Some(request.request_id.clone()) })
+    ok(&StopJobResponseBody {
+        job_id: Some(job.job_id),
+        request_id: Some(request.request_id.clone()),
+    })
 }

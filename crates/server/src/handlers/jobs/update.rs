@@ -13,10 +13,16 @@ pub async fn update(state: &AppState, request: &ApiRequest) -> Result<Response, 
     if job.status.is_terminal() {
         return Err(ApiError::new(
             ErrorCode::IncorrectStatus,
-            format!("Job {} can't be updated, because it is {}.", job.job_id, job.status),
+            format!(
+                "Job {} can't be updated, because it is {}.",
+                job.job_id, job.status
+            ),
         ));
     }
     let specs_changed = apply_update(&mut job, &body, state.pool)?;
     let job = state.engine.update(job, specs_changed).await?;
-    ok(&UpdateJobResponseBody { job_id: Some(job.job_id), request_id: Some(request.request_id.clone()) })
+    ok(&UpdateJobResponseBody {
+        job_id: Some(job.job_id),
+        request_id: Some(request.request_id.clone()),
+    })
 }

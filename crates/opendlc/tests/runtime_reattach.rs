@@ -1,0 +1,115 @@
+//! Pods outlive their supervisor: a new one re-attaches to them, and pods whose shim died are
+//! reported lost.
+
+mod runtime_support;
+
+use std::time::Duration;
+
+use opendlc_runtime::PodEvent;
+use runtime_support::*;
+
+#[tokio::test]
+async fn a_new_supervisor_reattaches_and_sees_the_pod_end() {
+    let mut h = Harness::new();
+    let pod = h.pod(
+        "survivor",
+        "echo before; while [ ! -e go ]; do sleep 0.02; done; echo after; exit 4",
+    );
+    let dir = pod.dir.clone();
+    h.runtime.launch(pod).await.unwrap();
+    eventually("the first line", || log_lines(&dir) == ["before"]).await;
+
+    // The server is killed: its supervisor and watchers are gone, the pod is not.
+    h.restart();
+    let shim = started(&dir).shim_pid;
+    assert!(is_running(shim));
+    h.runtime.reattach("uid-survivor", &dir).unwrap();
+    std::fs::write(h.data.path().join("go"), "").unwrap();
+
+    let exit = exited(h.next_event().await);
+    assert_eq!(exit.code, Some(4));
+    assert_eq!(log_lines(&dir), ["before", "after"]);
+    // A pod that has ended re-attaches to its recorded exit at once.
+    h.restart();
+    h.runtime.reattach("uid-survivor", &dir).unwrap();
+    assert_eq!(exited(h.next_event().await).code, Some(4));
+}
+
+#[tokio::test]
+async fn a_pod_that_never_started_is_lost() {
+    let mut h = Harness::new();
+    let dir = h.data.path().join("pods").join("half");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("spec.json"), "{}").unwrap();
+    assert!(opendlc_runtime::was_started(&dir));
+    assert!(!opendlc_runtime::was_started(h.data.path()));
+    h.runtime.reattach("uid-half", &dir).unwrap();
+    match h.next_event().await {
+        PodEvent::Lost { pod_uid, reason } => {
+            assert_eq!(pod_uid, "uid-half");
+            assert!(reason.contains("started.json"), "{reason}");
+        }
+        other => panic!("expected Lost, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_killed_shim_makes_its_pod_lost_and_the_pod_is_killed() {
+    let mut h = Harness::new();
+    let pod = h.pod("orphan", "echo $$ > leader.pid; sleep 1000");
+    let dir = pod.dir.clone();
+    let leader_file = h.data.path().join("leader.pid");
+    h.runtime.launch(pod).await.unwrap();
+    eventually("the leader's pid", || {
+        leader_file.exists()
+            && std::fs::read_to_string(&leader_file)
+                .unwrap()
+                .ends_with('\n')
+    })
+    .await;
+    let leader = read_pid(&leader_file);
+
+    kill_9(started(&dir).shim_pid);
+    match h.next_event().await {
+        PodEvent::Lost { reason, .. } => assert!(reason.contains("killed by signal 9"), "{reason}"),
+        other => panic!("expected Lost, got {other:?}"),
+    }
+    eventually("the orphaned pod to be killed", || !is_running(leader)).await;
+}
+
+#[tokio::test]
+async fn stop_kills_a_pod_whose_shim_is_gone() {
+    let mut h = Harness::new();
+    let pod = h.pod("headless", "echo $$ > headless.pid; sleep 1000");
+    let dir = pod.dir.clone();
+    let leader_file = h.data.path().join("headless.pid");
+    h.runtime.launch(pod).await.unwrap();
+    eventually("the leader's pid", || {
+        leader_file.exists()
+            && std::fs::read_to_string(&leader_file)
+                .unwrap()
+                .ends_with('\n')
+    })
+    .await;
+    let leader = read_pid(&leader_file);
+
+    // Nobody watches (the server is down) when the shim dies.
+    h.restart();
+    kill_9(started(&dir).shim_pid);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(is_running(leader));
+
+    h.runtime.stop(&dir).unwrap();
+    eventually("the pod to be killed", || !is_running(leader)).await;
+    h.runtime.reattach("uid-headless", &dir).unwrap();
+    assert!(matches!(h.next_event().await, PodEvent::Lost { .. }));
+}
+
+fn kill_9(pid: u32) {
+    let status = std::process::Command::new("kill")
+        .arg("-9")
+        .arg(pid.to_string())
+        .status()
+        .unwrap();
+    assert!(status.success());
+}

@@ -1,0 +1,56 @@
+//! The JSON documents of a pod directory: what the supervisor asks for (`spec.json`), what the
+//! shim reports when the command runs (`started.json`) and when it is over (`exit.json`).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// `spec.json`: everything the shim needs to run the pod, written before the shim starts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PodSpec {
+    pub pod_id: String,
+    pub pod_uid: String,
+    /// Run as `/bin/sh -c COMMAND`.
+    pub command: String,
+    pub workdir: PathBuf,
+    /// Set on top of the inherited environment, from which every `OPENDLC_*` variable is removed.
+    pub env: BTreeMap<String, String>,
+    /// How long the command has between SIGTERM and SIGKILL when the pod is stopped.
+    pub grace_period_ms: u64,
+}
+
+/// `started.json`: who to watch and who to signal, written once the command is running.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShimStarted {
+    pub shim_pid: u32,
+    /// Field 22 of `/proc/<shim_pid>/stat`: with the pid, it identifies the shim even after the
+    /// pid has been reused by an unrelated process.
+    pub shim_start_ticks: u64,
+    /// The command's process (`sh`), leader of its own process group.
+    pub pid: u32,
+    pub pgid: u32,
+    pub started_at: DateTime<Utc>,
+}
+
+/// `exit.json`: how the pod ended. Written durably, after the log is flushed, so a reader that
+/// sees it also sees every log line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PodExit {
+    /// The exit code when the command exited normally.
+    pub code: Option<i32>,
+    /// The signal that killed the command.
+    pub signal: Option<i32>,
+    pub finished_at: DateTime<Utc>,
+    /// Why, when the exit code and signal do not tell the whole story ("killed after the grace
+    /// period", "the command could not be started: …").
+    pub reason: Option<String>,
+}
+
+impl PodExit {
+    /// True when the command exited with code 0.
+    pub fn succeeded(&self) -> bool {
+        self.code == Some(0)
+    }
+}

@@ -1,0 +1,89 @@
+//! Starting the pod's command: `/bin/sh -c COMMAND` in its own process group.
+
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::process::CommandExt;
+use std::process::{ChildStderr, ChildStdout, Command, Stdio};
+
+use crate::pod_files::PodSpec;
+
+/// Variables of ours (server configuration, access keys) that must not leak into pods.
+const PRIVATE_ENV_PREFIX: &[u8] = b"OPENDLC_";
+
+pub(super) struct Spawned {
+    pub pid: u32,
+    pub stdout: ChildStdout,
+    pub stderr: ChildStderr,
+}
+
+/// Why the command did not start, with the exit code to record (126/127, as a shell would).
+pub(super) struct NotStarted {
+    pub code: i32,
+    pub reason: String,
+}
+
+pub(super) fn spawn(spec: &PodSpec) -> Result<Spawned, NotStarted> {
+    // Checked here for a clear message: a failed chdir in the child reads as a bare ENOENT.
+    match std::fs::metadata(&spec.workdir) {
+        Ok(meta) if meta.is_dir() => {}
+        Ok(_) => {
+            return Err(not_started(
+                127,
+                format!(
+                    "the working directory {} is not a directory",
+                    spec.workdir.display()
+                ),
+            ))
+        }
+        Err(e) => {
+            return Err(not_started(
+                127,
+                format!(
+                    "the working directory {} cannot be used: {e}",
+                    spec.workdir.display()
+                ),
+            ))
+        }
+    }
+    let mut command = Command::new("/bin/sh");
+    command
+        .arg("-c")
+        .arg(&spec.command)
+        .current_dir(&spec.workdir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        // Its own group, so that stopping the pod reaches everything the command started.
+        .process_group(0);
+    for (name, _) in std::env::vars_os() {
+        if is_private(&name) {
+            command.env_remove(name);
+        }
+    }
+    command.envs(&spec.env);
+    let mut child = command.spawn().map_err(|e| {
+        let code = match e.raw_os_error() {
+            Some(libc::EACCES | libc::ENOEXEC | libc::EPERM) => 126,
+            _ => 127,
+        };
+        not_started(code, format!("failed to run /bin/sh: {e}"))
+    })?;
+    let (Some(stdout), Some(stderr)) = (child.stdout.take(), child.stderr.take()) else {
+        unreachable!("both pipes were requested");
+    };
+    // The std handle is dropped without waiting: the shim reaps with waitpid(-1) because, as a
+    // subreaper, it also inherits the command's orphans.
+    Ok(Spawned {
+        pid: child.id(),
+        stdout,
+        stderr,
+    })
+}
+
+fn is_private(name: &OsStr) -> bool {
+    name.as_bytes().starts_with(PRIVATE_ENV_PREFIX)
+}
+
+fn not_started(code: i32, reason: String) -> NotStarted {
+    NotStarted { code, reason }
+}

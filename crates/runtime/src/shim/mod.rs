@@ -1,0 +1,230 @@
+//! The shim: one small synchronous process per pod (`opendlc shim --dir DIR`) that owns the
+//! pod's processes, so that the pod neither dies with the server nor goes unrecorded.
+//!
+//! Its life:
+//! 1. block the signals it handles, become a session leader (SIGHUP or Ctrl-C aimed at the
+//!    server does not reach it) and a child subreaper (orphans of the pod come back to it);
+//! 2. read `spec.json`, start `/bin/sh -c COMMAND` in its own process group with stdin from
+//!    /dev/null and stdout/stderr piped into the pod `log`;
+//! 3. write `started.json`, print `started <pid>` on stdout (the supervisor waits for that
+//!    line) and never write to stdout again — diagnostics go to stderr, which the supervisor
+//!    points at `shim.log`. If the command cannot start: `exit.json`, then `failed <reason>`;
+//! 4. on SIGTERM: SIGTERM to the process group, SIGKILL after the grace period;
+//! 5. once the group leader exits: SIGKILL what is left of the pod, drain the pipes (bounded),
+//!    fsync the log, write `exit.json` durably, exit 0.
+
+mod command;
+mod pump;
+mod signals;
+mod supervise;
+
+use std::fmt;
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::os::fd::AsRawFd;
+use std::path::Path;
+use std::time::Duration;
+
+use chrono::Utc;
+use nix::unistd::{getpid, getsid, setsid, Pid};
+
+use crate::logs::Stream;
+use crate::pod_dir::{open_append, read_json, write_json_atomic, Durability, PodDir};
+use crate::pod_files::{PodExit, PodSpec, ShimStarted};
+use crate::process;
+use pump::Pumps;
+use signals::Signals;
+
+/// How long the pipes may stay open after the pod's processes were killed.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Entry point of `opendlc shim --dir DIR`; returns the process exit code: 0 once `exit.json`
+/// is written, 1 if even that failed. Must be called before the process starts any thread.
+pub fn run(dir: &Path) -> i32 {
+    let pod = PodDir::new(dir);
+    let signals = match Signals::install() {
+        Ok(signals) => signals,
+        Err(e) => return not_started(&pod, 127, format!("failed to set up signal handling: {e}")),
+    };
+    let own_session = become_session_leader();
+    become_subreaper();
+    let spec: PodSpec = match read_json(&pod.spec()) {
+        Ok(Some(spec)) => spec,
+        Ok(None) => return not_started(&pod, 127, format!("{} is missing", pod.spec().display())),
+        Err(e) => {
+            return not_started(
+                &pod,
+                127,
+                format!("failed to read {}: {e}", pod.spec().display()),
+            )
+        }
+    };
+    let log = match open_append(&pod.log()) {
+        Ok(log) => log,
+        Err(e) => return not_started(&pod, 127, format!("failed to open the pod log: {e}")),
+    };
+    let spawned = match command::spawn(&spec) {
+        Ok(spawned) => spawned,
+        Err(e) => return not_started(&pod, e.code, e.reason),
+    };
+    let leader = Pid::from_raw(spawned.pid as i32);
+    let pipes: [(Stream, Box<dyn Read + Send>); 2] = [
+        (Stream::Stdout, Box::new(spawned.stdout)),
+        (Stream::Stderr, Box::new(spawned.stderr)),
+    ];
+    let pumps = Pumps::start(log, pipes);
+
+    // From here on the command runs: whatever goes wrong, it is killed and exit.json written.
+    let mut kill_reason = None;
+    let mut announced = false;
+    if let Err(e) = &pumps {
+        kill_reason = Some(format!("failed to start copying the output: {e}"));
+    } else if let Err(e) = record_start(&pod, spawned.pid) {
+        kill_reason = Some(format!("failed to write started.json: {e}"));
+    } else {
+        match announce(&format!("started {}", spawned.pid)) {
+            Ok(()) => announced = true,
+            // The supervisor is gone before it learned that the pod runs, so nobody will ever
+            // account for the pod: it must not run.
+            Err(e) => {
+                kill_reason = Some(format!(
+                    "the supervisor went away before the start was acknowledged: {e}"
+                ))
+            }
+        }
+    }
+    silence_stdout();
+    if announced {
+        diag(format_args!(
+            "pod {} started: pid {}",
+            spec.pod_id, spawned.pid
+        ));
+    }
+
+    let grace = Duration::from_millis(spec.grace_period_ms);
+    let ending = supervise::wait_for_leader(&signals, leader, grace, kill_reason);
+    supervise::kill_leftovers(spawned.pid, own_session);
+    if let Ok(pumps) = pumps {
+        if let Err(e) = pumps.finish(DRAIN_TIMEOUT) {
+            diag(format_args!("failed to flush the pod log: {e}"));
+        }
+    }
+    let exit = PodExit {
+        code: ending.code,
+        signal: ending.signal,
+        finished_at: Utc::now(),
+        reason: ending.reason,
+    };
+    let written = write_exit(&pod, &exit);
+    if !announced {
+        let _ = announce(&format!(
+            "failed {}",
+            exit.reason.as_deref().unwrap_or("unknown")
+        ));
+    }
+    if written {
+        0
+    } else {
+        1
+    }
+}
+
+/// Records a command that never ran, then tells the supervisor.
+fn not_started(pod: &PodDir, code: i32, reason: String) -> i32 {
+    let reason = format!("the command could not be started: {reason}");
+    diag(format_args!("{reason}"));
+    let exit = PodExit {
+        code: Some(code),
+        signal: None,
+        finished_at: Utc::now(),
+        reason: Some(reason.clone()),
+    };
+    let written = write_exit(pod, &exit);
+    let _ = announce(&format!("failed {reason}"));
+    if written {
+        0
+    } else {
+        1
+    }
+}
+
+fn write_exit(pod: &PodDir, exit: &PodExit) -> bool {
+    match write_json_atomic(&pod.exit(), exit, Durability::PowerLoss) {
+        Ok(()) => true,
+        Err(e) => {
+            diag(format_args!("failed to write exit.json: {e}"));
+            false
+        }
+    }
+}
+
+fn record_start(pod: &PodDir, pid: u32) -> io::Result<()> {
+    let shim_pid = std::process::id();
+    let me = process::stat(shim_pid)?
+        .ok_or_else(|| io::Error::other("cannot read our own /proc entry"))?;
+    let started = ShimStarted {
+        shim_pid,
+        shim_start_ticks: me.start_ticks,
+        pid,
+        pgid: pid,
+        started_at: Utc::now(),
+    };
+    // No fsync: started.json only has to outlive the server, not the machine (a machine crash
+    // ends the pod as well).
+    write_json_atomic(&pod.started(), &started, Durability::ProcessCrash)
+}
+
+/// One line to the supervisor, on stdout. The line is newline-free so that it stays one line.
+fn announce(line: &str) -> io::Result<()> {
+    let mut out = io::stdout().lock();
+    out.write_all(line.replace('\n', " ").as_bytes())?;
+    out.write_all(b"\n")?;
+    out.flush()
+}
+
+/// After the announcement nothing may reach stdout: the supervisor has stopped reading, and a
+/// dead pipe would turn a stray write into an error.
+fn silence_stdout() {
+    if let Ok(null) = File::options().write(true).open("/dev/null") {
+        let _ = nix::unistd::dup2(null.as_raw_fd(), io::stdout().as_raw_fd());
+    }
+}
+
+/// A session of our own: no controlling terminal, so the server's terminal closing (SIGHUP)
+/// or Ctrl-C in it (SIGINT to its foreground group) does not reach the pod. Returns whether we
+/// lead our session, which is what lets the supervisor find the pod by session id later.
+fn become_session_leader() -> bool {
+    let me = getpid();
+    if getsid(None) == Ok(me) {
+        return true;
+    }
+    match setsid() {
+        Ok(_) => true,
+        Err(e) => {
+            diag(format_args!("failed to start a session of our own: {e}"));
+            false
+        }
+    }
+}
+
+/// Orphans of the pod (a daemon that double-forked) are re-parented to us instead of init, so
+/// we can kill them when the pod ends.
+fn become_subreaper() {
+    // SAFETY: prctl with integer arguments only.
+    if unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) } != 0 {
+        diag(format_args!(
+            "failed to become a child subreaper: {}",
+            io::Error::last_os_error()
+        ));
+    }
+}
+
+/// A line in the shim's diagnostic log (its stderr), written with one `write` so that lines
+/// from different threads do not mix.
+pub(crate) fn diag(message: fmt::Arguments<'_>) {
+    let line = format!(
+        "{} {message}\n",
+        Utc::now().format("%Y-%m-%dT%H:%M:%S%.6fZ")
+    );
+    let _ = io::stderr().write_all(line.as_bytes());
+}

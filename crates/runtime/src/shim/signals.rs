@@ -1,0 +1,62 @@
+//! The shim's signals, read synchronously from a signalfd.
+//!
+//! The signals we handle are blocked in every thread (the mask is set before any thread exists
+//! and threads inherit it), so they queue up for the signalfd instead of interrupting anyone.
+//! Blocking, rather than ignoring, matters: an ignored signal stays ignored across `exec`, a
+//! blocked one does not reach the command at all because std clears the mask in the child.
+
+use std::os::fd::AsFd;
+use std::time::Duration;
+
+use nix::errno::Errno;
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::signal::{SigSet, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+
+pub(super) struct Signals {
+    fd: SignalFd,
+}
+
+impl Signals {
+    /// Blocks SIGTERM and SIGINT (stop the pod), SIGHUP (ignored: the server going away must
+    /// not take pods with it) and SIGCHLD (a child changed state), and opens a signalfd for
+    /// them. Must run before any other thread is started.
+    pub fn install() -> nix::Result<Self> {
+        let mut mask = SigSet::empty();
+        for signal in [
+            Signal::SIGTERM,
+            Signal::SIGINT,
+            Signal::SIGHUP,
+            Signal::SIGCHLD,
+        ] {
+            mask.add(signal);
+        }
+        mask.thread_block()?;
+        let fd = SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)?;
+        Ok(Self { fd })
+    }
+
+    /// Waits until a signal arrives or `timeout` passes (`None`: no limit); returns the signals
+    /// that arrived, possibly none.
+    pub fn wait(&self, timeout: Option<Duration>) -> nix::Result<Vec<Signal>> {
+        let timeout = match timeout {
+            // Round up, so a deadline 0.3 ms away is not a busy loop of zero-timeout polls.
+            Some(t) => {
+                PollTimeout::try_from(t.as_micros().div_ceil(1000)).unwrap_or(PollTimeout::MAX)
+            }
+            None => PollTimeout::NONE,
+        };
+        let mut fds = [PollFd::new(self.fd.as_fd(), PollFlags::POLLIN)];
+        match poll(&mut fds, timeout) {
+            Ok(_) | Err(Errno::EINTR) => {}
+            Err(e) => return Err(e),
+        }
+        let mut signals = Vec::new();
+        while let Some(info) = self.fd.read_signal()? {
+            if let Ok(signal) = Signal::try_from(info.ssi_signo as i32) {
+                signals.push(signal);
+            }
+        }
+        Ok(signals)
+    }
+}

@@ -1,0 +1,68 @@
+//! Stopping a pod: ask its shim, which owns the grace period.
+
+use std::path::Path;
+
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+
+use super::LocalRuntime;
+use crate::error::RuntimeError;
+use crate::pod_dir::{read_json, PodDir};
+use crate::pod_files::ShimStarted;
+use crate::process;
+
+impl LocalRuntime {
+    /// Asks the pod to stop: SIGTERM to its shim, which forwards it to the command's process
+    /// group and SIGKILLs the group after the grace period. Returns at once; the pod's end
+    /// arrives as the usual [`super::PodEvent`]. If the shim is gone but processes of the pod
+    /// are left, they are SIGKILLed. Idempotent: stopping an ended pod does nothing.
+    pub fn stop(&self, dir: &Path) -> Result<(), RuntimeError> {
+        let pod = PodDir::new(dir);
+        let stop_error = |error| RuntimeError::Stop {
+            dir: dir.to_path_buf(),
+            error,
+        };
+        if pod.exit().exists() {
+            return Ok(());
+        }
+        let started = read_json::<ShimStarted>(&pod.started()).map_err(|error| {
+            RuntimeError::ReadPodFile {
+                path: pod.started(),
+                error,
+            }
+        })?;
+        let Some(started) = started else {
+            // Still starting: the shim is our unreaped child, so its pid is safe to signal. It
+            // forwards the SIGTERM once the command runs.
+            if let Some(&shim_pid) = self.launching().get(dir) {
+                let _ = kill(Pid::from_raw(shim_pid as i32), Signal::SIGTERM);
+            }
+            return Ok(());
+        };
+        match process::open_verified(started.shim_pid, started.shim_start_ticks) {
+            Ok(Some(shim)) => {
+                process::pidfd_send_signal(&shim, Signal::SIGTERM).map_err(stop_error)
+            }
+            Ok(None) => {
+                // One quick pass: whoever watches this pod reports it lost and kills the rest.
+                process::kill_orphaned_pod(
+                    started.shim_pid,
+                    started.shim_start_ticks,
+                    std::time::Duration::ZERO,
+                )
+                .map(drop)
+                .map_err(stop_error)
+            }
+            // No pidfds (Linux < 5.3): check, then signal by pid.
+            Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => {
+                if process::is_alive(started.shim_pid, started.shim_start_ticks)
+                    .map_err(stop_error)?
+                {
+                    let _ = kill(Pid::from_raw(started.shim_pid as i32), Signal::SIGTERM);
+                }
+                Ok(())
+            }
+            Err(error) => Err(stop_error(error)),
+        }
+    }
+}

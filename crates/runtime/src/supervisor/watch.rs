@@ -1,0 +1,158 @@
+//! Waiting for shims to end, and turning their end into one [`PodEvent`].
+
+use std::os::fd::OwnedFd;
+use std::process::ExitStatus;
+use std::time::Duration;
+
+use tokio::io::unix::AsyncFd;
+use tokio::io::Interest;
+use tokio::sync::{mpsc, watch};
+
+use super::PodEvent;
+use crate::pod_dir::{read_json, PodDir};
+use crate::pod_files::{PodExit, ShimStarted};
+use crate::process;
+
+/// How often to look at a shim when the kernel cannot tell us (no pidfd, Linux < 5.3).
+const POLL_INTERVAL: Duration = Duration::from_millis(250);
+
+/// Everything a watcher task needs; deliberately not the runtime itself, so that tasks do not
+/// keep it alive.
+pub(super) struct Watcher {
+    pub pod_uid: String,
+    pub dir: PodDir,
+    pub events: mpsc::UnboundedSender<PodEvent>,
+    pub shutdown: watch::Receiver<()>,
+}
+
+impl Watcher {
+    /// A shim this runtime started: reap it, then report.
+    pub fn child(mut self, mut child: tokio::process::Child) {
+        tokio::spawn(async move {
+            let status = tokio::select! {
+                status = child.wait() => status,
+                // The runtime was dropped: the shim keeps running; dropping `child` leaves its
+                // reaping to tokio.
+                _ = self.shutdown.changed() => return,
+            };
+            let how = match status {
+                Ok(status) => describe(status),
+                Err(e) => format!("could not be waited for ({e})"),
+            };
+            self.conclude(&how).await;
+        });
+    }
+
+    /// A shim started by an earlier server, as a pidfd: readable once the shim has exited.
+    pub fn pidfd(mut self, pidfd: OwnedFd, shim_pid: u32) {
+        tokio::spawn(async move {
+            // SAFETY: the AsyncFd owns the OwnedFd, which stays open as long as it does.
+            let pidfd = match unsafe { AsyncFd::register_with_interest(pidfd, Interest::READABLE) }
+            {
+                Ok(fd) => fd,
+                Err(e) => {
+                    tracing::warn!(pod.uid = %self.pod_uid, "failed to watch the shim's pidfd, polling instead: {e}");
+                    return self.poll_until_gone(shim_pid, None).await;
+                }
+            };
+            tokio::select! {
+                _ = pidfd.readable() => {}
+                _ = self.shutdown.changed() => return,
+            }
+            self.conclude(&format!("(pid {shim_pid}) exited")).await;
+        });
+    }
+
+    /// A shim started by an earlier server, on a kernel without pidfds.
+    pub fn poll(self, shim_pid: u32, shim_start_ticks: u64) {
+        tokio::spawn(self.poll_until_gone(shim_pid, Some(shim_start_ticks)));
+    }
+
+    async fn poll_until_gone(mut self, shim_pid: u32, start_ticks: Option<u64>) {
+        let start_ticks = match start_ticks {
+            Some(ticks) => ticks,
+            None => match read_json::<ShimStarted>(&self.dir.started()) {
+                Ok(Some(started)) => started.shim_start_ticks,
+                _ => return self.conclude("is gone").await,
+            },
+        };
+        loop {
+            match process::stat(shim_pid) {
+                Ok(Some(s)) if s.start_ticks == start_ticks && !s.is_zombie() => {}
+                _ => break,
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(POLL_INTERVAL) => {}
+                _ = self.shutdown.changed() => return,
+            }
+        }
+        self.conclude(&format!("(pid {shim_pid}) exited")).await;
+    }
+
+    /// The shim is gone (`how` says how): report its exit.json, or the pod as lost.
+    pub async fn conclude(&self, how: &str) {
+        let event = match read_json::<PodExit>(&self.dir.exit()) {
+            Ok(Some(exit)) => PodEvent::Exited {
+                pod_uid: self.pod_uid.clone(),
+                exit,
+            },
+            Ok(None) => {
+                self.lost(format!(
+                    "the shim {how} without recording how the pod ended"
+                ))
+                .await
+            }
+            Err(e) => {
+                self.lost(format!(
+                    "the shim {how}, and its exit.json is unreadable: {e}"
+                ))
+                .await
+            }
+        };
+        self.send(event);
+    }
+
+    /// A lost pod: kill whatever is left of it, since nobody will account for it any more.
+    pub async fn lost(&self, reason: String) -> PodEvent {
+        if let Ok(Some(started)) = read_json::<ShimStarted>(&self.dir.started()) {
+            let killed = tokio::task::spawn_blocking(move || {
+                process::kill_orphaned_pod(
+                    started.shim_pid,
+                    started.shim_start_ticks,
+                    Duration::from_secs(2),
+                )
+            })
+            .await;
+            match killed {
+                Ok(Ok(0)) => {}
+                Ok(Ok(n)) => {
+                    tracing::warn!(pod.uid = %self.pod_uid, "killed {n} process(es) of a lost pod")
+                }
+                Ok(Err(e)) => {
+                    tracing::warn!(pod.uid = %self.pod_uid, "failed to kill what is left of a lost pod: {e}")
+                }
+                Err(e) => {
+                    tracing::warn!(pod.uid = %self.pod_uid, "failed to kill what is left of a lost pod: {e}")
+                }
+            }
+        }
+        PodEvent::Lost {
+            pod_uid: self.pod_uid.clone(),
+            reason,
+        }
+    }
+
+    pub fn send(&self, event: PodEvent) {
+        // A closed channel means the server is shutting down; the event is in the files anyway.
+        let _ = self.events.send(event);
+    }
+}
+
+fn describe(status: ExitStatus) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(code), _) => format!("exited with status {code}"),
+        (_, Some(signal)) => format!("was killed by signal {signal}"),
+        _ => format!("ended ({status})"),
+    }
+}

@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# The one command that runs every gate and test, by hand and in CI (.ci/run):
+#
+#   1. cargo fmt --check         (skipped by --quick and --compat)
+#   2. cargo clippy -D warnings  (skipped by --quick and --compat)
+#   3. the Rust tests            (cargo nextest if installed, plus doc tests; skipped by --compat)
+#   4. cargo build -p opendlc
+#   5. the official-SDK compatibility suite: compat/, pytest, in scripts/python-env.sh's venv
+#
+# Usage: scripts/test.sh [--quick | --compat] [-- PYTEST_ARGS...]
+#   --quick    skip fmt and clippy
+#   --compat   only build the binary and run the compatibility suite
+#   -- ARGS    extra arguments for pytest, e.g. `scripts/test.sh --compat -- -k tour -x`
+# Stops at the first failing step and exits non-zero. Section headers and timings go to stderr.
+set -euo pipefail
+
+usage() { sed -n '2,13s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; }
+
+lint=1
+rust_tests=1
+pytest_args=()
+while (($#)); do
+    case "$1" in
+    --quick) lint=0 ;;
+    --compat) lint=0 rust_tests=0 ;;
+    -h | --help) usage; exit 0 ;;
+    --) shift; pytest_args=("$@"); break ;;
+    *) printf 'test.sh: unknown argument %q\n\n' "$1" >&2; usage >&2; exit 2 ;;
+    esac
+    shift
+done
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+target_dir="${CARGO_TARGET_DIR:-$PWD/target}"
+
+if [[ -t 2 ]]; then bold=$'\033[1m' green=$'\033[1;32m' red=$'\033[1;31m' reset=$'\033[0m'
+else bold="" green="" red="" reset=""; fi
+
+started=$SECONDS
+current=""
+timings=()
+section() {
+    finish_section
+    current="$1"
+    section_started=$SECONDS
+    printf '\n%s==> %s%s\n' "$bold" "$current" "$reset" >&2
+}
+finish_section() {
+    if [[ -n "$current" ]]; then
+        timings+=("$(printf '%5ss  %s' "$((SECONDS - section_started))" "$current")")
+    fi
+}
+on_exit() {
+    local rc=$?
+    finish_section
+    if ((${#timings[@]})); then
+        printf '\n' >&2
+        printf '    %s\n' "${timings[@]}" >&2
+    fi
+    if ((rc == 0)); then
+        printf '%s==> all passed%s in %ss\n' "$green" "$reset" "$((SECONDS - started))" >&2
+    else
+        printf '%s==> FAILED%s at: %s (exit %s) after %ss\n' \
+            "$red" "$reset" "${current:-setup}" "$rc" "$((SECONDS - started))" >&2
+    fi
+}
+trap on_exit EXIT
+
+if ((lint)); then
+    section "cargo fmt --check"
+    cargo fmt --all -- --check
+
+    section "cargo clippy"
+    cargo clippy --workspace --all-targets -- -D warnings
+fi
+
+if ((rust_tests)); then
+    if command -v cargo-nextest >/dev/null 2>&1; then
+        section "cargo nextest run"
+        cargo nextest run --workspace --no-tests=warn
+        # nextest does not run doc tests.
+        section "cargo test --doc"
+        cargo test --workspace --doc
+    else
+        section "cargo test"
+        cargo test --workspace
+    fi
+fi
+
+section "cargo build -p opendlc"
+cargo build -p opendlc
+
+section "python env (official SDK + pytest)"
+python="$(scripts/python-env.sh)"
+
+section "compat suite (official Python SDK against opendlc serve)"
+OPENDLC_BIN="$target_dir/debug/opendlc" \
+    "$python" -m pytest compat -q ${pytest_args[@]+"${pytest_args[@]}"}
