@@ -92,6 +92,8 @@ pub fn format_cpu(milli: u64) -> String {
 pub fn format_memory(mib: u64) -> String {
     if mib.is_multiple_of(1024) {
         format!("{}Gi", mib / 1024)
+    } else if mib > 1024 {
+        format!("{:.1}Gi", mib as f64 / 1024.0)
     } else {
         format!("{mib}Mi")
     }

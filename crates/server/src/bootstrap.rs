@@ -2,7 +2,7 @@
 //!
 //! If `OPENDLC_ACCESS_KEY_ID` and `OPENDLC_ACCESS_KEY_SECRET` are set, that pair is the admin
 //! key. Otherwise the key in `<data-dir>/credentials` is used, generated (mode 0600) on the
-//! first start. The file is shell-sourceable: `. <data-dir>/credentials`.
+//! first start. The file is shell-sourceable: `. <data-dir>/credentials` exports the pair.
 
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
@@ -36,6 +36,7 @@ pub fn admin_key(data_dir: &Path) -> anyhow::Result<(AccessKey, KeySource)> {
     if let Ok(text) = std::fs::read_to_string(&path) {
         let value = |name: &str| {
             text.lines()
+                .map(|l| l.trim().trim_start_matches("export ").trim_start())
                 .find_map(|l| l.strip_prefix(name)?.strip_prefix('='))
                 .map(|v| v.trim().to_string())
         };
@@ -56,8 +57,10 @@ pub fn admin_key(data_dir: &Path) -> anyhow::Result<(AccessKey, KeySource)> {
         .with_context(|| format!("failed to create {}", path.display()))?;
     writeln!(
         file,
-        "{KEY_ID_VAR}={}\n{KEY_SECRET_VAR}={}",
-        key.id, key.secret
+        "# opendlc admin access key; `. {}` exports it.\nexport {KEY_ID_VAR}={}\nexport {KEY_SECRET_VAR}={}",
+        path.display(),
+        key.id,
+        key.secret
     )
     .and_then(|_| file.sync_all())
     .with_context(|| format!("failed to write {}", path.display()))?;

@@ -40,22 +40,9 @@ fn pod_view(
     }
 }
 
+/// An earlier incarnation: the same fields, under the SDK's other model name.
 fn history_pod_view(pod: &Pod, now: Millis) -> GetJobResponseBodyPodsHistoryPods {
-    GetJobResponseBodyPodsHistoryPods {
-        r#type: Some(pod.role.to_string()),
-        pod_id: Some(pod.pod_id.clone()),
-        pod_uid: Some(pod.pod_uid.clone()),
-        status: Some(pod.status.to_string()),
-        sub_status: Some("Normal".into()),
-        ip: pod.ip.clone(),
-        node_name: pod.node_name.clone(),
-        resource_type: Some("ECS".into()),
-        gmt_create_time: wire_time(Some(pod.created)),
-        gmt_start_time: wire_time(pod.started),
-        gmt_finish_time: wire_time(pod.finished),
-        duration: Some(pod_duration(pod, now)),
-        ..Default::default()
-    }
+    convert(&pod_view(pod, Vec::new(), now))
 }
 
 /// The current incarnation of each pod, with its earlier ones as HistoryPods.
