@@ -103,6 +103,11 @@ impl Store {
         self.get_job(job_id)
     }
 
+    /// The same transition for several jobs, in one transaction (all or none).
+    pub fn transition_all(&self, job_ids: &[&str], t: &Transition) -> Result<()> {
+        self.write(|tx| job_ids.iter().try_for_each(|job_id| apply(tx, job_id, t)))
+    }
+
     /// Admits a queued job: records its rendezvous port and its pods (Pending) and moves it to
     /// EnvPreparing, atomically, so that a crash never leaves a half-admitted job.
     pub fn admit(

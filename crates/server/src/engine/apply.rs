@@ -84,11 +84,21 @@ impl Engine {
         loop {
             tokio::select! {
                 Some(command) = commands.recv() => {
-                    self.on_command(command);
-                    // Take everything already waiting before scheduling once.
-                    while let Ok(command) = commands.try_recv() {
-                        self.on_command(command);
+                    // Take everything already waiting, then schedule once: a burst of CreateJob
+                    // calls is queued in one transaction.
+                    let mut created = Vec::new();
+                    let mut next = Some(command);
+                    while let Some(command) = next {
+                        match command {
+                            Command::Created(job) => created.push(job),
+                            other => {
+                                self.queue_created(std::mem::take(&mut created));
+                                self.on_command(other);
+                            }
+                        }
+                        next = commands.try_recv().ok();
                     }
+                    self.queue_created(created);
                 }
                 Some(event) = pod_events.recv() => self.on_pod_event(event),
                 Some(launch) = launched.recv() => self.on_launched(launch),
@@ -105,14 +115,7 @@ impl Engine {
 
     fn on_command(&mut self, command: Command) {
         match command {
-            Command::Created(job) => {
-                let t = Transition::new(JobStatus::Queuing, now_millis())
-                    .because("JobQueuing", "Job is waiting for resources.");
-                match self.store.transition(&job.job_id, &t) {
-                    Ok(job) => self.enqueue(&job),
-                    Err(e) => tracing::warn!(job.id = %job.job_id, "failed to queue the job: {e}"),
-                }
-            }
+            Command::Created(job) => self.queue_created(vec![job]),
             Command::Stop { job_id, reply } => {
                 let reason = Reason::new("JobStoppedByUser", "Job is stopped by user.");
                 let _ = reply.send(self.stop(&job_id, reason, "stopped"));
@@ -124,6 +127,20 @@ impl Engine {
             } => {
                 let _ = reply.send(self.update(job, specs_changed));
             }
+        }
+    }
+
+    /// Creating → Queuing for newly stored jobs, in one transaction.
+    pub fn queue_created(&mut self, jobs: Vec<Job>) {
+        if jobs.is_empty() {
+            return;
+        }
+        let t = Transition::new(JobStatus::Queuing, now_millis())
+            .because("JobQueuing", "Job is waiting for resources.");
+        let ids: Vec<&str> = jobs.iter().map(|j| j.job_id.as_str()).collect();
+        match self.store.transition_all(&ids, &t) {
+            Ok(()) => jobs.iter().for_each(|job| self.enqueue(job)),
+            Err(e) => tracing::error!(jobs = ids.len(), "failed to queue new jobs: {e}"),
         }
     }
 

@@ -4,7 +4,7 @@
 
 use opendlc_core::time::now_millis;
 use opendlc_core::{Job, JobStatus, Pod, Reason};
-use opendlc_store::{PodEnd, Transition};
+use opendlc_store::PodEnd;
 
 use super::apply::{ActiveJob, Engine};
 use super::EngineError;
@@ -26,12 +26,7 @@ impl Engine {
     pub fn recover(&mut self) -> Result<(), EngineError> {
         for job in self.store.jobs_in_statuses(UNFINISHED)? {
             match job.status {
-                JobStatus::Creating => {
-                    let t = Transition::new(JobStatus::Queuing, now_millis())
-                        .because("JobQueuing", "Job is waiting for resources.");
-                    let job = self.store.transition(&job.job_id, &t)?;
-                    self.enqueue(&job);
-                }
+                JobStatus::Creating => self.queue_created(vec![job]),
                 JobStatus::Queuing | JobStatus::Bidding => self.enqueue(&job),
                 _ => self.recover_active(job)?,
             }

@@ -1,0 +1,114 @@
+//! The scenarios, one file each, and the closed-loop load they share.
+
+pub mod create;
+pub mod get;
+pub mod logs;
+pub mod submit;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+
+use crate::client::Conn;
+use crate::stats::Summary;
+
+/// What every scenario gets: where the server is and how hard to push it.
+pub struct Ctx {
+    pub addr: SocketAddr,
+    pub data_dir: PathBuf,
+    pub pool_memory_mib: u64,
+    /// submit: how many jobs, one after the other.
+    pub submit_jobs: usize,
+    /// create, get: concurrent connections.
+    pub connections: usize,
+    /// create, get: how long to keep them busy.
+    pub duration: Duration,
+    /// logs: the size of the log on disk.
+    pub log_bytes: u64,
+    /// logs: how many GetPodLogs calls to time.
+    pub log_calls: usize,
+}
+
+/// One request, sent again and again.
+#[derive(Clone)]
+pub enum Call {
+    Get(String),
+    Post(String, Bytes),
+}
+
+pub struct Load {
+    /// Requests answered with a 2xx.
+    pub ok: u64,
+    pub errors: u64,
+    pub first_error: Option<String>,
+    pub elapsed: Duration,
+    pub latency: Summary,
+}
+
+impl Load {
+    pub fn per_second(&self) -> f64 {
+        self.ok as f64 / self.elapsed.as_secs_f64()
+    }
+}
+
+/// Closed loop: `connections` tasks, each on its own kept-alive connection, send `call` back to
+/// back (the next as soon as the previous is answered) for `duration`.
+pub async fn closed_loop(
+    addr: SocketAddr,
+    call: Call,
+    connections: usize,
+    duration: Duration,
+) -> anyhow::Result<Load> {
+    let mut conns = Vec::new();
+    for _ in 0..connections {
+        conns.push(Conn::open(addr).await?);
+    }
+    let start = Instant::now();
+    let deadline = start + duration;
+    let tasks: Vec<_> = conns
+        .into_iter()
+        .map(|mut conn| {
+            let call = call.clone();
+            tokio::spawn(async move {
+                let mut latencies = Vec::new();
+                let (mut errors, mut first_error) = (0, None);
+                while Instant::now() < deadline {
+                    let sent = Instant::now();
+                    let reply = match &call {
+                        Call::Get(path) => conn.get(path).await?,
+                        Call::Post(path, body) => conn.post(path, body.clone()).await?,
+                    };
+                    if reply.status.is_success() {
+                        latencies.push(sent.elapsed());
+                    } else {
+                        errors += 1;
+                        first_error.get_or_insert_with(|| {
+                            format!("{}: {}", reply.status, String::from_utf8_lossy(&reply.body))
+                        });
+                    }
+                }
+                anyhow::Ok((latencies, errors, first_error))
+            })
+        })
+        .collect();
+    let (mut latencies, mut errors, mut first_error) = (Vec::new(), 0, None);
+    for task in tasks {
+        let (l, e, f) = task.await??;
+        latencies.extend(l);
+        errors += e;
+        first_error = first_error.or(f);
+    }
+    let elapsed = start.elapsed();
+    if latencies.is_empty() {
+        anyhow::bail!("no request succeeded: {}", first_error.unwrap_or_default());
+    }
+    Ok(Load {
+        ok: latencies.len() as u64,
+        errors,
+        first_error,
+        elapsed,
+        latency: Summary::of(latencies),
+    })
+}
