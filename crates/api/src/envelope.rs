@@ -134,6 +134,8 @@ error_codes! {
     NotImplemented = "NotImplemented", 501;
     /// A bug or an unexpected failure on the server.
     InternalError = "InternalError", 500;
+    /// The server is shutting down or cannot serve for now; worth retrying.
+    ServiceUnavailable = "ServiceUnavailable", 503;
 }
 
 impl fmt::Display for ErrorCode {

@@ -220,6 +220,7 @@ fn error_codes_and_statuses() {
         ("Throttling", 429),
         ("NotImplemented", 501),
         ("InternalError", 500),
+        ("ServiceUnavailable", 503),
     ];
     assert_eq!(ErrorCode::ALL.len(), expected.len());
     for (code, status) in expected {
