@@ -142,18 +142,17 @@ async fn stop_a_running_job_then_delete_it() {
         .await;
     server.wait_status(&job_id, "Running").await;
 
-    let (status, err) = server
-        .call("DELETE", &format!("/api/v1/jobs/{job_id}"), None)
-        .await;
-    assert_eq!(
-        (status, err["Code"].as_str()),
-        (400, Some("IncorrectStatus")),
-        "{err}"
-    );
-
     server
-        .ok("POST", &format!("/api/v1/jobs/{job_id}/stop"), None)
+        .error(
+            "DELETE",
+            &format!("/api/v1/jobs/{job_id}"),
+            None,
+            400,
+            "IncorrectStatus",
+        )
         .await;
+
+    server.stop_job(&job_id).await;
     let job = server
         .wait_job(&job_id, Duration::from_secs(10), |j| {
             j["Status"] == "Stopped"
@@ -186,13 +185,15 @@ async fn stop_a_running_job_then_delete_it() {
         .ok("DELETE", &format!("/api/v1/jobs/{job_id}"), None)
         .await;
     assert_eq!(deleted["JobId"], job_id.as_str());
-    let (status, err) = server
-        .call("GET", &format!("/api/v1/jobs/{job_id}"), None)
+    let err = server
+        .error(
+            "GET",
+            &format!("/api/v1/jobs/{job_id}"),
+            None,
+            404,
+            "EntityNotFound.Job",
+        )
         .await;
-    assert_eq!(
-        (status, err["Code"].as_str()),
-        (404, Some("EntityNotFound.Job"))
-    );
     for key in ["RequestId", "HostId", "Message", "Recommend"] {
         assert!(err[key].is_string(), "{key} missing: {err}");
     }
@@ -301,17 +302,15 @@ async fn pod_logs_tail_and_select_incarnations() {
         5000
     );
 
-    let (status, err) = server
-        .call(
+    server
+        .error(
             "GET",
             &format!("/api/v1/jobs/{job_id}/pods/{job_id}-worker-9/logs"),
             None,
+            404,
+            "EntityNotFound.Pod",
         )
         .await;
-    assert_eq!(
-        (status, err["Code"].as_str()),
-        (404, Some("EntityNotFound.Pod"))
-    );
     let (status, err) = server
         .call(
             "GET",
@@ -320,17 +319,15 @@ async fn pod_logs_tail_and_select_incarnations() {
         )
         .await;
     assert_eq!(status, 404, "{err}");
-    let (status, err) = server
-        .call(
+    let err = server
+        .error(
             "GET",
             &format!("/api/v1/jobs/{job_id}/pods/{pod}/logs?MaxLines=ten"),
             None,
+            400,
+            "InvalidParameter",
         )
         .await;
-    assert_eq!(
-        (status, err["Code"].as_str()),
-        (400, Some("InvalidParameter"))
-    );
     assert!(
         err["Message"].as_str().unwrap().contains("MaxLines"),
         "{err}"
@@ -370,17 +367,16 @@ async fn update_changes_priority_and_refuses_new_specs_once_running() {
         "{err}"
     );
     let specs = json!({"JobSpecs": [{"Type": "Worker", "PodCount": 2, "EcsSpec": "ecs.c6.large"}]});
-    let (status, err) = server
-        .call("PUT", &format!("/api/v1/jobs/{job_id}"), Some(specs))
-        .await;
-    assert_eq!(
-        (status, err["Code"].as_str()),
-        (400, Some("IncorrectStatus")),
-        "{err}"
-    );
     server
-        .ok("POST", &format!("/api/v1/jobs/{job_id}/stop"), None)
+        .error(
+            "PUT",
+            &format!("/api/v1/jobs/{job_id}"),
+            Some(specs),
+            400,
+            "IncorrectStatus",
+        )
         .await;
+    server.stop_job(&job_id).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -48,9 +48,7 @@ async fn a_job_that_does_not_fit_waits_and_can_be_changed_meanwhile() {
     assert_eq!(job["Priority"], 9);
     assert_eq!(job["JobSpecs"][0]["PodCount"], 2);
 
-    server
-        .ok("POST", &format!("/api/v1/jobs/{blocker_id}/stop"), None)
-        .await;
+    server.stop_job(&blocker_id).await;
     let job = server.wait_status(&waiting_id, "Succeeded").await;
     assert_eq!(job["Pods"].as_array().unwrap().len(), 2);
     assert_eq!(
@@ -73,18 +71,14 @@ async fn a_queued_job_can_be_stopped() {
         .create_job(pytorch_job("waiting", &[("Worker", 1)], "true"))
         .await;
     server.wait_status(&waiting_id, "Queuing").await;
-    server
-        .ok("POST", &format!("/api/v1/jobs/{waiting_id}/stop"), None)
-        .await;
+    server.stop_job(&waiting_id).await;
     let job = server.get_job(&waiting_id).await;
     assert_eq!(
         (job["Status"].as_str(), job["ReasonCode"].as_str()),
         (Some("Stopped"), Some("JobStoppedByUser"))
     );
     assert!(job["Pods"].as_array().unwrap().is_empty());
-    server
-        .ok("POST", &format!("/api/v1/jobs/{blocker_id}/stop"), None)
-        .await;
+    server.stop_job(&blocker_id).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

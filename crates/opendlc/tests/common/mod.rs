@@ -84,6 +84,32 @@ impl TestServer {
         value
     }
 
+    /// Sends a request that must fail with `status` and `code`; returns the error body.
+    pub async fn error(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+        status: u16,
+        code: &str,
+    ) -> Value {
+        let (got, err) = self.call(method, path, body).await;
+        assert_eq!(
+            (got, err["Code"].as_str()),
+            (status, Some(code)),
+            "{method} {path}: {err}"
+        );
+        for key in ["RequestId", "HostId", "Message", "Recommend"] {
+            assert!(err[key].is_string(), "{key} missing: {err}");
+        }
+        err
+    }
+
+    pub async fn stop_job(&self, job_id: &str) {
+        self.ok("POST", &format!("/api/v1/jobs/{job_id}/stop"), None)
+            .await;
+    }
+
     pub async fn create_job(&self, body: Value) -> String {
         let created = self.ok("POST", "/api/v1/jobs", Some(body)).await;
         created["JobId"].as_str().expect("JobId").to_string()
