@@ -6,30 +6,20 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use opendlc_core::env_contract::{plan_pods, PodPlan, Rendezvous, RolePlan};
-use opendlc_core::lifecycle::{decide, Decision, PodView};
 use opendlc_core::queue::{Queue, QueuedJob};
-use opendlc_core::time::{now_millis, Millis};
+use opendlc_core::time::now_millis;
 use opendlc_core::{ids, Job, JobStatus, Pod, PodStatus, Reason, Resources};
-use opendlc_runtime::{LocalRuntime, PodEvent, PodLaunch};
-use opendlc_store::{PodEnd, Store, StoreError, Transition};
+use opendlc_runtime::{LocalRuntime, PodEvent};
+use opendlc_store::{Store, StoreError, Transition};
 use tokio::sync::mpsc;
 
 use crate::layout::JobsDir;
 
+use super::active::ActiveJob;
 use super::{Command, EngineConfig, EngineError, Launched, DEFAULT_GRACE_PERIOD};
 
 /// Where the local runtime's pods are reached: every pod runs on this host.
-const POD_IP: &str = "127.0.0.1";
-
-/// A job holding resources: admitted, not yet finished.
-pub(super) struct ActiveJob {
-    pub resources: Resources,
-    pub deadline: Option<Millis>,
-    /// Set once the job must end whatever its pods do (user stop, deadline).
-    pub stop_reason: Option<Reason>,
-    /// Whether the pods still running were told to stop.
-    pub stopping_pods: bool,
-}
+pub(super) const POD_IP: &str = "127.0.0.1";
 
 pub(super) struct Engine {
     pub store: Arc<Store>,
@@ -40,13 +30,15 @@ pub(super) struct Engine {
     pub used: Resources,
     pub queue: Queue,
     pub active: HashMap<String, ActiveJob>,
+    /// Which active job each current pod incarnation belongs to.
+    pub pod_jobs: HashMap<String, String>,
     /// Pods whose launch is recorded; an exit reported before its launch waits in `early_exits`.
-    launched_pods: HashSet<String>,
-    early_exits: HashMap<String, PodEvent>,
+    pub launched_pods: HashSet<String>,
+    pub early_exits: HashMap<String, PodEvent>,
     /// The job at the head of the queue and the reason recorded for it.
     blocked: Option<(String, String)>,
-    launched_tx: mpsc::UnboundedSender<Launched>,
-    dirty: bool,
+    pub launched_tx: mpsc::UnboundedSender<Launched>,
+    pub dirty: bool,
 }
 
 impl Engine {
@@ -64,6 +56,7 @@ impl Engine {
             used: Resources::default(),
             queue: Queue::default(),
             active: HashMap::new(),
+            pod_jobs: HashMap::new(),
             launched_pods: HashSet::new(),
             early_exits: HashMap::new(),
             blocked: None,
@@ -207,6 +200,7 @@ impl Engine {
         }
         if let Some(active) = self.active.get_mut(job_id) {
             active.stop_reason = Some(reason);
+            active.status = JobStatus::Stopping;
         }
         self.evaluate(job_id);
         Ok(job)
@@ -271,253 +265,20 @@ impl Engine {
             Err(StoreError::Transition { .. }) => return Ok(()),
             Err(e) => return Err(e),
         };
-        let resources = job.total_resources();
-        self.used = self.used + resources;
-        self.active.insert(
-            job.job_id.clone(),
-            ActiveJob {
-                resources,
-                deadline: job.max_running_minutes.map(|m| now + m as i64 * 60_000),
-                stop_reason: None,
-                stopping_pods: false,
-            },
-        );
-        self.launch_pods(&job, &pods.iter().collect::<Vec<_>>());
+        let deadline = job.max_running_minutes.map(|m| now + m as i64 * 60_000);
+        self.activate(ActiveJob::new(job, JobStatus::EnvPreparing, deadline, pods));
+        self.launch_pods(job_id, None);
         Ok(())
     }
 
-    /// Launches pods of an admitted job (all of them at admission, the never-started ones at
-    /// recovery), each in its own task; their outcome comes back as `Launched`.
-    pub fn launch_pods(&self, job: &Job, pods: &[&Pod]) {
-        let workdir = self.jobs_dir.work(&job.job_id);
-        if let Err(e) = std::fs::create_dir_all(&workdir) {
-            tracing::error!(job.id = %job.job_id, "failed to create the job's working directory: {e}");
+    /// Accounts an admitted job's resources and tracks its pods.
+    pub fn activate(&mut self, active: ActiveJob) {
+        self.used = self.used + active.resources;
+        for pod in &active.pods {
+            self.pod_jobs
+                .insert(pod.pod_uid.clone(), pod.job_id.clone());
         }
-        let plans = plan(job, job.master_port.unwrap_or_default());
-        for pod in pods {
-            let Some(plan) = plans.iter().find(|p| p.pod_id == pod.pod_id) else {
-                continue;
-            };
-            let role = job.roles.iter().find(|r| r.role == pod.role);
-            let launch = PodLaunch {
-                pod_id: pod.pod_id.clone(),
-                pod_uid: pod.pod_uid.clone(),
-                dir: self.pod_dir(&job.job_id, &pod.pod_uid),
-                command: role
-                    .and_then(|r| r.command.clone())
-                    .unwrap_or_else(|| job.user_command.clone()),
-                workdir: workdir.clone(),
-                env: plan.env.clone(),
-                grace_period: grace_period(job),
-            };
-            let runtime = self.runtime.clone();
-            let tx = self.launched_tx.clone();
-            let job_id = job.job_id.clone();
-            tokio::spawn(async move {
-                let pod_uid = launch.pod_uid.clone();
-                let result = runtime.launch(launch).await.map_err(|e| e.to_string());
-                let _ = tx.send(Launched {
-                    job_id,
-                    pod_uid,
-                    result,
-                });
-            });
-        }
-    }
-
-    fn on_launched(&mut self, launched: Launched) {
-        let Launched {
-            job_id,
-            pod_uid,
-            result,
-        } = launched;
-        let Ok(Some(pod)) = self.store.pod(&pod_uid) else {
-            return;
-        };
-        self.launched_pods.insert(pod_uid.clone());
-        let now = now_millis();
-        match result {
-            Ok(started) => {
-                let at = started.started_at.timestamp_millis();
-                if let Err(e) =
-                    self.store
-                        .pod_started(&pod, started.pid, POD_IP, &self.node_name, at)
-                {
-                    tracing::error!(pod.id = %pod.pod_id, "failed to record the pod's start: {e}");
-                }
-                if self.active.get(&job_id).is_some_and(|a| a.stopping_pods) {
-                    self.stop_pod(&pod);
-                }
-                self.maybe_running(&job_id);
-            }
-            Err(error) => {
-                let end = PodEnd {
-                    status: PodStatus::Failed,
-                    exit_code: None,
-                    exit_signal: None,
-                    reason: Some(format!("could not be started: {error}")),
-                    at: now,
-                };
-                let text = format!("Pod {} could not be started: {error}", pod.pod_id);
-                if let Err(e) = self.store.pod_ended(&pod, &end, &text) {
-                    tracing::error!(pod.id = %pod.pod_id, "failed to record the pod's failure: {e}");
-                }
-            }
-        }
-        if let Some(event) = self.early_exits.remove(&pod_uid) {
-            self.on_pod_event(event);
-        }
-        self.evaluate(&job_id);
-    }
-
-    /// EnvPreparing → Running once every pod of the job has started.
-    fn maybe_running(&mut self, job_id: &str) {
-        let Ok(pods) = self.store.pods(job_id) else {
-            return;
-        };
-        let all_started = pods
-            .iter()
-            .filter(|p| p.current)
-            .all(|p| p.started.is_some());
-        if !all_started {
-            return;
-        }
-        let Ok(job) = self.store.get_job(job_id) else {
-            return;
-        };
-        if job.status == JobStatus::EnvPreparing {
-            let t = Transition::new(JobStatus::Running, now_millis())
-                .because("JobRunning", "Job is running.");
-            if let Err(e) = self.store.transition(job_id, &t) {
-                tracing::warn!(job.id = %job_id, "failed to mark the job running: {e}");
-            }
-        }
-    }
-
-    pub fn on_pod_event(&mut self, event: PodEvent) {
-        let pod_uid = match &event {
-            PodEvent::Exited { pod_uid, .. } | PodEvent::Lost { pod_uid, .. } => pod_uid.clone(),
-        };
-        if !self.launched_pods.contains(&pod_uid) {
-            self.early_exits.insert(pod_uid, event);
-            return;
-        }
-        let Ok(Some(pod)) = self.store.pod(&pod_uid) else {
-            return;
-        };
-        let (end, text) = match event {
-            PodEvent::Exited { exit, .. } => {
-                let succeeded = exit.code == Some(0);
-                let text = match (exit.code, exit.signal) {
-                    (Some(code), _) => format!("Pod {} exited with code {code}", pod.pod_id),
-                    (None, Some(signal)) => {
-                        format!("Pod {} was killed by signal {signal}", pod.pod_id)
-                    }
-                    (None, None) => format!("Pod {} ended", pod.pod_id),
-                };
-                let reason = exit.reason.or_else(|| {
-                    (!succeeded).then(|| match (exit.code, exit.signal) {
-                        (_, Some(signal)) => format!("was killed by signal {signal}"),
-                        (Some(code), _) => format!("exited with code {code}"),
-                        _ => "failed".to_string(),
-                    })
-                });
-                let status = if succeeded {
-                    PodStatus::Succeeded
-                } else {
-                    PodStatus::Failed
-                };
-                let at = exit.finished_at.timestamp_millis();
-                (
-                    PodEnd {
-                        status,
-                        exit_code: exit.code,
-                        exit_signal: exit.signal,
-                        reason,
-                        at,
-                    },
-                    text,
-                )
-            }
-            PodEvent::Lost { reason, .. } => {
-                let text = format!("Pod {} was lost: {reason}", pod.pod_id);
-                let end = PodEnd {
-                    status: PodStatus::Failed,
-                    exit_code: None,
-                    exit_signal: None,
-                    reason: Some(format!("was lost: {reason}")),
-                    at: now_millis(),
-                };
-                (end, text)
-            }
-        };
-        match self.store.pod_ended(&pod, &end, &text) {
-            Ok(true) => self.evaluate(&pod.job_id),
-            Ok(false) => {}
-            Err(e) => tracing::error!(pod.id = %pod.pod_id, "failed to record the pod's end: {e}"),
-        }
-    }
-
-    /// Applies the lifecycle decision for an active job.
-    pub fn evaluate(&mut self, job_id: &str) {
-        let Some(active) = self.active.get(job_id) else {
-            return;
-        };
-        let (Ok(job), Ok(pods)) = (self.store.get_job(job_id), self.store.pods(job_id)) else {
-            return;
-        };
-        let current: Vec<&Pod> = pods.iter().filter(|p| p.current).collect();
-        let views: Vec<PodView<'_>> = current
-            .iter()
-            .map(|p| PodView {
-                pod_id: &p.pod_id,
-                status: p.status,
-                considered: job
-                    .roles
-                    .iter()
-                    .find(|r| r.role == p.role)
-                    .is_none_or(|r| r.considered_in_success),
-                exit_code: p.exit_code,
-                reason: p.reason.as_deref(),
-                finished: p.finished,
-            })
-            .collect();
-        match decide(&views, active.stop_reason.as_ref()) {
-            Decision::Wait => {}
-            Decision::StopRemaining(_) => {
-                if !active.stopping_pods {
-                    for pod in current.iter().filter(|p| !p.status.is_terminal()) {
-                        self.stop_pod(pod);
-                    }
-                    if let Some(active) = self.active.get_mut(job_id) {
-                        active.stopping_pods = true;
-                    }
-                }
-            }
-            Decision::Finish(outcome) => {
-                let t = Transition {
-                    to: outcome.status,
-                    reason: Some(outcome.reason),
-                    at: now_millis(),
-                };
-                if let Err(e) = self.store.transition(job_id, &t) {
-                    tracing::error!(job.id = %job_id, "failed to finish the job: {e}");
-                }
-                if let Some(active) = self.active.remove(job_id) {
-                    self.used = self.used.saturating_sub(&active.resources);
-                }
-                for pod in &current {
-                    self.launched_pods.remove(&pod.pod_uid);
-                }
-                self.dirty = true;
-            }
-        }
-    }
-
-    fn stop_pod(&self, pod: &Pod) {
-        if let Err(e) = self.runtime.stop(&self.pod_dir(&pod.job_id, &pod.pod_uid)) {
-            tracing::warn!(pod.id = %pod.pod_id, "failed to stop the pod: {e}");
-        }
+        self.active.insert(active.job.job_id.clone(), active);
     }
 
     /// Stops jobs that ran past their JobMaxRunningTimeMinutes.
@@ -543,14 +304,10 @@ impl Engine {
     pub fn pod_dir(&self, job_id: &str, pod_uid: &str) -> PathBuf {
         self.jobs_dir.pod(job_id, pod_uid)
     }
-
-    pub fn mark_launched(&mut self, pod_uid: &str) {
-        self.launched_pods.insert(pod_uid.to_string());
-    }
 }
 
 /// The job's pods with their environment, for a rendezvous on `port`.
-fn plan(job: &Job, port: u16) -> Vec<PodPlan> {
+pub(super) fn plan(job: &Job, port: u16) -> Vec<PodPlan> {
     let rendezvous = Rendezvous {
         master_addr: POD_IP.to_string(),
         master_port: port,

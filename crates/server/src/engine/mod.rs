@@ -6,7 +6,9 @@
 //! finishes the job. Serialising all transitions through one task means no two actors ever race
 //! on a job's status; the store's transition check is the second line of defence.
 
+mod active;
 mod apply;
+mod pods;
 mod recover;
 
 use std::path::PathBuf;

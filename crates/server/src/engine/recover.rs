@@ -3,10 +3,12 @@
 //! (admitted but never started) or stopped (their job was stopping).
 
 use opendlc_core::time::now_millis;
-use opendlc_core::{Job, JobStatus, Pod, Reason};
+use opendlc_core::{Job, JobStatus, Pod, PodStatus, Reason};
 use opendlc_store::PodEnd;
 
-use super::apply::{ActiveJob, Engine};
+use super::active::ActiveJob;
+use super::apply::Engine;
+use super::pods::record_end;
 use super::EngineError;
 
 const UNFINISHED: &[JobStatus] = &[
@@ -42,38 +44,35 @@ impl Engine {
     }
 
     fn recover_active(&mut self, job: Job) -> Result<(), EngineError> {
-        let resources = job.total_resources();
-        self.used = self.used + resources;
+        let job_id = job.job_id.clone();
         let started = job
             .times
             .running
             .or(job.times.submitted)
             .unwrap_or(job.times.created);
+        let deadline = job.max_running_minutes.map(|m| started + m as i64 * 60_000);
         let stop_reason = (job.status == JobStatus::Stopping).then(|| {
             job.reason
                 .clone()
                 .unwrap_or_else(|| Reason::new("JobStoppedByUser", "Job is stopped by user."))
         });
         let stopping = stop_reason.is_some();
-        self.active.insert(
-            job.job_id.clone(),
-            ActiveJob {
-                resources,
-                deadline: job.max_running_minutes.map(|m| started + m as i64 * 60_000),
-                stop_reason,
-                stopping_pods: stopping,
-            },
-        );
-        let pods = self.store.pods(&job.job_id)?;
-        let live: Vec<&Pod> = pods
-            .iter()
-            .filter(|p| p.current && !p.status.is_terminal())
+        let pods: Vec<Pod> = self
+            .store
+            .pods(&job_id)?
+            .into_iter()
+            .filter(|p| p.current)
             .collect();
+        let mut active = ActiveJob::new(job.clone(), job.status, deadline, pods);
+        active.stop_reason = stop_reason;
+        active.stopping_pods = stopping;
+
         let mut never_started = Vec::new();
-        for pod in live {
-            let dir = self.pod_dir(&job.job_id, &pod.pod_uid);
+        for pod in active.pods.iter_mut().filter(|p| !p.status.is_terminal()) {
+            let dir = self.jobs_dir.pod(&job_id, &pod.pod_uid);
             if opendlc_runtime::was_started(&dir) {
-                self.mark_launched(&pod.pod_uid);
+                // A launch was begun: the shim is (or was) there; never launch twice.
+                self.launched_pods.insert(pod.pod_uid.clone());
                 if let Err(e) = self.runtime.reattach(&pod.pod_uid, &dir) {
                     tracing::warn!(pod.id = %pod.pod_id, "failed to re-attach the pod: {e}");
                 }
@@ -84,20 +83,21 @@ impl Engine {
                 }
             } else if stopping {
                 let end = PodEnd {
-                    status: opendlc_core::PodStatus::Failed,
+                    status: PodStatus::Failed,
                     exit_code: None,
                     exit_signal: None,
                     reason: Some("was stopped before it started".into()),
                     at: now_millis(),
                 };
                 let text = format!("Pod {} was stopped before it started", pod.pod_id);
-                self.store.pod_ended(pod, &end, &text)?;
+                record_end(&self.store, pod, end, &text);
             } else {
-                never_started.push(pod);
+                never_started.push(pod.pod_uid.clone());
             }
         }
-        self.launch_pods(&job, &never_started);
-        self.evaluate(&job.job_id);
+        self.activate(active);
+        self.launch_pods(&job_id, Some(&never_started));
+        self.evaluate(&job_id);
         Ok(())
     }
 }

@@ -1,0 +1,71 @@
+//! An admitted job as the engine tracks it in memory, with its pods' current incarnations, so
+//! that a pod's start or exit costs one store write and no re-read of the whole job.
+
+use std::collections::HashMap;
+
+use opendlc_core::lifecycle::PodView;
+use opendlc_core::time::Millis;
+use opendlc_core::{Job, JobStatus, Pod, Reason, Resources};
+
+pub(super) struct ActiveJob {
+    pub job: Job,
+    /// The job's status as the engine last set it (the store holds the same).
+    pub status: JobStatus,
+    pub resources: Resources,
+    pub deadline: Option<Millis>,
+    /// Set once the job must end whatever its pods do (user stop, deadline).
+    pub stop_reason: Option<Reason>,
+    /// Whether the pods still running were told to stop.
+    pub stopping_pods: bool,
+    /// Current incarnations, in pod order.
+    pub pods: Vec<Pod>,
+    by_uid: HashMap<String, usize>,
+}
+
+impl ActiveJob {
+    pub fn new(job: Job, status: JobStatus, deadline: Option<Millis>, pods: Vec<Pod>) -> Self {
+        let by_uid = pods
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (p.pod_uid.clone(), i))
+            .collect();
+        ActiveJob {
+            resources: job.total_resources(),
+            job,
+            status,
+            deadline,
+            stop_reason: None,
+            stopping_pods: false,
+            pods,
+            by_uid,
+        }
+    }
+
+    pub fn pod_mut(&mut self, pod_uid: &str) -> Option<&mut Pod> {
+        self.by_uid.get(pod_uid).map(|&i| &mut self.pods[i])
+    }
+
+    pub fn all_started(&self) -> bool {
+        self.pods.iter().all(|p| p.started.is_some())
+    }
+
+    /// The pods as the lifecycle decision sees them.
+    pub fn views(&self) -> Vec<PodView<'_>> {
+        self.pods
+            .iter()
+            .map(|p| PodView {
+                pod_id: &p.pod_id,
+                status: p.status,
+                considered: self
+                    .job
+                    .roles
+                    .iter()
+                    .find(|r| r.role == p.role)
+                    .is_none_or(|r| r.considered_in_success),
+                exit_code: p.exit_code,
+                reason: p.reason.as_deref(),
+                finished: p.finished,
+            })
+            .collect()
+    }
+}

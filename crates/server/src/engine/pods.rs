@@ -1,0 +1,266 @@
+//! The engine's pod half: launching pods, recording their start and end, and applying the
+//! lifecycle decision to their job.
+
+use std::collections::HashMap;
+
+use opendlc_core::lifecycle::{decide, Decision};
+use opendlc_core::time::now_millis;
+use opendlc_core::{JobStatus, Pod, PodStatus};
+use opendlc_runtime::{PodEvent, PodLaunch};
+use opendlc_store::{PodEnd, Transition};
+
+use super::apply::{grace_period, plan, Engine, POD_IP};
+use super::Launched;
+
+impl Engine {
+    /// Launches the pods of an active job — all of them, or only `only` (the never-started
+    /// ones at recovery) — each in its own task; each outcome comes back as `Launched`.
+    pub fn launch_pods(&self, job_id: &str, only: Option<&[String]>) {
+        let Some(active) = self.active.get(job_id) else {
+            return;
+        };
+        let job = &active.job;
+        let workdir = self.jobs_dir.work(job_id);
+        if let Err(e) = std::fs::create_dir_all(&workdir) {
+            tracing::error!(job.id = %job_id, "failed to create the job's working directory: {e}");
+        }
+        let mut envs: HashMap<String, _> = plan(job, job.master_port.unwrap_or_default())
+            .into_iter()
+            .map(|p| (p.pod_id, p.env))
+            .collect();
+        let pods = active
+            .pods
+            .iter()
+            .filter(|p| only.is_none_or(|uids| uids.contains(&p.pod_uid)));
+        for pod in pods {
+            let Some(env) = envs.remove(&pod.pod_id) else {
+                continue;
+            };
+            let role = job.roles.iter().find(|r| r.role == pod.role);
+            let launch = PodLaunch {
+                pod_id: pod.pod_id.clone(),
+                pod_uid: pod.pod_uid.clone(),
+                dir: self.pod_dir(job_id, &pod.pod_uid),
+                command: role
+                    .and_then(|r| r.command.clone())
+                    .unwrap_or_else(|| job.user_command.clone()),
+                workdir: workdir.clone(),
+                env,
+                grace_period: grace_period(job),
+            };
+            let runtime = self.runtime.clone();
+            let tx = self.launched_tx.clone();
+            let job_id = job_id.to_string();
+            tokio::spawn(async move {
+                let pod_uid = launch.pod_uid.clone();
+                let result = runtime.launch(launch).await.map_err(|e| e.to_string());
+                let _ = tx.send(Launched {
+                    job_id,
+                    pod_uid,
+                    result,
+                });
+            });
+        }
+    }
+
+    pub fn on_launched(&mut self, launched: Launched) {
+        let Launched {
+            job_id,
+            pod_uid,
+            result,
+        } = launched;
+        let now = now_millis();
+        let node = self.node_name.clone();
+        let store = self.store.clone();
+        let Some(active) = self.active.get_mut(&job_id) else {
+            return;
+        };
+        let stopping = active.stopping_pods;
+        let Some(pod) = active.pod_mut(&pod_uid) else {
+            return;
+        };
+        self.launched_pods.insert(pod_uid.clone());
+        match result {
+            Ok(started) => {
+                let at = started.started_at.timestamp_millis();
+                if let Err(e) = store.pod_started(pod, started.pid, POD_IP, &node, at) {
+                    tracing::error!(pod.id = %pod.pod_id, "failed to record the pod's start: {e}");
+                }
+                pod.pid = Some(started.pid);
+                pod.ip = Some(POD_IP.to_string());
+                pod.node_name = Some(node);
+                pod.started = Some(at);
+                if pod.status == PodStatus::Pending {
+                    pod.status = PodStatus::Running;
+                }
+                let pod = pod.clone();
+                if stopping {
+                    self.stop_pod(&pod);
+                }
+                self.maybe_running(&job_id);
+            }
+            Err(error) => {
+                let end = PodEnd {
+                    status: PodStatus::Failed,
+                    exit_code: None,
+                    exit_signal: None,
+                    reason: Some(format!("could not be started: {error}")),
+                    at: now,
+                };
+                let text = format!("Pod {} could not be started: {error}", pod.pod_id);
+                record_end(&store, pod, end, &text);
+            }
+        }
+        if let Some(event) = self.early_exits.remove(&pod_uid) {
+            self.on_pod_event(event);
+        }
+        self.evaluate(&job_id);
+    }
+
+    /// EnvPreparing → Running once every pod of the job has started.
+    fn maybe_running(&mut self, job_id: &str) {
+        let Some(active) = self.active.get_mut(job_id) else {
+            return;
+        };
+        if active.status != JobStatus::EnvPreparing || !active.all_started() {
+            return;
+        }
+        let t = Transition::new(JobStatus::Running, now_millis())
+            .because("JobRunning", "Job is running.");
+        match self.store.transition(job_id, &t) {
+            Ok(_) => active.status = JobStatus::Running,
+            Err(e) => tracing::warn!(job.id = %job_id, "failed to mark the job running: {e}"),
+        }
+    }
+
+    pub fn on_pod_event(&mut self, event: PodEvent) {
+        let pod_uid = event.pod_uid().to_string();
+        if !self.launched_pods.contains(&pod_uid) {
+            self.early_exits.insert(pod_uid, event);
+            return;
+        }
+        let Some(job_id) = self.pod_jobs.get(&pod_uid).cloned() else {
+            return;
+        };
+        let store = self.store.clone();
+        let Some(pod) = self
+            .active
+            .get_mut(&job_id)
+            .and_then(|a| a.pod_mut(&pod_uid))
+        else {
+            return;
+        };
+        let (end, text) = match event {
+            PodEvent::Exited { exit, .. } => {
+                let outcome = match (exit.code, exit.signal) {
+                    (Some(code), _) => format!("exited with code {code}"),
+                    (None, Some(signal)) => format!("was killed by signal {signal}"),
+                    (None, None) => "ended".to_string(),
+                };
+                let text = format!("Pod {} {outcome}", pod.pod_id);
+                let succeeded = exit.succeeded();
+                let reason = exit.reason.or_else(|| (!succeeded).then_some(outcome));
+                let end = PodEnd {
+                    status: if succeeded {
+                        PodStatus::Succeeded
+                    } else {
+                        PodStatus::Failed
+                    },
+                    exit_code: exit.code,
+                    exit_signal: exit.signal,
+                    reason,
+                    at: exit.finished_at.timestamp_millis(),
+                };
+                (end, text)
+            }
+            PodEvent::Lost { reason, .. } => {
+                let text = format!("Pod {} was lost: {reason}", pod.pod_id);
+                let end = PodEnd {
+                    status: PodStatus::Failed,
+                    exit_code: None,
+                    exit_signal: None,
+                    reason: Some(format!("was lost: {reason}")),
+                    at: now_millis(),
+                };
+                (end, text)
+            }
+        };
+        if record_end(&store, pod, end, &text) {
+            self.evaluate(&job_id);
+        }
+    }
+
+    /// Applies the lifecycle decision to an active job.
+    pub fn evaluate(&mut self, job_id: &str) {
+        let Some(active) = self.active.get(job_id) else {
+            return;
+        };
+        match decide(&active.views(), active.stop_reason.as_ref()) {
+            Decision::Wait => {}
+            Decision::StopRemaining(_) => {
+                if !active.stopping_pods {
+                    let running: Vec<Pod> = active
+                        .pods
+                        .iter()
+                        .filter(|p| !p.status.is_terminal())
+                        .cloned()
+                        .collect();
+                    for pod in &running {
+                        self.stop_pod(pod);
+                    }
+                    if let Some(active) = self.active.get_mut(job_id) {
+                        active.stopping_pods = true;
+                    }
+                }
+            }
+            Decision::Finish(outcome) => {
+                let t = Transition {
+                    to: outcome.status,
+                    reason: Some(outcome.reason),
+                    at: now_millis(),
+                };
+                if let Err(e) = self.store.transition(job_id, &t) {
+                    tracing::error!(job.id = %job_id, "failed to finish the job: {e}");
+                }
+                if let Some(active) = self.active.remove(job_id) {
+                    self.used = self.used.saturating_sub(&active.resources);
+                    for pod in &active.pods {
+                        self.launched_pods.remove(&pod.pod_uid);
+                        self.pod_jobs.remove(&pod.pod_uid);
+                    }
+                }
+                self.dirty = true;
+            }
+        }
+    }
+
+    pub fn stop_pod(&self, pod: &Pod) {
+        if let Err(e) = self.runtime.stop(&self.pod_dir(&pod.job_id, &pod.pod_uid)) {
+            tracing::warn!(pod.id = %pod.pod_id, "failed to stop the pod: {e}");
+        }
+    }
+}
+
+/// Records a pod's end in the store and in memory; false if it had already ended.
+pub(super) fn record_end(
+    store: &opendlc_store::Store,
+    pod: &mut Pod,
+    end: PodEnd,
+    event_text: &str,
+) -> bool {
+    match store.pod_ended(pod, &end, event_text) {
+        Ok(true) => {
+            pod.status = end.status;
+            pod.exit_code = end.exit_code;
+            pod.exit_signal = end.exit_signal;
+            pod.reason = end.reason;
+            pod.finished = Some(end.at);
+            true
+        }
+        Ok(false) => false,
+        Err(e) => {
+            tracing::error!(pod.id = %pod.pod_id, "failed to record the pod's end: {e}");
+            false
+        }
+    }
+}
