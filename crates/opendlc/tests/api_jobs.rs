@@ -399,3 +399,23 @@ async fn jobs_survive_a_server_restart() {
         assert_eq!(logs, expected);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_with_many_pods_runs_them_all() {
+    let server = TestServer::start().await;
+    let mut body = pytorch_job("wide", &[("Worker", 100)], "echo $RANK");
+    body["JobSpecs"][0]["ResourceConfig"] = json!({"CPU": "0.01", "Memory": "16Mi"});
+    let job_id = server.create_job(body).await;
+    let job = server
+        .wait_job(&job_id, Duration::from_secs(60), |j| {
+            j["Status"] == "Succeeded"
+        })
+        .await;
+    let pods = job["Pods"].as_array().unwrap();
+    assert_eq!(pods.len(), 100);
+    for pod in [&pods[0], &pods[57], &pods[99]] {
+        let pod_id = pod["PodId"].as_str().unwrap();
+        let index: usize = pod_id.rsplit('-').next().unwrap().parse().unwrap();
+        assert_eq!(server.logs(&job_id, pod_id, "").await, [index.to_string()]);
+    }
+}
