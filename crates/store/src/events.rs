@@ -20,16 +20,6 @@ pub(crate) fn insert(
 }
 
 impl Store {
-    pub fn add_event(
-        &self,
-        job_id: &str,
-        pod_id: Option<&str>,
-        at: Millis,
-        text: &str,
-    ) -> Result<()> {
-        self.write(|tx| insert(tx, job_id, pod_id, at, text))
-    }
-
     /// The last `max` events of a job (of one pod when `pod_id` is given) in `[start, end]`,
     /// oldest first.
     pub fn events(

@@ -2,7 +2,7 @@
 
 use opendlc_core::time::Millis;
 use opendlc_core::{Pod, PodStatus};
-use rusqlite::{params, OptionalExtension, Transaction};
+use rusqlite::{params, Transaction};
 
 use crate::rows::{self, POD_COLUMNS};
 use crate::{events, Result, Store};
@@ -51,17 +51,6 @@ impl Store {
             ))?;
             let pods = stmt.query_map([job_id], rows::pod)?.collect::<Result<_, _>>()?;
             Ok(pods)
-        })
-    }
-
-    pub fn pod(&self, pod_uid: &str) -> Result<Option<Pod>> {
-        self.read(|conn| {
-            Ok(conn
-                .prepare_cached(&format!(
-                    "SELECT {POD_COLUMNS} FROM pods WHERE pod_uid = ?1"
-                ))?
-                .query_row([pod_uid], rows::pod)
-                .optional()?)
         })
     }
 

@@ -131,9 +131,16 @@ impl Engine {
         let t = Transition::new(JobStatus::Queuing, now_millis())
             .because("JobQueuing", "Job is waiting for resources.");
         let ids: Vec<&str> = jobs.iter().map(|j| j.job_id.as_str()).collect();
-        match self.store.transition_all(&ids, &t) {
-            Ok(()) => jobs.iter().for_each(|job| self.enqueue(job)),
-            Err(e) => tracing::error!(jobs = ids.len(), "failed to queue new jobs: {e}"),
+        if self.store.transition_all(&ids, &t).is_ok() {
+            jobs.iter().for_each(|job| self.enqueue(job));
+            return;
+        }
+        // One bad apple spoils the batch: queue the jobs one by one.
+        for job in &jobs {
+            match self.store.transition(&job.job_id, &t) {
+                Ok(_) => self.enqueue(job),
+                Err(e) => tracing::error!(job.id = %job.job_id, "failed to queue the job: {e}"),
+            }
         }
     }
 
