@@ -3,6 +3,7 @@
 mod ecs_specs;
 mod job_events;
 mod jobs;
+mod log_stream;
 mod pods;
 mod query;
 
@@ -11,6 +12,21 @@ use opendlc_api::{ErrorCode, Operation};
 
 use crate::http::{ApiError, ApiRequest};
 use crate::state::AppState;
+
+/// Routes of opendlc's own that extend the PAI-DLC API (documented in docs/COMPATIBILITY.md).
+pub async fn call_extension(
+    state: &AppState,
+    request: &mut ApiRequest,
+) -> Option<Result<Response, ApiError>> {
+    let segments: Vec<&str> = request.raw_path.split('/').collect();
+    match (request.method.as_str(), segments.as_slice()) {
+        ("GET", ["", "api", "v1", "jobs", job_id, "logs", "stream"]) if !job_id.is_empty() => {
+            request.params = vec![crate::http::percent_decode(job_id)];
+            Some(log_stream::stream(state, request).await)
+        }
+        _ => None,
+    }
+}
 
 pub async fn call(
     state: &AppState,

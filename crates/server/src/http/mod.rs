@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use opendlc_api::{ErrorBody, ErrorCode, Operation};
 
 pub use error::ApiError;
-pub use request::ApiRequest;
+pub use request::{percent_decode, ApiRequest};
 
 use crate::handlers;
 use crate::state::AppState;
@@ -43,8 +43,11 @@ async fn dispatch(State(state): State<AppState>, request: Request<Body>) -> Resp
     }
 }
 
-async fn handle(state: &AppState, request: ApiRequest) -> Result<Response, ApiError> {
+async fn handle(state: &AppState, mut request: ApiRequest) -> Result<Response, ApiError> {
     let Some(operation) = request.operation else {
+        if let Some(result) = handlers::call_extension(state, &mut request).await {
+            return result;
+        }
         return Err(ApiError::new(
             ErrorCode::ActionNotFound,
             format!(
