@@ -101,3 +101,23 @@ fn a_job_finishes_with_all_its_logs_after_the_server_is_killed() {
     server.kill().unwrap();
     server.wait().unwrap();
 }
+
+#[test]
+fn a_second_server_on_the_same_data_dir_is_refused() {
+    let data_dir = tempfile::tempdir().unwrap();
+    let (mut first, _) = spawn_server(data_dir.path());
+    let second = Command::new(common::shim_program())
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data_dir.path())
+        .output()
+        .unwrap();
+    assert!(!second.status.success());
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(stderr.contains("another opendlc server (pid"), "{stderr}");
+    first.kill().unwrap();
+    first.wait().unwrap();
+    // Once the first is gone (even killed), the directory is free again.
+    let (mut third, _) = spawn_server(data_dir.path());
+    third.kill().unwrap();
+    third.wait().unwrap();
+}

@@ -26,6 +26,30 @@ pub enum KeySource {
     File(PathBuf),
 }
 
+/// Takes the data directory for this server: two servers on one directory would both run its
+/// jobs. The lock is released when the returned file is dropped or the process dies.
+pub fn lock_data_dir(data_dir: &Path) -> anyhow::Result<std::fs::File> {
+    let path = data_dir.join("lock");
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .with_context(|| format!("failed to open {}", path.display()))?;
+    if file.try_lock().is_err() {
+        let holder = std::fs::read_to_string(&path).unwrap_or_default();
+        anyhow::bail!(
+            "another opendlc server (pid {}) is using the data directory {}",
+            holder.trim(),
+            data_dir.display()
+        );
+    }
+    file.set_len(0)?;
+    write!(file, "{}", std::process::id())?;
+    Ok(file)
+}
+
 pub fn admin_key(data_dir: &Path) -> anyhow::Result<(AccessKey, KeySource)> {
     if let (Ok(id), Ok(secret)) = (std::env::var(KEY_ID_VAR), std::env::var(KEY_SECRET_VAR)) {
         if !id.is_empty() && !secret.is_empty() {

@@ -63,6 +63,8 @@ pub struct Server {
     state: AppState,
     shutdown_tx: watch::Sender<bool>,
     engine_task: tokio::task::JoinHandle<()>,
+    /// Held while the server runs: one server per data directory.
+    _data_dir_lock: std::fs::File,
 }
 
 impl Server {
@@ -71,6 +73,7 @@ impl Server {
         std::fs::create_dir_all(data_dir.join("jobs")).with_context(|| {
             format!("failed to create the data directory {}", data_dir.display())
         })?;
+        let data_dir_lock = bootstrap::lock_data_dir(&data_dir)?;
         let (admin_key, key_source) = bootstrap::admin_key(&data_dir)?;
         let store = Arc::new(
             Store::open(&data_dir.join("opendlc.db")).context("failed to open the database")?,
@@ -115,6 +118,7 @@ impl Server {
             state,
             shutdown_tx,
             engine_task,
+            _data_dir_lock: data_dir_lock,
         })
     }
 
