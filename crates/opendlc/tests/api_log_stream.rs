@@ -98,3 +98,22 @@ async fn stream_errors_use_the_envelope() {
         .error("GET", &path, None, 404, "EntityNotFound.Pod")
         .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_followed_stream_does_not_hold_up_shutdown() {
+    let server = TestServer::start().await;
+    let job_id = server
+        .create_job(pytorch_job("long", &[("Worker", 1)], "echo up; sleep 3"))
+        .await;
+    server.wait_status(&job_id, "Running").await;
+    let url = format!("{}/api/v1/jobs/{job_id}/logs/stream", server.base);
+    let reader = tokio::spawn(async move { reqwest::get(&url).await.unwrap().text().await });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let stopped = tokio::time::timeout(Duration::from_secs(2), server.stop()).await;
+    assert!(
+        stopped.is_ok(),
+        "the server shut down while a stream was open"
+    );
+    let text = reader.await.unwrap().unwrap_or_default();
+    assert!(text.contains("\"Line\":\"up\""), "{text}");
+}

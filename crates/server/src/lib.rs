@@ -81,9 +81,10 @@ impl Server {
         let host = HostCapacity::detect();
         let pool = host.pool(config.cpu_overcommit);
         let jobs_dir = JobsDir::new(&data_dir);
-        let (shutdown_tx, mut shutdown_rx) = watch::channel(false);
+        let (shutdown_tx, shutdown_rx) = watch::channel(false);
+        let mut engine_shutdown_rx = shutdown_rx.clone();
         let engine_shutdown = async move {
-            let _ = shutdown_rx.wait_for(|stop| *stop).await;
+            let _ = engine_shutdown_rx.wait_for(|stop| *stop).await;
         };
         let (engine, engine_task) = engine::start(
             EngineConfig {
@@ -107,6 +108,7 @@ impl Server {
             pool,
             jobs_dir,
             caller_id: Arc::from(ADMIN_USER_ID),
+            shutdown: shutdown_rx,
         };
         Ok(Server {
             addr,

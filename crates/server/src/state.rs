@@ -17,4 +17,6 @@ pub struct AppState {
     pub jobs_dir: JobsDir,
     /// The user the caller acts as. Until access keys map to users, every caller is the admin.
     pub caller_id: Arc<str>,
+    /// Turns true when the server shuts down: long-lived responses (log streams) end then.
+    pub shutdown: tokio::sync::watch::Receiver<bool>,
 }

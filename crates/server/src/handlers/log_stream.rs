@@ -89,6 +89,7 @@ pub async fn stream(state: &AppState, request: &ApiRequest) -> Result<Response, 
 async fn produce(state: AppState, job_id: String, q: StreamQuery, tx: mpsc::Sender<Bytes>) {
     // Per pod incarnation: where to continue reading.
     let mut offsets: HashMap<String, u64> = HashMap::new();
+    let mut shutdown = state.shutdown.clone();
     loop {
         let (Ok(job), Ok(pods)) = (state.store.get_job(&job_id), state.store.pods(&job_id)) else {
             return; // deleted meanwhile
@@ -137,7 +138,10 @@ async fn produce(state: AppState, job_id: String, q: StreamQuery, tx: mpsc::Send
         if !q.follow || job_ended {
             return;
         }
-        tokio::time::sleep(FOLLOW_INTERVAL).await;
+        tokio::select! {
+            _ = tokio::time::sleep(FOLLOW_INTERVAL) => {}
+            _ = shutdown.wait_for(|stop| *stop) => return,
+        }
     }
 }
 
