@@ -141,7 +141,7 @@ pub(crate) fn format_micros(micros: i64) -> Timestamp {
 /// The smallest stored timestamp that is not before `time` (rounds sub-microseconds up).
 pub(crate) fn key_at_or_after(time: DateTime<Utc>) -> Timestamp {
     let micros = time.timestamp_micros();
-    let exact = time.timestamp_subsec_nanos() % 1000 == 0;
+    let exact = time.timestamp_subsec_nanos().is_multiple_of(1000);
     format_micros(if exact {
         micros
     } else {
