@@ -40,6 +40,7 @@ mod error;
 mod generated;
 mod operation;
 pub mod query;
+pub mod signature;
 
 pub use body::parse_body;
 pub use envelope::{ErrorBody, ErrorCode};

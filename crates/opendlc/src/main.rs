@@ -4,19 +4,33 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use anyhow::Context;
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 /// opendlc: a self-hosted PAI-DLC (API 2020-12-03) — submit, run and watch distributed training jobs.
 #[derive(Parser)]
-#[command(name = "opendlc", version, about)]
+#[command(name = "opendlc", version, after_help = EXAMPLES)]
 struct Cli {
+    #[command(flatten)]
+    global: opendlc_cli::GlobalArgs,
     #[command(subcommand)]
     command: Command,
 }
 
+const EXAMPLES: &str = "Examples:
+  opendlc serve                                   # the server, on 127.0.0.1:8080
+  opendlc submit pytorchjob --name demo --workers 2 --command 'echo $RANK' --follow
+  opendlc jobs
+  opendlc logs JOB -f
+
+Exit codes: 0 success; 1 an API, usage or connection error; `wait` (and `submit --wait`):
+2 Failed, 3 Stopped, 4 gave up. See docs/CLI.md.";
+
 #[derive(Subcommand)]
 enum Command {
     /// Run the server: the PAI-DLC API, the scheduler and the local runtime.
+    #[command(after_help = "Examples:
+  opendlc serve
+  opendlc serve --listen 0.0.0.0:8080 --data-dir /srv/opendlc")]
     Serve(ServeArgs),
     /// Supervise one pod (started by the server; not meant to be run by hand).
     #[command(hide = true)]
@@ -24,6 +38,17 @@ enum Command {
         /// The pod incarnation's directory, holding spec.json.
         #[arg(long)]
         dir: PathBuf,
+    },
+    #[command(flatten)]
+    Client(Box<opendlc_cli::Command>),
+    /// Print shell completions: `opendlc completions bash > /etc/bash_completion.d/opendlc`.
+    #[command(after_help = "Examples:
+  opendlc completions bash > ~/.local/share/bash-completion/completions/opendlc
+  opendlc completions zsh > ~/.zfunc/_opendlc
+  opendlc completions fish > ~/.config/fish/completions/opendlc.fish")]
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
     },
 }
 
@@ -41,10 +66,22 @@ struct ServeArgs {
 }
 
 fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // Usage errors exit 1, so that `wait`'s 2 always means Failed.
+            let _ = e.print();
+            std::process::exit(if e.use_stderr() { 1 } else { 0 });
+        }
+    };
     match cli.command {
         Command::Shim { dir } => std::process::exit(opendlc_runtime::shim::run(&dir)),
         Command::Serve(args) => serve(args),
+        Command::Client(command) => std::process::exit(opendlc_cli::run(cli.global, *command)),
+        Command::Completions { shell } => {
+            opendlc_cli::completions(shell, &mut Cli::command());
+            Ok(())
+        }
     }
 }
 

@@ -178,3 +178,65 @@ pub fn pytorch_job(name: &str, roles: &[(&str, u32)], command: &str) -> Value {
         "UserCommand": command,
     })
 }
+
+/// What one run of the `opendlc` client binary did.
+#[derive(Debug)]
+pub struct CliRun {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl CliRun {
+    /// stdout as JSON (for `-o json`).
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {self:?}"))
+    }
+}
+
+impl TestServer {
+    /// The `opendlc` binary with an environment of its own: a HOME under the data directory
+    /// (no user config), this server as the endpoint, its data directory for the key.
+    pub fn cli_command(&self, args: &[&str]) -> std::process::Command {
+        let home = self.data_dir.path().join("client-home");
+        std::fs::create_dir_all(&home).unwrap();
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_opendlc"));
+        command
+            .args(args)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", &home)
+            .env("OPENDLC_DATA_DIR", self.data_dir.path())
+            .env("OPENDLC_ENDPOINT", &self.base);
+        command
+    }
+
+    /// Runs the client binary to the end (blocking; use a multi-thread runtime).
+    pub fn cli(&self, args: &[&str]) -> CliRun {
+        self.cli_with(args, |_| {})
+    }
+
+    /// Like [`TestServer::cli`], after `adjust` changed the command (env, stdin).
+    pub fn cli_with(
+        &self,
+        args: &[&str],
+        adjust: impl FnOnce(&mut std::process::Command),
+    ) -> CliRun {
+        let mut command = self.cli_command(args);
+        adjust(&mut command);
+        let output = command.output().expect("the opendlc binary runs");
+        CliRun {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
+    /// Runs the client binary and requires exit code 0; returns stdout trimmed.
+    pub fn cli_ok(&self, args: &[&str]) -> String {
+        let run = self.cli(args);
+        assert_eq!(run.code, 0, "opendlc {args:?}: {run:?}");
+        run.stdout.trim().to_string()
+    }
+}

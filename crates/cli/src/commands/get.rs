@@ -1,0 +1,115 @@
+//! `opendlc get JOB`: the job's summary, its pods, its status history and why it waits.
+
+use opendlc_api::endpoints::GetJob;
+use opendlc_api::{GetJobRequest, GetJobResponseBody};
+
+use crate::error::{exit, Result};
+use crate::output::{cell, duration, print_document, time, Format, Table};
+use crate::util::short_pod;
+use crate::Ctx;
+
+pub const EXAMPLES: &str = "Examples:
+  opendlc get dlc1a2b3c4d5e6f
+  opendlc get dlc1a2b3c4d5e6f -o json | jq .Status";
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The job id.
+    pub job: String,
+}
+
+pub fn fetch(ctx: &Ctx, job: &str) -> Result<crate::client::Reply<GetJobResponseBody>> {
+    let request = GetJobRequest {
+        need_detail: Some(true),
+    };
+    ctx.client()?.call::<GetJob>(&[job], &request)
+}
+
+pub fn run(ctx: &Ctx, args: Args) -> Result<i32> {
+    let reply = fetch(ctx, &args.job)?;
+    if ctx.format() != Format::Table {
+        print_document(ctx.format(), &reply.raw)?;
+        return Ok(exit::OK);
+    }
+    print!("{}", render(&reply.body));
+    Ok(exit::OK)
+}
+
+/// The human view of a job.
+pub fn render(job: &GetJobResponseBody) -> String {
+    let job_id = job.job_id.clone().unwrap_or_default();
+    let status = job.status.clone().unwrap_or_default();
+    let mut out = String::new();
+    let mut field = |name: &str, value: String| out.push_str(&format!("{name:<11} {value}\n"));
+    field("Job:", job_id.clone());
+    field("Name:", cell(&job.display_name));
+    field("Type:", cell(&job.job_type));
+    field("Status:", status.clone());
+    if let Some(reason) = job.reason_message.as_deref().filter(|r| !r.is_empty()) {
+        let label = match status.as_str() {
+            "Creating" | "Queuing" => "Waiting:",
+            _ => "Reason:",
+        };
+        field(label, reason.to_string());
+    }
+    field("Priority:", cell(&job.priority));
+    field("Workspace:", cell(&job.workspace_id));
+    field("Created:", time(&job.gmt_create_time));
+    field("Running:", time(&job.gmt_running_time));
+    field("Finished:", time(&job.gmt_finish_time));
+    field(
+        "Duration:",
+        job.duration.map(duration).unwrap_or_else(|| "-".into()),
+    );
+    field("Command:", cell(&job.user_command));
+    let roles: Vec<String> = job
+        .job_specs
+        .iter()
+        .flatten()
+        .map(|s| {
+            let spec = s.ecs_spec.clone().unwrap_or_default();
+            format!(
+                "{} ×{}{}",
+                s.r#type.clone().unwrap_or_default(),
+                s.pod_count.unwrap_or(1),
+                if spec.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({spec})")
+                }
+            )
+        })
+        .collect();
+    field("Roles:", roles.join(", "));
+
+    let pods = job.pods.clone().unwrap_or_default();
+    if !pods.is_empty() {
+        let mut table = Table::new(&["POD", "TYPE", "STATUS", "IP", "STARTED", "FINISHED"]);
+        for pod in &pods {
+            table.row(vec![
+                short_pod(&job_id, pod.pod_id.as_deref().unwrap_or("")).to_string(),
+                cell(&pod.r#type),
+                cell(&pod.status),
+                cell(&pod.ip),
+                time(&pod.gmt_start_time),
+                time(&pod.gmt_finish_time),
+            ]);
+        }
+        out.push_str("\nPods:\n");
+        out.push_str(&table.render());
+    }
+    let history = job.status_history.clone().unwrap_or_default();
+    if !history.is_empty() {
+        let mut table = Table::new(&["STATUS", "SINCE", "REASON"]);
+        for item in &history {
+            table.row(vec![
+                cell(&item.status),
+                time(&item.start_time),
+                cell(&item.reason_message),
+            ]);
+        }
+        out.push_str("\nStatus history:\n");
+        out.push_str(&table.render());
+    }
+    out
+}
