@@ -37,11 +37,17 @@ pub struct PodPlan {
     pub env: BTreeMap<String, String>,
 }
 
-/// Where the job's rank-0 pod listens.
+/// Where the job's pods listen: every pod on `addr`, pod of rank r on `ports[r]`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Rendezvous {
-    pub master_addr: String,
-    pub master_port: u16,
+    pub addr: String,
+    pub ports: Vec<u16>,
+}
+
+impl Rendezvous {
+    pub fn port(&self, rank: u32) -> u16 {
+        self.ports.get(rank as usize).copied().unwrap_or_default()
+    }
 }
 
 /// Ranks follow role order: the master-like roles first (Master, Chief, Launcher, Head), then
@@ -73,8 +79,8 @@ pub fn plan_pods(
             let mut env = user_envs.clone();
             env.insert("PYTHONUNBUFFERED".into(), "1".into());
             let contract = [
-                ("MASTER_ADDR", rendezvous.master_addr.clone()),
-                ("MASTER_PORT", rendezvous.master_port.to_string()),
+                ("MASTER_ADDR", rendezvous.addr.clone()),
+                ("MASTER_PORT", rendezvous.port(0).to_string()),
                 ("WORLD_SIZE", world_size.to_string()),
                 ("RANK", rank.to_string()),
                 ("NPROC_PER_NODE", role.resources.gpu.max(1).to_string()),
@@ -109,8 +115,8 @@ mod tests {
 
     fn rdzv() -> Rendezvous {
         Rendezvous {
-            master_addr: "127.0.0.1".into(),
-            master_port: 23456,
+            addr: "127.0.0.1".into(),
+            ports: vec![23456, 23457, 23458],
         }
     }
 

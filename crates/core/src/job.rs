@@ -72,7 +72,9 @@ pub struct Job {
     pub max_running_minutes: Option<u64>,
     /// The CreateJob request as accepted (defaults filled in), echoed back by GetJob.
     pub request: opendlc_api::CreateJobRequest,
-    pub master_port: Option<u16>,
+    /// One port per pod, in rank order, chosen at admission: the rank-0 pod's is MASTER_PORT;
+    /// frameworks that address every pod (TF_CONFIG) use the others. Empty until admitted.
+    pub ports: Vec<u16>,
     pub restart_count: u32,
     pub times: JobTimes,
 }

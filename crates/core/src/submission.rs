@@ -132,7 +132,7 @@ pub fn validate_create(req: &CreateJobRequest, ctx: &SubmitContext<'_>) -> Resul
             .unwrap_or_default(),
         max_running_minutes,
         request: normalized(req, priority),
-        master_port: None,
+        ports: Vec::new(),
         restart_count: 0,
         times: JobTimes {
             created: ctx.now,

@@ -15,7 +15,7 @@ impl Store {
             tx.prepare_cached(
                 "INSERT INTO jobs (job_id, display_name, job_type, status, reason_code, reason_message,
                    priority, workspace_id, resource_id, user_id, accessibility, user_command, images,
-                   roles, envs, tags, request, max_running_minutes, master_port, restart_count, gmt_create)
+                   roles, envs, tags, request, max_running_minutes, ports, restart_count, gmt_create)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)",
             )?
             .execute(params![
@@ -37,7 +37,7 @@ impl Store {
                 to_json(&job.tags),
                 to_json(&job.request),
                 job.max_running_minutes,
-                job.master_port,
+                to_json(&job.ports),
                 job.restart_count,
                 job.times.created,
             ])?;

@@ -25,7 +25,7 @@ CREATE TABLE jobs (
     tags                TEXT NOT NULL,
     request             TEXT NOT NULL,
     max_running_minutes INTEGER,
-    master_port         INTEGER,
+    ports               TEXT NOT NULL DEFAULT '[]',
     restart_count       INTEGER NOT NULL DEFAULT 0,
     gmt_create          INTEGER NOT NULL,
     gmt_submitted       INTEGER,

@@ -10,7 +10,7 @@ use crate::StoreError;
 pub const JOB_COLUMNS: &str =
     "seq, job_id, display_name, job_type, status, reason_code, reason_message, \
      priority, workspace_id, resource_id, user_id, accessibility, user_command, roles, envs, tags, \
-     request, max_running_minutes, master_port, restart_count, gmt_create, gmt_submitted, \
+     request, max_running_minutes, ports, restart_count, gmt_create, gmt_submitted, \
      gmt_running, gmt_finish, gmt_successed, gmt_failed, gmt_stopped";
 
 fn corrupt(what: &str, err: impl std::fmt::Display) -> rusqlite::Error {
@@ -67,7 +67,7 @@ pub fn job(row: &Row<'_>) -> rusqlite::Result<Job> {
         tags: json(row, 15, "tags")?,
         request: json(row, 16, "request")?,
         max_running_minutes: row.get(17)?,
-        master_port: row.get(18)?,
+        ports: json(row, 18, "ports")?,
         restart_count: row.get(19)?,
         times: JobTimes {
             created: row.get(20)?,

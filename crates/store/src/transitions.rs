@@ -108,19 +108,19 @@ impl Store {
         self.write(|tx| job_ids.iter().try_for_each(|job_id| apply(tx, job_id, t)))
     }
 
-    /// Admits a queued job: records its rendezvous port and its pods (Pending) and moves it to
+    /// Admits a queued job: records its pods' ports and its pods (Pending) and moves it to
     /// EnvPreparing, atomically, so that a crash never leaves a half-admitted job.
     pub fn admit(
         &self,
         job_id: &str,
-        master_port: u16,
+        ports: &[u16],
         new_pods: &[Pod],
         t: &Transition,
     ) -> Result<Job> {
         self.write(|tx| {
             tx.execute(
-                "UPDATE jobs SET master_port = ?2 WHERE job_id = ?1",
-                params![job_id, master_port],
+                "UPDATE jobs SET ports = ?2 WHERE job_id = ?1",
+                params![job_id, crate::rows::to_json(&ports)],
             )?;
             for pod in new_pods {
                 pods::insert(tx, pod)?;

@@ -31,7 +31,7 @@ fn job(id: &str, name: &str, created: i64) -> Job {
         tags: BTreeMap::from([("team".into(), "vision".into())]),
         max_running_minutes: Some(5),
         request: Default::default(),
-        master_port: None,
+        ports: Vec::new(),
         restart_count: 0,
         times: JobTimes {
             created,
@@ -82,8 +82,8 @@ fn a_job_round_trips_and_its_lifecycle_is_recorded() {
     let pods = [pod("dlca", 0), pod("dlca", 1)];
     let t = Transition::new(JobStatus::EnvPreparing, 3_000);
     assert_eq!(
-        store.admit("dlca", 4242, &pods, &t).unwrap().master_port,
-        Some(4242)
+        store.admit("dlca", &[4242, 4243], &pods, &t).unwrap().ports,
+        [4242, 4243]
     );
     store
         .pod_started(&pods[0], 77, "127.0.0.1", "host", 3_500)

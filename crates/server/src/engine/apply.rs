@@ -240,9 +240,10 @@ impl Engine {
 
     fn admit(&mut self, job_id: &str) -> Result<(), StoreError> {
         let job = self.store.get_job(job_id)?;
-        let port = free_port();
         let now = now_millis();
-        let plans = plan(&job, port);
+        let mut job = job;
+        job.ports = free_ports(job.pod_count() as usize);
+        let plans = plan(&job);
         let pods: Vec<Pod> = plans
             .iter()
             .map(|plan| Pod {
@@ -266,7 +267,7 @@ impl Engine {
             .collect();
         let t = Transition::new(JobStatus::EnvPreparing, now)
             .because("JobEnvPreparing", "Starting the job's pods.");
-        let job = match self.store.admit(job_id, port, &pods, &t) {
+        let job = match self.store.admit(job_id, &job.ports, &pods, &t) {
             Ok(job) => job,
             // Stopped meanwhile: nothing to start.
             Err(StoreError::Transition { .. }) => return Ok(()),
@@ -313,11 +314,11 @@ impl Engine {
     }
 }
 
-/// The job's pods with their environment, for a rendezvous on `port`.
-pub(super) fn plan(job: &Job, port: u16) -> Vec<PodPlan> {
+/// The job's pods with their environment, on the ports chosen at admission.
+pub(super) fn plan(job: &Job) -> Vec<PodPlan> {
     let rendezvous = Rendezvous {
-        master_addr: POD_IP.to_string(),
-        master_port: port,
+        addr: POD_IP.to_string(),
+        ports: job.ports.clone(),
     };
     let roles: Vec<RolePlan> = job
         .roles
@@ -341,11 +342,22 @@ pub fn grace_period(job: &Job) -> Duration {
         .map_or(DEFAULT_GRACE_PERIOD, |s| Duration::from_secs(s as u64))
 }
 
-/// A port free right now on the pod address, for the job's rendezvous. Another process may
-/// take it before the master binds it; with ports picked from the kernel's ephemeral range the
-/// chance is small, and the job fails visibly if it happens.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind((POD_IP, 0))
-        .and_then(|l| l.local_addr())
-        .map_or(23456, |a| a.port())
+/// `n` distinct ports free right now on the pod address, one per pod. Another process may take
+/// one before its pod binds it; with ports picked from the kernel's ephemeral range the chance
+/// is small, and the job fails visibly if it happens.
+fn free_ports(n: usize) -> Vec<u16> {
+    let mut ports = Vec::with_capacity(n);
+    let mut seen = std::collections::HashSet::with_capacity(n);
+    while ports.len() < n {
+        let port = std::net::TcpListener::bind((POD_IP, 0))
+            .and_then(|l| l.local_addr())
+            .map_or(0, |a| a.port());
+        if port == 0 {
+            // No port to be had (descriptors exhausted): the pods will report the failure.
+            ports.resize(n, 0);
+        } else if seen.insert(port) {
+            ports.push(port);
+        }
+    }
+    ports
 }

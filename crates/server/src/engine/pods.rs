@@ -24,10 +24,8 @@ impl Engine {
         if let Err(e) = std::fs::create_dir_all(&workdir) {
             tracing::error!(job.id = %job_id, "failed to create the job's working directory: {e}");
         }
-        let mut envs: HashMap<String, _> = plan(job, job.master_port.unwrap_or_default())
-            .into_iter()
-            .map(|p| (p.pod_id, p.env))
-            .collect();
+        let mut envs: HashMap<String, _> =
+            plan(job).into_iter().map(|p| (p.pod_id, p.env)).collect();
         let pods = active
             .pods
             .iter()
