@@ -21,6 +21,8 @@ pub struct RoleSpec {
     /// `ConsiderInSuccessPolicy` (SDK 1.11): when false, the job may succeed while these pods
     /// still run or even fail.
     pub considered_in_success: bool,
+    #[serde(default)]
+    pub restart_policy: crate::restart::RestartPolicy,
 }
 
 /// When a job reached each milestone (ms since the epoch).
@@ -97,6 +99,12 @@ impl Job {
             Some(start) => (self.times.finished.unwrap_or(now) - start).max(0) / 1000,
             None => 0,
         }
+    }
+
+    /// How many times the job's pods may be restarted (`RestartTimes` "n/max").
+    pub fn max_restarts(&self) -> u32 {
+        let settings = self.request.settings.as_ref();
+        crate::restart::max_restarts(settings.and_then(|s| s.error_monitoring_args.as_deref()))
     }
 
     pub fn images(&self) -> impl Iterator<Item = &str> {

@@ -17,4 +17,5 @@ pub use resources::Resources;
 pub use status::{JobStatus, PodStatus};
 pub mod lifecycle;
 pub mod queue;
+pub mod restart;
 pub mod submission;

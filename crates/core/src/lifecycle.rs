@@ -4,8 +4,12 @@
 //! succeeded; it fails as soon as one of them fails (multi-pod training cannot go on without a
 //! rank). Either way the pods still running are stopped first, and the job takes its final
 //! status once all of them have ended, so resources are never released under live processes.
+//!
+//! Before that, restart policies have their say: a pod whose role's policy restarts after its
+//! end (see [`crate::restart`]) restarts the whole gang while the job's budget lasts.
 
 use crate::job::Reason;
+use crate::restart::{PodEnd, RestartPolicy};
 use crate::status::{JobStatus, PodStatus};
 
 /// A pod as the decision sees it.
@@ -18,6 +22,10 @@ pub struct PodView<'a> {
     pub reason: Option<&'a str>,
     /// When it ended: the first failure is the job's cause, not the pods stopped because of it.
     pub finished: Option<crate::time::Millis>,
+    /// Its role's restart policy.
+    pub policy: RestartPolicy,
+    /// How it ended, once it has.
+    pub end: Option<PodEnd>,
 }
 
 /// The job's final status and why.
@@ -35,11 +43,33 @@ pub enum Decision {
     StopRemaining(Outcome),
     /// Every pod has ended: the job takes this status now.
     Finish(Outcome),
+    /// A pod's end asks for a restart: stop the pods that still run; once `now`, start new
+    /// incarnations of all of them.
+    Restart { reason: Reason, now: bool },
 }
 
 /// `stopping` carries the reason of a stop already under way (user stop, deadline): it decides
-/// the outcome whatever the pods do.
-pub fn decide(pods: &[PodView<'_>], stopping: Option<&Reason>) -> Decision {
+/// the outcome whatever the pods do. `restarts_left` is what remains of the job's budget.
+pub fn decide(pods: &[PodView<'_>], stopping: Option<&Reason>, restarts_left: u32) -> Decision {
+    let all_ended = pods.iter().all(|p| p.status.is_terminal());
+    if stopping.is_none() && restarts_left > 0 {
+        let trigger = pods
+            .iter()
+            .filter(|p| p.end.is_some_and(|end| p.policy.restarts_after(end)))
+            .min_by_key(|p| p.finished.unwrap_or(i64::MAX));
+        if let Some(pod) = trigger {
+            let message = format!(
+                "Pod {} {}; its RestartPolicy is {}.",
+                pod.pod_id,
+                describe(pod),
+                pod.policy
+            );
+            return Decision::Restart {
+                reason: Reason::new("JobRestarting", message),
+                now: all_ended,
+            };
+        }
+    }
     let outcome = match stopping {
         Some(reason) => Some(Outcome {
             status: JobStatus::Stopped,
@@ -47,11 +77,19 @@ pub fn decide(pods: &[PodView<'_>], stopping: Option<&Reason>) -> Decision {
         }),
         None => outcome_of(pods),
     };
-    let all_ended = pods.iter().all(|p| p.status.is_terminal());
     match outcome {
         None => Decision::Wait,
         Some(outcome) if all_ended => Decision::Finish(outcome),
         Some(outcome) => Decision::StopRemaining(outcome),
+    }
+}
+
+fn describe(pod: &PodView<'_>) -> String {
+    match (pod.status, pod.reason, pod.exit_code) {
+        (PodStatus::Succeeded, _, _) => "succeeded".to_string(),
+        (_, Some(reason), _) => reason.to_string(),
+        (_, None, Some(code)) => format!("exited with code {code}"),
+        _ => "failed".to_string(),
     }
 }
 
@@ -61,11 +99,7 @@ fn outcome_of(pods: &[PodView<'_>]) -> Option<Outcome> {
         .filter(|p| p.considered && p.status == PodStatus::Failed)
         .min_by_key(|p| p.finished.unwrap_or(i64::MAX));
     if let Some(failed) = first_failed {
-        let detail = match (failed.reason, failed.exit_code) {
-            (Some(reason), _) => reason.to_string(),
-            (None, Some(code)) => format!("exited with code {code}"),
-            (None, None) => "failed".to_string(),
-        };
+        let detail = describe(failed);
         return Some(Outcome {
             status: JobStatus::Failed,
             reason: Reason::new("JobFailed", format!("Pod {} {detail}.", failed.pod_id)),
@@ -95,6 +129,8 @@ mod tests {
             exit_code: Some(3),
             reason: None,
             finished: Some(5),
+            policy: RestartPolicy::Never,
+            end: status.is_terminal().then_some(PodEnd::Exited(3)),
         }
     }
 
@@ -104,7 +140,7 @@ mod tests {
             pod(PodStatus::Succeeded, true),
             pod(PodStatus::Running, true),
         ];
-        assert_eq!(decide(&pods, None), Decision::Wait);
+        assert_eq!(decide(&pods, None, 3), Decision::Wait);
     }
 
     #[test]
@@ -113,7 +149,7 @@ mod tests {
             pod(PodStatus::Succeeded, true),
             pod(PodStatus::Succeeded, true),
         ];
-        let Decision::Finish(outcome) = decide(&pods, None) else {
+        let Decision::Finish(outcome) = decide(&pods, None, 3) else {
             panic!()
         };
         assert_eq!(outcome.status, JobStatus::Succeeded);
@@ -122,7 +158,7 @@ mod tests {
     #[test]
     fn a_failed_pod_stops_the_others_then_fails_the_job() {
         let pods = [pod(PodStatus::Failed, true), pod(PodStatus::Running, true)];
-        let Decision::StopRemaining(outcome) = decide(&pods, None) else {
+        let Decision::StopRemaining(outcome) = decide(&pods, None, 3) else {
             panic!()
         };
         assert_eq!(outcome.status, JobStatus::Failed);
@@ -138,7 +174,7 @@ mod tests {
             finished: Some(9),
             ..pod(PodStatus::Failed, true)
         };
-        let Decision::Finish(outcome) = decide(&[stopped, pod(PodStatus::Failed, true)], None)
+        let Decision::Finish(outcome) = decide(&[stopped, pod(PodStatus::Failed, true)], None, 3)
         else {
             panic!()
         };
@@ -154,7 +190,7 @@ mod tests {
             pod(PodStatus::Succeeded, true),
             pod(PodStatus::Failed, false),
         ];
-        let Decision::Finish(outcome) = decide(&pods, None) else {
+        let Decision::Finish(outcome) = decide(&pods, None, 3) else {
             panic!()
         };
         assert_eq!(outcome.status, JobStatus::Succeeded);
@@ -162,17 +198,63 @@ mod tests {
             pod(PodStatus::Succeeded, true),
             pod(PodStatus::Running, false),
         ];
-        assert!(matches!(decide(&pods, None), Decision::StopRemaining(_)));
+        assert!(matches!(decide(&pods, None, 3), Decision::StopRemaining(_)));
     }
 
     #[test]
     fn a_stop_wins() {
         let reason = Reason::new("JobStoppedByUser", "Job is stopped by user.");
         let pods = [pod(PodStatus::Failed, true)];
-        let Decision::Finish(outcome) = decide(&pods, Some(&reason)) else {
+        let Decision::Finish(outcome) = decide(&pods, Some(&reason), 3) else {
             panic!()
         };
         assert_eq!(outcome.status, JobStatus::Stopped);
         assert_eq!(outcome.reason, reason);
+    }
+
+    #[test]
+    fn a_restartable_end_restarts_the_gang_while_the_budget_lasts() {
+        let failed = PodView {
+            policy: RestartPolicy::OnFailure,
+            ..pod(PodStatus::Failed, true)
+        };
+        let running = pod(PodStatus::Running, true);
+        let Decision::Restart { reason, now } = decide(&[failed.clone(), running.clone()], None, 1)
+        else {
+            panic!()
+        };
+        assert!(!now, "the other pod must stop first");
+        assert_eq!(
+            reason.message,
+            "Pod dlcx-worker-0 exited with code 3; its RestartPolicy is OnFailure."
+        );
+        let stopped = PodView {
+            status: PodStatus::Failed,
+            ..running
+        };
+        assert!(matches!(
+            decide(&[failed.clone(), stopped.clone()], None, 1),
+            Decision::Restart { now: true, .. }
+        ));
+        // Budget spent: the failure decides.
+        assert!(
+            matches!(decide(&[failed.clone(), stopped], None, 0), Decision::Finish(o) if o.status == JobStatus::Failed)
+        );
+        // A stop wins over a restart.
+        let reason = Reason::new("JobStoppedByUser", "");
+        assert!(
+            matches!(decide(&[failed], Some(&reason), 1), Decision::Finish(o) if o.status == JobStatus::Stopped)
+        );
+    }
+
+    #[test]
+    fn a_permanent_exit_code_is_not_retried() {
+        let failed = PodView {
+            policy: RestartPolicy::ExitCode,
+            ..pod(PodStatus::Failed, true)
+        };
+        assert!(
+            matches!(decide(&[failed], None, 3), Decision::Finish(o) if o.status == JobStatus::Failed)
+        );
     }
 }

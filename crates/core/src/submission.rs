@@ -9,6 +9,7 @@ use crate::catalog;
 use crate::job::{Job, JobTimes, RoleSpec};
 use crate::job_type::JobType;
 use crate::resources::{parse_cpu, parse_gpu, parse_memory, Resources};
+use crate::restart::RestartPolicy;
 use crate::status::JobStatus;
 use crate::time::Millis;
 
@@ -20,7 +21,6 @@ pub const DEFAULT_POD_RESOURCES: Resources = Resources {
 };
 pub const DEFAULT_WORKSPACE_ID: &str = "default";
 const MAX_DISPLAY_NAME: usize = 256;
-const RESTART_POLICIES: &[&str] = &["Always", "Never", "OnFailure", "ExitCode"];
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Invalid {
@@ -273,17 +273,12 @@ fn validate_roles(job_type: JobType, specs: &[JobSpec]) -> Result<Vec<RoleSpec>,
                 format!("a {job_type} has exactly one {role}, got {pod_count}"),
             ));
         }
-        if let Some(policy) = spec.restart_policy.as_deref().filter(|p| !p.is_empty()) {
-            if !RESTART_POLICIES.contains(&policy) {
-                return Err(Invalid::value(
-                    field("RestartPolicy"),
-                    format!(
-                        "must be one of {}, got \"{policy}\"",
-                        RESTART_POLICIES.join(", ")
-                    ),
-                ));
-            }
-        }
+        let restart_policy = match spec.restart_policy.as_deref().filter(|p| !p.is_empty()) {
+            None => RestartPolicy::default(),
+            Some(policy) => policy.parse().map_err(|e| {
+                Invalid::value(field("RestartPolicy"), format!("{e}, got \"{policy}\""))
+            })?,
+        };
         roles.push(RoleSpec {
             role,
             pod_count,
@@ -296,6 +291,7 @@ fn validate_roles(job_type: JobType, specs: &[JobSpec]) -> Result<Vec<RoleSpec>,
                 .filter(|c| !c.is_empty())
                 .map(String::from),
             considered_in_success: spec.consider_in_success_policy.unwrap_or(true),
+            restart_policy,
         });
     }
     Ok(roles)

@@ -1,11 +1,11 @@
 //! Domain → wire: what GetJob and ListJobs say about a job.
 
 use opendlc_api::{
-    GetJobResponseBody, GetJobResponseBodyPods, GetJobResponseBodyPodsHistoryPods, JobItem,
-    JobSettings, StatusTransitionItem,
+    GetJobResponseBody, GetJobResponseBodyPods, GetJobResponseBodyPodsHistoryPods,
+    GetJobResponseBodyRestartRecord, JobItem, JobSettings, StatusTransitionItem,
 };
 use opendlc_core::time::{format_wire, now_millis, Millis};
-use opendlc_core::{Job, Pod, StatusPeriod};
+use opendlc_core::{Job, JobStatus, Pod, StatusPeriod};
 
 fn wire_time(ms: Option<Millis>) -> Option<String> {
     ms.map(format_wire)
@@ -128,15 +128,49 @@ pub fn job_view(
         gmt_failed_time: wire_time(job.times.failed),
         gmt_stopped_time: wire_time(job.times.stopped),
         duration: Some(job.duration_secs(now_millis())),
-        restart_times: Some(format!("{}/0", job.restart_count)),
+        restart_times: Some(restart_times(job)),
         request_cpu: Some((total.cpu_milli / 1000) as i64),
         request_gpu: Some(f64::from(total.gpu)),
         request_memory: Some(total.memory_mib as f64 / 1024.0),
         enabled_debugger: Some(false),
         pods: Some(pods_view(pods)),
+        restart_record: Some(restart_record_view(history)),
         status_history: Some(status_history_view(history)),
         ..Default::default()
     }
+}
+
+/// `"used/max"`, as PAI writes it.
+fn restart_times(job: &Job) -> String {
+    format!("{}/{}", job.restart_count, job.max_restarts())
+}
+
+/// One record per restart, from the job's Restarting periods.
+fn restart_record_view(history: &[StatusPeriod]) -> Vec<GetJobResponseBodyRestartRecord> {
+    let restarts = history
+        .iter()
+        .enumerate()
+        .filter(|(_, h)| h.status == JobStatus::Restarting);
+    restarts
+        .enumerate()
+        .map(|(n, (i, h))| {
+            let status = match history.get(i + 1).map(|next| next.status) {
+                None => "Restarting",
+                Some(JobStatus::Running) => "Succeeded",
+                Some(_) => "Failed",
+            };
+            GetJobResponseBodyRestartRecord {
+                job_restart_count: Some(n as i64 + 1),
+                occur_phase: Some("Running".into()),
+                occur_time: wire_time(Some(h.start)),
+                reason: h.reason.as_ref().map(|r| r.message.clone()),
+                restart_duration_in_sec: h.end.map(|end| (end - h.start) / 1000),
+                restart_status: Some(status.into()),
+                restart_level_type: Some("Job".into()),
+                ..Default::default()
+            }
+        })
+        .collect()
 }
 
 /// A ListJobs entry: the job without its pods' details.
@@ -173,7 +207,7 @@ pub fn job_item(job: &Job) -> JobItem {
         gmt_failed_time: wire_time(job.times.failed),
         gmt_stopped_time: wire_time(job.times.stopped),
         duration: Some(job.duration_secs(now_millis())),
-        restart_times: Some(format!("{}/0", job.restart_count)),
+        restart_times: Some(restart_times(job)),
         request_cpu: Some((total.cpu_milli / 1000) as i64),
         request_gpu: Some(total.gpu.to_string()),
         request_memory: Some(opendlc_core::resources::format_memory(total.memory_mib)),

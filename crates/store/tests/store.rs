@@ -26,6 +26,7 @@ fn job(id: &str, name: &str, created: i64) -> Job {
             resources: Resources::new(1000, 1024, 0),
             command: None,
             considered_in_success: true,
+            restart_policy: Default::default(),
         }],
         envs: BTreeMap::from([("A".into(), "B".into())]),
         tags: BTreeMap::from([("team".into(), "vision".into())]),

@@ -4,8 +4,9 @@
 use std::collections::HashMap;
 
 use opendlc_core::lifecycle::PodView;
+use opendlc_core::restart::PodEnd;
 use opendlc_core::time::Millis;
-use opendlc_core::{Job, JobStatus, Pod, Reason, Resources};
+use opendlc_core::{Job, JobStatus, Pod, PodStatus, Reason, Resources};
 
 pub(super) struct ActiveJob {
     pub job: Job,
@@ -24,11 +25,6 @@ pub(super) struct ActiveJob {
 
 impl ActiveJob {
     pub fn new(job: Job, status: JobStatus, deadline: Option<Millis>, pods: Vec<Pod>) -> Self {
-        let by_uid = pods
-            .iter()
-            .enumerate()
-            .map(|(i, p)| (p.pod_uid.clone(), i))
-            .collect();
         ActiveJob {
             resources: job.total_resources(),
             job,
@@ -36,13 +32,27 @@ impl ActiveJob {
             deadline,
             stop_reason: None,
             stopping_pods: false,
+            by_uid: index(&pods),
             pods,
-            by_uid,
         }
     }
 
     pub fn pod_mut(&mut self, pod_uid: &str) -> Option<&mut Pod> {
         self.by_uid.get(pod_uid).map(|&i| &mut self.pods[i])
+    }
+
+    /// New incarnations replace the current pods (a restart).
+    pub fn replace_pods(&mut self, pods: Vec<Pod>) {
+        self.by_uid = index(&pods);
+        self.pods = pods;
+        self.stopping_pods = false;
+    }
+
+    /// What remains of the job's restart budget.
+    pub fn restarts_left(&self) -> u32 {
+        self.job
+            .max_restarts()
+            .saturating_sub(self.job.restart_count)
     }
 
     pub fn all_started(&self) -> bool {
@@ -53,19 +63,39 @@ impl ActiveJob {
     pub fn views(&self) -> Vec<PodView<'_>> {
         self.pods
             .iter()
-            .map(|p| PodView {
-                pod_id: &p.pod_id,
-                status: p.status,
-                considered: self
-                    .job
-                    .roles
-                    .iter()
-                    .find(|r| r.role == p.role)
-                    .is_none_or(|r| r.considered_in_success),
-                exit_code: p.exit_code,
-                reason: p.reason.as_deref(),
-                finished: p.finished,
+            .map(|p| {
+                let role = self.job.roles.iter().find(|r| r.role == p.role);
+                PodView {
+                    pod_id: &p.pod_id,
+                    status: p.status,
+                    considered: role.is_none_or(|r| r.considered_in_success),
+                    exit_code: p.exit_code,
+                    reason: p.reason.as_deref(),
+                    finished: p.finished,
+                    policy: role.map(|r| r.restart_policy).unwrap_or_default(),
+                    end: pod_end(p),
+                }
             })
             .collect()
+    }
+}
+
+fn index(pods: &[Pod]) -> HashMap<String, usize> {
+    pods.iter()
+        .enumerate()
+        .map(|(i, p)| (p.pod_uid.clone(), i))
+        .collect()
+}
+
+/// How a pod ended, for its restart policy: a signal counts as 128 + signal, as a shell says.
+fn pod_end(pod: &Pod) -> Option<PodEnd> {
+    match pod.status {
+        PodStatus::Succeeded => Some(PodEnd::Succeeded),
+        PodStatus::Failed => Some(match (pod.exit_code, pod.exit_signal) {
+            (Some(code), _) => PodEnd::Exited(code),
+            (None, Some(signal)) => PodEnd::Exited(128 + signal),
+            (None, None) => PodEnd::Lost,
+        }),
+        _ => None,
     }
 }

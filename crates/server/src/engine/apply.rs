@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use opendlc_core::env_contract::{plan_pods, PodPlan, Rendezvous, RolePlan};
 use opendlc_core::queue::{Queue, QueuedJob};
-use opendlc_core::time::now_millis;
+use opendlc_core::time::{now_millis, Millis};
 use opendlc_core::{ids, Job, JobStatus, Pod, PodStatus, Reason, Resources};
 use opendlc_runtime::{LocalRuntime, PodEvent};
 use opendlc_store::{Store, StoreError, Transition};
@@ -243,28 +243,7 @@ impl Engine {
         let now = now_millis();
         let mut job = job;
         job.ports = free_ports(job.pod_count() as usize);
-        let plans = plan(&job);
-        let pods: Vec<Pod> = plans
-            .iter()
-            .map(|plan| Pod {
-                pod_uid: ids::new_pod_uid(),
-                job_id: job.job_id.clone(),
-                pod_id: plan.pod_id.clone(),
-                role: plan.role,
-                index: plan.index,
-                status: PodStatus::Pending,
-                ip: None,
-                node_name: None,
-                pid: None,
-                exit_code: None,
-                exit_signal: None,
-                reason: None,
-                created: now,
-                started: None,
-                finished: None,
-                current: true,
-            })
-            .collect();
+        let pods = new_pods(&job, now);
         let t = Transition::new(JobStatus::EnvPreparing, now)
             .because("JobEnvPreparing", "Starting the job's pods.");
         let job = match self.store.admit(job_id, &job.ports, &pods, &t) {
@@ -330,6 +309,31 @@ pub(super) fn plan(job: &Job) -> Vec<PodPlan> {
         })
         .collect();
     plan_pods(&job.job_id, &roles, &rendezvous, &job.envs)
+}
+
+/// A fresh incarnation (Pending, new PodUid) of every pod of the job.
+pub(super) fn new_pods(job: &Job, now: Millis) -> Vec<Pod> {
+    plan(job)
+        .into_iter()
+        .map(|plan| Pod {
+            pod_uid: ids::new_pod_uid(),
+            job_id: job.job_id.clone(),
+            pod_id: plan.pod_id,
+            role: plan.role,
+            index: plan.index,
+            status: PodStatus::Pending,
+            ip: None,
+            node_name: None,
+            pid: None,
+            exit_code: None,
+            exit_signal: None,
+            reason: None,
+            created: now,
+            started: None,
+            finished: None,
+            current: true,
+        })
+        .collect()
 }
 
 /// The job's `Settings.TerminationGracePeriodSeconds`, or the default.

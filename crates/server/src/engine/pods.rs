@@ -5,11 +5,11 @@ use std::collections::HashMap;
 
 use opendlc_core::lifecycle::{decide, Decision};
 use opendlc_core::time::now_millis;
-use opendlc_core::{JobStatus, Pod, PodStatus};
+use opendlc_core::{JobStatus, Pod, PodStatus, Reason};
 use opendlc_runtime::{PodEvent, PodLaunch};
 use opendlc_store::{PodEnd, Transition};
 
-use super::apply::{grace_period, plan, Engine, POD_IP};
+use super::apply::{grace_period, new_pods, plan, Engine, POD_IP};
 use super::Launched;
 
 impl Engine {
@@ -115,12 +115,16 @@ impl Engine {
         self.evaluate(&job_id);
     }
 
-    /// EnvPreparing → Running once every pod of the job has started.
+    /// EnvPreparing (or Restarting) → Running once every pod of the job has started.
     fn maybe_running(&mut self, job_id: &str) {
         let Some(active) = self.active.get_mut(job_id) else {
             return;
         };
-        if active.status != JobStatus::EnvPreparing || !active.all_started() {
+        let starting = matches!(
+            active.status,
+            JobStatus::EnvPreparing | JobStatus::Restarting
+        );
+        if !starting || !active.all_started() {
             return;
         }
         let t = Transition::new(JobStatus::Running, now_millis())
@@ -193,9 +197,14 @@ impl Engine {
         let Some(active) = self.active.get(job_id) else {
             return;
         };
-        match decide(&active.views(), active.stop_reason.as_ref()) {
+        match decide(
+            &active.views(),
+            active.stop_reason.as_ref(),
+            active.restarts_left(),
+        ) {
             Decision::Wait => {}
-            Decision::StopRemaining(_) => {
+            Decision::Restart { reason, now: true } => self.restart(job_id, reason),
+            Decision::StopRemaining(_) | Decision::Restart { now: false, .. } => {
                 if !active.stopping_pods {
                     let running: Vec<Pod> = active
                         .pods
@@ -230,6 +239,40 @@ impl Engine {
                 self.dirty = true;
             }
         }
+    }
+
+    /// Starts new incarnations of every pod of the job (all old ones have ended).
+    fn restart(&mut self, job_id: &str, reason: Reason) {
+        let Some(active) = self.active.get_mut(job_id) else {
+            return;
+        };
+        let pods = new_pods(&active.job, now_millis());
+        let t = Transition {
+            to: JobStatus::Restarting,
+            reason: Some(reason),
+            at: now_millis(),
+        };
+        match self.store.replace_pods(job_id, &pods, &t) {
+            Ok(job) => {
+                active.job.restart_count = job.restart_count;
+                active.status = JobStatus::Restarting;
+            }
+            Err(e) => {
+                tracing::error!(job.id = %job_id, "failed to restart the job's pods: {e}");
+                return;
+            }
+        }
+        for old in &active.pods {
+            self.launched_pods.remove(&old.pod_uid);
+            self.pod_jobs.remove(&old.pod_uid);
+        }
+        for pod in &pods {
+            self.pod_jobs
+                .insert(pod.pod_uid.clone(), job_id.to_string());
+        }
+        active.replace_pods(pods);
+        tracing::info!(job.id = %job_id, restarts = active.job.restart_count, "restarting the job's pods");
+        self.launch_pods(job_id, None);
     }
 
     pub fn stop_pod(&self, pod: &Pod) {

@@ -1,0 +1,134 @@
+//! Restart policies: the whole gang restarts while the budget lasts; HistoryPods, RestartTimes
+//! and RestartRecord tell the story.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{pytorch_job, TestServer};
+use serde_json::{json, Value};
+
+fn job_with_policy(name: &str, policy: &str, command: &str) -> Value {
+    let mut body = pytorch_job(name, &[("Master", 1), ("Worker", 1)], command);
+    for spec in body["JobSpecs"].as_array_mut().unwrap() {
+        spec["RestartPolicy"] = json!(policy);
+    }
+    body["Settings"] = json!({"ErrorMonitoringArgs": "--max-num-of-job-restart=2"});
+    body
+}
+
+fn statuses(job: &Value) -> Vec<&str> {
+    job["StatusHistory"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["Status"].as_str().unwrap())
+        .collect()
+}
+
+async fn finished(server: &TestServer, job_id: &str) -> Value {
+    server
+        .wait_job(job_id, Duration::from_secs(30), |j| {
+            ["Succeeded", "Failed", "Stopped"].contains(&j["Status"].as_str().unwrap_or_default())
+        })
+        .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_failure_restarts_the_gang_until_it_succeeds() {
+    let server = TestServer::start().await;
+    // The worker fails on its first run only; the workdir is shared, so a marker file remembers.
+    let command = r#"if [ "$RANK" = 1 ] && [ ! -e failed-once ]; then touch failed-once; exit 1; fi; sleep 0.3; echo ok"#;
+    let job_id = server
+        .create_job(job_with_policy("onfail", "OnFailure", command))
+        .await;
+    let job = finished(&server, &job_id).await;
+    assert_eq!(job["Status"], "Succeeded", "{job}");
+    assert_eq!(job["RestartTimes"], "1/2");
+    assert!(
+        statuses(&job).contains(&"Restarting"),
+        "{:?}",
+        statuses(&job)
+    );
+    let record = &job["RestartRecord"][0];
+    assert_eq!(record["JobRestartCount"], 1);
+    assert_eq!(record["RestartStatus"], "Succeeded");
+    assert!(
+        record["Reason"]
+            .as_str()
+            .unwrap()
+            .contains("worker-0 exited with code 1"),
+        "{record}"
+    );
+    for pod in job["Pods"].as_array().unwrap() {
+        // The gang restarted: the master too has an earlier incarnation.
+        let history = pod["HistoryPods"].as_array().unwrap();
+        assert_eq!(history.len(), 1, "{pod}");
+        assert_ne!(history[0]["PodUid"], pod["PodUid"]);
+        assert_eq!(pod["Status"], "Succeeded");
+    }
+    let worker = format!("{job_id}-worker-0");
+    let old_uid = job["Pods"][1]["HistoryPods"][0]["PodUid"].as_str().unwrap();
+    assert!(server
+        .logs(&job_id, &worker, &format!("PodUid={old_uid}"))
+        .await
+        .is_empty());
+    assert_eq!(server.logs(&job_id, &worker, "").await, ["ok"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_budget_runs_out() {
+    let server = TestServer::start().await;
+    let job_id = server
+        .create_job(job_with_policy("always-fails", "OnFailure", "exit 7"))
+        .await;
+    let job = finished(&server, &job_id).await;
+    assert_eq!(job["Status"], "Failed");
+    assert_eq!(job["RestartTimes"], "2/2");
+    assert_eq!(job["Pods"][0]["HistoryPods"].as_array().unwrap().len(), 2);
+    assert_eq!(job["RestartRecord"].as_array().unwrap().len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exit_code_retries_only_retryable_codes() {
+    let server = TestServer::start().await;
+    let permanent = server
+        .create_job(job_with_policy("permanent", "ExitCode", "exit 1"))
+        .await;
+    let retryable = server
+        .create_job(job_with_policy("retryable", "ExitCode", "exit 143"))
+        .await;
+    let never = server
+        .create_job(job_with_policy("never", "Never", "exit 143"))
+        .await;
+    let job = finished(&server, &permanent).await;
+    assert_eq!(
+        (job["Status"].as_str(), job["RestartTimes"].as_str()),
+        (Some("Failed"), Some("0/2"))
+    );
+    let job = finished(&server, &retryable).await;
+    assert_eq!(
+        (job["Status"].as_str(), job["RestartTimes"].as_str()),
+        (Some("Failed"), Some("2/2"))
+    );
+    let job = finished(&server, &never).await;
+    assert_eq!(
+        (job["Status"].as_str(), job["RestartTimes"].as_str()),
+        (Some("Failed"), Some("0/2"))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarting_job_can_be_stopped() {
+    let server = TestServer::start().await;
+    let mut body = job_with_policy("always", "Always", "sleep 0.2");
+    body["Settings"] = json!({"ErrorMonitoringArgs": "--max-num-of-job-restart=1000"});
+    let job_id = server.create_job(body).await;
+    let restarted = |j: &Value| j["RestartTimes"] != "0/1000";
+    server
+        .wait_job(&job_id, Duration::from_secs(20), restarted)
+        .await;
+    server.stop_job(&job_id).await;
+    let job = finished(&server, &job_id).await;
+    assert_eq!(job["Status"], "Stopped");
+}
