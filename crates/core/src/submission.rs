@@ -7,7 +7,7 @@ use opendlc_api::{CreateJobRequest, JobSpec, UpdateJobRequest};
 
 use crate::catalog;
 use crate::job::{Job, JobTimes, RoleSpec};
-use crate::job_type::JobType;
+use crate::job_type::{JobType, Role};
 use crate::resources::{parse_cpu, parse_gpu, parse_memory, Resources};
 use crate::restart::RestartPolicy;
 use crate::status::JobStatus;
@@ -70,7 +70,7 @@ pub fn validate_create(req: &CreateJobRequest, ctx: &SubmitContext<'_>) -> Resul
     if specs.is_empty() {
         return Err(Invalid::missing("JobSpecs"));
     }
-    let roles = validate_roles(job_type, specs)?;
+    let mut roles = validate_roles(job_type, specs)?;
     let user_command = req
         .user_command
         .as_deref()
@@ -99,6 +99,7 @@ pub fn validate_create(req: &CreateJobRequest, ctx: &SubmitContext<'_>) -> Resul
             ));
         }
     }
+    apply_success_policy(req.success_policy.as_deref(), specs, &mut roles);
     if let Some(resource_id) = req.resource_id.as_deref().filter(|r| !r.is_empty()) {
         return Err(Invalid::value(
             "ResourceId",
@@ -174,6 +175,7 @@ pub fn apply_update(
     }
     if let Some(specs) = req.job_specs.as_deref().filter(|s| !s.is_empty()) {
         job.roles = validate_roles(job.job_type, specs)?;
+        apply_success_policy(job.request.success_policy.as_deref(), specs, &mut job.roles);
         job.request.job_specs = Some(specs.to_vec());
         check_fits(job, pool)?;
         specs_changed = true;
@@ -260,13 +262,8 @@ fn validate_roles(job_type: JobType, specs: &[JobSpec]) -> Result<Vec<RoleSpec>,
                 ))
             }
         };
-        let single = matches!(role, crate::job_type::Role::Master if job_type.has_single_master())
-            || matches!(
-                role,
-                crate::job_type::Role::Chief
-                    | crate::job_type::Role::Head
-                    | crate::job_type::Role::Launcher
-            );
+        let single = matches!(role, Role::Master if job_type.has_single_master())
+            || matches!(role, Role::Chief | Role::Head | Role::Launcher);
         if single && pod_count != 1 {
             return Err(Invalid::value(
                 field("PodCount"),
@@ -290,7 +287,9 @@ fn validate_roles(job_type: JobType, specs: &[JobSpec]) -> Result<Vec<RoleSpec>,
                 .map(str::trim)
                 .filter(|c| !c.is_empty())
                 .map(String::from),
-            considered_in_success: spec.consider_in_success_policy.unwrap_or(true),
+            considered_in_success: spec
+                .consider_in_success_policy
+                .unwrap_or_else(|| counts_by_default(job_type, role)),
             restart_policy,
         });
     }
@@ -332,6 +331,25 @@ fn pod_resources(spec: &JobSpec, field: &dyn Fn(&str) -> String) -> Result<Resou
         }
     }
     Ok(resources)
+}
+
+/// Whether a role's pods decide the job's success when its JobSpec does not say
+/// (`ConsiderInSuccessPolicy`). A TFJob's parameter servers and evaluators run until they are
+/// stopped, so only its Chief and Workers count (`SuccessPolicy` AllWorkers, the default).
+fn counts_by_default(job_type: JobType, role: Role) -> bool {
+    job_type != JobType::TFJob || matches!(role, Role::Chief | Role::Worker)
+}
+
+/// `SuccessPolicy: ChiefWorker` (TFJob): the Chief alone decides success.
+fn apply_success_policy(policy: Option<&str>, specs: &[JobSpec], roles: &mut [RoleSpec]) {
+    if policy != Some("ChiefWorker") || !roles.iter().any(|r| r.role == Role::Chief) {
+        return;
+    }
+    for (role, spec) in roles.iter_mut().zip(specs) {
+        if spec.consider_in_success_policy.is_none() {
+            role.considered_in_success = role.role == Role::Chief;
+        }
+    }
 }
 
 fn validate_envs(req: &CreateJobRequest) -> Result<BTreeMap<String, String>, Invalid> {
