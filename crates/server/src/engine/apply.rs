@@ -308,7 +308,7 @@ pub(super) fn plan(job: &Job) -> Vec<PodPlan> {
             resources: r.resources,
         })
         .collect();
-    plan_pods(&job.job_id, &roles, &rendezvous, &job.envs)
+    plan_pods(&job.job_id, job.job_type, &roles, &rendezvous, &job.envs)
 }
 
 /// A fresh incarnation (Pending, new PodUid) of every pod of the job.
