@@ -23,6 +23,9 @@ pub struct RoleSpec {
     pub considered_in_success: bool,
     #[serde(default)]
     pub restart_policy: crate::restart::RestartPolicy,
+    /// Roles whose pods must reach a phase before these start.
+    #[serde(default)]
+    pub startup_dependencies: Vec<crate::startup::StartupDependency>,
 }
 
 /// When a job reached each milestone (ms since the epoch).

@@ -18,4 +18,5 @@ pub use status::{JobStatus, PodStatus};
 pub mod lifecycle;
 pub mod queue;
 pub mod restart;
+pub mod startup;
 pub mod submission;

@@ -10,6 +10,7 @@ use crate::job::{Job, JobTimes, RoleSpec};
 use crate::job_type::{JobType, Role};
 use crate::resources::{parse_cpu, parse_gpu, parse_memory, Resources};
 use crate::restart::RestartPolicy;
+use crate::startup::{Phase, StartupDependency};
 use crate::status::JobStatus;
 use crate::time::Millis;
 
@@ -291,9 +292,103 @@ fn validate_roles(job_type: JobType, specs: &[JobSpec]) -> Result<Vec<RoleSpec>,
                 .consider_in_success_policy
                 .unwrap_or_else(|| counts_by_default(job_type, role)),
             restart_policy,
+            startup_dependencies: Vec::new(),
         });
     }
+    for (i, spec) in specs.iter().enumerate() {
+        roles[i].startup_dependencies = startup_dependencies(i, spec, &roles)?;
+    }
+    check_no_cycle(&roles)?;
     Ok(roles)
+}
+
+fn startup_dependencies(
+    i: usize,
+    spec: &JobSpec,
+    roles: &[RoleSpec],
+) -> Result<Vec<StartupDependency>, Invalid> {
+    let mut dependencies = Vec::new();
+    for (j, dep) in spec.startup_dependencies.iter().flatten().enumerate() {
+        let field = |name: &str| format!("JobSpecs[{i}].StartupDependencies[{j}].{name}");
+        let role_name = dep
+            .r#type
+            .as_deref()
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| Invalid::missing(field("Type")))?;
+        let Some(target) = roles.iter().find(|r| r.role.as_str() == role_name) else {
+            return Err(Invalid::value(
+                field("Type"),
+                format!("the job has no role \"{role_name}\""),
+            ));
+        };
+        if target.role == roles[i].role {
+            return Err(Invalid::value(
+                field("Type"),
+                "a role cannot wait for itself",
+            ));
+        }
+        let phase: Phase = match dep.on_phase.as_deref().filter(|p| !p.is_empty()) {
+            None => Phase::Running,
+            Some(p) => p
+                .parse()
+                .map_err(|e| Invalid::value(field("OnPhase"), format!("{e}, got \"{p}\"")))?,
+        };
+        let min_replicas = match dep
+            .min_replicas
+            .as_deref()
+            .map(str::trim)
+            .filter(|m| !m.is_empty())
+        {
+            None => target.pod_count,
+            Some(m) => match m.parse::<u32>() {
+                Ok(n) if (1..=target.pod_count).contains(&n) => n,
+                _ => {
+                    return Err(Invalid::value(
+                        field("MinReplicas"),
+                        format!(
+                            "must be a number from 1 to {} (the {} PodCount), got \"{m}\"",
+                            target.pod_count, target.role
+                        ),
+                    ))
+                }
+            },
+        };
+        dependencies.push(StartupDependency {
+            role: target.role,
+            phase,
+            min_replicas,
+        });
+    }
+    Ok(dependencies)
+}
+
+/// Roles waiting for each other in a circle would never start.
+fn check_no_cycle(roles: &[RoleSpec]) -> Result<(), Invalid> {
+    for start in roles {
+        let mut seen = vec![start.role];
+        let mut frontier: Vec<Role> = start.startup_dependencies.iter().map(|d| d.role).collect();
+        while let Some(role) = frontier.pop() {
+            if role == start.role {
+                return Err(Invalid::value(
+                    "JobSpecs",
+                    format!(
+                        "the StartupDependencies of {} lead back to it; the job could never start",
+                        start.role
+                    ),
+                ));
+            }
+            if !seen.contains(&role) {
+                seen.push(role);
+                let next = roles
+                    .iter()
+                    .find(|r| r.role == role)
+                    .into_iter()
+                    .flat_map(|r| &r.startup_dependencies);
+                frontier.extend(next.map(|d| d.role));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// EcsSpec gives the base request (or [`DEFAULT_POD_RESOURCES`]); ResourceConfig overrides each

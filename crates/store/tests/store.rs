@@ -27,6 +27,7 @@ fn job(id: &str, name: &str, created: i64) -> Job {
             command: None,
             considered_in_success: true,
             restart_policy: Default::default(),
+            startup_dependencies: Vec::new(),
         }],
         envs: BTreeMap::from([("A".into(), "B".into())]),
         tags: BTreeMap::from([("team".into(), "vision".into())]),

@@ -34,6 +34,9 @@ pub(super) struct Engine {
     pub pod_jobs: HashMap<String, String>,
     /// Pods whose launch is recorded; an exit reported before its launch waits in `early_exits`.
     pub launched_pods: HashSet<String>,
+    /// Pods whose launch was asked of the runtime (a pod waiting for its startup dependencies
+    /// is not, yet).
+    pub launch_requested: HashSet<String>,
     pub early_exits: HashMap<String, PodEvent>,
     /// The job at the head of the queue and the reason recorded for it.
     blocked: Option<(String, String)>,
@@ -58,6 +61,7 @@ impl Engine {
             active: HashMap::new(),
             pod_jobs: HashMap::new(),
             launched_pods: HashSet::new(),
+            launch_requested: HashSet::new(),
             early_exits: HashMap::new(),
             blocked: None,
             launched_tx,

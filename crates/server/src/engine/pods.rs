@@ -1,9 +1,10 @@
 //! The engine's pod half: launching pods, recording their start and end, and applying the
 //! lifecycle decision to their job.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use opendlc_core::lifecycle::{decide, Decision};
+use opendlc_core::startup::PodPhase;
 use opendlc_core::time::now_millis;
 use opendlc_core::{JobStatus, Pod, PodStatus, Reason};
 use opendlc_runtime::{PodEvent, PodLaunch};
@@ -13,39 +14,65 @@ use super::apply::{grace_period, new_pods, plan, Engine, POD_IP};
 use super::Launched;
 
 impl Engine {
-    /// Launches the pods of an active job — all of them, or only `only` (the never-started
-    /// ones at recovery) — each in its own task; each outcome comes back as `Launched`.
-    pub fn launch_pods(&self, job_id: &str, only: Option<&[String]>) {
+    /// Launches the pods of an active job that are not launched yet and whose startup
+    /// dependencies are met (all of them, or only those in `only`: the never-started ones at
+    /// recovery), each in its own task; each outcome comes back as `Launched`.
+    pub fn launch_pods(&mut self, job_id: &str, only: Option<&HashSet<String>>) {
         let Some(active) = self.active.get(job_id) else {
             return;
         };
         let job = &active.job;
+        let phases: Vec<PodPhase> = active
+            .pods
+            .iter()
+            .map(|p| PodPhase {
+                role: p.role,
+                started: p.started.is_some(),
+                status: p.status,
+            })
+            .collect();
+        let ready = |pod: &Pod| {
+            let role = job.roles.iter().find(|r| r.role == pod.role);
+            role.is_none_or(|r| r.startup_dependencies.iter().all(|d| d.is_met(&phases)))
+        };
+        let to_launch: Vec<&Pod> = active
+            .pods
+            .iter()
+            .filter(|p| {
+                p.status == PodStatus::Pending && !self.launch_requested.contains(&p.pod_uid)
+            })
+            .filter(|p| only.is_none_or(|uids| uids.contains(&p.pod_uid)))
+            .filter(|p| ready(p))
+            .collect();
+        if to_launch.is_empty() {
+            return;
+        }
         let workdir = self.jobs_dir.work(job_id);
         if let Err(e) = std::fs::create_dir_all(&workdir) {
             tracing::error!(job.id = %job_id, "failed to create the job's working directory: {e}");
         }
         let mut envs: HashMap<String, _> =
             plan(job).into_iter().map(|p| (p.pod_id, p.env)).collect();
-        let pods = active
-            .pods
-            .iter()
-            .filter(|p| only.is_none_or(|uids| uids.contains(&p.pod_uid)));
-        for pod in pods {
+        let mut launches = Vec::with_capacity(to_launch.len());
+        for pod in to_launch {
             let Some(env) = envs.remove(&pod.pod_id) else {
                 continue;
             };
             let role = job.roles.iter().find(|r| r.role == pod.role);
-            let launch = PodLaunch {
+            launches.push(PodLaunch {
                 pod_id: pod.pod_id.clone(),
                 pod_uid: pod.pod_uid.clone(),
-                dir: self.pod_dir(job_id, &pod.pod_uid),
+                dir: self.jobs_dir.pod(job_id, &pod.pod_uid),
                 command: role
                     .and_then(|r| r.command.clone())
                     .unwrap_or_else(|| job.user_command.clone()),
                 workdir: workdir.clone(),
                 env,
                 grace_period: grace_period(job),
-            };
+            });
+        }
+        for launch in launches {
+            self.launch_requested.insert(launch.pod_uid.clone());
             let runtime = self.runtime.clone();
             let tx = self.launched_tx.clone();
             let job_id = job_id.to_string();
@@ -58,6 +85,22 @@ impl Engine {
                     result,
                 });
             });
+        }
+    }
+
+    /// After a pod starts or ends: launch the pods that were waiting for it, if any.
+    fn launch_dependents(&mut self, job_id: &str) {
+        let waits = self.active.get(job_id).is_some_and(|a| {
+            a.job
+                .roles
+                .iter()
+                .any(|r| !r.startup_dependencies.is_empty())
+                && a.pods
+                    .iter()
+                    .any(|p| !self.launch_requested.contains(&p.pod_uid))
+        });
+        if waits {
+            self.launch_pods(job_id, None);
         }
     }
 
@@ -96,6 +139,7 @@ impl Engine {
                     self.stop_pod(&pod);
                 }
                 self.maybe_running(&job_id);
+                self.launch_dependents(&job_id);
             }
             Err(error) => {
                 let end = PodEnd {
@@ -189,6 +233,29 @@ impl Engine {
         };
         if record_end(&store, pod, end, &text) {
             self.evaluate(&job_id);
+            self.launch_dependents(&job_id);
+        }
+    }
+
+    /// Records that pods which never started have ended (their job is ending).
+    fn end_unstarted(&mut self, job_id: &str, pods: &[Pod]) {
+        let store = self.store.clone();
+        let Some(active) = self.active.get_mut(job_id) else {
+            return;
+        };
+        for pod in pods {
+            let Some(pod) = active.pod_mut(&pod.pod_uid) else {
+                continue;
+            };
+            let end = PodEnd {
+                status: PodStatus::Failed,
+                exit_code: None,
+                exit_signal: None,
+                reason: Some("was not started: the job ended first".into()),
+                at: now_millis(),
+            };
+            let text = format!("Pod {} was not started: the job ended first", pod.pod_id);
+            record_end(&store, pod, end, &text);
         }
     }
 
@@ -206,17 +273,22 @@ impl Engine {
             Decision::Restart { reason, now: true } => self.restart(job_id, reason),
             Decision::StopRemaining(_) | Decision::Restart { now: false, .. } => {
                 if !active.stopping_pods {
-                    let running: Vec<Pod> = active
+                    let (launched, waiting): (Vec<Pod>, Vec<Pod>) = active
                         .pods
                         .iter()
                         .filter(|p| !p.status.is_terminal())
                         .cloned()
-                        .collect();
-                    for pod in &running {
+                        .partition(|p| self.launch_requested.contains(&p.pod_uid));
+                    for pod in &launched {
                         self.stop_pod(pod);
                     }
                     if let Some(active) = self.active.get_mut(job_id) {
                         active.stopping_pods = true;
+                    }
+                    // Pods still waiting for their startup dependencies will never start.
+                    if !waiting.is_empty() {
+                        self.end_unstarted(job_id, &waiting);
+                        self.evaluate(job_id);
                     }
                 }
             }
@@ -233,6 +305,7 @@ impl Engine {
                     self.used = self.used.saturating_sub(&active.resources);
                     for pod in &active.pods {
                         self.launched_pods.remove(&pod.pod_uid);
+                        self.launch_requested.remove(&pod.pod_uid);
                         self.pod_jobs.remove(&pod.pod_uid);
                     }
                 }
@@ -264,6 +337,7 @@ impl Engine {
         }
         for old in &active.pods {
             self.launched_pods.remove(&old.pod_uid);
+            self.launch_requested.remove(&old.pod_uid);
             self.pod_jobs.remove(&old.pod_uid);
         }
         for pod in &pods {

@@ -67,12 +67,13 @@ impl Engine {
         active.stop_reason = stop_reason;
         active.stopping_pods = stopping;
 
-        let mut never_started = Vec::new();
+        let mut never_started = std::collections::HashSet::new();
         for pod in active.pods.iter_mut().filter(|p| !p.status.is_terminal()) {
             let dir = self.jobs_dir.pod(&job_id, &pod.pod_uid);
             if opendlc_runtime::was_started(&dir) {
                 // A launch was begun: the shim is (or was) there; never launch twice.
                 self.launched_pods.insert(pod.pod_uid.clone());
+                self.launch_requested.insert(pod.pod_uid.clone());
                 if let Err(e) = self.runtime.reattach(&pod.pod_uid, &dir) {
                     tracing::warn!(pod.id = %pod.pod_id, "failed to re-attach the pod: {e}");
                 }
@@ -92,7 +93,7 @@ impl Engine {
                 let text = format!("Pod {} was stopped before it started", pod.pod_id);
                 record_end(&self.store, pod, end, &text);
             } else {
-                never_started.push(pod.pod_uid.clone());
+                never_started.insert(pod.pod_uid.clone());
             }
         }
         self.activate(active);
