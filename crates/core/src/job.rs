@@ -110,6 +110,16 @@ impl Job {
         crate::restart::max_restarts(settings.and_then(|s| s.error_monitoring_args.as_deref()))
     }
 
+    /// With hang detection on (`EnableErrorMonitoringInAIMaster` and
+    /// `--enable-job-hang-detection` in `ErrorMonitoringArgs`): how long the pods may stay silent.
+    pub fn hang_interval_secs(&self) -> Option<u64> {
+        let settings = self.request.settings.as_ref()?;
+        if settings.enable_error_monitoring_in_ai_master != Some(true) {
+            return None;
+        }
+        crate::restart::hang_interval_secs(settings.error_monitoring_args.as_deref())
+    }
+
     pub fn images(&self) -> impl Iterator<Item = &str> {
         self.roles.iter().map(|r| r.image.as_str())
     }

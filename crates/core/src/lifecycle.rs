@@ -48,11 +48,27 @@ pub enum Decision {
     Restart { reason: Reason, now: bool },
 }
 
-/// `stopping` carries the reason of a stop already under way (user stop, deadline): it decides
-/// the outcome whatever the pods do. `restarts_left` is what remains of the job's budget.
-pub fn decide(pods: &[PodView<'_>], stopping: Option<&Reason>, restarts_left: u32) -> Decision {
+/// What the engine knows about a job beyond its pods.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct JobSignals<'a> {
+    /// A stop under way (user stop, deadline): it decides the outcome whatever the pods do.
+    pub stopping: Option<&'a Reason>,
+    /// The job was found hung (no log output for the hang interval): restart it, or fail it
+    /// once the budget is spent.
+    pub hung: Option<&'a Reason>,
+    /// What remains of the job's restart budget.
+    pub restarts_left: u32,
+}
+
+pub fn decide(pods: &[PodView<'_>], signals: JobSignals<'_>) -> Decision {
     let all_ended = pods.iter().all(|p| p.status.is_terminal());
-    if stopping.is_none() && restarts_left > 0 {
+    if signals.stopping.is_none() && signals.restarts_left > 0 {
+        if let Some(reason) = signals.hung {
+            return Decision::Restart {
+                reason: reason.clone(),
+                now: all_ended,
+            };
+        }
         let trigger = pods
             .iter()
             .filter(|p| p.end.is_some_and(|end| p.policy.restarts_after(end)))
@@ -70,12 +86,16 @@ pub fn decide(pods: &[PodView<'_>], stopping: Option<&Reason>, restarts_left: u3
             };
         }
     }
-    let outcome = match stopping {
-        Some(reason) => Some(Outcome {
+    let outcome = match (signals.stopping, signals.hung) {
+        (Some(reason), _) => Some(Outcome {
             status: JobStatus::Stopped,
             reason: reason.clone(),
         }),
-        None => outcome_of(pods),
+        (None, Some(reason)) => Some(Outcome {
+            status: JobStatus::Failed,
+            reason: reason.clone(),
+        }),
+        (None, None) => outcome_of(pods),
     };
     match outcome {
         None => Decision::Wait,
@@ -121,6 +141,31 @@ fn outcome_of(pods: &[PodView<'_>]) -> Option<Outcome> {
 mod tests {
     use super::*;
 
+    fn left(restarts_left: u32) -> JobSignals<'static> {
+        JobSignals {
+            restarts_left,
+            ..JobSignals::default()
+        }
+    }
+
+    #[test]
+    fn a_hung_job_restarts_then_fails() {
+        let hang = Reason::new("JobHang", "no output");
+        let running = pod(PodStatus::Running, true);
+        let hung = |restarts_left| JobSignals {
+            hung: Some(&hang),
+            restarts_left,
+            ..JobSignals::default()
+        };
+        assert!(matches!(
+            decide(&[running.clone()], hung(1)),
+            Decision::Restart { now: false, .. }
+        ));
+        assert!(
+            matches!(decide(&[running], hung(0)), Decision::StopRemaining(o) if o.status == JobStatus::Failed)
+        );
+    }
+
     fn pod(status: PodStatus, considered: bool) -> PodView<'static> {
         PodView {
             pod_id: "dlcx-worker-0",
@@ -140,7 +185,7 @@ mod tests {
             pod(PodStatus::Succeeded, true),
             pod(PodStatus::Running, true),
         ];
-        assert_eq!(decide(&pods, None, 3), Decision::Wait);
+        assert_eq!(decide(&pods, left(3)), Decision::Wait);
     }
 
     #[test]
@@ -149,7 +194,7 @@ mod tests {
             pod(PodStatus::Succeeded, true),
             pod(PodStatus::Succeeded, true),
         ];
-        let Decision::Finish(outcome) = decide(&pods, None, 3) else {
+        let Decision::Finish(outcome) = decide(&pods, left(3)) else {
             panic!()
         };
         assert_eq!(outcome.status, JobStatus::Succeeded);
@@ -158,7 +203,7 @@ mod tests {
     #[test]
     fn a_failed_pod_stops_the_others_then_fails_the_job() {
         let pods = [pod(PodStatus::Failed, true), pod(PodStatus::Running, true)];
-        let Decision::StopRemaining(outcome) = decide(&pods, None, 3) else {
+        let Decision::StopRemaining(outcome) = decide(&pods, left(3)) else {
             panic!()
         };
         assert_eq!(outcome.status, JobStatus::Failed);
@@ -174,7 +219,7 @@ mod tests {
             finished: Some(9),
             ..pod(PodStatus::Failed, true)
         };
-        let Decision::Finish(outcome) = decide(&[stopped, pod(PodStatus::Failed, true)], None, 3)
+        let Decision::Finish(outcome) = decide(&[stopped, pod(PodStatus::Failed, true)], left(3))
         else {
             panic!()
         };
@@ -190,7 +235,7 @@ mod tests {
             pod(PodStatus::Succeeded, true),
             pod(PodStatus::Failed, false),
         ];
-        let Decision::Finish(outcome) = decide(&pods, None, 3) else {
+        let Decision::Finish(outcome) = decide(&pods, left(3)) else {
             panic!()
         };
         assert_eq!(outcome.status, JobStatus::Succeeded);
@@ -198,14 +243,21 @@ mod tests {
             pod(PodStatus::Succeeded, true),
             pod(PodStatus::Running, false),
         ];
-        assert!(matches!(decide(&pods, None, 3), Decision::StopRemaining(_)));
+        assert!(matches!(decide(&pods, left(3)), Decision::StopRemaining(_)));
     }
 
     #[test]
     fn a_stop_wins() {
         let reason = Reason::new("JobStoppedByUser", "Job is stopped by user.");
         let pods = [pod(PodStatus::Failed, true)];
-        let Decision::Finish(outcome) = decide(&pods, Some(&reason), 3) else {
+        let Decision::Finish(outcome) = decide(
+            &pods,
+            JobSignals {
+                stopping: Some(&reason),
+                hung: None,
+                restarts_left: 3,
+            },
+        ) else {
             panic!()
         };
         assert_eq!(outcome.status, JobStatus::Stopped);
@@ -219,7 +271,7 @@ mod tests {
             ..pod(PodStatus::Failed, true)
         };
         let running = pod(PodStatus::Running, true);
-        let Decision::Restart { reason, now } = decide(&[failed.clone(), running.clone()], None, 1)
+        let Decision::Restart { reason, now } = decide(&[failed.clone(), running.clone()], left(1))
         else {
             panic!()
         };
@@ -233,17 +285,17 @@ mod tests {
             ..running
         };
         assert!(matches!(
-            decide(&[failed.clone(), stopped.clone()], None, 1),
+            decide(&[failed.clone(), stopped.clone()], left(1)),
             Decision::Restart { now: true, .. }
         ));
         // Budget spent: the failure decides.
         assert!(
-            matches!(decide(&[failed.clone(), stopped], None, 0), Decision::Finish(o) if o.status == JobStatus::Failed)
+            matches!(decide(&[failed.clone(), stopped], left(0)), Decision::Finish(o) if o.status == JobStatus::Failed)
         );
         // A stop wins over a restart.
         let reason = Reason::new("JobStoppedByUser", "");
         assert!(
-            matches!(decide(&[failed], Some(&reason), 1), Decision::Finish(o) if o.status == JobStatus::Stopped)
+            matches!(decide(&[failed], JobSignals { stopping: Some(&reason), hung: None, restarts_left: 1 }), Decision::Finish(o) if o.status == JobStatus::Stopped)
         );
     }
 
@@ -254,7 +306,7 @@ mod tests {
             ..pod(PodStatus::Failed, true)
         };
         assert!(
-            matches!(decide(&[failed], None, 3), Decision::Finish(o) if o.status == JobStatus::Failed)
+            matches!(decide(&[failed], left(3)), Decision::Finish(o) if o.status == JobStatus::Failed)
         );
     }
 }

@@ -54,21 +54,39 @@ impl RestartPolicy {
     }
 }
 
-/// The restart budget from `ErrorMonitoringArgs` (`--max-num-of-job-restart=N` or `… N`).
-pub fn max_restarts(error_monitoring_args: Option<&str>) -> u32 {
-    let args = error_monitoring_args.unwrap_or_default();
-    let mut words = args.split_whitespace();
+/// The hang interval PAI's AIMaster uses when `--job-hang-interval` is not given.
+pub const DEFAULT_HANG_INTERVAL_SECS: u64 = 1800;
+
+/// The value of `--name=V` or `--name V` in `ErrorMonitoringArgs`; `Some("")` for a bare flag.
+fn arg<'a>(args: Option<&'a str>, name: &str) -> Option<&'a str> {
+    let mut words = args.unwrap_or_default().split_whitespace().peekable();
     while let Some(word) = words.next() {
-        let value = match word.strip_prefix("--max-num-of-job-restart") {
-            Some(rest) if rest.starts_with('=') => Some(rest[1..].to_string()),
-            Some("") => words.next().map(str::to_string),
-            _ => None,
-        };
-        if let Some(n) = value.and_then(|v| v.parse().ok()) {
-            return n;
+        match word.strip_prefix(name) {
+            Some(rest) if rest.starts_with('=') => return Some(&rest[1..]),
+            Some("") => return Some(words.next_if(|w| !w.starts_with("--")).unwrap_or("")),
+            _ => {}
         }
     }
-    DEFAULT_MAX_RESTARTS
+    None
+}
+
+/// The restart budget from `ErrorMonitoringArgs` (`--max-num-of-job-restart=N` or `… N`).
+pub fn max_restarts(error_monitoring_args: Option<&str>) -> u32 {
+    arg(error_monitoring_args, "--max-num-of-job-restart")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(DEFAULT_MAX_RESTARTS)
+}
+
+/// With `--enable-job-hang-detection` (bare, `=True` or `=true`): seconds without log output
+/// from any pod after which the job counts as hung (`--job-hang-interval`, default 1800).
+pub fn hang_interval_secs(error_monitoring_args: Option<&str>) -> Option<u64> {
+    let enabled = arg(error_monitoring_args, "--enable-job-hang-detection")
+        .is_some_and(|v| v.is_empty() || v.eq_ignore_ascii_case("true"));
+    enabled.then(|| {
+        arg(error_monitoring_args, "--job-hang-interval")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(DEFAULT_HANG_INTERVAL_SECS)
+    })
 }
 
 #[cfg(test)]

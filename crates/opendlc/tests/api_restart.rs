@@ -132,3 +132,41 @@ async fn a_restarting_job_can_be_stopped() {
     let job = finished(&server, &job_id).await;
     assert_eq!(job["Status"], "Stopped");
 }
+
+fn hang_watched(name: &str, command: &str) -> Value {
+    let mut body = pytorch_job(name, &[("Worker", 1)], command);
+    body["Settings"] = json!({
+        "EnableErrorMonitoringInAIMaster": true,
+        "ErrorMonitoringArgs": "--enable-job-hang-detection=True --job-hang-interval=2 --max-num-of-job-restart=1",
+    });
+    body
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_job_is_restarted_then_failed_by_hang_detection() {
+    let server = TestServer::start().await;
+    let job_id = server
+        .create_job(hang_watched("silent", "echo start; sleep 60"))
+        .await;
+    let job = finished(&server, &job_id).await;
+    assert_eq!(job["Status"], "Failed", "{job}");
+    assert_eq!(job["ReasonCode"], "JobHang");
+    assert_eq!(job["RestartTimes"], "1/1");
+    assert!(statuses(&job).contains(&"Restarting"));
+    assert!(job["RestartRecord"][0]["Reason"]
+        .as_str()
+        .unwrap()
+        .contains("hang detection"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chatty_job_is_not_hung() {
+    let server = TestServer::start().await;
+    let command = "for i in $(seq 1 8); do echo $i; sleep 0.5; done";
+    let job_id = server.create_job(hang_watched("chatty", command)).await;
+    let job = finished(&server, &job_id).await;
+    assert_eq!(
+        (job["Status"].as_str(), job["RestartTimes"].as_str()),
+        (Some("Succeeded"), Some("0/1"))
+    );
+}

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use opendlc_core::lifecycle::PodView;
+use opendlc_core::lifecycle::{JobSignals, PodView};
 use opendlc_core::restart::PodEnd;
 use opendlc_core::time::Millis;
 use opendlc_core::{Job, JobStatus, Pod, PodStatus, Reason, Resources};
@@ -18,6 +18,8 @@ pub(super) struct ActiveJob {
     pub stop_reason: Option<Reason>,
     /// Whether the pods still running were told to stop.
     pub stopping_pods: bool,
+    /// Set when hang detection found the pods silent too long.
+    pub hung: Option<Reason>,
     /// Current incarnations, in pod order.
     pub pods: Vec<Pod>,
     by_uid: HashMap<String, usize>,
@@ -32,6 +34,7 @@ impl ActiveJob {
             deadline,
             stop_reason: None,
             stopping_pods: false,
+            hung: None,
             by_uid: index(&pods),
             pods,
         }
@@ -46,13 +49,19 @@ impl ActiveJob {
         self.by_uid = index(&pods);
         self.pods = pods;
         self.stopping_pods = false;
+        self.hung = None;
     }
 
-    /// What remains of the job's restart budget.
-    pub fn restarts_left(&self) -> u32 {
-        self.job
-            .max_restarts()
-            .saturating_sub(self.job.restart_count)
+    /// What the lifecycle decision needs beyond the pods.
+    pub fn signals(&self) -> JobSignals<'_> {
+        JobSignals {
+            stopping: self.stop_reason.as_ref(),
+            hung: self.hung.as_ref(),
+            restarts_left: self
+                .job
+                .max_restarts()
+                .saturating_sub(self.job.restart_count),
+        }
     }
 
     pub fn all_started(&self) -> bool {

@@ -99,7 +99,10 @@ impl Engine {
                 }
                 Some(event) = pod_events.recv() => self.on_pod_event(event),
                 Some(launch) = launched.recv() => self.on_launched(launch),
-                _ = tick.tick() => self.enforce_deadlines(),
+                _ = tick.tick() => {
+                    self.enforce_deadlines();
+                    self.detect_hangs();
+                }
                 _ = &mut shutdown => break,
             }
             if self.dirty {
@@ -270,6 +273,50 @@ impl Engine {
                 .insert(pod.pod_uid.clone(), pod.job_id.clone());
         }
         self.active.insert(active.job.job_id.clone(), active);
+    }
+
+    /// Hang detection: a running job whose pods all stayed silent (no log output) for its hang
+    /// interval is restarted, or failed once its restart budget is spent.
+    fn detect_hangs(&mut self) {
+        let now = now_millis();
+        let mut hung = Vec::new();
+        for (job_id, active) in &self.active {
+            let Some(interval) = active.job.hang_interval_secs() else {
+                continue;
+            };
+            if active.status != JobStatus::Running
+                || active.hung.is_some()
+                || active.stop_reason.is_some()
+            {
+                continue;
+            }
+            let last_output = active
+                .pods
+                .iter()
+                .filter_map(|p| {
+                    let log = self
+                        .jobs_dir
+                        .pod(job_id, &p.pod_uid)
+                        .join(opendlc_runtime::LOG_FILE);
+                    let written = std::fs::metadata(log).and_then(|m| m.modified()).ok();
+                    let written = written
+                        .map(|t| chrono::DateTime::<chrono::Utc>::from(t).timestamp_millis());
+                    written.max(p.started)
+                })
+                .max()
+                .unwrap_or(now);
+            if now - last_output > interval as i64 * 1000 {
+                hung.push((job_id.clone(), interval));
+            }
+        }
+        for (job_id, interval) in hung {
+            let message = format!("No pod wrote any log output for {interval} s (hang detection).");
+            tracing::warn!(job.id = %job_id, "{message}");
+            if let Some(active) = self.active.get_mut(&job_id) {
+                active.hung = Some(Reason::new("JobHang", message));
+            }
+            self.evaluate(&job_id);
+        }
     }
 
     /// Stops jobs that ran past their JobMaxRunningTimeMinutes.

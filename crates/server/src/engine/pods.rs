@@ -264,11 +264,7 @@ impl Engine {
         let Some(active) = self.active.get(job_id) else {
             return;
         };
-        match decide(
-            &active.views(),
-            active.stop_reason.as_ref(),
-            active.restarts_left(),
-        ) {
+        match decide(&active.views(), active.signals()) {
             Decision::Wait => {}
             Decision::Restart { reason, now: true } => self.restart(job_id, reason),
             Decision::StopRemaining(_) | Decision::Restart { now: false, .. } => {
