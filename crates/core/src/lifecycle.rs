@@ -158,7 +158,7 @@ mod tests {
             ..JobSignals::default()
         };
         assert!(matches!(
-            decide(&[running.clone()], hung(1)),
+            decide(std::slice::from_ref(&running), hung(1)),
             Decision::Restart { now: false, .. }
         ));
         assert!(
