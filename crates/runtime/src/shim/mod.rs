@@ -25,7 +25,7 @@ use std::os::fd::AsRawFd;
 use std::path::Path;
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use nix::unistd::{getpid, getsid, setsid, Pid};
 
 use crate::logs::Stream;
@@ -63,6 +63,8 @@ pub fn run(dir: &Path) -> i32 {
         Ok(log) => log,
         Err(e) => return not_started(&pod, 127, format!("failed to open the pod log: {e}")),
     };
+    // Taken before the spawn: the command's first output can come before spawn() returns.
+    let started_at = Utc::now();
     let spawned = match command::spawn(&spec) {
         Ok(spawned) => spawned,
         Err(e) => return not_started(&pod, e.code, e.reason),
@@ -79,7 +81,7 @@ pub fn run(dir: &Path) -> i32 {
     let mut announced = false;
     if let Err(e) = &pumps {
         kill_reason = Some(format!("failed to start copying the output: {e}"));
-    } else if let Err(e) = record_start(&pod, spawned.pid) {
+    } else if let Err(e) = record_start(&pod, spawned.pid, started_at) {
         kill_reason = Some(format!("failed to write started.json: {e}"));
     } else {
         match announce(&format!("started {}", spawned.pid)) {
@@ -158,7 +160,7 @@ fn write_exit(pod: &PodDir, exit: &PodExit) -> bool {
     }
 }
 
-fn record_start(pod: &PodDir, pid: u32) -> io::Result<()> {
+fn record_start(pod: &PodDir, pid: u32, started_at: DateTime<Utc>) -> io::Result<()> {
     let shim_pid = std::process::id();
     let me = process::stat(shim_pid)?
         .ok_or_else(|| io::Error::other("cannot read our own /proc entry"))?;
@@ -167,7 +169,7 @@ fn record_start(pod: &PodDir, pid: u32) -> io::Result<()> {
         shim_start_ticks: me.start_ticks,
         pid,
         pgid: pid,
-        started_at: Utc::now(),
+        started_at,
     };
     // No fsync: started.json only has to outlive the server, not the machine (a machine crash
     // ends the pod as well).
