@@ -37,217 +37,96 @@ async fn create_job_validates_every_field() {
         Some(body)
     };
     let create = "/api/v1/jobs";
-    expect_error(
-        &server,
-        "POST",
-        create,
-        with(json!({"DisplayName": "bad name!"})),
-        400,
-        "InvalidParameter",
-        "DisplayName",
-    )
-    .await;
-    expect_error(
-        &server,
-        "POST",
-        create,
-        with(json!({"DisplayName": "x".repeat(257)})),
-        400,
-        "InvalidParameter",
-        "256",
-    )
-    .await;
-    expect_error(
-        &server,
-        "POST",
-        create,
-        with(json!({"DisplayName": null})),
-        400,
-        "MissingParameter",
-        "DisplayName",
-    )
-    .await;
-    expect_error(
-        &server,
-        "POST",
-        create,
-        with(json!({"JobType": "pytorchjob"})),
-        400,
-        "InvalidParameter",
-        "JobType",
-    )
-    .await;
-    expect_error(
-        &server,
-        "POST",
-        create,
-        with(json!({"JobType": "SlurmJob"})),
-        400,
-        "InvalidParameter",
-        "Slurm",
-    )
-    .await;
-    expect_error(
-        &server,
-        "POST",
-        create,
-        with(json!({"JobSpecs": []})),
-        400,
-        "MissingParameter",
-        "JobSpecs",
-    )
-    .await;
-    expect_error(
-        &server,
-        "POST",
-        create,
-        with(json!({"JobSpecs": [{"Type": "PS", "PodCount": 1}]})),
-        400,
-        "InvalidParameter",
-        "JobSpecs[0].Type",
-    )
-    .await;
-    expect_error(
-        &server,
-        "POST",
-        create,
-        with(json!({"JobSpecs": [{"Type": "Worker", "PodCount": 0}]})),
-        400,
-        "InvalidParameter",
-        "JobSpecs[0].PodCount",
-    )
-    .await;
-    expect_error(
-        &server,
-        "POST",
-        create,
-        with(json!({"JobSpecs": [{"Type": "Master", "PodCount": 2}]})),
-        400,
-        "InvalidParameter",
-        "exactly one Master",
-    )
-    .await;
-    expect_error(
-        &server,
-        "POST",
-        create,
-        with(json!({"JobSpecs": [{"Type": "Worker", "PodCount": "2"}]})),
-        400,
-        "InvalidParameter",
-        "JobSpecs[0].PodCount",
-    )
-    .await;
-    expect_error(
-        &server,
-        "POST",
-        create,
-        with(json!({"JobSpecs": [{"Type": "Worker", "EcsSpec": "ecs.nope"}]})),
-        400,
-        "InvalidParameter",
-        "ecs.nope",
-    )
-    .await;
-    expect_error(
-        &server,
-        "POST",
-        create,
-        with(json!({"JobSpecs": [{"Type": "Worker", "EcsSpec": "ecs.gn6v-c8g1.16xlarge"}]})),
-        400,
-        "InvalidParameter",
-        "can never run here",
-    )
-    .await;
-    let gpus = json!({"JobSpecs": [{"Type": "Worker", "ResourceConfig": {"CPU": "1", "Memory": "1Gi", "GPU": "64"}}]});
-    expect_error(
-        &server,
-        "POST",
-        create,
-        with(gpus),
-        400,
-        "InvalidParameter",
-        "needs 64 GPU",
-    )
-    .await;
-    expect_error(
-        &server,
-        "POST",
-        create,
-        with(json!({"JobSpecs": [{"Type": "Worker", "ResourceConfig": {"Memory": "lots"}}]})),
-        400,
-        "InvalidParameter",
-        "ResourceConfig.Memory",
-    )
-    .await;
-    expect_error(
-        &server,
-        "POST",
-        create,
-        with(json!({"JobSpecs": [{"Type": "Worker", "RestartPolicy": "Sometimes"}]})),
-        400,
-        "InvalidParameter",
-        "RestartPolicy",
-    )
-    .await;
-    expect_error(
-        &server,
-        "POST",
-        create,
-        with(json!({"UserCommand": "  "})),
-        400,
-        "MissingParameter",
-        "UserCommand",
-    )
-    .await;
-    expect_error(
-        &server,
-        "POST",
-        create,
-        with(json!({"Priority": 0})),
-        400,
-        "InvalidParameter",
-        "Priority",
-    )
-    .await;
-    expect_error(
-        &server,
-        "POST",
-        create,
-        with(json!({"Accessibility": "EVERYONE"})),
-        400,
-        "InvalidParameter",
-        "Accessibility",
-    )
-    .await;
-    expect_error(
-        &server,
-        "POST",
-        create,
-        with(json!({"JobMaxRunningTimeMinutes": -1})),
-        400,
-        "InvalidParameter",
-        "JobMaxRunningTimeMinutes",
-    )
-    .await;
-    expect_error(
-        &server,
-        "POST",
-        create,
-        with(json!({"ResourceId": "quota-x"})),
-        400,
-        "InvalidParameter",
-        "ResourceId",
-    )
-    .await;
-    expect_error(
-        &server,
-        "POST",
-        create,
-        with(json!({"Envs": {"A=B": "c"}})),
-        400,
-        "InvalidParameter",
-        "Envs",
-    )
-    .await;
+    // (patch to a valid body, code, what the message must mention); all answer 400.
+    let cases = [
+        (
+            json!({"DisplayName": "bad name!"}),
+            "InvalidParameter",
+            "DisplayName",
+        ),
+        (
+            json!({"DisplayName": "x".repeat(257)}),
+            "InvalidParameter",
+            "256",
+        ),
+        (
+            json!({"DisplayName": null}),
+            "MissingParameter",
+            "DisplayName",
+        ),
+        (
+            json!({"JobType": "pytorchjob"}),
+            "InvalidParameter",
+            "JobType",
+        ),
+        (json!({"JobType": "SlurmJob"}), "InvalidParameter", "Slurm"),
+        (json!({"JobSpecs": []}), "MissingParameter", "JobSpecs"),
+        (
+            json!({"JobSpecs": [{"Type": "PS", "PodCount": 1}]}),
+            "InvalidParameter",
+            "JobSpecs[0].Type",
+        ),
+        (
+            json!({"JobSpecs": [{"Type": "Worker", "PodCount": 0}]}),
+            "InvalidParameter",
+            "JobSpecs[0].PodCount",
+        ),
+        (
+            json!({"JobSpecs": [{"Type": "Master", "PodCount": 2}]}),
+            "InvalidParameter",
+            "exactly one Master",
+        ),
+        (
+            json!({"JobSpecs": [{"Type": "Worker", "PodCount": "2"}]}),
+            "InvalidParameter",
+            "JobSpecs[0].PodCount",
+        ),
+        (
+            json!({"JobSpecs": [{"Type": "Worker", "EcsSpec": "ecs.nope"}]}),
+            "InvalidParameter",
+            "ecs.nope",
+        ),
+        (
+            json!({"JobSpecs": [{"Type": "Worker", "EcsSpec": "ecs.gn6v-c8g1.16xlarge"}]}),
+            "InvalidParameter",
+            "can never run here",
+        ),
+        (
+            json!({"JobSpecs": [{"Type": "Worker", "ResourceConfig": {"Memory": "lots"}}]}),
+            "InvalidParameter",
+            "ResourceConfig.Memory",
+        ),
+        (
+            json!({"JobSpecs": [{"Type": "Worker", "RestartPolicy": "Sometimes"}]}),
+            "InvalidParameter",
+            "RestartPolicy",
+        ),
+        (
+            json!({"UserCommand": "  "}),
+            "MissingParameter",
+            "UserCommand",
+        ),
+        (json!({"Priority": 0}), "InvalidParameter", "Priority"),
+        (
+            json!({"Accessibility": "EVERYONE"}),
+            "InvalidParameter",
+            "Accessibility",
+        ),
+        (
+            json!({"JobMaxRunningTimeMinutes": -1}),
+            "InvalidParameter",
+            "JobMaxRunningTimeMinutes",
+        ),
+        (
+            json!({"ResourceId": "quota-x"}),
+            "InvalidParameter",
+            "ResourceId",
+        ),
+        (json!({"Envs": {"A=B": "c"}}), "InvalidParameter", "Envs"),
+    ];
+    for (patch, code, needle) in cases {
+        expect_error(&server, "POST", create, with(patch), 400, code, needle).await;
+    }
     expect_error(
         &server,
         "POST",
