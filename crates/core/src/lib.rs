@@ -7,6 +7,7 @@ pub mod env_contract;
 pub mod ids;
 pub mod job;
 pub mod job_type;
+pub mod metrics;
 pub mod resources;
 pub mod status;
 pub mod time;

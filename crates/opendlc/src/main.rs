@@ -63,6 +63,12 @@ struct ServeArgs {
     /// CPU requests are accounted against the host's cores times this factor (CPU is time-shared).
     #[arg(long, env = "OPENDLC_CPU_OVERCOMMIT", default_value_t = opendlc_server::DEFAULT_CPU_OVERCOMMIT)]
     cpu_overcommit: f64,
+    /// Seconds between two metric samples of every running pod (GetJobMetrics).
+    #[arg(long, env = "OPENDLC_METRICS_INTERVAL", default_value_t = 5.0)]
+    metrics_interval: f64,
+    /// Days metric samples are kept.
+    #[arg(long, env = "OPENDLC_METRICS_RETENTION_DAYS", default_value_t = 7.0)]
+    metrics_retention_days: f64,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -100,8 +106,22 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let shim_program = std::env::current_exe().context("failed to locate the opendlc binary")?;
     let mut config = opendlc_server::Config::new(args.listen, data_dir, shim_program);
     config.cpu_overcommit = args.cpu_overcommit;
+    config.metrics = opendlc_server::SamplerConfig {
+        interval: positive_seconds(args.metrics_interval, "--metrics-interval")?,
+        retention: positive_seconds(
+            args.metrics_retention_days * 86_400.0,
+            "--metrics-retention-days",
+        )?,
+    };
     let runtime = tokio::runtime::Runtime::new().context("failed to start the async runtime")?;
     runtime.block_on(opendlc_server::run(config, shutdown_signal()))
+}
+
+fn positive_seconds(seconds: f64, flag: &str) -> anyhow::Result<std::time::Duration> {
+    if !(seconds.is_finite() && seconds >= 0.1) {
+        anyhow::bail!("{flag} must be a positive number of at least 0.1 s");
+    }
+    Ok(std::time::Duration::from_secs_f64(seconds))
 }
 
 fn default_data_dir() -> anyhow::Result<PathBuf> {

@@ -8,6 +8,7 @@
 
 mod error;
 pub mod logs;
+pub mod metrics;
 pub mod pod_dir;
 pub mod pod_files;
 mod process;

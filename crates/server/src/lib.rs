@@ -9,6 +9,7 @@ mod engine;
 mod handlers;
 mod http;
 mod layout;
+mod metrics;
 mod state;
 mod views;
 
@@ -26,6 +27,7 @@ use tokio::sync::watch;
 pub use bootstrap::{AccessKey, KeySource, CREDENTIALS_FILE};
 pub use engine::DEFAULT_GRACE_PERIOD;
 pub use http::MAX_BODY_BYTES;
+pub use metrics::SamplerConfig;
 pub use opendlc_core::capacity::DEFAULT_CPU_OVERCOMMIT;
 
 use crate::engine::EngineConfig;
@@ -39,6 +41,8 @@ pub struct Config {
     pub shim_program: PathBuf,
     /// CPU requests are accounted against host CPUs × this factor.
     pub cpu_overcommit: f64,
+    /// How often running pods are sampled for GetJobMetrics, and how long samples are kept.
+    pub metrics: SamplerConfig,
 }
 
 impl Config {
@@ -48,6 +52,7 @@ impl Config {
             data_dir,
             shim_program,
             cpu_overcommit: DEFAULT_CPU_OVERCOMMIT,
+            metrics: SamplerConfig::default(),
         }
     }
 }
@@ -63,6 +68,7 @@ pub struct Server {
     state: AppState,
     shutdown_tx: watch::Sender<bool>,
     engine_task: tokio::task::JoinHandle<()>,
+    sampler_task: tokio::task::JoinHandle<()>,
     /// Held while the server runs: one server per data directory.
     _data_dir_lock: std::fs::File,
 }
@@ -98,6 +104,7 @@ impl Server {
         )
         .await
         .context("failed to recover the jobs of an earlier run")?;
+        let sampler_task = metrics::spawn(store.clone(), config.metrics, shutdown_rx.clone());
         let listener = TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("failed to listen on {}", config.listen))?;
@@ -120,6 +127,7 @@ impl Server {
             state,
             shutdown_tx,
             engine_task,
+            sampler_task,
             _data_dir_lock: data_dir_lock,
         })
     }
@@ -140,6 +148,7 @@ impl Server {
             .await
             .context("the HTTP server failed")?;
         let _ = self.engine_task.await;
+        let _ = self.sampler_task.await;
         Ok(())
     }
 }

@@ -8,6 +8,7 @@ mod error;
 mod events;
 mod jobs;
 mod list;
+mod metrics;
 mod migrations;
 mod pods;
 mod rows;
@@ -20,6 +21,7 @@ use rusqlite::Connection;
 
 pub use error::StoreError;
 pub use list::{JobFilter, SortField, TimeField};
+pub use metrics::{RunningPod, SampledPod};
 pub use pods::PodEnd;
 pub use transitions::Transition;
 

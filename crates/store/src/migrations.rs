@@ -4,7 +4,8 @@ use rusqlite::Connection;
 
 use crate::Result;
 
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE jobs (
     seq                 INTEGER PRIMARY KEY AUTOINCREMENT,
     job_id              TEXT NOT NULL UNIQUE,
@@ -77,7 +78,51 @@ CREATE TABLE events (
     text   TEXT NOT NULL
 );
 CREATE INDEX events_by_job ON events (job_id, time);
-"#];
+"#,
+    // Observability: pod metric samples (GetJobMetrics) and TensorBoards.
+    r#"
+CREATE TABLE metric_samples (
+    job_id     TEXT NOT NULL REFERENCES jobs (job_id) ON DELETE CASCADE,
+    pod_id     TEXT NOT NULL,
+    pod_uid    TEXT NOT NULL,
+    time       INTEGER NOT NULL,
+    cpu        REAL,
+    memory     REAL,
+    disk_read  REAL,
+    disk_write REAL,
+    net_in     REAL,
+    net_out    REAL,
+    gpu_core   REAL,
+    gpu_memory REAL
+);
+CREATE INDEX metric_samples_by_job ON metric_samples (job_id, time);
+CREATE INDEX metric_samples_by_time ON metric_samples (time);
+
+CREATE TABLE tensorboards (
+    tensorboard_id      TEXT PRIMARY KEY,
+    display_name        TEXT NOT NULL,
+    job_id              TEXT,
+    workspace_id        TEXT NOT NULL,
+    user_id             TEXT NOT NULL,
+    accessibility       TEXT NOT NULL,
+    priority            TEXT,
+    summary_path        TEXT NOT NULL,
+    logdir              TEXT NOT NULL,
+    request             TEXT NOT NULL,
+    max_running_minutes INTEGER,
+    status              TEXT NOT NULL,
+    reason_code         TEXT,
+    reason_message      TEXT,
+    port                INTEGER,
+    pid                 INTEGER,
+    gmt_create          INTEGER NOT NULL,
+    gmt_modify          INTEGER NOT NULL,
+    gmt_start           INTEGER,
+    gmt_finish          INTEGER
+);
+CREATE INDEX tensorboards_by_create ON tensorboards (gmt_create);
+"#,
+];
 
 pub fn migrate(conn: &mut Connection) -> Result<()> {
     let applied: usize = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;

@@ -26,11 +26,20 @@ impl TestServer {
     }
 
     pub async fn start_in(data_dir: tempfile::TempDir) -> TestServer {
-        let config = opendlc_server::Config::new(
+        Self::start_with(data_dir, |_| {}).await
+    }
+
+    /// A server whose configuration `configure` adjusts first.
+    pub async fn start_with(
+        data_dir: tempfile::TempDir,
+        configure: impl FnOnce(&mut opendlc_server::Config),
+    ) -> TestServer {
+        let mut config = opendlc_server::Config::new(
             "127.0.0.1:0".parse().unwrap(),
             data_dir.path().to_path_buf(),
             shim_program(),
         );
+        configure(&mut config);
         let server = opendlc_server::Server::bind(config)
             .await
             .expect("server binds");

@@ -4,6 +4,7 @@ mod ecs_specs;
 mod job_events;
 mod jobs;
 mod log_stream;
+mod metrics;
 mod pods;
 mod query;
 
@@ -44,6 +45,7 @@ pub async fn call(
         "GetPodEvents" => pods::events(state, &request),
         "GetJobEvents" => job_events::get(state, &request),
         "ListEcsSpecs" => ecs_specs::list(state, &request),
+        "GetJobMetrics" => metrics::get(state, &request),
         other => Err(ApiError::new(
             ErrorCode::NotImplemented,
             format!(

@@ -1,0 +1,209 @@
+//! Pod metrics: the eight series GetJobMetrics knows, one sample of them, and the aggregation of
+//! samples into `TimeStep` buckets. Pure: sampling lives in the runtime, storage in the store.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use crate::time::Millis;
+
+/// GetJobMetrics' `MetricType`, with the unit opendlc reports it in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MetricType {
+    /// Percent of one GPU's cores (SM utilisation), summed over the pod's GPUs.
+    GpuCoreUsage,
+    /// Bytes of GPU memory used by the pod's processes.
+    GpuMemoryUsage,
+    /// Percent of one CPU core (100 = one core busy), summed over the pod's processes.
+    CpuCoreUsage,
+    /// Bytes of resident memory (RSS) of the pod's processes.
+    MemoryUsage,
+    /// Bytes per second received (host-wide, see docs/OBSERVABILITY.md).
+    NetworkInputRate,
+    /// Bytes per second sent (host-wide).
+    NetworkOutputRate,
+    /// Bytes per second the pod's processes read from storage.
+    DiskReadRate,
+    /// Bytes per second the pod's processes wrote to storage.
+    DiskWriteRate,
+}
+
+impl MetricType {
+    pub const ALL: [MetricType; 8] = [
+        MetricType::GpuCoreUsage,
+        MetricType::GpuMemoryUsage,
+        MetricType::CpuCoreUsage,
+        MetricType::MemoryUsage,
+        MetricType::NetworkInputRate,
+        MetricType::NetworkOutputRate,
+        MetricType::DiskReadRate,
+        MetricType::DiskWriteRate,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MetricType::GpuCoreUsage => "GpuCoreUsage",
+            MetricType::GpuMemoryUsage => "GpuMemoryUsage",
+            MetricType::CpuCoreUsage => "CpuCoreUsage",
+            MetricType::MemoryUsage => "MemoryUsage",
+            MetricType::NetworkInputRate => "NetworkInputRate",
+            MetricType::NetworkOutputRate => "NetworkOutputRate",
+            MetricType::DiskReadRate => "DiskReadRate",
+            MetricType::DiskWriteRate => "DiskWriteRate",
+        }
+    }
+
+    /// Case-sensitive, as the spec spells it.
+    pub fn parse(text: &str) -> Option<MetricType> {
+        MetricType::ALL.into_iter().find(|t| t.as_str() == text)
+    }
+
+    /// The value of this series in a sample; `None` when the host could not measure it.
+    pub fn of(self, sample: &PodSample) -> Option<f64> {
+        match self {
+            MetricType::GpuCoreUsage => sample.gpu_core,
+            MetricType::GpuMemoryUsage => sample.gpu_memory,
+            MetricType::CpuCoreUsage => sample.cpu,
+            MetricType::MemoryUsage => sample.memory,
+            MetricType::NetworkInputRate => sample.net_in,
+            MetricType::NetworkOutputRate => sample.net_out,
+            MetricType::DiskReadRate => sample.disk_read,
+            MetricType::DiskWriteRate => sample.disk_write,
+        }
+    }
+}
+
+impl fmt::Display for MetricType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One measurement of one pod. A series the host cannot measure (GPU without NVML, rates on
+/// the first sample) is `None`: absent, never zero.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PodSample {
+    pub cpu: Option<f64>,
+    pub memory: Option<f64>,
+    pub disk_read: Option<f64>,
+    pub disk_write: Option<f64>,
+    pub net_in: Option<f64>,
+    pub net_out: Option<f64>,
+    pub gpu_core: Option<f64>,
+    pub gpu_memory: Option<f64>,
+}
+
+/// A stored sample of one series: which pod, when, what value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SeriesPoint {
+    pub pod_id: String,
+    pub time: Millis,
+    pub value: f64,
+}
+
+/// `TimeStep` when the request has none (the spec's default: 5 minutes).
+pub const DEFAULT_TIME_STEP_MS: Millis = 5 * 60 * 1000;
+
+/// Parses a `TimeStep`: a positive number with a unit `s`, `m`, `h` or `d` (`30s`, `5m`,
+/// `1h`); a bare number is seconds. Returns milliseconds.
+pub fn parse_time_step(text: &str) -> Result<Millis, String> {
+    let text = text.trim();
+    let (digits, unit_ms) = match text.char_indices().last() {
+        Some((i, 's')) => (&text[..i], 1_000),
+        Some((i, 'm')) => (&text[..i], 60_000),
+        Some((i, 'h')) => (&text[..i], 3_600_000),
+        Some((i, 'd')) => (&text[..i], 86_400_000),
+        _ => (text, 1_000),
+    };
+    let bad = || format!("\"{text}\" is not a duration like 30s, 5m or 1h");
+    let n: i64 = digits.trim().parse().map_err(|_| bad())?;
+    if n <= 0 {
+        return Err(format!("must be positive, got \"{text}\""));
+    }
+    n.checked_mul(unit_ms)
+        .filter(|ms| *ms <= 366 * 86_400_000)
+        .ok_or_else(|| format!("must be at most 366d, got \"{text}\""))
+}
+
+/// The points of each pod averaged over buckets of `step` ms aligned on the epoch (so a sample
+/// always lands in the same bucket, whatever the window); a bucket's point carries the bucket's
+/// start time. Buckets without samples are left out. Pods keep the order of their first point.
+pub fn aggregate(points: &[SeriesPoint], step: Millis) -> Vec<(String, Vec<(Millis, f64)>)> {
+    let step = step.max(1);
+    let mut order: Vec<String> = Vec::new();
+    let mut buckets: BTreeMap<&str, BTreeMap<Millis, (f64, u32)>> = BTreeMap::new();
+    for p in points {
+        let bucket = p.time.div_euclid(step) * step;
+        let pod = buckets.entry(&p.pod_id).or_insert_with(|| {
+            order.push(p.pod_id.clone());
+            BTreeMap::new()
+        });
+        let (sum, n) = pod.entry(bucket).or_insert((0.0, 0));
+        *sum += p.value;
+        *n += 1;
+    }
+    order
+        .into_iter()
+        .map(|pod_id| {
+            let series = buckets[pod_id.as_str()]
+                .iter()
+                .map(|(t, (sum, n))| (*t, sum / f64::from(*n)))
+                .collect();
+            (pod_id, series)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_metric_type_round_trips_and_case_matters() {
+        for t in MetricType::ALL {
+            assert_eq!(MetricType::parse(t.as_str()), Some(t));
+        }
+        assert_eq!(MetricType::parse("cpucoreusage"), None);
+        assert_eq!(MetricType::parse(""), None);
+    }
+
+    #[test]
+    fn time_steps() {
+        assert_eq!(parse_time_step("5m"), Ok(300_000));
+        assert_eq!(parse_time_step("30s"), Ok(30_000));
+        assert_eq!(parse_time_step("2h"), Ok(7_200_000));
+        assert_eq!(parse_time_step("1d"), Ok(86_400_000));
+        assert_eq!(parse_time_step("15"), Ok(15_000));
+        assert!(parse_time_step("0s").unwrap_err().contains("positive"));
+        assert!(parse_time_step("-1m").is_err());
+        assert!(parse_time_step("abc").unwrap_err().contains("30s"));
+        assert!(parse_time_step("").is_err());
+        assert!(parse_time_step("400d").unwrap_err().contains("366d"));
+    }
+
+    fn point(pod: &str, time: Millis, value: f64) -> SeriesPoint {
+        SeriesPoint {
+            pod_id: pod.into(),
+            time,
+            value,
+        }
+    }
+
+    #[test]
+    fn aggregation_averages_per_pod_and_bucket() {
+        let points = [
+            point("w0", 10_000, 10.0),
+            point("w1", 10_500, 1.0),
+            point("w0", 15_000, 20.0),
+            point("w0", 19_999, 30.0),
+            point("w0", 20_000, 50.0),
+        ];
+        let got = aggregate(&points, 10_000);
+        assert_eq!(
+            got,
+            vec![
+                ("w0".to_string(), vec![(10_000, 20.0), (20_000, 50.0)]),
+                ("w1".to_string(), vec![(10_000, 1.0)]),
+            ]
+        );
+    }
+}
