@@ -10,6 +10,7 @@ pub mod job_type;
 pub mod metrics;
 pub mod resources;
 pub mod status;
+pub mod tensorboard;
 pub mod time;
 
 pub use job::{Event, Job, JobTimes, Pod, Reason, RoleSpec, StatusPeriod};

@@ -69,6 +69,9 @@ struct ServeArgs {
     /// Days metric samples are kept.
     #[arg(long, env = "OPENDLC_METRICS_RETENTION_DAYS", default_value_t = 7.0)]
     metrics_retention_days: f64,
+    /// The `tensorboard` executable TensorBoards run (`pip install tensorboard`).
+    #[arg(long, env = "OPENDLC_TENSORBOARD", default_value = "tensorboard")]
+    tensorboard: PathBuf,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -106,6 +109,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let shim_program = std::env::current_exe().context("failed to locate the opendlc binary")?;
     let mut config = opendlc_server::Config::new(args.listen, data_dir, shim_program);
     config.cpu_overcommit = args.cpu_overcommit;
+    config.tensorboard_program = args.tensorboard;
     config.metrics = opendlc_server::SamplerConfig {
         interval: positive_seconds(args.metrics_interval, "--metrics-interval")?,
         retention: positive_seconds(

@@ -10,7 +10,9 @@ mod handlers;
 mod http;
 mod layout;
 mod metrics;
+mod share_token;
 mod state;
+mod tensorboards;
 mod views;
 
 use std::future::Future;
@@ -33,6 +35,7 @@ pub use opendlc_core::capacity::DEFAULT_CPU_OVERCOMMIT;
 use crate::engine::EngineConfig;
 use crate::layout::JobsDir;
 use crate::state::AppState;
+use crate::tensorboards::Tensorboards;
 
 pub struct Config {
     pub listen: SocketAddr,
@@ -43,6 +46,8 @@ pub struct Config {
     pub cpu_overcommit: f64,
     /// How often running pods are sampled for GetJobMetrics, and how long samples are kept.
     pub metrics: SamplerConfig,
+    /// The `tensorboard` executable TensorBoards run (default: `tensorboard` on PATH).
+    pub tensorboard_program: PathBuf,
 }
 
 impl Config {
@@ -53,6 +58,7 @@ impl Config {
             shim_program,
             cpu_overcommit: DEFAULT_CPU_OVERCOMMIT,
             metrics: SamplerConfig::default(),
+            tensorboard_program: PathBuf::from(tensorboards::DEFAULT_PROGRAM),
         }
     }
 }
@@ -69,6 +75,7 @@ pub struct Server {
     shutdown_tx: watch::Sender<bool>,
     engine_task: tokio::task::JoinHandle<()>,
     sampler_task: tokio::task::JoinHandle<()>,
+    tensorboard_task: tokio::task::JoinHandle<()>,
     /// Held while the server runs: one server per data directory.
     _data_dir_lock: std::fs::File,
 }
@@ -109,6 +116,21 @@ impl Server {
             .await
             .with_context(|| format!("failed to listen on {}", config.listen))?;
         let addr = listener.local_addr()?;
+        let token_key = share_token::TokenKey::load_or_create(&data_dir)
+            .context("failed to read or create the share-token key")?;
+        let tensorboards = Arc::new(Tensorboards::new(
+            store.clone(),
+            config.tensorboard_program,
+            data_dir.join("tensorboards"),
+            format!("http://{}", reachable(addr)),
+            token_key,
+            AccessKey {
+                id: admin_key.id.clone(),
+                secret: admin_key.secret.clone(),
+            },
+        ));
+        let tensorboard_task =
+            tensorboards::spawn_monitor(tensorboards.clone(), shutdown_rx.clone());
         let state = AppState {
             store,
             engine,
@@ -116,6 +138,7 @@ impl Server {
             jobs_dir,
             caller_id: Arc::from(ADMIN_USER_ID),
             shutdown: shutdown_rx,
+            tensorboards,
         };
         Ok(Server {
             addr,
@@ -128,6 +151,7 @@ impl Server {
             shutdown_tx,
             engine_task,
             sampler_task,
+            tensorboard_task,
             _data_dir_lock: data_dir_lock,
         })
     }
@@ -138,7 +162,8 @@ impl Server {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let app = http::router(self.state);
+        let proxy = tensorboards::proxy::router(self.state.tensorboards.clone());
+        let app = http::router(self.state).merge(proxy);
         let shutdown_tx = self.shutdown_tx;
         axum::serve(self.listener, app)
             .with_graceful_shutdown(async move {
@@ -149,6 +174,7 @@ impl Server {
             .context("the HTTP server failed")?;
         let _ = self.engine_task.await;
         let _ = self.sampler_task.await;
+        let _ = self.tensorboard_task.await;
         Ok(())
     }
 }
@@ -181,6 +207,18 @@ pub async fn run(
         pool.gpu,
     );
     server.serve(shutdown).await
+}
+
+/// The address clients reach a listener on: a wildcard address becomes the loopback one.
+fn reachable(addr: SocketAddr) -> SocketAddr {
+    let mut addr = addr;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(match addr {
+            SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+            SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+        });
+    }
+    addr
 }
 
 fn node_name() -> String {

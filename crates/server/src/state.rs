@@ -7,6 +7,7 @@ use opendlc_store::Store;
 
 use crate::engine::EngineHandle;
 use crate::layout::JobsDir;
+use crate::tensorboards::Tensorboards;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -19,4 +20,6 @@ pub struct AppState {
     pub caller_id: Arc<str>,
     /// Turns true when the server shuts down: long-lived responses (log streams) end then.
     pub shutdown: tokio::sync::watch::Receiver<bool>,
+    /// TensorBoard processes, their proxy's access check and share tokens.
+    pub tensorboards: Arc<Tensorboards>,
 }

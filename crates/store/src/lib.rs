@@ -12,6 +12,7 @@ mod metrics;
 mod migrations;
 mod pods;
 mod rows;
+mod tensorboards;
 mod transitions;
 
 use std::path::{Path, PathBuf};
@@ -23,6 +24,7 @@ pub use error::StoreError;
 pub use list::{JobFilter, SortField, TimeField};
 pub use metrics::{RunningPod, SampledPod};
 pub use pods::PodEnd;
+pub use tensorboards::{TensorboardFilter, TensorboardUpdate};
 pub use transitions::Transition;
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

@@ -9,6 +9,8 @@ use serde_json::Value;
 
 pub struct TestServer {
     pub base: String,
+    /// The admin access key (id, secret).
+    pub admin_key: (String, String),
     pub data_dir: tempfile::TempDir,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
@@ -44,6 +46,7 @@ impl TestServer {
             .await
             .expect("server binds");
         let base = format!("http://{}", server.addr);
+        let admin_key = (server.admin_key.id.clone(), server.admin_key.secret.clone());
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             server
@@ -55,6 +58,7 @@ impl TestServer {
         });
         TestServer {
             base,
+            admin_key,
             data_dir,
             shutdown: Some(tx),
             task: Some(task),

@@ -7,6 +7,7 @@ mod log_stream;
 mod metrics;
 mod pods;
 mod query;
+mod tensorboards;
 
 use axum::response::Response;
 use opendlc_api::{ErrorCode, Operation};
@@ -46,6 +47,14 @@ pub async fn call(
         "GetJobEvents" => job_events::get(state, &request),
         "ListEcsSpecs" => ecs_specs::list(state, &request),
         "GetJobMetrics" => metrics::get(state, &request),
+        "CreateTensorboard" => tensorboards::create(state, &request).await,
+        "GetTensorboard" => tensorboards::get(state, &request),
+        "ListTensorboards" => tensorboards::list(state, &request),
+        "StartTensorboard" => tensorboards::start(state, &request).await,
+        "StopTensorboard" => tensorboards::stop(state, &request).await,
+        "UpdateTensorboard" => tensorboards::update(state, &request).await,
+        "DeleteTensorboard" => tensorboards::delete(state, &request).await,
+        "GetTensorboardSharedUrl" => tensorboards::shared_url(state, &request),
         other => Err(ApiError::new(
             ErrorCode::NotImplemented,
             format!(

@@ -1,0 +1,116 @@
+//! TensorBoards: a `tensorboard` process reading a job's summaries (or any directory), served
+//! through the server.
+
+use std::fmt;
+
+use crate::time::Millis;
+
+/// The statuses of the spec (`Tensorboard.Status`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TensorboardStatus {
+    /// The process is starting; it becomes Running once it answers HTTP.
+    Creating,
+    Running,
+    /// Stopped by StopTensorboard or by MaxRunningTimeMinutes.
+    Stopped,
+    /// The process exited by itself with status 0.
+    Succeeded,
+    /// The process could not start or exited with an error (ReasonMessage says why).
+    Failed,
+}
+
+impl TensorboardStatus {
+    pub const ALL: [TensorboardStatus; 5] = [
+        TensorboardStatus::Creating,
+        TensorboardStatus::Running,
+        TensorboardStatus::Stopped,
+        TensorboardStatus::Succeeded,
+        TensorboardStatus::Failed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TensorboardStatus::Creating => "Creating",
+            TensorboardStatus::Running => "Running",
+            TensorboardStatus::Stopped => "Stopped",
+            TensorboardStatus::Succeeded => "Succeeded",
+            TensorboardStatus::Failed => "Failed",
+        }
+    }
+
+    /// Case-insensitive (the spec's example says `running`).
+    pub fn parse(text: &str) -> Option<TensorboardStatus> {
+        Self::ALL
+            .into_iter()
+            .find(|s| s.as_str().eq_ignore_ascii_case(text.trim()))
+    }
+
+    /// A process may be alive in this status.
+    pub fn is_active(self) -> bool {
+        matches!(
+            self,
+            TensorboardStatus::Creating | TensorboardStatus::Running
+        )
+    }
+}
+
+impl fmt::Display for TensorboardStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A TensorBoard as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tensorboard {
+    pub tensorboard_id: String,
+    pub display_name: String,
+    /// The job whose summaries it reads, if created from one (it outlives the job).
+    pub job_id: Option<String>,
+    pub workspace_id: String,
+    pub user_id: String,
+    pub accessibility: String,
+    pub priority: Option<String>,
+    /// SummaryPath as given (or derived from the job).
+    pub summary_path: String,
+    /// The directory `tensorboard --logdir` reads.
+    pub logdir: String,
+    /// The CreateTensorboard body, echoed by GetTensorboard.
+    pub request: String,
+    /// 0 or absent: no limit.
+    pub max_running_minutes: Option<i64>,
+    pub status: TensorboardStatus,
+    pub reason_code: Option<String>,
+    pub reason_message: Option<String>,
+    /// Where the process listens (127.0.0.1) and its pid, while active.
+    pub port: Option<u16>,
+    pub pid: Option<u32>,
+    pub created: Millis,
+    pub modified: Millis,
+    /// When the current (or last) run started.
+    pub started: Option<Millis>,
+    pub finished: Option<Millis>,
+}
+
+/// `tb` + 13 lowercase alphanumerics, like a JobId.
+pub fn new_tensorboard_id() -> String {
+    let job_id = crate::ids::new_job_id();
+    format!("tb{}", &job_id[3..])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_and_statuses() {
+        let id = new_tensorboard_id();
+        assert_eq!(id.len(), 15);
+        assert!(id.starts_with("tb"));
+        assert_eq!(
+            TensorboardStatus::parse("running"),
+            Some(TensorboardStatus::Running)
+        );
+        assert_eq!(TensorboardStatus::parse("Gone"), None);
+    }
+}

@@ -1,0 +1,157 @@
+//! CreateTensorboard: from a job (its summaries under the job's working directory) or from a
+//! directory on the server; the process starts at once.
+
+use std::path::{Component, Path, PathBuf};
+
+use axum::response::Response;
+use opendlc_api::{CreateTensorboardRequest, CreateTensorboardResponseBody, ErrorCode};
+use opendlc_core::tensorboard::{new_tensorboard_id, Tensorboard, TensorboardStatus};
+use opendlc_core::time::now_millis;
+
+use super::{accessibility, max_running_minutes};
+use crate::handlers::query;
+use crate::http::{ok, ApiError, ApiRequest};
+use crate::state::AppState;
+
+const MAX_DISPLAY_NAME: usize = 256;
+
+pub async fn create(state: &AppState, request: &ApiRequest) -> Result<Response, ApiError> {
+    let body: CreateTensorboardRequest = request.json()?;
+    let (job_id, summary_path, logdir) = summary_dir(state, &body)?;
+    let id = new_tensorboard_id();
+    let display_name = match query::text(&body.display_name) {
+        Some(name) => check_display_name(name)?,
+        None => match &job_id {
+            Some(job_id) => format!("tensorboard-{job_id}"),
+            None => format!("tensorboard-{id}"),
+        },
+    };
+    let now = now_millis();
+    let tb = Tensorboard {
+        tensorboard_id: id.clone(),
+        display_name,
+        job_id: job_id.clone(),
+        workspace_id: query::text(&body.workspace_id).unwrap_or_else(|| "default".into()),
+        user_id: state.caller_id.to_string(),
+        accessibility: accessibility(&body.accessibility)?.unwrap_or_else(|| "PRIVATE".into()),
+        priority: query::text(&body.priority),
+        summary_path,
+        logdir: logdir.to_string_lossy().into_owned(),
+        request: serde_json::to_string(&body).unwrap_or_default(),
+        max_running_minutes: max_running_minutes(body.max_running_time_minutes)?,
+        status: TensorboardStatus::Creating,
+        reason_code: None,
+        reason_message: None,
+        port: None,
+        pid: None,
+        created: now,
+        modified: now,
+        started: None,
+        finished: None,
+    };
+    {
+        let _guard = state.tensorboards.lock.lock().await;
+        state.store.insert_tensorboard(&tb)?;
+        state.tensorboards.launch(&tb)?;
+    }
+    tracing::info!(tensorboard.id = %id, logdir = %tb.logdir, "tensorboard created");
+    ok(&CreateTensorboardResponseBody {
+        tensorboard_id: Some(id),
+        job_id,
+        data_source_id: query::text(&body.data_source_id),
+        request_id: Some(request.request_id.clone()),
+    })
+}
+
+/// (JobId, SummaryPath as reported, the directory tensorboard reads).
+fn summary_dir(
+    state: &AppState,
+    body: &CreateTensorboardRequest,
+) -> Result<(Option<String>, String, PathBuf), ApiError> {
+    let summary_path = query::text(&body.summary_path);
+    let relative = query::text(&body.summary_relative_path);
+    let job_id = query::text(&body.job_id).or_else(|| {
+        query::text(&body.source_id).filter(|_| {
+            query::text(&body.source_type).is_some_and(|t| t.eq_ignore_ascii_case("job"))
+        })
+    });
+    if let Some(job_id) = job_id {
+        state.store.get_job(&job_id)?;
+        let work = state.jobs_dir.work(&job_id);
+        let dir = match (&relative, &summary_path) {
+            (Some(rel), _) => work.join(inside("SummaryRelativePath", rel)?),
+            (None, Some(path)) if Path::new(path).is_absolute() => PathBuf::from(path),
+            (None, Some(path)) => work.join(inside("SummaryPath", path)?),
+            (None, None) => work.clone(),
+        };
+        let reported = summary_path.unwrap_or_else(|| dir.to_string_lossy().into_owned());
+        return Ok((Some(job_id), reported, dir));
+    }
+    if relative.is_some() {
+        return Err(ApiError::invalid(
+            "SummaryRelativePath",
+            "is relative to a job's directory and needs JobId",
+        ));
+    }
+    let uri =
+        query::text(&body.uri).map(|u| u.strip_prefix("file://").map(String::from).unwrap_or(u));
+    let Some(path) = summary_path.or(uri) else {
+        let field = if query::text(&body.data_source_id).is_some() {
+            "DataSourceId: data sets are not available on this server"
+        } else {
+            "JobId or SummaryPath is required"
+        };
+        return Err(ApiError::new(
+            ErrorCode::MissingParameter,
+            format!("{field}; give JobId (the job's summaries) or SummaryPath (a directory on the server)."),
+        ));
+    };
+    let dir = PathBuf::from(&path);
+    if !dir.is_absolute() {
+        return Err(ApiError::invalid(
+            "SummaryPath",
+            format!("without JobId it must be an absolute directory on the server, got \"{path}\""),
+        ));
+    }
+    if !dir.is_dir() {
+        return Err(ApiError::invalid(
+            "SummaryPath",
+            format!("\"{path}\" is not a directory on the server"),
+        ));
+    }
+    Ok((None, path, dir))
+}
+
+/// A relative path that stays inside the job's directory (a leading `/` is read as relative).
+fn inside(field: &str, path: &str) -> Result<PathBuf, ApiError> {
+    let relative = Path::new(path.trim_start_matches('/'));
+    if relative
+        .components()
+        .any(|c| !matches!(c, Component::Normal(_) | Component::CurDir))
+    {
+        return Err(ApiError::invalid(
+            field,
+            format!("must stay inside the job's directory (no \"..\"), got \"{path}\""),
+        ));
+    }
+    Ok(relative.to_path_buf())
+}
+
+fn check_display_name(name: String) -> Result<String, ApiError> {
+    if name.chars().count() > MAX_DISPLAY_NAME {
+        return Err(ApiError::invalid(
+            "DisplayName",
+            format!("must be at most {MAX_DISPLAY_NAME} characters"),
+        ));
+    }
+    if let Some(bad) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-')))
+    {
+        return Err(ApiError::invalid(
+            "DisplayName",
+            format!("may contain only letters, digits, '_', '.' and '-'; found {bad:?}"),
+        ));
+    }
+    Ok(name)
+}

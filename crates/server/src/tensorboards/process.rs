@@ -1,0 +1,142 @@
+//! The `tensorboard` process: started detached (its own session, output to a log file), probed
+//! over HTTP, stopped by process group.
+
+use std::fs;
+use std::io;
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use opendlc_core::tensorboard::Tensorboard;
+
+use super::{proxy, Tensorboards, NOT_INSTALLED};
+
+/// How long tensorboard has between SIGTERM and SIGKILL (it needs about 2 s).
+const GRACE: Duration = Duration::from_secs(5);
+pub const LOG_FILE: &str = "tensorboard.log";
+
+/// Why a process could not be started.
+pub struct Failure {
+    pub code: &'static str,
+    pub message: String,
+}
+
+pub fn spawn(tbs: &Tensorboards, tb: &Tensorboard) -> Result<(Child, u16), Failure> {
+    let internal = |what: &str, e: io::Error| Failure {
+        code: "TensorboardFailed",
+        message: format!("tensorboard could not be started: failed to {what}: {e}"),
+    };
+    let dir = tbs.dir.join(&tb.tensorboard_id);
+    fs::create_dir_all(&dir).map_err(|e| internal("create its directory", e))?;
+    let log = fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join(LOG_FILE))
+        .map_err(|e| internal("open its log", e))?;
+    let err_log = log.try_clone().map_err(|e| internal("open its log", e))?;
+    let port = free_port().map_err(|e| internal("find a free port", e))?;
+    let mut command = Command::new(&tbs.program);
+    command
+        .arg("--logdir")
+        .arg(&tb.logdir)
+        .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+        .arg("--path_prefix")
+        .arg(proxy::prefix(&tb.tensorboard_id))
+        .current_dir(&dir)
+        .stdin(Stdio::null())
+        .stdout(log)
+        .stderr(err_log);
+    // SAFETY: setsid is async-signal-safe; it detaches tensorboard from the server's session
+    // and process group, so a Ctrl-C or a server stop does not reach it.
+    unsafe {
+        command.pre_exec(|| {
+            libc::setsid();
+            Ok(())
+        });
+    }
+    match command.spawn() {
+        Ok(child) => Ok((child, port)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Err(Failure {
+            code: NOT_INSTALLED,
+            message: format!(
+                "tensorboard is not installed on this server: `{}` was not found. Install it \
+                 (`pip install tensorboard`) or point `opendlc serve --tensorboard` \
+                 (OPENDLC_TENSORBOARD) at it, then StartTensorboard.",
+                tbs.program.display()
+            ),
+        }),
+        Err(e) => Err(internal(&format!("run {}", tbs.program.display()), e)),
+    }
+}
+
+/// A port free now on 127.0.0.1 (another process could take it before tensorboard binds it;
+/// tensorboard then fails and the TensorBoard is Failed with its log).
+fn free_port() -> io::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+/// True when `pid` is alive and is the tensorboard of `id` (its command line names our path
+/// prefix), so a reused pid is never mistaken for it.
+pub fn is_ours(pid: u32, id: &str) -> bool {
+    let Ok(cmdline) = fs::read(format!("/proc/{pid}/cmdline")) else {
+        return false;
+    };
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let zombie = stat
+        .rsplit_once(')')
+        .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'));
+    let prefix = proxy::prefix(id);
+    !zombie
+        && cmdline
+            .split(|b| *b == 0)
+            .any(|arg| arg == prefix.as_bytes())
+}
+
+/// SIGTERM to the process group now, SIGKILL after the grace period if it is still there; the
+/// child (if this server started it) is reaped.
+pub fn stop(id: &str, pid: u32, child: Option<Child>) {
+    if !is_ours(pid, id) {
+        return;
+    }
+    let group = -(pid as i32);
+    // SAFETY: kill(2) with a negative pid signals the process group; no memory involved.
+    unsafe { libc::kill(group, libc::SIGTERM) };
+    let id = id.to_string();
+    std::thread::spawn(move || {
+        let deadline = std::time::Instant::now() + GRACE;
+        let mut child = child;
+        while std::time::Instant::now() < deadline {
+            let gone = match child.as_mut() {
+                Some(c) => !matches!(c.try_wait(), Ok(None)),
+                None => !is_ours(pid, &id),
+            };
+            if gone {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        // SAFETY: as above.
+        unsafe { libc::kill(group, libc::SIGKILL) };
+        if let Some(mut c) = child {
+            let _ = c.wait();
+        }
+    });
+}
+
+/// The last lines of the process's log, for a failure's ReasonMessage.
+pub fn log_tail(tbs: &Tensorboards, id: &str, lines: usize) -> String {
+    let text = fs::read_to_string(tbs.dir.join(id).join(LOG_FILE)).unwrap_or_default();
+    let all: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+/// True once tensorboard answers its page.
+pub async fn answers(tbs: &Tensorboards, id: &str, port: u16) -> bool {
+    let url = format!("http://127.0.0.1:{port}{}/", proxy::prefix(id));
+    matches!(
+        tbs.http.get(url).timeout(Duration::from_millis(500)).send().await,
+        Ok(r) if r.status().is_success()
+    )
+}
