@@ -12,6 +12,7 @@ import re
 import secrets
 import signal
 import subprocess
+import sys
 import threading
 import time
 from datetime import datetime, timezone
@@ -95,6 +96,8 @@ class Server:
         env = {k: v for k, v in os.environ.items()
                if k not in ("OPENDLC_LISTEN", "OPENDLC_DATA_DIR",
                             "OPENDLC_ACCESS_KEY_ID", "OPENDLC_ACCESS_KEY_SECRET")}
+        # TensorBoards run the tensorboard installed beside this venv's python.
+        env.setdefault("OPENDLC_TENSORBOARD", str(Path(sys.executable).with_name("tensorboard")))
         if self.admin_key:
             env["OPENDLC_ACCESS_KEY_ID"] = ADMIN_KEY_ID
             env["OPENDLC_ACCESS_KEY_SECRET"] = ADMIN_KEY_SECRET

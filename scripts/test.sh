@@ -74,6 +74,12 @@ if ((lint)); then
     cargo clippy --workspace --all-targets -- -D warnings
 fi
 
+# The Python environment (official SDK, pytest, tensorboard): the compat suite runs in it and
+# the Rust TensorBoard tests run its tensorboard.
+section "python env (official SDK, pytest, tensorboard)"
+python="$(scripts/python-env.sh)"
+export OPENDLC_TENSORBOARD="${OPENDLC_TENSORBOARD:-$(dirname "$python")/tensorboard}"
+
 if ((rust_tests)); then
     if command -v cargo-nextest >/dev/null 2>&1; then
         section "cargo nextest run"
@@ -89,9 +95,6 @@ fi
 
 section "cargo build -p opendlc"
 cargo build -p opendlc
-
-section "python env (official SDK + pytest)"
-python="$(scripts/python-env.sh)"
 
 section "compat suite (official Python SDK against opendlc serve)"
 OPENDLC_BIN="$target_dir/debug/opendlc" \
