@@ -14,6 +14,7 @@ mod share_token;
 mod state;
 mod tensorboards;
 mod views;
+mod webterminal;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -123,6 +124,15 @@ impl Server {
             config.tensorboard_program,
             data_dir.join("tensorboards"),
             format!("http://{}", reachable(addr)),
+            token_key.clone(),
+            AccessKey {
+                id: admin_key.id.clone(),
+                secret: admin_key.secret.clone(),
+            },
+        ));
+        let web_terminals = Arc::new(webterminal::WebTerminals::new(
+            jobs_dir.clone(),
+            format!("ws://{}", reachable(addr)),
             token_key,
             AccessKey {
                 id: admin_key.id.clone(),
@@ -139,6 +149,7 @@ impl Server {
             caller_id: Arc::from(ADMIN_USER_ID),
             shutdown: shutdown_rx,
             tensorboards,
+            web_terminals,
         };
         Ok(Server {
             addr,
@@ -163,7 +174,8 @@ impl Server {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let proxy = tensorboards::proxy::router(self.state.tensorboards.clone());
-        let app = http::router(self.state).merge(proxy);
+        let terminals = webterminal::socket::router(self.state.web_terminals.clone());
+        let app = http::router(self.state).merge(proxy).merge(terminals);
         let shutdown_tx = self.shutdown_tx;
         axum::serve(self.listener, app)
             .with_graceful_shutdown(async move {

@@ -1,5 +1,5 @@
-//! Share tokens: signed, expiring grants to read one target (a TensorBoard today; a job for
-//! GetToken later) without credentials.
+//! Share tokens: signed, expiring grants to one target (a TensorBoard, a pod's web terminal; a
+//! job for GetToken later) without credentials.
 //!
 //! A token is a JWT (HS256), the format PAI-DLC's own tokens have: the payload is
 //! `{"target_type","target_id","user_id","iat","exp"}` (times in seconds since the epoch), signed
@@ -30,6 +30,9 @@ pub struct Claims {
     pub iat: i64,
     /// Expires at, seconds since the epoch.
     pub exp: i64,
+    /// A unique id, for tokens that may be used only once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jti: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -146,6 +149,7 @@ mod tests {
             user_id: "1".into(),
             iat: 1000,
             exp,
+            jti: None,
         }
     }
 

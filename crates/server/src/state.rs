@@ -8,6 +8,7 @@ use opendlc_store::Store;
 use crate::engine::EngineHandle;
 use crate::layout::JobsDir;
 use crate::tensorboards::Tensorboards;
+use crate::webterminal::WebTerminals;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -22,4 +23,6 @@ pub struct AppState {
     pub shutdown: tokio::sync::watch::Receiver<bool>,
     /// TensorBoard processes, their proxy's access check and share tokens.
     pub tensorboards: Arc<Tensorboards>,
+    /// Web terminals: their URLs' tokens and sockets.
+    pub web_terminals: Arc<WebTerminals>,
 }

@@ -8,6 +8,7 @@ mod metrics;
 mod pods;
 mod query;
 mod tensorboards;
+mod web_terminal;
 
 use axum::response::Response;
 use opendlc_api::{ErrorCode, Operation};
@@ -55,6 +56,7 @@ pub async fn call(
         "UpdateTensorboard" => tensorboards::update(state, &request).await,
         "DeleteTensorboard" => tensorboards::delete(state, &request).await,
         "GetTensorboardSharedUrl" => tensorboards::shared_url(state, &request),
+        "GetWebTerminal" => web_terminal::get(state, &request),
         other => Err(ApiError::new(
             ErrorCode::NotImplemented,
             format!(

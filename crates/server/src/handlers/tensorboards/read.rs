@@ -129,6 +129,7 @@ pub fn shared_url(state: &AppState, request: &ApiRequest) -> Result<Response, Ap
         user_id: state.caller_id.to_string(),
         iat: now,
         exp: now + seconds,
+        jti: None,
     });
     ok(&GetTensorboardSharedUrlResponseBody {
         tensorboard_shared_url: Some(format!("{}?token={token}", state.tensorboards.url(id))),

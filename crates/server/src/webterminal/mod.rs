@@ -1,0 +1,63 @@
+//! Web terminals: a shell on a PTY in a pod's environment (its working directory and
+//! variables), spoken to over a WebSocket at `/webterminal/<JobId>/<PodId>/<PodUid>?token=…`.
+//!
+//! - [`access`]: the URL's token (valid 30 s; single-use and credential-free when shared).
+//! - [`pty`]: the shell on its pseudo-terminal.
+//! - [`socket`]: the WebSocket route and its JSON protocol.
+
+pub mod access;
+mod pty;
+pub mod socket;
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use crate::bootstrap::AccessKey;
+use crate::layout::JobsDir;
+use crate::share_token::TokenKey;
+
+/// How long a GetWebTerminal URL can be opened.
+pub const URL_VALID_SECONDS: i64 = 30;
+
+pub struct WebTerminals {
+    pub jobs_dir: JobsDir,
+    /// What WebTerminalUrl starts with: `ws://host:port`.
+    pub base_url: String,
+    pub token_key: TokenKey,
+    pub admin_key: AccessKey,
+    /// The single-use tokens already used, until they expire (token id → expiry, seconds).
+    used: Mutex<HashMap<String, i64>>,
+}
+
+impl WebTerminals {
+    pub fn new(
+        jobs_dir: JobsDir,
+        base_url: String,
+        token_key: TokenKey,
+        admin_key: AccessKey,
+    ) -> WebTerminals {
+        WebTerminals {
+            jobs_dir,
+            base_url,
+            token_key,
+            admin_key,
+            used: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Marks a single-use token used; false if it already was.
+    fn use_once(&self, jti: &str, exp: i64, now: i64) -> bool {
+        let mut used = self.used.lock().unwrap_or_else(|e| e.into_inner());
+        used.retain(|_, e| *e > now);
+        used.insert(jti.to_string(), exp).is_none()
+    }
+}
+
+/// The token target of one pod incarnation's terminal.
+pub fn target_id(job_id: &str, pod_id: &str, pod_uid: &str) -> String {
+    format!("{job_id}/{pod_id}/{pod_uid}")
+}
+
+pub fn target_path(job_id: &str, pod_id: &str, pod_uid: &str) -> String {
+    format!("/webterminal/{job_id}/{pod_id}/{pod_uid}")
+}
