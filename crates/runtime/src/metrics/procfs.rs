@@ -50,7 +50,7 @@ pub fn all_processes() -> Vec<ProcTimes> {
 /// The processes of the pod whose command is `leader`: its session (the shim starts every pod
 /// in a session of its own) plus every descendant of the leader (which catches a process that
 /// started a session of its own but is still a child).
-pub fn pod_members<'a>(processes: &'a [ProcTimes], leader: u32) -> Vec<&'a ProcTimes> {
+pub fn pod_members(processes: &[ProcTimes], leader: u32) -> Vec<&ProcTimes> {
     let mut children: HashMap<u32, Vec<u32>> = HashMap::new();
     for p in processes {
         children.entry(p.ppid).or_default().push(p.pid);
