@@ -223,21 +223,21 @@ async fn every_route_answers_json() {
     expect_error(
         &server,
         "GET",
-        "/api/v1/jobs/dlcnope/metrics",
+        "/api/v1/jobs/dlcnope/metrics?MetricType=CpuCoreUsage",
         None,
-        501,
-        "NotImplemented",
-        "GetJobMetrics",
+        404,
+        "EntityNotFound.Job",
+        "dlcnope",
     )
     .await;
     expect_error(
         &server,
         "GET",
-        "/api/v1/tensorboards",
+        "/api/v1/jobs/dlcnope/dashboard",
         None,
         501,
         "NotImplemented",
-        "ListTensorboards",
+        "GetDashboard",
     )
     .await;
     expect_error(
