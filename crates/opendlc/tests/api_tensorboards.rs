@@ -444,3 +444,139 @@ async fn a_job_tensorboard_serves_through_the_proxy_and_outlives_the_job() {
         .unwrap();
     assert_eq!(gone.status(), 404);
 }
+
+/// A stand-in for tensorboard: answers 200 on every path, on the `--port` it is given (and
+/// keeps `--path_prefix` on its command line, as the server's recognition of it requires).
+fn fake_tensorboard(dir: &std::path::Path) -> PathBuf {
+    let path = dir.join("fake-tensorboard");
+    std::fs::write(
+        &path,
+        "#!/bin/sh\nexec python3 -c 'import sys, http.server\nport = int(sys.argv[sys.argv.index(\"--port\") + 1])\nclass H(http.server.BaseHTTPRequestHandler):\n    def do_GET(self):\n        self.send_response(200)\n        self.end_headers()\n        self.wfile.write(b\"fake tensorboard\")\n    def log_message(self, *a):\n        pass\nhttp.server.HTTPServer((\"127.0.0.1\", port), H).serve_forever()' \"$@\"\n",
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path
+}
+
+fn alive(pid: i64) -> bool {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    !stat.is_empty()
+        && !stat
+            .rsplit_once(')')
+            .unwrap()
+            .1
+            .trim_start()
+            .starts_with('Z')
+}
+
+#[tokio::test]
+async fn max_running_time_stops_it() {
+    let bin = tempfile::tempdir().unwrap();
+    let program = fake_tensorboard(bin.path());
+    let server = TestServer::start_with(tempfile::tempdir().unwrap(), |c| {
+        c.tensorboard_program = program;
+        c.tensorboard_minute = Duration::from_millis(500);
+    })
+    .await;
+    let job_id = finished_job(&server, "true").await;
+    let id = create_tb(
+        &server,
+        json!({"JobId": job_id, "MaxRunningTimeMinutes": 3}),
+    )
+    .await;
+    let running = wait_tb(&server, &id, "Running").await;
+    let pid = running_pid(&server, &id);
+    let stopped = wait_tb(&server, &id, "Stopped").await;
+    assert_eq!(
+        stopped["ReasonCode"], "TensorboardExceededMaxRunningTime",
+        "{stopped}"
+    );
+    let ran: i64 = stopped["Duration"].as_str().unwrap().parse().unwrap();
+    assert!((1..=3).contains(&ran), "ran 3 × 0.5 s: {stopped}");
+    let start = Instant::now();
+    while alive(pid) {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "pid {pid} still runs"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The pid of a TensorBoard's process, from the one process whose command line names it.
+fn running_pid(_server: &TestServer, id: &str) -> i64 {
+    let prefix = format!("/tensorboard/{id}");
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i64>().ok())
+        .find(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .map(|c| c.split(|b| *b == 0).any(|a| a == prefix.as_bytes()))
+                .unwrap_or(false)
+        })
+        .unwrap_or_else(|| panic!("no process of {id}"))
+}
+
+#[tokio::test]
+async fn tensorboards_survive_a_server_restart_or_are_restarted() {
+    let bin = tempfile::tempdir().unwrap();
+    let program = fake_tensorboard(bin.path());
+    let configure =
+        |program: PathBuf| move |c: &mut opendlc_server::Config| c.tensorboard_program = program;
+    let server =
+        TestServer::start_with(tempfile::tempdir().unwrap(), configure(program.clone())).await;
+    let job_id = finished_job(&server, "true").await;
+    let id = create_tb(&server, json!({"JobId": job_id})).await;
+    wait_tb(&server, &id, "Running").await;
+    let pid = running_pid(&server, &id);
+
+    // The server stops; the process does not, and the next server adopts it.
+    let data_dir = server.stop().await;
+    assert!(alive(pid));
+    let server = TestServer::start_with(data_dir, configure(program.clone())).await;
+    wait_tb(&server, &id, "Running").await;
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert_eq!(get_tb(&server, &id).await["Status"], "Running");
+    assert_eq!(running_pid(&server, &id), pid, "re-adopted, not restarted");
+    let url = get_tb(&server, &id).await["TensorboardUrl"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (key_id, secret) = &server.admin_key;
+    let page = reqwest::Client::new()
+        .get(&url)
+        .basic_auth(key_id, Some(secret))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.text().await.unwrap(), "fake tensorboard");
+
+    // It dies while no server runs: the next server restarts it.
+    let data_dir = server.stop().await;
+    let killed = std::process::Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let start = Instant::now();
+    while alive(pid) {
+        assert!(start.elapsed() < Duration::from_secs(5));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let server = TestServer::start_with(data_dir, configure(program)).await;
+    wait_tb(&server, &id, "Running").await;
+    let new_pid = running_pid(&server, &id);
+    assert_ne!(new_pid, pid);
+    server
+        .ok("DELETE", &format!("/api/v1/tensorboards/{id}"), None)
+        .await;
+    let start = Instant::now();
+    while alive(new_pid) {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "pid {new_pid} still runs"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

@@ -49,6 +49,8 @@ pub struct Config {
     pub metrics: SamplerConfig,
     /// The `tensorboard` executable TensorBoards run (default: `tensorboard` on PATH).
     pub tensorboard_program: PathBuf,
+    /// How long a minute of MaxRunningTimeMinutes lasts (60 s; tests shorten it).
+    pub tensorboard_minute: std::time::Duration,
 }
 
 impl Config {
@@ -60,6 +62,7 @@ impl Config {
             cpu_overcommit: DEFAULT_CPU_OVERCOMMIT,
             metrics: SamplerConfig::default(),
             tensorboard_program: PathBuf::from(tensorboards::DEFAULT_PROGRAM),
+            tensorboard_minute: std::time::Duration::from_secs(60),
         }
     }
 }
@@ -122,6 +125,7 @@ impl Server {
         let tensorboards = Arc::new(Tensorboards::new(
             store.clone(),
             config.tensorboard_program,
+            config.tensorboard_minute,
             data_dir.join("tensorboards"),
             format!("http://{}", reachable(addr)),
             token_key.clone(),

@@ -36,6 +36,8 @@ pub struct Tensorboards {
     pub store: Arc<Store>,
     /// The `tensorboard` executable.
     pub program: PathBuf,
+    /// The length of a minute of MaxRunningTimeMinutes, in ms (injectable for tests).
+    pub minute_ms: i64,
     /// `<data-dir>/tensorboards`: one directory per TensorBoard, with its process's log.
     pub dir: PathBuf,
     /// What TensorboardUrl starts with: `http://host:port`.
@@ -53,6 +55,7 @@ impl Tensorboards {
     pub fn new(
         store: Arc<Store>,
         program: PathBuf,
+        minute: std::time::Duration,
         dir: PathBuf,
         base_url: String,
         token_key: TokenKey,
@@ -61,6 +64,7 @@ impl Tensorboards {
         Tensorboards {
             store,
             program,
+            minute_ms: minute.as_millis() as i64,
             dir,
             base_url,
             token_key,

@@ -110,7 +110,7 @@ async fn check(tbs: &Tensorboards, tb: &Tensorboard) -> Result<(), opendlc_store
         return Ok(());
     }
     if let Some(max) = tb.max_running_minutes.filter(|m| *m > 0) {
-        if now - started >= max * 60_000 {
+        if now - started >= max * tbs.minute_ms {
             tbs.terminate(
                 tb,
                 TensorboardStatus::Stopped,
