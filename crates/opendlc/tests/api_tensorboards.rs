@@ -485,7 +485,7 @@ async fn max_running_time_stops_it() {
         json!({"JobId": job_id, "MaxRunningTimeMinutes": 3}),
     )
     .await;
-    let running = wait_tb(&server, &id, "Running").await;
+    wait_tb(&server, &id, "Running").await;
     let pid = running_pid(&server, &id);
     let stopped = wait_tb(&server, &id, "Stopped").await;
     assert_eq!(
