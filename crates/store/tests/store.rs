@@ -245,3 +245,62 @@ fn list_jobs_filters_in_sql() {
         Vec::<String>::new()
     );
 }
+
+#[test]
+fn metric_samples_are_kept_until_pruned_or_their_job_is_deleted() {
+    use opendlc_core::metrics::{MetricType, PodSample};
+    use opendlc_store::SampledPod;
+
+    let (_dir, store) = open();
+    store
+        .insert_job(&job("dlcmetrics0001", "m", 1_000))
+        .unwrap();
+    let pod = SampledPod {
+        job_id: "dlcmetrics0001".into(),
+        pod_id: "dlcmetrics0001-worker-0".into(),
+        pod_uid: "uid-0".into(),
+    };
+    let gone = SampledPod {
+        job_id: "dlcnosuchjob0000".into(),
+        ..pod.clone()
+    };
+    let sample = |cpu: Option<f64>| PodSample {
+        cpu,
+        memory: Some(1e6),
+        ..PodSample::default()
+    };
+    store
+        .insert_samples(10_000, &[(pod.clone(), sample(None))])
+        .unwrap();
+    // A sample of a job deleted meanwhile is dropped, not an error.
+    store
+        .insert_samples(
+            20_000,
+            &[(pod.clone(), sample(Some(50.0))), (gone, sample(Some(1.0)))],
+        )
+        .unwrap();
+    let cpu = store
+        .metric_series("dlcmetrics0001", MetricType::CpuCoreUsage, 0, i64::MAX)
+        .unwrap();
+    assert_eq!(cpu.len(), 1, "an unmeasured value is absent: {cpu:?}");
+    assert_eq!((cpu[0].time, cpu[0].value), (20_000, 50.0));
+    let memory = store
+        .metric_series("dlcmetrics0001", MetricType::MemoryUsage, 0, 15_000)
+        .unwrap();
+    assert_eq!(memory.len(), 1, "the window is honoured");
+    assert!(store
+        .metric_series("dlcmetrics0001", MetricType::GpuCoreUsage, 0, i64::MAX)
+        .unwrap()
+        .is_empty());
+
+    assert_eq!(store.prune_samples(15_000).unwrap(), 1);
+    let left = store
+        .metric_series("dlcmetrics0001", MetricType::MemoryUsage, 0, i64::MAX)
+        .unwrap();
+    assert_eq!(left.len(), 1);
+    store.delete_job("dlcmetrics0001").unwrap();
+    assert!(store
+        .metric_series("dlcmetrics0001", MetricType::MemoryUsage, 0, i64::MAX)
+        .unwrap()
+        .is_empty());
+}

@@ -47,8 +47,9 @@ impl Sampler {
         self.gpus.is_some()
     }
 
-    /// One sample of each pod, given by the pid of its command (the leader of its session).
-    pub fn sample(&mut self, leaders: &[u32]) -> Vec<PodSample> {
+    /// One sample of each pod, given by the pid of its command (the leader of its session);
+    /// `None` for a pod none of whose processes is left (it ended since it was listed).
+    pub fn sample(&mut self, leaders: &[u32]) -> Vec<Option<PodSample>> {
         let processes = procfs::all_processes();
         let gpu_usage = self.gpus.as_mut().map(Gpus::usage);
         let now = Instant::now();
@@ -57,6 +58,9 @@ impl Sampler {
             .iter()
             .map(|&leader| {
                 let members = procfs::pod_members(&processes, leader);
+                if members.is_empty() {
+                    return None;
+                }
                 let counters = counters(&members, leader, now);
                 let sample = self.measure(
                     &members,
@@ -65,7 +69,7 @@ impl Sampler {
                     gpu_usage.as_ref(),
                 );
                 next.insert(leader, counters);
-                sample
+                Some(sample)
             })
             .collect();
         // Pods no longer asked for are forgotten.
@@ -147,19 +151,21 @@ mod tests {
         // This test process is the "pod": a thread burns CPU between two samples.
         let me = std::process::id();
         let mut sampler = Sampler::new(false);
-        let first = sampler.sample(&[me]);
-        assert!(first[0].memory.unwrap() > 0.0);
-        assert_eq!(first[0].cpu, None, "a rate needs two samples");
-        assert_eq!(first[0].gpu_core, None, "no NVML: absent, not zero");
+        let first = sampler.sample(&[me, u32::MAX]);
+        assert_eq!(first[1], None, "no such process: no sample");
+        let first = first[0].clone().unwrap();
+        assert!(first.memory.unwrap() > 0.0);
+        assert_eq!(first.cpu, None, "a rate needs two samples");
+        assert_eq!(first.gpu_core, None, "no NVML: absent, not zero");
         let until = Instant::now() + std::time::Duration::from_millis(300);
         let mut x = 0u64;
         while Instant::now() < until {
             x = x.wrapping_mul(31).wrapping_add(7);
         }
         std::hint::black_box(x);
-        let second = sampler.sample(&[me]);
-        let cpu = second[0].cpu.unwrap();
+        let second = sampler.sample(&[me])[0].clone().unwrap();
+        let cpu = second.cpu.unwrap();
         assert!(cpu > 30.0, "cpu {cpu}");
-        assert!(second[0].disk_read.is_some() && second[0].net_in.is_some());
+        assert!(second.disk_read.is_some() && second.net_in.is_some());
     }
 }

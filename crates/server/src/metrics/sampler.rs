@@ -93,6 +93,10 @@ fn tick(
         .unwrap_or_else(|e| e.into_inner())
         .sample(&leaders);
     let at = now_millis();
-    let rows: Vec<_> = pods.into_iter().map(|p| p.pod).zip(samples).collect();
+    let rows: Vec<_> = pods
+        .into_iter()
+        .zip(samples)
+        .filter_map(|(p, s)| Some((p.pod, s?)))
+        .collect();
     store.insert_samples(at, &rows)
 }
