@@ -147,6 +147,25 @@ mod tests {
     use super::*;
 
     #[test]
+    fn nvml_is_absent_without_an_nvidia_driver() {
+        if !std::path::Path::new("/dev/nvidiactl").exists() {
+            assert!(Gpus::detect().is_none());
+            assert!(!Sampler::new(true).has_gpus());
+        }
+    }
+
+    #[test]
+    #[ignore = "needs GPU"]
+    fn nvml_sees_the_gpus_and_reports_per_process_usage() {
+        let mut gpus = Gpus::detect().expect("NVML and at least one GPU");
+        // No process of ours uses a GPU: whatever is listed is someone else's.
+        assert!(!gpus.usage().contains_key(&std::process::id()));
+        let sample = Sampler::new(true).sample(&[std::process::id()]);
+        let sample = sample[0].clone().unwrap();
+        assert_eq!((sample.gpu_core, sample.gpu_memory), (Some(0.0), Some(0.0)));
+    }
+
+    #[test]
     fn a_busy_process_shows_cpu_and_memory() {
         // This test process is the "pod": a thread burns CPU between two samples.
         let me = std::process::id();
