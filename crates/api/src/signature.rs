@@ -12,6 +12,9 @@
 //! and the nonce are inputs, so the same request always signs the same way: this module does
 //! no I/O. [`Signer::headers`] builds the header set the SDK sends for one call.
 
+pub mod legacy;
+pub mod verify;
+
 use hmac::{Hmac, Mac};
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use sha2::{Digest, Sha256};
