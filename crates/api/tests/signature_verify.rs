@@ -57,6 +57,7 @@ fn acs3(query: &[(&str, &str)], body: Option<&[u8]>) -> Signed {
     let info = CallInfo {
         host: "127.0.0.1:1",
         action: "CreateJob",
+        version: opendlc_api::signature::API_VERSION,
         date: "2026-11-22T10:00:00Z",
         nonce: "00112233445566778899aabbccddeeff",
     };
@@ -138,9 +139,7 @@ fn a_signature_must_cover_the_required_headers() {
         .iter()
         .position(|(n, _)| n == "authorization")
         .unwrap();
-    signed.headers[auth].1 = signed.headers[auth]
-        .1
-        .replace("x-acs-signature-nonce;", "");
+    signed.headers[auth].1 = signed.headers[auth].1.replace("x-acs-signature-nonce;", "");
     assert_eq!(
         signed.verify("secret1").unwrap_err(),
         ErrorCode::IncompleteSignature

@@ -4,6 +4,7 @@
 pub mod capacity;
 pub mod catalog;
 pub mod env_contract;
+pub mod identity;
 pub mod ids;
 pub mod job;
 pub mod job_type;

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use opendlc_api::{CreateJobRequest, JobSpec, UpdateJobRequest};
 
 use crate::catalog;
+use crate::identity::DEFAULT_WORKSPACE_ID;
 use crate::job::{Job, JobTimes, RoleSpec};
 use crate::job_type::{JobType, Role};
 use crate::resources::{parse_cpu, parse_gpu, parse_memory, Resources};
@@ -20,7 +21,6 @@ pub const DEFAULT_POD_RESOURCES: Resources = Resources {
     memory_mib: 2048,
     gpu: 0,
 };
-pub const DEFAULT_WORKSPACE_ID: &str = "default";
 const MAX_DISPLAY_NAME: usize = 256;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

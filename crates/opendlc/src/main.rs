@@ -1,5 +1,7 @@
 //! The `opendlc` binary: parses arguments and hands over to the library crates.
 
+mod admin;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -32,6 +34,8 @@ enum Command {
   opendlc serve
   opendlc serve --listen 0.0.0.0:8080 --data-dir /srv/opendlc")]
     Serve(ServeArgs),
+    /// Manage users, access keys and workspaces (on the server's data directory).
+    Admin(admin::AdminArgs),
     /// Supervise one pod (started by the server; not meant to be run by hand).
     #[command(hide = true)]
     Shim {
@@ -63,6 +67,10 @@ struct ServeArgs {
     /// CPU requests are accounted against the host's cores times this factor (CPU is time-shared).
     #[arg(long, env = "OPENDLC_CPU_OVERCOMMIT", default_value_t = opendlc_server::DEFAULT_CPU_OVERCOMMIT)]
     cpu_overcommit: f64,
+    /// Requests per second allowed per access key (bursts of twice that); excess requests get
+    /// 429 Throttling. 0 turns the limit off.
+    #[arg(long, env = "OPENDLC_RATE_LIMIT", default_value_t = opendlc_server::DEFAULT_RATE_LIMIT)]
+    rate_limit: f64,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -77,6 +85,7 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Shim { dir } => std::process::exit(opendlc_runtime::shim::run(&dir)),
         Command::Serve(args) => serve(args),
+        Command::Admin(args) => admin::run(args, default_data_dir),
         Command::Client(command) => std::process::exit(opendlc_cli::run(cli.global, *command)),
         Command::Completions { shell } => {
             opendlc_cli::completions(shell, &mut Cli::command());
@@ -100,6 +109,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let shim_program = std::env::current_exe().context("failed to locate the opendlc binary")?;
     let mut config = opendlc_server::Config::new(args.listen, data_dir, shim_program);
     config.cpu_overcommit = args.cpu_overcommit;
+    config.rate_limit = args.rate_limit;
     let runtime = tokio::runtime::Runtime::new().context("failed to start the async runtime")?;
     runtime.block_on(opendlc_server::run(config, shutdown_signal()))
 }

@@ -160,6 +160,7 @@ async fn profiles_and_environment() {
     assert!(shown.contains("credentials"), "{shown}");
 
     // A named profile pointing at this server, used with --profile and no OPENDLC_ENDPOINT.
+    let key = server.add_user("ann");
     let wrote = server.cli(&[
         "config",
         "--profile",
@@ -167,14 +168,14 @@ async fn profiles_and_environment() {
         "--endpoint",
         &server.base,
         "-a",
-        "AK1",
+        &key.id,
         "-k",
-        "SK1",
+        &key.secret,
     ]);
     assert_eq!(wrote.code, 0, "{wrote:?}");
     let listed = server.cli_ok(&["config", "--list"]);
     assert!(
-        listed.contains("mine") && listed.contains("AK1") && !listed.contains("SK1"),
+        listed.contains("mine") && listed.contains(&key.id) && !listed.contains(&key.secret),
         "{listed}"
     );
     let via_profile = server.cli_with(&["--profile", "mine", "jobs", "-o", "json"], |c| {

@@ -4,6 +4,8 @@
 //! and binds the listener; [`Server::serve`] answers requests until shutdown. Tests use the
 //! two in-process on `127.0.0.1:0`; the binary calls [`run`].
 
+pub mod admin;
+mod auth;
 mod bootstrap;
 mod engine;
 mod handlers;
@@ -28,6 +30,11 @@ pub use engine::DEFAULT_GRACE_PERIOD;
 pub use http::MAX_BODY_BYTES;
 pub use opendlc_core::capacity::DEFAULT_CPU_OVERCOMMIT;
 
+/// Requests per second per access key unless configured: far above what people and scripts
+/// send, low enough to stop a runaway loop from starving everyone else.
+pub const DEFAULT_RATE_LIMIT: f64 = 500.0;
+
+use crate::auth::{Authenticator, RateLimit};
 use crate::engine::EngineConfig;
 use crate::layout::JobsDir;
 use crate::state::AppState;
@@ -39,6 +46,8 @@ pub struct Config {
     pub shim_program: PathBuf,
     /// CPU requests are accounted against host CPUs × this factor.
     pub cpu_overcommit: f64,
+    /// Requests per second allowed per access key (bursts of twice that); 0 turns it off.
+    pub rate_limit: f64,
 }
 
 impl Config {
@@ -48,6 +57,7 @@ impl Config {
             data_dir,
             shim_program,
             cpu_overcommit: DEFAULT_CPU_OVERCOMMIT,
+            rate_limit: DEFAULT_RATE_LIMIT,
         }
     }
 }
@@ -78,6 +88,14 @@ impl Server {
         let store = Arc::new(
             Store::open(&data_dir.join("opendlc.db")).context("failed to open the database")?,
         );
+        bootstrap::ensure_identity(&store, &admin_key)
+            .context("failed to set up the administrator and the default workspace")?;
+        let token_key = bootstrap::token_key(&data_dir)?;
+        let auth = Arc::new(Authenticator::new(
+            store.clone(),
+            token_key,
+            RateLimit::per_second(config.rate_limit),
+        ));
         let host = HostCapacity::detect();
         let pool = host.pool(config.cpu_overcommit);
         let jobs_dir = JobsDir::new(&data_dir);
@@ -107,7 +125,9 @@ impl Server {
             engine,
             pool,
             jobs_dir,
-            caller_id: Arc::from(ADMIN_USER_ID),
+            auth,
+            data_dir: data_dir.clone(),
+            started: opendlc_core::time::now_millis(),
             shutdown: shutdown_rx,
         };
         Ok(Server {
@@ -143,9 +163,6 @@ impl Server {
         Ok(())
     }
 }
-
-/// The user every caller acts as until access keys map to users.
-pub const ADMIN_USER_ID: &str = "1";
 
 /// `opendlc serve`: bind, print where to reach the server, serve.
 pub async fn run(

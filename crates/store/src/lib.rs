@@ -6,6 +6,7 @@
 
 mod error;
 mod events;
+mod identity;
 mod jobs;
 mod list;
 mod migrations;
@@ -19,7 +20,8 @@ use std::sync::Mutex;
 use rusqlite::Connection;
 
 pub use error::StoreError;
-pub use list::{JobFilter, SortField, TimeField};
+pub use identity::{AccessKeyRecord, Member, Workspace};
+pub use list::{JobFilter, SortField, TimeField, Visibility};
 pub use pods::PodEnd;
 pub use transitions::Transition;
 

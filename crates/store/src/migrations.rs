@@ -4,7 +4,8 @@ use rusqlite::Connection;
 
 use crate::Result;
 
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE jobs (
     seq                 INTEGER PRIMARY KEY AUTOINCREMENT,
     job_id              TEXT NOT NULL UNIQUE,
@@ -77,7 +78,46 @@ CREATE TABLE events (
     text   TEXT NOT NULL
 );
 CREATE INDEX events_by_job ON events (job_id, time);
-"#];
+"#,
+    r#"
+CREATE TABLE users (
+    user_id    TEXT PRIMARY KEY,
+    name       TEXT NOT NULL UNIQUE,
+    is_admin   INTEGER NOT NULL DEFAULT 0,
+    gmt_create INTEGER NOT NULL
+);
+
+CREATE TABLE access_keys (
+    access_key_id TEXT PRIMARY KEY,
+    user_id       TEXT NOT NULL REFERENCES users (user_id) ON DELETE CASCADE,
+    secret        TEXT NOT NULL,
+    gmt_create    INTEGER NOT NULL,
+    gmt_revoked   INTEGER
+);
+CREATE INDEX access_keys_by_user ON access_keys (user_id);
+
+CREATE TABLE workspaces (
+    seq          INTEGER PRIMARY KEY AUTOINCREMENT,
+    workspace_id TEXT NOT NULL UNIQUE,
+    name         TEXT NOT NULL UNIQUE,
+    display_name TEXT NOT NULL,
+    description  TEXT NOT NULL,
+    env_types    TEXT NOT NULL,
+    creator_id   TEXT NOT NULL,
+    gmt_create   INTEGER NOT NULL,
+    gmt_modified INTEGER NOT NULL
+);
+
+CREATE TABLE workspace_members (
+    workspace_id TEXT NOT NULL REFERENCES workspaces (workspace_id) ON DELETE CASCADE,
+    user_id      TEXT NOT NULL REFERENCES users (user_id) ON DELETE CASCADE,
+    role         TEXT NOT NULL,
+    gmt_create   INTEGER NOT NULL,
+    PRIMARY KEY (workspace_id, user_id)
+);
+CREATE INDEX workspace_members_by_user ON workspace_members (user_id);
+"#,
+];
 
 pub fn migrate(conn: &mut Connection) -> Result<()> {
     let applied: usize = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;

@@ -104,7 +104,11 @@ mod tests {
             ("x-acs-action", "ListJobs"),
             ("x-acs-signature-nonce", "abc"),
         ]);
-        let query = pairs(&[("Tags", r#"{"a":"b c"}"#), ("Empty", ""), ("PageSize", "10")]);
+        let query = pairs(&[
+            ("Tags", r#"{"a":"b c"}"#),
+            ("Empty", ""),
+            ("PageSize", "10"),
+        ]);
         assert_eq!(
             string_to_sign("GET", "/api/v1/jobs", &query, &headers),
             "GET\napplication/json\n\n\nSun, 22 Nov 2026 07:08:50 GMT\n\
