@@ -196,7 +196,7 @@ impl Authenticator {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .take(key, now_ms as f64 / 1000.0);
-        taken.map_err(|retry_after| ApiError::throttled(retry_after))
+        taken.map_err(ApiError::throttled)
     }
 }
 
