@@ -1,5 +1,5 @@
 //! `opendlc admin …`: users, access keys and workspaces, managed on the server's data directory
-//! (beside a running server or not; changes apply to the next request).
+//! (beside a running server or not; a running server sees changes within a second).
 
 use std::path::{Path, PathBuf};
 

@@ -1,6 +1,6 @@
 //! Managing users, access keys and workspaces on a data directory: what `opendlc admin …`
 //! runs (on the server's host, beside a running server: SQLite allows it), and what tests use
-//! to set up several users. Changes take effect on the next request; nothing is cached.
+//! to set up several users. A running server sees changes within a second.
 
 use anyhow::{bail, Context};
 use opendlc_core::identity::{

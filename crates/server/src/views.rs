@@ -90,6 +90,15 @@ pub struct Names {
 }
 
 impl Names {
+    /// The name of one job's workspace: all GetJob shows (it has no `Username`).
+    pub fn for_job(store: &Store, job: &Job) -> Result<Names, StoreError> {
+        let mut names = Names::default();
+        if let Some(name) = store.workspace_name(&job.workspace_id)? {
+            names.workspaces.insert(job.workspace_id.clone(), name);
+        }
+        Ok(names)
+    }
+
     /// Every user's and workspace's name (both tables stay small).
     pub fn load(store: &Store) -> Result<Names, StoreError> {
         Ok(Names {

@@ -323,27 +323,55 @@ impl Store {
 
     /// The user and the workspaces they belong to: what every access decision needs.
     pub fn principal(&self, user_id: &str) -> Result<Option<Principal>> {
+        self.read(|conn| load_principal(conn, user_id))
+    }
+
+    /// An active access key with its owner: one read for what every signed request needs.
+    pub fn key_owner(&self, access_key_id: &str) -> Result<Option<(AccessKeyRecord, Principal)>> {
         self.read(|conn| {
-            let Some(user) = conn
-                .prepare_cached("SELECT user_id, name, is_admin FROM users WHERE user_id = ?1")?
-                .query_row([user_id], user)
+            let Some(key) = conn
+                .prepare_cached(
+                    "SELECT access_key_id, user_id, secret, gmt_create, gmt_revoked
+                     FROM access_keys WHERE access_key_id = ?1 AND gmt_revoked IS NULL",
+                )?
+                .query_row([access_key_id], access_key)
                 .optional()?
             else {
                 return Ok(None);
             };
-            let mut stmt = conn.prepare_cached(
-                "SELECT workspace_id, role FROM workspace_members WHERE user_id = ?1",
-            )?;
-            let rows: Vec<(String, String)> = stmt
-                .query_map([user_id], |r| Ok((r.get(0)?, r.get(1)?)))?
-                .collect::<Result<_, _>>()?;
-            let mut workspaces = BTreeMap::new();
-            for (ws, r) in rows {
-                workspaces.insert(ws, role(r)?);
-            }
-            Ok(Some(Principal { user, workspaces }))
+            Ok(load_principal(conn, &key.user_id)?.map(|p| (key, p)))
         })
     }
+
+    /// A workspace's name, if it exists.
+    pub fn workspace_name(&self, workspace_id: &str) -> Result<Option<String>> {
+        self.read(|conn| {
+            Ok(conn
+                .prepare_cached("SELECT name FROM workspaces WHERE workspace_id = ?1")?
+                .query_row([workspace_id], |r| r.get(0))
+                .optional()?)
+        })
+    }
+}
+
+fn load_principal(conn: &rusqlite::Connection, user_id: &str) -> Result<Option<Principal>> {
+    let Some(user) = conn
+        .prepare_cached("SELECT user_id, name, is_admin FROM users WHERE user_id = ?1")?
+        .query_row([user_id], user)
+        .optional()?
+    else {
+        return Ok(None);
+    };
+    let mut stmt =
+        conn.prepare_cached("SELECT workspace_id, role FROM workspace_members WHERE user_id = ?1")?;
+    let rows: Vec<(String, String)> = stmt
+        .query_map([user_id], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    let mut workspaces = BTreeMap::new();
+    for (ws, r) in rows {
+        workspaces.insert(ws, role(r)?);
+    }
+    Ok(Some(Principal { user, workspaces }))
 }
 
 fn access_key(row: &Row<'_>) -> rusqlite::Result<AccessKeyRecord> {

@@ -9,7 +9,9 @@ mod limit;
 mod nonce;
 pub mod token;
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use opendlc_api::signature::verify::{
     check_signature, check_time, parse_authorization, Authorization, Received,
@@ -17,7 +19,7 @@ use opendlc_api::signature::verify::{
 use opendlc_api::ErrorCode;
 use opendlc_core::identity::{Owned, Principal};
 use opendlc_core::time::now_millis;
-use opendlc_store::Store;
+use opendlc_store::{AccessKeyRecord, Store};
 
 use limit::Limiter;
 pub use limit::RateLimit;
@@ -66,9 +68,18 @@ const TOKEN_READS: &[(&str, TargetType)] = &[
     ("GetTensorboard", TargetType::Tensorboard),
 ];
 
+/// How long a key's secret and its owner's memberships are reused before being read again:
+/// a revoked key or a changed membership takes effect within this time.
+const KEY_CACHE_TTL: Duration = Duration::from_secs(1);
+/// Past this many cached keys the cache starts over (a bound on memory, not a tuning knob).
+const KEY_CACHE_MAX: usize = 10_000;
+
+type CachedKey = (Instant, AccessKeyRecord, Principal);
+
 pub struct Authenticator {
     store: Arc<Store>,
     tokens: TokenKey,
+    keys: Mutex<HashMap<String, CachedKey>>,
     nonces: Mutex<Nonces>,
     limiter: Mutex<Limiter>,
 }
@@ -78,6 +89,7 @@ impl Authenticator {
         Authenticator {
             store,
             tokens,
+            keys: Mutex::new(HashMap::new()),
             nonces: Mutex::new(Nonces::default()),
             limiter: Mutex::new(Limiter::new(limit)),
         }
@@ -104,16 +116,12 @@ impl Authenticator {
         let reject = |r: opendlc_api::signature::verify::Rejected| ApiError::new(r.code, r.message);
         let authorization = parse_authorization(&received).map_err(reject)?;
         let access_key_id = authorization.access_key_id().to_string();
-        let key = self
-            .store
-            .access_key(&access_key_id)?
-            .filter(|k| k.revoked.is_none())
-            .ok_or_else(|| {
-                ApiError::new(
-                    ErrorCode::AccessKeyNotFound,
-                    format!("The access key {access_key_id} does not exist or was revoked."),
-                )
-            })?;
+        let (key, principal) = self.key_owner(&access_key_id)?.ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::AccessKeyNotFound,
+                format!("The access key {access_key_id} does not exist or was revoked."),
+            )
+        })?;
         check_signature(&received, &authorization, &key.secret).map_err(reject)?;
         let now_ms = now_millis();
         let now = now_ms / 1000;
@@ -138,16 +146,43 @@ impl Authenticator {
             }
         }
         self.throttle(&access_key_id, now_ms)?;
-        let principal = self.store.principal(&key.user_id)?.ok_or_else(|| {
-            ApiError::new(
-                ErrorCode::AccessKeyNotFound,
-                format!("The access key {access_key_id} belongs to no user."),
-            )
-        })?;
         Ok(Caller {
             principal,
             scope: None,
         })
+    }
+
+    /// The active key and its owner, from the cache when read less than [`KEY_CACHE_TTL`] ago.
+    fn key_owner(
+        &self,
+        access_key_id: &str,
+    ) -> Result<Option<(AccessKeyRecord, Principal)>, ApiError> {
+        let now = Instant::now();
+        {
+            let keys = self.keys.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some((read_at, key, principal)) = keys.get(access_key_id) {
+                if now.duration_since(*read_at) < KEY_CACHE_TTL {
+                    return Ok(Some((key.clone(), principal.clone())));
+                }
+            }
+        }
+        let found = self.store.key_owner(access_key_id)?;
+        let mut keys = self.keys.lock().unwrap_or_else(|e| e.into_inner());
+        if keys.len() >= KEY_CACHE_MAX {
+            keys.clear();
+        }
+        match &found {
+            Some((key, principal)) => {
+                keys.insert(
+                    access_key_id.to_string(),
+                    (now, key.clone(), principal.clone()),
+                );
+            }
+            None => {
+                keys.remove(access_key_id);
+            }
+        }
+        Ok(found)
     }
 
     fn token_caller(

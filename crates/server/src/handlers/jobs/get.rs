@@ -18,7 +18,7 @@ pub fn get(state: &AppState, request: &ApiRequest) -> Result<Response, ApiError>
     } else {
         (Vec::new(), Vec::new())
     };
-    let names = Names::load(&state.store)?;
+    let names = Names::for_job(&state.store, &job)?;
     ok(&job_view(
         &job,
         &pods,
