@@ -196,3 +196,21 @@ async fn profiles_and_environment() {
         "{env:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn share_prints_a_token_that_opens_the_job() {
+    let server = TestServer::start().await;
+    let job_id = server
+        .create_job(common::pytorch_job("shared", &[("Worker", 1)], "true"))
+        .await;
+    let token = server.cli_ok(&["share", &job_id, "--expire", "1h"]);
+    assert_eq!(token.matches('.').count(), 2, "a JWT: {token}");
+    let url = format!("{}/api/v1/jobs/{job_id}?Token={token}", server.base);
+    let response = reqwest::get(&url).await.unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    let bad = server.cli(&["share", &job_id, "--expire", "soon"]);
+    assert_eq!(bad.code, 1);
+    assert!(bad.stderr.contains("--expire"), "{bad:?}");
+    let missing = server.cli(&["share", "dlcnosuchjob0000"]);
+    assert!(missing.stderr.contains("EntityNotFound.Job"), "{missing:?}");
+}
