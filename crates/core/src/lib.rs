@@ -19,5 +19,6 @@ pub use status::{JobStatus, PodStatus};
 pub mod lifecycle;
 pub mod queue;
 pub mod restart;
+pub mod sanity;
 pub mod startup;
 pub mod submission;

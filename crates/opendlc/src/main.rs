@@ -43,6 +43,16 @@ enum Command {
         #[arg(long)]
         dir: PathBuf,
     },
+    /// Run a pod's sanity check (started by the server; not meant to be run by hand).
+    #[command(hide = true)]
+    SanityCheck {
+        /// The check plan (JSON) the server wrote.
+        #[arg(long)]
+        plan: PathBuf,
+        /// Where to write the results (JSON).
+        #[arg(long)]
+        out: PathBuf,
+    },
     #[command(flatten)]
     Client(Box<opendlc_cli::Command>),
     /// Print shell completions: `opendlc completions bash > /etc/bash_completion.d/opendlc`.
@@ -85,6 +95,9 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Shim { dir } => std::process::exit(opendlc_runtime::shim::run(&dir)),
         Command::Serve(args) => serve(args),
+        Command::SanityCheck { plan, out } => {
+            std::process::exit(opendlc_runtime::sanity::main(&plan, &out))
+        }
         Command::Admin(args) => admin::run(args, default_data_dir),
         Command::Client(command) => std::process::exit(opendlc_cli::run(cli.global, *command)),
         Command::Completions { shell } => {

@@ -11,6 +11,7 @@ pub mod logs;
 pub mod pod_dir;
 pub mod pod_files;
 mod process;
+pub mod sanity;
 pub mod shim;
 mod supervisor;
 
