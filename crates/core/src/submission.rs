@@ -108,6 +108,7 @@ pub fn validate_create(req: &CreateJobRequest, ctx: &SubmitContext<'_>) -> Resul
         ));
     }
     let envs = validate_envs(req)?;
+    validate_sanity_args(req)?;
     let job = Job {
         job_id: ctx.job_id.clone(),
         seq: 0,
@@ -219,6 +220,17 @@ fn validate_priority(priority: Option<i64>) -> Result<u8, Invalid> {
             format!("must be between 1 and 9, got {p}"),
         )),
     }
+}
+
+fn validate_sanity_args(req: &CreateJobRequest) -> Result<(), Invalid> {
+    let Some(settings) = req.settings.as_ref() else {
+        return Ok(());
+    };
+    if let Some(args) = settings.sanity_check_args.as_deref() {
+        crate::sanity::parse_args(args)
+            .map_err(|rule| Invalid::value("Settings.SanityCheckArgs", rule))?;
+    }
+    Ok(())
 }
 
 fn validate_accessibility(value: Option<&str>) -> Result<String, Invalid> {

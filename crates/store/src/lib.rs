@@ -12,6 +12,7 @@ mod list;
 mod migrations;
 mod pods;
 mod rows;
+mod sanity;
 mod transitions;
 
 use std::path::{Path, PathBuf};
@@ -23,6 +24,7 @@ pub use error::StoreError;
 pub use identity::{AccessKeyRecord, Member, Workspace};
 pub use list::{JobFilter, SortField, TimeField, Visibility};
 pub use pods::PodEnd;
+pub use sanity::SanityRecord;
 pub use transitions::Transition;
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

@@ -117,6 +117,18 @@ CREATE TABLE workspace_members (
 );
 CREATE INDEX workspace_members_by_user ON workspace_members (user_id);
 "#,
+    r#"
+CREATE TABLE sanity_results (
+    job_id       TEXT NOT NULL REFERENCES jobs (job_id) ON DELETE CASCADE,
+    check_number INTEGER NOT NULL,
+    phase        TEXT NOT NULL,
+    status       TEXT NOT NULL,
+    message      TEXT NOT NULL,
+    started      INTEGER,
+    finished     INTEGER,
+    PRIMARY KEY (job_id, check_number, phase)
+);
+"#,
 ];
 
 pub fn migrate(conn: &mut Connection) -> Result<()> {

@@ -8,6 +8,7 @@ mod jobs;
 mod log_stream;
 mod pods;
 mod query;
+mod sanity;
 mod tokens;
 mod workspaces;
 
@@ -89,6 +90,8 @@ pub async fn call(
         "GetJobEvents" => job_events::get(state, &request),
         "ListEcsSpecs" => ecs_specs::list(state, &request),
         "GetToken" => tokens::get(state, &request),
+        "GetJobSanityCheckResult" => sanity::get(state, &request),
+        "ListJobSanityCheckResults" => sanity::list(state, &request),
         other => Err(ApiError::new(
             ErrorCode::NotImplemented,
             format!(
