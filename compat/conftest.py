@@ -58,9 +58,10 @@ class ServerFactory:
     def new_data_dir(self, name: str = "own"):
         return self.tmp_path_factory.mktemp(name) / "data"
 
-    def __call__(self, data_dir=None, *, admin_key: bool = True) -> Server:
+    def __call__(self, data_dir=None, *, admin_key: bool = True, args=()) -> Server:
         data_dir = data_dir or self.new_data_dir()
-        srv = Server(data_dir, admin_key=admin_key, name=f"server{len(self.servers) + 1}")
+        srv = Server(data_dir, admin_key=admin_key, name=f"server{len(self.servers) + 1}",
+                     args=args)
         self.servers.append(srv)
         return srv.start()
 

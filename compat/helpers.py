@@ -75,9 +75,11 @@ class Server:
 
     all_started: list["Server"] = []
 
-    def __init__(self, data_dir: Path, *, admin_key: bool = True, name: str = "server"):
+    def __init__(self, data_dir: Path, *, admin_key: bool = True, name: str = "server",
+                 args: Iterable[str] = ()):
         self.data_dir = Path(data_dir)
         self.admin_key = admin_key
+        self.args = list(args)
         self.log_path = self.data_dir.parent / f"{self.data_dir.name}.{name}.log"
         self.stdout_lines: list[str] = []
         self.proc: subprocess.Popen | None = None
@@ -104,7 +106,8 @@ class Server:
         log = open(self.log_path, "ab")
         self.started_at = time.time()
         self.proc = subprocess.Popen(
-            [str(binary), "serve", "--listen", "127.0.0.1:0", "--data-dir", str(self.data_dir)],
+            [str(binary), "serve", "--listen", "127.0.0.1:0", "--data-dir", str(self.data_dir),
+             *self.args],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log, env=env,
             start_new_session=True)  # a Ctrl-C in the terminal is for pytest, not the server
         log.close()
@@ -163,6 +166,19 @@ class Server:
             self.kill()
 
     # -- diagnostics --------------------------------------------------------------------------
+
+    def admin(self, *args: str) -> str:
+        """Runs `opendlc admin ARGS` on this server's data directory; returns its stdout."""
+        done = subprocess.run([str(opendlc_bin()), "admin", "--data-dir", str(self.data_dir), *args],
+                              capture_output=True, text=True, timeout=30)
+        assert done.returncode == 0, f"opendlc admin {args}: {done.stderr}"
+        return done.stdout
+
+    def add_user(self, name: str) -> tuple[str, str]:
+        """Creates a user; returns their access key id and secret."""
+        out = self.admin("user", "add", name)
+        fields = dict(line.split(":", 1) for line in out.splitlines() if ":" in line)
+        return fields["access key id"].strip(), fields["access key secret"].strip()
 
     def log_tail(self, head: int = 15, tail: int = 40) -> str:
         """The start of stderr (where a panic message is) and its end (the latest lines)."""

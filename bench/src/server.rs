@@ -38,8 +38,10 @@ impl Server {
         let mut child = Command::new(program)
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir.path())
-            .env("OPENDLC_ACCESS_KEY_ID", "bench")
-            .env("OPENDLC_ACCESS_KEY_SECRET", "bench")
+            // Throughput is the figure here, not the per-key limit.
+            .args(["--rate-limit", "0"])
+            .env("OPENDLC_ACCESS_KEY_ID", crate::client::KEY_ID)
+            .env("OPENDLC_ACCESS_KEY_SECRET", crate::client::KEY_SECRET)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(log)

@@ -12,6 +12,9 @@
 //! and the nonce are inputs, so the same request always signs the same way: this module does
 //! no I/O. [`Signer::headers`] builds the header set the SDK sends for one call.
 
+pub mod legacy;
+pub mod verify;
+
 use hmac::{Hmac, Mac};
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use sha2::{Digest, Sha256};
@@ -137,6 +140,8 @@ pub struct CallInfo<'a> {
     pub host: &'a str,
     /// The action, sent in `x-acs-action` (`GetJob`).
     pub action: &'a str,
+    /// The API version, sent in `x-acs-version` ([`API_VERSION`] for PAI-DLC calls).
+    pub version: &'a str,
     /// UTC, `%Y-%m-%dT%H:%M:%SZ`.
     pub date: &'a str,
     /// 32 hex characters, never reused.
@@ -155,7 +160,7 @@ impl Signer {
     ) -> Vec<(String, String)> {
         let mut headers: Vec<(String, String)> = vec![
             ("host".into(), info.host.into()),
-            ("x-acs-version".into(), API_VERSION.into()),
+            ("x-acs-version".into(), info.version.into()),
             ("x-acs-action".into(), info.action.into()),
             ("user-agent".into(), self.user_agent.clone()),
             ("x-acs-date".into(), info.date.into()),
@@ -201,6 +206,7 @@ mod tests {
         let info = CallInfo {
             host: "127.0.0.1:8080",
             action: "CreateJob",
+            version: API_VERSION,
             date: "2024-01-01T00:00:00Z",
             nonce: "0123456789abcdef0123456789abcdef",
         };

@@ -144,6 +144,7 @@ impl Client {
         let info = CallInfo {
             host: &self.host,
             action,
+            version: opendlc_api::signature::API_VERSION,
             date: &date,
             nonce: &nonce,
         };

@@ -16,6 +16,23 @@ pub fn new_job_id() -> String {
     format!("dlc{}", random_base36(13))
 }
 
+/// A workspace id: `ws` + 13 lower-case base-36 characters.
+pub fn new_workspace_id() -> String {
+    format!("ws{}", random_base36(13))
+}
+
+/// A new access key pair: an id in Alibaba Cloud's shape (`LTAI…`) and a 30-character secret.
+pub fn new_access_key() -> (String, String) {
+    const ALPHANUMERIC: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    let mut rng = rand::thread_rng();
+    let mut text = |len: usize| -> String {
+        (0..len)
+            .map(|_| ALPHANUMERIC[rng.gen_range(0..ALPHANUMERIC.len())] as char)
+            .collect()
+    };
+    (format!("LTAIod{}", text(16)), text(30))
+}
+
 /// A pod incarnation's unique id: a new one for every (re)start of the pod.
 pub fn new_pod_uid() -> String {
     let raw = random_base36(24);

@@ -120,6 +120,19 @@ impl Job {
         crate::restart::hang_interval_secs(settings.error_monitoring_args.as_deref())
     }
 
+    /// With `Settings.EnableSanityCheck`: the parsed `SanityCheckArgs` (validated at
+    /// CreateJob, so an error here falls back to the defaults).
+    pub fn sanity_settings(&self) -> Option<crate::sanity::Settings> {
+        let settings = self.request.settings.as_ref()?;
+        if settings.enable_sanity_check != Some(true) {
+            return None;
+        }
+        Some(
+            crate::sanity::parse_args(settings.sanity_check_args.as_deref().unwrap_or(""))
+                .unwrap_or_default(),
+        )
+    }
+
     pub fn images(&self) -> impl Iterator<Item = &str> {
         self.roles.iter().map(|r| r.image.as_str())
     }

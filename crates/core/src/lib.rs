@@ -4,6 +4,7 @@
 pub mod capacity;
 pub mod catalog;
 pub mod env_contract;
+pub mod identity;
 pub mod ids;
 pub mod job;
 pub mod job_type;
@@ -20,5 +21,6 @@ pub use status::{JobStatus, PodStatus};
 pub mod lifecycle;
 pub mod queue;
 pub mod restart;
+pub mod sanity;
 pub mod startup;
 pub mod submission;

@@ -56,13 +56,15 @@ pub struct JobSignals<'a> {
     /// The job was found hung (no log output for the hang interval): restart it, or fail it
     /// once the budget is spent.
     pub hung: Option<&'a Reason>,
+    /// The job must fail for a reason of its own (a failed sanity check): no restart.
+    pub failing: Option<&'a Reason>,
     /// What remains of the job's restart budget.
     pub restarts_left: u32,
 }
 
 pub fn decide(pods: &[PodView<'_>], signals: JobSignals<'_>) -> Decision {
     let all_ended = pods.iter().all(|p| p.status.is_terminal());
-    if signals.stopping.is_none() && signals.restarts_left > 0 {
+    if signals.stopping.is_none() && signals.failing.is_none() && signals.restarts_left > 0 {
         if let Some(reason) = signals.hung {
             return Decision::Restart {
                 reason: reason.clone(),
@@ -86,7 +88,7 @@ pub fn decide(pods: &[PodView<'_>], signals: JobSignals<'_>) -> Decision {
             };
         }
     }
-    let outcome = match (signals.stopping, signals.hung) {
+    let outcome = match (signals.stopping, signals.failing.or(signals.hung)) {
         (Some(reason), _) => Some(Outcome {
             status: JobStatus::Stopped,
             reason: reason.clone(),
@@ -247,6 +249,29 @@ mod tests {
     }
 
     #[test]
+    fn a_failing_job_stops_its_pods_and_fails_without_restart() {
+        let reason = Reason::new("SanityCheckFailed", "CheckInit failed");
+        let signals = JobSignals {
+            failing: Some(&reason),
+            restarts_left: 3,
+            ..JobSignals::default()
+        };
+        let running = pod(PodStatus::Running, true);
+        let Decision::StopRemaining(outcome) = decide(&[running], signals) else {
+            panic!("the running pod must be stopped first")
+        };
+        assert_eq!(
+            (outcome.status, outcome.reason),
+            (JobStatus::Failed, reason.clone())
+        );
+        let failed = pod(PodStatus::Failed, true);
+        assert!(matches!(
+            decide(&[failed], signals),
+            Decision::Finish(o) if o.status == JobStatus::Failed && o.reason == reason
+        ));
+    }
+
+    #[test]
     fn a_stop_wins() {
         let reason = Reason::new("JobStoppedByUser", "Job is stopped by user.");
         let pods = [pod(PodStatus::Failed, true)];
@@ -255,6 +280,7 @@ mod tests {
             JobSignals {
                 stopping: Some(&reason),
                 hung: None,
+                failing: None,
                 restarts_left: 3,
             },
         ) else {
@@ -295,7 +321,7 @@ mod tests {
         // A stop wins over a restart.
         let reason = Reason::new("JobStoppedByUser", "");
         assert!(
-            matches!(decide(&[failed], JobSignals { stopping: Some(&reason), hung: None, restarts_left: 1 }), Decision::Finish(o) if o.status == JobStatus::Stopped)
+            matches!(decide(&[failed], JobSignals { stopping: Some(&reason), hung: None, failing: None, restarts_left: 1 }), Decision::Finish(o) if o.status == JobStatus::Stopped)
         );
     }
 

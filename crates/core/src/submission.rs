@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use opendlc_api::{CreateJobRequest, JobSpec, UpdateJobRequest};
 
 use crate::catalog;
+use crate::identity::DEFAULT_WORKSPACE_ID;
 use crate::job::{Job, JobTimes, RoleSpec};
 use crate::job_type::{JobType, Role};
 use crate::resources::{parse_cpu, parse_gpu, parse_memory, Resources};
@@ -20,7 +21,6 @@ pub const DEFAULT_POD_RESOURCES: Resources = Resources {
     memory_mib: 2048,
     gpu: 0,
 };
-pub const DEFAULT_WORKSPACE_ID: &str = "default";
 const MAX_DISPLAY_NAME: usize = 256;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -108,6 +108,7 @@ pub fn validate_create(req: &CreateJobRequest, ctx: &SubmitContext<'_>) -> Resul
         ));
     }
     let envs = validate_envs(req)?;
+    validate_sanity_args(req)?;
     let job = Job {
         job_id: ctx.job_id.clone(),
         seq: 0,
@@ -219,6 +220,17 @@ fn validate_priority(priority: Option<i64>) -> Result<u8, Invalid> {
             format!("must be between 1 and 9, got {p}"),
         )),
     }
+}
+
+fn validate_sanity_args(req: &CreateJobRequest) -> Result<(), Invalid> {
+    let Some(settings) = req.settings.as_ref() else {
+        return Ok(());
+    };
+    if let Some(args) = settings.sanity_check_args.as_deref() {
+        crate::sanity::parse_args(args)
+            .map_err(|rule| Invalid::value("Settings.SanityCheckArgs", rule))?;
+    }
+    Ok(())
 }
 
 fn validate_accessibility(value: Option<&str>) -> Result<String, Invalid> {

@@ -1,5 +1,7 @@
 //! The `opendlc` binary: parses arguments and hands over to the library crates.
 
+mod admin;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -32,12 +34,24 @@ enum Command {
   opendlc serve
   opendlc serve --listen 0.0.0.0:8080 --data-dir /srv/opendlc")]
     Serve(ServeArgs),
+    /// Manage users, access keys and workspaces (on the server's data directory).
+    Admin(admin::AdminArgs),
     /// Supervise one pod (started by the server; not meant to be run by hand).
     #[command(hide = true)]
     Shim {
         /// The pod incarnation's directory, holding spec.json.
         #[arg(long)]
         dir: PathBuf,
+    },
+    /// Run a pod's sanity check (started by the server; not meant to be run by hand).
+    #[command(hide = true)]
+    SanityCheck {
+        /// The check plan (JSON) the server wrote.
+        #[arg(long)]
+        plan: PathBuf,
+        /// Where to write the results (JSON).
+        #[arg(long)]
+        out: PathBuf,
     },
     #[command(flatten)]
     Client(Box<opendlc_cli::Command>),
@@ -72,6 +86,10 @@ struct ServeArgs {
     /// The `tensorboard` executable TensorBoards run (`pip install tensorboard`).
     #[arg(long, env = "OPENDLC_TENSORBOARD", default_value = "tensorboard")]
     tensorboard: PathBuf,
+    /// Requests per second allowed per access key (bursts of twice that); excess requests get
+    /// 429 Throttling. 0 turns the limit off.
+    #[arg(long, env = "OPENDLC_RATE_LIMIT", default_value_t = opendlc_server::DEFAULT_RATE_LIMIT)]
+    rate_limit: f64,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -86,6 +104,10 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Shim { dir } => std::process::exit(opendlc_runtime::shim::run(&dir)),
         Command::Serve(args) => serve(args),
+        Command::SanityCheck { plan, out } => {
+            std::process::exit(opendlc_runtime::sanity::main(&plan, &out))
+        }
+        Command::Admin(args) => admin::run(args, default_data_dir),
         Command::Client(command) => std::process::exit(opendlc_cli::run(cli.global, *command)),
         Command::Completions { shell } => {
             opendlc_cli::completions(shell, &mut Cli::command());
@@ -117,6 +139,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             "--metrics-retention-days",
         )?,
     };
+    config.rate_limit = args.rate_limit;
     let runtime = tokio::runtime::Runtime::new().context("failed to start the async runtime")?;
     runtime.block_on(opendlc_server::run(config, shutdown_signal()))
 }

@@ -8,8 +8,12 @@ use common::{pytorch_job, TestServer};
 use serde_json::Value;
 
 async fn stream(server: &TestServer, job_id: &str, query: &str) -> (u16, Vec<Value>) {
-    let url = format!("{}/api/v1/jobs/{job_id}/logs/stream?{query}", server.base);
-    let response = reqwest::get(&url).await.unwrap();
+    let path = format!("/api/v1/jobs/{job_id}/logs/stream?{query}");
+    let response = server
+        .signed(&server.admin, "GET", &path, None)
+        .send()
+        .await
+        .unwrap();
     let status = response.status().as_u16();
     let text = response.text().await.unwrap();
     let records = text
@@ -106,8 +110,13 @@ async fn a_followed_stream_does_not_hold_up_shutdown() {
         .create_job(pytorch_job("long", &[("Worker", 1)], "echo up; sleep 3"))
         .await;
     server.wait_status(&job_id, "Running").await;
-    let url = format!("{}/api/v1/jobs/{job_id}/logs/stream", server.base);
-    let reader = tokio::spawn(async move { reqwest::get(&url).await.unwrap().text().await });
+    let request = server.signed(
+        &server.admin,
+        "GET",
+        &format!("/api/v1/jobs/{job_id}/logs/stream"),
+        None,
+    );
+    let reader = tokio::spawn(async move { request.send().await.unwrap().text().await });
     tokio::time::sleep(Duration::from_millis(300)).await;
     let stopped = tokio::time::timeout(Duration::from_secs(2), server.stop()).await;
     assert!(

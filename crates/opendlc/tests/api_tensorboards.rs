@@ -238,7 +238,7 @@ async fn a_job_tensorboard_serves_through_the_proxy_and_outlives_the_job() {
     assert_eq!(tb["SummaryRelativePath"], "/logs/");
 
     let http = reqwest::Client::new();
-    let (key_id, secret) = &server.admin_key;
+    let (key_id, secret) = (&server.admin.id, &server.admin.secret);
     // No credentials: refused, asking for them.
     let anonymous = http.get(&url).send().await.unwrap();
     assert_eq!(anonymous.status(), 401);
@@ -302,23 +302,25 @@ async fn a_job_tensorboard_serves_through_the_proxy_and_outlives_the_job() {
         .unwrap();
     assert_eq!(with_cookie.status(), 200);
     let token = shared_url.split("?token=").nth(1).unwrap();
-    // GetTensorboard accepts the token too, and refuses a forged one.
-    server
-        .ok(
-            "GET",
-            &format!("/api/v1/tensorboards/{id}?Token={token}"),
-            None,
-        )
-        .await;
-    server
-        .error(
-            "GET",
-            &format!("/api/v1/tensorboards/{id}?Token={token}x"),
-            None,
-            403,
-            "Forbidden",
-        )
-        .await;
+    // GetTensorboard, unsigned, accepts the token too, and refuses a forged one.
+    let by_token = http
+        .get(format!(
+            "{}/api/v1/tensorboards/{id}?Token={token}",
+            server.base
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(by_token.status(), 200);
+    let forged = http
+        .get(format!(
+            "{}/api/v1/tensorboards/{id}?Token={token}x",
+            server.base
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 403);
 
     // The token opens only its own TensorBoard.
     let other = create_tb(
@@ -543,7 +545,7 @@ async fn tensorboards_survive_a_server_restart_or_are_restarted() {
         .as_str()
         .unwrap()
         .to_string();
-    let (key_id, secret) = &server.admin_key;
+    let (key_id, secret) = (&server.admin.id, &server.admin.secret);
     let page = reqwest::Client::new()
         .get(&url)
         .basic_auth(key_id, Some(secret))

@@ -111,7 +111,12 @@ async fn a_shell_in_the_pods_environment() {
     assert_eq!(connect(&url, None).await.err(), Some(401));
     let wrong = ("nobody".to_string(), "nothing".to_string());
     assert_eq!(connect(&url, Some(&wrong)).await.err(), Some(403));
-    let mut socket = connect(&url, Some(&server.admin_key)).await.expect("opens");
+    let mut socket = connect(
+        &url,
+        Some(&(server.admin.id.clone(), server.admin.secret.clone())),
+    )
+    .await
+    .expect("opens");
     let resize = json!({"operation": "resize", "cols": 100, "rows": 30});
     socket
         .send(Message::text(resize.to_string()))

@@ -160,6 +160,7 @@ async fn profiles_and_environment() {
     assert!(shown.contains("credentials"), "{shown}");
 
     // A named profile pointing at this server, used with --profile and no OPENDLC_ENDPOINT.
+    let key = server.add_user("ann");
     let wrote = server.cli(&[
         "config",
         "--profile",
@@ -167,14 +168,14 @@ async fn profiles_and_environment() {
         "--endpoint",
         &server.base,
         "-a",
-        "AK1",
+        &key.id,
         "-k",
-        "SK1",
+        &key.secret,
     ]);
     assert_eq!(wrote.code, 0, "{wrote:?}");
     let listed = server.cli_ok(&["config", "--list"]);
     assert!(
-        listed.contains("mine") && listed.contains("AK1") && !listed.contains("SK1"),
+        listed.contains("mine") && listed.contains(&key.id) && !listed.contains(&key.secret),
         "{listed}"
     );
     let via_profile = server.cli_with(&["--profile", "mine", "jobs", "-o", "json"], |c| {
@@ -194,4 +195,22 @@ async fn profiles_and_environment() {
         env.stdout.contains("AK2") && env.stdout.contains("ALIBABA_CLOUD"),
         "{env:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn share_prints_a_token_that_opens_the_job() {
+    let server = TestServer::start().await;
+    let job_id = server
+        .create_job(common::pytorch_job("shared", &[("Worker", 1)], "true"))
+        .await;
+    let token = server.cli_ok(&["share", &job_id, "--expire", "1h"]);
+    assert_eq!(token.matches('.').count(), 2, "a JWT: {token}");
+    let url = format!("{}/api/v1/jobs/{job_id}?Token={token}", server.base);
+    let response = reqwest::get(&url).await.unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    let bad = server.cli(&["share", &job_id, "--expire", "soon"]);
+    assert_eq!(bad.code, 1);
+    assert!(bad.stderr.contains("--expire"), "{bad:?}");
+    let missing = server.cli(&["share", "dlcnosuchjob0000"]);
+    assert!(missing.stderr.contains("EntityNotFound.Job"), "{missing:?}");
 }

@@ -39,8 +39,18 @@ fn spawn_server(data_dir: &std::path::Path) -> (Child, String) {
 fn call(base: &str, method: &str, path: &str, body: Option<Value>) -> Value {
     let client = reqwest::blocking::Client::new();
     let mut request = client.request(method.parse().unwrap(), format!("{base}{path}"));
+    let key = common::Key {
+        id: "testak".into(),
+        secret: "testsk".into(),
+    };
+    let body = body.map(|b| serde_json::to_vec(&b).unwrap());
+    for (name, value) in
+        common::signed_headers(base, &key, "2020-12-03", method, path, body.as_deref())
+    {
+        request = request.header(name, value);
+    }
     if let Some(body) = body {
-        request = request.json(&body);
+        request = request.body(body);
     }
     let response = request.send().expect("request sent");
     assert!(

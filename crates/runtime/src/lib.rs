@@ -12,6 +12,7 @@ pub mod metrics;
 pub mod pod_dir;
 pub mod pod_files;
 mod process;
+pub mod sanity;
 pub mod shim;
 mod supervisor;
 

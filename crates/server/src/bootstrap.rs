@@ -9,9 +9,16 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use opendlc_core::identity::{User, ADMIN_USER_ID, ADMIN_USER_NAME, DEFAULT_WORKSPACE_ID};
+use opendlc_core::ids;
+use opendlc_core::time::now_millis;
+use opendlc_store::{AccessKeyRecord, Store, Workspace};
 use rand::Rng;
 
+use crate::auth::token::TokenKey;
+
 pub const CREDENTIALS_FILE: &str = "credentials";
+const TOKEN_KEY_FILE: &str = "token-key";
 const KEY_ID_VAR: &str = "OPENDLC_ACCESS_KEY_ID";
 const KEY_SECRET_VAR: &str = "OPENDLC_ACCESS_KEY_SECRET";
 
@@ -68,10 +75,8 @@ pub fn admin_key(data_dir: &Path) -> anyhow::Result<(AccessKey, KeySource)> {
             return Ok((AccessKey { id, secret }, KeySource::File(path)));
         }
     }
-    let key = AccessKey {
-        id: format!("LTAIod{}", random_text(16)),
-        secret: random_text(30),
-    };
+    let (id, secret) = ids::new_access_key();
+    let key = AccessKey { id, secret };
     let mut file = std::fs::OpenOptions::new()
         .write(true)
         .create(true)
@@ -91,10 +96,68 @@ pub fn admin_key(data_dir: &Path) -> anyhow::Result<(AccessKey, KeySource)> {
     Ok((key, KeySource::File(path)))
 }
 
-fn random_text(len: usize) -> String {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-    let mut rng = rand::thread_rng();
-    (0..len)
-        .map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char)
-        .collect()
+/// The administrator (user 1) with the admin key, and the default workspace with the
+/// administrator as its admin. Idempotent: run at every start, so a key given in the
+/// environment replaces the stored one.
+pub fn ensure_identity(store: &Store, key: &AccessKey) -> anyhow::Result<()> {
+    let now = now_millis();
+    store.ensure_user(
+        &User {
+            user_id: ADMIN_USER_ID.into(),
+            name: ADMIN_USER_NAME.into(),
+            is_admin: true,
+        },
+        now,
+    )?;
+    let stored = store.access_key(&key.id)?;
+    if stored
+        .as_ref()
+        .is_none_or(|k| k.secret != key.secret || k.user_id != ADMIN_USER_ID)
+    {
+        store.put_access_key(&AccessKeyRecord {
+            access_key_id: key.id.clone(),
+            user_id: ADMIN_USER_ID.into(),
+            secret: key.secret.clone(),
+            created: stored.map_or(now, |k| k.created),
+            revoked: None,
+        })?;
+    }
+    if store.workspace(DEFAULT_WORKSPACE_ID)?.is_none() {
+        store.create_workspace(&Workspace {
+            workspace_id: DEFAULT_WORKSPACE_ID.into(),
+            name: DEFAULT_WORKSPACE_ID.into(),
+            display_name: "Default workspace".into(),
+            description: "Where jobs go without a WorkspaceId; every user belongs to it.".into(),
+            env_types: vec!["prod".into()],
+            creator_id: ADMIN_USER_ID.into(),
+            created: now,
+            modified: now,
+        })?;
+    }
+    Ok(())
+}
+
+/// The key that signs share tokens: `<data-dir>/token-key`, 32 random bytes (hex), created
+/// on first start, so tokens stay valid across restarts.
+pub fn token_key(data_dir: &Path) -> anyhow::Result<TokenKey> {
+    let path = data_dir.join(TOKEN_KEY_FILE);
+    if let Ok(text) = std::fs::read_to_string(&path) {
+        if let Ok(bytes) = hex::decode(text.trim()) {
+            if bytes.len() >= 32 {
+                return Ok(TokenKey::new(bytes));
+            }
+        }
+    }
+    let bytes: Vec<u8> = (0..32).map(|_| rand::thread_rng().gen()).collect();
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&path)
+        .with_context(|| format!("failed to create {}", path.display()))?;
+    writeln!(file, "{}", hex::encode(&bytes))
+        .and_then(|_| file.sync_all())
+        .with_context(|| format!("failed to write {}", path.display()))?;
+    Ok(TokenKey::new(bytes))
 }

@@ -4,13 +4,14 @@
 //! and binds the listener; [`Server::serve`] answers requests until shutdown. Tests use the
 //! two in-process on `127.0.0.1:0`; the binary calls [`run`].
 
+pub mod admin;
+mod auth;
 mod bootstrap;
 mod engine;
 mod handlers;
 mod http;
 mod layout;
 mod metrics;
-mod share_token;
 mod state;
 mod tensorboards;
 mod views;
@@ -33,6 +34,11 @@ pub use http::MAX_BODY_BYTES;
 pub use metrics::SamplerConfig;
 pub use opendlc_core::capacity::DEFAULT_CPU_OVERCOMMIT;
 
+/// Requests per second per access key unless configured: far above what people and scripts
+/// send, low enough to stop a runaway loop from starving everyone else.
+pub const DEFAULT_RATE_LIMIT: f64 = 500.0;
+
+use crate::auth::{Authenticator, RateLimit};
 use crate::engine::EngineConfig;
 use crate::layout::JobsDir;
 use crate::state::AppState;
@@ -51,6 +57,8 @@ pub struct Config {
     pub tensorboard_program: PathBuf,
     /// How long a minute of MaxRunningTimeMinutes lasts (60 s; tests shorten it).
     pub tensorboard_minute: std::time::Duration,
+    /// Requests per second allowed per access key (bursts of twice that); 0 turns it off.
+    pub rate_limit: f64,
 }
 
 impl Config {
@@ -63,6 +71,7 @@ impl Config {
             metrics: SamplerConfig::default(),
             tensorboard_program: PathBuf::from(tensorboards::DEFAULT_PROGRAM),
             tensorboard_minute: std::time::Duration::from_secs(60),
+            rate_limit: DEFAULT_RATE_LIMIT,
         }
     }
 }
@@ -95,6 +104,14 @@ impl Server {
         let store = Arc::new(
             Store::open(&data_dir.join("opendlc.db")).context("failed to open the database")?,
         );
+        bootstrap::ensure_identity(&store, &admin_key)
+            .context("failed to set up the administrator and the default workspace")?;
+        let token_key = bootstrap::token_key(&data_dir)?;
+        let auth = Arc::new(Authenticator::new(
+            store.clone(),
+            token_key.clone(),
+            RateLimit::per_second(config.rate_limit),
+        ));
         let host = HostCapacity::detect();
         let pool = host.pool(config.cpu_overcommit);
         let jobs_dir = JobsDir::new(&data_dir);
@@ -120,8 +137,6 @@ impl Server {
             .await
             .with_context(|| format!("failed to listen on {}", config.listen))?;
         let addr = listener.local_addr()?;
-        let token_key = share_token::TokenKey::load_or_create(&data_dir)
-            .context("failed to read or create the share-token key")?;
         let tensorboards = Arc::new(Tensorboards::new(
             store.clone(),
             config.tensorboard_program,
@@ -129,19 +144,12 @@ impl Server {
             data_dir.join("tensorboards"),
             format!("http://{}", reachable(addr)),
             token_key.clone(),
-            AccessKey {
-                id: admin_key.id.clone(),
-                secret: admin_key.secret.clone(),
-            },
         ));
         let web_terminals = Arc::new(webterminal::WebTerminals::new(
+            store.clone(),
             jobs_dir.clone(),
             format!("ws://{}", reachable(addr)),
             token_key,
-            AccessKey {
-                id: admin_key.id.clone(),
-                secret: admin_key.secret.clone(),
-            },
         ));
         let tensorboard_task =
             tensorboards::spawn_monitor(tensorboards.clone(), shutdown_rx.clone());
@@ -150,7 +158,9 @@ impl Server {
             engine,
             pool,
             jobs_dir,
-            caller_id: Arc::from(ADMIN_USER_ID),
+            auth,
+            data_dir: data_dir.clone(),
+            started: opendlc_core::time::now_millis(),
             shutdown: shutdown_rx,
             tensorboards,
             web_terminals,
@@ -194,9 +204,6 @@ impl Server {
         Ok(())
     }
 }
-
-/// The user every caller acts as until access keys map to users.
-pub const ADMIN_USER_ID: &str = "1";
 
 /// `opendlc serve`: bind, print where to reach the server, serve.
 pub async fn run(

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use opendlc_core::Resources;
 use opendlc_store::Store;
 
+use crate::auth::Authenticator;
 use crate::engine::EngineHandle;
 use crate::layout::JobsDir;
 use crate::tensorboards::Tensorboards;
@@ -17,8 +18,12 @@ pub struct AppState {
     /// The schedulable pool (CPU overcommitted).
     pub pool: Resources,
     pub jobs_dir: JobsDir,
-    /// The user the caller acts as. Until access keys map to users, every caller is the admin.
-    pub caller_id: Arc<str>,
+    /// The data directory (configuration files such as `images.yaml` live there).
+    pub data_dir: std::path::PathBuf,
+    /// When this server started.
+    pub started: opendlc_core::time::Millis,
+    /// Checks signatures and share tokens, and limits request rates.
+    pub auth: Arc<Authenticator>,
     /// Turns true when the server shuts down: long-lived responses (log streams) end then.
     pub shutdown: tokio::sync::watch::Receiver<bool>,
     /// TensorBoard processes, their proxy's access check and share tokens.

@@ -6,6 +6,8 @@ use opendlc_api::{
 };
 use opendlc_core::time::{format_wire, now_millis, Millis};
 use opendlc_core::{Job, JobStatus, Pod, StatusPeriod};
+use opendlc_store::{Store, StoreError};
+use std::collections::HashMap;
 
 fn wire_time(ms: Option<Millis>) -> Option<String> {
     ms.map(format_wire)
@@ -80,11 +82,58 @@ fn settings(job: &Job) -> JobSettings {
     settings
 }
 
+/// User and workspace names, for the views that show them beside their ids.
+#[derive(Debug, Default)]
+pub struct Names {
+    users: HashMap<String, String>,
+    workspaces: HashMap<String, String>,
+}
+
+impl Names {
+    /// The name of one job's workspace: all GetJob shows (it has no `Username`).
+    pub fn for_job(store: &Store, job: &Job) -> Result<Names, StoreError> {
+        let mut names = Names::default();
+        if let Some(name) = store.workspace_name(&job.workspace_id)? {
+            names.workspaces.insert(job.workspace_id.clone(), name);
+        }
+        Ok(names)
+    }
+
+    /// Every user's and workspace's name (both tables stay small).
+    pub fn load(store: &Store) -> Result<Names, StoreError> {
+        Ok(Names {
+            users: store
+                .users()?
+                .into_iter()
+                .map(|u| (u.user_id, u.name))
+                .collect(),
+            workspaces: store
+                .workspaces()?
+                .into_iter()
+                .map(|w| (w.workspace_id, w.name))
+                .collect(),
+        })
+    }
+
+    pub fn user(&self, user_id: &str) -> Option<String> {
+        self.users.get(user_id).cloned()
+    }
+
+    /// The workspace's name; its id when it is unknown (jobs of a deleted workspace).
+    pub fn workspace(&self, workspace_id: &str) -> String {
+        self.workspaces
+            .get(workspace_id)
+            .cloned()
+            .unwrap_or_else(|| workspace_id.to_string())
+    }
+}
+
 pub fn job_view(
     job: &Job,
     pods: &[Pod],
     history: &[StatusPeriod],
     request_id: &str,
+    names: &Names,
 ) -> GetJobResponseBody {
     let r = &job.request;
     let total = job.total_resources();
@@ -100,7 +149,7 @@ pub fn job_view(
         reason_code: job.reason.as_ref().map(|r| r.code.clone()),
         reason_message: job.reason.as_ref().map(|r| r.message.clone()),
         workspace_id: Some(job.workspace_id.clone()),
-        workspace_name: Some(job.workspace_id.clone()),
+        workspace_name: Some(names.workspace(&job.workspace_id)),
         resource_id: Some(job.resource_id.clone()),
         resource_type: Some("ECS".into()),
         resource_level: Some("L0".into()),
@@ -174,7 +223,7 @@ fn restart_record_view(history: &[StatusPeriod]) -> Vec<GetJobResponseBodyRestar
 }
 
 /// A ListJobs entry: the job without its pods' details.
-pub fn job_item(job: &Job) -> JobItem {
+pub fn job_item(job: &Job, names: &Names) -> JobItem {
     let r = &job.request;
     let total = job.total_resources();
     JobItem {
@@ -182,11 +231,12 @@ pub fn job_item(job: &Job) -> JobItem {
         job_type: Some(job.job_type.to_string()),
         display_name: Some(job.display_name.clone()),
         user_id: Some(job.user_id.clone()),
+        username: names.user(&job.user_id),
         status: Some(job.status.to_string()),
         reason_code: job.reason.as_ref().map(|r| r.code.clone()),
         reason_message: job.reason.as_ref().map(|r| r.message.clone()),
         workspace_id: Some(job.workspace_id.clone()),
-        workspace_name: Some(job.workspace_id.clone()),
+        workspace_name: Some(names.workspace(&job.workspace_id)),
         resource_id: Some(job.resource_id.clone()),
         resource_type: Some("ECS".into()),
         resource_level: Some("L0".into()),

@@ -10,6 +10,9 @@ pub enum StoreError {
         from: JobStatus,
         to: JobStatus,
     },
+    /// A name that must be unique is taken.
+    #[error("{0}")]
+    Conflict(String),
     #[error("stored data is unreadable: {0}")]
     Corrupt(String),
     #[error("database error: {0}")]

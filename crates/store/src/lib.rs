@@ -6,12 +6,14 @@
 
 mod error;
 mod events;
+mod identity;
 mod jobs;
 mod list;
 mod metrics;
 mod migrations;
 mod pods;
 mod rows;
+mod sanity;
 mod tensorboards;
 mod transitions;
 
@@ -21,9 +23,11 @@ use std::sync::Mutex;
 use rusqlite::Connection;
 
 pub use error::StoreError;
-pub use list::{JobFilter, SortField, TimeField};
+pub use identity::{AccessKeyRecord, Member, Workspace};
+pub use list::{JobFilter, SortField, TimeField, Visibility};
 pub use metrics::{RunningPod, SampledPod};
 pub use pods::PodEnd;
+pub use sanity::SanityRecord;
 pub use tensorboards::{TensorboardFilter, TensorboardUpdate};
 pub use transitions::Transition;
 

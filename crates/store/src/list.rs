@@ -74,10 +74,21 @@ pub struct JobFilter {
     pub user_command_search: Option<String>,
     pub reason_search: Option<String>,
     pub image_search: Option<String>,
+    /// Only jobs this caller may see; `None` for a server administrator.
+    pub visible_to: Option<Visibility>,
     pub sort: SortField,
     pub descending: bool,
     pub offset: u64,
     pub limit: u64,
+}
+
+/// What a caller may see (the rules of `opendlc_core::identity`, as SQL): their own jobs,
+/// every job of the workspaces they administer, and the PUBLIC jobs of the others they belong to.
+#[derive(Debug, Clone, Default)]
+pub struct Visibility {
+    pub user_id: String,
+    pub member_of: Vec<String>,
+    pub admin_of: Vec<String>,
 }
 
 impl JobFilter {
@@ -134,6 +145,17 @@ impl JobFilter {
                 let p = arg(text(value), &mut n);
                 conditions.push(format!("{column} = {p}"));
             }
+        }
+        if let Some(v) = &self.visible_to {
+            let user = arg(text(&v.user_id), &mut n);
+            let admin: Vec<String> = v.admin_of.iter().map(|w| arg(text(w), &mut n)).collect();
+            let member: Vec<String> = v.member_of.iter().map(|w| arg(text(w), &mut n)).collect();
+            conditions.push(format!(
+                "(user_id = {user} OR workspace_id IN ({}) \
+                 OR (accessibility = 'PUBLIC' AND workspace_id IN ({})))",
+                admin.join(", "),
+                member.join(", ")
+            ));
         }
         for (column, needle) in [
             ("user_command", &self.user_command_search),

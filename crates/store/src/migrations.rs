@@ -79,6 +79,56 @@ CREATE TABLE events (
 );
 CREATE INDEX events_by_job ON events (job_id, time);
 "#,
+    r#"
+CREATE TABLE users (
+    user_id    TEXT PRIMARY KEY,
+    name       TEXT NOT NULL UNIQUE,
+    is_admin   INTEGER NOT NULL DEFAULT 0,
+    gmt_create INTEGER NOT NULL
+);
+
+CREATE TABLE access_keys (
+    access_key_id TEXT PRIMARY KEY,
+    user_id       TEXT NOT NULL REFERENCES users (user_id) ON DELETE CASCADE,
+    secret        TEXT NOT NULL,
+    gmt_create    INTEGER NOT NULL,
+    gmt_revoked   INTEGER
+);
+CREATE INDEX access_keys_by_user ON access_keys (user_id);
+
+CREATE TABLE workspaces (
+    seq          INTEGER PRIMARY KEY AUTOINCREMENT,
+    workspace_id TEXT NOT NULL UNIQUE,
+    name         TEXT NOT NULL UNIQUE,
+    display_name TEXT NOT NULL,
+    description  TEXT NOT NULL,
+    env_types    TEXT NOT NULL,
+    creator_id   TEXT NOT NULL,
+    gmt_create   INTEGER NOT NULL,
+    gmt_modified INTEGER NOT NULL
+);
+
+CREATE TABLE workspace_members (
+    workspace_id TEXT NOT NULL REFERENCES workspaces (workspace_id) ON DELETE CASCADE,
+    user_id      TEXT NOT NULL REFERENCES users (user_id) ON DELETE CASCADE,
+    role         TEXT NOT NULL,
+    gmt_create   INTEGER NOT NULL,
+    PRIMARY KEY (workspace_id, user_id)
+);
+CREATE INDEX workspace_members_by_user ON workspace_members (user_id);
+"#,
+    r#"
+CREATE TABLE sanity_results (
+    job_id       TEXT NOT NULL REFERENCES jobs (job_id) ON DELETE CASCADE,
+    check_number INTEGER NOT NULL,
+    phase        TEXT NOT NULL,
+    status       TEXT NOT NULL,
+    message      TEXT NOT NULL,
+    started      INTEGER,
+    finished     INTEGER,
+    PRIMARY KEY (job_id, check_number, phase)
+);
+"#,
     // Observability: pod metric samples (GetJobMetrics) and TensorBoards.
     r#"
 CREATE TABLE metric_samples (

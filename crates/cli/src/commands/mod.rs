@@ -8,6 +8,7 @@ pub mod events;
 pub mod get;
 pub mod jobs;
 pub mod logs;
+pub mod share;
 pub mod specs;
 pub mod stop;
 pub mod submit;
@@ -53,6 +54,9 @@ pub enum Command {
     /// Stop (and with --delete, delete) every job in a status.
     #[command(after_help = cleanup::EXAMPLES)]
     Cleanup(cleanup::Args),
+    /// Print a share token: read-only access to one job (or TensorBoard) without a key.
+    #[command(after_help = share::EXAMPLES)]
+    Share(share::Args),
     /// List the instance types (EcsSpec) a job's roles can ask for.
     #[command(after_help = specs::EXAMPLES)]
     Specs(specs::Args),
@@ -72,6 +76,7 @@ pub fn dispatch(ctx: &Ctx, command: Command) -> Result<i32> {
         Command::Update(args) => update::run(ctx, args),
         Command::Cleanup(args) => cleanup::run(ctx, args),
         Command::Specs(args) => specs::run(ctx, args),
+        Command::Share(args) => share::run(ctx, args),
     }
 }
 

@@ -7,10 +7,17 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+/// An access key pair to sign requests with.
+#[derive(Debug, Clone)]
+pub struct Key {
+    pub id: String,
+    pub secret: String,
+}
+
 pub struct TestServer {
     pub base: String,
-    /// The admin access key (id, secret).
-    pub admin_key: (String, String),
+    /// The administrator's key, which [`TestServer::call`] signs with.
+    pub admin: Key,
     pub data_dir: tempfile::TempDir,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
@@ -19,6 +26,37 @@ pub struct TestServer {
 
 pub fn shim_program() -> std::path::PathBuf {
     env!("CARGO_BIN_EXE_opendlc").into()
+}
+
+/// The headers of a request to `base` + `path` (with its query string, encoded) signed with
+/// `key` as the SDK signs (ACS3-HMAC-SHA256).
+pub fn signed_headers(
+    base: &str,
+    key: &Key,
+    version: &str,
+    method: &str,
+    path: &str,
+    body: Option<&[u8]>,
+) -> Vec<(String, String)> {
+    let (raw_path, raw_query) = path.split_once('?').unwrap_or((path, ""));
+    let query: Vec<(String, String)> = url::form_urlencoded::parse(raw_query.as_bytes())
+        .into_owned()
+        .collect();
+    let signer = opendlc_api::signature::Signer {
+        access_key_id: key.id.clone(),
+        access_key_secret: key.secret.clone(),
+        user_agent: "opendlc-tests".into(),
+    };
+    let date = opendlc_core::time::format_wire(opendlc_core::time::now_millis());
+    let nonce = opendlc_core::ids::new_pod_uid();
+    let info = opendlc_api::signature::CallInfo {
+        host: base.trim_start_matches("http://"),
+        action: "Test",
+        version,
+        date: &date,
+        nonce: &nonce,
+    };
+    signer.headers(&info, method, raw_path, &query, body)
 }
 
 impl TestServer {
@@ -46,7 +84,10 @@ impl TestServer {
             .await
             .expect("server binds");
         let base = format!("http://{}", server.addr);
-        let admin_key = (server.admin_key.id.clone(), server.admin_key.secret.clone());
+        let admin = Key {
+            id: server.admin_key.id.clone(),
+            secret: server.admin_key.secret.clone(),
+        };
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             server
@@ -58,7 +99,7 @@ impl TestServer {
         });
         TestServer {
             base,
-            admin_key,
+            admin,
             data_dir,
             shutdown: Some(tx),
             task: Some(task),
@@ -77,13 +118,86 @@ impl TestServer {
         std::mem::replace(&mut self.data_dir, tempfile::tempdir().unwrap())
     }
 
-    pub async fn call(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+    /// Creates a user (a member of the default workspace) and returns their first key.
+    pub fn add_user(&self, name: &str) -> Key {
+        let store = opendlc_server::admin::open(self.data_dir.path()).unwrap();
+        let (_, key) = opendlc_server::admin::add_user(&store, name, false).unwrap();
+        Key {
+            id: key.id,
+            secret: key.secret,
+        }
+    }
+
+    /// Creates a workspace administered by `owner`; returns its id.
+    pub fn add_workspace(&self, name: &str, owner: &str) -> String {
+        let store = opendlc_server::admin::open(self.data_dir.path()).unwrap();
+        opendlc_server::admin::add_workspace(&store, name, owner)
+            .unwrap()
+            .workspace_id
+    }
+
+    /// Makes `user` a member (or, with `admin`, an admin) of the workspace.
+    pub fn add_member(&self, workspace: &str, user: &str, admin: bool) {
+        let store = opendlc_server::admin::open(self.data_dir.path()).unwrap();
+        let role = if admin {
+            opendlc_core::identity::WorkspaceRole::Admin
+        } else {
+            opendlc_core::identity::WorkspaceRole::Member
+        };
+        opendlc_server::admin::set_member(&store, workspace, user, role).unwrap();
+    }
+
+    /// A request signed with `key` the way the SDK signs (ACS3-HMAC-SHA256); `path` may carry
+    /// a query string, already encoded.
+    pub fn signed(
+        &self,
+        key: &Key,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+    ) -> reqwest::RequestBuilder {
+        self.signed_for(key, "2020-12-03", method, path, body)
+    }
+
+    /// [`TestServer::signed`] for another API version (AIWorkspace's `2021-02-04`).
+    pub fn signed_for(
+        &self,
+        key: &Key,
+        version: &str,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+    ) -> reqwest::RequestBuilder {
+        let body = body.map(|b| serde_json::to_vec(b).unwrap());
+        let headers = signed_headers(&self.base, key, version, method, path, body.as_deref());
         let url = format!("{}{}", self.base, path);
         let mut request = self.client.request(method.parse().unwrap(), &url);
-        if let Some(body) = body {
-            request = request.json(&body);
+        for (name, value) in headers {
+            request = request.header(name, value);
         }
-        let response = request.send().await.expect("request sent");
+        if let Some(body) = body {
+            request = request.body(body);
+        }
+        request
+    }
+
+    pub async fn call(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        self.call_as(&self.admin, method, path, body).await
+    }
+
+    /// A call signed with `key`: the status and the JSON body.
+    pub async fn call_as(
+        &self,
+        key: &Key,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let response = self
+            .signed(key, method, path, body.as_ref())
+            .send()
+            .await
+            .expect("request sent");
         let status = response.status().as_u16();
         let text = response.text().await.unwrap();
         let value =

@@ -20,6 +20,13 @@ pub(super) struct ActiveJob {
     pub stopping_pods: bool,
     /// Set when hang detection found the pods silent too long.
     pub hung: Option<Reason>,
+    /// Set when the job must fail whatever its pods do (a failed sanity check).
+    pub failing: Option<Reason>,
+    /// The sanity check round under way (its CheckNumber), while the job is SanityChecking
+    /// or about to be.
+    pub sanity_round: Option<u32>,
+    /// When the job became SanityChecking in this round.
+    pub sanity_started: Option<Millis>,
     /// Current incarnations, in pod order.
     pub pods: Vec<Pod>,
     by_uid: HashMap<String, usize>,
@@ -35,6 +42,9 @@ impl ActiveJob {
             stop_reason: None,
             stopping_pods: false,
             hung: None,
+            failing: None,
+            sanity_round: None,
+            sanity_started: None,
             by_uid: index(&pods),
             pods,
         }
@@ -57,6 +67,7 @@ impl ActiveJob {
         JobSignals {
             stopping: self.stop_reason.as_ref(),
             hung: self.hung.as_ref(),
+            failing: self.failing.as_ref(),
             restarts_left: self
                 .job
                 .max_restarts()

@@ -24,6 +24,8 @@ pub(super) const POD_IP: &str = "127.0.0.1";
 pub(super) struct Engine {
     pub store: Arc<Store>,
     pub runtime: Arc<LocalRuntime>,
+    /// The opendlc binary: pods run its `sanity-check` before their command in a check round.
+    pub checker_program: PathBuf,
     pub jobs_dir: JobsDir,
     pub node_name: String,
     pub pool: Resources,
@@ -53,6 +55,7 @@ impl Engine {
         Engine {
             store: config.store,
             runtime,
+            checker_program: config.shim_program,
             jobs_dir: config.jobs_dir,
             node_name: config.node_name,
             pool: config.pool,
@@ -102,6 +105,7 @@ impl Engine {
                 _ = tick.tick() => {
                     self.enforce_deadlines();
                     self.detect_hangs();
+                    self.poll_sanity_checks();
                 }
                 _ = &mut shutdown => break,
             }
@@ -261,6 +265,7 @@ impl Engine {
         };
         let deadline = job.max_running_minutes.map(|m| now + m as i64 * 60_000);
         self.activate(ActiveJob::new(job, JobStatus::EnvPreparing, deadline, pods));
+        self.begin_sanity_round(job_id, false);
         self.launch_pods(job_id, None);
         Ok(())
     }

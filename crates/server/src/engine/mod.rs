@@ -10,6 +10,7 @@ mod active;
 mod apply;
 mod pods;
 mod recover;
+mod sanity;
 
 use std::path::PathBuf;
 

@@ -59,13 +59,16 @@ impl Engine {
                 continue;
             };
             let role = job.roles.iter().find(|r| r.role == pod.role);
+            let command = role
+                .and_then(|r| r.command.clone())
+                .unwrap_or_else(|| job.user_command.clone());
+            let rank = env.get("RANK").and_then(|r| r.parse().ok());
+            let command = self.with_sanity_check(job, pod, rank, command, &workdir);
             launches.push(PodLaunch {
                 pod_id: pod.pod_id.clone(),
                 pod_uid: pod.pod_uid.clone(),
                 dir: self.jobs_dir.pod(job_id, &pod.pod_uid),
-                command: role
-                    .and_then(|r| r.command.clone())
-                    .unwrap_or_else(|| job.user_command.clone()),
+                command,
                 workdir: workdir.clone(),
                 env,
                 grace_period: grace_period(job),
@@ -171,6 +174,12 @@ impl Engine {
         if !starting || !active.all_started() {
             return;
         }
+        if self.enter_sanity_check(job_id) {
+            return;
+        }
+        let Some(active) = self.active.get_mut(job_id) else {
+            return;
+        };
         let t = Transition::new(JobStatus::Running, now_millis())
             .because("JobRunning", "Job is running.");
         match self.store.transition(job_id, &t) {
@@ -188,6 +197,8 @@ impl Engine {
         let Some(job_id) = self.pod_jobs.get(&pod_uid).cloned() else {
             return;
         };
+        // A pod that ends during a check round: its results decide before its exit code does.
+        self.poll_sanity_check(&job_id);
         let store = self.store.clone();
         let Some(pod) = self
             .active
@@ -342,6 +353,7 @@ impl Engine {
         }
         active.replace_pods(pods);
         tracing::info!(job.id = %job_id, restarts = active.job.restart_count, "restarting the job's pods");
+        self.begin_sanity_round(job_id, true);
         self.launch_pods(job_id, None);
     }
 

@@ -66,6 +66,7 @@ impl Engine {
         let mut active = ActiveJob::new(job.clone(), job.status, deadline, pods);
         active.stop_reason = stop_reason;
         active.stopping_pods = stopping;
+        self.resume_sanity_round(&mut active);
 
         let mut never_started = std::collections::HashSet::new();
         for pod in active.pods.iter_mut().filter(|p| !p.status.is_terminal()) {

@@ -3,7 +3,7 @@
 use axum::response::Response;
 use opendlc_api::{GetJobEventsRequest, GetJobEventsResponseBody};
 
-use super::query;
+use super::{access, query};
 use crate::http::{ok, ApiError, ApiRequest};
 use crate::state::AppState;
 
@@ -13,7 +13,7 @@ pub const DEFAULT_MAX_EVENTS: u64 = 2000;
 pub fn get(state: &AppState, request: &ApiRequest) -> Result<Response, ApiError> {
     let q = GetJobEventsRequest::from_query(&request.query)?;
     let job_id = request.param(0);
-    state.store.get_job(job_id)?;
+    access::readable_job(state, request, job_id)?;
     let events = read_events(
         state,
         job_id,

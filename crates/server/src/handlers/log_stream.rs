@@ -20,7 +20,7 @@ use opendlc_api::ErrorCode;
 use opendlc_runtime::logs::{read_from, read_log_records, LogChunk, LogQuery, LogRecord, Stream};
 use tokio::sync::mpsc;
 
-use super::query;
+use super::{access, query};
 use crate::http::{ApiError, ApiRequest};
 use crate::state::AppState;
 
@@ -62,7 +62,7 @@ fn parse_query(request: &ApiRequest) -> Result<StreamQuery, ApiError> {
 pub async fn stream(state: &AppState, request: &ApiRequest) -> Result<Response, ApiError> {
     let q = parse_query(request)?;
     let job_id = request.param(0).to_string();
-    state.store.get_job(&job_id)?;
+    access::readable_job(state, request, &job_id)?;
     if let Some(pod_id) = &q.pod_id {
         let pods = state.store.pods(&job_id)?;
         if !pods.iter().any(|p| &p.pod_id == pod_id) && !pods.is_empty() {

@@ -30,7 +30,7 @@ pub fn get(state: &AppState, request: &ApiRequest) -> Result<Response, ApiError>
             metrics::parse_time_step(&text).map_err(|e| ApiError::invalid("TimeStep", e))?
         }
     };
-    state.store.get_job(job_id)?;
+    super::access::readable_job(state, request, job_id)?;
     let points = state.store.metric_series(job_id, metric, start, end)?;
     let pod_metrics = metrics::aggregate(&points, step)
         .into_iter()

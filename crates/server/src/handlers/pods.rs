@@ -10,7 +10,7 @@ use opendlc_api::{
 use opendlc_core::Pod;
 use opendlc_runtime::logs::{read_log, LogQuery};
 
-use super::{job_events, query};
+use super::{access, job_events, query};
 use crate::http::{ok, ApiError, ApiRequest};
 use crate::state::AppState;
 
@@ -21,11 +21,12 @@ const MAX_LINES_LIMIT: u64 = 1_000_000;
 /// The pod incarnation a request means: the one with `pod_uid` if given, else the current one.
 fn find_pod(
     state: &AppState,
+    request: &ApiRequest,
     job_id: &str,
     pod_id: &str,
     pod_uid: &Option<String>,
 ) -> Result<Pod, ApiError> {
-    state.store.get_job(job_id)?;
+    access::readable_job(state, request, job_id)?;
     let pods = state.store.pods(job_id)?;
     let pod_uid = query::text(pod_uid);
     pods.into_iter()
@@ -44,7 +45,7 @@ fn find_pod(
 pub fn logs(state: &AppState, request: &ApiRequest) -> Result<Response, ApiError> {
     let q = GetPodLogsRequest::from_query(&request.query)?;
     let (job_id, pod_id) = (request.param(0), request.param(1));
-    let pod = find_pod(state, job_id, pod_id, &q.pod_uid)?;
+    let pod = find_pod(state, request, job_id, pod_id, &q.pod_uid)?;
     let download = q.download_to_file.unwrap_or(false);
     let default_lines = if download {
         MAX_LINES_LIMIT
@@ -82,7 +83,7 @@ pub fn logs(state: &AppState, request: &ApiRequest) -> Result<Response, ApiError
 pub fn events(state: &AppState, request: &ApiRequest) -> Result<Response, ApiError> {
     let q = GetPodEventsRequest::from_query(&request.query)?;
     let (job_id, pod_id) = (request.param(0), request.param(1));
-    let pod = find_pod(state, job_id, pod_id, &q.pod_uid)?;
+    let pod = find_pod(state, request, job_id, pod_id, &q.pod_uid)?;
     let events = job_events::read_events(
         state,
         job_id,

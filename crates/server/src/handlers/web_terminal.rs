@@ -6,18 +6,20 @@ use opendlc_api::{ErrorCode, GetWebTerminalRequest, GetWebTerminalResponseBody};
 use opendlc_core::time::now_millis;
 use opendlc_core::PodStatus;
 
+use super::access;
 use super::query;
+use crate::auth::token::{Claims, TargetType};
 use crate::http::{ok, ApiError, ApiRequest};
-use crate::share_token::Claims;
 use crate::state::AppState;
-use crate::webterminal::access::{SHARED_PREFIX, TARGET_TYPE};
+use crate::webterminal::access::SHARED_PREFIX;
 use crate::webterminal::{target_id, target_path, URL_VALID_SECONDS};
 
 pub fn get(state: &AppState, request: &ApiRequest) -> Result<Response, ApiError> {
     let q = GetWebTerminalRequest::from_query(&request.query)?;
     let job_id = request.param(0);
     let pod_id = request.param(1);
-    state.store.get_job(job_id)?;
+    // A shell in a pod can change anything the job can: it takes the right to change the job.
+    access::writable_job(state, request, job_id)?;
     let pods = state.store.pods(job_id)?;
     let uid = query::text(&q.pod_uid);
     let pod = pods
@@ -50,9 +52,9 @@ pub fn get(state: &AppState, request: &ApiRequest) -> Result<Response, ApiError>
     let now = now_millis() / 1000;
     let nonce = uuid::Uuid::new_v4().simple().to_string();
     let token = state.web_terminals.token_key.issue(&Claims {
-        target_type: TARGET_TYPE.into(),
+        target_type: TargetType::WebTerminal,
         target_id: target_id(job_id, pod_id, &pod.pod_uid),
-        user_id: state.caller_id.to_string(),
+        user_id: request.caller()?.user_id().to_string(),
         iat: now,
         exp: now + URL_VALID_SECONDS,
         jti: Some(if shared {

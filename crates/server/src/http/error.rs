@@ -12,6 +12,8 @@ use crate::engine::EngineError;
 pub struct ApiError {
     pub code: ErrorCode,
     pub message: String,
+    /// Sent as `x-acs-retry-after` (seconds): the SDK then raises `ThrottlingException`.
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -19,7 +21,24 @@ impl ApiError {
         ApiError {
             code,
             message: message.into(),
+            retry_after: None,
         }
+    }
+
+    pub fn throttled(retry_after_secs: u64) -> Self {
+        ApiError {
+            retry_after: Some(retry_after_secs),
+            ..ApiError::new(
+                ErrorCode::Throttling,
+                format!(
+                    "Too many requests with this access key; retry after {retry_after_secs} s."
+                ),
+            )
+        }
+    }
+
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        ApiError::new(ErrorCode::OperationForbidden, message)
     }
 
     pub fn invalid(field: &str, message: impl std::fmt::Display) -> Self {

@@ -44,20 +44,49 @@ async fn dispatch(State(state): State<AppState>, request: Request<Body>) -> Resp
 }
 
 async fn handle(state: &AppState, mut request: ApiRequest) -> Result<Response, ApiError> {
-    let Some(operation) = request.operation else {
-        if let Some(result) = handlers::call_extension(state, &mut request).await {
-            return result;
-        }
-        return Err(ApiError::new(
-            ErrorCode::ActionNotFound,
-            format!(
-                "No operation of the PAI-DLC API 2020-12-03 is {} {}.",
-                request.method, request.raw_path
-            ),
-        ));
+    let route = match request.operation {
+        Some(operation) => Route::Operation(operation),
+        None => match handlers::resolve_extension(&mut request) {
+            Some(extension) => Route::Extension(extension),
+            None => {
+                return Err(ApiError::new(
+                    ErrorCode::ActionNotFound,
+                    format!(
+                        "No operation of the PAI-DLC API 2020-12-03 is {} {}.",
+                        request.method, request.raw_path
+                    ),
+                ))
+            }
+        },
     };
-    tracing::debug!(action = operation.action, "request");
-    handlers::call(state, operation, request).await
+    let (action, version) = match &route {
+        Route::Operation(operation) => (operation.action, opendlc_api::signature::API_VERSION),
+        Route::Extension(extension) => (extension.action, extension.version),
+    };
+    if let Some(sent) = request.header("x-acs-version") {
+        if sent != version {
+            return Err(ApiError::new(
+                ErrorCode::ActionNotFound,
+                format!(
+                    "{} {} is {action} of API version {version}, but the request says \
+                     x-acs-version {sent}.",
+                    request.method, request.raw_path
+                ),
+            ));
+        }
+    }
+    let caller = state.auth.authenticate(&request, action)?;
+    request.caller = Some(caller);
+    tracing::debug!(action, "request");
+    match route {
+        Route::Operation(operation) => handlers::call(state, operation, request).await,
+        Route::Extension(extension) => handlers::call_extension(state, extension, request).await,
+    }
+}
+
+enum Route {
+    Operation(&'static Operation),
+    Extension(handlers::Extension),
 }
 
 fn error_response(e: ApiError, request_id: &str, host: &str) -> Response {
@@ -73,10 +102,10 @@ fn error_response(e: ApiError, request_id: &str, host: &str) -> Response {
     };
     let status = StatusCode::from_u16(e.code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut response = (status, axum::Json(body)).into_response();
-    if e.code == ErrorCode::Throttling {
+    if let Some(secs) = e.retry_after {
         response
             .headers_mut()
-            .insert("x-acs-retry-after", HeaderValue::from_static("1"));
+            .insert("x-acs-retry-after", HeaderValue::from(secs.max(1)));
     }
     response
 }

@@ -5,6 +5,8 @@ use axum::body::Body;
 use axum::http::Request;
 use opendlc_api::{ErrorCode, Operation};
 
+use crate::auth::Caller;
+
 use super::{find_operation, ApiError, MAX_BODY_BYTES};
 
 pub struct ApiRequest {
@@ -16,7 +18,11 @@ pub struct ApiRequest {
     pub params: Vec<String>,
     /// Query pairs, percent-decoded (`+` is a space, as the SDK encodes it).
     pub query: Vec<(String, String)>,
+    /// Every header, names lower-case, in arrival order (signature checks need them).
+    pub headers: Vec<(String, String)>,
     pub body: axum::body::Bytes,
+    /// Who is calling; set once the request is authenticated, before any handler runs.
+    pub caller: Option<Caller>,
 }
 
 impl ApiRequest {
@@ -24,6 +30,16 @@ impl ApiRequest {
         let (parts, body) = request.into_parts();
         let raw_path = parts.uri.path().to_string();
         let method = parts.method.as_str().to_string();
+        let headers = parts
+            .headers
+            .iter()
+            .map(|(name, value)| {
+                (
+                    name.as_str().to_string(),
+                    String::from_utf8_lossy(value.as_bytes()).into_owned(),
+                )
+            })
+            .collect();
         let query = url::form_urlencoded::parse(parts.uri.query().unwrap_or_default().as_bytes())
             .into_owned()
             .collect();
@@ -46,8 +62,25 @@ impl ApiRequest {
             operation,
             params,
             query,
+            headers,
             body,
+            caller: None,
         })
+    }
+
+    /// The authenticated caller.
+    pub fn caller(&self) -> Result<&Caller, ApiError> {
+        self.caller.as_ref().ok_or_else(|| {
+            ApiError::internal("authenticate the request", "a handler ran without a caller")
+        })
+    }
+
+    /// A header's first value (`name` lower-case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
     }
 
     /// The `i`-th path parameter (routing guarantees it exists).

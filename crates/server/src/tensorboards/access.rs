@@ -1,15 +1,17 @@
 //! Who may open a TensorBoard through the proxy: [`authorize_tensorboard_access`] is the one
-//! check, so that the server's authentication (users, workspaces) plugs in here.
+//! check. A browser cannot sign requests, so the proxy takes an access key over HTTP Basic (the
+//! key's user must be allowed to read the TensorBoard, as for GetTensorboard) or a share token
+//! for this TensorBoard (GetTensorboardSharedUrl, or GetToken with TargetType=tensorboard).
 
 use axum::http::HeaderMap;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
+use opendlc_core::tensorboard::Tensorboard;
 
 use super::Tensorboards;
-use crate::share_token::{Claims, TokenError};
+use crate::auth::token::{Claims, TargetType};
+use crate::handlers::owned_tensorboard;
 
-/// The share-token target type of TensorBoards.
-pub const TARGET_TYPE: &str = "tensorboard";
 /// The cookie a shared link's token is kept in, so that the page's own requests (scripts, data)
 /// are let in without the token in their URL.
 pub const COOKIE: &str = "opendlc_tensorboard_token";
@@ -17,7 +19,7 @@ pub const COOKIE: &str = "opendlc_tensorboard_token";
 /// How a request was let in.
 #[derive(Debug)]
 pub enum Access {
-    /// The server's own credentials (today: HTTP Basic with an access key id and secret).
+    /// An access key whose user may read the TensorBoard.
     Credentials,
     /// A share token for this TensorBoard; `from_query` when it came in the URL (then the
     /// proxy sets the cookie).
@@ -38,15 +40,30 @@ pub enum Denied {
 
 pub fn authorize_tensorboard_access(
     tbs: &Tensorboards,
-    tensorboard_id: &str,
+    tb: &Tensorboard,
     headers: &HeaderMap,
     query_token: Option<&str>,
     now_secs: i64,
 ) -> Result<Access, Denied> {
     if let Some(auth) = headers.get(axum::http::header::AUTHORIZATION) {
-        return match basic_credentials(auth.to_str().unwrap_or_default()) {
-            Some((id, secret)) if id == tbs.admin_key.id && secret == tbs.admin_key.secret => {
-                Ok(Access::Credentials)
+        let (id, secret) =
+            basic_credentials(auth.to_str().unwrap_or_default()).ok_or_else(|| {
+                Denied::Forbidden(
+                    "Only HTTP Basic credentials (access key id and secret) open a TensorBoard."
+                        .into(),
+                )
+            })?;
+        let owner = tbs.store.key_owner(&id).ok().flatten();
+        return match owner {
+            Some((key, principal)) if key.secret == secret && key.revoked.is_none() => {
+                if principal.can_read(owned_tensorboard(tb)) {
+                    Ok(Access::Credentials)
+                } else {
+                    Err(Denied::Forbidden(format!(
+                        "User {} may not read TensorBoard {}.",
+                        principal.user.name, tb.tensorboard_id
+                    )))
+                }
             }
             _ => Err(Denied::Forbidden(
                 "The access key id or secret is not valid.".into(),
@@ -60,25 +77,25 @@ pub fn authorize_tensorboard_access(
             None => return Err(Denied::Unauthenticated),
         },
     };
-    match tbs
+    let claims = tbs
         .token_key
-        .verify(&token, TARGET_TYPE, tensorboard_id, now_secs)
-    {
-        Ok(claims) => Ok(Access::Shared {
-            token,
-            claims,
-            from_query,
-        }),
-        Err(e @ (TokenError::Expired(_) | TokenError::WrongTarget { .. })) => Err(
-            Denied::Forbidden(format!("The shared link is not valid here: {e}.")),
-        ),
-        Err(e) => Err(Denied::Forbidden(format!(
-            "The shared link is not valid: {e}."
-        ))),
+        .verify(&token, now_secs)
+        .map_err(|e| Denied::Forbidden(format!("The shared link is not valid: {e}.")))?;
+    if claims.target_type != TargetType::Tensorboard || claims.target_id != tb.tensorboard_id {
+        return Err(Denied::Forbidden(format!(
+            "The shared link opens {} {}, not this TensorBoard.",
+            claims.target_type.as_str(),
+            claims.target_id
+        )));
     }
+    Ok(Access::Shared {
+        token,
+        claims,
+        from_query,
+    })
 }
 
-fn basic_credentials(header: &str) -> Option<(String, String)> {
+pub fn basic_credentials(header: &str) -> Option<(String, String)> {
     let encoded = header
         .strip_prefix("Basic ")
         .or_else(|| header.strip_prefix("basic "))?;

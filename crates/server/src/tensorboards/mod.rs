@@ -22,8 +22,7 @@ use opendlc_core::tensorboard::{Tensorboard, TensorboardStatus};
 use opendlc_core::time::now_millis;
 use opendlc_store::{Store, TensorboardUpdate};
 
-use crate::bootstrap::AccessKey;
-use crate::share_token::TokenKey;
+use crate::auth::token::TokenKey;
 
 pub use monitor::spawn as spawn_monitor;
 
@@ -43,7 +42,6 @@ pub struct Tensorboards {
     /// What TensorboardUrl starts with: `http://host:port`.
     pub base_url: String,
     pub token_key: TokenKey,
-    pub admin_key: AccessKey,
     /// Processes this server started (to reap them and read their exit status).
     children: Mutex<HashMap<String, std::process::Child>>,
     /// Serialises status changes between the handlers and the monitor.
@@ -59,7 +57,6 @@ impl Tensorboards {
         dir: PathBuf,
         base_url: String,
         token_key: TokenKey,
-        admin_key: AccessKey,
     ) -> Tensorboards {
         Tensorboards {
             store,
@@ -68,7 +65,6 @@ impl Tensorboards {
             dir,
             base_url,
             token_key,
-            admin_key,
             children: Mutex::new(HashMap::new()),
             lock: tokio::sync::Mutex::new(()),
             http: reqwest::Client::builder()

@@ -52,30 +52,6 @@ async fn proxy(State(tbs): State<Arc<Tensorboards>>, request: Request) -> Respon
     let query_token = url::form_urlencoded::parse(query.as_bytes())
         .find(|(k, _)| k == "token")
         .map(|(_, v)| v.into_owned());
-    let access = match authorize_tensorboard_access(
-        &tbs,
-        &id,
-        request.headers(),
-        query_token.as_deref(),
-        now_millis() / 1000,
-    ) {
-        Ok(access) => access,
-        Err(Denied::Unauthenticated) => {
-            let mut response = error(
-                StatusCode::UNAUTHORIZED,
-                "Forbidden",
-                "Opening a TensorBoard needs the server's credentials (HTTP Basic: access key id and secret) or a shared link (GetTensorboardSharedUrl).",
-            );
-            response.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Basic realm=\"opendlc\""),
-            );
-            return response;
-        }
-        Err(Denied::Forbidden(message)) => {
-            return error(StatusCode::FORBIDDEN, "Forbidden", &message);
-        }
-    };
     let tb = match tbs.store.get_tensorboard(&id) {
         Ok(Some(tb)) => tb,
         Ok(None) => {
@@ -92,6 +68,30 @@ async fn proxy(State(tbs): State<Arc<Tensorboards>>, request: Request) -> Respon
                 "InternalError",
                 "The server failed to read its database; see its log.",
             );
+        }
+    };
+    let access = match authorize_tensorboard_access(
+        &tbs,
+        &tb,
+        request.headers(),
+        query_token.as_deref(),
+        now_millis() / 1000,
+    ) {
+        Ok(access) => access,
+        Err(Denied::Unauthenticated) => {
+            let mut response = error(
+                StatusCode::UNAUTHORIZED,
+                "Forbidden",
+                "Opening a TensorBoard needs the server's credentials (HTTP Basic: an access key id and secret) or a shared link (GetTensorboardSharedUrl).",
+            );
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"opendlc\""),
+            );
+            return response;
+        }
+        Err(Denied::Forbidden(message)) => {
+            return error(StatusCode::FORBIDDEN, "Forbidden", &message);
         }
     };
     let (Some(port), TensorboardStatus::Running) = (tb.port, tb.status) else {

@@ -3,13 +3,11 @@
 //! then only once.
 
 use axum::http::HeaderMap;
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine;
 
 use super::WebTerminals;
-use crate::share_token::Claims;
+use crate::auth::token::{Claims, TargetType};
+use crate::tensorboards::access::basic_credentials;
 
-pub const TARGET_TYPE: &str = "webterminal";
 /// The `jti` prefix of a shared (single-use, credential-free) terminal token.
 pub const SHARED_PREFIX: &str = "shared-";
 
@@ -32,8 +30,13 @@ pub fn authorize_web_terminal_access(
     })?;
     let claims = wt
         .token_key
-        .verify(token, TARGET_TYPE, target_id, now)
+        .verify(token, now)
         .map_err(|e| Denied::Forbidden(format!("The web terminal URL is not valid: {e}.")))?;
+    if claims.target_type != TargetType::WebTerminal || claims.target_id != target_id {
+        return Err(Denied::Forbidden(
+            "The web terminal URL is for another pod.".into(),
+        ));
+    }
     let shared = claims
         .jti
         .as_deref()
@@ -52,21 +55,24 @@ pub fn authorize_web_terminal_access(
         .and_then(|v| v.to_str().ok())
         .and_then(basic_credentials)
     {
-        Some((id, secret)) if id == wt.admin_key.id && secret == wt.admin_key.secret => Ok(claims),
-        Some(_) => Err(Denied::Forbidden(
-            "The access key id or secret is not valid.".into(),
-        )),
+        Some((id, secret)) => match wt.store.key_owner(&id).ok().flatten() {
+            // The URL opens for the user who asked for it (or a server admin).
+            Some((key, principal))
+                if key.secret == secret
+                    && key.revoked.is_none()
+                    && (principal.user.user_id == claims.user_id || principal.user.is_admin) =>
+            {
+                Ok(claims)
+            }
+            Some((key, _)) if key.secret == secret => Err(Denied::Forbidden(
+                "This web terminal URL was issued to another user.".into(),
+            )),
+            _ => Err(Denied::Forbidden(
+                "The access key id or secret is not valid.".into(),
+            )),
+        },
         None => Err(Denied::Unauthenticated(
             "This web terminal URL needs the server's credentials (HTTP Basic); ask for IsShared=true to open it without.".into(),
         )),
     }
-}
-
-fn basic_credentials(header: &str) -> Option<(String, String)> {
-    let encoded = header
-        .strip_prefix("Basic ")
-        .or_else(|| header.strip_prefix("basic "))?;
-    let decoded = String::from_utf8(STANDARD.decode(encoded.trim()).ok()?).ok()?;
-    let (id, secret) = decoded.split_once(':')?;
-    Some((id.to_string(), secret.to_string()))
 }

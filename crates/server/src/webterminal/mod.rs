@@ -12,35 +12,39 @@ pub mod socket;
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use crate::bootstrap::AccessKey;
+use std::sync::Arc;
+
+use opendlc_store::Store;
+
+use crate::auth::token::TokenKey;
 use crate::layout::JobsDir;
-use crate::share_token::TokenKey;
 
 /// How long a GetWebTerminal URL can be opened.
 pub const URL_VALID_SECONDS: i64 = 30;
 
 pub struct WebTerminals {
+    /// Where access keys are looked up.
+    pub store: Arc<Store>,
     pub jobs_dir: JobsDir,
     /// What WebTerminalUrl starts with: `ws://host:port`.
     pub base_url: String,
     pub token_key: TokenKey,
-    pub admin_key: AccessKey,
     /// The single-use tokens already used, until they expire (token id → expiry, seconds).
     used: Mutex<HashMap<String, i64>>,
 }
 
 impl WebTerminals {
     pub fn new(
+        store: Arc<Store>,
         jobs_dir: JobsDir,
         base_url: String,
         token_key: TokenKey,
-        admin_key: AccessKey,
     ) -> WebTerminals {
         WebTerminals {
+            store,
             jobs_dir,
             base_url,
             token_key,
-            admin_key,
             used: Mutex::new(HashMap::new()),
         }
     }

@@ -3,19 +3,22 @@ use opendlc_api::{CreateJobRequest, CreateJobResponseBody};
 use opendlc_core::submission::{validate_create, SubmitContext};
 use opendlc_core::{ids, time};
 
+use crate::handlers::access;
 use crate::http::{ok, ApiError, ApiRequest};
 use crate::state::AppState;
 
 /// CreateJob: validate, store (acknowledged only once committed), hand to the engine.
 pub fn create(state: &AppState, request: &ApiRequest) -> Result<Response, ApiError> {
     let body: CreateJobRequest = request.json()?;
+    let caller = request.caller()?;
     let ctx = SubmitContext {
         job_id: ids::new_job_id(),
-        user_id: &state.caller_id,
+        user_id: caller.user_id(),
         now: time::now_millis(),
         pool: state.pool,
     };
     let mut job = validate_create(&body, &ctx)?;
+    access::check_member(state, caller, &job.workspace_id)?;
     job.seq = state.store.insert_job(&job)?;
     let job_id = job.job_id.clone();
     tracing::info!(job.id = %job_id, job.r#type = %job.job_type, pods = job.pod_count(), "job created");

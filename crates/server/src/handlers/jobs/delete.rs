@@ -1,12 +1,13 @@
 use axum::response::Response;
 use opendlc_api::{DeleteJobResponseBody, ErrorCode};
 
+use crate::handlers::access;
 use crate::http::{ok, ApiError, ApiRequest};
 use crate::state::AppState;
 
 /// DeleteJob: only a finished job; its records, logs and working directory go with it.
 pub fn delete(state: &AppState, request: &ApiRequest) -> Result<Response, ApiError> {
-    let job = state.store.get_job(request.param(0))?;
+    let job = access::writable_job(state, request, request.param(0))?;
     if !job.status.is_terminal() {
         return Err(ApiError::new(
             ErrorCode::IncorrectStatus,

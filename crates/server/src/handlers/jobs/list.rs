@@ -1,13 +1,15 @@
 use axum::response::Response;
 use opendlc_api::{ListJobsRequest, ListJobsResponseBody};
+use opendlc_core::identity::WorkspaceRole;
 use opendlc_core::time::now_millis;
 use opendlc_core::{JobStatus, JobType};
-use opendlc_store::{JobFilter, SortField, TimeField};
+use opendlc_store::{JobFilter, SortField, TimeField, Visibility};
 
+use crate::auth::Caller;
 use crate::handlers::query;
 use crate::http::{ok, ApiError, ApiRequest};
 use crate::state::AppState;
-use crate::views::job_item;
+use crate::views::{job_item, Names};
 
 /// Without StartTime/EndTime, ListJobs shows the jobs of the last 7 days (documented default).
 const DEFAULT_WINDOW_MS: i64 = 7 * 24 * 3600 * 1000;
@@ -15,16 +17,17 @@ const DEFAULT_WINDOW_MS: i64 = 7 * 24 * 3600 * 1000;
 /// ListJobs: filters, sort and paging of the spec, applied in the store.
 pub fn list(state: &AppState, request: &ApiRequest) -> Result<Response, ApiError> {
     let q = ListJobsRequest::from_query(&request.query)?;
-    let filter = filter(state, &q)?;
+    let filter = filter(state, request.caller()?, &q)?;
     let (jobs, total) = state.store.list_jobs(&filter)?;
+    let names = Names::load(&state.store)?;
     ok(&ListJobsResponseBody {
         request_id: Some(request.request_id.clone()),
-        jobs: Some(jobs.iter().map(job_item).collect()),
+        jobs: Some(jobs.iter().map(|job| job_item(job, &names)).collect()),
         total_count: Some(total as i64),
     })
 }
 
-fn filter(state: &AppState, q: &ListJobsRequest) -> Result<JobFilter, ApiError> {
+fn filter(state: &AppState, caller: &Caller, q: &ListJobsRequest) -> Result<JobFilter, ApiError> {
     let job_types = query::list(&q.job_type);
     for t in &job_types {
         t.parse::<JobType>()
@@ -75,8 +78,21 @@ fn filter(state: &AppState, q: &ListJobsRequest) -> Result<JobFilter, ApiError> 
     let mut resource_ids = query::list(&q.resource_ids);
     resource_ids.extend(query::text(&q.resource_id));
     let show_own = q.show_own.unwrap_or(true);
-    let user_id = query::text(&q.user_id_for_filter)
-        .or_else(|| show_own.then(|| state.caller_id.to_string()));
+    // Username names a user; an unknown name matches no job (an id no job has).
+    let by_name = match query::text(&q.username) {
+        Some(name) => Some(
+            state
+                .store
+                .user_by_name(&name)?
+                .map_or_else(String::new, |u| u.user_id),
+        ),
+        None => None,
+    };
+    let user_id = match (query::text(&q.user_id_for_filter), by_name) {
+        (Some(id), Some(named)) if id != named => Some(String::new()),
+        (Some(id), _) | (None, Some(id)) => Some(id),
+        (None, None) => show_own.then(|| caller.user_id().to_string()),
+    };
     let all_workspaces = q.from_all_workspaces.unwrap_or(false);
     Ok(JobFilter {
         display_name: query::text(&q.display_name),
@@ -98,9 +114,31 @@ fn filter(state: &AppState, q: &ListJobsRequest) -> Result<JobFilter, ApiError> 
         user_command_search: query::text(&q.user_command_search),
         reason_search: query::text(&q.reason_search),
         image_search: query::text(&q.image_search),
+        visible_to: visibility(caller),
         sort,
         descending: query::descending(&q.order, true)?,
         offset: (page_number - 1) * page_size,
         limit: page_size,
+    })
+}
+
+/// The caller's visibility as a filter; a server administrator sees every job.
+fn visibility(caller: &Caller) -> Option<Visibility> {
+    let principal = &caller.principal;
+    if principal.user.is_admin {
+        return None;
+    }
+    let in_role = |role: WorkspaceRole| {
+        principal
+            .workspaces
+            .iter()
+            .filter(|(_, r)| **r >= role)
+            .map(|(w, _)| w.clone())
+            .collect()
+    };
+    Some(Visibility {
+        user_id: principal.user.user_id.clone(),
+        member_of: in_role(WorkspaceRole::Member),
+        admin_of: in_role(WorkspaceRole::Admin),
     })
 }

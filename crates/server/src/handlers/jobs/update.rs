@@ -2,6 +2,7 @@ use axum::response::Response;
 use opendlc_api::{ErrorCode, UpdateJobRequest, UpdateJobResponseBody};
 use opendlc_core::submission::apply_update;
 
+use crate::handlers::access;
 use crate::http::{ok, ApiError, ApiRequest};
 use crate::state::AppState;
 
@@ -9,7 +10,7 @@ use crate::state::AppState;
 /// UserCommand only while it has not started.
 pub async fn update(state: &AppState, request: &ApiRequest) -> Result<Response, ApiError> {
     let body: UpdateJobRequest = request.json()?;
-    let mut job = state.store.get_job(request.param(0))?;
+    let mut job = access::writable_job(state, request, request.param(0))?;
     if job.status.is_terminal() {
         return Err(ApiError::new(
             ErrorCode::IncorrectStatus,

@@ -25,7 +25,7 @@ pub async fn start(state: &AppState, request: &ApiRequest) -> Result<Response, A
     let id = request.param(0);
     {
         let _guard = state.tensorboards.lock.lock().await;
-        let tb = find(state, id)?;
+        let tb = find(state, request, id)?;
         if tb.status.is_active() {
             return Err(incorrect(id, "started", tb.status));
         }
@@ -42,7 +42,7 @@ pub async fn stop(state: &AppState, request: &ApiRequest) -> Result<Response, Ap
     let id = request.param(0);
     {
         let _guard = state.tensorboards.lock.lock().await;
-        let tb = find(state, id)?;
+        let tb = find(state, request, id)?;
         match tb.status {
             TensorboardStatus::Creating | TensorboardStatus::Running => {
                 state.tensorboards.terminate(
@@ -71,6 +71,7 @@ pub async fn update(state: &AppState, request: &ApiRequest) -> Result<Response, 
     let priority = query::text(&q.priority);
     {
         let _guard = state.tensorboards.lock.lock().await;
+        find(state, request, id)?;
         let updated = state.store.update_tensorboard_settings(
             id,
             max,
@@ -93,7 +94,7 @@ pub async fn delete(state: &AppState, request: &ApiRequest) -> Result<Response, 
     let id = request.param(0);
     {
         let _guard = state.tensorboards.lock.lock().await;
-        let tb = find(state, id)?;
+        let tb = find(state, request, id)?;
         if tb.status.is_active() {
             state.tensorboards.terminate(
                 &tb,

@@ -7,17 +7,28 @@ use axum::response::Response;
 use opendlc_api::{CreateTensorboardRequest, CreateTensorboardResponseBody, ErrorCode};
 use opendlc_core::tensorboard::{new_tensorboard_id, Tensorboard, TensorboardStatus};
 use opendlc_core::time::now_millis;
+use opendlc_core::Job;
 
 use super::{accessibility, max_running_minutes};
-use crate::handlers::query;
+use crate::handlers::{access, query};
 use crate::http::{ok, ApiError, ApiRequest};
 use crate::state::AppState;
 
 const MAX_DISPLAY_NAME: usize = 256;
+/// The workspace of a TensorBoard created without a job or WorkspaceId.
+const DEFAULT_WORKSPACE: &str = "default";
 
 pub async fn create(state: &AppState, request: &ApiRequest) -> Result<Response, ApiError> {
     let body: CreateTensorboardRequest = request.json()?;
-    let (job_id, summary_path, logdir) = summary_dir(state, &body)?;
+    let caller = request.caller()?;
+    let (job, summary_path, logdir) = summary_dir(state, request, &body)?;
+    let job_id = job.as_ref().map(|j| j.job_id.clone());
+    let workspace_id = match (query::text(&body.workspace_id), &job) {
+        (Some(ws), _) => ws,
+        (None, Some(job)) => job.workspace_id.clone(),
+        (None, None) => DEFAULT_WORKSPACE.to_string(),
+    };
+    access::check_member(state, caller, &workspace_id)?;
     let id = new_tensorboard_id();
     let display_name = match query::text(&body.display_name) {
         Some(name) => check_display_name(name)?,
@@ -31,8 +42,8 @@ pub async fn create(state: &AppState, request: &ApiRequest) -> Result<Response, 
         tensorboard_id: id.clone(),
         display_name,
         job_id: job_id.clone(),
-        workspace_id: query::text(&body.workspace_id).unwrap_or_else(|| "default".into()),
-        user_id: state.caller_id.to_string(),
+        workspace_id,
+        user_id: caller.user_id().to_string(),
         accessibility: accessibility(&body.accessibility)?.unwrap_or_else(|| "PRIVATE".into()),
         priority: query::text(&body.priority),
         summary_path,
@@ -66,8 +77,9 @@ pub async fn create(state: &AppState, request: &ApiRequest) -> Result<Response, 
 /// (JobId, SummaryPath as reported, the directory tensorboard reads).
 fn summary_dir(
     state: &AppState,
+    request: &ApiRequest,
     body: &CreateTensorboardRequest,
-) -> Result<(Option<String>, String, PathBuf), ApiError> {
+) -> Result<(Option<Job>, String, PathBuf), ApiError> {
     let summary_path = query::text(&body.summary_path);
     let relative = query::text(&body.summary_relative_path);
     let job_id = query::text(&body.job_id).or_else(|| {
@@ -76,7 +88,7 @@ fn summary_dir(
         })
     });
     if let Some(job_id) = job_id {
-        state.store.get_job(&job_id)?;
+        let job = access::readable_job(state, request, &job_id)?;
         let work = state.jobs_dir.work(&job_id);
         let dir = match (&relative, &summary_path) {
             (Some(rel), _) => work.join(inside("SummaryRelativePath", rel)?),
@@ -85,7 +97,7 @@ fn summary_dir(
             (None, None) => work.clone(),
         };
         let reported = summary_path.unwrap_or_else(|| dir.to_string_lossy().into_owned());
-        return Ok((Some(job_id), reported, dir));
+        return Ok((Some(job), reported, dir));
     }
     if relative.is_some() {
         return Err(ApiError::invalid(

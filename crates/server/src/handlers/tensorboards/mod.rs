@@ -11,7 +11,7 @@ pub use read::{get, list, shared_url};
 use opendlc_api::ErrorCode;
 use opendlc_core::tensorboard::Tensorboard;
 
-use crate::http::ApiError;
+use crate::http::{ApiError, ApiRequest};
 use crate::state::AppState;
 
 fn not_found(id: &str) -> ApiError {
@@ -21,11 +21,9 @@ fn not_found(id: &str) -> ApiError {
     )
 }
 
-fn find(state: &AppState, id: &str) -> Result<Tensorboard, ApiError> {
-    state
-        .store
-        .get_tensorboard(id)?
-        .ok_or_else(|| not_found(id))
+/// The TensorBoard, if the caller may change it.
+fn find(state: &AppState, request: &ApiRequest, id: &str) -> Result<Tensorboard, ApiError> {
+    crate::handlers::access::writable_tensorboard(state, request, id)
 }
 
 fn accessibility(value: &Option<String>) -> Result<Option<String>, ApiError> {

@@ -2,19 +2,19 @@
 
 use axum::response::Response;
 use opendlc_api::{
-    CreateTensorboardRequest, ErrorCode, GetTensorboardRequest, GetTensorboardSharedUrlRequest,
+    CreateTensorboardRequest, GetTensorboardRequest, GetTensorboardSharedUrlRequest,
     GetTensorboardSharedUrlResponseBody, ListTensorboardsRequest, ListTensorboardsResponseBody,
 };
 use opendlc_core::tensorboard::{Tensorboard, TensorboardStatus};
 use opendlc_core::time::{format_wire, now_millis};
 use opendlc_store::TensorboardFilter;
 
-use super::{accessibility, find};
+use super::accessibility;
+use crate::auth::token::{Claims, TargetType};
+use crate::handlers::access;
 use crate::handlers::query;
 use crate::http::{ok, ApiError, ApiRequest};
-use crate::share_token::Claims;
 use crate::state::AppState;
-use crate::tensorboards::access::TARGET_TYPE;
 
 /// ListTensorboards without StartTime: the last 7 days (the spec's default).
 const DEFAULT_LIST_WINDOW_MS: i64 = 7 * 24 * 3600 * 1000;
@@ -26,14 +26,9 @@ const MAX_SHARE_SECONDS: i64 = 604_800;
 pub fn get(state: &AppState, request: &ApiRequest) -> Result<Response, ApiError> {
     let q = GetTensorboardRequest::from_query(&request.query)?;
     let id = request.param(0);
-    if let Some(token) = query::text(&q.token) {
-        state
-            .tensorboards
-            .token_key
-            .verify(&token, TARGET_TYPE, id, now_millis() / 1000)
-            .map_err(|e| ApiError::new(ErrorCode::Forbidden, format!("Token: {e}.")))?;
-    }
-    let tb = find(state, id)?;
+    // A `Token` was checked by the authentication layer (it opens this TensorBoard only).
+    let _ = q.token;
+    let tb = access::readable_tensorboard(state, request, id)?;
     let mut view = view(state, &tb);
     view.request_id = Some(request.request_id.clone());
     ok(&view)
@@ -77,7 +72,9 @@ pub fn list(state: &AppState, request: &ApiRequest) -> Result<Response, ApiError
             ))
         }
     };
-    let show_own = q.show_own.unwrap_or(true);
+    let caller = request.caller()?;
+    // Until listing honours workspace visibility, only admins list other users' TensorBoards.
+    let show_own = q.show_own.unwrap_or(true) || !caller.principal.user.is_admin;
     let filter = TensorboardFilter {
         tensorboard_id: query::text(&q.tensorboard_id),
         job_id: query::text(&q.job_id).or(source_job),
@@ -85,7 +82,7 @@ pub fn list(state: &AppState, request: &ApiRequest) -> Result<Response, ApiError
         status,
         workspace_id: query::text(&q.workspace_id),
         user_id: if show_own {
-            Some(state.caller_id.to_string())
+            Some(caller.user_id().to_string())
         } else {
             query::text(&q.user_id)
         },
@@ -121,12 +118,12 @@ pub fn shared_url(state: &AppState, request: &ApiRequest) -> Result<Response, Ap
             }
         },
     };
-    find(state, id)?;
+    access::readable_tensorboard(state, request, id)?;
     let now = now_millis() / 1000;
     let token = state.tensorboards.token_key.issue(&Claims {
-        target_type: TARGET_TYPE.into(),
+        target_type: TargetType::Tensorboard,
         target_id: id.to_string(),
-        user_id: state.caller_id.to_string(),
+        user_id: request.caller()?.user_id().to_string(),
         iat: now,
         exp: now + seconds,
         jti: None,

@@ -1,0 +1,161 @@
+//! Keys and workspaces against a real server: revoked keys stop working, workspaces bound
+//! what ListJobs shows, and a share token opens exactly one job for reading.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{pytorch_job, Key, TestServer};
+use serde_json::Value;
+
+fn ids(list: &Value) -> Vec<String> {
+    let mut ids: Vec<String> = list["Jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| j["JobId"].as_str().unwrap().to_string())
+        .collect();
+    ids.sort();
+    ids
+}
+
+async fn create_in(server: &TestServer, key: &Key, workspace: &str, access: &str) -> String {
+    let mut body = pytorch_job("owned", &[("Worker", 1)], "true");
+    body["WorkspaceId"] = workspace.into();
+    body["Accessibility"] = access.into();
+    let (status, created) = server
+        .call_as(key, "POST", "/api/v1/jobs", Some(body))
+        .await;
+    assert_eq!(status, 200, "{created}");
+    created["JobId"].as_str().unwrap().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_key_is_refused() {
+    let server = TestServer::start().await;
+    let ann = server.add_user("ann");
+    let (status, _) = server.call_as(&ann, "GET", "/api/v1/jobs", None).await;
+    assert_eq!(status, 200);
+    let store = opendlc_server::admin::open(server.data_dir.path()).unwrap();
+    opendlc_server::admin::revoke_key(&store, &ann.id).unwrap();
+    // The server reuses a key's lookup for up to a second.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let (status, error) = server.call_as(&ann, "GET", "/api/v1/jobs", None).await;
+    assert_eq!(
+        (status, error["Code"].as_str()),
+        (404, Some("InvalidAccessKeyId.NotFound"))
+    );
+    let second = opendlc_server::admin::add_key(&store, "ann").unwrap();
+    let second = Key {
+        id: second.id,
+        secret: second.secret,
+    };
+    let (status, _) = server.call_as(&second, "GET", "/api/v1/jobs", None).await;
+    assert_eq!(status, 200, "a user may hold several keys");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn list_jobs_stays_within_the_callers_workspaces() {
+    let server = TestServer::start().await;
+    let ann = server.add_user("ann");
+    let bob = server.add_user("bob");
+    let lab = server.add_workspace("lab", "ann");
+    server.add_member(&lab, "bob", false);
+    let in_lab = create_in(&server, &ann, &lab, "PUBLIC").await;
+    let in_default = create_in(&server, &ann, "default", "PUBLIC").await;
+    let private = create_in(&server, &ann, &lab, "PRIVATE").await;
+
+    let list = |key: Key, query: &'static str| {
+        let server = &server;
+        async move {
+            let (status, body) = server
+                .call_as(
+                    &key,
+                    "GET",
+                    &format!("/api/v1/jobs?ShowOwn=False&{query}"),
+                    None,
+                )
+                .await;
+            assert_eq!(status, 200, "{body}");
+            ids(&body)
+        }
+    };
+    let mut both = vec![in_lab.clone(), in_default.clone()];
+    both.sort();
+    assert_eq!(list(bob.clone(), "FromAllWorkspaces=True").await, both);
+    assert_eq!(
+        list(bob.clone(), "").await,
+        both,
+        "no WorkspaceId: every workspace"
+    );
+    let (_, only_lab) = server
+        .call_as(
+            &bob,
+            "GET",
+            &format!("/api/v1/jobs?ShowOwn=False&WorkspaceId={lab}"),
+            None,
+        )
+        .await;
+    assert_eq!(ids(&only_lab), vec![in_lab.clone()]);
+    let (_, own) = server.call_as(&bob, "GET", "/api/v1/jobs", None).await;
+    assert!(ids(&own).is_empty(), "ShowOwn defaults to true");
+    let mut all = vec![in_lab, in_default, private];
+    all.sort();
+    assert_eq!(
+        list(server.admin.clone(), "").await,
+        all,
+        "the administrator sees all"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_share_token_reads_one_job_and_nothing_else() {
+    let server = TestServer::start().await;
+    let shared = server
+        .create_job(pytorch_job("shared", &[("Worker", 1)], "echo hello"))
+        .await;
+    let other = server
+        .create_job(pytorch_job("other", &[("Worker", 1)], "true"))
+        .await;
+    server.wait_status(&shared, "Succeeded").await;
+    let token = server
+        .ok(
+            "GET",
+            &format!("/api/v1/tokens?TargetType=job&TargetId={shared}"),
+            None,
+        )
+        .await["Token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let http = reqwest::Client::new();
+    let get = |path: String| {
+        let http = http.clone();
+        let url = format!("{}{path}", server.base);
+        async move {
+            let response = http.get(url).send().await.unwrap();
+            (
+                response.status().as_u16(),
+                response.json::<Value>().await.unwrap(),
+            )
+        }
+    };
+    let (status, job) = get(format!("/api/v1/jobs/{shared}?Token={token}")).await;
+    assert_eq!(
+        (status, job["JobId"].as_str()),
+        (200, Some(shared.as_str()))
+    );
+    let pod = format!("{shared}-worker-0");
+    let (status, logs) = get(format!(
+        "/api/v1/jobs/{shared}/pods/{pod}/logs?Token={token}"
+    ))
+    .await;
+    assert_eq!(status, 200);
+    assert!(logs["Logs"].to_string().contains("hello"), "{logs}");
+    let (status, error) = get(format!("/api/v1/jobs/{other}?Token={token}")).await;
+    assert_eq!((status, error["Code"].as_str()), (403, Some("Forbidden")));
+    let (status, _) = get(format!("/api/v1/jobs?Token={token}")).await;
+    assert_eq!(status, 403, "ListJobs is not open to a token");
+    let (status, error) = get(format!("/api/v1/jobs/{shared}?Token={token}x")).await;
+    assert_eq!((status, error["Code"].as_str()), (403, Some("Forbidden")));
+}

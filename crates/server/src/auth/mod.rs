@@ -1,0 +1,274 @@
+//! Who is calling: every API request is signed with an access key (ACS3-HMAC-SHA256 or the
+//! legacy HMAC-SHA1) or, for reading one shared resource, carries a share token. The result is
+//! a [`Caller`]: the user, their workspaces and, for a token, the one resource it opens.
+//!
+//! Order of checks: the signature (unknown key, bad signature, tampered body), then the clock
+//! (±15 minutes), then the nonce (a replay), then the key's rate limit.
+
+mod limit;
+mod nonce;
+pub mod token;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use opendlc_api::signature::verify::{
+    check_signature, check_time, parse_authorization, Authorization, Received,
+};
+use opendlc_api::ErrorCode;
+use opendlc_core::identity::{Owned, Principal};
+use opendlc_core::time::now_millis;
+use opendlc_store::{AccessKeyRecord, Store};
+
+use limit::Limiter;
+pub use limit::RateLimit;
+use nonce::Nonces;
+use token::{Claims, TargetType, TokenKey};
+
+use crate::http::{ApiError, ApiRequest};
+
+/// The caller of one request.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub principal: Principal,
+    /// For a request that came with a share token: the one resource it may read.
+    pub scope: Option<(TargetType, String)>,
+}
+
+impl Caller {
+    pub fn user_id(&self) -> &str {
+        &self.principal.user.user_id
+    }
+
+    pub fn can_read(&self, resource: Owned<'_>) -> bool {
+        self.principal.can_read(resource)
+    }
+
+    /// Writing is never allowed with a share token.
+    pub fn can_write(&self, resource: Owned<'_>) -> bool {
+        self.scope.is_none() && self.principal.can_write(resource)
+    }
+}
+
+/// Operations a share token opens, with the type of resource whose id is the first path
+/// parameter. GetJob, the pods' logs and events and the log stream are not in the spec's list
+/// of token-taking operations; a shared job view needs them (docs/IDENTITY.md).
+const TOKEN_READS: &[(&str, TargetType)] = &[
+    ("GetJob", TargetType::Job),
+    ("GetPodLogs", TargetType::Job),
+    ("GetPodEvents", TargetType::Job),
+    ("GetJobEvents", TargetType::Job),
+    ("GetJobMetrics", TargetType::Job),
+    ("GetJobSanityCheckResult", TargetType::Job),
+    ("ListJobSanityCheckResults", TargetType::Job),
+    ("GetDashboard", TargetType::Job),
+    ("GetRayDashboard", TargetType::Job),
+    ("StreamJobLogs", TargetType::Job),
+    ("GetTensorboard", TargetType::Tensorboard),
+];
+
+/// How long a key's secret and its owner's memberships are reused before being read again:
+/// a revoked key or a changed membership takes effect within this time.
+const KEY_CACHE_TTL: Duration = Duration::from_secs(1);
+/// Past this many cached keys the cache starts over (a bound on memory, not a tuning knob).
+const KEY_CACHE_MAX: usize = 10_000;
+
+type CachedKey = (Instant, AccessKeyRecord, Principal);
+
+pub struct Authenticator {
+    store: Arc<Store>,
+    tokens: TokenKey,
+    keys: Mutex<HashMap<String, CachedKey>>,
+    nonces: Mutex<Nonces>,
+    limiter: Mutex<Limiter>,
+}
+
+impl Authenticator {
+    pub fn new(store: Arc<Store>, tokens: TokenKey, limit: RateLimit) -> Authenticator {
+        Authenticator {
+            store,
+            tokens,
+            keys: Mutex::new(HashMap::new()),
+            nonces: Mutex::new(Nonces::default()),
+            limiter: Mutex::new(Limiter::new(limit)),
+        }
+    }
+
+    pub fn tokens(&self) -> &TokenKey {
+        &self.tokens
+    }
+
+    /// The caller of `request`, named by `action` (an operation, or an extension's name).
+    pub fn authenticate(&self, request: &ApiRequest, action: &str) -> Result<Caller, ApiError> {
+        let received = Received {
+            method: &request.method,
+            raw_path: &request.raw_path,
+            query: &request.query,
+            headers: &request.headers,
+            body: &request.body,
+        };
+        if received.header("authorization").is_none() {
+            if let Some(token) = share_token(request) {
+                return self.token_caller(request, action, token);
+            }
+        }
+        let reject = |r: opendlc_api::signature::verify::Rejected| ApiError::new(r.code, r.message);
+        let authorization = parse_authorization(&received).map_err(reject)?;
+        let access_key_id = authorization.access_key_id().to_string();
+        let (key, principal) = self.key_owner(&access_key_id)?.ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::AccessKeyNotFound,
+                format!("The access key {access_key_id} does not exist or was revoked."),
+            )
+        })?;
+        check_signature(&received, &authorization, &key.secret).map_err(reject)?;
+        let now_ms = now_millis();
+        let now = now_ms / 1000;
+        check_time(&received, &authorization, now, |text| match authorization {
+            Authorization::Acs3 { .. } => parse_iso8601(text),
+            Authorization::Legacy { .. } => parse_rfc1123(text),
+        })
+        .map_err(reject)?;
+        if let Some(nonce) = received.header("x-acs-signature-nonce") {
+            let fresh = self
+                .nonces
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .first_use(&access_key_id, nonce, now);
+            if !fresh {
+                return Err(ApiError::new(
+                    ErrorCode::SignatureNonceUsed,
+                    format!(
+                        "The signature nonce {nonce} was already used: every request needs a new one."
+                    ),
+                ));
+            }
+        }
+        self.throttle(&access_key_id, now_ms)?;
+        Ok(Caller {
+            principal,
+            scope: None,
+        })
+    }
+
+    /// The active key and its owner, from the cache when read less than [`KEY_CACHE_TTL`] ago.
+    fn key_owner(
+        &self,
+        access_key_id: &str,
+    ) -> Result<Option<(AccessKeyRecord, Principal)>, ApiError> {
+        let now = Instant::now();
+        {
+            let keys = self.keys.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some((read_at, key, principal)) = keys.get(access_key_id) {
+                if now.duration_since(*read_at) < KEY_CACHE_TTL {
+                    return Ok(Some((key.clone(), principal.clone())));
+                }
+            }
+        }
+        let found = self.store.key_owner(access_key_id)?;
+        let mut keys = self.keys.lock().unwrap_or_else(|e| e.into_inner());
+        if keys.len() >= KEY_CACHE_MAX {
+            keys.clear();
+        }
+        match &found {
+            Some((key, principal)) => {
+                keys.insert(
+                    access_key_id.to_string(),
+                    (now, key.clone(), principal.clone()),
+                );
+            }
+            None => {
+                keys.remove(access_key_id);
+            }
+        }
+        Ok(found)
+    }
+
+    fn token_caller(
+        &self,
+        request: &ApiRequest,
+        action: &str,
+        token: &str,
+    ) -> Result<Caller, ApiError> {
+        let now_ms = now_millis();
+        let claims: Claims = self
+            .tokens
+            .verify(token, now_ms / 1000)
+            .map_err(|e| ApiError::new(ErrorCode::Forbidden, format!("Invalid token: {e}.")))?;
+        let target = request
+            .params
+            .first()
+            .map(String::as_str)
+            .unwrap_or_default();
+        let allowed = TOKEN_READS
+            .iter()
+            .any(|(a, t)| *a == action && *t == claims.target_type);
+        if !allowed || target != claims.target_id {
+            return Err(ApiError::new(
+                ErrorCode::Forbidden,
+                format!(
+                    "The token opens {} {} for reading only; {action} on \"{target}\" needs a \
+                     signed request.",
+                    claims.target_type.as_str(),
+                    claims.target_id
+                ),
+            ));
+        }
+        self.throttle(&format!("token:{}", claims.user_id), now_ms)?;
+        let principal = self.store.principal(&claims.user_id)?.ok_or_else(|| {
+            ApiError::new(ErrorCode::Forbidden, "The token's issuer no longer exists.")
+        })?;
+        Ok(Caller {
+            principal,
+            scope: Some((claims.target_type, claims.target_id)),
+        })
+    }
+
+    fn throttle(&self, key: &str, now_ms: i64) -> Result<(), ApiError> {
+        let taken = self
+            .limiter
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take(key, now_ms as f64 / 1000.0);
+        taken.map_err(ApiError::throttled)
+    }
+}
+
+/// The `Token` (or `token`) query parameter.
+fn share_token(request: &ApiRequest) -> Option<&str> {
+    request
+        .query
+        .iter()
+        .find(|(k, v)| (k == "Token" || k == "token") && !v.is_empty())
+        .map(|(_, v)| v.as_str())
+}
+
+/// `2024-01-01T00:00:00Z` (x-acs-date) as Unix seconds.
+fn parse_iso8601(text: &str) -> Option<i64> {
+    chrono::DateTime::parse_from_rfc3339(text)
+        .ok()
+        .map(|t| t.timestamp())
+}
+
+/// `Sun, 22 Nov 2026 07:08:50 GMT` (the legacy scheme's Date) as Unix seconds.
+fn parse_rfc1123(text: &str) -> Option<i64> {
+    chrono::DateTime::parse_from_rfc2822(text)
+        .ok()
+        .map(|t| t.timestamp())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_times_parse_in_both_formats() {
+        assert_eq!(parse_iso8601("2024-01-01T00:00:00Z"), Some(1_704_067_200));
+        assert_eq!(
+            parse_rfc1123("Mon, 01 Jan 2024 00:00:00 GMT"),
+            Some(1_704_067_200)
+        );
+        assert_eq!(parse_iso8601("yesterday"), None);
+    }
+}

@@ -1,0 +1,320 @@
+//! Sanity checks in the engine: a round runs when a job with `EnableSanityCheck` starts
+//! (`BeforeJob`) and, with `AfterJobFaultTolerant`, before each restart's pods run.
+//!
+//! During a round every pod first runs the checker (`opendlc sanity-check`, see
+//! `opendlc_runtime::sanity`) and then, if it passed (or the args say to continue), its own
+//! command, in the same process group: `checker && exec sh -c COMMAND`. The job is
+//! SanityChecking from the moment all pods started until every pod's results are in; the
+//! engine reads them from the pod directories (on its tick, and before acting on a pod's exit),
+//! stores them per phase under the round's CheckNumber, and then lets the job run, or fails it
+//! with the phases' messages.
+
+use std::path::Path;
+
+use opendlc_core::sanity::{combine, CheckPlan, OnFailure, Phase, PhaseResult};
+use opendlc_core::time::now_millis;
+use opendlc_core::{Job, JobStatus, Pod, Reason};
+use opendlc_store::{SanityRecord, Transition};
+
+use super::active::ActiveJob;
+use super::apply::{Engine, POD_IP};
+
+/// The checker's plan and results, in each pod incarnation's directory.
+pub const PLAN_FILE: &str = "sanity-plan.json";
+pub const RESULTS_FILE: &str = "sanity.json";
+/// How long past its own timeout the engine waits for a checker before failing the round.
+const GRACE_MS: i64 = 30_000;
+
+impl Engine {
+    /// Called when a job's pods are about to start (`restart`: a new incarnation after a
+    /// fault). Decides whether a check round runs, and records its phases as Running.
+    pub(super) fn begin_sanity_round(&mut self, job_id: &str, restart: bool) {
+        let Some(active) = self.active.get_mut(job_id) else {
+            return;
+        };
+        let Some(settings) = active.job.sanity_settings() else {
+            return;
+        };
+        let runs = if restart {
+            settings.timing.after_fault
+        } else {
+            settings.timing.before_job
+        };
+        if !runs {
+            active.sanity_round = None;
+            return;
+        }
+        let previous = self
+            .store
+            .sanity_results(job_id)
+            .map(|r| r.iter().map(|r| r.check_number).max().unwrap_or(0))
+            .unwrap_or(0);
+        let round = previous + 1;
+        active.sanity_round = Some(round);
+        active.sanity_started = None;
+        let records: Vec<SanityRecord> = settings
+            .phases
+            .iter()
+            .map(|phase| SanityRecord {
+                check_number: round,
+                phase: phase.as_str().to_string(),
+                status: "Running".into(),
+                message: String::new(),
+                started: None,
+                finished: None,
+            })
+            .collect();
+        if let Err(e) = self.store.put_sanity_results(job_id, &records) {
+            tracing::warn!(job.id = %job_id, "failed to record the sanity check round: {e}");
+        }
+    }
+
+    /// After a server restart: a round that was under way (its phases still Running) goes on.
+    pub(super) fn resume_sanity_round(&self, active: &mut ActiveJob) {
+        let starting = matches!(
+            active.status,
+            JobStatus::EnvPreparing | JobStatus::Restarting | JobStatus::SanityChecking
+        );
+        if !starting || active.job.sanity_settings().is_none() {
+            return;
+        }
+        let Ok(records) = self.store.sanity_results(&active.job.job_id) else {
+            return;
+        };
+        let Some(last) = records.iter().map(|r| r.check_number).max() else {
+            return;
+        };
+        let open = records
+            .iter()
+            .any(|r| r.check_number == last && r.status == "Running");
+        if open {
+            active.sanity_round = Some(last);
+            active.sanity_started = (active.status == JobStatus::SanityChecking).then(now_millis);
+        }
+    }
+
+    /// The command a pod runs: its own, behind the checker while a round is under way (the
+    /// checker's plan is written into the pod's directory).
+    pub(super) fn with_sanity_check(
+        &self,
+        job: &Job,
+        pod: &Pod,
+        rank: Option<usize>,
+        command: String,
+        workdir: &Path,
+    ) -> String {
+        let active = self.active.get(&job.job_id);
+        let (Some(_), Some(settings), Some(rank)) = (
+            active.and_then(|a| a.sanity_round),
+            job.sanity_settings(),
+            rank,
+        ) else {
+            return command;
+        };
+        let dir = self.pod_dir(&job.job_id, &pod.pod_uid);
+        let plan = CheckPlan {
+            rank,
+            peers: job.ports.iter().map(|p| format!("{POD_IP}:{p}")).collect(),
+            phases: settings.phases.clone(),
+            timeout_secs: settings.timeout_secs,
+            command: command.clone(),
+            workdir: workdir.display().to_string(),
+            mounts: Vec::new(),
+            gpus: Vec::new(),
+        };
+        let written = std::fs::create_dir_all(&dir).and_then(|_| {
+            let bytes = serde_json::to_vec_pretty(&plan).map_err(std::io::Error::other)?;
+            std::fs::write(dir.join(PLAN_FILE), bytes)
+        });
+        if let Err(e) = written {
+            tracing::error!(pod.id = %pod.pod_id, "failed to write the sanity check plan: {e}");
+            return command;
+        }
+        let then = match settings.on_failure {
+            OnFailure::MarkJobFail => "&&",
+            OnFailure::ContinueJob => ";",
+        };
+        format!(
+            "{} sanity-check --plan {} --out {} {then} exec /bin/sh -c {}",
+            shell_quote(&self.checker_program.display().to_string()),
+            shell_quote(&dir.join(PLAN_FILE).display().to_string()),
+            shell_quote(&dir.join(RESULTS_FILE).display().to_string()),
+            shell_quote(&command)
+        )
+    }
+
+    /// Every pod started: SanityChecking while a round is under way.
+    pub(super) fn enter_sanity_check(&mut self, job_id: &str) -> bool {
+        let Some(active) = self.active.get_mut(job_id) else {
+            return false;
+        };
+        if active.sanity_round.is_none() {
+            return false;
+        }
+        let t = Transition::new(JobStatus::SanityChecking, now_millis()).because(
+            "JobSanityChecking",
+            "Checking every pod's environment, devices and links before the job runs.",
+        );
+        match self.store.transition(job_id, &t) {
+            Ok(_) => {
+                active.status = JobStatus::SanityChecking;
+                active.sanity_started = Some(now_millis());
+            }
+            Err(e) => tracing::warn!(job.id = %job_id, "failed to mark the sanity check: {e}"),
+        }
+        true
+    }
+
+    /// On the engine's tick: every job in a round.
+    pub(super) fn poll_sanity_checks(&mut self) {
+        let checking: Vec<String> = self
+            .active
+            .iter()
+            .filter(|(_, a)| a.status == JobStatus::SanityChecking && a.sanity_round.is_some())
+            .map(|(id, _)| id.clone())
+            .collect();
+        for job_id in checking {
+            self.poll_sanity_check(&job_id);
+        }
+    }
+
+    /// Reads the pods' results; once all are in (or one failed and that fails the job, or the
+    /// round ran out of time) records them and moves the job on.
+    pub(super) fn poll_sanity_check(&mut self, job_id: &str) {
+        let Some(active) = self.active.get(job_id) else {
+            return;
+        };
+        let (Some(round), Some(settings)) = (active.sanity_round, active.job.sanity_settings())
+        else {
+            return;
+        };
+        if active.status != JobStatus::SanityChecking {
+            return;
+        }
+        let mut per_pod: Vec<(String, PhaseResult)> = Vec::new();
+        let mut missing = Vec::new();
+        for pod in &active.pods {
+            let file = self.pod_dir(job_id, &pod.pod_uid).join(RESULTS_FILE);
+            match std::fs::read(&file)
+                .ok()
+                .and_then(|b| serde_json::from_slice::<Vec<PhaseResult>>(&b).ok())
+            {
+                Some(results) => {
+                    per_pod.extend(results.into_iter().map(|r| (pod.pod_id.clone(), r)))
+                }
+                None => missing.push(pod.pod_id.clone()),
+            }
+        }
+        let failed = per_pod.iter().any(|(_, r)| !r.passed);
+        let overdue = active
+            .sanity_started
+            .is_some_and(|at| now_millis() - at > settings.timeout_secs as i64 * 1000 + GRACE_MS);
+        let fail_now = failed && settings.on_failure == OnFailure::MarkJobFail;
+        if !missing.is_empty() && !fail_now && !overdue {
+            return;
+        }
+        // Pods without results when the round is decided count as timed out only past the
+        // deadline; a failure seen earlier decides alone.
+        let timed_out: &[String] = if overdue { &missing } else { &[] };
+        let records: Vec<SanityRecord> = settings
+            .phases
+            .iter()
+            .map(|phase| record(round, *phase, &per_pod, timed_out))
+            .collect();
+        if let Err(e) = self.store.put_sanity_results(job_id, &records) {
+            tracing::warn!(job.id = %job_id, "failed to record sanity check results: {e}");
+        }
+        let failures: Vec<String> = records
+            .iter()
+            .filter(|r| r.status == "Failed")
+            .map(|r| format!("{}: {}", r.phase, r.message))
+            .collect();
+        let policy = if timed_out.is_empty() {
+            settings.on_failure
+        } else {
+            settings.on_timeout
+        };
+        let Some(active) = self.active.get_mut(job_id) else {
+            return;
+        };
+        active.sanity_round = None;
+        if failures.is_empty() || policy == OnFailure::ContinueJob {
+            let t = Transition::new(JobStatus::Running, now_millis())
+                .because("JobRunning", "Job is running.");
+            match self.store.transition(job_id, &t) {
+                Ok(_) => active.status = JobStatus::Running,
+                Err(e) => tracing::warn!(job.id = %job_id, "failed to mark the job running: {e}"),
+            }
+            return;
+        }
+        let code = if timed_out.is_empty() {
+            "SanityCheckFailed"
+        } else {
+            "SanityCheckTimeout"
+        };
+        active.failing = Some(Reason::new(
+            code,
+            format!("Sanity check {round} failed. {}", failures.join(" ")),
+        ));
+        self.evaluate(job_id);
+    }
+}
+
+/// One phase of the round over all pods; pods without results count as failed (timed out).
+fn record(
+    round: u32,
+    phase: Phase,
+    per_pod: &[(String, PhaseResult)],
+    missing: &[String],
+) -> SanityRecord {
+    let combined = combine(phase, per_pod);
+    let mut status = match &combined {
+        Some(c) if c.passed => "Succeeded",
+        _ => "Failed",
+    };
+    let mut message = combined
+        .as_ref()
+        .map(|c| c.message.clone())
+        .unwrap_or_default();
+    if !missing.is_empty() {
+        status = "Failed";
+        if !message.is_empty() {
+            message.push_str("; ");
+        }
+        message.push_str(&format!(
+            "no results from {} (timed out)",
+            missing.join(", ")
+        ));
+    }
+    SanityRecord {
+        check_number: round,
+        phase: phase.as_str().into(),
+        status: status.into(),
+        message,
+        started: combined.as_ref().map(|c| c.started),
+        finished: combined.as_ref().map(|c| c.finished),
+    }
+}
+
+/// `'text'` for `/bin/sh`, with embedded quotes as `'\''`.
+fn shell_quote(text: &str) -> String {
+    format!("'{}'", text.replace('\'', r"'\''"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoting_survives_the_shell() {
+        let command = r#"echo "it's $RANK"; exit 0"#;
+        let out = std::process::Command::new("/bin/sh")
+            .args([
+                "-c",
+                &format!("RANK=3 exec /bin/sh -c {}", shell_quote(command)),
+            ])
+            .output()
+            .unwrap();
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "it's 3\n");
+    }
+}
