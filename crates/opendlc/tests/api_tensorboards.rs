@@ -582,3 +582,53 @@ async fn tensorboards_survive_a_server_restart_or_are_restarted() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+#[tokio::test]
+async fn another_user_sees_a_private_tensorboard_only_through_a_shared_link() {
+    let bin = tempfile::tempdir().unwrap();
+    let program = fake_tensorboard(bin.path());
+    let server = server_with(program).await;
+    let job_id = finished_job(&server, "true").await;
+    let id = create_tb(&server, json!({"JobId": job_id})).await;
+    let url = wait_tb(&server, &id, "Running").await["TensorboardUrl"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let bob = server.add_user("bob");
+    let path = format!("/api/v1/tensorboards/{id}");
+    for (method, path) in [
+        ("GET", path.clone()),
+        ("PUT", format!("{path}/stop")),
+        ("DELETE", path.clone()),
+        ("GET", format!("{path}/sharedurl")),
+    ] {
+        let (status, err) = server.call_as(&bob, method, &path, None).await;
+        assert_eq!(
+            (status, err["Code"].as_str()),
+            (404, Some("EntityNotFound.Tensorboard")),
+            "{method} {path}: {err}"
+        );
+    }
+    let listed = server
+        .call_as(&bob, "GET", "/api/v1/tensorboards", None)
+        .await
+        .1;
+    assert_eq!(listed["TotalCount"], 0);
+    let http = reqwest::Client::new();
+    let as_bob = http
+        .get(&url)
+        .basic_auth(&bob.id, Some(&bob.secret))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(as_bob.status(), 403);
+    let shared = server.ok("GET", &format!("{path}/sharedurl"), None).await;
+    let opened = http
+        .get(shared["TensorboardSharedUrl"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(opened.text().await.unwrap(), "fake tensorboard");
+    assert_eq!(get_tb(&server, &id).await["Status"], "Running");
+    server.ok("DELETE", &path, None).await;
+}
