@@ -488,7 +488,7 @@ async fn max_running_time_stops_it() {
     )
     .await;
     wait_tb(&server, &id, "Running").await;
-    let pid = running_pid(&server, &id);
+    let pid = running_pid(&id);
     let stopped = wait_tb(&server, &id, "Stopped").await;
     assert_eq!(
         stopped["ReasonCode"], "TensorboardExceededMaxRunningTime",
@@ -507,7 +507,7 @@ async fn max_running_time_stops_it() {
 }
 
 /// The pid of a TensorBoard's process, from the one process whose command line names it.
-fn running_pid(_server: &TestServer, id: &str) -> i64 {
+fn running_pid(id: &str) -> i64 {
     let prefix = format!("/tensorboard/{id}");
     std::fs::read_dir("/proc")
         .unwrap()
@@ -531,7 +531,7 @@ async fn tensorboards_survive_a_server_restart_or_are_restarted() {
     let job_id = finished_job(&server, "true").await;
     let id = create_tb(&server, json!({"JobId": job_id})).await;
     wait_tb(&server, &id, "Running").await;
-    let pid = running_pid(&server, &id);
+    let pid = running_pid(&id);
 
     // The server stops; the process does not, and the next server adopts it.
     let data_dir = server.stop().await;
@@ -540,7 +540,7 @@ async fn tensorboards_survive_a_server_restart_or_are_restarted() {
     wait_tb(&server, &id, "Running").await;
     tokio::time::sleep(Duration::from_millis(700)).await;
     assert_eq!(get_tb(&server, &id).await["Status"], "Running");
-    assert_eq!(running_pid(&server, &id), pid, "re-adopted, not restarted");
+    assert_eq!(running_pid(&id), pid, "re-adopted, not restarted");
     let url = get_tb(&server, &id).await["TensorboardUrl"]
         .as_str()
         .unwrap()
@@ -568,7 +568,7 @@ async fn tensorboards_survive_a_server_restart_or_are_restarted() {
     }
     let server = TestServer::start_with(data_dir, configure(program)).await;
     wait_tb(&server, &id, "Running").await;
-    let new_pid = running_pid(&server, &id);
+    let new_pid = running_pid(&id);
     assert_ne!(new_pid, pid);
     server
         .ok("DELETE", &format!("/api/v1/tensorboards/{id}"), None)
