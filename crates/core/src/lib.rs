@@ -22,5 +22,6 @@ pub mod lifecycle;
 pub mod queue;
 pub mod restart;
 pub mod sanity;
+pub mod scheduler;
 pub mod startup;
 pub mod submission;

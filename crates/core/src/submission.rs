@@ -53,6 +53,8 @@ pub struct SubmitContext<'a> {
     pub now: Millis,
     /// The largest pool a job may ever use; a job that needs more is refused at once.
     pub pool: Resources,
+    /// The resource quotas (`ResourceId` → limits) configured on the server.
+    pub quotas: &'a std::collections::BTreeMap<String, Resources>,
 }
 
 pub fn validate_create(req: &CreateJobRequest, ctx: &SubmitContext<'_>) -> Result<Job, Invalid> {
@@ -101,12 +103,28 @@ pub fn validate_create(req: &CreateJobRequest, ctx: &SubmitContext<'_>) -> Resul
         }
     }
     apply_success_policy(req.success_policy.as_deref(), specs, &mut roles);
-    if let Some(resource_id) = req.resource_id.as_deref().filter(|r| !r.is_empty()) {
-        return Err(Invalid::value(
-            "ResourceId",
-            format!("no resource quota \"{resource_id}\" is configured on this server; leave it empty for the public pool"),
-        ));
-    }
+    let resource_id = req
+        .resource_id
+        .as_deref()
+        .map(str::trim)
+        .unwrap_or_default();
+    let quota = if resource_id.is_empty() {
+        None
+    } else {
+        let limit = ctx.quotas.get(resource_id).ok_or_else(|| {
+            let known: Vec<&str> = ctx.quotas.keys().map(String::as_str).collect();
+            let known = if known.is_empty() {
+                "none is configured".to_string()
+            } else {
+                format!("configured: {}", known.join(", "))
+            };
+            Invalid::value(
+                "ResourceId",
+                format!("no resource quota \"{resource_id}\" on this server ({known}); leave it empty for the public pool"),
+            )
+        })?;
+        Some((resource_id, *limit))
+    };
     let envs = validate_envs(req)?;
     validate_sanity_args(req)?;
     let job = Job {
@@ -122,7 +140,7 @@ pub fn validate_create(req: &CreateJobRequest, ctx: &SubmitContext<'_>) -> Resul
             .clone()
             .filter(|w| !w.is_empty())
             .unwrap_or_else(|| DEFAULT_WORKSPACE_ID.to_string()),
-        resource_id: String::new(),
+        resource_id: resource_id.to_string(),
         user_id: ctx.user_id.to_string(),
         accessibility,
         user_command: user_command.to_string(),
@@ -142,7 +160,10 @@ pub fn validate_create(req: &CreateJobRequest, ctx: &SubmitContext<'_>) -> Resul
             ..JobTimes::default()
         },
     };
-    check_fits(&job, ctx.pool)?;
+    check_fits(&job, ctx.pool, "the whole pool")?;
+    if let Some((id, limit)) = quota {
+        check_fits(&job, limit, &format!("quota {id}"))?;
+    }
     Ok(job)
 }
 
@@ -179,7 +200,7 @@ pub fn apply_update(
         job.roles = validate_roles(job.job_type, specs)?;
         apply_success_policy(job.request.success_policy.as_deref(), specs, &mut job.roles);
         job.request.job_specs = Some(specs.to_vec());
-        check_fits(job, pool)?;
+        check_fits(job, pool, "the whole pool")?;
         specs_changed = true;
     }
     Ok(specs_changed)
@@ -479,13 +500,13 @@ fn validate_envs(req: &CreateJobRequest) -> Result<BTreeMap<String, String>, Inv
 }
 
 /// Refuses a job that could never start: a pod or the whole gang bigger than the pool.
-fn check_fits(job: &Job, pool: Resources) -> Result<(), Invalid> {
+fn check_fits(job: &Job, pool: Resources, scope: &str) -> Result<(), Invalid> {
     for (i, role) in job.roles.iter().enumerate() {
         if let Some(why) = role.resources.shortfall(&pool) {
             return Err(Invalid::value(
                 format!("JobSpecs[{i}]"),
                 format!(
-                    "one {} pod {why} in the whole pool; it can never run here",
+                    "one {} pod {why} in {scope}; it can never run here",
                     role.role
                 ),
             ));
@@ -494,7 +515,10 @@ fn check_fits(job: &Job, pool: Resources) -> Result<(), Invalid> {
     if let Some(why) = job.total_resources().shortfall(&pool) {
         return Err(Invalid::value(
             "JobSpecs",
-            format!("the job's {} pods together {why} in the whole pool; they can never run at once here", job.pod_count()),
+            format!(
+                "the job's {} pods together {why} in {scope}; they can never run at once here",
+                job.pod_count()
+            ),
         ));
     }
     Ok(())

@@ -90,6 +90,10 @@ struct ServeArgs {
     /// 429 Throttling. 0 turns the limit off.
     #[arg(long, env = "OPENDLC_RATE_LIMIT", default_value_t = opendlc_server::DEFAULT_RATE_LIMIT)]
     rate_limit: f64,
+    /// A YAML file declaring the pool (virtual GPUs included), resource quotas by ResourceId
+    /// and preemption; see docs/SCHEDULER.md. Default: this host, no quotas, no preemption.
+    #[arg(long, env = "OPENDLC_CAPACITY", value_name = "FILE")]
+    capacity: Option<PathBuf>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -140,6 +144,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         )?,
     };
     config.rate_limit = args.rate_limit;
+    config.capacity_file = args.capacity;
     let runtime = tokio::runtime::Runtime::new().context("failed to start the async runtime")?;
     runtime.block_on(opendlc_server::run(config, shutdown_signal()))
 }

@@ -7,6 +7,7 @@
 pub mod admin;
 mod auth;
 mod bootstrap;
+pub mod capacity;
 mod engine;
 mod handlers;
 mod http;
@@ -59,6 +60,8 @@ pub struct Config {
     pub tensorboard_minute: std::time::Duration,
     /// Requests per second allowed per access key (bursts of twice that); 0 turns it off.
     pub rate_limit: f64,
+    /// The capacity file: the pool, quotas and preemption (docs/SCHEDULER.md).
+    pub capacity_file: Option<PathBuf>,
 }
 
 impl Config {
@@ -72,6 +75,7 @@ impl Config {
             tensorboard_program: PathBuf::from(tensorboards::DEFAULT_PROGRAM),
             tensorboard_minute: std::time::Duration::from_secs(60),
             rate_limit: DEFAULT_RATE_LIMIT,
+            capacity_file: None,
         }
     }
 }
@@ -113,7 +117,13 @@ impl Server {
             RateLimit::per_second(config.rate_limit),
         ));
         let host = HostCapacity::detect();
-        let pool = host.pool(config.cpu_overcommit);
+        let settings = capacity::load(
+            config.capacity_file.as_deref(),
+            &host,
+            config.cpu_overcommit,
+        )?;
+        let pool = settings.capacity.pool;
+        let quotas = Arc::new(settings.capacity.quotas.clone());
         let jobs_dir = JobsDir::new(&data_dir);
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let mut engine_shutdown_rx = shutdown_rx.clone();
@@ -125,7 +135,8 @@ impl Server {
                 store: store.clone(),
                 shim_program: config.shim_program,
                 jobs_dir: jobs_dir.clone(),
-                pool,
+                capacity: settings.capacity,
+                default_preemptible: settings.default_preemptible,
                 node_name: node_name(),
             },
             engine_shutdown,
@@ -157,6 +168,7 @@ impl Server {
             store,
             engine,
             pool,
+            quotas,
             jobs_dir,
             auth,
             data_dir: data_dir.clone(),

@@ -17,6 +17,8 @@ pub struct AppState {
     pub engine: EngineHandle,
     /// The schedulable pool (CPU overcommitted).
     pub pool: Resources,
+    /// The resource quotas (`ResourceId` → limits) of the capacity file.
+    pub quotas: Arc<std::collections::BTreeMap<String, Resources>>,
     pub jobs_dir: JobsDir,
     /// The data directory (configuration files such as `images.yaml` live there).
     pub data_dir: std::path::PathBuf,

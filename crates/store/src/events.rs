@@ -20,6 +20,11 @@ pub(crate) fn insert(
 }
 
 impl Store {
+    /// Records an event of the job (not of one pod), now.
+    pub fn add_event(&self, job_id: &str, text: &str) -> Result<()> {
+        self.write(|tx| insert(tx, job_id, None, opendlc_core::time::now_millis(), text))
+    }
+
     /// The last `max` events of a job (of one pod when `pod_id` is given) in `[start, end]`,
     /// oldest first.
     pub fn events(

@@ -159,6 +159,17 @@ impl Store {
         self.get_job(job_id)
     }
 
+    /// Sends a preempted job back to the queue: its pods become history (new incarnations
+    /// are made when it is admitted again) and it moves to `t.to` (Queuing). Not a restart: the
+    /// restart count is untouched.
+    pub fn requeue(&self, job_id: &str, t: &Transition) -> Result<Job> {
+        self.write(|tx| {
+            tx.execute("UPDATE pods SET current = 0 WHERE job_id = ?1", [job_id])?;
+            apply(tx, job_id, t)
+        })?;
+        self.get_job(job_id)
+    }
+
     /// Updates why a job is in its current status (e.g. what a queued job waits for) without
     /// a new StatusHistory entry.
     pub fn set_reason(&self, job_id: &str, reason: &Reason) -> Result<()> {

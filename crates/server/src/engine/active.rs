@@ -25,6 +25,10 @@ pub(super) struct ActiveJob {
     /// The sanity check round under way (its CheckNumber), while the job is SanityChecking
     /// or about to be.
     pub sanity_round: Option<u32>,
+    /// Set when the job is being preempted: once its pods have ended it goes back to the queue.
+    pub preempted: Option<Reason>,
+    /// GPUs assigned to each pod (by pod id): disjoint across running pods.
+    pub gpus: HashMap<String, Vec<u32>>,
     /// When the job became SanityChecking in this round.
     pub sanity_started: Option<Millis>,
     /// Current incarnations, in pod order.
@@ -44,6 +48,8 @@ impl ActiveJob {
             hung: None,
             failing: None,
             sanity_round: None,
+            preempted: None,
+            gpus: HashMap::new(),
             sanity_started: None,
             by_uid: index(&pods),
             pods,

@@ -6,7 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use opendlc_core::env_contract::{plan_pods, PodPlan, Rendezvous, RolePlan};
-use opendlc_core::queue::{Queue, QueuedJob};
+use opendlc_core::queue::Queue;
+use opendlc_core::scheduler::{self, Capacity, Running, Wait, Waiting};
 use opendlc_core::time::{now_millis, Millis};
 use opendlc_core::{ids, Job, JobStatus, Pod, PodStatus, Reason, Resources};
 use opendlc_runtime::{LocalRuntime, PodEvent};
@@ -28,8 +29,17 @@ pub(super) struct Engine {
     pub checker_program: PathBuf,
     pub jobs_dir: JobsDir,
     pub node_name: String,
-    pub pool: Resources,
+    pub capacity: Capacity,
+    pub default_preemptible: bool,
     pub used: Resources,
+    /// GPU indices no pod holds.
+    pub free_gpus: std::collections::BTreeSet<u32>,
+    /// Why each queued job waits, shared with the handlers (GetJob).
+    waits: Arc<std::sync::RwLock<HashMap<String, Wait>>>,
+    /// The last reason recorded (store and events) for the queue's first jobs.
+    recorded_waits: HashMap<String, String>,
+    /// Preempted jobs waiting to run again.
+    preempted_waiting: HashSet<String>,
     pub queue: Queue,
     pub active: HashMap<String, ActiveJob>,
     /// Which active job each current pod incarnation belongs to.
@@ -40,8 +50,6 @@ pub(super) struct Engine {
     /// is not, yet).
     pub launch_requested: HashSet<String>,
     pub early_exits: HashMap<String, PodEvent>,
-    /// The job at the head of the queue and the reason recorded for it.
-    blocked: Option<(String, String)>,
     pub launched_tx: mpsc::UnboundedSender<Launched>,
     pub dirty: bool,
 }
@@ -51,6 +59,7 @@ impl Engine {
         config: EngineConfig,
         runtime: Arc<LocalRuntime>,
         launched_tx: mpsc::UnboundedSender<Launched>,
+        waits: Arc<std::sync::RwLock<HashMap<String, Wait>>>,
     ) -> Self {
         Engine {
             store: config.store,
@@ -58,15 +67,19 @@ impl Engine {
             checker_program: config.shim_program,
             jobs_dir: config.jobs_dir,
             node_name: config.node_name,
-            pool: config.pool,
+            free_gpus: (0..config.capacity.pool.gpu).collect(),
+            capacity: config.capacity,
+            default_preemptible: config.default_preemptible,
             used: Resources::default(),
+            waits,
+            recorded_waits: HashMap::new(),
+            preempted_waiting: HashSet::new(),
             queue: Queue::default(),
             active: HashMap::new(),
             pod_jobs: HashMap::new(),
             launched_pods: HashSet::new(),
             launch_requested: HashSet::new(),
             early_exits: HashMap::new(),
-            blocked: None,
             launched_tx,
             dirty: true,
         }
@@ -156,12 +169,16 @@ impl Engine {
     }
 
     pub fn enqueue(&mut self, job: &Job) {
-        self.queue.push(QueuedJob {
-            job_id: job.job_id.clone(),
-            priority: job.priority,
-            seq: job.seq,
-            resources: job.total_resources(),
-        });
+        self.queue.push(
+            Waiting {
+                job_id: job.job_id.clone(),
+                priority: job.priority,
+                resources: job.total_resources(),
+                quota: quota_of(job),
+                max_run_ms: job.max_running_minutes.map(|m| m as i64 * 60_000),
+            },
+            job.seq,
+        );
         self.dirty = true;
     }
 
@@ -224,29 +241,149 @@ impl Engine {
         Ok(job)
     }
 
-    /// Starts every queued job the pool has room for, in queue order, and records why the
-    /// first one that does not fit waits.
+    /// One scheduling decision (`opendlc_core::scheduler`), applied: start what may start,
+    /// preempt what must make room, and publish why every other job waits.
     fn schedule(&mut self) {
-        let admission = self.queue.admit(self.pool.saturating_sub(&self.used));
-        for queued in admission.start {
-            self.queue.remove(&queued.job_id);
-            if let Err(e) = self.admit(&queued.job_id) {
-                tracing::error!(job.id = %queued.job_id, "failed to admit the job: {e}");
+        let now = now_millis();
+        let running: Vec<Running> = self
+            .active
+            .values()
+            .map(|a| Running {
+                job_id: a.job.job_id.clone(),
+                priority: a.job.priority,
+                resources: a.resources,
+                quota: quota_of(&a.job),
+                preemptible: a.preempted.is_none()
+                    && a.stop_reason.is_none()
+                    && preemptible(&a.job, self.default_preemptible),
+                started: a.job.times.running.unwrap_or(now),
+                ends_by: a.deadline,
+            })
+            .collect();
+        let queued: Vec<&Waiting> = self.queue.iter().collect();
+        let plan = scheduler::schedule(&self.capacity, &running, &queued, now);
+        for job_id in &plan.start {
+            self.queue.remove(job_id);
+            self.preempted_waiting.remove(job_id);
+            if let Err(e) = self.admit(job_id) {
+                tracing::error!(job.id = %job_id, "failed to admit the job: {e}");
             }
         }
-        if admission.blocked != self.blocked {
-            if let Some((job_id, why)) = &admission.blocked {
-                let ahead = self.active.len();
-                let message = format!(
-                    "Waiting for resources: {why} in the local pool ({ahead} running job(s) hold resources)."
-                );
-                let reason = Reason::new("JobQueuing", message);
-                if let Err(e) = self.store.set_reason(job_id, &reason) {
-                    tracing::warn!(job.id = %job_id, "failed to record why the job waits: {e}");
+        for p in &plan.preempt {
+            self.preempt(&p.victim, &p.for_job);
+        }
+        self.publish_waits(plan.waiting);
+    }
+
+    /// Shares the waits with GetJob and records the reason of the queue's first jobs when it
+    /// changes (ReasonCode/ReasonMessage, and an event), so the history says what held a job.
+    fn publish_waits(&mut self, waiting: Vec<Wait>) {
+        const RECORDED: usize = 20;
+        let mut recorded = HashMap::new();
+        for wait in waiting.iter().take(RECORDED) {
+            if self.preempted_waiting.contains(&wait.job_id) {
+                // Its reason stays "preempted by …" (GetJob adds the wait to it).
+                continue;
+            }
+            let message = wait.message();
+            if self.recorded_waits.get(&wait.job_id) != Some(&message) {
+                let code = match wait.blocker {
+                    scheduler::Blocker::Preempting { .. } => "JobPreempting",
+                    scheduler::Blocker::Reserved { .. } => "JobReserved",
+                    scheduler::Blocker::Resources { .. } => "JobQueuing",
+                };
+                let reason = Reason::new(code, format!("Waiting: {message}."));
+                if let Err(e) = self.store.set_reason(&wait.job_id, &reason) {
+                    tracing::warn!(job.id = %wait.job_id, "failed to record why the job waits: {e}");
                 }
             }
-            self.blocked = admission.blocked;
+            recorded.insert(wait.job_id.clone(), message);
         }
+        self.recorded_waits = recorded;
+        let map: HashMap<String, Wait> =
+            waiting.into_iter().map(|w| (w.job_id.clone(), w)).collect();
+        *self.waits.write().unwrap_or_else(|e| e.into_inner()) = map;
+    }
+
+    /// Stops a running job to make room for `for_job`; once its pods have ended it is queued
+    /// again (not counted as a restart).
+    fn preempt(&mut self, victim: &str, for_job: &str) {
+        let Some(active) = self.active.get_mut(victim) else {
+            return;
+        };
+        if active.preempted.is_some() {
+            return;
+        }
+        let message = format!(
+            "Preempted by job {for_job}, which has a higher priority; it will be queued again."
+        );
+        tracing::info!(job.id = %victim, by = %for_job, "preempting the job");
+        active.preempted = Some(Reason::new("JobPreempted", message.clone()));
+        if let Err(e) = self.store.add_event(victim, &message) {
+            tracing::warn!(job.id = %victim, "failed to record the preemption: {e}");
+        }
+        self.evaluate(victim);
+    }
+
+    /// A preempted job whose pods have all ended: back to the queue, resources released.
+    pub(super) fn requeue_preempted(&mut self, job_id: &str) {
+        let Some(active) = self.active.remove(job_id) else {
+            return;
+        };
+        self.release(&active);
+        let reason = active
+            .preempted
+            .clone()
+            .unwrap_or_else(|| Reason::new("JobPreempted", "Preempted."));
+        let t = Transition {
+            to: JobStatus::Queuing,
+            reason: Some(reason),
+            at: now_millis(),
+        };
+        match self.store.requeue(job_id, &t) {
+            Ok(job) => {
+                self.preempted_waiting.insert(job.job_id.clone());
+                self.enqueue(&job);
+            }
+            Err(e) => {
+                tracing::error!(job.id = %job_id, "failed to queue the preempted job again: {e}")
+            }
+        }
+        self.dirty = true;
+    }
+
+    /// Gives back what an active job held: resources, GPUs, pod bookkeeping.
+    pub(super) fn release(&mut self, active: &ActiveJob) {
+        self.used = self.used.saturating_sub(&active.resources);
+        for gpus in active.gpus.values() {
+            self.free_gpus.extend(gpus.iter().copied());
+        }
+        for pod in &active.pods {
+            self.launched_pods.remove(&pod.pod_uid);
+            self.launch_requested.remove(&pod.pod_uid);
+            self.pod_jobs.remove(&pod.pod_uid);
+        }
+    }
+
+    /// Disjoint GPU indices for each pod of the job that asks for GPUs.
+    pub(super) fn assign_gpus(&mut self, job: &Job) -> HashMap<String, Vec<u32>> {
+        let mut assigned = HashMap::new();
+        for pod in plan(job) {
+            if pod.resources.gpu == 0 {
+                continue;
+            }
+            let take: Vec<u32> = self
+                .free_gpus
+                .iter()
+                .take(pod.resources.gpu as usize)
+                .copied()
+                .collect();
+            for g in &take {
+                self.free_gpus.remove(g);
+            }
+            assigned.insert(pod.pod_id, take);
+        }
+        assigned
     }
 
     fn admit(&mut self, job_id: &str) -> Result<(), StoreError> {
@@ -264,7 +401,10 @@ impl Engine {
             Err(e) => return Err(e),
         };
         let deadline = job.max_running_minutes.map(|m| now + m as i64 * 60_000);
-        self.activate(ActiveJob::new(job, JobStatus::EnvPreparing, deadline, pods));
+        let gpus = self.assign_gpus(&job);
+        let mut active = ActiveJob::new(job, JobStatus::EnvPreparing, deadline, pods);
+        active.gpus = gpus;
+        self.activate(active);
         self.begin_sanity_round(job_id, false);
         self.launch_pods(job_id, None);
         Ok(())
@@ -420,4 +560,25 @@ fn free_ports(n: usize) -> Vec<u16> {
         }
     }
     ports
+}
+
+/// The job's quota (its ResourceId), if it names one.
+fn quota_of(job: &Job) -> Option<String> {
+    (!job.resource_id.is_empty()).then(|| job.resource_id.clone())
+}
+
+/// The tag that opts a job in or out of preemption (`Settings.Tags`).
+pub const PREEMPTIBLE_TAG: &str = "preemptible";
+
+/// Whether a running job may be preempted: its `preemptible` tag, else the server's default.
+fn preemptible(job: &Job, default: bool) -> bool {
+    match job
+        .tags
+        .get(PREEMPTIBLE_TAG)
+        .map(|v| v.to_ascii_lowercase())
+    {
+        Some(v) if v == "true" => true,
+        Some(v) if v == "false" => false,
+        _ => default,
+    }
 }

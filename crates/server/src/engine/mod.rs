@@ -18,7 +18,11 @@ use crate::layout::JobsDir;
 use std::sync::Arc;
 use std::time::Duration;
 
-use opendlc_core::{Job, JobStatus, Resources};
+use std::collections::HashMap;
+use std::sync::RwLock;
+
+use opendlc_core::scheduler::{Capacity, Wait};
+use opendlc_core::{Job, JobStatus};
 use opendlc_runtime::{LocalRuntime, PodEvent};
 use opendlc_store::{Store, StoreError};
 use tokio::sync::{mpsc, oneshot};
@@ -65,9 +69,20 @@ enum Command {
 #[derive(Clone)]
 pub struct EngineHandle {
     commands: mpsc::UnboundedSender<Command>,
+    /// Why each queued job waits, as of the last scheduling decision.
+    waits: Arc<RwLock<HashMap<String, Wait>>>,
 }
 
 impl EngineHandle {
+    /// Why a queued job waits (its place, blocker and expected start), if it is queued.
+    pub fn wait_of(&self, job_id: &str) -> Option<Wait> {
+        self.waits
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(job_id)
+            .cloned()
+    }
+
     /// A job was stored (status Creating): queue it.
     pub fn created(&self, job: Job) {
         // If the engine is gone the server is shutting down; recovery queues the job on restart.
@@ -104,7 +119,10 @@ pub struct EngineConfig {
     pub store: Arc<Store>,
     pub shim_program: PathBuf,
     pub jobs_dir: JobsDir,
-    pub pool: Resources,
+    /// The pool, its quotas and whether preemption is on.
+    pub capacity: Capacity,
+    /// Whether a running job may be preempted unless its `preemptible` tag says otherwise.
+    pub default_preemptible: bool,
     pub node_name: String,
 }
 
@@ -121,12 +139,14 @@ pub async fn start(
         config.shim_program.clone(),
         pod_events_tx,
     ));
-    let mut engine = apply::Engine::new(config, runtime, launched_tx);
+    let waits = Arc::new(RwLock::new(HashMap::new()));
+    let mut engine = apply::Engine::new(config, runtime, launched_tx, waits.clone());
     engine.recover()?;
     let task = tokio::spawn(engine.run(commands, pod_events, launched, shutdown));
     Ok((
         EngineHandle {
             commands: commands_tx,
+            waits,
         },
         task,
     ))

@@ -63,6 +63,16 @@ impl Engine {
                 .and_then(|r| r.command.clone())
                 .unwrap_or_else(|| job.user_command.clone());
             let rank = env.get("RANK").and_then(|r| r.parse().ok());
+            let mut env = env;
+            if let Some(gpus) = active.gpus.get(&pod.pod_id) {
+                let list = gpus
+                    .iter()
+                    .map(u32::to_string)
+                    .collect::<Vec<_>>()
+                    .join(",");
+                env.insert("CUDA_VISIBLE_DEVICES".into(), list.clone());
+                env.insert("NVIDIA_VISIBLE_DEVICES".into(), list);
+            }
             let command = self.with_sanity_check(job, pod, rank, command, &workdir);
             launches.push(PodLaunch {
                 pod_id: pod.pod_id.clone(),
@@ -275,6 +285,29 @@ impl Engine {
         let Some(active) = self.active.get(job_id) else {
             return;
         };
+        if active.preempted.is_some() {
+            if active.pods.iter().all(|p| p.status.is_terminal()) {
+                self.requeue_preempted(job_id);
+            } else if !active.stopping_pods {
+                let (launched, waiting): (Vec<Pod>, Vec<Pod>) = active
+                    .pods
+                    .iter()
+                    .filter(|p| !p.status.is_terminal())
+                    .cloned()
+                    .partition(|p| self.launch_requested.contains(&p.pod_uid));
+                for pod in &launched {
+                    self.stop_pod(pod);
+                }
+                if let Some(active) = self.active.get_mut(job_id) {
+                    active.stopping_pods = true;
+                }
+                if !waiting.is_empty() {
+                    self.end_unstarted(job_id, &waiting);
+                    self.evaluate(job_id);
+                }
+            }
+            return;
+        }
         match decide(&active.views(), active.signals()) {
             Decision::Wait => {}
             Decision::Restart { reason, now: true } => self.restart(job_id, reason),
@@ -309,12 +342,7 @@ impl Engine {
                     tracing::error!(job.id = %job_id, "failed to finish the job: {e}");
                 }
                 if let Some(active) = self.active.remove(job_id) {
-                    self.used = self.used.saturating_sub(&active.resources);
-                    for pod in &active.pods {
-                        self.launched_pods.remove(&pod.pod_uid);
-                        self.launch_requested.remove(&pod.pod_uid);
-                        self.pod_jobs.remove(&pod.pod_uid);
-                    }
+                    self.release(&active);
                 }
                 self.dirty = true;
             }

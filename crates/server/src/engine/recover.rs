@@ -5,6 +5,7 @@
 use opendlc_core::time::now_millis;
 use opendlc_core::{Job, JobStatus, Pod, PodStatus, Reason};
 use opendlc_store::PodEnd;
+use std::collections::HashMap;
 
 use super::active::ActiveJob;
 use super::apply::Engine;
@@ -25,6 +26,41 @@ const UNFINISHED: &[JobStatus] = &[
 ];
 
 impl Engine {
+    /// The GPUs the pods of a recovered job hold: those in the environment their shims were
+    /// started with (spec.json); pods not started yet get free ones.
+    fn recover_gpus(&mut self, active: &ActiveJob) -> HashMap<String, Vec<u32>> {
+        let mut held: HashMap<String, Vec<u32>> = HashMap::new();
+        for pod in &active.pods {
+            let spec = self
+                .pod_dir(&pod.job_id, &pod.pod_uid)
+                .join(opendlc_runtime::SPEC_FILE);
+            let gpus = std::fs::read(&spec)
+                .ok()
+                .and_then(|b| serde_json::from_slice::<opendlc_runtime::PodSpec>(&b).ok())
+                .and_then(|s| s.env.get("CUDA_VISIBLE_DEVICES").cloned())
+                .map(|list| {
+                    list.split(',')
+                        .filter_map(|g| g.trim().parse().ok())
+                        .collect::<Vec<u32>>()
+                });
+            if let Some(gpus) = gpus.filter(|g| !g.is_empty()) {
+                for g in &gpus {
+                    self.free_gpus.remove(g);
+                }
+                held.insert(pod.pod_id.clone(), gpus);
+            }
+        }
+        for (pod_id, gpus) in self.assign_gpus(&active.job) {
+            match held.get(&pod_id) {
+                Some(_) => self.free_gpus.extend(gpus),
+                None => {
+                    held.insert(pod_id, gpus);
+                }
+            }
+        }
+        held
+    }
+
     pub fn recover(&mut self) -> Result<(), EngineError> {
         for job in self.store.jobs_in_statuses(UNFINISHED)? {
             match job.status {
@@ -97,6 +133,7 @@ impl Engine {
                 never_started.insert(pod.pod_uid.clone());
             }
         }
+        active.gpus = self.recover_gpus(&active);
         self.activate(active);
         self.launch_pods(&job_id, Some(&never_started));
         self.evaluate(&job_id);

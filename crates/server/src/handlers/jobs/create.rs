@@ -16,6 +16,7 @@ pub fn create(state: &AppState, request: &ApiRequest) -> Result<Response, ApiErr
         user_id: caller.user_id(),
         now: time::now_millis(),
         pool: state.pool,
+        quotas: &state.quotas,
     };
     let mut job = validate_create(&body, &ctx)?;
     access::check_member(state, caller, &job.workspace_id)?;

@@ -1,5 +1,8 @@
 use axum::response::Response;
 use opendlc_api::GetJobRequest;
+use opendlc_core::scheduler::Blocker;
+use opendlc_core::time::format_wire;
+use opendlc_core::JobStatus;
 
 use crate::handlers::access;
 use crate::http::{ok, ApiError, ApiRequest};
@@ -7,6 +10,11 @@ use crate::state::AppState;
 use crate::views::{job_view, Names};
 
 /// GetJob: everything known about the job; `NeedDetail=false` leaves out pods and history.
+///
+/// A queued job also says why it waits, as of the scheduler's last decision: ReasonCode and
+/// ReasonMessage ("needs 4 GPU, 2 free in pool public; 3 jobs ahead"), and two fields of
+/// opendlc's own that the SDK ignores, `QueuePosition` (1 = next) and `EstimatedStartTime`
+/// (when it can be known; see docs/SCHEDULER.md).
 pub fn get(state: &AppState, request: &ApiRequest) -> Result<Response, ApiError> {
     let q = GetJobRequest::from_query(&request.query)?;
     let job = access::readable_job(state, request, request.param(0))?;
@@ -19,11 +27,32 @@ pub fn get(state: &AppState, request: &ApiRequest) -> Result<Response, ApiError>
         (Vec::new(), Vec::new())
     };
     let names = Names::for_job(&state.store, &job)?;
-    ok(&job_view(
-        &job,
-        &pods,
-        &history,
-        &request.request_id,
-        &names,
-    ))
+    let mut view = job_view(&job, &pods, &history, &request.request_id, &names);
+    let wait = (job.status == JobStatus::Queuing)
+        .then(|| state.engine.wait_of(&job.job_id))
+        .flatten();
+    let Some(wait) = wait else {
+        return ok(&view);
+    };
+    let preempted = job.reason.as_ref().filter(|r| r.code == "JobPreempted");
+    view.reason_code = Some(match (preempted, &wait.blocker) {
+        (Some(_), _) => "JobPreempted".to_string(),
+        (None, Blocker::Preempting { .. }) => "JobPreempting".to_string(),
+        (None, Blocker::Reserved { .. }) => "JobReserved".to_string(),
+        (None, Blocker::Resources { .. }) => "JobQueuing".to_string(),
+    });
+    view.reason_message = Some(match preempted {
+        Some(r) => format!("{} Waiting: {}.", r.message, wait.message()),
+        None => format!("Waiting: {}.", wait.message()),
+    });
+    if preempted.is_some() {
+        view.sub_status = Some("Preempted".into());
+    }
+    let mut value =
+        serde_json::to_value(&view).map_err(|e| ApiError::internal("serialize the job", e))?;
+    value["QueuePosition"] = wait.position.into();
+    if let Some(eta) = wait.eta {
+        value["EstimatedStartTime"] = format_wire(eta).into();
+    }
+    ok(&value)
 }

@@ -1,0 +1,417 @@
+//! One scheduling decision, as a pure function of the queue, what runs, and the capacity:
+//! which queued jobs start, which running jobs are preempted for whom, and why every other
+//! queued job waits. The engine applies the plan (habit: decide purely, apply separately).
+//!
+//! Rules, in queue order (priority 9 → 1, FIFO within a priority):
+//! - **Gang**: a job starts only if all its pods fit at once, in the pool and in its quota
+//!   (`ResourceId`); nothing partial is ever held.
+//! - **Reservation** (EASY backfill, as Slurm's): the first job the pool cannot hold reserves
+//!   what it needs. Its start time is known when the running jobs it waits for have known ends
+//!   (JobMaxRunningTimeMinutes). A later job may start ahead of it only if it fits now and
+//!   either ends (by its own limit) before that reserved start, or uses only resources the
+//!   reserved job does not need. So a big gang is never starved by a stream of small jobs.
+//! - **Quotas**: a quota's first blocked job reserves within its quota the same way; it does
+//!   not hold back jobs of other quotas or of the public pool.
+//! - **Preemption** (when enabled): if the reserved job outranks preemptible running jobs,
+//!   the cheapest set of them that makes room (lowest priority first, then the smallest, then
+//!   the most recently started) is preempted for it.
+
+use std::collections::BTreeMap;
+
+use crate::resources::{format_cpu, format_memory, Resources};
+use crate::time::Millis;
+
+/// The public pool's name in messages.
+pub const PUBLIC_POOL: &str = "public";
+/// Estimated start times are worked out for this many waiting jobs (the rest: unknown).
+pub const ETA_LIMIT: usize = 100;
+
+/// What can be scheduled.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Capacity {
+    pub pool: Resources,
+    /// `ResourceId` → its limits (inside the pool).
+    pub quotas: BTreeMap<String, Resources>,
+    /// Whether higher-priority jobs may preempt preemptible ones.
+    pub preemption: bool,
+}
+
+/// A job holding resources.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Running {
+    pub job_id: String,
+    pub priority: u8,
+    pub resources: Resources,
+    pub quota: Option<String>,
+    pub preemptible: bool,
+    pub started: Millis,
+    /// When it will have ended at the latest (its JobMaxRunningTimeMinutes); `None`: unknown.
+    pub ends_by: Option<Millis>,
+}
+
+/// A job waiting to start, in queue order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Waiting {
+    pub job_id: String,
+    pub priority: u8,
+    pub resources: Resources,
+    pub quota: Option<String>,
+    /// Its JobMaxRunningTimeMinutes in ms, if any: how long it may hold resources.
+    pub max_run_ms: Option<i64>,
+}
+
+/// Why a job waits.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Blocker {
+    /// Not enough free in the pool (`quota: None`) or in its quota.
+    Resources {
+        quota: Option<String>,
+        need: Resources,
+        free: Resources,
+    },
+    /// It would fit, but would delay the reserved start of an earlier job.
+    Reserved { for_job: String },
+    /// Room is being made for it: these jobs are being preempted.
+    Preempting { victims: Vec<String> },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Wait {
+    pub job_id: String,
+    /// 1-based place among the waiting jobs.
+    pub position: usize,
+    pub blocker: Blocker,
+    /// When it is expected to start, if that can be known (jobs with limits ahead of it).
+    pub eta: Option<Millis>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Preemption {
+    pub victim: String,
+    pub for_job: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Plan {
+    pub start: Vec<String>,
+    pub preempt: Vec<Preemption>,
+    pub waiting: Vec<Wait>,
+}
+
+impl Wait {
+    /// The reason a person reads: "needs 4 GPU, 2 free in pool public; 3 jobs ahead".
+    pub fn message(&self) -> String {
+        let what = match &self.blocker {
+            Blocker::Resources { quota, need, free } => {
+                let pool = match quota {
+                    Some(q) => format!("quota {q}"),
+                    None => format!("pool {PUBLIC_POOL}"),
+                };
+                format!("{} in {pool}", shortfall(need, free))
+            }
+            Blocker::Reserved { for_job } => {
+                format!("it fits, but would delay job {for_job}, which has the resources reserved")
+            }
+            Blocker::Preempting { victims } => {
+                format!("preempting {} to make room", victims.join(", "))
+            }
+        };
+        let ahead = self.position - 1;
+        let ahead = match ahead {
+            0 => "first in the queue".to_string(),
+            1 => "1 job ahead".to_string(),
+            n => format!("{n} jobs ahead"),
+        };
+        format!("{what}; {ahead}")
+    }
+}
+
+/// "needs 4 GPU, 2 free": the first dimension that does not fit.
+pub fn shortfall(need: &Resources, free: &Resources) -> String {
+    if need.gpu > free.gpu {
+        format!("needs {} GPU, {} free", need.gpu, free.gpu)
+    } else if need.cpu_milli > free.cpu_milli {
+        format!(
+            "needs {} CPU, {} free",
+            format_cpu(need.cpu_milli),
+            format_cpu(free.cpu_milli)
+        )
+    } else if need.memory_mib > free.memory_mib {
+        format!(
+            "needs {} memory, {} free",
+            format_memory(need.memory_mib),
+            format_memory(free.memory_mib)
+        )
+    } else {
+        "fits".to_string()
+    }
+}
+
+/// Per-dimension `a - b`, never below zero.
+fn extra(a: &Resources, b: &Resources) -> Resources {
+    a.saturating_sub(b)
+}
+
+/// A reservation: what the job needs, where, and from when (if known).
+struct Reservation {
+    job_id: String,
+    /// Free beyond what the reserved job needs (what a backfill may use for as long as it
+    /// likes).
+    spare: Resources,
+    starts_at: Option<Millis>,
+}
+
+/// When `need` fits in `scope`: walks the running jobs' known ends. `None` if it depends on
+/// a job with no limit.
+fn earliest_start(
+    need: &Resources,
+    free_now: Resources,
+    running: &[&Running],
+    now: Millis,
+) -> (Option<Millis>, Resources) {
+    let mut free = free_now;
+    if need.fits_in(&free) {
+        return (Some(now), free);
+    }
+    let mut ends: Vec<&&Running> = running.iter().filter(|r| r.ends_by.is_some()).collect();
+    ends.sort_by_key(|r| r.ends_by);
+    for r in ends {
+        free = free + r.resources;
+        if need.fits_in(&free) {
+            return (r.ends_by, free);
+        }
+    }
+    (None, free)
+}
+
+/// The decision. `queue` in queue order; `used` what running jobs hold in the pool and in each
+/// quota.
+pub fn schedule(capacity: &Capacity, running: &[Running], queue: &[&Waiting], now: Millis) -> Plan {
+    let mut plan = Plan::default();
+    let sum = |jobs: &mut dyn Iterator<Item = &Running>| {
+        jobs.fold(Resources::default(), |acc, r| acc + r.resources)
+    };
+    let mut free_pool = capacity.pool.saturating_sub(&sum(&mut running.iter()));
+    let mut free_quota: BTreeMap<&str, Resources> = capacity
+        .quotas
+        .iter()
+        .map(|(q, limit)| {
+            let used = sum(&mut running.iter().filter(|r| r.quota.as_deref() == Some(q)));
+            (q.as_str(), limit.saturating_sub(&used))
+        })
+        .collect();
+    // The pool's reservation, and each quota's.
+    let mut pool_reserved: Option<Reservation> = None;
+    let mut quota_reserved: BTreeMap<String, Reservation> = BTreeMap::new();
+    let running_refs: Vec<&Running> = running.iter().collect();
+    let mut preempting = false;
+
+    for job in queue {
+        let quota_free = job
+            .quota
+            .as_deref()
+            .and_then(|q| free_quota.get(q).copied());
+        let fits_pool = job.resources.fits_in(&free_pool);
+        let fits_quota = quota_free.is_none_or(|f| job.resources.fits_in(&f));
+        let ends_by = job.max_run_ms.map(|ms| now + ms);
+
+        // May it start without delaying a reservation ahead of it?
+        let allowed_by = |r: &Option<&Reservation>| -> bool {
+            match r {
+                None => true,
+                Some(r) => {
+                    job.resources.fits_in(&r.spare)
+                        || matches!((ends_by, r.starts_at), (Some(end), Some(start)) if end <= start)
+                }
+            }
+        };
+        let quota_reservation = job.quota.as_ref().and_then(|q| quota_reserved.get(q));
+        let pool_ok = allowed_by(&pool_reserved.as_ref());
+        let quota_ok = allowed_by(&quota_reservation);
+
+        // While room is being made for the head, nothing starts behind it: the freed resources
+        // are the head's, and a job started there would be preempted in turn.
+        if fits_pool && fits_quota && pool_ok && quota_ok && !preempting {
+            free_pool = free_pool.saturating_sub(&job.resources);
+            if let Some(r) = pool_reserved.as_mut() {
+                if job.resources.fits_in(&r.spare) {
+                    r.spare = r.spare.saturating_sub(&job.resources);
+                }
+            }
+            if let Some(q) = job.quota.as_deref() {
+                if let Some(f) = free_quota.get_mut(q) {
+                    *f = f.saturating_sub(&job.resources);
+                }
+                if let Some(r) = quota_reserved.get_mut(q) {
+                    if job.resources.fits_in(&r.spare) {
+                        r.spare = r.spare.saturating_sub(&job.resources);
+                    }
+                }
+            }
+            plan.start.push(job.job_id.clone());
+            continue;
+        }
+
+        let position = plan.waiting.len() + 1;
+        let blocker = if !fits_quota {
+            let q = job.quota.clone().unwrap_or_default();
+            let free = quota_free.unwrap_or_default();
+            if !quota_reserved.contains_key(&q) {
+                let in_quota: Vec<&Running> = running_refs
+                    .iter()
+                    .copied()
+                    .filter(|r| r.quota.as_deref() == Some(q.as_str()))
+                    .collect();
+                let (starts_at, then_free) = earliest_start(&job.resources, free, &in_quota, now);
+                quota_reserved.insert(
+                    q.clone(),
+                    Reservation {
+                        job_id: job.job_id.clone(),
+                        spare: extra(&then_free, &job.resources).min_with(&free),
+                        starts_at,
+                    },
+                );
+            }
+            Blocker::Resources {
+                quota: Some(q),
+                need: job.resources,
+                free,
+            }
+        } else if !fits_pool && pool_reserved.is_none() {
+            // The pool's first blocked job: reserve, and preempt for it if allowed.
+            let (starts_at, then_free) =
+                earliest_start(&job.resources, free_pool, &running_refs, now);
+            pool_reserved = Some(Reservation {
+                job_id: job.job_id.clone(),
+                spare: extra(&then_free, &job.resources).min_with(&free_pool),
+                starts_at,
+            });
+            let victims = if capacity.preemption {
+                choose_victims(job, free_pool, running)
+            } else {
+                None
+            };
+            match victims {
+                Some(victims) => {
+                    preempting = true;
+                    for v in &victims {
+                        plan.preempt.push(Preemption {
+                            victim: v.clone(),
+                            for_job: job.job_id.clone(),
+                        });
+                    }
+                    Blocker::Preempting { victims }
+                }
+                None => Blocker::Resources {
+                    quota: None,
+                    need: job.resources,
+                    free: free_pool,
+                },
+            }
+        } else if !fits_pool {
+            Blocker::Resources {
+                quota: None,
+                need: job.resources,
+                free: free_pool,
+            }
+        } else {
+            let for_job = if !pool_ok {
+                pool_reserved.as_ref().map(|r| r.job_id.clone())
+            } else {
+                quota_reservation.map(|r| r.job_id.clone())
+            };
+            Blocker::Reserved {
+                for_job: for_job.unwrap_or_default(),
+            }
+        };
+        let eta = (position <= ETA_LIMIT)
+            .then(|| estimate(job, &blocker, &pool_reserved, &quota_reserved, now))
+            .flatten();
+        plan.waiting.push(Wait {
+            job_id: job.job_id.clone(),
+            position,
+            blocker,
+            eta,
+        });
+    }
+    plan
+}
+
+/// A job's expected start: known for a job holding a reservation whose start depends only
+/// on jobs with limits, and for one being made room for (now). Others: unknown.
+fn estimate(
+    job: &Waiting,
+    blocker: &Blocker,
+    pool_reserved: &Option<Reservation>,
+    quota_reserved: &BTreeMap<String, Reservation>,
+    now: Millis,
+) -> Option<Millis> {
+    let holder = |r: &Reservation| (r.job_id == job.job_id).then_some(r.starts_at).flatten();
+    match blocker {
+        Blocker::Preempting { .. } => Some(now),
+        Blocker::Resources { quota: Some(q), .. } => quota_reserved.get(q).and_then(holder),
+        Blocker::Resources { quota: None, .. } => pool_reserved.as_ref().and_then(holder),
+        Blocker::Reserved { .. } => None,
+    }
+}
+
+/// The cheapest set of preemptible, lower-priority running jobs whose resources (with what is
+/// free) fit `job`; `None` if there is none.
+fn choose_victims(job: &Waiting, free: Resources, running: &[Running]) -> Option<Vec<String>> {
+    let mut candidates: Vec<&Running> = running
+        .iter()
+        .filter(|r| r.preemptible && r.priority < job.priority)
+        .collect();
+    candidates.sort_by(|a, b| {
+        a.priority
+            .cmp(&b.priority)
+            .then(size(&a.resources).total_cmp(&size(&b.resources)))
+            .then(b.started.cmp(&a.started))
+    });
+    let mut chosen: Vec<&Running> = Vec::new();
+    let mut room = free;
+    for r in candidates {
+        if job.resources.fits_in(&room) {
+            break;
+        }
+        room = room + r.resources;
+        chosen.push(r);
+    }
+    if !job.resources.fits_in(&room) {
+        return None;
+    }
+    // Drop any victim the others make unnecessary (most expensive first).
+    let mut i = chosen.len();
+    while i > 0 {
+        i -= 1;
+        let without = room.saturating_sub(&chosen[i].resources);
+        if job.resources.fits_in(&without) {
+            room = without;
+            chosen.remove(i);
+        }
+    }
+    Some(chosen.into_iter().map(|r| r.job_id.clone()).collect())
+}
+
+/// A scalar for "how much": GPUs dominate, then CPU, then memory.
+fn size(r: &Resources) -> f64 {
+    f64::from(r.gpu) * 1e9 + r.cpu_milli as f64 * 1e3 + r.memory_mib as f64
+}
+
+trait MinWith {
+    fn min_with(&self, other: &Resources) -> Resources;
+}
+
+impl MinWith for Resources {
+    /// Per-dimension minimum.
+    fn min_with(&self, other: &Resources) -> Resources {
+        Resources {
+            cpu_milli: self.cpu_milli.min(other.cpu_milli),
+            memory_mib: self.memory_mib.min(other.memory_mib),
+            gpu: self.gpu.min(other.gpu),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,186 @@
+//! The capacity file (`opendlc serve --capacity FILE`): the pool to schedule into when it is
+//! not simply this host (virtual GPUs for testing, a share of the host), resource quotas by
+//! `ResourceId`, and preemption. Everything is optional; docs/SCHEDULER.md has the format.
+//!
+//! ```yaml
+//! pool:
+//!   cpu: 16            # cores (before overcommit); default: this host's
+//!   memory: 64Gi       # default: this host's
+//!   gpus: 4            # NVIDIA GPUs; default: those nvidia-smi lists
+//! cpu_overcommit: 4    # default 4 (or --cpu-overcommit)
+//! preemption:
+//!   enabled: true      # default false
+//!   default_preemptible: true   # jobs without a `preemptible` tag; default true
+//! quotas:
+//!   - id: team-a       # the ResourceId jobs name
+//!     cpu: 8
+//!     memory: 32Gi
+//!     gpus: 2
+//! ```
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use anyhow::{bail, Context};
+use opendlc_core::capacity::HostCapacity;
+use opendlc_core::resources::parse_memory;
+use opendlc_core::scheduler::Capacity;
+use opendlc_core::Resources;
+use serde::Deserialize;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    #[serde(default)]
+    pool: PoolSpec,
+    cpu_overcommit: Option<f64>,
+    #[serde(default)]
+    preemption: PreemptionSpec,
+    #[serde(default)]
+    quotas: Vec<QuotaSpec>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PoolSpec {
+    cpu: Option<f64>,
+    memory: Option<String>,
+    gpus: Option<u32>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PreemptionSpec {
+    #[serde(default)]
+    enabled: bool,
+    #[serde(default = "yes")]
+    default_preemptible: bool,
+}
+
+impl Default for PreemptionSpec {
+    fn default() -> Self {
+        PreemptionSpec {
+            enabled: false,
+            default_preemptible: true,
+        }
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct QuotaSpec {
+    id: String,
+    cpu: Option<f64>,
+    memory: Option<String>,
+    gpus: Option<u32>,
+}
+
+/// What the server schedules into.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    pub capacity: Capacity,
+    pub default_preemptible: bool,
+    /// Cores before overcommit, for the banner.
+    pub cores: f64,
+}
+
+/// The pool from this host (and `cpu_overcommit`), changed by the file if one is given.
+pub fn load(
+    path: Option<&Path>,
+    host: &HostCapacity,
+    cpu_overcommit: f64,
+) -> anyhow::Result<Settings> {
+    let file: File = match path {
+        None => File::default(),
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("failed to read the capacity file {}", path.display()))?;
+            serde_yaml_ng::from_str(&text)
+                .with_context(|| format!("the capacity file {} is not valid", path.display()))?
+        }
+    };
+    let overcommit = file.cpu_overcommit.unwrap_or(cpu_overcommit).max(1.0);
+    let cores = file.pool.cpu.unwrap_or(f64::from(host.cpus));
+    let memory = match &file.pool.memory {
+        Some(text) => parse_memory(text).map_err(|e| anyhow::anyhow!("pool.memory: {e}"))?,
+        None => host.memory_mib,
+    };
+    let pool = Resources {
+        cpu_milli: (cores * 1000.0 * overcommit) as u64,
+        memory_mib: memory,
+        gpu: file.pool.gpus.unwrap_or(host.gpus.len() as u32),
+    };
+    let mut quotas = BTreeMap::new();
+    for q in &file.quotas {
+        if q.id.trim().is_empty() {
+            bail!("quotas: every quota needs an id (the ResourceId jobs name)");
+        }
+        let memory = match &q.memory {
+            Some(text) => {
+                parse_memory(text).map_err(|e| anyhow::anyhow!("quota {}: memory: {e}", q.id))?
+            }
+            None => pool.memory_mib,
+        };
+        let limit = Resources {
+            cpu_milli: q
+                .cpu
+                .map_or(pool.cpu_milli, |c| (c * 1000.0 * overcommit) as u64),
+            memory_mib: memory,
+            gpu: q.gpus.unwrap_or(pool.gpu),
+        };
+        if quotas.insert(q.id.clone(), limit).is_some() {
+            bail!("quotas: {} is declared twice", q.id);
+        }
+    }
+    Ok(Settings {
+        capacity: Capacity {
+            pool,
+            quotas,
+            preemption: file.preemption.enabled,
+        },
+        default_preemptible: file.preemption.default_preemptible,
+        cores,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn host() -> HostCapacity {
+        HostCapacity {
+            cpus: 2,
+            memory_mib: 8192,
+            gpus: vec![],
+        }
+    }
+
+    #[test]
+    fn without_a_file_the_pool_is_the_host() {
+        let s = load(None, &host(), 4.0).unwrap();
+        assert_eq!(s.capacity.pool, Resources::new(8000, 8192, 0));
+        assert!(!s.capacity.preemption && s.capacity.quotas.is_empty());
+    }
+
+    #[test]
+    fn a_file_declares_virtual_gpus_quotas_and_preemption() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("capacity.yaml");
+        std::fs::write(
+            &path,
+            "pool: {cpu: 4, memory: 16Gi, gpus: 4}\ncpu_overcommit: 1\npreemption: {enabled: true}\nquotas:\n  - {id: team, cpu: 2, gpus: 1}\n",
+        )
+        .unwrap();
+        let s = load(Some(&path), &host(), 4.0).unwrap();
+        assert_eq!(s.capacity.pool, Resources::new(4000, 16384, 4));
+        assert_eq!(s.capacity.quotas["team"], Resources::new(2000, 16384, 1));
+        assert!(s.capacity.preemption && s.default_preemptible);
+        std::fs::write(&path, "pool: {cpus: 4}\n").unwrap();
+        let err = format!("{:#}", load(Some(&path), &host(), 4.0).unwrap_err());
+        assert!(err.contains("cpus"), "{err}");
+    }
+}
