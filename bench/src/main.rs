@@ -58,6 +58,9 @@ struct Args {
     /// logs: GetPodLogs calls to time.
     #[arg(long, default_value_t = 200)]
     log_calls: usize,
+    /// admit: jobs to admit end to end [default: 10000, --quick 1000].
+    #[arg(long)]
+    admit_jobs: Option<usize>,
     /// Threads of the load generator (it shares the machine's cores with the server).
     #[arg(long, default_value_t = 1)]
     client_threads: usize,
@@ -70,6 +73,8 @@ enum Scenario {
     Create,
     Get,
     Logs,
+    Sched,
+    Admit,
 }
 
 fn main() -> ExitCode {
@@ -108,6 +113,9 @@ async fn run(args: Args) -> anyhow::Result<bool> {
         duration: Duration::from_secs(args.duration.unwrap_or(if args.quick { 2 } else { 5 })),
         log_bytes: args.log_mib.unwrap_or(if args.quick { 64 } else { 1024 }) << 20,
         log_calls: args.log_calls.max(1),
+        admit_jobs: args
+            .admit_jobs
+            .unwrap_or(if args.quick { 1_000 } else { 10_000 }),
     };
     let measured = run_scenarios(&ctx, args.scenario).await;
     // Whatever happened, no pod outlives the benchmark: stop every job, then the server.
@@ -175,6 +183,15 @@ async fn run_scenarios(ctx: &Ctx, which: Scenario) -> anyhow::Result<Vec<Measure
             ctx.connections, ctx.duration
         );
         measures.extend(scenarios::get::run(ctx).await.context("get")?);
+        api::stop_all(ctx.addr).await?;
+    }
+    if chosen(Scenario::Sched) {
+        eprintln!("sched: one decision over 100,000 queued jobs, 1,000 hosts' capacity");
+        measures.extend(scenarios::sched::run());
+    }
+    if chosen(Scenario::Admit) {
+        eprintln!("admit: {} one-pod jobs, end to end", ctx.admit_jobs);
+        measures.extend(scenarios::admit::run(ctx).await.context("admit")?);
         api::stop_all(ctx.addr).await?;
     }
     if chosen(Scenario::Logs) {

@@ -1,8 +1,10 @@
 //! The scenarios, one file each, and the closed-loop load they share.
 
+pub mod admit;
 pub mod create;
 pub mod get;
 pub mod logs;
+pub mod sched;
 pub mod submit;
 
 use std::net::SocketAddr;
@@ -29,7 +31,12 @@ pub struct Ctx {
     pub log_bytes: u64,
     /// logs: how many GetPodLogs calls to time.
     pub log_calls: usize,
+    /// admit: how many jobs to admit end to end.
+    pub admit_jobs: usize,
 }
+
+/// The prefix of the benchmark's job names.
+pub const NAME_PREFIX: &str = "bench-";
 
 /// One request, sent again and again.
 #[derive(Clone)]
