@@ -235,9 +235,9 @@ async fn every_route_answers_json() {
         "GET",
         "/api/v1/jobs/dlcnope/dashboard",
         None,
-        501,
-        "NotImplemented",
-        "GetDashboard",
+        404,
+        "EntityNotFound.Job",
+        "dlcnope",
     )
     .await;
     expect_error(

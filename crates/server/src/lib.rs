@@ -8,6 +8,7 @@ pub mod admin;
 mod auth;
 mod bootstrap;
 pub mod capacity;
+mod dashboard;
 mod engine;
 mod handlers;
 mod http;
@@ -201,7 +202,11 @@ impl Server {
     ) -> anyhow::Result<()> {
         let proxy = tensorboards::proxy::router(self.state.tensorboards.clone());
         let terminals = webterminal::socket::router(self.state.web_terminals.clone());
-        let app = http::router(self.state).merge(proxy).merge(terminals);
+        let dashboard = dashboard::router(self.state.clone());
+        let app = http::router(self.state)
+            .merge(proxy)
+            .merge(terminals)
+            .merge(dashboard);
         let shutdown_tx = self.shutdown_tx;
         axum::serve(self.listener, app)
             .with_graceful_shutdown(async move {

@@ -1,6 +1,7 @@
 //! One module per operation group, one function per operation; [`call`] picks it.
 
 mod access;
+mod dashboards;
 mod ecs_specs;
 mod images;
 mod job_events;
@@ -105,6 +106,8 @@ pub async fn call(
         "GetTensorboardSharedUrl" => tensorboards::shared_url(state, &request),
         "GetWebTerminal" => web_terminal::get(state, &request),
         "GetToken" => tokens::get(state, &request),
+        "GetDashboard" => dashboards::get(state, &request),
+        "GetRayDashboard" => dashboards::get_ray(state, &request),
         "GetJobSanityCheckResult" => sanity::get(state, &request),
         "ListJobSanityCheckResults" => sanity::list(state, &request),
         other => Err(ApiError::new(
