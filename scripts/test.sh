@@ -74,11 +74,12 @@ if ((lint)); then
     cargo clippy --workspace --all-targets -- -D warnings
 fi
 
-# The Python environment (official SDK, pytest, tensorboard): the compat suite runs in it and
-# the Rust TensorBoard tests run its tensorboard.
-section "python env (official SDK, pytest, tensorboard)"
+# The Python environment (official SDK, pytest, tensorboard, xgboost): the compat suite runs in
+# it, the Rust TensorBoard tests run its tensorboard, the job-type tests its python.
+section "python env (official SDK, pytest, tensorboard, xgboost)"
 python="$(scripts/python-env.sh)"
 export OPENDLC_TENSORBOARD="${OPENDLC_TENSORBOARD:-$(dirname "$python")/tensorboard}"
+export OPENDLC_TEST_PYTHON="${OPENDLC_TEST_PYTHON:-$python}"
 
 if ((rust_tests)); then
     if command -v cargo-nextest >/dev/null 2>&1; then

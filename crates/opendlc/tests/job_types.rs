@@ -1,5 +1,5 @@
 //! Job types get their framework's contract: a TFJob's pods find each other through TF_CONFIG;
-//! an XGBoostJob's pods get the Rabit tracker variables.
+//! an XGBoostJob's pods get the Rabit tracker variables and train through its collective.
 
 mod common;
 
@@ -81,4 +81,79 @@ async fn xgboost_pods_get_the_tracker_variables() {
         "the tracker is on MASTER_PORT: {line}"
     );
     assert_eq!((fields[1], fields[2]), ("1/2", "worker"));
+}
+
+/// Rank 0 runs the tracker on DMLC_TRACKER_URI:DMLC_TRACKER_PORT (MASTER_PORT); every rank
+/// joins the collective from the contract's variables and trains.
+const XGB_SCRIPT: &str = r#"
+import os
+import numpy as np
+import xgboost as xgb
+from xgboost import collective
+from xgboost.tracker import RabitTracker
+
+rank, world = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
+uri, port = os.environ["DMLC_TRACKER_URI"], int(os.environ["DMLC_TRACKER_PORT"])
+tracker = None
+if rank == 0:
+    tracker = RabitTracker(host_ip=uri, n_workers=world, port=port)
+    tracker.start()
+args = {"dmlc_tracker_uri": uri, "dmlc_tracker_port": port, "dmlc_task_id": os.environ["DMLC_TASK_ID"]}
+with collective.CommunicatorContext(**args):
+    rng = np.random.default_rng(rank)
+    X = rng.normal(size=(200, 4))
+    y = (X[:, 0] > 0).astype(int)
+    booster = xgb.train({"objective": "binary:logistic", "tree_method": "hist"},
+                        xgb.DMatrix(X, label=y), num_boost_round=5)
+    print(f"rank {collective.get_rank()} of {collective.get_world_size()} trained "
+          f"{booster.num_boosted_rounds()} rounds", flush=True)
+if tracker is not None:
+    tracker.wait_for()
+"#;
+
+/// A Python with xgboost: OPENDLC_TEST_PYTHON (scripts/test.sh points it at the test venv).
+fn python_with_xgboost() -> Option<String> {
+    let python = std::env::var("OPENDLC_TEST_PYTHON").ok()?;
+    let ok = std::process::Command::new(&python)
+        .args(["-c", "import xgboost"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    ok.then_some(python)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_xgboost_job_trains_through_its_collective() {
+    let Some(python) = python_with_xgboost() else {
+        eprintln!(
+            "no python with xgboost (set OPENDLC_TEST_PYTHON; scripts/test.sh does): skipped"
+        );
+        return;
+    };
+    let server = TestServer::start().await;
+    let script = server.data_dir.path().join("train_xgb.py");
+    std::fs::write(&script, XGB_SCRIPT).unwrap();
+    let body = json!({
+        "DisplayName": "xgb-train",
+        "JobType": "XGBoostJob",
+        "JobSpecs": [{"Type": "Master", "PodCount": 1, "ResourceConfig": {"CPU": "0.5", "Memory": "512Mi"}},
+                     {"Type": "Worker", "PodCount": 1, "ResourceConfig": {"CPU": "0.5", "Memory": "512Mi"}}],
+        "UserCommand": format!("{python} {}", script.display()),
+    });
+    let job_id = server.create_job(body).await;
+    let job = server
+        .wait_job(&job_id, Duration::from_secs(90), |j| {
+            j["Status"] == "Succeeded" || j["Status"] == "Failed"
+        })
+        .await;
+    assert_eq!(job["Status"], "Succeeded", "{job}");
+    for (pod, rank) in [("master-0", 0), ("worker-0", 1)] {
+        let logs = server
+            .logs(&job_id, &format!("{job_id}-{pod}"), "")
+            .await
+            .join("\n");
+        assert!(
+            logs.contains(&format!("rank {rank} of 2 trained 5 rounds")),
+            "{pod}: {logs}"
+        );
+    }
 }
