@@ -8,6 +8,7 @@
 //!   memory: 64Gi       # default: this host's
 //!   gpus: 4            # NVIDIA GPUs; default: those nvidia-smi lists
 //! cpu_overcommit: 4    # default 4 (or --cpu-overcommit)
+//! memory_overcommit: 1 # default 1: memory is not overcommitted unless you say so
 //! preemption:
 //!   enabled: true      # default false
 //!   default_preemptible: true   # jobs without a `preemptible` tag; default true
@@ -34,6 +35,7 @@ struct File {
     #[serde(default)]
     pool: PoolSpec,
     cpu_overcommit: Option<f64>,
+    memory_overcommit: Option<f64>,
     #[serde(default)]
     preemption: PreemptionSpec,
     #[serde(default)]
@@ -105,10 +107,12 @@ pub fn load(
     };
     let overcommit = file.cpu_overcommit.unwrap_or(cpu_overcommit).max(1.0);
     let cores = file.pool.cpu.unwrap_or(f64::from(host.cpus));
+    let memory_overcommit = file.memory_overcommit.unwrap_or(1.0).max(1.0);
     let memory = match &file.pool.memory {
         Some(text) => parse_memory(text).map_err(|e| anyhow::anyhow!("pool.memory: {e}"))?,
         None => host.memory_mib,
     };
+    let memory = (memory as f64 * memory_overcommit) as u64;
     let pool = Resources {
         cpu_milli: (cores * 1000.0 * overcommit) as u64,
         memory_mib: memory,
@@ -172,12 +176,12 @@ mod tests {
         let path = dir.path().join("capacity.yaml");
         std::fs::write(
             &path,
-            "pool: {cpu: 4, memory: 16Gi, gpus: 4}\ncpu_overcommit: 1\npreemption: {enabled: true}\nquotas:\n  - {id: team, cpu: 2, gpus: 1}\n",
+            "pool: {cpu: 4, memory: 16Gi, gpus: 4}\ncpu_overcommit: 1\nmemory_overcommit: 1.5\npreemption: {enabled: true}\nquotas:\n  - {id: team, cpu: 2, gpus: 1}\n",
         )
         .unwrap();
         let s = load(Some(&path), &host(), 4.0).unwrap();
-        assert_eq!(s.capacity.pool, Resources::new(4000, 16384, 4));
-        assert_eq!(s.capacity.quotas["team"], Resources::new(2000, 16384, 1));
+        assert_eq!(s.capacity.pool, Resources::new(4000, 24576, 4));
+        assert_eq!(s.capacity.quotas["team"], Resources::new(2000, 24576, 1));
         assert!(s.capacity.preemption && s.default_preemptible);
         std::fs::write(&path, "pool: {cpus: 4}\n").unwrap();
         let err = format!("{:#}", load(Some(&path), &host(), 4.0).unwrap_err());
