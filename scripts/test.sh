@@ -3,7 +3,9 @@
 #
 #   1. cargo fmt --check         (skipped by --quick and --compat)
 #   2. cargo clippy -D warnings  (skipped by --quick and --compat)
-#   3. the Rust tests            (cargo nextest if installed, plus doc tests; skipped by --compat)
+#   3. the Rust tests            (cargo nextest if installed, plus doc tests; skipped by --compat),
+#      with the frameworks of scripts/frameworks-env.sh (Open MPI, Ray) and a real Slurm
+#      cluster from scripts/slurm-env.sh when one can be started
 #   4. cargo build -p opendlc
 #   5. the official-SDK compatibility suite: compat/, pytest, in scripts/python-env.sh's venv
 #
@@ -14,7 +16,7 @@
 # Stops at the first failing step and exits non-zero. Section headers and timings go to stderr.
 set -euo pipefail
 
-usage() { sed -n '2,13s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; }
+usage() { sed -n '2,14s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; }
 
 lint=1
 rust_tests=1
@@ -37,6 +39,7 @@ if [[ -t 2 ]]; then bold=$'\033[1m' green=$'\033[1;32m' red=$'\033[1;31m' reset=
 else bold="" green="" red="" reset=""; fi
 
 started=$SECONDS
+slurm_started=0
 current=""
 timings=()
 section() {
@@ -56,6 +59,9 @@ on_exit() {
     if ((${#timings[@]})); then
         printf '\n' >&2
         printf '    %s\n' "${timings[@]}" >&2
+    fi
+    if ((slurm_started)); then
+        scripts/slurm-env.sh stop || true
     fi
     if ((rc == 0)); then
         printf '%s==> all passed%s in %ss\n' "$green" "$reset" "$((SECONDS - started))" >&2
@@ -81,7 +87,28 @@ python="$(scripts/python-env.sh)"
 export OPENDLC_TENSORBOARD="${OPENDLC_TENSORBOARD:-$(dirname "$python")/tensorboard}"
 export OPENDLC_TEST_PYTHON="${OPENDLC_TEST_PYTHON:-$python}"
 
+# The frameworks the job-type tests run for real: Open MPI and mpi4py (system packages), Ray
+# (and, with OPENDLC_WITH_TORCH=1, PyTorch) in a cached venv. What it cannot provide, the tests
+# skip, saying why.
 if ((rust_tests)); then
+    section "frameworks env (Open MPI, Ray)"
+    frameworks_python="$(scripts/frameworks-env.sh)"
+    export OPENDLC_FRAMEWORKS_PYTHON="${OPENDLC_FRAMEWORKS_PYTHON:-$frameworks_python}"
+fi
+
+if ((rust_tests)); then
+    # A real Slurm cluster on this host for the Slurm runtime's tests (tests/slurm_*.rs), stopped
+    # at the end if this run started it. Without one those tests skip themselves, saying why.
+    section "slurm cluster (scripts/slurm-env.sh)"
+    slurm_was_up=0
+    scripts/slurm-env.sh status >/dev/null 2>&1 && slurm_was_up=1
+    if slurm_env="$(scripts/slurm-env.sh start)"; then
+        eval "$slurm_env"
+        ((slurm_was_up)) || slurm_started=1
+    else
+        printf 'no Slurm cluster: the slurm_* tests will be skipped\n' >&2
+    fi
+
     if command -v cargo-nextest >/dev/null 2>&1; then
         section "cargo nextest run"
         cargo nextest run --workspace --no-tests=warn

@@ -25,6 +25,11 @@ impl Server {
     /// where it listens. The server's stderr goes to `<data-dir>/server.log`, to explain a
     /// failure.
     pub async fn start(program: &Path) -> anyhow::Result<Server> {
+        Self::start_with(program, &[]).await
+    }
+
+    /// [`Server::start`] with more `serve` arguments (`--runtime slurm`, …).
+    pub async fn start_with(program: &Path, extra: &[&str]) -> anyhow::Result<Server> {
         if !program.is_file() {
             bail!(
                 "no server binary at {}: build it with `cargo build --release -p opendlc`, or pass --server",
@@ -40,6 +45,7 @@ impl Server {
             .arg(data_dir.path())
             // Throughput is the figure here, not the per-key limit.
             .args(["--rate-limit", "0"])
+            .args(extra)
             .env("OPENDLC_ACCESS_KEY_ID", crate::client::KEY_ID)
             .env("OPENDLC_ACCESS_KEY_SECRET", crate::client::KEY_SECRET)
             .stdin(Stdio::null())

@@ -55,6 +55,8 @@ pub struct SubmitContext<'a> {
     pub pool: Resources,
     /// The resource quotas (`ResourceId` → limits) configured on the server.
     pub quotas: &'a std::collections::BTreeMap<String, Resources>,
+    /// Whether the server runs pods on Slurm, where a SlurmJob has a meaning.
+    pub on_slurm: bool,
 }
 
 pub fn validate_create(req: &CreateJobRequest, ctx: &SubmitContext<'_>) -> Result<Job, Invalid> {
@@ -63,10 +65,11 @@ pub fn validate_create(req: &CreateJobRequest, ctx: &SubmitContext<'_>) -> Resul
     let job_type: JobType = required(&req.job_type, "JobType")?
         .parse()
         .map_err(|e| Invalid::value("JobType", format!("{e} (case-sensitive)")))?;
-    if job_type == JobType::SlurmJob {
+    if job_type == JobType::SlurmJob && !ctx.on_slurm {
         return Err(Invalid::value(
             "JobType",
-            "SlurmJob needs a Slurm runtime; this server runs jobs on its local runtime",
+            "SlurmJob needs the Slurm runtime (opendlc serve --runtime slurm); this server \
+             runs jobs on its local runtime",
         ));
     }
     let specs = req.job_specs.as_deref().unwrap_or_default();
@@ -127,6 +130,18 @@ pub fn validate_create(req: &CreateJobRequest, ctx: &SubmitContext<'_>) -> Resul
     };
     let envs = validate_envs(req)?;
     validate_sanity_args(req)?;
+    crate::reservation::validate(req.settings.as_ref())?;
+    if job_type == JobType::DataJuicerJob {
+        let count = |pick: fn(&RoleSpec) -> bool| {
+            roles
+                .iter()
+                .filter(|r| pick(r))
+                .map(|r| r.pod_count)
+                .sum::<u32>()
+        };
+        crate::data_juicer::validate(req, count(|_| true), count(|r| r.role == Role::Master))?;
+    }
+    crate::sources::validate(req)?;
     let job = Job {
         job_id: ctx.job_id.clone(),
         seq: 0,
@@ -332,7 +347,25 @@ fn validate_roles(job_type: JobType, specs: &[JobSpec]) -> Result<Vec<RoleSpec>,
         roles[i].startup_dependencies = startup_dependencies(i, spec, &roles)?;
     }
     check_no_cycle(&roles)?;
+    check_required_role(job_type, &roles)?;
     Ok(roles)
+}
+
+/// The role that runs the UserCommand of an MPIJob (Launcher: `mpirun`) or a RayJob (Head: the
+/// Ray head, then the submission) must be there.
+fn check_required_role(job_type: JobType, roles: &[RoleSpec]) -> Result<(), Invalid> {
+    let required = match job_type {
+        JobType::MPIJob => Role::Launcher,
+        JobType::RayJob => Role::Head,
+        _ => return Ok(()),
+    };
+    if roles.iter().any(|r| r.role == required) {
+        return Ok(());
+    }
+    Err(Invalid::value(
+        "JobSpecs",
+        format!("a {job_type} needs one {required} (it runs the UserCommand)"),
+    ))
 }
 
 fn startup_dependencies(
@@ -463,9 +496,15 @@ fn pod_resources(spec: &JobSpec, field: &dyn Fn(&str) -> String) -> Result<Resou
 
 /// Whether a role's pods decide the job's success when its JobSpec does not say
 /// (`ConsiderInSuccessPolicy`). A TFJob's parameter servers and evaluators run until they are
-/// stopped, so only its Chief and Workers count (`SuccessPolicy` AllWorkers, the default).
+/// stopped, so only its Chief and Workers count (`SuccessPolicy` AllWorkers, the default). An
+/// MPIJob's Workers serve its Launcher's `mpirun` until the Launcher ends, and a RayJob's
+/// Workers serve its Head's Ray cluster: there the Launcher or the Head alone decides.
 fn counts_by_default(job_type: JobType, role: Role) -> bool {
-    job_type != JobType::TFJob || matches!(role, Role::Chief | Role::Worker)
+    match job_type {
+        JobType::TFJob => matches!(role, Role::Chief | Role::Worker),
+        JobType::MPIJob | JobType::RayJob => role != Role::Worker,
+        _ => true,
+    }
 }
 
 /// `SuccessPolicy: ChiefWorker` (TFJob): the Chief alone decides success.

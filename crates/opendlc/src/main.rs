@@ -53,6 +53,57 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// An MPIJob Worker pod: runs what the Launcher's mpirun starts in it (started by the
+    /// server; not meant to be run by hand).
+    #[command(hide = true)]
+    MpiWorker {
+        /// The job's MPI directory, where the pod's socket is.
+        #[arg(long)]
+        dir: PathBuf,
+        /// The pod's name, as the hostfile lists it.
+        #[arg(long)]
+        name: String,
+    },
+    /// Open MPI's remote shell into a Worker pod (OMPI_MCA_plm_rsh_agent; run by mpirun).
+    #[command(hide = true)]
+    MpiRsh {
+        /// The job's MPI directory.
+        #[arg(long)]
+        dir: PathBuf,
+        /// The Worker pod, as the hostfile lists it.
+        host: String,
+        /// The command to run there.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
+        command: Vec<String>,
+    },
+    /// Starts one MPI rank inside its Worker pod (OMPI_MCA_orte_fork_agent; run by orted).
+    #[command(hide = true)]
+    MpiRank {
+        /// The rank's program and its arguments.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
+        argv: Vec<std::ffi::OsString>,
+    },
+    /// Install a job's ThirdpartyLibs into its venv before a pod's command (started by the
+    /// server; not meant to be run by hand).
+    #[command(hide = true)]
+    PrepareEnv {
+        /// The job's environment directory (plan.json, venv).
+        #[arg(long)]
+        dir: PathBuf,
+        /// The file to write once the environment is ready.
+        #[arg(long)]
+        ready: PathBuf,
+    },
+    /// Run a pod's command with the job's DataSources and CodeSource mounted (started by the
+    /// server; not meant to be run by hand).
+    #[command(hide = true)]
+    RunMounted {
+        /// The mounts (JSON) the server wrote.
+        #[arg(long)]
+        mounts: PathBuf,
+        /// The command, for /bin/sh -c.
+        command: String,
+    },
     #[command(flatten)]
     Client(Box<opendlc_cli::Command>),
     /// Print shell completions: `opendlc completions bash > /etc/bash_completion.d/opendlc`.
@@ -94,6 +145,33 @@ struct ServeArgs {
     /// and preemption; see docs/SCHEDULER.md. Default: this host, no quotas, no preemption.
     #[arg(long, env = "OPENDLC_CAPACITY", value_name = "FILE")]
     capacity: Option<PathBuf>,
+    /// Where pods run: `local` (processes on this host) or `slurm` (one Slurm job per job's
+    /// pods, submitted with the Slurm commands on this host; see docs/SLURM.md).
+    #[arg(long, env = "OPENDLC_RUNTIME", value_enum, default_value_t = RuntimeKind::Local)]
+    runtime: RuntimeKind,
+    /// Slurm: the partition jobs go to, unless --slurm-resource maps their ResourceId.
+    #[arg(long, env = "OPENDLC_SLURM_PARTITION")]
+    slurm_partition: Option<String>,
+    /// Slurm: the account jobs are charged to (`--account`).
+    #[arg(long, env = "OPENDLC_SLURM_ACCOUNT")]
+    slurm_account: Option<String>,
+    /// Slurm: the QOS of jobs (`--qos`).
+    #[arg(long, env = "OPENDLC_SLURM_QOS")]
+    slurm_qos: Option<String>,
+    /// Slurm: where jobs of one ResourceId go, as `RESOURCE_ID=PARTITION[:ACCOUNT[:QOS]]`
+    /// (repeatable).
+    #[arg(long, value_name = "ID=PARTITION[:ACCOUNT[:QOS]]")]
+    slurm_resource: Vec<String>,
+    /// Job files (pod specs, logs, exit records) go here instead of the data directory: under
+    /// Slurm, a directory every node sees at the same path.
+    #[arg(long, env = "OPENDLC_SHARED_DIR")]
+    shared_dir: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum RuntimeKind {
+    Local,
+    Slurm,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -110,6 +188,20 @@ fn main() -> anyhow::Result<()> {
         Command::Serve(args) => serve(args),
         Command::SanityCheck { plan, out } => {
             std::process::exit(opendlc_runtime::sanity::main(&plan, &out))
+        }
+        Command::MpiWorker { dir, name } => {
+            let program = std::env::current_exe().context("failed to locate the opendlc binary")?;
+            std::process::exit(opendlc_runtime::mpi::worker::main(&dir, &name, &program))
+        }
+        Command::MpiRsh { dir, host, command } => {
+            std::process::exit(opendlc_runtime::mpi::rsh::main(&dir, &host, &command))
+        }
+        Command::MpiRank { argv } => std::process::exit(opendlc_runtime::mpi::rank::main(&argv)),
+        Command::PrepareEnv { dir, ready } => {
+            std::process::exit(opendlc_runtime::prepare::main(&dir, &ready))
+        }
+        Command::RunMounted { mounts, command } => {
+            std::process::exit(opendlc_runtime::mounts::main(&mounts, &command))
         }
         Command::Admin(args) => admin::run(args, default_data_dir),
         Command::Client(command) => std::process::exit(opendlc_cli::run(cli.global, *command)),
@@ -145,6 +237,30 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     };
     config.rate_limit = args.rate_limit;
     config.capacity_file = args.capacity;
+    config.shared_dir = args.shared_dir;
+    if args.runtime == RuntimeKind::Slurm {
+        let mut resources = std::collections::HashMap::new();
+        for entry in &args.slurm_resource {
+            let Some((id, target)) = entry.split_once('=') else {
+                anyhow::bail!(
+                    "--slurm-resource {entry:?} must be RESOURCE_ID=PARTITION[:ACCOUNT[:QOS]]"
+                );
+            };
+            resources.insert(
+                id.trim().to_string(),
+                opendlc_runtime::slurm::SlurmTarget::parse(target),
+            );
+        }
+        config.slurm = Some(opendlc_runtime::slurm::SlurmConfig {
+            shim_program: config.shim_program.clone(),
+            partition: args.slurm_partition,
+            account: args.slurm_account,
+            qos: args.slurm_qos,
+            resources,
+            file_poll: std::time::Duration::from_millis(10),
+            state_poll: std::time::Duration::from_millis(500),
+        });
+    }
     let runtime = tokio::runtime::Runtime::new().context("failed to start the async runtime")?;
     runtime.block_on(opendlc_server::run(config, shutdown_signal()))
 }

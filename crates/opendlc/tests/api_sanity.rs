@@ -208,3 +208,69 @@ async fn bad_sanity_args_are_refused_and_name_the_flag() {
         (400, Some("InvalidParameter"))
     );
 }
+
+/// Another program on the host takes the master's port while the job runs (the pods' own
+/// leftovers cannot: the shim kills every process a pod started). The check before the
+/// restart fails CheckInit, naming the port, and the job fails instead of hanging in a
+/// rendezvous that can never happen.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_port_taken_by_another_program_fails_check_init_before_the_restart() {
+    let server = TestServer::start().await;
+    let dir = server.data_dir.path();
+    let (port_file, held) = (dir.join("port"), dir.join("held"));
+    let command = format!(
+        "if [ \"$RANK\" = 0 ] && [ ! -e {port} ]; then echo $MASTER_PORT > {port}; \
+         while [ ! -e {held} ]; do sleep 0.05; done; exit 1; fi; echo ran $RANK",
+        port = port_file.display(),
+        held = held.display()
+    );
+    let mut job = with_check(
+        pytorch_job("taken-port", &[("Master", 1), ("Worker", 1)], &command),
+        "--sanity-check-timing=AfterJobFaultTolerant --sanity-check-phases=CheckInit",
+    );
+    for spec in job["JobSpecs"].as_array_mut().unwrap() {
+        spec["RestartPolicy"] = "OnFailure".into();
+    }
+    job["Settings"]["ErrorMonitoringArgs"] = "--max-num-of-job-restart=2".into();
+    let job_id = server.create_job(job).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let port: u16 = loop {
+        if let Some(port) = std::fs::read_to_string(&port_file)
+            .ok()
+            .and_then(|p| p.trim().parse().ok())
+        {
+            break port;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the master never started"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let _taken = std::net::TcpListener::bind(("0.0.0.0", port)).unwrap();
+    std::fs::write(&held, "").unwrap();
+
+    let job = final_job(&server, &job_id).await;
+    assert_eq!(job["Status"], "Failed", "{job}");
+    assert_eq!(job["ReasonCode"], "SanityCheckFailed", "{job}");
+    let message = job["ReasonMessage"].as_str().unwrap();
+    assert!(
+        message.contains("CheckInit") && message.contains(&format!("{port} is not free")),
+        "{message}"
+    );
+    let result = server
+        .ok(
+            "GET",
+            &format!("/api/v1/jobs/{job_id}/sanitycheckresult"),
+            None,
+        )
+        .await;
+    let phases = result["SanityCheckResult"].as_array().unwrap();
+    assert_eq!(phases.len(), 1, "{result}");
+    assert_eq!(phases[0]["Phase"], "CheckInit");
+    assert_eq!(phases[0]["Status"], "Failed");
+    assert_eq!(
+        phases[0]["CheckNumber"], 1,
+        "checked before the restart: {result}"
+    );
+}

@@ -478,7 +478,7 @@ async fn max_running_time_stops_it() {
     let program = fake_tensorboard(bin.path());
     let server = TestServer::start_with(tempfile::tempdir().unwrap(), |c| {
         c.tensorboard_program = program;
-        c.tensorboard_minute = Duration::from_millis(500);
+        c.minute = Duration::from_millis(500);
     })
     .await;
     let job_id = finished_job(&server, "true").await;

@@ -197,3 +197,75 @@ async fn a_shell_in_the_pods_environment() {
         )
         .await;
 }
+
+/// JobReservedMinutes: a failed job whose policy keeps failures is FailedReserving, its pods'
+/// terminals still open, until the reservation ends and it becomes Failed; a success the policy
+/// does not keep finishes at once; StopJob ends a reservation early.
+#[tokio::test]
+async fn a_kept_job_keeps_its_pods_terminals_until_its_reservation_ends() {
+    let server = TestServer::start_with(tempfile::tempdir().unwrap(), |c| {
+        c.minute = Duration::from_millis(1500);
+    })
+    .await;
+    let kept = |name: &str, command: &str, minutes: i64| {
+        let mut job = pytorch_job(name, &[("Worker", 1)], command);
+        job["Settings"] = json!({"JobReservedMinutes": minutes, "JobReservedPolicy": "OnFailure"});
+        job
+    };
+    let job_id = server
+        .create_job(kept("kept", "echo out > result.txt; exit 3", 2))
+        .await;
+    let job = server.wait_status(&job_id, "FailedReserving").await;
+    assert_eq!(job["ReasonCode"], "JobFailed", "{job}");
+    let pod_id = format!("{job_id}-worker-0");
+    let url = terminal_url(&server, &job_id, &pod_id, false).await;
+    let admin = (server.admin.id.clone(), server.admin.secret.clone());
+    let mut socket = connect(&url, Some(&admin)).await.expect("opens");
+    run(&mut socket, "cat result.txt; echo rank=$RANK", "rank=0").await;
+    let job = server
+        .wait_job(&job_id, Duration::from_secs(15), |j| {
+            j["Status"] != "FailedReserving"
+        })
+        .await;
+    assert_eq!(job["Status"], "Failed", "{job}");
+    let history: Vec<&str> = job["StatusHistory"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["Status"].as_str().unwrap())
+        .collect();
+    assert_eq!(history[history.len() - 2..], ["FailedReserving", "Failed"]);
+    let events = server
+        .ok("GET", &format!("/api/v1/jobs/{job_id}/events"), None)
+        .await;
+    assert!(
+        events.to_string().contains("kept for 2 minute(s)"),
+        "{events}"
+    );
+
+    // A success is not kept by OnFailure.
+    let job_id = server.create_job(kept("ok", "true", 2)).await;
+    server.wait_status(&job_id, "Succeeded").await;
+
+    // StopJob ends a reservation at once; the job keeps its outcome.
+    let job_id = server.create_job(kept("stop", "exit 1", 600)).await;
+    server.wait_status(&job_id, "FailedReserving").await;
+    server
+        .ok("POST", &format!("/api/v1/jobs/{job_id}/stop"), None)
+        .await;
+    let job = server.get_job(&job_id).await;
+    assert_eq!(job["Status"], "Failed", "{job}");
+
+    let mut bad = kept("bad", "true", 1);
+    bad["Settings"]["JobReservedPolicy"] = "Sometimes".into();
+    let err = server
+        .error("POST", "/api/v1/jobs", Some(bad), 400, "InvalidParameter")
+        .await;
+    assert!(
+        err["Message"]
+            .as_str()
+            .unwrap()
+            .contains("JobReservedPolicy"),
+        "{err}"
+    );
+}

@@ -157,3 +157,589 @@ async fn an_xgboost_job_trains_through_its_collective() {
         );
     }
 }
+
+/// A program on PATH, or None with the reason printed (the test then skips).
+fn program(name: &str, install: &str) -> Option<String> {
+    let found = std::process::Command::new("sh")
+        .args(["-c", &format!("command -v {name}")])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+    if found.is_none() {
+        eprintln!("{name} is not installed ({install}): skipped");
+    }
+    found
+}
+
+fn mpi_job(name: &str, workers: u32, command: &str) -> serde_json::Value {
+    let small = json!({"CPU": "0.2", "Memory": "256Mi"});
+    json!({
+        "DisplayName": name,
+        "JobType": "MPIJob",
+        "JobSpecs": [{"Type": "Launcher", "PodCount": 1, "ResourceConfig": small},
+                     {"Type": "Worker", "PodCount": workers, "ResourceConfig": small}],
+        "UserCommand": command,
+    })
+}
+
+/// mpirun in the Launcher starts one rank per Worker slot inside the Worker pods: each rank's
+/// output is in its Worker's log, not the Launcher's; the Launcher's exit decides the job and
+/// the Workers, which served it, end with it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_mpi_launcher_starts_its_ranks_in_the_worker_pods() {
+    if program("mpirun", "scripts/frameworks-env.sh installs openmpi-bin").is_none() {
+        return;
+    }
+    let server = TestServer::start().await;
+    let hello = r#"echo rank $OMPI_COMM_WORLD_RANK of $OMPI_COMM_WORLD_SIZE on $(hostname) in group $(ps -o pgid= $$)"#;
+    let body = mpi_job(
+        "mpi-hello",
+        2,
+        &format!("cat $OMPI_MCA_orte_default_hostfile && mpirun -np 2 sh -c '{hello}'"),
+    );
+    let job_id = server.create_job(body).await;
+    let job = server
+        .wait_job(&job_id, Duration::from_secs(60), |j| {
+            j["Status"] == "Succeeded" || j["Status"] == "Failed"
+        })
+        .await;
+    assert_eq!(job["Status"], "Succeeded", "{job}");
+    let launcher = server
+        .logs(&job_id, &format!("{job_id}-launcher-0"), "")
+        .await;
+    assert_eq!(
+        launcher,
+        [
+            format!("{job_id}-worker-0 slots=1"),
+            format!("{job_id}-worker-1 slots=1")
+        ],
+        "the hostfile, and no rank output"
+    );
+    for (index, pod) in job["Pods"].as_array().unwrap().iter().enumerate() {
+        assert_eq!(pod["Status"], "Succeeded", "{index}: {pod}");
+    }
+    for worker in 0..2 {
+        let pod = &job["Pods"][worker + 1];
+        let logs = server
+            .logs(&job_id, pod["PodId"].as_str().unwrap(), "")
+            .await;
+        let line = logs
+            .iter()
+            .find(|l| l.starts_with("rank "))
+            .unwrap_or_else(|| panic!("worker {worker}: {logs:?}"));
+        assert!(
+            line.starts_with(&format!("rank {worker} of 2 on ")),
+            "{line}"
+        );
+        // The rank runs in the Worker pod's process group (the pod's command is its leader).
+        let group = line.rsplit(' ').next().unwrap();
+        let pod_pid = pod_pid(&server, &job_id, pod);
+        assert_eq!(group, pod_pid.to_string(), "{line}");
+    }
+}
+
+/// The pid of a pod's command, from the pod's `started.json`.
+fn pod_pid(server: &TestServer, job_id: &str, pod: &serde_json::Value) -> u64 {
+    let dir = server
+        .data_dir
+        .path()
+        .join("jobs")
+        .join(job_id)
+        .join("pods")
+        .join(pod["PodUid"].as_str().unwrap());
+    let started: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("started.json")).unwrap()).unwrap();
+    started["pgid"].as_u64().unwrap()
+}
+
+/// Real MPI traffic between ranks in different Worker pods (mpi4py's allreduce), and a failed
+/// Launcher fails the job.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mpi_ranks_in_different_workers_allreduce() {
+    if program("mpirun", "scripts/frameworks-env.sh installs openmpi-bin").is_none() {
+        return;
+    }
+    let python = "/usr/bin/python3";
+    let has_mpi4py = std::process::Command::new(python)
+        .args(["-c", "import mpi4py"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has_mpi4py {
+        eprintln!(
+            "{python} has no mpi4py (scripts/frameworks-env.sh installs python3-mpi4py): skipped"
+        );
+        return;
+    }
+    let server = TestServer::start().await;
+    let script = server.data_dir.path().join("allreduce.py");
+    std::fs::write(
+        &script,
+        "from mpi4py import MPI\nc = MPI.COMM_WORLD\n\
+         print('rank', c.Get_rank(), 'sum', c.allreduce(c.Get_rank() + 1), flush=True)\n",
+    )
+    .unwrap();
+    let command = format!("mpirun -np 2 {python} {} && exit 3", script.display());
+    let job_id = server
+        .create_job(mpi_job("mpi-allreduce", 2, &command))
+        .await;
+    let job = server
+        .wait_job(&job_id, Duration::from_secs(60), |j| {
+            j["Status"] == "Succeeded" || j["Status"] == "Failed"
+        })
+        .await;
+    assert_eq!(job["Status"], "Failed", "{job}");
+    assert!(
+        job["ReasonMessage"]
+            .as_str()
+            .unwrap()
+            .contains("launcher-0 exited with code 3"),
+        "{job}"
+    );
+    for worker in 0..2 {
+        let logs = server
+            .logs(&job_id, &format!("{job_id}-worker-{worker}"), "")
+            .await;
+        assert!(
+            logs.contains(&format!("rank {worker} sum 3")),
+            "worker {worker}: {logs:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_mpi_job_needs_a_launcher_and_a_ray_job_a_head() {
+    let server = TestServer::start().await;
+    for (job_type, needed) in [("MPIJob", "Launcher"), ("RayJob", "Head")] {
+        let body = json!({
+            "DisplayName": "no-driver",
+            "JobType": job_type,
+            "JobSpecs": [{"Type": "Worker", "PodCount": 2}],
+            "UserCommand": "true",
+        });
+        let err = server
+            .error("POST", "/api/v1/jobs", Some(body), 400, "InvalidParameter")
+            .await;
+        let message = err["Message"].as_str().unwrap();
+        assert!(
+            message.contains("JobSpecs") && message.contains(&format!("needs one {needed}")),
+            "{message}"
+        );
+    }
+}
+
+/// A Python with Ray: OPENDLC_FRAMEWORKS_PYTHON (scripts/test.sh points it at the venv
+/// scripts/frameworks-env.sh builds).
+fn python_with(module: &str) -> Option<String> {
+    let Ok(python) = std::env::var("OPENDLC_FRAMEWORKS_PYTHON") else {
+        eprintln!("OPENDLC_FRAMEWORKS_PYTHON is not set (scripts/test.sh sets it from scripts/frameworks-env.sh): skipped");
+        return None;
+    };
+    let ok = std::process::Command::new(&python)
+        .args(["-c", &format!("import {module}")])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        eprintln!("{python} cannot import {module}: skipped");
+    }
+    ok.then_some(python)
+}
+
+/// The pods' PATH with the framework venv's bin first (where `ray` and `python` are).
+fn path_with(python: &str) -> String {
+    let bin = std::path::Path::new(python).parent().unwrap();
+    format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    )
+}
+
+const RAY_DRIVER: &str = r#"
+import os, sys, time, ray
+ray.init()
+@ray.remote(num_cpus=1, scheduling_strategy="SPREAD")
+def node():
+    time.sleep(0.3)
+    return ray.get_runtime_context().get_node_id()
+alive = sum(1 for n in ray.nodes() if n["Alive"])
+nodes = set(ray.get([node.remote() for _ in range(4)]))
+print(f"RAY_ADDRESS={os.environ['RAY_ADDRESS']} alive={alive} used={len(nodes)}", flush=True)
+while not os.path.exists(sys.argv[1]):
+    time.sleep(0.2)
+"#;
+
+/// The Head starts a Ray head, the Worker joins it, the UserCommand runs as the driver with
+/// RAY_ADDRESS set and uses both nodes; GetRayDashboard links to the head's dashboard while the
+/// job runs; the driver's exit decides the job.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ray_job_runs_its_command_on_a_head_its_workers_joined() {
+    let Some(python) = python_with("ray") else {
+        return;
+    };
+    let server = TestServer::start().await;
+    let script = server.data_dir.path().join("driver.py");
+    std::fs::write(&script, RAY_DRIVER).unwrap();
+    let done = server.data_dir.path().join("done");
+    let node = json!({"CPU": "1", "Memory": "2Gi"});
+    let body = json!({
+        "DisplayName": "ray",
+        "JobType": "RayJob",
+        "JobSpecs": [{"Type": "Head", "PodCount": 1, "ResourceConfig": node},
+                     {"Type": "Worker", "PodCount": 1, "ResourceConfig": node}],
+        "Envs": {"PATH": path_with(&python), "RAY_USAGE_STATS_ENABLED": "0"},
+        "UserCommand": format!("python {} {}", script.display(), done.display()),
+    });
+    let job_id = server.create_job(body).await;
+    let head = format!("{job_id}-head-0");
+    // The job may queue behind other tests' jobs: its pods exist once it is admitted.
+    server
+        .wait_job(&job_id, Duration::from_secs(120), |j| {
+            j["Pods"].as_array().is_some_and(|p| !p.is_empty())
+        })
+        .await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(240);
+    let line = loop {
+        let logs = server.logs(&job_id, &head, "").await;
+        if let Some(line) = logs.iter().find(|l| l.starts_with("RAY_ADDRESS=")) {
+            break line.clone();
+        }
+        let job = server.get_job(&job_id).await;
+        assert!(
+            std::time::Instant::now() < deadline && job["Status"] != "Failed",
+            "{job}\n{logs:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    assert!(line.starts_with("RAY_ADDRESS=127.0.0.1:"), "{line}");
+    assert!(line.ends_with("alive=2 used=2"), "{line}");
+
+    let dashboard = server
+        .ok("GET", &format!("/api/v1/jobs/{job_id}/rayDashboard"), None)
+        .await;
+    // The link goes through the server, with a token for the job; without it, no entry.
+    let url = dashboard["url"].as_str().unwrap();
+    let prefix = format!("{}/raydashboard/{job_id}/", server.base);
+    assert!(url.starts_with(&format!("{prefix}?token=")), "{dashboard}");
+    let page = reqwest::get(url).await.unwrap();
+    assert!(page.status().is_success(), "{url}: {}", page.status());
+    let cookie = page.headers()["set-cookie"].to_str().unwrap().to_string();
+    assert!(page.text().await.unwrap().contains("<html"), "{url}");
+    let refused = reqwest::get(&prefix).await.unwrap();
+    assert_eq!(refused.status(), 401);
+    let token = cookie.split(';').next().unwrap();
+    let with_cookie = reqwest::Client::new()
+        .get(&prefix)
+        .header("cookie", token)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        with_cookie.status().is_success(),
+        "{}",
+        with_cookie.status()
+    );
+
+    std::fs::write(&done, "").unwrap();
+    let job = server
+        .wait_job(&job_id, Duration::from_secs(60), |j| {
+            j["Status"] == "Succeeded" || j["Status"] == "Failed"
+        })
+        .await;
+    assert_eq!(job["Status"], "Succeeded", "{job}");
+    let err = server
+        .error(
+            "GET",
+            &format!("/api/v1/jobs/{job_id}/rayDashboard"),
+            None,
+            400,
+            "IncorrectStatus",
+        )
+        .await;
+    assert!(
+        err["Message"].as_str().unwrap().contains("Succeeded"),
+        "{err}"
+    );
+}
+
+const TORCH_ALLREDUCE: &str = r#"
+import os, torch, torch.distributed as dist
+dist.init_process_group("gloo")
+t = torch.tensor([float(dist.get_rank() + 1)])
+dist.all_reduce(t)
+print(f"rank {dist.get_rank()} of {dist.get_world_size()} local {os.environ['LOCAL_RANK']} sum {int(t.item())}", flush=True)
+dist.destroy_process_group()
+"#;
+
+/// A PyTorchJob whose pods run a bare `torchrun` (its flags come from the PET_* variables, two
+/// processes per pod here): the four ranks of two pods all-reduce over gloo on CPU. Opt-in:
+/// needs torch in the frameworks venv (OPENDLC_WITH_TORCH=1 scripts/frameworks-env.sh).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pytorch_job_all_reduces_across_its_pods_with_torchrun() {
+    let Some(python) = python_with("torch") else {
+        eprintln!("(PyTorch is opt-in: OPENDLC_WITH_TORCH=1 scripts/test.sh)");
+        return;
+    };
+    let server = TestServer::start().await;
+    let script = server.data_dir.path().join("allreduce.py");
+    std::fs::write(&script, TORCH_ALLREDUCE).unwrap();
+    let pod = json!({"CPU": "1", "Memory": "2Gi"});
+    let body = json!({
+        "DisplayName": "torch-allreduce",
+        "JobType": "PyTorchJob",
+        "JobSpecs": [{"Type": "Master", "PodCount": 1, "ResourceConfig": pod},
+                     {"Type": "Worker", "PodCount": 1, "ResourceConfig": pod}],
+        "Envs": {"PATH": path_with(&python)},
+        "UserCommand": format!("torchrun --nproc-per-node=2 {}", script.display()),
+    });
+    let job_id = server.create_job(body).await;
+    let job = server
+        .wait_job(&job_id, Duration::from_secs(180), |j| {
+            j["Status"] == "Succeeded" || j["Status"] == "Failed"
+        })
+        .await;
+    assert_eq!(job["Status"], "Succeeded", "{job}");
+    for (pod, ranks) in [("master-0", [0, 1]), ("worker-0", [2, 3])] {
+        let mut logs: Vec<String> = server
+            .logs(&job_id, &format!("{job_id}-{pod}"), "")
+            .await
+            .into_iter()
+            .filter(|l| l.starts_with("rank "))
+            .collect();
+        logs.sort();
+        let expected: Vec<String> = ranks
+            .iter()
+            .map(|r| format!("rank {r} of 4 local {} sum 10", r % 2))
+            .collect();
+        assert_eq!(logs, expected, "{pod}");
+    }
+}
+
+/// Builds a pure-Python wheel `<name>-0.1-py3-none-any.whl` in `dir` whose module `name` has
+/// `VALUE = "<name>"`, so installing it needs no network.
+fn wheel(dir: &std::path::Path, name: &str) -> std::path::PathBuf {
+    let script = r#"
+import sys, zipfile
+out, name = sys.argv[1], sys.argv[2]
+info = f"{name}-0.1.dist-info"
+files = {
+    f"{name}/__init__.py": f"VALUE = {name!r}\n",
+    f"{info}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: 0.1\n",
+    f"{info}/WHEEL": "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+}
+files[f"{info}/RECORD"] = "".join(f"{p},,\n" for p in files) + f"{info}/RECORD,,\n"
+with zipfile.ZipFile(out, "w") as z:
+    for p, text in files.items():
+        z.writestr(p, text)
+"#;
+    let path = dir.join(format!("{name}-0.1-py3-none-any.whl"));
+    let status = std::process::Command::new("python3")
+        .args(["-c", script])
+        .arg(&path)
+        .arg(name)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    path
+}
+
+/// ThirdpartyLibs and ThirdpartyLibDir's requirements.txt are installed into the job's venv
+/// before the command, pip's output in the pod log, while the job is EnvPreparing; the two
+/// pods share one install.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn thirdparty_libs_are_installed_before_the_command() {
+    if program("python3", "a Python 3 interpreter").is_none() {
+        return;
+    }
+    let server = TestServer::start().await;
+    let wheels = server.data_dir.path().join("wheels");
+    std::fs::create_dir_all(&wheels).unwrap();
+    let first = wheel(&wheels, "opendlc_first");
+    let second = wheel(&wheels, "opendlc_second");
+    let lib_dir = server.data_dir.path().join("code");
+    std::fs::create_dir_all(&lib_dir).unwrap();
+    std::fs::write(
+        lib_dir.join("requirements.txt"),
+        format!("{}\n", second.display()),
+    )
+    .unwrap();
+    let body = json!({
+        "DisplayName": "libs",
+        "JobType": "PyTorchJob",
+        "JobSpecs": [{"Type": "Worker", "PodCount": 2}],
+        "ThirdpartyLibs": [first.display().to_string()],
+        "ThirdpartyLibDir": format!("file://{}", lib_dir.display()),
+        "UserCommand": "python3 -c 'import opendlc_first, opendlc_second; print(opendlc_first.VALUE, opendlc_second.VALUE)'",
+    });
+    let job_id = server.create_job(body).await;
+    let job = server
+        .wait_job(&job_id, Duration::from_secs(120), |j| {
+            j["Status"] == "Succeeded" || j["Status"] == "Failed"
+        })
+        .await;
+    assert_eq!(job["Status"], "Succeeded", "{job}");
+    let mut installs = 0;
+    for pod in ["worker-0", "worker-1"] {
+        let logs = server.logs(&job_id, &format!("{job_id}-{pod}"), "").await;
+        assert!(
+            logs.contains(&"opendlc_first opendlc_second".to_string()),
+            "{pod}: {logs:?}"
+        );
+        if logs
+            .iter()
+            .any(|l| l.starts_with("Successfully installed "))
+        {
+            installs += 1;
+        }
+    }
+    assert_eq!(installs, 1, "one pod installs, the other reuses the venv");
+    // Running begins once both pods have their environment.
+    let history = job["StatusHistory"].as_array().unwrap();
+    let preparing = history
+        .iter()
+        .find(|h| h["Status"] == "EnvPreparing")
+        .unwrap();
+    let env_dir = server
+        .data_dir
+        .path()
+        .join("jobs")
+        .join(&job_id)
+        .join("env");
+    let installed = std::fs::metadata(env_dir.join("venv/.opendlc-ready"))
+        .unwrap()
+        .modified()
+        .unwrap()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let installed = opendlc_core::time::format_wire(installed);
+    assert!(
+        preparing["EndTime"].as_str().unwrap() >= installed.as_str(),
+        "EnvPreparing ended before the install: {preparing} vs {installed}"
+    );
+}
+
+/// A failed install fails the job with a reason; pip's complaint is in the pod log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_install_fails_the_job() {
+    if program("python3", "a Python 3 interpreter").is_none() {
+        return;
+    }
+    let server = TestServer::start().await;
+    let missing = server.data_dir.path().join("missing-0.1-py3-none-any.whl");
+    let body = json!({
+        "DisplayName": "libs-fail",
+        "JobType": "PyTorchJob",
+        "JobSpecs": [{"Type": "Worker", "PodCount": 1}],
+        "ThirdpartyLibs": [missing.display().to_string()],
+        "UserCommand": "echo never",
+    });
+    let job_id = server.create_job(body).await;
+    let job = server
+        .wait_job(&job_id, Duration::from_secs(120), |j| {
+            j["Status"] == "Succeeded" || j["Status"] == "Failed"
+        })
+        .await;
+    assert_eq!(job["Status"], "Failed", "{job}");
+    let reason = job["ReasonMessage"].as_str().unwrap();
+    assert!(
+        reason.contains("ThirdpartyLibs could not be installed: pip install exited with code 1"),
+        "{reason}"
+    );
+    let logs = server
+        .logs(&job_id, &format!("{job_id}-worker-0"), "")
+        .await;
+    assert!(!logs.contains(&"never".to_string()), "{logs:?}");
+    assert!(
+        logs.iter()
+            .any(|l| l.contains("missing-0.1-py3-none-any.whl")),
+        "{logs:?}"
+    );
+}
+
+/// A DataJuicerJob with `CommandType: config` runs Data-Juicer's `dj-process` on its config
+/// (here given inline, so written to a file first). A stand-in `dj-process` shows what it was
+/// given: Data-Juicer itself is too big for the test environment.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_data_juicer_job_runs_dj_process_on_its_config() {
+    let server = TestServer::start().await;
+    let bin = server.data_dir.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let fake = bin.join("dj-process");
+    std::fs::write(&fake, "#!/bin/sh\necho \"dj-process $*\"\ncat \"$2\"\n").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    let job = |name: &str, pods: u32, path: &str| {
+        json!({
+            "DisplayName": name,
+            "JobType": "DataJuicerJob",
+            "JobSpecs": [{"Type": "Worker", "PodCount": pods, "EcsSpec": "ecs.c6.large"}],
+            "Envs": {"PATH": path},
+            "UserCommand": "project_name: demo\nnp: 1",
+            "Settings": {"DataJuicerConfig": {"CommandType": "config", "ExecutionMode": "standalone"}},
+        })
+    };
+    let job_id = server.create_job(job("dj", 1, &path)).await;
+    let done = server
+        .wait_job(&job_id, Duration::from_secs(30), |j| {
+            j["Status"] == "Succeeded" || j["Status"] == "Failed"
+        })
+        .await;
+    assert_eq!(done["Status"], "Succeeded", "{done}");
+    let logs = server
+        .logs(&job_id, &format!("{job_id}-worker-0"), "")
+        .await;
+    assert!(
+        logs[0].starts_with("dj-process --config ") && logs[0].ends_with("data-juicer.yaml"),
+        "{logs:?}"
+    );
+    assert_eq!(logs[1..], ["project_name: demo", "np: 1"]);
+
+    // Standalone is one pod.
+    let err = server
+        .error(
+            "POST",
+            "/api/v1/jobs",
+            Some(job("two", 2, &path)),
+            400,
+            "InvalidParameter",
+        )
+        .await;
+    assert!(
+        err["Message"].as_str().unwrap().contains("standalone"),
+        "{err}"
+    );
+
+    // Without Data-Juicer, the pod fails at once, saying what is missing.
+    let job_id = server.create_job(job("none", 1, "/usr/bin:/bin")).await;
+    let failed = server.wait_status(&job_id, "Failed").await;
+    let pod = &failed["Pods"][0];
+    let text = failed.to_string();
+    assert!(
+        text.contains("dj-process") && text.contains("not on the pods' PATH"),
+        "{pod}\n{failed}"
+    );
+}
+
+/// A RayJob where `ray` is not installed fails at once with a reason that says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ray_job_without_ray_fails_saying_so() {
+    let server = TestServer::start().await;
+    let node = json!({"CPU": "1", "Memory": "1Gi"});
+    let job_id = server
+        .create_job(json!({
+            "DisplayName": "no-ray",
+            "JobType": "RayJob",
+            "JobSpecs": [{"Type": "Head", "PodCount": 1, "ResourceConfig": node}],
+            "Envs": {"PATH": "/usr/bin:/bin"},
+            "UserCommand": "python3 -c 'import ray'",
+        }))
+        .await;
+    let failed = server.wait_status(&job_id, "Failed").await;
+    let text = failed.to_string();
+    assert!(
+        text.contains("a RayJob needs Ray") && text.contains("`ray` is not on the pods' PATH"),
+        "{failed}"
+    );
+}

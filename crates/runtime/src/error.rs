@@ -34,4 +34,7 @@ pub enum RuntimeError {
     ReadPodFile { path: PathBuf, error: io::Error },
     #[error("failed to stop the pod in {dir}: {error}")]
     Stop { dir: PathBuf, error: io::Error },
+    /// The Slurm runtime: a Slurm command failed, or the Slurm job ended before the pod ran.
+    #[error("{0}")]
+    Slurm(String),
 }

@@ -90,6 +90,16 @@ pub struct Settings {
     pub cores: f64,
 }
 
+/// A pool nothing exhausts: the runtime (Slurm) decides what fits.
+pub fn unlimited() -> Resources {
+    Resources {
+        cpu_milli: 1 << 40,
+        memory_mib: 1 << 40,
+        // The engine keeps one entry per free GPU index: large, not limitless.
+        gpu: 1 << 12,
+    }
+}
+
 /// The pool from this host (and `cpu_overcommit`), changed by the file if one is given.
 pub fn load(
     path: Option<&Path>,

@@ -1,5 +1,6 @@
 //! Where job files live under the data directory:
-//! `jobs/<JobId>/work` (the pods' working directory) and `jobs/<JobId>/pods/<PodUid>/` (one
+//! `jobs/<JobId>/work` (the pods' working directory), `jobs/<JobId>/mpi` (an MPIJob's hostfile
+//! and sockets), `jobs/<JobId>/ray` (a RayJob's head ports) and `jobs/<JobId>/pods/<PodUid>/` (one
 //! directory per pod incarnation: its spec, state and log files, written by its shim).
 
 use std::path::{Path, PathBuf};
@@ -12,12 +13,27 @@ impl JobsDir {
         JobsDir(data_dir.join("jobs"))
     }
 
+    /// Job files at `dir` instead of under the data directory (a shared directory for Slurm).
+    pub fn at(dir: PathBuf) -> Self {
+        JobsDir(dir)
+    }
+
     pub fn job(&self, job_id: &str) -> PathBuf {
         self.0.join(job_id)
     }
 
     pub fn work(&self, job_id: &str) -> PathBuf {
         self.job(job_id).join("work")
+    }
+
+    /// An MPIJob's hostfile and its Worker pods' sockets.
+    pub fn mpi(&self, job_id: &str) -> PathBuf {
+        self.job(job_id).join("mpi")
+    }
+
+    /// A RayJob's head ports (`head.json`).
+    pub fn ray(&self, job_id: &str) -> PathBuf {
+        self.job(job_id).join("ray")
     }
 
     pub fn pod(&self, job_id: &str, pod_uid: &str) -> PathBuf {

@@ -14,6 +14,9 @@ mod handlers;
 mod http;
 mod layout;
 mod metrics;
+mod proxy;
+mod ray_dashboard;
+mod sources;
 mod state;
 mod tensorboards;
 mod views;
@@ -57,12 +60,18 @@ pub struct Config {
     pub metrics: SamplerConfig,
     /// The `tensorboard` executable TensorBoards run (default: `tensorboard` on PATH).
     pub tensorboard_program: PathBuf,
-    /// How long a minute of MaxRunningTimeMinutes lasts (60 s; tests shorten it).
-    pub tensorboard_minute: std::time::Duration,
+    /// How long a minute of the API's minute settings lasts (a TensorBoard's
+    /// MaxRunningTimeMinutes, a job's JobReservedMinutes): 60 s; tests shorten it.
+    pub minute: std::time::Duration,
     /// Requests per second allowed per access key (bursts of twice that); 0 turns it off.
     pub rate_limit: f64,
     /// The capacity file: the pool, quotas and preemption (docs/SCHEDULER.md).
     pub capacity_file: Option<PathBuf>,
+    /// Run pods on Slurm (docs/SLURM.md) instead of this host.
+    pub slurm: Option<opendlc_runtime::slurm::SlurmConfig>,
+    /// Where job files (pod specs, logs, exit records) live when not under the data
+    /// directory: under Slurm, a directory every node sees at the same path.
+    pub shared_dir: Option<PathBuf>,
 }
 
 impl Config {
@@ -74,9 +83,11 @@ impl Config {
             cpu_overcommit: DEFAULT_CPU_OVERCOMMIT,
             metrics: SamplerConfig::default(),
             tensorboard_program: PathBuf::from(tensorboards::DEFAULT_PROGRAM),
-            tensorboard_minute: std::time::Duration::from_secs(60),
+            minute: std::time::Duration::from_secs(60),
             rate_limit: DEFAULT_RATE_LIMIT,
             capacity_file: None,
+            slurm: None,
+            shared_dir: None,
         }
     }
 }
@@ -118,14 +129,23 @@ impl Server {
             RateLimit::per_second(config.rate_limit),
         ));
         let host = HostCapacity::detect();
-        let settings = capacity::load(
+        let mut settings = capacity::load(
             config.capacity_file.as_deref(),
             &host,
             config.cpu_overcommit,
         )?;
+        let on_slurm = config.slurm.is_some();
+        if on_slurm && config.capacity_file.is_none() {
+            // Slurm places the pods: the opendlc scheduler admits every job and Slurm decides
+            // when and where it runs (docs/SLURM.md). A capacity file still applies quotas.
+            settings.capacity.pool = capacity::unlimited();
+        }
         let pool = settings.capacity.pool;
         let quotas = Arc::new(settings.capacity.quotas.clone());
-        let jobs_dir = JobsDir::new(&data_dir);
+        let jobs_dir = match &config.shared_dir {
+            Some(dir) => JobsDir::at(dir.join("jobs")),
+            None => JobsDir::new(&data_dir),
+        };
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let mut engine_shutdown_rx = shutdown_rx.clone();
         let engine_shutdown = async move {
@@ -136,9 +156,12 @@ impl Server {
                 store: store.clone(),
                 shim_program: config.shim_program,
                 jobs_dir: jobs_dir.clone(),
+                data_dir: data_dir.clone(),
+                minute: config.minute,
                 capacity: settings.capacity,
                 default_preemptible: settings.default_preemptible,
                 node_name: node_name(),
+                slurm: config.slurm,
             },
             engine_shutdown,
         )
@@ -152,7 +175,7 @@ impl Server {
         let tensorboards = Arc::new(Tensorboards::new(
             store.clone(),
             config.tensorboard_program,
-            config.tensorboard_minute,
+            config.minute,
             data_dir.join("tensorboards"),
             format!("http://{}", reachable(addr)),
             token_key.clone(),
@@ -177,6 +200,7 @@ impl Server {
             shutdown: shutdown_rx,
             tensorboards,
             web_terminals,
+            on_slurm,
         };
         Ok(Server {
             addr,
@@ -203,10 +227,12 @@ impl Server {
         let proxy = tensorboards::proxy::router(self.state.tensorboards.clone());
         let terminals = webterminal::socket::router(self.state.web_terminals.clone());
         let dashboard = dashboard::router(self.state.clone());
+        let ray = ray_dashboard::router(self.state.clone());
         let app = http::router(self.state)
             .merge(proxy)
             .merge(terminals)
-            .merge(dashboard);
+            .merge(dashboard)
+            .merge(ray);
         let shutdown_tx = self.shutdown_tx;
         axum::serve(self.listener, app)
             .with_graceful_shutdown(async move {

@@ -32,4 +32,6 @@ pub struct AppState {
     pub tensorboards: Arc<Tensorboards>,
     /// Web terminals: their URLs' tokens and sockets.
     pub web_terminals: Arc<WebTerminals>,
+    /// Whether pods run on Slurm (`--runtime slurm`): only then is a SlurmJob accepted.
+    pub on_slurm: bool,
 }

@@ -94,6 +94,7 @@ impl LocalRuntime {
                 Ok(Started {
                     pid: started.pid,
                     started_at: started.started_at,
+                    placement: None,
                 })
             }
             Ok(Ok(_)) if line.starts_with("failed ") => {

@@ -44,6 +44,16 @@ pub struct Started {
     /// The command's pid (`sh`), also its process group id.
     pub pid: u32,
     pub started_at: DateTime<Utc>,
+    /// Where the pod runs, when not on this host (the Slurm runtime: the node's name and
+    /// address); `None` on the local runtime.
+    pub placement: Option<Placement>,
+}
+
+/// The node a pod runs on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Placement {
+    pub node: String,
+    pub ip: String,
 }
 
 /// How a pod ended; exactly one per successful launch or reattach.

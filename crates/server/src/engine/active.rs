@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use opendlc_core::lifecycle::{JobSignals, PodView};
+use opendlc_core::lifecycle::{JobSignals, Outcome, PodView};
 use opendlc_core::restart::PodEnd;
 use opendlc_core::time::Millis;
 use opendlc_core::{Job, JobStatus, Pod, PodStatus, Reason, Resources};
@@ -31,9 +31,19 @@ pub(super) struct ActiveJob {
     pub gpus: HashMap<String, Vec<u32>>,
     /// When the job became SanityChecking in this round.
     pub sanity_started: Option<Millis>,
+    /// Set while the job is kept after its end (SucceededReserving/FailedReserving).
+    pub reserving: Option<Reserving>,
     /// Current incarnations, in pod order.
     pub pods: Vec<Pod>,
     by_uid: HashMap<String, usize>,
+}
+
+/// A finished job kept by its JobReservedMinutes.
+pub(super) struct Reserving {
+    /// When the reservation ends.
+    pub until: Millis,
+    /// The status and reason the job takes then.
+    pub outcome: Outcome,
 }
 
 impl ActiveJob {
@@ -51,6 +61,7 @@ impl ActiveJob {
             preempted: None,
             gpus: HashMap::new(),
             sanity_started: None,
+            reserving: None,
             by_uid: index(&pods),
             pods,
         }

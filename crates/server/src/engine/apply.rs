@@ -10,7 +10,7 @@ use opendlc_core::queue::Queue;
 use opendlc_core::scheduler::{self, Capacity, Running, Wait, Waiting};
 use opendlc_core::time::{now_millis, Millis};
 use opendlc_core::{ids, Job, JobStatus, Pod, PodStatus, Reason, Resources};
-use opendlc_runtime::{LocalRuntime, PodEvent};
+use opendlc_runtime::{PodEvent, Runtime};
 use opendlc_store::{Store, StoreError, Transition};
 use tokio::sync::mpsc;
 
@@ -24,10 +24,13 @@ pub(super) const POD_IP: &str = "127.0.0.1";
 
 pub(super) struct Engine {
     pub store: Arc<Store>,
-    pub runtime: Arc<LocalRuntime>,
+    pub runtime: Arc<Runtime>,
     /// The opendlc binary: pods run its `sanity-check` before their command in a check round.
     pub checker_program: PathBuf,
     pub jobs_dir: JobsDir,
+    pub data_dir: PathBuf,
+    /// How long a minute of JobReservedMinutes lasts.
+    pub minute: Duration,
     pub node_name: String,
     pub capacity: Capacity,
     pub default_preemptible: bool,
@@ -57,7 +60,7 @@ pub(super) struct Engine {
 impl Engine {
     pub fn new(
         config: EngineConfig,
-        runtime: Arc<LocalRuntime>,
+        runtime: Arc<Runtime>,
         launched_tx: mpsc::UnboundedSender<Launched>,
         waits: Arc<std::sync::RwLock<HashMap<String, Wait>>>,
     ) -> Self {
@@ -66,6 +69,8 @@ impl Engine {
             runtime,
             checker_program: config.shim_program,
             jobs_dir: config.jobs_dir,
+            data_dir: config.data_dir,
+            minute: config.minute,
             node_name: config.node_name,
             free_gpus: (0..config.capacity.pool.gpu).collect(),
             capacity: config.capacity,
@@ -117,8 +122,10 @@ impl Engine {
                 Some(launch) = launched.recv() => self.on_launched(launch),
                 _ = tick.tick() => {
                     self.enforce_deadlines();
+                    self.end_reservations();
                     self.detect_hangs();
                     self.poll_sanity_checks();
+                    self.poll_env_preparations();
                 }
                 _ = &mut shutdown => break,
             }
@@ -217,6 +224,15 @@ impl Engine {
         if job.status == JobStatus::Stopping {
             return Ok(job);
         }
+        if self
+            .active
+            .get(job_id)
+            .is_some_and(|a| a.reserving.is_some())
+        {
+            // A kept job has ended already: stopping it ends its reservation.
+            self.end_reservation(job_id);
+            return Ok(self.store.get_job(job_id)?);
+        }
         let now = now_millis();
         let stopping = Transition {
             to: JobStatus::Stopping,
@@ -255,9 +271,10 @@ impl Engine {
                 quota: quota_of(&a.job),
                 preemptible: a.preempted.is_none()
                     && a.stop_reason.is_none()
+                    && a.reserving.is_none()
                     && preemptible(&a.job, self.default_preemptible),
                 started: a.job.times.running.unwrap_or(now),
-                ends_by: a.deadline,
+                ends_by: a.reserving.as_ref().map(|r| r.until).or(a.deadline),
             })
             .collect();
         let queued: Vec<&Waiting> = self.queue.iter().collect();
@@ -470,7 +487,11 @@ impl Engine {
         let overdue: Vec<String> = self
             .active
             .iter()
-            .filter(|(_, a)| a.stop_reason.is_none() && a.deadline.is_some_and(|d| d <= now))
+            .filter(|(_, a)| {
+                a.stop_reason.is_none()
+                    && a.reserving.is_none()
+                    && a.deadline.is_some_and(|d| d <= now)
+            })
             .map(|(id, _)| id.clone())
             .collect();
         for job_id in overdue {
@@ -545,7 +566,7 @@ pub fn grace_period(job: &Job) -> Duration {
 /// `n` distinct ports free right now on the pod address, one per pod. Another process may take
 /// one before its pod binds it; with ports picked from the kernel's ephemeral range the chance
 /// is small, and the job fails visibly if it happens.
-fn free_ports(n: usize) -> Vec<u16> {
+pub(super) fn free_ports(n: usize) -> Vec<u16> {
     let mut ports = Vec::with_capacity(n);
     let mut seen = std::collections::HashSet::with_capacity(n);
     while ports.len() < n {

@@ -8,8 +8,12 @@
 
 mod active;
 mod apply;
+mod frameworks;
+mod gang;
 mod pods;
+mod prepare;
 mod recover;
+mod reserve;
 mod sanity;
 
 use std::path::PathBuf;
@@ -23,7 +27,8 @@ use std::sync::RwLock;
 
 use opendlc_core::scheduler::{Capacity, Wait};
 use opendlc_core::{Job, JobStatus};
-use opendlc_runtime::{LocalRuntime, PodEvent};
+use opendlc_runtime::slurm::{SlurmConfig, SlurmRuntime};
+use opendlc_runtime::{LocalRuntime, PodEvent, Runtime};
 use opendlc_store::{Store, StoreError};
 use tokio::sync::{mpsc, oneshot};
 
@@ -119,11 +124,17 @@ pub struct EngineConfig {
     pub store: Arc<Store>,
     pub shim_program: PathBuf,
     pub jobs_dir: JobsDir,
+    /// The data directory (`sources.yaml`).
+    pub data_dir: PathBuf,
+    /// How long a minute of JobReservedMinutes lasts (60 s; tests shorten it).
+    pub minute: std::time::Duration,
     /// The pool, its quotas and whether preemption is on.
     pub capacity: Capacity,
     /// Whether a running job may be preempted unless its `preemptible` tag says otherwise.
     pub default_preemptible: bool,
     pub node_name: String,
+    /// Run pods on Slurm instead of this host.
+    pub slurm: Option<SlurmConfig>,
 }
 
 /// Starts the engine: recovers what an earlier server left running, then serves commands
@@ -135,10 +146,13 @@ pub async fn start(
     let (commands_tx, commands) = mpsc::unbounded_channel();
     let (pod_events_tx, pod_events) = mpsc::unbounded_channel::<PodEvent>();
     let (launched_tx, launched) = mpsc::unbounded_channel();
-    let runtime = Arc::new(LocalRuntime::new(
-        config.shim_program.clone(),
-        pod_events_tx,
-    ));
+    let runtime = Arc::new(match config.slurm.clone() {
+        Some(slurm) => Runtime::Slurm(SlurmRuntime::new(slurm, pod_events_tx)),
+        None => Runtime::Local(LocalRuntime::new(
+            config.shim_program.clone(),
+            pod_events_tx,
+        )),
+    });
     let waits = Arc::new(RwLock::new(HashMap::new()));
     let mut engine = apply::Engine::new(config, runtime, launched_tx, waits.clone());
     engine.recover()?;

@@ -51,8 +51,9 @@ impl Engine {
         if let Err(e) = std::fs::create_dir_all(&workdir) {
             tracing::error!(job.id = %job_id, "failed to create the job's working directory: {e}");
         }
-        let mut envs: HashMap<String, _> =
-            plan(job).into_iter().map(|p| (p.pod_id, p.env)).collect();
+        let plans = plan(job);
+        let framework = self.prepare_framework(job, &plans);
+        let mut envs: HashMap<String, _> = plans.into_iter().map(|p| (p.pod_id, p.env)).collect();
         let mut launches = Vec::with_capacity(to_launch.len());
         for pod in to_launch {
             let Some(env) = envs.remove(&pod.pod_id) else {
@@ -73,7 +74,18 @@ impl Engine {
                 env.insert("CUDA_VISIBLE_DEVICES".into(), list.clone());
                 env.insert("NVIDIA_VISIBLE_DEVICES".into(), list);
             }
+            let command = match &framework {
+                Ok(framework) => framework.apply(pod, &mut env, command),
+                Err(_) => command,
+            };
             let command = self.with_sanity_check(job, pod, rank, command, &workdir);
+            let command = match self.with_env_preparation(job, pod, &mut env, command) {
+                Ok(command) => command,
+                Err(e) => {
+                    tracing::error!(pod.id = %pod.pod_id, "{e}");
+                    format!("echo {} >&2; exit 1", opendlc_core::mpi::shell_quote(&e))
+                }
+            };
             launches.push(PodLaunch {
                 pod_id: pod.pod_id.clone(),
                 pod_uid: pod.pod_uid.clone(),
@@ -84,21 +96,8 @@ impl Engine {
                 grace_period: grace_period(job),
             });
         }
-        for launch in launches {
-            self.launch_requested.insert(launch.pod_uid.clone());
-            let runtime = self.runtime.clone();
-            let tx = self.launched_tx.clone();
-            let job_id = job_id.to_string();
-            tokio::spawn(async move {
-                let pod_uid = launch.pod_uid.clone();
-                let result = runtime.launch(launch).await.map_err(|e| e.to_string());
-                let _ = tx.send(Launched {
-                    job_id,
-                    pod_uid,
-                    result,
-                });
-            });
-        }
+        let prepared = framework.as_ref().map(|_| ()).map_err(String::clone);
+        self.spawn_launches(job_id, launches, prepared);
     }
 
     /// After a pod starts or ends: launch the pods that were waiting for it, if any.
@@ -137,11 +136,15 @@ impl Engine {
         match result {
             Ok(started) => {
                 let at = started.started_at.timestamp_millis();
-                if let Err(e) = store.pod_started(pod, started.pid, POD_IP, &node, at) {
+                let (node, ip) = match started.placement {
+                    Some(p) => (p.node, p.ip),
+                    None => (node, POD_IP.to_string()),
+                };
+                if let Err(e) = store.pod_started(pod, started.pid, &ip, &node, at) {
                     tracing::error!(pod.id = %pod.pod_id, "failed to record the pod's start: {e}");
                 }
                 pod.pid = Some(started.pid);
-                pod.ip = Some(POD_IP.to_string());
+                pod.ip = Some(ip);
                 pod.node_name = Some(node);
                 pod.started = Some(at);
                 if pod.status == PodStatus::Pending {
@@ -173,7 +176,11 @@ impl Engine {
     }
 
     /// EnvPreparing (or Restarting) → Running once every pod of the job has started.
-    fn maybe_running(&mut self, job_id: &str) {
+    pub(super) fn maybe_running(&mut self, job_id: &str) {
+        // Pods that prepare their environment (ThirdpartyLibs) keep the job EnvPreparing.
+        if !self.env_ready(job_id) {
+            return;
+        }
         let Some(active) = self.active.get_mut(job_id) else {
             return;
         };
@@ -209,6 +216,8 @@ impl Engine {
         };
         // A pod that ends during a check round: its results decide before its exit code does.
         self.poll_sanity_check(&job_id);
+        // Likewise a failed install of the job's ThirdpartyLibs.
+        self.note_env_failure(&job_id);
         let store = self.store.clone();
         let Some(pod) = self
             .active
@@ -285,6 +294,9 @@ impl Engine {
         let Some(active) = self.active.get(job_id) else {
             return;
         };
+        if active.reserving.is_some() {
+            return;
+        }
         if active.preempted.is_some() {
             if active.pods.iter().all(|p| p.status.is_terminal()) {
                 self.requeue_preempted(job_id);
@@ -332,20 +344,7 @@ impl Engine {
                     }
                 }
             }
-            Decision::Finish(outcome) => {
-                let t = Transition {
-                    to: outcome.status,
-                    reason: Some(outcome.reason),
-                    at: now_millis(),
-                };
-                if let Err(e) = self.store.transition(job_id, &t) {
-                    tracing::error!(job.id = %job_id, "failed to finish the job: {e}");
-                }
-                if let Some(active) = self.active.remove(job_id) {
-                    self.release(&active);
-                }
-                self.dirty = true;
-            }
+            Decision::Finish(outcome) => self.finish(job_id, outcome),
         }
     }
 

@@ -103,6 +103,7 @@ impl Engine {
         active.stop_reason = stop_reason;
         active.stopping_pods = stopping;
         self.resume_sanity_round(&mut active);
+        self.resume_reservation(&mut active);
 
         let mut never_started = std::collections::HashSet::new();
         for pod in active.pods.iter_mut().filter(|p| !p.status.is_terminal()) {

@@ -4,13 +4,15 @@
 use axum::response::Response;
 use opendlc_api::{
     ErrorCode, GetDashboardRequest, GetDashboardResponseBody, GetRayDashboardRequest,
+    GetRayDashboardResponseBody,
 };
 use opendlc_core::time::now_millis;
-use opendlc_core::JobType;
+use opendlc_core::{JobStatus, JobType};
 
 use super::access;
 use crate::auth::token::{Claims, TargetType};
 use crate::http::{ok, ApiError, ApiRequest};
+use crate::ray_dashboard;
 use crate::state::AppState;
 
 /// How long a dashboard link works: a private link is for the one who asked, now; a shared
@@ -23,21 +25,7 @@ const SHARED_LINK_SECS: i64 = 604_800;
 pub fn get(state: &AppState, request: &ApiRequest) -> Result<Response, ApiError> {
     let q = GetDashboardRequest::from_query(&request.query)?;
     let job = access::readable_job(state, request, request.param(0))?;
-    let caller = request.caller()?;
-    let lifetime = if q.is_shared.unwrap_or(false) {
-        SHARED_LINK_SECS
-    } else {
-        PRIVATE_LINK_SECS
-    };
-    let now = now_millis() / 1000;
-    let token = state.auth.tokens().issue(&Claims {
-        exp: now + lifetime,
-        iat: now,
-        user_id: caller.user_id().to_string(),
-        target_id: job.job_id.clone(),
-        target_type: TargetType::Job,
-        jti: None,
-    });
+    let token = job_link_token(state, request, &job.job_id, q.is_shared.unwrap_or(false))?;
     let host = request.header("host").unwrap_or("127.0.0.1");
     ok(&GetDashboardResponseBody {
         url: Some(format!(
@@ -47,9 +35,34 @@ pub fn get(state: &AppState, request: &ApiRequest) -> Result<Response, ApiError>
     })
 }
 
-/// GetRayDashboard: a RayJob's head dashboard. Other job types have none.
+/// A token for links to one job's pages: for the caller, for an hour, or a week when shared.
+fn job_link_token(
+    state: &AppState,
+    request: &ApiRequest,
+    job_id: &str,
+    shared: bool,
+) -> Result<String, ApiError> {
+    let caller = request.caller()?;
+    let lifetime = if shared {
+        SHARED_LINK_SECS
+    } else {
+        PRIVATE_LINK_SECS
+    };
+    let now = now_millis() / 1000;
+    Ok(state.auth.tokens().issue(&Claims {
+        exp: now + lifetime,
+        iat: now,
+        user_id: caller.user_id().to_string(),
+        target_id: job_id.to_string(),
+        target_type: TargetType::Job,
+        jti: None,
+    }))
+}
+
+/// GetRayDashboard: the link to a running RayJob's head dashboard, proxied by this server at
+/// `/raydashboard/{JobId}/` with a token for the job. Other job types have none.
 pub fn get_ray(state: &AppState, request: &ApiRequest) -> Result<Response, ApiError> {
-    GetRayDashboardRequest::from_query(&request.query)?;
+    let q = GetRayDashboardRequest::from_query(&request.query)?;
     let job = access::readable_job(state, request, request.param(0))?;
     if job.job_type != JobType::RayJob {
         return Err(ApiError::invalid(
@@ -60,12 +73,23 @@ pub fn get_ray(state: &AppState, request: &ApiRequest) -> Result<Response, ApiEr
             ),
         ));
     }
-    Err(ApiError::new(
-        ErrorCode::NotImplemented,
-        format!(
-            "Job {} is a RayJob, but this server does not start Ray heads yet, so there is no \
-             Ray dashboard to link to (docs/JOB_TYPES.md).",
-            job.job_id
-        ),
-    ))
+    if job.status != JobStatus::Running || ray_dashboard::head_ports(state, &job.job_id).is_none() {
+        return Err(ApiError::new(
+            ErrorCode::IncorrectStatus,
+            format!(
+                "Job {} is {}; its Ray dashboard is up only while it is Running.",
+                job.job_id, job.status
+            ),
+        ));
+    }
+    let token = job_link_token(state, request, &job.job_id, q.is_shared.unwrap_or(false))?;
+    let host = request.header("host").unwrap_or("127.0.0.1");
+    ok(&GetRayDashboardResponseBody {
+        url: Some(format!(
+            "http://{host}{}/?token={token}",
+            ray_dashboard::prefix(&job.job_id)
+        )),
+        // Ray's metrics pages need Prometheus and Grafana, which opendlc does not run.
+        metrics_enabled: Some("false".into()),
+    })
 }

@@ -4,7 +4,7 @@
 use axum::response::Response;
 use opendlc_api::{ErrorCode, GetWebTerminalRequest, GetWebTerminalResponseBody};
 use opendlc_core::time::now_millis;
-use opendlc_core::PodStatus;
+use opendlc_core::{JobStatus, PodStatus};
 
 use super::access;
 use super::query;
@@ -19,7 +19,7 @@ pub fn get(state: &AppState, request: &ApiRequest) -> Result<Response, ApiError>
     let job_id = request.param(0);
     let pod_id = request.param(1);
     // A shell in a pod can change anything the job can: it takes the right to change the job.
-    access::writable_job(state, request, job_id)?;
+    let job = access::writable_job(state, request, job_id)?;
     let pods = state.store.pods(job_id)?;
     let uid = query::text(&q.pod_uid);
     let pod = pods
@@ -39,11 +39,18 @@ pub fn get(state: &AppState, request: &ApiRequest) -> Result<Response, ApiError>
                 format!("The job {job_id} has no pod {pod_id}{which}."),
             )
         })?;
-    if pod.status != PodStatus::Running {
+    // A job kept after its end (JobReservedMinutes) keeps its pods' terminals.
+    let kept = pod.current
+        && matches!(
+            job.status,
+            JobStatus::SucceededReserving | JobStatus::FailedReserving
+        );
+    if pod.status != PodStatus::Running && !kept {
         return Err(ApiError::new(
             ErrorCode::IncorrectStatus,
             format!(
-                "Pod {pod_id} is {}; a web terminal needs a Running pod.",
+                "Pod {pod_id} is {}; a web terminal needs a Running pod (or a pod of a job \
+                 kept by JobReservedMinutes).",
                 pod.status.as_str()
             ),
         ));

@@ -11,6 +11,7 @@ use opendlc_core::tensorboard::Tensorboard;
 use super::Tensorboards;
 use crate::auth::token::{Claims, TargetType};
 use crate::handlers::owned_tensorboard;
+use crate::proxy::cookie;
 
 /// The cookie a shared link's token is kept in, so that the page's own requests (scripts, data)
 /// are let in without the token in their URL.
@@ -102,15 +103,4 @@ pub fn basic_credentials(header: &str) -> Option<(String, String)> {
     let decoded = String::from_utf8(STANDARD.decode(encoded.trim()).ok()?).ok()?;
     let (id, secret) = decoded.split_once(':')?;
     Some((id.to_string(), secret.to_string()))
-}
-
-fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(axum::http::header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.to_string())
 }

@@ -1,34 +1,18 @@
 //! The reverse proxy: `/tensorboard/<TensorboardId>/…` → the TensorBoard's own tensorboard
 //! process on 127.0.0.1 (started with `--path_prefix /tensorboard/<TensorboardId>`, so paths
-//! pass through unchanged). Responses are buffered (TensorBoard's largest, its script bundle,
-//! is a few MiB).
+//! pass through unchanged).
 
 use std::sync::Arc;
 
-use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderName, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::Response;
 use opendlc_core::tensorboard::TensorboardStatus;
 use opendlc_core::time::now_millis;
 
 use super::access::{authorize_tensorboard_access, Access, Denied, COOKIE};
 use super::Tensorboards;
-
-/// Request bodies tensorboard needs are tiny (plugin queries); this bounds them.
-const MAX_REQUEST_BODY: usize = 1024 * 1024;
-const HOP_BY_HOP: &[&str] = &[
-    "connection",
-    "keep-alive",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-    "host",
-    "content-length",
-];
+use crate::proxy::{error, forward, query_param};
 
 /// `/tensorboard/<id>`: the path prefix of a TensorBoard.
 pub fn prefix(id: &str) -> String {
@@ -49,9 +33,7 @@ async fn proxy(State(tbs): State<Arc<Tensorboards>>, request: Request) -> Respon
         .unwrap_or_default()
         .to_string();
     let query = request.uri().query().unwrap_or_default().to_string();
-    let query_token = url::form_urlencoded::parse(query.as_bytes())
-        .find(|(k, _)| k == "token")
-        .map(|(_, v)| v.into_owned());
+    let query_token = query_param(&query, "token");
     let tb = match tbs.store.get_tensorboard(&id) {
         Ok(Some(tb)) => tb,
         Ok(None) => {
@@ -101,7 +83,7 @@ async fn proxy(State(tbs): State<Arc<Tensorboards>>, request: Request) -> Respon
             &format!("The TensorBoard {id} is {}, not Running.", tb.status),
         );
     };
-    let mut response = match forward(&tbs, request, port, &path, &query).await {
+    let mut response = match forward(&tbs.http, request, port, &path, &query).await {
         Ok(response) => response,
         Err(e) => {
             tracing::warn!(tensorboard.id = %id, "proxy: {e}");
@@ -128,65 +110,4 @@ async fn proxy(State(tbs): State<Arc<Tensorboards>>, request: Request) -> Respon
         }
     }
     response
-}
-
-async fn forward(
-    tbs: &Tensorboards,
-    request: Request,
-    port: u16,
-    path: &str,
-    query: &str,
-) -> Result<Response, String> {
-    let url = if query.is_empty() {
-        format!("http://127.0.0.1:{port}{path}")
-    } else {
-        format!("http://127.0.0.1:{port}{path}?{query}")
-    };
-    let (parts, body) = request.into_parts();
-    let body = axum::body::to_bytes(body, MAX_REQUEST_BODY)
-        .await
-        .map_err(|e| format!("failed to read the request body: {e}"))?;
-    let method =
-        reqwest::Method::from_bytes(parts.method.as_str().as_bytes()).map_err(|e| e.to_string())?;
-    let mut upstream = tbs.http.request(method, url).body(body);
-    for (name, value) in &parts.headers {
-        let name = name.as_str();
-        if HOP_BY_HOP.contains(&name) || name == "authorization" || name == "cookie" {
-            continue;
-        }
-        upstream = upstream.header(name, value.as_bytes());
-    }
-    let answer = upstream.send().await.map_err(|e| e.to_string())?;
-    let status = StatusCode::from_u16(answer.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
-    let mut headers = Vec::new();
-    for (name, value) in answer.headers() {
-        if HOP_BY_HOP.contains(&name.as_str()) {
-            continue;
-        }
-        if let (Ok(n), Ok(v)) = (
-            HeaderName::from_bytes(name.as_str().as_bytes()),
-            HeaderValue::from_bytes(value.as_bytes()),
-        ) {
-            headers.push((n, v));
-        }
-    }
-    let bytes = answer.bytes().await.map_err(|e| e.to_string())?;
-    let mut response = Response::new(Body::from(bytes));
-    *response.status_mut() = status;
-    for (n, v) in headers {
-        response.headers_mut().append(n, v);
-    }
-    Ok(response)
-}
-
-/// An error in the API's envelope.
-fn error(status: StatusCode, code: &str, message: &str) -> Response {
-    let body = opendlc_api::ErrorBody {
-        request_id: uuid::Uuid::new_v4().to_string().to_uppercase(),
-        host_id: String::new(),
-        code: code.to_string(),
-        message: message.to_string(),
-        recommend: String::new(),
-    };
-    (status, axum::Json(body)).into_response()
 }

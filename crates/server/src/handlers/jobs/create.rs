@@ -17,8 +17,10 @@ pub fn create(state: &AppState, request: &ApiRequest) -> Result<Response, ApiErr
         now: time::now_millis(),
         pool: state.pool,
         quotas: &state.quotas,
+        on_slurm: state.on_slurm,
     };
     let mut job = validate_create(&body, &ctx)?;
+    crate::sources::check(&state.data_dir, &body)?;
     access::check_member(state, caller, &job.workspace_id)?;
     job.seq = state.store.insert_job(&job)?;
     let job_id = job.job_id.clone();

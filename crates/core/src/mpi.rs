@@ -1,0 +1,138 @@
+//! MPIJob: how `mpirun` in the Launcher pod reaches the Worker pods (Open MPI).
+//!
+//! As the MPI operators do on Kubernetes (KubeDL: a hostfile and a remote-shell agent in
+//! `/etc/mpi`), every pod gets `OMPI_MCA_*` variables naming a hostfile that lists the Worker
+//! pods with their slots and a remote shell (`opendlc mpi-rsh`) that runs Open MPI's daemon
+//! inside the named Worker pod, where `opendlc mpi-worker` serves it. A plain `mpirun python
+//! train.py` in the Launcher therefore starts one rank per slot in the Workers. The Launcher's
+//! exit decides the job; Workers serve until it ends (they do not count for its success).
+
+use std::path::Path;
+
+use crate::env_contract::PodPlan;
+use crate::job_type::Role;
+
+/// The hostfile's name in the job's MPI directory.
+pub const HOSTFILE: &str = "hostfile";
+
+/// `<pod> slots=<n>` for every Worker pod, n = its `NPROC_PER_NODE` (its GPUs, at least 1), as
+/// KubeDL writes it.
+pub fn hostfile(pods: &[PodPlan]) -> String {
+    pods.iter()
+        .filter(|p| p.role == Role::Worker)
+        .map(|p| {
+            let slots = p.env.get("NPROC_PER_NODE").map_or("1", String::as_str);
+            format!("{} slots={slots}\n", p.pod_id)
+        })
+        .collect()
+}
+
+/// The variables every pod of an MPIJob gets; `dir` is the job's MPI directory (hostfile,
+/// sockets), `program` the opendlc binary.
+pub fn env(dir: &Path, program: &Path) -> Vec<(String, String)> {
+    let agent = format!("{} mpi-rsh --dir {}", program.display(), dir.display());
+    [
+        ("OMPI_MCA_plm_rsh_agent", agent),
+        (
+            "OMPI_MCA_orte_default_hostfile",
+            dir.join(HOSTFILE).display().to_string(),
+        ),
+        // Daemons start through the agent even inside a Slurm allocation (the Slurm runtime),
+        // where Open MPI would otherwise launch with srun over the allocation's nodes.
+        ("OMPI_MCA_plm", "rsh".to_string()),
+        ("OMPI_MCA_ras", "^slurm".to_string()),
+        // Every pod is on 127.0.0.1 (the contract's MASTER_ADDR): ranks and daemons talk there.
+        ("OMPI_MCA_btl_tcp_if_include", "127.0.0.1/8".to_string()),
+        ("OMPI_MCA_oob_tcp_if_include", "127.0.0.1/8".to_string()),
+        // Several daemons on one host (every pod is) each map their hardware topology into
+        // shared memory at a fixed address, and Open MPI 4.1's orted crashes in
+        // hwloc_shmem_topology_write when two of them race for it: each reads its own.
+        ("OMPI_MCA_rtc_hwloc_vmhole", "none".to_string()),
+        // PAI-DLC's containers run as root, and so do the MPI operators' examples.
+        ("OMPI_ALLOW_RUN_AS_ROOT", "1".to_string()),
+        ("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1".to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect()
+}
+
+/// Whether Open MPI can take this path inside `OMPI_MCA_plm_rsh_agent`, which it splits on
+/// spaces.
+pub fn usable_in_agent(path: &Path) -> bool {
+    !path.display().to_string().chars().any(char::is_whitespace)
+}
+
+/// A Worker pod's command: serve the Launcher's remote shell until the pod is stopped.
+pub fn worker_command(dir: &Path, program: &Path, pod_id: &str) -> String {
+    format!(
+        "exec {} mpi-worker --dir {} --name {}",
+        shell_quote(&program.display().to_string()),
+        shell_quote(&dir.display().to_string()),
+        shell_quote(pod_id)
+    )
+}
+
+/// `text` as one word for `/bin/sh`.
+pub fn shell_quote(text: &str) -> String {
+    format!("'{}'", text.replace('\'', r"'\''"))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::env_contract::{plan_pods, Rendezvous, RolePlan};
+    use crate::resources::Resources;
+    use crate::JobType;
+
+    #[test]
+    fn the_hostfile_lists_the_workers_with_their_slots() {
+        let roles = [
+            RolePlan {
+                role: Role::Launcher,
+                pod_count: 1,
+                resources: Resources::new(1000, 1024, 0),
+            },
+            RolePlan {
+                role: Role::Worker,
+                pod_count: 2,
+                resources: Resources::new(1000, 1024, 4),
+            },
+        ];
+        let rdzv = Rendezvous {
+            addr: "127.0.0.1".into(),
+            ports: vec![1, 2, 3],
+        };
+        let pods = plan_pods("dlcx", JobType::MPIJob, &roles, &rdzv, &BTreeMap::new());
+        assert_eq!(
+            hostfile(&pods),
+            "dlcx-worker-0 slots=4\ndlcx-worker-1 slots=4\n"
+        );
+    }
+
+    #[test]
+    fn the_agent_and_the_worker_command_name_the_job_directory() {
+        let env: BTreeMap<_, _> = env(Path::new("/d/jobs/j/mpi"), Path::new("/bin/opendlc"))
+            .into_iter()
+            .collect();
+        assert_eq!(
+            env["OMPI_MCA_plm_rsh_agent"],
+            "/bin/opendlc mpi-rsh --dir /d/jobs/j/mpi"
+        );
+        assert_eq!(
+            env["OMPI_MCA_orte_default_hostfile"],
+            "/d/jobs/j/mpi/hostfile"
+        );
+        assert_eq!(
+            worker_command(
+                Path::new("/d/it's"),
+                Path::new("/bin/opendlc"),
+                "j-worker-0"
+            ),
+            r"exec '/bin/opendlc' mpi-worker --dir '/d/it'\''s' --name 'j-worker-0'"
+        );
+        assert!(!usable_in_agent(Path::new("/my data/x")));
+    }
+}

@@ -1,0 +1,195 @@
+//! RayJob: the Head pod starts a Ray head, the Worker pods join it, and once they have, the
+//! Head runs the UserCommand as the Ray driver with `RAY_ADDRESS` pointing at the head. The
+//! Head's exit (the UserCommand's) decides the job; Workers serve until it ends.
+//!
+//! Every Ray process listens on ports chosen for the job when its pods start (many clusters
+//! share this host), given on the `ray start` command lines below. `ray` must be on the pods'
+//! PATH (`pip install "ray[default]"`).
+
+use serde::{Deserialize, Serialize};
+
+use crate::mpi::shell_quote;
+
+/// The file, in the job's Ray directory, that holds its [`HeadPorts`].
+pub const HEAD_FILE: &str = "head.json";
+
+/// Where a job's Ray head listens; written to the job's `ray/head.json` when its pods start,
+/// read by GetRayDashboard.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HeadPorts {
+    /// The GCS (`ray start --port`): the cluster's address, `RAY_ADDRESS` for drivers.
+    pub gcs: u16,
+    pub dashboard: u16,
+    pub client_server: u16,
+    #[serde(flatten)]
+    pub node: NodePorts,
+}
+
+/// The ports of one Ray node (head or worker) besides the head's own.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NodePorts {
+    pub node_manager: u16,
+    pub object_manager: u16,
+    pub metrics_export: u16,
+    pub agent_listen: u16,
+    pub agent_grpc: u16,
+    pub runtime_env_agent: u16,
+}
+
+impl NodePorts {
+    /// How many ports a node takes, for [`NodePorts::from_slice`].
+    pub const COUNT: usize = 6;
+
+    pub fn from_slice(p: &[u16]) -> NodePorts {
+        NodePorts {
+            node_manager: p[0],
+            object_manager: p[1],
+            metrics_export: p[2],
+            agent_listen: p[3],
+            agent_grpc: p[4],
+            runtime_env_agent: p[5],
+        }
+    }
+
+    fn flags(&self) -> String {
+        format!(
+            "--node-manager-port={} --object-manager-port={} --metrics-export-port={} \
+             --dashboard-agent-listen-port={} --dashboard-agent-grpc-port={} \
+             --runtime-env-agent-port={}",
+            self.node_manager,
+            self.object_manager,
+            self.metrics_export,
+            self.agent_listen,
+            self.agent_grpc,
+            self.runtime_env_agent
+        )
+    }
+}
+
+/// What a node offers the cluster: the pod's CPUs (rounded down, at least 1) and GPUs.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct NodeShape {
+    pub cpus: u32,
+    pub gpus: u32,
+}
+
+impl NodeShape {
+    fn flags(&self) -> String {
+        format!("--num-cpus={} --num-gpus={}", self.cpus, self.gpus)
+    }
+}
+
+/// `RAY_ADDRESS` for every pod of the job: the head's GCS.
+pub fn address(addr: &str, head: &HeadPorts) -> String {
+    format!("{addr}:{}", head.gcs)
+}
+
+/// The Head pod's command: start the head, wait (at most `wait_secs`) for `nodes` Ray nodes,
+/// then run `user_command` as the driver and exit with its status.
+pub fn head_command(
+    addr: &str,
+    head: &HeadPorts,
+    shape: NodeShape,
+    temp_dir: &str,
+    nodes: u32,
+    wait_secs: u32,
+    user_command: &str,
+) -> String {
+    let start = format!(
+        "ray start --head --node-ip-address={addr} --port={} --dashboard-host={addr} \
+         --dashboard-port={} --ray-client-server-port={} {} {} --temp-dir={} \
+         --disable-usage-stats",
+        head.gcs,
+        head.dashboard,
+        head.client_server,
+        head.node.flags(),
+        shape.flags(),
+        shell_quote(temp_dir),
+    );
+    // ray.init() reads RAY_ADDRESS; the wait is a driver too, so it uses the same python.
+    let wait = format!(
+        "import ray, sys, time\n\
+         ray.init(logging_level='ERROR', log_to_driver=False)\n\
+         deadline = time.time() + {wait_secs}\n\
+         alive = lambda: sum(1 for n in ray.nodes() if n['Alive'])\n\
+         while alive() < {nodes} and time.time() < deadline: time.sleep(0.5)\n\
+         print(f'opendlc: {{alive()}} of {nodes} Ray nodes are up', flush=True)\n"
+    );
+    // Ray's files go away with the Head's command (they are the cluster's, not the job's).
+    let cleanup = format!("rm -rf {}", shell_quote(temp_dir));
+    format!(
+        "trap {} EXIT\n\
+         {start} || exit $?\n\
+         python=$(head -n 1 \"$(command -v ray)\" | sed -n 's/^#!//p')\n\
+         \"${{python:-python3}}\" -c {} || echo 'opendlc: could not count the Ray nodes'\n\
+         {user_command}",
+        shell_quote(&cleanup),
+        shell_quote(&wait)
+    )
+}
+
+/// A Worker pod's command: join the head and serve until the pod is stopped (then end as
+/// succeeded: the Worker did its part).
+pub fn worker_command(addr: &str, head: &HeadPorts, node: &NodePorts, shape: NodeShape) -> String {
+    format!(
+        "ray start --address={} --node-ip-address={addr} {} {} --disable-usage-stats --block &\n\
+         ray=$!\n\
+         trap 'kill -TERM $ray 2>/dev/null; wait $ray; exit 0' TERM INT\n\
+         wait $ray",
+        address(addr, head),
+        node.flags(),
+        shape.flags(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn head() -> HeadPorts {
+        HeadPorts {
+            gcs: 6379,
+            dashboard: 8265,
+            client_server: 10001,
+            node: NodePorts::from_slice(&[1, 2, 3, 4, 5, 6]),
+        }
+    }
+
+    #[test]
+    fn the_head_starts_ray_then_runs_the_command_as_the_driver() {
+        let shape = NodeShape { cpus: 2, gpus: 0 };
+        let command = head_command("127.0.0.1", &head(), shape, "/tmp/r", 3, 120, "python x.py");
+        assert!(
+            command.starts_with("trap 'rm -rf '\\''/tmp/r'\\''' EXIT\n"),
+            "{command}"
+        );
+        assert!(
+            command.contains(
+                "ray start --head --node-ip-address=127.0.0.1 --port=6379 \
+             --dashboard-host=127.0.0.1 --dashboard-port=8265 --ray-client-server-port=10001 \
+             --node-manager-port=1 --object-manager-port=2"
+            ),
+            "{command}"
+        );
+        assert!(command.contains("--num-cpus=2 --num-gpus=0 --temp-dir='/tmp/r'"));
+        assert!(command.contains("alive() < 3"));
+        assert!(command.ends_with("\npython x.py"), "{command}");
+        let json = serde_json::to_value(head()).unwrap();
+        assert_eq!(json["dashboard"], 8265);
+        assert_eq!(json["node_manager"], 1);
+    }
+
+    #[test]
+    fn workers_join_the_head_on_their_own_ports() {
+        let node = NodePorts::from_slice(&[7, 8, 9, 10, 11, 12]);
+        let command = worker_command("127.0.0.1", &head(), &node, NodeShape { cpus: 1, gpus: 1 });
+        assert!(
+            command.starts_with(
+                "ray start --address=127.0.0.1:6379 --node-ip-address=127.0.0.1 \
+             --node-manager-port=7 --object-manager-port=8"
+            ),
+            "{command}"
+        );
+        assert!(command.contains("--num-cpus=1 --num-gpus=1 --disable-usage-stats --block &"));
+    }
+}

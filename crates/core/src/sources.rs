@@ -1,0 +1,230 @@
+//! What a job brings besides its command, checked at CreateJob: `ThirdpartyLibs` and
+//! `ThirdpartyLibDir` (pip-installed into the job's venv before the command runs),
+//! `DataSources` (local directories mounted at their MountPath) and `CodeSource` (a repository
+//! registered on the server, checked out and mounted).
+
+use opendlc_api::CreateJobRequest;
+
+use crate::submission::Invalid;
+
+const MAX_LIBS: usize = 100;
+const MAX_LIB_LEN: usize = 256;
+
+pub fn validate(req: &CreateJobRequest) -> Result<(), Invalid> {
+    let libs = req.thirdparty_libs.as_deref().unwrap_or_default();
+    if libs.len() > MAX_LIBS {
+        return Err(Invalid::value(
+            "ThirdpartyLibs",
+            format!("at most {MAX_LIBS} entries, got {}", libs.len()),
+        ));
+    }
+    for (i, lib) in libs.iter().enumerate() {
+        let field = format!("ThirdpartyLibs[{i}]");
+        let rule = if lib.trim().is_empty() {
+            Some("must not be empty".to_string())
+        } else if lib.len() > MAX_LIB_LEN {
+            Some(format!("at most {MAX_LIB_LEN} characters"))
+        } else if lib.chars().any(|c| c.is_control()) {
+            Some("must be one requirement, without line breaks or control characters".into())
+        } else if lib.trim_start().starts_with('-') {
+            Some(format!(
+                "must be a requirement (\"numpy==1.26.4\"), not a pip option: \"{lib}\""
+            ))
+        } else {
+            None
+        };
+        if let Some(rule) = rule {
+            return Err(Invalid::value(field, rule));
+        }
+    }
+    if let Some(dir) = req.thirdparty_lib_dir.as_deref().filter(|d| !d.is_empty()) {
+        local_path(dir).map_err(|rule| Invalid::value("ThirdpartyLibDir", rule))?;
+    }
+    let mut targets: Vec<(String, &str)> = Vec::new();
+    for (i, ds) in req.data_sources.iter().flatten().enumerate() {
+        let field = |name: &str| format!("DataSources[{i}].{name}");
+        let uri = ds.uri.as_deref().filter(|u| !u.is_empty());
+        let id = ds.data_source_id.as_deref().filter(|u| !u.is_empty());
+        match (uri, id) {
+            (Some(uri), _) => {
+                local_path(uri).map_err(|rule| Invalid::value(field("Uri"), rule))?;
+            }
+            (None, Some(_)) => {}
+            (None, None) => {
+                return Err(Invalid::value(
+                    field("Uri"),
+                    "a data source needs a Uri (a local path) or a DataSourceId",
+                ))
+            }
+        }
+        let target = ds.mount_path.as_deref().unwrap_or_default();
+        mount_path(target).map_err(|rule| Invalid::value(field("MountPath"), rule))?;
+        if let Some(access) = ds.mount_access.as_deref().filter(|a| !a.is_empty()) {
+            if !["RO", "RW"].contains(&access) {
+                return Err(Invalid::value(
+                    field("MountAccess"),
+                    format!("must be RO or RW, got \"{access}\""),
+                ));
+            }
+        }
+        targets.push((field("MountPath"), target));
+    }
+    if let Some(code) = &req.code_source {
+        let id = code.code_source_id.as_deref().unwrap_or_default();
+        if id.is_empty() {
+            return Err(Invalid::value(
+                "CodeSource.CodeSourceId",
+                "names a code source registered on this server (sources.yaml)",
+            ));
+        }
+        for (name, value) in [("Branch", &code.branch), ("Commit", &code.commit)] {
+            if let Some(value) = value.as_deref().filter(|v| !v.is_empty()) {
+                git_ref(value)
+                    .map_err(|rule| Invalid::value(format!("CodeSource.{name}"), rule))?;
+            }
+        }
+        let target = code_mount_path(req).unwrap_or(DEFAULT_CODE_MOUNT_PATH);
+        mount_path(target).map_err(|rule| Invalid::value("CodeSource.MountPath", rule))?;
+        targets.push(("CodeSource.MountPath".into(), target));
+    }
+    for (i, (field, target)) in targets.iter().enumerate() {
+        let clash = targets[..i].iter().find(|(_, t)| {
+            let (a, b) = (t.trim_end_matches('/'), target.trim_end_matches('/'));
+            a == b || a.starts_with(&format!("{b}/")) || b.starts_with(&format!("{a}/"))
+        });
+        if let Some((other, _)) = clash {
+            return Err(Invalid::value(
+                field.clone(),
+                format!("\"{target}\" overlaps {other}; mount paths must be apart"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Where a CodeSource is mounted unless it says (PAI-DLC's console default).
+pub const DEFAULT_CODE_MOUNT_PATH: &str = "/root/code/";
+
+/// The CodeSource's MountPath as given.
+pub fn code_mount_path(req: &CreateJobRequest) -> Option<&str> {
+    req.code_source
+        .as_ref()
+        .and_then(|c| c.mount_path.as_deref())
+        .filter(|m| !m.is_empty())
+}
+
+fn mount_path(path: &str) -> Result<(), String> {
+    if !path.starts_with('/') || path.trim_end_matches('/').is_empty() {
+        return Err(format!(
+            "must be an absolute path other than /, got \"{path}\""
+        ));
+    }
+    if path.split('/').any(|part| part == ".." || part == ".") {
+        return Err(format!("must not contain \".\" or \"..\", got \"{path}\""));
+    }
+    Ok(())
+}
+
+/// A branch or commit name git takes as such (and not as an option).
+fn git_ref(name: &str) -> Result<(), String> {
+    let ok = !name.starts_with('-')
+        && !name.contains("..")
+        && name.len() <= 256
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '/'));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "must be a branch or commit name ([A-Za-z0-9._/-], not starting with -), got \"{name}\""
+        ))
+    }
+}
+
+/// A local absolute path, given as such or as a `file://` URI; other schemes (`oss://`, `nas://`)
+/// need a mount tool this server does not have.
+pub fn local_path(uri: &str) -> Result<&str, String> {
+    let path = match uri.split_once("://") {
+        None => uri,
+        Some(("file", path)) => path,
+        Some((scheme, _)) => {
+            return Err(format!(
+                "\"{uri}\" is a {scheme}:// location; this server reaches only local paths \
+                 (/data/x or file:///data/x)"
+            ))
+        }
+    };
+    if !path.starts_with('/') {
+        return Err(format!("\"{uri}\" must be an absolute path"));
+    }
+    if path.split('/').any(|part| part == "..") {
+        return Err(format!("\"{uri}\" must not contain \"..\""));
+    }
+    Ok(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use opendlc_api::{CreateJobRequestCodeSource, CreateJobRequestDataSources};
+
+    #[test]
+    fn data_sources_are_local_and_mount_paths_apart() {
+        let ds = |uri: &str, at: &str| CreateJobRequestDataSources {
+            uri: Some(uri.into()),
+            mount_path: Some(at.into()),
+            ..Default::default()
+        };
+        let mut r = CreateJobRequest {
+            data_sources: Some(vec![
+                ds("/data/a", "/mnt/a"),
+                ds("file:///data/b", "/mnt/b"),
+            ]),
+            code_source: Some(CreateJobRequestCodeSource {
+                code_source_id: Some("code-1".into()),
+                branch: Some("main".into()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        assert!(validate(&r).is_ok());
+        r.data_sources = Some(vec![ds("oss://bucket/x/", "/mnt/a")]);
+        let err = validate(&r).unwrap_err().to_string();
+        assert!(
+            err.contains("DataSources[0].Uri") && err.contains("oss://"),
+            "{err}"
+        );
+        r.data_sources = Some(vec![ds("/data/a", "/root/code/data")]);
+        let err = validate(&r).unwrap_err().to_string();
+        assert!(
+            err.contains("CodeSource.MountPath") && err.contains("overlaps"),
+            "{err}"
+        );
+        r.data_sources = Some(vec![ds("/data/a", "mnt")]);
+        assert!(validate(&r).unwrap_err().to_string().contains("MountPath"));
+    }
+
+    fn req(libs: &[&str], dir: Option<&str>) -> CreateJobRequest {
+        CreateJobRequest {
+            thirdparty_libs: Some(libs.iter().map(|s| s.to_string()).collect()),
+            thirdparty_lib_dir: dir.map(String::from),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn libs_are_requirements_and_the_dir_is_local() {
+        assert!(validate(&req(&["numpy==1.26.4", "/w/x.whl"], Some("file:///code/"))).is_ok());
+        let err = validate(&req(&["--index-url=http://x"], None)).unwrap_err();
+        assert!(err.to_string().contains("ThirdpartyLibs[0]"), "{err}");
+        let err = validate(&req(&["a\nb"], None)).unwrap_err();
+        assert!(err.to_string().contains("line breaks"), "{err}");
+        let err = validate(&req(&[], Some("oss://bucket/code/"))).unwrap_err();
+        assert!(err.to_string().contains("ThirdpartyLibDir"), "{err}");
+        assert!(local_path("code").is_err());
+        assert!(git_ref("--upload-pack=x").is_err());
+        assert!(mount_path("/").is_err() && mount_path("/a/../b").is_err());
+        assert_eq!(local_path("file:///d/x"), Ok("/d/x"));
+    }
+}

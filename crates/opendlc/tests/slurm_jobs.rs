@@ -1,0 +1,365 @@
+//! Jobs on a real Slurm cluster (scripts/slurm-env.sh: munge, slurmctld, two slurmd on this
+//! host): a gang spread over both nodes with a real rendezvous, a TFJob, stop, restarts, and a
+//! job waiting for resources with Slurm's reason. Skipped, with the reason printed, when no
+//! cluster is up.
+
+mod common;
+mod slurm_support;
+
+use std::time::Duration;
+
+use common::pytorch_job;
+use serde_json::{json, Value};
+use slurm_support::{available, finished, lock_cluster, server};
+
+/// Rank 0 listens on MASTER_ADDR:MASTER_PORT, every other rank connects and says hello.
+const RENDEZVOUS: &str = r#"
+import os, socket, time
+rank, world = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
+addr, port = os.environ["MASTER_ADDR"], int(os.environ["MASTER_PORT"])
+node = os.environ.get("SLURMD_NODENAME", "?")
+if rank == 0:
+    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind((addr, port)); s.listen(world)
+    got = []
+    for _ in range(world - 1):
+        c, _ = s.accept(); got.append(c.recv(64).decode()); c.close()
+    print("master on", node, "heard", ",".join(sorted(got)))
+else:
+    for _ in range(400):
+        try:
+            c = socket.create_connection((addr, port)); break
+        except OSError:
+            time.sleep(0.05)
+    else:
+        raise SystemExit("no master at %s:%d" % (addr, port))
+    c.sendall(("rank%d@%s" % (rank, node)).encode()); c.close()
+    print("worker on", node)
+"#;
+
+fn pods(job: &Value) -> Vec<Value> {
+    job["Pods"].as_array().cloned().unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pytorch_gang_spreads_over_both_nodes_and_meets() {
+    if !available("a_pytorch_gang_spreads_over_both_nodes_and_meets") {
+        return;
+    }
+    let _lock = lock_cluster();
+    let server = server().await;
+    let body = pytorch_job(
+        "slurm-ddp",
+        &[("Master", 1), ("Worker", 1)],
+        &format!("python3 -c '{RENDEZVOUS}'"),
+    );
+    let job_id = server.create_job(body).await;
+    let job = finished(&server, &job_id, Duration::from_secs(60)).await;
+    assert_eq!(job["Status"], "Succeeded", "{job}");
+    let mut nodes: Vec<String> = pods(&job)
+        .iter()
+        .map(|p| p["NodeName"].as_str().unwrap_or_default().to_string())
+        .collect();
+    nodes.sort();
+    assert_eq!(nodes, ["n1", "n2"], "{job}");
+    let master = server
+        .logs(&job_id, &format!("{job_id}-master-0"), "")
+        .await;
+    let master_node = pods(&job)
+        .iter()
+        .find(|p| p["Type"] == "Master")
+        .map(|p| p["NodeName"].as_str().unwrap().to_string())
+        .unwrap();
+    let worker_node = if master_node == "n1" { "n2" } else { "n1" };
+    assert_eq!(
+        master,
+        [format!("master on {master_node} heard rank1@{worker_node}")]
+    );
+    let events = server
+        .ok("GET", &format!("/api/v1/jobs/{job_id}/events"), None)
+        .await;
+    let text = events.to_string();
+    assert!(text.contains("Submitted to Slurm as job"), "{text}");
+}
+
+const TF_SCRIPT: &str = r#"
+import json, os, socket, time
+c = json.loads(os.environ["TF_CONFIG"])
+me = c["task"]
+host, port = c["cluster"][me["type"]][me["index"]].rsplit(":", 1)
+if me["type"] == "chief":
+    for a in c["cluster"]["worker"]:
+        h, p = a.rsplit(":", 1)
+        for _ in range(400):
+            try:
+                s = socket.create_connection((h, int(p))); print("reached", s.recv(64).decode()); s.close(); break
+            except OSError:
+                time.sleep(0.05)
+        else:
+            raise SystemExit("could not reach " + a)
+else:
+    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind((host, int(port))); s.listen(1)
+    conn, _ = s.accept(); conn.sendall(("%s-%d" % (me["type"], me["index"])).encode()); conn.close()
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tfjob_with_roles_of_different_shapes_runs_as_one_heterogeneous_job() {
+    if !available("a_tfjob_with_roles_of_different_shapes_runs_as_one_heterogeneous_job") {
+        return;
+    }
+    let _lock = lock_cluster();
+    let server = server().await;
+    let body = json!({
+        "DisplayName": "slurm-tf",
+        "JobType": "TFJob",
+        "SuccessPolicy": "ChiefWorker",
+        "JobSpecs": [
+            {"Type": "Chief", "PodCount": 1, "ResourceConfig": {"CPU": "1", "Memory": "256Mi"}},
+            {"Type": "Worker", "PodCount": 2, "ResourceConfig": {"CPU": "2", "Memory": "512Mi"}},
+        ],
+        "UserCommand": format!("python3 -c '{TF_SCRIPT}'"),
+    });
+    let job_id = server.create_job(body).await;
+    let job = finished(&server, &job_id, Duration::from_secs(60)).await;
+    assert_eq!(job["Status"], "Succeeded", "{job}");
+    let mut reached = server.logs(&job_id, &format!("{job_id}-chief-0"), "").await;
+    reached.sort();
+    assert_eq!(reached, ["reached worker-0", "reached worker-1"]);
+    // Two shapes: one heterogeneous Slurm job with two components.
+    let script = std::fs::read_dir(
+        server
+            .data_dir
+            .path()
+            .join("jobs")
+            .join(&job_id)
+            .join("slurm"),
+    )
+    .unwrap()
+    .next()
+    .unwrap()
+    .unwrap()
+    .path()
+    .join("batch.sh");
+    let script = std::fs::read_to_string(script).unwrap();
+    assert_eq!(script.matches("#SBATCH hetjob").count(), 1, "{script}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stopping_a_running_job_ends_its_slurm_job() {
+    if !available("stopping_a_running_job_ends_its_slurm_job") {
+        return;
+    }
+    let _lock = lock_cluster();
+    let server = server().await;
+    let body = pytorch_job(
+        "slurm-stop",
+        &[("Master", 1), ("Worker", 1)],
+        "trap 'echo got TERM; exit 143' TERM; echo up; while :; do sleep 0.1; done",
+    );
+    let job_id = server.create_job(body).await;
+    server
+        .wait_job(&job_id, Duration::from_secs(30), |j| {
+            j["Status"] == "Running"
+        })
+        .await;
+    server.stop_job(&job_id).await;
+    let job = finished(&server, &job_id, Duration::from_secs(30)).await;
+    assert_eq!(job["Status"], "Stopped", "{job}");
+    for pod in pods(&job) {
+        assert_eq!(pod["Status"], "Failed", "{pod}");
+    }
+    let logs = server
+        .logs(&job_id, &format!("{job_id}-master-0"), "")
+        .await;
+    // The pod's process group got the SIGTERM (sh may report its `sleep` as Terminated).
+    assert_eq!(logs[0], "up", "{logs:?}");
+    assert!(logs.iter().any(|l| l == "got TERM"), "{logs:?}");
+    // The Slurm job is over too.
+    let record: Value = serde_json::from_slice(
+        &std::fs::read(
+            server
+                .data_dir
+                .path()
+                .join("jobs")
+                .join(&job_id)
+                .join("pods")
+                .join(pods(&job)[0]["PodUid"].as_str().unwrap())
+                .join("slurm.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let id = record["slurm_job_id"].as_str().unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let out = std::process::Command::new("squeue")
+            .args(["-h", "-j", id, "-o", "%T"])
+            .output()
+            .unwrap();
+        let state = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        if state.is_empty() || !state.contains("RUNNING") && !state.contains("COMPLETING") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "Slurm job {id} is still {state}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_pod_restarts_the_gang_as_a_new_slurm_job() {
+    if !available("a_failing_pod_restarts_the_gang_as_a_new_slurm_job") {
+        return;
+    }
+    let _lock = lock_cluster();
+    let server = server().await;
+    let command = r#"if [ "$RANK" = 1 ] && [ ! -e failed-once ]; then touch failed-once; exit 1; fi; echo ok"#;
+    let mut body = pytorch_job("slurm-restart", &[("Master", 1), ("Worker", 1)], command);
+    for spec in body["JobSpecs"].as_array_mut().unwrap() {
+        spec["RestartPolicy"] = json!("OnFailure");
+    }
+    body["Settings"] = json!({"ErrorMonitoringArgs": "--max-num-of-job-restart=2"});
+    let job_id = server.create_job(body).await;
+    let job = finished(&server, &job_id, Duration::from_secs(60)).await;
+    assert_eq!(job["Status"], "Succeeded", "{job}");
+    assert_eq!(job["RestartTimes"], "1/2");
+    let events = server
+        .ok("GET", &format!("/api/v1/jobs/{job_id}/events"), None)
+        .await
+        .to_string();
+    assert_eq!(
+        events.matches("Submitted to Slurm as job").count(),
+        2,
+        "{events}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_waiting_for_resources_shows_slurms_reason() {
+    if !available("a_job_waiting_for_resources_shows_slurms_reason") {
+        return;
+    }
+    let _lock = lock_cluster();
+    let server = server().await;
+    let big = |name: &str, pods: u32| {
+        json!({
+            "DisplayName": name,
+            "JobType": "PyTorchJob",
+            "JobSpecs": [{"Type": "Worker", "PodCount": pods, "ResourceConfig": {"CPU": "4", "Memory": "1Gi"}}],
+            "UserCommand": "sleep 60",
+        })
+    };
+    // Fills both nodes (4 CPUs each).
+    let filler = server.create_job(big("slurm-fill", 2)).await;
+    server
+        .wait_job(&filler, Duration::from_secs(30), |j| {
+            j["Status"] == "Running"
+        })
+        .await;
+    let waiting = server.create_job(big("slurm-wait", 1)).await;
+    let job = server
+        .wait_job(&waiting, Duration::from_secs(30), |j| {
+            j["ReasonMessage"]
+                .as_str()
+                .is_some_and(|m| m.contains("is pending: Resources"))
+        })
+        .await;
+    assert_eq!(job["Status"], "EnvPreparing", "{job}");
+    assert_eq!(job["ReasonCode"], "SlurmJobPending", "{job}");
+    server.stop_job(&filler).await;
+    let job = server
+        .wait_job(&waiting, Duration::from_secs(30), |j| {
+            j["Status"] == "Running"
+        })
+        .await;
+    assert_eq!(job["Pods"][0]["Status"], "Running", "{job}");
+    server.stop_job(&waiting).await;
+    let job = finished(&server, &waiting, Duration::from_secs(30)).await;
+    assert_eq!(job["Status"], "Stopped");
+}
+
+/// PAI's SlurmJob: its UserCommand runs in a Slurm allocation with its JobSpecs' resources.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slurm_job_runs_its_command_in_an_allocation() {
+    if !available("a_slurm_job_runs_its_command_in_an_allocation") {
+        return;
+    }
+    let _lock = lock_cluster();
+    let server = server().await;
+    let body = json!({
+        "DisplayName": "slurm-job",
+        "JobType": "SlurmJob",
+        "JobSpecs": [{"Type": "Worker", "PodCount": 1,
+                      "ResourceConfig": {"CPU": "2", "Memory": "1Gi"}}],
+        "UserCommand": "echo job $SLURM_JOB_ID on $SLURMD_NODENAME with $SLURM_CPUS_PER_TASK cpus",
+    });
+    let job_id = server.create_job(body).await;
+    let job = finished(&server, &job_id, Duration::from_secs(60)).await;
+    assert_eq!(job["Status"], "Succeeded", "{job}");
+    let logs = server
+        .logs(&job_id, &format!("{job_id}-worker-0"), "")
+        .await;
+    let node = pods(&job)[0]["NodeName"].as_str().unwrap().to_string();
+    assert!(
+        logs.len() == 1
+            && logs[0].starts_with("job ")
+            && logs[0].ends_with(&format!("on {node} with 2 cpus")),
+        "{logs:?}"
+    );
+}
+
+/// An MPIJob on Slurm: the Launcher's `mpirun` starts one rank in each Worker pod, wherever
+/// Slurm placed them, and their output is in the Workers' logs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_mpi_job_runs_its_ranks_in_the_worker_pods() {
+    if !available("an_mpi_job_runs_its_ranks_in_the_worker_pods") {
+        return;
+    }
+    if std::process::Command::new("mpirun")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("skipping: no mpirun (scripts/frameworks-env.sh installs openmpi-bin)");
+        return;
+    }
+    let _lock = lock_cluster();
+    let server = server().await;
+    let small = json!({"CPU": "1", "Memory": "256Mi"});
+    let hello = r#"echo rank $OMPI_COMM_WORLD_RANK of $OMPI_COMM_WORLD_SIZE on $SLURMD_NODENAME"#;
+    let body = json!({
+        "DisplayName": "slurm-mpi",
+        "JobType": "MPIJob",
+        "JobSpecs": [{"Type": "Launcher", "PodCount": 1, "ResourceConfig": small},
+                     {"Type": "Worker", "PodCount": 2, "ResourceConfig": small}],
+        "UserCommand": format!("mpirun -np 2 sh -c '{hello}'"),
+    });
+    let job_id = server.create_job(body).await;
+    let job = finished(&server, &job_id, Duration::from_secs(90)).await;
+    if job["Status"] != "Succeeded" {
+        let mut logs = String::new();
+        for pod in pods(&job) {
+            let pod = pod["PodId"].as_str().unwrap();
+            let lines = server.logs(&job_id, pod, "").await;
+            logs += &format!("\n{pod}: {lines:?}");
+        }
+        panic!("{job}{logs}");
+    }
+    for (worker, pod) in pods(&job)
+        .iter()
+        .filter(|p| p["Type"] == "Worker")
+        .enumerate()
+    {
+        let logs = server
+            .logs(&job_id, pod["PodId"].as_str().unwrap(), "")
+            .await;
+        let node = pod["NodeName"].as_str().unwrap();
+        assert!(
+            logs.contains(&format!("rank {worker} of 2 on {node}")),
+            "worker {worker} on {node}: {logs:?}"
+        );
+    }
+}

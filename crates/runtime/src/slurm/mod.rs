@@ -1,0 +1,407 @@
+//! The Slurm runtime: a job's pods run as one Slurm job (a gang, one allocation), each pod as
+//! the same `opendlc shim --dir DIR` as on the local runtime, started by `srun` on its node.
+//!
+//! - [`script`]: the batch script of a gang (pure): one heterogeneous component per distinct
+//!   pod shape, one `srun` per component whose task `i` runs the shim of the component's pod `i`.
+//! - [`cli`]: `sbatch`, `squeue`, `scancel` and the parsing of their output.
+//! - [`monitor`]: one task that watches every gang: the pod files (started.json, exit.json,
+//!   written by the shims on the shared directory) and the Slurm job's state and reason.
+//!
+//! Pod directories must be on a directory every node sees at the same path (the server's data
+//! directory, or `--shared-dir`). What the server needs after a restart is on disk: each pod
+//! directory holds `slurm.json` (the Slurm job id), so nothing is lost when the server dies.
+
+pub mod cli;
+mod monitor;
+pub mod script;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::error::RuntimeError;
+use crate::pod_dir::{read_json, write_json_atomic, Durability, PodDir};
+use crate::pod_files::PodSpec;
+use crate::supervisor::{PodEvent, PodLaunch, Started};
+
+/// The file in a pod directory that names its Slurm job.
+pub const SLURM_FILE: &str = "slurm.json";
+/// The token the server puts where the master pod's address belongs; the batch script replaces
+/// it with the master node's address once Slurm has placed the gang.
+pub const MASTER_ADDR_TOKEN: &str = "@OPENDLC_MASTER_ADDR@";
+/// The address the env contract gives the master on the local runtime.
+const LOCAL_ADDR: &str = "127.0.0.1";
+
+/// How the server reaches the cluster and maps jobs onto it.
+#[derive(Debug, Clone)]
+pub struct SlurmConfig {
+    /// The opendlc binary, at a path every node can run.
+    pub shim_program: PathBuf,
+    /// Default partition (`--partition`), unless a ResourceId maps to another.
+    pub partition: Option<String>,
+    pub account: Option<String>,
+    pub qos: Option<String>,
+    /// ResourceId → where its jobs go.
+    pub resources: HashMap<String, SlurmTarget>,
+    /// How often the pod files are looked at (started.json, exit.json).
+    pub file_poll: Duration,
+    /// How often Slurm is asked for the gangs' states (`squeue`).
+    pub state_poll: Duration,
+}
+
+/// Partition, account and QOS for the jobs of one ResourceId (`--slurm-resource`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SlurmTarget {
+    pub partition: Option<String>,
+    pub account: Option<String>,
+    pub qos: Option<String>,
+}
+
+impl SlurmTarget {
+    /// `PARTITION[:ACCOUNT[:QOS]]`, empty parts left to the defaults.
+    pub fn parse(text: &str) -> Self {
+        let mut parts = text.splitn(3, ':').map(|p| {
+            let p = p.trim();
+            (!p.is_empty()).then(|| p.to_string())
+        });
+        SlurmTarget {
+            partition: parts.next().flatten(),
+            account: parts.next().flatten(),
+            qos: parts.next().flatten(),
+        }
+    }
+}
+
+/// What one pod of a gang needs from Slurm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PodShape {
+    pub cpus: u32,
+    pub memory_mib: u64,
+    pub gpus: u32,
+}
+
+#[derive(Debug, Clone)]
+pub struct GangPod {
+    pub launch: PodLaunch,
+    pub shape: PodShape,
+}
+
+/// A gang: the pods the engine launches together (all of a job's pods, or those whose startup
+/// dependencies became met together). The first pod is the master (rank 0).
+#[derive(Debug, Clone)]
+pub struct Gang {
+    pub job_id: String,
+    pub resource_id: String,
+    /// The job's priority, 1 (lowest) to 9; becomes the Slurm job's `--nice`.
+    pub priority: u8,
+    pub pods: Vec<GangPod>,
+}
+
+/// What happens to a gang before its pods run: shown to users as the job's reason and events.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GangNote {
+    Submitted {
+        slurm_job_id: String,
+    },
+    /// The Slurm job waits; `reason` is Slurm's (Resources, Priority, QOSMaxCpuPerUserLimit …).
+    Pending {
+        slurm_job_id: String,
+        reason: String,
+    },
+    Running {
+        slurm_job_id: String,
+        nodes: String,
+    },
+}
+
+/// `slurm.json`: which Slurm job runs the pod.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PodSlurm {
+    pub slurm_job_id: String,
+    pub gang_dir: PathBuf,
+    /// The pod runs in the batch step (a gang of one) rather than in an srun step.
+    #[serde(default)]
+    pub batch_step: bool,
+}
+
+/// The start of one pod of a gang, resolved when its shim has started the command.
+pub type PendingStart = (String, oneshot::Receiver<Result<Started, RuntimeError>>);
+
+#[derive(Clone)]
+pub struct SlurmRuntime {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: SlurmConfig,
+    events: mpsc::UnboundedSender<PodEvent>,
+    gangs: Mutex<HashMap<String, monitor::Watched>>,
+    /// Slurm jobs already cancelled (stop is asked once per pod; scancel once per job).
+    cancelled: Mutex<std::collections::HashSet<String>>,
+}
+
+impl SlurmRuntime {
+    /// Must be called within a tokio runtime: starts the monitor task (it ends when the last
+    /// handle is dropped).
+    pub fn new(config: SlurmConfig, events: mpsc::UnboundedSender<PodEvent>) -> Self {
+        let runtime = SlurmRuntime {
+            inner: Arc::new(Inner {
+                config,
+                events,
+                gangs: Mutex::new(HashMap::new()),
+                cancelled: Mutex::new(Default::default()),
+            }),
+        };
+        monitor::spawn(Arc::downgrade(&runtime.inner));
+        runtime
+    }
+
+    fn gangs(&self) -> MutexGuard<'_, HashMap<String, monitor::Watched>> {
+        lock(&self.inner.gangs)
+    }
+
+    /// Submits the gang as one Slurm job. Returns one pending start per pod; each resolves when
+    /// the pod's shim has started the command, or with the reason it never will (sbatch
+    /// failed, the Slurm job ended first). After an `Ok` start exactly one [`PodEvent`] follows.
+    /// If the pods were already submitted (a server restart while they waited), the existing
+    /// Slurm job is adopted instead of submitting another.
+    pub async fn launch_gang(
+        &self,
+        gang: Gang,
+        notes: mpsc::UnboundedSender<GangNote>,
+    ) -> Vec<PendingStart> {
+        let mut starts = Vec::new();
+        let mut senders = Vec::new();
+        for pod in &gang.pods {
+            let (tx, rx) = oneshot::channel();
+            starts.push((pod.launch.pod_uid.clone(), rx));
+            senders.push(tx);
+        }
+        match self.submit(&gang).await {
+            Ok(slurm_job_id) => {
+                let _ = notes.send(GangNote::Submitted {
+                    slurm_job_id: slurm_job_id.clone(),
+                });
+                let pods = gang
+                    .pods
+                    .iter()
+                    .zip(senders)
+                    .map(|(p, tx)| monitor::WatchedPod::starting(&p.launch, tx))
+                    .collect();
+                self.watch(slurm_job_id, pods, Some(notes));
+            }
+            Err(e) => {
+                let text = e.to_string();
+                for tx in senders {
+                    let _ = tx.send(Err(RuntimeError::Slurm(text.clone())));
+                }
+            }
+        }
+        starts
+    }
+
+    async fn submit(&self, gang: &Gang) -> Result<String, RuntimeError> {
+        let Some(first) = gang.pods.first() else {
+            return Err(RuntimeError::Slurm("a gang needs at least one pod".into()));
+        };
+        // Adopt a Slurm job an earlier server submitted for these very pods.
+        if let Ok(Some(known)) = read_json::<PodSlurm>(&first.launch.dir.join(SLURM_FILE)) {
+            if cli::is_alive(&known.slurm_job_id).await {
+                return Ok(known.slurm_job_id);
+            }
+        }
+        let gang_dir = gang_dir(&first.launch.dir, &first.launch.pod_uid);
+        let io = |what: &str, path: &Path, e: std::io::Error| {
+            RuntimeError::Slurm(format!("failed to write {what} {}: {e}", path.display()))
+        };
+        std::fs::create_dir_all(&gang_dir).map_err(|e| io("the directory", &gang_dir, e))?;
+        for pod in &gang.pods {
+            let dir = PodDir::new(&pod.launch.dir);
+            std::fs::create_dir_all(dir.path()).map_err(|e| io("the directory", dir.path(), e))?;
+            let spec = spec_of(&pod.launch);
+            write_json_atomic(&dir.spec(), &spec, Durability::ProcessCrash)
+                .map_err(|e| io("the pod spec", &dir.spec(), e))?;
+        }
+        let target = self.target(&gang.resource_id);
+        let shapes: Vec<(PathBuf, PodShape)> = gang
+            .pods
+            .iter()
+            .map(|p| (p.launch.dir.clone(), p.shape))
+            .collect();
+        for (i, component) in script::components(&shapes).iter().enumerate() {
+            let path = gang_dir.join(format!("pods-{i}"));
+            std::fs::write(&path, script::pod_list(component))
+                .map_err(|e| io("the pod list", &path, e))?;
+        }
+        let text = script::batch_script(&script::BatchInput {
+            job_id: &gang.job_id,
+            gang_dir: &gang_dir,
+            shim_program: &self.inner.config.shim_program,
+            target: &target,
+            nice: script::nice_of(gang.priority),
+            pods: shapes,
+        });
+        let script_path = gang_dir.join("batch.sh");
+        std::fs::write(&script_path, text).map_err(|e| io("the batch script", &script_path, e))?;
+        let slurm_job_id = cli::sbatch(&script_path).await?;
+        let record = PodSlurm {
+            slurm_job_id: slurm_job_id.clone(),
+            gang_dir: gang_dir.clone(),
+            batch_step: script::is_batch_step(gang.pods.len()),
+        };
+        for pod in &gang.pods {
+            let path = pod.launch.dir.join(SLURM_FILE);
+            if let Err(e) = write_json_atomic(&path, &record, Durability::PowerLoss) {
+                // Without the record a restarted server could not find the job: cancel it.
+                let _ = cli::scancel(&slurm_job_id, cli::Cancel::Job).await;
+                return Err(io("the Slurm record", &path, e));
+            }
+        }
+        Ok(slurm_job_id)
+    }
+
+    fn target(&self, resource_id: &str) -> SlurmTarget {
+        let config = &self.inner.config;
+        let mapped = config
+            .resources
+            .get(resource_id)
+            .cloned()
+            .unwrap_or_default();
+        SlurmTarget {
+            partition: mapped.partition.or_else(|| config.partition.clone()),
+            account: mapped.account.or_else(|| config.account.clone()),
+            qos: mapped.qos.or_else(|| config.qos.clone()),
+        }
+    }
+
+    fn watch(
+        &self,
+        slurm_job_id: String,
+        pods: Vec<monitor::WatchedPod>,
+        notes: Option<mpsc::UnboundedSender<GangNote>>,
+    ) {
+        let mut gangs = self.gangs();
+        let watched = gangs
+            .entry(slurm_job_id.clone())
+            .or_insert_with(monitor::Watched::new);
+        watched.pods.extend(pods);
+        if notes.is_some() {
+            watched.notes = notes;
+        }
+    }
+
+    /// Stops the pod: its Slurm job is cancelled (a waiting job), or its steps get SIGTERM (a
+    /// running one), which each shim forwards to its pod with the pod's grace period. Stopping
+    /// one pod stops its whole gang. Returns at once; the ends arrive as [`PodEvent`]s.
+    pub fn stop(&self, dir: &Path) -> Result<(), RuntimeError> {
+        if dir.join(crate::EXIT_FILE).exists() {
+            return Ok(());
+        }
+        let record = read_json::<PodSlurm>(&dir.join(SLURM_FILE)).map_err(|error| {
+            RuntimeError::ReadPodFile {
+                path: dir.join(SLURM_FILE),
+                error,
+            }
+        })?;
+        let Some(record) = record else {
+            return Ok(());
+        };
+        if !lock(&self.inner.cancelled).insert(record.slurm_job_id.clone()) {
+            return Ok(());
+        }
+        let id = record.slurm_job_id;
+        let batch_step = record.batch_step;
+        tokio::spawn(async move {
+            if let Err(e) = cli::stop(&id, batch_step).await {
+                tracing::warn!(slurm.job = %id, "failed to stop the Slurm job: {e}");
+            }
+        });
+        Ok(())
+    }
+
+    /// After a server restart, watches a pod launched by an earlier server: exactly one
+    /// [`PodEvent`] follows (its exit.json, or `Lost` when its Slurm job is over without one).
+    pub fn reattach(&self, pod_uid: &str, dir: &Path) -> Result<(), RuntimeError> {
+        let path = dir.join(SLURM_FILE);
+        let record = read_json::<PodSlurm>(&path)
+            .map_err(|error| RuntimeError::ReadPodFile { path, error })?;
+        let Some(record) = record else {
+            // Its spec was written but sbatch never answered: nothing runs it.
+            let _ = self.inner.events.send(PodEvent::Lost {
+                pod_uid: pod_uid.to_string(),
+                reason: "the server stopped while submitting the pod to Slurm".into(),
+            });
+            return Ok(());
+        };
+        let pod = monitor::WatchedPod::running(pod_uid, dir);
+        self.watch(record.slurm_job_id, vec![pod], None);
+        Ok(())
+    }
+}
+
+fn spec_of(launch: &PodLaunch) -> PodSpec {
+    let mut env = launch.env.clone();
+    // Slurm chose the GPUs: its CUDA_VISIBLE_DEVICES (in the task's environment) must stand.
+    env.remove("CUDA_VISIBLE_DEVICES");
+    env.remove("NVIDIA_VISIBLE_DEVICES");
+    // The env contract addresses the master as this host; under Slurm it is the master's node,
+    // known once the gang is placed: the batch script fills it in.
+    for name in script::ADDRESS_VARS {
+        if let Some(value) = env.get_mut(*name) {
+            *value = value.replace(LOCAL_ADDR, MASTER_ADDR_TOKEN);
+        }
+    }
+    PodSpec {
+        pod_id: launch.pod_id.clone(),
+        pod_uid: launch.pod_uid.clone(),
+        command: launch.command.clone(),
+        workdir: launch.workdir.clone(),
+        env,
+        grace_period_ms: u64::try_from(launch.grace_period.as_millis()).unwrap_or(u64::MAX),
+    }
+}
+
+/// `<job dir>/slurm/<first pod uid>`: the batch script, its log and the pod list of one gang.
+fn gang_dir(pod_dir: &Path, first_pod_uid: &str) -> PathBuf {
+    let job_dir = pod_dir
+        .parent()
+        .and_then(Path::parent)
+        .unwrap_or(pod_dir)
+        .to_path_buf();
+    job_dir.join("slurm").join(first_pod_uid)
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_parse_with_empty_parts() {
+        assert_eq!(
+            SlurmTarget::parse("gpu::high"),
+            SlurmTarget {
+                partition: Some("gpu".into()),
+                account: None,
+                qos: Some("high".into())
+            }
+        );
+        assert_eq!(SlurmTarget::parse(""), SlurmTarget::default());
+    }
+
+    #[test]
+    fn gang_dir_is_under_the_job() {
+        let dir = Path::new("/d/jobs/dlc1/pods/uid-1");
+        assert_eq!(
+            gang_dir(dir, "uid-1"),
+            PathBuf::from("/d/jobs/dlc1/slurm/uid-1")
+        );
+    }
+}

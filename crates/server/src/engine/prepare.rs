@@ -1,0 +1,167 @@
+//! Preparing a job's environment before its command runs (PAI-DLC: "before the job nodes
+//! start"): the `CodeSource` is checked out and `ThirdpartyLibs`/`ThirdpartyLibDir` are
+//! pip-installed into a venv of the job's by `opendlc prepare-env`, the pods' first step
+//! (`opendlc_runtime::prepare`), while the job stays EnvPreparing; a failure fails the job
+//! with its reason (the output is in the pod log). Then `opendlc run-mounted` puts the
+//! DataSources and the code at their MountPaths (`opendlc_runtime::mounts`) and runs the
+//! command.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use opendlc_core::mpi::shell_quote;
+use opendlc_core::{Job, JobStatus, Pod, Reason};
+use opendlc_runtime::prepare::{EnvPlan, FAILED_FILE, PLAN_FILE, VENV_DIR};
+
+use super::apply::Engine;
+use crate::sources;
+
+/// The marker a pod's `prepare-env` leaves in its directory once its environment is ready.
+const READY_MARKER: &str = "env-ready";
+const MOUNTS_FILE: &str = "mounts.json";
+
+/// Whether the job's pods prepare something before their command.
+fn prepares(job: &Job) -> bool {
+    let r = &job.request;
+    r.code_source.is_some()
+        || r.thirdparty_libs.as_ref().is_some_and(|l| !l.is_empty())
+        || r.thirdparty_lib_dir.as_ref().is_some_and(|d| !d.is_empty())
+}
+
+impl Engine {
+    pub(super) fn env_dir(&self, job_id: &str) -> PathBuf {
+        self.jobs_dir.job(job_id).join("env")
+    }
+
+    /// The pod's command, with the job's preparation before it and its mounts around it; the
+    /// pod's PATH starts with the job's venv when it has ThirdpartyLibs.
+    pub(super) fn with_env_preparation(
+        &self,
+        job: &Job,
+        pod: &Pod,
+        env: &mut BTreeMap<String, String>,
+        command: String,
+    ) -> Result<String, String> {
+        if !prepares(job) && job.request.data_sources.is_none() {
+            return Ok(command);
+        }
+        let dir = self.env_dir(&job.job_id);
+        let config = sources::load(&self.data_dir)?;
+        let resolved = sources::resolve(
+            &config,
+            &job.request,
+            &self.jobs_dir.job(&job.job_id).join("code"),
+        )
+        .map_err(|e| e.to_string())?;
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| format!("failed to create {}: {e}", dir.display()))?;
+        let program = shell_quote(&self.checker_program.display().to_string());
+        let mut command = command;
+        if !resolved.mounts.is_empty() {
+            write_json(&dir.join(MOUNTS_FILE), &resolved.mounts)?;
+            command = format!(
+                "exec {program} run-mounted --mounts {} {}",
+                shell_quote(&dir.join(MOUNTS_FILE).display().to_string()),
+                shell_quote(&command)
+            );
+        }
+        if !prepares(job) {
+            return Ok(command);
+        }
+        let plan = EnvPlan {
+            code: resolved.code.clone(),
+            libs: job.request.thirdparty_libs.clone().unwrap_or_default(),
+            requirements: requirements(job, resolved.code_paths.as_ref()),
+        };
+        write_json(&dir.join(PLAN_FILE), &plan)?;
+        if plan.has_libs() {
+            let venv = dir.join(VENV_DIR);
+            let path = env
+                .get("PATH")
+                .cloned()
+                .or_else(|| std::env::var("PATH").ok())
+                .unwrap_or_default();
+            env.insert(
+                "PATH".into(),
+                format!("{}:{path}", venv.join("bin").display()),
+            );
+            env.insert("VIRTUAL_ENV".into(), venv.display().to_string());
+        }
+        let ready = self.pod_dir(&job.job_id, &pod.pod_uid).join(READY_MARKER);
+        Ok(format!(
+            "{program} prepare-env --dir {} --ready {} && {command}",
+            shell_quote(&dir.display().to_string()),
+            shell_quote(&ready.display().to_string()),
+        ))
+    }
+
+    /// Whether every pod of the job has its environment (true for a job without one).
+    pub(super) fn env_ready(&self, job_id: &str) -> bool {
+        let Some(active) = self.active.get(job_id) else {
+            return true;
+        };
+        !prepares(&active.job)
+            || active.pods.iter().all(|p| {
+                p.status.is_terminal()
+                    || self.pod_dir(job_id, &p.pod_uid).join(READY_MARKER).exists()
+            })
+    }
+
+    /// On the engine's tick: a job whose pods all started but some still prepare moves on
+    /// once they are done, or fails once a preparation failed.
+    pub(super) fn poll_env_preparations(&mut self) {
+        let preparing: Vec<String> = self
+            .active
+            .iter()
+            .filter(|(_, a)| a.all_started() && prepares(&a.job))
+            .filter(|(_, a)| matches!(a.status, JobStatus::EnvPreparing | JobStatus::Restarting))
+            .map(|(id, _)| id.clone())
+            .collect();
+        for job_id in preparing {
+            if self.note_env_failure(&job_id) {
+                self.evaluate(&job_id);
+            } else {
+                self.maybe_running(&job_id);
+            }
+        }
+    }
+
+    /// If the job's preparation failed: its reason becomes the job's (once); returns whether
+    /// it failed.
+    pub(super) fn note_env_failure(&mut self, job_id: &str) -> bool {
+        if !self.active.get(job_id).is_some_and(|a| prepares(&a.job)) {
+            return false;
+        }
+        let Ok(message) = std::fs::read_to_string(self.env_dir(job_id).join(FAILED_FILE)) else {
+            return false;
+        };
+        if let Some(active) = self.active.get_mut(job_id) {
+            active
+                .failing
+                .get_or_insert_with(|| Reason::new("JobFailed", message));
+        }
+        true
+    }
+}
+
+/// ThirdpartyLibDir's requirements.txt on this host: inside the checkout when the directory
+/// is under the CodeSource's MountPath (PAI-DLC's example: `/root/code/`).
+fn requirements(job: &Job, code: Option<&(PathBuf, PathBuf)>) -> Option<PathBuf> {
+    let dir = job
+        .request
+        .thirdparty_lib_dir
+        .as_deref()
+        .filter(|d| !d.is_empty())?;
+    let dir = Path::new(dir.strip_prefix("file://").unwrap_or(dir));
+    if let Some((mount, checkout)) = code {
+        if let Ok(rest) = dir.strip_prefix(mount) {
+            return Some(checkout.join(rest).join("requirements.txt"));
+        }
+    }
+    Some(dir.join("requirements.txt"))
+}
+
+fn write_json(path: &Path, value: &impl serde::Serialize) -> Result<(), String> {
+    let json = serde_json::to_vec_pretty(value).map_err(|e| e.to_string())?;
+    std::fs::write(path, json).map_err(|e| format!("failed to write {}: {e}", path.display()))
+}

@@ -1,0 +1,105 @@
+//! Forwarding a browser's request to a web UI that a job or TensorBoard runs on this host's
+//! loopback (TensorBoard, the Ray dashboard), for the reverse proxies in front of them.
+//! Responses are buffered: the largest such UI asset (TensorBoard's script bundle) is a few MiB.
+
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+
+/// Request bodies these UIs send are small (plugin queries, API calls); this bounds them.
+const MAX_REQUEST_BODY: usize = 1024 * 1024;
+const HOP_BY_HOP: &[&str] = &[
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "host",
+    "content-length",
+];
+
+/// Sends `request` to `http://127.0.0.1:{port}{path}?{query}` and returns its answer. The
+/// caller's credentials (Authorization, cookies) are for this server and are not passed on.
+pub async fn forward(
+    http: &reqwest::Client,
+    request: Request,
+    port: u16,
+    path: &str,
+    query: &str,
+) -> Result<Response, String> {
+    let url = if query.is_empty() {
+        format!("http://127.0.0.1:{port}{path}")
+    } else {
+        format!("http://127.0.0.1:{port}{path}?{query}")
+    };
+    let (parts, body) = request.into_parts();
+    let body = axum::body::to_bytes(body, MAX_REQUEST_BODY)
+        .await
+        .map_err(|e| format!("failed to read the request body: {e}"))?;
+    let method =
+        reqwest::Method::from_bytes(parts.method.as_str().as_bytes()).map_err(|e| e.to_string())?;
+    let mut upstream = http.request(method, url).body(body);
+    for (name, value) in &parts.headers {
+        let name = name.as_str();
+        if HOP_BY_HOP.contains(&name) || name == "authorization" || name == "cookie" {
+            continue;
+        }
+        upstream = upstream.header(name, value.as_bytes());
+    }
+    let answer = upstream.send().await.map_err(|e| e.to_string())?;
+    let status = StatusCode::from_u16(answer.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
+    let mut headers = Vec::new();
+    for (name, value) in answer.headers() {
+        if HOP_BY_HOP.contains(&name.as_str()) {
+            continue;
+        }
+        if let (Ok(n), Ok(v)) = (
+            HeaderName::from_bytes(name.as_str().as_bytes()),
+            HeaderValue::from_bytes(value.as_bytes()),
+        ) {
+            headers.push((n, v));
+        }
+    }
+    let bytes = answer.bytes().await.map_err(|e| e.to_string())?;
+    let mut response = Response::new(Body::from(bytes));
+    *response.status_mut() = status;
+    for (n, v) in headers {
+        response.headers_mut().append(n, v);
+    }
+    Ok(response)
+}
+
+/// The value of cookie `name`, if the request carries it.
+pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_string())
+}
+
+/// The value of query parameter `name`, if present.
+pub fn query_param(query: &str, name: &str) -> Option<String> {
+    url::form_urlencoded::parse(query.as_bytes())
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}
+
+/// An error in the API's envelope.
+pub fn error(status: StatusCode, code: &str, message: &str) -> Response {
+    let body = opendlc_api::ErrorBody {
+        request_id: uuid::Uuid::new_v4().to_string().to_uppercase(),
+        host_id: String::new(),
+        code: code.to_string(),
+        message: message.to_string(),
+        recommend: String::new(),
+    };
+    (status, axum::Json(body)).into_response()
+}
