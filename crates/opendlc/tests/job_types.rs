@@ -743,3 +743,124 @@ async fn a_ray_job_without_ray_fails_saying_so() {
         "{failed}"
     );
 }
+
+/// DataSources and the CodeSource appear at their MountPaths: a data source registered in
+/// sources.yaml (read-only), one given by its local path, and the registered repository checked
+/// out at the job's branch. Nobody else on the host sees the mounts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_sees_its_data_and_code_at_their_mount_paths() {
+    if program("git", "git").is_none() {
+        return;
+    }
+    let server = TestServer::start().await;
+    let root = server.data_dir.path();
+    let (data, scratch, repo, mnt) = (
+        root.join("imagenet"),
+        root.join("scratch"),
+        root.join("demo.git"),
+        root.join("mnt"),
+    );
+    for dir in [&data, &scratch, &repo] {
+        std::fs::create_dir_all(dir).unwrap();
+    }
+    std::fs::write(data.join("labels.txt"), "cat dog\n").unwrap();
+    let git = |args: &[&str]| {
+        let out = std::process::Command::new("git")
+            .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
+            .args(args)
+            .current_dir(&repo)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "git {args:?}: {out:?}");
+    };
+    git(&["init", "-q", "-b", "main"]);
+    std::fs::write(repo.join("train.py"), "print('from main')\n").unwrap();
+    git(&["add", "."]);
+    git(&["commit", "-qm", "main"]);
+    git(&["checkout", "-qb", "exp"]);
+    std::fs::write(repo.join("train.py"), "print('from exp')\n").unwrap();
+    git(&["commit", "-qam", "exp"]);
+    std::fs::write(
+        root.join("sources.yaml"),
+        format!(
+            "code_sources:\n  code-demo:\n    repo: {}\ndata_sources:\n  d-imagenet:\n    uri: {}\n",
+            repo.display(),
+            data.display()
+        ),
+    )
+    .unwrap();
+    let at = |name: &str| mnt.join(name).display().to_string();
+    let body = json!({
+        "DisplayName": "sources",
+        "JobType": "PyTorchJob",
+        "JobSpecs": [{"Type": "Worker", "PodCount": 1}],
+        "DataSources": [
+            {"DataSourceId": "d-imagenet", "MountPath": at("data"), "MountAccess": "RO"},
+            {"Uri": format!("file://{}", scratch.display()), "MountPath": at("scratch")},
+        ],
+        "CodeSource": {"CodeSourceId": "code-demo", "Branch": "exp", "MountPath": at("code")},
+        "UserCommand": format!(
+            "cat {data}/labels.txt; cat {code}/train.py; echo out > {scratch}/result; \
+             touch {data}/new 2>/dev/null && echo writable || echo read-only",
+            data = at("data"), code = at("code"), scratch = at("scratch")
+        ),
+    });
+    let job_id = server.create_job(body).await;
+    let job = server
+        .wait_job(&job_id, Duration::from_secs(60), |j| {
+            j["Status"] == "Succeeded" || j["Status"] == "Failed"
+        })
+        .await;
+    assert_eq!(job["Status"], "Succeeded", "{job}");
+    let logs = server
+        .logs(&job_id, &format!("{job_id}-worker-0"), "")
+        .await;
+    // As root, a private mount namespace; otherwise symbolic links (mounts.rs).
+    let root_user = {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata("/proc/self").unwrap().uid() == 0
+    };
+    let expected = [
+        "cat dog",
+        "print('from exp')",
+        if root_user { "read-only" } else { "writable" },
+    ];
+    // The checkout is logged first, by the pod that makes it.
+    assert!(
+        logs[0].starts_with("opendlc: checking out ") && logs[0].contains(" at exp into "),
+        "{logs:?}"
+    );
+    assert_eq!(logs[1..], expected, "{logs:?}");
+    // What the pod wrote went to the source; with a private mount namespace (root), the mount
+    // points stay empty directories for everyone else.
+    assert_eq!(
+        std::fs::read_to_string(scratch.join("result")).unwrap(),
+        "out\n"
+    );
+    if root_user {
+        assert_eq!(std::fs::read_dir(mnt.join("data")).unwrap().count(), 0);
+    }
+    assert!(!data.join("new").exists());
+
+    // A source the server does not know is refused at CreateJob, naming the field.
+    let err = server
+        .error(
+            "POST",
+            "/api/v1/jobs",
+            Some(json!({
+                "DisplayName": "unknown-source",
+                "JobType": "PyTorchJob",
+                "JobSpecs": [{"Type": "Worker", "PodCount": 1}],
+                "DataSources": [{"DataSourceId": "d-nowhere", "MountPath": at("x")}],
+                "UserCommand": "true",
+            })),
+            400,
+            "InvalidParameter",
+        )
+        .await;
+    let message = err["Message"].as_str().unwrap();
+    assert!(
+        message.contains("DataSources[0].DataSourceId") && message.contains("d-nowhere"),
+        "{err}"
+    );
+}
