@@ -6,8 +6,10 @@
 #   - a cached Python venv with Ray (scripts/frameworks-requirements.txt), keyed on a hash of
 #     that file like scripts/python-env.sh's venv:
 #       ${OPENDLC_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/opendlc}/frameworks-<hash>
-#   - with OPENDLC_WITH_TORCH=1 only, PyTorch in that venv as well (scripts/frameworks-torch.txt):
-#     the Linux wheel on PyPI is the CUDA build, about 5 GB installed, too much for every run.
+#   - PyTorch in that venv as well (scripts/frameworks-torch.txt), for PyTorchJob's real test (a
+#     gloo all-reduce between pods through torchrun). The Linux wheel on PyPI is the CUDA build:
+#     about 5 GB and 80 s to install, once per cache. OPENDLC_WITH_TORCH=0 leaves it out (that
+#     test then skips).
 #
 # Prints the venv's python on stdout (empty if it could not be built); everything else goes to
 # stderr. Never fails: what it cannot provide, the tests that need it skip, saying why.
@@ -34,7 +36,7 @@ fi
 
 # --- The Python frameworks, in a cached venv ---------------------------------------------------
 requirements=("$root/scripts/frameworks-requirements.txt")
-if [[ "${OPENDLC_WITH_TORCH:-0}" == 1 ]]; then
+if [[ "${OPENDLC_WITH_TORCH:-1}" == 1 ]]; then
     requirements+=("$root/scripts/frameworks-torch.txt")
 fi
 hash="$(cat "${requirements[@]}" | sha256sum | cut -c1-16)"

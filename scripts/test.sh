@@ -88,10 +88,10 @@ export OPENDLC_TENSORBOARD="${OPENDLC_TENSORBOARD:-$(dirname "$python")/tensorbo
 export OPENDLC_TEST_PYTHON="${OPENDLC_TEST_PYTHON:-$python}"
 
 # The frameworks the job-type tests run for real: Open MPI and mpi4py (system packages), Ray
-# (and, with OPENDLC_WITH_TORCH=1, PyTorch) in a cached venv. What it cannot provide, the tests
+# and PyTorch (unless OPENDLC_WITH_TORCH=0) in a cached venv. What it cannot provide, the tests
 # skip, saying why.
 if ((rust_tests)); then
-    section "frameworks env (Open MPI, Ray)"
+    section "frameworks env (Open MPI, Ray, PyTorch)"
     frameworks_python="$(scripts/frameworks-env.sh)"
     export OPENDLC_FRAMEWORKS_PYTHON="${OPENDLC_FRAMEWORKS_PYTHON:-$frameworks_python}"
 fi

@@ -472,12 +472,12 @@ dist.destroy_process_group()
 "#;
 
 /// A PyTorchJob whose pods run a bare `torchrun` (its flags come from the PET_* variables, two
-/// processes per pod here): the four ranks of two pods all-reduce over gloo on CPU. Opt-in:
-/// needs torch in the frameworks venv (OPENDLC_WITH_TORCH=1 scripts/frameworks-env.sh).
+/// processes per pod here): the four ranks of two pods all-reduce over gloo on CPU. Needs torch
+/// in the frameworks venv (scripts/frameworks-env.sh installs it unless OPENDLC_WITH_TORCH=0).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pytorch_job_all_reduces_across_its_pods_with_torchrun() {
     let Some(python) = python_with("torch") else {
-        eprintln!("(PyTorch is opt-in: OPENDLC_WITH_TORCH=1 scripts/test.sh)");
+        eprintln!("(scripts/frameworks-env.sh installs PyTorch unless OPENDLC_WITH_TORCH=0)");
         return;
     };
     let server = TestServer::start().await;
@@ -695,6 +695,23 @@ async fn a_data_juicer_job_runs_dj_process_on_its_config() {
         "{logs:?}"
     );
     assert_eq!(logs[1..], ["project_name: demo", "np: 1"]);
+    // Standalone, it runs on no Ray cluster: no Ray dashboard.
+    let err = server
+        .error(
+            "GET",
+            &format!("/api/v1/jobs/{job_id}/rayDashboard"),
+            None,
+            400,
+            "InvalidParameter",
+        )
+        .await;
+    assert!(
+        err["Message"]
+            .as_str()
+            .unwrap()
+            .contains("distributed DataJuicerJob"),
+        "{err}"
+    );
 
     // Standalone is one pod.
     let err = server

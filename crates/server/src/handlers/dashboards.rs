@@ -7,7 +7,7 @@ use opendlc_api::{
     GetRayDashboardResponseBody,
 };
 use opendlc_core::time::now_millis;
-use opendlc_core::{JobStatus, JobType};
+use opendlc_core::{data_juicer, JobStatus, JobType};
 
 use super::access;
 use crate::auth::token::{Claims, TargetType};
@@ -60,15 +60,19 @@ fn job_link_token(
 }
 
 /// GetRayDashboard: the link to a running RayJob's head dashboard, proxied by this server at
-/// `/raydashboard/{JobId}/` with a token for the job. Other job types have none.
+/// `/raydashboard/{JobId}/` with a token for the job. A distributed DataJuicerJob runs on a Ray
+/// cluster too (its head's ports are recorded once its pods start); other job types have none.
 pub fn get_ray(state: &AppState, request: &ApiRequest) -> Result<Response, ApiError> {
     let q = GetRayDashboardRequest::from_query(&request.query)?;
     let job = access::readable_job(state, request, request.param(0))?;
-    if job.job_type != JobType::RayJob {
+    let on_ray = job.job_type == JobType::RayJob
+        || (job.job_type == JobType::DataJuicerJob
+            && data_juicer::Plan::of(&job.request).mode == data_juicer::Mode::Distributed);
+    if !on_ray {
         return Err(ApiError::invalid(
             "jobId",
             format!(
-                "job {} is a {}; only a RayJob has a Ray dashboard",
+                "job {} is a {}; only a RayJob or a distributed DataJuicerJob has a Ray dashboard",
                 job.job_id, job.job_type
             ),
         ));
