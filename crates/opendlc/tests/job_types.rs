@@ -463,11 +463,13 @@ async fn a_ray_job_runs_its_command_on_a_head_its_workers_joined() {
 }
 
 const TORCH_ALLREDUCE: &str = r#"
-import os, torch, torch.distributed as dist
+import os, sys, torch, torch.distributed as dist
 dist.init_process_group("gloo")
 t = torch.tensor([float(dist.get_rank() + 1)])
 dist.all_reduce(t)
-print(f"rank {dist.get_rank()} of {dist.get_world_size()} local {os.environ['LOCAL_RANK']} sum {int(t.item())}", flush=True)
+# One write per line: the pod's two processes share its stdout (print writes the newline apart).
+sys.stdout.write(f"rank {dist.get_rank()} of {dist.get_world_size()} local {os.environ['LOCAL_RANK']} sum {int(t.item())}\n")
+sys.stdout.flush()
 dist.destroy_process_group()
 "#;
 

@@ -23,6 +23,7 @@ fn write_spec(dir: &Path, command: &str, env: &[(&str, &str)]) {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect::<BTreeMap<_, _>>(),
         grace_period_ms: 1000,
+        limits: None,
     };
     write_json_atomic(&dir.join("spec.json"), &spec, Durability::ProcessCrash).unwrap();
 }

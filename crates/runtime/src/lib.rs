@@ -6,9 +6,11 @@
 //! - [`mpi`]: the pod-side programs that let an MPIJob's `mpirun` start ranks in its Worker pods.
 //! - [`slurm`]: the Slurm runtime (a Slurm job per gang of pods, the same shim on each node);
 //!   [`Runtime`] is the one the engine drives, either of the two.
+//! - [`cgroup`]: a pod's CPU and memory limits.
 //! - [`logs`]: the pod log format and its readers.
 //! - [`pod_dir`], [`pod_files`]: the files a pod directory holds, and how they are written.
 
+pub mod cgroup;
 mod error;
 pub mod logs;
 pub mod metrics;

@@ -7,6 +7,8 @@ use std::path::PathBuf;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+pub use crate::cgroup::Limits;
+
 /// `spec.json`: everything the shim needs to run the pod, written before the shim starts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PodSpec {
@@ -19,6 +21,9 @@ pub struct PodSpec {
     pub env: BTreeMap<String, String>,
     /// How long the command has between SIGTERM and SIGKILL when the pod is stopped.
     pub grace_period_ms: u64,
+    /// CPU and memory limits, enforced through a cgroup of the pod's where the host allows.
+    #[serde(default)]
+    pub limits: Option<Limits>,
 }
 
 /// `started.json`: who to watch and who to signal, written once the command is running.
@@ -32,6 +37,10 @@ pub struct ShimStarted {
     pub pid: u32,
     pub pgid: u32,
     pub started_at: DateTime<Utc>,
+    /// How the pod's limits are enforced ("CPU 1, memory 256 MiB (cgroup v1)") or why they are
+    /// not ("not enforced: …"); `None` when it has none.
+    #[serde(default)]
+    pub limits: Option<String>,
 }
 
 /// `exit.json`: how the pod ended. Written durably, after the log is flushed, so a reader that

@@ -9,6 +9,7 @@
 //!   gpus: 4            # NVIDIA GPUs; default: those nvidia-smi lists
 //! cpu_overcommit: 4    # default 4 (or --cpu-overcommit)
 //! memory_overcommit: 1 # default 1: memory is not overcommitted unless you say so
+//! pod_limits: true     # default true: each pod's CPU and memory are its limits (cgroups)
 //! preemption:
 //!   enabled: true      # default false
 //!   default_preemptible: true   # jobs without a `preemptible` tag; default true
@@ -36,6 +37,7 @@ struct File {
     pool: PoolSpec,
     cpu_overcommit: Option<f64>,
     memory_overcommit: Option<f64>,
+    pod_limits: Option<bool>,
     #[serde(default)]
     preemption: PreemptionSpec,
     #[serde(default)]
@@ -86,6 +88,8 @@ struct QuotaSpec {
 pub struct Settings {
     pub capacity: Capacity,
     pub default_preemptible: bool,
+    /// Whether a pod's ResourceConfig is also its limit (cgroups), not only what it reserves.
+    pub pod_limits: bool,
     /// Cores before overcommit, for the banner.
     pub cores: f64,
 }
@@ -157,6 +161,7 @@ pub fn load(
             preemption: file.preemption.enabled,
         },
         default_preemptible: file.preemption.default_preemptible,
+        pod_limits: file.pod_limits.unwrap_or(true),
         cores,
     })
 }

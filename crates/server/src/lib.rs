@@ -160,6 +160,7 @@ impl Server {
                 minute: config.minute,
                 capacity: settings.capacity,
                 default_preemptible: settings.default_preemptible,
+                pod_limits: settings.pod_limits,
                 node_name: node_name(),
                 slurm: config.slurm,
             },

@@ -37,6 +37,7 @@ impl Harness {
             workdir: self.data.path().to_path_buf(),
             env: BTreeMap::new(),
             grace_period: Duration::from_secs(5),
+            limits: None,
         }
     }
 

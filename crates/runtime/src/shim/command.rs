@@ -1,6 +1,7 @@
 //! Starting the pod's command: `/bin/sh -c COMMAND` in its own process group.
 
 use std::ffi::OsStr;
+use std::os::fd::RawFd;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::CommandExt;
 use std::process::{ChildStderr, ChildStdout, Command, Stdio};
@@ -22,7 +23,8 @@ pub(super) struct NotStarted {
     pub reason: String,
 }
 
-pub(super) fn spawn(spec: &PodSpec) -> Result<Spawned, NotStarted> {
+/// `cgroup_procs`: the `cgroup.procs` files the command joins before it runs (the pod's limits).
+pub(super) fn spawn(spec: &PodSpec, cgroup_procs: Vec<RawFd>) -> Result<Spawned, NotStarted> {
     // Checked here for a clear message: a failed chdir in the child reads as a bare ENOENT.
     match std::fs::metadata(&spec.workdir) {
         Ok(meta) if meta.is_dir() => {}
@@ -61,6 +63,13 @@ pub(super) fn spawn(spec: &PodSpec) -> Result<Spawned, NotStarted> {
         }
     }
     command.envs(&spec.env);
+    if !cgroup_procs.is_empty() {
+        // SAFETY: the closure only makes write(2) calls (async-signal-safe), and the shim has
+        // no other thread yet.
+        unsafe {
+            command.pre_exec(move || crate::cgroup::join(&cgroup_procs));
+        }
+    }
     let mut child = command.spawn().map_err(|e| {
         let code = match e.raw_os_error() {
             Some(libc::EACCES | libc::ENOEXEC | libc::EPERM) => 126,

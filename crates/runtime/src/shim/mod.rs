@@ -28,6 +28,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use nix::unistd::{getpid, getsid, setsid, Pid};
 
+use crate::cgroup::PodCgroup;
 use crate::logs::Stream;
 use crate::pod_dir::{open_append, read_json, write_json_atomic, Durability, PodDir};
 use crate::pod_files::{PodExit, PodSpec, ShimStarted};
@@ -63,9 +64,24 @@ pub fn run(dir: &Path) -> i32 {
         Ok(log) => log,
         Err(e) => return not_started(&pod, 127, format!("failed to open the pod log: {e}")),
     };
+    // The pod's limits: a cgroup its command joins before it runs, or the reason why not.
+    let (mut cgroup, limits) = match spec.limits {
+        None => (None, None),
+        Some(limits) => match PodCgroup::create(&spec.pod_uid, limits) {
+            Ok(cgroup) => {
+                let text = cgroup.describe();
+                (Some(cgroup), Some(text))
+            }
+            Err(e) => (None, Some(format!("not enforced: {e}"))),
+        },
+    };
+    let join = cgroup
+        .as_ref()
+        .map(PodCgroup::procs_fds)
+        .unwrap_or_default();
     // Taken before the spawn: the command's first output can come before spawn() returns.
     let started_at = Utc::now();
-    let spawned = match command::spawn(&spec) {
+    let spawned = match command::spawn(&spec, join) {
         Ok(spawned) => spawned,
         Err(e) => return not_started(&pod, e.code, e.reason),
     };
@@ -81,7 +97,7 @@ pub fn run(dir: &Path) -> i32 {
     let mut announced = false;
     if let Err(e) = &pumps {
         kill_reason = Some(format!("failed to start copying the output: {e}"));
-    } else if let Err(e) = record_start(&pod, spawned.pid, started_at) {
+    } else if let Err(e) = record_start(&pod, spawned.pid, started_at, limits) {
         kill_reason = Some(format!("failed to write started.json: {e}"));
     } else {
         match announce(&format!("started {}", spawned.pid)) {
@@ -111,11 +127,21 @@ pub fn run(dir: &Path) -> i32 {
             diag(format_args!("failed to flush the pod log: {e}"));
         }
     }
+    let mut reason = ending.reason;
+    if let Some(cgroup) = &mut cgroup {
+        if cgroup.oom_killed() && reason.is_none() {
+            reason = Some(format!(
+                "OOMKilled: a process of the pod went over its memory limit ({})",
+                cgroup.describe()
+            ));
+        }
+        cgroup.remove();
+    }
     let exit = PodExit {
         code: ending.code,
         signal: ending.signal,
         finished_at: Utc::now(),
-        reason: ending.reason,
+        reason,
     };
     let written = write_exit(&pod, &exit);
     if !announced {
@@ -160,7 +186,12 @@ fn write_exit(pod: &PodDir, exit: &PodExit) -> bool {
     }
 }
 
-fn record_start(pod: &PodDir, pid: u32, started_at: DateTime<Utc>) -> io::Result<()> {
+fn record_start(
+    pod: &PodDir,
+    pid: u32,
+    started_at: DateTime<Utc>,
+    limits: Option<String>,
+) -> io::Result<()> {
     let shim_pid = std::process::id();
     let me = process::stat(shim_pid)?
         .ok_or_else(|| io::Error::other("cannot read our own /proc entry"))?;
@@ -170,6 +201,7 @@ fn record_start(pod: &PodDir, pid: u32, started_at: DateTime<Utc>) -> io::Result
         pid,
         pgid: pid,
         started_at,
+        limits,
     };
     // No fsync: started.json only has to outlive the server, not the machine (a machine crash
     // ends the pod as well).

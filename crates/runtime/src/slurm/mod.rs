@@ -362,6 +362,8 @@ fn spec_of(launch: &PodLaunch) -> PodSpec {
         workdir: launch.workdir.clone(),
         env,
         grace_period_ms: u64::try_from(launch.grace_period.as_millis()).unwrap_or(u64::MAX),
+        // Slurm confines the step to what it allocated (its own cgroups, if configured so).
+        limits: None,
     }
 }
 

@@ -87,6 +87,7 @@ impl WatchedPod {
                         pid: started.pid,
                         started_at: started.started_at,
                         placement,
+                        limits: started.limits,
                     }));
                 }
             } else if let Ok(Some(exit)) = read_json::<PodExit>(&self.dir.exit()) {

@@ -30,6 +30,7 @@ impl LocalRuntime {
             workdir: pod.workdir,
             env: pod.env,
             grace_period_ms: u64::try_from(pod.grace_period.as_millis()).unwrap_or(u64::MAX),
+            limits: pod.limits,
         };
         let spec_error = |error| RuntimeError::WriteSpec {
             pod_id: pod.pod_id.clone(),
@@ -95,6 +96,7 @@ impl LocalRuntime {
                     pid: started.pid,
                     started_at: started.started_at,
                     placement: None,
+                    limits: started.limits,
                 })
             }
             Ok(Ok(_)) if line.starts_with("failed ") => {

@@ -19,7 +19,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use tokio::sync::{mpsc, watch as signal};
 
-use crate::pod_files::PodExit;
+use crate::pod_files::{Limits, PodExit};
 
 /// What the server asks to run: one incarnation of one pod.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,6 +36,8 @@ pub struct PodLaunch {
     pub env: BTreeMap<String, String>,
     /// Between SIGTERM and SIGKILL when the pod is stopped.
     pub grace_period: Duration,
+    /// CPU and memory limits (the local runtime enforces them through cgroups where it can).
+    pub limits: Option<Limits>,
 }
 
 /// The command is running.
@@ -47,6 +49,8 @@ pub struct Started {
     /// Where the pod runs, when not on this host (the Slurm runtime: the node's name and
     /// address); `None` on the local runtime.
     pub placement: Option<Placement>,
+    /// How the pod's limits are enforced, or why they are not (see `ShimStarted::limits`).
+    pub limits: Option<String>,
 }
 
 /// The node a pod runs on.

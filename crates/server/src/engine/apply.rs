@@ -31,6 +31,8 @@ pub(super) struct Engine {
     pub data_dir: PathBuf,
     /// How long a minute of JobReservedMinutes lasts.
     pub minute: Duration,
+    /// Whether pods are held to their ResourceConfig.
+    pub pod_limits: bool,
     pub node_name: String,
     pub capacity: Capacity,
     pub default_preemptible: bool,
@@ -71,6 +73,7 @@ impl Engine {
             jobs_dir: config.jobs_dir,
             data_dir: config.data_dir,
             minute: config.minute,
+            pod_limits: config.pod_limits,
             node_name: config.node_name,
             free_gpus: (0..config.capacity.pool.gpu).collect(),
             capacity: config.capacity,

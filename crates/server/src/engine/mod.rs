@@ -132,6 +132,8 @@ pub struct EngineConfig {
     pub capacity: Capacity,
     /// Whether a running job may be preempted unless its `preemptible` tag says otherwise.
     pub default_preemptible: bool,
+    /// Whether pods are held to their ResourceConfig (cgroups) on the local runtime.
+    pub pod_limits: bool,
     pub node_name: String,
     /// Run pods on Slurm instead of this host.
     pub slurm: Option<SlurmConfig>,

@@ -7,6 +7,7 @@ use opendlc_core::lifecycle::{decide, Decision};
 use opendlc_core::startup::PodPhase;
 use opendlc_core::time::now_millis;
 use opendlc_core::{JobStatus, Pod, PodStatus, Reason};
+use opendlc_runtime::cgroup::Limits;
 use opendlc_runtime::{PodEvent, PodLaunch};
 use opendlc_store::{PodEnd, Transition};
 
@@ -86,6 +87,10 @@ impl Engine {
                     format!("echo {} >&2; exit 1", opendlc_core::mpi::shell_quote(&e))
                 }
             };
+            let limits = role.filter(|_| self.pod_limits).map(|r| Limits {
+                cpu_milli: Some(r.resources.cpu_milli).filter(|c| *c > 0),
+                memory_mib: Some(r.resources.memory_mib).filter(|m| *m > 0),
+            });
             launches.push(PodLaunch {
                 pod_id: pod.pod_id.clone(),
                 pod_uid: pod.pod_uid.clone(),
@@ -94,6 +99,7 @@ impl Engine {
                 workdir: workdir.clone(),
                 env,
                 grace_period: grace_period(job),
+                limits,
             });
         }
         let prepared = framework.as_ref().map(|_| ()).map_err(String::clone);
@@ -142,6 +148,12 @@ impl Engine {
                 };
                 if let Err(e) = store.pod_started(pod, started.pid, &ip, &node, at) {
                     tracing::error!(pod.id = %pod.pod_id, "failed to record the pod's start: {e}");
+                }
+                if let Some(limits) = &started.limits {
+                    let text = format!("Pod {} limits: {limits}", pod.pod_id);
+                    if let Err(e) = store.add_event(&job_id, &text) {
+                        tracing::error!(pod.id = %pod.pod_id, "failed to record an event: {e}");
+                    }
                 }
                 pod.pid = Some(started.pid);
                 pod.ip = Some(ip);

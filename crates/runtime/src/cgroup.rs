@@ -1,0 +1,425 @@
+//! A pod's CPU and memory limits, through a cgroup of its own: the shim creates it, its command
+//! joins it before it runs (so everything the command starts is inside), and the shim removes it
+//! once the pod is over.
+//!
+//! Hosts differ: cgroup v2 with the `cpu` and `memory` controllers delegated, or cgroup v1 with
+//! `cpu` and `memory` hierarchies (containers and older distributions), or neither writable.
+//! The pod's cgroup goes under the shim's own (`…/opendlc/<pod_uid>`), so it stays inside
+//! whatever limits the server itself runs under. Where none can be had, the pod runs without
+//! limits and the reason is reported (the engine turns it into an event).
+
+use std::fs::{self, File, OpenOptions};
+use std::io;
+use std::os::fd::{AsRawFd, RawFd};
+use std::path::{Path, PathBuf};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+/// What a pod may use; `None` is unlimited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Limits {
+    pub cpu_milli: Option<u64>,
+    pub memory_mib: Option<u64>,
+}
+
+/// The CFS period the CPU quota is a share of (the kernel's default).
+const CPU_PERIOD_US: u64 = 100_000;
+/// The smallest quota the kernel takes.
+const MIN_CPU_QUOTA_US: u64 = 1_000;
+/// How long removing the cgroup may wait for its last processes to be gone.
+const REMOVE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// A pod's cgroup: one directory (v2) or one per controller (v1).
+#[derive(Debug)]
+pub struct PodCgroup {
+    version: Version,
+    /// The directories the pod's processes join, each with the `cgroup.procs` to write.
+    dirs: Vec<PathBuf>,
+    /// Open `cgroup.procs` files, written by the command between fork and exec.
+    procs: Vec<File>,
+    limits: Limits,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Version {
+    V1,
+    V2,
+}
+
+impl PodCgroup {
+    /// Creates the pod's cgroup with `limits` set; the error says why it could not be had.
+    pub fn create(pod_uid: &str, limits: Limits) -> Result<PodCgroup, String> {
+        let own = fs::read_to_string("/proc/self/cgroup")
+            .map_err(|e| format!("cannot read /proc/self/cgroup: {e}"))?;
+        let mountinfo = fs::read_to_string("/proc/self/mountinfo")
+            .map_err(|e| format!("cannot read /proc/self/mountinfo: {e}"))?;
+        let mounts = parse_mounts(&mountinfo);
+        let v1_memory = v1_dir(&own, &mounts, "memory");
+        let v1_cpu = v1_dir(&own, &mounts, "cpu");
+        let (version, parents) = match (v1_memory, v1_cpu) {
+            (Some(memory), Some(cpu)) => (Version::V1, vec![memory, cpu]),
+            _ => (Version::V2, vec![v2_dir(&own, &mounts)?]),
+        };
+        let dirs: Vec<PathBuf> = parents
+            .iter()
+            .map(|p| p.join("opendlc").join(pod_uid))
+            .collect();
+        let mut cgroup = PodCgroup {
+            version,
+            dirs: Vec::new(),
+            procs: Vec::new(),
+            limits,
+        };
+        if version == Version::V2 {
+            enable_v2_controllers(&parents[0])?;
+        }
+        for dir in &dirs {
+            fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+            cgroup.dirs.push(dir.clone());
+        }
+        // From here on, a failure removes what was made (Drop is not enough: the caller gets
+        // no cgroup to drop).
+        if let Err(e) = cgroup.configure() {
+            cgroup.remove();
+            return Err(e);
+        }
+        Ok(cgroup)
+    }
+
+    fn configure(&mut self) -> Result<(), String> {
+        let quota = self
+            .limits
+            .cpu_milli
+            .map(|m| (m * CPU_PERIOD_US / 1000).max(MIN_CPU_QUOTA_US));
+        let memory = self.limits.memory_mib.map(|m| m * 1024 * 1024);
+        match self.version {
+            Version::V2 => {
+                let dir = &self.dirs[0];
+                if let Some(bytes) = memory {
+                    write(&dir.join("memory.max"), &bytes.to_string())?;
+                    // No swap: over the limit means killed, as in a container.
+                    let _ = write(&dir.join("memory.swap.max"), "0");
+                }
+                if let Some(quota) = quota {
+                    write(&dir.join("cpu.max"), &format!("{quota} {CPU_PERIOD_US}"))?;
+                }
+            }
+            Version::V1 => {
+                let (memory_dir, cpu_dir) = (&self.dirs[0], &self.dirs[1]);
+                if let Some(bytes) = memory {
+                    write(
+                        &memory_dir.join("memory.limit_in_bytes"),
+                        &bytes.to_string(),
+                    )?;
+                    let _ = write(&memory_dir.join("memory.swappiness"), "0");
+                }
+                if let Some(quota) = quota {
+                    write(
+                        &cpu_dir.join("cpu.cfs_period_us"),
+                        &CPU_PERIOD_US.to_string(),
+                    )?;
+                    write(&cpu_dir.join("cpu.cfs_quota_us"), &quota.to_string())?;
+                }
+            }
+        }
+        for dir in &self.dirs {
+            let path = dir.join("cgroup.procs");
+            let file = OpenOptions::new()
+                .write(true)
+                .open(&path)
+                .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+            self.procs.push(file);
+        }
+        Ok(())
+    }
+
+    /// The `cgroup.procs` descriptors a new process writes "0" to, to join the cgroup.
+    pub fn procs_fds(&self) -> Vec<RawFd> {
+        self.procs.iter().map(AsRawFd::as_raw_fd).collect()
+    }
+
+    /// What is enforced, for the pod's events: "CPU 1.5, memory 256 MiB (cgroup v1)".
+    pub fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(milli) = self.limits.cpu_milli {
+            parts.push(format!("CPU {}", milli as f64 / 1000.0));
+        }
+        if let Some(mib) = self.limits.memory_mib {
+            parts.push(format!("memory {mib} MiB"));
+        }
+        let version = match self.version {
+            Version::V1 => "v1",
+            Version::V2 => "v2",
+        };
+        format!("{} (cgroup {version})", parts.join(", "))
+    }
+
+    /// Whether the kernel killed a process of the pod for going over its memory limit.
+    pub fn oom_killed(&self) -> bool {
+        let (file, key) = match self.version {
+            Version::V1 => (self.dirs[0].join("memory.oom_control"), "oom_kill"),
+            Version::V2 => (self.dirs[0].join("memory.events"), "oom_kill"),
+        };
+        fs::read_to_string(file).is_ok_and(|text| {
+            text.lines().any(|line| {
+                line.strip_prefix(key)
+                    .and_then(|n| n.trim().parse::<u64>().ok())
+                    .is_some_and(|n| n > 0)
+            })
+        })
+    }
+
+    /// Kills what is left inside and removes the cgroup.
+    pub fn remove(&mut self) {
+        self.procs.clear();
+        let deadline = Instant::now() + REMOVE_TIMEOUT;
+        for dir in std::mem::take(&mut self.dirs) {
+            loop {
+                match fs::remove_dir(&dir) {
+                    Ok(()) => break,
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => break,
+                    Err(_) if Instant::now() < deadline => {
+                        kill_all(&dir);
+                        thread::sleep(Duration::from_millis(20));
+                    }
+                    Err(e) => {
+                        eprintln!("opendlc shim: failed to remove {}: {e}", dir.display());
+                        break;
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl Drop for PodCgroup {
+    fn drop(&mut self) {
+        self.remove();
+    }
+}
+
+/// Joins the cgroups whose `cgroup.procs` are `fds`: called in the child between fork and exec,
+/// so only async-signal-safe calls.
+pub fn join(fds: &[RawFd]) -> io::Result<()> {
+    for &fd in fds {
+        // "0" is the writing process.
+        // SAFETY: write(2) on a descriptor we own, from a static buffer.
+        let written = unsafe { libc::write(fd, b"0".as_ptr().cast(), 1) };
+        if written < 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+fn write(path: &Path, value: &str) -> Result<(), String> {
+    fs::write(path, value).map_err(|e| format!("cannot write {value} to {}: {e}", path.display()))
+}
+
+fn kill_all(dir: &Path) {
+    let Ok(text) = fs::read_to_string(dir.join("cgroup.procs")) else {
+        return;
+    };
+    for pid in text.lines().filter_map(|l| l.trim().parse::<i32>().ok()) {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+    }
+}
+
+/// A cgroup file system mount: where it is, which part of the hierarchy it shows, and its
+/// controllers (v1) or none (v2).
+#[derive(Debug, PartialEq)]
+struct Mount {
+    root: String,
+    point: PathBuf,
+    v2: bool,
+    controllers: Vec<String>,
+}
+
+fn parse_mounts(mountinfo: &str) -> Vec<Mount> {
+    mountinfo
+        .lines()
+        .filter_map(|line| {
+            // id parent major:minor root mount-point options [optional…] - fstype source super
+            let (left, right) = line.split_once(" - ")?;
+            let fields: Vec<&str> = left.split(' ').collect();
+            let right: Vec<&str> = right.split(' ').collect();
+            let fstype = *right.first()?;
+            let (root, point) = (fields.get(3)?, fields.get(4)?);
+            let v2 = match fstype {
+                "cgroup2" => true,
+                "cgroup" => false,
+                _ => return None,
+            };
+            let controllers = right
+                .get(2)
+                .map(|s| s.split(',').map(String::from).collect())
+                .unwrap_or_default();
+            Some(Mount {
+                root: unescape(root),
+                point: PathBuf::from(unescape(point)),
+                v2,
+                controllers,
+            })
+        })
+        .collect()
+}
+
+/// mountinfo escapes spaces and a few others as octal: `\040`.
+fn unescape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(i) = rest.find('\\') {
+        out.push_str(&rest[..i]);
+        let code = rest
+            .get(i + 1..i + 4)
+            .and_then(|o| u8::from_str_radix(o, 8).ok());
+        match code {
+            Some(c) => {
+                out.push(c as char);
+                rest = &rest[i + 4..];
+            }
+            None => {
+                out.push('\\');
+                rest = &rest[i + 1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The directory of this process's cgroup in the v1 hierarchy of `controller`, if mounted.
+fn v1_dir(own: &str, mounts: &[Mount], controller: &str) -> Option<PathBuf> {
+    let path = own.lines().find_map(|line| {
+        let mut parts = line.splitn(3, ':');
+        let (_, controllers, path) = (parts.next()?, parts.next()?, parts.next()?);
+        controllers
+            .split(',')
+            .any(|c| c == controller)
+            .then(|| path.to_string())
+    })?;
+    let mount = mounts
+        .iter()
+        .find(|m| !m.v2 && m.controllers.iter().any(|c| c == controller))?;
+    let dir = under(mount, &path)?;
+    writable(&dir).then_some(dir)
+}
+
+/// The directory of this process's cgroup in the v2 hierarchy, if it can have children with
+/// the cpu and memory controllers.
+fn v2_dir(own: &str, mounts: &[Mount]) -> Result<PathBuf, String> {
+    let path = own
+        .lines()
+        .find_map(|line| line.strip_prefix("0::"))
+        .ok_or("no writable cgroup v1 cpu and memory hierarchies and no cgroup v2")?;
+    let mount = mounts
+        .iter()
+        .find(|m| m.v2)
+        .ok_or("no writable cgroup v1 cpu and memory hierarchies and no cgroup v2 mount")?;
+    let dir = under(mount, path).ok_or("this process's cgroup v2 is outside its mount")?;
+    let controllers = fs::read_to_string(dir.join("cgroup.controllers")).unwrap_or_default();
+    let has = |c: &str| controllers.split_whitespace().any(|x| x == c);
+    if !(has("cpu") && has("memory")) {
+        return Err(format!(
+            "cgroup v2 at {} does not offer the cpu and memory controllers (it has: {})",
+            dir.display(),
+            if controllers.trim().is_empty() {
+                "none"
+            } else {
+                controllers.trim()
+            }
+        ));
+    }
+    if !writable(&dir) {
+        return Err(format!("cannot create cgroups under {}", dir.display()));
+    }
+    Ok(dir)
+}
+
+/// Delegates cpu and memory to `parent/opendlc`'s children. cgroup v2 allows controllers in a
+/// cgroup's children only when it has no processes of its own: `opendlc` never does.
+fn enable_v2_controllers(parent: &Path) -> Result<(), String> {
+    let base = parent.join("opendlc");
+    fs::create_dir_all(&base).map_err(|e| format!("cannot create {}: {e}", base.display()))?;
+    for dir in [parent, base.as_path()] {
+        let control = dir.join("cgroup.subtree_control");
+        let enabled = fs::read_to_string(&control).unwrap_or_default();
+        if ["cpu", "memory"]
+            .iter()
+            .all(|c| enabled.split_whitespace().any(|x| x == *c))
+        {
+            continue;
+        }
+        write(&control, "+cpu +memory")?;
+    }
+    Ok(())
+}
+
+fn under(mount: &Mount, path: &str) -> Option<PathBuf> {
+    let relative = path.strip_prefix(mount.root.trim_end_matches('/'))?;
+    if !(relative.is_empty() || relative.starts_with('/')) {
+        return None;
+    }
+    Some(mount.point.join(relative.trim_start_matches('/')))
+}
+
+fn writable(dir: &Path) -> bool {
+    nix::unistd::access(dir, nix::unistd::AccessFlags::W_OK).is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MOUNTINFO: &str = "\
+30 25 0:26 / /sys/fs/cgroup ro,nosuid - tmpfs tmpfs ro,mode=755
+31 30 0:27 / /sys/fs/cgroup/unified rw,nosuid shared:9 - cgroup2 cgroup2 rw
+33 30 0:29 / /sys/fs/cgroup/memory rw,nosuid shared:11 - cgroup cgroup rw,memory
+34 30 0:30 /docker/abc /sys/fs/cgroup/cpu,cpuacct rw - cgroup cgroup rw,cpu,cpuacct
+40 25 0:40 / /mnt/with\\040space rw - ext4 /dev/sda1 rw
+";
+
+    #[test]
+    fn mounts_are_the_cgroup_ones_with_their_controllers() {
+        let mounts = parse_mounts(MOUNTINFO);
+        assert_eq!(mounts.len(), 3);
+        assert!(mounts[0].v2 && mounts[0].point == Path::new("/sys/fs/cgroup/unified"));
+        assert_eq!(mounts[2].root, "/docker/abc");
+        assert!(mounts[2].controllers.contains(&"cpu".to_string()));
+        assert_eq!(unescape("/mnt/with\\040space"), "/mnt/with space");
+    }
+
+    #[test]
+    fn a_cgroup_path_maps_into_its_mount() {
+        let mounts = parse_mounts(MOUNTINFO);
+        assert_eq!(
+            under(&mounts[1], "/process_api/x"),
+            Some(PathBuf::from("/sys/fs/cgroup/memory/process_api/x"))
+        );
+        // A container sees its own cgroup as the mount's root.
+        assert_eq!(
+            under(&mounts[2], "/docker/abc/pod"),
+            Some(PathBuf::from("/sys/fs/cgroup/cpu,cpuacct/pod"))
+        );
+        assert_eq!(under(&mounts[2], "/elsewhere"), None);
+    }
+
+    #[test]
+    fn describe_says_what_is_enforced() {
+        let cgroup = PodCgroup {
+            version: Version::V1,
+            dirs: Vec::new(),
+            procs: Vec::new(),
+            limits: Limits {
+                cpu_milli: Some(1500),
+                memory_mib: Some(256),
+            },
+        };
+        assert_eq!(cgroup.describe(), "CPU 1.5, memory 256 MiB (cgroup v1)");
+    }
+}
