@@ -4,8 +4,9 @@
 #   1. cargo fmt --check         (skipped by --quick and --compat)
 #   2. cargo clippy -D warnings  (skipped by --quick and --compat)
 #   3. the Rust tests            (cargo nextest if installed, plus doc tests; skipped by --compat),
-#      with the frameworks of scripts/frameworks-env.sh (Open MPI, Ray) and a real Slurm
-#      cluster from scripts/slurm-env.sh when one can be started
+#      with the frameworks of scripts/frameworks-env.sh (Open MPI, Ray, PyTorch), podman and a
+#      test image from scripts/containers-env.sh, and a real Slurm cluster from
+#      scripts/slurm-env.sh when one can be started
 #   4. cargo build -p opendlc
 #   5. the official-SDK compatibility suite: compat/, pytest, in scripts/python-env.sh's venv
 #
@@ -94,6 +95,10 @@ if ((rust_tests)); then
     section "frameworks env (Open MPI, Ray, PyTorch)"
     frameworks_python="$(scripts/frameworks-env.sh)"
     export OPENDLC_FRAMEWORKS_PYTHON="${OPENDLC_FRAMEWORKS_PYTHON:-$frameworks_python}"
+
+    # podman and a small local image for the container tests (tests/containers.rs).
+    section "containers env (podman, test image)"
+    eval "$(scripts/containers-env.sh)"
 fi
 
 if ((rust_tests)); then

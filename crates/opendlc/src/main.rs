@@ -33,7 +33,7 @@ enum Command {
     #[command(after_help = "Examples:
   opendlc serve
   opendlc serve --listen 0.0.0.0:8080 --data-dir /srv/opendlc")]
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Manage users, access keys and workspaces (on the server's data directory).
     Admin(admin::AdminArgs),
     /// Supervise one pod (started by the server; not meant to be run by hand).
@@ -145,6 +145,10 @@ struct ServeArgs {
     /// and preemption; see docs/SCHEDULER.md. Default: this host, no quotas, no preemption.
     #[arg(long, env = "OPENDLC_CAPACITY", value_name = "FILE")]
     capacity: Option<PathBuf>,
+    /// Run pods whose JobSpec has an Image in it, with this container engine (`podman`);
+    /// see docs/JOB_TYPES.md. Default: every pod runs on the host, its image only recorded.
+    #[arg(long, env = "OPENDLC_CONTAINER_ENGINE", value_name = "PROGRAM")]
+    container_engine: Option<PathBuf>,
     /// Where pods run: `local` (processes on this host) or `slurm` (one Slurm job per job's
     /// pods, submitted with the Slurm commands on this host; see docs/SLURM.md).
     #[arg(long, env = "OPENDLC_RUNTIME", value_enum, default_value_t = RuntimeKind::Local)]
@@ -185,7 +189,7 @@ fn main() -> anyhow::Result<()> {
     };
     match cli.command {
         Command::Shim { dir } => std::process::exit(opendlc_runtime::shim::run(&dir)),
-        Command::Serve(args) => serve(args),
+        Command::Serve(args) => serve(*args),
         Command::SanityCheck { plan, out } => {
             std::process::exit(opendlc_runtime::sanity::main(&plan, &out))
         }
@@ -237,6 +241,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     };
     config.rate_limit = args.rate_limit;
     config.capacity_file = args.capacity;
+    config.container_engine = args.container_engine;
     config.shared_dir = args.shared_dir;
     if args.runtime == RuntimeKind::Slurm {
         let mut resources = std::collections::HashMap::new();

@@ -7,6 +7,9 @@ use std::time::Duration;
 
 use crate::pod_files::PodExit;
 
+/// The reason of a pod whose image could not be pulled, as Kubernetes (and PAI) name it.
+pub const IMAGE_PULL_BACK_OFF: &str = "ImagePullBackOff";
+
 #[derive(Debug, thiserror::Error)]
 pub enum RuntimeError {
     #[error("failed to write the spec of pod {pod_id} to {path}: {error}")]
@@ -34,6 +37,14 @@ pub enum RuntimeError {
     ReadPodFile { path: PathBuf, error: io::Error },
     #[error("failed to stop the pod in {dir}: {error}")]
     Stop { dir: PathBuf, error: io::Error },
+    /// The pod's image is not there and could not be pulled. The text starts with the
+    /// Kubernetes reason, which the API shows as the pod's SubStatus.
+    #[error("{IMAGE_PULL_BACK_OFF}: the image {image} of pod {pod_id} could not be had: {detail}")]
+    ImagePull {
+        pod_id: String,
+        image: String,
+        detail: String,
+    },
     /// The Slurm runtime: a Slurm command failed, or the Slurm job ended before the pod ran.
     #[error("{0}")]
     Slurm(String),

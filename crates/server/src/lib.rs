@@ -72,6 +72,9 @@ pub struct Config {
     /// Where job files (pod specs, logs, exit records) live when not under the data
     /// directory: under Slurm, a directory every node sees at the same path.
     pub shared_dir: Option<PathBuf>,
+    /// The container engine (`podman`) pods with an image run in; `None`: every pod runs on
+    /// the host and its image is only recorded.
+    pub container_engine: Option<PathBuf>,
 }
 
 impl Config {
@@ -88,6 +91,7 @@ impl Config {
             capacity_file: None,
             slurm: None,
             shared_dir: None,
+            container_engine: None,
         }
     }
 }
@@ -161,6 +165,7 @@ impl Server {
                 capacity: settings.capacity,
                 default_preemptible: settings.default_preemptible,
                 pod_limits: settings.pod_limits,
+                container_engine: config.container_engine,
                 node_name: node_name(),
                 slurm: config.slurm,
             },

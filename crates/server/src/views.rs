@@ -19,6 +19,20 @@ fn pod_duration(pod: &Pod, now: Millis) -> f64 {
     })
 }
 
+/// A pod's SubStatus: `Normal`, or the Kubernetes reason its image could not be had
+/// (`ImagePullBackOff`), which PAI's tooling watches for.
+fn sub_status(pod: &Pod) -> &'static str {
+    let pull_failed = pod
+        .reason
+        .as_deref()
+        .is_some_and(|r| r.contains(opendlc_runtime::IMAGE_PULL_BACK_OFF));
+    if pull_failed {
+        opendlc_runtime::IMAGE_PULL_BACK_OFF
+    } else {
+        "Normal"
+    }
+}
+
 fn pod_view(
     pod: &Pod,
     history: Vec<GetJobResponseBodyPodsHistoryPods>,
@@ -29,7 +43,7 @@ fn pod_view(
         pod_id: Some(pod.pod_id.clone()),
         pod_uid: Some(pod.pod_uid.clone()),
         status: Some(pod.status.to_string()),
-        sub_status: Some("Normal".into()),
+        sub_status: Some(sub_status(pod).into()),
         ip: pod.ip.clone(),
         node_name: pod.node_name.clone(),
         resource_type: Some("ECS".into()),

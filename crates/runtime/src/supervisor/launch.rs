@@ -7,6 +7,7 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 
 use super::{LocalRuntime, PodLaunch, Started};
+use crate::container;
 use crate::error::RuntimeError;
 use crate::pod_dir::{open_append, read_json, write_json_atomic, Durability, PodDir};
 use crate::pod_files::{PodExit, PodSpec, ShimStarted};
@@ -22,6 +23,15 @@ impl LocalRuntime {
     /// this pod_uid (unless the runtime is dropped first). After `Err`, none does; for
     /// [`RuntimeError::CommandNotStarted`] the pod directory holds exit.json as well.
     pub async fn launch(&self, pod: PodLaunch) -> Result<Started, RuntimeError> {
+        if let Some(image) = &pod.image {
+            container::ensure_image(image)
+                .await
+                .map_err(|detail| RuntimeError::ImagePull {
+                    pod_id: pod.pod_id.clone(),
+                    image: image.image.clone(),
+                    detail,
+                })?;
+        }
         let dir = PodDir::new(&pod.dir);
         let spec = PodSpec {
             pod_id: pod.pod_id.clone(),

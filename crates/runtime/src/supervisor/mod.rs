@@ -19,6 +19,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use tokio::sync::{mpsc, watch as signal};
 
+use crate::container::ContainerImage;
 use crate::pod_files::{Limits, PodExit};
 
 /// What the server asks to run: one incarnation of one pod.
@@ -38,6 +39,9 @@ pub struct PodLaunch {
     pub grace_period: Duration,
     /// CPU and memory limits (the local runtime enforces them through cgroups where it can).
     pub limits: Option<Limits>,
+    /// The image to make sure of before the pod starts, when it runs in a container (its
+    /// command is then the engine's `run`: [`crate::container`]).
+    pub image: Option<ContainerImage>,
 }
 
 /// The command is running.

@@ -22,6 +22,15 @@ use super::{Command, EngineConfig, EngineError, Launched, DEFAULT_GRACE_PERIOD};
 /// Where the local runtime's pods are reached: every pod runs on this host.
 pub(super) const POD_IP: &str = "127.0.0.1";
 
+/// Where a pod runs and under which limits, said in an event once it has started.
+pub(super) struct LaunchNote {
+    /// "on the host", "in image … (podman)".
+    pub placement: String,
+    /// A container's limits (the shim reports a host pod's).
+    pub limits: Option<String>,
+    pub container: bool,
+}
+
 pub(super) struct Engine {
     pub store: Arc<Store>,
     pub runtime: Arc<Runtime>,
@@ -33,6 +42,12 @@ pub(super) struct Engine {
     pub minute: Duration,
     /// Whether pods are held to their ResourceConfig.
     pub pod_limits: bool,
+    /// The container engine pods with an image run in; `None`: every pod runs on the host.
+    pub container_engine: Option<PathBuf>,
+    /// Where each pod being launched runs, for its start event.
+    pub launch_notes: HashMap<String, LaunchNote>,
+    /// Current pods that run in a container (removed once they end).
+    pub container_pods: HashSet<String>,
     pub node_name: String,
     pub capacity: Capacity,
     pub default_preemptible: bool,
@@ -74,6 +89,9 @@ impl Engine {
             data_dir: config.data_dir,
             minute: config.minute,
             pod_limits: config.pod_limits,
+            container_engine: config.container_engine,
+            launch_notes: HashMap::new(),
+            container_pods: HashSet::new(),
             node_name: config.node_name,
             free_gpus: (0..config.capacity.pool.gpu).collect(),
             capacity: config.capacity,

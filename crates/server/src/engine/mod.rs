@@ -8,6 +8,7 @@
 
 mod active;
 mod apply;
+mod containers;
 mod frameworks;
 mod gang;
 mod pods;
@@ -134,6 +135,8 @@ pub struct EngineConfig {
     pub default_preemptible: bool,
     /// Whether pods are held to their ResourceConfig (cgroups) on the local runtime.
     pub pod_limits: bool,
+    /// Pods with an image run in it through this engine (`podman`); `None`: on the host.
+    pub container_engine: Option<PathBuf>,
     pub node_name: String,
     /// Run pods on Slurm instead of this host.
     pub slurm: Option<SlurmConfig>,

@@ -11,7 +11,8 @@ use opendlc_runtime::cgroup::Limits;
 use opendlc_runtime::{PodEvent, PodLaunch};
 use opendlc_store::{PodEnd, Transition};
 
-use super::apply::{grace_period, new_pods, plan, Engine, POD_IP};
+use super::apply::{grace_period, new_pods, plan, Engine, LaunchNote, POD_IP};
+use super::containers::{container_limits_note, placement_note};
 use super::Launched;
 
 impl Engine {
@@ -56,6 +57,7 @@ impl Engine {
         let framework = self.prepare_framework(job, &plans);
         let mut envs: HashMap<String, _> = plans.into_iter().map(|p| (p.pod_id, p.env)).collect();
         let mut launches = Vec::with_capacity(to_launch.len());
+        let mut notes = Vec::with_capacity(to_launch.len());
         for pod in to_launch {
             let Some(env) = envs.remove(&pod.pod_id) else {
                 continue;
@@ -80,17 +82,35 @@ impl Engine {
                 Err(_) => command,
             };
             let command = self.with_sanity_check(job, pod, rank, command, &workdir);
-            let command = match self.with_env_preparation(job, pod, &mut env, command) {
-                Ok(command) => command,
-                Err(e) => {
-                    tracing::error!(pod.id = %pod.pod_id, "{e}");
-                    format!("echo {} >&2; exit 1", opendlc_core::mpi::shell_quote(&e))
-                }
-            };
             let limits = role.filter(|_| self.pod_limits).map(|r| Limits {
                 cpu_milli: Some(r.resources.cpu_milli).filter(|c| *c > 0),
                 memory_mib: Some(r.resources.memory_mib).filter(|m| *m > 0),
             });
+            let image = role.map_or("", |r| r.image.as_str());
+            let gpus = active.gpus.get(&pod.pod_id).cloned().unwrap_or_default();
+            let container = self.container_for(image, &gpus, limits);
+            notes.push((
+                pod.pod_uid.clone(),
+                LaunchNote {
+                    placement: placement_note(
+                        image,
+                        container.as_ref(),
+                        self.container_engine.as_deref(),
+                    ),
+                    limits: container
+                        .as_ref()
+                        .and_then(|c| container_limits_note(c.limits)),
+                    container: container.is_some(),
+                },
+            ));
+            let command =
+                match self.with_env_preparation(job, pod, &mut env, command, container.as_ref()) {
+                    Ok(command) => command,
+                    Err(e) => {
+                        tracing::error!(pod.id = %pod.pod_id, "{e}");
+                        format!("echo {} >&2; exit 1", opendlc_core::mpi::shell_quote(&e))
+                    }
+                };
             launches.push(PodLaunch {
                 pod_id: pod.pod_id.clone(),
                 pod_uid: pod.pod_uid.clone(),
@@ -99,9 +119,12 @@ impl Engine {
                 workdir: workdir.clone(),
                 env,
                 grace_period: grace_period(job),
-                limits,
+                // A container is held to them by its engine: its processes are not the shim's.
+                limits: if container.is_some() { None } else { limits },
+                image: self.image_to_ensure(container.as_ref()),
             });
         }
+        self.launch_notes.extend(notes);
         let prepared = framework.as_ref().map(|_| ()).map_err(String::clone);
         self.spawn_launches(job_id, launches, prepared);
     }
@@ -131,6 +154,10 @@ impl Engine {
         let now = now_millis();
         let node = self.node_name.clone();
         let store = self.store.clone();
+        let note = self.launch_notes.remove(&pod_uid);
+        if note.as_ref().is_some_and(|n| n.container) {
+            self.container_pods.insert(pod_uid.clone());
+        }
         let Some(active) = self.active.get_mut(&job_id) else {
             return;
         };
@@ -149,8 +176,17 @@ impl Engine {
                 if let Err(e) = store.pod_started(pod, started.pid, &ip, &node, at) {
                     tracing::error!(pod.id = %pod.pod_id, "failed to record the pod's start: {e}");
                 }
-                if let Some(limits) = &started.limits {
-                    let text = format!("Pod {} limits: {limits}", pod.pod_id);
+                if let Some(note) = &note {
+                    let limits = note.limits.as_ref().or(started.limits.as_ref());
+                    let text = match limits {
+                        Some(limits) => {
+                            format!(
+                                "Pod {} runs {}; limits: {limits}",
+                                pod.pod_id, note.placement
+                            )
+                        }
+                        None => format!("Pod {} runs {}", pod.pod_id, note.placement),
+                    };
                     if let Err(e) = store.add_event(&job_id, &text) {
                         tracing::error!(pod.id = %pod.pod_id, "failed to record an event: {e}");
                     }
@@ -219,6 +255,9 @@ impl Engine {
 
     pub fn on_pod_event(&mut self, event: PodEvent) {
         let pod_uid = event.pod_uid().to_string();
+        if self.container_pods.remove(&pod_uid) {
+            self.remove_container(&pod_uid);
+        }
         if !self.launched_pods.contains(&pod_uid) {
             self.early_exits.insert(pod_uid, event);
             return;

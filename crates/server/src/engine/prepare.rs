@@ -14,6 +14,7 @@ use opendlc_core::{Job, JobStatus, Pod, Reason};
 use opendlc_runtime::prepare::{EnvPlan, FAILED_FILE, PLAN_FILE, VENV_DIR};
 
 use super::apply::Engine;
+use super::containers::ContainerPod;
 use crate::sources;
 
 /// The marker a pod's `prepare-env` leaves in its directory once its environment is ready.
@@ -41,9 +42,13 @@ impl Engine {
         pod: &Pod,
         env: &mut BTreeMap<String, String>,
         command: String,
+        container: Option<&ContainerPod>,
     ) -> Result<String, String> {
         if !prepares(job) && job.request.data_sources.is_none() {
-            return Ok(command);
+            return Ok(match container {
+                Some(c) => self.in_container(c, &job.job_id, &pod.pod_uid, &[], env, &command),
+                None => command,
+            });
         }
         let dir = self.env_dir(&job.job_id);
         let config = sources::load(&self.data_dir)?;
@@ -57,7 +62,9 @@ impl Engine {
             .map_err(|e| format!("failed to create {}: {e}", dir.display()))?;
         let program = shell_quote(&self.checker_program.display().to_string());
         let mut command = command;
-        if !resolved.mounts.is_empty() {
+        // A container gets the mounts from its engine (below, once the environment is final);
+        // a host pod from `run-mounted`.
+        if container.is_none() && !resolved.mounts.is_empty() {
             write_json(&dir.join(MOUNTS_FILE), &resolved.mounts)?;
             command = format!(
                 "exec {program} run-mounted --mounts {} {}",
@@ -65,8 +72,19 @@ impl Engine {
                 shell_quote(&command)
             );
         }
+        let contained = |env: &BTreeMap<String, String>, command: String| match container {
+            Some(c) => self.in_container(
+                c,
+                &job.job_id,
+                &pod.pod_uid,
+                &resolved.mounts,
+                env,
+                &command,
+            ),
+            None => command,
+        };
         if !prepares(job) {
-            return Ok(command);
+            return Ok(contained(env, command));
         }
         let plan = EnvPlan {
             code: resolved.code.clone(),
@@ -87,6 +105,9 @@ impl Engine {
             );
             env.insert("VIRTUAL_ENV".into(), venv.display().to_string());
         }
+        // The preparation runs on the host; in a container, the venv (in the job's directory,
+        // which the container sees) works where the image has the host's python at its path.
+        let command = contained(env, command);
         let ready = self.pod_dir(&job.job_id, &pod.pod_uid).join(READY_MARKER);
         Ok(format!(
             "{program} prepare-env --dir {} --ready {} && {command}",

@@ -1,0 +1,205 @@
+//! Pods in their JobSpec's image, with `--container-engine podman`: the image's file system,
+//! the host's network and the job's mounts; a missing image fails the pod with
+//! ImagePullBackOff; stopping a job ends its containers. Without an engine, pods run on the
+//! host and an event says the image was not used. scripts/containers-env.sh provides podman and
+//! the test image (OPENDLC_TEST_IMAGE); without them these tests skip.
+
+mod common;
+
+use std::time::Duration;
+
+use common::TestServer;
+use serde_json::{json, Value};
+
+fn test_image() -> Option<String> {
+    let image = std::env::var("OPENDLC_TEST_IMAGE").ok();
+    if image.is_none() {
+        eprintln!("skipping: no OPENDLC_TEST_IMAGE (eval \"$(scripts/containers-env.sh)\")");
+    }
+    image
+}
+
+async fn podman_server() -> TestServer {
+    let data_dir = tempfile::tempdir().unwrap();
+    TestServer::start_with(data_dir, |c| c.container_engine = Some("podman".into())).await
+}
+
+fn one_pod(name: &str, image: &str, command: &str) -> Value {
+    json!({
+        "DisplayName": name,
+        "JobType": "PyTorchJob",
+        "JobSpecs": [{"Type": "Worker", "PodCount": 1, "Image": image,
+                      "ResourceConfig": {"CPU": "1", "Memory": "256Mi"}}],
+        "UserCommand": command,
+    })
+}
+
+async fn events(server: &TestServer, job_id: &str) -> Vec<String> {
+    let body = server
+        .ok("GET", &format!("/api/v1/jobs/{job_id}/events"), None)
+        .await;
+    body["Events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e.as_str().unwrap().to_string())
+        .collect()
+}
+
+async fn finished(server: &TestServer, job_id: &str) -> Value {
+    server
+        .wait_job(job_id, Duration::from_secs(90), |j| {
+            ["Succeeded", "Failed", "Stopped"].contains(&j["Status"].as_str().unwrap_or(""))
+        })
+        .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pod_runs_in_its_image_with_the_contract_and_its_data() {
+    let Some(image) = test_image() else {
+        return;
+    };
+    let server = podman_server().await;
+    let data = server.data_dir.path().join("dataset");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(data.join("labels.txt"), "cat dog\n").unwrap();
+    let mut body = one_pod(
+        "in-image",
+        &image,
+        "echo debian $(cat /etc/debian_version); echo rank=$RANK world=$WORLD_SIZE; \
+         test -e /usr/bin/podman && echo host files || echo image files; \
+         cat /mnt/data/labels.txt; touch /mnt/data/x 2>/dev/null || echo read-only; pwd",
+    );
+    body["DataSources"] = json!([{"Uri": data.display().to_string(),
+                                  "MountPath": "/mnt/data", "MountAccess": "RO"}]);
+    let job_id = server.create_job(body).await;
+    let job = finished(&server, &job_id).await;
+    assert_eq!(job["Status"], "Succeeded", "{job}");
+    let logs = server
+        .logs(&job_id, &format!("{job_id}-worker-0"), "")
+        .await;
+    let workdir = server
+        .data_dir
+        .path()
+        .join("jobs")
+        .join(&job_id)
+        .join("work");
+    assert!(logs[0].starts_with("debian 12."), "{logs:?}");
+    assert_eq!(
+        logs[1..],
+        [
+            "rank=0 world=1".to_string(),
+            "image files".into(),
+            "cat dog".into(),
+            "read-only".into(),
+            workdir.display().to_string()
+        ],
+        "{logs:?}"
+    );
+    let events = events(&server, &job_id).await;
+    assert!(
+        events.iter().any(|e| e.ends_with(&format!(
+            "Pod {job_id}-worker-0 runs in image {image} (podman); limits: CPU 1, memory 256 MiB (the container's)"
+        ))),
+        "{events:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_image_that_cannot_be_pulled_is_image_pull_back_off() {
+    if test_image().is_none() {
+        return;
+    }
+    let server = podman_server().await;
+    let missing = "localhost/opendlc-test/no-such-image:1";
+    let job_id = server
+        .create_job(one_pod("no-image", missing, "echo never"))
+        .await;
+    let job = finished(&server, &job_id).await;
+    assert_eq!(job["Status"], "Failed", "{job}");
+    let pod = &job["Pods"][0];
+    assert_eq!(pod["SubStatus"], "ImagePullBackOff", "{job}");
+    assert!(
+        job["ReasonMessage"].as_str().unwrap().contains(missing),
+        "{job}"
+    );
+    let events = events(&server, &job_id).await;
+    assert!(
+        events
+            .iter()
+            .any(|e| e.contains("ImagePullBackOff") && e.contains(missing)),
+        "{events:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stopping_a_job_ends_its_containers() {
+    let Some(image) = test_image() else {
+        return;
+    };
+    let server = podman_server().await;
+    let job_id = server
+        .create_job(one_pod("long", &image, "echo up; exec sleep 600"))
+        .await;
+    server.wait_status(&job_id, "Running").await;
+    let pod = format!("{job_id}-worker-0");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while server.logs(&job_id, &pod, "").await.is_empty() {
+        assert!(std::time::Instant::now() < deadline, "the pod never wrote");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    server
+        .ok("POST", &format!("/api/v1/jobs/{job_id}/stop"), None)
+        .await;
+    let job = finished(&server, &job_id).await;
+    assert_eq!(job["Status"], "Stopped", "{job}");
+    let uid = job["Pods"][0]["PodUid"].as_str().unwrap().to_string();
+    let name = format!("opendlc-{uid}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let out = std::process::Command::new("podman")
+            .args([
+                "ps",
+                "--all",
+                "--quiet",
+                "--filter",
+                &format!("name={name}"),
+            ])
+            .output()
+            .unwrap();
+        if out.stdout.is_empty() {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "container {name} is still there"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// The embedded default: no engine, the pod runs on the host and says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_an_engine_the_image_is_recorded_and_the_pod_runs_on_the_host() {
+    let server = TestServer::start().await;
+    let job_id = server
+        .create_job(one_pod(
+            "host",
+            "registry.example.com/team/train:1",
+            "echo on host",
+        ))
+        .await;
+    let job = finished(&server, &job_id).await;
+    assert_eq!(job["Status"], "Succeeded", "{job}");
+    assert_eq!(
+        job["JobSpecs"][0]["Image"],
+        "registry.example.com/team/train:1"
+    );
+    let events = events(&server, &job_id).await;
+    assert!(
+        events.iter().any(|e| e.contains(&format!(
+            "Pod {job_id}-worker-0 runs on the host: its image registry.example.com/team/train:1 is recorded, not used"
+        ))),
+        "{events:?}"
+    );
+}
