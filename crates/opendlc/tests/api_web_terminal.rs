@@ -269,3 +269,31 @@ async fn a_kept_job_keeps_its_pods_terminals_until_its_reservation_ends() {
         "{err}"
     );
 }
+
+/// A reservation outlives the server: after a restart the job is still kept, its terminal still
+/// opens, and it still ends on time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reservation_survives_a_server_restart() {
+    let configure = |c: &mut opendlc_server::Config| c.minute = Duration::from_millis(3000);
+    let server = TestServer::start_with(tempfile::tempdir().unwrap(), configure).await;
+    let mut job = pytorch_job("kept", &[("Worker", 1)], "echo out > result.txt");
+    job["Settings"] = json!({"JobReservedMinutes": 1, "JobReservedPolicy": "Always"});
+    let job_id = server.create_job(job).await;
+    server.wait_status(&job_id, "SucceededReserving").await;
+
+    let data_dir = server.stop().await;
+    let server = TestServer::start_with(data_dir, configure).await;
+    let job = server.get_job(&job_id).await;
+    assert_eq!(job["Status"], "SucceededReserving", "{job}");
+    let pod_id = format!("{job_id}-worker-0");
+    let url = terminal_url(&server, &job_id, &pod_id, false).await;
+    let admin = (server.admin.id.clone(), server.admin.secret.clone());
+    let mut socket = connect(&url, Some(&admin)).await.expect("opens");
+    run(&mut socket, "cat result.txt", "out").await;
+    let job = server
+        .wait_job(&job_id, Duration::from_secs(15), |j| {
+            j["Status"] != "SucceededReserving"
+        })
+        .await;
+    assert_eq!(job["Status"], "Succeeded", "{job}");
+}
