@@ -94,7 +94,8 @@ token="$("$bin" share "$job")"
 body="$(api "/api/v1/jobs/$job/sanitycheckresult?SanityCheckNumber=1&SanityCheckPhase=DeviceCheck&Token=$token")"
 printf '      %s\n' "$body" | head -c 1500
 echo
-grep -q '"Status":"Succeeded"' <<<"$body" && grep -qi 'gpu' <<<"$body"
+grep -q '"Status":"Succeeded"' <<<"$body" && grep -q 'TFLOP/s' <<<"$body" &&
+    ! grep -q 'no GPU' <<<"$body"
 check "DeviceCheck ran on the GPU and passed" $? "$body"
 
 if ((failures)); then

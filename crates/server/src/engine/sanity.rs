@@ -112,6 +112,25 @@ impl Engine {
             return command;
         };
         let dir = self.pod_dir(&job.job_id, &pod.pod_uid);
+        // CheckInit finds the job's MountPaths (the check runs inside the pod's mounts);
+        // DeviceCheck checks the pod's GPUs.
+        let r = &job.request;
+        let mounts = r
+            .data_sources
+            .iter()
+            .flatten()
+            .filter_map(|d| d.mount_path.clone())
+            .chain(
+                r.code_source
+                    .is_some()
+                    .then(|| opendlc_core::sources::code_mount_path(r))
+                    .map(|m| m.unwrap_or(opendlc_core::sources::DEFAULT_CODE_MOUNT_PATH).to_string()),
+            )
+            .collect();
+        let gpus = active
+            .and_then(|a| a.gpus.get(&pod.pod_id))
+            .map(|g| g.iter().map(u32::to_string).collect())
+            .unwrap_or_default();
         let plan = CheckPlan {
             rank,
             peers: job.ports.iter().map(|p| format!("{POD_IP}:{p}")).collect(),
@@ -119,8 +138,8 @@ impl Engine {
             timeout_secs: settings.timeout_secs,
             command: command.clone(),
             workdir: workdir.display().to_string(),
-            mounts: Vec::new(),
-            gpus: Vec::new(),
+            mounts,
+            gpus,
         };
         let written = std::fs::create_dir_all(&dir).and_then(|_| {
             let bytes = serde_json::to_vec_pretty(&plan).map_err(std::io::Error::other)?;
