@@ -8,6 +8,7 @@ pub mod admin;
 mod auth;
 mod bootstrap;
 pub mod capacity;
+mod console;
 mod dashboard;
 mod engine;
 mod handlers;
@@ -229,6 +230,7 @@ impl Server {
         let dashboard = dashboard::router(self.state.clone());
         let ray = ray_dashboard::router(self.state.clone());
         let app = http::router(self.state)
+            .merge(console::router())
             .merge(proxy)
             .merge(terminals)
             .merge(dashboard)
