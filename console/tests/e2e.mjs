@@ -1,8 +1,8 @@
 // The web console end to end, in headless Chromium driven by playwright-core: sign in, submit
 // a job through the form, watch it reach Succeeded without a reload while its logs stream and
-// its CPU plot fills, search and download its logs, open a web terminal, stop a running job,
-// delete it from the list, see the capacity page and open a shared read-only link. Screenshots
-// of the main pages go to $OPENDLC_SCREENSHOTS.
+// its CPU plot fills, search and download its logs, open a web terminal, see a job wait (job
+// page, capacity, list), stop a running job, delete jobs in bulk and open a shared read-only
+// link. Screenshots of the main pages go to $OPENDLC_SCREENSHOTS. The server's pool is 4 CPU.
 //
 // Run by crates/opendlc/tests/console.rs, which starts the server and sets:
 //   OPENDLC_CONSOLE_URL, OPENDLC_AK_ID, OPENDLC_AK_SECRET, OPENDLC_CHROMIUM,
@@ -66,7 +66,8 @@ try {
   await page.waitForSelector('#submit-form');
   await page.fill('#submit-form [name=DisplayName]', 'e2e-burn');
   await page.fill('#submit-form [name=UserCommand]',
-    'for i in $(seq 1 8); do echo "tick $i"; timeout 1 sh -c "while :; do :; done"; done; echo done-e2e');
+    // A CPU burner that lives through the samples (a process's time counts while it lives).
+    'sh -c "while :; do :; done" & b=$!; for i in 1 2 3 4 5 6 7 8; do echo "tick $i"; sleep 1; done; kill $b; echo done-e2e');
   await page.click('text=Add a variable');
   await page.fill('#envs [name=key]', 'API_TOKEN');
   await page.fill('#envs [name=value]', 's3cret-value');
@@ -113,6 +114,8 @@ try {
   await page.waitForSelector('figure[data-metric=CpuCoreUsage] svg polyline', { timeout: LONG });
   const points = Number(await page.getAttribute('figure[data-metric=CpuCoreUsage] svg', 'data-points'));
   assert.ok(points >= 2, `CPU plot points: ${points}`);
+  const cpuMax = Number(await page.getAttribute('figure[data-metric=CpuCoreUsage] svg', 'data-max'));
+  assert.ok(cpuMax >= 30, `the burner shows in the CPU plot: at most ${cpuMax}%`);
   const cpuTitle = await page.textContent('figure[data-metric=CpuCoreUsage] svg > title');
   assert.match(cpuTitle, /latest/);
   await page.waitForSelector('figure[data-metric=MemoryUsage] svg polyline', { timeout: LONG });
@@ -159,29 +162,53 @@ try {
     null, { timeout: 20_000 });
   await shot('job-terminal');
   await page.click('#terminal-connect'); // disconnect
+
+  step('a job that does not fit waits, and says why');
+  await page.click('a[href="#/submit"]');
+  await page.fill('#pasted-json', JSON.stringify({
+    DisplayName: 'e2e-waiter', JobType: 'PyTorchJob', UserCommand: 'echo started',
+    JobSpecs: [{ Type: 'Worker', PodCount: 1, Image: 'local', ResourceConfig: { CPU: '4', Memory: '1Gi' } }],
+  }));
+  await page.click('#paste-form button[type=submit]');
+  await page.waitForURL(/#\/jobs\/dlc/);
+  const waiterId = decodeURIComponent(page.url().split('#/jobs/')[1].split('?')[0]);
+  await page.waitForSelector('#queue-wait:has-text("#1 in the queue")', { timeout: LONG });
+  assert.match(await page.textContent('#queue-wait'), /needs 4 CPU, 2 free/);
+  await shot('job-queued');
+
+  step('capacity: the pool in use, the queue');
+  await page.click('a[href="#/capacity"]');
+  await page.waitForSelector(`#queue tr[data-job-id="${waiterId}"]`);
+  await page.waitForSelector(`tr[data-job-id="${sleeperId}"] .badge[data-status=Running]`);
+  assert.match(await page.textContent('main'), /2 cores used of 4 cores/);
+  await shot('capacity');
+
+  step('the job list shows where a queued job stands');
+  await page.click('a[href="#/jobs"]');
+  await page.waitForSelector(`tr[data-job-id="${waiterId}"] .why:has-text("#1 in queue")`);
+  await page.waitForSelector(`tr[data-job-id="${burnId}"] .badge[data-status=Succeeded]`);
+  await shot('jobs');
+
+  step('stop the running job; the waiting one starts');
+  await page.click(`tr[data-job-id="${sleeperId}"] a`);
+  await page.waitForSelector('#stop-job');
   await page.click('#stop-job');
   await page.waitForSelector('h1 .badge[data-status=Stopped]', { timeout: LONG });
 
-  step('the job list: filter, then delete the stopped job in bulk');
+  step('the job list: filter, then delete jobs in bulk');
   await page.click('a[href="#/jobs"]');
-  await page.waitForSelector(`tr[data-job-id="${burnId}"]`);
-  await page.waitForSelector(`tr[data-job-id="${sleeperId}"] .badge[data-status=Stopped]`);
-  await shot('jobs');
-  await page.selectOption('select[name=Status]', 'Succeeded');
-  await page.waitForFunction((id) => !document.querySelector(`tr[data-job-id="${id}"]`), sleeperId);
-  await page.waitForSelector(`tr[data-job-id="${burnId}"]`);
-  await page.selectOption('select[name=Status]', '');
+  await page.waitForSelector(`tr[data-job-id="${waiterId}"] .badge[data-status=Succeeded]`, { timeout: LONG });
+  await page.selectOption('select[name=Status]', 'Stopped');
+  await page.waitForFunction((id) => !document.querySelector(`tr[data-job-id="${id}"]`), burnId);
   await page.waitForSelector(`tr[data-job-id="${sleeperId}"]`);
-  await page.check(`tr[data-job-id="${sleeperId}"] input[type=checkbox]`);
-  await page.click('text=Delete selected');
-  await page.waitForFunction((id) => !document.querySelector(`tr[data-job-id="${id}"]`), sleeperId, { timeout: LONG });
+  await page.selectOption('select[name=Status]', '');
   await page.waitForSelector(`tr[data-job-id="${burnId}"]`);
-
-  step('capacity');
-  await page.click('a[href="#/capacity"]');
-  await page.waitForSelector('.pool [role=meter]');
-  assert.match(await page.textContent('main'), /Pool public/);
-  await shot('capacity');
+  await page.check(`tr[data-job-id="${sleeperId}"] input[type=checkbox]`);
+  await page.check(`tr[data-job-id="${waiterId}"] input[type=checkbox]`);
+  await page.click('text=Delete selected');
+  await page.waitForFunction((ids) => ids.every((id) => !document.querySelector(`tr[data-job-id="${id}"]`)),
+    [sleeperId, waiterId], { timeout: LONG });
+  await page.waitForSelector(`tr[data-job-id="${burnId}"]`);
 
   step('the shared link opens the job read-only, in a browser with no key');
   const guest = await browser.newContext({ viewport: { width: 1360, height: 900 } });

@@ -206,7 +206,11 @@ async fn the_console_works_end_to_end_in_chromium() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
+    // A small pool, whatever the host: two 2-CPU jobs fill it and a 4-CPU job waits.
+    let file = dir.path().join("capacity.yaml");
+    std::fs::write(&file, "pool: {cpu: 4, memory: 16Gi}\ncpu_overcommit: 1\n").unwrap();
     let server = TestServer::start_with(dir, |c| {
+        c.capacity_file = Some(file);
         c.metrics.interval = Duration::from_secs(1);
     })
     .await;

@@ -50,7 +50,7 @@ function nav(active, readOnly) {
     fill(who);
   }
   fill(document.getElementById('nav'),
-    readOnly ? [] : [
+    readOnly || !key ? [] : [
       link('#/jobs', 'jobs', 'Jobs'),
       link('#/submit', 'submit', 'Submit'),
       link('#/capacity', 'capacity', 'Capacity'),

@@ -49,7 +49,9 @@ export function lineChart({ label, series, format = String, binary = false, widt
   let t0 = Math.min(...all.map((p) => p[0])), t1 = Math.max(...all.map((p) => p[0]));
   if (t1 === t0) { t0 -= 30_000; t1 += 30_000; }
   const vmax = Math.max(...all.map((p) => p[1]), 0);
-  const ystep = niceStep(vmax || 1, 4, binary);
+  svg.dataset.max = String(vmax);
+  // Byte counts come in whole bytes: no fractional ticks.
+  const ystep = binary ? Math.max(1, niceStep(vmax || 1, 4, true)) : niceStep(vmax || 1, 4, false);
   const ytop = Math.max(ystep, Math.ceil((vmax || 1) / ystep) * ystep);
   const x = (t) => pad.left + ((t - t0) / (t1 - t0)) * plotW;
   const y = (v) => pad.top + plotH - (v / ytop) * plotH;
@@ -66,7 +68,10 @@ export function lineChart({ label, series, format = String, binary = false, widt
   for (let t = Math.ceil(t0 / ts) * ts; t <= t1; t += ts) {
     grid.append(
       h('svg:line', { x1: x(t), x2: x(t), y1: pad.top, y2: pad.top + plotH, class: 'v' }),
-      h('svg:text', { x: x(t), y: height - 8, 'text-anchor': 'middle' }, clock(t, t1 - t0)));
+      h('svg:text', {
+        x: x(t), y: height - 8,
+        'text-anchor': x(t) > width - pad.right - 24 ? 'end' : x(t) < pad.left + 24 ? 'start' : 'middle',
+      }, clock(t, t1 - t0)));
   }
   svg.append(grid);
   series.forEach((s, i) => {

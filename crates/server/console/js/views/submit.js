@@ -155,7 +155,7 @@ export function render(main) {
     field('Visibility', access)),
   h('fieldset', {}, h('legend', {}, 'Roles'), roles,
     h('button', { type: 'button', onclick: () => { addRole(); preview(); } }, 'Add a role')),
-  field('Command', command, 'Runs in every pod with bash -c; $RANK, $WORLD_SIZE, $MASTER_ADDR… are set.'),
+  field('Command', command, 'Runs in every pod with /bin/sh -c; $RANK, $WORLD_SIZE, $MASTER_ADDR… are set.'),
   h('fieldset', {}, h('legend', {}, 'Environment variables'), envs,
     h('button', { type: 'button', onclick: () => { addEnv(); preview(); } }, 'Add a variable')),
   h('fieldset', {}, h('legend', {}, 'Data sources'), sources,
