@@ -4,8 +4,9 @@
 #   1. cargo fmt --check         (skipped by --quick and --compat)
 #   2. cargo clippy -D warnings  (skipped by --quick and --compat)
 #   3. the Rust tests            (cargo nextest if installed, plus doc tests; skipped by --compat),
-#      with the frameworks of scripts/frameworks-env.sh (Open MPI, Ray) and a real Slurm
-#      cluster from scripts/slurm-env.sh when one can be started
+#      with the frameworks of scripts/frameworks-env.sh (Open MPI, Ray), a real Slurm
+#      cluster from scripts/slurm-env.sh when one can be started, and Node.js, Chromium and
+#      playwright-core from scripts/console-env.sh for the web console's browser test
 #   4. cargo build -p opendlc
 #   5. the official-SDK compatibility suite: compat/, pytest, in scripts/python-env.sh's venv
 #
@@ -16,7 +17,7 @@
 # Stops at the first failing step and exits non-zero. Section headers and timings go to stderr.
 set -euo pipefail
 
-usage() { sed -n '2,14s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; }
+usage() { sed -n '2,16s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; }
 
 lint=1
 rust_tests=1
@@ -94,6 +95,14 @@ if ((rust_tests)); then
     section "frameworks env (Open MPI, Ray, PyTorch)"
     frameworks_python="$(scripts/frameworks-env.sh)"
     export OPENDLC_FRAMEWORKS_PYTHON="${OPENDLC_FRAMEWORKS_PYTHON:-$frameworks_python}"
+fi
+
+if ((rust_tests)); then
+    # Node.js, headless Chromium and playwright-core for the web console's tests
+    # (tests/console.rs: the signing code's unit tests and the end-to-end browser test). What it
+    # cannot provide, those tests skip, saying why.
+    section "console env (Node.js, Chromium, playwright-core)"
+    eval "$(scripts/console-env.sh)"
 fi
 
 if ((rust_tests)); then
