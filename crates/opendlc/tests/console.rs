@@ -37,7 +37,10 @@ async fn the_console_is_served_at_the_root() {
         .await
         .unwrap();
     assert_eq!(js.status().as_u16(), 200);
-    assert_eq!(js.headers()["content-type"], "text/javascript; charset=utf-8");
+    assert_eq!(
+        js.headers()["content-type"],
+        "text/javascript; charset=utf-8"
+    );
     let etag = js.headers()["etag"].to_str().unwrap().to_string();
     assert!(js.text().await.unwrap().contains("ACS3-HMAC-SHA256"));
     let again = reqwest::Client::new()
@@ -146,12 +149,16 @@ async fn capacity_is_signed_and_shows_only_what_the_caller_may_see() {
         "{admin}"
     );
     assert_eq!(admin["Running"][0]["JobId"], holder.as_str());
-    assert_eq!((admin["HiddenQueued"].as_u64(), admin["HiddenRunning"].as_u64()), (Some(0), Some(0)));
+    assert_eq!(
+        (
+            admin["HiddenQueued"].as_u64(),
+            admin["HiddenRunning"].as_u64()
+        ),
+        (Some(0), Some(0))
+    );
 
     // Ann sees the totals and her own job; the administrator's private job is only counted.
-    let (status, theirs) = server
-        .call_as(&ann, "GET", "/api/v1/capacity", None)
-        .await;
+    let (status, theirs) = server.call_as(&ann, "GET", "/api/v1/capacity", None).await;
     assert_eq!(status, 200, "{theirs}");
     assert_eq!(theirs["Pool"]["Used"]["CPU"], 2.0);
     assert_eq!(theirs["Queue"][0]["JobId"], waiting.as_str());

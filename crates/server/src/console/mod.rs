@@ -72,6 +72,9 @@ fn serve(asset: Option<&'static Asset>, request: &HeaderMap) -> Response {
         HeaderValue::from_static("nosniff"),
     );
     // Share links carry a token: never hand the page's address to another site.
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     response
 }

@@ -75,7 +75,10 @@ pub fn get(state: &AppState, request: &ApiRequest) -> Result<Response, ApiError>
         }
         let mut item = job_item(job);
         if let Some(wait) = &waits[i] {
-            let preempted = job.reason.as_ref().is_some_and(|r| r.code == "JobPreempted");
+            let preempted = job
+                .reason
+                .as_ref()
+                .is_some_and(|r| r.code == "JobPreempted");
             item["Position"] = wait.position.into();
             item["ReasonCode"] = match (preempted, &wait.blocker) {
                 (true, _) => "JobPreempted",
