@@ -55,12 +55,24 @@ async fn the_console_is_served_at_the_root() {
         .await
         .unwrap();
     assert_eq!(missing.status().as_u16(), 404);
-    // The API is unchanged beside it: an unknown API path still answers the error envelope.
-    let (status, error) = server.call("GET", "/api/v1/nope", None).await;
-    assert_eq!(
-        (status, error["Code"].as_str()),
-        (404, Some("InvalidAction.NotFound"))
-    );
+    // The API is unchanged beside it: an unknown API path, and the root when it is an API call
+    // (signed), still answer the error envelope.
+    for path in ["/api/v1/nope", "/"] {
+        let (status, error) = server.call("GET", path, None).await;
+        assert_eq!(
+            (status, error["Code"].as_str()),
+            (404, Some("InvalidAction.NotFound")),
+            "{path}"
+        );
+    }
+    let post = reqwest::Client::new()
+        .post(format!("{}/", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(post.status().as_u16(), 404);
+    let error: Value = post.json().await.unwrap();
+    assert_eq!(error["Code"], "InvalidAction.NotFound");
 }
 
 const CAPACITY: &str = "pool: {cpu: 2, memory: 8Gi}

@@ -229,8 +229,7 @@ impl Server {
         let terminals = webterminal::socket::router(self.state.web_terminals.clone());
         let dashboard = dashboard::router(self.state.clone());
         let ray = ray_dashboard::router(self.state.clone());
-        let app = http::router(self.state)
-            .merge(console::router())
+        let app = console::router(http::router(self.state))
             .merge(proxy)
             .merge(terminals)
             .merge(dashboard)

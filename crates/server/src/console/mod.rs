@@ -5,10 +5,11 @@
 
 mod assets;
 
-use axum::extract::Path;
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::extract::{Path, Request};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{any, get};
+use tower::ServiceExt;
 
 use assets::Asset;
 
@@ -18,12 +19,39 @@ const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-
                    connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'none'; \
                    form-action 'self'";
 
-pub fn router() -> axum::Router {
+/// The console's routes in front of `api`, which answers everything else — and `/` when the
+/// request is an API call (it has `Authorization` or `x-acs-*` headers): a client whose endpoint
+/// points at the root gets the API's JSON error, which it can read, not a page.
+pub fn router(api: axum::Router) -> axum::Router {
+    let root_api = api.clone();
     axum::Router::new()
-        .route("/", get(index))
+        .route(
+            "/",
+            any(move |request: Request| root(request, root_api.clone())),
+        )
         .route("/console", get(index))
         .route("/console/", get(index))
         .route("/console/{*path}", get(file))
+        .fallback_service(api)
+}
+
+async fn root(request: Request, api: axum::Router) -> Response {
+    let browser =
+        matches!(*request.method(), Method::GET | Method::HEAD) && !is_api_call(request.headers());
+    if browser {
+        return serve(assets::find("index.html"), request.headers());
+    }
+    match api.oneshot(request).await {
+        Ok(response) => response,
+        Err(never) => match never {},
+    }
+}
+
+fn is_api_call(headers: &HeaderMap) -> bool {
+    headers.contains_key(header::AUTHORIZATION)
+        || headers
+            .keys()
+            .any(|name| name.as_str().starts_with("x-acs-"))
 }
 
 async fn index(headers: HeaderMap) -> Response {
