@@ -135,8 +135,8 @@ export function render(main, { query }) {
   async function refresh() {
     const mine = ++generation;
     const q = { ...state };
-    if (q.StartTime === '' && q.EndTime === '') {
-      // ListJobs shows the last 7 days by default: the console shows everything it keeps.
+    if (q.StartTime === '' && q.EndTime === '' && q.TimeRangeField === '') {
+      // ListJobs shows the last 7 days by default: the console shows every job it keeps.
       q.StartTime = '1970-01-01T00:00:00Z';
     }
     let reply;
