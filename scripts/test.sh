@@ -5,8 +5,9 @@
 #   2. cargo clippy -D warnings  (skipped by --quick and --compat)
 #   3. the Rust tests            (cargo nextest if installed, plus doc tests; skipped by --compat),
 #      with the frameworks of scripts/frameworks-env.sh (Open MPI, Ray, PyTorch), podman and a
-#      test image from scripts/containers-env.sh, and a real Slurm cluster from
-#      scripts/slurm-env.sh when one can be started
+#      test image from scripts/containers-env.sh, a real Slurm cluster from
+#      scripts/slurm-env.sh when one can be started, and Node.js, Chromium and
+#      playwright-core from scripts/console-env.sh for the web console's browser test
 #   4. cargo build -p opendlc
 #   5. the official-SDK compatibility suite: compat/, pytest, in scripts/python-env.sh's venv
 #
@@ -17,7 +18,7 @@
 # Stops at the first failing step and exits non-zero. Section headers and timings go to stderr.
 set -euo pipefail
 
-usage() { sed -n '2,14s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; }
+usage() { sed -n '2,18s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; }
 
 lint=1
 rust_tests=1
@@ -99,6 +100,14 @@ if ((rust_tests)); then
     # podman and a small local image for the container tests (tests/containers.rs).
     section "containers env (podman, test image)"
     eval "$(scripts/containers-env.sh)"
+fi
+
+if ((rust_tests)); then
+    # Node.js, headless Chromium and playwright-core for the web console's tests
+    # (tests/console.rs: the signing code's unit tests and the end-to-end browser test). What it
+    # cannot provide, those tests skip, saying why.
+    section "console env (Node.js, Chromium, playwright-core)"
+    eval "$(scripts/console-env.sh)"
 fi
 
 if ((rust_tests)); then

@@ -1,12 +1,20 @@
-//! GetDashboard links to a job page that opens without credentials and shows the job;
-//! GetRayDashboard refuses jobs that are not RayJobs.
+//! GetDashboard links to the job in the web console, with a token that opens it read-only (and
+//! the no-JavaScript job page); GetRayDashboard refuses jobs that are not RayJobs.
 
 mod common;
 
 use common::{pytorch_job, TestServer};
 
+/// The token of a console link `http://host/#/jobs/<id>?token=<token>`.
+fn token_of(url: &str, job_id: &str) -> String {
+    let (_, token) = url
+        .split_once(&format!("/#/jobs/{job_id}?token="))
+        .unwrap_or_else(|| panic!("not a console link to {job_id}: {url}"));
+    token.to_string()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_dashboard_link_opens_the_job_page() {
+async fn the_dashboard_link_opens_the_job_in_the_console() {
     let server = TestServer::start().await;
     let job_id = server
         .create_job(pytorch_job(
@@ -24,12 +32,51 @@ async fn the_dashboard_link_opens_the_job_page() {
         "the spec's shape: {reply}"
     );
     let url = reply["url"].as_str().unwrap();
-    assert!(
-        url.contains(&format!("/dashboard/jobs/{job_id}?token=")),
-        "{url}"
-    );
+    assert!(url.starts_with(&server.base), "{url}");
+    let token = token_of(url, &job_id);
 
+    // The link opens the console's page (the fragment stays in the browser).
     let page = reqwest::get(url).await.unwrap();
+    assert_eq!(page.status().as_u16(), 200);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("/console/js/app.js"), "{html}");
+
+    // The console's calls with the token read the job, unsigned...
+    let job: serde_json::Value = reqwest::get(format!(
+        "{}/api/v1/jobs/{job_id}?token={token}",
+        server.base
+    ))
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(job["DisplayName"], "dash-demo", "{job}");
+    assert_eq!(job["Status"], "Succeeded", "{job}");
+    // ...but nothing else: not another job, not a list, not a change.
+    let other = server
+        .create_job(pytorch_job("other", &[("Worker", 1)], "true"))
+        .await;
+    for (method, path) in [
+        ("GET", format!("/api/v1/jobs/{other}")),
+        ("GET", "/api/v1/jobs".to_string()),
+        ("POST", format!("/api/v1/jobs/{job_id}/stop")),
+        ("DELETE", format!("/api/v1/jobs/{job_id}")),
+    ] {
+        let response = reqwest::Client::new()
+            .request(
+                method.parse().unwrap(),
+                format!("{}{path}?token={token}", server.base),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 403, "{method} {path}");
+    }
+
+    // The same token opens the no-JavaScript page, escaped, for that job only.
+    let fallback = format!("{}/dashboard/jobs/{job_id}?token={token}", server.base);
+    let page = reqwest::get(&fallback).await.unwrap();
     assert_eq!(page.status().as_u16(), 200);
     let html = page.text().await.unwrap();
     assert!(
@@ -41,11 +88,7 @@ async fn the_dashboard_link_opens_the_job_page() {
         html.contains("dash-demo") && html.contains("Succeeded"),
         "{html}"
     );
-
-    let other = server
-        .create_job(pytorch_job("other", &[("Worker", 1)], "true"))
-        .await;
-    let wrong = url.replace(&job_id, &other);
+    let wrong = fallback.replace(&job_id, &other);
     assert_eq!(reqwest::get(&wrong).await.unwrap().status().as_u16(), 403);
     let bare = format!("{}/dashboard/jobs/{job_id}", server.base);
     assert_eq!(reqwest::get(&bare).await.unwrap().status().as_u16(), 401);
@@ -57,14 +100,14 @@ async fn the_dashboard_link_opens_the_job_page() {
             None,
         )
         .await;
-    assert_eq!(
-        reqwest::get(shared["url"].as_str().unwrap())
-            .await
-            .unwrap()
-            .status()
-            .as_u16(),
-        200
-    );
+    let shared_token = token_of(shared["url"].as_str().unwrap(), &job_id);
+    let response = reqwest::get(format!(
+        "{}/api/v1/jobs/{job_id}/events?token={shared_token}",
+        server.base
+    ))
+    .await
+    .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

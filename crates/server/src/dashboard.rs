@@ -1,8 +1,9 @@
-//! The job page GetDashboard links to: `/dashboard/jobs/{JobId}?token=…`, a small server-rendered
-//! HTML page (summary, pods, status history, events, the last lines of each pod's log) that
-//! refreshes itself while the job is unfinished. A browser cannot sign requests, so the link
-//! carries a token for that one job (GetDashboard issues it); the page shows only what the
-//! token's issuer may read. The web console, when it lands, replaces this page.
+//! The no-JavaScript job page: `/dashboard/jobs/{JobId}?token=…`, a small server-rendered HTML
+//! page (summary, pods, status history, events, the last lines of each pod's log) that refreshes
+//! itself while the job is unfinished. GetDashboard links to the web console (`/#/jobs/…`); this
+//! page is its fallback for browsers without JavaScript (the console's page points here), and
+//! keeps links issued before the console working. It takes the same token, for that one job,
+//! and shows only what the token's issuer may read.
 
 use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};

@@ -8,6 +8,7 @@ pub mod admin;
 mod auth;
 mod bootstrap;
 pub mod capacity;
+mod console;
 mod dashboard;
 mod engine;
 mod handlers;
@@ -234,7 +235,7 @@ impl Server {
         let terminals = webterminal::socket::router(self.state.web_terminals.clone());
         let dashboard = dashboard::router(self.state.clone());
         let ray = ray_dashboard::router(self.state.clone());
-        let app = http::router(self.state)
+        let app = console::router(http::router(self.state))
             .merge(proxy)
             .merge(terminals)
             .merge(dashboard)

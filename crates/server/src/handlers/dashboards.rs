@@ -20,18 +20,17 @@ use crate::state::AppState;
 const PRIVATE_LINK_SECS: i64 = 3_600;
 const SHARED_LINK_SECS: i64 = 604_800;
 
-/// GetDashboard: the job's page (`/dashboard/jobs/{JobId}`), with a token for that job in the
-/// link.
+/// GetDashboard: the job's page in the web console (`/#/jobs/{JobId}?token=…`), with a token for
+/// that job in the link. The token sits in the address's fragment, which browsers never send:
+/// it stays out of request lines and logs; the page reads it and sends it with its own calls.
+/// The same token opens the no-JavaScript page at `/dashboard/jobs/{JobId}?token=…`.
 pub fn get(state: &AppState, request: &ApiRequest) -> Result<Response, ApiError> {
     let q = GetDashboardRequest::from_query(&request.query)?;
     let job = access::readable_job(state, request, request.param(0))?;
     let token = job_link_token(state, request, &job.job_id, q.is_shared.unwrap_or(false))?;
     let host = request.header("host").unwrap_or("127.0.0.1");
     ok(&GetDashboardResponseBody {
-        url: Some(format!(
-            "http://{host}/dashboard/jobs/{}?token={token}",
-            job.job_id
-        )),
+        url: Some(format!("http://{host}/#/jobs/{}?token={token}", job.job_id)),
     })
 }
 

@@ -1,6 +1,7 @@
 //! One module per operation group, one function per operation; [`call`] picks it.
 
 mod access;
+mod capacity;
 mod dashboards;
 mod ecs_specs;
 mod images;
@@ -46,6 +47,7 @@ pub fn resolve_extension(request: &mut ApiRequest) -> Option<Extension> {
         ("GET", ["", "api", "v1", "jobs", job_id, "logs", "stream"]) if !job_id.is_empty() => {
             ("StreamJobLogs", DLC, vec![*job_id])
         }
+        ("GET", ["", "api", "v1", "capacity"]) => ("GetCapacity", DLC, vec![]),
         ("GET", ["", "api", "v1", "workspaces"]) => ("ListWorkspaces", AIWORKSPACE, vec![]),
         ("POST", ["", "api", "v1", "workspaces"]) => ("CreateWorkspace", AIWORKSPACE, vec![]),
         ("GET", ["", "api", "v1", "workspaces", id]) if !id.is_empty() => {
@@ -68,6 +70,7 @@ pub async fn call_extension(
 ) -> Result<Response, ApiError> {
     match extension.action {
         "StreamJobLogs" => log_stream::stream(state, &request).await,
+        "GetCapacity" => capacity::get(state, &request),
         "ListWorkspaces" => workspaces::list(state, &request),
         "CreateWorkspace" => workspaces::create(state, &request),
         "GetWorkspace" => workspaces::get(state, &request),
