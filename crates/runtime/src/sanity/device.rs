@@ -89,7 +89,8 @@ fn gpu(gpus: &[String]) -> Result<String, String> {
         out = []\n\
         for d in range(torch.cuda.device_count()):\n\
         \x20   a = torch.randn(2048, 2048, device=f'cuda:{d}'); b = torch.randn(2048, 2048, device=f'cuda:{d}')\n\
-        \x20   torch.cuda.synchronize(d); t = time.time(); c = a @ b; torch.cuda.synchronize(d); dt = time.time() - t\n\
+        \x20   c = a @ b; torch.cuda.synchronize(d)\n\
+        \x20   t = time.time(); c = a @ b; torch.cuda.synchronize(d); dt = time.time() - t\n\
         \x20   err = (c.cpu() - a.cpu() @ b.cpu()).abs().max().item()\n\
         \x20   if err > 1e-1: print(f'cuda:{d} wrong result (max error {err})'); sys.exit(1)\n\
         \x20   out.append(f'cuda:{d} {2*2048**3/dt/1e12:.1f} TFLOP/s')\n\
