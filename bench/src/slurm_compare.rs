@@ -5,7 +5,7 @@
 //!   opendlc, until GetJob says `Running` (the pod's command has started); for sbatch, until
 //!   the batch script's first command has run (it creates a marker file, polled every 2 ms).
 //! - **200 jobs**: 200 one-pod jobs (`true`) submitted one after the other; wall time until
-//!   every one has finished.
+//!   every one has finished; the median of 3 rounds, sbatch and the Slurm runtime taking turns.
 //!
 //! Every try, of either engine, starts on an idle cluster (no job in the queue, every node
 //! idle, then a settling second): slurmctld schedules a job submitted right after another one
@@ -48,6 +48,10 @@ struct Args {
     /// Tries of the start latency (the median is reported).
     #[arg(long, default_value_t = 15)]
     tries: usize,
+    /// Rounds of the throughput workload on each Slurm engine, taking turns (the median is
+    /// reported): one round's figure moves by tens of percent with slurmctld's timing.
+    #[arg(long, default_value_t = 3)]
+    rounds: usize,
 }
 
 fn main() -> ExitCode {
@@ -94,21 +98,28 @@ async fn run(args: Args) -> anyhow::Result<bool> {
         wait_idle_cluster().await?;
         slurm_starts.push(opendlc_start(&mut conn, i).await?);
     }
-    eprintln!("== {} jobs: plain sbatch", args.jobs);
-    wait_idle_cluster().await?;
-    let sbatch_batch = sbatch_batch(dir.path(), args.jobs).await?;
-    eprintln!("== {} jobs: Slurm runtime", args.jobs);
-    wait_idle_cluster().await?;
-    let slurm_batch = opendlc_batch(&mut conn, args.jobs).await?;
+    let (mut sbatch_batches, mut slurm_batches) = (Vec::new(), Vec::new());
+    for round in 1..=args.rounds {
+        eprintln!("== {} jobs, round {round}: plain sbatch", args.jobs);
+        wait_idle_cluster().await?;
+        sbatch_batches.push(sbatch_batch(dir.path(), args.jobs).await?);
+        eprintln!("== {} jobs, round {round}: Slurm runtime", args.jobs);
+        wait_idle_cluster().await?;
+        slurm_batches.push(opendlc_batch(&mut conn, args.jobs).await?);
+    }
+    eprintln!(
+        "   sbatch rounds: {:?}\n   Slurm runtime rounds: {:?}",
+        sbatch_batches, slurm_batches
+    );
     api::stop_all(slurm_server.addr).await?;
     slurm_server.kill().await?;
     let sbatch = Figures {
         start: median(sbatch_starts),
-        batch: sbatch_batch,
+        batch: median(sbatch_batches),
     };
     let slurm = Figures {
         start: median(slurm_starts),
-        batch: slurm_batch,
+        batch: median(slurm_batches),
     };
     eprintln!("== local runtime");
     let local_server = Server::start(&args.server).await?;
@@ -141,8 +152,9 @@ async fn run(args: Args) -> anyhow::Result<bool> {
         ratio(slurm.start, sbatch.start)
     );
     println!(
-        "| {} one-pod jobs, all finished | {} | {} | {} | {:.1}× | {:.3} |",
+        "| {} one-pod jobs, all finished (median of {}) | {} | {} | {} | {:.1}× | {:.3} |",
         args.jobs,
+        args.rounds,
         s(local.batch),
         s(slurm.batch),
         s(sbatch.batch),

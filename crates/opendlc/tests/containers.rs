@@ -98,9 +98,12 @@ async fn a_pod_runs_in_its_image_with_the_contract_and_its_data() {
     );
     let events = events(&server, &job_id).await;
     assert!(
-        events.iter().any(|e| e.ends_with(&format!(
-            "Pod {job_id}-worker-0 runs in image {image} (podman); limits: CPU 1, memory 256 MiB (the container's)"
-        ))),
+        events.iter().any(
+            |e| e.contains(&format!("Pod {job_id}-worker-0 started on "))
+                && e.ends_with(&format!(
+                    ": in image {image} (podman); limits: CPU 1, memory 256 MiB (the container's)"
+                ))
+        ),
         "{events:?}"
     );
 }
@@ -197,9 +200,14 @@ async fn without_an_engine_the_image_is_recorded_and_the_pod_runs_on_the_host() 
     );
     let events = events(&server, &job_id).await;
     assert!(
-        events.iter().any(|e| e.contains(&format!(
-            "Pod {job_id}-worker-0 runs on the host: its image registry.example.com/team/train:1 is recorded, not used"
-        ))),
+        events.iter().any(
+            |e| {
+                e.contains(&format!("Pod {job_id}-worker-0 started on "))
+            && e.contains(
+                ": on the host: its image registry.example.com/team/train:1 is recorded, not used"
+            )
+            }
+        ),
         "{events:?}"
     );
 }

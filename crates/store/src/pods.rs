@@ -54,14 +54,27 @@ impl Store {
         })
     }
 
-    pub fn pod_started(&self, pod: &Pod, pid: u32, ip: &str, node: &str, at: Millis) -> Result<()> {
+    /// Records a pod's start, with its start event ("Pod … started on NODE (pid N)", then
+    /// `how` it runs after a colon when given).
+    pub fn pod_started(
+        &self,
+        pod: &Pod,
+        pid: u32,
+        ip: &str,
+        node: &str,
+        at: Millis,
+        how: Option<&str>,
+    ) -> Result<()> {
         self.write(|tx| {
             tx.prepare_cached(
                 "UPDATE pods SET status = 'Running', pid = ?2, ip = ?3, node_name = ?4, gmt_start = ?5
                  WHERE pod_uid = ?1",
             )?
             .execute(params![pod.pod_uid, pid, ip, node, at])?;
-            let text = format!("Pod {} started on {node} (pid {pid})", pod.pod_id);
+            let mut text = format!("Pod {} started on {node} (pid {pid})", pod.pod_id);
+            if let Some(how) = how {
+                text = format!("{text}: {how}");
+            }
             events::insert(tx, &pod.job_id, Some(&pod.pod_id), at, &text)
         })
     }

@@ -88,7 +88,7 @@ fn a_job_round_trips_and_its_lifecycle_is_recorded() {
         [4242, 4243]
     );
     store
-        .pod_started(&pods[0], 77, "127.0.0.1", "host", 3_500)
+        .pod_started(&pods[0], 77, "127.0.0.1", "host", 3_500, None)
         .unwrap();
     store
         .transition("dlca", &Transition::new(JobStatus::Running, 4_000))

@@ -173,23 +173,16 @@ impl Engine {
                     Some(p) => (p.node, p.ip),
                     None => (node, POD_IP.to_string()),
                 };
-                if let Err(e) = store.pod_started(pod, started.pid, &ip, &node, at) {
-                    tracing::error!(pod.id = %pod.pod_id, "failed to record the pod's start: {e}");
-                }
-                if let Some(note) = &note {
-                    let limits = note.limits.as_ref().or(started.limits.as_ref());
-                    let text = match limits {
-                        Some(limits) => {
-                            format!(
-                                "Pod {} runs {}; limits: {limits}",
-                                pod.pod_id, note.placement
-                            )
-                        }
-                        None => format!("Pod {} runs {}", pod.pod_id, note.placement),
-                    };
-                    if let Err(e) = store.add_event(&job_id, &text) {
-                        tracing::error!(pod.id = %pod.pod_id, "failed to record an event: {e}");
+                // Where it runs and under which limits, in its start event (one write).
+                let how = note.as_ref().map(|note| {
+                    match note.limits.as_ref().or(started.limits.as_ref()) {
+                        Some(limits) => format!("{}; limits: {limits}", note.placement),
+                        None => note.placement.clone(),
                     }
+                });
+                let recorded = store.pod_started(pod, started.pid, &ip, &node, at, how.as_deref());
+                if let Err(e) = recorded {
+                    tracing::error!(pod.id = %pod.pod_id, "failed to record the pod's start: {e}");
                 }
                 pod.pid = Some(started.pid);
                 pod.ip = Some(ip);

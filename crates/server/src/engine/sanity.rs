@@ -124,7 +124,10 @@ impl Engine {
                 r.code_source
                     .is_some()
                     .then(|| opendlc_core::sources::code_mount_path(r))
-                    .map(|m| m.unwrap_or(opendlc_core::sources::DEFAULT_CODE_MOUNT_PATH).to_string()),
+                    .map(|m| {
+                        m.unwrap_or(opendlc_core::sources::DEFAULT_CODE_MOUNT_PATH)
+                            .to_string()
+                    }),
             )
             .collect();
         let gpus = active
