@@ -200,14 +200,12 @@ async fn without_an_engine_the_image_is_recorded_and_the_pod_runs_on_the_host() 
     );
     let events = events(&server, &job_id).await;
     assert!(
-        events.iter().any(
-            |e| {
-                e.contains(&format!("Pod {job_id}-worker-0 started on "))
+        events.iter().any(|e| {
+            e.contains(&format!("Pod {job_id}-worker-0 started on "))
             && e.contains(
                 ": on the host: its image registry.example.com/team/train:1 is recorded, not used"
             )
-            }
-        ),
+        }),
         "{events:?}"
     );
 }

@@ -163,6 +163,17 @@ async fn stopping_a_running_job_ends_its_slurm_job() {
             j["Status"] == "Running"
         })
         .await;
+    // Its pods run on Slurm's nodes: their pids mean nothing on the server's host, so they
+    // have no metric samples (absent, not another process's).
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let metrics = server
+        .ok(
+            "GET",
+            &format!("/api/v1/jobs/{job_id}/metrics?MetricType=CpuCoreUsage"),
+            None,
+        )
+        .await;
+    assert_eq!(metrics["PodMetrics"], serde_json::json!([]), "{metrics}");
     server.stop_job(&job_id).await;
     let job = finished(&server, &job_id, Duration::from_secs(30)).await;
     assert_eq!(job["Status"], "Stopped", "{job}");

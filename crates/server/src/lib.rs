@@ -174,7 +174,12 @@ impl Server {
         )
         .await
         .context("failed to recover the jobs of an earlier run")?;
-        let sampler_task = metrics::spawn(store.clone(), config.metrics, shutdown_rx.clone());
+        let sampler_task = metrics::spawn(
+            store.clone(),
+            config.metrics,
+            node_name(),
+            shutdown_rx.clone(),
+        );
         let listener = TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("failed to listen on {}", config.listen))?;

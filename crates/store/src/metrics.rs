@@ -37,14 +37,15 @@ fn column(metric: MetricType) -> &'static str {
 
 impl Store {
     /// Current pod incarnations whose command runs (status Running, pid known).
-    pub fn running_pods(&self) -> Result<Vec<RunningPod>> {
+    /// The running pods on `node`, with their pids.
+    pub fn running_pods(&self, node: &str) -> Result<Vec<RunningPod>> {
         self.read(|conn| {
             let mut stmt = conn.prepare_cached(
                 "SELECT job_id, pod_id, pod_uid, pid FROM pods
-                 WHERE status = 'Running' AND pid IS NOT NULL AND current = 1",
+                 WHERE status = 'Running' AND pid IS NOT NULL AND current = 1 AND node_name = ?1",
             )?;
             let pods = stmt
-                .query_map([], |r| {
+                .query_map([node], |r| {
                     Ok(RunningPod {
                         pod: SampledPod {
                             job_id: r.get(0)?,

@@ -63,7 +63,11 @@ pub fn config() -> opendlc_runtime::slurm::SlurmConfig {
 }
 
 pub async fn server() -> TestServer {
-    TestServer::start_with(tempfile::tempdir().unwrap(), |c| c.slurm = Some(config())).await
+    TestServer::start_with(tempfile::tempdir().unwrap(), |c| {
+        c.slurm = Some(config());
+        c.metrics.interval = Duration::from_millis(200);
+    })
+    .await
 }
 
 /// Every non-terminal status a job passes through, then the terminal one.

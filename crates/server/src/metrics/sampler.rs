@@ -30,9 +30,12 @@ impl Default for SamplerConfig {
     }
 }
 
+/// Samples the running pods on this host, `node` (the NodeName its pods get): a pod on another
+/// node (the Slurm runtime) has a pid of that node's, which means nothing here.
 pub fn spawn(
     store: Arc<Store>,
     config: SamplerConfig,
+    node: String,
     mut shutdown: watch::Receiver<bool>,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
@@ -64,8 +67,10 @@ pub fn spawn(
             let store = store.clone();
             let sampler = sampler.clone();
             let retention = config.retention;
-            let done =
-                tokio::task::spawn_blocking(move || tick(&store, &sampler, prune, retention));
+            let node = node.clone();
+            let done = tokio::task::spawn_blocking(move || {
+                tick(&store, &sampler, &node, prune, retention)
+            });
             if let Ok(Err(e)) = done.await {
                 tracing::warn!("failed to record pod metrics: {e}");
             }
@@ -76,6 +81,7 @@ pub fn spawn(
 fn tick(
     store: &Store,
     sampler: &Mutex<Sampler>,
+    node: &str,
     prune: bool,
     retention: Duration,
 ) -> Result<(), opendlc_store::StoreError> {
@@ -86,7 +92,7 @@ fn tick(
             tracing::debug!(removed, "pruned old metric samples");
         }
     }
-    let pods = store.running_pods()?;
+    let pods = store.running_pods(node)?;
     let leaders: Vec<u32> = pods.iter().map(|p| p.pid).collect();
     let samples = sampler
         .lock()
