@@ -4,6 +4,8 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use serde::{Deserialize, Serialize};
+
 use crate::time::Millis;
 
 /// GetJobMetrics' `MetricType`, with the unit opendlc reports it in.
@@ -79,16 +81,26 @@ impl fmt::Display for MetricType {
 }
 
 /// One measurement of one pod. A series the host cannot measure (GPU without NVML, rates on
-/// the first sample) is `None`: absent, never zero.
-#[derive(Debug, Clone, Default, PartialEq)]
+/// the first sample) is `None`: absent, never zero. Serialized (a shim's `metrics.jsonl`) with
+/// the absent series left out.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct PodSample {
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub cpu: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub memory: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub disk_read: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub disk_write: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub net_in: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub net_out: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub gpu_core: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub gpu_memory: Option<f64>,
 }
 

@@ -264,6 +264,8 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             resources,
             file_poll: std::time::Duration::from_millis(10),
             state_poll: std::time::Duration::from_millis(500),
+            // Set by the server from --metrics-interval.
+            sample_every: None,
         });
     }
     let runtime = tokio::runtime::Runtime::new().context("failed to start the async runtime")?;

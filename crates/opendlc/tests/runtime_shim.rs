@@ -24,6 +24,8 @@ fn write_spec(dir: &Path, command: &str, env: &[(&str, &str)]) {
             .collect::<BTreeMap<_, _>>(),
         grace_period_ms: 1000,
         limits: None,
+        sample_every_ms: None,
+        peers: Default::default(),
     };
     write_json_atomic(&dir.join("spec.json"), &spec, Durability::ProcessCrash).unwrap();
 }

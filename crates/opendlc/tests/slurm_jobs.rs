@@ -1,5 +1,5 @@
 //! Jobs on a real Slurm cluster (scripts/slurm-env.sh: munge, slurmctld, two slurmd on this
-//! host): a gang spread over both nodes with a real rendezvous, a TFJob, stop, restarts, and a
+//! host): a gang spread over both nodes with a real rendezvous, a TFJob, metrics, stop, restarts, and a
 //! job waiting for resources with Slurm's reason. Skipped, with the reason printed, when no
 //! cluster is up.
 
@@ -92,7 +92,7 @@ if me["type"] == "chief":
         h, p = a.rsplit(":", 1)
         for _ in range(400):
             try:
-                s = socket.create_connection((h, int(p))); print("reached", s.recv(64).decode()); s.close(); break
+                s = socket.create_connection((h, int(p))); print("reached", s.recv(64).decode(), "at", h); s.close(); break
             except OSError:
                 time.sleep(0.05)
         else:
@@ -125,7 +125,21 @@ async fn a_tfjob_with_roles_of_different_shapes_runs_as_one_heterogeneous_job() 
     assert_eq!(job["Status"], "Succeeded", "{job}");
     let mut reached = server.logs(&job_id, &format!("{job_id}-chief-0"), "").await;
     reached.sort();
-    assert_eq!(reached, ["reached worker-0", "reached worker-1"]);
+    // Each worker at its own node's address (TF_CONFIG filled in once Slurm placed the gang).
+    let ip = |pod_id: String| {
+        pods(&job)
+            .iter()
+            .find(|p| p["PodId"] == pod_id.as_str())
+            .map(|p| p["Ip"].as_str().unwrap().to_string())
+            .unwrap()
+    };
+    assert_eq!(
+        reached,
+        [
+            format!("reached worker-0 at {}", ip(format!("{job_id}-worker-0"))),
+            format!("reached worker-1 at {}", ip(format!("{job_id}-worker-1"))),
+        ]
+    );
     // Two shapes: one heterogeneous Slurm job with two components.
     let script = std::fs::read_dir(
         server
@@ -143,6 +157,47 @@ async fn a_tfjob_with_roles_of_different_shapes_runs_as_one_heterogeneous_job() 
     .join("batch.sh");
     let script = std::fs::read_to_string(script).unwrap();
     assert_eq!(script.matches("#SBATCH hetjob").count(), 1, "{script}");
+}
+
+/// Burns one core for ~2.5 s while holding 200 MB.
+const BURN: &str = "python3 -c \"import time\nx = bytearray(200 * 1024 * 1024)\nt = time.time()\nwhile time.time() - t < 2.5: pass\"";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pods_on_slurm_nodes_have_their_own_metrics() {
+    if !available("pods_on_slurm_nodes_have_their_own_metrics") {
+        return;
+    }
+    let _lock = lock_cluster();
+    let server = server().await;
+    let body = pytorch_job("slurm-metrics", &[("Master", 1), ("Worker", 1)], BURN);
+    let job_id = server.create_job(body).await;
+    let job = finished(&server, &job_id, Duration::from_secs(60)).await;
+    assert_eq!(job["Status"], "Succeeded", "{job}");
+    // The server cannot see processes on Slurm's nodes: each shim sampled its own pod into
+    // metrics.jsonl, which the server read back while the pod ran.
+    for metric in ["CpuCoreUsage", "MemoryUsage"] {
+        let body = server
+            .ok(
+                "GET",
+                &format!("/api/v1/jobs/{job_id}/metrics?MetricType={metric}&TimeStep=1s"),
+                None,
+            )
+            .await;
+        let series = body["PodMetrics"].as_array().cloned().unwrap_or_default();
+        assert_eq!(series.len(), 2, "one series per pod: {body}");
+        for pod in series {
+            let peak = pod["Metrics"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|m| m["Value"].as_f64().unwrap())
+                .fold(0.0, f64::max);
+            match metric {
+                "CpuCoreUsage" => assert!(peak > 50.0, "one busy core is ~100%: {pod}"),
+                _ => assert!(peak > 150e6 && peak < 1e9, "200 MB are resident: {pod}"),
+            }
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -163,17 +218,6 @@ async fn stopping_a_running_job_ends_its_slurm_job() {
             j["Status"] == "Running"
         })
         .await;
-    // Its pods run on Slurm's nodes: their pids mean nothing on the server's host, so they
-    // have no metric samples (absent, not another process's).
-    tokio::time::sleep(Duration::from_millis(800)).await;
-    let metrics = server
-        .ok(
-            "GET",
-            &format!("/api/v1/jobs/{job_id}/metrics?MetricType=CpuCoreUsage"),
-            None,
-        )
-        .await;
-    assert_eq!(metrics["PodMetrics"], serde_json::json!([]), "{metrics}");
     server.stop_job(&job_id).await;
     let job = finished(&server, &job_id, Duration::from_secs(30)).await;
     assert_eq!(job["Status"], "Stopped", "{job}");

@@ -1,6 +1,7 @@
 //! `kill -9` the server while its Slurm job runs; a new server on the same data directory
 //! re-attaches to the Slurm job (its id is in the pod directories) and sees the job finish with
-//! every log line. Skipped, with the reason printed, when no cluster is up.
+//! every log line and every metric sample once. Skipped, with the reason printed, when no
+//! cluster is up.
 
 mod common;
 mod slurm_support;
@@ -19,6 +20,8 @@ fn spawn_server(data_dir: &std::path::Path) -> (Child, String) {
             "slurm",
             "--listen",
             "127.0.0.1:0",
+            "--metrics-interval",
+            "0.2",
             "--data-dir",
         ])
         .arg(data_dir)
@@ -105,6 +108,8 @@ fn a_slurm_job_finishes_with_all_its_logs_after_the_server_is_killed() {
         .unwrap()
         .to_string();
     let running = wait_status(&base, &job_id, "Running");
+    // Long enough for the server to record some of the pods' metric samples.
+    std::thread::sleep(Duration::from_millis(1000));
     server.kill().unwrap();
     server.wait().unwrap();
 
@@ -133,4 +138,27 @@ fn a_slurm_job_finishes_with_all_its_logs_after_the_server_is_killed() {
     }
     server.kill().unwrap();
     server.wait().unwrap();
+
+    // The shims sampled their pods all along; the new server read their files again from the
+    // start and recorded only the samples the killed one had not.
+    let store = opendlc_store::Store::open(&data_dir.path().join("opendlc.db")).unwrap();
+    let samples = store
+        .metric_series(
+            &job_id,
+            opendlc_core::metrics::MetricType::MemoryUsage,
+            0,
+            i64::MAX,
+        )
+        .unwrap();
+    for pod in job["Pods"].as_array().unwrap() {
+        let mut times: Vec<i64> = samples
+            .iter()
+            .filter(|s| s.pod_id == pod["PodId"])
+            .map(|s| s.time)
+            .collect();
+        assert!(times.len() >= 3, "{pod}: {times:?}");
+        let all = times.len();
+        times.dedup();
+        assert_eq!(times.len(), all, "a sample recorded twice: {times:?}");
+    }
 }

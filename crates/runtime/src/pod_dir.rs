@@ -21,6 +21,7 @@ pub const STARTED_FILE: &str = "started.json";
 pub const EXIT_FILE: &str = "exit.json";
 pub const LOG_FILE: &str = "log";
 pub const SHIM_LOG_FILE: &str = "shim.log";
+pub const METRICS_FILE: &str = "metrics.jsonl";
 
 /// Paths of the files in one pod directory.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,6 +54,12 @@ impl PodDir {
 
     pub fn shim_log(&self) -> PathBuf {
         self.0.join(SHIM_LOG_FILE)
+    }
+
+    /// The samples a shim takes of its own pod where the server cannot (see
+    /// [`crate::metrics::pod_file`]).
+    pub fn metrics(&self) -> PathBuf {
+        self.0.join(METRICS_FILE)
     }
 }
 

@@ -24,6 +24,14 @@ pub struct PodSpec {
     /// CPU and memory limits, enforced through a cgroup of the pod's where the host allows.
     #[serde(default)]
     pub limits: Option<Limits>,
+    /// When set, the shim samples its pod's metrics at this interval into `metrics.jsonl`:
+    /// for pods on a node whose processes the server cannot see (the Slurm runtime).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sample_every_ms: Option<u64>,
+    /// Pods (id → directory) whose address is in the environment as a token, to be filled in
+    /// from their node files before the command runs (see [`crate::slurm::addresses`]).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub peers: BTreeMap<String, PathBuf>,
 }
 
 /// `started.json`: who to watch and who to signal, written once the command is running.

@@ -30,6 +30,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use opendlc_core::capacity::HostCapacity;
+use opendlc_runtime::slurm::SlurmConfig;
 use opendlc_store::Store;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -69,7 +70,7 @@ pub struct Config {
     /// The capacity file: the pool, quotas and preemption (docs/SCHEDULER.md).
     pub capacity_file: Option<PathBuf>,
     /// Run pods on Slurm (docs/SLURM.md) instead of this host.
-    pub slurm: Option<opendlc_runtime::slurm::SlurmConfig>,
+    pub slurm: Option<SlurmConfig>,
     /// Where job files (pod specs, logs, exit records) live when not under the data
     /// directory: under Slurm, a directory every node sees at the same path.
     pub shared_dir: Option<PathBuf>,
@@ -168,7 +169,11 @@ impl Server {
                 pod_limits: settings.pod_limits,
                 container_engine: config.container_engine,
                 node_name: node_name(),
-                slurm: config.slurm,
+                // Pods on Slurm's nodes are sampled by their shims, at the server's interval.
+                slurm: config.slurm.map(|slurm| SlurmConfig {
+                    sample_every: Some(config.metrics.interval),
+                    ..slurm
+                }),
             },
             engine_shutdown,
         )
@@ -178,6 +183,7 @@ impl Server {
             store.clone(),
             config.metrics,
             node_name(),
+            jobs_dir.clone(),
             shutdown_rx.clone(),
         );
         let listener = TcpListener::bind(config.listen)

@@ -15,11 +15,12 @@ pub struct SampledPod {
     pub pod_uid: String,
 }
 
-/// A pod that is running now, with the pid of its command (leader of its session).
+/// A pod that is running now: where, and the pid of its command (leader of its session) there.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunningPod {
     pub pod: SampledPod,
-    pub pid: u32,
+    pub node_name: Option<String>,
+    pub pid: Option<u32>,
 }
 
 fn column(metric: MetricType) -> &'static str {
@@ -36,23 +37,23 @@ fn column(metric: MetricType) -> &'static str {
 }
 
 impl Store {
-    /// Current pod incarnations whose command runs (status Running, pid known).
-    /// The running pods on `node`, with their pids.
-    pub fn running_pods(&self, node: &str) -> Result<Vec<RunningPod>> {
+    /// Current pod incarnations whose command runs (status Running), on every node.
+    pub fn running_pods(&self) -> Result<Vec<RunningPod>> {
         self.read(|conn| {
             let mut stmt = conn.prepare_cached(
-                "SELECT job_id, pod_id, pod_uid, pid FROM pods
-                 WHERE status = 'Running' AND pid IS NOT NULL AND current = 1 AND node_name = ?1",
+                "SELECT job_id, pod_id, pod_uid, node_name, pid FROM pods
+                 WHERE status = 'Running' AND current = 1",
             )?;
             let pods = stmt
-                .query_map([node], |r| {
+                .query_map([], |r| {
                     Ok(RunningPod {
                         pod: SampledPod {
                             job_id: r.get(0)?,
                             pod_id: r.get(1)?,
                             pod_uid: r.get(2)?,
                         },
-                        pid: r.get(3)?,
+                        node_name: r.get(3)?,
+                        pid: r.get(4)?,
                     })
                 })?
                 .collect::<Result<_, _>>()?;
@@ -60,9 +61,19 @@ impl Store {
         })
     }
 
-    /// Records one tick's samples in one transaction. A pod whose job was deleted meanwhile is
-    /// skipped, not an error.
-    pub fn insert_samples(&self, at: Millis, samples: &[(SampledPod, PodSample)]) -> Result<()> {
+    /// The time of the newest sample of a pod incarnation.
+    pub fn last_sample_time(&self, pod: &SampledPod) -> Result<Option<Millis>> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT MAX(time) FROM metric_samples WHERE job_id = ?1 AND pod_uid = ?2",
+            )?;
+            Ok(stmt.query_row(params![pod.job_id, pod.pod_uid], |r| r.get(0))?)
+        })
+    }
+
+    /// Records samples, each with its time, in one transaction. A pod whose job was deleted
+    /// meanwhile is skipped, not an error.
+    pub fn insert_samples(&self, samples: &[(Millis, SampledPod, PodSample)]) -> Result<()> {
         if samples.is_empty() {
             return Ok(());
         }
@@ -73,7 +84,7 @@ impl Store {
                  SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12
                  WHERE EXISTS (SELECT 1 FROM jobs WHERE job_id = ?1)",
             )?;
-            for (pod, s) in samples {
+            for (at, pod, s) in samples {
                 stmt.execute(params![
                     pod.job_id,
                     pod.pod_id,

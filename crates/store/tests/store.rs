@@ -270,20 +270,21 @@ fn metric_samples_are_kept_until_pruned_or_their_job_is_deleted() {
         ..PodSample::default()
     };
     store
-        .insert_samples(10_000, &[(pod.clone(), sample(None))])
+        .insert_samples(&[(10_000, pod.clone(), sample(None))])
         .unwrap();
     // A sample of a job deleted meanwhile is dropped, not an error.
     store
-        .insert_samples(
-            20_000,
-            &[(pod.clone(), sample(Some(50.0))), (gone, sample(Some(1.0)))],
-        )
+        .insert_samples(&[
+            (20_000, pod.clone(), sample(Some(50.0))),
+            (20_000, gone, sample(Some(1.0))),
+        ])
         .unwrap();
     let cpu = store
         .metric_series("dlcmetrics0001", MetricType::CpuCoreUsage, 0, i64::MAX)
         .unwrap();
     assert_eq!(cpu.len(), 1, "an unmeasured value is absent: {cpu:?}");
     assert_eq!((cpu[0].time, cpu[0].value), (20_000, 50.0));
+    assert_eq!(store.last_sample_time(&pod).unwrap(), Some(20_000));
     let memory = store
         .metric_series("dlcmetrics0001", MetricType::MemoryUsage, 0, 15_000)
         .unwrap();

@@ -59,6 +59,8 @@ pub fn config() -> opendlc_runtime::slurm::SlurmConfig {
         resources: Default::default(),
         file_poll: Duration::from_millis(50),
         state_poll: Duration::from_millis(300),
+        // Set by the server from --metrics-interval.
+        sample_every: None,
     }
 }
 

@@ -6,6 +6,7 @@
 //! Rates need two samples: a pod's first sample has no CPU, disk or network value.
 
 mod gpu;
+pub mod pod_file;
 pub mod procfs;
 
 use std::collections::HashMap;

@@ -12,8 +12,13 @@
 //! 4. on SIGTERM: SIGTERM to the process group, SIGKILL after the grace period;
 //! 5. once the group leader exits: SIGKILL what is left of the pod, drain the pipes (bounded),
 //!    fsync the log, write `exit.json` durably, exit 0.
+//!
+//! Where spec.json asks for it (a pod on a Slurm node), the shim first fills in the addresses
+//! of the pod's peers (`peers`), and a thread samples the pod's metrics into `metrics.jsonl`
+//! while it runs.
 
 mod command;
+mod metrics;
 mod pump;
 mod signals;
 mod supervise;
@@ -33,6 +38,8 @@ use crate::logs::Stream;
 use crate::pod_dir::{open_append, read_json, write_json_atomic, Durability, PodDir};
 use crate::pod_files::{PodExit, PodSpec, ShimStarted};
 use crate::process;
+use crate::slurm::addresses;
+use metrics::PodSampling;
 use pump::Pumps;
 use signals::Signals;
 
@@ -49,7 +56,7 @@ pub fn run(dir: &Path) -> i32 {
     };
     let own_session = become_session_leader();
     become_subreaper();
-    let spec: PodSpec = match read_json(&pod.spec()) {
+    let mut spec: PodSpec = match read_json(&pod.spec()) {
         Ok(Some(spec)) => spec,
         Ok(None) => return not_started(&pod, 127, format!("{} is missing", pod.spec().display())),
         Err(e) => {
@@ -64,6 +71,15 @@ pub fn run(dir: &Path) -> i32 {
         Ok(log) => log,
         Err(e) => return not_started(&pod, 127, format!("failed to open the pod log: {e}")),
     };
+    if !spec.peers.is_empty() {
+        let missing = addresses::resolve(&mut spec, addresses::PEER_TIMEOUT);
+        if !missing.is_empty() {
+            diag(format_args!(
+                "no node recorded by {}: the master's address stands in for theirs",
+                missing.join(", ")
+            ));
+        }
+    }
     // The pod's limits: a cgroup its command joins before it runs, or the reason why not.
     let (mut cgroup, limits) = match spec.limits {
         None => (None, None),
@@ -112,15 +128,23 @@ pub fn run(dir: &Path) -> i32 {
         }
     }
     silence_stdout();
+    let mut sampling = None;
     if announced {
         diag(format_args!(
             "pod {} started: pid {}",
             spec.pod_id, spawned.pid
         ));
+        if let Some(every) = spec.sample_every_ms {
+            let every = Duration::from_millis(every.max(100));
+            sampling = PodSampling::start(&pod, spawned.pid, every);
+        }
     }
 
     let grace = Duration::from_millis(spec.grace_period_ms);
     let ending = supervise::wait_for_leader(&signals, leader, grace, kill_reason);
+    if let Some(sampling) = sampling {
+        sampling.stop();
+    }
     supervise::kill_leftovers(spawned.pid, own_session);
     if let Ok(pumps) = pumps {
         if let Err(e) = pumps.finish(DRAIN_TIMEOUT) {

@@ -4,6 +4,7 @@
 //! - [`script`]: the batch script of a gang (pure): one heterogeneous component per distinct
 //!   pod shape, one `srun` per component whose task `i` runs the shim of the component's pod `i`.
 //! - [`cli`]: `sbatch`, `squeue`, `scancel` and the parsing of their output.
+//! - [`addresses`]: the pods' addresses, filled in once Slurm has placed the gang.
 //! - [`monitor`]: one task that watches every gang: the pod files (started.json, exit.json,
 //!   written by the shims on the shared directory) and the Slurm job's state and reason.
 //!
@@ -11,11 +12,12 @@
 //! directory, or `--shared-dir`). What the server needs after a restart is on disk: each pod
 //! directory holds `slurm.json` (the Slurm job id), so nothing is lost when the server dies.
 
+pub mod addresses;
 pub mod cli;
 mod monitor;
 pub mod script;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -51,6 +53,9 @@ pub struct SlurmConfig {
     pub file_poll: Duration,
     /// How often Slurm is asked for the gangs' states (`squeue`).
     pub state_poll: Duration,
+    /// How often each pod's shim samples its metrics into `metrics.jsonl` (the server cannot
+    /// see processes on Slurm's nodes); the server sets it to its own sampling interval.
+    pub sample_every: Option<Duration>,
 }
 
 /// Partition, account and QOS for the jobs of one ResourceId (`--slurm-resource`).
@@ -219,10 +224,20 @@ impl SlurmRuntime {
             RuntimeError::Slurm(format!("failed to write {what} {}: {e}", path.display()))
         };
         std::fs::create_dir_all(&gang_dir).map_err(|e| io("the directory", &gang_dir, e))?;
+        let members: BTreeMap<String, PathBuf> = gang
+            .pods
+            .iter()
+            .map(|p| (p.launch.pod_id.clone(), p.launch.dir.clone()))
+            .collect();
         for pod in &gang.pods {
             let dir = PodDir::new(&pod.launch.dir);
             std::fs::create_dir_all(dir.path()).map_err(|e| io("the directory", dir.path(), e))?;
-            let spec = spec_of(&pod.launch);
+            let mut spec = spec_of(&pod.launch, &gang.job_id, &members);
+            spec.sample_every_ms = self
+                .inner
+                .config
+                .sample_every
+                .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
             write_json_atomic(&dir.spec(), &spec, Durability::ProcessCrash)
                 .map_err(|e| io("the pod spec", &dir.spec(), e))?;
         }
@@ -343,11 +358,21 @@ impl SlurmRuntime {
     }
 }
 
-fn spec_of(launch: &PodLaunch) -> PodSpec {
+/// The pod's spec.json on Slurm: its addresses are tokens the batch script and the shim fill
+/// in once the gang is placed (`members`: the gang's pods, id → directory).
+fn spec_of(launch: &PodLaunch, job_id: &str, members: &BTreeMap<String, PathBuf>) -> PodSpec {
     let mut env = launch.env.clone();
     // Slurm chose the GPUs: its CUDA_VISIBLE_DEVICES (in the task's environment) must stand.
     env.remove("CUDA_VISIBLE_DEVICES");
     env.remove("NVIDIA_VISIBLE_DEVICES");
+    // TF_CONFIG names every pod: each pod of the gang by a token of its own.
+    let mut peers = BTreeMap::new();
+    if let Some(config) = env.get_mut("TF_CONFIG") {
+        if let Some(tokenized) = addresses::tokenize_tf_config(config, job_id, members) {
+            *config = tokenized;
+            peers = members.clone();
+        }
+    }
     // The env contract addresses the master as this host; under Slurm it is the master's node,
     // known once the gang is placed: the batch script fills it in.
     for name in script::ADDRESS_VARS {
@@ -364,6 +389,8 @@ fn spec_of(launch: &PodLaunch) -> PodSpec {
         grace_period_ms: u64::try_from(launch.grace_period.as_millis()).unwrap_or(u64::MAX),
         // Slurm confines the step to what it allocated (its own cgroups, if configured so).
         limits: None,
+        sample_every_ms: None,
+        peers,
     }
 }
 

@@ -7,12 +7,13 @@ use std::time::Instant;
 
 use tokio::sync::{mpsc, oneshot};
 
+use super::addresses;
 use super::cli::{self, JobState};
 use super::{lock, GangNote, Inner};
 use crate::error::RuntimeError;
 use crate::pod_dir::{read_json, PodDir};
 use crate::pod_files::{PodExit, ShimStarted};
-use crate::supervisor::{Placement, PodEvent, PodLaunch, Started};
+use crate::supervisor::{PodEvent, PodLaunch, Started};
 
 pub(super) struct Watched {
     pub pods: Vec<WatchedPod>,
@@ -81,7 +82,7 @@ impl WatchedPod {
         }
         if self.start.is_some() {
             if let Ok(Some(started)) = read_json::<ShimStarted>(&self.dir.started()) {
-                let placement = read_placement(self.dir.path());
+                let placement = addresses::read_placement(self.dir.path());
                 if let Some(tx) = self.start.take() {
                     let _ = tx.send(Ok(Started {
                         pid: started.pid,
@@ -132,15 +133,6 @@ impl WatchedPod {
             });
         }
     }
-}
-
-/// `<pod dir>/node`, written by the pod's task: `NODENAME ADDRESS`.
-fn read_placement(dir: &Path) -> Option<Placement> {
-    let text = std::fs::read_to_string(dir.join("node")).ok()?;
-    let mut words = text.split_whitespace();
-    let node = words.next()?.to_string();
-    let ip = words.next().unwrap_or(&node).to_string();
-    Some(Placement { node, ip })
 }
 
 pub(super) fn spawn(inner: Weak<Inner>) {

@@ -41,6 +41,9 @@ impl LocalRuntime {
             env: pod.env,
             grace_period_ms: u64::try_from(pod.grace_period.as_millis()).unwrap_or(u64::MAX),
             limits: pod.limits,
+            // The server samples local pods itself, through /proc.
+            sample_every_ms: None,
+            peers: Default::default(),
         };
         let spec_error = |error| RuntimeError::WriteSpec {
             pod_id: pod.pod_id.clone(),

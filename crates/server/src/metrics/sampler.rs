@@ -1,13 +1,22 @@
 //! Every `interval`, one sample of every running pod, written in one transaction; once an hour
 //! (and at start), samples older than the retention are deleted.
+//!
+//! Pods on this host are sampled here, through `/proc`. A pod on another node (the Slurm
+//! runtime) is sampled by its shim into `metrics.jsonl` on the shared directory: each tick
+//! records the lines added since the last one.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use opendlc_core::time::now_millis;
-use opendlc_runtime::metrics::Sampler;
-use opendlc_store::Store;
+use opendlc_core::metrics::PodSample;
+use opendlc_core::time::{now_millis, Millis};
+use opendlc_runtime::metrics::{pod_file, Sampler};
+use opendlc_runtime::pod_dir::PodDir;
+use opendlc_store::{RunningPod, SampledPod, Store, StoreError};
 use tokio::sync::watch;
+
+use crate::layout::JobsDir;
 
 /// How often pods are sampled when not configured.
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(5);
@@ -30,23 +39,39 @@ impl Default for SamplerConfig {
     }
 }
 
-/// Samples the running pods on this host, `node` (the NodeName its pods get): a pod on another
-/// node (the Slurm runtime) has a pid of that node's, which means nothing here.
+/// What the sampler keeps from one tick to the next.
+struct Sampling {
+    /// Samples the pods on this host, `node` (the NodeName its pods get).
+    local: Sampler,
+    node: String,
+    /// The pods sampled by their shims: where their files are, and how far each was read.
+    jobs_dir: JobsDir,
+    read_up_to: HashMap<String, u64>,
+}
+
+/// The sampling task, until `shutdown`: pods on `node` (this host) through `/proc`, the others
+/// from their shims' files under `jobs_dir`.
 pub fn spawn(
     store: Arc<Store>,
     config: SamplerConfig,
     node: String,
+    jobs_dir: JobsDir,
     mut shutdown: watch::Receiver<bool>,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let sampler = match tokio::task::spawn_blocking(|| Sampler::new(true)).await {
-            Ok(s) => Arc::new(Mutex::new(s)),
+        let sampling = match tokio::task::spawn_blocking(move || Sampler::new(true)).await {
+            Ok(local) => Arc::new(Mutex::new(Sampling {
+                local,
+                node,
+                jobs_dir,
+                read_up_to: HashMap::new(),
+            })),
             Err(e) => {
                 tracing::error!("metric sampling is off: the sampler failed to start: {e}");
                 return;
             }
         };
-        let gpus = sampler.lock().map(|s| s.has_gpus()).unwrap_or(false);
+        let gpus = sampling.lock().map(|s| s.local.has_gpus()).unwrap_or(false);
         tracing::info!(
             interval_ms = config.interval.as_millis() as u64,
             gpus,
@@ -65,11 +90,11 @@ pub fn spawn(
                 last_prune = Some(tokio::time::Instant::now());
             }
             let store = store.clone();
-            let sampler = sampler.clone();
+            let sampling = sampling.clone();
             let retention = config.retention;
-            let node = node.clone();
             let done = tokio::task::spawn_blocking(move || {
-                tick(&store, &sampler, &node, prune, retention)
+                let mut sampling = sampling.lock().unwrap_or_else(|e| e.into_inner());
+                tick(&store, &mut sampling, prune, retention)
             });
             if let Ok(Err(e)) = done.await {
                 tracing::warn!("failed to record pod metrics: {e}");
@@ -80,11 +105,10 @@ pub fn spawn(
 
 fn tick(
     store: &Store,
-    sampler: &Mutex<Sampler>,
-    node: &str,
+    sampling: &mut Sampling,
     prune: bool,
     retention: Duration,
-) -> Result<(), opendlc_store::StoreError> {
+) -> Result<(), StoreError> {
     if prune {
         let before = now_millis() - retention.as_millis() as i64;
         let removed = store.prune_samples(before)?;
@@ -92,17 +116,67 @@ fn tick(
             tracing::debug!(removed, "pruned old metric samples");
         }
     }
-    let pods = store.running_pods(node)?;
-    let leaders: Vec<u32> = pods.iter().map(|p| p.pid).collect();
-    let samples = sampler
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .sample(&leaders);
-    let at = now_millis();
-    let rows: Vec<_> = pods
+    let (local, remote): (Vec<RunningPod>, Vec<RunningPod>) = store
+        .running_pods()?
         .into_iter()
-        .zip(samples)
-        .filter_map(|(p, s)| Some((p.pod, s?)))
+        .partition(|p| p.node_name.as_deref() == Some(sampling.node.as_str()));
+    let mut rows = sample_here(&mut sampling.local, local);
+    rows.extend(read_shim_samples(store, sampling, remote)?);
+    store.insert_samples(&rows)
+}
+
+/// One sample of each pod on this host, by the pid of its command.
+fn sample_here(
+    sampler: &mut Sampler,
+    pods: Vec<RunningPod>,
+) -> Vec<(Millis, SampledPod, PodSample)> {
+    let pods: Vec<(SampledPod, u32)> = pods
+        .into_iter()
+        .filter_map(|p| Some((p.pod, p.pid?)))
         .collect();
-    store.insert_samples(at, &rows)
+    let leaders: Vec<u32> = pods.iter().map(|(_, pid)| *pid).collect();
+    let samples = sampler.sample(&leaders);
+    let at = now_millis();
+    pods.into_iter()
+        .zip(samples)
+        .filter_map(|((pod, _), s)| Some((at, pod, s?)))
+        .collect()
+}
+
+/// The samples the shims of pods on other nodes wrote since the last tick. The first time a pod
+/// is seen (a new pod, or every pod after a server restart) its file is read from the start,
+/// without the samples already stored.
+fn read_shim_samples(
+    store: &Store,
+    sampling: &mut Sampling,
+    pods: Vec<RunningPod>,
+) -> Result<Vec<(Millis, SampledPod, PodSample)>, StoreError> {
+    let mut read_up_to = HashMap::new();
+    let mut rows = Vec::new();
+    for RunningPod { pod, .. } in pods {
+        let (offset, after) = match sampling.read_up_to.get(&pod.pod_uid) {
+            Some(&offset) => (offset, None),
+            None => (0, store.last_sample_time(&pod)?),
+        };
+        let dir = PodDir::new(sampling.jobs_dir.pod(&pod.job_id, &pod.pod_uid));
+        let offset = match pod_file::read_from(&dir.metrics(), offset) {
+            Ok((samples, next)) => {
+                rows.extend(
+                    samples
+                        .into_iter()
+                        .filter(|(at, _)| after.is_none_or(|after| *at > after))
+                        .map(|(at, sample)| (at, pod.clone(), sample)),
+                );
+                next
+            }
+            Err(e) => {
+                tracing::warn!(pod = %pod.pod_id, "failed to read the pod's metric samples: {e}");
+                offset
+            }
+        };
+        read_up_to.insert(pod.pod_uid, offset);
+    }
+    // Pods no longer running are forgotten.
+    sampling.read_up_to = read_up_to;
+    Ok(rows)
 }
