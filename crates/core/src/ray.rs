@@ -12,6 +12,10 @@ use crate::mpi::shell_quote;
 
 /// The file, in the job's Ray directory, that holds its [`HeadPorts`].
 pub const HEAD_FILE: &str = "head.json";
+/// Every pod of a Ray cluster has its own address in this variable (KubeRay's name), which its
+/// `ray start` gives as `--node-ip-address`: `127.0.0.1` on the local runtime, the pod's node
+/// on Slurm.
+pub const POD_IP_ENV: &str = "MY_POD_IP";
 
 /// Where a job's Ray head listens; written to the job's `ray/head.json` when its pods start,
 /// read by GetRayDashboard.
@@ -128,15 +132,24 @@ pub fn head_command(
     )
 }
 
-/// A Worker pod's command: join the head and serve until the pod is stopped (then end as
-/// succeeded: the Worker did its part).
-pub fn worker_command(addr: &str, head: &HeadPorts, node: &NodePorts, shape: NodeShape) -> String {
+/// A Worker pod's command: join the head at `head_address` (`HOST:PORT`) from `addr` (this
+/// pod's address) and serve until the pod is stopped (then end as succeeded: the Worker did
+/// its part). Both may be shell expansions (`"$RAY_ADDRESS"`).
+///
+/// Stopped, `ray start --block` drains its node through the head, which is usually gone by
+/// then (the job ends with the Head's command): it would wait out the whole grace period for
+/// an answer. Its node's processes have had SIGTERM with the pod's, so it gets 3 s to leave.
+pub fn worker_command(
+    head_address: &str,
+    addr: &str,
+    node: &NodePorts,
+    shape: NodeShape,
+) -> String {
     format!(
-        "ray start --address={} --node-ip-address={addr} {} {} --disable-usage-stats --block &\n\
+        "ray start --address={head_address} --node-ip-address={addr} {} {} --disable-usage-stats --block &\n\
          ray=$!\n\
-         trap 'kill -TERM $ray 2>/dev/null; wait $ray; exit 0' TERM INT\n\
+         trap 'kill -TERM $ray 2>/dev/null; (sleep 3; kill -KILL $ray 2>/dev/null) & wait $ray; exit 0' TERM INT\n\
          wait $ray",
-        address(addr, head),
         node.flags(),
         shape.flags(),
     )
@@ -182,7 +195,13 @@ mod tests {
     #[test]
     fn workers_join_the_head_on_their_own_ports() {
         let node = NodePorts::from_slice(&[7, 8, 9, 10, 11, 12]);
-        let command = worker_command("127.0.0.1", &head(), &node, NodeShape { cpus: 1, gpus: 1 });
+        let head_address = address("127.0.0.1", &head());
+        let command = worker_command(
+            &head_address,
+            "127.0.0.1",
+            &node,
+            NodeShape { cpus: 1, gpus: 1 },
+        );
         assert!(
             command.starts_with(
                 "ray start --address=127.0.0.1:6379 --node-ip-address=127.0.0.1 \

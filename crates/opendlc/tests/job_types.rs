@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::TestServer;
+use common::{path_with, python_with, TestServer};
 use serde_json::json;
 
 const TF_SCRIPT: &str = r#"
@@ -326,33 +326,6 @@ async fn an_mpi_job_needs_a_launcher_and_a_ray_job_a_head() {
             "{message}"
         );
     }
-}
-
-/// A Python with Ray: OPENDLC_FRAMEWORKS_PYTHON (scripts/test.sh points it at the venv
-/// scripts/frameworks-env.sh builds).
-fn python_with(module: &str) -> Option<String> {
-    let Ok(python) = std::env::var("OPENDLC_FRAMEWORKS_PYTHON") else {
-        eprintln!("OPENDLC_FRAMEWORKS_PYTHON is not set (scripts/test.sh sets it from scripts/frameworks-env.sh): skipped");
-        return None;
-    };
-    let ok = std::process::Command::new(&python)
-        .args(["-c", &format!("import {module}")])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        eprintln!("{python} cannot import {module}: skipped");
-    }
-    ok.then_some(python)
-}
-
-/// The pods' PATH with the framework venv's bin first (where `ray` and `python` are).
-fn path_with(python: &str) -> String {
-    let bin = std::path::Path::new(python).parent().unwrap();
-    format!(
-        "{}:{}",
-        bin.display(),
-        std::env::var("PATH").unwrap_or_default()
-    )
 }
 
 const RAY_DRIVER: &str = r#"

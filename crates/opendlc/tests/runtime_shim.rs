@@ -93,3 +93,52 @@ fn a_start_nobody_hears_kills_the_pod() {
     // The pod did start (started.json) before the shim found nobody listening.
     assert!(dir.join("started.json").exists());
 }
+
+/// The shim blocks the signals it reads from its signalfd; the command must not inherit that
+/// mask. `exec` shows what a command the shell runs in its place (`python train.py`) gets.
+#[test]
+fn the_command_starts_with_no_signal_blocked() {
+    let data = tempfile::tempdir().unwrap();
+    let dir = data.path().join("pod");
+    write_spec(&dir, "exec grep SigBlk /proc/self/status", &[]);
+    assert!(shim(&dir).output().unwrap().status.success());
+    assert_eq!(log_lines(&dir), ["SigBlk:\t0000000000000000"]);
+}
+
+/// With SIGTERM (and SIGCHLD) blocked, a shell waiting for its child would never run its
+/// trap: the stop would wait out the grace period and end in SIGKILL.
+#[test]
+fn a_stop_reaches_a_shell_waiting_for_its_child() {
+    let data = tempfile::tempdir().unwrap();
+    let dir = data.path().join("pod");
+    write_spec(
+        &dir,
+        "sleep 100 & child=$!\n\
+         trap 'echo got TERM; kill $child; exit 3' TERM\n\
+         echo ready >&2\n\
+         wait $child",
+        &[],
+    );
+    let mut shim = shim(&dir).stdout(Stdio::piped()).spawn().unwrap();
+    let mut report = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(shim.stdout.take().unwrap()),
+        &mut report,
+    )
+    .unwrap();
+    assert!(report.starts_with("started "), "{report}");
+    // Until the shell has set its trap, SIGTERM would just end it.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while log_lines(&dir).is_empty() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    let stopped = std::time::Instant::now();
+    // SAFETY: kill(2) with plain integers.
+    assert_eq!(unsafe { libc::kill(shim.id() as i32, libc::SIGTERM) }, 0);
+    assert!(shim.wait().unwrap().success());
+    // The grace period is 1 s: the trap ran well before it was over.
+    assert!(stopped.elapsed() < std::time::Duration::from_millis(900));
+    assert!(log_lines(&dir).contains(&"got TERM".to_string()));
+    assert_eq!(exit_of(&dir).code, Some(3));
+}

@@ -8,7 +8,7 @@ mod slurm_support;
 
 use std::time::Duration;
 
-use common::pytorch_job;
+use common::{path_with, python_with, pytorch_job};
 use serde_json::{json, Value};
 use slurm_support::{available, finished, lock_cluster, server};
 
@@ -384,13 +384,22 @@ async fn an_mpi_job_runs_its_ranks_in_the_worker_pods() {
     let _lock = lock_cluster();
     let server = server().await;
     let small = json!({"CPU": "1", "Memory": "256Mi"});
-    let hello = r#"echo rank $OMPI_COMM_WORLD_RANK of $OMPI_COMM_WORLD_SIZE on $SLURMD_NODENAME"#;
+    // With mpi4py the ranks also talk to each other (an allreduce over the nodes' network).
+    let has_mpi4py = std::process::Command::new("/usr/bin/python3")
+        .args(["-c", "import mpi4py"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    let rank = if has_mpi4py {
+        r#"/usr/bin/python3 -c "from mpi4py import MPI; import os; c = MPI.COMM_WORLD; print('rank', c.Get_rank(), 'of', c.Get_size(), 'on', os.environ['SLURMD_NODENAME'], 'sum', c.allreduce(c.Get_rank() + 1), flush=True)""#
+    } else {
+        r#"sh -c 'echo rank $OMPI_COMM_WORLD_RANK of $OMPI_COMM_WORLD_SIZE on $SLURMD_NODENAME'"#
+    };
     let body = json!({
         "DisplayName": "slurm-mpi",
         "JobType": "MPIJob",
         "JobSpecs": [{"Type": "Launcher", "PodCount": 1, "ResourceConfig": small},
                      {"Type": "Worker", "PodCount": 2, "ResourceConfig": small}],
-        "UserCommand": format!("mpirun -np 2 sh -c '{hello}'"),
+        "UserCommand": format!("mpirun -np 2 {rank}"),
     });
     let job_id = server.create_job(body).await;
     let job = finished(&server, &job_id, Duration::from_secs(90)).await;
@@ -412,9 +421,103 @@ async fn an_mpi_job_runs_its_ranks_in_the_worker_pods() {
             .logs(&job_id, pod["PodId"].as_str().unwrap(), "")
             .await;
         let node = pod["NodeName"].as_str().unwrap();
-        assert!(
-            logs.contains(&format!("rank {worker} of 2 on {node}")),
-            "worker {worker} on {node}: {logs:?}"
-        );
+        let line = format!("rank {worker} of 2 on {node}");
+        let line = if has_mpi4py {
+            format!("{line} sum 3")
+        } else {
+            line
+        };
+        assert!(logs.contains(&line), "worker {worker} on {node}: {logs:?}");
+        // Its remote shell listened on TCP at its node's address (pods on several nodes cannot
+        // share a Unix socket), with the job's secret.
+        let mpi = server
+            .data_dir
+            .path()
+            .join("jobs")
+            .join(&job_id)
+            .join("mpi");
+        let id = pod["PodId"].as_str().unwrap();
+        let published = std::fs::read_to_string(mpi.join(format!("{id}.addr"))).unwrap();
+        let ip = pod["Ip"].as_str().unwrap();
+        assert!(published.starts_with(&format!("\"{ip}:")), "{published}");
+        assert!(!mpi.join(format!("{id}.sock")).exists());
     }
+}
+
+/// The driver: both Ray nodes do work, and each reports the address it joined with.
+const RAY_DRIVER: &str = r#"
+import os, time, ray
+ray.init()
+@ray.remote(num_cpus=1, scheduling_strategy="SPREAD")
+def where():
+    time.sleep(0.3)
+    return ray.util.get_node_ip_address() + "@" + os.environ["SLURMD_NODENAME"]
+print("used", " ".join(sorted(set(ray.get([where.remote() for _ in range(4)])))), flush=True)
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ray_job_spans_both_nodes() {
+    if !available("a_ray_job_spans_both_nodes") {
+        return;
+    }
+    let Some(python) = python_with("ray") else {
+        return;
+    };
+    let _lock = lock_cluster();
+    let server = server().await;
+    let script = server.data_dir.path().join("driver.py");
+    std::fs::write(&script, RAY_DRIVER).unwrap();
+    let node = json!({"CPU": "1", "Memory": "2Gi"});
+    let body = json!({
+        "DisplayName": "slurm-ray",
+        "JobType": "RayJob",
+        "JobSpecs": [{"Type": "Head", "PodCount": 1, "ResourceConfig": node},
+                     {"Type": "Worker", "PodCount": 1, "ResourceConfig": node}],
+        "Envs": {"PATH": path_with(&python), "RAY_USAGE_STATS_ENABLED": "0"},
+        "UserCommand": format!("python {} && sleep 30", script.display()),
+    });
+    let job_id = server.create_job(body).await;
+    let head = format!("{job_id}-head-0");
+    let deadline = std::time::Instant::now() + Duration::from_secs(180);
+    let line = loop {
+        let job = server.get_job(&job_id).await;
+        if !pods(&job).is_empty() {
+            let logs = server.logs(&job_id, &head, "").await;
+            if let Some(line) = logs.iter().find(|l| l.starts_with("used ")) {
+                break line.clone();
+            }
+            assert!(
+                std::time::Instant::now() < deadline && job["Status"] != "Failed",
+                "{job}\n{logs:?}"
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    // Each Ray node joined with its pod's own address (MY_POD_IP, filled in on its node).
+    let job = server.get_job(&job_id).await;
+    let mut expected: Vec<String> = pods(&job)
+        .iter()
+        .map(|p| {
+            format!(
+                "{}@{}",
+                p["Ip"].as_str().unwrap(),
+                p["NodeName"].as_str().unwrap()
+            )
+        })
+        .collect();
+    expected.sort();
+    assert_eq!(line, format!("used {}", expected.join(" ")));
+    // GetRayDashboard: the server proxies the head's dashboard on the head's node.
+    let dashboard = server
+        .ok("GET", &format!("/api/v1/jobs/{job_id}/rayDashboard"), None)
+        .await;
+    let url = dashboard["url"].as_str().unwrap();
+    let page = reqwest::get(url).await.unwrap();
+    assert!(page.status().is_success(), "{url}: {}", page.status());
+    // Stopped, the pods leave at once: no grace period waited out (30 s).
+    let stopped = std::time::Instant::now();
+    server.stop_job(&job_id).await;
+    let job = finished(&server, &job_id, Duration::from_secs(60)).await;
+    assert_eq!(job["Status"], "Stopped", "{job}");
+    assert!(stopped.elapsed() < Duration::from_secs(15), "{job}");
 }

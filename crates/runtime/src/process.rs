@@ -177,6 +177,25 @@ pub(crate) fn kill_orphaned_pod(
     )
 }
 
+/// Makes `command`'s process start with no signal blocked. std hands the parent's signal mask
+/// on to children, and the shim and the MPI worker block the signals they read from a
+/// signalfd: a pod inheriting that mask would never see the SIGTERM that stops it (it would
+/// wait out its grace period), and a shell waiting for its children never sees SIGCHLD.
+pub(crate) fn unblock_signals_in_child(command: &mut std::process::Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: the closure only calls sigprocmask, which is async-signal-safe.
+    unsafe {
+        command.pre_exec(|| {
+            nix::sys::signal::sigprocmask(
+                nix::sys::signal::SigmaskHow::SIG_SETMASK,
+                Some(&nix::sys::signal::SigSet::empty()),
+                None,
+            )
+            .map_err(io::Error::from)
+        });
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -27,14 +27,14 @@ const HOP_BY_HOP: &[&str] = &[
 pub async fn forward(
     http: &reqwest::Client,
     request: Request,
-    port: u16,
+    (host, port): (&str, u16),
     path: &str,
     query: &str,
 ) -> Result<Response, String> {
     let url = if query.is_empty() {
-        format!("http://127.0.0.1:{port}{path}")
+        format!("http://{host}:{port}{path}")
     } else {
-        format!("http://127.0.0.1:{port}{path}?{query}")
+        format!("http://{host}:{port}{path}?{query}")
     };
     let (parts, body) = request.into_parts();
     let body = axum::body::to_bytes(body, MAX_REQUEST_BODY)

@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use opendlc_core::identity::Owned;
 use opendlc_core::ray::{HeadPorts, HEAD_FILE};
 use opendlc_core::time::now_millis;
-use opendlc_core::JobStatus;
+use opendlc_core::{JobStatus, Role};
 
 use crate::auth::token::TargetType;
 use crate::proxy::{cookie, error, forward, query_param};
@@ -110,11 +110,22 @@ async fn proxy(State(state): State<AppState>, request: Request) -> Response {
             },
         )
         .finish();
+    // The head is the job's one pod that is not a Worker; on Slurm it is on another node.
+    let host = state
+        .store
+        .pods(&job_id)
+        .ok()
+        .and_then(|pods| {
+            pods.into_iter()
+                .find(|p| p.current && p.role != Role::Worker)
+        })
+        .and_then(|p| p.ip)
+        .unwrap_or_else(|| "127.0.0.1".to_string());
     let http = state.tensorboards.http.clone();
     let mut response = match forward(
         &http,
         request,
-        head.dashboard,
+        (&host, head.dashboard),
         &upstream_path,
         &upstream_query,
     )

@@ -367,3 +367,30 @@ impl TestServer {
         run.stdout.trim().to_string()
     }
 }
+
+/// A Python that can import `module`: OPENDLC_FRAMEWORKS_PYTHON (scripts/test.sh points it at
+/// the venv scripts/frameworks-env.sh builds).
+pub fn python_with(module: &str) -> Option<String> {
+    let Ok(python) = std::env::var("OPENDLC_FRAMEWORKS_PYTHON") else {
+        eprintln!("OPENDLC_FRAMEWORKS_PYTHON is not set (scripts/test.sh sets it from scripts/frameworks-env.sh): skipped");
+        return None;
+    };
+    let ok = std::process::Command::new(&python)
+        .args(["-c", &format!("import {module}")])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        eprintln!("{python} cannot import {module}: skipped");
+    }
+    ok.then_some(python)
+}
+
+/// The pods' PATH with the framework venv's bin first (where `ray` and `python` are).
+pub fn path_with(python: &str) -> String {
+    let bin = std::path::Path::new(python).parent().unwrap();
+    format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    )
+}

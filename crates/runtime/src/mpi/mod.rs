@@ -1,4 +1,4 @@
-//! MPIJob on the local runtime: `mpirun` in the Launcher pod starts its ranks inside the Worker
+//! MPIJob: `mpirun` in the Launcher pod starts its ranks inside the Worker
 //! pods, as `kubectl exec` does for the MPI operators on Kubernetes.
 //!
 //! Three small programs, all hidden subcommands of the one binary:
@@ -6,7 +6,10 @@
 //! - [`worker`] (`opendlc mpi-worker`) is a Worker pod's command. It listens on a Unix socket in
 //!   the job's MPI directory (mode 0700, one socket per pod) and runs what it is asked to run
 //!   (Open MPI's `orted`) as its own child: inside the pod's process tree and session, with the
-//!   pod's environment, its stdout and stderr going to the pod log.
+//!   pod's environment, its stdout and stderr going to the pod log. On the Slurm runtime, where
+//!   pods are on several nodes and a Unix socket does not cross a network filesystem, it
+//!   listens on TCP on its node's address instead ([`LISTEN_ENV`]), published in the MPI
+//!   directory, and serves only requests that carry the job's secret ([`SECRET_FILE`]).
 //! - [`rsh`] (`opendlc mpi-rsh HOST COMMAND…`) is Open MPI's remote shell
 //!   (`OMPI_MCA_plm_rsh_agent`): HOST is a pod name from the hostfile; it hands COMMAND to that
 //!   pod's worker and exits with the command's exit status, as ssh would.
@@ -21,8 +24,10 @@ pub mod rsh;
 pub mod worker;
 
 use std::fs::File;
-use std::io;
+use std::io::{self, Read, Write};
+use std::net::TcpStream;
 use std::os::fd::AsRawFd;
+use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -31,10 +36,20 @@ use serde::{Deserialize, Serialize};
 /// pod's main one: its stdout and stderr are the pod log, its process group the pod's.
 pub const POD_PID_ENV: &str = "OPENDLC_MPI_POD_PID";
 
+/// Set (by the Slurm runtime) to the address of the pod's node: the worker then listens on TCP
+/// there instead of on a Unix socket, and writes where in `<pod>.addr` ([`address_name`]).
+pub const LISTEN_ENV: &str = "OPENDLC_MPI_LISTEN";
+/// The job's secret in its MPI directory (written by the server): what a remote shell must
+/// present to a worker that listens on TCP.
+pub const SECRET_FILE: &str = "secret";
+
 /// What the remote shell asks a worker to run.
 #[derive(Debug, Serialize, Deserialize)]
 struct Request {
     command: String,
+    /// The job's secret, required by a worker on TCP.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    secret: Option<String>,
 }
 
 /// How it ended: the exit code, or 128 + the signal, as a shell reports it.
@@ -46,6 +61,64 @@ struct Reply {
 /// The socket of pod `host` in the job's MPI directory.
 pub fn socket_name(host: &str) -> String {
     format!("{host}.sock")
+}
+
+/// The file in the job's MPI directory with the TCP address (`IP:PORT`) of pod `host`'s worker.
+pub fn address_name(host: &str) -> String {
+    format!("{host}.addr")
+}
+
+fn read_secret(dir: &Path) -> io::Result<String> {
+    let secret = std::fs::read_to_string(dir.join(SECRET_FILE))?;
+    let secret = secret.trim().to_string();
+    if secret.is_empty() {
+        return Err(io::Error::other(format!(
+            "{} is empty",
+            dir.join(SECRET_FILE).display()
+        )));
+    }
+    Ok(secret)
+}
+
+/// A connection between the remote shell and a worker: over a Unix socket (pods on one host)
+/// or TCP (pods on several nodes).
+enum Connection {
+    Unix(UnixStream),
+    Tcp(TcpStream),
+}
+
+impl Connection {
+    fn try_clone(&self) -> io::Result<Connection> {
+        Ok(match self {
+            Connection::Unix(s) => Connection::Unix(s.try_clone()?),
+            Connection::Tcp(s) => Connection::Tcp(s.try_clone()?),
+        })
+    }
+}
+
+impl Read for Connection {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Connection::Unix(s) => s.read(buf),
+            Connection::Tcp(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Connection {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Connection::Unix(s) => s.write(buf),
+            Connection::Tcp(s) => s.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Connection::Unix(s) => s.flush(),
+            Connection::Tcp(s) => s.flush(),
+        }
+    }
 }
 
 /// A path to `name` in `dir` that fits in a Unix socket address (108 bytes) however long `dir`

@@ -63,6 +63,7 @@ pub(super) fn spawn(spec: &PodSpec, cgroup_procs: Vec<RawFd>) -> Result<Spawned,
         }
     }
     command.envs(&spec.env);
+    crate::process::unblock_signals_in_child(&mut command);
     if !cgroup_procs.is_empty() {
         // SAFETY: the closure only makes write(2) calls (async-signal-safe), and the shim has
         // no other thread yet.

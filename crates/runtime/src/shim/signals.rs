@@ -2,8 +2,9 @@
 //!
 //! The signals we handle are blocked in every thread (the mask is set before any thread exists
 //! and threads inherit it), so they queue up for the signalfd instead of interrupting anyone.
-//! Blocking, rather than ignoring, matters: an ignored signal stays ignored across `exec`, a
-//! blocked one does not reach the command at all because std clears the mask in the child.
+//! Blocking, rather than ignoring, matters: an ignored signal stays ignored across `exec`,
+//! while the command's process clears the mask before it runs the command
+//! ([`crate::process::unblock_signals_in_child`]; std would hand the mask on).
 
 use std::os::fd::AsFd;
 use std::time::Duration;

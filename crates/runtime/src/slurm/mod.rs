@@ -373,6 +373,20 @@ fn spec_of(launch: &PodLaunch, job_id: &str, members: &BTreeMap<String, PathBuf>
             peers = members.clone();
         }
     }
+    let own = addresses::token(&launch.pod_id);
+    // RayJob: `ray start` gives the pod's own address as its node's.
+    if let Some(value) = env.get_mut(opendlc_core::ray::POD_IP_ENV) {
+        *value = own.clone();
+        peers.insert(launch.pod_id.clone(), launch.dir.clone());
+    }
+    // MPIJob: Open MPI may use the nodes' network (not loopback only), and each Worker's
+    // remote shell listens on TCP at its own node's address.
+    if env.contains_key("OMPI_MCA_plm_rsh_agent") {
+        env.remove("OMPI_MCA_btl_tcp_if_include");
+        env.remove("OMPI_MCA_oob_tcp_if_include");
+        env.insert(crate::mpi::LISTEN_ENV.to_string(), own);
+        peers.insert(launch.pod_id.clone(), launch.dir.clone());
+    }
     // The env contract addresses the master as this host; under Slurm it is the master's node,
     // known once the gang is placed: the batch script fills it in.
     for name in script::ADDRESS_VARS {

@@ -137,13 +137,15 @@ impl Engine {
             cpus: (plan.resources.cpu_milli / 1000).max(1) as u32,
             gpus: plan.resources.gpu,
         };
+        // A pod's own address, expanded by its shell (see ray::POD_IP_ENV).
+        let pod_ip = format!("\"${}\"", ray::POD_IP_ENV);
         let mut commands = HashMap::new();
         for plan in plans {
             let command = match plan.role {
                 role if role == head => {
                     let temp_dir = std::env::temp_dir().join(format!("opendlc-ray-{}", job.job_id));
                     ray::head_command(
-                        POD_IP,
+                        &pod_ip,
                         &head_ports,
                         shape(plan),
                         &temp_dir.display().to_string(),
@@ -154,14 +156,17 @@ impl Engine {
                 }
                 Role::Worker if !own_command(Role::Worker) => {
                     let node = NodePorts::from_slice(&take(NodePorts::COUNT));
-                    ray::worker_command(POD_IP, &head_ports, &node, shape(plan))
+                    ray::worker_command("\"$RAY_ADDRESS\"", &pod_ip, &node, shape(plan))
                 }
                 _ => continue,
             };
             commands.insert(plan.pod_id.clone(), command);
         }
         Ok(FrameworkLaunch {
-            env: vec![("RAY_ADDRESS".into(), ray::address(POD_IP, &head_ports))],
+            env: vec![
+                ("RAY_ADDRESS".into(), ray::address(POD_IP, &head_ports)),
+                (ray::POD_IP_ENV.into(), POD_IP.into()),
+            ],
             commands,
         })
     }
@@ -181,7 +186,8 @@ impl Engine {
             use std::os::unix::fs::PermissionsExt;
             // The sockets there run commands in the pods: only their user may reach them.
             std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))?;
-            std::fs::write(dir.join(mpi::HOSTFILE), mpi::hostfile(plans))
+            std::fs::write(dir.join(mpi::HOSTFILE), mpi::hostfile(plans))?;
+            write_mpi_secret(&dir)
         });
         written
             .map_err(|e| format!("failed to write the MPI hostfile in {}: {e}", dir.display()))?;
@@ -239,4 +245,31 @@ fn require(job: &Job, program: &str, what: &str) -> Result<(), String> {
             job.job_type
         ))
     }
+}
+
+/// The secret a remote shell presents to a Worker that listens on TCP (pods on several nodes:
+/// the Slurm runtime). Written once per job (then kept, so that pods of every incarnation share
+/// it), readable by the server's user only, and in place whole or not at all.
+fn write_mpi_secret(dir: &std::path::Path) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = dir.join(opendlc_runtime::mpi::SECRET_FILE);
+    if std::fs::metadata(&path).is_ok_and(|m| m.len() > 0) {
+        return Ok(());
+    }
+    let partial = dir.join(format!("{}.partial", opendlc_runtime::mpi::SECRET_FILE));
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&partial)?;
+    let secret = format!(
+        "{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    );
+    file.write_all(secret.as_bytes())?;
+    file.sync_all()?;
+    std::fs::rename(&partial, &path)
 }

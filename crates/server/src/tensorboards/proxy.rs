@@ -83,7 +83,7 @@ async fn proxy(State(tbs): State<Arc<Tensorboards>>, request: Request) -> Respon
             &format!("The TensorBoard {id} is {}, not Running.", tb.status),
         );
     };
-    let mut response = match forward(&tbs.http, request, port, &path, &query).await {
+    let mut response = match forward(&tbs.http, request, ("127.0.0.1", port), &path, &query).await {
         Ok(response) => response,
         Err(e) => {
             tracing::warn!(tensorboard.id = %id, "proxy: {e}");
