@@ -162,3 +162,68 @@ fn a_slurm_job_finishes_with_all_its_logs_after_the_server_is_killed() {
         assert_eq!(times.len(), all, "a sample recorded twice: {times:?}");
     }
 }
+
+/// A job still in Slurm's queue when the server is killed: the new server follows the same Slurm
+/// job (no second submission) and shows its pod Running once Slurm starts it.
+#[test]
+fn a_job_pending_in_slurm_runs_after_the_server_is_killed() {
+    if !slurm_support::available("a_job_pending_in_slurm_runs_after_the_server_is_killed") {
+        return;
+    }
+    let _lock = slurm_support::lock_cluster();
+    let data_dir = tempfile::tempdir().unwrap();
+    let (mut server, base) = spawn_server(data_dir.path());
+    let big = |name: &str, pods: u32| {
+        json!({
+            "DisplayName": name,
+            "JobType": "PyTorchJob",
+            "JobSpecs": [{"Type": "Worker", "PodCount": pods, "ResourceConfig": {"CPU": "4", "Memory": "1Gi"}}],
+            "UserCommand": "sleep 60",
+        })
+    };
+    let create = |base: &str, body: Value| {
+        call(base, "POST", "/api/v1/jobs", Some(body))["JobId"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    // Fills both nodes (4 CPUs each), so that the next job waits.
+    let filler = create(&base, big("slurm-fill", 2));
+    wait_status(&base, &filler, "Running");
+    let waiting = create(&base, big("slurm-wait", 1));
+    let start = Instant::now();
+    while !call(&base, "GET", &format!("/api/v1/jobs/{waiting}"), None)["ReasonMessage"]
+        .as_str()
+        .is_some_and(|m| m.contains("is pending"))
+    {
+        assert!(start.elapsed() < Duration::from_secs(30), "never pending");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    server.kill().unwrap();
+    server.wait().unwrap();
+
+    let (mut server, base) = spawn_server(data_dir.path());
+    call(&base, "POST", &format!("/api/v1/jobs/{filler}/stop"), None);
+    let job = wait_status(&base, &waiting, "Running");
+    assert_eq!(job["Pods"][0]["Status"], "Running", "{job}");
+    let events = call(
+        &base,
+        "GET",
+        &format!("/api/v1/jobs/{waiting}/events"),
+        None,
+    )
+    .to_string();
+    assert_eq!(
+        events.matches("Submitted to Slurm as job").count(),
+        1,
+        "{events}"
+    );
+    assert!(
+        events.contains("submitted before the server restarted"),
+        "{events}"
+    );
+    call(&base, "POST", &format!("/api/v1/jobs/{waiting}/stop"), None);
+    wait_status(&base, &waiting, "Stopped");
+    server.kill().unwrap();
+    server.wait().unwrap();
+}

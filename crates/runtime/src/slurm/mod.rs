@@ -112,6 +112,11 @@ pub enum GangNote {
     Submitted {
         slurm_job_id: String,
     },
+    /// The pods' Slurm job was submitted by an earlier server (it restarted while the job
+    /// waited) and is followed again instead of submitting another.
+    Adopted {
+        slurm_job_id: String,
+    },
     /// The Slurm job waits; `reason` is Slurm's (Resources, Priority, QOSMaxCpuPerUserLimit …).
     Pending {
         slurm_job_id: String,
@@ -187,10 +192,17 @@ impl SlurmRuntime {
             senders.push(tx);
         }
         match self.submit(&gang).await {
-            Ok(slurm_job_id) => {
-                let _ = notes.send(GangNote::Submitted {
-                    slurm_job_id: slurm_job_id.clone(),
-                });
+            Ok((slurm_job_id, adopted)) => {
+                let note = if adopted {
+                    GangNote::Adopted {
+                        slurm_job_id: slurm_job_id.clone(),
+                    }
+                } else {
+                    GangNote::Submitted {
+                        slurm_job_id: slurm_job_id.clone(),
+                    }
+                };
+                let _ = notes.send(note);
                 let pods = gang
                     .pods
                     .iter()
@@ -209,14 +221,18 @@ impl SlurmRuntime {
         starts
     }
 
-    async fn submit(&self, gang: &Gang) -> Result<String, RuntimeError> {
+    /// Submits the gang; or adopts the Slurm job an earlier server submitted for these very
+    /// pods (true), when it is still alive.
+    async fn submit(&self, gang: &Gang) -> Result<(String, bool), RuntimeError> {
         let Some(first) = gang.pods.first() else {
             return Err(RuntimeError::Slurm("a gang needs at least one pod".into()));
         };
-        // Adopt a Slurm job an earlier server submitted for these very pods.
         if let Ok(Some(known)) = read_json::<PodSlurm>(&first.launch.dir.join(SLURM_FILE)) {
-            if cli::is_alive(&known.slurm_job_id).await {
-                return Ok(known.slurm_job_id);
+            // A pod that ran (even if its Slurm job is over by now) must not run twice: its
+            // files tell how it went.
+            let ran = PodDir::new(&first.launch.dir).started().exists();
+            if ran || cli::is_alive(&known.slurm_job_id).await {
+                return Ok((known.slurm_job_id, true));
             }
         }
         let gang_dir = gang_dir(&first.launch.dir, &first.launch.pod_uid);
@@ -276,7 +292,7 @@ impl SlurmRuntime {
                 return Err(io("the Slurm record", &path, e));
             }
         }
-        Ok(slurm_job_id)
+        Ok((slurm_job_id, false))
     }
 
     fn target(&self, resource_id: &str) -> SlurmTarget {
@@ -336,6 +352,15 @@ impl SlurmRuntime {
             }
         });
         Ok(())
+    }
+
+    /// Whether a pod an earlier server submitted is still waiting for Slurm to start it (its
+    /// Slurm job is recorded, its shim has not run yet). After a restart such a pod is launched
+    /// again rather than re-attached: the launch adopts its Slurm job, and its start is
+    /// reported as for any launch (a re-attached pod only reports its end).
+    pub fn awaits_start(dir: &Path) -> bool {
+        let pod = PodDir::new(dir);
+        dir.join(SLURM_FILE).exists() && !pod.started().exists() && !pod.exit().exists()
     }
 
     /// After a server restart, watches a pod launched by an earlier server: exactly one

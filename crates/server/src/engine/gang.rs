@@ -123,6 +123,10 @@ async fn record_notes(
             GangNote::Submitted { slurm_job_id } => {
                 (format!("Submitted to Slurm as job {slurm_job_id}"), None)
             }
+            GangNote::Adopted { slurm_job_id } => (
+                format!("Following Slurm job {slurm_job_id} again, submitted before the server restarted"),
+                None,
+            ),
             GangNote::Pending {
                 slurm_job_id,
                 reason,

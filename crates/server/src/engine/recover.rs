@@ -4,6 +4,7 @@
 
 use opendlc_core::time::now_millis;
 use opendlc_core::{Job, JobStatus, Pod, PodStatus, Reason};
+use opendlc_runtime::slurm::SlurmRuntime;
 use opendlc_store::PodEnd;
 use std::collections::HashMap;
 
@@ -108,7 +109,11 @@ impl Engine {
         let mut never_started = std::collections::HashSet::new();
         for pod in active.pods.iter_mut().filter(|p| !p.status.is_terminal()) {
             let dir = self.jobs_dir.pod(&job_id, &pod.pod_uid);
-            if opendlc_runtime::was_started(&dir) {
+            let on_slurm = self.runtime.slurm().is_some();
+            if on_slurm && !stopping && SlurmRuntime::awaits_start(&dir) {
+                // Still waiting in Slurm's queue: launched again, which adopts its Slurm job.
+                never_started.insert(pod.pod_uid.clone());
+            } else if opendlc_runtime::was_started(&dir) {
                 // A launch was begun: the shim is (or was) there; never launch twice.
                 self.launched_pods.insert(pod.pod_uid.clone());
                 self.launch_requested.insert(pod.pod_uid.clone());
