@@ -132,6 +132,27 @@ try {
   await page.waitForFunction(() => document.querySelectorAll('#events-list li').length > 1);
   await shot('job-events');
 
+  step('create a TensorBoard for the job and open it');
+  await page.click('#tab-overview');
+  await page.fill('#tb-summary', 'tb');
+  await page.click('#create-tensorboard');
+  await page.waitForSelector('#panel-overview tr[data-tensorboard-id] .badge', { timeout: LONG });
+  await page.waitForFunction(() => {
+    const row = document.querySelector('#panel-overview tr[data-tensorboard-id]');
+    return row && /Running|Failed/.test(row.textContent);
+  }, null, { timeout: LONG });
+  const board = await page.textContent('#panel-overview tr[data-tensorboard-id]');
+  assert.match(board, /Running/, `the TensorBoard runs: ${board}`);
+  const [tab] = await Promise.all([
+    page.context().waitForEvent('page'),
+    page.click('#panel-overview tr[data-tensorboard-id] button'),
+  ]);
+  await tab.waitForLoadState('domcontentloaded');
+  assert.match(tab.url(), /\/tensorboard\//, tab.url());
+  assert.match(await tab.content(), /<html/i);
+  await tab.close();
+  await shot('job-tensorboard');
+
   step('share a read-only link');
   await page.click('#tab-overview');
   await page.click('#share-job');

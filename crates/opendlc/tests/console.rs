@@ -228,9 +228,16 @@ async fn the_console_works_end_to_end_in_chromium() {
     // A small pool, whatever the host: two 2-CPU jobs fill it and a 4-CPU job waits.
     let file = dir.path().join("capacity.yaml");
     std::fs::write(&file, "pool: {cpu: 4, memory: 16Gi}\ncpu_overcommit: 1\n").unwrap();
+    // The job page creates and opens a TensorBoard: the python env's (scripts/test.sh).
+    let tensorboard = std::env::var_os("OPENDLC_TENSORBOARD").map(PathBuf::from);
+    let Some(tensorboard) = tensorboard.filter(|p| p.is_file()) else {
+        eprintln!("no tensorboard (OPENDLC_TENSORBOARD; scripts/test.sh sets it): skipped");
+        return;
+    };
     let server = TestServer::start_with(dir, |c| {
         c.capacity_file = Some(file);
         c.metrics.interval = Duration::from_secs(1);
+        c.tensorboard_program = tensorboard;
     })
     .await;
     let target = std::env::var("CARGO_TARGET_DIR")

@@ -177,6 +177,7 @@ export const api = {
   webTerminal: (id, pod, query) =>
     call('GetWebTerminal', 'GET', `${job(id)}/pods/${seg(pod)}/webterminal`, { query }),
   listTensorboards: (query) => call('ListTensorboards', 'GET', '/api/v1/tensorboards', { query }),
+  createTensorboard: (body) => call('CreateTensorboard', 'POST', '/api/v1/tensorboards', { body }),
   tensorboardSharedUrl: (id, query) =>
     call('GetTensorboardSharedUrl', 'GET', `/api/v1/tensorboards/${seg(id)}/sharedurl`, { query }),
   ecsSpecs: (query) => call('ListEcsSpecs', 'GET', '/api/v1/ecsspecs', { query }),

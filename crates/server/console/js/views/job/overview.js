@@ -162,28 +162,57 @@ async function loadTensorboards(box, ctx) {
     box.remove();
     return;
   }
-  fill(box, h('h2', {}, 'TensorBoards'), h('p', { class: 'muted' }, 'Loading…'));
+  const title = h('h2', {}, 'TensorBoards');
+  if (!box.childElementCount) fill(box, title, h('p', { class: 'muted' }, 'Loading…'));
+  let list;
   try {
-    const reply = await api.listTensorboards({ JobId: ctx.id, PageSize: 100 });
-    const list = reply.Tensorboards || [];
-    fill(box, h('h2', {}, 'TensorBoards'), list.length
-      ? table(['TensorBoard', 'Status', 'Summaries', ''], list.map((t) => h('tr', {},
-        h('td', {}, t.DisplayName || t.TensorboardId),
-        h('td', {}, badge(t.Status)),
-        h('td', {}, h('code', {}, t.SummaryRelativePath || t.SummaryPath || '')),
-        h('td', {}, t.Status === 'Running' ? h('button', {
-          type: 'button', class: 'link',
-          onclick: async () => {
-            try {
-              const { TensorboardSharedUrl: url } = await api.tensorboardSharedUrl(t.TensorboardId, { ExpireTimeSeconds: 3600 });
-              window.open(sameOrigin(url), '_blank', 'noopener');
-            } catch (e) { toast(errorText(e), 'bad'); }
-          },
-        }, 'Open') : ''))))
-      : h('p', { class: 'empty' }, 'None. Create one with CreateTensorboard (JobId) from the SDK or the CLI.'));
+    list = (await api.listTensorboards({ JobId: ctx.id, PageSize: 100 })).Tensorboards || [];
   } catch (e) {
-    fill(box, h('h2', {}, 'TensorBoards'), h('p', { class: 'muted' }, errorText(e)));
+    fill(box, title, h('p', { class: 'muted' }, errorText(e)), createForm(box, ctx));
+    return;
   }
+  fill(box, title, list.length
+    ? table(['TensorBoard', 'Status', 'Summaries', ''], list.map((t) => h('tr', { dataset: { tensorboardId: t.TensorboardId } },
+      h('td', {}, t.DisplayName || t.TensorboardId),
+      h('td', {}, badge(t.Status)),
+      h('td', {}, h('code', {}, t.SummaryRelativePath || t.SummaryPath || '')),
+      h('td', {}, t.Status === 'Running' ? h('button', {
+        type: 'button', class: 'link',
+        onclick: async () => {
+          try {
+            const { TensorboardSharedUrl: url } = await api.tensorboardSharedUrl(t.TensorboardId, { ExpireTimeSeconds: 3600 });
+            window.open(sameOrigin(url), '_blank', 'noopener');
+          } catch (e) { toast(errorText(e), 'bad'); }
+        },
+      }, 'Open') : ''))))
+    : h('p', { class: 'empty' }, 'None yet.'),
+  createForm(box, ctx));
+  // A TensorBoard being created becomes Running (or Failed, saying why) within seconds.
+  if (list.some((t) => t.Status === 'Creating') && box.isConnected) {
+    setTimeout(() => loadTensorboards(box, ctx), 1000);
+  }
+}
+
+/** CreateTensorboard for this job: its summaries under the job's working directory. */
+function createForm(box, ctx) {
+  const path = h('input', {
+    id: 'tb-summary', name: 'SummaryRelativePath', placeholder: 'e.g. logs/tb (empty: all of it)',
+    'aria-label': "Summary directory, relative to the job's working directory",
+  });
+  return h('form', {
+    class: 'inline', id: 'tensorboard-form',
+    onsubmit: async (event) => {
+      event.preventDefault();
+      const body = { JobId: ctx.id };
+      if (path.value.trim()) body.SummaryRelativePath = path.value.trim();
+      try {
+        const { TensorboardId } = await api.createTensorboard(body);
+        toast(`TensorBoard ${TensorboardId} is starting`);
+        await loadTensorboards(box, ctx);
+      } catch (e) { toast(errorText(e), 'bad'); }
+    },
+  }, h('label', { for: 'tb-summary' }, 'Summaries'), path,
+  h('button', { type: 'submit', id: 'create-tensorboard' }, 'Create TensorBoard'));
 }
 
 /** The server reports its own listening address; the browser may know it by another name. */
