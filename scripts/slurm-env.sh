@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A real, small Slurm cluster on this host for the Slurm runtime's tests and benchmarks:
-# munged, slurmctld and two slurmd (`slurmd -N n1`, `-N n2`: two nodes on one host), with
-# fake GPUs (character devices), no systemd. Every file (config, state, logs, pid files,
+# munged, slurmctld and two slurmd (`slurmd -N n1`, `-N n2`: two nodes on one host, at the
+# addresses 127.0.0.1 and 127.0.0.2 so that per-node addresses differ), with fake GPUs
+# (character devices), no systemd. Every file (config, state, logs, pid files,
 # the munge socket) lives in one state directory outside the repository.
 #
 # Usage: scripts/slurm-env.sh [start | stop | status | env]
@@ -86,7 +87,7 @@ MinJobAge=600
 KillWait=5
 GresTypes=gpu
 NodeName=n1 NodeHostname=$host NodeAddr=127.0.0.1 Port=17101 CPUs=4 Boards=1 SocketsPerBoard=1 CoresPerSocket=4 ThreadsPerCore=1 RealMemory=8000 Gres=gpu:2 State=UNKNOWN
-NodeName=n2 NodeHostname=$host NodeAddr=127.0.0.1 Port=17102 CPUs=4 Boards=1 SocketsPerBoard=1 CoresPerSocket=4 ThreadsPerCore=1 RealMemory=8000 Gres=gpu:2 State=UNKNOWN
+NodeName=n2 NodeHostname=$host NodeAddr=127.0.0.2 Port=17102 CPUs=4 Boards=1 SocketsPerBoard=1 CoresPerSocket=4 ThreadsPerCore=1 RealMemory=8000 Gres=gpu:2 State=UNKNOWN
 PartitionName=debug Nodes=n1,n2 Default=YES MaxTime=INFINITE State=UP DefMemPerCPU=500
 EOF
     cat >"$state/gres.conf" <<EOF
@@ -123,8 +124,16 @@ start() {
         fi
     done
     if ((changed)); then
-        log "the configuration changed: scontrol reconfigure"
-        scontrol reconfigure
+        # A node's address is only read at start: restart the daemons rather than reconfigure.
+        log "the configuration changed: restarting slurmctld and the slurmd"
+        for f in "$state"/slurmd-*.pid "$state/slurmctld.pid"; do
+            if alive "$f"; then
+                kill "$(cat "$f")"
+                for _ in $(seq 50); do alive "$f" || break; sleep 0.1; done
+            fi
+        done
+        /usr/sbin/slurmctld -i
+        for node in n1 n2; do /usr/sbin/slurmd -N "$node"; done
     fi
     local deadline=$((SECONDS + 60))
     until [[ "$(sinfo -h -o '%t' -N 2>/dev/null | sort -u | tr '\n' ' ')" =~ ^(idle|mix|alloc)\ *(idle|mix|alloc)?\ ?$ ]] &&

@@ -444,15 +444,17 @@ async fn an_mpi_job_runs_its_ranks_in_the_worker_pods() {
     }
 }
 
-/// The driver: both Ray nodes do work, and each reports the address it joined with.
+/// The driver: the addresses the Ray nodes joined with, and the Slurm nodes its tasks ran on.
 const RAY_DRIVER: &str = r#"
 import os, time, ray
 ray.init()
-@ray.remote(num_cpus=1, scheduling_strategy="SPREAD")
+@ray.remote(num_cpus=3)  # a whole node each: two at a time run on different nodes
 def where():
-    time.sleep(0.3)
-    return ray.util.get_node_ip_address() + "@" + os.environ["SLURMD_NODENAME"]
-print("used", " ".join(sorted(set(ray.get([where.remote() for _ in range(4)])))), flush=True)
+    time.sleep(0.5)
+    return os.environ["SLURMD_NODENAME"]
+ran = sorted(set(ray.get([where.remote() for _ in range(4)])))
+joined = sorted(n["NodeManagerAddress"] for n in ray.nodes() if n["Alive"])
+print("joined", " ".join(joined), "ran", " ".join(ran), flush=True)
 "#;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -467,7 +469,8 @@ async fn a_ray_job_spans_both_nodes() {
     let server = server().await;
     let script = server.data_dir.path().join("driver.py");
     std::fs::write(&script, RAY_DRIVER).unwrap();
-    let node = json!({"CPU": "1", "Memory": "2Gi"});
+    // 3 of a node's 4 CPUs each: the two pods cannot share a node.
+    let node = json!({"CPU": "3", "Memory": "2Gi"});
     let body = json!({
         "DisplayName": "slurm-ray",
         "JobType": "RayJob",
@@ -483,7 +486,7 @@ async fn a_ray_job_spans_both_nodes() {
         let job = server.get_job(&job_id).await;
         if !pods(&job).is_empty() {
             let logs = server.logs(&job_id, &head, "").await;
-            if let Some(line) = logs.iter().find(|l| l.starts_with("used ")) {
+            if let Some(line) = logs.iter().find(|l| l.starts_with("joined ")) {
                 break line.clone();
             }
             assert!(
@@ -493,20 +496,21 @@ async fn a_ray_job_spans_both_nodes() {
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     };
-    // Each Ray node joined with its pod's own address (MY_POD_IP, filled in on its node).
+    // The tasks ran on both nodes, and each Ray node joined with its own pod's address
+    // (MY_POD_IP, filled in on its node). Ray reports a node started at 127.0.0.1 under the
+    // host's own address, so the check is on n2's (127.0.0.2): exactly one node joined there.
     let job = server.get_job(&job_id).await;
-    let mut expected: Vec<String> = pods(&job)
-        .iter()
-        .map(|p| {
-            format!(
-                "{}@{}",
-                p["Ip"].as_str().unwrap(),
-                p["NodeName"].as_str().unwrap()
-            )
-        })
-        .collect();
-    expected.sort();
-    assert_eq!(line, format!("used {}", expected.join(" ")));
+    let on_n2 = pods(&job)
+        .into_iter()
+        .find(|p| p["NodeName"] == "n2")
+        .unwrap_or_else(|| panic!("no pod on n2: {job}"));
+    let n2_ip = on_n2["Ip"].as_str().unwrap();
+    assert_eq!(n2_ip, "127.0.0.2", "{job}");
+    let (joined, ran) = line.split_once(" ran ").unwrap();
+    assert_eq!(ran, "n1 n2", "{line}");
+    let joined: Vec<&str> = joined.trim_start_matches("joined ").split(' ').collect();
+    assert_eq!(joined.len(), 2, "{line}");
+    assert_eq!(joined.iter().filter(|a| **a == n2_ip).count(), 1, "{line}");
     // GetRayDashboard: the server proxies the head's dashboard on the head's node.
     let dashboard = server
         .ok("GET", &format!("/api/v1/jobs/{job_id}/rayDashboard"), None)

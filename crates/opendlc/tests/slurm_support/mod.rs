@@ -36,6 +36,22 @@ pub fn available(test: &str) -> bool {
 /// Held for a whole test: the cluster has 8 CPUs and some tests fill it.
 pub struct ClusterLock(std::fs::File);
 
+impl Drop for ClusterLock {
+    /// A test that failed midway leaves its Slurm jobs behind, holding CPUs the next tests
+    /// need: cancel them before the next test takes the cluster.
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let user = std::process::Command::new("id").arg("-un").output();
+            if let Ok(user) = user {
+                let user = String::from_utf8_lossy(&user.stdout).trim().to_string();
+                let _ = std::process::Command::new("scancel")
+                    .args(["-u", &user])
+                    .status();
+            }
+        }
+    }
+}
+
 pub fn lock_cluster() -> ClusterLock {
     let dir = std::env::var("OPENDLC_SLURM_STATE").unwrap_or_else(|_| "/tmp".into());
     let file = std::fs::OpenOptions::new()

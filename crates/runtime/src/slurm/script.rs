@@ -4,8 +4,9 @@
 //! heterogeneous job (`#SBATCH hetjob`), all in one allocation. Each component gets one
 //! `srun` whose task `i` runs `opendlc shim --dir` for the component's pod `i` (the pod list is
 //! `pods-<component>` in the gang directory), after recording its node in `<pod dir>/node`.
-//! Before the pods start, the script puts the master node's address into the pod specs, where
-//! the server left [`super::MASTER_ADDR_TOKEN`].
+//! Before the pods start, the script writes every node's address (Slurm's NodeAddr) to
+//! `nodes` in the gang directory and puts the master node's into the pod specs, where the
+//! server left [`super::MASTER_ADDR_TOKEN`].
 
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
@@ -110,6 +111,7 @@ pub fn batch_script(input: &BatchInput<'_>) -> String {
         s.push('\n');
     }
     let _ = writeln!(s, "gang={gang}");
+    s.push_str(NODE_ADDRESSES);
     if let ([(dir, _)], true) = (input.pods.as_slice(), is_batch_step(input.pods.len())) {
         // One pod: it runs in the batch step itself (no srun: a step costs a round trip to
         // slurmctld and slurmd), and is its own master.
@@ -117,8 +119,7 @@ pub fn batch_script(input: &BatchInput<'_>) -> String {
         let _ = writeln!(
             s,
             "d={dir}\n\
-             addr=$(hostname -I 2>/dev/null | cut -d' ' -f1)\n\
-             [ -n \"$addr\" ] || addr=$SLURMD_NODENAME\n\
+             addr=$(addr_of \"$SLURMD_NODENAME\")\n\
              echo \"$SLURMD_NODENAME $addr\" > \"$d/node\"\n\
              sed -i \"s|{MASTER_ADDR_TOKEN}|$addr|g\" \"$d/{}\"\n\
              exec {} shim --dir \"$d\"",
@@ -136,8 +137,7 @@ pub fn batch_script(input: &BatchInput<'_>) -> String {
     s.push_str(
         "nodes=${SLURM_JOB_NODELIST_HET_GROUP_0:-$SLURM_JOB_NODELIST}\n\
          master=$(scontrol show hostnames \"$nodes\" | head -n 1)\n\
-         addr=$(scontrol show node \"$master\" -o 2>/dev/null | sed -n 's/.*NodeAddr=\\([^ ]*\\).*/\\1/p')\n\
-         [ -n \"$addr\" ] || addr=$master\n",
+         addr=$(addr_of \"$master\")\n",
     );
     let _ = writeln!(
         s,
@@ -149,9 +149,11 @@ pub fn batch_script(input: &BatchInput<'_>) -> String {
             .collect::<Vec<_>>()
             .join(" ")
     );
-    // Task i of a step runs pod i of the list; it records its node first (name, address).
+    // Task i of a step runs pod i of the list; it records its node first (name, address from
+    // the table the batch script wrote next to the list).
     let task = "d=$(sed -n \"$((SLURM_PROCID+1))p\" \"$1\"); \
-                echo \"$SLURMD_NODENAME $(hostname -I 2>/dev/null | cut -d\" \" -f1)\" > \"$d/node\"; \
+                a=$(sed -n \"s/^$SLURMD_NODENAME //p\" \"$(dirname \"$1\")/nodes\" | head -n 1); \
+                echo \"$SLURMD_NODENAME ${a:-$SLURMD_NODENAME}\" > \"$d/node\"; \
                 exec \"$0\" shim --dir \"$d\"";
     for (i, c) in components.iter().enumerate() {
         let group = if het {
@@ -169,6 +171,22 @@ pub fn batch_script(input: &BatchInput<'_>) -> String {
     s.push_str("wait\n");
     s
 }
+
+/// Writes `$gang/nodes`: every node of the allocation (all components) with its address, and
+/// defines `addr_of NODE`. The address is Slurm's NodeAddr for the node (what Slurm itself
+/// reaches it by), as an IPv4 address where the name resolves; one `scontrol` call for the
+/// whole gang.
+const NODE_ADDRESSES: &str = r#"lists=$(env | sed -n 's/^SLURM_JOB_NODELIST\(_HET_GROUP_[0-9]*\)\{0,1\}=//p' | paste -sd, -)
+scontrol show node "$lists" -o 2>/dev/null | sed -n 's/^NodeName=\([^ ]*\) .*NodeAddr=\([^ ]*\).*/\1 \2/p' |
+while read -r name a; do
+  ip=$(getent ahostsv4 "$a" 2>/dev/null | head -n 1 | cut -d' ' -f1)
+  echo "$name ${ip:-$a}"
+done > "$gang/nodes"
+addr_of() {
+  a=$(sed -n "s/^$1 //p" "$gang/nodes" | head -n 1)
+  echo "${a:-$1}"
+}
+"#;
 
 /// Single-quotes a word for /bin/sh.
 fn quote(word: &str) -> String {
@@ -214,6 +232,9 @@ mod tests {
         assert!(!s.contains("hetjob"));
         assert!(!s.contains("--het-group"));
         assert!(s.contains("srun --ntasks=2 "));
+        // The node table: name and NodeAddr of every node of the allocation.
+        assert!(s.contains(r"NodeAddr=\([^ ]*\).*/\1 \2/p"), "{s}");
+        assert!(s.contains("addr=$(addr_of \"$master\")"), "{s}");
     }
 
     #[test]
