@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
 # A real, small Slurm cluster on this host for the Slurm runtime's tests and benchmarks:
-# munged, slurmctld and two slurmd (`slurmd -N n1`, `-N n2`: two nodes on one host, at the
-# addresses 127.0.0.1 and 127.0.0.2 so that per-node addresses differ), with fake GPUs
-# (character devices), no systemd. Every file (config, state, logs, pid files,
+# munged, slurmctld and two slurmd (`slurmd -N n1`, `-N n2`: two nodes on one host), with
+# fake GPUs (character devices), no systemd. Every file (config, state, logs, pid files,
 # the munge socket) lives in one state directory outside the repository.
 #
 # Usage: scripts/slurm-env.sh [start | stop | status | env]
@@ -87,7 +86,7 @@ MinJobAge=600
 KillWait=5
 GresTypes=gpu
 NodeName=n1 NodeHostname=$host NodeAddr=127.0.0.1 Port=17101 CPUs=4 Boards=1 SocketsPerBoard=1 CoresPerSocket=4 ThreadsPerCore=1 RealMemory=8000 Gres=gpu:2 State=UNKNOWN
-NodeName=n2 NodeHostname=$host NodeAddr=127.0.0.2 Port=17102 CPUs=4 Boards=1 SocketsPerBoard=1 CoresPerSocket=4 ThreadsPerCore=1 RealMemory=8000 Gres=gpu:2 State=UNKNOWN
+NodeName=n2 NodeHostname=$host NodeAddr=127.0.0.1 Port=17102 CPUs=4 Boards=1 SocketsPerBoard=1 CoresPerSocket=4 ThreadsPerCore=1 RealMemory=8000 Gres=gpu:2 State=UNKNOWN
 PartitionName=debug Nodes=n1,n2 Default=YES MaxTime=INFINITE State=UP DefMemPerCPU=500
 EOF
     cat >"$state/gres.conf" <<EOF

@@ -263,7 +263,9 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             qos: args.slurm_qos,
             resources,
             file_poll: std::time::Duration::from_millis(10),
-            state_poll: std::time::Duration::from_millis(500),
+            // Starts and ends come from the pod files; squeue only tells why a job waits and
+            // whether one ended without its pods: every 2 s keeps slurmctld unburdened.
+            state_poll: std::time::Duration::from_secs(2),
             // Set by the server from --metrics-interval.
             sample_every: None,
         });

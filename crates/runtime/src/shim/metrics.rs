@@ -20,32 +20,39 @@ pub(super) struct PodSampling {
 }
 
 impl PodSampling {
-    /// Samples the pod whose command is `leader` every `every`, the first time at once.
-    /// `None`, with a line in the shim's log, when the file cannot be opened.
-    pub fn start(pod: &PodDir, leader: u32, every: Duration) -> Option<PodSampling> {
-        let mut file = match open_append(&pod.metrics()) {
-            Ok(file) => file,
-            Err(e) => {
-                diag(format_args!("metrics are not sampled: {e}"));
-                return None;
-            }
-        };
+    /// Samples the pod whose command is `leader` every `every`, the first time after one
+    /// interval: a pod shorter than that costs nothing but the thread (neither the file nor
+    /// NVML is opened), which matters for many short jobs on a busy node.
+    pub fn start(pod: &PodDir, leader: u32, every: Duration) -> PodSampling {
+        let path = pod.metrics();
         let (stop, stopped) = mpsc::channel::<()>();
         let thread = std::thread::spawn(move || {
-            let mut sampler = Sampler::new(true);
+            let mut state = None;
             loop {
-                if let Some(Some(sample)) = sampler.sample(&[leader]).pop() {
-                    if let Err(e) = pod_file::append(&mut file, now_millis(), &sample) {
-                        diag(format_args!("failed to record a metric sample: {e}"));
-                    }
-                }
                 match stopped.recv_timeout(every) {
                     Err(RecvTimeoutError::Timeout) => {}
                     Ok(()) | Err(RecvTimeoutError::Disconnected) => return,
                 }
+                if state.is_none() {
+                    match open_append(&path) {
+                        Ok(file) => state = Some((file, Sampler::new(true))),
+                        Err(e) => {
+                            diag(format_args!("metrics are not sampled: {e}"));
+                            return;
+                        }
+                    }
+                }
+                let Some((file, sampler)) = state.as_mut() else {
+                    return;
+                };
+                if let Some(Some(sample)) = sampler.sample(&[leader]).pop() {
+                    if let Err(e) = pod_file::append(file, now_millis(), &sample) {
+                        diag(format_args!("failed to record a metric sample: {e}"));
+                    }
+                }
             }
         });
-        Some(PodSampling { stop, thread })
+        PodSampling { stop, thread }
     }
 
     pub fn stop(self) {

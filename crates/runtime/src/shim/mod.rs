@@ -136,7 +136,7 @@ pub fn run(dir: &Path) -> i32 {
         ));
         if let Some(every) = spec.sample_every_ms {
             let every = Duration::from_millis(every.max(100));
-            sampling = PodSampling::start(&pod, spawned.pid, every);
+            sampling = Some(PodSampling::start(&pod, spawned.pid, every));
         }
     }
 

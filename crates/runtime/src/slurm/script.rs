@@ -111,15 +111,17 @@ pub fn batch_script(input: &BatchInput<'_>) -> String {
         s.push('\n');
     }
     let _ = writeln!(s, "gang={gang}");
-    s.push_str(NODE_ADDRESSES);
     if let ([(dir, _)], true) = (input.pods.as_slice(), is_batch_step(input.pods.len())) {
         // One pod: it runs in the batch step itself (no srun: a step costs a round trip to
-        // slurmctld and slurmd), and is its own master.
+        // slurmctld and slurmd), and is its own master: no other pod needs its address, which
+        // is this host's first one (asking slurmctld for the NodeAddr would cost a round trip
+        // on every one-pod job).
         let dir = quote(&dir.display().to_string());
         let _ = writeln!(
             s,
             "d={dir}\n\
-             addr=$(addr_of \"$SLURMD_NODENAME\")\n\
+             addr=$(hostname -I 2>/dev/null | cut -d' ' -f1)\n\
+             [ -n \"$addr\" ] || addr=$SLURMD_NODENAME\n\
              echo \"$SLURMD_NODENAME $addr\" > \"$d/node\"\n\
              sed -i \"s|{MASTER_ADDR_TOKEN}|$addr|g\" \"$d/{}\"\n\
              exec {} shim --dir \"$d\"",
@@ -128,6 +130,7 @@ pub fn batch_script(input: &BatchInput<'_>) -> String {
         );
         return s;
     }
+    s.push_str(NODE_ADDRESSES);
     let _ = writeln!(
         s,
         "shim={}",
