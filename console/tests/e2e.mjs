@@ -111,14 +111,16 @@ try {
 
   step('the CPU plot has data');
   await page.click('#tab-metrics');
-  await page.waitForSelector('figure[data-metric=CpuCoreUsage] svg polyline', { timeout: LONG });
+  // Attached, not visible: a flat line (a burner at a steady 100%) has no height, and
+  // Playwright calls an element with an empty box hidden.
+  await page.waitForSelector('figure[data-metric=CpuCoreUsage] svg polyline', { state: 'attached', timeout: LONG });
   const points = Number(await page.getAttribute('figure[data-metric=CpuCoreUsage] svg', 'data-points'));
   assert.ok(points >= 2, `CPU plot points: ${points}`);
   const cpuMax = Number(await page.getAttribute('figure[data-metric=CpuCoreUsage] svg', 'data-max'));
   assert.ok(cpuMax >= 30, `the burner shows in the CPU plot: at most ${cpuMax}%`);
   const cpuTitle = await page.textContent('figure[data-metric=CpuCoreUsage] svg > title');
   assert.match(cpuTitle, /latest/);
-  await page.waitForSelector('figure[data-metric=MemoryUsage] svg polyline', { timeout: LONG });
+  await page.waitForSelector('figure[data-metric=MemoryUsage] svg polyline', { state: 'attached', timeout: LONG });
   await shot('job-metrics');
 
   step('the overview: spec with masked secrets, pods, timeline, events');
@@ -246,7 +248,7 @@ try {
   await view.waitForFunction(() => (document.getElementById('log-output')?.textContent || '').includes('done-e2e'),
     null, { timeout: LONG });
   await view.click('#tab-metrics');
-  await view.waitForSelector('figure[data-metric=CpuCoreUsage] svg polyline', { timeout: LONG });
+  await view.waitForSelector('figure[data-metric=CpuCoreUsage] svg polyline', { state: 'attached', timeout: LONG });
   await view.click('#tab-overview');
   await view.screenshot({ path: path.join(SHOTS, 'shared.png'), fullPage: true });
   // The token opens that job only: the list is refused.
