@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use common::{path_with, python_with, pytorch_job};
 use serde_json::{json, Value};
-use slurm_support::{available, finished, lock_cluster, server};
+use slurm_support::{available, finished, lock_cluster, server, whole_node_job};
 
 /// Rank 0 listens on MASTER_ADDR:MASTER_PORT, every other rank connects and says hello.
 const RENDEZVOUS: &str = r#"
@@ -299,22 +299,14 @@ async fn a_job_waiting_for_resources_shows_slurms_reason() {
     }
     let _lock = lock_cluster();
     let server = server().await;
-    let big = |name: &str, pods: u32| {
-        json!({
-            "DisplayName": name,
-            "JobType": "PyTorchJob",
-            "JobSpecs": [{"Type": "Worker", "PodCount": pods, "ResourceConfig": {"CPU": "4", "Memory": "1Gi"}}],
-            "UserCommand": "sleep 60",
-        })
-    };
     // Fills both nodes (4 CPUs each).
-    let filler = server.create_job(big("slurm-fill", 2)).await;
+    let filler = server.create_job(whole_node_job("slurm-fill", 2)).await;
     server
         .wait_job(&filler, Duration::from_secs(30), |j| {
             j["Status"] == "Running"
         })
         .await;
-    let waiting = server.create_job(big("slurm-wait", 1)).await;
+    let waiting = server.create_job(whole_node_job("slurm-wait", 1)).await;
     let job = server
         .wait_job(&waiting, Duration::from_secs(30), |j| {
             j["ReasonMessage"]

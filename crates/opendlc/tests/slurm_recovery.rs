@@ -173,14 +173,6 @@ fn a_job_pending_in_slurm_runs_after_the_server_is_killed() {
     let _lock = slurm_support::lock_cluster();
     let data_dir = tempfile::tempdir().unwrap();
     let (mut server, base) = spawn_server(data_dir.path());
-    let big = |name: &str, pods: u32| {
-        json!({
-            "DisplayName": name,
-            "JobType": "PyTorchJob",
-            "JobSpecs": [{"Type": "Worker", "PodCount": pods, "ResourceConfig": {"CPU": "4", "Memory": "1Gi"}}],
-            "UserCommand": "sleep 60",
-        })
-    };
     let create = |base: &str, body: Value| {
         call(base, "POST", "/api/v1/jobs", Some(body))["JobId"]
             .as_str()
@@ -188,9 +180,9 @@ fn a_job_pending_in_slurm_runs_after_the_server_is_killed() {
             .to_string()
     };
     // Fills both nodes (4 CPUs each), so that the next job waits.
-    let filler = create(&base, big("slurm-fill", 2));
+    let filler = create(&base, slurm_support::whole_node_job("slurm-fill", 2));
     wait_status(&base, &filler, "Running");
-    let waiting = create(&base, big("slurm-wait", 1));
+    let waiting = create(&base, slurm_support::whole_node_job("slurm-wait", 1));
     let start = Instant::now();
     while !call(&base, "GET", &format!("/api/v1/jobs/{waiting}"), None)["ReasonMessage"]
         .as_str()

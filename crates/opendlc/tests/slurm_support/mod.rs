@@ -96,3 +96,14 @@ pub async fn finished(server: &TestServer, job_id: &str, timeout: Duration) -> s
         })
         .await
 }
+
+/// A job of `pods` pods that take a whole test node each (4 CPUs) and sleep: two fill the
+/// cluster, and the next one waits.
+pub fn whole_node_job(name: &str, pods: u32) -> serde_json::Value {
+    serde_json::json!({
+        "DisplayName": name,
+        "JobType": "PyTorchJob",
+        "JobSpecs": [{"Type": "Worker", "PodCount": pods, "ResourceConfig": {"CPU": "4", "Memory": "1Gi"}}],
+        "UserCommand": "sleep 60",
+    })
+}

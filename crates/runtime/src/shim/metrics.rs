@@ -27,28 +27,27 @@ impl PodSampling {
         let path = pod.metrics();
         let (stop, stopped) = mpsc::channel::<()>();
         let thread = std::thread::spawn(move || {
-            let mut state = None;
-            loop {
-                match stopped.recv_timeout(every) {
-                    Err(RecvTimeoutError::Timeout) => {}
-                    Ok(()) | Err(RecvTimeoutError::Disconnected) => return,
-                }
-                if state.is_none() {
-                    match open_append(&path) {
-                        Ok(file) => state = Some((file, Sampler::new(true))),
-                        Err(e) => {
-                            diag(format_args!("metrics are not sampled: {e}"));
-                            return;
-                        }
-                    }
-                }
-                let Some((file, sampler)) = state.as_mut() else {
+            // True when the interval is over, false when the pod has ended.
+            let wait = || matches!(stopped.recv_timeout(every), Err(RecvTimeoutError::Timeout));
+            if !wait() {
+                return;
+            }
+            let mut file = match open_append(&path) {
+                Ok(file) => file,
+                Err(e) => {
+                    diag(format_args!("metrics are not sampled: {e}"));
                     return;
-                };
+                }
+            };
+            let mut sampler = Sampler::new(true);
+            loop {
                 if let Some(Some(sample)) = sampler.sample(&[leader]).pop() {
-                    if let Err(e) = pod_file::append(file, now_millis(), &sample) {
+                    if let Err(e) = pod_file::append(&mut file, now_millis(), &sample) {
                         diag(format_args!("failed to record a metric sample: {e}"));
                     }
+                }
+                if !wait() {
+                    return;
                 }
             }
         });

@@ -107,9 +107,9 @@ impl Engine {
         self.resume_reservation(&mut active);
 
         let mut never_started = std::collections::HashSet::new();
+        let on_slurm = self.runtime.slurm().is_some();
         for pod in active.pods.iter_mut().filter(|p| !p.status.is_terminal()) {
             let dir = self.jobs_dir.pod(&job_id, &pod.pod_uid);
-            let on_slurm = self.runtime.slurm().is_some();
             if on_slurm && !stopping && SlurmRuntime::awaits_start(&dir) {
                 // Still waiting in Slurm's queue: launched again, which adopts its Slurm job.
                 never_started.insert(pod.pod_uid.clone());
