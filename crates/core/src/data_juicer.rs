@@ -13,7 +13,7 @@
 
 use opendlc_api::{CreateJobRequest, DataJuicerConfig};
 
-use crate::mpi::shell_quote;
+use crate::shell::quote as shell_quote;
 use crate::submission::Invalid;
 
 /// Data-Juicer's command-line entry point.

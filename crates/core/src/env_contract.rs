@@ -3,7 +3,7 @@
 //!
 //! | variable         | value                                                              |
 //! |------------------|--------------------------------------------------------------------|
-//! | `MASTER_ADDR`    | the address of the rank-0 pod (on the local runtime: `127.0.0.1`) |
+//! | `MASTER_ADDR`    | the address of the rank-0 pod, symbolic ([`EnvValue`])           |
 //! | `MASTER_PORT`    | a free port chosen for the job                                     |
 //! | `WORLD_SIZE`     | the number of pods of the job                                      |
 //! | `RANK`           | Master 0, Worker i → i + 1; with no Master, Worker i → i           |
@@ -11,10 +11,12 @@
 //! | `JOB_NAME`       | the JobId                                                          |
 //!
 //! The contract wins over a user `Envs` entry of the same name: a job cannot break its own
-//! rendezvous by accident.
+//! rendezvous by accident. Addresses are symbolic (the address of pod `<job>-master-0`): each
+//! runtime resolves them (`crate::env_value`).
 
 use std::collections::BTreeMap;
 
+use crate::env_value::EnvValue;
 use crate::job_type::{JobType, Role};
 use crate::resources::Resources;
 
@@ -34,13 +36,19 @@ pub struct PodPlan {
     pub index: u32,
     pub rank: u32,
     pub resources: Resources,
-    pub env: BTreeMap<String, String>,
+    pub env: BTreeMap<String, EnvValue>,
 }
 
-/// Where the job's pods listen: every pod on `addr`, pod of rank r on `ports[r]`.
+impl PodPlan {
+    /// A contract variable that names no address (RANK, WORLD_SIZE, NPROC_PER_NODE …).
+    pub fn text(&self, name: &str) -> Option<&str> {
+        self.env.get(name).and_then(EnvValue::as_text)
+    }
+}
+
+/// Where the job's pods listen: the pod of rank r on `ports[r]`, at its own address.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Rendezvous {
-    pub addr: String,
     pub ports: Vec<u16>,
 }
 
@@ -72,20 +80,31 @@ pub fn plan_pods(
     let mut ordered: Vec<&RolePlan> = roles.iter().collect();
     ordered.sort_by_key(|r| rank_order(r.role));
     let world_size: u32 = roles.iter().map(|r| r.pod_count).sum();
+    let master = ordered
+        .iter()
+        .find(|r| r.pod_count > 0)
+        .map(|r| crate::ids::pod_id(job_id, r.role.as_str(), 0))
+        .unwrap_or_default();
 
     let mut pods = Vec::with_capacity(world_size as usize);
     let mut rank = 0;
     for role in ordered {
         for index in 0..role.pod_count {
-            let mut env = user_envs.clone();
+            let mut env: BTreeMap<String, EnvValue> = user_envs
+                .iter()
+                .map(|(k, v)| (k.clone(), EnvValue::from(v.as_str())))
+                .collect();
             env.insert("PYTHONUNBUFFERED".into(), "1".into());
             let contract = [
-                ("MASTER_ADDR", rendezvous.addr.clone()),
-                ("MASTER_PORT", rendezvous.port(0).to_string()),
-                ("WORLD_SIZE", world_size.to_string()),
-                ("RANK", rank.to_string()),
-                ("NPROC_PER_NODE", role.resources.gpu.max(1).to_string()),
-                ("JOB_NAME", job_id.to_string()),
+                ("MASTER_ADDR", EnvValue::address_of(&master)),
+                ("MASTER_PORT", rendezvous.port(0).to_string().into()),
+                ("WORLD_SIZE", world_size.to_string().into()),
+                ("RANK", rank.to_string().into()),
+                (
+                    "NPROC_PER_NODE",
+                    role.resources.gpu.max(1).to_string().into(),
+                ),
+                ("JOB_NAME", job_id.into()),
             ];
             env.extend(contract.map(|(k, v)| (k.to_string(), v)));
             pods.push(PodPlan {
@@ -99,60 +118,93 @@ pub fn plan_pods(
             rank += 1;
         }
     }
-    add_framework_env(job_type, rendezvous, &mut pods);
+    add_framework_env(job_type, &master, rendezvous, &mut pods);
     pods
 }
 
 /// What each framework reads on top of the base contract.
-fn add_framework_env(job_type: JobType, rendezvous: &Rendezvous, pods: &mut [PodPlan]) {
+fn add_framework_env(
+    job_type: JobType,
+    master: &str,
+    rendezvous: &Rendezvous,
+    pods: &mut [PodPlan],
+) {
     let world_size = pods.len().to_string();
-    let addr = |rank: u32| format!("{}:{}", rendezvous.addr, rendezvous.port(rank));
-    // TF_CONFIG's cluster: every task but evaluators (which only read checkpoints), by role.
-    let mut cluster: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for pod in pods.iter().filter(|p| p.role != Role::Evaluator) {
-        cluster
-            .entry(pod.role.as_str().to_ascii_lowercase())
-            .or_default()
-            .push(addr(pod.rank));
-    }
+    let tf_config = (job_type == JobType::TFJob).then(|| TfCluster::of(pods, rendezvous));
     for pod in pods.iter_mut() {
         let rank = pod.rank.to_string();
         let task =
             serde_json::json!({"type": pod.role.as_str().to_ascii_lowercase(), "index": pod.index});
-        let extra: Vec<(&str, String)> = match job_type {
+        let extra: Vec<(&str, EnvValue)> = match job_type {
             JobType::PyTorchJob => vec![
                 // torchrun takes its flags from PET_* variables.
-                ("PET_NNODES", world_size.clone()),
-                ("PET_NODE_RANK", rank),
-                ("PET_MASTER_ADDR", rendezvous.addr.clone()),
-                ("PET_MASTER_PORT", rendezvous.port(0).to_string()),
-                ("PET_NPROC_PER_NODE", pod.env["NPROC_PER_NODE"].clone()),
+                ("PET_NNODES", world_size.clone().into()),
+                ("PET_NODE_RANK", rank.into()),
+                ("PET_MASTER_ADDR", EnvValue::address_of(master)),
+                ("PET_MASTER_PORT", rendezvous.port(0).to_string().into()),
+                (
+                    "PET_NPROC_PER_NODE",
+                    pod.text("NPROC_PER_NODE").unwrap_or("1").into(),
+                ),
             ],
             JobType::TFJob => {
-                let config =
-                    serde_json::json!({"cluster": cluster, "task": task, "environment": "cloud"});
-                vec![("TF_CONFIG", config.to_string())]
+                let cluster = tf_config.as_ref().expect("planned for TFJob");
+                vec![("TF_CONFIG", cluster.config_of(task))]
             }
             JobType::XGBoostJob => vec![
                 // Rabit: the rank-0 pod runs the tracker on MASTER_PORT.
-                ("DMLC_TRACKER_URI", rendezvous.addr.clone()),
-                ("DMLC_TRACKER_PORT", rendezvous.port(0).to_string()),
-                ("DMLC_TASK_ID", rank),
-                ("DMLC_NUM_WORKER", world_size.clone()),
-                ("DMLC_ROLE", "worker".to_string()),
+                ("DMLC_TRACKER_URI", EnvValue::address_of(master)),
+                ("DMLC_TRACKER_PORT", rendezvous.port(0).to_string().into()),
+                ("DMLC_TASK_ID", rank.into()),
+                ("DMLC_NUM_WORKER", world_size.clone().into()),
+                ("DMLC_ROLE", "worker".into()),
             ],
             JobType::ElasticBatchJob => {
                 // Spelled as KubeDL spells it.
                 let config = serde_json::json!({"task": task, "environment": "cloud"});
-                vec![("ElASTICBATCH_CONFIG", config.to_string())]
+                vec![("ElASTICBATCH_CONFIG", config.to_string().into())]
             }
-            JobType::OneFlowJob => vec![("LOCAL_RANK", "0".to_string())],
+            JobType::OneFlowJob => vec![("LOCAL_RANK", "0".into())],
             JobType::MPIJob | JobType::RayJob | JobType::DataJuicerJob | JobType::SlurmJob => {
                 Vec::new()
             }
         };
         pod.env
             .extend(extra.into_iter().map(|(k, v)| (k.to_string(), v)));
+    }
+}
+
+/// TF_CONFIG's cluster: every task but evaluators (which only read checkpoints), by role, each
+/// as `<address of its pod>:<its port>`.
+struct TfCluster {
+    cluster: BTreeMap<String, Vec<String>>,
+    /// The placeholder standing for each pod's address in `cluster`, and the pod.
+    placeholders: Vec<(String, String)>,
+}
+
+impl TfCluster {
+    fn of(pods: &[PodPlan], rendezvous: &Rendezvous) -> Self {
+        let mut cluster: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        let mut placeholders = Vec::new();
+        for pod in pods.iter().filter(|p| p.role != Role::Evaluator) {
+            // TF_CONFIG holds no user text: this mark cannot occur in it otherwise.
+            let marker = format!("@address-of-rank-{}@", pod.rank);
+            cluster
+                .entry(pod.role.as_str().to_ascii_lowercase())
+                .or_default()
+                .push(format!("{marker}:{}", rendezvous.port(pod.rank)));
+            placeholders.push((marker, pod.pod_id.clone()));
+        }
+        TfCluster {
+            cluster,
+            placeholders,
+        }
+    }
+
+    fn config_of(&self, task: serde_json::Value) -> EnvValue {
+        let config =
+            serde_json::json!({"cluster": self.cluster, "task": task, "environment": "cloud"});
+        EnvValue::with_addresses(&config.to_string(), &self.placeholders)
     }
 }
 
@@ -168,9 +220,13 @@ mod tests {
         }
     }
 
+    /// A variable with each address written as `<PodId>`.
+    fn text(pod: &PodPlan, name: &str) -> String {
+        pod.env[name].resolve(|pod_id| format!("<{pod_id}>"))
+    }
+
     fn rdzv() -> Rendezvous {
         Rendezvous {
-            addr: "127.0.0.1".into(),
             ports: vec![23456, 23457, 23458],
         }
     }
@@ -190,8 +246,8 @@ mod tests {
         );
         let got: Vec<_> = pods
             .iter()
-            .map(|p| (p.pod_id.as_str(), p.env["RANK"].as_str()))
-            .collect();
+            .map(|p| (p.pod_id.clone(), text(p, "RANK")))
+            .collect::<Vec<(String, String)>>();
         assert_eq!(
             got,
             [
@@ -199,13 +255,15 @@ mod tests {
                 ("dlcx-worker-0", "1"),
                 ("dlcx-worker-1", "2")
             ]
+            .map(|(id, rank)| (id.to_string(), rank.to_string()))
         );
         for pod in &pods {
-            assert_eq!(pod.env["WORLD_SIZE"], "3");
-            assert_eq!(pod.env["MASTER_PORT"], "23456");
-            assert_eq!(pod.env["JOB_NAME"], "dlcx");
-            assert_eq!(pod.env["NPROC_PER_NODE"], "1");
-            assert_eq!(pod.env["A"], "B");
+            assert_eq!(text(pod, "MASTER_ADDR"), "<dlcx-master-0>");
+            assert_eq!(text(pod, "WORLD_SIZE"), "3");
+            assert_eq!(text(pod, "MASTER_PORT"), "23456");
+            assert_eq!(text(pod, "JOB_NAME"), "dlcx");
+            assert_eq!(text(pod, "NPROC_PER_NODE"), "1");
+            assert_eq!(text(pod, "A"), "B");
         }
     }
 
@@ -219,14 +277,13 @@ mod tests {
             &BTreeMap::new(),
         );
         assert_eq!(pods[0].pod_id, "dlcx-worker-0");
-        assert_eq!(pods[0].env["RANK"], "0");
-        assert_eq!(pods[1].env["RANK"], "1");
-        assert_eq!(pods[1].env["WORLD_SIZE"], "2");
+        assert_eq!(text(&pods[0], "RANK"), "0");
+        assert_eq!(text(&pods[1], "RANK"), "1");
+        assert_eq!(text(&pods[1], "WORLD_SIZE"), "2");
     }
 
     fn rdzv_of(n: u16) -> Rendezvous {
         Rendezvous {
-            addr: "127.0.0.1".into(),
             ports: (0..n).map(|i| 2000 + i).collect(),
         }
     }
@@ -240,14 +297,14 @@ mod tests {
             &rdzv_of(2),
             &BTreeMap::new(),
         );
-        let env = &pods[1].env;
+        let env = &pods[1];
         assert_eq!(
-            (env["PET_NNODES"].as_str(), env["PET_NODE_RANK"].as_str()),
-            ("2", "1")
+            (text(env, "PET_NNODES"), text(env, "PET_NODE_RANK")),
+            ("2".into(), "1".into())
         );
-        assert_eq!(env["PET_MASTER_ADDR"], "127.0.0.1");
-        assert_eq!(env["PET_MASTER_PORT"], "2000");
-        assert_eq!(env["PET_NPROC_PER_NODE"], "1");
+        assert_eq!(text(env, "PET_MASTER_ADDR"), "<dlcx-worker-0>");
+        assert_eq!(text(env, "PET_MASTER_PORT"), "2000");
+        assert_eq!(text(env, "PET_NPROC_PER_NODE"), "1");
     }
 
     #[test]
@@ -265,20 +322,21 @@ mod tests {
             &rdzv_of(5),
             &BTreeMap::new(),
         );
-        let config: serde_json::Value = serde_json::from_str(&pods[2].env["TF_CONFIG"]).unwrap();
+        let config: serde_json::Value = serde_json::from_str(&text(&pods[2], "TF_CONFIG")).unwrap();
         assert_eq!(
             config,
             serde_json::json!({
                 "cluster": {
-                    "chief": ["127.0.0.1:2000"],
-                    "worker": ["127.0.0.1:2001", "127.0.0.1:2002"],
-                    "ps": ["127.0.0.1:2003"],
+                    "chief": ["<dlcx-chief-0>:2000"],
+                    "worker": ["<dlcx-worker-0>:2001", "<dlcx-worker-1>:2002"],
+                    "ps": ["<dlcx-ps-0>:2003"],
                 },
                 "task": {"type": "worker", "index": 1},
                 "environment": "cloud",
             })
         );
-        let evaluator: serde_json::Value = serde_json::from_str(&pods[4].env["TF_CONFIG"]).unwrap();
+        let evaluator: serde_json::Value =
+            serde_json::from_str(&text(&pods[4], "TF_CONFIG")).unwrap();
         assert_eq!(
             evaluator["task"],
             serde_json::json!({"type": "evaluator", "index": 0})
@@ -294,17 +352,14 @@ mod tests {
             &rdzv_of(3),
             &BTreeMap::new(),
         );
-        let env = &pods[2].env;
-        assert_eq!(env["DMLC_TRACKER_URI"], "127.0.0.1");
-        assert_eq!(env["DMLC_TRACKER_PORT"], "2000");
+        let env = &pods[2];
+        assert_eq!(text(env, "DMLC_TRACKER_URI"), "<dlcx-master-0>");
+        assert_eq!(text(env, "DMLC_TRACKER_PORT"), "2000");
         assert_eq!(
-            (
-                env["DMLC_TASK_ID"].as_str(),
-                env["DMLC_NUM_WORKER"].as_str()
-            ),
-            ("2", "3")
+            (text(env, "DMLC_TASK_ID"), text(env, "DMLC_NUM_WORKER")),
+            ("2".to_string(), "3".to_string())
         );
-        assert_eq!(env["RANK"], "2");
+        assert_eq!(text(env, "RANK"), "2");
     }
 
     #[test]
@@ -317,7 +372,7 @@ mod tests {
             &BTreeMap::new(),
         );
         let config: serde_json::Value =
-            serde_json::from_str(&pods[1].env["ElASTICBATCH_CONFIG"]).unwrap();
+            serde_json::from_str(&text(&pods[1], "ElASTICBATCH_CONFIG")).unwrap();
         assert_eq!(
             config,
             serde_json::json!({"task": {"type": "worker", "index": 1}, "environment": "cloud"})

@@ -10,7 +10,13 @@
 use std::path::Path;
 
 use crate::env_contract::PodPlan;
+use crate::env_value::EnvValue;
 use crate::job_type::Role;
+use crate::shell::quote as shell_quote;
+
+/// Where a Worker's remote shell listens on TCP (`host:port` is chosen by the worker), when its
+/// pods are on several hosts; on one host it listens on a Unix socket in the MPI directory.
+pub const LISTEN_ENV: &str = "OPENDLC_MPI_LISTEN";
 
 /// The hostfile's name in the job's MPI directory.
 pub const HOSTFILE: &str = "hostfile";
@@ -21,15 +27,16 @@ pub fn hostfile(pods: &[PodPlan]) -> String {
     pods.iter()
         .filter(|p| p.role == Role::Worker)
         .map(|p| {
-            let slots = p.env.get("NPROC_PER_NODE").map_or("1", String::as_str);
+            let slots = p.text("NPROC_PER_NODE").unwrap_or("1");
             format!("{} slots={slots}\n", p.pod_id)
         })
         .collect()
 }
 
 /// The variables every pod of an MPIJob gets; `dir` is the job's MPI directory (hostfile,
-/// sockets), `program` the opendlc binary.
-pub fn env(dir: &Path, program: &Path) -> Vec<(String, String)> {
+/// sockets), `program` the opendlc binary; `one_host`: whether every pod runs on one host (the
+/// local runtime), where ranks and daemons talk over loopback only.
+pub fn env(dir: &Path, program: &Path, one_host: bool) -> Vec<(String, String)> {
     let agent = format!("{} mpi-rsh --dir {}", program.display(), dir.display());
     [
         ("OMPI_MCA_plm_rsh_agent", agent),
@@ -41,9 +48,6 @@ pub fn env(dir: &Path, program: &Path) -> Vec<(String, String)> {
         // where Open MPI would otherwise launch with srun over the allocation's nodes.
         ("OMPI_MCA_plm", "rsh".to_string()),
         ("OMPI_MCA_ras", "^slurm".to_string()),
-        // Every pod is on 127.0.0.1 (the contract's MASTER_ADDR): ranks and daemons talk there.
-        ("OMPI_MCA_btl_tcp_if_include", "127.0.0.1/8".to_string()),
-        ("OMPI_MCA_oob_tcp_if_include", "127.0.0.1/8".to_string()),
         // Several daemons on one host (every pod is) each map their hardware topology into
         // shared memory at a fixed address, and Open MPI 4.1's orted crashes in
         // hwloc_shmem_topology_write when two of them race for it: each reads its own.
@@ -53,8 +57,28 @@ pub fn env(dir: &Path, program: &Path) -> Vec<(String, String)> {
         ("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1".to_string()),
     ]
     .into_iter()
+    // Every pod on one host: ranks and daemons talk over loopback.
+    .chain(
+        one_host
+            .then(|| {
+                [
+                    ("OMPI_MCA_btl_tcp_if_include", "127.0.0.1/8".to_string()),
+                    ("OMPI_MCA_oob_tcp_if_include", "127.0.0.1/8".to_string()),
+                ]
+            })
+            .into_iter()
+            .flatten(),
+    )
     .map(|(k, v)| (k.to_string(), v))
     .collect()
+}
+
+/// A pod's own variables: on several hosts, where its Worker's remote shell listens.
+pub fn pod_env(pod_id: &str, one_host: bool) -> Vec<(String, EnvValue)> {
+    if one_host {
+        return Vec::new();
+    }
+    vec![(LISTEN_ENV.to_string(), EnvValue::address_of(pod_id))]
 }
 
 /// Whether Open MPI can take this path inside `OMPI_MCA_plm_rsh_agent`, which it splits on
@@ -71,11 +95,6 @@ pub fn worker_command(dir: &Path, program: &Path, pod_id: &str) -> String {
         shell_quote(&dir.display().to_string()),
         shell_quote(pod_id)
     )
-}
-
-/// `text` as one word for `/bin/sh`.
-pub fn shell_quote(text: &str) -> String {
-    format!("'{}'", text.replace('\'', r"'\''"))
 }
 
 #[cfg(test)]
@@ -102,7 +121,6 @@ mod tests {
             },
         ];
         let rdzv = Rendezvous {
-            addr: "127.0.0.1".into(),
             ports: vec![1, 2, 3],
         };
         let pods = plan_pods("dlcx", JobType::MPIJob, &roles, &rdzv, &BTreeMap::new());
@@ -114,9 +132,11 @@ mod tests {
 
     #[test]
     fn the_agent_and_the_worker_command_name_the_job_directory() {
-        let env: BTreeMap<_, _> = env(Path::new("/d/jobs/j/mpi"), Path::new("/bin/opendlc"))
+        let env: BTreeMap<_, _> = env(Path::new("/d/jobs/j/mpi"), Path::new("/bin/opendlc"), true)
             .into_iter()
             .collect();
+        assert_eq!(env["OMPI_MCA_btl_tcp_if_include"], "127.0.0.1/8");
+        assert!(pod_env("j-worker-0", true).is_empty());
         assert_eq!(
             env["OMPI_MCA_plm_rsh_agent"],
             "/bin/opendlc mpi-rsh --dir /d/jobs/j/mpi"
@@ -134,5 +154,18 @@ mod tests {
             r"exec '/bin/opendlc' mpi-worker --dir '/d/it'\''s' --name 'j-worker-0'"
         );
         assert!(!usable_in_agent(Path::new("/my data/x")));
+    }
+
+    #[test]
+    fn on_several_hosts_mpi_leaves_loopback_and_workers_listen_at_their_address() {
+        let env: BTreeMap<_, _> = env(Path::new("/d/mpi"), Path::new("/bin/opendlc"), false)
+            .into_iter()
+            .collect();
+        assert!(!env.contains_key("OMPI_MCA_btl_tcp_if_include"));
+        assert!(!env.contains_key("OMPI_MCA_oob_tcp_if_include"));
+        assert_eq!(
+            pod_env("j-worker-1", false),
+            [(LISTEN_ENV.to_string(), EnvValue::address_of("j-worker-1"))]
+        );
     }
 }

@@ -8,7 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::mpi::shell_quote;
+use crate::shell::quote as shell_quote;
 
 /// The file, in the job's Ray directory, that holds its [`HeadPorts`].
 pub const HEAD_FILE: &str = "head.json";

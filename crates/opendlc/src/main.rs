@@ -188,24 +188,28 @@ fn main() -> anyhow::Result<()> {
         }
     };
     match cli.command {
-        Command::Shim { dir } => std::process::exit(opendlc_runtime::shim::run(&dir)),
+        Command::Shim { dir } => std::process::exit(opendlc_runtime::pod::shim::run(&dir)),
         Command::Serve(args) => serve(*args),
         Command::SanityCheck { plan, out } => {
-            std::process::exit(opendlc_runtime::sanity::main(&plan, &out))
+            std::process::exit(opendlc_runtime::pod::sanity::main(&plan, &out))
         }
         Command::MpiWorker { dir, name } => {
             let program = std::env::current_exe().context("failed to locate the opendlc binary")?;
-            std::process::exit(opendlc_runtime::mpi::worker::main(&dir, &name, &program))
+            std::process::exit(opendlc_runtime::pod::mpi::worker::main(
+                &dir, &name, &program,
+            ))
         }
         Command::MpiRsh { dir, host, command } => {
-            std::process::exit(opendlc_runtime::mpi::rsh::main(&dir, &host, &command))
+            std::process::exit(opendlc_runtime::pod::mpi::rsh::main(&dir, &host, &command))
         }
-        Command::MpiRank { argv } => std::process::exit(opendlc_runtime::mpi::rank::main(&argv)),
+        Command::MpiRank { argv } => {
+            std::process::exit(opendlc_runtime::pod::mpi::rank::main(&argv))
+        }
         Command::PrepareEnv { dir, ready } => {
-            std::process::exit(opendlc_runtime::prepare::main(&dir, &ready))
+            std::process::exit(opendlc_runtime::pod::prepare::main(&dir, &ready))
         }
         Command::RunMounted { mounts, command } => {
-            std::process::exit(opendlc_runtime::mounts::main(&mounts, &command))
+            std::process::exit(opendlc_runtime::pod::mounts::main(&mounts, &command))
         }
         Command::Admin(args) => admin::run(args, default_data_dir),
         Command::Client(command) => std::process::exit(opendlc_cli::run(cli.global, *command)),

@@ -22,6 +22,7 @@ fn write_spec(dir: &Path, command: &str, env: &[(&str, &str)]) {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect::<BTreeMap<_, _>>(),
+        addressed_env: Default::default(),
         grace_period_ms: 1000,
         limits: None,
         sample_every_ms: None,

@@ -1,34 +1,33 @@
-//! The local runtime: every pod is a process group supervised by a shim that outlives the server.
+//! Runtimes: where and how the engine's pods run.
 //!
-//! - [`shim`]: the per-pod supervisor process (`opendlc shim --dir DIR`), synchronous.
-//! - [`LocalRuntime`]: the server-side supervisor (tokio) that launches, stops and re-attaches
-//!   to shims, and reports each pod's end as a [`PodEvent`].
-//! - [`mpi`]: the pod-side programs that let an MPIJob's `mpirun` start ranks in its Worker pods.
-//! - [`slurm`]: the Slurm runtime (a Slurm job per gang of pods, the same shim on each node);
-//!   [`Runtime`] is the one the engine drives, either of the two.
-//! - [`cgroup`]: a pod's CPU and memory limits; [`container`]: pods in their image (podman).
-//! - [`logs`]: the pod log format and its readers.
+//! - [`contract`]: what the engine hands a runtime (a pod recipe, gangs), what it reports
+//!   back, and the [`Runtime`] trait;
+//! - [`local`]: every pod a process group on this host, supervised by a shim that outlives the
+//!   server (the embedded default);
+//! - [`slurm`]: a Slurm job per gang of pods, the same shim on each node;
+//! - [`fake`]: a runtime that runs nothing, for the engine's tests;
+//! - [`pod`]: what runs inside a pod on every runtime (the shim, environment preparation,
+//!   mounts, MPI glue, sanity checks, peer addresses);
+//! - [`logs`], [`metrics`]: the pod log format and its readers; pod metrics;
 //! - [`pod_dir`], [`pod_files`]: the files a pod directory holds, and how they are written.
+//!
+//! A new runtime is one more folder that implements [`Runtime`], and one line where the server
+//! chooses its runtime.
 
-pub mod cgroup;
-pub mod container;
+pub mod contract;
 mod error;
+pub mod fake;
+pub mod local;
 pub mod logs;
 pub mod metrics;
-pub mod mounts;
-pub mod mpi;
+pub mod pod;
 pub mod pod_dir;
 pub mod pod_files;
-pub mod prepare;
 mod process;
-mod runtime;
-pub mod sanity;
-pub mod shim;
 pub mod slurm;
-mod supervisor;
 
+pub use contract::{PodEvent, PodRecipe, Runtime, Started};
 pub use error::{RuntimeError, IMAGE_PULL_BACK_OFF};
+pub use local::{LocalRuntime, PodLaunch};
 pub use pod_dir::{was_started, EXIT_FILE, LOG_FILE, SHIM_LOG_FILE, SPEC_FILE, STARTED_FILE};
 pub use pod_files::{PodExit, PodSpec, ShimStarted};
-pub use runtime::Runtime;
-pub use supervisor::{LocalRuntime, Placement, PodEvent, PodLaunch, Started};

@@ -7,7 +7,8 @@ use std::path::PathBuf;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-pub use crate::cgroup::Limits;
+pub use crate::pod::cgroup::Limits;
+use opendlc_core::env_value::EnvValue;
 
 /// `spec.json`: everything the shim needs to run the pod, written before the shim starts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -19,6 +20,10 @@ pub struct PodSpec {
     pub workdir: PathBuf,
     /// Set on top of the inherited environment, from which every `OPENDLC_*` variable is removed.
     pub env: BTreeMap<String, String>,
+    /// Variables whose value names other pods' addresses, filled in by the shim from their
+    /// node files (`peers`) and then set like `env` (see [`crate::pod::peers`]).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub addressed_env: BTreeMap<String, EnvValue>,
     /// How long the command has between SIGTERM and SIGKILL when the pod is stopped.
     pub grace_period_ms: u64,
     /// CPU and memory limits, enforced through a cgroup of the pod's where the host allows.
@@ -28,8 +33,7 @@ pub struct PodSpec {
     /// for pods on a node whose processes the server cannot see (the Slurm runtime).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sample_every_ms: Option<u64>,
-    /// Pods (id → directory) whose address is in the environment as a token, to be filled in
-    /// from their node files before the command runs (see [`crate::slurm::addresses`]).
+    /// The directory of each pod `addressed_env` names (PodId → directory).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub peers: BTreeMap<String, PathBuf>,
 }

@@ -4,7 +4,8 @@
 //! - [`script`]: the batch script of a gang (pure): one heterogeneous component per distinct
 //!   pod shape, one `srun` per component whose task `i` runs the shim of the component's pod `i`.
 //! - [`cli`]: `sbatch`, `squeue`, `scancel` and the parsing of their output.
-//! - [`addresses`]: the pods' addresses, filled in once Slurm has placed the gang.
+//! - addresses are filled in by each pod's shim once Slurm has placed the gang
+//!   (`crate::pod::peers`): every task records its node before it runs the shim.
 //! - [`monitor`]: one task that watches every gang: the pod files (started.json, exit.json,
 //!   written by the shims on the shared directory) and the Slurm job's state and reason.
 //!
@@ -12,7 +13,6 @@
 //! directory, or `--shared-dir`). What the server needs after a restart is on disk: each pod
 //! directory holds `slurm.json` (the Slurm job id), so nothing is lost when the server dies.
 
-pub mod addresses;
 pub mod cli;
 mod monitor;
 pub mod script;
@@ -25,18 +25,16 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 
+use crate::contract::{
+    Facts, Gang, PodEvent, PodRecipe, PodRef, Recovery, Report, Runtime, Started,
+};
 use crate::error::RuntimeError;
+use crate::pod::chain;
 use crate::pod_dir::{read_json, write_json_atomic, Durability, PodDir};
 use crate::pod_files::PodSpec;
-use crate::supervisor::{PodEvent, PodLaunch, Started};
 
 /// The file in a pod directory that names its Slurm job.
 pub const SLURM_FILE: &str = "slurm.json";
-/// The token the server puts where the master pod's address belongs; the batch script replaces
-/// it with the master node's address once Slurm has placed the gang.
-pub const MASTER_ADDR_TOKEN: &str = "@OPENDLC_MASTER_ADDR@";
-/// The address the env contract gives the master on the local runtime.
-const LOCAL_ADDR: &str = "127.0.0.1";
 
 /// How the server reaches the cluster and maps jobs onto it.
 #[derive(Debug, Clone)]
@@ -89,26 +87,20 @@ pub struct PodShape {
     pub gpus: u32,
 }
 
-#[derive(Debug, Clone)]
-pub struct GangPod {
-    pub launch: PodLaunch,
-    pub shape: PodShape,
-}
-
-/// A gang: the pods the engine launches together (all of a job's pods, or those whose startup
-/// dependencies became met together). The first pod is the master (rank 0).
-#[derive(Debug, Clone)]
-pub struct Gang {
-    pub job_id: String,
-    pub resource_id: String,
-    /// The job's priority, 1 (lowest) to 9; becomes the Slurm job's `--nice`.
-    pub priority: u8,
-    pub pods: Vec<GangPod>,
+impl PodShape {
+    /// What a pod of these resources asks Slurm for: whole CPUs, at least one.
+    pub fn of(resources: &opendlc_core::Resources) -> Self {
+        PodShape {
+            cpus: u32::try_from(resources.cpu_milli.div_ceil(1000).max(1)).unwrap_or(u32::MAX),
+            memory_mib: resources.memory_mib.max(1),
+            gpus: resources.gpu,
+        }
+    }
 }
 
 /// What happens to a gang before its pods run: shown to users as the job's reason and events.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum GangNote {
+pub(crate) enum GangNote {
     Submitted {
         slurm_job_id: String,
     },
@@ -179,7 +171,7 @@ impl SlurmRuntime {
     /// failed, the Slurm job ended first). After an `Ok` start exactly one [`PodEvent`] follows.
     /// If the pods were already submitted (a server restart while they waited), the existing
     /// Slurm job is adopted instead of submitting another.
-    pub async fn launch_gang(
+    pub(crate) async fn launch_gang(
         &self,
         gang: Gang,
         notes: mpsc::UnboundedSender<GangNote>,
@@ -188,7 +180,7 @@ impl SlurmRuntime {
         let mut senders = Vec::new();
         for pod in &gang.pods {
             let (tx, rx) = oneshot::channel();
-            starts.push((pod.launch.pod_uid.clone(), rx));
+            starts.push((pod.pod_uid.clone(), rx));
             senders.push(tx);
         }
         match self.submit(&gang).await {
@@ -207,7 +199,7 @@ impl SlurmRuntime {
                     .pods
                     .iter()
                     .zip(senders)
-                    .map(|(p, tx)| monitor::WatchedPod::starting(&p.launch, tx))
+                    .map(|(p, tx)| monitor::WatchedPod::starting(p, tx))
                     .collect();
                 self.watch(slurm_job_id, pods, Some(notes));
             }
@@ -227,28 +219,24 @@ impl SlurmRuntime {
         let Some(first) = gang.pods.first() else {
             return Err(RuntimeError::Slurm("a gang needs at least one pod".into()));
         };
-        if let Ok(Some(known)) = read_json::<PodSlurm>(&first.launch.dir.join(SLURM_FILE)) {
+        if let Ok(Some(known)) = read_json::<PodSlurm>(&first.dir.join(SLURM_FILE)) {
             // A pod that ran (even if its Slurm job is over by now) must not run twice: its
             // files tell how it went.
-            let ran = PodDir::new(&first.launch.dir).started().exists();
+            let ran = PodDir::new(&first.dir).started().exists();
             if ran || cli::is_alive(&known.slurm_job_id).await {
                 return Ok((known.slurm_job_id, true));
             }
         }
-        let gang_dir = gang_dir(&first.launch.dir, &first.launch.pod_uid);
+        let gang_dir = gang_dir(&first.dir, &first.pod_uid);
         let io = |what: &str, path: &Path, e: std::io::Error| {
             RuntimeError::Slurm(format!("failed to write {what} {}: {e}", path.display()))
         };
         std::fs::create_dir_all(&gang_dir).map_err(|e| io("the directory", &gang_dir, e))?;
-        let members: BTreeMap<String, PathBuf> = gang
-            .pods
-            .iter()
-            .map(|p| (p.launch.pod_id.clone(), p.launch.dir.clone()))
-            .collect();
         for pod in &gang.pods {
-            let dir = PodDir::new(&pod.launch.dir);
+            let dir = PodDir::new(&pod.dir);
             std::fs::create_dir_all(dir.path()).map_err(|e| io("the directory", dir.path(), e))?;
-            let mut spec = spec_of(&pod.launch, &gang.job_id, &members);
+            let mut spec = spec_of(pod, &self.inner.config.shim_program)
+                .map_err(|e| io("the pod's files", dir.path(), e))?;
             spec.sample_every_ms = self
                 .inner
                 .config
@@ -261,7 +249,7 @@ impl SlurmRuntime {
         let shapes: Vec<(PathBuf, PodShape)> = gang
             .pods
             .iter()
-            .map(|p| (p.launch.dir.clone(), p.shape))
+            .map(|p| (p.dir.clone(), PodShape::of(&p.resources)))
             .collect();
         for (i, component) in script::components(&shapes).iter().enumerate() {
             let path = gang_dir.join(format!("pods-{i}"));
@@ -285,7 +273,7 @@ impl SlurmRuntime {
             batch_step: script::is_batch_step(gang.pods.len()),
         };
         for pod in &gang.pods {
-            let path = pod.launch.dir.join(SLURM_FILE);
+            let path = pod.dir.join(SLURM_FILE);
             if let Err(e) = write_json_atomic(&path, &record, Durability::PowerLoss) {
                 // Without the record a restarted server could not find the job: cancel it.
                 let _ = cli::scancel(&slurm_job_id, cli::Cancel::Job).await;
@@ -383,53 +371,163 @@ impl SlurmRuntime {
     }
 }
 
-/// The pod's spec.json on Slurm: its addresses are tokens the batch script and the shim fill
-/// in once the gang is placed (`members`: the gang's pods, id → directory).
-fn spec_of(launch: &PodLaunch, job_id: &str, members: &BTreeMap<String, PathBuf>) -> PodSpec {
-    let mut env = launch.env.clone();
-    // Slurm chose the GPUs: its CUDA_VISIBLE_DEVICES (in the task's environment) must stand.
-    env.remove("CUDA_VISIBLE_DEVICES");
-    env.remove("NVIDIA_VISIBLE_DEVICES");
-    // TF_CONFIG names every pod: each pod of the gang by a token of its own.
-    let mut peers = BTreeMap::new();
-    if let Some(config) = env.get_mut("TF_CONFIG") {
-        if let Some(tokenized) = addresses::tokenize_tf_config(config, job_id, members) {
-            *config = tokenized;
-            peers = members.clone();
+/// The pod's spec.json on Slurm: its command line is the shared chain of its steps (Slurm
+/// places the pod in its allocation; containers are not used), and the variables that name
+/// addresses stay symbolic for its shim to fill in once Slurm has placed the gang.
+fn spec_of(recipe: &PodRecipe, program: &Path) -> std::io::Result<PodSpec> {
+    let command = chain::render(&recipe.steps, program, &recipe.dir, None)?;
+    let mut env = BTreeMap::new();
+    let mut addressed_env = BTreeMap::new();
+    for (name, value) in &recipe.env {
+        match value.as_text() {
+            Some(text) => {
+                env.insert(name.clone(), text.to_string());
+            }
+            None => {
+                addressed_env.insert(name.clone(), value.clone());
+            }
         }
     }
-    let own = addresses::token(&launch.pod_id);
-    // RayJob: `ray start` gives the pod's own address as its node's.
-    if let Some(value) = env.get_mut(opendlc_core::ray::POD_IP_ENV) {
-        *value = own.clone();
-        peers.insert(launch.pod_id.clone(), launch.dir.clone());
-    }
-    // MPIJob: Open MPI may use the nodes' network (not loopback only), and each Worker's
-    // remote shell listens on TCP at its own node's address.
-    if env.contains_key("OMPI_MCA_plm_rsh_agent") {
-        env.remove("OMPI_MCA_btl_tcp_if_include");
-        env.remove("OMPI_MCA_oob_tcp_if_include");
-        env.insert(crate::mpi::LISTEN_ENV.to_string(), own);
-        peers.insert(launch.pod_id.clone(), launch.dir.clone());
-    }
-    // The env contract addresses the master as this host; under Slurm it is the master's node,
-    // known once the gang is placed: the batch script fills it in.
-    for name in script::ADDRESS_VARS {
-        if let Some(value) = env.get_mut(*name) {
-            *value = value.replace(LOCAL_ADDR, MASTER_ADDR_TOKEN);
-        }
-    }
-    PodSpec {
-        pod_id: launch.pod_id.clone(),
-        pod_uid: launch.pod_uid.clone(),
-        command: launch.command.clone(),
-        workdir: launch.workdir.clone(),
+    // Slurm assigns the GPUs (`--gpus-per-task`): its CUDA_VISIBLE_DEVICES, in the task's
+    // environment, stands; the recipe's host indices mean nothing on the node.
+    let peers = recipe
+        .peers
+        .iter()
+        .filter(|(pod_id, _)| {
+            addressed_env
+                .values()
+                .any(|v: &opendlc_core::env_value::EnvValue| {
+                    v.addresses().any(|a| a == pod_id.as_str())
+                })
+        })
+        .map(|(id, dir)| (id.clone(), dir.clone()))
+        .collect();
+    Ok(PodSpec {
+        pod_id: recipe.pod_id.clone(),
+        pod_uid: recipe.pod_uid.clone(),
+        command,
+        workdir: recipe.workdir.clone(),
         env,
-        grace_period_ms: u64::try_from(launch.grace_period.as_millis()).unwrap_or(u64::MAX),
+        addressed_env,
+        grace_period_ms: u64::try_from(recipe.grace_period.as_millis()).unwrap_or(u64::MAX),
         // Slurm confines the step to what it allocated (its own cgroups, if configured so).
         limits: None,
         sample_every_ms: None,
         peers,
+    })
+}
+
+/// Where and how a pod runs, for its start event.
+fn description(recipe_image: Option<&str>, node: &str) -> String {
+    match recipe_image.map(str::trim).filter(|i| !i.is_empty()) {
+        None => format!("on Slurm node {node}"),
+        Some(image) => {
+            format!("on Slurm node {node}, on the host: its image {image} is recorded, not used")
+        }
+    }
+}
+
+impl Runtime for SlurmRuntime {
+    fn facts(&self) -> Facts {
+        Facts {
+            one_host: false,
+            local_processes: false,
+        }
+    }
+
+    /// One Slurm job per gang; Slurm's notes about it (submitted, pending and why, running)
+    /// become the job's events and reason.
+    fn launch(&self, gang: Gang, reports: mpsc::UnboundedSender<Report>) {
+        let runtime = self.clone();
+        let job_id = gang.job_id.clone();
+        let images: HashMap<String, Option<String>> = gang
+            .pods
+            .iter()
+            .map(|p| (p.pod_uid.clone(), p.image.clone()))
+            .collect();
+        let (notes_tx, notes) = mpsc::unbounded_channel();
+        tokio::spawn(forward_notes(job_id.clone(), notes, reports.clone()));
+        tokio::spawn(async move {
+            for (pod_uid, start) in runtime.launch_gang(gang, notes_tx).await {
+                let reports = reports.clone();
+                let job_id = job_id.clone();
+                let image = images.get(&pod_uid).cloned().flatten();
+                tokio::spawn(async move {
+                    let result = match start.await {
+                        Ok(Ok(mut started)) => {
+                            started.description =
+                                Some(description(image.as_deref(), &started.placement.node));
+                            Ok(started)
+                        }
+                        Ok(Err(e)) => Err(e.to_string()),
+                        Err(_) => Err("the Slurm runtime stopped watching the pod".into()),
+                    };
+                    let _ = reports.send(Report::Launched {
+                        job_id,
+                        pod_uid,
+                        result,
+                    });
+                });
+            }
+        });
+    }
+
+    fn stop(&self, pod: &PodRef) -> Result<(), RuntimeError> {
+        SlurmRuntime::stop(self, &pod.dir)
+    }
+
+    fn recover(&self, pod: &PodRef, stopping: bool) -> Result<Recovery, RuntimeError> {
+        if !stopping && Self::awaits_start(&pod.dir) {
+            // Still waiting in Slurm's queue: launched again, which adopts its Slurm job.
+            return Ok(Recovery::NotStarted);
+        }
+        if !crate::was_started(&pod.dir) {
+            return Ok(Recovery::NotStarted);
+        }
+        self.reattach(&pod.pod_uid, &pod.dir)?;
+        Ok(Recovery::Watching)
+    }
+}
+
+/// What Slurm says about a gang before it runs: events, and the job's reason while it waits.
+async fn forward_notes(
+    job_id: String,
+    mut notes: mpsc::UnboundedReceiver<GangNote>,
+    reports: mpsc::UnboundedSender<Report>,
+) {
+    while let Some(note) = notes.recv().await {
+        let (text, waiting) = match &note {
+            GangNote::Submitted { slurm_job_id } => {
+                (format!("Submitted to Slurm as job {slurm_job_id}"), None)
+            }
+            GangNote::Adopted { slurm_job_id } => (
+                format!("Following Slurm job {slurm_job_id} again, submitted before the server restarted"),
+                None,
+            ),
+            GangNote::Pending {
+                slurm_job_id,
+                reason,
+            } => {
+                let message = format!("Slurm job {slurm_job_id} is pending: {reason}");
+                let reason = opendlc_core::Reason::new("SlurmJobPending", message.clone());
+                (message, Some(reason))
+            }
+            GangNote::Running {
+                slurm_job_id,
+                nodes,
+            } => (
+                format!("Slurm job {slurm_job_id} is running on {nodes}"),
+                None,
+            ),
+        };
+        let report = Report::Note {
+            job_id: job_id.clone(),
+            text,
+            waiting,
+        };
+        if reports.send(report).is_err() {
+            return;
+        }
     }
 }
 

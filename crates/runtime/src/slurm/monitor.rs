@@ -7,13 +7,13 @@ use std::time::Instant;
 
 use tokio::sync::{mpsc, oneshot};
 
-use super::addresses;
 use super::cli::{self, JobState};
 use super::{lock, GangNote, Inner};
+use crate::contract::{Placement, PodEvent, PodRecipe, Started};
 use crate::error::RuntimeError;
+use crate::pod::peers;
 use crate::pod_dir::{read_json, PodDir};
 use crate::pod_files::{PodExit, ShimStarted};
-use crate::supervisor::{PodEvent, PodLaunch, Started};
 
 pub(super) struct Watched {
     pub pods: Vec<WatchedPod>,
@@ -52,13 +52,13 @@ pub(super) struct WatchedPod {
 
 impl WatchedPod {
     pub fn starting(
-        launch: &PodLaunch,
+        recipe: &PodRecipe,
         tx: oneshot::Sender<Result<Started, RuntimeError>>,
     ) -> Self {
         WatchedPod {
-            pod_uid: launch.pod_uid.clone(),
-            pod_id: launch.pod_id.clone(),
-            dir: PodDir::new(&launch.dir),
+            pod_uid: recipe.pod_uid.clone(),
+            pod_id: recipe.pod_id.clone(),
+            dir: PodDir::new(&recipe.dir),
             start: Some(tx),
             done: false,
         }
@@ -82,13 +82,18 @@ impl WatchedPod {
         }
         if self.start.is_some() {
             if let Ok(Some(started)) = read_json::<ShimStarted>(&self.dir.started()) {
-                let placement = addresses::read_placement(self.dir.path());
+                // Each task records its node before it runs the shim.
+                let placement =
+                    peers::read_placement(self.dir.path()).unwrap_or_else(|| Placement {
+                        node: "(unknown)".into(),
+                        ip: String::new(),
+                    });
                 if let Some(tx) = self.start.take() {
                     let _ = tx.send(Ok(Started {
                         pid: started.pid,
                         started_at: started.started_at,
                         placement,
-                        limits: started.limits,
+                        description: started.limits,
                     }));
                 }
             } else if let Ok(Some(exit)) = read_json::<PodExit>(&self.dir.exit()) {

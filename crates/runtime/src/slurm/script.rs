@@ -3,26 +3,17 @@
 //! Pods with the same shape (CPUs, memory, GPUs) form one component; several shapes make a
 //! heterogeneous job (`#SBATCH hetjob`), all in one allocation. Each component gets one
 //! `srun` whose task `i` runs `opendlc shim --dir` for the component's pod `i` (the pod list is
-//! `pods-<component>` in the gang directory), after recording its node in `<pod dir>/node`.
-//! Before the pods start, the script writes every node's address (Slurm's NodeAddr) to
-//! `nodes` in the gang directory and puts the master node's into the pod specs, where the
-//! server left [`super::MASTER_ADDR_TOKEN`].
+//! `pods-<component>` in the gang directory), after recording its node in `<pod dir>/node`
+//! (name and address), from which the shims fill in the addresses their environment names
+//! (`crate::pod::peers`). Before the pods start, the script writes every node's address
+//! (Slurm's NodeAddr) to `nodes` in the gang directory.
 
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
 
-use super::{PodShape, SlurmTarget, MASTER_ADDR_TOKEN};
+use opendlc_core::shell::quote;
 
-/// Environment variables whose value holds the master pod's address (env contract).
-pub const ADDRESS_VARS: &[&str] = &[
-    "MASTER_ADDR",
-    "PET_MASTER_ADDR",
-    "TF_CONFIG",
-    "DMLC_TRACKER_URI",
-    "DMLC_PS_ROOT_URI",
-    "RAY_ADDRESS",
-    "OMPI_MCA_orte_default_hostfile",
-];
+use super::{PodShape, SlurmTarget};
 
 pub struct BatchInput<'a> {
     pub job_id: &'a str,
@@ -123,9 +114,7 @@ pub fn batch_script(input: &BatchInput<'_>) -> String {
              addr=$(hostname -I 2>/dev/null | cut -d' ' -f1)\n\
              [ -n \"$addr\" ] || addr=$SLURMD_NODENAME\n\
              echo \"$SLURMD_NODENAME $addr\" > \"$d/node\"\n\
-             sed -i \"s|{MASTER_ADDR_TOKEN}|$addr|g\" \"$d/{}\"\n\
              exec {} shim --dir \"$d\"",
-            crate::SPEC_FILE,
             quote(&input.shim_program.display().to_string())
         );
         return s;
@@ -135,22 +124,6 @@ pub fn batch_script(input: &BatchInput<'_>) -> String {
         s,
         "shim={}",
         quote(&input.shim_program.display().to_string())
-    );
-    // The master is task 0 of component 0, on the component's first node (block distribution).
-    s.push_str(
-        "nodes=${SLURM_JOB_NODELIST_HET_GROUP_0:-$SLURM_JOB_NODELIST}\n\
-         master=$(scontrol show hostnames \"$nodes\" | head -n 1)\n\
-         addr=$(addr_of \"$master\")\n",
-    );
-    let _ = writeln!(
-        s,
-        "for spec in {}; do sed -i \"s|{MASTER_ADDR_TOKEN}|$addr|g\" \"$spec\"; done",
-        input
-            .pods
-            .iter()
-            .map(|(dir, _)| quote(&dir.join(crate::SPEC_FILE).display().to_string()))
-            .collect::<Vec<_>>()
-            .join(" ")
     );
     // Task i of a step runs pod i of the list; it records its node first (name, address from
     // the table the batch script wrote next to the list).
@@ -175,26 +148,16 @@ pub fn batch_script(input: &BatchInput<'_>) -> String {
     s
 }
 
-/// Writes `$gang/nodes`: every node of the allocation (all components) with its address, and
-/// defines `addr_of NODE`. The address is Slurm's NodeAddr for the node (what Slurm itself
-/// reaches it by), as an IPv4 address where the name resolves; one `scontrol` call for the
-/// whole gang.
+/// Writes `$gang/nodes`: every node of the allocation (all components) with its address:
+/// Slurm's NodeAddr for the node (what Slurm itself reaches it by), as an IPv4 address where
+/// the name resolves; one `scontrol` call for the whole gang.
 const NODE_ADDRESSES: &str = r#"lists=$(env | sed -n 's/^SLURM_JOB_NODELIST\(_HET_GROUP_[0-9]*\)\{0,1\}=//p' | paste -sd, -)
 scontrol show node "$lists" -o 2>/dev/null | sed -n 's/^NodeName=\([^ ]*\) .*NodeAddr=\([^ ]*\).*/\1 \2/p' |
 while read -r name a; do
   ip=$(getent ahostsv4 "$a" 2>/dev/null | head -n 1 | cut -d' ' -f1)
   echo "$name ${ip:-$a}"
 done > "$gang/nodes"
-addr_of() {
-  a=$(sed -n "s/^$1 //p" "$gang/nodes" | head -n 1)
-  echo "${a:-$1}"
-}
 "#;
-
-/// Single-quotes a word for /bin/sh.
-fn quote(word: &str) -> String {
-    format!("'{}'", word.replace('\'', "'\\''"))
-}
 
 #[cfg(test)]
 mod tests {
@@ -237,7 +200,9 @@ mod tests {
         assert!(s.contains("srun --ntasks=2 "));
         // The node table: name and NodeAddr of every node of the allocation.
         assert!(s.contains(r"NodeAddr=\([^ ]*\).*/\1 \2/p"), "{s}");
-        assert!(s.contains("addr=$(addr_of \"$master\")"), "{s}");
+        // Each task records its node's address, from which the shims fill in addresses.
+        assert!(s.contains("> \"$d/node\""), "{s}");
+        assert!(!s.contains("sed -i"), "{s}");
     }
 
     #[test]
@@ -279,10 +244,5 @@ mod tests {
         assert_eq!(nice_of(1), 800);
         assert_eq!(nice_of(0), 800);
         assert_eq!(nice_of(200), 0);
-    }
-
-    #[test]
-    fn quotes_survive_single_quotes() {
-        assert_eq!(quote("a'b"), "'a'\\''b'");
     }
 }

@@ -10,6 +10,7 @@ use opendlc_core::queue::Queue;
 use opendlc_core::scheduler::{self, Capacity, Running, Wait, Waiting};
 use opendlc_core::time::{now_millis, Millis};
 use opendlc_core::{ids, Job, JobStatus, Pod, PodStatus, Reason, Resources};
+use opendlc_runtime::contract::{PodRef, Report};
 use opendlc_runtime::{PodEvent, Runtime};
 use opendlc_store::{Store, StoreError, Transition};
 use tokio::sync::mpsc;
@@ -17,23 +18,14 @@ use tokio::sync::mpsc;
 use crate::layout::JobsDir;
 
 use super::active::ActiveJob;
-use super::{Command, EngineConfig, EngineError, Launched, DEFAULT_GRACE_PERIOD};
+use super::{Command, EngineConfig, EngineError, Reports, DEFAULT_GRACE_PERIOD};
 
-/// Where the local runtime's pods are reached: every pod runs on this host.
-pub(super) const POD_IP: &str = "127.0.0.1";
-
-/// Where a pod runs and under which limits, said in an event once it has started.
-pub(super) struct LaunchNote {
-    /// "on the host", "in image … (podman)".
-    pub placement: String,
-    /// A container's limits (the shim reports a host pod's).
-    pub limits: Option<String>,
-    pub container: bool,
-}
+/// Where ports for a job's pods are picked: free on this host's loopback interface.
+const PORT_HOST: &str = "127.0.0.1";
 
 pub(super) struct Engine {
     pub store: Arc<Store>,
-    pub runtime: Arc<Runtime>,
+    pub runtime: Arc<dyn Runtime>,
     /// The opendlc binary: pods run its `sanity-check` before their command in a check round.
     pub checker_program: PathBuf,
     pub jobs_dir: JobsDir,
@@ -42,13 +34,6 @@ pub(super) struct Engine {
     pub minute: Duration,
     /// Whether pods are held to their ResourceConfig.
     pub pod_limits: bool,
-    /// The container engine pods with an image run in; `None`: every pod runs on the host.
-    pub container_engine: Option<PathBuf>,
-    /// Where each pod being launched runs, for its start event.
-    pub launch_notes: HashMap<String, LaunchNote>,
-    /// Current pods that run in a container (removed once they end).
-    pub container_pods: HashSet<String>,
-    pub node_name: String,
     pub capacity: Capacity,
     pub default_preemptible: bool,
     pub used: Resources,
@@ -70,15 +55,16 @@ pub(super) struct Engine {
     /// is not, yet).
     pub launch_requested: HashSet<String>,
     pub early_exits: HashMap<String, PodEvent>,
-    pub launched_tx: mpsc::UnboundedSender<Launched>,
+    /// Where the runtime reports launches and notes.
+    pub reports_tx: mpsc::UnboundedSender<Report>,
     pub dirty: bool,
 }
 
 impl Engine {
     pub fn new(
         config: EngineConfig,
-        runtime: Arc<Runtime>,
-        launched_tx: mpsc::UnboundedSender<Launched>,
+        runtime: Arc<dyn Runtime>,
+        reports_tx: mpsc::UnboundedSender<Report>,
         waits: Arc<std::sync::RwLock<HashMap<String, Wait>>>,
     ) -> Self {
         Engine {
@@ -89,10 +75,6 @@ impl Engine {
             data_dir: config.data_dir,
             minute: config.minute,
             pod_limits: config.pod_limits,
-            container_engine: config.container_engine,
-            launch_notes: HashMap::new(),
-            container_pods: HashSet::new(),
-            node_name: config.node_name,
             free_gpus: (0..config.capacity.pool.gpu).collect(),
             capacity: config.capacity,
             default_preemptible: config.default_preemptible,
@@ -106,7 +88,7 @@ impl Engine {
             launched_pods: HashSet::new(),
             launch_requested: HashSet::new(),
             early_exits: HashMap::new(),
-            launched_tx,
+            reports_tx,
             dirty: true,
         }
     }
@@ -115,7 +97,7 @@ impl Engine {
         mut self,
         mut commands: mpsc::UnboundedReceiver<Command>,
         mut pod_events: mpsc::UnboundedReceiver<PodEvent>,
-        mut launched: mpsc::UnboundedReceiver<Launched>,
+        mut reports: Reports,
         shutdown: impl std::future::Future<Output = ()>,
     ) {
         let mut tick = tokio::time::interval(Duration::from_secs(1));
@@ -140,7 +122,7 @@ impl Engine {
                     self.queue_created(created);
                 }
                 Some(event) = pod_events.recv() => self.on_pod_event(event),
-                Some(launch) = launched.recv() => self.on_launched(launch),
+                Some(report) = reports.recv() => self.on_report(report),
                 _ = tick.tick() => {
                     self.enforce_deadlines();
                     self.end_reservations();
@@ -529,12 +511,21 @@ impl Engine {
     pub fn pod_dir(&self, job_id: &str, pod_uid: &str) -> PathBuf {
         self.jobs_dir.pod(job_id, pod_uid)
     }
+
+    /// How the runtime finds a pod.
+    pub fn pod_ref(&self, pod: &opendlc_core::Pod) -> PodRef {
+        PodRef {
+            job_id: pod.job_id.clone(),
+            pod_id: pod.pod_id.clone(),
+            pod_uid: pod.pod_uid.clone(),
+            dir: self.pod_dir(&pod.job_id, &pod.pod_uid),
+        }
+    }
 }
 
 /// The job's pods with their environment, on the ports chosen at admission.
 pub(super) fn plan(job: &Job) -> Vec<PodPlan> {
     let rendezvous = Rendezvous {
-        addr: POD_IP.to_string(),
         ports: job.ports.clone(),
     };
     let roles: Vec<RolePlan> = job
@@ -584,14 +575,14 @@ pub fn grace_period(job: &Job) -> Duration {
         .map_or(DEFAULT_GRACE_PERIOD, |s| Duration::from_secs(s as u64))
 }
 
-/// `n` distinct ports free right now on the pod address, one per pod. Another process may take
+/// `n` distinct ports free right now on this host, one per pod. Another process may take
 /// one before its pod binds it; with ports picked from the kernel's ephemeral range the chance
 /// is small, and the job fails visibly if it happens.
 pub(super) fn free_ports(n: usize) -> Vec<u16> {
     let mut ports = Vec::with_capacity(n);
     let mut seen = std::collections::HashSet::with_capacity(n);
     while ports.len() < n {
-        let port = std::net::TcpListener::bind((POD_IP, 0))
+        let port = std::net::TcpListener::bind((PORT_HOST, 0))
             .and_then(|l| l.local_addr())
             .map_or(0, |a| a.port());
         if port == 0 {

@@ -10,10 +10,11 @@ use std::collections::{BTreeMap, HashMap};
 
 use opendlc_core::data_juicer::{self, Mode};
 use opendlc_core::env_contract::PodPlan;
+use opendlc_core::env_value::EnvValue;
 use opendlc_core::ray::{self, HeadPorts, NodePorts, NodeShape};
 use opendlc_core::{mpi, Job, JobType, Pod, Role};
 
-use super::apply::{free_ports, Engine, POD_IP};
+use super::apply::{free_ports, Engine};
 
 /// How long a RayJob's Head waits for its Workers to join before it runs the command anyway.
 const RAY_WAIT_SECS: u32 = 120;
@@ -21,15 +22,24 @@ const RAY_WAIT_SECS: u32 = 120;
 /// What the pods of one job get from its framework, once its files are in place.
 #[derive(Debug, Default)]
 pub(super) struct FrameworkLaunch {
-    env: Vec<(String, String)>,
+    /// Every pod's.
+    env: Vec<(String, EnvValue)>,
+    /// Each pod's own (by PodId): its own address, say.
+    pod_env: HashMap<String, Vec<(String, EnvValue)>>,
     /// The command of each pod that runs one of the framework's (by PodId).
     commands: HashMap<String, String>,
 }
 
 impl FrameworkLaunch {
     /// The pod's environment and command, with the framework's part added.
-    pub fn apply(&self, pod: &Pod, env: &mut BTreeMap<String, String>, command: String) -> String {
+    pub fn apply(
+        &self,
+        pod: &Pod,
+        env: &mut BTreeMap<String, EnvValue>,
+        command: String,
+    ) -> String {
         env.extend(self.env.iter().cloned());
+        env.extend(self.pod_env.get(&pod.pod_id).into_iter().flatten().cloned());
         self.commands.get(&pod.pod_id).cloned().unwrap_or(command)
     }
 }
@@ -89,8 +99,8 @@ impl Engine {
             .map(|p| (p.pod_id.clone(), command.clone()))
             .collect();
         Ok(FrameworkLaunch {
-            env: Vec::new(),
             commands,
+            ..FrameworkLaunch::default()
         })
     }
 
@@ -162,11 +172,22 @@ impl Engine {
             };
             commands.insert(plan.pod_id.clone(), command);
         }
+        let head_pod = plans
+            .iter()
+            .find(|p| p.role == head)
+            .map_or_else(String::new, |p| p.pod_id.clone());
         Ok(FrameworkLaunch {
-            env: vec![
-                ("RAY_ADDRESS".into(), ray::address(POD_IP, &head_ports)),
-                (ray::POD_IP_ENV.into(), POD_IP.into()),
-            ],
+            env: vec![(
+                "RAY_ADDRESS".into(),
+                EnvValue::endpoint_of(head_pod, head_ports.gcs),
+            )],
+            pod_env: plans
+                .iter()
+                .map(|p| {
+                    let own = EnvValue::address_of(&p.pod_id);
+                    (p.pod_id.clone(), vec![(ray::POD_IP_ENV.to_string(), own)])
+                })
+                .collect(),
             commands,
         })
     }
@@ -207,8 +228,16 @@ impl Engine {
                 )
             })
             .collect();
+        let one_host = self.runtime.facts().one_host;
         Ok(FrameworkLaunch {
-            env: mpi::env(&dir, program),
+            env: mpi::env(&dir, program, one_host)
+                .into_iter()
+                .map(|(k, v)| (k, EnvValue::from(v)))
+                .collect(),
+            pod_env: plans
+                .iter()
+                .map(|p| (p.pod_id.clone(), mpi::pod_env(&p.pod_id, one_host)))
+                .collect(),
             commands,
         })
     }
@@ -253,11 +282,14 @@ fn require(job: &Job, program: &str, what: &str) -> Result<(), String> {
 fn write_mpi_secret(dir: &std::path::Path) -> std::io::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
-    let path = dir.join(opendlc_runtime::mpi::SECRET_FILE);
+    let path = dir.join(opendlc_runtime::pod::mpi::SECRET_FILE);
     if std::fs::metadata(&path).is_ok_and(|m| m.len() > 0) {
         return Ok(());
     }
-    let partial = dir.join(format!("{}.partial", opendlc_runtime::mpi::SECRET_FILE));
+    let partial = dir.join(format!(
+        "{}.partial",
+        opendlc_runtime::pod::mpi::SECRET_FILE
+    ));
     let mut file = std::fs::OpenOptions::new()
         .write(true)
         .create(true)

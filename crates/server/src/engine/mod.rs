@@ -8,9 +8,7 @@
 
 mod active;
 mod apply;
-mod containers;
 mod frameworks;
-mod gang;
 mod pods;
 mod prepare;
 mod recover;
@@ -28,6 +26,7 @@ use std::sync::RwLock;
 
 use opendlc_core::scheduler::{Capacity, Wait};
 use opendlc_core::{Job, JobStatus};
+use opendlc_runtime::contract::Report;
 use opendlc_runtime::slurm::{SlurmConfig, SlurmRuntime};
 use opendlc_runtime::{LocalRuntime, PodEvent, Runtime};
 use opendlc_store::{Store, StoreError};
@@ -49,13 +48,6 @@ pub enum EngineError {
     Store(#[from] StoreError),
     #[error("the engine has shut down")]
     ShutDown,
-}
-
-/// What a pod's launch came to, reported by the task that launched it.
-pub(crate) struct Launched {
-    job_id: String,
-    pod_uid: String,
-    result: Result<opendlc_runtime::Started, String>,
 }
 
 enum Command {
@@ -121,6 +113,22 @@ impl EngineHandle {
     }
 }
 
+/// The runtime the server's configuration asks for: the one place runtimes are chosen.
+fn runtime_for(config: &EngineConfig, events: mpsc::UnboundedSender<PodEvent>) -> Arc<dyn Runtime> {
+    match &config.slurm {
+        Some(slurm) => Arc::new(SlurmRuntime::new(slurm.clone(), events)),
+        None => Arc::new(LocalRuntime::with_config(
+            config.shim_program.clone(),
+            config.node_name.clone(),
+            config.container_engine.clone(),
+            events,
+        )),
+    }
+}
+
+/// The channel a runtime reports launches and notes on.
+pub(crate) type Reports = mpsc::UnboundedReceiver<Report>;
+
 pub struct EngineConfig {
     pub store: Arc<Store>,
     pub shim_program: PathBuf,
@@ -150,18 +158,12 @@ pub async fn start(
 ) -> Result<(EngineHandle, tokio::task::JoinHandle<()>), EngineError> {
     let (commands_tx, commands) = mpsc::unbounded_channel();
     let (pod_events_tx, pod_events) = mpsc::unbounded_channel::<PodEvent>();
-    let (launched_tx, launched) = mpsc::unbounded_channel();
-    let runtime = Arc::new(match config.slurm.clone() {
-        Some(slurm) => Runtime::Slurm(SlurmRuntime::new(slurm, pod_events_tx)),
-        None => Runtime::Local(LocalRuntime::new(
-            config.shim_program.clone(),
-            pod_events_tx,
-        )),
-    });
+    let (reports_tx, reports) = mpsc::unbounded_channel();
+    let runtime = runtime_for(&config, pod_events_tx);
     let waits = Arc::new(RwLock::new(HashMap::new()));
-    let mut engine = apply::Engine::new(config, runtime, launched_tx, waits.clone());
+    let mut engine = apply::Engine::new(config, runtime, reports_tx, waits.clone());
     engine.recover()?;
-    let task = tokio::spawn(engine.run(commands, pod_events, launched, shutdown));
+    let task = tokio::spawn(engine.run(commands, pod_events, reports, shutdown));
     Ok((
         EngineHandle {
             commands: commands_tx,

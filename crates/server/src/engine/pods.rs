@@ -1,24 +1,24 @@
 //! The engine's pod half: launching pods, recording their start and end, and applying the
 //! lifecycle decision to their job.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use opendlc_core::lifecycle::{decide, Decision};
+use opendlc_core::shell::quote;
 use opendlc_core::startup::PodPhase;
 use opendlc_core::time::now_millis;
 use opendlc_core::{JobStatus, Pod, PodStatus, Reason};
-use opendlc_runtime::cgroup::Limits;
-use opendlc_runtime::{PodEvent, PodLaunch};
+use opendlc_runtime::contract::{Gang, PodRecipe, Report, Steps};
+use opendlc_runtime::pod_files::Limits;
+use opendlc_runtime::PodEvent;
 use opendlc_store::{PodEnd, Transition};
 
-use super::apply::{grace_period, new_pods, plan, Engine, LaunchNote, POD_IP};
-use super::containers::{container_limits_note, placement_note};
-use super::Launched;
+use super::apply::{grace_period, new_pods, plan, Engine};
 
 impl Engine {
     /// Launches the pods of an active job that are not launched yet and whose startup
     /// dependencies are met (all of them, or only those in `only`: the never-started ones at
-    /// recovery), each in its own task; each outcome comes back as `Launched`.
+    /// recovery), as one gang; each outcome comes back as a `Report::Launched`.
     pub fn launch_pods(&mut self, job_id: &str, only: Option<&HashSet<String>>) {
         let Some(active) = self.active.get(job_id) else {
             return;
@@ -55,78 +55,89 @@ impl Engine {
         }
         let plans = plan(job);
         let framework = self.prepare_framework(job, &plans);
-        let mut envs: HashMap<String, _> = plans.into_iter().map(|p| (p.pod_id, p.env)).collect();
-        let mut launches = Vec::with_capacity(to_launch.len());
-        let mut notes = Vec::with_capacity(to_launch.len());
+        let peers: BTreeMap<String, std::path::PathBuf> = active
+            .pods
+            .iter()
+            .map(|p| (p.pod_id.clone(), self.pod_dir(job_id, &p.pod_uid)))
+            .collect();
+        let mut plans: HashMap<String, _> =
+            plans.into_iter().map(|p| (p.pod_id.clone(), p)).collect();
+        let mut recipes = Vec::with_capacity(to_launch.len());
         for pod in to_launch {
-            let Some(env) = envs.remove(&pod.pod_id) else {
+            let Some(plan) = plans.remove(&pod.pod_id) else {
                 continue;
             };
             let role = job.roles.iter().find(|r| r.role == pod.role);
             let command = role
                 .and_then(|r| r.command.clone())
                 .unwrap_or_else(|| job.user_command.clone());
-            let rank = env.get("RANK").and_then(|r| r.parse().ok());
-            let mut env = env;
-            if let Some(gpus) = active.gpus.get(&pod.pod_id) {
-                let list = gpus
-                    .iter()
-                    .map(u32::to_string)
-                    .collect::<Vec<_>>()
-                    .join(",");
-                env.insert("CUDA_VISIBLE_DEVICES".into(), list.clone());
-                env.insert("NVIDIA_VISIBLE_DEVICES".into(), list);
-            }
+            let mut env = plan.env;
             let command = match &framework {
                 Ok(framework) => framework.apply(pod, &mut env, command),
                 Err(_) => command,
             };
-            let command = self.with_sanity_check(job, pod, rank, command, &workdir);
-            let limits = role.filter(|_| self.pod_limits).map(|r| Limits {
-                cpu_milli: Some(r.resources.cpu_milli).filter(|c| *c > 0),
-                memory_mib: Some(r.resources.memory_mib).filter(|m| *m > 0),
-            });
-            let image = role.map_or("", |r| r.image.as_str());
             let gpus = active.gpus.get(&pod.pod_id).cloned().unwrap_or_default();
-            let container = self.container_for(image, &gpus, limits);
-            notes.push((
-                pod.pod_uid.clone(),
-                LaunchNote {
-                    placement: placement_note(
-                        image,
-                        container.as_ref(),
-                        self.container_engine.as_deref(),
-                    ),
-                    limits: container
-                        .as_ref()
-                        .and_then(|c| container_limits_note(c.limits)),
-                    container: container.is_some(),
+            let sanity = self.sanity_step(job, pod, plan.rank, &command, &workdir, &gpus);
+            let steps = match self.env_steps(job, pod, &mut env) {
+                Ok((prepare, mounts)) => Steps {
+                    prepare,
+                    mounts,
+                    sanity,
+                    command,
                 },
-            ));
-            let command =
-                match self.with_env_preparation(job, pod, &mut env, command, container.as_ref()) {
-                    Ok(command) => command,
-                    Err(e) => {
-                        tracing::error!(pod.id = %pod.pod_id, "{e}");
-                        format!("echo {} >&2; exit 1", opendlc_core::mpi::shell_quote(&e))
+                Err(e) => {
+                    tracing::error!(pod.id = %pod.pod_id, "{e}");
+                    Steps {
+                        command: format!("echo {} >&2; exit 1", quote(&e)),
+                        ..Steps::default()
                     }
-                };
-            launches.push(PodLaunch {
+                }
+            };
+            recipes.push(PodRecipe {
+                job_id: job_id.to_string(),
                 pod_id: pod.pod_id.clone(),
                 pod_uid: pod.pod_uid.clone(),
-                dir: self.jobs_dir.pod(job_id, &pod.pod_uid),
-                command,
+                rank: plan.rank,
+                dir: self.pod_dir(job_id, &pod.pod_uid),
+                job_dir: self.jobs_dir.job(job_id),
                 workdir: workdir.clone(),
+                image: role
+                    .map(|r| r.image.trim().to_string())
+                    .filter(|i| !i.is_empty()),
+                resources: plan.resources,
+                limits: role.filter(|_| self.pod_limits).map(|r| Limits {
+                    cpu_milli: Some(r.resources.cpu_milli).filter(|c| *c > 0),
+                    memory_mib: Some(r.resources.memory_mib).filter(|m| *m > 0),
+                }),
+                gpus,
                 env,
+                steps,
+                peers: peers.clone(),
                 grace_period: grace_period(job),
-                // A container is held to them by its engine: its processes are not the shim's.
-                limits: if container.is_some() { None } else { limits },
-                image: self.image_to_ensure(container.as_ref()),
             });
         }
-        self.launch_notes.extend(notes);
-        let prepared = framework.as_ref().map(|_| ()).map_err(String::clone);
-        self.spawn_launches(job_id, launches, prepared);
+        // The gang's master (the lowest rank) first.
+        recipes.sort_by_key(|r| r.rank);
+        let gang = Gang {
+            job_id: job_id.to_string(),
+            resource_id: job.resource_id.clone(),
+            priority: job.priority,
+            pods: recipes,
+        };
+        for recipe in &gang.pods {
+            self.launch_requested.insert(recipe.pod_uid.clone());
+        }
+        if let Err(e) = framework {
+            for recipe in gang.pods {
+                let _ = self.reports_tx.send(Report::Launched {
+                    job_id: job_id.to_string(),
+                    pod_uid: recipe.pod_uid,
+                    result: Err(e.clone()),
+                });
+            }
+            return;
+        }
+        self.runtime.launch(gang, self.reports_tx.clone());
     }
 
     /// After a pod starts or ends: launch the pods that were waiting for it, if any.
@@ -145,19 +156,39 @@ impl Engine {
         }
     }
 
-    pub fn on_launched(&mut self, launched: Launched) {
-        let Launched {
-            job_id,
-            pod_uid,
-            result,
-        } = launched;
-        let now = now_millis();
-        let node = self.node_name.clone();
-        let store = self.store.clone();
-        let note = self.launch_notes.remove(&pod_uid);
-        if note.as_ref().is_some_and(|n| n.container) {
-            self.container_pods.insert(pod_uid.clone());
+    /// What the runtime reports: a launch's outcome, or a note about pods waiting to start.
+    pub fn on_report(&mut self, report: Report) {
+        match report {
+            Report::Launched {
+                job_id,
+                pod_uid,
+                result,
+            } => self.on_launched(job_id, pod_uid, result),
+            Report::Note {
+                job_id,
+                text,
+                waiting,
+            } => {
+                if let Err(e) = self.store.add_event(&job_id, &text) {
+                    tracing::warn!(job.id = %job_id, "failed to record a runtime event: {e}");
+                }
+                if let Some(reason) = waiting {
+                    if let Err(e) = self.store.set_reason(&job_id, &reason) {
+                        tracing::warn!(job.id = %job_id, "failed to record why the job waits: {e}");
+                    }
+                }
+            }
         }
+    }
+
+    fn on_launched(
+        &mut self,
+        job_id: String,
+        pod_uid: String,
+        result: Result<opendlc_runtime::Started, String>,
+    ) {
+        let now = now_millis();
+        let store = self.store.clone();
         let Some(active) = self.active.get_mut(&job_id) else {
             return;
         };
@@ -169,17 +200,9 @@ impl Engine {
         match result {
             Ok(started) => {
                 let at = started.started_at.timestamp_millis();
-                let (node, ip) = match started.placement {
-                    Some(p) => (p.node, p.ip),
-                    None => (node, POD_IP.to_string()),
-                };
+                let (node, ip) = (started.placement.node, started.placement.ip);
                 // Where it runs and under which limits, in its start event (one write).
-                let how = note.as_ref().map(|note| {
-                    match note.limits.as_ref().or(started.limits.as_ref()) {
-                        Some(limits) => format!("{}; limits: {limits}", note.placement),
-                        None => note.placement.clone(),
-                    }
-                });
+                let how = started.description;
                 let recorded = store.pod_started(pod, started.pid, &ip, &node, at, how.as_deref());
                 if let Err(e) = recorded {
                     tracing::error!(pod.id = %pod.pod_id, "failed to record the pod's start: {e}");
@@ -248,9 +271,6 @@ impl Engine {
 
     pub fn on_pod_event(&mut self, event: PodEvent) {
         let pod_uid = event.pod_uid().to_string();
-        if self.container_pods.remove(&pod_uid) {
-            self.remove_container(&pod_uid);
-        }
         if !self.launched_pods.contains(&pod_uid) {
             self.early_exits.insert(pod_uid, event);
             return;
@@ -429,7 +449,7 @@ impl Engine {
     }
 
     pub fn stop_pod(&self, pod: &Pod) {
-        if let Err(e) = self.runtime.stop(&self.pod_dir(&pod.job_id, &pod.pod_uid)) {
+        if let Err(e) = self.runtime.stop(&self.pod_ref(pod)) {
             tracing::warn!(pod.id = %pod.pod_id, "failed to stop the pod: {e}");
         }
     }

@@ -1,25 +1,25 @@
 //! Preparing a job's environment before its command runs (PAI-DLC: "before the job nodes
 //! start"): the `CodeSource` is checked out and `ThirdpartyLibs`/`ThirdpartyLibDir` are
 //! pip-installed into a venv of the job's by `opendlc prepare-env`, the pods' first step
-//! (`opendlc_runtime::prepare`), while the job stays EnvPreparing; a failure fails the job
-//! with its reason (the output is in the pod log). Then `opendlc run-mounted` puts the
-//! DataSources and the code at their MountPaths (`opendlc_runtime::mounts`) and runs the
-//! command.
+//! (`opendlc_runtime::pod::prepare`), while the job stays EnvPreparing; a failure fails the job
+//! with its reason (the output is in the pod log). Then the DataSources and the code are put
+//! at their MountPaths (`opendlc_runtime::pod::mounts`, or the pod's container) and the
+//! command runs: both are steps of the pod's recipe, which its runtime renders.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use opendlc_core::mpi::shell_quote;
+use opendlc_core::env_value::EnvValue;
 use opendlc_core::{Job, JobStatus, Pod, Reason};
-use opendlc_runtime::prepare::{EnvPlan, FAILED_FILE, PLAN_FILE, VENV_DIR};
+use opendlc_runtime::contract::PrepareStep;
+use opendlc_runtime::pod::mounts::Mount;
+use opendlc_runtime::pod::prepare::{EnvPlan, FAILED_FILE, PLAN_FILE, VENV_DIR};
 
 use super::apply::Engine;
-use super::containers::ContainerPod;
 use crate::sources;
 
 /// The marker a pod's `prepare-env` leaves in its directory once its environment is ready.
 const READY_MARKER: &str = "env-ready";
-const MOUNTS_FILE: &str = "mounts.json";
 
 /// Whether the job's pods prepare something before their command.
 fn prepares(job: &Job) -> bool {
@@ -34,21 +34,16 @@ impl Engine {
         self.jobs_dir.job(job_id).join("env")
     }
 
-    /// The pod's command, with the job's preparation before it and its mounts around it; the
-    /// pod's PATH starts with the job's venv when it has ThirdpartyLibs.
-    pub(super) fn with_env_preparation(
+    /// The pod's preparation step and mounts (`Steps`); the pod's PATH starts with the job's
+    /// venv when it has ThirdpartyLibs.
+    pub(super) fn env_steps(
         &self,
         job: &Job,
         pod: &Pod,
-        env: &mut BTreeMap<String, String>,
-        command: String,
-        container: Option<&ContainerPod>,
-    ) -> Result<String, String> {
+        env: &mut BTreeMap<String, EnvValue>,
+    ) -> Result<(Option<PrepareStep>, Vec<Mount>), String> {
         if !prepares(job) && job.request.data_sources.is_none() {
-            return Ok(match container {
-                Some(c) => self.in_container(c, &job.job_id, &pod.pod_uid, &[], env, &command),
-                None => command,
-            });
+            return Ok((None, Vec::new()));
         }
         let dir = self.env_dir(&job.job_id);
         let config = sources::load(&self.data_dir)?;
@@ -60,31 +55,8 @@ impl Engine {
         .map_err(|e| e.to_string())?;
         std::fs::create_dir_all(&dir)
             .map_err(|e| format!("failed to create {}: {e}", dir.display()))?;
-        let program = shell_quote(&self.checker_program.display().to_string());
-        let mut command = command;
-        // A container gets the mounts from its engine (below, once the environment is final);
-        // a host pod from `run-mounted`.
-        if container.is_none() && !resolved.mounts.is_empty() {
-            write_json(&dir.join(MOUNTS_FILE), &resolved.mounts)?;
-            command = format!(
-                "exec {program} run-mounted --mounts {} {}",
-                shell_quote(&dir.join(MOUNTS_FILE).display().to_string()),
-                shell_quote(&command)
-            );
-        }
-        let contained = |env: &BTreeMap<String, String>, command: String| match container {
-            Some(c) => self.in_container(
-                c,
-                &job.job_id,
-                &pod.pod_uid,
-                &resolved.mounts,
-                env,
-                &command,
-            ),
-            None => command,
-        };
         if !prepares(job) {
-            return Ok(contained(env, command));
+            return Ok((None, resolved.mounts));
         }
         let plan = EnvPlan {
             code: resolved.code.clone(),
@@ -96,24 +68,23 @@ impl Engine {
             let venv = dir.join(VENV_DIR);
             let path = env
                 .get("PATH")
-                .cloned()
+                .and_then(EnvValue::as_text)
+                .map(str::to_string)
                 .or_else(|| std::env::var("PATH").ok())
                 .unwrap_or_default();
             env.insert(
                 "PATH".into(),
-                format!("{}:{path}", venv.join("bin").display()),
+                format!("{}:{path}", venv.join("bin").display()).into(),
             );
-            env.insert("VIRTUAL_ENV".into(), venv.display().to_string());
+            env.insert("VIRTUAL_ENV".into(), venv.display().to_string().into());
         }
         // The preparation runs on the host; in a container, the venv (in the job's directory,
         // which the container sees) works where the image has the host's python at its path.
-        let command = contained(env, command);
-        let ready = self.pod_dir(&job.job_id, &pod.pod_uid).join(READY_MARKER);
-        Ok(format!(
-            "{program} prepare-env --dir {} --ready {} && {command}",
-            shell_quote(&dir.display().to_string()),
-            shell_quote(&ready.display().to_string()),
-        ))
+        let prepare = PrepareStep {
+            dir,
+            ready: self.pod_dir(&job.job_id, &pod.pod_uid).join(READY_MARKER),
+        };
+        Ok((Some(prepare), resolved.mounts))
     }
 
     /// Whether every pod of the job has its environment (true for a job without one).

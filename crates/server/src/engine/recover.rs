@@ -4,7 +4,7 @@
 
 use opendlc_core::time::now_millis;
 use opendlc_core::{Job, JobStatus, Pod, PodStatus, Reason};
-use opendlc_runtime::slurm::SlurmRuntime;
+use opendlc_runtime::contract::Recovery;
 use opendlc_store::PodEnd;
 use std::collections::HashMap;
 
@@ -107,21 +107,22 @@ impl Engine {
         self.resume_reservation(&mut active);
 
         let mut never_started = std::collections::HashSet::new();
-        let on_slurm = self.runtime.slurm().is_some();
         for pod in active.pods.iter_mut().filter(|p| !p.status.is_terminal()) {
-            let dir = self.jobs_dir.pod(&job_id, &pod.pod_uid);
-            if on_slurm && !stopping && SlurmRuntime::awaits_start(&dir) {
-                // Still waiting in Slurm's queue: launched again, which adopts its Slurm job.
-                never_started.insert(pod.pod_uid.clone());
-            } else if opendlc_runtime::was_started(&dir) {
-                // A launch was begun: the shim is (or was) there; never launch twice.
+            let pod_ref = self.pod_ref(pod);
+            let recovery = match self.runtime.recover(&pod_ref, stopping) {
+                Ok(recovery) => recovery,
+                Err(e) => {
+                    // Its files are unreadable: treat it as launched (never launch twice); its
+                    // job's deadline or a stop ends it.
+                    tracing::warn!(pod.id = %pod.pod_id, "failed to re-attach the pod: {e}");
+                    Recovery::Watching
+                }
+            };
+            if recovery == Recovery::Watching {
                 self.launched_pods.insert(pod.pod_uid.clone());
                 self.launch_requested.insert(pod.pod_uid.clone());
-                if let Err(e) = self.runtime.reattach(&pod.pod_uid, &dir) {
-                    tracing::warn!(pod.id = %pod.pod_id, "failed to re-attach the pod: {e}");
-                }
                 if stopping {
-                    if let Err(e) = self.runtime.stop(&dir) {
+                    if let Err(e) = self.runtime.stop(&pod_ref) {
                         tracing::warn!(pod.id = %pod.pod_id, "failed to stop the pod: {e}");
                     }
                 }

@@ -17,7 +17,12 @@ use opendlc_core::{Job, JobStatus, Pod, Reason};
 use opendlc_store::{SanityRecord, Transition};
 
 use super::active::ActiveJob;
-use super::apply::{Engine, POD_IP};
+use opendlc_runtime::contract::SanityStep;
+
+use super::apply::Engine;
+
+/// Where the checker reaches the job's pods' ports.
+const PEER_HOST: &str = "127.0.0.1";
 
 /// The checker's plan and results, in each pod incarnation's directory.
 pub const PLAN_FILE: &str = "sanity-plan.json";
@@ -93,24 +98,20 @@ impl Engine {
         }
     }
 
-    /// The command a pod runs: its own, behind the checker while a round is under way (the
-    /// checker's plan is written into the pod's directory).
-    pub(super) fn with_sanity_check(
+    /// The checker step of a pod while a round is under way (the checker's plan is written
+    /// into the pod's directory); `command` is the pod's own, which the checker names.
+    pub(super) fn sanity_step(
         &self,
         job: &Job,
         pod: &Pod,
-        rank: Option<usize>,
-        command: String,
+        rank: u32,
+        command: &str,
         workdir: &Path,
-    ) -> String {
+        gpus: &[u32],
+    ) -> Option<SanityStep> {
         let active = self.active.get(&job.job_id);
-        let (Some(_), Some(settings), Some(rank)) = (
-            active.and_then(|a| a.sanity_round),
-            job.sanity_settings(),
-            rank,
-        ) else {
-            return command;
-        };
+        active.and_then(|a| a.sanity_round)?;
+        let settings = job.sanity_settings()?;
         let dir = self.pod_dir(&job.job_id, &pod.pod_uid);
         // CheckInit finds the job's MountPaths (the check runs inside the pod's mounts);
         // DeviceCheck checks the pod's GPUs.
@@ -130,16 +131,17 @@ impl Engine {
                     }),
             )
             .collect();
-        let gpus = active
-            .and_then(|a| a.gpus.get(&pod.pod_id))
-            .map(|g| g.iter().map(u32::to_string).collect())
-            .unwrap_or_default();
+        let gpus = gpus.iter().map(u32::to_string).collect();
         let plan = CheckPlan {
-            rank,
-            peers: job.ports.iter().map(|p| format!("{POD_IP}:{p}")).collect(),
+            rank: rank as usize,
+            peers: job
+                .ports
+                .iter()
+                .map(|p| format!("{PEER_HOST}:{p}"))
+                .collect(),
             phases: settings.phases.clone(),
             timeout_secs: settings.timeout_secs,
-            command: command.clone(),
+            command: command.to_string(),
             workdir: workdir.display().to_string(),
             mounts,
             gpus,
@@ -150,19 +152,13 @@ impl Engine {
         });
         if let Err(e) = written {
             tracing::error!(pod.id = %pod.pod_id, "failed to write the sanity check plan: {e}");
-            return command;
+            return None;
         }
-        let then = match settings.on_failure {
-            OnFailure::MarkJobFail => "&&",
-            OnFailure::ContinueJob => ";",
-        };
-        format!(
-            "{} sanity-check --plan {} --out {} {then} exec /bin/sh -c {}",
-            shell_quote(&self.checker_program.display().to_string()),
-            shell_quote(&dir.join(PLAN_FILE).display().to_string()),
-            shell_quote(&dir.join(RESULTS_FILE).display().to_string()),
-            shell_quote(&command)
-        )
+        Some(SanityStep {
+            plan: dir.join(PLAN_FILE),
+            results: dir.join(RESULTS_FILE),
+            continue_on_failure: settings.on_failure == OnFailure::ContinueJob,
+        })
     }
 
     /// Every pod started: SanityChecking while a round is under way.
@@ -315,28 +311,5 @@ fn record(
         message,
         started: combined.as_ref().map(|c| c.started),
         finished: combined.as_ref().map(|c| c.finished),
-    }
-}
-
-/// `'text'` for `/bin/sh`, with embedded quotes as `'\''`.
-fn shell_quote(text: &str) -> String {
-    format!("'{}'", text.replace('\'', r"'\''"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn quoting_survives_the_shell() {
-        let command = r#"echo "it's $RANK"; exit 0"#;
-        let out = std::process::Command::new("/bin/sh")
-            .args([
-                "-c",
-                &format!("RANK=3 exec /bin/sh -c {}", shell_quote(command)),
-            ])
-            .output()
-            .unwrap();
-        assert_eq!(String::from_utf8_lossy(&out.stdout), "it's 3\n");
     }
 }

@@ -36,9 +36,10 @@ use serde::{Deserialize, Serialize};
 /// pod's main one: its stdout and stderr are the pod log, its process group the pod's.
 pub const POD_PID_ENV: &str = "OPENDLC_MPI_POD_PID";
 
-/// Set (by the Slurm runtime) to the address of the pod's node: the worker then listens on TCP
-/// there instead of on a Unix socket, and writes where in `<pod>.addr` ([`address_name`]).
-pub const LISTEN_ENV: &str = "OPENDLC_MPI_LISTEN";
+/// Set (where pods run on several hosts) to the address of the pod's node: the worker then
+/// listens on TCP there instead of on a Unix socket, and writes where in `<pod>.addr`
+/// ([`address_name`]).
+pub use opendlc_core::mpi::LISTEN_ENV;
 /// The job's secret in its MPI directory (written by the server): what a remote shell must
 /// present to a worker that listens on TCP.
 pub const SECRET_FILE: &str = "secret";

@@ -6,8 +6,8 @@ use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 
-use super::{LocalRuntime, PodLaunch, Started};
-use crate::container;
+use super::{container, LocalRuntime, PodLaunch};
+use crate::contract::{Placement, Started};
 use crate::error::RuntimeError;
 use crate::pod_dir::{open_append, read_json, write_json_atomic, Durability, PodDir};
 use crate::pod_files::{PodExit, PodSpec, ShimStarted};
@@ -39,6 +39,8 @@ impl LocalRuntime {
             command: pod.command,
             workdir: pod.workdir,
             env: pod.env,
+            // Every address is this host's: rendered already.
+            addressed_env: Default::default(),
             grace_period_ms: u64::try_from(pod.grace_period.as_millis()).unwrap_or(u64::MAX),
             limits: pod.limits,
             // The server samples local pods itself, through /proc.
@@ -103,13 +105,18 @@ impl LocalRuntime {
                         )));
                     }
                 };
-                self.watcher(&pod.pod_uid, dir.path().to_path_buf())
-                    .child(child);
+                let mut watcher = self.watcher(&pod.pod_uid, dir.path().to_path_buf());
+                watcher.container_engine = pod.image.as_ref().map(|i| i.engine.clone());
+                watcher.child(child);
                 Ok(Started {
                     pid: started.pid,
                     started_at: started.started_at,
-                    placement: None,
-                    limits: started.limits,
+                    placement: Placement {
+                        node: self.inner.node.clone(),
+                        ip: super::POD_IP.to_string(),
+                    },
+                    // How the shim holds the pod to its limits, or why it does not.
+                    description: started.limits,
                 })
             }
             Ok(Ok(_)) if line.starts_with("failed ") => {

@@ -16,8 +16,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::cgroup::Limits;
-use crate::mounts::Mount;
+use crate::pod::mounts::Mount;
+use crate::pod_files::Limits;
 
 /// How long pulling an image may take before the pod fails with ImagePullBackOff (PAI's SDK
 /// waits 300 s before it gives up on a pull).
@@ -171,6 +171,7 @@ pub async fn remove(engine: &Path, pod_uid: &str) {
         .await;
 }
 
+/// An argument as one shell word, quoted only where it has to be (readable command lines).
 fn quote(text: &str) -> String {
     let plain = !text.is_empty()
         && text
@@ -179,7 +180,7 @@ fn quote(text: &str) -> String {
     if plain {
         text.to_string()
     } else {
-        format!("'{}'", text.replace('\'', r"'\''"))
+        opendlc_core::shell::quote(text)
     }
 }
 

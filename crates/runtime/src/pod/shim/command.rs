@@ -68,7 +68,7 @@ pub(super) fn spawn(spec: &PodSpec, cgroup_procs: Vec<RawFd>) -> Result<Spawned,
         // SAFETY: the closure only makes write(2) calls (async-signal-safe), and the shim has
         // no other thread yet.
         unsafe {
-            command.pre_exec(move || crate::cgroup::join(&cgroup_procs));
+            command.pre_exec(move || crate::pod::cgroup::join(&cgroup_procs));
         }
     }
     let mut child = command.spawn().map_err(|e| {

@@ -1,5 +1,7 @@
-//! The server side of the local runtime: starts one shim per pod, tells the server when a pod
-//! ends, stops pods, and after a server restart picks up the shims an earlier server started.
+//! The local runtime: every pod is a process group on this host, supervised by a shim that
+//! outlives the server. This side starts one shim per pod, tells the server when a pod ends,
+//! stops pods, and after a server restart picks up the shims an earlier server started;
+//! `render` turns the engine's recipes into what the shims run.
 //!
 //! The supervisor keeps no state that matters: everything it knows is in the pod directories,
 //! so dropping it (or killing the server) loses nothing. Dropping the last [`LocalRuntime`]
@@ -11,18 +13,25 @@ mod reattach;
 mod stop;
 mod watch;
 
+mod container;
+mod render;
+
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
 use tokio::sync::{mpsc, watch as signal};
 
-use crate::container::ContainerImage;
-use crate::pod_files::{Limits, PodExit};
+pub use crate::contract::{PodEvent, Started};
+use crate::pod_files::Limits;
+pub use container::ContainerImage;
 
-/// What the server asks to run: one incarnation of one pod.
+/// Where every pod of the local runtime is reached: they all run on this host.
+pub const POD_IP: &str = "127.0.0.1";
+
+/// What the supervisor runs: one incarnation of one pod, its recipe rendered into one command
+/// line for the shim (`render`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PodLaunch {
     pub pod_id: String,
@@ -40,46 +49,8 @@ pub struct PodLaunch {
     /// CPU and memory limits (the local runtime enforces them through cgroups where it can).
     pub limits: Option<Limits>,
     /// The image to make sure of before the pod starts, when it runs in a container (its
-    /// command is then the engine's `run`: [`crate::container`]).
+    /// command is then the engine's `run`: `container`).
     pub image: Option<ContainerImage>,
-}
-
-/// The command is running.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Started {
-    /// The command's pid (`sh`), also its process group id.
-    pub pid: u32,
-    pub started_at: DateTime<Utc>,
-    /// Where the pod runs, when not on this host (the Slurm runtime: the node's name and
-    /// address); `None` on the local runtime.
-    pub placement: Option<Placement>,
-    /// How the pod's limits are enforced, or why they are not (see `ShimStarted::limits`).
-    pub limits: Option<String>,
-}
-
-/// The node a pod runs on.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Placement {
-    pub node: String,
-    pub ip: String,
-}
-
-/// How a pod ended; exactly one per successful launch or reattach.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PodEvent {
-    /// The shim recorded the exit (exit.json); every log line is on disk.
-    Exited { pod_uid: String, exit: PodExit },
-    /// The shim is gone without recording an exit (it was killed, or the server stopped while
-    /// starting the pod). Whatever was left of the pod has been killed.
-    Lost { pod_uid: String, reason: String },
-}
-
-impl PodEvent {
-    pub fn pod_uid(&self) -> &str {
-        match self {
-            PodEvent::Exited { pod_uid, .. } | PodEvent::Lost { pod_uid, .. } => pod_uid,
-        }
-    }
 }
 
 /// The local runtime's supervisor. Cheap to clone (handles share one state); must be used from
@@ -91,6 +62,10 @@ pub struct LocalRuntime {
 
 struct Inner {
     shim_program: PathBuf,
+    /// This host's name, where every pod runs.
+    node: String,
+    /// Pods with an image run in it through this engine (`podman`); `None`: on the host.
+    container_engine: Option<PathBuf>,
     events: mpsc::UnboundedSender<PodEvent>,
     /// Never sent on: watcher tasks end when it is dropped with the last handle.
     shutdown: signal::Sender<()>,
@@ -103,9 +78,22 @@ impl LocalRuntime {
     /// `shim_program` is the opendlc binary (run as `<it> shim --dir DIR`); pod ends are sent
     /// on `events`.
     pub fn new(shim_program: PathBuf, events: mpsc::UnboundedSender<PodEvent>) -> Self {
+        Self::with_config(shim_program, "localhost".into(), None, events)
+    }
+
+    /// A runtime on the host named `node`, running pods that have an image in it through
+    /// `container_engine` when there is one.
+    pub fn with_config(
+        shim_program: PathBuf,
+        node: String,
+        container_engine: Option<PathBuf>,
+        events: mpsc::UnboundedSender<PodEvent>,
+    ) -> Self {
         Self {
             inner: Arc::new(Inner {
                 shim_program,
+                node,
+                container_engine,
                 events,
                 shutdown: signal::channel(()).0,
                 launching: Mutex::new(HashMap::new()),
@@ -126,6 +114,7 @@ impl LocalRuntime {
             dir: crate::pod_dir::PodDir::new(dir),
             events: self.inner.events.clone(),
             shutdown: self.inner.shutdown.subscribe(),
+            container_engine: None,
         }
     }
 }

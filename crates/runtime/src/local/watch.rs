@@ -1,6 +1,7 @@
 //! Waiting for shims to end, and turning their end into one [`PodEvent`].
 
 use std::os::fd::OwnedFd;
+use std::path::PathBuf;
 use std::process::ExitStatus;
 use std::time::Duration;
 
@@ -23,6 +24,9 @@ pub(super) struct Watcher {
     pub dir: PodDir,
     pub events: mpsc::UnboundedSender<PodEvent>,
     pub shutdown: watch::Receiver<()>,
+    /// The container engine the pod runs in, if it does: what is left of its container is
+    /// removed once it has ended (its engine client may have been killed before it).
+    pub container_engine: Option<PathBuf>,
 }
 
 impl Watcher {
@@ -109,6 +113,9 @@ impl Watcher {
                 .await
             }
         };
+        if let Some(engine) = &self.container_engine {
+            super::container::remove(engine, &self.pod_uid).await;
+        }
         self.send(event);
     }
 

@@ -14,7 +14,7 @@
 //!    fsync the log, write `exit.json` durably, exit 0.
 //!
 //! Where spec.json asks for it (a pod on a Slurm node), the shim first fills in the addresses
-//! of the pod's peers (`peers`), and a thread samples the pod's metrics into `metrics.jsonl`
+//! of the pods its environment names (`crate::pod::peers`), and a thread samples the pod's metrics into `metrics.jsonl`
 //! while it runs.
 
 mod command;
@@ -33,12 +33,12 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use nix::unistd::{getpid, getsid, setsid, Pid};
 
-use crate::cgroup::PodCgroup;
 use crate::logs::Stream;
+use crate::pod::cgroup::PodCgroup;
+use crate::pod::peers;
 use crate::pod_dir::{open_append, read_json, write_json_atomic, Durability, PodDir};
 use crate::pod_files::{PodExit, PodSpec, ShimStarted};
 use crate::process;
-use crate::slurm::addresses;
 use metrics::PodSampling;
 use pump::Pumps;
 use signals::Signals;
@@ -71,11 +71,11 @@ pub fn run(dir: &Path) -> i32 {
         Ok(log) => log,
         Err(e) => return not_started(&pod, 127, format!("failed to open the pod log: {e}")),
     };
-    if !spec.peers.is_empty() {
-        let missing = addresses::resolve(&mut spec, addresses::PEER_TIMEOUT);
+    if !spec.addressed_env.is_empty() {
+        let missing = peers::resolve(&mut spec, peers::PEER_TIMEOUT);
         if !missing.is_empty() {
             diag(format_args!(
-                "no node recorded by {}: the master's address stands in for theirs",
+                "no node recorded by {}: the pod's own address stands in for theirs",
                 missing.join(", ")
             ));
         }

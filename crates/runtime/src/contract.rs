@@ -1,0 +1,214 @@
+//! The contract between the engine and a runtime.
+//!
+//! The engine decides *what* runs: for each pod a [`PodRecipe`] — its identity, resources,
+//! image, environment (with symbolic peer addresses, [`EnvValue`]) and the [`Steps`] it runs in
+//! order (prepare the environment, mount the data, check the node, run the command). A runtime
+//! decides *how*: it renders the recipe into what its engine runs — the local runtime into a
+//! shim-supervised process chain on this host (`crate::local`), the Slurm runtime into a batch
+//! script that starts the same shim on the nodes (`crate::slurm`), a fake one into a record
+//! for tests (`crate::fake`). What runs inside a pod on every runtime is `crate::pod`.
+//!
+//! Pods are launched as a [`Gang`]: the pods that start together (all of a job's pods, or those
+//! whose startup dependencies became met together). Each launch is answered by one
+//! [`Report::Launched`]; after a successful one exactly one [`PodEvent`] follows, on the channel
+//! the runtime was built with. Runtimes keep what they need after a server restart in the pod
+//! directories: [`Runtime::recover`] picks a pod up again.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use opendlc_core::env_value::EnvValue;
+use opendlc_core::{Reason, Resources};
+use tokio::sync::mpsc;
+
+use crate::error::RuntimeError;
+use crate::pod::mounts::Mount;
+use crate::pod_files::{Limits, PodExit};
+
+/// One incarnation of one pod, as the engine wants it run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PodRecipe {
+    pub job_id: String,
+    pub pod_id: String,
+    pub pod_uid: String,
+    /// Its place in the job's rank order; 0 is the master.
+    pub rank: u32,
+    /// The incarnation's own directory (`<data>/jobs/<job_id>/pods/<pod_uid>/`): spec, log,
+    /// exit status. Created if missing.
+    pub dir: PathBuf,
+    /// The job's directory, which every pod of the job shares (working directory, prepared
+    /// environment, MPI files): a container of the pod sees it at the same path.
+    pub job_dir: PathBuf,
+    pub workdir: PathBuf,
+    /// The JobSpec's image; a runtime without containers runs the pod on the host and says so.
+    pub image: Option<String>,
+    /// What the pod asked for (its role's ResourceConfig or EcsSpec).
+    pub resources: Resources,
+    /// Limits to hold the pod to, where the runtime enforces them itself; `None`: none.
+    pub limits: Option<Limits>,
+    /// The host's GPU indices assigned to the pod (a runtime with a scheduler of its own, like
+    /// Slurm, assigns its own).
+    pub gpus: Vec<u32>,
+    /// Set on top of the runtime's base environment.
+    pub env: BTreeMap<String, EnvValue>,
+    pub steps: Steps,
+    /// The directory of each pod of the job by PodId (current incarnations): where a runtime
+    /// that learns addresses late finds them (see `crate::pod::peers`).
+    pub peers: BTreeMap<String, PathBuf>,
+    /// Between SIGTERM and SIGKILL when the pod is stopped.
+    pub grace_period: Duration,
+}
+
+/// What a pod runs, in order. Each step runs only if the one before it succeeded.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Steps {
+    /// Check out the CodeSource and install ThirdpartyLibs (`opendlc prepare-env`), on the host.
+    pub prepare: Option<PrepareStep>,
+    /// DataSources and the CodeSource at their MountPaths.
+    pub mounts: Vec<Mount>,
+    /// A sanity check round's checker (`opendlc sanity-check`), before the command.
+    pub sanity: Option<SanityStep>,
+    /// The pod's command, run by `/bin/sh -c`.
+    pub command: String,
+}
+
+/// `opendlc prepare-env --dir DIR --ready READY`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PrepareStep {
+    /// The job's environment directory (its plan, venv, failure file).
+    pub dir: PathBuf,
+    /// The marker the step leaves once the pod's environment is ready.
+    pub ready: PathBuf,
+}
+
+/// `opendlc sanity-check --plan PLAN --out RESULTS`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SanityStep {
+    pub plan: PathBuf,
+    pub results: PathBuf,
+    /// Run the command even if the check failed (`OnFailure: ContinueJob`).
+    pub continue_on_failure: bool,
+}
+
+/// Pods launched together, in rank order (the first is the gang's master).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Gang {
+    pub job_id: String,
+    /// The job's quota (ResourceId), which a runtime may map onto its own (Slurm partitions).
+    pub resource_id: String,
+    /// The job's priority, 1 (lowest) to 9.
+    pub priority: u8,
+    pub pods: Vec<PodRecipe>,
+}
+
+/// A pod the engine asks about: enough to find its files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PodRef {
+    pub job_id: String,
+    pub pod_id: String,
+    pub pod_uid: String,
+    pub dir: PathBuf,
+}
+
+impl PodRecipe {
+    pub fn pod_ref(&self) -> PodRef {
+        PodRef {
+            job_id: self.job_id.clone(),
+            pod_id: self.pod_id.clone(),
+            pod_uid: self.pod_uid.clone(),
+            dir: self.dir.clone(),
+        }
+    }
+}
+
+/// The command is running.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Started {
+    /// The command's pid on its node (its process group id, too).
+    pub pid: u32,
+    pub started_at: DateTime<Utc>,
+    pub placement: Placement,
+    /// Where and how the pod runs, for its start event ("on the host; limits: CPU 1 …").
+    pub description: Option<String>,
+}
+
+/// The node a pod runs on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Placement {
+    pub node: String,
+    pub ip: String,
+}
+
+/// How a pod ended; exactly one per successful launch or recovery that watches it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PodEvent {
+    /// The shim recorded the exit (exit.json); every log line is on disk.
+    Exited { pod_uid: String, exit: PodExit },
+    /// The pod is gone without recording an exit (its shim was killed, its Slurm job ended
+    /// first, the server stopped while starting it). Whatever was left of it has been killed.
+    Lost { pod_uid: String, reason: String },
+}
+
+impl PodEvent {
+    pub fn pod_uid(&self) -> &str {
+        match self {
+            PodEvent::Exited { pod_uid, .. } | PodEvent::Lost { pod_uid, .. } => pod_uid,
+        }
+    }
+}
+
+/// What a runtime tells the engine about the pods it launches.
+#[derive(Debug)]
+pub enum Report {
+    /// The outcome of one pod's launch.
+    Launched {
+        job_id: String,
+        pod_uid: String,
+        result: Result<Started, String>,
+    },
+    /// Something users should know while the pods wait to start: an event for the job and,
+    /// when the pods wait on the runtime's own queue, why (the job's reason).
+    Note {
+        job_id: String,
+        text: String,
+        waiting: Option<Reason>,
+    },
+}
+
+/// What a runtime found of a pod an earlier server launched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recovery {
+    /// Its launch began: it is watched again and one [`PodEvent`] follows.
+    Watching,
+    /// It never began to run and may be launched (again): a launch adopts whatever the earlier
+    /// server left (a Slurm job still queued), so nothing runs twice.
+    NotStarted,
+}
+
+/// What the engine may assume about where pods run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Facts {
+    /// Every pod runs on this host (frameworks may talk over loopback).
+    pub one_host: bool,
+    /// Whether the server can see the pods' processes (`/proc`) to sample their metrics.
+    pub local_processes: bool,
+}
+
+/// A runtime: renders recipes into running pods on an existing engine.
+pub trait Runtime: Send + Sync {
+    fn facts(&self) -> Facts;
+
+    /// Starts the gang's pods without waiting for them; each launch's outcome comes back on
+    /// `reports` as [`Report::Launched`].
+    fn launch(&self, gang: Gang, reports: mpsc::UnboundedSender<Report>);
+
+    /// Stops the pod: SIGTERM, then SIGKILL after its grace period. Returns at once; the end
+    /// arrives as a [`PodEvent`]. Harmless for a pod that has ended.
+    fn stop(&self, pod: &PodRef) -> Result<(), RuntimeError>;
+
+    /// After a server restart: picks up a pod an earlier server launched. With `stopping` the
+    /// pod is about to be stopped, so it must not be launched again.
+    fn recover(&self, pod: &PodRef, stopping: bool) -> Result<Recovery, RuntimeError>;
+}

@@ -1,0 +1,184 @@
+//! The local runtime's side of the contract: a [`PodRecipe`] rendered into the [`PodLaunch`]
+//! its supervisor runs, and the [`Runtime`] trait on top of the supervisor.
+//!
+//! Every pod runs on this host, so every address in the env contract is the loopback address.
+//! A pod with an image runs in it when the server has a container engine (its command becomes
+//! the engine's `run`); otherwise on the host, and its start event says the image was not used.
+
+use std::path::Path;
+
+use tokio::sync::mpsc;
+
+use super::container::{ContainerImage, ContainerRun};
+use super::{LocalRuntime, PodLaunch, POD_IP};
+use crate::contract::{Facts, Gang, PodRecipe, PodRef, Recovery, Report, Runtime};
+use crate::error::RuntimeError;
+use crate::pod::chain;
+use crate::pod::mounts::Mount;
+use crate::pod_files::Limits;
+
+/// A rendered pod and the sentence its start event begins with.
+pub(super) struct Rendered {
+    pub launch: PodLaunch,
+    pub placement: String,
+    /// A container's limits (the shim reports a host pod's).
+    pub container_limits: Option<String>,
+}
+
+impl LocalRuntime {
+    /// The pod as the supervisor runs it.
+    pub(super) fn render(&self, recipe: PodRecipe) -> Result<Rendered, RuntimeError> {
+        let engine = self.inner.container_engine.as_deref();
+        let image = recipe.image.as_deref().map(str::trim).unwrap_or("");
+        let container = engine.filter(|_| !image.is_empty());
+        let mut env: std::collections::BTreeMap<String, String> = recipe
+            .env
+            .iter()
+            .map(|(k, v)| (k.clone(), v.resolve(|_| POD_IP.to_string())))
+            .collect();
+        if !recipe.gpus.is_empty() {
+            let list = recipe
+                .gpus
+                .iter()
+                .map(u32::to_string)
+                .collect::<Vec<_>>()
+                .join(",");
+            env.insert("CUDA_VISIBLE_DEVICES".into(), list.clone());
+            env.insert("NVIDIA_VISIBLE_DEVICES".into(), list);
+        }
+        let program = &self.inner.shim_program;
+        let contain = |inner: &str, mounts: &[Mount]| {
+            ContainerRun {
+                engine: container.unwrap_or(Path::new("podman")),
+                image,
+                pod_uid: &recipe.pod_uid,
+                workdir: &recipe.workdir,
+                host_paths: vec![(recipe.job_dir.clone(), false), (program.clone(), true)],
+                mounts,
+                env_names: env.keys().cloned().collect(),
+                gpus: &recipe.gpus,
+                limits: recipe.limits,
+            }
+            .command(inner)
+        };
+        let command = chain::render(
+            &recipe.steps,
+            program,
+            &recipe.dir,
+            container
+                .is_some()
+                .then_some(&contain as chain::Contain<'_>),
+        )
+        .map_err(|error| RuntimeError::WriteSpec {
+            pod_id: recipe.pod_id.clone(),
+            path: recipe.dir.join(chain::MOUNTS_FILE),
+            error,
+        })?;
+        Ok(Rendered {
+            placement: placement_note(image, container),
+            container_limits: container.and(recipe.limits).map(container_limits_note),
+            launch: PodLaunch {
+                pod_id: recipe.pod_id,
+                pod_uid: recipe.pod_uid,
+                dir: recipe.dir,
+                command,
+                workdir: recipe.workdir,
+                env,
+                grace_period: recipe.grace_period,
+                // A container is held to them by its engine: its processes are not the shim's.
+                limits: if container.is_some() {
+                    None
+                } else {
+                    recipe.limits
+                },
+                image: container.map(|engine| ContainerImage {
+                    engine: engine.to_path_buf(),
+                    image: image.to_string(),
+                }),
+            },
+        })
+    }
+}
+
+impl Runtime for LocalRuntime {
+    fn facts(&self) -> Facts {
+        Facts {
+            one_host: true,
+            local_processes: true,
+        }
+    }
+
+    /// One task per pod: pods start in parallel and independently.
+    fn launch(&self, gang: Gang, reports: mpsc::UnboundedSender<Report>) {
+        for recipe in gang.pods {
+            let runtime = self.clone();
+            let reports = reports.clone();
+            let job_id = gang.job_id.clone();
+            tokio::spawn(async move {
+                let pod_uid = recipe.pod_uid.clone();
+                let result = match runtime.render(recipe) {
+                    Ok(rendered) => {
+                        let started = runtime.launch(rendered.launch).await;
+                        started.map(|mut started| {
+                            let limits = rendered.container_limits.or(started.description);
+                            started.description = Some(match limits {
+                                Some(limits) => format!("{}; limits: {limits}", rendered.placement),
+                                None => rendered.placement,
+                            });
+                            started
+                        })
+                    }
+                    Err(e) => Err(e),
+                };
+                let _ = reports.send(Report::Launched {
+                    job_id,
+                    pod_uid,
+                    result: result.map_err(|e| e.to_string()),
+                });
+            });
+        }
+    }
+
+    fn stop(&self, pod: &PodRef) -> Result<(), RuntimeError> {
+        LocalRuntime::stop(self, &pod.dir)
+    }
+
+    fn recover(&self, pod: &PodRef, _stopping: bool) -> Result<Recovery, RuntimeError> {
+        if !crate::was_started(&pod.dir) {
+            return Ok(Recovery::NotStarted);
+        }
+        // A launch was begun: the shim is (or was) there; never launch twice.
+        self.reattach(&pod.pod_uid, &pod.dir)?;
+        Ok(Recovery::Watching)
+    }
+}
+
+/// Where a pod runs, for its start event.
+fn placement_note(image: &str, engine: Option<&Path>) -> String {
+    match engine {
+        Some(engine) => format!(
+            "in image {image} ({})",
+            engine
+                .file_name()
+                .unwrap_or(engine.as_os_str())
+                .to_string_lossy()
+        ),
+        None if image.is_empty() => "on the host".to_string(),
+        None => format!(
+            "on the host: its image {image} is recorded, not used (no container engine: \
+             opendlc serve --container-engine podman)"
+        ),
+    }
+}
+
+/// How a container pod's limits hold, for its start event.
+fn container_limits_note(limits: Limits) -> String {
+    let mut parts = Vec::new();
+    if let Some(milli) = limits.cpu_milli {
+        parts.push(format!("CPU {}", milli as f64 / 1000.0));
+    }
+    if let Some(mib) = limits.memory_mib {
+        parts.push(format!("memory {mib} MiB"));
+    }
+    format!("{} (the container's)", parts.join(", "))
+}

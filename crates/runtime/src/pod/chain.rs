@@ -1,0 +1,157 @@
+//! A pod's [`Steps`] as the one command line its shim runs, on every runtime that runs the shim:
+//!
+//! ```text
+//! opendlc prepare-env … && [container engine run …] opendlc run-mounted … \
+//!     opendlc sanity-check … && exec /bin/sh -c COMMAND
+//! ```
+//!
+//! Each step is a subcommand of the opendlc binary that runs inside the pod (this module's
+//! siblings); a runtime that puts the pod in a container wraps everything after the
+//! preparation, which runs on the host (its venv is in the job's directory, which the container
+//! sees), and gives the container the mounts itself.
+
+use std::io;
+use std::path::Path;
+
+use opendlc_core::shell::quote;
+
+use crate::contract::Steps;
+use crate::pod::mounts::Mount;
+
+/// The file in a pod's directory that lists its mounts for `run-mounted`.
+pub const MOUNTS_FILE: &str = "mounts.json";
+
+/// Puts a command in the pod's container: given the inner command and the mounts, returns the
+/// command that runs it there.
+pub type Contain<'a> = &'a dyn Fn(&str, &[Mount]) -> String;
+
+/// The pod's command line. `program` is the opendlc binary as the pod sees it; `dir` the pod's
+/// directory (its mounts file is written there when the pod has mounts and no container).
+pub fn render(
+    steps: &Steps,
+    program: &Path,
+    dir: &Path,
+    contain: Option<Contain<'_>>,
+) -> io::Result<String> {
+    let program_word = quote(&program.display().to_string());
+    let mut command = steps.command.clone();
+    if let Some(sanity) = &steps.sanity {
+        let then = if sanity.continue_on_failure {
+            ";"
+        } else {
+            "&&"
+        };
+        command = format!(
+            "{program_word} sanity-check --plan {} --out {} {then} exec /bin/sh -c {}",
+            quote(&sanity.plan.display().to_string()),
+            quote(&sanity.results.display().to_string()),
+            quote(&command)
+        );
+    }
+    command = match contain {
+        Some(contain) => contain(&command, &steps.mounts),
+        None if steps.mounts.is_empty() => command,
+        None => {
+            let file = dir.join(MOUNTS_FILE);
+            std::fs::create_dir_all(dir)?;
+            let json = serde_json::to_vec_pretty(&steps.mounts).map_err(io::Error::other)?;
+            std::fs::write(&file, json)?;
+            format!(
+                "exec {program_word} run-mounted --mounts {} {}",
+                quote(&file.display().to_string()),
+                quote(&command)
+            )
+        }
+    };
+    if let Some(prepare) = &steps.prepare {
+        command = format!(
+            "{program_word} prepare-env --dir {} --ready {} && {command}",
+            quote(&prepare.dir.display().to_string()),
+            quote(&prepare.ready.display().to_string()),
+        );
+    }
+    Ok(command)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::contract::{PrepareStep, SanityStep};
+
+    fn steps() -> Steps {
+        Steps {
+            command: "echo 'hi'".into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_plain_pod_runs_its_command_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let line = render(&steps(), Path::new("/bin/opendlc"), dir.path(), None).unwrap();
+        assert_eq!(line, "echo 'hi'");
+    }
+
+    #[test]
+    fn steps_nest_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let steps = Steps {
+            prepare: Some(PrepareStep {
+                dir: "/j/env".into(),
+                ready: "/p/env-ready".into(),
+            }),
+            mounts: vec![Mount {
+                source: "/data".into(),
+                target: "/mnt/data".into(),
+                read_only: true,
+            }],
+            sanity: Some(SanityStep {
+                plan: "/p/plan.json".into(),
+                results: "/p/sanity.json".into(),
+                continue_on_failure: false,
+            }),
+            ..steps()
+        };
+        let line = render(&steps, Path::new("/bin/opendlc"), dir.path(), None).unwrap();
+        let mounts = dir.path().join(MOUNTS_FILE);
+        let checked = r#"'/bin/opendlc' sanity-check --plan '/p/plan.json' --out '/p/sanity.json' && exec /bin/sh -c 'echo '\''hi'\'''"#;
+        assert_eq!(
+            line,
+            format!(
+                "'/bin/opendlc' prepare-env --dir '/j/env' --ready '/p/env-ready' && \
+                 exec '/bin/opendlc' run-mounted --mounts '{}' {}",
+                mounts.display(),
+                quote(checked)
+            )
+        );
+        let written: Vec<Mount> = serde_json::from_slice(&std::fs::read(&mounts).unwrap()).unwrap();
+        assert_eq!(written, steps.mounts);
+    }
+
+    #[test]
+    fn a_container_gets_the_mounts_and_everything_after_the_preparation() {
+        let dir = tempfile::tempdir().unwrap();
+        let steps = Steps {
+            prepare: Some(PrepareStep {
+                dir: "/j/env".into(),
+                ready: "/p/ready".into(),
+            }),
+            mounts: vec![Mount {
+                source: "/data".into(),
+                target: "/mnt".into(),
+                read_only: false,
+            }],
+            sanity: Some(SanityStep {
+                plan: "/p/plan".into(),
+                results: "/p/out".into(),
+                continue_on_failure: true,
+            }),
+            ..steps()
+        };
+        let contain = |inner: &str, mounts: &[Mount]| format!("RUN[{}]({inner})", mounts.len());
+        let line = render(&steps, Path::new("/o"), dir.path(), Some(&contain)).unwrap();
+        assert!(line.starts_with("'/o' prepare-env --dir '/j/env' --ready '/p/ready' && RUN[1]("));
+        assert!(line.contains("--out '/p/out' ; exec /bin/sh -c"), "{line}");
+        assert!(!dir.path().join(MOUNTS_FILE).exists());
+    }
+}
