@@ -8,6 +8,7 @@ Reads `spec/pai-dlc-2020-12-03.json` (repository root) and writes `crates/api/sr
   tensorboards.rs  the 8 TensorBoard operations
   dashboards.rs    GetRayDashboard, GetDashboard
   operations.rs    the OPERATIONS table
+  actions.rs       the `Action` enum: one variant per operation
   endpoints.rs     one `Endpoint` marker type per operation
 
 Usage:
@@ -735,6 +736,55 @@ def render_operations(builder):
     return "\n".join(lines).rstrip() + "\n"
 
 
+def render_actions(builder):
+    ops = builder.operations
+    lines = HEADER.split("\n")[:-1] + [
+        "",
+        "//! [`Action`]: one variant per operation, so that a `match` over every operation is",
+        "//! checked by the compiler (a new operation that nobody handles does not build).",
+        "",
+        "use crate::operation::{Endpoint, Operation};",
+        "",
+        "use super::endpoints;",
+        "",
+        "/// One operation of the API, named as `x-acs-action` names it; in the spec's order.",
+        "#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]",
+        "pub enum Action {",
+    ]
+    for o in ops:
+        lines.append("    /// `%s %s`." % (o["method"], o["path"]))
+        lines.append("    %s," % o["action"])
+    lines.append("}")
+    lines.append("")
+    lines.append("impl Action {")
+    lines.append("    /// Every operation, in the spec's order (the order of [`crate::OPERATIONS`]).")
+    lines.append("    pub const ALL: [Action; %d] = [" % len(ops))
+    for o in ops:
+        lines.append("        Action::%s," % o["action"])
+    lines.append("    ];")
+    lines.append("")
+    lines.append("    /// The action name (`GetJob`), as `x-acs-action` carries it.")
+    lines.append("    pub const fn as_str(self) -> &'static str {")
+    lines.append("        match self {")
+    for o in ops:
+        lines.append('            Action::%s => "%s",' % (o["action"], o["action"]))
+    lines.append("        }")
+    lines.append("    }")
+    lines.append("")
+    lines.append("    /// Its action, method and path.")
+    lines.append("    pub const fn operation(self) -> &'static Operation {")
+    lines.append("        match self {")
+    for o in ops:
+        lines.append(
+            "            Action::%s => &<endpoints::%s as Endpoint>::OPERATION,"
+            % (o["action"], o["action"])
+        )
+    lines.append("        }")
+    lines.append("    }")
+    lines.append("}")
+    return "\n".join(lines).rstrip() + "\n"
+
+
 def render_endpoints(builder):
     ops = builder.operations
     lines = HEADER.split("\n")[:-1] + [
@@ -786,6 +836,7 @@ def render_mod():
         "// A request with one query parameter gets a one-arm `match`; uniform output is simpler.",
         "#![allow(clippy::single_match)]",
         "",
+        "mod actions;",
         "mod dashboards;",
         "pub mod endpoints;",
         "mod jobs;",
@@ -793,6 +844,7 @@ def render_mod():
         "mod schemas;",
         "mod tensorboards;",
         "",
+        "pub use actions::Action;",
         "pub use dashboards::*;",
         "pub use jobs::*;",
         "pub use operations::OPERATIONS;",
@@ -842,6 +894,7 @@ def main():
             [o for o in ops if o["group"] == "dashboards"],
         ),
         "operations.rs": render_operations(builder),
+        "actions.rs": render_actions(builder),
         "endpoints.rs": render_endpoints(builder),
     }
     stale = []

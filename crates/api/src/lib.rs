@@ -15,15 +15,20 @@
 //!   the crate README lists them.
 //! - [`OPERATIONS`], [`Operation`], [`endpoints`]: the routing table, and one marker type per
 //!   operation tying it to its request and response types ([`Endpoint`]).
+//! - [`Action`]: one enum variant per operation (generated beside the table), so that code
+//!   dispatching on the operation matches exhaustively; [`Action::route`] resolves a method
+//!   and raw path to it.
 //! - `XxxRequest::from_query` / `to_query` ([`QueryRequest`]) and [`parse_body`]: reading
 //!   requests, with errors that name the field ([`FieldError`]).
 //! - [`ErrorBody`], [`ErrorCode`]: the error envelope.
 //!
 //! ```
-//! use opendlc_api::{parse_body, CreateJobRequest, ListJobsRequest, Operation};
+//! use opendlc_api::{parse_body, Action, CreateJobRequest, ListJobsRequest, Operation};
 //!
 //! let (op, params) = Operation::route("GET", "/api/v1/jobs/dlc1").unwrap();
 //! assert_eq!((op.action, params), ("GetJob", vec!["dlc1"]));
+//! assert_eq!(Action::route("GET", "/api/v1/jobs/dlc1").unwrap().0, Action::GetJob);
+//! assert_eq!("GetJob".parse::<Action>(), Ok(Action::GetJob));
 //!
 //! let query = vec![("ShowOwn".to_string(), "True".to_string())];
 //! assert_eq!(ListJobsRequest::from_query(&query).unwrap().show_own, Some(true));
@@ -34,6 +39,7 @@
 //!
 //! No I/O happens in this crate.
 
+mod action;
 mod body;
 mod envelope;
 mod error;
@@ -42,6 +48,7 @@ mod operation;
 pub mod query;
 pub mod signature;
 
+pub use action::UnknownAction;
 pub use body::parse_body;
 pub use envelope::{ErrorBody, ErrorCode};
 pub use error::FieldError;

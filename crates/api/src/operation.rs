@@ -4,7 +4,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::generated::operations::JSON_BODY_ACTIONS;
-use crate::generated::OPERATIONS;
+use crate::generated::Action;
 
 /// One API operation as the spec defines it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -42,7 +42,7 @@ pub trait Endpoint {
 impl Operation {
     /// The operation with this action name.
     pub fn find(action: &str) -> Option<&'static Operation> {
-        OPERATIONS.iter().find(|op| op.action == action)
+        action.parse::<Action>().ok().map(Action::operation)
     }
 
     /// The operation for this method and raw request path, with its path parameters (still
@@ -52,10 +52,7 @@ impl Operation {
         method: &str,
         raw_path: &'a str,
     ) -> Option<(&'static Operation, Vec<&'a str>)> {
-        OPERATIONS
-            .iter()
-            .filter(|op| op.method.eq_ignore_ascii_case(method))
-            .find_map(|op| op.match_path(raw_path).map(|params| (op, params)))
+        Action::route(method, raw_path).map(|(action, params)| (action.operation(), params))
     }
 
     /// Whether the request parameters travel as a JSON body (else in the query string).

@@ -18,6 +18,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::job::Reason;
 use crate::resources::{format_cpu, format_memory, Resources};
 use crate::time::Millis;
 
@@ -25,6 +26,8 @@ use crate::time::Millis;
 pub const PUBLIC_POOL: &str = "public";
 /// Estimated start times are worked out for this many waiting jobs (the rest: unknown).
 pub const ETA_LIMIT: usize = 100;
+/// The ReasonCode of a job that was preempted; it stays until the job runs again.
+pub const PREEMPTED: &str = "JobPreempted";
 
 /// What can be scheduled.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -98,7 +101,30 @@ pub struct Plan {
     pub waiting: Vec<Wait>,
 }
 
+impl Blocker {
+    /// The ReasonCode of a job held back by this.
+    pub fn reason_code(&self) -> &'static str {
+        match self {
+            Blocker::Resources { .. } => "JobQueuing",
+            Blocker::Reserved { .. } => "JobReserved",
+            Blocker::Preempting { .. } => "JobPreempting",
+        }
+    }
+}
+
 impl Wait {
+    /// Why the job waits, as its ReasonCode/ReasonMessage: the one mapping from a wait to a
+    /// reason, shared by what is recorded with the job and what GetJob and the queue show.
+    /// `recorded` is the reason stored with the job; a preemption stays its code and leads
+    /// the message, so a user sees both why it stopped and why it has not started again.
+    pub fn reason(&self, recorded: Option<&Reason>) -> Reason {
+        let waiting = format!("Waiting: {}.", self.message());
+        match recorded.filter(|r| r.code == PREEMPTED) {
+            Some(preempted) => Reason::new(PREEMPTED, format!("{} {waiting}", preempted.message)),
+            None => Reason::new(self.blocker.reason_code(), waiting),
+        }
+    }
+
     /// The reason a person reads: "needs 4 GPU, 2 free in pool public; 3 jobs ahead".
     pub fn message(&self) -> String {
         let what = match &self.blocker {

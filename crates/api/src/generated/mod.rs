@@ -7,6 +7,7 @@
 // A request with one query parameter gets a one-arm `match`; uniform output is simpler.
 #![allow(clippy::single_match)]
 
+mod actions;
 mod dashboards;
 pub mod endpoints;
 mod jobs;
@@ -14,6 +15,7 @@ pub(crate) mod operations;
 mod schemas;
 mod tensorboards;
 
+pub use actions::Action;
 pub use dashboards::*;
 pub use jobs::*;
 pub use operations::OPERATIONS;

@@ -79,6 +79,47 @@ fn the_reason_names_the_resource_the_numbers_and_the_queue() {
 }
 
 #[test]
+fn a_wait_maps_to_one_reason_code_and_a_preemption_stays_in_front() {
+    let wait = |blocker| Wait {
+        job_id: "j".into(),
+        position: 2,
+        blocker,
+        eta: None,
+    };
+    let resources = wait(Blocker::Resources {
+        quota: None,
+        need: res(1, 4),
+        free: res(1, 2),
+    });
+    assert_eq!(
+        resources.reason(None),
+        Reason::new(
+            "JobQueuing",
+            "Waiting: needs 4 GPU, 2 free in pool public; 1 job ahead."
+        )
+    );
+    let reserved = wait(Blocker::Reserved {
+        for_job: "big".into(),
+    });
+    assert_eq!(reserved.reason(None).code, "JobReserved");
+    let preempting = wait(Blocker::Preempting {
+        victims: vec!["low".into()],
+    });
+    assert_eq!(preempting.reason(None).code, "JobPreempting");
+    // Another recorded reason (an earlier wait) is replaced; a preemption is kept.
+    let earlier = Reason::new("JobReserved", "Waiting: an hour ago.");
+    assert_eq!(resources.reason(Some(&earlier)), resources.reason(None));
+    let preempted = Reason::new(PREEMPTED, "Preempted by job hi.");
+    assert_eq!(
+        preempting.reason(Some(&preempted)),
+        Reason::new(
+            PREEMPTED,
+            "Preempted by job hi. Waiting: preempting low to make room; 1 job ahead."
+        )
+    );
+}
+
+#[test]
 fn a_small_job_backfills_only_where_the_head_is_not_delayed() {
     // 8 CPU, 4 GPU; a running job holds 6 CPU and 4 GPU until t=60_000.
     let cap = pool(8, 4);

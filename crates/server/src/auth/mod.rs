@@ -7,6 +7,7 @@
 
 mod limit;
 mod nonce;
+mod share;
 pub mod token;
 
 use std::collections::HashMap;
@@ -24,9 +25,10 @@ use opendlc_store::{AccessKeyRecord, Store};
 use limit::Limiter;
 pub use limit::RateLimit;
 use nonce::Nonces;
+use share::token_target;
 use token::{Claims, TargetType, TokenKey};
 
-use crate::http::{ApiError, ApiRequest};
+use crate::http::{ApiError, ApiRequest, Route};
 
 /// The caller of one request.
 #[derive(Debug, Clone)]
@@ -50,23 +52,6 @@ impl Caller {
         self.scope.is_none() && self.principal.can_write(resource)
     }
 }
-
-/// Operations a share token opens, with the type of resource whose id is the first path
-/// parameter. GetJob, the pods' logs and events and the log stream are not in the spec's list
-/// of token-taking operations; a shared job view needs them (docs/IDENTITY.md).
-const TOKEN_READS: &[(&str, TargetType)] = &[
-    ("GetJob", TargetType::Job),
-    ("GetPodLogs", TargetType::Job),
-    ("GetPodEvents", TargetType::Job),
-    ("GetJobEvents", TargetType::Job),
-    ("GetJobMetrics", TargetType::Job),
-    ("GetJobSanityCheckResult", TargetType::Job),
-    ("ListJobSanityCheckResults", TargetType::Job),
-    ("GetDashboard", TargetType::Job),
-    ("GetRayDashboard", TargetType::Job),
-    ("StreamJobLogs", TargetType::Job),
-    ("GetTensorboard", TargetType::Tensorboard),
-];
 
 /// How long a key's secret and its owner's memberships are reused before being read again:
 /// a revoked key or a changed membership takes effect within this time.
@@ -99,8 +84,8 @@ impl Authenticator {
         &self.tokens
     }
 
-    /// The caller of `request`, named by `action` (an operation, or an extension's name).
-    pub fn authenticate(&self, request: &ApiRequest, action: &str) -> Result<Caller, ApiError> {
+    /// The caller of `request`, which calls `route`.
+    pub fn authenticate(&self, request: &ApiRequest, route: Route) -> Result<Caller, ApiError> {
         let received = Received {
             method: &request.method,
             raw_path: &request.raw_path,
@@ -110,7 +95,7 @@ impl Authenticator {
         };
         if received.header("authorization").is_none() {
             if let Some(token) = share_token(request) {
-                return self.token_caller(request, action, token);
+                return self.token_caller(request, route, token);
             }
         }
         let reject = |r: opendlc_api::signature::verify::Rejected| ApiError::new(r.code, r.message);
@@ -188,7 +173,7 @@ impl Authenticator {
     fn token_caller(
         &self,
         request: &ApiRequest,
-        action: &str,
+        route: Route,
         token: &str,
     ) -> Result<Caller, ApiError> {
         let now_ms = now_millis();
@@ -201,10 +186,9 @@ impl Authenticator {
             .first()
             .map(String::as_str)
             .unwrap_or_default();
-        let allowed = TOKEN_READS
-            .iter()
-            .any(|(a, t)| *a == action && *t == claims.target_type);
+        let allowed = token_target(route) == Some(claims.target_type);
         if !allowed || target != claims.target_id {
+            let action = route.as_str();
             return Err(ApiError::new(
                 ErrorCode::Forbidden,
                 format!(

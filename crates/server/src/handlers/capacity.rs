@@ -9,7 +9,7 @@
 
 use axum::response::Response;
 use opendlc_core::identity::Owned;
-use opendlc_core::scheduler::{Blocker, PUBLIC_POOL};
+use opendlc_core::scheduler::PUBLIC_POOL;
 use opendlc_core::time::format_wire;
 use opendlc_core::{Job, JobStatus, Resources};
 use serde_json::{json, Value};
@@ -75,19 +75,10 @@ pub fn get(state: &AppState, request: &ApiRequest) -> Result<Response, ApiError>
         }
         let mut item = job_item(job);
         if let Some(wait) = &waits[i] {
-            let preempted = job
-                .reason
-                .as_ref()
-                .is_some_and(|r| r.code == "JobPreempted");
+            let reason = wait.reason(job.reason.as_ref());
             item["Position"] = wait.position.into();
-            item["ReasonCode"] = match (preempted, &wait.blocker) {
-                (true, _) => "JobPreempted",
-                (false, Blocker::Preempting { .. }) => "JobPreempting",
-                (false, Blocker::Reserved { .. }) => "JobReserved",
-                (false, Blocker::Resources { .. }) => "JobQueuing",
-            }
-            .into();
-            item["ReasonMessage"] = format!("Waiting: {}.", wait.message()).into();
+            item["ReasonCode"] = reason.code.into();
+            item["ReasonMessage"] = reason.message.into();
             if let Some(eta) = wait.eta {
                 item["EstimatedStartTime"] = format_wire(eta).into();
             }

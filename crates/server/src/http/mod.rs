@@ -5,15 +5,17 @@
 
 pub mod error;
 mod request;
+pub mod route;
 
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderValue, Request, StatusCode};
 use axum::response::{IntoResponse, Response};
-use opendlc_api::{ErrorBody, ErrorCode, Operation};
+use opendlc_api::{ErrorBody, ErrorCode};
 
 pub use error::ApiError;
-pub use request::{percent_decode, ApiRequest};
+pub use request::ApiRequest;
+pub use route::{Extension, Route};
 
 use crate::handlers;
 use crate::state::AppState;
@@ -44,25 +46,16 @@ async fn dispatch(State(state): State<AppState>, request: Request<Body>) -> Resp
 }
 
 async fn handle(state: &AppState, mut request: ApiRequest) -> Result<Response, ApiError> {
-    let route = match request.operation {
-        Some(operation) => Route::Operation(operation),
-        None => match handlers::resolve_extension(&mut request) {
-            Some(extension) => Route::Extension(extension),
-            None => {
-                return Err(ApiError::new(
-                    ErrorCode::ActionNotFound,
-                    format!(
-                        "No operation of the PAI-DLC API 2020-12-03 is {} {}.",
-                        request.method, request.raw_path
-                    ),
-                ))
-            }
-        },
+    let Some(route) = request.route else {
+        return Err(ApiError::new(
+            ErrorCode::ActionNotFound,
+            format!(
+                "No operation of the PAI-DLC API 2020-12-03 is {} {}.",
+                request.method, request.raw_path
+            ),
+        ));
     };
-    let (action, version) = match &route {
-        Route::Operation(operation) => (operation.action, opendlc_api::signature::API_VERSION),
-        Route::Extension(extension) => (extension.action, extension.version),
-    };
+    let (action, version) = (route.as_str(), route.version());
     if let Some(sent) = request.header("x-acs-version") {
         if sent != version {
             return Err(ApiError::new(
@@ -75,18 +68,13 @@ async fn handle(state: &AppState, mut request: ApiRequest) -> Result<Response, A
             ));
         }
     }
-    let caller = state.auth.authenticate(&request, action)?;
+    let caller = state.auth.authenticate(&request, route)?;
     request.caller = Some(caller);
     tracing::debug!(action, "request");
     match route {
-        Route::Operation(operation) => handlers::call(state, operation, request).await,
+        Route::Dlc(action) => handlers::call(state, action, request).await,
         Route::Extension(extension) => handlers::call_extension(state, extension, request).await,
     }
-}
-
-enum Route {
-    Operation(&'static Operation),
-    Extension(handlers::Extension),
 }
 
 fn error_response(e: ApiError, request_id: &str, host: &str) -> Response {
@@ -114,10 +102,4 @@ fn error_response(e: ApiError, request_id: &str, host: &str) -> Response {
 /// field, filled in by the handler.
 pub fn ok<T: serde::Serialize>(body: &T) -> Result<Response, ApiError> {
     Ok(axum::Json(body).into_response())
-}
-
-pub fn find_operation(method: &str, raw_path: &str) -> Option<(&'static Operation, Vec<String>)> {
-    let (operation, params) = Operation::route(method, raw_path)?;
-    let decoded = params.into_iter().map(request::percent_decode).collect();
-    Some((operation, decoded))
 }

@@ -1,19 +1,21 @@
-//! A request as the handlers see it: the operation, its decoded path parameters, query pairs
-//! and body.
+//! A request as the handlers see it: its route, its decoded path parameters, query pairs and
+//! body.
 
 use axum::body::Body;
 use axum::http::Request;
-use opendlc_api::{ErrorCode, Operation};
+use opendlc_api::ErrorCode;
 
 use crate::auth::Caller;
 
-use super::{find_operation, ApiError, MAX_BODY_BYTES};
+use super::route::Route;
+use super::{ApiError, MAX_BODY_BYTES};
 
 pub struct ApiRequest {
     pub request_id: String,
     pub method: String,
     pub raw_path: String,
-    pub operation: Option<&'static Operation>,
+    /// What the method and path call, resolved once when the request is read; `None`: nothing.
+    pub route: Option<Route>,
     /// Path parameters in template order, percent-decoded.
     pub params: Vec<String>,
     /// Query pairs, percent-decoded (`+` is a space, as the SDK encodes it).
@@ -51,15 +53,15 @@ impl ApiRequest {
                     format!("The request body exceeds the limit of {MAX_BODY_BYTES} bytes."),
                 )
             })?;
-        let (operation, params) = match find_operation(&method, &raw_path) {
-            Some((op, params)) => (Some(op), params),
+        let (route, params) = match Route::resolve(&method, &raw_path) {
+            Some((route, params)) => (Some(route), params),
             None => (None, Vec::new()),
         };
         Ok(ApiRequest {
             request_id,
             method,
             raw_path,
-            operation,
+            route,
             params,
             query,
             headers,
@@ -97,7 +99,7 @@ impl ApiRequest {
     }
 }
 
-pub fn percent_decode(segment: &str) -> String {
+pub(super) fn percent_decode(segment: &str) -> String {
     percent_encoding::percent_decode_str(segment)
         .decode_utf8_lossy()
         .into_owned()

@@ -1,6 +1,6 @@
 use axum::response::Response;
 use opendlc_api::GetJobRequest;
-use opendlc_core::scheduler::Blocker;
+use opendlc_core::scheduler::PREEMPTED;
 use opendlc_core::time::format_wire;
 use opendlc_core::JobStatus;
 
@@ -34,20 +34,12 @@ pub fn get(state: &AppState, request: &ApiRequest) -> Result<Response, ApiError>
     let Some(wait) = wait else {
         return ok(&view);
     };
-    let preempted = job.reason.as_ref().filter(|r| r.code == "JobPreempted");
-    view.reason_code = Some(match (preempted, &wait.blocker) {
-        (Some(_), _) => "JobPreempted".to_string(),
-        (None, Blocker::Preempting { .. }) => "JobPreempting".to_string(),
-        (None, Blocker::Reserved { .. }) => "JobReserved".to_string(),
-        (None, Blocker::Resources { .. }) => "JobQueuing".to_string(),
-    });
-    view.reason_message = Some(match preempted {
-        Some(r) => format!("{} Waiting: {}.", r.message, wait.message()),
-        None => format!("Waiting: {}.", wait.message()),
-    });
-    if preempted.is_some() {
+    let reason = wait.reason(job.reason.as_ref());
+    if reason.code == PREEMPTED {
         view.sub_status = Some("Preempted".into());
     }
+    view.reason_code = Some(reason.code);
+    view.reason_message = Some(reason.message);
     let mut value =
         serde_json::to_value(&view).map_err(|e| ApiError::internal("serialize the job", e))?;
     value["QueuePosition"] = wait.position.into();
