@@ -64,6 +64,15 @@ try {
   step('submit a job through the form');
   await page.click('a[href="#/submit"]');
   await page.waitForSelector('#submit-form');
+  // The job types, and each one's roles, are the server's.
+  const typeNames = await page.$$eval('#submit-form [name=JobType] option', (os) => os.map((o) => o.value));
+  assert.equal(typeNames[0], 'PyTorchJob');
+  assert.ok(typeNames.includes('DataJuicerJob') && typeNames.length === 9, typeNames.join(', '));
+  await page.selectOption('#submit-form [name=JobType]', 'TFJob');
+  const tfRoles = await page.$$eval('#roles [name=Type] option', (os) => os.map((o) => o.value));
+  assert.deepEqual(tfRoles, ['Chief', 'PS', 'Worker', 'Evaluator', 'GraphLearn']);
+  assert.match(await page.textContent('#job-type-note'), /TF_CONFIG/);
+  await page.selectOption('#submit-form [name=JobType]', 'PyTorchJob');
   await page.fill('#submit-form [name=DisplayName]', 'e2e-burn');
   await page.fill('#submit-form [name=UserCommand]',
     // A CPU burner that lives through the samples (a process's time counts while it lives).
