@@ -211,6 +211,26 @@ fn the_signing_code_passes_its_unit_tests() {
     assert!(text.contains("# fail 0"), "{text}");
 }
 
+#[test]
+fn the_chart_axes_pass_their_unit_tests() {
+    let Some(node) = node() else {
+        eprintln!("skipped: no Node.js (run `eval \"$(scripts/console-env.sh)\"`)");
+        return;
+    };
+    let out = Command::new(node)
+        .args(["--test", "console/tests/plot.test.mjs"])
+        .current_dir(repo_root())
+        .output()
+        .expect("node runs");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("# fail 0"), "{text}");
+}
+
 /// The submit form's job types come from the server: every type CreateJob accepts, with its
 /// roles, unsigned like the console's files.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
