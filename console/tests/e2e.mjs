@@ -64,6 +64,15 @@ try {
   step('submit a job through the form');
   await page.click('a[href="#/submit"]');
   await page.waitForSelector('#submit-form');
+  // The job types, and each one's roles, are the server's.
+  const typeNames = await page.$$eval('#submit-form [name=JobType] option', (os) => os.map((o) => o.value));
+  assert.equal(typeNames[0], 'PyTorchJob');
+  assert.ok(typeNames.includes('DataJuicerJob') && typeNames.length === 9, typeNames.join(', '));
+  await page.selectOption('#submit-form [name=JobType]', 'TFJob');
+  const tfRoles = await page.$$eval('#roles [name=Type] option', (os) => os.map((o) => o.value));
+  assert.deepEqual(tfRoles, ['Chief', 'PS', 'Worker', 'Evaluator', 'GraphLearn']);
+  assert.match(await page.textContent('#job-type-note'), /TF_CONFIG/);
+  await page.selectOption('#submit-form [name=JobType]', 'PyTorchJob');
   await page.fill('#submit-form [name=DisplayName]', 'e2e-burn');
   await page.fill('#submit-form [name=UserCommand]',
     // A CPU burner that lives through the samples (a process's time counts while it lives).
@@ -121,6 +130,10 @@ try {
   const cpuTitle = await page.textContent('figure[data-metric=CpuCoreUsage] svg > title');
   assert.match(cpuTitle, /latest/);
   await page.waitForSelector('figure[data-metric=MemoryUsage] svg polyline', { state: 'attached', timeout: LONG });
+  // A few round labels on the memory axis, not one per MiB.
+  const memoryLabels = await page.$$eval('figure[data-metric=MemoryUsage] svg .grid text.y',
+    (ts) => ts.map((t) => t.textContent));
+  assert.ok(memoryLabels.length >= 2 && memoryLabels.length <= 8, `memory axis: ${memoryLabels.join(', ')}`);
   await shot('job-metrics');
 
   step('the overview: spec with masked secrets, pods, timeline, events');
@@ -129,6 +142,10 @@ try {
   assert.ok(overview.includes('API_TOKEN') && !overview.includes('s3cret-value'), 'the secret is masked');
   await page.waitForSelector('#panel-overview table.pods tr[data-pod-id]');
   await page.waitForSelector('#panel-overview .timeline .seg');
+  // The owner by name, as in the job list, not by user id.
+  const owner = await page.evaluate(() => [...document.querySelectorAll('#panel-overview dt')]
+    .find((dt) => dt.textContent === 'Owner')?.nextElementSibling?.textContent);
+  assert.ok(owner && !/^\d+$/.test(owner), `owner: ${owner}`);
   await shot('job-overview');
   await page.click('#tab-events');
   await page.waitForFunction(() => document.querySelectorAll('#events-list li').length > 1);

@@ -3,10 +3,12 @@
 use crate::status::{string_enum, UnknownValue};
 
 string_enum! {
-    /// `JobType` of CreateJob; case-sensitive, as in PAI-DLC.
+    /// `JobType` of CreateJob; case-sensitive, as in PAI-DLC. The one list of job types: the
+    /// API, the CLI's `submit` and the console's submit form all take theirs from [`JobType::ALL`]
+    /// (in this order, the most used first).
     JobType {
-        TFJob, PyTorchJob, MPIJob, XGBoostJob, OneFlowJob, ElasticBatchJob, SlurmJob, RayJob,
-        DataJuicerJob,
+        PyTorchJob, TFJob, MPIJob, XGBoostJob, RayJob, DataJuicerJob, ElasticBatchJob,
+        OneFlowJob, SlurmJob,
     }
 }
 
@@ -16,6 +18,35 @@ string_enum! {
 }
 
 impl JobType {
+    /// The name `opendlc submit` takes, as PAI's `dlc submit` does: the API name in lower case
+    /// (`pytorchjob`).
+    pub fn cli_name(self) -> String {
+        self.as_str().to_ascii_lowercase()
+    }
+
+    /// The type by its API name (`PyTorchJob`) or its CLI name (`pytorchjob`, any case).
+    pub fn from_any_name(name: &str) -> Option<JobType> {
+        JobType::ALL
+            .iter()
+            .copied()
+            .find(|t| name.eq_ignore_ascii_case(t.as_str()))
+    }
+
+    /// What a job of this type runs, in one line (the CLI's help, the console's form).
+    pub fn description(self) -> &'static str {
+        match self {
+            JobType::PyTorchJob => "PyTorch: torchrun's environment in every pod (MASTER_ADDR, RANK, WORLD_SIZE, PET_*)",
+            JobType::TFJob => "TensorFlow: TF_CONFIG describing the Chief, PS, Worker and Evaluator pods",
+            JobType::MPIJob => "MPI: the Launcher's mpirun starts the ranks inside the Worker pods",
+            JobType::XGBoostJob => "XGBoost: the rank-0 pod runs the Rabit tracker the others join (DMLC_*)",
+            JobType::RayJob => "Ray: the Head starts a cluster the Workers join, then runs the command as the driver",
+            JobType::DataJuicerJob => "Data-Juicer data processing: one pod, or a Ray cluster (ExecutionMode distributed)",
+            JobType::ElasticBatchJob => "Elastic batch: Master and Worker pods with ElASTICBATCH_CONFIG",
+            JobType::OneFlowJob => "OneFlow: the base distributed environment, one process per pod",
+            JobType::SlurmJob => "Slurm: the command runs in the job's Slurm allocation (serve --runtime slurm)",
+        }
+    }
+
     /// The roles a job of this type may have (GOSDK `job_spec_model.go`, PAI CLI role names).
     pub fn roles(self) -> &'static [Role] {
         use Role::*;
@@ -72,5 +103,21 @@ mod tests {
         assert_eq!(err.allowed, "Master, Worker");
         assert!(JobType::TFJob.check_role("PS").is_ok());
         assert!(JobType::PyTorchJob.check_role("worker").is_err());
+    }
+
+    #[test]
+    fn every_type_is_found_by_its_api_and_cli_names() {
+        for t in JobType::ALL {
+            assert_eq!(JobType::from_any_name(t.as_str()), Some(*t));
+            assert_eq!(JobType::from_any_name(&t.cli_name()), Some(*t));
+            assert_eq!(t.as_str().parse::<JobType>(), Ok(*t));
+            assert!(!t.roles().is_empty(), "{t}");
+            assert!(!t.description().is_empty(), "{t}");
+        }
+        assert_eq!(
+            JobType::from_any_name("datajuicerjob"),
+            Some(JobType::DataJuicerJob)
+        );
+        assert_eq!(JobType::from_any_name("pytorch"), None);
     }
 }

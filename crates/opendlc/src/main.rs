@@ -227,6 +227,8 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
                 .unwrap_or_else(|_| "opendlc=info,warn".into()),
         )
         .with_writer(std::io::stderr)
+        // Colours only for a person at a terminal: a log redirected to a file stays plain text.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let data_dir = match args.data_dir {
         Some(dir) => dir,

@@ -110,6 +110,67 @@ async fn submit_from_json_and_yaml_files_and_stdin() {
     assert!(refused.stdout.is_empty());
 }
 
+/// Every job type the API accepts is a `submit` type: DataJuicerJob (shell commands, one pod)
+/// runs to the end like any other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn submit_datajuicerjob_runs() {
+    let server = TestServer::start().await;
+    let job = server.cli_ok(&[
+        "submit",
+        "datajuicerjob",
+        "--name",
+        "dj",
+        "--command",
+        "echo processed",
+        "--wait",
+    ]);
+    let got = server.get_job(&job).await;
+    assert_eq!(
+        (got["JobType"].as_str(), got["Status"].as_str()),
+        (Some("DataJuicerJob"), Some("Succeeded")),
+        "{got}"
+    );
+    assert_eq!(server.cli_ok(&["logs", &job, "worker-0"]), "processed");
+
+    let unknown = server.cli(&["submit", "juicerjob", "--command", "true"]);
+    assert_eq!(unknown.code, 1, "{unknown:?}");
+    assert!(
+        unknown.stderr.contains("datajuicerjob") && unknown.stderr.contains("pytorchjob"),
+        "{unknown:?}"
+    );
+}
+
+/// The example job file of the docs runs as it is; a file with a misspelt key is refused
+/// before it is sent, naming the key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_example_job_file_runs_and_unknown_keys_are_named() {
+    let server = TestServer::start().await;
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/examples/job.yaml");
+    let run = server.cli(&["submit", "-f", example, "--wait"]);
+    assert_eq!(run.code, 0, "{run:?}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("job.yaml");
+    std::fs::write(
+        &file,
+        "displayName: typo\nJobType: PyTorchJob\nUserCommand: 'true'\n",
+    )
+    .unwrap();
+    let refused = server.cli(&["submit", "-f", file.to_str().unwrap()]);
+    assert_eq!(refused.code, 1, "{refused:?}");
+    assert!(
+        refused
+            .stderr
+            .contains(r#"unknown key "displayName" (did you mean "DisplayName"?)"#),
+        "{refused:?}"
+    );
+    let jobs = server.cli(&["jobs", "-o", "json"]).json();
+    assert_eq!(
+        jobs["TotalCount"], 1,
+        "only the example was submitted: {jobs}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn get_jobs_update_specs_events_and_output_formats() {
     let server = TestServer::start().await;

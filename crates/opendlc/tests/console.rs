@@ -211,6 +211,55 @@ fn the_signing_code_passes_its_unit_tests() {
     assert!(text.contains("# fail 0"), "{text}");
 }
 
+#[test]
+fn the_chart_axes_pass_their_unit_tests() {
+    let Some(node) = node() else {
+        eprintln!("skipped: no Node.js (run `eval \"$(scripts/console-env.sh)\"`)");
+        return;
+    };
+    let out = Command::new(node)
+        .args(["--test", "console/tests/plot.test.mjs"])
+        .current_dir(repo_root())
+        .output()
+        .expect("node runs");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("# fail 0"), "{text}");
+}
+
+/// The submit form's job types come from the server: every type CreateJob accepts, with its
+/// roles, unsigned like the console's files.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_submit_form_gets_every_job_type_from_the_server() {
+    let server = TestServer::start().await;
+    let reply = reqwest::get(format!("{}/console/job-types.json", server.base))
+        .await
+        .unwrap();
+    assert_eq!(reply.status().as_u16(), 200);
+    assert!(reply.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("application/json"));
+    let doc: Value = reply.json().await.unwrap();
+    let types = doc["JobTypes"].as_array().unwrap();
+    let names: Vec<&str> = types
+        .iter()
+        .map(|t| t["JobType"].as_str().unwrap())
+        .collect();
+    assert_eq!(names.len(), 9, "{doc}");
+    assert_eq!(names[0], "PyTorchJob", "the form's default: {doc}");
+    let tf = types.iter().find(|t| t["JobType"] == "TFJob").unwrap();
+    assert_eq!(
+        tf["Roles"],
+        json!(["Chief", "PS", "Worker", "Evaluator", "GraphLearn"])
+    );
+    assert!(names.contains(&"DataJuicerJob"), "{doc}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_console_works_end_to_end_in_chromium() {
     let (Some(node), Ok(chromium), Ok(modules)) = (

@@ -1,5 +1,5 @@
 //! `kill -9` the server while a job runs; a new server on the same data directory sees the job
-//! finish with every log line.
+//! finish with every log line. And the real binary's log, written to a file, is plain text.
 
 mod common;
 
@@ -11,13 +11,18 @@ use serde_json::{json, Value};
 
 /// The real binary serving on a free port; returns the process and its base URL.
 fn spawn_server(data_dir: &std::path::Path) -> (Child, String) {
+    spawn_server_logging(data_dir, Stdio::null())
+}
+
+/// [`spawn_server`], its log (stderr) going to `log`.
+fn spawn_server_logging(data_dir: &std::path::Path, log: Stdio) -> (Child, String) {
     let mut child = Command::new(common::shim_program())
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(data_dir)
         .env("OPENDLC_ACCESS_KEY_ID", "testak")
         .env("OPENDLC_ACCESS_KEY_SECRET", "testsk")
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(log)
         .spawn()
         .expect("server starts");
     let mut stdout = BufReader::new(child.stdout.take().unwrap());
@@ -130,4 +135,35 @@ fn a_second_server_on_the_same_data_dir_is_refused() {
     let (mut third, _) = spawn_server(data_dir.path());
     third.kill().unwrap();
     third.wait().unwrap();
+}
+
+/// A log written to a file is plain text: colours only when stderr is a terminal.
+#[test]
+fn a_log_written_to_a_file_has_no_colour_codes() {
+    let data_dir = tempfile::tempdir().unwrap();
+    let log = data_dir.path().join("server.log");
+    let file = std::fs::File::create(&log).unwrap();
+    let (mut server, base) = spawn_server_logging(data_dir.path(), file.into());
+    let body = json!({
+        "DisplayName": "logged",
+        "JobType": "PyTorchJob",
+        "JobSpecs": [{"Type": "Worker", "PodCount": 1}],
+        "UserCommand": "true",
+    });
+    let job_id = call(&base, "POST", "/api/v1/jobs", Some(body))["JobId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    wait_status(&base, &job_id, "Succeeded");
+    server.kill().unwrap();
+    server.wait().unwrap();
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        text.contains("job created") && text.contains(&job_id),
+        "{text}"
+    );
+    assert!(
+        !text.contains('\u{1b}'),
+        "colour codes in the log: {text:?}"
+    );
 }

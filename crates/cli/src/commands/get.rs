@@ -35,6 +35,18 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<i32> {
     Ok(exit::OK)
 }
 
+/// The label and text of a job's reason. The server words why a job waits as "Waiting: …":
+/// that becomes the label, not a repeat of it.
+fn reason_field<'a>(status: &str, reason: &'a str) -> (&'static str, &'a str) {
+    match reason.strip_prefix("Waiting:") {
+        Some(rest) => ("Waiting:", rest.trim_start()),
+        None if matches!(status, "Creating" | "Queuing") && !reason.contains("Waiting:") => {
+            ("Waiting:", reason)
+        }
+        None => ("Reason:", reason),
+    }
+}
+
 /// The human view of a job.
 pub fn render(job: &GetJobResponseBody) -> String {
     let job_id = job.job_id.clone().unwrap_or_default();
@@ -46,11 +58,8 @@ pub fn render(job: &GetJobResponseBody) -> String {
     field("Type:", cell(&job.job_type));
     field("Status:", status.clone());
     if let Some(reason) = job.reason_message.as_deref().filter(|r| !r.is_empty()) {
-        let label = match status.as_str() {
-            "Creating" | "Queuing" => "Waiting:",
-            _ => "Reason:",
-        };
-        field(label, reason.to_string());
+        let (label, text) = reason_field(&status, reason);
+        field(label, text.to_string());
     }
     field("Priority:", cell(&job.priority));
     field("Workspace:", cell(&job.workspace_id));
@@ -112,4 +121,40 @@ pub fn render(job: &GetJobResponseBody) -> String {
         out.push_str(&table.render());
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job(status: &str, reason: &str) -> GetJobResponseBody {
+        GetJobResponseBody {
+            status: Some(status.into()),
+            reason_message: Some(reason.into()),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn why_a_job_waits_is_said_once() {
+        let text = render(&job(
+            "Queuing",
+            "Waiting: needs 2 GPU, 0 free in pool public.",
+        ));
+        assert!(
+            text.contains("Waiting:    needs 2 GPU, 0 free in pool public.\n"),
+            "{text}"
+        );
+        assert!(!text.contains("Waiting: Waiting:"), "{text}");
+        let text = render(&job("Queuing", "Queued behind a reservation."));
+        assert!(text.contains("Waiting:    Queued behind"), "{text}");
+        // A preempted job: its reason, then why it waits now.
+        let text = render(&job("Queuing", "Preempted by dlc1. Waiting: needs 1 CPU."));
+        assert!(
+            text.contains("Reason:     Preempted by dlc1. Waiting: needs 1 CPU."),
+            "{text}"
+        );
+        let text = render(&job("Failed", "The pod worker-0 exited with 1."));
+        assert!(text.contains("Reason:     The pod worker-0"), "{text}");
+    }
 }

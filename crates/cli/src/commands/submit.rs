@@ -1,5 +1,6 @@
 //! `opendlc submit`: CreateJob from PAI `dlc submit` flags, or from a job file (`-f`).
 
+mod keys;
 mod roles;
 
 use std::io::Read;
@@ -8,6 +9,7 @@ use std::path::PathBuf;
 use opendlc_api::{
     CreateJobRequest, CreateJobRequestCodeSource, CreateJobRequestDataSources, JobSettings,
 };
+use opendlc_core::JobType;
 use serde_json::Value;
 
 use crate::error::{exit, CliError, Result};
@@ -21,31 +23,57 @@ pub const EXAMPLES: &str = "Examples:
   opendlc submit tfjob --name tf --chiefs 1 --ps 1 --workers 2 --command 'python t.py' --wait
   opendlc submit pytorchjob --name quick --command 'echo hi' --follow
   opendlc submit -f job.json            # a CreateJob body (JSON or YAML; - reads stdin)
-  opendlc submit -f job.yaml --name override --priority 5
+  opendlc submit -f job.yaml --name override --priority 5   # docs/examples/job.yaml is one
+  opendlc submit datajuicerjob --name dj --command 'python process.py'
 
 Role flags: --workers, --masters, --ps, --chiefs, --evaluators, --graphlearns, --launchers,
 --heads, each with --<role>_spec, _image, _cpu, _gpu, _memory, _shared_memory (kebab-case
 also works: --worker-spec). With no role flag, one Worker is submitted.
 Prints the JobId on stdout. --wait exits like `opendlc wait`.";
 
-/// Job types by their `dlc submit` name.
-const JOB_TYPES: &[(&str, &str)] = &[
-    ("pytorchjob", "PyTorchJob"),
-    ("tfjob", "TFJob"),
-    ("mpijob", "MPIJob"),
-    ("xgboostjob", "XGBoostJob"),
-    ("rayjob", "RayJob"),
-    ("elasticbatchjob", "ElasticBatchJob"),
-    ("oneflowjob", "OneFlowJob"),
-    ("slurmjob", "SlurmJob"),
-];
+/// The TYPE argument's help: every job type the API accepts, from [`JobType::ALL`].
+fn type_help() -> String {
+    let names: Vec<String> = JobType::ALL.iter().map(|t| t.cli_name()).collect();
+    format!(
+        "The job type: {} (or its API name, PyTorchJob). Optional with -f",
+        names.join(", ")
+    )
+}
+
+/// `--help`'s longer version: each type with what it runs and its roles.
+fn type_long_help() -> String {
+    let mut help = String::from(
+        "The job type, by its `dlc submit` name or its API name (PyTorchJob). Optional with -f.\n",
+    );
+    for t in JobType::ALL {
+        let roles: Vec<&str> = t.roles().iter().map(|r| r.as_str()).collect();
+        help.push_str(&format!(
+            "\n  {} (roles: {})\n      {}",
+            t.cli_name(),
+            roles.join(", "),
+            t.description(),
+        ));
+    }
+    help
+}
+
+/// TYPE: a job type by its `dlc submit` name (`pytorchjob`) or its API name (`PyTorchJob`).
+fn parse_job_type(name: &str) -> std::result::Result<JobType, String> {
+    JobType::from_any_name(name).ok_or_else(|| {
+        let names: Vec<String> = JobType::ALL.iter().map(|t| t.cli_name()).collect();
+        format!("unknown job type: expected one of {}", names.join(", "))
+    })
+}
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The job type: pytorchjob, tfjob, mpijob, xgboostjob, rayjob, elasticbatchjob, oneflowjob
-    /// (or its API name, PyTorchJob). Optional with -f.
-    #[arg(value_name = "TYPE")]
-    pub job_type: Option<String>,
+    #[arg(
+        value_name = "TYPE",
+        value_parser = parse_job_type,
+        help = type_help(),
+        long_help = type_long_help()
+    )]
+    pub job_type: Option<JobType>,
     /// A CreateJob request body, JSON or YAML ('-' for stdin); flags given too override its fields.
     #[arg(short = 'f', long = "file", value_name = "FILE")]
     pub file: Option<PathBuf>,
@@ -140,20 +168,6 @@ pub struct Args {
     pub timeout: Option<std::time::Duration>,
 }
 
-fn job_type(name: &str) -> Result<String> {
-    JOB_TYPES
-        .iter()
-        .find(|(short, long)| name.eq_ignore_ascii_case(short) || name == *long)
-        .map(|(_, long)| long.to_string())
-        .ok_or_else(|| {
-            let names: Vec<&str> = JOB_TYPES.iter().map(|(s, _)| *s).collect();
-            CliError::usage(format!(
-                "unknown job type {name:?}: expected one of {}",
-                names.join(", ")
-            ))
-        })
-}
-
 /// The CreateJob fields the flags set (absent ones stay `None`).
 fn from_flags(args: &Args) -> Result<CreateJobRequest> {
     let mut data_sources: Vec<CreateJobRequestDataSources> = args
@@ -189,7 +203,7 @@ fn from_flags(args: &Args) -> Result<CreateJobRequest> {
     let tags = key_values(&args.tags, "--tags")?;
     Ok(CreateJobRequest {
         display_name: args.name.clone(),
-        job_type: args.job_type.as_deref().map(job_type).transpose()?,
+        job_type: args.job_type.map(|t| t.as_str().to_string()),
         job_specs: (!args.roles.specs.is_empty()).then(|| args.roles.specs.clone()),
         user_command: args.command.clone(),
         data_sources: (!data_sources.is_empty()).then_some(data_sources),
@@ -259,6 +273,9 @@ pub fn body(args: &Args) -> Result<Value> {
     if let (Value::Object(base), Value::Object(over)) = (&mut body, flags) {
         base.extend(over);
     }
+    if let Some(message) = keys::unknown_key(&body) {
+        return Err(CliError::usage(format!("{}: {message}", path.display())));
+    }
     Ok(body)
 }
 
@@ -282,4 +299,68 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<i32> {
         return super::wait::wait_job(ctx, &job_id, &options);
     }
     Ok(exit::OK)
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Debug, clap::Parser)]
+    struct Submit {
+        #[command(flatten)]
+        args: Args,
+    }
+
+    fn parse(argv: &[&str]) -> std::result::Result<Args, clap::Error> {
+        let argv = std::iter::once("submit").chain(argv.iter().copied());
+        Submit::try_parse_from(argv).map(|s| s.args)
+    }
+
+    #[test]
+    fn every_job_type_the_api_accepts_is_a_submit_type() {
+        for t in JobType::ALL {
+            for name in [t.cli_name(), t.as_str().to_string()] {
+                let args = parse(&[&name, "--command", "true"]).unwrap();
+                assert_eq!(args.job_type, Some(*t), "{name}");
+                let body = body(&args).unwrap();
+                assert_eq!(body["JobType"], t.as_str(), "{name}");
+            }
+        }
+    }
+
+    #[test]
+    fn an_unknown_type_lists_every_type() {
+        let err = parse(&["pytorch", "--command", "true"])
+            .unwrap_err()
+            .to_string();
+        for t in JobType::ALL {
+            assert!(err.contains(&t.cli_name()), "{err}");
+        }
+    }
+
+    #[test]
+    fn the_help_lists_every_type_with_its_roles() {
+        let short = type_help();
+        let long = type_long_help();
+        for t in JobType::ALL {
+            assert!(short.contains(&t.cli_name()), "{short}");
+            assert!(long.contains(t.description()), "{long}");
+        }
+        assert!(long.contains("mpijob (roles: Launcher, Worker)"), "{long}");
+    }
+
+    #[test]
+    fn a_job_file_with_an_unknown_key_is_refused_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("job.yaml");
+        std::fs::write(&file, "displayname: x\nJobType: PyTorchJob\n").unwrap();
+        let args = parse(&["-f", file.to_str().unwrap()]).unwrap();
+        let err = body(&args).unwrap_err().to_string();
+        assert!(
+            err.contains(r#"unknown key "displayname" (did you mean "DisplayName"?)"#),
+            "{err}"
+        );
+    }
 }

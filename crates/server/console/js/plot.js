@@ -11,13 +11,36 @@ export const formatters = {
   rate: (v) => `${bytes(v)}/s`,
 };
 
-/** A round step near `span / count` (1, 2 or 5 times a power of 10; powers of 1024 for bytes). */
-function niceStep(span, count, binary) {
+/**
+ * A round step for at most `count` intervals over `span` (and more than `count / 2.5`): 1, 2
+ * or 5 times a power of 10; for bytes from 1 KiB on, a power of two times a power of 1024
+ * (256 MiB, 1 GiB, 2 GiB), so that the labels are round in the units they are shown in.
+ */
+export function niceStep(span, count, binary = false) {
   if (!(span > 0)) return 1;
   const raw = span / count;
-  const base = binary && raw >= 1024 ? 1024 ** Math.floor(Math.log(raw) / Math.log(1024)) : 10 ** Math.floor(Math.log10(raw));
-  for (const m of [1, 2, 5, 10]) if (base * m >= raw) return base * m;
+  if (binary && raw >= 1024) {
+    const base = 1024 ** Math.floor(Math.log(raw) / Math.log(1024));
+    let m = 1;
+    while (base * m < raw) m *= 2;
+    return base * m;
+  }
+  const base = 10 ** Math.floor(Math.log10(raw));
+  // (With a little slack: 10 ** -4 * 2 falls just short of 0.0002.)
+  for (const m of [1, 2, 5]) if (base * m >= raw * (1 - 1e-9)) return base * m;
   return base * 10;
+}
+
+/**
+ * The y axis's ticks for values up to `vmax`: 0, one step apart, up to the first at or above
+ * `vmax` — 4 to 6 of them whatever the range (byte counts: whole bytes, so fewer below 5 B).
+ */
+export function yTicks(vmax, binary = false) {
+  const top = vmax > 0 ? vmax : 1;
+  const step = binary ? Math.max(1, niceStep(top, 5, true)) : niceStep(top, 5, false);
+  // Tolerate the rounding of a division that should be whole (0.6 / 0.2).
+  const n = Math.max(1, Math.ceil(top / step - 1e-9));
+  return Array.from({ length: n + 1 }, (_, i) => i * step);
 }
 
 const clock = (ms, span) => {
@@ -50,17 +73,16 @@ export function lineChart({ label, series, format = String, binary = false, widt
   if (t1 === t0) { t0 -= 30_000; t1 += 30_000; }
   const vmax = Math.max(...all.map((p) => p[1]), 0);
   svg.dataset.max = String(vmax);
-  // Byte counts come in whole bytes: no fractional ticks.
-  const ystep = binary ? Math.max(1, niceStep(vmax || 1, 4, true)) : niceStep(vmax || 1, 4, false);
-  const ytop = Math.max(ystep, Math.ceil((vmax || 1) / ystep) * ystep);
+  const yticks = yTicks(vmax, binary);
+  const ytop = yticks.at(-1);
   const x = (t) => pad.left + ((t - t0) / (t1 - t0)) * plotW;
   const y = (v) => pad.top + plotH - (v / ytop) * plotH;
 
   const grid = h('svg:g', { class: 'grid' });
-  for (let v = 0; v <= ytop + ystep / 2; v += ystep) {
+  for (const v of yticks) {
     grid.append(
       h('svg:line', { x1: pad.left, x2: width - pad.right, y1: y(v), y2: y(v) }),
-      h('svg:text', { x: pad.left - 6, y: y(v) + 4, 'text-anchor': 'end' }, format(v)));
+      h('svg:text', { x: pad.left - 6, y: y(v) + 4, 'text-anchor': 'end', class: 'y' }, format(v)));
   }
   const tstep = niceStep(t1 - t0, 4, false);
   const steps = [1e3, 2e3, 5e3, 1e4, 15e3, 3e4, 6e4, 12e4, 3e5, 6e5, 9e5, 18e5, 36e5, 72e5, 216e5, 432e5, 864e5];

@@ -1,9 +1,11 @@
 //! The web console (docs/CONSOLE.md): a single-page app served at `/`, its files embedded in
 //! the binary. It holds no server-side logic of its own: the pages sign their requests in the
 //! browser and use the public API (plus the log stream and capacity extensions), so the console
-//! never shows more than its user could fetch with their key.
+//! never shows more than its user could fetch with their key. Beside the API it reads one thing
+//! the server makes for it: the job types its submit form offers (`job_types`).
 
 mod assets;
+mod job_types;
 
 use axum::extract::{Path, Request};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
@@ -31,6 +33,7 @@ pub fn router(api: axum::Router) -> axum::Router {
         )
         .route("/console", get(index))
         .route("/console/", get(index))
+        .route("/console/job-types.json", get(job_types::serve))
         .route("/console/{*path}", get(file))
         .fallback_service(api)
 }

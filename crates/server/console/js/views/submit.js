@@ -7,22 +7,40 @@ import { errorBox, fill, h } from '../ui.js';
 
 export const title = () => 'Submit a job';
 
-const ROLES = {
-  PyTorchJob: ['Master', 'Worker'], TFJob: ['Chief', 'PS', 'Worker', 'Evaluator'],
-  MPIJob: ['Launcher', 'Worker'], XGBoostJob: ['Master', 'Worker'], RayJob: ['Head', 'Worker'],
-  OneFlowJob: ['Master', 'Worker'], ElasticBatchJob: ['Master', 'Worker'],
-  DataJuicerJob: ['Master', 'Worker'], SlurmJob: ['Master', 'Worker'],
-};
+/**
+ * The job types CreateJob accepts, each with its roles and what it runs, from the server (the
+ * one list it checks against): `[{JobType, Roles, Description}]`, the most used first.
+ * Fetched once per page load.
+ */
+let jobTypes;
+function loadJobTypes() {
+  jobTypes ||= fetch('/console/job-types.json', { cache: 'no-cache' })
+    .then((r) => {
+      if (!r.ok) throw new Error(`the job types did not load (HTTP ${r.status})`);
+      return r.json();
+    })
+    .then((doc) => doc.JobTypes)
+    .catch((e) => { jobTypes = undefined; throw e; });
+  return jobTypes;
+}
 
 let uid = 0;
 const field = (label, input, hint) => {
   const id = input.id || `f${++uid}`;
   input.id = id;
   return h('div', { class: 'field' }, h('label', { for: id }, label), input,
-    hint ? h('small', { class: 'muted' }, hint) : '');
+    typeof hint === 'string' ? h('small', { class: 'muted' }, hint) : hint || '');
 };
 
-export function render(main) {
+export async function render(main) {
+  let types;
+  try {
+    types = await loadJobTypes();
+  } catch (e) {
+    fill(main, h('div', { class: 'page-head' }, h('h1', {}, 'Submit a job')), errorBox(e));
+    return;
+  }
+  const rolesOf = Object.fromEntries(types.map((t) => [t.JobType, t.Roles]));
   const specs = h('datalist', { id: 'ecs-specs' });
   const images = h('datalist', { id: 'images' });
   const workspace = h('select', { name: 'WorkspaceId' }, h('option', { value: '' }, 'default'));
@@ -37,8 +55,12 @@ export function render(main) {
     h('option', { value: q.ResourceId }, `quota ${q.ResourceId}`)))).catch(() => {});
 
   const name = h('input', { name: 'DisplayName', required: true, value: 'my-job', autocomplete: 'off' });
-  const type = h('select', { name: 'JobType', onchange: () => { roleTypes(); preview(); } },
-    Object.keys(ROLES).map((t) => h('option', { value: t }, t)));
+  const type = h('select', { name: 'JobType', onchange: () => { roleTypes(); describe(); preview(); } },
+    types.map((t) => h('option', { value: t.JobType, title: t.Description }, t.JobType)));
+  const typeNote = h('small', { class: 'muted', id: 'job-type-note' });
+  const describe = () => {
+    typeNote.textContent = (types.find((t) => t.JobType === type.value) || {}).Description || '';
+  };
   const command = h('textarea', {
     name: 'UserCommand', rows: 4, required: true, spellcheck: 'false',
     placeholder: 'python train.py --epochs 3',
@@ -77,7 +99,7 @@ export function render(main) {
     for (const row of only ? [only] : roles.children) {
       const sel = row.querySelector('[name=Type]');
       const keep = pick || sel.value;
-      fill(sel, ROLES[type.value].map((r) => h('option', { value: r, selected: r === keep }, r)));
+      fill(sel, rolesOf[type.value].map((r) => h('option', { value: r, selected: r === keep }, r)));
     }
   }
   function addEnv(k = '', v = '') {
@@ -147,7 +169,7 @@ export function render(main) {
   },
   h('div', { class: 'grid2' },
     field('Name', name),
-    field('Type', type),
+    field('Type', type, typeNote),
     field('Workspace', workspace),
     field('Quota', quota),
     field('Priority', priority, '1 (lowest) to 9'),
@@ -192,6 +214,7 @@ export function render(main) {
         h('div', { class: 'card' }, h('h2', {}, 'The request it sends'), json),
         paste)));
   addRole('Worker', 1);
+  describe();
   preview();
   name.focus();
   name.select();

@@ -1,5 +1,6 @@
 use axum::response::Response;
 use opendlc_api::{DeleteJobResponseBody, ErrorCode};
+use opendlc_core::JobStatus;
 
 use crate::handlers::access;
 use crate::http::{ok, ApiError, ApiRequest};
@@ -11,10 +12,7 @@ pub fn delete(state: &AppState, request: &ApiRequest) -> Result<Response, ApiErr
     if !job.status.is_terminal() {
         return Err(ApiError::new(
             ErrorCode::IncorrectStatus,
-            format!(
-                "Job {} can't be deleted, because it is {}; stop it first.",
-                job.job_id, job.status
-            ),
+            refusal(&job.job_id, job.status),
         ));
     }
     state.store.delete_job(&job.job_id)?;
@@ -30,4 +28,33 @@ pub fn delete(state: &AppState, request: &ApiRequest) -> Result<Response, ApiErr
         job_id: Some(job.job_id),
         request_id: Some(request.request_id.clone()),
     })
+}
+
+/// Why a job that has not ended cannot be deleted, and what to do about it. A job just stopped
+/// is still Stopping while its pods end: deleting it needs only a wait, not another stop.
+fn refusal(job_id: &str, status: JobStatus) -> String {
+    match status {
+        JobStatus::Stopping => format!(
+            "Job {job_id} can't be deleted yet: it is Stopping, and can be deleted once it is \
+             Stopped."
+        ),
+        status => format!("Job {job_id} can't be deleted, because it is {status}; stop it first."),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stopping_job_is_said_to_need_only_a_wait() {
+        assert_eq!(
+            refusal("dlc1", JobStatus::Stopping),
+            "Job dlc1 can't be deleted yet: it is Stopping, and can be deleted once it is Stopped."
+        );
+        assert_eq!(
+            refusal("dlc1", JobStatus::Running),
+            "Job dlc1 can't be deleted, because it is Running; stop it first."
+        );
+    }
 }

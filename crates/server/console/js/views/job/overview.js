@@ -17,12 +17,15 @@ export function mount(panel, ctx) {
   panel.append(waitBox, summary, pods, timeline, spec, boards);
 
   let lastKey = '';
+  // GetJob has no Username (PAI's has none): the owner's name comes from the job's ListJobs
+  // entry, as in the job list. A shared read-only view cannot list jobs: it shows the id.
+  let owner = '';
   const update = (job) => {
-    const key = JSON.stringify({ ...job, RequestId: '', Duration: 0 });
+    const key = JSON.stringify({ ...job, RequestId: '', Duration: 0, owner });
     if (key === lastKey) return updateDurations(job);
     lastKey = key;
     fill(waitBox, waiting(job));
-    fill(summary, h('h2', {}, 'Summary'), summaryFacts(job));
+    fill(summary, h('h2', {}, 'Summary'), summaryFacts(job, owner));
     fill(pods, h('h2', {}, 'Pods'), podTable(job, ctx));
     fill(timeline, h('h2', {}, 'Status history'), statusTimeline(job));
     fill(spec, h('h2', {}, 'Specification'), specView(job));
@@ -33,6 +36,15 @@ export function mount(panel, ctx) {
   };
   update(ctx.job);
   ctx.listeners.add(update);
+  if (!ctx.readOnly) {
+    api.listJobs({ JobIds: ctx.id, ShowOwn: 'false' }).then((r) => {
+      const item = (r.Jobs || []).find((j) => j.JobId === ctx.id);
+      if (item && item.Username) {
+        owner = item.Username;
+        update(ctx.job);
+      }
+    }).catch(() => { /* the id stays */ });
+  }
   loadTensorboards(boards, ctx);
   return () => ctx.listeners.delete(update);
 }
@@ -45,7 +57,7 @@ function waiting(job) {
     job.EstimatedStartTime ? ` Expected to start around ${time(job.EstimatedStartTime)}.` : '');
 }
 
-function summaryFacts(job) {
+function summaryFacts(job, owner) {
   const gpu = Number(job.RequestGPU) || 0;
   return facts([
     ['Status', [badge(job.Status), job.SubStatus ? ` ${job.SubStatus}` : '']],
@@ -54,7 +66,7 @@ function summaryFacts(job) {
     ['Priority', job.Priority],
     ['Workspace', job.WorkspaceName || job.WorkspaceId],
     ['Quota', job.ResourceId],
-    ['Owner', job.UserId],
+    ['Owner', owner || job.UserId],
     ['Visibility', job.Accessibility],
     ['Requests', `${job.RequestCPU ?? 0} CPU · ${bytes((Number(job.RequestMemory) || 0) * 1024 ** 3)} memory${gpu ? ` · ${gpu} GPU` : ''}`],
     ['Created', time(job.GmtCreateTime)],
