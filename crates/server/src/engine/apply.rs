@@ -123,24 +123,33 @@ impl Engine {
                 }
                 Some(event) = pod_events.recv() => self.on_pod_event(event),
                 Some(report) = reports.recv() => self.on_report(report),
-                _ = tick.tick() => {
-                    self.enforce_deadlines();
-                    self.end_reservations();
-                    self.detect_hangs();
-                    self.poll_sanity_checks();
-                    self.poll_env_preparations();
-                }
+                _ = tick.tick() => self.on_tick(),
                 _ = &mut shutdown => break,
             }
-            if self.dirty {
-                self.dirty = false;
-                self.schedule();
-            }
+            self.settle();
         }
         tracing::info!("engine stopped; pods keep running under their shims");
     }
 
-    fn on_command(&mut self, command: Command) {
+    /// What the engine does every second: deadlines, reservations, hangs, and the files that
+    /// sanity checks and environment preparations leave.
+    pub(super) fn on_tick(&mut self) {
+        self.enforce_deadlines();
+        self.end_reservations();
+        self.detect_hangs();
+        self.poll_sanity_checks();
+        self.poll_env_preparations();
+    }
+
+    /// After each input: schedule once if anything changed what may run.
+    pub(super) fn settle(&mut self) {
+        if self.dirty {
+            self.dirty = false;
+            self.schedule();
+        }
+    }
+
+    pub(super) fn on_command(&mut self, command: Command) {
         match command {
             Command::Created(job) => self.queue_created(vec![job]),
             Command::Stop { job_id, reply } => {
@@ -260,6 +269,13 @@ impl Engine {
         Ok(job)
     }
 
+    /// Why a queued job waits, as of the last scheduling decision.
+    #[cfg(test)]
+    pub(super) fn wait_of(&self, job_id: &str) -> Option<Wait> {
+        let waits = self.waits.read().unwrap_or_else(|e| e.into_inner());
+        waits.get(job_id).cloned()
+    }
+
     /// One scheduling decision (`opendlc_core::scheduler`), applied: start what may start,
     /// preempt what must make room, and publish why every other job waits.
     fn schedule(&mut self) {
@@ -307,12 +323,7 @@ impl Engine {
             }
             let message = wait.message();
             if self.recorded_waits.get(&wait.job_id) != Some(&message) {
-                let code = match wait.blocker {
-                    scheduler::Blocker::Preempting { .. } => "JobPreempting",
-                    scheduler::Blocker::Reserved { .. } => "JobReserved",
-                    scheduler::Blocker::Resources { .. } => "JobQueuing",
-                };
-                let reason = Reason::new(code, format!("Waiting: {message}."));
+                let reason = wait.reason(None);
                 if let Err(e) = self.store.set_reason(&wait.job_id, &reason) {
                     tracing::warn!(job.id = %wait.job_id, "failed to record why the job waits: {e}");
                 }
@@ -338,7 +349,7 @@ impl Engine {
             "Preempted by job {for_job}, which has a higher priority; it will be queued again."
         );
         tracing::info!(job.id = %victim, by = %for_job, "preempting the job");
-        active.preempted = Some(Reason::new("JobPreempted", message.clone()));
+        active.preempted = Some(Reason::new(scheduler::PREEMPTED, message.clone()));
         if let Err(e) = self.store.add_event(victim, &message) {
             tracing::warn!(job.id = %victim, "failed to record the preemption: {e}");
         }
@@ -354,7 +365,7 @@ impl Engine {
         let reason = active
             .preempted
             .clone()
-            .unwrap_or_else(|| Reason::new("JobPreempted", "Preempted."));
+            .unwrap_or_else(|| Reason::new(scheduler::PREEMPTED, "Preempted."));
         let t = Transition {
             to: JobStatus::Queuing,
             reason: Some(reason),

@@ -14,6 +14,8 @@ mod prepare;
 mod recover;
 mod reserve;
 mod sanity;
+#[cfg(test)]
+mod tests;
 
 use std::path::PathBuf;
 
