@@ -35,9 +35,10 @@ pub fn read_placement(dir: &Path) -> Option<Placement> {
 }
 
 /// Fills the addresses of `spec.addressed_env` in and moves those variables into `spec.env`,
-/// waiting up to `timeout` for each named pod to record its node. Returns the pods that never
-/// did: the pod's own address stands in for theirs (or loopback), so that the pod still starts
-/// and its framework reports the failure.
+/// waiting up to `timeout` for each named pod in `spec.peers` to record its node. Returns the
+/// pods whose address stayed unknown (never recorded, or not in `peers`: not launched yet):
+/// the pod's own address stands in for theirs (or loopback), so that the pod still starts and
+/// its framework reports the failure.
 pub fn resolve(spec: &mut PodSpec, timeout: Duration) -> Vec<String> {
     let deadline = Instant::now() + timeout;
     let mut named: Vec<String> = spec
@@ -58,7 +59,8 @@ pub fn resolve(spec: &mut PodSpec, timeout: Duration) -> Vec<String> {
                 addresses.insert(pod_id.clone(), placement.ip);
             }
         }
-        if addresses.len() == named.len() || Instant::now() >= deadline {
+        let awaited = named.iter().filter(|p| spec.peers.contains_key(*p)).count();
+        if addresses.len() == awaited || Instant::now() >= deadline {
             break;
         }
         std::thread::sleep(PEER_POLL);

@@ -235,7 +235,7 @@ impl SlurmRuntime {
         for pod in &gang.pods {
             let dir = PodDir::new(&pod.dir);
             std::fs::create_dir_all(dir.path()).map_err(|e| io("the directory", dir.path(), e))?;
-            let mut spec = spec_of(pod, &self.inner.config.shim_program)
+            let mut spec = spec_of(pod, &gang, &self.inner.config.shim_program)
                 .map_err(|e| io("the pod's files", dir.path(), e))?;
             spec.sample_every_ms = self
                 .inner
@@ -374,7 +374,7 @@ impl SlurmRuntime {
 /// The pod's spec.json on Slurm: its command line is the shared chain of its steps (Slurm
 /// places the pod in its allocation; containers are not used), and the variables that name
 /// addresses stay symbolic for its shim to fill in once Slurm has placed the gang.
-fn spec_of(recipe: &PodRecipe, program: &Path) -> std::io::Result<PodSpec> {
+fn spec_of(recipe: &PodRecipe, gang: &Gang, program: &Path) -> std::io::Result<PodSpec> {
     let command = chain::render(&recipe.steps, program, &recipe.dir, None)?;
     let mut env = BTreeMap::new();
     let mut addressed_env = BTreeMap::new();
@@ -390,15 +390,20 @@ fn spec_of(recipe: &PodRecipe, program: &Path) -> std::io::Result<PodSpec> {
     }
     // Slurm assigns the GPUs (`--gpus-per-task`): its CUDA_VISIBLE_DEVICES, in the task's
     // environment, stands; the recipe's host indices mean nothing on the node.
+    //
+    // The shim waits for the pods of this gang to record their nodes, and reads those of pods
+    // placed earlier (a startup dependency); a pod not launched yet has no address to wait for.
+    let named: std::collections::BTreeSet<&str> = addressed_env
+        .values()
+        .flat_map(opendlc_core::env_value::EnvValue::addresses)
+        .collect();
     let peers = recipe
         .peers
         .iter()
-        .filter(|(pod_id, _)| {
-            addressed_env
-                .values()
-                .any(|v: &opendlc_core::env_value::EnvValue| {
-                    v.addresses().any(|a| a == pod_id.as_str())
-                })
+        .filter(|(pod_id, _)| named.contains(pod_id.as_str()))
+        .filter(|(pod_id, dir)| {
+            gang.pods.iter().any(|p| &p.pod_id == *pod_id)
+                || crate::pod::peers::read_placement(dir).is_some()
         })
         .map(|(id, dir)| (id.clone(), dir.clone()))
         .collect();

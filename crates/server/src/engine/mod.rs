@@ -1,10 +1,36 @@
 //! The engine: one task that owns every job status change after creation.
 //!
 //! Handlers record new jobs in the store and hand them over; from then on the engine queues
-//! them, admits them (the scheduler's pure decision in `opendlc_core::queue`), launches their
-//! pods on the runtime, follows the pods' exits (`opendlc_core::lifecycle::decide`) and
+//! them, admits them (the scheduler's pure decision in `opendlc_core::scheduler`), launches
+//! their pods on the runtime, follows the pods' exits (`opendlc_core::lifecycle::decide`) and
 //! finishes the job. Serialising all transitions through one task means no two actors ever race
 //! on a job's status; the store's transition check is the second line of defence.
+//!
+//! # Design
+//!
+//! **Inputs**, each handled to the end before the next (`apply::Engine::run`):
+//! commands from handlers (`Created`, `Stop`, `Update`), the runtime's reports
+//! (`Report::Launched`, `Report::Note`), pod ends (`PodEvent`), and a one-second tick
+//! (deadlines, reservations, hang detection, the files sanity checks and preparations leave).
+//! After each input the engine schedules once if anything changed what may run (`settle`).
+//!
+//! **State**: the queue (waiting jobs), `active` (admitted jobs with their current pod
+//! incarnations, `active::ActiveJob`), the resources and GPUs they hold, and per pod incarnation
+//! where its launch stands:
+//!
+//! ```text
+//! Pending ──(dependencies met)──► launch requested ──(Report::Launched)──► launched ──► ended
+//!    │                                   │ PodEvent before Launched: held in early_exits
+//!    └──(job ends first)──► ended        └──(launch failed)──► ended
+//! ```
+//!
+//! **Invariants**: a pod incarnation is launched at most once (also across server restarts:
+//! the runtime's `recover` says whether it began); a job holds its resources from admission
+//! until its last pod has ended (or its reservation ends); a job's status moves only through
+//! `JobStatus::can_become`, written to the store before anyone is told; a preemption requeues
+//! the job without spending its restart budget.
+//!
+//! The engine's tests (`tests/`) drive it on the fake runtime against a real store.
 
 mod active;
 mod apply;
