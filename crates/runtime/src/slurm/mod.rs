@@ -235,7 +235,7 @@ impl SlurmRuntime {
         for pod in &gang.pods {
             let dir = PodDir::new(&pod.dir);
             std::fs::create_dir_all(dir.path()).map_err(|e| io("the directory", dir.path(), e))?;
-            let mut spec = spec_of(pod, &gang, &self.inner.config.shim_program)
+            let mut spec = spec_of(pod, gang, &self.inner.config.shim_program)
                 .map_err(|e| io("the pod's files", dir.path(), e))?;
             spec.sample_every_ms = self
                 .inner
