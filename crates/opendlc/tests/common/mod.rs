@@ -24,6 +24,26 @@ pub struct TestServer {
     client: reqwest::Client,
 }
 
+/// TensorBoards are detached processes that outlive their server by design (the next server
+/// on the same data re-adopts them); a test server takes its own down with it, so that a test
+/// run leaves no process behind, pass or fail.
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        let Ok(store) = opendlc_server::admin::open(self.data_dir.path()) else {
+            return;
+        };
+        for tb in store.active_tensorboards().unwrap_or_default() {
+            let Some(pid) = tb.pid else { continue };
+            // Only if the pid is still that TensorBoard (its command line names its id).
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            if String::from_utf8_lossy(&cmdline).contains(tb.tensorboard_id.as_str()) {
+                // SAFETY: kill(2) on the TensorBoard's process group; no memory involved.
+                unsafe { libc::kill(-(pid as i32), libc::SIGKILL) };
+            }
+        }
+    }
+}
+
 pub fn shim_program() -> std::path::PathBuf {
     env!("CARGO_BIN_EXE_opendlc").into()
 }
