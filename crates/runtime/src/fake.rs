@@ -114,24 +114,20 @@ impl FakeRuntime {
 
     /// The pod's command exited with `code`.
     pub fn exit(&self, pod_uid: &str, code: i32) {
-        let _ = self.events.send(PodEvent::Exited {
-            pod_uid: pod_uid.to_string(),
-            exit: PodExit {
-                code: Some(code),
-                signal: None,
-                finished_at: Utc::now(),
-                reason: None,
-            },
-        });
+        self.end(pod_uid, Some(code), None);
     }
 
     /// The pod's command was killed by `signal`.
     pub fn kill(&self, pod_uid: &str, signal: i32) {
+        self.end(pod_uid, None, Some(signal));
+    }
+
+    fn end(&self, pod_uid: &str, code: Option<i32>, signal: Option<i32>) {
         let _ = self.events.send(PodEvent::Exited {
             pod_uid: pod_uid.to_string(),
             exit: PodExit {
-                code: None,
-                signal: Some(signal),
+                code,
+                signal,
                 finished_at: Utc::now(),
                 reason: None,
             },

@@ -22,6 +22,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use opendlc_core::env_value::EnvValue;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 
@@ -376,18 +377,18 @@ impl SlurmRuntime {
 /// addresses stay symbolic for its shim to fill in once Slurm has placed the gang.
 fn spec_of(recipe: &PodRecipe, gang: &Gang, program: &Path) -> std::io::Result<PodSpec> {
     let command = chain::render(&recipe.steps, program, &recipe.dir, None)?;
-    let mut env = BTreeMap::new();
-    let mut addressed_env = BTreeMap::new();
-    for (name, value) in &recipe.env {
-        match value.as_text() {
-            Some(text) => {
-                env.insert(name.clone(), text.to_string());
-            }
-            None => {
-                addressed_env.insert(name.clone(), value.clone());
-            }
-        }
-    }
+    let (plain, addressed): (Vec<_>, Vec<_>) = recipe
+        .env
+        .iter()
+        .partition(|(_, value)| value.as_text().is_some());
+    let env: BTreeMap<String, String> = plain
+        .into_iter()
+        .map(|(name, value)| (name.clone(), value.to_string()))
+        .collect();
+    let addressed_env: BTreeMap<String, EnvValue> = addressed
+        .into_iter()
+        .map(|(name, value)| (name.clone(), value.clone()))
+        .collect();
     // Slurm assigns the GPUs (`--gpus-per-task`): its CUDA_VISIBLE_DEVICES, in the task's
     // environment, stands; the recipe's host indices mean nothing on the node.
     //
@@ -395,7 +396,7 @@ fn spec_of(recipe: &PodRecipe, gang: &Gang, program: &Path) -> std::io::Result<P
     // placed earlier (a startup dependency); a pod not launched yet has no address to wait for.
     let named: std::collections::BTreeSet<&str> = addressed_env
         .values()
-        .flat_map(opendlc_core::env_value::EnvValue::addresses)
+        .flat_map(EnvValue::addresses)
         .collect();
     let peers = recipe
         .peers

@@ -364,23 +364,8 @@ impl Engine {
         if active.preempted.is_some() {
             if active.pods.iter().all(|p| p.status.is_terminal()) {
                 self.requeue_preempted(job_id);
-            } else if !active.stopping_pods {
-                let (launched, waiting): (Vec<Pod>, Vec<Pod>) = active
-                    .pods
-                    .iter()
-                    .filter(|p| !p.status.is_terminal())
-                    .cloned()
-                    .partition(|p| self.launch_requested.contains(&p.pod_uid));
-                for pod in &launched {
-                    self.stop_pod(pod);
-                }
-                if let Some(active) = self.active.get_mut(job_id) {
-                    active.stopping_pods = true;
-                }
-                if !waiting.is_empty() {
-                    self.end_unstarted(job_id, &waiting);
-                    self.evaluate(job_id);
-                }
+            } else {
+                self.stop_remaining(job_id);
             }
             return;
         }
@@ -388,27 +373,34 @@ impl Engine {
             Decision::Wait => {}
             Decision::Restart { reason, now: true } => self.restart(job_id, reason),
             Decision::StopRemaining(_) | Decision::Restart { now: false, .. } => {
-                if !active.stopping_pods {
-                    let (launched, waiting): (Vec<Pod>, Vec<Pod>) = active
-                        .pods
-                        .iter()
-                        .filter(|p| !p.status.is_terminal())
-                        .cloned()
-                        .partition(|p| self.launch_requested.contains(&p.pod_uid));
-                    for pod in &launched {
-                        self.stop_pod(pod);
-                    }
-                    if let Some(active) = self.active.get_mut(job_id) {
-                        active.stopping_pods = true;
-                    }
-                    // Pods still waiting for their startup dependencies will never start.
-                    if !waiting.is_empty() {
-                        self.end_unstarted(job_id, &waiting);
-                        self.evaluate(job_id);
-                    }
-                }
+                self.stop_remaining(job_id)
             }
             Decision::Finish(outcome) => self.finish(job_id, outcome),
+        }
+    }
+
+    /// Once per job ending (or preempted): stops its launched pods, and records the pods still
+    /// waiting for their startup dependencies as ended, since they will never start.
+    fn stop_remaining(&mut self, job_id: &str) {
+        let Some(active) = self.active.get_mut(job_id) else {
+            return;
+        };
+        if active.stopping_pods {
+            return;
+        }
+        active.stopping_pods = true;
+        let (launched, waiting): (Vec<Pod>, Vec<Pod>) = active
+            .pods
+            .iter()
+            .filter(|p| !p.status.is_terminal())
+            .cloned()
+            .partition(|p| self.launch_requested.contains(&p.pod_uid));
+        for pod in &launched {
+            self.stop_pod(pod);
+        }
+        if !waiting.is_empty() {
+            self.end_unstarted(job_id, &waiting);
+            self.evaluate(job_id);
         }
     }
 
