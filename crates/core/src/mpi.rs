@@ -73,12 +73,25 @@ pub fn env(dir: &Path, program: &Path, one_host: bool) -> Vec<(String, String)> 
     .collect()
 }
 
-/// A pod's own variables: on several hosts, where its Worker's remote shell listens.
+/// A pod's own variables: where Open MPI keeps its session files, and, on several hosts,
+/// where its Worker's remote shell listens.
+///
+/// Each pod gets a session directory of its own: Open MPI's daemons of one job on one host
+/// (every pod on the local runtime; several pods on a node under Slurm) otherwise create the
+/// same `/tmp/ompi.<host>.<uid>/jf.<job>/` tree at once, and one of them can fail its `mkdir`
+/// with "File exists" (a race in Open MPI's session_dir.c), failing the whole job.
 pub fn pod_env(pod_id: &str, one_host: bool) -> Vec<(String, EnvValue)> {
+    let session = (
+        "OMPI_MCA_orte_tmpdir_base".to_string(),
+        EnvValue::from(format!("/tmp/opendlc-mpi-{pod_id}")),
+    );
     if one_host {
-        return Vec::new();
+        return vec![session];
     }
-    vec![(LISTEN_ENV.to_string(), EnvValue::address_of(pod_id))]
+    vec![
+        session,
+        (LISTEN_ENV.to_string(), EnvValue::address_of(pod_id)),
+    ]
 }
 
 /// Whether Open MPI can take this path inside `OMPI_MCA_plm_rsh_agent`, which it splits on
@@ -136,7 +149,13 @@ mod tests {
             .into_iter()
             .collect();
         assert_eq!(env["OMPI_MCA_btl_tcp_if_include"], "127.0.0.1/8");
-        assert!(pod_env("j-worker-0", true).is_empty());
+        assert_eq!(
+            pod_env("j-worker-0", true),
+            [(
+                "OMPI_MCA_orte_tmpdir_base".to_string(),
+                EnvValue::from("/tmp/opendlc-mpi-j-worker-0")
+            )]
+        );
         assert_eq!(
             env["OMPI_MCA_plm_rsh_agent"],
             "/bin/opendlc mpi-rsh --dir /d/jobs/j/mpi"
@@ -164,8 +183,8 @@ mod tests {
         assert!(!env.contains_key("OMPI_MCA_btl_tcp_if_include"));
         assert!(!env.contains_key("OMPI_MCA_oob_tcp_if_include"));
         assert_eq!(
-            pod_env("j-worker-1", false),
-            [(LISTEN_ENV.to_string(), EnvValue::address_of("j-worker-1"))]
+            pod_env("j-worker-1", false)[1],
+            (LISTEN_ENV.to_string(), EnvValue::address_of("j-worker-1"))
         );
     }
 }
