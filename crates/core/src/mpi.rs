@@ -52,6 +52,10 @@ pub fn env(dir: &Path, program: &Path, one_host: bool) -> Vec<(String, String)> 
         // shared memory at a fixed address, and Open MPI 4.1's orted crashes in
         // hwloc_shmem_topology_write when two of them race for it: each reads its own.
         ("OMPI_MCA_rtc_hwloc_vmhole", "none".to_string()),
+        // Each daemon takes its parameters from its own pod's environment, not from mpirun's
+        // command line: mpirun would otherwise pass the Launcher's `OMPI_MCA_*` on, its session
+        // directory (`pod_env`) included, and the daemons would race it for the same directory.
+        ("OMPI_MCA_plm_rsh_pass_environ_mca_params", "0".to_string()),
         // PAI-DLC's containers run as root, and so do the MPI operators' examples.
         ("OMPI_ALLOW_RUN_AS_ROOT", "1".to_string()),
         ("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1".to_string()),
