@@ -44,6 +44,59 @@ pub fn pod_id(job_id: &str, role: &str, index: u32) -> String {
     format!("{job_id}-{}-{index}", role.to_ascii_lowercase())
 }
 
+/// Declares a string identifier type: hashed and compared as its text, looked up in maps by
+/// `&str` (`Borrow<str>`), so a map keyed by it cannot be handed the wrong kind of id.
+macro_rules! string_id {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(String);
+
+        impl $name {
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl From<String> for $name {
+            fn from(id: String) -> Self {
+                $name(id)
+            }
+        }
+
+        impl From<&str> for $name {
+            fn from(id: &str) -> Self {
+                $name(id.to_string())
+            }
+        }
+
+        impl std::borrow::Borrow<str> for $name {
+            fn borrow(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
+string_id!(
+    /// A job (`dlc…`).
+    JobId
+);
+string_id!(
+    /// A pod of a job, the same across its incarnations (`<JobId>-<role>-<index>`).
+    PodId
+);
+string_id!(
+    /// One incarnation of a pod: a new one for every (re)start.
+    PodUid
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

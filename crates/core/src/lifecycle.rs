@@ -7,6 +7,11 @@
 //!
 //! Before that, restart policies have their say: a pod whose role's policy restarts after its
 //! end (see [`crate::restart`]) restarts the whole gang while the job's budget lasts.
+//!
+//! What the engine knows beyond the pods weighs in first ([`JobSignals`]): a stop (StopJob, a
+//! deadline) decides the outcome whatever the pods do; a preemption sends the job back to the
+//! queue once its pods have ended (a stop still wins: a job stopped while it is preempted ends
+//! Stopped); a failed sanity check fails it; a hang restarts it while the budget lasts.
 
 use crate::job::Reason;
 use crate::restart::{PodEnd, RestartPolicy};
@@ -46,6 +51,9 @@ pub enum Decision {
     /// A pod's end asks for a restart: stop the pods that still run; once `now`, start new
     /// incarnations of all of them.
     Restart { reason: Reason, now: bool },
+    /// The job was preempted: stop the pods that still run; once `now` (all have ended), queue
+    /// the job again, without spending its restart budget.
+    Requeue { reason: Reason, now: bool },
 }
 
 /// What the engine knows about a job beyond its pods.
@@ -53,6 +61,8 @@ pub enum Decision {
 pub struct JobSignals<'a> {
     /// A stop under way (user stop, deadline): it decides the outcome whatever the pods do.
     pub stopping: Option<&'a Reason>,
+    /// The job makes room for a higher-priority one: it goes back to the queue.
+    pub preempted: Option<&'a Reason>,
     /// The job was found hung (no log output for the hang interval): restart it, or fail it
     /// once the budget is spent.
     pub hung: Option<&'a Reason>,
@@ -64,6 +74,12 @@ pub struct JobSignals<'a> {
 
 pub fn decide(pods: &[PodView<'_>], signals: JobSignals<'_>) -> Decision {
     let all_ended = pods.iter().all(|p| p.status.is_terminal());
+    if let (None, Some(reason)) = (signals.stopping, signals.preempted) {
+        return Decision::Requeue {
+            reason: reason.clone(),
+            now: all_ended,
+        };
+    }
     if signals.stopping.is_none() && signals.failing.is_none() && signals.restarts_left > 0 {
         if let Some(reason) = signals.hung {
             return Decision::Restart {
@@ -279,9 +295,8 @@ mod tests {
             &pods,
             JobSignals {
                 stopping: Some(&reason),
-                hung: None,
-                failing: None,
                 restarts_left: 3,
+                ..JobSignals::default()
             },
         ) else {
             panic!()
@@ -321,7 +336,7 @@ mod tests {
         // A stop wins over a restart.
         let reason = Reason::new("JobStoppedByUser", "");
         assert!(
-            matches!(decide(&[failed], JobSignals { stopping: Some(&reason), hung: None, failing: None, restarts_left: 1 }), Decision::Finish(o) if o.status == JobStatus::Stopped)
+            matches!(decide(&[failed], JobSignals { stopping: Some(&reason), restarts_left: 1, ..JobSignals::default() }), Decision::Finish(o) if o.status == JobStatus::Stopped)
         );
     }
 
@@ -334,5 +349,48 @@ mod tests {
         assert!(
             matches!(decide(&[failed], left(3)), Decision::Finish(o) if o.status == JobStatus::Failed)
         );
+    }
+
+    #[test]
+    fn a_preempted_job_is_queued_again_once_its_pods_have_ended() {
+        let preempted = Reason::new("JobPreempted", "by a higher priority");
+        let signals = JobSignals {
+            preempted: Some(&preempted),
+            restarts_left: 0,
+            ..JobSignals::default()
+        };
+        let running = pod(PodStatus::Running, true);
+        let failed = pod(PodStatus::Failed, true);
+        assert_eq!(
+            decide(&[running, failed.clone()], signals),
+            Decision::Requeue {
+                reason: preempted.clone(),
+                now: false
+            }
+        );
+        // The pods' own failure does not count: it was stopped for the other job.
+        assert_eq!(
+            decide(&[failed], signals),
+            Decision::Requeue {
+                reason: preempted.clone(),
+                now: true
+            }
+        );
+    }
+
+    #[test]
+    fn a_stop_wins_over_a_preemption() {
+        let preempted = Reason::new("JobPreempted", "by a higher priority");
+        let stopped = Reason::new("JobStoppedByUser", "Job is stopped by user.");
+        let signals = JobSignals {
+            stopping: Some(&stopped),
+            preempted: Some(&preempted),
+            ..JobSignals::default()
+        };
+        let Decision::Finish(outcome) = decide(&[pod(PodStatus::Failed, true)], signals) else {
+            panic!("a stopped job finishes once its pods have ended")
+        };
+        assert_eq!(outcome.status, JobStatus::Stopped);
+        assert_eq!(outcome.reason, stopped);
     }
 }

@@ -9,6 +9,43 @@ pub fn now_millis() -> Millis {
     Utc::now().timestamp_millis()
 }
 
+/// Where a component that decides by the time (the engine: deadlines, reservations, hangs,
+/// sanity timeouts) reads it: the wall clock in the server, a hand-moved one in tests.
+pub trait Clock: Send + Sync {
+    fn now(&self) -> Millis;
+}
+
+/// The wall clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> Millis {
+        now_millis()
+    }
+}
+
+/// A clock that moves only when told to; clones share the time.
+#[derive(Debug, Clone)]
+pub struct ManualClock(std::sync::Arc<std::sync::atomic::AtomicI64>);
+
+impl ManualClock {
+    pub fn starting_at(ms: Millis) -> Self {
+        ManualClock(std::sync::Arc::new(ms.into()))
+    }
+
+    pub fn advance(&self, by: std::time::Duration) {
+        let ms = i64::try_from(by.as_millis()).unwrap_or(i64::MAX);
+        self.0.fetch_add(ms, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> Millis {
+        self.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
 pub fn to_datetime(ms: Millis) -> DateTime<Utc> {
     Utc.timestamp_millis_opt(ms).single().unwrap_or_default()
 }

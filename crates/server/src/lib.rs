@@ -174,6 +174,7 @@ impl Server {
                     sample_every: Some(config.metrics.interval),
                     ..slurm
                 }),
+                clock: Arc::new(opendlc_core::time::SystemClock),
             },
             engine_shutdown,
         )

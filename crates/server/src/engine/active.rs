@@ -1,44 +1,81 @@
-//! An admitted job as the engine tracks it in memory, with its pods' current incarnations, so
-//! that a pod's start or exit costs one store write and no re-read of the whole job.
+//! An admitted job as the engine tracks it in memory: its phase, what it holds, and its pods'
+//! current incarnations with where each one's launch stands, so that a pod's start or exit
+//! costs one store write and no re-read of the whole job.
 
 use std::collections::HashMap;
 
+use opendlc_core::ids::{PodId, PodUid};
 use opendlc_core::lifecycle::{JobSignals, Outcome, PodView};
 use opendlc_core::restart::PodEnd;
 use opendlc_core::time::Millis;
 use opendlc_core::{Job, JobStatus, Pod, PodStatus, Reason, Resources};
+use opendlc_runtime::PodEvent;
 
 pub(super) struct ActiveJob {
     pub job: Job,
     /// The job's status as the engine last set it (the store holds the same).
     pub status: JobStatus,
-    pub resources: Resources,
+    pub phase: Phase,
+    /// What it holds from admission until its last pod has ended or its reservation ends.
+    pub allocation: Allocation,
+    /// When JobMaxRunningTimeMinutes runs out.
     pub deadline: Option<Millis>,
-    /// Set once the job must end whatever its pods do (user stop, deadline).
-    pub stop_reason: Option<Reason>,
-    /// Whether the pods still running were told to stop.
+    /// Whether the pods still running were told to stop (once per incarnation: the job is
+    /// ending, preempted or about to restart).
     pub stopping_pods: bool,
-    /// Set when hang detection found the pods silent too long.
-    pub hung: Option<Reason>,
-    /// Set when the job must fail whatever its pods do (a failed sanity check).
-    pub failing: Option<Reason>,
-    /// The sanity check round under way (its CheckNumber), while the job is SanityChecking
-    /// or about to be.
-    pub sanity_round: Option<u32>,
-    /// Set when the job is being preempted: once its pods have ended it goes back to the queue.
-    pub preempted: Option<Reason>,
-    /// GPUs assigned to each pod (by pod id): disjoint across running pods.
-    pub gpus: HashMap<String, Vec<u32>>,
-    /// When the job became SanityChecking in this round.
-    pub sanity_started: Option<Millis>,
-    /// Set while the job is kept after its end (SucceededReserving/FailedReserving).
-    pub reserving: Option<Reserving>,
     /// Current incarnations, in pod order.
-    pub pods: Vec<Pod>,
-    by_uid: HashMap<String, usize>,
+    pods: Vec<Incarnation>,
+    by_uid: HashMap<PodUid, usize>,
+}
+
+/// Where an admitted job stands beyond its pods; exactly one at a time (the engine's design
+/// note draws how it moves).
+#[derive(Debug)]
+pub(super) enum Phase {
+    /// Starting or running its pods.
+    Live {
+        /// The sanity check round under way, if any.
+        sanity: Option<SanityRound>,
+        /// Found wrong while it runs: it restarts or fails whatever its pods do next.
+        fault: Option<Fault>,
+    },
+    /// Making room for a higher-priority job: queued again once its pods have ended.
+    Preempting(Reason),
+    /// StopJob or its deadline: Stopped once its pods have ended.
+    Stopping(Reason),
+    /// Ended; kept by its JobReservedMinutes.
+    Reserving(Reserving),
+}
+
+impl Phase {
+    pub const fn live() -> Phase {
+        Phase::Live {
+            sanity: None,
+            fault: None,
+        }
+    }
+}
+
+#[derive(Debug)]
+pub(super) enum Fault {
+    /// No pod wrote any log output for the hang interval: restart while the budget lasts.
+    Hung(Reason),
+    /// It must fail for a reason of its own (a failed sanity check, a failed preparation of
+    /// its environment): no restart.
+    Failing(Reason),
+}
+
+/// A sanity check round of the job (`sanity.rs`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) struct SanityRound {
+    /// Its CheckNumber.
+    pub number: u32,
+    /// When the job became SanityChecking in this round; `None` until every pod started.
+    pub checking_since: Option<Millis>,
 }
 
 /// A finished job kept by its JobReservedMinutes.
+#[derive(Debug)]
 pub(super) struct Reserving {
     /// When the reservation ends.
     pub until: Millis,
@@ -46,60 +83,142 @@ pub(super) struct Reserving {
     pub outcome: Outcome,
 }
 
+/// What an admitted job holds: its share of the pool, the GPUs of each pod that asks for
+/// them (disjoint across running pods) and a port per pod for its rendezvous.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub(super) struct Allocation {
+    pub resources: Resources,
+    pub gpus: HashMap<PodId, Vec<u32>>,
+    pub ports: Vec<u16>,
+}
+
+/// A pod incarnation and where its launch stands.
+pub(super) struct Incarnation {
+    pub pod: Pod,
+    pub launch: Launch,
+}
+
+/// Where a pod incarnation's launch stands. It has ended once its `Pod::status` is terminal,
+/// whatever this says (a pod may end before it is launched: its job ended first).
+#[derive(Debug)]
+pub(super) enum Launch {
+    /// Not asked of the runtime yet: it waits for its startup dependencies (or for the
+    /// engine to launch what recovery found never started).
+    NotRequested,
+    /// Asked of the runtime, whose answer (`Report::Launched`) has not come; an end the
+    /// runtime reports before it waits here.
+    Requested { early_end: Option<PodEvent> },
+    /// The runtime answered: it started, or could not be started.
+    Launched,
+}
+
 impl ActiveJob {
-    pub fn new(job: Job, status: JobStatus, deadline: Option<Millis>, pods: Vec<Pod>) -> Self {
-        ActiveJob {
-            resources: job.total_resources(),
+    pub fn new(
+        job: Job,
+        status: JobStatus,
+        allocation: Allocation,
+        deadline: Option<Millis>,
+        pods: Vec<Pod>,
+    ) -> Self {
+        let mut active = ActiveJob {
             job,
             status,
+            phase: Phase::live(),
+            allocation,
             deadline,
-            stop_reason: None,
             stopping_pods: false,
-            hung: None,
-            failing: None,
-            sanity_round: None,
-            preempted: None,
-            gpus: HashMap::new(),
-            sanity_started: None,
-            reserving: None,
-            by_uid: index(&pods),
-            pods,
-        }
+            pods: Vec::new(),
+            by_uid: HashMap::new(),
+        };
+        active.set_pods(pods);
+        active
     }
 
-    pub fn pod_mut(&mut self, pod_uid: &str) -> Option<&mut Pod> {
+    /// The current incarnations' pods, in pod order.
+    pub fn pods(&self) -> impl Iterator<Item = &Pod> {
+        self.pods.iter().map(|i| &i.pod)
+    }
+
+    pub fn incarnations(&self) -> &[Incarnation] {
+        &self.pods
+    }
+
+    pub fn incarnation_mut(&mut self, pod_uid: &str) -> Option<&mut Incarnation> {
         self.by_uid.get(pod_uid).map(|&i| &mut self.pods[i])
     }
 
-    /// New incarnations replace the current pods (a restart).
+    pub fn pod_mut(&mut self, pod_uid: &str) -> Option<&mut Pod> {
+        self.incarnation_mut(pod_uid).map(|i| &mut i.pod)
+    }
+
+    /// New incarnations replace the current pods (a restart): none launched, no fault.
     pub fn replace_pods(&mut self, pods: Vec<Pod>) {
-        self.by_uid = index(&pods);
-        self.pods = pods;
+        self.set_pods(pods);
         self.stopping_pods = false;
-        self.hung = None;
+        if let Phase::Live { fault, .. } = &mut self.phase {
+            *fault = None;
+        }
+    }
+
+    fn set_pods(&mut self, pods: Vec<Pod>) {
+        self.by_uid = pods
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (PodUid::from(p.pod_uid.as_str()), i))
+            .collect();
+        self.pods = pods
+            .into_iter()
+            .map(|pod| Incarnation {
+                pod,
+                launch: Launch::NotRequested,
+            })
+            .collect();
+    }
+
+    /// The sanity round under way, while the job is live.
+    pub fn sanity_round(&self) -> Option<SanityRound> {
+        match &self.phase {
+            Phase::Live { sanity, .. } => *sanity,
+            _ => None,
+        }
+    }
+
+    pub fn is_live(&self) -> bool {
+        matches!(self.phase, Phase::Live { .. })
     }
 
     /// What the lifecycle decision needs beyond the pods.
     pub fn signals(&self) -> JobSignals<'_> {
-        JobSignals {
-            stopping: self.stop_reason.as_ref(),
-            hung: self.hung.as_ref(),
-            failing: self.failing.as_ref(),
+        let mut signals = JobSignals {
             restarts_left: self
                 .job
                 .max_restarts()
                 .saturating_sub(self.job.restart_count),
+            ..JobSignals::default()
+        };
+        match &self.phase {
+            Phase::Live {
+                fault: Some(Fault::Hung(reason)),
+                ..
+            } => signals.hung = Some(reason),
+            Phase::Live {
+                fault: Some(Fault::Failing(reason)),
+                ..
+            } => signals.failing = Some(reason),
+            Phase::Preempting(reason) => signals.preempted = Some(reason),
+            Phase::Stopping(reason) => signals.stopping = Some(reason),
+            Phase::Live { fault: None, .. } | Phase::Reserving(_) => {}
         }
+        signals
     }
 
     pub fn all_started(&self) -> bool {
-        self.pods.iter().all(|p| p.started.is_some())
+        self.pods().all(|p| p.started.is_some())
     }
 
     /// The pods as the lifecycle decision sees them.
     pub fn views(&self) -> Vec<PodView<'_>> {
-        self.pods
-            .iter()
+        self.pods()
             .map(|p| {
                 let role = self.job.roles.iter().find(|r| r.role == p.role);
                 PodView {
@@ -115,13 +234,6 @@ impl ActiveJob {
             })
             .collect()
     }
-}
-
-fn index(pods: &[Pod]) -> HashMap<String, usize> {
-    pods.iter()
-        .enumerate()
-        .map(|(i, p)| (p.pod_uid.clone(), i))
-        .collect()
 }
 
 /// How a pod ended, for its restart policy: a signal counts as 128 + signal, as a shell says.

@@ -6,10 +6,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use opendlc_core::env_contract::{plan_pods, PodPlan, Rendezvous, RolePlan};
+use opendlc_core::ids::{self, JobId, PodUid};
 use opendlc_core::queue::Queue;
 use opendlc_core::scheduler::{self, Capacity, Running, Wait, Waiting};
-use opendlc_core::time::{now_millis, Millis};
-use opendlc_core::{ids, Job, JobStatus, Pod, PodStatus, Reason, Resources};
+use opendlc_core::time::{Clock, Millis};
+use opendlc_core::{Job, JobStatus, Pod, PodStatus, Reason};
 use opendlc_runtime::contract::{PodRef, Report};
 use opendlc_runtime::{PodEvent, Runtime};
 use opendlc_store::{Store, StoreError, Transition};
@@ -17,7 +18,8 @@ use tokio::sync::mpsc;
 
 use crate::layout::JobsDir;
 
-use super::active::ActiveJob;
+use super::active::{ActiveJob, Fault, Phase};
+use super::pool::Pool;
 use super::{Command, EngineConfig, EngineError, Reports, DEFAULT_GRACE_PERIOD};
 
 /// Where ports for a job's pods are picked: free on this host's loopback interface.
@@ -36,25 +38,20 @@ pub(super) struct Engine {
     pub pod_limits: bool,
     pub capacity: Capacity,
     pub default_preemptible: bool,
-    pub used: Resources,
-    /// GPU indices no pod holds.
-    pub free_gpus: std::collections::BTreeSet<u32>,
+    /// What admitted jobs hold of the pool's GPUs.
+    pub pool: Pool,
+    /// Where every decision by the time reads it.
+    pub clock: Arc<dyn Clock>,
     /// Why each queued job waits, shared with the handlers (GetJob).
     waits: Arc<std::sync::RwLock<HashMap<String, Wait>>>,
     /// The last reason recorded (store and events) for the queue's first jobs.
-    recorded_waits: HashMap<String, String>,
+    recorded_waits: HashMap<JobId, String>,
     /// Preempted jobs waiting to run again.
-    preempted_waiting: HashSet<String>,
+    preempted_waiting: HashSet<JobId>,
     pub queue: Queue,
-    pub active: HashMap<String, ActiveJob>,
+    pub active: HashMap<JobId, ActiveJob>,
     /// Which active job each current pod incarnation belongs to.
-    pub pod_jobs: HashMap<String, String>,
-    /// Pods whose launch is recorded; an exit reported before its launch waits in `early_exits`.
-    pub launched_pods: HashSet<String>,
-    /// Pods whose launch was asked of the runtime (a pod waiting for its startup dependencies
-    /// is not, yet).
-    pub launch_requested: HashSet<String>,
-    pub early_exits: HashMap<String, PodEvent>,
+    pub pod_jobs: HashMap<PodUid, JobId>,
     /// Where the runtime reports launches and notes.
     pub reports_tx: mpsc::UnboundedSender<Report>,
     pub dirty: bool,
@@ -75,19 +72,16 @@ impl Engine {
             data_dir: config.data_dir,
             minute: config.minute,
             pod_limits: config.pod_limits,
-            free_gpus: (0..config.capacity.pool.gpu).collect(),
+            pool: Pool::new(config.capacity.pool.gpu),
+            clock: config.clock,
             capacity: config.capacity,
             default_preemptible: config.default_preemptible,
-            used: Resources::default(),
             waits,
             recorded_waits: HashMap::new(),
             preempted_waiting: HashSet::new(),
             queue: Queue::default(),
             active: HashMap::new(),
             pod_jobs: HashMap::new(),
-            launched_pods: HashSet::new(),
-            launch_requested: HashSet::new(),
-            early_exits: HashMap::new(),
             reports_tx,
             dirty: true,
         }
@@ -171,7 +165,7 @@ impl Engine {
         if jobs.is_empty() {
             return;
         }
-        let t = Transition::new(JobStatus::Queuing, now_millis())
+        let t = Transition::new(JobStatus::Queuing, self.clock.now())
             .because("JobQueuing", "Job is waiting for resources.");
         let ids: Vec<&str> = jobs.iter().map(|j| j.job_id.as_str()).collect();
         if self.store.transition_all(&ids, &t).is_ok() {
@@ -239,13 +233,13 @@ impl Engine {
         if self
             .active
             .get(job_id)
-            .is_some_and(|a| a.reserving.is_some())
+            .is_some_and(|a| matches!(a.phase, Phase::Reserving(_)))
         {
             // A kept job has ended already: stopping it ends its reservation.
             self.end_reservation(job_id);
             return Ok(self.store.get_job(job_id)?);
         }
-        let now = now_millis();
+        let now = self.clock.now();
         let stopping = Transition {
             to: JobStatus::Stopping,
             reason: Some(reason.clone()),
@@ -262,7 +256,8 @@ impl Engine {
             return Ok(self.store.transition(job_id, &stopped)?);
         }
         if let Some(active) = self.active.get_mut(job_id) {
-            active.stop_reason = Some(reason);
+            // A stop wins over anything under way: a sanity round, a fault, a preemption.
+            active.phase = Phase::Stopping(reason);
             active.status = JobStatus::Stopping;
         }
         self.evaluate(job_id);
@@ -279,28 +274,28 @@ impl Engine {
     /// One scheduling decision (`opendlc_core::scheduler`), applied: start what may start,
     /// preempt what must make room, and publish why every other job waits.
     fn schedule(&mut self) {
-        let now = now_millis();
+        let now = self.clock.now();
         let running: Vec<Running> = self
             .active
             .values()
             .map(|a| Running {
                 job_id: a.job.job_id.clone(),
                 priority: a.job.priority,
-                resources: a.resources,
+                resources: a.allocation.resources,
                 quota: quota_of(&a.job),
-                preemptible: a.preempted.is_none()
-                    && a.stop_reason.is_none()
-                    && a.reserving.is_none()
-                    && preemptible(&a.job, self.default_preemptible),
+                preemptible: a.is_live() && preemptible(&a.job, self.default_preemptible),
                 started: a.job.times.running.unwrap_or(now),
-                ends_by: a.reserving.as_ref().map(|r| r.until).or(a.deadline),
+                ends_by: match &a.phase {
+                    Phase::Reserving(r) => Some(r.until),
+                    _ => a.deadline,
+                },
             })
             .collect();
         let queued: Vec<&Waiting> = self.queue.iter().collect();
         let plan = scheduler::schedule(&self.capacity, &running, &queued, now);
         for job_id in &plan.start {
             self.queue.remove(job_id);
-            self.preempted_waiting.remove(job_id);
+            self.preempted_waiting.remove(job_id.as_str());
             if let Err(e) = self.admit(job_id) {
                 tracing::error!(job.id = %job_id, "failed to admit the job: {e}");
             }
@@ -317,18 +312,18 @@ impl Engine {
         const RECORDED: usize = 20;
         let mut recorded = HashMap::new();
         for wait in waiting.iter().take(RECORDED) {
-            if self.preempted_waiting.contains(&wait.job_id) {
+            if self.preempted_waiting.contains(wait.job_id.as_str()) {
                 // Its reason stays "preempted by …" (GetJob adds the wait to it).
                 continue;
             }
             let message = wait.message();
-            if self.recorded_waits.get(&wait.job_id) != Some(&message) {
+            if self.recorded_waits.get(wait.job_id.as_str()) != Some(&message) {
                 let reason = wait.reason(None);
                 if let Err(e) = self.store.set_reason(&wait.job_id, &reason) {
                     tracing::warn!(job.id = %wait.job_id, "failed to record why the job waits: {e}");
                 }
             }
-            recorded.insert(wait.job_id.clone(), message);
+            recorded.insert(JobId::from(wait.job_id.as_str()), message);
         }
         self.recorded_waits = recorded;
         let map: HashMap<String, Wait> =
@@ -342,14 +337,14 @@ impl Engine {
         let Some(active) = self.active.get_mut(victim) else {
             return;
         };
-        if active.preempted.is_some() {
+        if !active.is_live() {
             return;
         }
         let message = format!(
             "Preempted by job {for_job}, which has a higher priority; it will be queued again."
         );
         tracing::info!(job.id = %victim, by = %for_job, "preempting the job");
-        active.preempted = Some(Reason::new(scheduler::PREEMPTED, message.clone()));
+        active.phase = Phase::Preempting(Reason::new(scheduler::PREEMPTED, message.clone()));
         if let Err(e) = self.store.add_event(victim, &message) {
             tracing::warn!(job.id = %victim, "failed to record the preemption: {e}");
         }
@@ -357,23 +352,20 @@ impl Engine {
     }
 
     /// A preempted job whose pods have all ended: back to the queue, resources released.
-    pub(super) fn requeue_preempted(&mut self, job_id: &str) {
+    pub(super) fn requeue_preempted(&mut self, job_id: &str, reason: Reason) {
         let Some(active) = self.active.remove(job_id) else {
             return;
         };
         self.release(&active);
-        let reason = active
-            .preempted
-            .clone()
-            .unwrap_or_else(|| Reason::new(scheduler::PREEMPTED, "Preempted."));
         let t = Transition {
             to: JobStatus::Queuing,
             reason: Some(reason),
-            at: now_millis(),
+            at: self.clock.now(),
         };
         match self.store.requeue(job_id, &t) {
             Ok(job) => {
-                self.preempted_waiting.insert(job.job_id.clone());
+                self.preempted_waiting
+                    .insert(JobId::from(job.job_id.as_str()));
                 self.enqueue(&job);
             }
             Err(e) => {
@@ -383,44 +375,17 @@ impl Engine {
         self.dirty = true;
     }
 
-    /// Gives back what an active job held: resources, GPUs, pod bookkeeping.
+    /// Gives back what an active job held: its allocation and its pods' index entries.
     pub(super) fn release(&mut self, active: &ActiveJob) {
-        self.used = self.used.saturating_sub(&active.resources);
-        for gpus in active.gpus.values() {
-            self.free_gpus.extend(gpus.iter().copied());
+        self.pool.release(&active.allocation);
+        for pod in active.pods() {
+            self.pod_jobs.remove(pod.pod_uid.as_str());
         }
-        for pod in &active.pods {
-            self.launched_pods.remove(&pod.pod_uid);
-            self.launch_requested.remove(&pod.pod_uid);
-            self.pod_jobs.remove(&pod.pod_uid);
-        }
-    }
-
-    /// Disjoint GPU indices for each pod of the job that asks for GPUs.
-    pub(super) fn assign_gpus(&mut self, job: &Job) -> HashMap<String, Vec<u32>> {
-        let mut assigned = HashMap::new();
-        for pod in plan(job) {
-            if pod.resources.gpu == 0 {
-                continue;
-            }
-            let take: Vec<u32> = self
-                .free_gpus
-                .iter()
-                .take(pod.resources.gpu as usize)
-                .copied()
-                .collect();
-            for g in &take {
-                self.free_gpus.remove(g);
-            }
-            assigned.insert(pod.pod_id, take);
-        }
-        assigned
     }
 
     fn admit(&mut self, job_id: &str) -> Result<(), StoreError> {
-        let job = self.store.get_job(job_id)?;
-        let now = now_millis();
-        let mut job = job;
+        let mut job = self.store.get_job(job_id)?;
+        let now = self.clock.now();
         job.ports = free_ports(job.pod_count() as usize);
         let pods = new_pods(&job, now);
         let t = Transition::new(JobStatus::EnvPreparing, now)
@@ -432,47 +397,45 @@ impl Engine {
             Err(e) => return Err(e),
         };
         let deadline = job.max_running_minutes.map(|m| now + m as i64 * 60_000);
-        let gpus = self.assign_gpus(&job);
-        let mut active = ActiveJob::new(job, JobStatus::EnvPreparing, deadline, pods);
-        active.gpus = gpus;
+        let allocation = self
+            .pool
+            .allocate(job.total_resources(), &plan(&job), job.ports.clone());
+        let active = ActiveJob::new(job, JobStatus::EnvPreparing, allocation, deadline, pods);
         self.activate(active);
         self.begin_sanity_round(job_id, false);
-        self.launch_pods(job_id, None);
+        self.launch_pods(job_id);
         Ok(())
     }
 
-    /// Accounts an admitted job's resources and tracks its pods.
+    /// Tracks an admitted job and its pods (its allocation is taken already).
     pub fn activate(&mut self, active: ActiveJob) {
-        self.used = self.used + active.resources;
-        for pod in &active.pods {
+        let job_id = JobId::from(active.job.job_id.as_str());
+        for pod in active.pods() {
             self.pod_jobs
-                .insert(pod.pod_uid.clone(), pod.job_id.clone());
+                .insert(PodUid::from(pod.pod_uid.as_str()), job_id.clone());
         }
-        self.active.insert(active.job.job_id.clone(), active);
+        self.active.insert(job_id, active);
     }
 
     /// Hang detection: a running job whose pods all stayed silent (no log output) for its hang
     /// interval is restarted, or failed once its restart budget is spent.
     fn detect_hangs(&mut self) {
-        let now = now_millis();
+        let now = self.clock.now();
         let mut hung = Vec::new();
         for (job_id, active) in &self.active {
             let Some(interval) = active.job.hang_interval_secs() else {
                 continue;
             };
-            if active.status != JobStatus::Running
-                || active.hung.is_some()
-                || active.stop_reason.is_some()
-            {
+            let healthy = matches!(active.phase, Phase::Live { fault: None, .. });
+            if active.status != JobStatus::Running || !healthy {
                 continue;
             }
             let last_output = active
-                .pods
-                .iter()
+                .pods()
                 .filter_map(|p| {
                     let log = self
                         .jobs_dir
-                        .pod(job_id, &p.pod_uid)
+                        .pod(job_id.as_str(), &p.pod_uid)
                         .join(opendlc_runtime::LOG_FILE);
                     let written = std::fs::metadata(log).and_then(|m| m.modified()).ok();
                     let written = written
@@ -482,14 +445,16 @@ impl Engine {
                 .max()
                 .unwrap_or(now);
             if now - last_output > interval as i64 * 1000 {
-                hung.push((job_id.clone(), interval));
+                hung.push((job_id.to_string(), interval));
             }
         }
         for (job_id, interval) in hung {
             let message = format!("No pod wrote any log output for {interval} s (hang detection).");
             tracing::warn!(job.id = %job_id, "{message}");
-            if let Some(active) = self.active.get_mut(&job_id) {
-                active.hung = Some(Reason::new("JobHang", message));
+            if let Some(Phase::Live { fault, .. }) =
+                self.active.get_mut(&*job_id).map(|a| &mut a.phase)
+            {
+                *fault = Some(Fault::Hung(Reason::new("JobHang", message)));
             }
             self.evaluate(&job_id);
         }
@@ -497,16 +462,15 @@ impl Engine {
 
     /// Stops jobs that ran past their JobMaxRunningTimeMinutes.
     fn enforce_deadlines(&mut self) {
-        let now = now_millis();
+        let now = self.clock.now();
         let overdue: Vec<String> = self
             .active
             .iter()
             .filter(|(_, a)| {
-                a.stop_reason.is_none()
-                    && a.reserving.is_none()
-                    && a.deadline.is_some_and(|d| d <= now)
+                let ending = matches!(a.phase, Phase::Stopping(_) | Phase::Reserving(_));
+                !ending && a.deadline.is_some_and(|d| d <= now)
             })
-            .map(|(id, _)| id.clone())
+            .map(|(id, _)| id.to_string())
             .collect();
         for job_id in overdue {
             let reason = Reason::new(

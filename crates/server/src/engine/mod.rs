@@ -14,21 +14,37 @@
 //! (deadlines, reservations, hang detection, the files sanity checks and preparations leave).
 //! After each input the engine schedules once if anything changed what may run (`settle`).
 //!
-//! **State**: the queue (waiting jobs), `active` (admitted jobs with their current pod
-//! incarnations, `active::ActiveJob`), the resources and GPUs they hold, and per pod incarnation
-//! where its launch stands:
+//! **State** (`apply::Engine`): the queue (waiting jobs), `active` (admitted jobs,
+//! `active::ActiveJob`), the pool's GPUs (`pool::Pool`) and an index of current pod
+//! incarnations to their jobs. An active job has one `active::Phase`, its `Allocation`
+//! (resources, GPUs per pod, ports) and its pods' current incarnations, each with where its
+//! launch stands (`active::Launch`):
 //!
 //! ```text
-//! Pending ──(dependencies met)──► launch requested ──(Report::Launched)──► launched ──► ended
-//!    │                                   │ PodEvent before Launched: held in early_exits
-//!    └──(job ends first)──► ended        └──(launch failed)──► ended
+//! job:  Live{sanity round?, fault?} ──► Preempting ──(pods ended)──► queued again
+//!        │  └──────────────┬───────────────┘
+//!        │          StopJob, deadline ──► Stopping ──(pods ended)──► Stopped
+//!        └──(pods ended)──► finished, or Reserving ──(time up, StopJob)──► finished
+//!
+//! pod:  NotRequested ──(dependencies met)──► Requested ──(Report::Launched)──► Launched
+//!       (an end the runtime reports while Requested waits in it until Launched)
+//!       ended = its Pod::status is terminal, at any point (its job may end it first)
 //! ```
 //!
+//! What the pods' states and the phase mean for the job (finish, restart, requeue, stop the
+//! rest) is decided by `opendlc_core::lifecycle::decide`; the engine applies it (`evaluate`).
+//! Time comes from an injected `Clock`, so tests move it by hand.
+//!
 //! **Invariants**: a pod incarnation is launched at most once (also across server restarts:
-//! the runtime's `recover` says whether it began); a job holds its resources from admission
+//! the runtime's `recover` says whether it began); a job holds its allocation from admission
 //! until its last pod has ended (or its reservation ends); a job's status moves only through
 //! `JobStatus::can_become`, written to the store before anyone is told; a preemption requeues
-//! the job without spending its restart budget.
+//! the job without spending its restart budget, and a stop wins over it.
+//!
+//! The engine stays a module of the server rather than a crate of its own: handlers already
+//! reach it only through `EngineHandle`, `start` and `EngineConfig`, and it shares the
+//! server's data layout (`layout::JobsDir`). Lifting it out is one move once a second user
+//! needs it.
 //!
 //! The engine's tests (`tests/`) drive it on the fake runtime against a real store.
 
@@ -36,6 +52,7 @@ mod active;
 mod apply;
 mod frameworks;
 mod pods;
+mod pool;
 mod prepare;
 mod recover;
 mod reserve;
@@ -53,6 +70,7 @@ use std::collections::HashMap;
 use std::sync::RwLock;
 
 use opendlc_core::scheduler::{Capacity, Wait};
+use opendlc_core::time::Clock;
 use opendlc_core::{Job, JobStatus};
 use opendlc_runtime::contract::Report;
 use opendlc_runtime::slurm::{SlurmConfig, SlurmRuntime};
@@ -176,6 +194,8 @@ pub struct EngineConfig {
     pub node_name: String,
     /// Run pods on Slurm instead of this host.
     pub slurm: Option<SlurmConfig>,
+    /// Where the engine reads the time (`SystemClock`; tests move a `ManualClock`).
+    pub clock: Arc<dyn Clock>,
 }
 
 /// Starts the engine: recovers what an earlier server left running, then serves commands

@@ -1,32 +1,31 @@
 //! The engine's pod half: launching pods, recording their start and end, and applying the
 //! lifecycle decision to their job.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 
+use opendlc_core::ids::{JobId, PodUid};
 use opendlc_core::lifecycle::{decide, Decision};
 use opendlc_core::shell::quote;
 use opendlc_core::startup::PodPhase;
-use opendlc_core::time::now_millis;
 use opendlc_core::{JobStatus, Pod, PodStatus, Reason};
 use opendlc_runtime::contract::{Gang, PodRecipe, Report, Steps};
 use opendlc_runtime::pod_files::Limits;
 use opendlc_runtime::PodEvent;
 use opendlc_store::{PodEnd, Transition};
 
+use super::active::{Launch, Phase};
 use super::apply::{grace_period, new_pods, plan, Engine};
 
 impl Engine {
-    /// Launches the pods of an active job that are not launched yet and whose startup
-    /// dependencies are met (all of them, or only those in `only`: the never-started ones at
-    /// recovery), as one gang; each outcome comes back as a `Report::Launched`.
-    pub fn launch_pods(&mut self, job_id: &str, only: Option<&HashSet<String>>) {
+    /// Launches the pods of an active job not asked of the runtime yet whose startup
+    /// dependencies are met, as one gang; each outcome comes back as a `Report::Launched`.
+    pub fn launch_pods(&mut self, job_id: &str) {
         let Some(active) = self.active.get(job_id) else {
             return;
         };
         let job = &active.job;
         let phases: Vec<PodPhase> = active
-            .pods
-            .iter()
+            .pods()
             .map(|p| PodPhase {
                 role: p.role,
                 started: p.started.is_some(),
@@ -38,13 +37,11 @@ impl Engine {
             role.is_none_or(|r| r.startup_dependencies.iter().all(|d| d.is_met(&phases)))
         };
         let to_launch: Vec<&Pod> = active
-            .pods
+            .incarnations()
             .iter()
-            .filter(|p| {
-                p.status == PodStatus::Pending && !self.launch_requested.contains(&p.pod_uid)
-            })
-            .filter(|p| only.is_none_or(|uids| uids.contains(&p.pod_uid)))
-            .filter(|p| ready(p))
+            .filter(|i| matches!(i.launch, Launch::NotRequested))
+            .map(|i| &i.pod)
+            .filter(|p| p.status == PodStatus::Pending && ready(p))
             .collect();
         if to_launch.is_empty() {
             return;
@@ -56,8 +53,7 @@ impl Engine {
         let plans = plan(job);
         let framework = self.prepare_framework(job, &plans);
         let peers: BTreeMap<String, std::path::PathBuf> = active
-            .pods
-            .iter()
+            .pods()
             .map(|p| (p.pod_id.clone(), self.pod_dir(job_id, &p.pod_uid)))
             .collect();
         let mut plans: HashMap<String, _> =
@@ -76,7 +72,12 @@ impl Engine {
                 Ok(framework) => framework.apply(pod, &mut env, command),
                 Err(_) => command,
             };
-            let gpus = active.gpus.get(&pod.pod_id).cloned().unwrap_or_default();
+            let gpus = active
+                .allocation
+                .gpus
+                .get(pod.pod_id.as_str())
+                .cloned()
+                .unwrap_or_default();
             let sanity = self.sanity_step(job, pod, plan.rank, &command, &workdir, &gpus);
             let steps = match self.env_steps(job, pod, &mut env) {
                 Ok((prepare, mounts)) => Steps {
@@ -124,8 +125,12 @@ impl Engine {
             priority: job.priority,
             pods: recipes,
         };
-        for recipe in &gang.pods {
-            self.launch_requested.insert(recipe.pod_uid.clone());
+        if let Some(active) = self.active.get_mut(job_id) {
+            for recipe in &gang.pods {
+                if let Some(incarnation) = active.incarnation_mut(&recipe.pod_uid) {
+                    incarnation.launch = Launch::Requested { early_end: None };
+                }
+            }
         }
         if let Err(e) = framework {
             for recipe in gang.pods {
@@ -147,12 +152,12 @@ impl Engine {
                 .roles
                 .iter()
                 .any(|r| !r.startup_dependencies.is_empty())
-                && a.pods
+                && a.incarnations()
                     .iter()
-                    .any(|p| !self.launch_requested.contains(&p.pod_uid))
+                    .any(|i| matches!(i.launch, Launch::NotRequested))
         });
         if waits {
-            self.launch_pods(job_id, None);
+            self.launch_pods(job_id);
         }
     }
 
@@ -187,16 +192,20 @@ impl Engine {
         pod_uid: String,
         result: Result<opendlc_runtime::Started, String>,
     ) {
-        let now = now_millis();
+        let now = self.clock.now();
         let store = self.store.clone();
-        let Some(active) = self.active.get_mut(&job_id) else {
+        let Some(active) = self.active.get_mut(&*job_id) else {
             return;
         };
         let stopping = active.stopping_pods;
-        let Some(pod) = active.pod_mut(&pod_uid) else {
+        let Some(incarnation) = active.incarnation_mut(&pod_uid) else {
             return;
         };
-        self.launched_pods.insert(pod_uid.clone());
+        let early_end = match std::mem::replace(&mut incarnation.launch, Launch::Launched) {
+            Launch::Requested { early_end } => early_end,
+            Launch::NotRequested | Launch::Launched => None,
+        };
+        let pod = &mut incarnation.pod;
         match result {
             Ok(started) => {
                 let at = started.started_at.timestamp_millis();
@@ -233,7 +242,7 @@ impl Engine {
                 record_end(&store, pod, end, &text);
             }
         }
-        if let Some(event) = self.early_exits.remove(&pod_uid) {
+        if let Some(event) = early_end {
             self.on_pod_event(event);
         }
         self.evaluate(&job_id);
@@ -261,7 +270,7 @@ impl Engine {
         let Some(active) = self.active.get_mut(job_id) else {
             return;
         };
-        let t = Transition::new(JobStatus::Running, now_millis())
+        let t = Transition::new(JobStatus::Running, self.clock.now())
             .because("JobRunning", "Job is running.");
         match self.store.transition(job_id, &t) {
             Ok(_) => active.status = JobStatus::Running,
@@ -271,13 +280,29 @@ impl Engine {
 
     pub fn on_pod_event(&mut self, event: PodEvent) {
         let pod_uid = event.pod_uid().to_string();
-        if !self.launched_pods.contains(&pod_uid) {
-            self.early_exits.insert(pod_uid, event);
-            return;
-        }
-        let Some(job_id) = self.pod_jobs.get(&pod_uid).cloned() else {
+        // An incarnation that is no longer current (its job ended or restarted): nothing to do.
+        let Some(job_id) = self.pod_jobs.get(pod_uid.as_str()).map(JobId::to_string) else {
             return;
         };
+        let Some(incarnation) = self
+            .active
+            .get_mut(job_id.as_str())
+            .and_then(|a| a.incarnation_mut(&pod_uid))
+        else {
+            return;
+        };
+        match &mut incarnation.launch {
+            Launch::Launched => {}
+            // Its end overtook the runtime's answer to its launch: it counts once that is in.
+            Launch::Requested { early_end } => {
+                *early_end = Some(event);
+                return;
+            }
+            Launch::NotRequested => {
+                tracing::warn!(pod.uid = %pod_uid, "an end reported for a pod never launched");
+                return;
+            }
+        }
         // A pod that ends during a check round: its results decide before its exit code does.
         self.poll_sanity_check(&job_id);
         // Likewise a failed install of the job's ThirdpartyLibs.
@@ -285,7 +310,7 @@ impl Engine {
         let store = self.store.clone();
         let Some(pod) = self
             .active
-            .get_mut(&job_id)
+            .get_mut(job_id.as_str())
             .and_then(|a| a.pod_mut(&pod_uid))
         else {
             return;
@@ -320,7 +345,7 @@ impl Engine {
                     exit_code: None,
                     exit_signal: None,
                     reason: Some(format!("was lost: {reason}")),
-                    at: now_millis(),
+                    at: self.clock.now(),
                 };
                 (end, text)
             }
@@ -334,6 +359,7 @@ impl Engine {
     /// Records that pods which never started have ended (their job is ending).
     fn end_unstarted(&mut self, job_id: &str, pods: &[Pod]) {
         let store = self.store.clone();
+        let now = self.clock.now();
         let Some(active) = self.active.get_mut(job_id) else {
             return;
         };
@@ -346,7 +372,7 @@ impl Engine {
                 exit_code: None,
                 exit_signal: None,
                 reason: Some("was not started: the job ended first".into()),
-                at: now_millis(),
+                at: now,
             };
             let text = format!("Pod {} was not started: the job ended first", pod.pod_id);
             record_end(&store, pod, end, &text);
@@ -358,23 +384,16 @@ impl Engine {
         let Some(active) = self.active.get(job_id) else {
             return;
         };
-        if active.reserving.is_some() {
-            return;
-        }
-        if active.preempted.is_some() {
-            if active.pods.iter().all(|p| p.status.is_terminal()) {
-                self.requeue_preempted(job_id);
-            } else {
-                self.stop_remaining(job_id);
-            }
+        if matches!(active.phase, Phase::Reserving(_)) {
             return;
         }
         match decide(&active.views(), active.signals()) {
             Decision::Wait => {}
             Decision::Restart { reason, now: true } => self.restart(job_id, reason),
-            Decision::StopRemaining(_) | Decision::Restart { now: false, .. } => {
-                self.stop_remaining(job_id)
-            }
+            Decision::Requeue { reason, now: true } => self.requeue_preempted(job_id, reason),
+            Decision::StopRemaining(_)
+            | Decision::Restart { now: false, .. }
+            | Decision::Requeue { now: false, .. } => self.stop_remaining(job_id),
             Decision::Finish(outcome) => self.finish(job_id, outcome),
         }
     }
@@ -389,12 +408,13 @@ impl Engine {
             return;
         }
         active.stopping_pods = true;
-        let (launched, waiting): (Vec<Pod>, Vec<Pod>) = active
-            .pods
+        let (launched, waiting): (Vec<_>, Vec<_>) = active
+            .incarnations()
             .iter()
-            .filter(|p| !p.status.is_terminal())
-            .cloned()
-            .partition(|p| self.launch_requested.contains(&p.pod_uid));
+            .filter(|i| !i.pod.status.is_terminal())
+            .partition(|i| !matches!(i.launch, Launch::NotRequested));
+        let launched: Vec<Pod> = launched.into_iter().map(|i| i.pod.clone()).collect();
+        let waiting: Vec<Pod> = waiting.into_iter().map(|i| i.pod.clone()).collect();
         for pod in &launched {
             self.stop_pod(pod);
         }
@@ -409,11 +429,12 @@ impl Engine {
         let Some(active) = self.active.get_mut(job_id) else {
             return;
         };
-        let pods = new_pods(&active.job, now_millis());
+        let now = self.clock.now();
+        let pods = new_pods(&active.job, now);
         let t = Transition {
             to: JobStatus::Restarting,
             reason: Some(reason),
-            at: now_millis(),
+            at: now,
         };
         match self.store.replace_pods(job_id, &pods, &t) {
             Ok(job) => {
@@ -425,19 +446,17 @@ impl Engine {
                 return;
             }
         }
-        for old in &active.pods {
-            self.launched_pods.remove(&old.pod_uid);
-            self.launch_requested.remove(&old.pod_uid);
-            self.pod_jobs.remove(&old.pod_uid);
+        for old in active.pods() {
+            self.pod_jobs.remove(old.pod_uid.as_str());
         }
         for pod in &pods {
             self.pod_jobs
-                .insert(pod.pod_uid.clone(), job_id.to_string());
+                .insert(PodUid::from(pod.pod_uid.as_str()), JobId::from(job_id));
         }
         active.replace_pods(pods);
         tracing::info!(job.id = %job_id, restarts = active.job.restart_count, "restarting the job's pods");
         self.begin_sanity_round(job_id, true);
-        self.launch_pods(job_id, None);
+        self.launch_pods(job_id);
     }
 
     pub fn stop_pod(&self, pod: &Pod) {

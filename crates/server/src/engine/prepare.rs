@@ -15,6 +15,7 @@ use opendlc_runtime::contract::PrepareStep;
 use opendlc_runtime::pod::mounts::Mount;
 use opendlc_runtime::pod::prepare::{EnvPlan, FAILED_FILE, PLAN_FILE, VENV_DIR};
 
+use super::active::{Fault, Phase};
 use super::apply::Engine;
 use crate::sources;
 
@@ -93,7 +94,7 @@ impl Engine {
             return true;
         };
         !prepares(&active.job)
-            || active.pods.iter().all(|p| {
+            || active.pods().all(|p| {
                 p.status.is_terminal()
                     || self.pod_dir(job_id, &p.pod_uid).join(READY_MARKER).exists()
             })
@@ -107,7 +108,7 @@ impl Engine {
             .iter()
             .filter(|(_, a)| a.all_started() && prepares(&a.job))
             .filter(|(_, a)| matches!(a.status, JobStatus::EnvPreparing | JobStatus::Restarting))
-            .map(|(id, _)| id.clone())
+            .map(|(id, _)| id.to_string())
             .collect();
         for job_id in preparing {
             if self.note_env_failure(&job_id) {
@@ -127,10 +128,8 @@ impl Engine {
         let Ok(message) = std::fs::read_to_string(self.env_dir(job_id).join(FAILED_FILE)) else {
             return false;
         };
-        if let Some(active) = self.active.get_mut(job_id) {
-            active
-                .failing
-                .get_or_insert_with(|| Reason::new("JobFailed", message));
+        if let Some(Phase::Live { fault, .. }) = self.active.get_mut(job_id).map(|a| &mut a.phase) {
+            fault.get_or_insert_with(|| Fault::Failing(Reason::new("JobFailed", message)));
         }
         true
     }

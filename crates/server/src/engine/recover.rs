@@ -2,14 +2,14 @@
 //! get their resources back and their pods re-attached (shims outlive the server), launched
 //! (admitted but never started) or stopped (their job was stopping).
 
-use opendlc_core::time::now_millis;
+use opendlc_core::ids::PodId;
 use opendlc_core::{Job, JobStatus, Pod, PodStatus, Reason};
 use opendlc_runtime::contract::Recovery;
 use opendlc_store::PodEnd;
 use std::collections::HashMap;
 
-use super::active::ActiveJob;
-use super::apply::Engine;
+use super::active::{ActiveJob, Allocation, Launch, Phase};
+use super::apply::{plan, Engine};
 use super::pods::record_end;
 use super::EngineError;
 
@@ -27,11 +27,11 @@ const UNFINISHED: &[JobStatus] = &[
 ];
 
 impl Engine {
-    /// The GPUs the pods of a recovered job hold: those in the environment their shims were
-    /// started with (spec.json); pods not started yet get free ones.
-    fn recover_gpus(&mut self, active: &ActiveJob) -> HashMap<String, Vec<u32>> {
-        let mut held: HashMap<String, Vec<u32>> = HashMap::new();
-        for pod in &active.pods {
+    /// The GPUs each pod of a recovered job was started with: those in the environment its
+    /// shim was started with (spec.json).
+    fn held_gpus(&self, active: &ActiveJob) -> HashMap<PodId, Vec<u32>> {
+        let mut held = HashMap::new();
+        for pod in active.pods() {
             let spec = self
                 .pod_dir(&pod.job_id, &pod.pod_uid)
                 .join(opendlc_runtime::SPEC_FILE);
@@ -45,18 +45,7 @@ impl Engine {
                         .collect::<Vec<u32>>()
                 });
             if let Some(gpus) = gpus.filter(|g| !g.is_empty()) {
-                for g in &gpus {
-                    self.free_gpus.remove(g);
-                }
-                held.insert(pod.pod_id.clone(), gpus);
-            }
-        }
-        for (pod_id, gpus) in self.assign_gpus(&active.job) {
-            match held.get(&pod_id) {
-                Some(_) => self.free_gpus.extend(gpus),
-                None => {
-                    held.insert(pod_id, gpus);
-                }
+                held.insert(PodId::from(pod.pod_id.as_str()), gpus);
             }
         }
         held
@@ -88,61 +77,80 @@ impl Engine {
             .or(job.times.submitted)
             .unwrap_or(job.times.created);
         let deadline = job.max_running_minutes.map(|m| started + m as i64 * 60_000);
-        let stop_reason = (job.status == JobStatus::Stopping).then(|| {
-            job.reason
-                .clone()
-                .unwrap_or_else(|| Reason::new("JobStoppedByUser", "Job is stopped by user."))
-        });
-        let stopping = stop_reason.is_some();
+        let stopping = job.status == JobStatus::Stopping;
         let pods: Vec<Pod> = self
             .store
             .pods(&job_id)?
             .into_iter()
             .filter(|p| p.current)
             .collect();
-        let mut active = ActiveJob::new(job.clone(), job.status, deadline, pods);
-        active.stop_reason = stop_reason;
-        active.stopping_pods = stopping;
+        let mut active = ActiveJob::new(
+            job.clone(),
+            job.status,
+            Allocation::default(),
+            deadline,
+            pods,
+        );
+        if stopping {
+            active.phase = Phase::Stopping(
+                job.reason
+                    .clone()
+                    .unwrap_or_else(|| Reason::new("JobStoppedByUser", "Job is stopped by user.")),
+            );
+            active.stopping_pods = true;
+        }
         self.resume_sanity_round(&mut active);
         self.resume_reservation(&mut active);
 
-        let mut never_started = std::collections::HashSet::new();
-        for pod in active.pods.iter_mut().filter(|p| !p.status.is_terminal()) {
-            let pod_ref = self.pod_ref(pod);
+        let uids: Vec<String> = active
+            .pods()
+            .filter(|p| !p.status.is_terminal())
+            .map(|p| p.pod_uid.clone())
+            .collect();
+        for uid in uids {
+            let Some(incarnation) = active.incarnation_mut(&uid) else {
+                continue;
+            };
+            let pod_ref = self.pod_ref(&incarnation.pod);
             let recovery = match self.runtime.recover(&pod_ref, stopping) {
                 Ok(recovery) => recovery,
                 Err(e) => {
                     // Its files are unreadable: treat it as launched (never launch twice); its
                     // job's deadline or a stop ends it.
-                    tracing::warn!(pod.id = %pod.pod_id, "failed to re-attach the pod: {e}");
+                    tracing::warn!(pod.id = %pod_ref.pod_id, "failed to re-attach the pod: {e}");
                     Recovery::Watching
                 }
             };
-            if recovery == Recovery::Watching {
-                self.launched_pods.insert(pod.pod_uid.clone());
-                self.launch_requested.insert(pod.pod_uid.clone());
-                if stopping {
-                    if let Err(e) = self.runtime.stop(&pod_ref) {
-                        tracing::warn!(pod.id = %pod.pod_id, "failed to stop the pod: {e}");
+            match recovery {
+                Recovery::Watching => {
+                    incarnation.launch = Launch::Launched;
+                    if stopping {
+                        if let Err(e) = self.runtime.stop(&pod_ref) {
+                            tracing::warn!(pod.id = %pod_ref.pod_id, "failed to stop the pod: {e}");
+                        }
                     }
                 }
-            } else if stopping {
-                let end = PodEnd {
-                    status: PodStatus::Failed,
-                    exit_code: None,
-                    exit_signal: None,
-                    reason: Some("was stopped before it started".into()),
-                    at: now_millis(),
-                };
-                let text = format!("Pod {} was stopped before it started", pod.pod_id);
-                record_end(&self.store, pod, end, &text);
-            } else {
-                never_started.insert(pod.pod_uid.clone());
+                // Never launched: `launch_pods` below launches it, unless its job is stopping.
+                Recovery::NotStarted if stopping => {
+                    let end = PodEnd {
+                        status: PodStatus::Failed,
+                        exit_code: None,
+                        exit_signal: None,
+                        reason: Some("was stopped before it started".into()),
+                        at: self.clock.now(),
+                    };
+                    let text = format!("Pod {} was stopped before it started", pod_ref.pod_id);
+                    record_end(&self.store, &mut incarnation.pod, end, &text);
+                }
+                Recovery::NotStarted => {}
             }
         }
-        active.gpus = self.recover_gpus(&active);
+        let held = self.held_gpus(&active);
+        active.allocation =
+            self.pool
+                .reclaim(job.total_resources(), &plan(&job), job.ports.clone(), held);
         self.activate(active);
-        self.launch_pods(&job_id, Some(&never_started));
+        self.launch_pods(&job_id);
         self.evaluate(&job_id);
         Ok(())
     }

@@ -8,11 +8,11 @@
 
 use opendlc_core::lifecycle::Outcome;
 use opendlc_core::reservation::{final_status, Reservation};
-use opendlc_core::time::{now_millis, Millis};
+use opendlc_core::time::Millis;
 use opendlc_core::JobStatus;
 use opendlc_store::Transition;
 
-use super::active::{ActiveJob, Reserving};
+use super::active::{ActiveJob, Phase, Reserving};
 use super::apply::Engine;
 
 impl Engine {
@@ -31,7 +31,7 @@ impl Engine {
             self.finish_now(job_id, outcome);
             return;
         };
-        let now = now_millis();
+        let now = self.clock.now();
         let t = Transition {
             to: status,
             reason: Some(outcome.reason.clone()),
@@ -53,19 +53,19 @@ impl Engine {
         let until = now + self.minutes_ms(minutes);
         if let Some(active) = self.active.get_mut(job_id) {
             active.status = status;
-            active.reserving = Some(Reserving { until, outcome });
+            active.phase = Phase::Reserving(Reserving { until, outcome });
         }
         self.dirty = true;
     }
 
     /// Ends reservations whose time is up.
     pub(super) fn end_reservations(&mut self) {
-        let now = now_millis();
+        let now = self.clock.now();
         let due: Vec<String> = self
             .active
             .iter()
-            .filter(|(_, a)| a.reserving.as_ref().is_some_and(|r| r.until <= now))
-            .map(|(id, _)| id.clone())
+            .filter(|(_, a)| matches!(&a.phase, Phase::Reserving(r) if r.until <= now))
+            .map(|(id, _)| id.to_string())
             .collect();
         for job_id in due {
             self.end_reservation(&job_id);
@@ -74,12 +74,15 @@ impl Engine {
 
     /// The job's reservation ends now (its time is up, or StopJob): it takes its final status.
     pub(super) fn end_reservation(&mut self, job_id: &str) {
-        let Some(outcome) = self
-            .active
-            .get_mut(job_id)
-            .and_then(|a| a.reserving.take())
-            .map(|r| r.outcome)
-        else {
+        let Some(outcome) = self.active.get_mut(job_id).and_then(|a| {
+            match std::mem::replace(&mut a.phase, Phase::live()) {
+                Phase::Reserving(r) => Some(r.outcome),
+                other => {
+                    a.phase = other;
+                    None
+                }
+            }
+        }) else {
             return;
         };
         self.finish_now(job_id, outcome);
@@ -101,7 +104,7 @@ impl Engine {
         let t = opendlc_store::Transition {
             to: outcome.status,
             reason: Some(outcome.reason),
-            at: now_millis(),
+            at: self.clock.now(),
         };
         if let Err(e) = self.store.transition(job_id, &t) {
             tracing::error!(job.id = %job_id, "failed to finish the job: {e}");
@@ -125,7 +128,7 @@ impl Engine {
             .status_history(&active.job.job_id)
             .ok()
             .and_then(|h| h.into_iter().rev().find(|p| p.status == active.status))
-            .map_or_else(now_millis, |p| p.start);
+            .map_or_else(|| self.clock.now(), |p| p.start);
         let reason = active.job.reason.clone().unwrap_or_else(|| {
             opendlc_core::Reason::new(
                 if status == JobStatus::Succeeded {
@@ -136,7 +139,7 @@ impl Engine {
                 "Job has ended.",
             )
         });
-        active.reserving = Some(Reserving {
+        active.phase = Phase::Reserving(Reserving {
             until: since + self.minutes_ms(minutes),
             outcome: Outcome { status, reason },
         });

@@ -11,12 +11,11 @@
 
 use std::path::Path;
 
-use opendlc_core::sanity::{combine, CheckPlan, OnFailure, Phase, PhaseResult};
-use opendlc_core::time::now_millis;
+use opendlc_core::sanity::{combine, CheckPlan, OnFailure, Phase as CheckPhase, PhaseResult};
 use opendlc_core::{Job, JobStatus, Pod, Reason};
 use opendlc_store::{SanityRecord, Transition};
 
-use super::active::ActiveJob;
+use super::active::{ActiveJob, Fault, Phase, SanityRound};
 use opendlc_runtime::contract::SanityStep;
 
 use super::apply::Engine;
@@ -37,6 +36,10 @@ impl Engine {
         let Some(active) = self.active.get_mut(job_id) else {
             return;
         };
+        let Phase::Live { sanity, .. } = &mut active.phase else {
+            return;
+        };
+        *sanity = None;
         let Some(settings) = active.job.sanity_settings() else {
             return;
         };
@@ -46,7 +49,6 @@ impl Engine {
             settings.timing.before_job
         };
         if !runs {
-            active.sanity_round = None;
             return;
         }
         let previous = self
@@ -55,8 +57,10 @@ impl Engine {
             .map(|r| r.iter().map(|r| r.check_number).max().unwrap_or(0))
             .unwrap_or(0);
         let round = previous + 1;
-        active.sanity_round = Some(round);
-        active.sanity_started = None;
+        *sanity = Some(SanityRound {
+            number: round,
+            checking_since: None,
+        });
         let records: Vec<SanityRecord> = settings
             .phases
             .iter()
@@ -92,9 +96,12 @@ impl Engine {
         let open = records
             .iter()
             .any(|r| r.check_number == last && r.status == "Running");
-        if open {
-            active.sanity_round = Some(last);
-            active.sanity_started = (active.status == JobStatus::SanityChecking).then(now_millis);
+        if let (true, Phase::Live { sanity, .. }) = (open, &mut active.phase) {
+            *sanity = Some(SanityRound {
+                number: last,
+                checking_since: (active.status == JobStatus::SanityChecking)
+                    .then(|| self.clock.now()),
+            });
         }
     }
 
@@ -109,8 +116,8 @@ impl Engine {
         workdir: &Path,
         gpus: &[u32],
     ) -> Option<SanityStep> {
-        let active = self.active.get(&job.job_id);
-        active.and_then(|a| a.sanity_round)?;
+        let active = self.active.get(job.job_id.as_str());
+        active.and_then(|a| a.sanity_round())?;
         let settings = job.sanity_settings()?;
         let dir = self.pod_dir(&job.job_id, &pod.pod_uid);
         // CheckInit finds the job's MountPaths (the check runs inside the pod's mounts);
@@ -163,20 +170,25 @@ impl Engine {
 
     /// Every pod started: SanityChecking while a round is under way.
     pub(super) fn enter_sanity_check(&mut self, job_id: &str) -> bool {
+        let now = self.clock.now();
         let Some(active) = self.active.get_mut(job_id) else {
             return false;
         };
-        if active.sanity_round.is_none() {
+        let Phase::Live {
+            sanity: Some(round),
+            ..
+        } = &mut active.phase
+        else {
             return false;
-        }
-        let t = Transition::new(JobStatus::SanityChecking, now_millis()).because(
+        };
+        let t = Transition::new(JobStatus::SanityChecking, now).because(
             "JobSanityChecking",
             "Checking every pod's environment, devices and links before the job runs.",
         );
         match self.store.transition(job_id, &t) {
             Ok(_) => {
                 active.status = JobStatus::SanityChecking;
-                active.sanity_started = Some(now_millis());
+                round.checking_since = Some(now);
             }
             Err(e) => tracing::warn!(job.id = %job_id, "failed to mark the sanity check: {e}"),
         }
@@ -188,8 +200,8 @@ impl Engine {
         let checking: Vec<String> = self
             .active
             .iter()
-            .filter(|(_, a)| a.status == JobStatus::SanityChecking && a.sanity_round.is_some())
-            .map(|(id, _)| id.clone())
+            .filter(|(_, a)| a.status == JobStatus::SanityChecking && a.sanity_round().is_some())
+            .map(|(id, _)| id.to_string())
             .collect();
         for job_id in checking {
             self.poll_sanity_check(&job_id);
@@ -202,7 +214,7 @@ impl Engine {
         let Some(active) = self.active.get(job_id) else {
             return;
         };
-        let (Some(round), Some(settings)) = (active.sanity_round, active.job.sanity_settings())
+        let (Some(round), Some(settings)) = (active.sanity_round(), active.job.sanity_settings())
         else {
             return;
         };
@@ -211,7 +223,7 @@ impl Engine {
         }
         let mut per_pod: Vec<(String, PhaseResult)> = Vec::new();
         let mut missing = Vec::new();
-        for pod in &active.pods {
+        for pod in active.pods() {
             let file = self.pod_dir(job_id, &pod.pod_uid).join(RESULTS_FILE);
             match std::fs::read(&file)
                 .ok()
@@ -224,9 +236,10 @@ impl Engine {
             }
         }
         let failed = per_pod.iter().any(|(_, r)| !r.passed);
-        let overdue = active
-            .sanity_started
-            .is_some_and(|at| now_millis() - at > settings.timeout_secs as i64 * 1000 + GRACE_MS);
+        let now = self.clock.now();
+        let overdue = round
+            .checking_since
+            .is_some_and(|at| now - at > settings.timeout_secs as i64 * 1000 + GRACE_MS);
         let fail_now = failed && settings.on_failure == OnFailure::MarkJobFail;
         if !missing.is_empty() && !fail_now && !overdue {
             return;
@@ -237,7 +250,7 @@ impl Engine {
         let records: Vec<SanityRecord> = settings
             .phases
             .iter()
-            .map(|phase| record(round, *phase, &per_pod, timed_out))
+            .map(|phase| record(round.number, *phase, &per_pod, timed_out))
             .collect();
         if let Err(e) = self.store.put_sanity_results(job_id, &records) {
             tracing::warn!(job.id = %job_id, "failed to record sanity check results: {e}");
@@ -255,10 +268,13 @@ impl Engine {
         let Some(active) = self.active.get_mut(job_id) else {
             return;
         };
-        active.sanity_round = None;
+        let Phase::Live { sanity, fault } = &mut active.phase else {
+            return;
+        };
+        *sanity = None;
         if failures.is_empty() || policy == OnFailure::ContinueJob {
-            let t = Transition::new(JobStatus::Running, now_millis())
-                .because("JobRunning", "Job is running.");
+            let t =
+                Transition::new(JobStatus::Running, now).because("JobRunning", "Job is running.");
             match self.store.transition(job_id, &t) {
                 Ok(_) => active.status = JobStatus::Running,
                 Err(e) => tracing::warn!(job.id = %job_id, "failed to mark the job running: {e}"),
@@ -270,10 +286,14 @@ impl Engine {
         } else {
             "SanityCheckTimeout"
         };
-        active.failing = Some(Reason::new(
+        *fault = Some(Fault::Failing(Reason::new(
             code,
-            format!("Sanity check {round} failed. {}", failures.join(" ")),
-        ));
+            format!(
+                "Sanity check {} failed. {}",
+                round.number,
+                failures.join(" ")
+            ),
+        )));
         self.evaluate(job_id);
     }
 }
@@ -281,7 +301,7 @@ impl Engine {
 /// One phase of the round over all pods; pods without results count as failed (timed out).
 fn record(
     round: u32,
-    phase: Phase,
+    phase: CheckPhase,
     per_pod: &[(String, PhaseResult)],
     missing: &[String],
 ) -> SanityRecord {

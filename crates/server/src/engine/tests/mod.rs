@@ -5,11 +5,13 @@
 //! ticks) until nothing is left to do, so a test reads as a story: submit, start the pods,
 //! end one, look at the job.
 
+mod hangs;
 mod launch;
 mod preemption;
 mod recovery;
 mod reservations;
 mod restarts;
+mod sanity;
 mod stop;
 
 use std::sync::{Arc, RwLock};
@@ -17,6 +19,7 @@ use std::time::Duration;
 
 use opendlc_core::scheduler::Capacity;
 use opendlc_core::submission::{validate_create, SubmitContext};
+use opendlc_core::time::{Clock, ManualClock};
 use opendlc_core::{Job, JobStatus, Pod, Resources};
 use opendlc_runtime::contract::Report;
 use opendlc_runtime::fake::FakeRuntime;
@@ -35,6 +38,8 @@ pub(super) struct Harness {
     pod_events: mpsc::UnboundedReceiver<PodEvent>,
     reports: mpsc::UnboundedReceiver<Report>,
     capacity: Capacity,
+    /// The engine's time: moves only when a test says so.
+    pub clock: ManualClock,
     dir: tempfile::TempDir,
 }
 
@@ -51,7 +56,8 @@ impl Harness {
     pub fn new(capacity: Capacity) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let store = Arc::new(Store::open(&dir.path().join("opendlc.db")).unwrap());
-        Self::on(store, dir, capacity, Vec::new())
+        let clock = ManualClock::starting_at(opendlc_core::time::now_millis());
+        Self::on(store, dir, capacity, clock, Vec::new())
     }
 
     /// An engine on `store` (a fresh server, or one restarted on the same data): pods in
@@ -60,6 +66,7 @@ impl Harness {
         store: Arc<Store>,
         dir: tempfile::TempDir,
         capacity: Capacity,
+        clock: ManualClock,
         survivors: Vec<String>,
     ) -> Self {
         let (events_tx, pod_events) = mpsc::unbounded_channel();
@@ -80,6 +87,7 @@ impl Harness {
             container_engine: None,
             node_name: "fake-node".into(),
             slurm: None,
+            clock: Arc::new(clock.clone()),
         };
         let waits = Arc::new(RwLock::new(Default::default()));
         let mut engine = Engine::new(config, Arc::new(fake.clone()), reports_tx, waits);
@@ -91,6 +99,7 @@ impl Harness {
             pod_events,
             reports,
             capacity,
+            clock,
             dir,
         };
         harness.settle();
@@ -112,10 +121,11 @@ impl Harness {
             store,
             dir,
             capacity,
+            clock,
             ..
         } = self;
         drop(engine);
-        Self::on(store, dir, capacity, survivors)
+        Self::on(store, dir, capacity, clock, survivors)
     }
 
     /// Stores a job as CreateJob would and hands it to the engine; returns its id.
@@ -125,7 +135,7 @@ impl Harness {
         let ctx = SubmitContext {
             job_id: opendlc_core::ids::new_job_id(),
             user_id: "1",
-            now: opendlc_core::time::now_millis(),
+            now: self.clock.now(),
             pool: self.capacity.pool,
             quotas: &quotas,
             on_slurm: false,

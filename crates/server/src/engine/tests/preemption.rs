@@ -77,3 +77,18 @@ fn a_higher_priority_job_goes_first_in_the_queue() {
     assert_eq!(h.status(&high), JobStatus::EnvPreparing);
     assert_eq!(h.status(&low), JobStatus::Queuing);
 }
+
+#[test]
+fn a_job_stopped_while_it_is_preempted_ends_stopped_and_is_not_queued_again() {
+    let mut h = Harness::new(pool(2));
+    let low = h.submit(pytorch(2, serde_json::json!({"Priority": 1})));
+    h.start_all(&low);
+    let high = h.submit(pytorch(2, serde_json::json!({"Priority": 9})));
+    assert_eq!(h.fake.stopped().len(), 2);
+    h.stop(&low).unwrap();
+    assert_eq!(h.status(&low), JobStatus::Stopping);
+    h.exit_all(&low, 143);
+    assert_eq!(h.status(&low), JobStatus::Stopped);
+    assert_eq!(h.job(&low).reason.unwrap().code, "JobStoppedByUser");
+    assert_eq!(h.status(&high), JobStatus::EnvPreparing);
+}

@@ -1,5 +1,7 @@
 //! JobReservedMinutes: a finished job keeps its pods and resources for a while.
 
+use std::time::Duration;
+
 use opendlc_core::JobStatus;
 
 use super::{pool, pytorch, Harness};
@@ -25,14 +27,10 @@ fn a_reserved_job_keeps_its_resources_until_the_reservation_ends() {
         "the kept job holds the pool"
     );
     // Time passes: the reservation ends on the engine's tick.
-    h.engine
-        .active
-        .get_mut(&id)
-        .unwrap()
-        .reserving
-        .as_mut()
-        .unwrap()
-        .until = 0;
+    h.clock.advance(Duration::from_secs(5 * 60 - 1));
+    h.tick();
+    assert_eq!(h.status(&id), JobStatus::SucceededReserving);
+    h.clock.advance(Duration::from_secs(1));
     h.tick();
     assert_eq!(h.status(&id), JobStatus::Succeeded);
     assert_eq!(h.status(&next), JobStatus::EnvPreparing);

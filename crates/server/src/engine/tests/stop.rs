@@ -1,5 +1,7 @@
 //! StopJob: queued jobs at once, running ones once their pods have ended.
 
+use std::time::Duration;
+
 use opendlc_core::JobStatus;
 
 use super::{pool, pytorch, Harness};
@@ -68,8 +70,11 @@ fn a_deadline_stops_the_job() {
         serde_json::json!({"JobMaxRunningTimeMinutes": 1}),
     ));
     h.start_all(&id);
-    // Move the deadline into the past, as a minute of wall clock would.
-    h.engine.active.get_mut(&id).unwrap().deadline = Some(0);
+    // A minute passes.
+    h.clock.advance(Duration::from_secs(59));
+    h.tick();
+    assert_eq!(h.status(&id), JobStatus::Running);
+    h.clock.advance(Duration::from_secs(1));
     h.tick();
     assert_eq!(h.status(&id), JobStatus::Stopping);
     let uid = h.pods(&id)[0].pod_uid.clone();

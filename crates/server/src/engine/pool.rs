@@ -1,0 +1,150 @@
+//! What admitted jobs hold of this server's pool, as one [`Allocation`] per job: taken at
+//! admission (or given back to a recovered job), released once its last pod has ended. The
+//! scheduler decides whether a job fits (`opendlc_core::scheduler`, from the running jobs'
+//! allocations); the pool hands out what is countable per device: GPU indices, disjoint across
+//! running pods.
+
+use std::collections::{BTreeSet, HashMap};
+
+use opendlc_core::env_contract::PodPlan;
+use opendlc_core::ids::PodId;
+use opendlc_core::Resources;
+
+use super::active::Allocation;
+
+pub(super) struct Pool {
+    /// GPU indices no pod holds.
+    free_gpus: BTreeSet<u32>,
+}
+
+impl Pool {
+    /// A pool of GPUs `0..gpus`, all free.
+    pub fn new(gpus: u32) -> Self {
+        Pool {
+            free_gpus: (0..gpus).collect(),
+        }
+    }
+
+    /// Takes what a newly admitted job's pods (`plans`) ask for: its resources, disjoint GPU
+    /// indices for each pod that asks for GPUs, and the ports chosen for it.
+    pub fn allocate(
+        &mut self,
+        resources: Resources,
+        plans: &[PodPlan],
+        ports: Vec<u16>,
+    ) -> Allocation {
+        let gpus = plans
+            .iter()
+            .filter(|p| p.resources.gpu > 0)
+            .map(|p| (PodId::from(p.pod_id.as_str()), self.take(p.resources.gpu)))
+            .collect();
+        Allocation {
+            resources,
+            gpus,
+            ports,
+        }
+    }
+
+    /// A recovered job takes back the GPUs its pods were started with (`held`); pods without
+    /// any (not started yet) get free ones.
+    pub fn reclaim(
+        &mut self,
+        resources: Resources,
+        plans: &[PodPlan],
+        ports: Vec<u16>,
+        mut held: HashMap<PodId, Vec<u32>>,
+    ) -> Allocation {
+        for gpus in held.values() {
+            for g in gpus {
+                self.free_gpus.remove(g);
+            }
+        }
+        for plan in plans.iter().filter(|p| p.resources.gpu > 0) {
+            if !held.contains_key(plan.pod_id.as_str()) {
+                let gpus = self.take(plan.resources.gpu);
+                held.insert(PodId::from(plan.pod_id.as_str()), gpus);
+            }
+        }
+        Allocation {
+            resources,
+            gpus: held,
+            ports,
+        }
+    }
+
+    /// Gives back what a job held.
+    pub fn release(&mut self, allocation: &Allocation) {
+        for gpus in allocation.gpus.values() {
+            self.free_gpus.extend(gpus.iter().copied());
+        }
+    }
+
+    /// The lowest `n` free GPU indices (fewer if the pool has fewer: the scheduler admits a
+    /// job only when its GPUs fit).
+    fn take(&mut self, n: u32) -> Vec<u32> {
+        let take: Vec<u32> = self.free_gpus.iter().take(n as usize).copied().collect();
+        for g in &take {
+            self.free_gpus.remove(g);
+        }
+        take
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use opendlc_core::env_contract::{plan_pods, Rendezvous, RolePlan};
+    use opendlc_core::{JobType, Role};
+
+    use super::*;
+
+    fn plans(workers: u32, gpus: u32) -> Vec<PodPlan> {
+        let roles = [RolePlan {
+            role: Role::Worker,
+            pod_count: workers,
+            resources: Resources::new(1000, 1024, gpus),
+        }];
+        let rendezvous = Rendezvous {
+            ports: vec![0; workers as usize],
+        };
+        plan_pods(
+            "j",
+            JobType::PyTorchJob,
+            &roles,
+            &rendezvous,
+            &BTreeMap::new(),
+        )
+    }
+
+    #[test]
+    fn pods_get_disjoint_gpus_and_give_them_back() {
+        let mut pool = Pool::new(8);
+        let a = pool.allocate(Resources::default(), &plans(2, 2), vec![1, 2]);
+        let b = pool.allocate(Resources::default(), &plans(1, 4), vec![3]);
+        assert_eq!(a.gpus["j-worker-0"], [0, 1]);
+        assert_eq!(a.gpus["j-worker-1"], [2, 3]);
+        assert_eq!(b.gpus["j-worker-0"], [4, 5, 6, 7]);
+        assert_eq!(a.ports, [1, 2]);
+        pool.release(&a);
+        let c = pool.allocate(Resources::default(), &plans(1, 4), vec![4]);
+        assert_eq!(c.gpus["j-worker-0"], [0, 1, 2, 3]);
+    }
+
+    #[test]
+    fn a_recovered_job_keeps_the_gpus_its_pods_started_with() {
+        let mut pool = Pool::new(4);
+        let held = HashMap::from([(PodId::from("j-worker-1"), vec![2, 3])]);
+        let a = pool.reclaim(Resources::default(), &plans(2, 2), vec![], held);
+        assert_eq!(a.gpus["j-worker-1"], [2, 3]);
+        // The pod that had not started gets free ones.
+        assert_eq!(a.gpus["j-worker-0"], [0, 1]);
+    }
+
+    #[test]
+    fn pods_without_gpus_hold_none() {
+        let mut pool = Pool::new(2);
+        let a = pool.allocate(Resources::default(), &plans(3, 0), vec![]);
+        assert!(a.gpus.is_empty());
+    }
+}
