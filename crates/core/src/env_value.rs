@@ -65,6 +65,11 @@ impl EnvValue {
         }
     }
 
+    /// Appends the address of pod `pod_id`.
+    pub fn push_address(&mut self, pod_id: impl Into<String>) {
+        self.parts.push(Part::AddressOf(pod_id.into()));
+    }
+
     pub fn push_text(&mut self, text: impl AsRef<str>) {
         let text = text.as_ref();
         if text.is_empty() {

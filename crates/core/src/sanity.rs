@@ -180,11 +180,19 @@ pub struct PhaseResult {
     pub finished: Millis,
 }
 
+/// Where a pod's checker finds its peers: `host:port` of every pod, by rank, comma-separated.
+/// Set in the pod's environment with symbolic addresses ([`crate::env_value`]) that the
+/// pod's runtime fills in once the pods are placed, so it holds on every runtime; it takes
+/// the place of [`CheckPlan::peers`].
+pub const PEERS_ENV: &str = "OPENDLC_SANITY_PEERS";
+
 /// What one pod's checker needs: written by the server into the pod's directory.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CheckPlan {
     pub rank: usize,
-    /// `host:port` of every pod, by rank; this pod listens on its own.
+    /// `host:port` of every pod, by rank; this pod listens on its own. The checker takes them
+    /// from [`PEERS_ENV`] when its environment has it.
+    #[serde(default)]
     pub peers: Vec<String>,
     pub phases: Vec<Phase>,
     pub timeout_secs: u64,

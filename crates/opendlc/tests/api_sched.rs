@@ -44,7 +44,7 @@ async fn queued(server: &TestServer, job_id: &str) -> Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_queued_job_says_what_it_waits_for_and_where_it_stands() {
     let server = server().await;
-    let holder = server.create_job(job("holder", 1, 4, "sleep 30")).await;
+    let holder = server.create_job(job("holder", 1, 4, "sleep 600")).await;
     server.wait_status(&holder, "Running").await;
     let first = server.create_job(job("first", 1, 2, "true")).await;
     let second = server.create_job(job("second", 1, 2, "true")).await;
@@ -119,7 +119,7 @@ async fn gpu_pods_get_disjoint_devices() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn small_jobs_backfill_around_a_waiting_gang_without_delaying_it() {
     let server = server().await;
-    let holder = server.create_job(job("holder", 1, 2, "sleep 30")).await;
+    let holder = server.create_job(job("holder", 1, 2, "sleep 600")).await;
     server.wait_status(&holder, "Running").await;
     let gang = server.create_job(job("gang", 2, 4, "true")).await;
     queued(&server, &gang).await;
@@ -147,7 +147,7 @@ async fn small_jobs_backfill_around_a_waiting_gang_without_delaying_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_higher_priority_job_preempts_and_the_victim_runs_again() {
     let server = server().await;
-    let mut low = job("low", 1, 4, "echo started; sleep 30");
+    let mut low = job("low", 1, 4, "echo started; sleep 600");
     low["Priority"] = 1.into();
     let low = server.create_job(low).await;
     server.wait_status(&low, "Running").await;

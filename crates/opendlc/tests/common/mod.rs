@@ -29,6 +29,21 @@ pub struct TestServer {
 /// run leaves no process behind, pass or fail.
 impl Drop for TestServer {
     fn drop(&mut self) {
+        // Pods outlive their server by design: a test that ends (or fails) with pods still
+        // running takes them down with it.
+        let pods = std::fs::read_dir(self.data_dir.path().join("jobs"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .flat_map(|job| {
+                std::fs::read_dir(job.path().join("pods"))
+                    .into_iter()
+                    .flatten()
+            })
+            .flatten();
+        for pod in pods {
+            let _ = opendlc_runtime::local::kill_now(&pod.path());
+        }
         let Ok(store) = opendlc_server::admin::open(self.data_dir.path()) else {
             return;
         };

@@ -26,6 +26,7 @@ use tokio::sync::{mpsc, watch as signal};
 pub use crate::contract::{PodEvent, Started};
 use crate::pod_files::Limits;
 pub use container::ContainerImage;
+pub use stop::kill_now;
 
 /// Where every pod of the local runtime is reached: they all run on this host.
 pub const POD_IP: &str = "127.0.0.1";

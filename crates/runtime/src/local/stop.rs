@@ -66,3 +66,28 @@ impl LocalRuntime {
         }
     }
 }
+
+/// Ends a pod at once, its grace period skipped: SIGKILL to its shim and to every process of
+/// the shim's session (the pod's), if that shim is still the one that started the pod. For a
+/// caller that must leave nothing running behind it, such as a test harness tearing down its
+/// server; the pod's end is not recorded.
+pub fn kill_now(dir: &Path) -> Result<(), RuntimeError> {
+    let pod = PodDir::new(dir);
+    let Ok(Some(started)) = read_json::<ShimStarted>(&pod.started()) else {
+        return Ok(());
+    };
+    let stop_error = |error| RuntimeError::Stop {
+        dir: dir.to_path_buf(),
+        error,
+    };
+    process::kill_orphaned_pod(
+        started.shim_pid,
+        started.shim_start_ticks,
+        std::time::Duration::from_secs(1),
+    )
+    .map_err(stop_error)?;
+    if process::is_alive(started.shim_pid, started.shim_start_ticks).map_err(stop_error)? {
+        let _ = kill(Pid::from_raw(started.shim_pid as i32), Signal::SIGKILL);
+    }
+    Ok(())
+}

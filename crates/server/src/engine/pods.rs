@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use opendlc_core::ids::{JobId, PodUid};
 use opendlc_core::lifecycle::{decide, Decision};
+use opendlc_core::sanity::PEERS_ENV;
 use opendlc_core::shell::quote;
 use opendlc_core::startup::PodPhase;
 use opendlc_core::{JobStatus, Pod, PodStatus, Reason};
@@ -56,6 +57,7 @@ impl Engine {
             .pods()
             .map(|p| (p.pod_id.clone(), self.pod_dir(job_id, &p.pod_uid)))
             .collect();
+        let check_peers = super::sanity::peers_env(&plans, &job.ports);
         let mut plans: HashMap<String, _> =
             plans.into_iter().map(|p| (p.pod_id.clone(), p)).collect();
         let mut recipes = Vec::with_capacity(to_launch.len());
@@ -79,6 +81,9 @@ impl Engine {
                 .cloned()
                 .unwrap_or_default();
             let sanity = self.sanity_step(job, pod, plan.rank, &command, &workdir, &gpus);
+            if sanity.is_some() {
+                env.insert(PEERS_ENV.to_string(), check_peers.clone());
+            }
             let steps = match self.env_steps(job, pod, &mut env) {
                 Ok((prepare, mounts)) => Steps {
                     prepare,

@@ -11,6 +11,8 @@
 
 use std::path::Path;
 
+use opendlc_core::env_contract::PodPlan;
+use opendlc_core::env_value::EnvValue;
 use opendlc_core::sanity::{combine, CheckPlan, OnFailure, Phase as CheckPhase, PhaseResult};
 use opendlc_core::{Job, JobStatus, Pod, Reason};
 use opendlc_store::{SanityRecord, Transition};
@@ -19,9 +21,6 @@ use super::active::{ActiveJob, Fault, Phase, SanityRound};
 use opendlc_runtime::contract::SanityStep;
 
 use super::apply::Engine;
-
-/// Where the checker reaches the job's pods' ports.
-const PEER_HOST: &str = "127.0.0.1";
 
 /// The checker's plan and results, in each pod incarnation's directory.
 pub const PLAN_FILE: &str = "sanity-plan.json";
@@ -141,11 +140,8 @@ impl Engine {
         let gpus = gpus.iter().map(u32::to_string).collect();
         let plan = CheckPlan {
             rank: rank as usize,
-            peers: job
-                .ports
-                .iter()
-                .map(|p| format!("{PEER_HOST}:{p}"))
-                .collect(),
+            // Known once the pods are placed: the checker takes them from `PEERS_ENV`.
+            peers: Vec::new(),
             phases: settings.phases.clone(),
             timeout_secs: settings.timeout_secs,
             command: command.to_string(),
@@ -296,6 +292,22 @@ impl Engine {
         )));
         self.evaluate(job_id);
     }
+}
+
+/// `PEERS_ENV` of a job's pods: every pod's address and port, by rank.
+pub(super) fn peers_env(plans: &[PodPlan], ports: &[u16]) -> EnvValue {
+    let mut by_rank: Vec<&PodPlan> = plans.iter().collect();
+    by_rank.sort_by_key(|p| p.rank);
+    let mut value = EnvValue::default();
+    for (i, plan) in by_rank.into_iter().enumerate() {
+        if i > 0 {
+            value.push_text(",");
+        }
+        value.push_address(plan.pod_id.clone());
+        let port = ports.get(plan.rank as usize).copied().unwrap_or_default();
+        value.push_text(format!(":{port}"));
+    }
+    value
 }
 
 /// One phase of the round over all pods; pods without results count as failed (timed out).

@@ -61,7 +61,7 @@ async fn open(
         .jobs_dir
         .pod(&job_id, &pod_uid)
         .join(opendlc_runtime::SPEC_FILE);
-    let spec: PodSpec = match std::fs::read(&spec_path)
+    let mut spec: PodSpec = match std::fs::read(&spec_path)
         .ok()
         .and_then(|b| serde_json::from_slice(&b).ok())
     {
@@ -74,6 +74,8 @@ async fn open(
             )
         }
     };
+    // Addresses known only once the pods were placed (Slurm): as the pod's shim filled them in.
+    opendlc_runtime::pod::peers::resolve(&mut spec, std::time::Duration::ZERO);
     tracing::info!(job.id = %job_id, pod.id = %pod_id, "web terminal opened");
     ws.on_upgrade(move |socket| session(socket, spec))
 }

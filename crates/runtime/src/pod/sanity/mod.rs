@@ -15,7 +15,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use opendlc_core::sanity::{partner, CheckPlan, Phase, PhaseResult};
+use opendlc_core::sanity::{partner, CheckPlan, Phase, PhaseResult, PEERS_ENV};
 use opendlc_core::time::now_millis;
 
 use crate::pod_dir::{write_json_atomic, Durability};
@@ -139,7 +139,7 @@ mod tests;
 /// (they land in the pod's log), writes the results as JSON; exit code 0 when every phase
 /// passed, 1 when one failed, 2 when the plan cannot be read or the results not written.
 pub fn main(plan_path: &Path, out_path: &Path) -> i32 {
-    let plan: CheckPlan = match std::fs::read(plan_path)
+    let mut plan: CheckPlan = match std::fs::read(plan_path)
         .map_err(|e| e.to_string())
         .and_then(|bytes| serde_json::from_slice(&bytes).map_err(|e| e.to_string()))
     {
@@ -149,6 +149,10 @@ pub fn main(plan_path: &Path, out_path: &Path) -> i32 {
             return 2;
         }
     };
+    // The runtime filled the peers' addresses in (the plan was written before they were known).
+    if let Ok(peers) = std::env::var(PEERS_ENV) {
+        plan.peers = peers.split(',').map(str::to_string).collect();
+    }
     let results = run(&plan);
     for r in &results {
         let verdict = if r.passed { "passed" } else { "FAILED" };

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use opendlc_core::sanity::{Phase, PhaseResult};
+use opendlc_core::sanity::{Phase, PhaseResult, PEERS_ENV};
 use opendlc_core::JobStatus;
 
 use super::{pool, pytorch, Harness};
@@ -61,6 +61,17 @@ fn a_round_that_passes_lets_the_job_run() {
     let mut h = Harness::new(pool(4));
     let id = h.submit(checked(ONE_PHASE));
     assert!(h.fake.launched().iter().all(|r| r.steps.sanity.is_some()));
+    // The checker reaches its peers at addresses the runtime fills in, by rank.
+    let job = h.job(&id);
+    let peers = &h.fake.launched()[0].env[PEERS_ENV];
+    let resolved = peers.resolve(|pod| format!("<{pod}>"));
+    assert_eq!(
+        resolved,
+        format!(
+            "<{id}-worker-0>:{},<{id}-worker-1>:{}",
+            job.ports[0], job.ports[1]
+        )
+    );
     assert_eq!(h.rounds(&id), [(1, "CheckInit".into(), "Running".into())]);
     h.start_all(&id);
     assert_eq!(h.status(&id), JobStatus::SanityChecking);
