@@ -54,7 +54,7 @@ pub struct SubmitContext<'a> {
     /// The largest pool a job may ever use; a job that needs more is refused at once.
     pub pool: Resources,
     /// The resource quotas (`ResourceId` → limits) configured on the server.
-    pub quotas: &'a std::collections::BTreeMap<String, Resources>,
+    pub quotas: &'a BTreeMap<String, Resources>,
     /// Whether the server runs pods on Slurm, where a SlurmJob has a meaning.
     pub on_slurm: bool,
 }
