@@ -5,7 +5,7 @@
 
 use opendlc_api::CreateJobRequest;
 
-use crate::submission::Invalid;
+use crate::error::Invalid;
 
 const MAX_LIBS: usize = 100;
 const MAX_LIB_LEN: usize = 256;

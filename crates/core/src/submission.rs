@@ -6,6 +6,9 @@ use std::collections::BTreeMap;
 use opendlc_api::{CreateJobRequest, JobSpec, UpdateJobRequest};
 
 use crate::catalog;
+// `Invalid` is also re-exported under the path it had before it moved to `crate::error`, for
+// the validators that still name it so (`data_juicer`); new code imports `crate::error::Invalid`.
+pub use crate::error::Invalid;
 use crate::identity::DEFAULT_WORKSPACE_ID;
 use crate::job::{Job, JobTimes, RoleSpec};
 use crate::job_type::{JobType, Role};
@@ -22,29 +25,6 @@ pub const DEFAULT_POD_RESOURCES: Resources = Resources {
     gpu: 0,
 };
 const MAX_DISPLAY_NAME: usize = 256;
-
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum Invalid {
-    #[error("{field} is mandatory for this action.")]
-    Missing { field: String },
-    #[error("Invalid parameter {field}: {message}")]
-    Value { field: String, message: String },
-}
-
-impl Invalid {
-    pub fn value(field: impl Into<String>, message: impl Into<String>) -> Invalid {
-        Invalid::Value {
-            field: field.into(),
-            message: message.into(),
-        }
-    }
-
-    fn missing(field: impl Into<String>) -> Invalid {
-        Invalid::Missing {
-            field: field.into(),
-        }
-    }
-}
 
 /// Who submits, and what the server can offer.
 pub struct SubmitContext<'a> {

@@ -17,8 +17,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use opendlc_api::CreateJobRequest;
+use opendlc_core::error::Invalid;
 use opendlc_core::sources::{code_mount_path, local_path, DEFAULT_CODE_MOUNT_PATH};
-use opendlc_core::submission::Invalid;
 use opendlc_runtime::pod::mounts::Mount;
 use opendlc_runtime::pod::prepare::CodeCheckout;
 use serde::Deserialize;
