@@ -244,7 +244,7 @@ fn validate_sanity_args(req: &CreateJobRequest) -> Result<(), Invalid> {
     };
     if let Some(args) = settings.sanity_check_args.as_deref() {
         crate::sanity::parse_args(args)
-            .map_err(|rule| Invalid::value("Settings.SanityCheckArgs", rule))?;
+            .map_err(|e| Invalid::value("Settings.SanityCheckArgs", e.to_string()))?;
     }
     Ok(())
 }
@@ -459,16 +459,16 @@ fn pod_resources(spec: &JobSpec, field: &dyn Fn(&str) -> String) -> Result<Resou
                 .map(str::to_string)
         };
         if let Some(cpu) = set(&config.cpu) {
-            resources.cpu_milli =
-                parse_cpu(&cpu).map_err(|e| Invalid::value(field("ResourceConfig.CPU"), e))?;
+            resources.cpu_milli = parse_cpu(&cpu)
+                .map_err(|e| Invalid::value(field("ResourceConfig.CPU"), e.to_string()))?;
         }
         if let Some(memory) = set(&config.memory) {
             resources.memory_mib = parse_memory(&memory)
-                .map_err(|e| Invalid::value(field("ResourceConfig.Memory"), e))?;
+                .map_err(|e| Invalid::value(field("ResourceConfig.Memory"), e.to_string()))?;
         }
         if let Some(gpu) = set(&config.gpu) {
-            resources.gpu =
-                parse_gpu(&gpu).map_err(|e| Invalid::value(field("ResourceConfig.GPU"), e))?;
+            resources.gpu = parse_gpu(&gpu)
+                .map_err(|e| Invalid::value(field("ResourceConfig.GPU"), e.to_string()))?;
         }
     }
     Ok(resources)

@@ -110,7 +110,7 @@ pub fn resolve(
             },
             (None, None) => return Err(Invalid::value(field("Uri"), "is missing")),
         };
-        let source = local_path(&uri).map_err(|rule| Invalid::value(field("Uri"), rule))?;
+        let source = local_path(&uri).map_err(|e| Invalid::value(field("Uri"), e.to_string()))?;
         if !Path::new(source).exists() {
             return Err(Invalid::value(
                 field("Uri"),
