@@ -3,22 +3,24 @@
 #
 #   1. cargo fmt --check         (skipped by --quick and --compat)
 #   2. cargo clippy -D warnings  (skipped by --quick and --compat)
-#   3. the Rust tests            (cargo nextest if installed, plus doc tests; skipped by --compat),
+#   3. cargo doc -D warnings     (broken or private intra-doc links, bare URLs, ...; skipped by
+#      --quick and --compat)
+#   4. the Rust tests            (cargo nextest if installed, plus doc tests; skipped by --compat),
 #      with the frameworks of scripts/frameworks-env.sh (Open MPI, Ray, PyTorch), podman and a
 #      test image from scripts/containers-env.sh, a real Slurm cluster from
 #      scripts/slurm-env.sh when one can be started, and Node.js, Chromium and
 #      playwright-core from scripts/console-env.sh for the web console's browser test
-#   4. cargo build -p opendlc
-#   5. the official-SDK compatibility suite: compat/, pytest, in scripts/python-env.sh's venv
+#   5. cargo build -p opendlc
+#   6. the official-SDK compatibility suite: compat/, pytest, in scripts/python-env.sh's venv
 #
 # Usage: scripts/test.sh [--quick | --compat] [-- PYTEST_ARGS...]
-#   --quick    skip fmt and clippy
+#   --quick    skip fmt, clippy and doc
 #   --compat   only build the binary and run the compatibility suite
 #   -- ARGS    extra arguments for pytest, e.g. `scripts/test.sh --compat -- -k tour -x`
 # Stops at the first failing step and exits non-zero. Section headers and timings go to stderr.
 set -euo pipefail
 
-usage() { sed -n '2,18s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; }
+usage() { sed -n '2,20s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; }
 
 lint=1
 rust_tests=1
@@ -80,6 +82,9 @@ if ((lint)); then
 
     section "cargo clippy"
     cargo clippy --workspace --all-targets -- -D warnings
+
+    section "cargo doc"
+    RUSTDOCFLAGS="${RUSTDOCFLAGS:-} -D warnings" cargo doc --workspace --no-deps
 fi
 
 # The Python environment (official SDK, pytest, tensorboard, xgboost): the compat suite runs in

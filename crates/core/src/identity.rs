@@ -21,23 +21,32 @@ pub const ADMIN_USER_NAME: &str = "admin";
 /// `WorkspaceId` goes.
 pub const DEFAULT_WORKSPACE_ID: &str = "default";
 
+/// A workspace or user name that breaks its rule. The message states the rule and the name
+/// given, without saying which field: the caller prefixes it ("user name …",
+/// "Invalid parameter WorkspaceName: …").
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidName {
+    #[error("must be 3 to 23 letters, digits or underscores starting with a letter, got \"{0}\"")]
+    Workspace(String),
+    #[error("must be 1 to 64 letters, digits, '_', '-', '.' or '@', got \"{0}\"")]
+    User(String),
+}
+
 /// A workspace name as PAI accepts it: 3 to 23 letters, digits or underscores, starting with
 /// a letter. The error says the rule.
-pub fn validate_workspace_name(name: &str) -> Result<(), String> {
+pub fn validate_workspace_name(name: &str) -> Result<(), InvalidName> {
     let ok = (3..=23).contains(&name.len())
         && name.starts_with(|c: char| c.is_ascii_alphabetic())
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
     if ok {
         Ok(())
     } else {
-        Err(format!(
-            "must be 3 to 23 letters, digits or underscores starting with a letter, got \"{name}\""
-        ))
+        Err(InvalidName::Workspace(name.to_string()))
     }
 }
 
 /// A user name: 1 to 64 letters, digits, `_`, `-`, `.` or `@`.
-pub fn validate_user_name(name: &str) -> Result<(), String> {
+pub fn validate_user_name(name: &str) -> Result<(), InvalidName> {
     let ok = (1..=64).contains(&name.len())
         && name
             .chars()
@@ -45,9 +54,7 @@ pub fn validate_user_name(name: &str) -> Result<(), String> {
     if ok {
         Ok(())
     } else {
-        Err(format!(
-            "must be 1 to 64 letters, digits, '_', '-', '.' or '@', got \"{name}\""
-        ))
+        Err(InvalidName::User(name.to_string()))
     }
 }
 
@@ -167,6 +174,20 @@ impl Principal {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_are_checked_against_their_rule() {
+        assert_eq!(validate_workspace_name("team_a1"), Ok(()));
+        assert_eq!(
+            validate_workspace_name("1team").unwrap_err().to_string(),
+            r#"must be 3 to 23 letters, digits or underscores starting with a letter, got "1team""#
+        );
+        assert_eq!(validate_user_name("alice.b@example"), Ok(()));
+        assert_eq!(
+            validate_user_name("a b").unwrap_err().to_string(),
+            r#"must be 1 to 64 letters, digits, '_', '-', '.' or '@', got "a b""#
+        );
+    }
 
     fn principal(id: &str, workspaces: &[(&str, WorkspaceRole)]) -> Principal {
         Principal {

@@ -6,6 +6,7 @@ pub mod catalog;
 pub mod data_juicer;
 pub mod env_contract;
 pub mod env_value;
+pub mod error;
 pub mod identity;
 pub mod ids;
 pub mod job;

@@ -115,9 +115,21 @@ pub struct SeriesPoint {
 /// `TimeStep` when the request has none (the spec's default: 5 minutes).
 pub const DEFAULT_TIME_STEP_MS: Millis = 5 * 60 * 1000;
 
+/// A `TimeStep` that does not parse or is out of range; the API user reads the message after
+/// "Invalid parameter TimeStep: ".
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidTimeStep {
+    #[error("\"{0}\" is not a duration like 30s, 5m or 1h")]
+    NotADuration(String),
+    #[error("must be positive, got \"{0}\"")]
+    NotPositive(String),
+    #[error("must be at most 366d, got \"{0}\"")]
+    TooLong(String),
+}
+
 /// Parses a `TimeStep`: a positive number with a unit `s`, `m`, `h` or `d` (`30s`, `5m`,
 /// `1h`); a bare number is seconds. Returns milliseconds.
-pub fn parse_time_step(text: &str) -> Result<Millis, String> {
+pub fn parse_time_step(text: &str) -> Result<Millis, InvalidTimeStep> {
     let text = text.trim();
     let (digits, unit_ms) = match text.char_indices().last() {
         Some((i, 's')) => (&text[..i], 1_000),
@@ -126,14 +138,16 @@ pub fn parse_time_step(text: &str) -> Result<Millis, String> {
         Some((i, 'd')) => (&text[..i], 86_400_000),
         _ => (text, 1_000),
     };
-    let bad = || format!("\"{text}\" is not a duration like 30s, 5m or 1h");
-    let n: i64 = digits.trim().parse().map_err(|_| bad())?;
+    let n: i64 = digits
+        .trim()
+        .parse()
+        .map_err(|_| InvalidTimeStep::NotADuration(text.to_string()))?;
     if n <= 0 {
-        return Err(format!("must be positive, got \"{text}\""));
+        return Err(InvalidTimeStep::NotPositive(text.to_string()));
     }
     n.checked_mul(unit_ms)
         .filter(|ms| *ms <= 366 * 86_400_000)
-        .ok_or_else(|| format!("must be at most 366d, got \"{text}\""))
+        .ok_or_else(|| InvalidTimeStep::TooLong(text.to_string()))
 }
 
 /// The points of each pod averaged over buckets of `step` ms aligned on the epoch (so a sample
@@ -185,11 +199,20 @@ mod tests {
         assert_eq!(parse_time_step("2h"), Ok(7_200_000));
         assert_eq!(parse_time_step("1d"), Ok(86_400_000));
         assert_eq!(parse_time_step("15"), Ok(15_000));
-        assert!(parse_time_step("0s").unwrap_err().contains("positive"));
+        assert!(parse_time_step("0s")
+            .unwrap_err()
+            .to_string()
+            .contains("positive"));
         assert!(parse_time_step("-1m").is_err());
-        assert!(parse_time_step("abc").unwrap_err().contains("30s"));
+        assert!(parse_time_step("abc")
+            .unwrap_err()
+            .to_string()
+            .contains("30s"));
         assert!(parse_time_step("").is_err());
-        assert!(parse_time_step("400d").unwrap_err().contains("366d"));
+        assert!(parse_time_step("400d")
+            .unwrap_err()
+            .to_string()
+            .contains("366d"));
     }
 
     fn point(pod: &str, time: Millis, value: f64) -> SeriesPoint {

@@ -5,8 +5,8 @@
 
 use opendlc_api::JobSettings;
 
+use crate::error::Invalid;
 use crate::status::JobStatus;
-use crate::submission::Invalid;
 
 /// The longest reservation accepted: a week.
 pub const MAX_MINUTES: i64 = 7 * 24 * 60;

@@ -99,8 +99,20 @@ pub fn format_memory(mib: u64) -> String {
     }
 }
 
+/// A CPU, memory or GPU quantity that does not parse; it holds the text as given (trimmed).
+/// The messages name the field's format and are shown to API users as they are.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum QuantityError {
+    #[error("\"{0}\" is not a CPU quantity (e.g. \"2\", \"0.5\", \"500m\")")]
+    Cpu(String),
+    #[error("\"{0}\" is not a memory quantity (e.g. \"4Gi\", \"512Mi\")")]
+    Memory(String),
+    #[error("\"{0}\" is not a whole number of GPUs")]
+    Gpu(String),
+}
+
 /// `"2"`, `"0.5"` or `"500m"` → millicores.
-pub fn parse_cpu(text: &str) -> Result<u64, String> {
+pub fn parse_cpu(text: &str) -> Result<u64, QuantityError> {
     let text = text.trim();
     let milli = if let Some(m) = text.strip_suffix('m') {
         m.parse::<u64>().ok()
@@ -110,12 +122,12 @@ pub fn parse_cpu(text: &str) -> Result<u64, String> {
             .filter(|v| v.is_finite() && *v >= 0.0)
             .map(|v| (v * 1000.0).round() as u64)
     };
-    milli.ok_or_else(|| format!("\"{text}\" is not a CPU quantity (e.g. \"2\", \"0.5\", \"500m\")"))
+    milli.ok_or_else(|| QuantityError::Cpu(text.to_string()))
 }
 
 /// Kubernetes-style quantities (`"4Gi"`, `"512Mi"`, `"4G"`); a bare number means GiB, as in the
 /// PAI console. → MiB.
-pub fn parse_memory(text: &str) -> Result<u64, String> {
+pub fn parse_memory(text: &str) -> Result<u64, QuantityError> {
     let text = text.trim();
     let split = text
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
@@ -130,20 +142,18 @@ pub fn parse_memory(text: &str) -> Result<u64, String> {
     };
     match (number.parse::<f64>(), factor_mib) {
         (Ok(n), Some(f)) if n.is_finite() => Ok((n * f).ceil() as u64),
-        _ => Err(format!(
-            "\"{text}\" is not a memory quantity (e.g. \"4Gi\", \"512Mi\")"
-        )),
+        _ => Err(QuantityError::Memory(text.to_string())),
     }
 }
 
 /// Whole GPUs: `"1"`, `"2"`; empty means none.
-pub fn parse_gpu(text: &str) -> Result<u32, String> {
+pub fn parse_gpu(text: &str) -> Result<u32, QuantityError> {
     let text = text.trim();
     if text.is_empty() {
         return Ok(0);
     }
     text.parse::<u32>()
-        .map_err(|_| format!("\"{text}\" is not a whole number of GPUs"))
+        .map_err(|_| QuantityError::Gpu(text.to_string()))
 }
 
 #[cfg(test)]
@@ -162,6 +172,23 @@ mod tests {
         assert!(parse_memory("4 parsecs").is_err());
         assert_eq!(parse_gpu(""), Ok(0));
         assert!(parse_gpu("0.5").is_err());
+    }
+
+    #[test]
+    fn quantity_errors_name_the_format() {
+        let message = |e: QuantityError| e.to_string();
+        assert_eq!(
+            message(parse_cpu(" two ").unwrap_err()),
+            r#""two" is not a CPU quantity (e.g. "2", "0.5", "500m")"#
+        );
+        assert_eq!(
+            message(parse_memory("4 parsecs").unwrap_err()),
+            r#""4 parsecs" is not a memory quantity (e.g. "4Gi", "512Mi")"#
+        );
+        assert_eq!(
+            message(parse_gpu("0.5").unwrap_err()),
+            r#""0.5" is not a whole number of GPUs"#
+        );
     }
 
     #[test]

@@ -95,13 +95,39 @@ impl Default for Settings {
     }
 }
 
-fn on_failure(flag: &str, value: &str) -> Result<OnFailure, String> {
+/// `SanityCheckArgs` that do not parse. The message names the flag and the value at fault; the
+/// API user reads it after "Invalid parameter Settings.SanityCheckArgs: ".
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidArgs {
+    #[error("--sanity-check-timing must be BeforeJob and/or AfterJobFaultTolerant, got \"{0}\"")]
+    Timing(String),
+    #[error(
+        "--sanity-check-phases: \"{0}\" is not one of CheckInit, DeviceCheck, \
+         SingleNodeCommCheck, TwoNodeCommCheck, AllNodeCommCheck"
+    )]
+    UnknownPhase(String),
+    #[error("--sanity-check-phases names no phase")]
+    NoPhase,
+    #[error("--sanity-check-timeout must be 1 to 86400 seconds, got \"{0}\"")]
+    Timeout(String),
+    /// `--sanity-check-timeout-ops` or `--sanity-check-failure-ops` (`flag`).
+    #[error("{flag} must be MarkJobFail or ContinueJob, got \"{value}\"")]
+    OnFailure { flag: String, value: String },
+    #[error(
+        "unknown flag \"{0}\" (known: --sanity-check-timing, --sanity-check-phases, \
+         --sanity-check-timeout, --sanity-check-timeout-ops, --sanity-check-failure-ops)"
+    )]
+    UnknownFlag(String),
+}
+
+fn on_failure(flag: &str, value: &str) -> Result<OnFailure, InvalidArgs> {
     match value {
         "MarkJobFail" => Ok(OnFailure::MarkJobFail),
         "ContinueJob" => Ok(OnFailure::ContinueJob),
-        other => Err(format!(
-            "{flag} must be MarkJobFail or ContinueJob, got \"{other}\""
-        )),
+        other => Err(InvalidArgs::OnFailure {
+            flag: flag.to_string(),
+            value: other.to_string(),
+        }),
     }
 }
 
@@ -111,7 +137,7 @@ fn on_failure(flag: &str, value: &str) -> Result<OnFailure, String> {
 /// `--sanity-check-timeout-ops=MarkJobFail|ContinueJob`,
 /// `--sanity-check-failure-ops=MarkJobFail|ContinueJob`. Unknown flags are an error that names
 /// them (a typo would otherwise silently change nothing).
-pub fn parse_args(args: &str) -> Result<Settings, String> {
+pub fn parse_args(args: &str) -> Result<Settings, InvalidArgs> {
     let mut settings = Settings::default();
     for word in args.split_whitespace() {
         let (flag, value) = word.split_once('=').unwrap_or((word, ""));
@@ -122,11 +148,7 @@ pub fn parse_args(args: &str) -> Result<Settings, String> {
                     match part.trim() {
                         "BeforeJob" => timing.before_job = true,
                         "AfterJobFaultTolerant" => timing.after_fault = true,
-                        other => {
-                            return Err(format!(
-                                "--sanity-check-timing must be BeforeJob and/or AfterJobFaultTolerant, got \"{other}\""
-                            ))
-                        }
+                        other => return Err(InvalidArgs::Timing(other.to_string())),
                     }
                 }
                 settings.timing = timing;
@@ -134,17 +156,14 @@ pub fn parse_args(args: &str) -> Result<Settings, String> {
             "--sanity-check-phases" => {
                 let mut phases = Vec::new();
                 for part in value.split(',').filter(|p| !p.trim().is_empty()) {
-                    let phase = Phase::parse(part).ok_or_else(|| {
-                        format!(
-                            "--sanity-check-phases: \"{part}\" is not one of CheckInit, DeviceCheck, SingleNodeCommCheck, TwoNodeCommCheck, AllNodeCommCheck"
-                        )
-                    })?;
+                    let phase = Phase::parse(part)
+                        .ok_or_else(|| InvalidArgs::UnknownPhase(part.to_string()))?;
                     if !phases.contains(&phase) {
                         phases.push(phase);
                     }
                 }
                 if phases.is_empty() {
-                    return Err("--sanity-check-phases names no phase".into());
+                    return Err(InvalidArgs::NoPhase);
                 }
                 phases.sort();
                 settings.phases = phases;
@@ -154,17 +173,11 @@ pub fn parse_args(args: &str) -> Result<Settings, String> {
                     .parse::<u64>()
                     .ok()
                     .filter(|s| (1..=86_400).contains(s))
-                    .ok_or_else(|| {
-                        format!("--sanity-check-timeout must be 1 to 86400 seconds, got \"{value}\"")
-                    })?;
+                    .ok_or_else(|| InvalidArgs::Timeout(value.to_string()))?;
             }
             "--sanity-check-timeout-ops" => settings.on_timeout = on_failure(flag, value)?,
             "--sanity-check-failure-ops" => settings.on_failure = on_failure(flag, value)?,
-            other => {
-                return Err(format!(
-                    "unknown flag \"{other}\" (known: --sanity-check-timing, --sanity-check-phases, --sanity-check-timeout, --sanity-check-timeout-ops, --sanity-check-failure-ops)"
-                ))
-            }
+            other => return Err(InvalidArgs::UnknownFlag(other.to_string())),
         }
     }
     Ok(settings)
@@ -269,10 +282,41 @@ mod tests {
         assert_eq!(s.timeout_secs, 30);
         assert!(parse_args("--sanity-check-timming=BeforeJob")
             .unwrap_err()
+            .to_string()
             .contains("--sanity-check-timming"));
         assert!(parse_args("--sanity-check-phases=GpuCheck")
             .unwrap_err()
+            .to_string()
             .contains("GpuCheck"));
+    }
+
+    #[test]
+    fn each_error_names_the_flag_and_the_value() {
+        let message = |args| parse_args(args).unwrap_err().to_string();
+        assert_eq!(
+            message("--sanity-check-timing=Never"),
+            r#"--sanity-check-timing must be BeforeJob and/or AfterJobFaultTolerant, got "Never""#
+        );
+        assert_eq!(
+            message("--sanity-check-phases=GpuCheck"),
+            r#"--sanity-check-phases: "GpuCheck" is not one of CheckInit, DeviceCheck, SingleNodeCommCheck, TwoNodeCommCheck, AllNodeCommCheck"#
+        );
+        assert_eq!(
+            message("--sanity-check-phases=,"),
+            "--sanity-check-phases names no phase"
+        );
+        assert_eq!(
+            message("--sanity-check-timeout=0"),
+            r#"--sanity-check-timeout must be 1 to 86400 seconds, got "0""#
+        );
+        assert_eq!(
+            message("--sanity-check-failure-ops=Retry"),
+            r#"--sanity-check-failure-ops must be MarkJobFail or ContinueJob, got "Retry""#
+        );
+        assert_eq!(
+            message("--sanity-check=on"),
+            r#"unknown flag "--sanity-check" (known: --sanity-check-timing, --sanity-check-phases, --sanity-check-timeout, --sanity-check-timeout-ops, --sanity-check-failure-ops)"#
+        );
     }
 
     #[test]

@@ -5,7 +5,7 @@
 
 use opendlc_api::CreateJobRequest;
 
-use crate::submission::Invalid;
+use crate::error::Invalid;
 
 const MAX_LIBS: usize = 100;
 const MAX_LIB_LEN: usize = 256;
@@ -38,7 +38,7 @@ pub fn validate(req: &CreateJobRequest) -> Result<(), Invalid> {
         }
     }
     if let Some(dir) = req.thirdparty_lib_dir.as_deref().filter(|d| !d.is_empty()) {
-        local_path(dir).map_err(|rule| Invalid::value("ThirdpartyLibDir", rule))?;
+        local_path(dir).map_err(|e| Invalid::value("ThirdpartyLibDir", e.to_string()))?;
     }
     let mut targets: Vec<(String, &str)> = Vec::new();
     for (i, ds) in req.data_sources.iter().flatten().enumerate() {
@@ -47,7 +47,7 @@ pub fn validate(req: &CreateJobRequest) -> Result<(), Invalid> {
         let id = ds.data_source_id.as_deref().filter(|u| !u.is_empty());
         match (uri, id) {
             (Some(uri), _) => {
-                local_path(uri).map_err(|rule| Invalid::value(field("Uri"), rule))?;
+                local_path(uri).map_err(|e| Invalid::value(field("Uri"), e.to_string()))?;
             }
             (None, Some(_)) => {}
             (None, None) => {
@@ -142,24 +142,39 @@ fn git_ref(name: &str) -> Result<(), String> {
     }
 }
 
+/// A data location this server cannot mount: it is remote, relative, or climbs out with `..`.
+/// The message, shown to API users after the field's name, names the location as given.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NotLocalPath {
+    #[error(
+        "\"{uri}\" is a {scheme}:// location; this server reaches only local paths \
+         (/data/x or file:///data/x)"
+    )]
+    Remote { uri: String, scheme: String },
+    #[error("\"{0}\" must be an absolute path")]
+    Relative(String),
+    #[error("\"{0}\" must not contain \"..\"")]
+    ParentDir(String),
+}
+
 /// A local absolute path, given as such or as a `file://` URI; other schemes (`oss://`, `nas://`)
 /// need a mount tool this server does not have.
-pub fn local_path(uri: &str) -> Result<&str, String> {
+pub fn local_path(uri: &str) -> Result<&str, NotLocalPath> {
     let path = match uri.split_once("://") {
         None => uri,
         Some(("file", path)) => path,
         Some((scheme, _)) => {
-            return Err(format!(
-                "\"{uri}\" is a {scheme}:// location; this server reaches only local paths \
-                 (/data/x or file:///data/x)"
-            ))
+            return Err(NotLocalPath::Remote {
+                uri: uri.to_string(),
+                scheme: scheme.to_string(),
+            })
         }
     };
     if !path.starts_with('/') {
-        return Err(format!("\"{uri}\" must be an absolute path"));
+        return Err(NotLocalPath::Relative(uri.to_string()));
     }
     if path.split('/').any(|part| part == "..") {
-        return Err(format!("\"{uri}\" must not contain \"..\""));
+        return Err(NotLocalPath::ParentDir(uri.to_string()));
     }
     Ok(path)
 }
@@ -226,5 +241,16 @@ mod tests {
         assert!(git_ref("--upload-pack=x").is_err());
         assert!(mount_path("/").is_err() && mount_path("/a/../b").is_err());
         assert_eq!(local_path("file:///d/x"), Ok("/d/x"));
+    }
+
+    #[test]
+    fn a_path_that_is_not_local_says_why() {
+        let message = |uri| local_path(uri).unwrap_err().to_string();
+        assert_eq!(
+            message("oss://bucket/x"),
+            r#""oss://bucket/x" is a oss:// location; this server reaches only local paths (/data/x or file:///data/x)"#
+        );
+        assert_eq!(message("code"), r#""code" must be an absolute path"#);
+        assert_eq!(message("/d/../x"), r#""/d/../x" must not contain "..""#);
     }
 }

@@ -6,6 +6,9 @@ use std::collections::BTreeMap;
 use opendlc_api::{CreateJobRequest, JobSpec, UpdateJobRequest};
 
 use crate::catalog;
+// `Invalid` is also re-exported under the path it had before it moved to `crate::error`, for
+// the validators that still name it so (`data_juicer`); new code imports `crate::error::Invalid`.
+pub use crate::error::Invalid;
 use crate::identity::DEFAULT_WORKSPACE_ID;
 use crate::job::{Job, JobTimes, RoleSpec};
 use crate::job_type::{JobType, Role};
@@ -23,29 +26,6 @@ pub const DEFAULT_POD_RESOURCES: Resources = Resources {
 };
 const MAX_DISPLAY_NAME: usize = 256;
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum Invalid {
-    #[error("{field} is mandatory for this action.")]
-    Missing { field: String },
-    #[error("Invalid parameter {field}: {message}")]
-    Value { field: String, message: String },
-}
-
-impl Invalid {
-    pub fn value(field: impl Into<String>, message: impl Into<String>) -> Invalid {
-        Invalid::Value {
-            field: field.into(),
-            message: message.into(),
-        }
-    }
-
-    fn missing(field: impl Into<String>) -> Invalid {
-        Invalid::Missing {
-            field: field.into(),
-        }
-    }
-}
-
 /// Who submits, and what the server can offer.
 pub struct SubmitContext<'a> {
     pub job_id: String,
@@ -54,7 +34,7 @@ pub struct SubmitContext<'a> {
     /// The largest pool a job may ever use; a job that needs more is refused at once.
     pub pool: Resources,
     /// The resource quotas (`ResourceId` → limits) configured on the server.
-    pub quotas: &'a std::collections::BTreeMap<String, Resources>,
+    pub quotas: &'a BTreeMap<String, Resources>,
     /// Whether the server runs pods on Slurm, where a SlurmJob has a meaning.
     pub on_slurm: bool,
 }
@@ -264,7 +244,7 @@ fn validate_sanity_args(req: &CreateJobRequest) -> Result<(), Invalid> {
     };
     if let Some(args) = settings.sanity_check_args.as_deref() {
         crate::sanity::parse_args(args)
-            .map_err(|rule| Invalid::value("Settings.SanityCheckArgs", rule))?;
+            .map_err(|e| Invalid::value("Settings.SanityCheckArgs", e.to_string()))?;
     }
     Ok(())
 }
@@ -479,16 +459,16 @@ fn pod_resources(spec: &JobSpec, field: &dyn Fn(&str) -> String) -> Result<Resou
                 .map(str::to_string)
         };
         if let Some(cpu) = set(&config.cpu) {
-            resources.cpu_milli =
-                parse_cpu(&cpu).map_err(|e| Invalid::value(field("ResourceConfig.CPU"), e))?;
+            resources.cpu_milli = parse_cpu(&cpu)
+                .map_err(|e| Invalid::value(field("ResourceConfig.CPU"), e.to_string()))?;
         }
         if let Some(memory) = set(&config.memory) {
             resources.memory_mib = parse_memory(&memory)
-                .map_err(|e| Invalid::value(field("ResourceConfig.Memory"), e))?;
+                .map_err(|e| Invalid::value(field("ResourceConfig.Memory"), e.to_string()))?;
         }
         if let Some(gpu) = set(&config.gpu) {
-            resources.gpu =
-                parse_gpu(&gpu).map_err(|e| Invalid::value(field("ResourceConfig.GPU"), e))?;
+            resources.gpu = parse_gpu(&gpu)
+                .map_err(|e| Invalid::value(field("ResourceConfig.GPU"), e.to_string()))?;
         }
     }
     Ok(resources)

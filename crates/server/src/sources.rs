@@ -17,8 +17,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use opendlc_api::CreateJobRequest;
+use opendlc_core::error::Invalid;
 use opendlc_core::sources::{code_mount_path, local_path, DEFAULT_CODE_MOUNT_PATH};
-use opendlc_core::submission::Invalid;
 use opendlc_runtime::pod::mounts::Mount;
 use opendlc_runtime::pod::prepare::CodeCheckout;
 use serde::Deserialize;
@@ -110,7 +110,7 @@ pub fn resolve(
             },
             (None, None) => return Err(Invalid::value(field("Uri"), "is missing")),
         };
-        let source = local_path(&uri).map_err(|rule| Invalid::value(field("Uri"), rule))?;
+        let source = local_path(&uri).map_err(|e| Invalid::value(field("Uri"), e.to_string()))?;
         if !Path::new(source).exists() {
             return Err(Invalid::value(
                 field("Uri"),

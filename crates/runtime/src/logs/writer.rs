@@ -7,8 +7,8 @@ use chrono::Utc;
 
 use super::format::{format_micros, push_record, Stream, Timestamp, MAX_TEXT};
 
-/// Cuts one stream's bytes into lines (see the module docs of [`super::format`] for what ends a
-/// line), splitting over-long lines into pieces of at most [`MAX_TEXT`] bytes.
+/// Cuts one stream's bytes into lines (what ends a line: the module docs of the private
+/// `logs::format`), splitting over-long lines into pieces of at most [`MAX_TEXT`] bytes.
 #[derive(Debug, Default)]
 pub struct LineSplitter {
     /// The start of a line whose end has not arrived yet.

@@ -42,6 +42,39 @@ pub struct PodCgroup {
     limits: Limits,
 }
 
+/// Why a pod's cgroup could not be had. As the runtime's other errors, the message carries
+/// the cause (so `to_string()` alone explains it); the pod's events show it after
+/// "not enforced: ".
+#[derive(Debug, thiserror::Error)]
+pub enum CgroupError {
+    #[error("cannot read {}: {error}", path.display())]
+    Read { path: PathBuf, error: io::Error },
+    #[error("cannot create {}: {error}", path.display())]
+    Create { path: PathBuf, error: io::Error },
+    #[error("cannot open {}: {error}", path.display())]
+    Open { path: PathBuf, error: io::Error },
+    #[error("cannot write {value} to {}: {error}", path.display())]
+    Write {
+        path: PathBuf,
+        value: String,
+        error: io::Error,
+    },
+    #[error("no writable cgroup v1 cpu and memory hierarchies and no cgroup v2")]
+    NoHierarchy,
+    #[error("no writable cgroup v1 cpu and memory hierarchies and no cgroup v2 mount")]
+    NoV2Mount,
+    #[error("this process's cgroup v2 is outside its mount")]
+    OutsideMount,
+    /// `controllers`: those the cgroup offers, "none" if none.
+    #[error(
+        "cgroup v2 at {} does not offer the cpu and memory controllers (it has: {controllers})",
+        dir.display()
+    )]
+    MissingControllers { dir: PathBuf, controllers: String },
+    #[error("cannot create cgroups under {}", dir.display())]
+    NotWritable { dir: PathBuf },
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Version {
     V1,
@@ -50,11 +83,15 @@ enum Version {
 
 impl PodCgroup {
     /// Creates the pod's cgroup with `limits` set; the error says why it could not be had.
-    pub fn create(pod_uid: &str, limits: Limits) -> Result<PodCgroup, String> {
-        let own = fs::read_to_string("/proc/self/cgroup")
-            .map_err(|e| format!("cannot read /proc/self/cgroup: {e}"))?;
-        let mountinfo = fs::read_to_string("/proc/self/mountinfo")
-            .map_err(|e| format!("cannot read /proc/self/mountinfo: {e}"))?;
+    pub fn create(pod_uid: &str, limits: Limits) -> Result<PodCgroup, CgroupError> {
+        let read = |path: &str| {
+            fs::read_to_string(path).map_err(|error| CgroupError::Read {
+                path: path.into(),
+                error,
+            })
+        };
+        let own = read("/proc/self/cgroup")?;
+        let mountinfo = read("/proc/self/mountinfo")?;
         let mounts = parse_mounts(&mountinfo);
         let v1_memory = v1_dir(&own, &mounts, "memory");
         let v1_cpu = v1_dir(&own, &mounts, "cpu");
@@ -76,7 +113,10 @@ impl PodCgroup {
             enable_v2_controllers(&parents[0])?;
         }
         for dir in &dirs {
-            fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+            fs::create_dir_all(dir).map_err(|error| CgroupError::Create {
+                path: dir.clone(),
+                error,
+            })?;
             cgroup.dirs.push(dir.clone());
         }
         // From here on, a failure removes what was made (Drop is not enough: the caller gets
@@ -88,7 +128,7 @@ impl PodCgroup {
         Ok(cgroup)
     }
 
-    fn configure(&mut self) -> Result<(), String> {
+    fn configure(&mut self) -> Result<(), CgroupError> {
         let quota = self
             .limits
             .cpu_milli
@@ -129,7 +169,10 @@ impl PodCgroup {
             let file = OpenOptions::new()
                 .write(true)
                 .open(&path)
-                .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+                .map_err(|error| CgroupError::Open {
+                    path: path.clone(),
+                    error,
+                })?;
             self.procs.push(file);
         }
         Ok(())
@@ -214,8 +257,12 @@ pub fn join(fds: &[RawFd]) -> io::Result<()> {
     Ok(())
 }
 
-fn write(path: &Path, value: &str) -> Result<(), String> {
-    fs::write(path, value).map_err(|e| format!("cannot write {value} to {}: {e}", path.display()))
+fn write(path: &Path, value: &str) -> Result<(), CgroupError> {
+    fs::write(path, value).map_err(|error| CgroupError::Write {
+        path: path.to_path_buf(),
+        value: value.to_string(),
+        error,
+    })
 }
 
 fn kill_all(dir: &Path) {
@@ -312,40 +359,39 @@ fn v1_dir(own: &str, mounts: &[Mount], controller: &str) -> Option<PathBuf> {
 
 /// The directory of this process's cgroup in the v2 hierarchy, if it can have children with
 /// the cpu and memory controllers.
-fn v2_dir(own: &str, mounts: &[Mount]) -> Result<PathBuf, String> {
+fn v2_dir(own: &str, mounts: &[Mount]) -> Result<PathBuf, CgroupError> {
     let path = own
         .lines()
         .find_map(|line| line.strip_prefix("0::"))
-        .ok_or("no writable cgroup v1 cpu and memory hierarchies and no cgroup v2")?;
-    let mount = mounts
-        .iter()
-        .find(|m| m.v2)
-        .ok_or("no writable cgroup v1 cpu and memory hierarchies and no cgroup v2 mount")?;
-    let dir = under(mount, path).ok_or("this process's cgroup v2 is outside its mount")?;
+        .ok_or(CgroupError::NoHierarchy)?;
+    let mount = mounts.iter().find(|m| m.v2).ok_or(CgroupError::NoV2Mount)?;
+    let dir = under(mount, path).ok_or(CgroupError::OutsideMount)?;
     let controllers = fs::read_to_string(dir.join("cgroup.controllers")).unwrap_or_default();
     let has = |c: &str| controllers.split_whitespace().any(|x| x == c);
     if !(has("cpu") && has("memory")) {
-        return Err(format!(
-            "cgroup v2 at {} does not offer the cpu and memory controllers (it has: {})",
-            dir.display(),
-            if controllers.trim().is_empty() {
-                "none"
-            } else {
-                controllers.trim()
-            }
-        ));
+        let controllers = match controllers.trim() {
+            "" => "none",
+            some => some,
+        };
+        return Err(CgroupError::MissingControllers {
+            dir,
+            controllers: controllers.to_string(),
+        });
     }
     if !writable(&dir) {
-        return Err(format!("cannot create cgroups under {}", dir.display()));
+        return Err(CgroupError::NotWritable { dir });
     }
     Ok(dir)
 }
 
 /// Delegates cpu and memory to `parent/opendlc`'s children. cgroup v2 allows controllers in a
 /// cgroup's children only when it has no processes of its own: `opendlc` never does.
-fn enable_v2_controllers(parent: &Path) -> Result<(), String> {
+fn enable_v2_controllers(parent: &Path) -> Result<(), CgroupError> {
     let base = parent.join("opendlc");
-    fs::create_dir_all(&base).map_err(|e| format!("cannot create {}: {e}", base.display()))?;
+    fs::create_dir_all(&base).map_err(|error| CgroupError::Create {
+        path: base.clone(),
+        error,
+    })?;
     for dir in [parent, base.as_path()] {
         let control = dir.join("cgroup.subtree_control");
         let enabled = fs::read_to_string(&control).unwrap_or_default();
@@ -375,6 +421,32 @@ fn writable(dir: &Path) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn errors_say_what_failed_and_why() {
+        let denied = || io::Error::from(io::ErrorKind::PermissionDenied);
+        let write = CgroupError::Write {
+            path: "/sys/fs/cgroup/opendlc/p/cpu.max".into(),
+            value: "50000 100000".into(),
+            error: denied(),
+        };
+        assert_eq!(
+            write.to_string(),
+            format!(
+                "cannot write 50000 100000 to /sys/fs/cgroup/opendlc/p/cpu.max: {}",
+                denied()
+            )
+        );
+        let missing = CgroupError::MissingControllers {
+            dir: "/sys/fs/cgroup/user.slice".into(),
+            controllers: "none".into(),
+        };
+        assert_eq!(
+            missing.to_string(),
+            "cgroup v2 at /sys/fs/cgroup/user.slice does not offer the cpu and memory \
+             controllers (it has: none)"
+        );
+    }
 
     const MOUNTINFO: &str = "\
 30 25 0:26 / /sys/fs/cgroup ro,nosuid - tmpfs tmpfs ro,mode=755

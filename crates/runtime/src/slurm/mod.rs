@@ -6,7 +6,7 @@
 //! - [`cli`]: `sbatch`, `squeue`, `scancel` and the parsing of their output.
 //! - addresses are filled in by each pod's shim once Slurm has placed the gang
 //!   (`crate::pod::peers`): every task records its node before it runs the shim.
-//! - [`monitor`]: one task that watches every gang: the pod files (started.json, exit.json,
+//! - `monitor` (private): one task that watches every gang: the pod files (started.json, exit.json,
 //!   written by the shims on the shared directory) and the Slurm job's state and reason.
 //!
 //! Pod directories must be on a directory every node sees at the same path (the server's data

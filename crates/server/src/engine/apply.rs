@@ -488,7 +488,7 @@ impl Engine {
     }
 
     /// How the runtime finds a pod.
-    pub fn pod_ref(&self, pod: &opendlc_core::Pod) -> PodRef {
+    pub fn pod_ref(&self, pod: &Pod) -> PodRef {
         PodRef {
             job_id: pod.job_id.clone(),
             pod_id: pod.pod_id.clone(),
@@ -555,7 +555,7 @@ pub fn grace_period(job: &Job) -> Duration {
 /// is small, and the job fails visibly if it happens.
 pub(super) fn free_ports(n: usize) -> Vec<u16> {
     let mut ports = Vec::with_capacity(n);
-    let mut seen = std::collections::HashSet::with_capacity(n);
+    let mut seen = HashSet::with_capacity(n);
     while ports.len() < n {
         let port = std::net::TcpListener::bind((PORT_HOST, 0))
             .and_then(|l| l.local_addr())

@@ -182,7 +182,7 @@ pub struct EngineConfig {
     /// The data directory (`sources.yaml`).
     pub data_dir: PathBuf,
     /// How long a minute of JobReservedMinutes lasts (60 s; tests shorten it).
-    pub minute: std::time::Duration,
+    pub minute: Duration,
     /// The pool, its quotas and whether preemption is on.
     pub capacity: Capacity,
     /// Whether a running job may be preempted unless its `preemptible` tag says otherwise.

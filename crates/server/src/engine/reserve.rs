@@ -101,7 +101,7 @@ impl Engine {
 
     /// The job takes its final status and frees its resources.
     pub(super) fn finish_now(&mut self, job_id: &str, outcome: Outcome) {
-        let t = opendlc_store::Transition {
+        let t = Transition {
             to: outcome.status,
             reason: Some(outcome.reason),
             at: self.clock.now(),

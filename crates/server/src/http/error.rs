@@ -1,7 +1,7 @@
 //! The one mapping from errors to the Alibaba error envelope.
 
 use opendlc_api::{ErrorCode, FieldError};
-use opendlc_core::submission::Invalid;
+use opendlc_core::error::Invalid;
 use opendlc_store::StoreError;
 
 use crate::engine::EngineError;

@@ -73,6 +73,7 @@ fn join_pod(pid: i32) -> Result<(), String> {
             drop((out_w, err_w));
             // A second fork detaches the relay: the rank never sees it as a child of its own,
             // and the pod's shim (a subreaper) reaps it.
+            // SAFETY: as above; this child has one thread.
             if let Ok(ForkResult::Child) = unsafe { fork() } {
                 relay([(out_r, log_out), (err_r, log_err)]);
             }
