@@ -139,7 +139,11 @@ pub fn validate_create(req: &CreateJobRequest, ctx: &SubmitContext<'_>) -> Resul
                 .map(|r| r.pod_count)
                 .sum::<u32>()
         };
-        crate::data_juicer::validate(req, count(|_| true), count(|r| r.role == Role::Master))?;
+        crate::frameworks::data_juicer::validate(
+            req,
+            count(|_| true),
+            count(|r| r.role == Role::Master),
+        )?;
     }
     crate::sources::validate(req)?;
     let job = Job {

@@ -1,18 +1,19 @@
 //! What a job type needs on the local runtime beyond its environment variables: files written
 //! before its pods start and commands of its own for some roles. MPIJob: the hostfile, the
-//! remote shell and the Worker pods' `opendlc mpi-worker` (`opendlc_core::mpi`). RayJob: the
-//! ports of the Ray processes, the head's and the workers' `ray start` (`opendlc_core::ray`).
+//! remote shell and the Worker pods' `opendlc mpi-worker` (`opendlc_core::frameworks::mpi`). RayJob: the
+//! ports of the Ray processes, the head's and the workers' `ray start` (`opendlc_core::frameworks::ray`).
 //! DataJuicerJob: `dj-process` on its config, on a Ray cluster of its pods when distributed
-//! (`opendlc_core::data_juicer`). A framework that is not installed fails the pods at once,
+//! (`opendlc_core::frameworks::data_juicer`). A framework that is not installed fails the pods at once,
 //! saying what is missing.
 
 use std::collections::{BTreeMap, HashMap};
 
-use opendlc_core::data_juicer::{self, Mode};
 use opendlc_core::env_contract::PodPlan;
 use opendlc_core::env_value::EnvValue;
-use opendlc_core::ray::{self, HeadPorts, NodePorts, NodeShape};
-use opendlc_core::{mpi, Job, JobType, Pod, Role};
+use opendlc_core::frameworks::data_juicer::{self, Mode};
+use opendlc_core::frameworks::mpi;
+use opendlc_core::frameworks::ray::{self, HeadPorts, NodePorts, NodeShape};
+use opendlc_core::{Job, JobType, Pod, Role};
 
 use super::apply::{free_ports, Engine};
 

@@ -6,8 +6,9 @@ use opendlc_api::{
     ErrorCode, GetDashboardRequest, GetDashboardResponseBody, GetRayDashboardRequest,
     GetRayDashboardResponseBody,
 };
+use opendlc_core::frameworks::data_juicer;
 use opendlc_core::time::now_millis;
-use opendlc_core::{data_juicer, JobStatus, JobType};
+use opendlc_core::{JobStatus, JobType};
 
 use super::access;
 use crate::auth::token::{Claims, TargetType};
