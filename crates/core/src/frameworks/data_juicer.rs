@@ -10,14 +10,45 @@
 //!   `config` Data-Juicer is told to use its Ray executor (`--executor_type ray`).
 //! - `EnableResourceEstimation` and `ResourceLimit` size PAI's cloud resources; a job here
 //!   has the resources its JobSpecs ask for, so they are accepted and recorded only.
+//!
+//! Roles: Master and Workers, any number of each as far as the roles go ([`validate`] checks
+//! them against the mode); every pod decides the job's success.
 
 use opendlc_api::{CreateJobRequest, DataJuicerConfig};
 
+use super::{Framework, RoleRule};
+use crate::job::RoleSpec;
+use crate::job_type::Role;
 use crate::shell::quote as shell_quote;
 use crate::submission::Invalid;
 
 /// Data-Juicer's command-line entry point.
 pub const PROGRAM: &str = "dj-process";
+
+pub struct DataJuicer;
+
+const ROLES: &[RoleRule] = &[RoleRule::new(Role::Master), RoleRule::new(Role::Worker)];
+
+impl Framework for DataJuicer {
+    fn description(&self) -> &'static str {
+        "Data-Juicer data processing: one pod, or a Ray cluster (ExecutionMode distributed)"
+    }
+
+    fn roles(&self) -> &'static [RoleRule] {
+        ROLES
+    }
+
+    fn validate(&self, req: &CreateJobRequest, roles: &[RoleSpec]) -> Result<(), Invalid> {
+        let count = |pick: fn(&RoleSpec) -> bool| {
+            roles
+                .iter()
+                .filter(|r| pick(r))
+                .map(|r| r.pod_count)
+                .sum::<u32>()
+        };
+        validate(req, count(|_| true), count(|r| r.role == Role::Master))
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {

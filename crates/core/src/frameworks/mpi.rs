@@ -6,13 +6,33 @@
 //! inside the named Worker pod, where `opendlc mpi-worker` serves it. A plain `mpirun python
 //! train.py` in the Launcher therefore starts one rank per slot in the Workers. The Launcher's
 //! exit decides the job; Workers serve until it ends (they do not count for its success).
+//!
+//! Roles: one Launcher (required, rank 0, runs the UserCommand), Workers.
 
 use std::path::Path;
 
+use super::{Framework, RoleRule};
 use crate::env_contract::PodPlan;
 use crate::env_value::EnvValue;
 use crate::job_type::Role;
 use crate::shell::quote as shell_quote;
+
+pub struct Mpi;
+
+const ROLES: &[RoleRule] = &[
+    RoleRule::new(Role::Launcher).single().required(),
+    RoleRule::new(Role::Worker).serves(),
+];
+
+impl Framework for Mpi {
+    fn description(&self) -> &'static str {
+        "MPI: the Launcher's mpirun starts the ranks inside the Worker pods"
+    }
+
+    fn roles(&self) -> &'static [RoleRule] {
+        ROLES
+    }
+}
 
 /// Where a Worker's remote shell listens on TCP (`host:port` is chosen by the worker), when its
 /// pods are on several hosts; on one host it listens on a Unix socket in the MPI directory.
@@ -118,6 +138,7 @@ pub fn worker_command(dir: &Path, program: &Path, pod_id: &str) -> String {
 mod tests {
     use std::collections::BTreeMap;
 
+    use super::super::testing;
     use super::*;
     use crate::env_contract::{plan_pods, Rendezvous, RolePlan};
     use crate::resources::Resources;
@@ -190,5 +211,25 @@ mod tests {
             pod_env("j-worker-1", false)[1],
             (LISTEN_ENV.to_string(), EnvValue::address_of("j-worker-1"))
         );
+    }
+
+    #[test]
+    fn the_launcher_is_required_and_alone_decides_success() {
+        let job = testing::job(
+            JobType::MPIJob,
+            &[(Role::Worker, 2, None), (Role::Launcher, 1, None)],
+            "mpirun python x.py",
+        );
+        let deciding: Vec<Role> = job
+            .roles
+            .iter()
+            .filter(|r| r.considered_in_success)
+            .map(|r| r.role)
+            .collect();
+        assert_eq!(deciding, [Role::Launcher]);
+        assert_eq!(testing::plans(&job)[0].pod_id, "dlcx-launcher-0");
+        let req = testing::request(JobType::MPIJob, &[(Role::Worker, 2, None)], "x");
+        let err = testing::submit(&req, false).unwrap_err();
+        assert!(err.to_string().contains("needs one Launcher"), "{err}");
     }
 }

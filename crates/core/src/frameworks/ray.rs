@@ -5,10 +5,31 @@
 //! Every Ray process listens on ports chosen for the job when its pods start (many clusters
 //! share this host), given on the `ray start` command lines below. `ray` must be on the pods'
 //! PATH (`pip install "ray[default]"`).
+//!
+//! Roles: one Head (required, rank 0), Workers.
 
 use serde::{Deserialize, Serialize};
 
+use super::{Framework, RoleRule};
+use crate::job_type::Role;
 use crate::shell::quote as shell_quote;
+
+pub struct Ray;
+
+const ROLES: &[RoleRule] = &[
+    RoleRule::new(Role::Head).single().required(),
+    RoleRule::new(Role::Worker).serves(),
+];
+
+impl Framework for Ray {
+    fn description(&self) -> &'static str {
+        "Ray: the Head starts a cluster the Workers join, then runs the command as the driver"
+    }
+
+    fn roles(&self) -> &'static [RoleRule] {
+        ROLES
+    }
+}
 
 /// The file, in the job's Ray directory, that holds its [`HeadPorts`].
 pub const HEAD_FILE: &str = "head.json";
@@ -157,7 +178,9 @@ pub fn worker_command(
 
 #[cfg(test)]
 mod tests {
+    use super::super::testing;
     use super::*;
+    use crate::JobType;
 
     fn head() -> HeadPorts {
         HeadPorts {
@@ -210,5 +233,24 @@ mod tests {
             "{command}"
         );
         assert!(command.contains("--num-cpus=1 --num-gpus=1 --disable-usage-stats --block &"));
+    }
+
+    #[test]
+    fn the_head_is_required_and_alone_decides_success() {
+        let job = testing::job(
+            JobType::RayJob,
+            &[(Role::Worker, 2, None), (Role::Head, 1, None)],
+            "python driver.py",
+        );
+        let deciding: Vec<Role> = job
+            .roles
+            .iter()
+            .filter(|r| r.considered_in_success)
+            .map(|r| r.role)
+            .collect();
+        assert_eq!(deciding, [Role::Head]);
+        let req = testing::request(JobType::RayJob, &[(Role::Worker, 1, None)], "x");
+        let err = testing::submit(&req, false).unwrap_err();
+        assert!(err.to_string().contains("needs one Head"), "{err}");
     }
 }
