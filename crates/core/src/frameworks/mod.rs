@@ -1,7 +1,13 @@
 //! What each job type means, one module per framework: its roles (which one a job must have,
-//! which have exactly one pod, which decide the job's success), the order of its ranks and its
-//! part of the env contract. Pure: the API, the CLI, the console, submission and the env
-//! contract ask [`JobType::framework`].
+//! which have exactly one pod, which decide the job's success), the order of its ranks, its
+//! part of the env contract, the programs it needs, the files written before its pods start and
+//! the commands it runs for some roles.
+//!
+//! Everything here is pure. The server does the I/O a framework asks for (`engine/frameworks.rs`
+//! checks that [`Framework::programs`] are installed, picks the free ports [`Framework::setup`]
+//! asks for, writes its [`JobFiles`]), and nothing else in opendlc matches on job types: the
+//! API, the CLI, the console, submission, the env contract and the engine all ask
+//! [`JobType::framework`].
 //!
 //! # How to add a job type
 //!
@@ -22,10 +28,14 @@ pub mod slurm;
 pub mod tensorflow;
 pub mod xgboost;
 
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
 use opendlc_api::CreateJobRequest;
 
 use crate::env_contract::{PodPlan, Rendezvous};
-use crate::job::RoleSpec;
+use crate::env_value::EnvValue;
+use crate::job::{Job, RoleSpec};
 use crate::job_type::{JobType, Role};
 use crate::submission::Invalid;
 
@@ -47,7 +57,7 @@ impl JobType {
 }
 
 /// A job type's meaning. Every method but the first two has a default: no more than the base
-/// env contract.
+/// env contract, the UserCommand in every pod.
 pub trait Framework: Sync {
     /// What a job of this type runs, in one line (the CLI's help, the console's form).
     fn description(&self) -> &'static str;
@@ -78,6 +88,22 @@ pub trait Framework: Sync {
     /// Adds the framework's variables to the env of the job's pods, planned in rank order with
     /// the base contract in place.
     fn add_env(&self, _world: &World<'_>, _pods: &mut [PodPlan]) {}
+
+    /// Whether the job's pods form a Ray cluster (GetRayDashboard links to its head).
+    fn runs_ray(&self, _job: &Job) -> bool {
+        false
+    }
+
+    /// Programs that must be on the pods' PATH before they start.
+    fn programs(&self, _job: &Job) -> Vec<Program> {
+        Vec::new()
+    }
+
+    /// The files to write before the job's pods start and what the framework adds to each
+    /// pod; an error fails the pods, saying why.
+    fn setup(&self, _ctx: &mut SetupContext<'_>) -> Result<Setup, String> {
+        Ok(Setup::default())
+    }
 }
 
 impl dyn Framework {
@@ -156,6 +182,100 @@ pub struct World<'a> {
     pub rendezvous: &'a Rendezvous,
 }
 
+/// A program a framework runs, and what provides it (for the message when it is missing).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Program {
+    pub name: &'static str,
+    pub provided_by: &'static str,
+}
+
+/// What [`Framework::setup`] is given: the job and what only the server knows.
+pub struct SetupContext<'a> {
+    pub job: &'a Job,
+    /// Every pod of the job, in rank order.
+    pub plans: &'a [PodPlan],
+    /// The job's directory; a framework's files go in it.
+    pub job_dir: &'a Path,
+    /// The opendlc binary, as the pods run it.
+    pub program: &'a Path,
+    /// Whether every pod runs on one host (the local runtime).
+    pub one_host: bool,
+    /// The pods' host's directory for temporary files.
+    pub temp_dir: &'a Path,
+    /// `n` distinct ports free right now where the pods run.
+    pub free_ports: &'a mut dyn FnMut(usize) -> Vec<u16>,
+}
+
+/// What a framework needs before its pods start, and what it adds to them.
+#[derive(Debug, Default, PartialEq)]
+pub struct Setup {
+    /// Written in this order.
+    pub files: Vec<JobFiles>,
+    pub launch: Launch,
+}
+
+/// Files written into one directory (created if missing) before the job's pods start.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobFiles {
+    pub dir: PathBuf,
+    /// Whether only the server's user may enter the directory.
+    pub private: bool,
+    /// By name within `dir`.
+    pub files: Vec<(&'static str, Contents)>,
+    /// What failing to write them is called ("failed to write … in DIR").
+    pub failure: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Contents {
+    Text(String),
+    /// A random secret, readable by the server's user only, written whole or not at all, once
+    /// per job: the pods of every incarnation share it.
+    Secret,
+}
+
+/// What the pods of one job get from its framework.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Launch {
+    /// Every pod's variables.
+    pub env: Vec<(String, EnvValue)>,
+    /// Each pod's own (by PodId): its own address, say.
+    pub pod_env: HashMap<String, Vec<(String, EnvValue)>>,
+    /// The command of each pod that runs one of the framework's (by PodId).
+    pub commands: HashMap<String, String>,
+}
+
+impl Launch {
+    /// The pod's environment and command, with the framework's part added.
+    pub fn apply(
+        &self,
+        pod_id: &str,
+        env: &mut BTreeMap<String, EnvValue>,
+        command: String,
+    ) -> String {
+        env.extend(self.env.iter().cloned());
+        env.extend(self.pod_env.get(pod_id).into_iter().flatten().cloned());
+        self.commands.get(pod_id).cloned().unwrap_or(command)
+    }
+}
+
+/// The command of `role`'s pods: the role's own, else the job's.
+pub fn role_command(job: &Job, role: Role) -> String {
+    job.roles
+        .iter()
+        .find(|r| r.role == role)
+        .and_then(|r| r.command.clone())
+        .unwrap_or_else(|| job.user_command.clone())
+}
+
+/// Whether `role` has a command of its own (its JobSpec's UserCommand): then its pods run it
+/// instead of the framework's.
+fn has_own_command(job: &Job, role: Role) -> bool {
+    job.roles
+        .iter()
+        .any(|r| r.role == role && r.command.is_some())
+}
+
 #[cfg(test)]
 pub(crate) mod testing;
 
@@ -183,5 +303,20 @@ mod tests {
             // Some role decides the job's success.
             assert!(framework.roles().iter().any(|r| r.decides_success), "{t}");
         }
+    }
+
+    #[test]
+    fn launch_adds_env_and_replaces_the_commands_it_names() {
+        let launch = Launch {
+            env: vec![("A".into(), "1".into())],
+            pod_env: HashMap::from([("p-0".to_string(), vec![("B".into(), "2".into())])]),
+            commands: HashMap::from([("p-0".to_string(), "framework".to_string())]),
+        };
+        let mut env = BTreeMap::new();
+        assert_eq!(launch.apply("p-0", &mut env, "user".into()), "framework");
+        assert_eq!(env.len(), 2);
+        let mut env = BTreeMap::new();
+        assert_eq!(launch.apply("p-1", &mut env, "user".into()), "user");
+        assert_eq!(env.keys().collect::<Vec<_>>(), ["A"]);
     }
 }

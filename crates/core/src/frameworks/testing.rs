@@ -1,9 +1,12 @@
-//! What the frameworks' tests share: roles and pods as planned, jobs as CreateJob accepts them.
+//! What the frameworks' tests share: roles and pods as planned, jobs as CreateJob accepts them,
+//! and a setup on a made-up host.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
 use opendlc_api::{CreateJobRequest, JobSpec, ResourceConfig};
 
+use super::{Setup, SetupContext};
 use crate::env_contract::{plan_pods, PodPlan, Rendezvous, RolePlan};
 use crate::job::Job;
 use crate::job_type::{JobType, Role};
@@ -98,4 +101,25 @@ pub fn plans(job: &Job) -> Vec<PodPlan> {
         ports: job.ports.clone(),
     };
     plan_pods(&job.job_id, job.job_type, &roles, &rendezvous, &job.envs)
+}
+
+/// The job's setup with its files under `/d/jobs/dlcx`, the binary at `/bin/opendlc`, every
+/// pod on one host, and free ports counted from 3000.
+pub fn setup(job: &Job) -> Result<Setup, String> {
+    let plans = plans(job);
+    let mut next = 3000;
+    let mut free_ports = |n: usize| {
+        let ports = (next..next + n as u16).collect();
+        next += n as u16;
+        ports
+    };
+    job.job_type.framework().setup(&mut SetupContext {
+        job,
+        plans: &plans,
+        job_dir: Path::new("/d/jobs/dlcx"),
+        program: Path::new("/bin/opendlc"),
+        one_host: true,
+        temp_dir: Path::new("/tmp"),
+        free_ports: &mut free_ports,
+    })
 }

@@ -42,7 +42,7 @@ pub const POD_PID_ENV: &str = "OPENDLC_MPI_POD_PID";
 pub use opendlc_core::frameworks::mpi::LISTEN_ENV;
 /// The job's secret in its MPI directory (written by the server): what a remote shell must
 /// present to a worker that listens on TCP.
-pub const SECRET_FILE: &str = "secret";
+pub use opendlc_core::frameworks::mpi::SECRET_FILE;
 
 /// What the remote shell asks a worker to run.
 #[derive(Debug, Serialize, Deserialize)]
