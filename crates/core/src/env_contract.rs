@@ -10,6 +10,9 @@
 //! | `NPROC_PER_NODE` | the pod's GPUs, at least 1                                          |
 //! | `JOB_NAME`       | the JobId                                                          |
 //!
+//! Ranks follow the job type's role order, and each job type adds its own variables on top
+//! (TF_CONFIG, PET_*, DMLC_* …: [`crate::frameworks`]).
+//!
 //! The contract wins over a user `Envs` entry of the same name: a job cannot break its own
 //! rendezvous by accident. Addresses are symbolic (the address of pod `<job>-master-0`): each
 //! runtime resolves them (`crate::env_value`).
@@ -17,6 +20,7 @@
 use std::collections::BTreeMap;
 
 use crate::env_value::EnvValue;
+use crate::frameworks::World;
 use crate::job_type::{JobType, Role};
 use crate::resources::Resources;
 
@@ -44,6 +48,12 @@ impl PodPlan {
     pub fn text(&self, name: &str) -> Option<&str> {
         self.env.get(name).and_then(EnvValue::as_text)
     }
+
+    /// Sets a framework's variables (they win over the user's, as the base contract does).
+    pub fn set_env<'a>(&mut self, vars: impl IntoIterator<Item = (&'a str, EnvValue)>) {
+        self.env
+            .extend(vars.into_iter().map(|(k, v)| (k.to_string(), v)));
+    }
 }
 
 /// Where the job's pods listen: the pod of rank r on `ports[r]`, at its own address.
@@ -58,18 +68,6 @@ impl Rendezvous {
     }
 }
 
-/// Ranks follow role order: the master-like roles first (Master, Chief, Launcher, Head), then
-/// the others in the order the job type lists them.
-fn rank_order(role: Role) -> u8 {
-    match role {
-        Role::Master | Role::Chief | Role::Launcher | Role::Head => 0,
-        Role::Worker => 1,
-        Role::PS => 2,
-        Role::Evaluator => 3,
-        Role::GraphLearn => 4,
-    }
-}
-
 pub fn plan_pods(
     job_id: &str,
     job_type: JobType,
@@ -77,8 +75,10 @@ pub fn plan_pods(
     rendezvous: &Rendezvous,
     user_envs: &BTreeMap<String, String>,
 ) -> Vec<PodPlan> {
+    let framework = job_type.framework();
+    // Ranks follow the job type's role order: its master-like role first.
     let mut ordered: Vec<&RolePlan> = roles.iter().collect();
-    ordered.sort_by_key(|r| rank_order(r.role));
+    ordered.sort_by_key(|r| framework.rank_of_role(r.role));
     let world_size: u32 = roles.iter().map(|r| r.pod_count).sum();
     let master = ordered
         .iter()
@@ -118,112 +118,18 @@ pub fn plan_pods(
             rank += 1;
         }
     }
-    add_framework_env(job_type, &master, rendezvous, &mut pods);
+    let world = World {
+        master: &master,
+        rendezvous,
+    };
+    framework.add_env(&world, &mut pods);
     pods
-}
-
-/// What each framework reads on top of the base contract.
-fn add_framework_env(
-    job_type: JobType,
-    master: &str,
-    rendezvous: &Rendezvous,
-    pods: &mut [PodPlan],
-) {
-    let world_size = pods.len().to_string();
-    let tf_config = (job_type == JobType::TFJob).then(|| TfCluster::of(pods, rendezvous));
-    for pod in pods.iter_mut() {
-        let rank = pod.rank.to_string();
-        let task =
-            serde_json::json!({"type": pod.role.as_str().to_ascii_lowercase(), "index": pod.index});
-        let extra: Vec<(&str, EnvValue)> = match job_type {
-            JobType::PyTorchJob => vec![
-                // torchrun takes its flags from PET_* variables.
-                ("PET_NNODES", world_size.clone().into()),
-                ("PET_NODE_RANK", rank.into()),
-                ("PET_MASTER_ADDR", EnvValue::address_of(master)),
-                ("PET_MASTER_PORT", rendezvous.port(0).to_string().into()),
-                (
-                    "PET_NPROC_PER_NODE",
-                    pod.text("NPROC_PER_NODE").unwrap_or("1").into(),
-                ),
-            ],
-            JobType::TFJob => {
-                let cluster = tf_config.as_ref().expect("planned for TFJob");
-                vec![("TF_CONFIG", cluster.config_of(task))]
-            }
-            JobType::XGBoostJob => vec![
-                // Rabit: the rank-0 pod runs the tracker on MASTER_PORT.
-                ("DMLC_TRACKER_URI", EnvValue::address_of(master)),
-                ("DMLC_TRACKER_PORT", rendezvous.port(0).to_string().into()),
-                ("DMLC_TASK_ID", rank.into()),
-                ("DMLC_NUM_WORKER", world_size.clone().into()),
-                ("DMLC_ROLE", "worker".into()),
-            ],
-            JobType::ElasticBatchJob => {
-                // Spelled as KubeDL spells it.
-                let config = serde_json::json!({"task": task, "environment": "cloud"});
-                vec![("ElASTICBATCH_CONFIG", config.to_string().into())]
-            }
-            JobType::OneFlowJob => vec![("LOCAL_RANK", "0".into())],
-            JobType::MPIJob | JobType::RayJob | JobType::DataJuicerJob | JobType::SlurmJob => {
-                Vec::new()
-            }
-        };
-        pod.env
-            .extend(extra.into_iter().map(|(k, v)| (k.to_string(), v)));
-    }
-}
-
-/// TF_CONFIG's cluster: every task but evaluators (which only read checkpoints), by role, each
-/// as `<address of its pod>:<its port>`.
-struct TfCluster {
-    cluster: BTreeMap<String, Vec<String>>,
-    /// The placeholder standing for each pod's address in `cluster`, and the pod.
-    placeholders: Vec<(String, String)>,
-}
-
-impl TfCluster {
-    fn of(pods: &[PodPlan], rendezvous: &Rendezvous) -> Self {
-        let mut cluster: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        let mut placeholders = Vec::new();
-        for pod in pods.iter().filter(|p| p.role != Role::Evaluator) {
-            // TF_CONFIG holds no user text: this mark cannot occur in it otherwise.
-            let marker = format!("@address-of-rank-{}@", pod.rank);
-            cluster
-                .entry(pod.role.as_str().to_ascii_lowercase())
-                .or_default()
-                .push(format!("{marker}:{}", rendezvous.port(pod.rank)));
-            placeholders.push((marker, pod.pod_id.clone()));
-        }
-        TfCluster {
-            cluster,
-            placeholders,
-        }
-    }
-
-    fn config_of(&self, task: serde_json::Value) -> EnvValue {
-        let config =
-            serde_json::json!({"cluster": self.cluster, "task": task, "environment": "cloud"});
-        EnvValue::with_addresses(&config.to_string(), &self.placeholders)
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn role(role: Role, pod_count: u32) -> RolePlan {
-        RolePlan {
-            role,
-            pod_count,
-            resources: Resources::new(1000, 1024, 0),
-        }
-    }
-
-    /// A variable with each address written as `<PodId>`.
-    fn text(pod: &PodPlan, name: &str) -> String {
-        pod.env[name].resolve(|pod_id| format!("<{pod_id}>"))
-    }
+    use crate::frameworks::testing::{role, text};
 
     fn rdzv() -> Rendezvous {
         Rendezvous {
@@ -280,102 +186,5 @@ mod tests {
         assert_eq!(text(&pods[0], "RANK"), "0");
         assert_eq!(text(&pods[1], "RANK"), "1");
         assert_eq!(text(&pods[1], "WORLD_SIZE"), "2");
-    }
-
-    fn rdzv_of(n: u16) -> Rendezvous {
-        Rendezvous {
-            ports: (0..n).map(|i| 2000 + i).collect(),
-        }
-    }
-
-    #[test]
-    fn torchrun_reads_pet_variables() {
-        let pods = plan_pods(
-            "dlcx",
-            JobType::PyTorchJob,
-            &[role(Role::Worker, 2)],
-            &rdzv_of(2),
-            &BTreeMap::new(),
-        );
-        let env = &pods[1];
-        assert_eq!(
-            (text(env, "PET_NNODES"), text(env, "PET_NODE_RANK")),
-            ("2".into(), "1".into())
-        );
-        assert_eq!(text(env, "PET_MASTER_ADDR"), "<dlcx-worker-0>");
-        assert_eq!(text(env, "PET_MASTER_PORT"), "2000");
-        assert_eq!(text(env, "PET_NPROC_PER_NODE"), "1");
-    }
-
-    #[test]
-    fn tf_config_lists_the_cluster_and_the_task() {
-        let roles = [
-            role(Role::Worker, 2),
-            role(Role::Chief, 1),
-            role(Role::PS, 1),
-            role(Role::Evaluator, 1),
-        ];
-        let pods = plan_pods(
-            "dlcx",
-            JobType::TFJob,
-            &roles,
-            &rdzv_of(5),
-            &BTreeMap::new(),
-        );
-        let config: serde_json::Value = serde_json::from_str(&text(&pods[2], "TF_CONFIG")).unwrap();
-        assert_eq!(
-            config,
-            serde_json::json!({
-                "cluster": {
-                    "chief": ["<dlcx-chief-0>:2000"],
-                    "worker": ["<dlcx-worker-0>:2001", "<dlcx-worker-1>:2002"],
-                    "ps": ["<dlcx-ps-0>:2003"],
-                },
-                "task": {"type": "worker", "index": 1},
-                "environment": "cloud",
-            })
-        );
-        let evaluator: serde_json::Value =
-            serde_json::from_str(&text(&pods[4], "TF_CONFIG")).unwrap();
-        assert_eq!(
-            evaluator["task"],
-            serde_json::json!({"type": "evaluator", "index": 0})
-        );
-    }
-
-    #[test]
-    fn xgboost_gets_the_rabit_tracker() {
-        let pods = plan_pods(
-            "dlcx",
-            JobType::XGBoostJob,
-            &[role(Role::Master, 1), role(Role::Worker, 2)],
-            &rdzv_of(3),
-            &BTreeMap::new(),
-        );
-        let env = &pods[2];
-        assert_eq!(text(env, "DMLC_TRACKER_URI"), "<dlcx-master-0>");
-        assert_eq!(text(env, "DMLC_TRACKER_PORT"), "2000");
-        assert_eq!(
-            (text(env, "DMLC_TASK_ID"), text(env, "DMLC_NUM_WORKER")),
-            ("2".to_string(), "3".to_string())
-        );
-        assert_eq!(text(env, "RANK"), "2");
-    }
-
-    #[test]
-    fn elastic_batch_gets_its_config() {
-        let pods = plan_pods(
-            "dlcx",
-            JobType::ElasticBatchJob,
-            &[role(Role::Worker, 2)],
-            &rdzv_of(2),
-            &BTreeMap::new(),
-        );
-        let config: serde_json::Value =
-            serde_json::from_str(&text(&pods[1], "ElASTICBATCH_CONFIG")).unwrap();
-        assert_eq!(
-            config,
-            serde_json::json!({"task": {"type": "worker", "index": 1}, "environment": "cloud"})
-        );
     }
 }

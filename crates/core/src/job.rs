@@ -120,6 +120,16 @@ impl Job {
         crate::restart::hang_interval_secs(settings.error_monitoring_args.as_deref())
     }
 
+    /// The command of `role`'s pods: the role's own (its JobSpec's UserCommand), else the
+    /// job's.
+    pub fn command_of(&self, role: Role) -> String {
+        self.roles
+            .iter()
+            .find(|r| r.role == role)
+            .and_then(|r| r.command.clone())
+            .unwrap_or_else(|| self.user_command.clone())
+    }
+
     /// With `Settings.EnableSanityCheck`: the parsed `SanityCheckArgs` (validated at
     /// CreateJob, so an error here falls back to the defaults).
     pub fn sanity_settings(&self) -> Option<crate::sanity::Settings> {

@@ -1,4 +1,6 @@
-//! Job types and the roles each one accepts.
+//! Job types and role names: the names the API, the CLI and the console use. What each job
+//! type means (its roles, env, files, commands, success rule) is its framework's
+//! (`crate::frameworks`).
 
 use crate::status::{string_enum, UnknownValue};
 
@@ -34,44 +36,13 @@ impl JobType {
 
     /// What a job of this type runs, in one line (the CLI's help, the console's form).
     pub fn description(self) -> &'static str {
-        match self {
-            JobType::PyTorchJob => "PyTorch: torchrun's environment in every pod (MASTER_ADDR, RANK, WORLD_SIZE, PET_*)",
-            JobType::TFJob => "TensorFlow: TF_CONFIG describing the Chief, PS, Worker and Evaluator pods",
-            JobType::MPIJob => "MPI: the Launcher's mpirun starts the ranks inside the Worker pods",
-            JobType::XGBoostJob => "XGBoost: the rank-0 pod runs the Rabit tracker the others join (DMLC_*)",
-            JobType::RayJob => "Ray: the Head starts a cluster the Workers join, then runs the command as the driver",
-            JobType::DataJuicerJob => "Data-Juicer data processing: one pod, or a Ray cluster (ExecutionMode distributed)",
-            JobType::ElasticBatchJob => "Elastic batch: Master and Worker pods with ElASTICBATCH_CONFIG",
-            JobType::OneFlowJob => "OneFlow: the base distributed environment, one process per pod",
-            JobType::SlurmJob => "Slurm: the command runs in the job's Slurm allocation (serve --runtime slurm)",
-        }
+        self.framework().description()
     }
 
-    /// The roles a job of this type may have (GOSDK `job_spec_model.go`, PAI CLI role names).
-    pub fn roles(self) -> &'static [Role] {
-        use Role::*;
-        match self {
-            JobType::TFJob => &[Chief, PS, Worker, Evaluator, GraphLearn],
-            JobType::PyTorchJob
-            | JobType::XGBoostJob
-            | JobType::OneFlowJob
-            | JobType::ElasticBatchJob => &[Master, Worker],
-            JobType::MPIJob => &[Launcher, Worker],
-            JobType::RayJob => &[Head, Worker],
-            JobType::DataJuicerJob | JobType::SlurmJob => &[Master, Worker],
-        }
-    }
-
-    /// Types where at most one pod may play the master (PAI: "Master is optional; if not
-    /// specified, the first Worker is the master").
-    pub fn has_single_master(self) -> bool {
-        matches!(
-            self,
-            JobType::PyTorchJob
-                | JobType::XGBoostJob
-                | JobType::OneFlowJob
-                | JobType::ElasticBatchJob
-        )
+    /// The roles a job of this type may have (GOSDK `job_spec_model.go`, PAI CLI role names);
+    /// what each means is the framework's ([`JobType::framework`]).
+    pub fn roles(self) -> Vec<Role> {
+        self.framework().roles().iter().map(|r| r.role).collect()
     }
 
     pub fn check_role(self, role: &str) -> Result<Role, UnknownValue> {

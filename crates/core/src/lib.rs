@@ -3,16 +3,15 @@
 
 pub mod capacity;
 pub mod catalog;
-pub mod data_juicer;
 pub mod env_contract;
 pub mod env_value;
 pub mod error;
+pub mod frameworks;
 pub mod identity;
 pub mod ids;
 pub mod job;
 pub mod job_type;
 pub mod metrics;
-pub mod mpi;
 pub mod resources;
 pub mod status;
 pub mod tensorboard;
@@ -24,7 +23,6 @@ pub use resources::Resources;
 pub use status::{JobStatus, PodStatus};
 pub mod lifecycle;
 pub mod queue;
-pub mod ray;
 pub mod reservation;
 pub mod restart;
 pub mod sanity;

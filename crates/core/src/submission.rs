@@ -6,9 +6,7 @@ use std::collections::BTreeMap;
 use opendlc_api::{CreateJobRequest, JobSpec, UpdateJobRequest};
 
 use crate::catalog;
-// `Invalid` is also re-exported under the path it had before it moved to `crate::error`, for
-// the validators that still name it so (`data_juicer`); new code imports `crate::error::Invalid`.
-pub use crate::error::Invalid;
+use crate::error::Invalid;
 use crate::identity::DEFAULT_WORKSPACE_ID;
 use crate::job::{Job, JobTimes, RoleSpec};
 use crate::job_type::{JobType, Role};
@@ -45,13 +43,7 @@ pub fn validate_create(req: &CreateJobRequest, ctx: &SubmitContext<'_>) -> Resul
     let job_type: JobType = required(&req.job_type, "JobType")?
         .parse()
         .map_err(|e| Invalid::value("JobType", format!("{e} (case-sensitive)")))?;
-    if job_type == JobType::SlurmJob && !ctx.on_slurm {
-        return Err(Invalid::value(
-            "JobType",
-            "SlurmJob needs the Slurm runtime (opendlc serve --runtime slurm); this server \
-             runs jobs on its local runtime",
-        ));
-    }
+    job_type.framework().check_runtime(ctx.on_slurm)?;
     let specs = req.job_specs.as_deref().unwrap_or_default();
     if specs.is_empty() {
         return Err(Invalid::missing("JobSpecs"));
@@ -111,16 +103,7 @@ pub fn validate_create(req: &CreateJobRequest, ctx: &SubmitContext<'_>) -> Resul
     let envs = validate_envs(req)?;
     validate_sanity_args(req)?;
     crate::reservation::validate(req.settings.as_ref())?;
-    if job_type == JobType::DataJuicerJob {
-        let count = |pick: fn(&RoleSpec) -> bool| {
-            roles
-                .iter()
-                .filter(|r| pick(r))
-                .map(|r| r.pod_count)
-                .sum::<u32>()
-        };
-        crate::data_juicer::validate(req, count(|_| true), count(|r| r.role == Role::Master))?;
-    }
+    job_type.framework().validate(req, &roles)?;
     crate::sources::validate(req)?;
     let job = Job {
         job_id: ctx.job_id.clone(),
@@ -261,6 +244,7 @@ fn validate_accessibility(value: Option<&str>) -> Result<String, Invalid> {
 }
 
 fn validate_roles(job_type: JobType, specs: &[JobSpec]) -> Result<Vec<RoleSpec>, Invalid> {
+    let framework = job_type.framework();
     let mut roles: Vec<RoleSpec> = Vec::with_capacity(specs.len());
     for (i, spec) in specs.iter().enumerate() {
         let field = |name: &str| format!("JobSpecs[{i}].{name}");
@@ -275,6 +259,7 @@ fn validate_roles(job_type: JobType, specs: &[JobSpec]) -> Result<Vec<RoleSpec>,
                 format!("a {job_type} has no role \"{role_name}\"; it {e}"),
             )
         })?;
+        let rule = framework.rule(role).expect("a role the job type has");
         if roles.iter().any(|r| r.role == role) {
             return Err(Invalid::value(
                 field("Type"),
@@ -291,9 +276,7 @@ fn validate_roles(job_type: JobType, specs: &[JobSpec]) -> Result<Vec<RoleSpec>,
                 ))
             }
         };
-        let single = matches!(role, Role::Master if job_type.has_single_master())
-            || matches!(role, Role::Chief | Role::Head | Role::Launcher);
-        if single && pod_count != 1 {
+        if rule.single && pod_count != 1 {
             return Err(Invalid::value(
                 field("PodCount"),
                 format!("a {job_type} has exactly one {role}, got {pod_count}"),
@@ -318,7 +301,7 @@ fn validate_roles(job_type: JobType, specs: &[JobSpec]) -> Result<Vec<RoleSpec>,
                 .map(String::from),
             considered_in_success: spec
                 .consider_in_success_policy
-                .unwrap_or_else(|| counts_by_default(job_type, role)),
+                .unwrap_or(rule.decides_success),
             restart_policy,
             startup_dependencies: Vec::new(),
         });
@@ -331,21 +314,21 @@ fn validate_roles(job_type: JobType, specs: &[JobSpec]) -> Result<Vec<RoleSpec>,
     Ok(roles)
 }
 
-/// The role that runs the UserCommand of an MPIJob (Launcher: `mpirun`) or a RayJob (Head: the
+/// The roles the job type requires (an MPIJob's Launcher runs `mpirun`, a RayJob's Head the
 /// Ray head, then the submission) must be there.
 fn check_required_role(job_type: JobType, roles: &[RoleSpec]) -> Result<(), Invalid> {
-    let required = match job_type {
-        JobType::MPIJob => Role::Launcher,
-        JobType::RayJob => Role::Head,
-        _ => return Ok(()),
-    };
-    if roles.iter().any(|r| r.role == required) {
-        return Ok(());
+    let framework = job_type.framework();
+    let required = framework.roles().iter().filter(|rule| rule.required);
+    match required
+        .map(|rule| rule.role)
+        .find(|role| !roles.iter().any(|r| r.role == *role))
+    {
+        None => Ok(()),
+        Some(missing) => Err(Invalid::value(
+            "JobSpecs",
+            format!("a {job_type} needs one {missing} (it runs the UserCommand)"),
+        )),
     }
-    Err(Invalid::value(
-        "JobSpecs",
-        format!("a {job_type} needs one {required} (it runs the UserCommand)"),
-    ))
 }
 
 fn startup_dependencies(
@@ -472,19 +455,6 @@ fn pod_resources(spec: &JobSpec, field: &dyn Fn(&str) -> String) -> Result<Resou
         }
     }
     Ok(resources)
-}
-
-/// Whether a role's pods decide the job's success when its JobSpec does not say
-/// (`ConsiderInSuccessPolicy`). A TFJob's parameter servers and evaluators run until they are
-/// stopped, so only its Chief and Workers count (`SuccessPolicy` AllWorkers, the default). An
-/// MPIJob's Workers serve its Launcher's `mpirun` until the Launcher ends, and a RayJob's
-/// Workers serve its Head's Ray cluster: there the Launcher or the Head alone decides.
-fn counts_by_default(job_type: JobType, role: Role) -> bool {
-    match job_type {
-        JobType::TFJob => matches!(role, Role::Chief | Role::Worker),
-        JobType::MPIJob | JobType::RayJob => role != Role::Worker,
-        _ => true,
-    }
 }
 
 /// `SuccessPolicy: ChiefWorker` (TFJob): the Chief alone decides success.

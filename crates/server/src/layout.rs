@@ -1,7 +1,8 @@
 //! Where job files live under the data directory:
-//! `jobs/<JobId>/work` (the pods' working directory), `jobs/<JobId>/mpi` (an MPIJob's hostfile
-//! and sockets), `jobs/<JobId>/ray` (a RayJob's head ports) and `jobs/<JobId>/pods/<PodUid>/` (one
-//! directory per pod incarnation: its spec, state and log files, written by its shim).
+//! `jobs/<JobId>/work` (the pods' working directory), `jobs/<JobId>/pods/<PodUid>/` (one
+//! directory per pod incarnation: its spec, state and log files, written by its shim), and the
+//! files a job's framework names within `jobs/<JobId>` (an MPIJob's `mpi/` hostfile and
+//! sockets, a RayJob's `ray/` head ports: `opendlc_core::frameworks`).
 
 use std::path::{Path, PathBuf};
 
@@ -26,14 +27,9 @@ impl JobsDir {
         self.job(job_id).join("work")
     }
 
-    /// An MPIJob's hostfile and its Worker pods' sockets.
-    pub fn mpi(&self, job_id: &str) -> PathBuf {
-        self.job(job_id).join("mpi")
-    }
-
     /// A RayJob's head ports (`head.json`).
     pub fn ray(&self, job_id: &str) -> PathBuf {
-        self.job(job_id).join("ray")
+        self.job(job_id).join(opendlc_core::frameworks::ray::DIR)
     }
 
     pub fn pod(&self, job_id: &str, pod_uid: &str) -> PathBuf {

@@ -7,8 +7,8 @@
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
+use opendlc_core::frameworks::ray::{HeadPorts, HEAD_FILE};
 use opendlc_core::identity::Owned;
-use opendlc_core::ray::{HeadPorts, HEAD_FILE};
 use opendlc_core::time::now_millis;
 use opendlc_core::{JobStatus, Role};
 

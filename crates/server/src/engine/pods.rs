@@ -66,9 +66,7 @@ impl Engine {
                 continue;
             };
             let role = job.roles.iter().find(|r| r.role == pod.role);
-            let command = role
-                .and_then(|r| r.command.clone())
-                .unwrap_or_else(|| job.user_command.clone());
+            let command = job.command_of(pod.role);
             let mut env = plan.env;
             let command = match &framework {
                 Ok(framework) => framework.apply(pod, &mut env, command),

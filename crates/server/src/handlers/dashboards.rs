@@ -7,7 +7,7 @@ use opendlc_api::{
     GetRayDashboardResponseBody,
 };
 use opendlc_core::time::now_millis;
-use opendlc_core::{data_juicer, JobStatus, JobType};
+use opendlc_core::JobStatus;
 
 use super::access;
 use crate::auth::token::{Claims, TargetType};
@@ -64,10 +64,7 @@ fn job_link_token(
 pub fn get_ray(state: &AppState, request: &ApiRequest) -> Result<Response, ApiError> {
     let q = GetRayDashboardRequest::from_query(&request.query)?;
     let job = access::readable_job(state, request, request.param(0))?;
-    let on_ray = job.job_type == JobType::RayJob
-        || (job.job_type == JobType::DataJuicerJob
-            && data_juicer::Plan::of(&job.request).mode == data_juicer::Mode::Distributed);
-    if !on_ray {
+    if !job.job_type.framework().runs_ray(&job) {
         return Err(ApiError::invalid(
             "jobId",
             format!(

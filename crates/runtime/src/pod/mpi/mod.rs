@@ -39,10 +39,10 @@ pub const POD_PID_ENV: &str = "OPENDLC_MPI_POD_PID";
 /// Set (where pods run on several hosts) to the address of the pod's node: the worker then
 /// listens on TCP there instead of on a Unix socket, and writes where in `<pod>.addr`
 /// ([`address_name`]).
-pub use opendlc_core::mpi::LISTEN_ENV;
+pub use opendlc_core::frameworks::mpi::LISTEN_ENV;
 /// The job's secret in its MPI directory (written by the server): what a remote shell must
 /// present to a worker that listens on TCP.
-pub const SECRET_FILE: &str = "secret";
+pub use opendlc_core::frameworks::mpi::SECRET_FILE;
 
 /// What the remote shell asks a worker to run.
 #[derive(Debug, Serialize, Deserialize)]

@@ -6,13 +6,101 @@
 //! inside the named Worker pod, where `opendlc mpi-worker` serves it. A plain `mpirun python
 //! train.py` in the Launcher therefore starts one rank per slot in the Workers. The Launcher's
 //! exit decides the job; Workers serve until it ends (they do not count for its success).
+//!
+//! Roles: one Launcher (required, rank 0, runs the UserCommand), Workers. Before the pods
+//! start, the job's MPI directory (`mpi/`, private to the server's user) holds the hostfile and
+//! the secret a remote shell presents to a Worker listening on TCP.
 
 use std::path::Path;
 
+use super::{has_own_command, Contents, Framework, JobFiles, Launch, Program, RoleRule};
+use super::{Setup, SetupContext};
 use crate::env_contract::PodPlan;
 use crate::env_value::EnvValue;
+use crate::job::Job;
 use crate::job_type::Role;
 use crate::shell::quote as shell_quote;
+
+pub struct Mpi;
+
+const ROLES: &[RoleRule] = &[
+    RoleRule::new(Role::Launcher).single().required(),
+    RoleRule::new(Role::Worker).serves(),
+];
+
+/// What `mpirun` is, and what provides it.
+pub const PROGRAM: Program = Program {
+    name: "mpirun",
+    provided_by: "Open MPI (Debian: apt install openmpi-bin)",
+};
+
+/// The job's MPI directory, in the job's: the hostfile, the secret, the Worker pods' sockets.
+pub const DIR: &str = "mpi";
+
+/// The job's secret in its MPI directory (written by the server): what a remote shell must
+/// present to a worker that listens on TCP.
+pub const SECRET_FILE: &str = "secret";
+
+impl Framework for Mpi {
+    fn description(&self) -> &'static str {
+        "MPI: the Launcher's mpirun starts the ranks inside the Worker pods"
+    }
+
+    fn roles(&self) -> &'static [RoleRule] {
+        ROLES
+    }
+
+    fn programs(&self, _job: &Job) -> Vec<Program> {
+        vec![PROGRAM]
+    }
+
+    fn setup(&self, ctx: &mut SetupContext<'_>) -> Result<Setup, String> {
+        let dir = ctx.job_dir.join(DIR);
+        let program = ctx.program;
+        for path in [&dir, program] {
+            if !usable_in_agent(path) {
+                return Err(format!(
+                    "Open MPI cannot use {} in its remote shell command: the path has a space",
+                    path.display()
+                ));
+            }
+        }
+        let files = JobFiles {
+            // The sockets there run commands in the pods: only their user may reach them.
+            private: true,
+            files: vec![
+                (HOSTFILE, Contents::Text(hostfile(ctx.plans))),
+                (SECRET_FILE, Contents::Secret),
+            ],
+            failure: format!("failed to write the MPI hostfile in {}", dir.display()),
+            dir: dir.clone(),
+        };
+        // Workers without a command of their own serve the Launcher's mpirun.
+        let serve = !has_own_command(ctx.job, Role::Worker);
+        let commands = ctx
+            .plans
+            .iter()
+            .filter(|p| p.role == Role::Worker && serve)
+            .map(|p| (p.pod_id.clone(), worker_command(&dir, program, &p.pod_id)))
+            .collect();
+        let launch = Launch {
+            env: env(&dir, program, ctx.one_host)
+                .into_iter()
+                .map(|(k, v)| (k, EnvValue::from(v)))
+                .collect(),
+            pod_env: ctx
+                .plans
+                .iter()
+                .map(|p| (p.pod_id.clone(), pod_env(&p.pod_id, ctx.one_host)))
+                .collect(),
+            commands,
+        };
+        Ok(Setup {
+            files: vec![files],
+            launch,
+        })
+    }
+}
 
 /// Where a Worker's remote shell listens on TCP (`host:port` is chosen by the worker), when its
 /// pods are on several hosts; on one host it listens on a Unix socket in the MPI directory.
@@ -118,6 +206,7 @@ pub fn worker_command(dir: &Path, program: &Path, pod_id: &str) -> String {
 mod tests {
     use std::collections::BTreeMap;
 
+    use super::super::testing;
     use super::*;
     use crate::env_contract::{plan_pods, Rendezvous, RolePlan};
     use crate::resources::Resources;
@@ -190,5 +279,87 @@ mod tests {
             pod_env("j-worker-1", false)[1],
             (LISTEN_ENV.to_string(), EnvValue::address_of("j-worker-1"))
         );
+    }
+
+    #[test]
+    fn the_launcher_is_required_and_alone_decides_success() {
+        let job = testing::job(
+            JobType::MPIJob,
+            &[(Role::Worker, 2, None), (Role::Launcher, 1, None)],
+            "mpirun python x.py",
+        );
+        let deciding: Vec<Role> = job
+            .roles
+            .iter()
+            .filter(|r| r.considered_in_success)
+            .map(|r| r.role)
+            .collect();
+        assert_eq!(deciding, [Role::Launcher]);
+        assert_eq!(testing::plans(&job)[0].pod_id, "dlcx-launcher-0");
+        let req = testing::request(JobType::MPIJob, &[(Role::Worker, 2, None)], "x");
+        let err = testing::submit(&req, false).unwrap_err();
+        assert!(err.to_string().contains("needs one Launcher"), "{err}");
+    }
+
+    #[test]
+    fn setup_writes_the_hostfile_and_workers_serve_mpirun() {
+        let job = testing::job(
+            JobType::MPIJob,
+            &[(Role::Launcher, 1, None), (Role::Worker, 2, None)],
+            "mpirun python x.py",
+        );
+        assert_eq!(Mpi.programs(&job), [PROGRAM]);
+        let setup = testing::setup(&job).unwrap();
+        assert_eq!(
+            setup.files,
+            [JobFiles {
+                dir: "/d/jobs/dlcx/mpi".into(),
+                private: true,
+                files: vec![
+                    (
+                        HOSTFILE,
+                        Contents::Text("dlcx-worker-0 slots=1\ndlcx-worker-1 slots=1\n".into())
+                    ),
+                    (SECRET_FILE, Contents::Secret),
+                ],
+                failure: "failed to write the MPI hostfile in /d/jobs/dlcx/mpi".into(),
+            }]
+        );
+        let launch = &setup.launch;
+        assert!(!launch.commands.contains_key("dlcx-launcher-0"));
+        assert_eq!(
+            launch.commands["dlcx-worker-1"],
+            "exec '/bin/opendlc' mpi-worker --dir '/d/jobs/dlcx/mpi' --name 'dlcx-worker-1'"
+        );
+        assert!(launch
+            .env
+            .contains(&("OMPI_MCA_plm".to_string(), EnvValue::from("rsh"))));
+        assert_eq!(launch.pod_env.len(), 3);
+    }
+
+    #[test]
+    fn workers_with_their_own_command_run_it_and_spaces_are_refused() {
+        let job = testing::job(
+            JobType::MPIJob,
+            &[
+                (Role::Launcher, 1, None),
+                (Role::Worker, 2, Some("sleep 1")),
+            ],
+            "mpirun python x.py",
+        );
+        assert!(testing::setup(&job).unwrap().launch.commands.is_empty());
+        let plans = testing::plans(&job);
+        let err = Mpi
+            .setup(&mut SetupContext {
+                job: &job,
+                plans: &plans,
+                job_dir: Path::new("/my data/jobs/dlcx"),
+                program: Path::new("/bin/opendlc"),
+                one_host: true,
+                temp_dir: Path::new("/tmp"),
+                free_ports: &mut |n| vec![0; n],
+            })
+            .unwrap_err();
+        assert!(err.contains("the path has a space"), "{err}");
     }
 }

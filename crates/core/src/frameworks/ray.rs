@@ -5,10 +5,143 @@
 //! Every Ray process listens on ports chosen for the job when its pods start (many clusters
 //! share this host), given on the `ray start` command lines below. `ray` must be on the pods'
 //! PATH (`pip install "ray[default]"`).
+//!
+//! Roles: one Head (required, rank 0), Workers. A distributed DataJuicerJob runs on the same
+//! kind of cluster ([`cluster`]), its Master the head.
+
+use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::{has_own_command, Setup, SetupContext};
+use super::{Contents, Framework, JobFiles, Launch, Program, RoleRule};
+use crate::env_contract::PodPlan;
+use crate::env_value::EnvValue;
+use crate::job::Job;
+use crate::job_type::Role;
 use crate::shell::quote as shell_quote;
+
+pub struct Ray;
+
+const ROLES: &[RoleRule] = &[
+    RoleRule::new(Role::Head).single().required(),
+    RoleRule::new(Role::Worker).serves(),
+];
+
+/// What `ray` is, and what provides it.
+pub const PROGRAM: Program = Program {
+    name: "ray",
+    provided_by: "Ray (pip install \"ray[default]\")",
+};
+
+/// The job's Ray directory, in the job's: [`HEAD_FILE`].
+pub const DIR: &str = "ray";
+
+/// How long the head waits for its Workers to join before it runs the command anyway.
+const WAIT_SECS: u32 = 120;
+
+impl Framework for Ray {
+    fn description(&self) -> &'static str {
+        "Ray: the Head starts a cluster the Workers join, then runs the command as the driver"
+    }
+
+    fn roles(&self) -> &'static [RoleRule] {
+        ROLES
+    }
+
+    fn runs_ray(&self, _job: &Job) -> bool {
+        true
+    }
+
+    fn programs(&self, _job: &Job) -> Vec<Program> {
+        vec![PROGRAM]
+    }
+
+    fn setup(&self, ctx: &mut SetupContext<'_>) -> Result<Setup, String> {
+        let command = ctx.job.command_of(Role::Head);
+        Ok(cluster(ctx, Role::Head, command))
+    }
+}
+
+/// A Ray cluster of the job's pods: the `head` role's pod starts the head and then runs
+/// `command` as the driver, the Workers (unless they have a command of their own) join it.
+/// The head's GCS listens on the rank-0 port of the contract (MASTER_PORT is the cluster's
+/// address), every other Ray port is picked free; the head's are recorded in [`HEAD_FILE`].
+pub fn cluster(ctx: &mut SetupContext<'_>, head: Role, command: String) -> Setup {
+    let (job, plans) = (ctx.job, ctx.plans);
+    let workers = plans.iter().filter(|p| p.role == Role::Worker).count();
+    let mut ports = (ctx.free_ports)(2 + NodePorts::COUNT * (1 + workers));
+    let mut take = |n: usize| ports.drain(..n).collect::<Vec<u16>>();
+    let head_ports = {
+        let own = take(2);
+        HeadPorts {
+            gcs: job.ports.first().copied().unwrap_or_default(),
+            dashboard: own[0],
+            client_server: own[1],
+            node: NodePorts::from_slice(&take(NodePorts::COUNT)),
+        }
+    };
+    let dir = ctx.job_dir.join(DIR);
+    let json = serde_json::to_string_pretty(&head_ports).expect("ports serialize");
+    let files = JobFiles {
+        private: false,
+        files: vec![(HEAD_FILE, Contents::Text(json))],
+        failure: format!("failed to record the Ray head's ports in {}", dir.display()),
+        dir,
+    };
+    let workers_join = !has_own_command(job, Role::Worker);
+    let shape = |plan: &PodPlan| NodeShape {
+        cpus: (plan.resources.cpu_milli / 1000).max(1) as u32,
+        gpus: plan.resources.gpu,
+    };
+    // A pod's own address, expanded by its shell (see POD_IP_ENV).
+    let pod_ip = format!("\"${POD_IP_ENV}\"");
+    let mut commands = HashMap::new();
+    for plan in plans {
+        let command = match plan.role {
+            role if role == head => {
+                let temp_dir = ctx.temp_dir.join(format!("opendlc-ray-{}", job.job_id));
+                head_command(
+                    &pod_ip,
+                    &head_ports,
+                    shape(plan),
+                    &temp_dir.display().to_string(),
+                    plans.len() as u32,
+                    WAIT_SECS,
+                    &command,
+                )
+            }
+            Role::Worker if workers_join => {
+                let node = NodePorts::from_slice(&take(NodePorts::COUNT));
+                worker_command("\"$RAY_ADDRESS\"", &pod_ip, &node, shape(plan))
+            }
+            _ => continue,
+        };
+        commands.insert(plan.pod_id.clone(), command);
+    }
+    let head_pod = plans
+        .iter()
+        .find(|p| p.role == head)
+        .map_or_else(String::new, |p| p.pod_id.clone());
+    let launch = Launch {
+        env: vec![(
+            "RAY_ADDRESS".into(),
+            EnvValue::endpoint_of(head_pod, head_ports.gcs),
+        )],
+        pod_env: plans
+            .iter()
+            .map(|p| {
+                let own = EnvValue::address_of(&p.pod_id);
+                (p.pod_id.clone(), vec![(POD_IP_ENV.to_string(), own)])
+            })
+            .collect(),
+        commands,
+    };
+    Setup {
+        files: vec![files],
+        launch,
+    }
+}
 
 /// The file, in the job's Ray directory, that holds its [`HeadPorts`].
 pub const HEAD_FILE: &str = "head.json";
@@ -157,7 +290,9 @@ pub fn worker_command(
 
 #[cfg(test)]
 mod tests {
+    use super::super::testing;
     use super::*;
+    use crate::JobType;
 
     fn head() -> HeadPorts {
         HeadPorts {
@@ -210,5 +345,69 @@ mod tests {
             "{command}"
         );
         assert!(command.contains("--num-cpus=1 --num-gpus=1 --disable-usage-stats --block &"));
+    }
+
+    #[test]
+    fn the_head_is_required_and_alone_decides_success() {
+        let job = testing::job(
+            JobType::RayJob,
+            &[(Role::Worker, 2, None), (Role::Head, 1, None)],
+            "python driver.py",
+        );
+        let deciding: Vec<Role> = job
+            .roles
+            .iter()
+            .filter(|r| r.considered_in_success)
+            .map(|r| r.role)
+            .collect();
+        assert_eq!(deciding, [Role::Head]);
+        assert!(Ray.runs_ray(&job));
+        let req = testing::request(JobType::RayJob, &[(Role::Worker, 1, None)], "x");
+        let err = testing::submit(&req, false).unwrap_err();
+        assert!(err.to_string().contains("needs one Head"), "{err}");
+    }
+
+    #[test]
+    fn setup_records_the_head_and_starts_the_cluster() {
+        let job = testing::job(
+            JobType::RayJob,
+            &[(Role::Head, 1, None), (Role::Worker, 2, None)],
+            "python driver.py",
+        );
+        assert_eq!(Ray.programs(&job), [PROGRAM]);
+        let setup = testing::setup(&job).unwrap();
+        let [files] = &setup.files[..] else {
+            panic!("{:?}", setup.files)
+        };
+        assert_eq!(files.dir, std::path::Path::new("/d/jobs/dlcx/ray"));
+        let Contents::Text(json) = &files.files[0].1 else {
+            panic!("{files:?}")
+        };
+        let recorded: HeadPorts = serde_json::from_str(json).unwrap();
+        // The GCS on the rank-0 port, the rest from the free ones.
+        assert_eq!((recorded.gcs, recorded.dashboard), (2000, 3000));
+        assert_eq!(recorded.node.node_manager, 3002);
+        let launch = &setup.launch;
+        assert_eq!(launch.env[0].1.to_string(), "<address of dlcx-head-0>:2000");
+        assert_eq!(
+            launch.pod_env["dlcx-worker-1"],
+            [(
+                POD_IP_ENV.to_string(),
+                EnvValue::address_of("dlcx-worker-1")
+            )]
+        );
+        let head = &launch.commands["dlcx-head-0"];
+        assert!(
+            head.contains("--temp-dir='/tmp/opendlc-ray-dlcx'"),
+            "{head}"
+        );
+        assert!(head.contains("--num-cpus=2 --num-gpus=1"), "{head}");
+        assert!(head.contains("alive() < 3"), "{head}");
+        assert!(head.ends_with("\npython driver.py"), "{head}");
+        let worker = &launch.commands["dlcx-worker-1"];
+        assert!(
+            worker.starts_with("ray start --address=\"$RAY_ADDRESS\" --node-ip-address=\"$MY_POD_IP\" --node-manager-port=3014"),
+            "{worker}"
+        );
     }
 }

@@ -10,14 +10,108 @@
 //!   `config` Data-Juicer is told to use its Ray executor (`--executor_type ray`).
 //! - `EnableResourceEstimation` and `ResourceLimit` size PAI's cloud resources; a job here
 //!   has the resources its JobSpecs ask for, so they are accepted and recorded only.
+//!
+//! Roles: Master and Workers, any number of each as far as the roles go ([`validate`] checks
+//! them against the mode); every pod decides the job's success.
 
 use opendlc_api::{CreateJobRequest, DataJuicerConfig};
 
+use super::{ray, Contents, Framework, JobFiles, Launch, Program, RoleRule};
+use super::{Setup, SetupContext};
+use crate::error::Invalid;
+use crate::job::{Job, RoleSpec};
+use crate::job_type::Role;
 use crate::shell::quote as shell_quote;
-use crate::submission::Invalid;
 
 /// Data-Juicer's command-line entry point.
 pub const PROGRAM: &str = "dj-process";
+
+/// Where an inline config is written, in the job's directory.
+pub const CONFIG_FILE: &str = "data-juicer.yaml";
+
+pub struct DataJuicer;
+
+const ROLES: &[RoleRule] = &[RoleRule::new(Role::Master), RoleRule::new(Role::Worker)];
+
+impl Framework for DataJuicer {
+    fn description(&self) -> &'static str {
+        "Data-Juicer data processing: one pod, or a Ray cluster (ExecutionMode distributed)"
+    }
+
+    fn roles(&self) -> &'static [RoleRule] {
+        ROLES
+    }
+
+    fn validate(&self, req: &CreateJobRequest, roles: &[RoleSpec]) -> Result<(), Invalid> {
+        let count = |pick: fn(&RoleSpec) -> bool| {
+            roles
+                .iter()
+                .filter(|r| pick(r))
+                .map(|r| r.pod_count)
+                .sum::<u32>()
+        };
+        validate(req, count(|_| true), count(|r| r.role == Role::Master))
+    }
+
+    fn runs_ray(&self, job: &Job) -> bool {
+        Plan::of(&job.request).mode == Mode::Distributed
+    }
+
+    fn programs(&self, job: &Job) -> Vec<Program> {
+        let plan = Plan::of(&job.request);
+        let dj = (plan.command != Command::Shell).then_some(Program {
+            name: PROGRAM,
+            provided_by: "Data-Juicer (pip install py-data-juicer)",
+        });
+        let ray = (plan.mode == Mode::Distributed).then_some(ray::PROGRAM);
+        dj.into_iter().chain(ray).collect()
+    }
+
+    fn setup(&self, ctx: &mut SetupContext<'_>) -> Result<Setup, String> {
+        let plan = Plan::of(&ctx.job.request);
+        let config_file = ctx.job_dir.join(CONFIG_FILE);
+        let mut files = Vec::new();
+        if let Command::ConfigText(text) = &plan.command {
+            files.push(JobFiles {
+                dir: ctx.job_dir.to_path_buf(),
+                private: false,
+                files: vec![(CONFIG_FILE, Contents::Text(text.clone()))],
+                failure: format!(
+                    "failed to write the Data-Juicer config to {}",
+                    config_file.display()
+                ),
+            });
+        }
+        let main_role = match plan.mode {
+            Mode::Distributed => Role::Master,
+            Mode::Standalone => ctx.plans.first().map_or(Role::Master, |p| p.role),
+        };
+        let command = plan.pod_command(
+            &ctx.job.command_of(main_role),
+            &config_file.display().to_string(),
+        );
+        if plan.mode == Mode::Distributed {
+            let mut cluster = ray::cluster(ctx, Role::Master, command);
+            files.append(&mut cluster.files);
+            return Ok(Setup {
+                files,
+                launch: cluster.launch,
+            });
+        }
+        let commands = ctx
+            .plans
+            .iter()
+            .map(|p| (p.pod_id.clone(), command.clone()))
+            .collect();
+        Ok(Setup {
+            files,
+            launch: Launch {
+                commands,
+                ..Launch::default()
+            },
+        })
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
@@ -123,7 +217,9 @@ pub fn validate(req: &CreateJobRequest, pods: u32, masters: u32) -> Result<(), I
 
 #[cfg(test)]
 mod tests {
+    use super::super::testing;
     use super::*;
+    use crate::JobType;
     use opendlc_api::JobSettings;
 
     fn req(mode: Option<&str>, kind: Option<&str>, command: &str) -> CreateJobRequest {
@@ -177,5 +273,64 @@ mod tests {
         assert!(err.to_string().contains("ExecutionMode"), "{err}");
         let err = validate(&req(None, Some("yaml"), "x"), 1, 0).unwrap_err();
         assert!(err.to_string().contains("CommandType"), "{err}");
+    }
+
+    /// A job of `req`'s settings with these roles.
+    fn job(mode: Option<&str>, kind: Option<&str>, command: &str, specs: &[(Role, u32)]) -> Job {
+        let specs: Vec<_> = specs.iter().map(|(r, n)| (*r, *n, None)).collect();
+        let mut req = testing::request(JobType::DataJuicerJob, &specs, command);
+        req.settings = req_settings(mode, kind);
+        testing::submit(&req, false).unwrap()
+    }
+
+    fn req_settings(mode: Option<&str>, kind: Option<&str>) -> Option<JobSettings> {
+        req(mode, kind, "").settings
+    }
+
+    #[test]
+    fn standalone_runs_the_command_on_its_one_pod_which_decides_success() {
+        let job = job(None, None, "python run.py", &[(Role::Worker, 1)]);
+        assert!(job.roles.iter().all(|r| r.considered_in_success));
+        assert!(!DataJuicer.runs_ray(&job));
+        assert!(DataJuicer.programs(&job).is_empty());
+        let setup = testing::setup(&job).unwrap();
+        assert!(setup.files.is_empty());
+        assert_eq!(setup.launch.commands["dlcx-worker-0"], "python run.py");
+        let mut req = testing::request(
+            JobType::DataJuicerJob,
+            &[(Role::Worker, 2, None)],
+            "python run.py",
+        );
+        req.settings = req_settings(None, None);
+        let err = testing::submit(&req, false).unwrap_err();
+        assert!(err.to_string().contains("standalone"), "{err}");
+    }
+
+    #[test]
+    fn an_inline_config_is_written_and_run_on_a_ray_cluster() {
+        let job = job(
+            Some("distributed"),
+            Some("config"),
+            "project_name: x\nnp: 2",
+            &[(Role::Master, 1), (Role::Worker, 1)],
+        );
+        assert!(DataJuicer.runs_ray(&job));
+        let names: Vec<&str> = DataJuicer.programs(&job).iter().map(|p| p.name).collect();
+        assert_eq!(names, [PROGRAM, "ray"]);
+        let setup = testing::setup(&job).unwrap();
+        assert_eq!(setup.files.len(), 2);
+        assert_eq!(
+            setup.files[0].files,
+            [(CONFIG_FILE, Contents::Text("project_name: x\nnp: 2".into()))]
+        );
+        assert_eq!(setup.files[1].files[0].0, ray::HEAD_FILE);
+        let master = &setup.launch.commands["dlcx-master-0"];
+        assert!(
+            master.ends_with(
+                "\nexec dj-process --config '/d/jobs/dlcx/data-juicer.yaml' --executor_type ray"
+            ),
+            "{master}"
+        );
+        assert!(setup.launch.commands["dlcx-worker-0"].starts_with("ray start"));
     }
 }
