@@ -170,6 +170,28 @@ struct ServeArgs {
     /// Slurm, a directory every node sees at the same path.
     #[arg(long, env = "OPENDLC_SHARED_DIR")]
     shared_dir: Option<PathBuf>,
+    /// Pods run as their owner's own Unix identity and see only their job of this server's
+    /// files (docs/SECURITY.md): `auto` when the server runs as root on the local runtime.
+    #[arg(long, env = "OPENDLC_POD_ISOLATION", value_enum, default_value_t = Isolation::Auto)]
+    pod_isolation: Isolation,
+    /// Pods of user N run as uid = gid = this + N.
+    #[arg(long, env = "OPENDLC_POD_UID_BASE", default_value_t = opendlc_server::DEFAULT_UID_BASE)]
+    pod_uid_base: u32,
+    /// A path pods may read although it lies in a directory they do not see (a framework
+    /// installed under a home directory, say); repeatable, or `:`-separated in the variable.
+    #[arg(
+        long,
+        env = "OPENDLC_POD_READABLE",
+        value_delimiter = ':',
+        value_name = "PATH"
+    )]
+    pod_readable: Vec<PathBuf>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Isolation {
+    Auto,
+    Off,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -249,6 +271,11 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     config.capacity_file = args.capacity;
     config.container_engine = args.container_engine;
     config.shared_dir = args.shared_dir;
+    config.pod_isolation = opendlc_server::PodIsolation {
+        enabled: (args.pod_isolation == Isolation::Off).then_some(false),
+        uid_base: args.pod_uid_base,
+        readable: args.pod_readable,
+    };
     if args.runtime == RuntimeKind::Slurm {
         let mut resources = std::collections::HashMap::new();
         for entry in &args.slurm_resource {

@@ -25,6 +25,7 @@ use tokio::sync::mpsc;
 
 use crate::error::RuntimeError;
 use crate::pod::mounts::Mount;
+pub use crate::pod::sandbox::{Grant, Identity, Sandbox};
 use crate::pod_files::{Limits, PodExit};
 
 /// One incarnation of one pod, as the engine wants it run.
@@ -72,6 +73,9 @@ pub struct Steps {
     pub sanity: Option<SanityStep>,
     /// The pod's command, run by `/bin/sh -c`.
     pub command: String,
+    /// Who the pod runs as and what it sees of the host; `None`: the server's own user and
+    /// view (a server that is not root). A pod in a container has the container's isolation.
+    pub sandbox: Option<Sandbox>,
 }
 
 /// `opendlc prepare-env --dir DIR --ready READY`.
@@ -194,6 +198,8 @@ pub struct Facts {
     pub one_host: bool,
     /// Whether the server can see the pods' processes (`/proc`) to sample their metrics.
     pub local_processes: bool,
+    /// Whether a pod with an image runs in a container (with the container's isolation).
+    pub containers: bool,
 }
 
 /// A runtime: renders recipes into running pods on an existing engine.

@@ -148,6 +148,7 @@ impl Runtime for FakeRuntime {
         Facts {
             one_host: true,
             local_processes: false,
+            containers: false,
         }
     }
 

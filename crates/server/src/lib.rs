@@ -36,7 +36,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 pub use bootstrap::{AccessKey, KeySource, CREDENTIALS_FILE};
-pub use engine::DEFAULT_GRACE_PERIOD;
+pub use engine::{DEFAULT_GRACE_PERIOD, DEFAULT_UID_BASE};
 pub use http::MAX_BODY_BYTES;
 pub use metrics::SamplerConfig;
 pub use opendlc_core::capacity::DEFAULT_CPU_OVERCOMMIT;
@@ -77,6 +77,30 @@ pub struct Config {
     /// The container engine (`podman`) pods with an image run in; `None`: every pod runs on
     /// the host and its image is only recorded.
     pub container_engine: Option<PathBuf>,
+    /// Whether pods run as their owners in a view of their own (docs/SECURITY.md).
+    pub pod_isolation: PodIsolation,
+}
+
+/// How pods are isolated on the host (`engine::Isolation`).
+#[derive(Debug, Clone)]
+pub struct PodIsolation {
+    /// `None`: on when the server runs as root on the local runtime, else off (said at start);
+    /// `Some(false)`: off.
+    pub enabled: Option<bool>,
+    /// Pods of user N run as uid = gid = `uid_base` + N.
+    pub uid_base: u32,
+    /// Paths pods may read although they are in a hidden directory (framework installs).
+    pub readable: Vec<PathBuf>,
+}
+
+impl Default for PodIsolation {
+    fn default() -> Self {
+        PodIsolation {
+            enabled: None,
+            uid_base: DEFAULT_UID_BASE,
+            readable: Vec::new(),
+        }
+    }
 }
 
 impl Config {
@@ -94,8 +118,49 @@ impl Config {
             slurm: None,
             shared_dir: None,
             container_engine: None,
+            pod_isolation: PodIsolation::default(),
         }
     }
+}
+
+/// Whether pods run isolated, from the configuration and what the server can do; says so at
+/// start when they cannot.
+fn pod_isolation(config: &Config, data_dir: &std::path::Path) -> Option<engine::Isolation> {
+    let wanted = &config.pod_isolation;
+    if wanted.enabled == Some(false) {
+        tracing::warn!(
+            "pod isolation is off: every pod runs as this server's user and can read its data \
+             directory, including other users' jobs (docs/SECURITY.md)"
+        );
+        return None;
+    }
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    if !root || config.slurm.is_some() {
+        let why = if root {
+            "pods on Slurm run as the server's user"
+        } else {
+            "the server is not root, so it cannot run pods as other users"
+        };
+        tracing::warn!(
+            "POD ISOLATION IS OFF: {why}; every pod can read this server's data directory, \
+             including other users' jobs and credentials. Share this server only with people \
+             you trust (docs/SECURITY.md)"
+        );
+        return None;
+    }
+    let absolute = |p: &std::path::Path| {
+        std::fs::canonicalize(p)
+            .or_else(|_| std::path::absolute(p))
+            .unwrap_or_else(|_| p.to_path_buf())
+    };
+    let mut server_dirs = vec![absolute(data_dir)];
+    server_dirs.extend(config.shared_dir.as_deref().map(absolute));
+    Some(engine::Isolation {
+        uid_base: wanted.uid_base,
+        server_dirs,
+        readable: wanted.readable.iter().map(|p| absolute(p)).collect(),
+    })
 }
 
 /// A server ready to serve: state recovered, listener bound.
@@ -117,6 +182,7 @@ pub struct Server {
 
 impl Server {
     pub async fn bind(config: Config) -> anyhow::Result<Server> {
+        let isolation = pod_isolation(&config, &config.data_dir);
         let data_dir = config.data_dir;
         std::fs::create_dir_all(data_dir.join("jobs")).with_context(|| {
             format!("failed to create the data directory {}", data_dir.display())
@@ -160,7 +226,7 @@ impl Server {
         let (engine, engine_task) = engine::start(
             EngineConfig {
                 store: store.clone(),
-                shim_program: config.shim_program,
+                shim_program: config.shim_program.clone(),
                 jobs_dir: jobs_dir.clone(),
                 data_dir: data_dir.clone(),
                 minute: config.minute,
@@ -175,6 +241,7 @@ impl Server {
                     ..slurm
                 }),
                 clock: Arc::new(opendlc_core::time::SystemClock),
+                isolation,
             },
             engine_shutdown,
         )
@@ -204,6 +271,7 @@ impl Server {
             jobs_dir.clone(),
             format!("ws://{}", reachable(addr)),
             token_key,
+            config.shim_program.clone(),
         ));
         let tensorboard_task =
             tensorboards::spawn_monitor(tensorboards.clone(), shutdown_rx.clone());

@@ -114,6 +114,9 @@ impl TestServer {
             data_dir.path().to_path_buf(),
             shim_program(),
         );
+        // Pods run as their owners and do not see root's home, where the test environments
+        // are installed: they may read those, as an administrator would declare them.
+        config.pod_isolation.readable = framework_installs();
         configure(&mut config);
         let server = opendlc_server::Server::bind(config)
             .await
@@ -401,6 +404,30 @@ impl TestServer {
         assert_eq!(run.code, 0, "opendlc {args:?}: {run:?}");
         run.stdout.trim().to_string()
     }
+}
+
+/// The framework venv (OPENDLC_FRAMEWORKS_PYTHON) and the Python it was made from: what pods
+/// need to read to run the frameworks.
+pub fn framework_installs() -> Vec<std::path::PathBuf> {
+    let Ok(python) = std::env::var("OPENDLC_FRAMEWORKS_PYTHON") else {
+        return Vec::new();
+    };
+    let Some(venv) = std::path::Path::new(&python)
+        .parent()
+        .and_then(|bin| bin.parent())
+    else {
+        return Vec::new();
+    };
+    let base = std::fs::read_to_string(venv.join("pyvenv.cfg"))
+        .ok()
+        .and_then(|cfg| {
+            cfg.lines()
+                .filter_map(|l| l.split_once('='))
+                .find(|(k, _)| k.trim() == "home")
+                .map(|(_, v)| std::path::PathBuf::from(v.trim()))
+        })
+        .and_then(|bin| bin.parent().map(std::path::Path::to_path_buf));
+    std::iter::once(venv.to_path_buf()).chain(base).collect()
 }
 
 /// A Python that can import `module`: OPENDLC_FRAMEWORKS_PYTHON (scripts/test.sh points it at

@@ -105,6 +105,7 @@ impl Runtime for LocalRuntime {
         Facts {
             one_host: true,
             local_processes: true,
+            containers: self.inner.container_engine.is_some(),
         }
     }
 

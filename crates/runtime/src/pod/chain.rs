@@ -8,7 +8,13 @@
 //! Each step is a subcommand of the opendlc binary that runs inside the pod (this module's
 //! siblings); a runtime that puts the pod in a container wraps everything after the
 //! preparation, which runs on the host (its venv is in the job's directory, which the container
-//! sees), and gives the container the mounts itself.
+//! sees), and gives the container the mounts itself. A pod with a [sandbox](crate::pod::sandbox)
+//! (and no container) enters it first, so that everything, its preparation included, runs as
+//! its owner inside its own view:
+//!
+//! ```text
+//! exec opendlc run-mounted … 'opendlc prepare-env … && opendlc sanity-check … && exec /bin/sh -c COMMAND'
+//! ```
 
 use std::io;
 use std::path::Path;
@@ -16,7 +22,7 @@ use std::path::Path;
 use opendlc_core::shell::quote;
 
 use crate::contract::Steps;
-use crate::pod::mounts::Mount;
+use crate::pod::mounts::{Mount, MountSpec};
 
 /// The file in a pod's directory that lists its mounts for `run-mounted`.
 pub const MOUNTS_FILE: &str = "mounts.json";
@@ -48,29 +54,36 @@ pub fn render(
             quote(&command)
         );
     }
-    command = match contain {
-        Some(contain) => contain(&command, &steps.mounts),
-        None if steps.mounts.is_empty() => command,
-        None => {
-            let file = dir.join(MOUNTS_FILE);
-            std::fs::create_dir_all(dir)?;
-            let json = serde_json::to_vec_pretty(&steps.mounts).map_err(io::Error::other)?;
-            std::fs::write(&file, json)?;
-            format!(
-                "exec {program_word} run-mounted --mounts {} {}",
-                quote(&file.display().to_string()),
-                quote(&command)
-            )
-        }
-    };
-    if let Some(prepare) = &steps.prepare {
-        command = format!(
+    let prepare = |command: String| match &steps.prepare {
+        Some(prepare) => format!(
             "{program_word} prepare-env --dir {} --ready {} && {command}",
             quote(&prepare.dir.display().to_string()),
             quote(&prepare.ready.display().to_string()),
-        );
-    }
-    Ok(command)
+        ),
+        None => command,
+    };
+    let sandbox = steps.sandbox.clone().filter(|_| contain.is_none());
+    let mounted = |command: String| -> io::Result<String> {
+        let file = dir.join(MOUNTS_FILE);
+        std::fs::create_dir_all(dir)?;
+        let spec = MountSpec {
+            mounts: steps.mounts.clone(),
+            sandbox: sandbox.clone(),
+        };
+        let json = serde_json::to_vec_pretty(&spec).map_err(io::Error::other)?;
+        std::fs::write(&file, json)?;
+        Ok(format!(
+            "exec {program_word} run-mounted --mounts {} {}",
+            quote(&file.display().to_string()),
+            quote(&command)
+        ))
+    };
+    Ok(match contain {
+        Some(contain) => prepare(contain(&command, &steps.mounts)),
+        None if sandbox.is_some() => mounted(prepare(command))?,
+        None if steps.mounts.is_empty() => prepare(command),
+        None => prepare(mounted(command)?),
+    })
 }
 
 #[cfg(test)]
@@ -124,8 +137,9 @@ mod tests {
                 quote(checked)
             )
         );
-        let written: Vec<Mount> = serde_json::from_slice(&std::fs::read(&mounts).unwrap()).unwrap();
-        assert_eq!(written, steps.mounts);
+        let written: MountSpec = serde_json::from_slice(&std::fs::read(&mounts).unwrap()).unwrap();
+        assert_eq!(written.mounts, steps.mounts);
+        assert_eq!(written.sandbox, None);
     }
 
     #[test]

@@ -16,5 +16,6 @@ pub mod mounts;
 pub mod mpi;
 pub mod peers;
 pub mod prepare;
+pub mod sandbox;
 pub mod sanity;
 pub mod shim;

@@ -1,18 +1,20 @@
 //! `opendlc run-mounted --mounts FILE COMMAND`: runs a pod's command with the job's
-//! DataSources and CodeSource at their MountPaths. As root, in a private mount namespace of the
-//! pod's own (bind mounts, read-only where asked), so that nobody else on the host sees them
-//! and they vanish with the pod; the empty directories made for the mount points stay. Where
-//! a private namespace cannot be had (not root), each MountPath that does not exist yet becomes
-//! a symbolic link to its source instead, left in place (read-only is then not enforced).
+//! DataSources and CodeSource at their MountPaths and, when the file has one, in the pod's
+//! [sandbox](crate::pod::sandbox) as its owner's identity. As root, in a private mount namespace
+//! of the pod's own (bind mounts, read-only where asked), so that nobody else on the host sees
+//! them and they vanish with the pod; the empty directories made for the mount points stay.
+//! Where a private namespace cannot be had (not root), each MountPath that does not exist yet
+//! becomes a symbolic link to its source instead, left in place (read-only is then not
+//! enforced); a sandbox cannot be had at all then, and the pod fails saying so.
 
-use std::ffi::CString;
 use std::io;
-use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde::{Deserialize, Serialize};
+
+use crate::pod::sandbox::{self, Sandbox};
 
 /// One mount, as the engine writes it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -22,19 +24,31 @@ pub struct Mount {
     pub read_only: bool,
 }
 
+/// What `run-mounted` reads: the job's mounts and the pod's sandbox, if it has one.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct MountSpec {
+    pub mounts: Vec<Mount>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sandbox: Option<Sandbox>,
+}
+
 /// Returns only if the command could not be run (the exit code to use).
 pub fn main(mounts_file: &Path, command: &str) -> i32 {
-    let mounts: Vec<Mount> = match std::fs::read(mounts_file)
+    let spec: MountSpec = match std::fs::read(mounts_file)
         .map_err(|e| e.to_string())
         .and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()))
     {
-        Ok(mounts) => mounts,
+        Ok(spec) => spec,
         Err(e) => {
             eprintln!("opendlc: failed to read {}: {e}", mounts_file.display());
             return 1;
         }
     };
-    if let Err(e) = mount_all(&mounts) {
+    let entered = match &spec.sandbox {
+        Some(sandbox) => enter_sandbox(sandbox, &spec.mounts),
+        None => mount_all(&spec.mounts),
+    };
+    if let Err(e) = entered {
         eprintln!("opendlc: {e}");
         return 1;
     }
@@ -43,7 +57,46 @@ pub fn main(mounts_file: &Path, command: &str) -> i32 {
     127
 }
 
-fn mount_all(mounts: &[Mount]) -> Result<(), String> {
+/// The pod's view (its sandbox and its mounts), then its identity.
+fn enter_sandbox(sandbox: &Sandbox, mounts: &[Mount]) -> Result<(), String> {
+    check_sources(mounts)?;
+    // The working directory, to enter again once the view is made (the path may lead
+    // through a bind mount that replaced what the process stands in).
+    let cwd = std::env::current_dir().ok();
+    // The handles are taken in the pod's namespace (a bind needs its source there), before
+    // anything is covered.
+    private_namespace()
+        .map_err(|e| format!("the pod's sandbox needs a private mount namespace (root): {e}"))?;
+    let mut held = Vec::new();
+    for grant in &sandbox.grants {
+        match sandbox::hold(&grant.path, &grant.path, grant.read_only) {
+            Ok(h) => held.push(h),
+            // A grant that does not exist on this host (an optional install) is left out.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(format!("sandbox: {e}")),
+        }
+    }
+    for m in mounts {
+        let h = sandbox::hold(&m.source, &m.target, m.read_only)
+            .map_err(|e| format!("cannot mount at {}: {e}", m.target.display()))?;
+        held.push(h);
+    }
+    sandbox::make_view(sandbox, &held).map_err(|e| e.to_string())?;
+    drop(held);
+    sandbox::become_identity(&sandbox.identity).map_err(|e| {
+        format!(
+            "sandbox: failed to become uid {}: {e}",
+            sandbox.identity.uid
+        )
+    })?;
+    if let Some(cwd) = cwd {
+        std::env::set_current_dir(&cwd)
+            .map_err(|e| format!("sandbox: cannot enter {}: {e}", cwd.display()))?;
+    }
+    Ok(())
+}
+
+fn check_sources(mounts: &[Mount]) -> Result<(), String> {
     for m in mounts {
         if !m.source.exists() {
             return Err(format!(
@@ -53,6 +106,11 @@ fn mount_all(mounts: &[Mount]) -> Result<(), String> {
             ));
         }
     }
+    Ok(())
+}
+
+fn mount_all(mounts: &[Mount]) -> Result<(), String> {
+    check_sources(mounts)?;
     match private_namespace() {
         Ok(()) => mounts.iter().try_for_each(bind),
         Err(e) if e.raw_os_error() == Some(libc::EPERM) => {
@@ -122,22 +180,5 @@ fn link(m: &Mount) -> Result<(), String> {
 }
 
 fn sys_mount(source: Option<&Path>, target: &Path, flags: libc::c_ulong) -> io::Result<()> {
-    let c = |p: &Path| CString::new(p.as_os_str().as_bytes()).map_err(io::Error::other);
-    let source = source.map(c).transpose()?;
-    let target = c(target)?;
-    // SAFETY: NUL-terminated strings that outlive the call; no filesystem type or data.
-    let rc = unsafe {
-        libc::mount(
-            source.as_ref().map_or(std::ptr::null(), |s| s.as_ptr()),
-            target.as_ptr(),
-            std::ptr::null(),
-            flags,
-            std::ptr::null(),
-        )
-    };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
+    sandbox::sys_mount(source, target, None, flags, None)
 }

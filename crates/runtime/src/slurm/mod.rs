@@ -438,6 +438,7 @@ impl Runtime for SlurmRuntime {
         Facts {
             one_host: false,
             local_processes: false,
+            containers: false,
         }
     }
 

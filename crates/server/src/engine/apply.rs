@@ -42,6 +42,8 @@ pub(super) struct Engine {
     pub pool: Pool,
     /// Where every decision by the time reads it.
     pub clock: Arc<dyn Clock>,
+    /// Who pods run as and what they see; `None`: the server's user and view.
+    pub isolation: Option<super::Isolation>,
     /// Why each queued job waits, shared with the handlers (GetJob).
     waits: Arc<std::sync::RwLock<HashMap<String, Wait>>>,
     /// The last reason recorded (store and events) for the queue's first jobs.
@@ -74,6 +76,7 @@ impl Engine {
             pod_limits: config.pod_limits,
             pool: Pool::new(config.capacity.pool.gpu),
             clock: config.clock,
+            isolation: config.isolation,
             capacity: config.capacity,
             default_preemptible: config.default_preemptible,
             waits,

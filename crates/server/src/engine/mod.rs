@@ -51,6 +51,7 @@
 mod active;
 mod apply;
 mod frameworks;
+mod isolation;
 mod pods;
 mod pool;
 mod prepare;
@@ -77,6 +78,8 @@ use opendlc_runtime::slurm::{SlurmConfig, SlurmRuntime};
 use opendlc_runtime::{LocalRuntime, PodEvent, Runtime};
 use opendlc_store::{Store, StoreError};
 use tokio::sync::{mpsc, oneshot};
+
+pub use isolation::{Isolation, DEFAULT_UID_BASE};
 
 /// How long a pod gets between SIGTERM and SIGKILL when it is stopped, unless the job's
 /// `Settings.TerminationGracePeriodSeconds` says otherwise (Kubernetes' default).
@@ -196,6 +199,9 @@ pub struct EngineConfig {
     pub slurm: Option<SlurmConfig>,
     /// Where the engine reads the time (`SystemClock`; tests move a `ManualClock`).
     pub clock: Arc<dyn Clock>,
+    /// Pods run as their owners in a view of their own (`isolation.rs`); `None`: as the
+    /// server's user.
+    pub isolation: Option<Isolation>,
 }
 
 /// Starts the engine: recovers what an earlier server left running, then serves commands

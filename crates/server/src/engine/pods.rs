@@ -82,17 +82,28 @@ impl Engine {
             if sanity.is_some() {
                 env.insert(PEERS_ENV.to_string(), check_peers.clone());
             }
+            let image = role
+                .map(|r| r.image.trim().to_string())
+                .filter(|i| !i.is_empty());
+            let dir = self.pod_dir(job_id, &pod.pod_uid);
+            // A pod in a container has the container's isolation.
+            let contained = image.is_some() && self.runtime.facts().containers;
+            let sandbox = (!contained)
+                .then(|| self.sandbox_for(job, &dir, &env))
+                .flatten();
             let steps = match self.env_steps(job, pod, &mut env) {
                 Ok((prepare, mounts)) => Steps {
                     prepare,
                     mounts,
                     sanity,
                     command,
+                    sandbox,
                 },
                 Err(e) => {
                     tracing::error!(pod.id = %pod.pod_id, "{e}");
                     Steps {
                         command: format!("echo {} >&2; exit 1", quote(&e)),
+                        sandbox,
                         ..Steps::default()
                     }
                 }
@@ -102,12 +113,10 @@ impl Engine {
                 pod_id: pod.pod_id.clone(),
                 pod_uid: pod.pod_uid.clone(),
                 rank: plan.rank,
-                dir: self.pod_dir(job_id, &pod.pod_uid),
+                dir,
                 job_dir: self.jobs_dir.job(job_id),
                 workdir: workdir.clone(),
-                image: role
-                    .map(|r| r.image.trim().to_string())
-                    .filter(|i| !i.is_empty()),
+                image,
                 resources: plan.resources,
                 limits: role.filter(|_| self.pod_limits).map(|r| Limits {
                     cpu_milli: Some(r.resources.cpu_milli).filter(|c| *c > 0),

@@ -16,15 +16,31 @@ pub struct Shell {
 
 impl Shell {
     /// Starts `bash` (else `sh`) as the session leader of a new PTY, with the environment the
-    /// pod's command has: the server's minus `OPENDLC_*`, plus the pod's variables.
-    pub fn spawn(spec: &PodSpec) -> io::Result<Shell> {
+    /// pod's command has: the server's minus `OPENDLC_*`, plus the pod's variables. With
+    /// `enter` (the opendlc binary and the pod's mounts file), the shell runs in the pod's
+    /// sandbox, as the pod's owner, through `opendlc run-mounted`.
+    pub fn spawn(
+        spec: &PodSpec,
+        enter: Option<&(std::path::PathBuf, std::path::PathBuf)>,
+    ) -> io::Result<Shell> {
         let pty = nix::pty::openpty(None, None).map_err(io::Error::from)?;
         let program = ["/bin/bash", "/bin/sh"]
             .into_iter()
             .find(|p| std::path::Path::new(p).exists())
             .unwrap_or("/bin/sh");
         let slave: OwnedFd = pty.slave;
-        let mut command = Command::new(program);
+        let mut command = match enter {
+            Some((opendlc, mounts)) => {
+                let mut command = Command::new(opendlc);
+                command
+                    .arg("run-mounted")
+                    .arg("--mounts")
+                    .arg(mounts)
+                    .arg(format!("exec {program}"));
+                command
+            }
+            None => Command::new(program),
+        };
         command
             .env_clear()
             .envs(std::env::vars().filter(|(k, _)| !k.starts_with("OPENDLC_")))

@@ -76,12 +76,24 @@ async fn open(
     };
     // Addresses known only once the pods were placed (Slurm): as the pod's shim filled them in.
     opendlc_runtime::pod::peers::resolve(&mut spec, std::time::Duration::ZERO);
+    // A pod that runs as its owner in a view of its own: so does its terminal.
+    let pod_dir = wt.jobs_dir.pod(&job_id, &pod_uid);
+    let mounts = pod_dir.join(opendlc_runtime::pod::chain::MOUNTS_FILE);
+    let sandboxed = std::fs::read(&mounts)
+        .ok()
+        .and_then(|b| serde_json::from_slice::<opendlc_runtime::pod::mounts::MountSpec>(&b).ok())
+        .is_some_and(|m| m.sandbox.is_some());
+    let enter = sandboxed.then(|| (wt.program.clone(), mounts));
     tracing::info!(job.id = %job_id, pod.id = %pod_id, "web terminal opened");
-    ws.on_upgrade(move |socket| session(socket, spec))
+    ws.on_upgrade(move |socket| session(socket, spec, enter))
 }
 
-async fn session(mut socket: WebSocket, spec: PodSpec) {
-    let mut shell = match Shell::spawn(&spec) {
+async fn session(
+    mut socket: WebSocket,
+    spec: PodSpec,
+    enter: Option<(std::path::PathBuf, std::path::PathBuf)>,
+) {
+    let mut shell = match Shell::spawn(&spec, enter.as_ref()) {
         Ok(shell) => shell,
         Err(e) => {
             let _ = socket

@@ -71,6 +71,11 @@ pub(super) fn spawn(spec: &PodSpec, cgroup_procs: Vec<RawFd>) -> Result<Spawned,
             command.pre_exec(move || crate::pod::cgroup::join(&cgroup_procs));
         }
     }
+    // SAFETY: the closure makes fcntl/close_range calls only (async-signal-safe), and the
+    // shim has no other thread yet.
+    unsafe {
+        command.pre_exec(close_inherited);
+    }
     let mut child = command.spawn().map_err(|e| {
         let code = match e.raw_os_error() {
             Some(libc::EACCES | libc::ENOEXEC | libc::EPERM) => 126,
@@ -88,6 +93,32 @@ pub(super) fn spawn(spec: &PodSpec, cgroup_procs: Vec<RawFd>) -> Result<Spawned,
         stdout,
         stderr,
     })
+}
+
+/// Marks every descriptor but stdin, stdout and stderr close-on-exec: the command must not
+/// inherit what was open in whoever started the server (a lock file, a socket) or in the shim.
+fn close_inherited() -> std::io::Result<()> {
+    const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
+    // SAFETY: a syscall on integers.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            3,
+            libc::c_uint::MAX,
+            CLOSE_RANGE_CLOEXEC,
+        )
+    };
+    if rc == 0 {
+        return Ok(());
+    }
+    // Kernels before 5.11: one by one, up to the descriptor limit.
+    // SAFETY: sysconf and fcntl on integers.
+    let max = unsafe { libc::sysconf(libc::_SC_OPEN_MAX) }.clamp(0, 1 << 16) as libc::c_int;
+    for fd in 3..max {
+        // SAFETY: as above; a descriptor that is not open answers EBADF, which is fine.
+        unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+    }
+    Ok(())
 }
 
 fn is_private(name: &OsStr) -> bool {

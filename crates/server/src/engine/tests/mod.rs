@@ -88,6 +88,7 @@ impl Harness {
             node_name: "fake-node".into(),
             slurm: None,
             clock: Arc::new(clock.clone()),
+            isolation: None,
         };
         let waits = Arc::new(RwLock::new(Default::default()));
         let mut engine = Engine::new(config, Arc::new(fake.clone()), reports_tx, waits);

@@ -1,0 +1,150 @@
+//! Tenants on one host: every pod runs as its owner's own Unix identity, in a view of the host
+//! without the server's data directory or other jobs (docs/SECURITY.md). Each test is the
+//! attack a second user would try from their pod. They need a server running as root (the only
+//! way to run pods as other users); elsewhere they say so and pass.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Key, TestServer};
+use serde_json::{json, Value};
+
+fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+fn job(name: &str, command: &str) -> Value {
+    json!({
+        "DisplayName": name,
+        "JobType": "PyTorchJob",
+        "UserCommand": command,
+        "JobSpecs": [{"Type": "Worker", "PodCount": 1, "Image": "local",
+                      "ResourceConfig": {"CPU": "1", "Memory": "1Gi"}}],
+    })
+}
+
+async fn create_as(server: &TestServer, key: &Key, body: Value) -> String {
+    let response = server
+        .signed(key, "POST", "/api/v1/jobs", Some(&body))
+        .send()
+        .await
+        .unwrap();
+    let answer: Value = response.json().await.unwrap();
+    answer["JobId"].as_str().expect("a JobId").to_string()
+}
+
+/// The pod log of the job's only pod once it has ended.
+async fn output(server: &TestServer, job_id: &str) -> String {
+    server
+        .wait_job(job_id, Duration::from_secs(60), |j| {
+            matches!(j["Status"].as_str(), Some("Succeeded" | "Failed"))
+        })
+        .await;
+    server
+        .logs(job_id, &format!("{job_id}-worker-0"), "")
+        .await
+        .join("\n")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pod_cannot_reach_another_users_job_the_server_or_its_secrets() {
+    if !is_root() {
+        eprintln!("pods run as their owners only under a server running as root: skipped");
+        return;
+    }
+    let server = TestServer::start().await;
+    let (alice, bob) = (server.add_user("alice"), server.add_user("bob"));
+    let data = server.data_dir.path().canonicalize().unwrap();
+    let secret = create_as(
+        &server,
+        &alice,
+        job(
+            "alice",
+            "echo alice-secret > secret.txt; echo $$ > pid; exec sleep 600",
+        ),
+    )
+    .await;
+    server.wait_status(&secret, "Running").await;
+    let alice_dir = data.join("jobs").join(&secret);
+    let alice_work = alice_dir.join("work");
+    // Her pod has written its file and its pid.
+    let pid_file = alice_work.join("pid");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !pid_file.exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "alice's pod never wrote its pid"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let alice_pid = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .to_string();
+
+    let probe = format!(
+        r#"try() {{ if "$@" >/dev/null 2>&1; then echo "ALLOWED: $*"; else echo "denied: $*"; fi; }}
+echo "uid=$(id -u) gid=$(id -g) groups=$(id -G) home=$HOME user=$USER"
+try cat {work}/secret.txt
+try ls {job}
+echo "jobs seen: $(ls {data}/jobs 2>&1 | tr '\n' ' ')"
+try cat {data}/opendlc.db
+try cat /etc/shadow
+echo "root home: $(ls -A /root 2>&1 | tr '\n' ' ')"
+try kill -0 {server}
+try kill -0 {alice_pid}
+echo mine > mine.txt && echo "own work dir writable"
+ls -ld "$HOME" | awk '{{print "home owner", $3}}'"#,
+        work = alice_work.display(),
+        job = alice_dir.display(),
+        data = data.display(),
+        server = std::process::id(),
+    );
+    let snoop = create_as(&server, &bob, job("bob", &probe)).await;
+    let seen = output(&server, &snoop).await;
+    server.stop_job(&secret).await;
+
+    let bob_uid = opendlc_server::DEFAULT_UID_BASE + 3; // admin 1, alice 2, bob 3
+    assert!(
+        seen.contains(&format!("uid={bob_uid} gid={bob_uid} groups={bob_uid} ")),
+        "{seen}"
+    );
+    assert!(!seen.contains("ALLOWED"), "{seen}");
+    assert_eq!(seen.matches("denied:").count(), 6, "{seen}");
+    // Root's home shows at most the way to what pods may read (the test's framework installs).
+    let line = seen.lines().find(|l| l.starts_with("root home:")).unwrap();
+    let granted: Vec<String> = common::framework_installs()
+        .iter()
+        .chain(std::iter::once(&common::shim_program()))
+        .filter_map(|p| p.strip_prefix("/root").ok())
+        .filter_map(|p| p.components().next())
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    for entry in line["root home:".len()..].split_whitespace() {
+        assert!(granted.iter().any(|g| g == entry), "{entry} is visible: {seen}");
+    }
+    // The data directory shows bob his own job and nothing else.
+    assert!(seen.contains(&format!("jobs seen: {snoop} ")), "{seen}");
+    assert!(seen.contains("own work dir writable"), "{seen}");
+    assert!(!seen.contains("alice-secret"), "{seen}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pod_inherits_no_descriptor_of_the_server() {
+    let server = TestServer::start().await;
+    // An open file of the server's process, not close-on-exec, as a lock file of whoever
+    // started it would be.
+    let file = std::fs::File::open("/dev/null").unwrap();
+    let fd = std::os::fd::AsRawFd::as_raw_fd(&file);
+    // SAFETY: fcntl on a descriptor this test owns.
+    unsafe { libc::fcntl(fd, libc::F_SETFD, 0) };
+    let id = server
+        .create_job(job("fds", "ls /proc/self/fd | sort -n | tr '\\n' ' '"))
+        .await;
+    let seen = output(&server, &id).await;
+    drop(file);
+    // stdin, stdout, stderr, and the descriptor `ls` reads /proc/self/fd through.
+    assert_eq!(seen.split_whitespace().count(), 4, "{seen}");
+}

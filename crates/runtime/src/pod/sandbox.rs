@@ -1,0 +1,203 @@
+//! A pod's private view of the host and the identity it runs as: entered by `opendlc
+//! run-mounted` (root, single-threaded) just before it becomes the pod's command.
+//!
+//! In a mount namespace of the pod's own, each [hidden](Sandbox::hide) directory (the server's
+//! data directory, the users' homes) is covered by an empty tmpfs; inside them, each
+//! [grant](Sandbox::grants) (the job's own directory, the framework installs an administrator
+//! declared, the opendlc binary) is bound back at its own path, read-only where asked. Handles on
+//! the granted paths are taken in the new namespace before anything is hidden (a bind's source
+//! must be in the caller's namespace), and the binds are made from them, so a grant under a
+//! hidden directory still reaches the real one. Then the process gives up root for
+//! the pod's [`Identity`]: no supplementary groups, the owner's uid and gid, no capabilities
+//! left, `no_new_privs` (a set-uid binary cannot give them back), and a umask that keeps what
+//! the pod writes to its owner.
+//!
+//! What stays visible: the host's system (`/usr`, `/etc`, `/opt`, `/tmp`, …) with the usual Unix
+//! permissions, which the pod now meets as an unprivileged user: `/etc/shadow`, other users'
+//! processes and files, the server's database and keys are out of its reach.
+
+use std::ffi::CString;
+use std::fs::File;
+use std::io;
+use std::os::fd::AsRawFd;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// How a pod is isolated on its host.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sandbox {
+    pub identity: Identity,
+    /// Directories the pod must not see.
+    pub hide: Vec<PathBuf>,
+    /// What it sees inside them, at the same paths.
+    pub grants: Vec<Grant>,
+}
+
+/// The Unix identity of the pod's owner.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Identity {
+    pub uid: u32,
+    pub gid: u32,
+    /// `USER` and `LOGNAME` of the pod (the uid may have no entry in `/etc/passwd`).
+    pub name: String,
+    /// `HOME` of the pod, a directory the identity owns; `None` keeps the pod's own.
+    pub home: Option<PathBuf>,
+}
+
+/// A path the pod sees although it is inside a hidden directory.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Grant {
+    pub path: PathBuf,
+    pub read_only: bool,
+}
+
+/// A path held open (`O_PATH`) before anything is hidden, to bind at `target` afterwards.
+pub(crate) struct Held {
+    handle: File,
+    pub target: PathBuf,
+    pub read_only: bool,
+}
+
+/// Takes a handle on `source`, to be bound at `target` once the view is made.
+pub(crate) fn hold(source: &Path, target: &Path, read_only: bool) -> io::Result<Held> {
+    let handle = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_PATH | libc::O_CLOEXEC)
+        .open(source)
+        .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", source.display())))?;
+    Ok(Held {
+        handle,
+        target: target.to_path_buf(),
+        read_only,
+    })
+}
+
+/// The pod's view, made in the current (already private) mount namespace: the hidden
+/// directories covered, then `held` (the grants and the job's mounts) bound in place.
+pub(crate) fn make_view(sandbox: &Sandbox, held: &[Held]) -> io::Result<()> {
+    let mut hide = sandbox.hide.clone();
+    // Outer directories first; one inside another is then gone already.
+    hide.sort_by_key(|p| p.as_os_str().len());
+    let mut covered = Vec::new();
+    for dir in &hide {
+        if !dir.is_dir() {
+            continue;
+        }
+        mount_tmpfs(dir, 0).map_err(|e| context("cover", dir, e))?;
+        covered.push(dir.clone());
+    }
+    for h in held {
+        bind_held(h)?;
+    }
+    // Nothing more is made inside the covers: they become read-only.
+    for dir in &covered {
+        mount_tmpfs(dir, libc::MS_REMOUNT | libc::MS_RDONLY)
+            .map_err(|e| context("seal", dir, e))?;
+    }
+    Ok(())
+}
+
+/// Binds a held path at its target, making the mount point first.
+pub(crate) fn bind_held(h: &Held) -> io::Result<()> {
+    let is_dir = h.handle.metadata().map(|m| m.is_dir())?;
+    if is_dir {
+        std::fs::create_dir_all(&h.target).map_err(|e| context("create", &h.target, e))?;
+    } else {
+        if let Some(parent) = h.target.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| context("create", parent, e))?;
+        }
+        if std::fs::symlink_metadata(&h.target).is_err() {
+            File::create(&h.target).map_err(|e| context("create", &h.target, e))?;
+        }
+    }
+    let source = PathBuf::from(format!("/proc/self/fd/{}", h.handle.as_raw_fd()));
+    sys_mount(
+        Some(&source),
+        &h.target,
+        None,
+        libc::MS_BIND | libc::MS_REC,
+        None,
+    )
+    .map_err(|e| context("bind", &h.target, e))?;
+    if h.read_only {
+        let flags = libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY;
+        sys_mount(None, &h.target, None, flags, None)
+            .map_err(|e| context("make read-only", &h.target, e))?;
+    }
+    Ok(())
+}
+
+/// Gives up root for `identity`, for good.
+pub(crate) fn become_identity(identity: &Identity) -> io::Result<()> {
+    let (uid, gid) = (identity.uid, identity.gid);
+    // SAFETY: plain syscalls on integers; the process is single-threaded here (set*id in a
+    // threaded process would change only the calling thread).
+    unsafe {
+        check(libc::setgroups(0, std::ptr::null()))?;
+        check(libc::setresgid(gid, gid, gid))?;
+        check(libc::setresuid(uid, uid, uid))?;
+        check(libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))?;
+        libc::umask(0o077);
+    }
+    std::env::set_var("USER", &identity.name);
+    std::env::set_var("LOGNAME", &identity.name);
+    if let Some(home) = &identity.home {
+        std::env::set_var("HOME", home);
+    }
+    Ok(())
+}
+
+fn check(rc: libc::c_int) -> io::Result<()> {
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+fn mount_tmpfs(dir: &Path, extra: libc::c_ulong) -> io::Result<()> {
+    let flags = libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC | extra;
+    sys_mount(
+        Some(Path::new("tmpfs")),
+        dir,
+        Some("tmpfs"),
+        flags,
+        Some("mode=0755,size=64k"),
+    )
+}
+
+fn context(what: &str, path: &Path, e: io::Error) -> io::Error {
+    io::Error::new(
+        e.kind(),
+        format!("sandbox: failed to {what} {}: {e}", path.display()),
+    )
+}
+
+pub(crate) fn sys_mount(
+    source: Option<&Path>,
+    target: &Path,
+    fstype: Option<&str>,
+    flags: libc::c_ulong,
+    data: Option<&str>,
+) -> io::Result<()> {
+    let c = |b: &[u8]| CString::new(b).map_err(io::Error::other);
+    let source = source.map(|p| c(p.as_os_str().as_bytes())).transpose()?;
+    let target = c(target.as_os_str().as_bytes())?;
+    let fstype = fstype.map(|t| c(t.as_bytes())).transpose()?;
+    let data = data.map(|d| c(d.as_bytes())).transpose()?;
+    // SAFETY: NUL-terminated strings that outlive the call, or null.
+    let rc = unsafe {
+        libc::mount(
+            source.as_ref().map_or(std::ptr::null(), |s| s.as_ptr()),
+            target.as_ptr(),
+            fstype.as_ref().map_or(std::ptr::null(), |s| s.as_ptr()),
+            flags,
+            data.as_ref()
+                .map_or(std::ptr::null(), |s| s.as_ptr().cast::<libc::c_void>()),
+        )
+    };
+    check(rc)
+}

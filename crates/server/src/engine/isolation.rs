@@ -1,0 +1,143 @@
+//! Who a job's pods run as and what they see of the host (`opendlc_runtime::pod::sandbox`).
+//!
+//! With isolation on (a server running as root, on the local runtime), every pod of a job runs
+//! as its owner's Unix identity: uid = gid = `uid_base` + the owner's UserId (opendlc users are
+//! numbered), so two users' pods never share a uid, and none is the server's. The job's
+//! directory, its working directory and a home of its own (`<job>/home`) belong to that uid
+//! (0700); the pods' records (spec, log, exit) stay the server's. In the pod's view the server's
+//! data directory, the shared job directory and the users' homes are covered; the job's own
+//! directory, the opendlc binary and the paths an administrator declared readable
+//! (`--pod-readable`: framework installs) are bound back. A pod with an image runs in its
+//! container instead, with the container engine's isolation.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use opendlc_core::env_value::EnvValue;
+use opendlc_core::Job;
+use opendlc_runtime::contract::{Grant, Identity, Sandbox};
+
+use super::apply::Engine;
+
+/// Where pods' uids start by default: far above the uids of people and system services and of
+/// the usual subordinate-uid ranges of rootless containers (100000 + 65536 per user).
+pub const DEFAULT_UID_BASE: u32 = 900_000_000;
+
+/// Directories no pod sees, besides the server's own: the users' homes.
+const HIDDEN_HOMES: &[&str] = &["/root", "/home"];
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Isolation {
+    pub uid_base: u32,
+    /// The server's data directory and, where job files live elsewhere, theirs.
+    pub server_dirs: Vec<PathBuf>,
+    /// Paths pods may read although they are in a hidden directory.
+    pub readable: Vec<PathBuf>,
+}
+
+impl Isolation {
+    /// The identity of the pods of user `user_id`.
+    pub fn uid_of(&self, user_id: &str) -> u32 {
+        // UserIds are numbers given by the server; anything else maps into the same range.
+        let n = user_id.parse::<u32>().unwrap_or_else(|_| {
+            user_id.bytes().fold(2_166_136_261u32, |h, b| {
+                (h ^ u32::from(b)).wrapping_mul(16_777_619)
+            }) % 10_000_000
+        });
+        self.uid_base.saturating_add(n)
+    }
+}
+
+impl Engine {
+    /// The sandbox of a pod of `job` that runs on the host (`None` without isolation); makes
+    /// the job's directories its owner's.
+    pub(super) fn sandbox_for(
+        &self,
+        job: &Job,
+        pod_dir: &Path,
+        env: &BTreeMap<String, EnvValue>,
+    ) -> Option<Sandbox> {
+        let isolation = self.isolation.as_ref()?;
+        let uid = isolation.uid_of(&job.user_id);
+        let job_dir = self.jobs_dir.job(&job.job_id);
+        let home = job_dir.join("home");
+        for dir in [
+            job_dir.clone(),
+            self.jobs_dir.work(&job.job_id),
+            home.clone(),
+            pod_dir.to_path_buf(),
+        ] {
+            if let Err(e) = own(&dir, uid) {
+                tracing::error!(job.id = %job.job_id, "failed to give {} to uid {uid}: {e}", dir.display());
+            }
+        }
+        // Framework directories written by the server before the pods start (MPI, Ray).
+        for dir in ["mpi", "ray"]
+            .map(|d| job_dir.join(d))
+            .iter()
+            .filter(|d| d.is_dir())
+        {
+            let entries = std::fs::read_dir(dir).into_iter().flatten().flatten();
+            for path in std::iter::once(dir.clone()).chain(entries.map(|e| e.path())) {
+                if let Err(e) = chown(&path, uid) {
+                    tracing::warn!(job.id = %job.job_id, "failed to give {} to uid {uid}: {e}", path.display());
+                }
+            }
+        }
+        let mut hide = isolation.server_dirs.clone();
+        hide.extend(HIDDEN_HOMES.iter().map(PathBuf::from));
+        let mut grants = vec![Grant {
+            path: job_dir,
+            read_only: false,
+        }];
+        grants.extend(
+            std::iter::once(self.checker_program.clone())
+                .chain(isolation.readable.iter().cloned())
+                .map(|path| Grant {
+                    path,
+                    read_only: true,
+                }),
+        );
+        Some(Sandbox {
+            identity: Identity {
+                uid,
+                gid: uid,
+                name: format!("opendlc-{}", job.user_id),
+                // A HOME the job sets itself stays.
+                home: (!env.contains_key("HOME")).then_some(home),
+            },
+            hide,
+            grants,
+        })
+    }
+}
+
+/// Creates `dir` if needed and gives it to `uid`, mode 0700.
+fn own(dir: &Path, uid: u32) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir_all(dir)?;
+    chown(dir, uid)?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+}
+
+fn chown(path: &Path, uid: u32) -> std::io::Result<()> {
+    std::os::unix::fs::lchown(path, Some(uid), Some(uid))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn users_get_distinct_uids_above_the_base() {
+        let isolation = Isolation {
+            uid_base: 1000,
+            server_dirs: vec![],
+            readable: vec![],
+        };
+        assert_eq!(isolation.uid_of("1"), 1001);
+        assert_eq!(isolation.uid_of("2"), 1002);
+        assert!(isolation.uid_of("someone") >= 1000);
+        assert_ne!(isolation.uid_of("someone"), isolation.uid_of("another"));
+    }
+}
