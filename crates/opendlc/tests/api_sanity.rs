@@ -216,7 +216,7 @@ async fn bad_sanity_args_are_refused_and_name_the_flag() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_port_taken_by_another_program_fails_check_init_before_the_restart() {
     let server = TestServer::start().await;
-    let dir = server.data_dir.path();
+    let dir = server.scratch();
     let (port_file, held) = (dir.join("port"), dir.join("held"));
     let command = format!(
         "if [ \"$RANK\" = 0 ] && [ ! -e {port} ]; then echo $MASTER_PORT > {port}; \

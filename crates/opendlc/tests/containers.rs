@@ -60,7 +60,7 @@ async fn a_pod_runs_in_its_image_with_the_contract_and_its_data() {
         return;
     };
     let server = podman_server().await;
-    let data = server.data_dir.path().join("dataset");
+    let data = server.scratch().join("dataset");
     std::fs::create_dir_all(&data).unwrap();
     std::fs::write(data.join("labels.txt"), "cat dog\n").unwrap();
     let mut body = one_pod(

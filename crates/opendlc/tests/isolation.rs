@@ -123,7 +123,10 @@ ls -ld "$HOME" | awk '{{print "home owner", $3}}'"#,
         .map(|c| c.as_os_str().to_string_lossy().into_owned())
         .collect();
     for entry in line["root home:".len()..].split_whitespace() {
-        assert!(granted.iter().any(|g| g == entry), "{entry} is visible: {seen}");
+        assert!(
+            granted.iter().any(|g| g == entry),
+            "{entry} is visible: {seen}"
+        );
     }
     // The data directory shows bob his own job and nothing else.
     assert!(seen.contains(&format!("jobs seen: {snoop} ")), "{seen}");

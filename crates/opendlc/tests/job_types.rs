@@ -130,7 +130,7 @@ async fn an_xgboost_job_trains_through_its_collective() {
         return;
     };
     let server = TestServer::start().await;
-    let script = server.data_dir.path().join("train_xgb.py");
+    let script = server.scratch().join("train_xgb.py");
     std::fs::write(&script, XGB_SCRIPT).unwrap();
     let body = json!({
         "DisplayName": "xgb-train",
@@ -272,7 +272,7 @@ async fn mpi_ranks_in_different_workers_allreduce() {
         return;
     }
     let server = TestServer::start().await;
-    let script = server.data_dir.path().join("allreduce.py");
+    let script = server.scratch().join("allreduce.py");
     std::fs::write(
         &script,
         "from mpi4py import MPI\nc = MPI.COMM_WORLD\n\
@@ -351,9 +351,9 @@ async fn a_ray_job_runs_its_command_on_a_head_its_workers_joined() {
         return;
     };
     let server = TestServer::start().await;
-    let script = server.data_dir.path().join("driver.py");
+    let script = server.scratch().join("driver.py");
     std::fs::write(&script, RAY_DRIVER).unwrap();
-    let done = server.data_dir.path().join("done");
+    let done = server.scratch().join("done");
     let node = json!({"CPU": "1", "Memory": "2Gi"});
     let body = json!({
         "DisplayName": "ray",
@@ -456,7 +456,7 @@ async fn a_pytorch_job_all_reduces_across_its_pods_with_torchrun() {
         return;
     };
     let server = TestServer::start().await;
-    let script = server.data_dir.path().join("allreduce.py");
+    let script = server.scratch().join("allreduce.py");
     std::fs::write(&script, TORCH_ALLREDUCE).unwrap();
     let pod = json!({"CPU": "1", "Memory": "2Gi"});
     let body = json!({
@@ -527,11 +527,11 @@ async fn thirdparty_libs_are_installed_before_the_command() {
         return;
     }
     let server = TestServer::start().await;
-    let wheels = server.data_dir.path().join("wheels");
+    let wheels = server.scratch().join("wheels");
     std::fs::create_dir_all(&wheels).unwrap();
     let first = wheel(&wheels, "opendlc_first");
     let second = wheel(&wheels, "opendlc_second");
-    let lib_dir = server.data_dir.path().join("code");
+    let lib_dir = server.scratch().join("code");
     std::fs::create_dir_all(&lib_dir).unwrap();
     std::fs::write(
         lib_dir.join("requirements.txt"),
@@ -601,7 +601,7 @@ async fn a_failed_install_fails_the_job() {
         return;
     }
     let server = TestServer::start().await;
-    let missing = server.data_dir.path().join("missing-0.1-py3-none-any.whl");
+    let missing = server.scratch().join("missing-0.1-py3-none-any.whl");
     let body = json!({
         "DisplayName": "libs-fail",
         "JobType": "PyTorchJob",
@@ -638,7 +638,7 @@ async fn a_failed_install_fails_the_job() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_data_juicer_job_runs_dj_process_on_its_config() {
     let server = TestServer::start().await;
-    let bin = server.data_dir.path().join("bin");
+    let bin = server.scratch().join("bin");
     std::fs::create_dir_all(&bin).unwrap();
     let fake = bin.join("dj-process");
     std::fs::write(&fake, "#!/bin/sh\necho \"dj-process $*\"\ncat \"$2\"\n").unwrap();
@@ -745,7 +745,7 @@ async fn a_job_sees_its_data_and_code_at_their_mount_paths() {
         return;
     }
     let server = TestServer::start().await;
-    let root = server.data_dir.path();
+    let root = server.scratch();
     let (data, scratch, repo, mnt) = (
         root.join("imagenet"),
         root.join("scratch"),
@@ -754,6 +754,11 @@ async fn a_job_sees_its_data_and_code_at_their_mount_paths() {
     );
     for dir in [&data, &scratch, &repo] {
         std::fs::create_dir_all(dir).unwrap();
+    }
+    // The pod writes there as its owner (not root): a directory its owner may write to.
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&scratch, std::fs::Permissions::from_mode(0o777)).unwrap();
     }
     std::fs::write(data.join("labels.txt"), "cat dog\n").unwrap();
     let git = |args: &[&str]| {
@@ -773,7 +778,7 @@ async fn a_job_sees_its_data_and_code_at_their_mount_paths() {
     std::fs::write(repo.join("train.py"), "print('from exp')\n").unwrap();
     git(&["commit", "-qam", "exp"]);
     std::fs::write(
-        root.join("sources.yaml"),
+        server.data_dir.path().join("sources.yaml"),
         format!(
             "code_sources:\n  code-demo:\n    repo: {}\ndata_sources:\n  d-imagenet:\n    uri: {}\n",
             repo.display(),
@@ -803,10 +808,10 @@ async fn a_job_sees_its_data_and_code_at_their_mount_paths() {
             j["Status"] == "Succeeded" || j["Status"] == "Failed"
         })
         .await;
-    assert_eq!(job["Status"], "Succeeded", "{job}");
     let logs = server
         .logs(&job_id, &format!("{job_id}-worker-0"), "")
         .await;
+    assert_eq!(job["Status"], "Succeeded", "{job}\n{logs:?}");
     // As root, a private mount namespace; otherwise symbolic links (mounts.rs).
     let root_user = {
         use std::os::unix::fs::MetadataExt;

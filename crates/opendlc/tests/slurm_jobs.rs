@@ -459,7 +459,7 @@ async fn a_ray_job_spans_both_nodes() {
     };
     let _lock = lock_cluster();
     let server = server().await;
-    let script = server.data_dir.path().join("driver.py");
+    let script = server.scratch().join("driver.py");
     std::fs::write(&script, RAY_DRIVER).unwrap();
     // 3 of a node's 4 CPUs each: the two pods cannot share a node.
     let node = json!({"CPU": "3", "Memory": "2Gi"});

@@ -19,6 +19,10 @@ pub struct TestServer {
     /// The administrator's key, which [`TestServer::call`] signs with.
     pub admin: Key,
     pub data_dir: tempfile::TempDir,
+    /// Files a test gives its pods (scripts, datasets, wheels) and that pods leave for it:
+    /// not the data directory, which pods do not see. World-writable and sticky, like /tmp,
+    /// since pods run as their owners' own uids.
+    scratch: tempfile::TempDir,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
     client: reqwest::Client,
@@ -135,10 +139,17 @@ impl TestServer {
                 .await
                 .expect("server runs");
         });
+        let scratch = tempfile::tempdir().expect("temp dir");
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(scratch.path(), std::fs::Permissions::from_mode(0o1777))
+                .expect("scratch directory mode");
+        }
         TestServer {
             base,
             admin,
             data_dir,
+            scratch,
             shutdown: Some(tx),
             task: Some(task),
             client: reqwest::Client::new(),
@@ -154,6 +165,11 @@ impl TestServer {
             let _ = task.await;
         }
         std::mem::replace(&mut self.data_dir, tempfile::tempdir().unwrap())
+    }
+
+    /// Where a test puts what its pods read and finds what they write.
+    pub fn scratch(&self) -> &std::path::Path {
+        self.scratch.path()
     }
 
     /// Creates a user (a member of the default workspace) and returns their first key.
@@ -406,16 +422,19 @@ impl TestServer {
     }
 }
 
-/// The framework venv (OPENDLC_FRAMEWORKS_PYTHON) and the Python it was made from: what pods
-/// need to read to run the frameworks.
+/// The test environments' venvs (OPENDLC_FRAMEWORKS_PYTHON, OPENDLC_TENSORBOARD) and the
+/// Pythons they were made from: what pods need to read to run the frameworks.
 pub fn framework_installs() -> Vec<std::path::PathBuf> {
-    let Ok(python) = std::env::var("OPENDLC_FRAMEWORKS_PYTHON") else {
-        return Vec::new();
-    };
-    let Some(venv) = std::path::Path::new(&python)
-        .parent()
-        .and_then(|bin| bin.parent())
-    else {
+    ["OPENDLC_FRAMEWORKS_PYTHON", "OPENDLC_TENSORBOARD"]
+        .into_iter()
+        .filter_map(|var| std::env::var(var).ok())
+        .flat_map(|program| venv_and_base(std::path::Path::new(&program)))
+        .collect()
+}
+
+/// The venv a program in its `bin/` belongs to, and the Python the venv was made from.
+fn venv_and_base(program: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let Some(venv) = program.parent().and_then(|bin| bin.parent()) else {
         return Vec::new();
     };
     let base = std::fs::read_to_string(venv.join("pyvenv.cfg"))

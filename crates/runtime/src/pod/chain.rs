@@ -13,8 +13,11 @@
 //! its owner inside its own view:
 //!
 //! ```text
-//! exec opendlc run-mounted … 'opendlc prepare-env … && opendlc sanity-check … && exec /bin/sh -c COMMAND'
+//! exec opendlc run-mounted … 'opendlc sanity-check … && exec /bin/sh -c COMMAND'
 //! ```
+//!
+//! with the preparation in the mounts file, run by `run-mounted` as the pod's owner between
+//! making the view and making the mounts (the CodeSource's mount shows the checkout it makes).
 
 use std::io;
 use std::path::Path;
@@ -54,21 +57,25 @@ pub fn render(
             quote(&command)
         );
     }
-    let prepare = |command: String| match &steps.prepare {
-        Some(prepare) => format!(
-            "{program_word} prepare-env --dir {} --ready {} && {command}",
+    let preparation = steps.prepare.as_ref().map(|prepare| {
+        format!(
+            "{program_word} prepare-env --dir {} --ready {}",
             quote(&prepare.dir.display().to_string()),
             quote(&prepare.ready.display().to_string()),
-        ),
+        )
+    });
+    let prepare = |command: String| match &preparation {
+        Some(preparation) => format!("{preparation} && {command}"),
         None => command,
     };
     let sandbox = steps.sandbox.clone().filter(|_| contain.is_none());
-    let mounted = |command: String| -> io::Result<String> {
+    let mounted = |command: String, prepare: Option<String>| -> io::Result<String> {
         let file = dir.join(MOUNTS_FILE);
         std::fs::create_dir_all(dir)?;
         let spec = MountSpec {
             mounts: steps.mounts.clone(),
             sandbox: sandbox.clone(),
+            prepare,
         };
         let json = serde_json::to_vec_pretty(&spec).map_err(io::Error::other)?;
         std::fs::write(&file, json)?;
@@ -80,9 +87,10 @@ pub fn render(
     };
     Ok(match contain {
         Some(contain) => prepare(contain(&command, &steps.mounts)),
-        None if sandbox.is_some() => mounted(prepare(command))?,
+        // The preparation runs inside the sandbox, as the pod's owner, before the mounts.
+        None if sandbox.is_some() => mounted(command, preparation.clone())?,
         None if steps.mounts.is_empty() => prepare(command),
-        None => prepare(mounted(command)?),
+        None => prepare(mounted(command, None)?),
     })
 }
 

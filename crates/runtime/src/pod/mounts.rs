@@ -8,7 +8,7 @@
 //! enforced); a sandbox cannot be had at all then, and the pod fails saying so.
 
 use std::io;
-use std::os::unix::process::CommandExt;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -30,6 +30,11 @@ pub struct MountSpec {
     pub mounts: Vec<Mount>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sandbox: Option<Sandbox>,
+    /// With a sandbox: the job's preparation (`opendlc prepare-env …`, for `/bin/sh -c`), run as
+    /// the pod's owner in its view before the mounts are made (it checks out the code the
+    /// CodeSource's mount shows); a failure ends the pod with its exit code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prepare: Option<String>,
 }
 
 /// Returns only if the command could not be run (the exit code to use).
@@ -45,53 +50,95 @@ pub fn main(mounts_file: &Path, command: &str) -> i32 {
         }
     };
     let entered = match &spec.sandbox {
-        Some(sandbox) => enter_sandbox(sandbox, &spec.mounts),
-        None => mount_all(&spec.mounts),
+        Some(sandbox) => enter_sandbox(sandbox, &spec.mounts, spec.prepare.as_deref()),
+        None => mount_all(&spec.mounts).map_err(Entering::Failed),
     };
-    if let Err(e) = entered {
-        eprintln!("opendlc: {e}");
-        return 1;
+    match entered {
+        Ok(()) => {}
+        Err(Entering::Failed(e)) => {
+            eprintln!("opendlc: {e}");
+            return 1;
+        }
+        Err(Entering::PrepareFailed(code)) => return code,
     }
     let error = Command::new("/bin/sh").arg("-c").arg(command).exec();
     eprintln!("opendlc: failed to run /bin/sh: {error}");
     127
 }
 
-/// The pod's view (its sandbox and its mounts), then its identity.
-fn enter_sandbox(sandbox: &Sandbox, mounts: &[Mount]) -> Result<(), String> {
-    check_sources(mounts)?;
+enum Entering {
+    Failed(String),
+    /// The preparation ended with this exit code.
+    PrepareFailed(i32),
+}
+
+/// The pod's view (its sandbox, its preparation, its mounts), then its identity.
+fn enter_sandbox(
+    sandbox: &Sandbox,
+    mounts: &[Mount],
+    prepare: Option<&str>,
+) -> Result<(), Entering> {
+    let failed = Entering::Failed;
     // The working directory, to enter again once the view is made (the path may lead
     // through a bind mount that replaced what the process stands in).
     let cwd = std::env::current_dir().ok();
     // The handles are taken in the pod's namespace (a bind needs its source there), before
     // anything is covered.
-    private_namespace()
-        .map_err(|e| format!("the pod's sandbox needs a private mount namespace (root): {e}"))?;
-    let mut held = Vec::new();
+    private_namespace().map_err(|e| {
+        failed(format!(
+            "the pod's sandbox needs a private mount namespace (root): {e}"
+        ))
+    })?;
+    let mut grants = Vec::new();
     for grant in &sandbox.grants {
         match sandbox::hold(&grant.path, &grant.path, grant.read_only) {
-            Ok(h) => held.push(h),
+            Ok(h) => grants.push(h),
             // A grant that does not exist on this host (an optional install) is left out.
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => return Err(format!("sandbox: {e}")),
+            Err(e) => return Err(failed(format!("sandbox: {e}"))),
         }
     }
-    for m in mounts {
-        let h = sandbox::hold(&m.source, &m.target, m.read_only)
-            .map_err(|e| format!("cannot mount at {}: {e}", m.target.display()))?;
-        held.push(h);
+    // Sources that exist now (a dataset, maybe in a hidden directory); the code checkout is
+    // made by the preparation, in the job's directory, which the view shows.
+    let early: Vec<_> = mounts
+        .iter()
+        .map(|m| sandbox::hold(&m.source, &m.target, m.read_only).ok())
+        .collect();
+    let covered = sandbox::cover(sandbox, &grants).map_err(|e| failed(e.to_string()))?;
+    drop(grants);
+    if let Some(prepare) = prepare {
+        let status = sandbox::run_as(&sandbox.identity, prepare)
+            .map_err(|e| failed(format!("failed to run the preparation: {e}")))?;
+        if !status.success() {
+            let code = status
+                .code()
+                .unwrap_or_else(|| 128 + status.signal().unwrap_or(0));
+            return Err(Entering::PrepareFailed(code));
+        }
     }
-    sandbox::make_view(sandbox, &held).map_err(|e| e.to_string())?;
-    drop(held);
+    for (m, held) in mounts.iter().zip(early) {
+        let held = match held {
+            Some(held) => held,
+            None => sandbox::hold(&m.source, &m.target, m.read_only).map_err(|_| {
+                failed(format!(
+                    "cannot mount {} at {}: it does not exist",
+                    m.source.display(),
+                    m.target.display()
+                ))
+            })?,
+        };
+        sandbox::bind_held(&held).map_err(|e| failed(e.to_string()))?;
+    }
+    sandbox::seal(&covered).map_err(|e| failed(e.to_string()))?;
     sandbox::become_identity(&sandbox.identity).map_err(|e| {
-        format!(
+        failed(format!(
             "sandbox: failed to become uid {}: {e}",
             sandbox.identity.uid
-        )
+        ))
     })?;
     if let Some(cwd) = cwd {
         std::env::set_current_dir(&cwd)
-            .map_err(|e| format!("sandbox: cannot enter {}: {e}", cwd.display()))?;
+            .map_err(|e| failed(format!("sandbox: cannot enter {}: {e}", cwd.display())))?;
     }
     Ok(())
 }

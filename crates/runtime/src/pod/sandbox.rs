@@ -75,9 +75,9 @@ pub(crate) fn hold(source: &Path, target: &Path, read_only: bool) -> io::Result<
     })
 }
 
-/// The pod's view, made in the current (already private) mount namespace: the hidden
-/// directories covered, then `held` (the grants and the job's mounts) bound in place.
-pub(crate) fn make_view(sandbox: &Sandbox, held: &[Held]) -> io::Result<()> {
+/// Covers the hidden directories in the current (already private) mount namespace and binds
+/// `held` (the grants) back in place; returns the covers, to [`seal`] once everything is in.
+pub(crate) fn cover(sandbox: &Sandbox, held: &[Held]) -> io::Result<Vec<PathBuf>> {
     let mut hide = sandbox.hide.clone();
     // Outer directories first; one inside another is then gone already.
     hide.sort_by_key(|p| p.as_os_str().len());
@@ -92,8 +92,12 @@ pub(crate) fn make_view(sandbox: &Sandbox, held: &[Held]) -> io::Result<()> {
     for h in held {
         bind_held(h)?;
     }
-    // Nothing more is made inside the covers: they become read-only.
-    for dir in &covered {
+    Ok(covered)
+}
+
+/// Nothing more is made inside the covers: they become read-only.
+pub(crate) fn seal(covered: &[PathBuf]) -> io::Result<()> {
+    for dir in covered {
         mount_tmpfs(dir, libc::MS_REMOUNT | libc::MS_RDONLY)
             .map_err(|e| context("seal", dir, e))?;
     }
@@ -132,20 +136,57 @@ pub(crate) fn bind_held(h: &Held) -> io::Result<()> {
 
 /// Gives up root for `identity`, for good.
 pub(crate) fn become_identity(identity: &Identity) -> io::Result<()> {
+    drop_privileges(identity.uid, identity.gid)?;
+    for (name, value) in identity_env(identity) {
+        std::env::set_var(name, value);
+    }
+    Ok(())
+}
+
+/// Runs `command` (`/bin/sh -c`) as `identity` in the current view, and waits for it.
+pub(crate) fn run_as(identity: &Identity, command: &str) -> io::Result<std::process::ExitStatus> {
+    use std::os::unix::process::CommandExt;
     let (uid, gid) = (identity.uid, identity.gid);
+    let mut child = std::process::Command::new("/bin/sh");
+    child.arg("-c").arg(command).envs(identity_env(identity));
+    // SAFETY: the closure only makes syscalls (async-signal-safe).
+    unsafe {
+        child.pre_exec(move || drop_privileges(uid, gid));
+    }
+    child.status()
+}
+
+fn identity_env(identity: &Identity) -> Vec<(&'static str, std::ffi::OsString)> {
+    let mut env = vec![
+        ("USER", identity.name.clone().into()),
+        ("LOGNAME", identity.name.clone().into()),
+    ];
+    if let Some(home) = &identity.home {
+        env.push(("HOME", home.clone().into_os_string()));
+    }
+    env
+}
+
+/// Syscalls only: usable between fork and exec.
+fn drop_privileges(uid: u32, gid: u32) -> io::Result<()> {
     // SAFETY: plain syscalls on integers; the process is single-threaded here (set*id in a
     // threaded process would change only the calling thread).
     unsafe {
+        // The pod's stdout and stderr (the supervisor's pipes, or a terminal) become its
+        // owner's: its processes may open them again through /proc (an MPI rank joins its
+        // pod's log so).
+        for fd in [1, 2] {
+            libc::fchown(fd, uid, gid);
+        }
         check(libc::setgroups(0, std::ptr::null()))?;
         check(libc::setresgid(gid, gid, gid))?;
         check(libc::setresuid(uid, uid, uid))?;
         check(libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))?;
+        // A change of identity makes the process undumpable: its /proc files would stay
+        // root's, and the pod's own processes (an MPI rank joining its pod) could not open them.
+        // Nothing privileged is left in it to protect.
+        check(libc::prctl(libc::PR_SET_DUMPABLE, 1, 0, 0, 0))?;
         libc::umask(0o077);
-    }
-    std::env::set_var("USER", &identity.name);
-    std::env::set_var("LOGNAME", &identity.name);
-    if let Some(home) = &identity.home {
-        std::env::set_var("HOME", home);
     }
     Ok(())
 }

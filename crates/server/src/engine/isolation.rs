@@ -65,6 +65,8 @@ impl Engine {
             job_dir.clone(),
             self.jobs_dir.work(&job.job_id),
             home.clone(),
+            // Where its pods prepare the job's environment (code checkout, venv).
+            self.env_dir(&job.job_id),
             pod_dir.to_path_buf(),
         ] {
             if let Err(e) = own(&dir, uid) {
