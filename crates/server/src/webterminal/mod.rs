@@ -29,6 +29,8 @@ pub struct WebTerminals {
     /// What WebTerminalUrl starts with: `ws://host:port`.
     pub base_url: String,
     pub token_key: TokenKey,
+    /// Stops guessing of the HTTP Basic credentials a terminal takes.
+    pub basic: Arc<crate::auth::basic::BasicGuard>,
     /// The single-use tokens already used, until they expire (token id → expiry, seconds).
     used: Mutex<HashMap<String, i64>>,
 }
@@ -39,12 +41,14 @@ impl WebTerminals {
         jobs_dir: JobsDir,
         base_url: String,
         token_key: TokenKey,
+        basic: Arc<crate::auth::basic::BasicGuard>,
     ) -> WebTerminals {
         WebTerminals {
             store,
             jobs_dir,
             base_url,
             token_key,
+            basic,
             used: Mutex::new(HashMap::new()),
         }
     }
