@@ -19,6 +19,8 @@ pub struct TestServer {
     /// The administrator's key, which [`TestServer::call`] signs with.
     pub admin: Key,
     pub data_dir: tempfile::TempDir,
+    /// The followed log streams the server is producing now.
+    pub log_streams: opendlc_server::LogStreams,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
     client: reqwest::Client,
@@ -119,6 +121,7 @@ impl TestServer {
             .await
             .expect("server binds");
         let base = format!("http://{}", server.addr);
+        let log_streams = server.log_streams.clone();
         let admin = Key {
             id: server.admin_key.id.clone(),
             secret: server.admin_key.secret.clone(),
@@ -136,6 +139,7 @@ impl TestServer {
             base,
             admin,
             data_dir,
+            log_streams,
             shutdown: Some(tx),
             task: Some(task),
             client: reqwest::Client::new(),
