@@ -122,7 +122,9 @@ def legacy_client(endpoint: str, secret: str) -> Client:
                          signature_algorithm="v2"))
 
 
-def test_legacy_hmac_sha1_signature(server):
+def test_legacy_hmac_sha1_signature(start_server):
+    # A new data directory refuses the legacy scheme unless told to accept it.
+    server = start_server(args=["--legacy-signatures", "accept"])
     name = unique_name("legacy")
     client = legacy_client(server.endpoint, ADMIN_KEY_SECRET)
     job_id = client.create_job(job_request(name, "true")).body.job_id
@@ -130,6 +132,12 @@ def test_legacy_hmac_sha1_signature(server):
     assert [j.job_id for j in listed.jobs] == [job_id]
     e = api_error(lambda: legacy_client(server.endpoint, "wrong").get_job(job_id, M.GetJobRequest()))
     assert e.code == "SignatureDoesNotMatch", e
+
+
+def test_legacy_signature_is_refused_by_default(server):
+    e = api_error(lambda: legacy_client(server.endpoint, ADMIN_KEY_SECRET)
+                  .list_jobs(M.ListJobsRequest()))
+    assert e.code == "IncompleteSignature" and "legacy HMAC-SHA1" in e.message, e
 
 
 def test_excess_requests_are_throttled(start_server):

@@ -1,7 +1,9 @@
 //! Parsing JSON request bodies (CreateJob, UpdateJob, CreateTensorboard).
 
 use serde::de::DeserializeOwned;
+use serde::Serialize;
 use serde_json::error::Category;
+use serde_json::Value;
 
 use crate::error::FieldError;
 
@@ -9,9 +11,10 @@ use crate::error::FieldError;
 /// (`JobSpecs[0].PodCount: invalid type: string "2", expected i64`).
 ///
 /// The top level must be a JSON object: serde would otherwise read an array positionally into
-/// a struct, which no client means. An empty body is an error here; whether an empty body means
+/// a struct, which no client means — and so must every nested object (`"Settings": []` is
+/// refused like `"Settings": 5`). An empty body is an error here; whether an empty body means
 /// "all defaults" is the caller's decision. Unknown fields are ignored.
-pub fn parse_body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, FieldError> {
+pub fn parse_body<T: DeserializeOwned + Serialize>(bytes: &[u8]) -> Result<T, FieldError> {
     match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
         Some(b'{') => {}
         None => {
@@ -20,7 +23,7 @@ pub fn parse_body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, FieldError> {
             ))
         }
         Some(_) => {
-            return Err(match serde_json::from_slice::<serde_json::Value>(bytes) {
+            return Err(match serde_json::from_slice::<Value>(bytes) {
                 Ok(value) => FieldError::whole(format!(
                     "the request body must be a JSON object, got {}",
                     json_kind(&value)
@@ -40,7 +43,41 @@ pub fn parse_body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, FieldError> {
         FieldError::new(field, without_position(&inner))
     })?;
     de.end().map_err(|err| not_json(&err))?;
+    let sent: Value = serde_json::from_slice(bytes).map_err(|err| not_json(&err))?;
+    let read = serde_json::to_value(&value).map_err(|err| not_json(&err))?;
+    no_array_for_object(&sent, &read, "")?;
     Ok(value)
+}
+
+/// Fails where the body sent an array and `T` read it as a struct (serde reads a sequence into
+/// a struct positionally): `sent` is the body, `read` the parsed value written back.
+fn no_array_for_object(sent: &Value, read: &Value, path: &str) -> Result<(), FieldError> {
+    match (sent, read) {
+        (Value::Array(_), Value::Object(_)) => Err(FieldError::new(
+            path,
+            "invalid type: sequence, expected an object",
+        )),
+        (Value::Object(sent), Value::Object(read)) => {
+            for (key, value) in sent {
+                if let Some(parsed) = read.get(key) {
+                    let child = if path.is_empty() {
+                        key.clone()
+                    } else {
+                        format!("{path}.{key}")
+                    };
+                    no_array_for_object(value, parsed, &child)?;
+                }
+            }
+            Ok(())
+        }
+        (Value::Array(sent), Value::Array(read)) => {
+            for (i, (value, parsed)) in sent.iter().zip(read).enumerate() {
+                no_array_for_object(value, parsed, &format!("{path}[{i}]"))?;
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    }
 }
 
 fn not_json(err: &serde_json::Error) -> FieldError {
@@ -57,13 +94,32 @@ fn without_position(err: &serde_json::Error) -> String {
     }
 }
 
-fn json_kind(value: &serde_json::Value) -> &'static str {
+fn json_kind(value: &Value) -> &'static str {
     match value {
-        serde_json::Value::Null => "null",
-        serde_json::Value::Bool(_) => "a boolean",
-        serde_json::Value::Number(_) => "a number",
-        serde_json::Value::String(_) => "a string",
-        serde_json::Value::Array(_) => "an array",
-        serde_json::Value::Object(_) => "an object",
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::CreateJobRequest;
+
+    #[test]
+    fn a_nested_object_sent_as_an_array_is_refused_like_a_top_level_one() {
+        let err = parse_body::<CreateJobRequest>(br#"{"Settings":[]}"#).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "Invalid parameter Settings: invalid type: sequence, expected an object"
+        );
+        let err = parse_body::<CreateJobRequest>(br#"{"JobSpecs":[{"ResourceConfig":["1"]}]}"#)
+            .unwrap_err();
+        assert_eq!(err.field, "JobSpecs[0].ResourceConfig");
+        assert!(parse_body::<CreateJobRequest>(br#"{"Settings":{},"JobSpecs":[]}"#).is_ok());
     }
 }

@@ -128,6 +128,8 @@ error_codes! {
     /// The request body exceeds the server's limit. 413 rather than 400: it is what HTTP
     /// clients and proxies expect, and the SDK raises `ClientException` for both.
     RequestTooLarge = "RequestTooLarge", 413;
+    /// The request body did not arrive in time (the connection is then closed).
+    RequestTimeout = "RequestTimeout", 408;
     /// Too many requests; sent with an `x-acs-retry-after` header.
     Throttling = "Throttling", 429;
     /// The operation exists in the API but opendlc does not implement it.

@@ -217,6 +217,7 @@ fn error_codes_and_statuses() {
         ("InvalidTimeStamp.Expired", 400),
         ("InvalidAccessKeyId.NotFound", 404),
         ("RequestTooLarge", 413),
+        ("RequestTimeout", 408),
         ("Throttling", 429),
         ("NotImplemented", 501),
         ("InternalError", 500),

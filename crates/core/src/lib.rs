@@ -23,6 +23,7 @@ pub use resources::Resources;
 pub use status::{JobStatus, PodStatus};
 pub mod lifecycle;
 pub mod queue;
+pub mod ranges;
 pub mod reservation;
 pub mod restart;
 pub mod sanity;

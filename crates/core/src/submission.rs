@@ -10,6 +10,7 @@ use crate::error::Invalid;
 use crate::identity::DEFAULT_WORKSPACE_ID;
 use crate::job::{Job, JobTimes, RoleSpec};
 use crate::job_type::{JobType, Role};
+use crate::ranges::{check_numbers, MAX_RUNNING_MINUTES};
 use crate::resources::{parse_cpu, parse_gpu, parse_memory, Resources};
 use crate::restart::RestartPolicy;
 use crate::startup::{Phase, StartupDependency};
@@ -61,7 +62,13 @@ pub fn validate_create(req: &CreateJobRequest, ctx: &SubmitContext<'_>) -> Resul
     let accessibility = validate_accessibility(req.accessibility.as_deref())?;
     let max_running_minutes = match req.job_max_running_time_minutes {
         None | Some(0) => None,
-        Some(m) if m > 0 => Some(m as u64),
+        Some(m @ 1..=MAX_RUNNING_MINUTES) => Some(m as u64),
+        Some(m) if m > 0 => {
+            return Err(Invalid::value(
+                "JobMaxRunningTimeMinutes",
+                format!("must be at most {MAX_RUNNING_MINUTES} (ten years), got {m}"),
+            ))
+        }
         Some(m) => {
             return Err(Invalid::value(
                 "JobMaxRunningTimeMinutes",
@@ -105,6 +112,7 @@ pub fn validate_create(req: &CreateJobRequest, ctx: &SubmitContext<'_>) -> Resul
     crate::reservation::validate(req.settings.as_ref())?;
     job_type.framework().validate(req, &roles)?;
     crate::sources::validate(req)?;
+    check_numbers(&serde_json::to_value(req).unwrap_or_default())?;
     let job = Job {
         job_id: ctx.job_id.clone(),
         seq: 0,
@@ -163,6 +171,7 @@ pub fn apply_update(
     if let Some(description) = &req.description {
         job.request.description = Some(description.clone());
     }
+    check_numbers(&serde_json::to_value(req).unwrap_or_default())?;
     let mut specs_changed = false;
     if let Some(command) = req
         .user_command

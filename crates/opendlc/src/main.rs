@@ -141,6 +141,11 @@ struct ServeArgs {
     /// 429 Throttling. 0 turns the limit off.
     #[arg(long, env = "OPENDLC_RATE_LIMIT", default_value_t = opendlc_server::DEFAULT_RATE_LIMIT)]
     rate_limit: f64,
+    /// Serve requests signed with the legacy HMAC-SHA1 scheme (`signature_algorithm="v2"`,
+    /// which has no body hash): `accept` or `refuse`. The choice is kept in the data directory;
+    /// without one, a new data directory refuses and an older one accepts (docs/SECURITY.md).
+    #[arg(long, env = "OPENDLC_LEGACY_SIGNATURES", value_enum)]
+    legacy_signatures: Option<LegacyChoice>,
     /// A YAML file declaring the pool (virtual GPUs included), resource quotas by ResourceId
     /// and preemption; see docs/SCHEDULER.md. Default: this host, no quotas, no preemption.
     #[arg(long, env = "OPENDLC_CAPACITY", value_name = "FILE")]
@@ -192,6 +197,12 @@ struct ServeArgs {
 enum Isolation {
     Auto,
     Off,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum LegacyChoice {
+    Accept,
+    Refuse,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -268,6 +279,10 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         )?,
     };
     config.rate_limit = args.rate_limit;
+    config.legacy_signatures = args.legacy_signatures.map(|choice| match choice {
+        LegacyChoice::Accept => opendlc_server::LegacySignatures::Accept,
+        LegacyChoice::Refuse => opendlc_server::LegacySignatures::Refuse,
+    });
     config.capacity_file = args.capacity;
     config.container_engine = args.container_engine;
     config.shared_dir = args.shared_dir;

@@ -16,9 +16,11 @@ use opendlc_store::{AccessKeyRecord, Store, Workspace};
 use rand::Rng;
 
 use crate::auth::token::TokenKey;
+use crate::auth::LegacySignatures;
 
 pub const CREDENTIALS_FILE: &str = "credentials";
 const TOKEN_KEY_FILE: &str = "token-key";
+const LEGACY_SIGNATURES_FILE: &str = "legacy-signatures";
 const KEY_ID_VAR: &str = "OPENDLC_ACCESS_KEY_ID";
 const KEY_SECRET_VAR: &str = "OPENDLC_ACCESS_KEY_SECRET";
 
@@ -160,4 +162,64 @@ pub fn token_key(data_dir: &Path) -> anyhow::Result<TokenKey> {
         .and_then(|_| file.sync_all())
         .with_context(|| format!("failed to write {}", path.display()))?;
     Ok(TokenKey::new(bytes))
+}
+
+/// Whether the legacy HMAC-SHA1 signature is served: `configured` if given (and recorded in
+/// `<data-dir>/legacy-signatures` for later starts), else what that file says, else refuse on a
+/// new data directory (no database yet) and accept on one made before the choice existed.
+pub fn legacy_signatures(
+    data_dir: &Path,
+    configured: Option<LegacySignatures>,
+) -> anyhow::Result<LegacySignatures> {
+    let path = data_dir.join(LEGACY_SIGNATURES_FILE);
+    let recorded = std::fs::read_to_string(&path)
+        .ok()
+        .and_then(|text| LegacySignatures::parse(&text));
+    let choice = match (configured, recorded) {
+        (Some(choice), _) => choice,
+        (None, Some(recorded)) => return Ok(recorded),
+        (None, None) if data_dir.join("opendlc.db").exists() => LegacySignatures::Accept,
+        (None, None) => LegacySignatures::Refuse,
+    };
+    if recorded != Some(choice) {
+        std::fs::write(&path, format!("{}\n", choice.as_str()))
+            .with_context(|| format!("failed to write {}", path.display()))?;
+    }
+    Ok(choice)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn legacy_signatures_are_refused_on_new_data_and_the_choice_is_kept() {
+        let new = tempfile::tempdir().unwrap();
+        assert_eq!(
+            legacy_signatures(new.path(), None).unwrap(),
+            LegacySignatures::Refuse
+        );
+        std::fs::write(new.path().join("opendlc.db"), "").unwrap();
+        assert_eq!(
+            legacy_signatures(new.path(), None).unwrap(),
+            LegacySignatures::Refuse,
+            "recorded on first start"
+        );
+        let old = tempfile::tempdir().unwrap();
+        std::fs::write(old.path().join("opendlc.db"), "").unwrap();
+        assert_eq!(
+            legacy_signatures(old.path(), None).unwrap(),
+            LegacySignatures::Accept
+        );
+        let given = Some(LegacySignatures::Refuse);
+        assert_eq!(
+            legacy_signatures(old.path(), given).unwrap(),
+            LegacySignatures::Refuse
+        );
+        assert_eq!(
+            legacy_signatures(old.path(), None).unwrap(),
+            LegacySignatures::Refuse,
+            "a choice given is kept"
+        );
+    }
 }

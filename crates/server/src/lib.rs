@@ -15,6 +15,7 @@ mod handlers;
 mod http;
 mod layout;
 mod metrics;
+mod net;
 mod proxy;
 mod ray_dashboard;
 mod sources;
@@ -35,10 +36,13 @@ use opendlc_store::Store;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+pub use auth::LegacySignatures;
 pub use bootstrap::{AccessKey, KeySource, CREDENTIALS_FILE};
 pub use engine::{DEFAULT_GRACE_PERIOD, DEFAULT_UID_BASE};
+pub use handlers::LogStreams;
 pub use http::MAX_BODY_BYTES;
 pub use metrics::SamplerConfig;
+pub use net::{open_files_limit, ConnectionLimits, NetConfig};
 pub use opendlc_core::capacity::DEFAULT_CPU_OVERCOMMIT;
 
 /// Requests per second per access key unless configured: far above what people and scripts
@@ -77,6 +81,12 @@ pub struct Config {
     /// The container engine (`podman`) pods with an image run in; `None`: every pod runs on
     /// the host and its image is only recorded.
     pub container_engine: Option<PathBuf>,
+    /// Whether the legacy HMAC-SHA1 signature is served; `None`: as this data directory
+    /// recorded it, which for a new one is refuse and for one made before the choice existed
+    /// is accept (docs/SECURITY.md). A value given is recorded for later starts.
+    pub legacy_signatures: Option<LegacySignatures>,
+    /// Timeouts and connection limits (docs/SECURITY.md).
+    pub net: NetConfig,
     /// Whether pods run as their owners in a view of their own (docs/SECURITY.md).
     pub pod_isolation: PodIsolation,
 }
@@ -119,6 +129,8 @@ impl Config {
             shared_dir: None,
             container_engine: None,
             pod_isolation: PodIsolation::default(),
+            legacy_signatures: None,
+            net: NetConfig::default(),
         }
     }
 }
@@ -170,6 +182,11 @@ pub struct Server {
     pub key_source: KeySource,
     pub host: HostCapacity,
     pub data_dir: PathBuf,
+    /// Whether the legacy HMAC-SHA1 signature is served.
+    pub legacy_signatures: LegacySignatures,
+    /// The followed log streams at work now.
+    pub log_streams: LogStreams,
+    net: NetConfig,
     listener: TcpListener,
     state: AppState,
     shutdown_tx: watch::Sender<bool>,
@@ -188,6 +205,7 @@ impl Server {
             format!("failed to create the data directory {}", data_dir.display())
         })?;
         let data_dir_lock = bootstrap::lock_data_dir(&data_dir)?;
+        let legacy_signatures = bootstrap::legacy_signatures(&data_dir, config.legacy_signatures)?;
         let (admin_key, key_source) = bootstrap::admin_key(&data_dir)?;
         let store = Arc::new(
             Store::open(&data_dir.join("opendlc.db")).context("failed to open the database")?,
@@ -199,7 +217,9 @@ impl Server {
             store.clone(),
             token_key.clone(),
             RateLimit::per_second(config.rate_limit),
+            legacy_signatures,
         ));
+        let basic = Arc::new(auth::basic::BasicGuard::default());
         let host = HostCapacity::detect();
         let mut settings = capacity::load(
             config.capacity_file.as_deref(),
@@ -265,6 +285,7 @@ impl Server {
             data_dir.join("tensorboards"),
             format!("http://{}", reachable(addr)),
             token_key.clone(),
+            basic.clone(),
         ));
         let web_terminals = Arc::new(webterminal::WebTerminals::new(
             store.clone(),
@@ -272,6 +293,7 @@ impl Server {
             format!("ws://{}", reachable(addr)),
             token_key,
             config.shim_program.clone(),
+            basic,
         ));
         let tensorboard_task =
             tensorboards::spawn_monitor(tensorboards.clone(), shutdown_rx.clone());
@@ -288,6 +310,7 @@ impl Server {
             tensorboards,
             web_terminals,
             on_slurm,
+            log_streams: LogStreams::default(),
         };
         Ok(Server {
             addr,
@@ -295,6 +318,9 @@ impl Server {
             key_source,
             host,
             data_dir,
+            legacy_signatures,
+            log_streams: state.log_streams.clone(),
+            net: config.net,
             listener,
             state,
             shutdown_tx,
@@ -321,13 +347,12 @@ impl Server {
             .merge(dashboard)
             .merge(ray);
         let shutdown_tx = self.shutdown_tx;
-        axum::serve(self.listener, app)
-            .with_graceful_shutdown(async move {
-                shutdown.await;
-                let _ = shutdown_tx.send(true);
-            })
-            .await
-            .context("the HTTP server failed")?;
+        let stop = shutdown_tx.subscribe();
+        tokio::spawn(async move {
+            shutdown.await;
+            let _ = shutdown_tx.send(true);
+        });
+        net::serve(self.listener, app, self.net, stop).await;
         let _ = self.engine_task.await;
         let _ = self.sampler_task.await;
         let _ = self.tensorboard_task.await;

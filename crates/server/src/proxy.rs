@@ -93,6 +93,23 @@ pub fn query_param(query: &str, name: &str) -> Option<String> {
 }
 
 /// An error in the API's envelope.
+/// 429 with `Retry-After`: too many wrong HTTP Basic credentials (see `auth::basic`).
+pub fn throttled(retry_after_secs: u64) -> Response {
+    let mut response = error(
+        StatusCode::TOO_MANY_REQUESTS,
+        "Throttling",
+        &format!(
+            "Too many wrong credentials from this address or for this access key; retry after \
+             {retry_after_secs} s."
+        ),
+    );
+    response.headers_mut().insert(
+        axum::http::header::RETRY_AFTER,
+        HeaderValue::from(retry_after_secs),
+    );
+    response
+}
+
 pub fn error(status: StatusCode, code: &str, message: &str) -> Response {
     let body = opendlc_api::ErrorBody {
         request_id: uuid::Uuid::new_v4().to_string().to_uppercase(),

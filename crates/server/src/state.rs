@@ -34,4 +34,6 @@ pub struct AppState {
     pub web_terminals: Arc<WebTerminals>,
     /// Whether pods run on Slurm (`--runtime slurm`): only then is a SlurmJob accepted.
     pub on_slurm: bool,
+    /// The followed log streams at work.
+    pub log_streams: crate::handlers::LogStreams,
 }

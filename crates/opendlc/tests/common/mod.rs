@@ -23,6 +23,8 @@ pub struct TestServer {
     /// not the data directory, which pods do not see. World-writable and sticky, like /tmp,
     /// since pods run as their owners' own uids.
     scratch: tempfile::TempDir,
+    /// The followed log streams the server is producing now.
+    pub log_streams: opendlc_server::LogStreams,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
     client: reqwest::Client,
@@ -126,6 +128,7 @@ impl TestServer {
             .await
             .expect("server binds");
         let base = format!("http://{}", server.addr);
+        let log_streams = server.log_streams.clone();
         let admin = Key {
             id: server.admin_key.id.clone(),
             secret: server.admin_key.secret.clone(),
@@ -150,6 +153,7 @@ impl TestServer {
             admin,
             data_dir,
             scratch,
+            log_streams,
             shutdown: Some(tx),
             task: Some(task),
             client: reqwest::Client::new(),

@@ -2,9 +2,13 @@
 //! legacy HMAC-SHA1) or, for reading one shared resource, carries a share token. The result is
 //! a [`Caller`]: the user, their workspaces and, for a token, the one resource it opens.
 //!
-//! Order of checks: the signature (unknown key, bad signature, tampered body), then the clock
-//! (±15 minutes), then the nonce (a replay), then the key's rate limit.
+//! Order of checks: the scheme (the legacy HMAC-SHA1 is refused unless the server accepts
+//! it), the nonce's presence and length, the signature (unknown key, bad signature, tampered
+//! body), then the clock (±15 minutes), then the key's rate limit, then the nonce (a replay).
+//! The rate limit comes before the nonce is recorded so that the replay cache grows at most at
+//! the rate limit (see `nonce.rs`).
 
+pub mod basic;
 mod limit;
 mod nonce;
 mod share;
@@ -24,7 +28,7 @@ use opendlc_store::{AccessKeyRecord, Store};
 
 use limit::Limiter;
 pub use limit::RateLimit;
-use nonce::Nonces;
+use nonce::{Nonces, MAX_NONCE_BYTES};
 use share::token_target;
 use token::{Claims, TargetType, TokenKey};
 
@@ -61,8 +65,34 @@ const KEY_CACHE_MAX: usize = 10_000;
 
 type CachedKey = (Instant, AccessKeyRecord, Principal);
 
+/// Whether requests signed with the legacy HMAC-SHA1 scheme (`signature_algorithm="v2"`) are
+/// served. It has no body hash: a man in the middle can change a body it signed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LegacySignatures {
+    Accept,
+    Refuse,
+}
+
+impl LegacySignatures {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LegacySignatures::Accept => "accept",
+            LegacySignatures::Refuse => "refuse",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<LegacySignatures> {
+        match text.trim() {
+            "accept" => Some(LegacySignatures::Accept),
+            "refuse" => Some(LegacySignatures::Refuse),
+            _ => None,
+        }
+    }
+}
+
 pub struct Authenticator {
     store: Arc<Store>,
+    legacy: LegacySignatures,
     tokens: TokenKey,
     keys: Mutex<HashMap<String, CachedKey>>,
     nonces: Mutex<Nonces>,
@@ -70,9 +100,15 @@ pub struct Authenticator {
 }
 
 impl Authenticator {
-    pub fn new(store: Arc<Store>, tokens: TokenKey, limit: RateLimit) -> Authenticator {
+    pub fn new(
+        store: Arc<Store>,
+        tokens: TokenKey,
+        limit: RateLimit,
+        legacy: LegacySignatures,
+    ) -> Authenticator {
         Authenticator {
             store,
+            legacy,
             tokens,
             keys: Mutex::new(HashMap::new()),
             nonces: Mutex::new(Nonces::default()),
@@ -100,6 +136,7 @@ impl Authenticator {
         }
         let reject = |r: opendlc_api::signature::verify::Rejected| ApiError::new(r.code, r.message);
         let authorization = parse_authorization(&received).map_err(reject)?;
+        let nonce = self.nonce(&received, &authorization)?;
         let access_key_id = authorization.access_key_id().to_string();
         let (key, principal) = self.key_owner(&access_key_id)?.ok_or_else(|| {
             ApiError::new(
@@ -115,26 +152,63 @@ impl Authenticator {
             Authorization::Legacy { .. } => parse_rfc1123(text),
         })
         .map_err(reject)?;
-        if let Some(nonce) = received.header("x-acs-signature-nonce") {
-            let fresh = self
-                .nonces
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .first_use(&access_key_id, nonce, now);
-            if !fresh {
-                return Err(ApiError::new(
-                    ErrorCode::SignatureNonceUsed,
-                    format!(
-                        "The signature nonce {nonce} was already used: every request needs a new one."
-                    ),
-                ));
-            }
-        }
         self.throttle(&access_key_id, now_ms)?;
+        let fresh = self
+            .nonces
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .first_use(&access_key_id, nonce, now);
+        if !fresh {
+            return Err(ApiError::new(
+                ErrorCode::SignatureNonceUsed,
+                format!(
+                    "The signature nonce {nonce} was already used: every request needs a new one."
+                ),
+            ));
+        }
         Ok(Caller {
             principal,
             scope: None,
         })
+    }
+
+    /// The request's signature nonce, which both schemes must carry (ACS3 signs it by rule; the
+    /// legacy scheme signs every `x-acs-*` header), if the scheme is accepted at all.
+    fn nonce<'r>(
+        &self,
+        received: &'r Received<'_>,
+        authorization: &Authorization,
+    ) -> Result<&'r str, ApiError> {
+        if matches!(authorization, Authorization::Legacy { .. })
+            && self.legacy == LegacySignatures::Refuse
+        {
+            return Err(ApiError::new(
+                ErrorCode::IncompleteSignature,
+                "This server refuses the legacy HMAC-SHA1 signature (\"acs\"): sign with \
+                 ACS3-HMAC-SHA256 (the SDK's default), or start the server with \
+                 --legacy-signatures accept.",
+            ));
+        }
+        let nonce = received
+            .header("x-acs-signature-nonce")
+            .filter(|n| !n.is_empty())
+            .ok_or_else(|| {
+                ApiError::new(
+                    ErrorCode::IncompleteSignature,
+                    "The request has no x-acs-signature-nonce header: every signed request \
+                     needs a new nonce.",
+                )
+            })?;
+        if nonce.len() > MAX_NONCE_BYTES {
+            return Err(ApiError::invalid(
+                "x-acs-signature-nonce",
+                format!(
+                    "the nonce is {} bytes long; at most {MAX_NONCE_BYTES} are allowed.",
+                    nonce.len()
+                ),
+            ));
+        }
+        Ok(nonce)
     }
 
     /// The active key and its owner, from the cache when read less than [`KEY_CACHE_TTL`] ago.

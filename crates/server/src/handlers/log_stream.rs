@@ -7,9 +7,14 @@
 //! with `Follow` (default true), sends records as the pods write them and ends once the job has
 //! ended and every log is read to its end. Pods that start later are picked up. Each pod's
 //! records arrive once and in order; pods are interleaved as their records are read.
+//!
+//! The task reading the logs ends as soon as the client leaves, even while no record comes:
+//! [`LogStreams`] counts the tasks at work, and tests check that it falls back to zero.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
@@ -26,6 +31,30 @@ use crate::state::AppState;
 
 /// How often a followed stream looks for new records.
 const FOLLOW_INTERVAL: Duration = Duration::from_millis(100);
+
+/// How many log streams are being produced now (each is one task).
+#[derive(Clone, Default)]
+pub struct LogStreams(Arc<AtomicUsize>);
+
+impl LogStreams {
+    pub fn active(&self) -> usize {
+        self.0.load(Ordering::SeqCst)
+    }
+
+    fn enter(&self) -> StreamGuard {
+        self.0.fetch_add(1, Ordering::SeqCst);
+        StreamGuard(self.0.clone())
+    }
+}
+
+/// One stream at work; counted down when its task ends, however it ends.
+struct StreamGuard(Arc<AtomicUsize>);
+
+impl Drop for StreamGuard {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
 
 struct StreamQuery {
     pod_id: Option<String>,
@@ -61,6 +90,7 @@ fn parse_query(request: &ApiRequest) -> Result<StreamQuery, ApiError> {
 
 pub async fn stream(state: &AppState, request: &ApiRequest) -> Result<Response, ApiError> {
     let q = parse_query(request)?;
+    let state_clone = state.clone();
     let job_id = request.param(0).to_string();
     access::readable_job(state, request, &job_id)?;
     if let Some(pod_id) = &q.pod_id {
@@ -73,7 +103,11 @@ pub async fn stream(state: &AppState, request: &ApiRequest) -> Result<Response, 
         }
     }
     let (tx, rx) = mpsc::channel::<Bytes>(64);
-    tokio::spawn(produce(state.clone(), job_id, q, tx));
+    let guard = state.log_streams.enter();
+    tokio::spawn(async move {
+        let _guard = guard;
+        produce(state_clone, job_id, q, tx).await;
+    });
     let body = Body::from_stream(futures_util::stream::unfold(rx, |mut rx| async move {
         rx.recv()
             .await
@@ -141,6 +175,8 @@ async fn produce(state: AppState, job_id: String, q: StreamQuery, tx: mpsc::Send
         tokio::select! {
             _ = tokio::time::sleep(FOLLOW_INTERVAL) => {}
             _ = shutdown.wait_for(|stop| *stop) => return,
+            // The client left (the response body, and with it the receiver, was dropped).
+            _ = tx.closed() => return,
         }
     }
 }

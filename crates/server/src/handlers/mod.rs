@@ -18,6 +18,7 @@ mod web_terminal;
 mod workspaces;
 
 pub use access::owned_tensorboard;
+pub use log_stream::LogStreams;
 
 use axum::response::Response;
 use opendlc_api::Action;

@@ -47,11 +47,18 @@ impl ApiRequest {
             .collect();
         let body = axum::body::to_bytes(body, MAX_BODY_BYTES)
             .await
-            .map_err(|_| {
-                ApiError::new(
-                    ErrorCode::RequestTooLarge,
-                    format!("The request body exceeds the limit of {MAX_BODY_BYTES} bytes."),
-                )
+            .map_err(|e| {
+                if crate::net::is_timeout(&e) {
+                    ApiError::new(
+                        ErrorCode::RequestTimeout,
+                        "The request body did not arrive in time; the connection is closed.",
+                    )
+                } else {
+                    ApiError::new(
+                        ErrorCode::RequestTooLarge,
+                        format!("The request body exceeds the limit of {MAX_BODY_BYTES} bytes."),
+                    )
+                }
             })?;
         let (route, params) = match Route::resolve(&method, &raw_path) {
             Some((route, params)) => (Some(route), params),
@@ -91,7 +98,9 @@ impl ApiRequest {
     }
 
     /// The body parsed as `T`; an empty body means every field is absent.
-    pub fn json<T: serde::de::DeserializeOwned + Default>(&self) -> Result<T, ApiError> {
+    pub fn json<T: serde::de::DeserializeOwned + serde::Serialize + Default>(
+        &self,
+    ) -> Result<T, ApiError> {
         if self.body.iter().all(u8::is_ascii_whitespace) {
             return Ok(T::default());
         }

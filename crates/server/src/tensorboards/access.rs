@@ -3,12 +3,13 @@
 //! key's user must be allowed to read the TensorBoard, as for GetTensorboard) or a share token
 //! for this TensorBoard (GetTensorboardSharedUrl, or GetToken with TargetType=tensorboard).
 
+use std::net::IpAddr;
+
 use axum::http::HeaderMap;
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine;
 use opendlc_core::tensorboard::Tensorboard;
 
 use super::Tensorboards;
+use crate::auth::basic::BasicDenied;
 use crate::auth::token::{Claims, TargetType};
 use crate::handlers::owned_tensorboard;
 use crate::proxy::cookie;
@@ -37,26 +38,28 @@ pub enum Denied {
     Unauthenticated,
     /// Wrong credentials, or a token that is expired or for another target.
     Forbidden(String),
+    /// Too many wrong credentials from this address or for this key: retry after this many
+    /// seconds.
+    Throttled(u64),
 }
 
 pub fn authorize_tensorboard_access(
     tbs: &Tensorboards,
     tb: &Tensorboard,
     headers: &HeaderMap,
+    client: Option<IpAddr>,
     query_token: Option<&str>,
     now_secs: i64,
 ) -> Result<Access, Denied> {
     if let Some(auth) = headers.get(axum::http::header::AUTHORIZATION) {
-        let (id, secret) =
-            basic_credentials(auth.to_str().unwrap_or_default()).ok_or_else(|| {
-                Denied::Forbidden(
-                    "Only HTTP Basic credentials (access key id and secret) open a TensorBoard."
-                        .into(),
-                )
-            })?;
-        let owner = tbs.store.key_owner(&id).ok().flatten();
-        return match owner {
-            Some((key, principal)) if key.secret == secret && key.revoked.is_none() => {
+        let checked = tbs.basic.check(
+            &tbs.store,
+            client,
+            auth.to_str().unwrap_or_default(),
+            now_secs as f64,
+        );
+        return match checked {
+            Ok((_, principal)) => {
                 if principal.can_read(owned_tensorboard(tb)) {
                     Ok(Access::Credentials)
                 } else {
@@ -66,9 +69,13 @@ pub fn authorize_tensorboard_access(
                     )))
                 }
             }
-            _ => Err(Denied::Forbidden(
+            Err(BasicDenied::Malformed) => Err(Denied::Forbidden(
+                "Only HTTP Basic credentials (access key id and secret) open a TensorBoard.".into(),
+            )),
+            Err(BasicDenied::Invalid) => Err(Denied::Forbidden(
                 "The access key id or secret is not valid.".into(),
             )),
+            Err(BasicDenied::Throttled(secs)) => Err(Denied::Throttled(secs)),
         };
     }
     let (token, from_query) = match query_token {
@@ -94,13 +101,4 @@ pub fn authorize_tensorboard_access(
         claims,
         from_query,
     })
-}
-
-pub fn basic_credentials(header: &str) -> Option<(String, String)> {
-    let encoded = header
-        .strip_prefix("Basic ")
-        .or_else(|| header.strip_prefix("basic "))?;
-    let decoded = String::from_utf8(STANDARD.decode(encoded.trim()).ok()?).ok()?;
-    let (id, secret) = decoded.split_once(':')?;
-    Some((id.to_string(), secret.to_string()))
 }

@@ -42,6 +42,8 @@ pub struct Tensorboards {
     /// What TensorboardUrl starts with: `http://host:port`.
     pub base_url: String,
     pub token_key: TokenKey,
+    /// Stops guessing of the HTTP Basic credentials the proxy takes.
+    pub basic: Arc<crate::auth::basic::BasicGuard>,
     /// Processes this server started (to reap them and read their exit status).
     children: Mutex<HashMap<String, std::process::Child>>,
     /// Serialises status changes between the handlers and the monitor.
@@ -57,6 +59,7 @@ impl Tensorboards {
         dir: PathBuf,
         base_url: String,
         token_key: TokenKey,
+        basic: Arc<crate::auth::basic::BasicGuard>,
     ) -> Tensorboards {
         Tensorboards {
             store,
@@ -65,6 +68,7 @@ impl Tensorboards {
             dir,
             base_url,
             token_key,
+            basic,
             children: Mutex::new(HashMap::new()),
             lock: tokio::sync::Mutex::new(()),
             http: reqwest::Client::builder()

@@ -12,7 +12,7 @@ use opendlc_core::time::now_millis;
 
 use super::access::{authorize_tensorboard_access, Access, Denied, COOKIE};
 use super::Tensorboards;
-use crate::proxy::{error, forward, query_param};
+use crate::proxy::{error, forward, query_param, throttled};
 
 /// `/tensorboard/<id>`: the path prefix of a TensorBoard.
 pub fn prefix(id: &str) -> String {
@@ -56,6 +56,7 @@ async fn proxy(State(tbs): State<Arc<Tensorboards>>, request: Request) -> Respon
         &tbs,
         &tb,
         request.headers(),
+        crate::net::client_ip(request.extensions()),
         query_token.as_deref(),
         now_millis() / 1000,
     ) {
@@ -75,6 +76,7 @@ async fn proxy(State(tbs): State<Arc<Tensorboards>>, request: Request) -> Respon
         Err(Denied::Forbidden(message)) => {
             return error(StatusCode::FORBIDDEN, "Forbidden", &message);
         }
+        Err(Denied::Throttled(secs)) => return throttled(secs),
     };
     let (Some(port), TensorboardStatus::Running) = (tb.port, tb.status) else {
         return error(

@@ -2,11 +2,13 @@
 //! server's credentials (HTTP Basic with an access key) or, for a shared URL, nothing more — but
 //! then only once.
 
+use std::net::IpAddr;
+
 use axum::http::HeaderMap;
 
 use super::WebTerminals;
+use crate::auth::basic::BasicDenied;
 use crate::auth::token::{Claims, TargetType};
-use crate::tensorboards::access::basic_credentials;
 
 /// The `jti` prefix of a shared (single-use, credential-free) terminal token.
 pub const SHARED_PREFIX: &str = "shared-";
@@ -15,6 +17,9 @@ pub const SHARED_PREFIX: &str = "shared-";
 pub enum Denied {
     Unauthenticated(String),
     Forbidden(String),
+    /// Too many wrong credentials from this address or for this key: retry after this many
+    /// seconds.
+    Throttled(u64),
 }
 
 /// The claims of a token that lets this request open the terminal of `target_id`.
@@ -22,6 +27,7 @@ pub fn authorize_web_terminal_access(
     wt: &WebTerminals,
     target_id: &str,
     headers: &HeaderMap,
+    client: Option<IpAddr>,
     token: Option<&str>,
     now: i64,
 ) -> Result<Claims, Denied> {
@@ -50,29 +56,32 @@ pub fn authorize_web_terminal_access(
         }
         return Ok(claims);
     }
-    match headers
+    let Some(header) = headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(basic_credentials)
-    {
-        Some((id, secret)) => match wt.store.key_owner(&id).ok().flatten() {
-            // The URL opens for the user who asked for it (or a server admin).
-            Some((key, principal))
-                if key.secret == secret
-                    && key.revoked.is_none()
-                    && (principal.user.user_id == claims.user_id || principal.user.is_admin) =>
-            {
-                Ok(claims)
-            }
-            Some((key, _)) if key.secret == secret => Err(Denied::Forbidden(
-                "This web terminal URL was issued to another user.".into(),
-            )),
-            _ => Err(Denied::Forbidden(
-                "The access key id or secret is not valid.".into(),
-            )),
-        },
-        None => Err(Denied::Unauthenticated(
-            "This web terminal URL needs the server's credentials (HTTP Basic); ask for IsShared=true to open it without.".into(),
+    else {
+        return Err(needs_credentials());
+    };
+    match wt.basic.check(&wt.store, client, header, now as f64) {
+        // The URL opens for the user who asked for it (or a server admin).
+        Ok((_, principal))
+            if principal.user.user_id == claims.user_id || principal.user.is_admin =>
+        {
+            Ok(claims)
+        }
+        Ok(_) => Err(Denied::Forbidden(
+            "This web terminal URL was issued to another user.".into(),
         )),
+        Err(BasicDenied::Malformed) => Err(needs_credentials()),
+        Err(BasicDenied::Invalid) => Err(Denied::Forbidden(
+            "The access key id or secret is not valid.".into(),
+        )),
+        Err(BasicDenied::Throttled(secs)) => Err(Denied::Throttled(secs)),
     }
+}
+
+fn needs_credentials() -> Denied {
+    Denied::Unauthenticated(
+        "This web terminal URL needs the server's credentials (HTTP Basic); ask for IsShared=true to open it without.".into(),
+    )
 }

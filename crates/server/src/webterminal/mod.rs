@@ -31,6 +31,8 @@ pub struct WebTerminals {
     pub token_key: TokenKey,
     /// The opendlc binary: a shell in a sandboxed pod enters its sandbox through it.
     pub program: std::path::PathBuf,
+    /// Stops guessing of the HTTP Basic credentials a terminal takes.
+    pub basic: Arc<crate::auth::basic::BasicGuard>,
     /// The single-use tokens already used, until they expire (token id → expiry, seconds).
     used: Mutex<HashMap<String, i64>>,
 }
@@ -42,6 +44,7 @@ impl WebTerminals {
         base_url: String,
         token_key: TokenKey,
         program: std::path::PathBuf,
+        basic: Arc<crate::auth::basic::BasicGuard>,
     ) -> WebTerminals {
         WebTerminals {
             store,
@@ -49,6 +52,7 @@ impl WebTerminals {
             base_url,
             token_key,
             program,
+            basic,
             used: Mutex::new(HashMap::new()),
         }
     }

@@ -45,16 +45,19 @@ async fn open(
     Path((job_id, pod_id, pod_uid)): Path<(String, String, String)>,
     Query(query): Query<TokenQuery>,
     headers: HeaderMap,
+    extensions: axum::http::Extensions,
     ws: WebSocketUpgrade,
 ) -> Response {
     let now = now_millis() / 1000;
     let target = target_id(&job_id, &pod_id, &pod_uid);
+    let client = crate::net::client_ip(&extensions);
     if let Err(denied) =
-        authorize_web_terminal_access(&wt, &target, &headers, query.token.as_deref(), now)
+        authorize_web_terminal_access(&wt, &target, &headers, client, query.token.as_deref(), now)
     {
         return match denied {
             Denied::Unauthenticated(m) => error(StatusCode::UNAUTHORIZED, "Forbidden", &m),
             Denied::Forbidden(m) => error(StatusCode::FORBIDDEN, "Forbidden", &m),
+            Denied::Throttled(secs) => crate::proxy::throttled(secs),
         };
     }
     let spec_path = wt
