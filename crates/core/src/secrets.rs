@@ -108,6 +108,25 @@ pub fn redacted(job: &Job) -> Job {
     job
 }
 
+/// UpdateJob with `JobSpecs` read back from GetJob carries [`REDACTED`] where a registry
+/// credential was: the stored value (of the spec at the same position) stays.
+pub fn keep_redacted(before: &CreateJobRequest, after: &mut CreateJobRequest) {
+    let old_specs = before.job_specs.iter().flatten();
+    for (new, old) in after.job_specs.iter_mut().flatten().zip(old_specs) {
+        let (Some(new), Some(old)) = (new.image_config.as_mut(), old.image_config.as_ref()) else {
+            continue;
+        };
+        for (value, stored) in [
+            (&mut new.password, &old.password),
+            (&mut new.auth, &old.auth),
+        ] {
+            if value.as_deref() == Some(REDACTED) {
+                value.clone_from(stored);
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -157,6 +176,25 @@ mod tests {
         }
         assert_eq!(envs["TOKEN"], REDACTED);
         assert_eq!(envs["SHOWN"], "hello");
+    }
+
+    #[test]
+    fn a_redacted_password_sent_back_keeps_the_stored_one() {
+        let before = request();
+        let mut after = request();
+        let image = after.job_specs.as_mut().unwrap()[0]
+            .image_config
+            .as_mut()
+            .unwrap();
+        image.password = Some(REDACTED.into());
+        image.auth = Some("new-auth".into());
+        keep_redacted(&before, &mut after);
+        let image = after.job_specs.as_ref().unwrap()[0]
+            .image_config
+            .clone()
+            .unwrap();
+        assert_eq!(image.password.as_deref(), Some("pw"));
+        assert_eq!(image.auth.as_deref(), Some("new-auth"));
     }
 
     #[test]
