@@ -28,6 +28,7 @@ pub mod reservation;
 pub mod restart;
 pub mod sanity;
 pub mod scheduler;
+pub mod secrets;
 pub mod shell;
 pub mod sources;
 pub mod startup;

@@ -1,11 +1,15 @@
-//! First start on a data directory: its layout and the admin access key.
+//! First start on a data directory: its layout, its modes and the admin access key.
+//!
+//! The data directory is the server user's alone (0700), and so is every key file in it
+//! (0600: `credentials`, `token-key`, the store's `secrets.key`), fixed at every start. Pods'
+//! directories are under `jobs/`; no key is kept there.
 //!
 //! If `OPENDLC_ACCESS_KEY_ID` and `OPENDLC_ACCESS_KEY_SECRET` are set, that pair is the admin
 //! key. Otherwise the key in `<data-dir>/credentials` is used, generated (mode 0600) on the
 //! first start. The file is shell-sourceable: `. <data-dir>/credentials` exports the pair.
 
 use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
@@ -35,6 +39,23 @@ pub enum KeySource {
     File(PathBuf),
 }
 
+/// Makes the data directory 0700 and the key files already in it 0600 (a directory or file
+/// made by an older version, or by hand, may be readable by others).
+pub fn protect_data_dir(data_dir: &Path) -> anyhow::Result<()> {
+    let set = |path: &Path, mode: u32| {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+            .with_context(|| format!("failed to make {} mode {mode:o}", path.display()))
+    };
+    set(data_dir, 0o700)?;
+    for name in [CREDENTIALS_FILE, TOKEN_KEY_FILE, opendlc_store::KEY_FILE] {
+        let path = data_dir.join(name);
+        if path.exists() {
+            set(&path, 0o600)?;
+        }
+    }
+    Ok(())
+}
+
 /// Takes the data directory for this server: two servers on one directory would both run its
 /// jobs. The lock is released when the returned file is dropped or the process dies.
 pub fn lock_data_dir(data_dir: &Path) -> anyhow::Result<std::fs::File> {
@@ -44,6 +65,7 @@ pub fn lock_data_dir(data_dir: &Path) -> anyhow::Result<std::fs::File> {
         .write(true)
         .create(true)
         .truncate(false)
+        .mode(0o600)
         .open(&path)
         .with_context(|| format!("failed to open {}", path.display()))?;
     if file.try_lock().is_err() {

@@ -204,6 +204,7 @@ impl Server {
         std::fs::create_dir_all(data_dir.join("jobs")).with_context(|| {
             format!("failed to create the data directory {}", data_dir.display())
         })?;
+        bootstrap::protect_data_dir(&data_dir)?;
         let data_dir_lock = bootstrap::lock_data_dir(&data_dir)?;
         let legacy_signatures = bootstrap::legacy_signatures(&data_dir, config.legacy_signatures)?;
         let (admin_key, key_source) = bootstrap::admin_key(&data_dir)?;

@@ -1,9 +1,12 @@
-//! Domain → wire: what GetJob and ListJobs say about a job.
+//! Domain → wire: what GetJob and ListJobs say about a job. Write-only values (registry
+//! passwords, credential keys, hidden CustomEnvs) are shown as `******`
+//! (`opendlc_core::secrets`), whoever asks.
 
 use opendlc_api::{
     GetJobResponseBody, GetJobResponseBodyPods, GetJobResponseBodyPodsHistoryPods,
     GetJobResponseBodyRestartRecord, JobItem, JobSettings, StatusTransitionItem,
 };
+use opendlc_core::secrets;
 use opendlc_core::time::{format_wire, now_millis, Millis};
 use opendlc_core::{Job, JobStatus, Pod, StatusPeriod};
 use opendlc_store::{Store, StoreError};
@@ -149,6 +152,7 @@ pub fn job_view(
     request_id: &str,
     names: &Names,
 ) -> GetJobResponseBody {
+    let job = &secrets::redacted(job);
     let r = &job.request;
     let total = job.total_resources();
     GetJobResponseBody {
@@ -238,6 +242,7 @@ fn restart_record_view(history: &[StatusPeriod]) -> Vec<GetJobResponseBodyRestar
 
 /// A ListJobs entry: the job without its pods' details.
 pub fn job_item(job: &Job, names: &Names) -> JobItem {
+    let job = &secrets::redacted(job);
     let r = &job.request;
     let total = job.total_resources();
     JobItem {

@@ -13,6 +13,9 @@ pub enum StoreError {
     /// A name that must be unique is taken.
     #[error("{0}")]
     Conflict(String),
+    /// The key that seals secrets at rest is missing, unreadable or not this database's.
+    #[error("{0}")]
+    Key(String),
     #[error("stored data is unreadable: {0}")]
     Corrupt(String),
     #[error("database error: {0}")]

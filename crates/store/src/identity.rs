@@ -6,6 +6,7 @@ use opendlc_core::identity::{Principal, User, WorkspaceRole};
 use opendlc_core::time::Millis;
 use rusqlite::{params, OptionalExtension, Row};
 
+use crate::seal::Sealer;
 use crate::{Result, Store, StoreError};
 
 /// A stored access key.
@@ -149,7 +150,7 @@ impl Store {
             .execute(params![
                 key.access_key_id,
                 key.user_id,
-                key.secret,
+                self.sealer.seal(&key.secret),
                 key.created,
                 key.revoked
             ])?;
@@ -164,7 +165,7 @@ impl Store {
                     "SELECT access_key_id, user_id, secret, gmt_create, gmt_revoked
                      FROM access_keys WHERE access_key_id = ?1",
                 )?
-                .query_row([access_key_id], access_key)
+                .query_row([access_key_id], |r| access_key(r, &self.sealer))
                 .optional()?)
         })
     }
@@ -177,7 +178,7 @@ impl Store {
                  WHERE ?1 IS NULL OR user_id = ?1 ORDER BY gmt_create, access_key_id",
             )?;
             let keys = stmt
-                .query_map([user_id], access_key)?
+                .query_map([user_id], |r| access_key(r, &self.sealer))?
                 .collect::<Result<_, _>>()?;
             Ok(keys)
         })
@@ -334,7 +335,7 @@ impl Store {
                     "SELECT access_key_id, user_id, secret, gmt_create, gmt_revoked
                      FROM access_keys WHERE access_key_id = ?1 AND gmt_revoked IS NULL",
                 )?
-                .query_row([access_key_id], access_key)
+                .query_row([access_key_id], |r| access_key(r, &self.sealer))
                 .optional()?
             else {
                 return Ok(None);
@@ -374,11 +375,16 @@ fn load_principal(conn: &rusqlite::Connection, user_id: &str) -> Result<Option<P
     Ok(Some(Principal { user, workspaces }))
 }
 
-fn access_key(row: &Row<'_>) -> rusqlite::Result<AccessKeyRecord> {
+/// A key from its row, its secret opened.
+fn access_key(row: &Row<'_>, sealer: &Sealer) -> rusqlite::Result<AccessKeyRecord> {
+    let sealed: String = row.get(2)?;
+    let secret = sealer.open(&sealed).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(2, rusqlite::types::Type::Text, Box::new(e))
+    })?;
     Ok(AccessKeyRecord {
         access_key_id: row.get(0)?,
         user_id: row.get(1)?,
-        secret: row.get(2)?,
+        secret,
         created: row.get(3)?,
         revoked: row.get(4)?,
     })

@@ -4,6 +4,7 @@ use opendlc_core::{Job, JobStatus, StatusPeriod};
 use rusqlite::{params, OptionalExtension};
 
 use crate::rows::{self, to_json, JOB_COLUMNS};
+use crate::sealing::sealed_job_columns;
 use crate::{events, Result, Store, StoreError};
 
 impl Store {
@@ -11,6 +12,7 @@ impl Store {
     /// its submission sequence number.
     pub fn insert_job(&self, job: &Job) -> Result<i64> {
         let images: Vec<&str> = job.images().collect();
+        let (request, envs) = sealed_job_columns(&self.sealer, &job.request, &job.envs);
         self.write(|tx| {
             tx.prepare_cached(
                 "INSERT INTO jobs (job_id, display_name, job_type, status, reason_code, reason_message,
@@ -33,9 +35,9 @@ impl Store {
                 job.user_command,
                 images.join("\n"),
                 to_json(&job.roles),
-                to_json(&job.envs),
+                envs,
                 to_json(&job.tags),
-                to_json(&job.request),
+                request,
                 job.max_running_minutes,
                 to_json(&job.ports),
                 job.restart_count,
@@ -54,7 +56,7 @@ impl Store {
     pub fn get_job(&self, job_id: &str) -> Result<Job> {
         self.read(|conn| {
             conn.prepare_cached(&format!("SELECT {JOB_COLUMNS} FROM jobs WHERE job_id = ?1"))?
-                .query_row([job_id], rows::job)
+                .query_row([job_id], |r| rows::job(r, &self.sealer))
                 .optional()?
                 .ok_or_else(|| StoreError::JobNotFound(job_id.to_string()))
         })
@@ -84,7 +86,9 @@ impl Store {
             let mut stmt = conn.prepare(&format!(
                 "SELECT {JOB_COLUMNS} FROM jobs WHERE status IN ({list}) ORDER BY seq"
             ))?;
-            let jobs = stmt.query_map([], rows::job)?.collect::<Result<_, _>>()?;
+            let jobs = stmt
+                .query_map([], |r| rows::job(r, &self.sealer))?
+                .collect::<Result<_, _>>()?;
             Ok(jobs)
         })
     }
@@ -92,6 +96,7 @@ impl Store {
     /// Replaces the mutable fields UpdateJob may change (the caller checked the status).
     pub fn update_job(&self, job: &Job) -> Result<()> {
         let images: Vec<&str> = job.images().collect();
+        let (request, _) = sealed_job_columns(&self.sealer, &job.request, &job.envs);
         self.write(|tx| {
             let changed = tx
                 .prepare_cached(
@@ -103,7 +108,7 @@ impl Store {
                     job.priority,
                     job.accessibility,
                     to_json(&job.roles),
-                    to_json(&job.request),
+                    request,
                     images.join("\n"),
                     job.user_command,
                 ])?;

@@ -14,6 +14,8 @@ mod migrations;
 mod pods;
 mod rows;
 mod sanity;
+mod seal;
+mod sealing;
 mod tensorboards;
 mod transitions;
 
@@ -28,6 +30,7 @@ pub use list::{JobFilter, SortField, TimeField, Visibility};
 pub use metrics::{RunningPod, SampledPod};
 pub use pods::PodEnd;
 pub use sanity::SanityRecord;
+pub use seal::{Sealer, KEY_FILE};
 pub use tensorboards::{TensorboardFilter, TensorboardUpdate};
 pub use transitions::Transition;
 
@@ -35,17 +38,28 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 pub struct Store {
     path: PathBuf,
+    sealer: Sealer,
     writer: Mutex<Connection>,
     readers: Mutex<Vec<Connection>>,
 }
 
 impl Store {
     /// Opens (creating if needed) the database at `path` and brings its schema up to date.
+    ///
+    /// Secrets are sealed with the key in [`KEY_FILE`] beside the database, created on
+    /// first open; the database and its `-wal`/`-shm` files are made readable by this user
+    /// only (mode 0600). Secrets an older version stored in clear are sealed now.
     pub fn open(path: &Path) -> Result<Store> {
+        let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
+        let key_path = dir.unwrap_or(Path::new(".")).join(KEY_FILE);
+        let (sealer, created) = Sealer::load_or_create(&key_path)?;
+        protect_files(path)?;
         let mut writer = open_connection(path)?;
         migrations::migrate(&mut writer)?;
+        sealing::seal_plain_secrets(&mut writer, &sealer, created)?;
         Ok(Store {
             path: path.to_path_buf(),
+            sealer,
             writer: Mutex::new(writer),
             readers: Mutex::new(Vec::new()),
         })
@@ -73,6 +87,32 @@ impl Store {
             .push(conn);
         value
     }
+}
+
+/// Creates the database file with mode 0600 if it is new (SQLite gives its `-wal` and `-shm`
+/// files the database's mode) and makes existing ones 0600.
+fn protect_files(path: &Path) -> Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let failed = |p: &Path, e: std::io::Error| {
+        StoreError::Key(format!("failed to protect {}: {e}", p.display()))
+    };
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| failed(path, e))?;
+    for suffix in ["", "-wal", "-shm", "-journal"] {
+        let mut name = path.as_os_str().to_owned();
+        name.push(suffix);
+        let file = PathBuf::from(name);
+        match std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(failed(&file, e)),
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 fn open_connection(path: &Path) -> Result<Connection> {

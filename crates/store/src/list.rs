@@ -194,7 +194,9 @@ impl Store {
                 filter.limit, filter.offset
             ))?;
             let jobs = stmt
-                .query_map(rusqlite::params_from_iter(args.iter()), rows::job)?
+                .query_map(rusqlite::params_from_iter(args.iter()), |r| {
+                    rows::job(r, &self.sealer)
+                })?
                 .collect::<Result<_, _>>()?;
             Ok((jobs, total))
         })

@@ -5,6 +5,7 @@ use std::str::FromStr;
 use opendlc_core::{Event, Job, JobTimes, Pod, Reason, StatusPeriod};
 use rusqlite::Row;
 
+use crate::seal::Sealer;
 use crate::StoreError;
 
 pub const JOB_COLUMNS: &str =
@@ -48,8 +49,9 @@ pub fn reason(code: Option<String>, message: Option<String>) -> Option<Reason> {
     }
 }
 
-pub fn job(row: &Row<'_>) -> rusqlite::Result<Job> {
-    Ok(Job {
+/// A job from its row, its sealed values opened.
+pub fn job(row: &Row<'_>, sealer: &Sealer) -> rusqlite::Result<Job> {
+    let mut job = Job {
         seq: row.get(0)?,
         job_id: row.get(1)?,
         display_name: row.get(2)?,
@@ -78,7 +80,11 @@ pub fn job(row: &Row<'_>) -> rusqlite::Result<Job> {
             failed: row.get(25)?,
             stopped: row.get(26)?,
         },
-    })
+    };
+    crate::sealing::open_job_values(sealer, &mut job.request, &mut job.envs).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
+    })?;
+    Ok(job)
 }
 
 pub const POD_COLUMNS: &str = "pod_uid, job_id, pod_id, role, idx, status, ip, node_name, pid, \

@@ -1,5 +1,6 @@
 use axum::response::Response;
 use opendlc_api::{ErrorCode, UpdateJobRequest, UpdateJobResponseBody};
+use opendlc_core::secrets;
 use opendlc_core::submission::apply_update;
 
 use crate::handlers::access;
@@ -20,7 +21,9 @@ pub async fn update(state: &AppState, request: &ApiRequest) -> Result<Response, 
             ),
         ));
     }
+    let before = job.request.clone();
     let specs_changed = apply_update(&mut job, &body, state.pool)?;
+    secrets::keep_redacted(&before, &mut job.request);
     let job = state.engine.update(job, specs_changed).await?;
     ok(&UpdateJobResponseBody {
         job_id: Some(job.job_id),
