@@ -1,6 +1,6 @@
 //! `opendlc run-mounted --mounts FILE COMMAND`: runs a pod's command with the job's
 //! DataSources and CodeSource at their MountPaths and, when the file has one, in the pod's
-//! [sandbox](crate::pod::sandbox) as its owner's identity. As root, in a private mount namespace
+//! [sandbox] as its owner's identity. As root, in a private mount namespace
 //! of the pod's own (bind mounts, read-only where asked), so that nobody else on the host sees
 //! them and they vanish with the pod; the empty directories made for the mount points stay.
 //! Where a private namespace cannot be had (not root), each MountPath that does not exist yet

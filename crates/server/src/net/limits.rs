@@ -25,7 +25,7 @@ pub struct ConnectionLimits {
 
 impl ConnectionLimits {
     /// The limits for an open-files limit of `open_files`: a quarter of it plus
-    /// [`RESERVED_FILES`] are kept for the rest of the server; one address may hold an eighth
+    /// `RESERVED_FILES` are kept for the rest of the server; one address may hold an eighth
     /// of the rest (between 8 and 256).
     pub fn for_open_files(open_files: u64) -> ConnectionLimits {
         let reserve = RESERVED_FILES + open_files / 4;
