@@ -44,7 +44,11 @@ async fn queued(server: &TestServer, job_id: &str) -> Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_queued_job_says_what_it_waits_for_and_where_it_stands() {
     let server = server().await;
-    let holder = server.create_job(job("holder", 1, 4, "sleep 600")).await;
+    // Not preemptible: the queue's order is what this test watches, not a preemption (with
+    // one, the reprioritised job would start as soon as the holder stopped).
+    let mut holder = job("holder", 1, 4, "sleep 600");
+    holder["Settings"] = json!({"Tags": {"preemptible": "false"}});
+    let holder = server.create_job(holder).await;
     server.wait_status(&holder, "Running").await;
     let first = server.create_job(job("first", 1, 2, "true")).await;
     let second = server.create_job(job("second", 1, 2, "true")).await;

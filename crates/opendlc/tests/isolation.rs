@@ -151,3 +151,24 @@ async fn a_pod_inherits_no_descriptor_of_the_server() {
     // stdin, stdout, stderr, and the descriptor `ls` reads /proc/self/fd through.
     assert_eq!(seen.split_whitespace().count(), 4, "{seen}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pod_reaches_its_job_under_a_data_directory_in_a_private_one() {
+    // The data directory inside a directory only root may pass (mode 0700), as a test
+    // framework's temporary directories are: the pod still reaches its own job.
+    let outer = tempfile::tempdir().unwrap();
+    let data = tempfile::tempdir_in(outer.path()).unwrap();
+    let server = TestServer::start_in(data).await;
+    let id = server
+        .create_job(job(
+            "nested",
+            "echo written > out.txt && cat out.txt && id -u",
+        ))
+        .await;
+    let seen = output(&server, &id).await;
+    assert!(seen.contains("written"), "{seen}");
+    if is_root() {
+        let admin_uid = opendlc_server::DEFAULT_UID_BASE + 1;
+        assert!(seen.contains(&admin_uid.to_string()), "{seen}");
+    }
+}

@@ -104,7 +104,8 @@ fn enter_sandbox(
         .iter()
         .map(|m| sandbox::hold(&m.source, &m.target, m.read_only).ok())
         .collect();
-    let covered = sandbox::cover(sandbox, &grants).map_err(|e| failed(e.to_string()))?;
+    let targets: Vec<&Path> = mounts.iter().map(|m| m.target.as_path()).collect();
+    let covered = sandbox::cover(sandbox, &grants, &targets).map_err(|e| failed(e.to_string()))?;
     drop(grants);
     if let Some(prepare) = prepare {
         let status = sandbox::run_as(&sandbox.identity, prepare)

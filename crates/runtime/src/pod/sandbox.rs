@@ -77,8 +77,18 @@ pub(crate) fn hold(source: &Path, target: &Path, read_only: bool) -> io::Result<
 
 /// Covers the hidden directories in the current (already private) mount namespace and binds
 /// `held` (the grants) back in place; returns the covers, to [`seal`] once everything is in.
-pub(crate) fn cover(sandbox: &Sandbox, held: &[Held]) -> io::Result<Vec<PathBuf>> {
+/// `later`: where more will be bound once the view is made (the job's mounts).
+pub(crate) fn cover(sandbox: &Sandbox, held: &[Held], later: &[&Path]) -> io::Result<Vec<PathBuf>> {
     let mut hide = sandbox.hide.clone();
+    // A directory on the way to a grant that the pod's identity may not pass (a data
+    // directory under a private 0700 one, say) is covered too: the grant, bound back inside
+    // the cover, is then reachable.
+    let targets: Vec<&Path> = held
+        .iter()
+        .map(|h| h.target.as_path())
+        .chain(later.iter().copied())
+        .collect();
+    hide.extend(barriers(&targets, &hide, &sandbox.identity));
     // Outer directories first; one inside another is then gone already.
     hide.sort_by_key(|p| p.as_os_str().len());
     let mut covered = Vec::new();
@@ -93,6 +103,45 @@ pub(crate) fn cover(sandbox: &Sandbox, held: &[Held]) -> io::Result<Vec<PathBuf>
         bind_held(h)?;
     }
     Ok(covered)
+}
+
+/// For each target, the outermost directory on its way (its ancestors, not itself, not what
+/// `hidden` covers already) that `identity` may not pass through.
+fn barriers(targets: &[&Path], hidden: &[PathBuf], identity: &Identity) -> Vec<PathBuf> {
+    use std::os::unix::fs::MetadataExt;
+    let passable = |meta: &std::fs::Metadata| {
+        let mode = meta.mode();
+        if meta.uid() == identity.uid {
+            mode & 0o100 != 0
+        } else if meta.gid() == identity.gid {
+            mode & 0o010 != 0
+        } else {
+            mode & 0o001 != 0
+        }
+    };
+    let mut found: Vec<PathBuf> = Vec::new();
+    for target in targets {
+        let Some(parent) = target.parent() else {
+            continue;
+        };
+        let mut way = PathBuf::from("/");
+        for part in parent.components().skip(1) {
+            way.push(part);
+            let covered = hidden.iter().chain(&found).any(|h| way.starts_with(h));
+            if covered {
+                break;
+            }
+            match std::fs::metadata(&way) {
+                Ok(meta) if meta.is_dir() && !passable(&meta) => {
+                    found.push(way.clone());
+                    break;
+                }
+                Ok(_) => {}
+                Err(_) => break,
+            }
+        }
+    }
+    found
 }
 
 /// Nothing more is made inside the covers: they become read-only.
