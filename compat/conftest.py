@@ -23,7 +23,8 @@ def _shutdown(server: Server) -> None:
     """Stops the server's unfinished jobs (pods outlive the server by design), then the server."""
     if server.alive():
         try:
-            stop_unfinished(make_client(server.endpoint), all_job_ids(make_client(server.endpoint)))
+            client = make_client(server.endpoint, protocol=server.protocol, ca=server.ca)
+            stop_unfinished(client, all_job_ids(client))
         except Exception:  # noqa: BLE001 - teardown must not mask the tests' results
             pass
     server.stop()

@@ -45,7 +45,7 @@ STOP_PATH = ["Creating", "Queuing", "Bidding", "EnvPreparing", "SanityChecking",
 
 API_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 EVENT_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d .+")
-URL_IN_OUTPUT = re.compile(r"http://(\S+)")
+URL_IN_OUTPUT = re.compile(r"https?://(\S+)")
 
 # The job image: the local runtime runs commands on the host, but DLC requires an image per role.
 IMAGE = os.environ.get("OPENDLC_TEST_IMAGE", "python:3.11-slim")
@@ -85,6 +85,9 @@ class Server:
         self.proc: subprocess.Popen | None = None
         self.endpoint = ""
         self.started_at = 0.0
+        # "https" (and the CA file its certificate is trusted with) when args serve TLS.
+        self.protocol = "https" if "--tls-cert" in self.args else "http"
+        self.ca: str | None = None
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -203,13 +206,16 @@ class Server:
 # --------------------------------------------------------------------------------------------
 
 def make_client(endpoint: str, key_id: str = ADMIN_KEY_ID,
-                key_secret: str = ADMIN_KEY_SECRET) -> Client:
-    """An SDK client configured the way a user points it at opendlc: endpoint and http only."""
+                key_secret: str = ADMIN_KEY_SECRET, *, protocol: str = "http",
+                ca: str | None = None) -> Client:
+    """An SDK client configured the way a user points it at opendlc: endpoint and http only
+    (or https, trusting the CA certificates in the file `ca`)."""
     return Client(Config(
         access_key_id=key_id,
         access_key_secret=key_secret,
         endpoint=endpoint,
-        protocol="http",
+        protocol=protocol,
+        ca=ca,
         region_id="cn-hangzhou",
         connect_timeout=5000,
         read_timeout=15000,

@@ -2,6 +2,7 @@
 //! does (ACS3-HMAC-SHA256, see `opendlc_api::signature`).
 
 use std::io::BufRead;
+use std::path::Path;
 use std::time::Duration;
 
 use opendlc_api::signature::{encode, CallInfo, Signer};
@@ -57,9 +58,16 @@ fn is_loopback(host: &str) -> bool {
 }
 
 impl Client {
-    pub fn new(settings: &Resolved) -> Result<Client> {
+    /// A client for the settings' endpoint; an https:// one is trusted if the system's roots
+    /// or the CA certificates in `ca_file` vouch for it.
+    pub fn new(settings: &Resolved, ca_file: Option<&Path>) -> Result<Client> {
         let (base, host) = parse_endpoint(&settings.endpoint)?;
         let mut builder = reqwest::blocking::Client::builder().timeout(None::<Duration>);
+        if let Some(path) = ca_file {
+            for cert in read_ca_file(path)? {
+                builder = builder.add_root_certificate(cert);
+            }
+        }
         if is_loopback(&host) {
             // A proxy from the environment would otherwise carry even 127.0.0.1.
             builder = builder.no_proxy();
@@ -171,7 +179,12 @@ impl Client {
             request = request.body(body);
         }
         let response = request.send().map_err(|source| {
-            if source.is_connect() {
+            if source.is_connect() && self.base.starts_with("https://") && is_tls(&source) {
+                CliError::Tls {
+                    endpoint: self.base.clone(),
+                    detail: innermost(&source),
+                }
+            } else if source.is_connect() {
                 CliError::Connect {
                     endpoint: self.base.clone(),
                     source,
@@ -188,6 +201,46 @@ impl Client {
         }
         Err(api_error(response))
     }
+}
+
+/// The CA certificates of a PEM file.
+fn read_ca_file(path: &Path) -> Result<Vec<reqwest::Certificate>> {
+    let pem = std::fs::read(path).map_err(|source| CliError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let certs = reqwest::Certificate::from_pem_bundle(&pem)
+        .map_err(|e| CliError::Config(format!("{}: not PEM certificates: {e}", path.display())))?;
+    if certs.is_empty() {
+        return Err(CliError::Config(format!(
+            "{}: holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
+            path.display()
+        )));
+    }
+    Ok(certs)
+}
+
+/// The last error `e` wraps: what went wrong, below "error sending request".
+fn innermost(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut last = e;
+    while let Some(source) = last.source() {
+        last = source;
+    }
+    last.to_string()
+}
+
+/// Whether a connection failed in its TLS handshake (a certificate not trusted, a plain-HTTP
+/// server) rather than in reaching the host.
+fn is_tls(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut current = Some(e);
+    while let Some(e) = current {
+        let text = e.to_string().to_ascii_lowercase();
+        if text.contains("certificate") || text.contains("tls") || text.contains("handshake") {
+            return true;
+        }
+        current = e.source();
+    }
+    false
 }
 
 fn read_reply<T: DeserializeOwned>(response: reqwest::blocking::Response) -> Result<Reply<T>> {

@@ -32,6 +32,8 @@ pub enum CliError {
         #[source]
         source: reqwest::Error,
     },
+    #[error("no secure connection to {endpoint}: {detail} (for a server with a self-signed certificate, trust its CA with --ca-file or OPENDLC_CA_FILE)")]
+    Tls { endpoint: String, detail: String },
     #[error("the request to {endpoint} failed: {source}")]
     Http {
         endpoint: String,

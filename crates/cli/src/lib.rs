@@ -27,6 +27,10 @@ pub struct GlobalArgs {
     /// The server, host:port or http(s)://host:port [env: OPENDLC_ENDPOINT] [default: 127.0.0.1:8080].
     #[arg(long, global = true, value_name = "ENDPOINT")]
     pub endpoint: Option<String>,
+    /// Trust the CA certificates (PEM) in this file for an https:// endpoint, besides the
+    /// system's: for a server with a self-signed certificate.
+    #[arg(long, global = true, env = "OPENDLC_CA_FILE", value_name = "FILE")]
+    pub ca_file: Option<std::path::PathBuf>,
     /// Output format: human tables, or the API's exact JSON, or YAML.
     #[arg(short = 'o', long, global = true, value_enum, default_value_t = Format::Table)]
     pub output: Format,
@@ -55,7 +59,7 @@ impl Ctx {
             return Ok(client);
         }
         let settings = self.settings()?;
-        let client = client::Client::new(&settings)?;
+        let client = client::Client::new(&settings, self.global.ca_file.as_deref())?;
         Ok(self.client.get_or_init(|| client))
     }
 

@@ -32,7 +32,8 @@ enum Command {
     /// Run the server: the PAI-DLC API, the scheduler and the local runtime.
     #[command(after_help = "Examples:
   opendlc serve
-  opendlc serve --listen 0.0.0.0:8080 --data-dir /srv/opendlc")]
+  opendlc serve --listen 0.0.0.0:8080 --data-dir /srv/opendlc
+  opendlc serve --listen 0.0.0.0:8443 --tls-cert cert.pem --tls-key key.pem")]
     Serve(Box<ServeArgs>),
     /// Manage users, access keys and workspaces (on the server's data directory).
     Admin(admin::AdminArgs),
@@ -122,6 +123,24 @@ struct ServeArgs {
     /// Address to listen on (port 0 picks a free port).
     #[arg(long, env = "OPENDLC_LISTEN", default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
+    /// Serve HTTPS with this certificate chain (PEM, the server's certificate first); needs
+    /// --tls-key. Without it the server speaks plain HTTP, which carries signatures, job
+    /// secrets and share tokens in clear (docs/SECURITY.md, "TLS").
+    #[arg(
+        long,
+        env = "OPENDLC_TLS_CERT",
+        value_name = "FILE",
+        requires = "tls_key"
+    )]
+    tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM).
+    #[arg(
+        long,
+        env = "OPENDLC_TLS_KEY",
+        value_name = "FILE",
+        requires = "tls_cert"
+    )]
+    tls_key: Option<PathBuf>,
     /// Where jobs, logs and credentials are kept [default: ~/.opendlc/data].
     #[arg(long, env = "OPENDLC_DATA_DIR")]
     data_dir: Option<PathBuf>,
@@ -279,6 +298,10 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         )?,
     };
     config.rate_limit = args.rate_limit;
+    config.tls = match (args.tls_cert, args.tls_key) {
+        (Some(cert), Some(key)) => Some(opendlc_server::TlsFiles { cert, key }),
+        _ => None,
+    };
     config.legacy_signatures = args.legacy_signatures.map(|choice| match choice {
         LegacyChoice::Accept => opendlc_server::LegacySignatures::Accept,
         LegacyChoice::Refuse => opendlc_server::LegacySignatures::Refuse,

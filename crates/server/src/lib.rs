@@ -42,7 +42,7 @@ pub use engine::{DEFAULT_GRACE_PERIOD, DEFAULT_UID_BASE};
 pub use handlers::LogStreams;
 pub use http::MAX_BODY_BYTES;
 pub use metrics::SamplerConfig;
-pub use net::{open_files_limit, ConnectionLimits, NetConfig};
+pub use net::{open_files_limit, ConnectionLimits, NetConfig, TlsError, TlsFiles};
 pub use opendlc_core::capacity::DEFAULT_CPU_OVERCOMMIT;
 
 /// Requests per second per access key unless configured: far above what people and scripts
@@ -87,6 +87,9 @@ pub struct Config {
     pub legacy_signatures: Option<LegacySignatures>,
     /// Timeouts and connection limits (docs/SECURITY.md).
     pub net: NetConfig,
+    /// Serve HTTPS (and WSS, and the TensorBoard proxy over HTTPS) with this certificate and
+    /// key; `None`: plain HTTP.
+    pub tls: Option<TlsFiles>,
     /// Whether pods run as their owners in a view of their own (docs/SECURITY.md).
     pub pod_isolation: PodIsolation,
 }
@@ -131,6 +134,7 @@ impl Config {
             pod_isolation: PodIsolation::default(),
             legacy_signatures: None,
             net: NetConfig::default(),
+            tls: None,
         }
     }
 }
@@ -188,6 +192,7 @@ pub struct Server {
     pub log_streams: LogStreams,
     net: NetConfig,
     listener: TcpListener,
+    tls: Option<tokio_rustls::TlsAcceptor>,
     state: AppState,
     shutdown_tx: watch::Sender<bool>,
     engine_task: tokio::task::JoinHandle<()>,
@@ -199,6 +204,13 @@ pub struct Server {
 
 impl Server {
     pub async fn bind(config: Config) -> anyhow::Result<Server> {
+        // A bad certificate or key stops the start before anything else is touched.
+        let tls = config.tls.as_ref().map(net::tls_acceptor).transpose()?;
+        let (http, ws) = if tls.is_some() {
+            ("https", "wss")
+        } else {
+            ("http", "ws")
+        };
         let isolation = pod_isolation(&config, &config.data_dir);
         let data_dir = config.data_dir;
         std::fs::create_dir_all(data_dir.join("jobs")).with_context(|| {
@@ -284,14 +296,14 @@ impl Server {
             config.tensorboard_program,
             config.minute,
             data_dir.join("tensorboards"),
-            format!("http://{}", reachable(addr)),
+            format!("{http}://{}", reachable(addr)),
             token_key.clone(),
             basic.clone(),
         ));
         let web_terminals = Arc::new(webterminal::WebTerminals::new(
             store.clone(),
             jobs_dir.clone(),
-            format!("ws://{}", reachable(addr)),
+            format!("{ws}://{}", reachable(addr)),
             token_key,
             config.shim_program.clone(),
             basic,
@@ -311,6 +323,7 @@ impl Server {
             tensorboards,
             web_terminals,
             on_slurm,
+            scheme: http,
             log_streams: LogStreams::default(),
         };
         Ok(Server {
@@ -323,6 +336,7 @@ impl Server {
             log_streams: state.log_streams.clone(),
             net: config.net,
             listener,
+            tls,
             state,
             shutdown_tx,
             engine_task,
@@ -334,6 +348,11 @@ impl Server {
 
     /// Serves until `shutdown` resolves; then stops accepting, lets requests in flight finish and
     /// stops the engine. Pods keep running: a later server re-attaches them.
+    /// Where clients reach the server: `http://HOST:PORT`, or `https://…` with TLS.
+    pub fn url(&self) -> String {
+        format!("{}://{}", self.state.scheme, self.addr)
+    }
+
     pub async fn serve(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
@@ -353,7 +372,7 @@ impl Server {
             shutdown.await;
             let _ = shutdown_tx.send(true);
         });
-        net::serve(self.listener, app, self.net, stop).await;
+        net::serve(self.listener, self.tls, app, self.net, stop).await;
         let _ = self.engine_task.await;
         let _ = self.sampler_task.await;
         let _ = self.tensorboard_task.await;
@@ -376,9 +395,9 @@ pub async fn run(
     };
     let pool = server.state.pool;
     println!(
-        "opendlc {} serving the PAI-DLC API (2020-12-03) at http://{}\n  access key: {key}\n  data:       {}\n  pool:       {} CPU ({} cores, overcommitted), {} memory, {} GPU",
+        "opendlc {} serving the PAI-DLC API (2020-12-03) at {}\n  access key: {key}\n  data:       {}\n  pool:       {} CPU ({} cores, overcommitted), {} memory, {} GPU",
         env!("CARGO_PKG_VERSION"),
-        server.addr,
+        server.url(),
         server.data_dir.display(),
         opendlc_core::resources::format_cpu(pool.cpu_milli),
         server.host.cpus,

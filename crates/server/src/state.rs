@@ -34,6 +34,8 @@ pub struct AppState {
     pub web_terminals: Arc<WebTerminals>,
     /// Whether pods run on Slurm (`--runtime slurm`): only then is a SlurmJob accepted.
     pub on_slurm: bool,
+    /// `http`, or `https` when the server speaks TLS: the scheme of the links it hands out.
+    pub scheme: &'static str,
     /// The followed log streams at work.
     pub log_streams: crate::handlers::LogStreams,
 }

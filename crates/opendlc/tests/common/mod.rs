@@ -91,7 +91,9 @@ pub fn signed_headers(
     let date = opendlc_core::time::format_wire(opendlc_core::time::now_millis());
     let nonce = opendlc_core::ids::new_pod_uid();
     let info = opendlc_api::signature::CallInfo {
-        host: base.trim_start_matches("http://"),
+        host: base
+            .trim_start_matches("http://")
+            .trim_start_matches("https://"),
         action: "Test",
         version,
         date: &date,
@@ -115,6 +117,33 @@ impl TestServer {
         data_dir: tempfile::TempDir,
         configure: impl FnOnce(&mut opendlc_server::Config),
     ) -> TestServer {
+        Self::start_configured(data_dir, configure, reqwest::Client::new()).await
+    }
+
+    /// A server speaking HTTPS with `tls` (its configuration adjusted by `configure`), and a
+    /// client that trusts `ca_pem` (PEM).
+    pub async fn start_tls(
+        data_dir: tempfile::TempDir,
+        tls: opendlc_server::TlsFiles,
+        ca_pem: &[u8],
+        configure: impl FnOnce(&mut opendlc_server::Config),
+    ) -> TestServer {
+        let client = reqwest::Client::builder()
+            .add_root_certificate(reqwest::Certificate::from_pem(ca_pem).expect("a PEM CA"))
+            .build()
+            .expect("an HTTPS client");
+        let configure = |c: &mut opendlc_server::Config| {
+            c.tls = Some(tls);
+            configure(c);
+        };
+        Self::start_configured(data_dir, configure, client).await
+    }
+
+    async fn start_configured(
+        data_dir: tempfile::TempDir,
+        configure: impl FnOnce(&mut opendlc_server::Config),
+        client: reqwest::Client,
+    ) -> TestServer {
         let mut config = opendlc_server::Config::new(
             "127.0.0.1:0".parse().unwrap(),
             data_dir.path().to_path_buf(),
@@ -127,7 +156,7 @@ impl TestServer {
         let server = opendlc_server::Server::bind(config)
             .await
             .expect("server binds");
-        let base = format!("http://{}", server.addr);
+        let base = server.url();
         let log_streams = server.log_streams.clone();
         let admin = Key {
             id: server.admin_key.id.clone(),
@@ -156,7 +185,7 @@ impl TestServer {
             log_streams,
             shutdown: Some(tx),
             task: Some(task),
-            client: reqwest::Client::new(),
+            client,
         }
     }
 

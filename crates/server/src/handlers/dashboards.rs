@@ -30,7 +30,10 @@ pub fn get(state: &AppState, request: &ApiRequest) -> Result<Response, ApiError>
     let token = job_link_token(state, request, &job.job_id, q.is_shared.unwrap_or(false))?;
     let host = request.header("host").unwrap_or("127.0.0.1");
     ok(&GetDashboardResponseBody {
-        url: Some(format!("http://{host}/#/jobs/{}?token={token}", job.job_id)),
+        url: Some(format!(
+            "{}://{host}/#/jobs/{}?token={token}",
+            state.scheme, job.job_id
+        )),
     })
 }
 
@@ -86,7 +89,8 @@ pub fn get_ray(state: &AppState, request: &ApiRequest) -> Result<Response, ApiEr
     let host = request.header("host").unwrap_or("127.0.0.1");
     ok(&GetRayDashboardResponseBody {
         url: Some(format!(
-            "http://{host}{}/?token={token}",
+            "{}://{host}{}/?token={token}",
+            state.scheme,
             ray_dashboard::prefix(&job.job_id)
         )),
         // Ray's metrics pages need Prometheus and Grafana, which opendlc does not run.

@@ -9,11 +9,15 @@
 //!   either bound is closed on accept. A connection upgraded to a WebSocket (a web terminal,
 //!   which needs a fresh token and credentials) leaves the count once upgraded.
 //!
+//! - With TLS (`tls.rs`), a connection must also finish its handshake within the header
+//!   timeout; the same limits apply to it as to a plain one.
+//!
 //! Every request carries its peer's address (`ConnectInfo<SocketAddr>`), which the HTTP Basic
 //! guard counts failures against.
 
 mod deadline;
 mod limits;
+mod tls;
 
 use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
@@ -23,12 +27,15 @@ use axum::extract::ConnectInfo;
 use axum::http::{Extensions, Request};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use tokio::net::TcpListener;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
+use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
 pub use deadline::is_timeout;
 pub use limits::{open_files_limit, ConnectionLimits, Connections};
+pub use tls::{acceptor as tls_acceptor, TlsError, TlsFiles};
 
 /// The network's bounds.
 #[derive(Debug, Clone, Copy)]
@@ -68,10 +75,12 @@ pub fn client_ip(extensions: &Extensions) -> Option<IpAddr> {
         .map(|c| c.0.ip())
 }
 
-/// Serves `app` on `listener` until `shutdown` turns true; then stops accepting, asks every
-/// connection to finish its request in flight, and returns once all are closed.
+/// Serves `app` on `listener` (over TLS with `tls`) until `shutdown` turns true; then stops
+/// accepting, asks every connection to finish its request in flight, and returns once all are
+/// closed.
 pub async fn serve(
     listener: TcpListener,
+    tls: Option<TlsAcceptor>,
     app: axum::Router,
     config: NetConfig,
     mut shutdown: watch::Receiver<bool>,
@@ -114,25 +123,80 @@ pub async fn serve(
         });
         let mut shutdown = shutdown.clone();
         let header_timeout = config.header_timeout;
+        let tls = tls.clone();
         tasks.spawn(async move {
             let _slot = slot;
-            let connection = hyper::server::conn::http1::Builder::new()
-                .timer(TokioTimer::new())
-                .header_read_timeout(header_timeout)
-                .serve_connection(TokioIo::new(stream), service)
-                .with_upgrades();
-            tokio::pin!(connection);
-            tokio::select! {
-                _ = connection.as_mut() => {}
-                _ = stopped(&mut shutdown) => {
-                    connection.as_mut().graceful_shutdown();
-                    let _ = connection.await;
+            let Some(acceptor) = tls else {
+                return serve_connection(stream, service, header_timeout, &mut shutdown).await;
+            };
+            // The handshake counts as part of the first request's headers: a client that never
+            // finishes it is dropped when they would be.
+            let handshake = tokio::select! {
+                done = tokio::time::timeout(header_timeout, handshake(stream, &acceptor)) => done,
+                _ = stopped(&mut shutdown) => return,
+            };
+            match handshake {
+                Ok(Some(stream)) => {
+                    serve_connection(stream, service, header_timeout, &mut shutdown).await
                 }
+                Ok(None) => {}
+                Err(_) => tracing::debug!(client = %peer.ip(), "TLS handshake timed out"),
             }
         });
     }
     drop(listener);
     while tasks.join_next().await.is_some() {}
+}
+
+/// One HTTP/1.1 connection over `io`, until it closes or the server shuts down.
+async fn serve_connection<I, S>(
+    io: I,
+    service: S,
+    header_timeout: Duration,
+    shutdown: &mut watch::Receiver<bool>,
+) where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    S: hyper::service::HttpService<Incoming>,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    S::ResBody: 'static,
+    <S::ResBody as hyper::body::Body>::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let connection = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_timeout)
+        .serve_connection(TokioIo::new(io), service)
+        .with_upgrades();
+    tokio::pin!(connection);
+    tokio::select! {
+        _ = connection.as_mut() => {}
+        _ = stopped(shutdown) => {
+            connection.as_mut().graceful_shutdown();
+            let _ = connection.await;
+        }
+    }
+}
+
+/// The TLS side of `stream`, once its handshake is done; `None` when it failed, or when the
+/// client spoke plain HTTP (and was told to use HTTPS).
+async fn handshake(
+    stream: TcpStream,
+    acceptor: &TlsAcceptor,
+) -> Option<tokio_rustls::server::TlsStream<TcpStream>> {
+    let mut first = [0u8; 1];
+    if stream.peek(&mut first).await.ok()? == 0 {
+        return None;
+    }
+    if tls::looks_like_plain_http(first[0]) {
+        tls::refuse_plain_http(stream).await;
+        return None;
+    }
+    match acceptor.accept(stream).await {
+        Ok(stream) => Some(stream),
+        Err(e) => {
+            tracing::debug!("TLS handshake failed: {e}");
+            None
+        }
+    }
 }
 
 /// Resolves once `shutdown` turns true (or its sender is gone).

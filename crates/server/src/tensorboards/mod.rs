@@ -39,7 +39,7 @@ pub struct Tensorboards {
     pub minute_ms: i64,
     /// `<data-dir>/tensorboards`: one directory per TensorBoard, with its process's log.
     pub dir: PathBuf,
-    /// What TensorboardUrl starts with: `http://host:port`.
+    /// What TensorboardUrl starts with: `http://host:port` (`https://` with TLS).
     pub base_url: String,
     pub token_key: TokenKey,
     /// Stops guessing of the HTTP Basic credentials the proxy takes.
