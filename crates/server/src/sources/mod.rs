@@ -174,7 +174,8 @@ pub fn resolve(
     }
     for (i, lib) in req.thirdparty_libs.iter().flatten().enumerate() {
         if let Some(path) = lib_path(lib) {
-            grants.check(&format!("ThirdpartyLibs[{i}]"), path, Use::Read)?;
+            // Missing under a granted root, pip says so in the pod's log.
+            grants.check(&format!("ThirdpartyLibs[{i}]"), path, Use::Watch)?;
         }
     }
     if let Some(dir) = req.thirdparty_lib_dir.as_deref().filter(|d| !d.is_empty()) {
@@ -184,7 +185,7 @@ pub fn resolve(
             Path::new(code_mount_path(req).unwrap_or(DEFAULT_CODE_MOUNT_PATH)).to_path_buf()
         });
         if !code.is_some_and(|code| Path::new(dir).starts_with(code)) {
-            grants.check("ThirdpartyLibDir", dir, Use::Read)?;
+            grants.check("ThirdpartyLibDir", dir, Use::Watch)?;
         }
     }
     if let Some(code) = &req.code_source {

@@ -44,7 +44,8 @@ pub enum Use {
     /// Mount it, read-write when `Some(true)` was asked explicitly, read-only for `Some(false)`,
     /// as the root allows when nothing was asked.
     Mount(Option<bool>),
-    /// Read it once it exists (a job's summaries, written later).
+    /// Read it once it exists, or let its reader say it is missing (a job's summaries, written
+    /// later; a wheel pip reports missing).
     Watch,
 }
 
