@@ -119,7 +119,7 @@ async fn create_tensorboard_errors_name_the_field() {
             json!({"SummaryPath": "/nonexistent/dir"}),
             400,
             "InvalidParameter",
-            "not a directory",
+            "is not a path granted to workspace",
         ),
         (
             json!({"JobId": job_id, "DisplayName": "a b"}),

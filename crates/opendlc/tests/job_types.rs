@@ -777,15 +777,15 @@ async fn a_job_sees_its_data_and_code_at_their_mount_paths() {
     git(&["checkout", "-qb", "exp"]);
     std::fs::write(repo.join("train.py"), "print('from exp')\n").unwrap();
     git(&["commit", "-qam", "exp"]);
-    std::fs::write(
-        server.data_dir.path().join("sources.yaml"),
-        format!(
+    // Beside the scratch root the test server declares.
+    append(
+        &server.data_dir.path().join("sources.yaml"),
+        &format!(
             "code_sources:\n  code-demo:\n    repo: {}\ndata_sources:\n  d-imagenet:\n    uri: {}\n",
             repo.display(),
             data.display()
         ),
-    )
-    .unwrap();
+    );
     let at = |name: &str| mnt.join(name).display().to_string();
     let body = json!({
         "DisplayName": "sources",
@@ -860,4 +860,10 @@ async fn a_job_sees_its_data_and_code_at_their_mount_paths() {
         message.contains("DataSources[0].DataSourceId") && message.contains("d-nowhere"),
         "{err}"
     );
+}
+
+fn append(path: &std::path::Path, text: &str) {
+    use std::io::Write;
+    let mut file = std::fs::OpenOptions::new().append(true).open(path).unwrap();
+    file.write_all(text.as_bytes()).unwrap();
 }

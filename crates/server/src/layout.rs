@@ -19,6 +19,11 @@ impl JobsDir {
         JobsDir(dir)
     }
 
+    /// The directory holding every job's directory.
+    pub fn root(&self) -> &Path {
+        &self.0
+    }
+
     pub fn job(&self, job_id: &str) -> PathBuf {
         self.0.join(job_id)
     }

@@ -177,6 +177,13 @@ impl TestServer {
             std::fs::set_permissions(scratch.path(), std::fs::Permissions::from_mode(0o1777))
                 .expect("scratch directory mode");
         }
+        // The scratch directory is the one host path requests may name, declared as an
+        // administrator would (tests that register sources append to this file).
+        std::fs::write(
+            data_dir.path().join("sources.yaml"),
+            format!("roots:\n  - path: {}\n", scratch.path().display()),
+        )
+        .expect("sources.yaml");
         TestServer {
             base,
             admin,

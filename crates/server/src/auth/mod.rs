@@ -9,6 +9,7 @@
 //! the rate limit (see `nonce.rs`).
 
 pub mod basic;
+pub mod honour;
 mod limit;
 mod nonce;
 mod share;
@@ -274,8 +275,24 @@ impl Authenticator {
             ));
         }
         self.throttle(&format!("token:{}", claims.user_id), now_ms)?;
-        let principal = self.store.principal(&claims.user_id)?.ok_or_else(|| {
-            ApiError::new(ErrorCode::Forbidden, "The token's issuer no longer exists.")
+        let principal = honour::honour(&self.store, &claims).map_err(|withdrawn| {
+            let id = &claims.target_id;
+            match (withdrawn, claims.target_type) {
+                (honour::Withdrawn::IssuerGone, _) => {
+                    ApiError::new(ErrorCode::Forbidden, "The token's issuer no longer exists.")
+                }
+                // Answered as the signed call of the issuer would be: a resource they may not
+                // read is answered like a missing one.
+                (honour::Withdrawn::NotAllowed(..), TargetType::Job) => ApiError::job_not_found(id),
+                (honour::Withdrawn::NotAllowed(..), TargetType::Tensorboard) => ApiError::new(
+                    ErrorCode::TensorboardNotFound,
+                    format!("The TensorBoard {id} does not exist."),
+                ),
+                (withdrawn, _) => ApiError::new(
+                    ErrorCode::Forbidden,
+                    format!("The token no longer opens anything: {withdrawn}."),
+                ),
+            }
         })?;
         Ok(Caller {
             principal,

@@ -52,6 +52,10 @@ impl Engine {
             &config,
             &job.request,
             &self.jobs_dir.job(&job.job_id).join("code"),
+            sources::Place {
+                workspace_id: &job.workspace_id,
+                protected: &[&self.data_dir, self.jobs_dir.root()],
+            },
         )
         .map_err(|e| e.to_string())?;
         std::fs::create_dir_all(&dir)

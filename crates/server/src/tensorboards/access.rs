@@ -10,6 +10,7 @@ use opendlc_core::tensorboard::Tensorboard;
 
 use super::Tensorboards;
 use crate::auth::basic::BasicDenied;
+use crate::auth::honour::honour;
 use crate::auth::token::{Claims, TargetType};
 use crate::handlers::owned_tensorboard;
 use crate::proxy::cookie;
@@ -96,6 +97,9 @@ pub fn authorize_tensorboard_access(
             claims.target_id
         )));
     }
+    // The link speaks for its issuer: it works while they could open the TensorBoard now.
+    honour(&tbs.store, &claims)
+        .map_err(|w| Denied::Forbidden(format!("The shared link no longer works: {w}.")))?;
     Ok(Access::Shared {
         token,
         claims,

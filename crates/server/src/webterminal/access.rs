@@ -8,6 +8,7 @@ use axum::http::HeaderMap;
 
 use super::WebTerminals;
 use crate::auth::basic::BasicDenied;
+use crate::auth::honour::honour;
 use crate::auth::token::{Claims, TargetType};
 
 /// The `jti` prefix of a shared (single-use, credential-free) terminal token.
@@ -43,6 +44,9 @@ pub fn authorize_web_terminal_access(
             "The web terminal URL is for another pod.".into(),
         ));
     }
+    // The URL speaks for its issuer: it works while they could still change the job.
+    honour(&wt.store, &claims)
+        .map_err(|w| Denied::Forbidden(format!("The web terminal URL no longer works: {w}.")))?;
     let shared = claims
         .jti
         .as_deref()

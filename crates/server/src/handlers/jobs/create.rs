@@ -20,7 +20,11 @@ pub fn create(state: &AppState, request: &ApiRequest) -> Result<Response, ApiErr
         on_slurm: state.on_slurm,
     };
     let mut job = validate_create(&body, &ctx)?;
-    crate::sources::check(&state.data_dir, &body)?;
+    let place = crate::sources::Place {
+        workspace_id: &job.workspace_id,
+        protected: &[&state.data_dir, state.jobs_dir.root()],
+    };
+    crate::sources::check(&state.data_dir, place, &body)?;
     access::check_member(state, caller, &job.workspace_id)?;
     job.seq = state.store.insert_job(&job)?;
     let job_id = job.job_id.clone();

@@ -12,6 +12,7 @@ use opendlc_core::Job;
 use super::{accessibility, max_running_minutes};
 use crate::handlers::{access, query};
 use crate::http::{ok, ApiError, ApiRequest};
+use crate::sources::roots::{Grants, Use};
 use crate::state::AppState;
 
 const MAX_DISPLAY_NAME: usize = 256;
@@ -23,11 +24,7 @@ pub async fn create(state: &AppState, request: &ApiRequest) -> Result<Response, 
     let caller = request.caller()?;
     let (job, summary_path, logdir) = summary_dir(state, request, &body)?;
     let job_id = job.as_ref().map(|j| j.job_id.clone());
-    let workspace_id = match (query::text(&body.workspace_id), &job) {
-        (Some(ws), _) => ws,
-        (None, Some(job)) => job.workspace_id.clone(),
-        (None, None) => DEFAULT_WORKSPACE.to_string(),
-    };
+    let workspace_id = workspace_of(&body, job.as_ref());
     access::check_member(state, caller, &workspace_id)?;
     let id = new_tensorboard_id();
     let display_name = match query::text(&body.display_name) {
@@ -74,6 +71,50 @@ pub async fn create(state: &AppState, request: &ApiRequest) -> Result<Response, 
     })
 }
 
+fn workspace_of(body: &CreateTensorboardRequest, job: Option<&Job>) -> String {
+    match (query::text(&body.workspace_id), job) {
+        (Some(ws), _) => ws,
+        (None, Some(job)) => job.workspace_id.clone(),
+        (None, None) => DEFAULT_WORKSPACE.to_string(),
+    }
+}
+
+/// The directory tensorboard reads, if the caller may have it read: inside the working
+/// directory of a job they may read (`job`, or the job whose directory `path` is in), or under a
+/// root granted to the TensorBoard's workspace (`sources::roots`).
+fn granted_dir(
+    state: &AppState,
+    request: &ApiRequest,
+    body: &CreateTensorboardRequest,
+    job: Option<&Job>,
+    field: &str,
+    path: &Path,
+    wanted: Use,
+) -> Result<PathBuf, ApiError> {
+    let config = crate::sources::load(&state.data_dir).map_err(|e| ApiError::invalid(field, e))?;
+    let jobs = state.jobs_dir.root();
+    let job_id = match job {
+        Some(job) => Some(job.job_id.clone()),
+        // A path in some job's directory: that job's, if the caller may read it.
+        None => path
+            .strip_prefix(jobs)
+            .ok()
+            .or_else(|| path.strip_prefix(jobs.canonicalize().ok()?).ok())
+            .and_then(|rest| rest.components().next())
+            .map(|c| c.as_os_str().to_string_lossy().into_owned())
+            .filter(|id| access::readable_job(state, request, id).is_ok()),
+    };
+    let also: Vec<PathBuf> = job_id.iter().map(|id| state.jobs_dir.work(id)).collect();
+    let grants = Grants {
+        roots: &config.roots,
+        workspace_id: &workspace_of(body, job),
+        protected: &[&state.data_dir, jobs],
+        also: &also,
+    };
+    let granted = grants.check(field, &path.to_string_lossy(), wanted)?;
+    Ok(granted.path)
+}
+
 /// (JobId, SummaryPath as reported, the directory tensorboard reads).
 fn summary_dir(
     state: &AppState,
@@ -90,11 +131,23 @@ fn summary_dir(
     if let Some(job_id) = job_id {
         let job = access::readable_job(state, request, &job_id)?;
         let work = state.jobs_dir.work(&job_id);
-        let dir = match (&relative, &summary_path) {
-            (Some(rel), _) => work.join(inside("SummaryRelativePath", rel)?),
-            (None, Some(path)) if Path::new(path).is_absolute() => PathBuf::from(path),
-            (None, Some(path)) => work.join(inside("SummaryPath", path)?),
-            (None, None) => work.clone(),
+        let (field, dir) = match (&relative, &summary_path) {
+            (Some(rel), _) => (
+                "SummaryRelativePath",
+                work.join(inside("SummaryRelativePath", rel)?),
+            ),
+            (None, Some(path)) if Path::new(path).is_absolute() => {
+                ("SummaryPath", PathBuf::from(path))
+            }
+            (None, Some(path)) => ("SummaryPath", work.join(inside("SummaryPath", path)?)),
+            (None, None) => ("SummaryPath", work.clone()),
+        };
+        // The working directory may not exist yet (tensorboard waits for it); what is named
+        // in it must not lead out of it.
+        let dir = if dir == work {
+            dir
+        } else {
+            granted_dir(state, request, body, Some(&job), field, &dir, Use::Watch)?
         };
         let reported = summary_path.unwrap_or_else(|| dir.to_string_lossy().into_owned());
         return Ok((Some(job), reported, dir));
@@ -125,6 +178,7 @@ fn summary_dir(
             format!("without JobId it must be an absolute directory on the server, got \"{path}\""),
         ));
     }
+    let dir = granted_dir(state, request, body, None, "SummaryPath", &dir, Use::Read)?;
     if !dir.is_dir() {
         return Err(ApiError::invalid(
             "SummaryPath",

@@ -7,11 +7,19 @@
 //!     branch: main             # checked out when the job names no Branch or Commit
 //! data_sources:
 //!   d-imagenet:                # a job's DataSources[].DataSourceId
-//!     uri: /data/imagenet      # a local path (or file:// URI)
+//!     uri: /data/imagenet      # a local path (or file:// URI), under a granted root
+//! roots:                       # the host paths requests may name (none without this)
+//!   - path: /data              # granted to every workspace, read-write
+//!   - path: /datasets
+//!     workspaces: [ws-vision]  # only to these workspaces (ids)
+//!     read_only: true          # mounted read-only; MountAccess RW is refused
 //! ```
 //!
 //! CreateJob checks a job's sources against it ([`check`]); the engine turns them into what
-//! its pods get ([`resolve`]): a checkout to make and the mounts to set up.
+//! its pods get ([`resolve`]): a checkout to make and the mounts to set up. Every host path is
+//! checked by [`roots::Grants`].
+
+pub mod roots;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -21,6 +29,7 @@ use opendlc_core::error::Invalid;
 use opendlc_core::sources::{code_mount_path, local_path, DEFAULT_CODE_MOUNT_PATH};
 use opendlc_runtime::pod::mounts::Mount;
 use opendlc_runtime::pod::prepare::CodeCheckout;
+use roots::{Grants, RootConfig, Use};
 use serde::Deserialize;
 
 pub const SOURCES_FILE: &str = "sources.yaml";
@@ -32,6 +41,16 @@ pub struct SourcesConfig {
     pub code_sources: BTreeMap<String, CodeSourceConfig>,
     #[serde(default)]
     pub data_sources: BTreeMap<String, DataSourceConfig>,
+    #[serde(default)]
+    pub roots: Vec<RootConfig>,
+}
+
+/// Where a job's host paths are checked: its workspace, and the server's own directories,
+/// which are never granted.
+#[derive(Debug, Clone, Copy)]
+pub struct Place<'a> {
+    pub workspace_id: &'a str,
+    pub protected: &'a [&'a Path],
 }
 
 #[derive(Debug, Deserialize)]
@@ -72,23 +91,53 @@ pub struct Resolved {
     pub code_paths: Option<(PathBuf, PathBuf)>,
 }
 
-/// Checks at CreateJob that the sources a job names exist here (the rules on their form are
-/// `opendlc_core::sources`'s).
-pub fn check(data_dir: &Path, req: &CreateJobRequest) -> Result<(), Invalid> {
-    let needs_config = req.code_source.is_some() || req.data_sources.is_some();
+/// Checks at CreateJob that the sources a job names exist here and that the host paths it names
+/// are granted to its workspace (the rules on their form are `opendlc_core::sources`'s).
+pub fn check(data_dir: &Path, place: Place<'_>, req: &CreateJobRequest) -> Result<(), Invalid> {
+    let needs_config = req.code_source.is_some()
+        || req.data_sources.is_some()
+        || req
+            .thirdparty_lib_dir
+            .as_ref()
+            .is_some_and(|d| !d.is_empty())
+        || req
+            .thirdparty_libs
+            .iter()
+            .flatten()
+            .any(|l| lib_path(l).is_some());
     if !needs_config {
         return Ok(());
     }
     let config = load(data_dir).map_err(|e| Invalid::value("DataSources", e))?;
-    resolve(&config, req, Path::new("/")).map(|_| ())
+    resolve(&config, req, Path::new("/"), place).map(|_| ())
 }
 
-/// The job's sources on this host; `code_dir` is where its checkout goes.
+/// The local file a ThirdpartyLibs entry names (`/w/x.whl`, `file:///w/x.whl`,
+/// `name @ file:///w/x.whl`), if it names one.
+fn lib_path(lib: &str) -> Option<&str> {
+    let lib = lib.trim();
+    if lib.starts_with('/') {
+        return Some(lib);
+    }
+    let at = lib.find("file://")?;
+    let path = &lib[at + "file://".len()..];
+    Some(path.split([' ', ';', '#']).next().unwrap_or(path))
+}
+
+/// The job's sources on this host; `code_dir` is where its checkout goes. Every host path the
+/// request names is checked against the roots granted to its workspace.
 pub fn resolve(
     config: &SourcesConfig,
     req: &CreateJobRequest,
     code_dir: &Path,
+    place: Place<'_>,
 ) -> Result<Resolved, Invalid> {
+    let grants = Grants {
+        roots: &config.roots,
+        workspace_id: place.workspace_id,
+        protected: place.protected,
+        also: &[],
+    };
     let mut resolved = Resolved::default();
     for (i, ds) in req.data_sources.iter().flatten().enumerate() {
         let field = |name: &str| format!("DataSources[{i}].{name}");
@@ -111,17 +160,33 @@ pub fn resolve(
             (None, None) => return Err(Invalid::value(field("Uri"), "is missing")),
         };
         let source = local_path(&uri).map_err(|e| Invalid::value(field("Uri"), e.to_string()))?;
-        if !Path::new(source).exists() {
-            return Err(Invalid::value(
-                field("Uri"),
-                format!("{source} does not exist on this server"),
-            ));
-        }
+        let asked = match ds.mount_access.as_deref() {
+            Some("RO") => Some(false),
+            Some("RW") => Some(true),
+            _ => None,
+        };
+        let granted = grants.check(&field("Uri"), source, Use::Mount(asked))?;
         resolved.mounts.push(Mount {
-            source: source.into(),
+            source: granted.path,
             target: ds.mount_path.clone().unwrap_or_default().into(),
-            read_only: ds.mount_access.as_deref() == Some("RO"),
+            read_only: granted.read_only,
         });
+    }
+    for (i, lib) in req.thirdparty_libs.iter().flatten().enumerate() {
+        if let Some(path) = lib_path(lib) {
+            // Missing under a granted root, pip says so in the pod's log.
+            grants.check(&format!("ThirdpartyLibs[{i}]"), path, Use::Watch)?;
+        }
+    }
+    if let Some(dir) = req.thirdparty_lib_dir.as_deref().filter(|d| !d.is_empty()) {
+        let dir = local_path(dir).map_err(|e| Invalid::value("ThirdpartyLibDir", e.to_string()))?;
+        // Inside the CodeSource's checkout, it is the job's own code.
+        let code = req.code_source.as_ref().map(|_| {
+            Path::new(code_mount_path(req).unwrap_or(DEFAULT_CODE_MOUNT_PATH)).to_path_buf()
+        });
+        if !code.is_some_and(|code| Path::new(dir).starts_with(code)) {
+            grants.check("ThirdpartyLibDir", dir, Use::Watch)?;
+        }
     }
     if let Some(code) = &req.code_source {
         let id = code.code_source_id.as_deref().unwrap_or_default();
