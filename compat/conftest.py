@@ -7,7 +7,10 @@ Run from the repository root (scripts/test.sh does this):
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import time
+from pathlib import Path
 
 import pytest
 
@@ -111,3 +114,13 @@ def pytest_report_header(config):
     return [f"opendlc binary: {helpers.opendlc_bin()}",
             f"host CPUs: {helpers.host_cpus()} (multi-pod jobs ask for "
             f"{helpers.pod_cpu(3)} CPU per pod when 3 must fit)"]
+
+
+@pytest.fixture
+def pod_tmp():
+    """A directory the job's pods may write to (they run as their owners' own uids, and
+    pytest's temporary directories are its user's alone): a sticky, world-writable one."""
+    directory = Path(tempfile.mkdtemp(prefix="opendlc-compat-"))
+    directory.chmod(0o1777)
+    yield directory
+    shutil.rmtree(directory, ignore_errors=True)

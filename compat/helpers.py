@@ -103,6 +103,9 @@ class Server:
                             "OPENDLC_ACCESS_KEY_ID", "OPENDLC_ACCESS_KEY_SECRET")}
         # TensorBoards run the tensorboard installed beside this venv's python.
         env.setdefault("OPENDLC_TENSORBOARD", str(Path(sys.executable).with_name("tensorboard")))
+        # Pods run as their owners and do not see home directories: they may read this venv and
+        # the Python it was made from (which may live in one), as an administrator would declare.
+        env.setdefault("OPENDLC_POD_READABLE", f"{sys.prefix}:{sys.base_prefix}")
         if self.admin_key:
             env["OPENDLC_ACCESS_KEY_ID"] = ADMIN_KEY_ID
             env["OPENDLC_ACCESS_KEY_SECRET"] = ADMIN_KEY_SECRET

@@ -22,8 +22,8 @@ def test_update_job_priority(client, jobs):
     assert get_job(client, job_id).priority == 7, "a rejected update must change nothing"
 
 
-def test_stop_a_running_job(client, jobs, tmp_path):
-    heartbeat = tmp_path / "heartbeat"
+def test_stop_a_running_job(client, jobs, pod_tmp):
+    heartbeat = pod_tmp / "heartbeat"
     job_id = jobs.create(job_request(
         unique_name("stop"), 'while :; do date +%s%N > "$HEARTBEAT"; sleep 0.2; done', [spec()],
         envs={"HEARTBEAT": str(heartbeat)}))
