@@ -208,13 +208,19 @@ async fn an_mpi_launcher_starts_its_ranks_in_the_worker_pods() {
     let launcher = server
         .logs(&job_id, &format!("{job_id}-launcher-0"), "")
         .await;
+    // The hostfile, and no rank output (mpirun may add warnings of its own, such as losing
+    // a race to set a daemon's process group).
     assert_eq!(
-        launcher,
+        launcher[..2.min(launcher.len())],
         [
             format!("{job_id}-worker-0 slots=1"),
             format!("{job_id}-worker-1 slots=1")
         ],
-        "the hostfile, and no rank output"
+        "the hostfile first: {launcher:?}"
+    );
+    assert!(
+        launcher.iter().all(|l| !l.starts_with("rank ")),
+        "no rank output in the launcher: {launcher:?}"
     );
     for (index, pod) in job["Pods"].as_array().unwrap().iter().enumerate() {
         assert_eq!(pod["Status"], "Succeeded", "{index}: {pod}");
