@@ -46,8 +46,22 @@ enum UserCommand {
         #[arg(long)]
         admin: bool,
     },
-    /// List users.
+    /// List users (with the Unix identity their pods run as, where one was set).
     List,
+    /// Set the Unix identity a user's pods run as: an account of theirs on this host (and the
+    /// Slurm nodes). Default: uid = gid = --pod-uid-base + their UserId.
+    Set {
+        name: String,
+        /// The uid their pods run as.
+        #[arg(long, required_unless_present = "default_identity")]
+        uid: Option<u32>,
+        /// The gid (default: the uid).
+        #[arg(long, requires = "uid")]
+        gid: Option<u32>,
+        /// Back to the default identity.
+        #[arg(long = "default-identity", conflicts_with = "uid")]
+        default_identity: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -126,14 +140,26 @@ fn execute(data_dir: &Path, command: AdminCommand) -> anyhow::Result<()> {
             print_key(&user.name, &key);
         }
         AdminCommand::User(UserCommand::List) => {
-            println!("{:<6} {:<24} ADMIN", "ID", "NAME");
+            println!("{:<6} {:<24} {:<6} UNIX IDENTITY", "ID", "NAME", "ADMIN");
             for user in store.users()? {
+                let identity = match store.unix_identity(&user.user_id)? {
+                    Some((uid, gid)) => format!("{uid}:{gid}"),
+                    None => "default".to_string(),
+                };
                 println!(
-                    "{:<6} {:<24} {}",
+                    "{:<6} {:<24} {:<6} {identity}",
                     user.user_id,
                     user.name,
                     if user.is_admin { "yes" } else { "" }
                 );
+            }
+        }
+        AdminCommand::User(UserCommand::Set { name, uid, gid, .. }) => {
+            let identity = uid.map(|uid| (uid, gid.unwrap_or(uid)));
+            admin::set_unix_identity(&store, &name, identity)?;
+            match identity {
+                Some((uid, gid)) => println!("{name}'s pods run as uid {uid}, gid {gid}"),
+                None => println!("{name}'s pods run as the default identity"),
             }
         }
         AdminCommand::Key(KeyCommand::Add { user }) => {

@@ -172,3 +172,32 @@ async fn a_pod_reaches_its_job_under_a_data_directory_in_a_private_one() {
         assert!(seen.contains(&admin_uid.to_string()), "{seen}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_administrator_maps_a_user_to_an_account_of_theirs() {
+    if !is_root() {
+        eprintln!("pods run as their owners only under a server running as root: skipped");
+        return;
+    }
+    let server = TestServer::start().await;
+    let carol = server.add_user("carol");
+    let store = opendlc_server::admin::open(server.data_dir.path()).unwrap();
+    let refused = opendlc_server::admin::set_unix_identity(&store, "carol", Some((0, 0)));
+    assert!(refused
+        .unwrap_err()
+        .to_string()
+        .contains("never run as root"));
+    opendlc_server::admin::set_unix_identity(&store, "carol", Some((4242, 4343))).unwrap();
+    let id = create_as(
+        &server,
+        &carol,
+        job("mapped", "id -u; id -g; stat -c %u:%g ."),
+    )
+    .await;
+    let seen = output(&server, &id).await;
+    assert_eq!(
+        seen.split_whitespace().collect::<Vec<_>>(),
+        ["4242", "4343", "4242:4343"],
+        "{seen}"
+    );
+}

@@ -52,6 +52,25 @@ pub fn add_user(store: &Store, name: &str, is_admin: bool) -> anyhow::Result<(Us
     Ok((user, key))
 }
 
+/// The Unix identity the user's pods run as (an account of this host, or of the Slurm nodes);
+/// `None` goes back to the default (`--pod-uid-base` + UserId). Pods never run as root.
+pub fn set_unix_identity(
+    store: &Store,
+    user_name: &str,
+    identity: Option<(u32, u32)>,
+) -> anyhow::Result<()> {
+    if let Some((uid, gid)) = identity {
+        if uid == 0 || gid == 0 {
+            anyhow::bail!("pods never run as root: choose a uid and gid other than 0");
+        }
+    }
+    let user = store
+        .user_by_name(user_name)?
+        .ok_or_else(|| anyhow::anyhow!("no user named {user_name}"))?;
+    store.set_unix_identity(&user.user_id, identity)?;
+    Ok(())
+}
+
 /// A new access key for the user.
 pub fn add_key(store: &Store, user_name: &str) -> anyhow::Result<AccessKey> {
     let user = user(store, user_name)?;

@@ -152,12 +152,16 @@ fn pod_isolation(config: &Config, data_dir: &std::path::Path) -> Option<engine::
     }
     // SAFETY: geteuid has no preconditions.
     let root = unsafe { libc::geteuid() } == 0;
-    if !root || config.slurm.is_some() {
-        let why = if root {
-            "pods on Slurm run as the server's user"
-        } else {
-            "the server is not root, so it cannot run pods as other users"
-        };
+    let why = if !root {
+        Some("the server is not root, so it cannot run pods as other users")
+    } else if config.slurm.is_some() {
+        Some("pods on Slurm run as the server's user")
+    } else if !can_make_mount_namespaces() {
+        Some("this host refuses the server a private mount namespace (a container without CAP_SYS_ADMIN?)")
+    } else {
+        None
+    };
+    if let Some(why) = why {
         tracing::warn!(
             "POD ISOLATION IS OFF: {why}; every pod can read this server's data directory, \
              including other users' jobs and credentials. Share this server only with people \
@@ -177,6 +181,25 @@ fn pod_isolation(config: &Config, data_dir: &std::path::Path) -> Option<engine::
         server_dirs,
         readable: wanted.readable.iter().map(|p| absolute(p)).collect(),
     })
+}
+
+/// Whether a process of ours may enter a mount namespace of its own (what a pod's sandbox
+/// needs): tried once, in a child that exits at once.
+fn can_make_mount_namespaces() -> bool {
+    use std::os::unix::process::CommandExt;
+    let mut probe = std::process::Command::new("/bin/sh");
+    probe.args(["-c", "exit 0"]);
+    // SAFETY: unshare is a plain syscall; the child has one thread.
+    unsafe {
+        probe.pre_exec(|| {
+            if libc::unshare(libc::CLONE_NEWNS) == 0 {
+                Ok(())
+            } else {
+                Err(std::io::Error::last_os_error())
+            }
+        });
+    }
+    probe.status().is_ok_and(|s| s.success())
 }
 
 /// A server ready to serve: state recovered, listener bound.

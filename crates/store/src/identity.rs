@@ -126,6 +126,35 @@ impl Store {
         })
     }
 
+    /// The Unix identity (uid, gid) an administrator set for the user's pods, if any.
+    pub fn unix_identity(&self, user_id: &str) -> Result<Option<(u32, u32)>> {
+        self.read(|conn| {
+            let row: Option<(Option<u32>, Option<u32>)> = conn
+                .prepare_cached("SELECT unix_uid, unix_gid FROM users WHERE user_id = ?1")?
+                .query_row([user_id], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?;
+            Ok(match row {
+                Some((Some(uid), gid)) => Some((uid, gid.unwrap_or(uid))),
+                _ => None,
+            })
+        })
+    }
+
+    /// Sets (or, with `None`, clears) the Unix identity of the user's pods; false if there is
+    /// no such user.
+    pub fn set_unix_identity(&self, user_id: &str, identity: Option<(u32, u32)>) -> Result<bool> {
+        self.write(|tx| {
+            let changed = tx
+                .prepare_cached("UPDATE users SET unix_uid = ?2, unix_gid = ?3 WHERE user_id = ?1")?
+                .execute(params![
+                    user_id,
+                    identity.map(|(uid, _)| uid),
+                    identity.map(|(_, gid)| gid)
+                ])?;
+            Ok(changed == 1)
+        })
+    }
+
     pub fn users(&self) -> Result<Vec<User>> {
         self.read(|conn| {
             let mut stmt = conn.prepare_cached(

@@ -172,6 +172,11 @@ CREATE TABLE tensorboards (
 );
 CREATE INDEX tensorboards_by_create ON tensorboards (gmt_create);
 "#,
+    // The Unix identity a user's pods run as, where an administrator set one.
+    r#"
+ALTER TABLE users ADD COLUMN unix_uid INTEGER;
+ALTER TABLE users ADD COLUMN unix_gid INTEGER;
+"#,
 ];
 
 pub fn migrate(conn: &mut Connection) -> Result<()> {

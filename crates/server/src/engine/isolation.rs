@@ -58,7 +58,19 @@ impl Engine {
         env: &BTreeMap<String, EnvValue>,
     ) -> Option<Sandbox> {
         let isolation = self.isolation.as_ref()?;
-        let uid = isolation.uid_of(&job.user_id);
+        // An identity an administrator set (`opendlc admin user set`), else one of the range.
+        let (uid, gid) = match self.store.unix_identity(&job.user_id) {
+            Ok(Some(identity)) => identity,
+            Ok(None) => (
+                isolation.uid_of(&job.user_id),
+                isolation.uid_of(&job.user_id),
+            ),
+            Err(e) => {
+                tracing::error!(job.id = %job.job_id, "failed to read the owner's identity: {e}");
+                let uid = isolation.uid_of(&job.user_id);
+                (uid, uid)
+            }
+        };
         let job_dir = self.jobs_dir.job(&job.job_id);
         let home = job_dir.join("home");
         for dir in [
@@ -69,7 +81,7 @@ impl Engine {
             self.env_dir(&job.job_id),
             pod_dir.to_path_buf(),
         ] {
-            if let Err(e) = own(&dir, uid) {
+            if let Err(e) = own(&dir, uid, gid) {
                 tracing::error!(job.id = %job.job_id, "failed to give {} to uid {uid}: {e}", dir.display());
             }
         }
@@ -81,7 +93,7 @@ impl Engine {
         {
             let entries = std::fs::read_dir(dir).into_iter().flatten().flatten();
             for path in std::iter::once(dir.clone()).chain(entries.map(|e| e.path())) {
-                if let Err(e) = chown(&path, uid) {
+                if let Err(e) = chown(&path, uid, gid) {
                     tracing::warn!(job.id = %job.job_id, "failed to give {} to uid {uid}: {e}", path.display());
                 }
             }
@@ -103,7 +115,7 @@ impl Engine {
         Some(Sandbox {
             identity: Identity {
                 uid,
-                gid: uid,
+                gid,
                 name: format!("opendlc-{}", job.user_id),
                 // A HOME the job sets itself stays.
                 home: (!env.contains_key("HOME")).then_some(home),
@@ -114,16 +126,16 @@ impl Engine {
     }
 }
 
-/// Creates `dir` if needed and gives it to `uid`, mode 0700.
-fn own(dir: &Path, uid: u32) -> std::io::Result<()> {
+/// Creates `dir` if needed and gives it to `uid`:`gid`, mode 0700.
+fn own(dir: &Path, uid: u32, gid: u32) -> std::io::Result<()> {
     use std::os::unix::fs::PermissionsExt;
     std::fs::create_dir_all(dir)?;
-    chown(dir, uid)?;
+    chown(dir, uid, gid)?;
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
 }
 
-fn chown(path: &Path, uid: u32) -> std::io::Result<()> {
-    std::os::unix::fs::lchown(path, Some(uid), Some(uid))
+fn chown(path: &Path, uid: u32, gid: u32) -> std::io::Result<()> {
+    std::os::unix::fs::lchown(path, Some(uid), Some(gid))
 }
 
 #[cfg(test)]
