@@ -68,6 +68,23 @@ impl Rendezvous {
     }
 }
 
+/// A stored job's pods with their environment, on the ports chosen at its admission.
+pub fn plan_job(job: &crate::job::Job) -> Vec<PodPlan> {
+    let roles: Vec<RolePlan> = job
+        .roles
+        .iter()
+        .map(|r| RolePlan {
+            role: r.role,
+            pod_count: r.pod_count,
+            resources: r.resources,
+        })
+        .collect();
+    let rendezvous = Rendezvous {
+        ports: job.ports.clone(),
+    };
+    plan_pods(&job.job_id, job.job_type, &roles, &rendezvous, &job.envs)
+}
+
 pub fn plan_pods(
     job_id: &str,
     job_type: JobType,

@@ -7,7 +7,7 @@ use std::path::Path;
 use opendlc_api::{CreateJobRequest, JobSpec, ResourceConfig};
 
 use super::{Setup, SetupContext};
-use crate::env_contract::{plan_pods, PodPlan, Rendezvous, RolePlan};
+use crate::env_contract::{PodPlan, Rendezvous, RolePlan};
 use crate::error::Invalid;
 use crate::job::Job;
 use crate::job_type::{JobType, Role};
@@ -89,19 +89,7 @@ pub fn job(job_type: JobType, specs: &[(Role, u32, Option<&str>)], command: &str
 
 /// The job's pods as the engine plans them.
 pub fn plans(job: &Job) -> Vec<PodPlan> {
-    let roles: Vec<RolePlan> = job
-        .roles
-        .iter()
-        .map(|r| RolePlan {
-            role: r.role,
-            pod_count: r.pod_count,
-            resources: r.resources,
-        })
-        .collect();
-    let rendezvous = Rendezvous {
-        ports: job.ports.clone(),
-    };
-    plan_pods(&job.job_id, job.job_type, &roles, &rendezvous, &job.envs)
+    crate::env_contract::plan_job(job)
 }
 
 /// The job's setup with its files under `/d/jobs/dlcx`, the binary at `/bin/opendlc`, every

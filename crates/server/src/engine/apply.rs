@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use opendlc_core::env_contract::{plan_pods, PodPlan, Rendezvous, RolePlan};
+use opendlc_core::env_contract::PodPlan;
 use opendlc_core::ids::{self, JobId, PodUid};
 use opendlc_core::queue::Queue;
 use opendlc_core::scheduler::{self, Capacity, Running, Wait, Waiting};
@@ -503,19 +503,7 @@ impl Engine {
 
 /// The job's pods with their environment, on the ports chosen at admission.
 pub(super) fn plan(job: &Job) -> Vec<PodPlan> {
-    let rendezvous = Rendezvous {
-        ports: job.ports.clone(),
-    };
-    let roles: Vec<RolePlan> = job
-        .roles
-        .iter()
-        .map(|r| RolePlan {
-            role: r.role,
-            pod_count: r.pod_count,
-            resources: r.resources,
-        })
-        .collect();
-    plan_pods(&job.job_id, job.job_type, &roles, &rendezvous, &job.envs)
+    opendlc_core::env_contract::plan_job(job)
 }
 
 /// A fresh incarnation (Pending, new PodUid) of every pod of the job.

@@ -49,14 +49,9 @@ impl Isolation {
 }
 
 impl Engine {
-    /// The sandbox of a pod of `job` that runs on the host (`None` without isolation); makes
-    /// the job's directories its owner's.
-    pub(super) fn sandbox_for(
-        &self,
-        job: &Job,
-        pod_dir: &Path,
-        env: &BTreeMap<String, EnvValue>,
-    ) -> Option<Sandbox> {
+    /// The sandbox of `job`'s pods that run on the host (`None` without isolation), once per
+    /// launch: makes the job's directories its owner's. Each pod's is [`pod_sandbox`].
+    pub(super) fn job_sandbox(&self, job: &Job) -> Option<Sandbox> {
         let isolation = self.isolation.as_ref()?;
         // An identity an administrator set (`opendlc admin user set`), else one of the range.
         let (uid, gid) = match self.store.unix_identity(&job.user_id) {
@@ -79,7 +74,6 @@ impl Engine {
             home.clone(),
             // Where its pods prepare the job's environment (code checkout, venv).
             self.env_dir(&job.job_id),
-            pod_dir.to_path_buf(),
         ] {
             if let Err(e) = own(&dir, uid, gid) {
                 tracing::error!(job.id = %job.job_id, "failed to give {} to uid {uid}: {e}", dir.display());
@@ -117,13 +111,34 @@ impl Engine {
                 uid,
                 gid,
                 name: format!("opendlc-{}", job.user_id),
-                // A HOME the job sets itself stays.
-                home: (!env.contains_key("HOME")).then_some(home),
+                home: Some(home),
             },
             hide,
             grants,
         })
     }
+}
+
+/// The sandbox of one pod of the job: its directory becomes the owner's; a HOME the pod's
+/// environment sets stays.
+pub(super) fn pod_sandbox(
+    job: &Sandbox,
+    pod_dir: &Path,
+    env: &BTreeMap<String, EnvValue>,
+) -> Sandbox {
+    let identity = &job.identity;
+    if let Err(e) = own(pod_dir, identity.uid, identity.gid) {
+        tracing::error!(
+            "failed to give {} to uid {}: {e}",
+            pod_dir.display(),
+            identity.uid
+        );
+    }
+    let mut sandbox = job.clone();
+    if env.contains_key("HOME") {
+        sandbox.identity.home = None;
+    }
+    sandbox
 }
 
 /// Creates `dir` if needed and gives it to `uid`:`gid`, mode 0700.

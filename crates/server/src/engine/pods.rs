@@ -16,6 +16,7 @@ use opendlc_store::{PodEnd, Transition};
 
 use super::active::{Launch, Phase};
 use super::apply::{grace_period, new_pods, plan, Engine};
+use super::isolation::pod_sandbox;
 
 impl Engine {
     /// Launches the pods of an active job not asked of the runtime yet whose startup
@@ -58,6 +59,20 @@ impl Engine {
             .map(|p| (p.pod_id.clone(), self.pod_dir(job_id, &p.pod_uid)))
             .collect();
         let check_peers = super::sanity::peers_env(&plans, &job.ports);
+        // A pod in a container has the container's isolation; the others share the job's
+        // sandbox, made once per launch.
+        let containers = self.runtime.facts().containers;
+        let image_of = |pod: &Pod| {
+            let role = job.roles.iter().find(|r| r.role == pod.role);
+            role.map(|r| r.image.trim().to_string())
+                .filter(|i| !i.is_empty())
+        };
+        let on_host = |pod: &Pod| !(containers && image_of(pod).is_some());
+        let job_sandbox = to_launch
+            .iter()
+            .any(|p| on_host(p))
+            .then(|| self.job_sandbox(job))
+            .flatten();
         let mut plans: HashMap<String, _> =
             plans.into_iter().map(|p| (p.pod_id.clone(), p)).collect();
         let mut recipes = Vec::with_capacity(to_launch.len());
@@ -82,15 +97,11 @@ impl Engine {
             if sanity.is_some() {
                 env.insert(PEERS_ENV.to_string(), check_peers.clone());
             }
-            let image = role
-                .map(|r| r.image.trim().to_string())
-                .filter(|i| !i.is_empty());
             let dir = self.pod_dir(job_id, &pod.pod_uid);
-            // A pod in a container has the container's isolation.
-            let contained = image.is_some() && self.runtime.facts().containers;
-            let sandbox = (!contained)
-                .then(|| self.sandbox_for(job, &dir, &env))
-                .flatten();
+            let sandbox = job_sandbox
+                .as_ref()
+                .filter(|_| on_host(pod))
+                .map(|job| pod_sandbox(job, &dir, &env));
             let steps = match self.env_steps(job, pod, &mut env) {
                 Ok((prepare, mounts)) => Steps {
                     prepare,
@@ -116,7 +127,7 @@ impl Engine {
                 dir,
                 job_dir: self.jobs_dir.job(job_id),
                 workdir: workdir.clone(),
-                image,
+                image: image_of(pod),
                 resources: plan.resources,
                 limits: role.filter(|_| self.pod_limits).map(|r| Limits {
                     cpu_milli: Some(r.resources.cpu_milli).filter(|c| *c > 0),
