@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use common::{pytorch_job, Key, TestServer};
 use serde_json::{json, Value};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpSocket, TcpStream};
 
 const HEADER_TIMEOUT: Duration = Duration::from_secs(2);
@@ -25,31 +25,10 @@ async fn hardened_server(legacy: Option<opendlc_server::LegacySignatures>) -> Te
     .await
 }
 
-fn addr(server: &TestServer) -> std::net::SocketAddr {
-    server.base.trim_start_matches("http://").parse().unwrap()
-}
-
-/// Reads until the server closes the connection (EOF or reset); what it sent before.
-async fn until_closed(stream: &mut TcpStream, within: Duration) -> String {
-    let mut got = Vec::new();
-    let read = tokio::time::timeout(within, async {
-        let mut buf = [0u8; 4096];
-        loop {
-            match stream.read(&mut buf).await {
-                Ok(0) | Err(_) => return,
-                Ok(n) => got.extend_from_slice(&buf[..n]),
-            }
-        }
-    })
-    .await;
-    assert!(read.is_ok(), "the server kept the connection open");
-    String::from_utf8_lossy(&got).into_owned()
-}
-
 #[tokio::test]
 async fn a_thousand_slowloris_connections_leave_the_api_answering() {
     let server = hardened_server(None).await;
-    let target = addr(&server);
+    let target = server.addr();
     // The attacker, from another loopback address, opens 1000 connections and never finishes
     // its headers.
     let mut held = Vec::new();
@@ -84,14 +63,14 @@ async fn a_thousand_slowloris_connections_leave_the_api_answering() {
     // their headers are late.
     let closing = held
         .iter_mut()
-        .map(|s| until_closed(s, HEADER_TIMEOUT + Duration::from_secs(20)));
+        .map(|s| closed_text(s, HEADER_TIMEOUT + Duration::from_secs(20)));
     futures_util::future::join_all(closing).await;
 }
 
 #[tokio::test]
 async fn a_body_that_never_arrives_is_answered_and_the_connection_closed() {
     let server = hardened_server(None).await;
-    let mut stream = TcpStream::connect(addr(&server)).await.unwrap();
+    let mut stream = TcpStream::connect(server.addr()).await.unwrap();
     stream
         .write_all(
             b"POST /api/v1/jobs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
@@ -99,7 +78,7 @@ async fn a_body_that_never_arrives_is_answered_and_the_connection_closed() {
         )
         .await
         .unwrap();
-    let answer = until_closed(&mut stream, BODY_TIMEOUT + Duration::from_secs(20)).await;
+    let answer = closed_text(&mut stream, BODY_TIMEOUT + Duration::from_secs(20)).await;
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
     assert!(answer.contains("\"Code\":\"RequestTimeout\""), "{answer}");
 }
@@ -342,4 +321,9 @@ async fn numbers_out_of_range_and_arrays_for_objects_are_refused() {
     );
     let (_, jobs) = server.call("GET", "/api/v1/jobs", None).await;
     assert_eq!(jobs["TotalCount"], 0, "{jobs}");
+}
+
+/// What the server sent before closing the connection, as text.
+async fn closed_text(stream: &mut TcpStream, within: Duration) -> String {
+    String::from_utf8_lossy(&common::until_closed(stream, within).await).into_owned()
 }

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use common::{pytorch_job, TestServer};
 use futures_util::StreamExt;
 use serde_json::json;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio_rustls::rustls;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -60,27 +60,6 @@ async fn tls_server(cert: &Certificate) -> TestServer {
         },
     )
     .await
-}
-
-fn addr(server: &TestServer) -> std::net::SocketAddr {
-    server.base.trim_start_matches("https://").parse().unwrap()
-}
-
-/// Reads until the server closes the connection; what it sent before.
-async fn until_closed(stream: &mut TcpStream, within: Duration) -> Vec<u8> {
-    let mut got = Vec::new();
-    let read = tokio::time::timeout(within, async {
-        let mut buf = [0u8; 4096];
-        loop {
-            match stream.read(&mut buf).await {
-                Ok(0) | Err(_) => return,
-                Ok(n) => got.extend_from_slice(&buf[..n]),
-            }
-        }
-    })
-    .await;
-    assert!(read.is_ok(), "the server kept the connection open");
-    got
 }
 
 #[tokio::test]
@@ -158,12 +137,12 @@ async fn the_cli_trusts_a_ca_file_and_says_why_it_cannot_connect_without_one() {
 async fn plain_http_to_the_https_port_is_told_to_use_https() {
     let cert = Certificate::new();
     let server = tls_server(&cert).await;
-    let mut stream = TcpStream::connect(addr(&server)).await.unwrap();
+    let mut stream = TcpStream::connect(server.addr()).await.unwrap();
     stream
         .write_all(b"GET /api/v1/jobs HTTP/1.1\r\nHost: x\r\n\r\n")
         .await
         .unwrap();
-    let answer = until_closed(&mut stream, Duration::from_secs(5)).await;
+    let answer = common::until_closed(&mut stream, Duration::from_secs(5)).await;
     let answer = String::from_utf8_lossy(&answer);
     assert!(answer.starts_with("HTTP/1.1 400 "), "{answer}");
     assert!(answer.contains("https://"), "{answer}");
@@ -185,15 +164,15 @@ async fn a_handshake_that_never_finishes_is_dropped() {
     let server = tls_server(&cert).await;
     let start = Instant::now();
     // One client sends nothing; another the start of a ClientHello and then nothing.
-    let mut silent = TcpStream::connect(addr(&server)).await.unwrap();
-    let mut partial = TcpStream::connect(addr(&server)).await.unwrap();
+    let mut silent = TcpStream::connect(server.addr()).await.unwrap();
+    let mut partial = TcpStream::connect(server.addr()).await.unwrap();
     partial
         .write_all(&[0x16, 0x03, 0x01, 0x02, 0x00, 0x01])
         .await
         .unwrap();
     let within = HEADER_TIMEOUT + Duration::from_secs(3);
-    until_closed(&mut silent, within).await;
-    until_closed(&mut partial, within).await;
+    common::until_closed(&mut silent, within).await;
+    common::until_closed(&mut partial, within).await;
     assert!(
         start.elapsed() >= HEADER_TIMEOUT - Duration::from_millis(100),
         "closed after {:?}",
@@ -233,7 +212,7 @@ async fn the_web_terminal_is_a_wss_url_that_works() {
     .unwrap()
     .with_root_certificates(roots)
     .with_no_client_auth();
-    let tcp = TcpStream::connect(addr(&server)).await.unwrap();
+    let tcp = TcpStream::connect(server.addr()).await.unwrap();
     let name = rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
     let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
         .connect(name, tcp)

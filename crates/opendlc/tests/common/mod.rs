@@ -207,6 +207,12 @@ impl TestServer {
         std::mem::replace(&mut self.data_dir, tempfile::tempdir().unwrap())
     }
 
+    /// The address the server listens on.
+    pub fn addr(&self) -> std::net::SocketAddr {
+        let (_, host) = self.base.split_once("://").expect("a URL");
+        host.parse().expect("an address")
+    }
+
     /// Where a test puts what its pods read and finds what they write.
     pub fn scratch(&self) -> &std::path::Path {
         self.scratch.path()
@@ -514,4 +520,23 @@ pub fn path_with(python: &str) -> String {
         bin.display(),
         std::env::var("PATH").unwrap_or_default()
     )
+}
+
+/// Reads until the server closes the connection (EOF or reset); what it sent before. Fails
+/// the test if the connection stays open `within`.
+pub async fn until_closed(stream: &mut tokio::net::TcpStream, within: Duration) -> Vec<u8> {
+    use tokio::io::AsyncReadExt;
+    let mut got = Vec::new();
+    let read = tokio::time::timeout(within, async {
+        let mut buf = [0u8; 4096];
+        loop {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+            }
+        }
+    })
+    .await;
+    assert!(read.is_ok(), "the server kept the connection open");
+    got
 }
