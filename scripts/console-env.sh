@@ -5,7 +5,7 @@
 #     there and we are root; Debian: nodejs, npm, chromium);
 #   - playwright-core (console/package.json) in a cached node_modules, keyed on a hash of that
 #     file like scripts/frameworks-env.sh's venv:
-#       ${OPENDLC_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/opendlc}/console-<hash>/node_modules
+#       $(scripts/cache-dir.sh)/console-<hash>/node_modules
 #
 # Prints, on stdout, `export` lines for what it found (eval them); everything else goes to stderr.
 # Never fails: what it cannot provide is left out, and the tests that need it skip, saying why.
@@ -18,7 +18,7 @@
 set -uo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cache="${OPENDLC_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/opendlc}"
+cache="$("$root/scripts/cache-dir.sh")"
 log() { printf 'console-env: %s\n' "$*" >&2; }
 
 find_chromium() {

@@ -16,7 +16,7 @@
 #     eval "$(scripts/containers-env.sh)" && cargo nextest run --test containers
 set -uo pipefail
 
-cache="${OPENDLC_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/opendlc}/containers"
+cache="$("$(dirname "${BASH_SOURCE[0]}")/cache-dir.sh")/containers"
 image="localhost/opendlc-test/debian:bookworm"
 log() { printf 'containers-env: %s\n' "$*" >&2; }
 

@@ -5,7 +5,7 @@
 #     (apt-get, when it is there and we are root; Debian/Ubuntu: openmpi-bin, python3-mpi4py);
 #   - a cached Python venv with Ray (scripts/frameworks-requirements.txt), keyed on a hash of
 #     that file like scripts/python-env.sh's venv:
-#       ${OPENDLC_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/opendlc}/frameworks-<hash>
+#       $(scripts/cache-dir.sh)/frameworks-<hash>
 #   - PyTorch in that venv as well (scripts/frameworks-torch.txt), for PyTorchJob's real test (a
 #     gloo all-reduce between pods through torchrun). The Linux wheel on PyPI is the CUDA build:
 #     about 5 GB and 80 s to install, once per cache. OPENDLC_WITH_TORCH=0 leaves it out (that
@@ -18,7 +18,7 @@
 set -uo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cache="${OPENDLC_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/opendlc}"
+cache="$("$root/scripts/cache-dir.sh")"
 log() { printf 'frameworks-env: %s\n' "$*" >&2; }
 
 # --- Open MPI and mpi4py, from the system's packages -------------------------------------------
@@ -42,12 +42,27 @@ fi
 hash="$(cat "${requirements[@]}" | sha256sum | cut -c1-16)"
 venv="$cache/frameworks-$hash"
 ready="$venv/.opendlc-ready"
-is_ready() { [[ -f "$ready" ]] && "$venv/bin/python" -c '' 2>/dev/null; }
+# As root, pods run as unprivileged accounts (docs/SECURITY.md): they must be able to run it.
+as_pod() { if [[ $EUID -eq 0 ]]; then setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; else "$@"; fi; }
+is_ready() {
+    [[ -f "$ready" ]] && as_pod test -x "$(readlink -f "$venv/bin/python")" &&
+        as_pod "$venv/bin/python" -c '' 2>/dev/null
+}
 if is_ready; then
     printf '%s\n' "$venv/bin/python"
     exit 0
 fi
-python="${OPENDLC_PYTHON:-$(command -v python3.11 || command -v python3)}"
+# The first Python 3.9+ that pods can run (as root: the system's, not one in root's home).
+python="${OPENDLC_PYTHON:-}"
+if [[ -z "$python" ]]; then
+    for candidate in /usr/bin/python3.11 /usr/bin/python3 "$(command -v python3.11)" "$(command -v python3)"; do
+        if [[ -n "$candidate" ]] && as_pod test -x "$(readlink -f "$candidate")" &&
+            as_pod "$candidate" -c 'import sys, venv; sys.exit(sys.version_info < (3, 9))' 2>/dev/null; then
+            python="$candidate"
+            break
+        fi
+    done
+fi
 if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 9))' 2>/dev/null; then
     log "no Python 3.9+ (set OPENDLC_PYTHON): the Ray and PyTorch tests will skip"
     exit 0

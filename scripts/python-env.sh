@@ -7,13 +7,13 @@
 #
 # The venv lives outside the repository, in a cache keyed on a hash of the requirements file, so
 # a changed pin builds a fresh venv and an unchanged one costs nothing:
-#     ${OPENDLC_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/opendlc}/venv-<hash>
+#     $(scripts/cache-dir.sh)/venv-<hash>
 # OPENDLC_PYTHON picks the interpreter that builds it (default: python3.11, else python3).
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 requirements="$root/compat/requirements.txt"
-cache="${OPENDLC_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/opendlc}"
+cache="$("$root/scripts/cache-dir.sh")"
 
 log() { printf 'python-env: %s\n' "$*" >&2; }
 

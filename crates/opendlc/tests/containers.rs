@@ -209,3 +209,46 @@ async fn without_an_engine_the_image_is_recorded_and_the_pod_runs_on_the_host() 
         "{events:?}"
     );
 }
+
+/// Under a server running as root, a container pod runs as its owner's identity, like a pod on
+/// the host: no capabilities, and what it writes in the job's directory is the owner's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_container_pod_runs_as_its_owner_without_capabilities() {
+    let Some(image) = test_image() else {
+        return;
+    };
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("skipping: pods run as their owners only under a server running as root");
+        return;
+    }
+    let server = podman_server().await;
+    let job_id = server
+        .create_job(one_pod(
+            "owned",
+            &image,
+            "echo uid=$(id -u) gid=$(id -g); grep CapEff /proc/self/status; echo $HOME; \
+             echo mine > mine.txt && echo wrote",
+        ))
+        .await;
+    let job = finished(&server, &job_id).await;
+    let logs = server
+        .logs(&job_id, &format!("{job_id}-worker-0"), "")
+        .await;
+    assert_eq!(job["Status"], "Succeeded", "{job} {logs:?}");
+    let owner = opendlc_server::DEFAULT_UID_BASE + 1; // the administrator is user 1
+    let job_dir = server.data_dir.path().join("jobs").join(&job_id);
+    assert_eq!(
+        logs,
+        [
+            format!("uid={owner} gid={owner}"),
+            "CapEff:\t0000000000000000".into(),
+            job_dir.join("home").display().to_string(),
+            "wrote".into(),
+        ],
+        "{logs:?}"
+    );
+    use std::os::unix::fs::MetadataExt;
+    let written = std::fs::metadata(job_dir.join("work").join("mine.txt")).unwrap();
+    assert_eq!((written.uid(), written.mode() & 0o077), (owner, 0));
+}

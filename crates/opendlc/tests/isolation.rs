@@ -7,7 +7,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Key, TestServer};
+use common::TestServer;
 use serde_json::{json, Value};
 
 fn is_root() -> bool {
@@ -23,16 +23,6 @@ fn job(name: &str, command: &str) -> Value {
         "JobSpecs": [{"Type": "Worker", "PodCount": 1, "Image": "local",
                       "ResourceConfig": {"CPU": "1", "Memory": "1Gi"}}],
     })
-}
-
-async fn create_as(server: &TestServer, key: &Key, body: Value) -> String {
-    let response = server
-        .signed(key, "POST", "/api/v1/jobs", Some(&body))
-        .send()
-        .await
-        .unwrap();
-    let answer: Value = response.json().await.unwrap();
-    answer["JobId"].as_str().expect("a JobId").to_string()
 }
 
 /// The pod log of the job's only pod once it has ended.
@@ -57,15 +47,15 @@ async fn a_pod_cannot_reach_another_users_job_the_server_or_its_secrets() {
     let server = TestServer::start().await;
     let (alice, bob) = (server.add_user("alice"), server.add_user("bob"));
     let data = server.data_dir.path().canonicalize().unwrap();
-    let secret = create_as(
-        &server,
-        &alice,
-        job(
-            "alice",
-            "echo alice-secret > secret.txt; echo $$ > pid; exec sleep 600",
-        ),
-    )
-    .await;
+    let secret = server
+        .create_job_as(
+            &alice,
+            job(
+                "alice",
+                "echo alice-secret > secret.txt; echo $$ > pid; exec sleep 600",
+            ),
+        )
+        .await;
     server.wait_status(&secret, "Running").await;
     let alice_dir = data.join("jobs").join(&secret);
     let alice_work = alice_dir.join("work");
@@ -102,7 +92,7 @@ ls -ld "$HOME" | awk '{{print "home owner", $3}}'"#,
         data = data.display(),
         server = std::process::id(),
     );
-    let snoop = create_as(&server, &bob, job("bob", &probe)).await;
+    let snoop = server.create_job_as(&bob, job("bob", &probe)).await;
     let seen = output(&server, &snoop).await;
     server.stop_job(&secret).await;
 
@@ -188,12 +178,9 @@ async fn an_administrator_maps_a_user_to_an_account_of_theirs() {
         .to_string()
         .contains("never run as root"));
     opendlc_server::admin::set_unix_identity(&store, "carol", Some((4242, 4343))).unwrap();
-    let id = create_as(
-        &server,
-        &carol,
-        job("mapped", "id -u; id -g; stat -c %u:%g ."),
-    )
-    .await;
+    let id = server
+        .create_job_as(&carol, job("mapped", "id -u; id -g; stat -c %u:%g ."))
+        .await;
     let seen = output(&server, &id).await;
     assert_eq!(
         seen.split_whitespace().collect::<Vec<_>>(),

@@ -40,13 +40,16 @@ pub enum KeySource {
 }
 
 /// Makes the data directory 0700 and the key files already in it 0600 (a directory or file
-/// made by an older version, or by hand, may be readable by others).
-pub fn protect_data_dir(data_dir: &Path) -> anyhow::Result<()> {
+/// made by an older version, or by hand, may be readable by others). Where pods run as their
+/// owners' accounts outside any view of their own (Slurm) and their jobs' directories are in
+/// it, `pods_pass`: 0711, so that they reach their own job's directory (0700, theirs) by its
+/// path without listing anything.
+pub fn protect_data_dir(data_dir: &Path, pods_pass: bool) -> anyhow::Result<()> {
     let set = |path: &Path, mode: u32| {
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
             .with_context(|| format!("failed to make {} mode {mode:o}", path.display()))
     };
-    set(data_dir, 0o700)?;
+    set(data_dir, if pods_pass { 0o711 } else { 0o700 })?;
     for name in [CREDENTIALS_FILE, TOKEN_KEY_FILE, opendlc_store::KEY_FILE] {
         let path = data_dir.join(name);
         if path.exists() {

@@ -152,11 +152,14 @@ fn pod_isolation(config: &Config, data_dir: &std::path::Path) -> Option<engine::
     }
     // SAFETY: geteuid has no preconditions.
     let root = unsafe { libc::geteuid() } == 0;
+    let confinement = if config.slurm.is_some() {
+        engine::Confinement::Account
+    } else {
+        engine::Confinement::Sandbox
+    };
     let why = if !root {
         Some("the server is not root, so it cannot run pods as other users")
-    } else if config.slurm.is_some() {
-        Some("pods on Slurm run as the server's user")
-    } else if !can_make_mount_namespaces() {
+    } else if confinement == engine::Confinement::Sandbox && !can_make_mount_namespaces() {
         Some("this host refuses the server a private mount namespace (a container without CAP_SYS_ADMIN?)")
     } else {
         None
@@ -177,6 +180,7 @@ fn pod_isolation(config: &Config, data_dir: &std::path::Path) -> Option<engine::
     let mut server_dirs = vec![absolute(data_dir)];
     server_dirs.extend(config.shared_dir.as_deref().map(absolute));
     Some(engine::Isolation {
+        confinement,
         uid_base: wanted.uid_base,
         server_dirs,
         readable: wanted.readable.iter().map(|p| absolute(p)).collect(),
@@ -236,10 +240,25 @@ impl Server {
         };
         let isolation = pod_isolation(&config, &config.data_dir);
         let data_dir = config.data_dir;
-        std::fs::create_dir_all(data_dir.join("jobs")).with_context(|| {
-            format!("failed to create the data directory {}", data_dir.display())
-        })?;
-        bootstrap::protect_data_dir(&data_dir)?;
+        let jobs_dir = match &config.shared_dir {
+            Some(dir) => JobsDir::at(dir.join("jobs")),
+            None => JobsDir::new(&data_dir),
+        };
+        for dir in [&data_dir, jobs_dir.root()] {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("failed to create {}", dir.display()))?;
+        }
+        // Pods running as their owners' accounts reach their job's directory by its path.
+        let pods_pass = isolation
+            .as_ref()
+            .is_some_and(|i| i.confinement == engine::Confinement::Account);
+        bootstrap::protect_data_dir(&data_dir, pods_pass && config.shared_dir.is_none())?;
+        if pods_pass {
+            let root = jobs_dir.root();
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(root, std::fs::Permissions::from_mode(0o711))
+                .with_context(|| format!("failed to make {} mode 711", root.display()))?;
+        }
         let data_dir_lock = bootstrap::lock_data_dir(&data_dir)?;
         let legacy_signatures = bootstrap::legacy_signatures(&data_dir, config.legacy_signatures)?;
         let (admin_key, key_source) = bootstrap::admin_key(&data_dir)?;
@@ -270,10 +289,6 @@ impl Server {
         }
         let pool = settings.capacity.pool;
         let quotas = Arc::new(settings.capacity.quotas.clone());
-        let jobs_dir = match &config.shared_dir {
-            Some(dir) => JobsDir::at(dir.join("jobs")),
-            None => JobsDir::new(&data_dir),
-        };
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let mut engine_shutdown_rx = shutdown_rx.clone();
         let engine_shutdown = async move {

@@ -342,6 +342,17 @@ impl TestServer {
         created["JobId"].as_str().expect("JobId").to_string()
     }
 
+    /// CreateJob signed with `key` (another user's).
+    pub async fn create_job_as(&self, key: &Key, body: Value) -> String {
+        let response = self
+            .signed(key, "POST", "/api/v1/jobs", Some(&body))
+            .send()
+            .await
+            .unwrap();
+        let answer: Value = response.json().await.unwrap();
+        answer["JobId"].as_str().expect("a JobId").to_string()
+    }
+
     pub async fn get_job(&self, job_id: &str) -> Value {
         self.ok("GET", &format!("/api/v1/jobs/{job_id}"), None)
             .await

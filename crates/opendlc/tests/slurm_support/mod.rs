@@ -41,15 +41,22 @@ impl Drop for ClusterLock {
     /// need: cancel them before the next test takes the cluster.
     fn drop(&mut self) {
         if std::thread::panicking() {
-            let user = std::process::Command::new("id").arg("-un").output();
-            if let Ok(user) = user {
-                let user = String::from_utf8_lossy(&user.stdout).trim().to_string();
-                let _ = std::process::Command::new("scancel")
-                    .args(["-u", &user])
-                    .status();
-            }
+            // Pods run as their owners' accounts under a root server: every job of the test
+            // partition, whoever it runs as.
+            let mut scancel = std::process::Command::new("scancel");
+            match std::env::var("OPENDLC_SLURM_PARTITION") {
+                Ok(partition) => scancel.args(["--partition", &partition]),
+                Err(_) => scancel.args(["--user", &whoami()]),
+            };
+            let _ = scancel.status();
         }
     }
+}
+
+fn whoami() -> String {
+    let user = std::process::Command::new("id").arg("-un").output();
+    user.map(|u| String::from_utf8_lossy(&u.stdout).trim().to_string())
+        .unwrap_or_default()
 }
 
 pub fn lock_cluster() -> ClusterLock {

@@ -17,6 +17,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::pod::mounts::Mount;
+use crate::pod::sandbox::Identity;
 use crate::pod_files::Limits;
 
 /// How long pulling an image may take before the pod fails with ImagePullBackOff (PAI's SDK
@@ -46,6 +47,9 @@ pub struct ContainerRun<'a> {
     pub env_names: Vec<String>,
     pub gpus: &'a [u32],
     pub limits: Option<Limits>,
+    /// The pod owner's identity, when pods run as their owners: the container's processes run
+    /// as it, with no capabilities, and cannot gain any.
+    pub owner: Option<&'a Identity>,
 }
 
 /// The container's name: one per pod incarnation, so a leftover can be found and removed.
@@ -69,6 +73,18 @@ impl ContainerRun<'_> {
             "--interactive=false".into(),
             "--tty=false".into(),
         ];
+        if let Some(owner) = self.owner {
+            args.push(format!("--user={}:{}", owner.uid, owner.gid));
+            args.push("--cap-drop=all".into());
+            args.push("--security-opt=no-new-privileges".into());
+            // What it writes is its owner's alone, as on the host.
+            args.push("--umask=0077".into());
+            if let Some(home) = &owner.home {
+                if !self.env_names.iter().any(|n| n == "HOME") {
+                    args.push(format!("--env=HOME={}", home.display()));
+                }
+            }
+        }
         for (path, read_only) in &self.host_paths {
             let mode = if *read_only { ":ro" } else { "" };
             args.push(format!(
@@ -208,6 +224,7 @@ mod tests {
                 cpu_milli: Some(500),
                 memory_mib: Some(256),
             }),
+            owner: None,
         };
         let command = run.command("echo 'hi'");
         assert_eq!(
@@ -220,7 +237,30 @@ mod tests {
              'echo '\\''hi'\\'''"
         );
         // Its GPUs are its devices.
-        let gpus = ContainerRun { gpus: &[1], ..run }.command("true");
+        let gpus = ContainerRun {
+            gpus: &[1],
+            ..run.clone()
+        }
+        .command("true");
         assert!(gpus.contains(" --device=/dev/nvidia1 "), "{gpus}");
+        // An owner's pod runs as the owner, without capabilities.
+        let owner = Identity {
+            uid: 900_000_002,
+            gid: 900_000_002,
+            name: "opendlc-2".into(),
+            home: Some("/var/lib/opendlc/jobs/j/home".into()),
+        };
+        let owned = ContainerRun {
+            owner: Some(&owner),
+            ..run
+        }
+        .command("true");
+        assert!(
+            owned.contains(
+                " --user=900000002:900000002 --cap-drop=all \
+                 --security-opt=no-new-privileges --umask=0077 --env=HOME=/var/lib/opendlc/jobs/j/home "
+            ),
+            "{owned}"
+        );
     }
 }

@@ -58,6 +58,7 @@ impl LocalRuntime {
                 env_names: env.keys().cloned().collect(),
                 gpus: &recipe.gpus,
                 limits: recipe.limits,
+                owner: recipe.steps.sandbox.as_ref().map(|s| &s.identity),
             }
             .command(inner)
         };

@@ -8,8 +8,9 @@
 //! Each step is a subcommand of the opendlc binary that runs inside the pod (this module's
 //! siblings); a runtime that puts the pod in a container wraps everything after the
 //! preparation, which runs on the host (its venv is in the job's directory, which the container
-//! sees), and gives the container the mounts itself. A pod with a [sandbox](crate::pod::sandbox)
-//! (and no container) enters it first, so that everything, its preparation included, runs as
+//! sees), and gives the container the mounts itself (a pod with a sandbox prepares in it, as
+//! its owner, and its container runs as the owner). A pod with a [sandbox](crate::pod::sandbox)
+//! and no container enters it first, so that everything, its preparation included, runs as
 //! its owner inside its own view:
 //!
 //! ```text
@@ -68,29 +69,37 @@ pub fn render(
         Some(preparation) => format!("{preparation} && {command}"),
         None => command,
     };
-    let sandbox = steps.sandbox.clone().filter(|_| contain.is_none());
-    let mounted = |command: String, prepare: Option<String>| -> io::Result<String> {
-        let file = dir.join(MOUNTS_FILE);
-        std::fs::create_dir_all(dir)?;
-        let spec = MountSpec {
-            mounts: steps.mounts.clone(),
-            sandbox: sandbox.clone(),
-            prepare,
+    let sandbox = steps.sandbox.clone();
+    let mounted =
+        |command: String, mounts: &[Mount], prepare: Option<String>| -> io::Result<String> {
+            let file = dir.join(MOUNTS_FILE);
+            std::fs::create_dir_all(dir)?;
+            let spec = MountSpec {
+                mounts: mounts.to_vec(),
+                sandbox: sandbox.clone(),
+                prepare,
+            };
+            let json = serde_json::to_vec_pretty(&spec).map_err(io::Error::other)?;
+            std::fs::write(&file, json)?;
+            Ok(format!(
+                "exec {program_word} run-mounted --mounts {} {}",
+                quote(&file.display().to_string()),
+                quote(&command)
+            ))
         };
-        let json = serde_json::to_vec_pretty(&spec).map_err(io::Error::other)?;
-        std::fs::write(&file, json)?;
-        Ok(format!(
-            "exec {program_word} run-mounted --mounts {} {}",
-            quote(&file.display().to_string()),
-            quote(&command)
-        ))
-    };
     Ok(match contain {
+        // The preparation runs on the host: in the pod's sandbox, as its owner, where it has
+        // one (the container then runs as the owner too).
+        Some(contain) if sandbox.is_some() && preparation.is_some() => format!(
+            "{} && {}",
+            mounted("true".into(), &[], preparation.clone())?.trim_start_matches("exec "),
+            contain(&command, &steps.mounts)
+        ),
         Some(contain) => prepare(contain(&command, &steps.mounts)),
         // The preparation runs inside the sandbox, as the pod's owner, before the mounts.
-        None if sandbox.is_some() => mounted(command, preparation.clone())?,
+        None if sandbox.is_some() => mounted(command, &steps.mounts, preparation.clone())?,
         None if steps.mounts.is_empty() => prepare(command),
-        None => prepare(mounted(command, None)?),
+        None => prepare(mounted(command, &steps.mounts, None)?),
     })
 }
 
@@ -98,6 +107,7 @@ pub fn render(
 mod tests {
     use super::*;
     use crate::contract::{PrepareStep, SanityStep};
+    use crate::pod::sandbox::{Identity, Sandbox};
 
     fn steps() -> Steps {
         Steps {
@@ -175,5 +185,50 @@ mod tests {
         assert!(line.starts_with("'/o' prepare-env --dir '/j/env' --ready '/p/ready' && RUN[1]("));
         assert!(line.contains("--out '/p/out' ; exec /bin/sh -c"), "{line}");
         assert!(!dir.path().join(MOUNTS_FILE).exists());
+    }
+
+    #[test]
+    fn a_sandboxed_container_pod_prepares_as_its_owner_on_the_host() {
+        let dir = tempfile::tempdir().unwrap();
+        let sandbox = Sandbox {
+            identity: Identity {
+                uid: 900_000_002,
+                gid: 900_000_002,
+                name: "opendlc-2".into(),
+                home: None,
+            },
+            hide: vec!["/srv/opendlc".into()],
+            grants: vec![],
+        };
+        let steps = Steps {
+            prepare: Some(PrepareStep {
+                dir: "/j/env".into(),
+                ready: "/p/ready".into(),
+            }),
+            mounts: vec![Mount {
+                source: "/data".into(),
+                target: "/mnt".into(),
+                read_only: false,
+            }],
+            sandbox: Some(sandbox.clone()),
+            ..steps()
+        };
+        let contain = |inner: &str, mounts: &[Mount]| format!("RUN[{}]({inner})", mounts.len());
+        let line = render(&steps, Path::new("/o"), dir.path(), Some(&contain)).unwrap();
+        let mounts = dir.path().join(MOUNTS_FILE);
+        assert_eq!(
+            line,
+            format!(
+                "'/o' run-mounted --mounts '{}' 'true' && RUN[1](echo 'hi')",
+                mounts.display()
+            )
+        );
+        let written: MountSpec = serde_json::from_slice(&std::fs::read(&mounts).unwrap()).unwrap();
+        assert_eq!(written.mounts, vec![]);
+        assert_eq!(written.sandbox, Some(sandbox));
+        assert_eq!(
+            written.prepare.as_deref(),
+            Some("'/o' prepare-env --dir '/j/env' --ready '/p/ready'")
+        );
     }
 }

@@ -57,10 +57,17 @@ fn failure(program: &str, output: &std::process::Output) -> RuntimeError {
     ))
 }
 
-/// Submits a batch script; returns the Slurm job id.
-pub async fn sbatch(script: &Path) -> Result<String, RuntimeError> {
-    let path = script.display().to_string();
-    let output = run("sbatch", &["--parsable", &path]).await?;
+/// Submits a batch script, as the account `owner` (uid, gid) when given (the server is root);
+/// returns the Slurm job id.
+pub async fn sbatch(script: &Path, owner: Option<(u32, u32)>) -> Result<String, RuntimeError> {
+    let mut args = vec!["--parsable".to_string()];
+    if let Some((uid, gid)) = owner {
+        args.push(format!("--uid={uid}"));
+        args.push(format!("--gid={gid}"));
+    }
+    args.push(script.display().to_string());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let output = run("sbatch", &args).await?;
     if !output.status.success() {
         return Err(failure("sbatch", &output));
     }

@@ -27,7 +27,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::contract::{
-    Facts, Gang, PodEvent, PodRecipe, PodRef, Recovery, Report, Runtime, Started,
+    Facts, Gang, PodEvent, PodRecipe, PodRef, Recovery, Report, Runtime, Started, Steps,
 };
 use crate::error::RuntimeError;
 use crate::pod::chain;
@@ -267,7 +267,19 @@ impl SlurmRuntime {
         });
         let script_path = gang_dir.join("batch.sh");
         std::fs::write(&script_path, text).map_err(|e| io("the batch script", &script_path, e))?;
-        let slurm_job_id = cli::sbatch(&script_path).await?;
+        // Slurm runs the job as its owner's account, which writes the pods' and the gang's
+        // files from then on.
+        let owner = first
+            .steps
+            .sandbox
+            .as_ref()
+            .map(|s| (s.identity.uid, s.identity.gid));
+        if let Some((uid, gid)) = owner {
+            for dir in std::iter::once(&gang_dir).chain(gang.pods.iter().map(|p| &p.dir)) {
+                give_tree(dir, uid, gid).map_err(|e| io("the owner of", dir, e))?;
+            }
+        }
+        let slurm_job_id = cli::sbatch(&script_path, owner).await?;
         let record = PodSlurm {
             slurm_job_id: slurm_job_id.clone(),
             gang_dir: gang_dir.clone(),
@@ -376,15 +388,25 @@ impl SlurmRuntime {
 /// places the pod in its allocation; containers are not used), and the variables that name
 /// addresses stay symbolic for its shim to fill in once Slurm has placed the gang.
 fn spec_of(recipe: &PodRecipe, gang: &Gang, program: &Path) -> std::io::Result<PodSpec> {
-    let command = chain::render(&recipe.steps, program, &recipe.dir, None)?;
+    // Slurm itself runs the pod as its owner (`sbatch --uid`); there is no view to enter.
+    let steps = Steps {
+        sandbox: None,
+        ..recipe.steps.clone()
+    };
+    let command = chain::render(&steps, program, &recipe.dir, None)?;
     let (plain, addressed): (Vec<_>, Vec<_>) = recipe
         .env
         .iter()
         .partition(|(_, value)| value.as_text().is_some());
-    let env: BTreeMap<String, String> = plain
+    let mut env: BTreeMap<String, String> = plain
         .into_iter()
         .map(|(name, value)| (name.clone(), value.to_string()))
         .collect();
+    let owner = recipe.steps.sandbox.as_ref().map(|s| &s.identity);
+    if let Some(home) = owner.and_then(|o| o.home.as_ref()) {
+        env.entry("HOME".into())
+            .or_insert_with(|| home.display().to_string());
+    }
     let addressed_env: BTreeMap<String, EnvValue> = addressed
         .into_iter()
         .map(|(name, value)| (name.clone(), value.clone()))
@@ -536,6 +558,20 @@ async fn forward_notes(
             return;
         }
     }
+}
+
+/// Gives `dir` and everything in it to `uid`:`gid` (links themselves, not what they name).
+fn give_tree(dir: &Path, uid: u32, gid: u32) -> std::io::Result<()> {
+    std::os::unix::fs::lchown(dir, Some(uid), Some(gid))?;
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        if entry.file_type()?.is_dir() {
+            give_tree(&entry.path(), uid, gid)?;
+        } else {
+            std::os::unix::fs::lchown(entry.path(), Some(uid), Some(gid))?;
+        }
+    }
+    Ok(())
 }
 
 /// `<job dir>/slurm/<first pod uid>`: the batch script, its log and the pod list of one gang.

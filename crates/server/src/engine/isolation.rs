@@ -7,8 +7,16 @@
 //! (0700); the pods' records (spec, log, exit) stay the server's. In the pod's view the server's
 //! data directory, the shared job directory and the users' homes are covered; the job's own
 //! directory, the opendlc binary and the paths an administrator declared readable
-//! (`--pod-readable`: framework installs) are bound back. A pod with an image runs in its
-//! container instead, with the container engine's isolation.
+//! (`--pod-readable`: framework installs) are bound back. A pod with an image prepares its
+//! environment in that view and runs in its container as the same identity, without
+//! capabilities (`runtime::local::container`).
+//!
+//! On Slurm ([`Confinement::Account`]) the server cannot give pods a view of their own: Slurm
+//! runs each job as the Unix account it was submitted for (`sbatch --uid`), so the owner's
+//! identity must be an account every node knows. An identity an administrator mapped is used
+//! as it is; otherwise the server makes a system account for the range uid on its own host
+//! (`opendlc-<UserId>`, no home, no login shell). File modes keep users apart there: job
+//! directories are their owners' (0700), the data directory's files the server's (0600).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -17,6 +25,7 @@ use opendlc_core::env_value::EnvValue;
 use opendlc_core::Job;
 use opendlc_runtime::contract::{Grant, Identity, Sandbox};
 
+use super::accounts;
 use super::apply::Engine;
 
 /// Where pods' uids start by default: far above the uids of people and system services and of
@@ -28,11 +37,21 @@ const HIDDEN_HOMES: &[&str] = &["/root", "/home"];
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Isolation {
+    pub confinement: Confinement,
     pub uid_base: u32,
     /// The server's data directory and, where job files live elsewhere, theirs.
     pub server_dirs: Vec<PathBuf>,
     /// Paths pods may read although they are in a hidden directory.
     pub readable: Vec<PathBuf>,
+}
+
+/// How pods are kept apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Confinement {
+    /// The local runtime: each pod in a private view of the host, as its owner's uid.
+    Sandbox,
+    /// A cluster scheduler runs each job as its owner's account; file modes do the rest.
+    Account,
 }
 
 impl Isolation {
@@ -66,6 +85,13 @@ impl Engine {
                 (uid, uid)
             }
         };
+        let name = account_name(&job.user_id);
+        if isolation.confinement == Confinement::Account {
+            if let Err(e) = accounts::ensure(uid, gid, &name) {
+                // Its pods are refused by the scheduler then, which says so.
+                tracing::error!(job.id = %job.job_id, "no account for uid {uid}: {e}");
+            }
+        }
         let job_dir = self.jobs_dir.job(&job.job_id);
         let home = job_dir.join("home");
         for dir in [
@@ -110,7 +136,7 @@ impl Engine {
             identity: Identity {
                 uid,
                 gid,
-                name: format!("opendlc-{}", job.user_id),
+                name,
                 home: Some(home),
             },
             hide,
@@ -141,6 +167,21 @@ pub(super) fn pod_sandbox(
     sandbox
 }
 
+/// The account name of the pods of `user_id`: `opendlc-<UserId>`, in the characters account
+/// names allow.
+fn account_name(user_id: &str) -> String {
+    let id: String = user_id
+        .chars()
+        .map(|c| match c {
+            'a'..='z' | '0'..='9' | '_' | '-' => c,
+            'A'..='Z' => c.to_ascii_lowercase(),
+            _ => '_',
+        })
+        .take(23)
+        .collect();
+    format!("opendlc-{id}")
+}
+
 /// Creates `dir` if needed and gives it to `uid`:`gid`, mode 0700.
 fn own(dir: &Path, uid: u32, gid: u32) -> std::io::Result<()> {
     use std::os::unix::fs::PermissionsExt;
@@ -160,6 +201,7 @@ mod tests {
     #[test]
     fn users_get_distinct_uids_above_the_base() {
         let isolation = Isolation {
+            confinement: Confinement::Sandbox,
             uid_base: 1000,
             server_dirs: vec![],
             readable: vec![],
@@ -168,5 +210,12 @@ mod tests {
         assert_eq!(isolation.uid_of("2"), 1002);
         assert!(isolation.uid_of("someone") >= 1000);
         assert_ne!(isolation.uid_of("someone"), isolation.uid_of("another"));
+    }
+
+    #[test]
+    fn account_names_are_valid_unix_names() {
+        assert_eq!(account_name("12"), "opendlc-12");
+        assert_eq!(account_name("Al ice/.."), "opendlc-al_ice___");
+        assert!(account_name(&"9".repeat(100)).len() <= 32);
     }
 }

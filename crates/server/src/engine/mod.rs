@@ -48,6 +48,7 @@
 //!
 //! The engine's tests (`tests/`) drive it on the fake runtime against a real store.
 
+mod accounts;
 mod active;
 mod apply;
 mod frameworks;
@@ -79,7 +80,7 @@ use opendlc_runtime::{LocalRuntime, PodEvent, Runtime};
 use opendlc_store::{Store, StoreError};
 use tokio::sync::{mpsc, oneshot};
 
-pub use isolation::{Isolation, DEFAULT_UID_BASE};
+pub use isolation::{Confinement, Isolation, DEFAULT_UID_BASE};
 
 /// How long a pod gets between SIGTERM and SIGKILL when it is stopped, unless the job's
 /// `Settings.TerminationGracePeriodSeconds` says otherwise (Kubernetes' default).

@@ -59,20 +59,14 @@ impl Engine {
             .map(|p| (p.pod_id.clone(), self.pod_dir(job_id, &p.pod_uid)))
             .collect();
         let check_peers = super::sanity::peers_env(&plans, &job.ports);
-        // A pod in a container has the container's isolation; the others share the job's
-        // sandbox, made once per launch.
-        let containers = self.runtime.facts().containers;
+        // The pods share the job's sandbox, made once per launch (a pod in a container
+        // prepares in it and runs as its owner in the container).
         let image_of = |pod: &Pod| {
             let role = job.roles.iter().find(|r| r.role == pod.role);
             role.map(|r| r.image.trim().to_string())
                 .filter(|i| !i.is_empty())
         };
-        let on_host = |pod: &Pod| !(containers && image_of(pod).is_some());
-        let job_sandbox = to_launch
-            .iter()
-            .any(|p| on_host(p))
-            .then(|| self.job_sandbox(job))
-            .flatten();
+        let job_sandbox = self.job_sandbox(job);
         let mut plans: HashMap<String, _> =
             plans.into_iter().map(|p| (p.pod_id.clone(), p)).collect();
         let mut recipes = Vec::with_capacity(to_launch.len());
@@ -98,10 +92,7 @@ impl Engine {
                 env.insert(PEERS_ENV.to_string(), check_peers.clone());
             }
             let dir = self.pod_dir(job_id, &pod.pod_uid);
-            let sandbox = job_sandbox
-                .as_ref()
-                .filter(|_| on_host(pod))
-                .map(|job| pod_sandbox(job, &dir, &env));
+            let sandbox = job_sandbox.as_ref().map(|job| pod_sandbox(job, &dir, &env));
             let steps = match self.env_steps(job, pod, &mut env) {
                 Ok((prepare, mounts)) => Steps {
                     prepare,

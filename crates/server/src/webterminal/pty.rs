@@ -4,6 +4,7 @@ use std::fs::File;
 use std::io::{self, Read, Write};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 
 use opendlc_runtime::PodSpec;
@@ -14,15 +15,20 @@ pub struct Shell {
     child: Option<Child>,
 }
 
+/// How a terminal's shell becomes its pod's.
+pub enum Enter {
+    /// The pod's own view and identity: `opendlc run-mounted` (the opendlc binary, the pod's
+    /// mounts file).
+    Sandbox { program: PathBuf, mounts: PathBuf },
+    /// The pod's owner's account (pods that a cluster scheduler runs as their owners).
+    Account { uid: u32, gid: u32 },
+}
+
 impl Shell {
     /// Starts `bash` (else `sh`) as the session leader of a new PTY, with the environment the
-    /// pod's command has: the server's minus `OPENDLC_*`, plus the pod's variables. With
-    /// `enter` (the opendlc binary and the pod's mounts file), the shell runs in the pod's
-    /// sandbox, as the pod's owner, through `opendlc run-mounted`.
-    pub fn spawn(
-        spec: &PodSpec,
-        enter: Option<&(std::path::PathBuf, std::path::PathBuf)>,
-    ) -> io::Result<Shell> {
+    /// pod's command has: the server's minus `OPENDLC_*`, plus the pod's variables, as the pod
+    /// runs (`enter`); `None`: as the server's user (isolation off).
+    pub fn spawn(spec: &PodSpec, enter: Option<&Enter>) -> io::Result<Shell> {
         let pty = nix::pty::openpty(None, None).map_err(io::Error::from)?;
         let program = ["/bin/bash", "/bin/sh"]
             .into_iter()
@@ -30,7 +36,10 @@ impl Shell {
             .unwrap_or("/bin/sh");
         let slave: OwnedFd = pty.slave;
         let mut command = match enter {
-            Some((opendlc, mounts)) => {
+            Some(Enter::Sandbox {
+                program: opendlc,
+                mounts,
+            }) => {
                 let mut command = Command::new(opendlc);
                 command
                     .arg("run-mounted")
@@ -39,7 +48,11 @@ impl Shell {
                     .arg(format!("exec {program}"));
                 command
             }
-            None => Command::new(program),
+            Some(Enter::Account { .. }) | None => Command::new(program),
+        };
+        let account = match enter {
+            Some(Enter::Account { uid, gid }) => Some((*uid, *gid)),
+            _ => None,
         };
         command
             .env_clear()
@@ -50,15 +63,25 @@ impl Shell {
             .stdin(Stdio::from(slave.try_clone()?))
             .stdout(Stdio::from(slave.try_clone()?))
             .stderr(Stdio::from(slave));
-        // SAFETY: setsid and ioctl are async-signal-safe. The shell leads a new session whose
+        // SAFETY: setsid, ioctl, setgroups, setgid, setuid and prctl are async-signal-safe. The shell leads a new session whose
         // controlling terminal is the PTY (fd 0), so job control and Ctrl-C work.
         unsafe {
-            command.pre_exec(|| {
+            command.pre_exec(move || {
                 if libc::setsid() < 0 {
                     return Err(io::Error::last_os_error());
                 }
                 if libc::ioctl(0, libc::TIOCSCTTY, 0) < 0 {
                     return Err(io::Error::last_os_error());
+                }
+                // The owner's identity, none of the server's groups, and no way back.
+                if let Some((uid, gid)) = account {
+                    if libc::setgroups(1, &gid) != 0
+                        || libc::setgid(gid) != 0
+                        || libc::setuid(uid) != 0
+                        || libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0
+                    {
+                        return Err(io::Error::last_os_error());
+                    }
                 }
                 Ok(())
             });

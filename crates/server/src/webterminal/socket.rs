@@ -16,7 +16,7 @@ use serde::Deserialize;
 use tokio::sync::mpsc;
 
 use super::access::{authorize_web_terminal_access, Denied};
-use super::pty::Shell;
+use super::pty::{Enter, Shell};
 use super::{target_id, WebTerminals};
 
 pub fn router(wt: Arc<WebTerminals>) -> axum::Router {
@@ -86,16 +86,29 @@ async fn open(
         .ok()
         .and_then(|b| serde_json::from_slice::<opendlc_runtime::pod::mounts::MountSpec>(&b).ok())
         .is_some_and(|m| m.sandbox.is_some());
-    let enter = sandboxed.then(|| (wt.program.clone(), mounts));
+    let enter = if sandboxed {
+        Some(Enter::Sandbox {
+            program: wt.program.clone(),
+            mounts,
+        })
+    } else {
+        // A pod its scheduler runs as its owner's account (Slurm) owns its directory.
+        use std::os::unix::fs::MetadataExt;
+        // SAFETY: geteuid has no preconditions.
+        let server = unsafe { libc::geteuid() };
+        std::fs::metadata(&pod_dir)
+            .ok()
+            .filter(|m| m.uid() != server && server == 0)
+            .map(|m| Enter::Account {
+                uid: m.uid(),
+                gid: m.gid(),
+            })
+    };
     tracing::info!(job.id = %job_id, pod.id = %pod_id, "web terminal opened");
     ws.on_upgrade(move |socket| session(socket, spec, enter))
 }
 
-async fn session(
-    mut socket: WebSocket,
-    spec: PodSpec,
-    enter: Option<(std::path::PathBuf, std::path::PathBuf)>,
-) {
+async fn session(mut socket: WebSocket, spec: PodSpec, enter: Option<Enter>) {
     let mut shell = match Shell::spawn(&spec, enter.as_ref()) {
         Ok(shell) => shell,
         Err(e) => {
