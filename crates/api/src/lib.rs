@@ -44,6 +44,7 @@ mod body;
 mod envelope;
 mod error;
 mod generated;
+pub mod ledger;
 mod operation;
 pub mod query;
 pub mod signature;

@@ -128,3 +128,55 @@ async fn only_a_ray_job_has_a_ray_dashboard() {
         "{error}"
     );
 }
+
+/// The expiry (`exp`, Unix seconds) a token carries.
+fn expiry_of(token: &str) -> i64 {
+    use base64::Engine;
+    let payload = token.split('.').nth(1).expect("a JWT");
+    let claims: serde_json::Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .unwrap(),
+    )
+    .unwrap();
+    claims["exp"].as_i64().unwrap()
+}
+
+/// A share token cannot be turned into a longer one: the link GetDashboard gives its holder
+/// (even a shared one, a week by default) ends when the holder's own token does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_link_made_with_a_share_token_ends_when_that_token_does() {
+    let server = TestServer::start().await;
+    let job_id = server
+        .create_job(pytorch_job("dash", &[("Worker", 1)], "true"))
+        .await;
+    let short = server
+        .ok(
+            "GET",
+            &format!("/api/v1/tokens?TargetType=job&TargetId={job_id}&ExpireTime=60"),
+            None,
+        )
+        .await;
+    let short = short["Token"].as_str().unwrap().to_string();
+    let answer: serde_json::Value = reqwest::get(format!(
+        "{}/api/v1/jobs/{job_id}/dashboard?isShared=true&token={short}",
+        server.base
+    ))
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let link = token_of(answer["url"].as_str().expect("a url"), &job_id);
+    assert!(expiry_of(&link) <= expiry_of(&short), "{answer}");
+    // Signed, the same call gives the week a shared link has.
+    let signed = server
+        .ok(
+            "GET",
+            &format!("/api/v1/jobs/{job_id}/dashboard?isShared=true"),
+            None,
+        )
+        .await;
+    let week = token_of(signed["url"].as_str().unwrap(), &job_id);
+    assert!(expiry_of(&week) > expiry_of(&short) + 3600);
+}

@@ -419,3 +419,49 @@ async fn a_job_with_many_pods_runs_them_all() {
         assert_eq!(server.logs(&job_id, pod_id, "").await, [index.to_string()]);
     }
 }
+
+/// A field the server accepts without a local meaning is never ignored silently: each one the
+/// request set becomes an event of the job, naming it and saying why (the field ledger).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fields_without_an_effect_here_are_named_in_the_jobs_events() {
+    let server = TestServer::start().await;
+    let mut body = pytorch_job("ledger", &[("Worker", 1), ("Master", 1)], "true");
+    body["JobSpecs"][1]["ResourceConfig"]["GPUType"] = json!("A10");
+    body["JobSpecs"][1]["ExtraPodSpec"] = json!({"PodLabels": {"team": "a"}});
+    body["UserVpc"] = json!({"VpcId": "vpc-1"});
+    let job_id = server.create_job(body).await;
+    let events = server
+        .ok("GET", &format!("/api/v1/jobs/{job_id}/events"), None)
+        .await;
+    let notes: Vec<&str> = events["Events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e.as_str())
+        .filter(|e| e.contains("is accepted and has no effect here"))
+        .collect();
+    let named: Vec<&str> = notes
+        .iter()
+        .map(|n| {
+            n.split(" is accepted")
+                .next()
+                .unwrap()
+                .rsplit(' ')
+                .next()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(
+        named,
+        [
+            "UserVpc",
+            "JobSpecs[1].ExtraPodSpec",
+            "JobSpecs[1].ResourceConfig.GPUType"
+        ],
+        "{notes:?}"
+    );
+    assert!(
+        notes.iter().all(|n| !n.ends_with("here: ")),
+        "every note says why: {notes:?}"
+    );
+}

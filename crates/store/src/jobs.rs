@@ -11,6 +11,12 @@ impl Store {
     /// Records a new job (status Creating) with its first history entry and event; returns
     /// its submission sequence number.
     pub fn insert_job(&self, job: &Job) -> Result<i64> {
+        self.insert_job_noting(job, &[])
+    }
+
+    /// [`insert_job`](Self::insert_job), with `notes` as the job's first events after its
+    /// creation, in the same transaction.
+    pub fn insert_job_noting(&self, job: &Job, notes: &[String]) -> Result<i64> {
         let images: Vec<&str> = job.images().collect();
         let (request, envs) = sealed_job_columns(&self.sealer, &job.request, &job.envs);
         self.write(|tx| {
@@ -49,6 +55,9 @@ impl Store {
             )?
             .execute(params![job.job_id, job.status.as_str(), job.times.created])?;
             events::insert(tx, &job.job_id, None, job.times.created, &format!("Job {} is created", job.job_id))?;
+            for note in notes {
+                events::insert(tx, &job.job_id, None, job.times.created, note)?;
+            }
             Ok(seq)
         })
     }

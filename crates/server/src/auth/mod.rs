@@ -39,8 +39,16 @@ use crate::http::{ApiError, ApiRequest, Route};
 #[derive(Debug, Clone)]
 pub struct Caller {
     pub principal: Principal,
-    /// For a request that came with a share token: the one resource it may read.
-    pub scope: Option<(TargetType, String)>,
+    /// For a request that came with a share token (which reads one resource only): the
+    /// token's own terms.
+    pub scope: Option<Scope>,
+}
+
+/// A share token's terms, as far as the handlers need them.
+#[derive(Debug, Clone)]
+pub struct Scope {
+    /// When it stops working (Unix seconds): what it leads to ends then too.
+    pub expires: i64,
 }
 
 impl Caller {
@@ -296,7 +304,9 @@ impl Authenticator {
         })?;
         Ok(Caller {
             principal,
-            scope: Some((claims.target_type, claims.target_id)),
+            scope: Some(Scope {
+                expires: claims.exp,
+            }),
         })
     }
 

@@ -198,7 +198,7 @@ impl Engine {
         self.dirty = true;
     }
 
-    fn update(&mut self, job: Job, specs_changed: bool) -> Result<Job, EngineError> {
+    pub(super) fn update(&mut self, job: Job, specs_changed: bool) -> Result<Job, EngineError> {
         let current = self.store.get_job(&job.job_id)?;
         if specs_changed && !current.status.is_pending() {
             return Err(EngineError::IncorrectStatus {
@@ -211,6 +211,12 @@ impl Engine {
         let updated = self.store.get_job(&job.job_id)?;
         if self.queue.contains(&updated.job_id) {
             self.enqueue(&updated);
+        }
+        // A running job's new priority counts from the next scheduling decision on (who may
+        // preempt it, whom it may preempt).
+        if let Some(active) = self.active.get_mut(updated.job_id.as_str()) {
+            active.job.priority = updated.priority;
+            active.job.accessibility.clone_from(&updated.accessibility);
         }
         Ok(updated)
     }

@@ -37,7 +37,9 @@ pub fn get(state: &AppState, request: &ApiRequest) -> Result<Response, ApiError>
     })
 }
 
-/// A token for links to one job's pages: for the caller, for an hour, or a week when shared.
+/// A token for links to one job's pages: for the caller, for an hour, or a week when shared;
+/// a caller holding a share token gets one that ends when theirs does (a link never outlives
+/// the access it came from).
 fn job_link_token(
     state: &AppState,
     request: &ApiRequest,
@@ -51,8 +53,12 @@ fn job_link_token(
         PRIVATE_LINK_SECS
     };
     let now = now_millis() / 1000;
+    let mut exp = now + lifetime;
+    if let Some(scope) = &caller.scope {
+        exp = exp.min(scope.expires);
+    }
     Ok(state.auth.tokens().issue(&Claims {
-        exp: now + lifetime,
+        exp,
         iat: now,
         user_id: caller.user_id().to_string(),
         target_id: job_id.to_string(),

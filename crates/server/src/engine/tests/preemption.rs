@@ -92,3 +92,19 @@ fn a_job_stopped_while_it_is_preempted_ends_stopped_and_is_not_queued_again() {
     assert_eq!(h.job(&low).reason.unwrap().code, "JobStoppedByUser");
     assert_eq!(h.status(&high), JobStatus::EnvPreparing);
 }
+
+#[test]
+fn a_running_jobs_new_priority_counts_for_preemption() {
+    let mut h = Harness::new(pool(2));
+    let running = h.submit(pytorch(2, serde_json::json!({"Priority": 1})));
+    h.start_all(&running);
+    // UpdateJob raises it above what comes next: the newcomer no longer preempts it.
+    let mut job = h.job(&running);
+    job.priority = 9;
+    h.engine.update(job, false).unwrap();
+    h.settle();
+    let newcomer = h.submit(pytorch(2, serde_json::json!({"Priority": 5})));
+    assert!(h.fake.stopped().is_empty());
+    assert_eq!(h.status(&newcomer), JobStatus::Queuing);
+    assert_eq!(h.status(&running), JobStatus::Running);
+}

@@ -26,7 +26,10 @@ pub fn create(state: &AppState, request: &ApiRequest) -> Result<Response, ApiErr
     };
     crate::sources::check(&state.data_dir, place, &body)?;
     access::check_member(state, caller, &job.workspace_id)?;
-    job.seq = state.store.insert_job(&job)?;
+    // Nothing is ignored silently: each field the request set that has no effect here
+    // becomes an event of the job (the field ledger, docs/COMPATIBILITY.md).
+    let notes = ignored_fields("CreateJob", &body);
+    job.seq = state.store.insert_job_noting(&job, &notes)?;
     let job_id = job.job_id.clone();
     tracing::info!(job.id = %job_id, job.r#type = %job.job_type, pods = job.pod_count(), "job created");
     state.engine.created(job);
@@ -34,4 +37,15 @@ pub fn create(state: &AppState, request: &ApiRequest) -> Result<Response, ApiErr
         job_id: Some(job_id),
         request_id: Some(request.request_id.clone()),
     })
+}
+
+/// One line per field of `body` that `operation` ignores here (`opendlc_api::ledger`).
+pub(super) fn ignored_fields<T: serde::Serialize>(operation: &str, body: &T) -> Vec<String> {
+    match serde_json::to_value(body) {
+        Ok(value) => opendlc_api::ledger::ignored_in(operation, &value)
+            .iter()
+            .map(ToString::to_string)
+            .collect(),
+        Err(_) => Vec::new(),
+    }
 }

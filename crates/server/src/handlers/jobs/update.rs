@@ -25,6 +25,11 @@ pub async fn update(state: &AppState, request: &ApiRequest) -> Result<Response, 
     let specs_changed = apply_update(&mut job, &body, state.pool)?;
     secrets::keep_redacted(&before, &mut job.request);
     let job = state.engine.update(job, specs_changed).await?;
+    for note in super::create::ignored_fields("UpdateJob", &body) {
+        if let Err(e) = state.store.add_event(&job.job_id, &note) {
+            tracing::warn!(job.id = %job.job_id, "failed to record an event: {e}");
+        }
+    }
     ok(&UpdateJobResponseBody {
         job_id: Some(job.job_id),
         request_id: Some(request.request_id.clone()),
