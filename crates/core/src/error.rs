@@ -25,6 +25,13 @@ impl Invalid {
         }
     }
 
+    /// The field it is about.
+    pub fn field(&self) -> &str {
+        match self {
+            Invalid::Missing { field } | Invalid::Value { field, .. } => field,
+        }
+    }
+
     pub(crate) fn missing(field: impl Into<String>) -> Invalid {
         Invalid::Missing {
             field: field.into(),

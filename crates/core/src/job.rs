@@ -26,6 +26,12 @@ pub struct RoleSpec {
     /// Roles whose pods must reach a phase before these start.
     #[serde(default)]
     pub startup_dependencies: Vec<crate::startup::StartupDependency>,
+    /// Init containers, sidecars and lifecycle hooks of each pod (`ExtraPodSpec`).
+    #[serde(
+        default,
+        skip_serializing_if = "crate::containers::PodExtras::is_empty"
+    )]
+    pub extras: crate::containers::PodExtras,
 }
 
 /// When a job reached each milestone (ms since the epoch).

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use opendlc_api::{CreateJobRequest, JobSpec, UpdateJobRequest};
 
 use crate::catalog;
+use crate::containers::PodExtras;
 use crate::error::Invalid;
 use crate::identity::DEFAULT_WORKSPACE_ID;
 use crate::job::{Job, JobTimes, RoleSpec};
@@ -313,6 +314,7 @@ fn validate_roles(job_type: JobType, specs: &[JobSpec]) -> Result<Vec<RoleSpec>,
                 .unwrap_or(rule.decides_success),
             restart_policy,
             startup_dependencies: Vec::new(),
+            extras: PodExtras::from_spec(spec.extra_pod_spec.as_ref(), &field("ExtraPodSpec"))?,
         });
     }
     for (i, spec) in specs.iter().enumerate() {

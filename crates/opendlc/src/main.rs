@@ -105,6 +105,14 @@ enum Command {
         /// The command, for /bin/sh -c.
         command: String,
     },
+    /// Run a pod's command with its init containers, sidecars and lifecycle hooks (started by
+    /// the server; not meant to be run by hand).
+    #[command(hide = true)]
+    RunContainers {
+        /// The pod's containers (JSON) the server wrote.
+        #[arg(long)]
+        spec: PathBuf,
+    },
     #[command(flatten)]
     Client(Box<opendlc_cli::Command>),
     /// Print shell completions: `opendlc completions bash > /etc/bash_completion.d/opendlc`.
@@ -262,6 +270,9 @@ fn main() -> anyhow::Result<()> {
         }
         Command::RunMounted { mounts, command } => {
             std::process::exit(opendlc_runtime::pod::mounts::main(&mounts, &command))
+        }
+        Command::RunContainers { spec } => {
+            std::process::exit(opendlc_runtime::pod::containers::main(&spec))
         }
         Command::Admin(args) => admin::run(args, default_data_dir),
         Command::Client(command) => std::process::exit(opendlc_cli::run(cli.global, *command)),

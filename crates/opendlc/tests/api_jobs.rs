@@ -455,7 +455,7 @@ async fn fields_without_an_effect_here_are_named_in_the_jobs_events() {
         named,
         [
             "UserVpc",
-            "JobSpecs[1].ExtraPodSpec",
+            "JobSpecs[1].ExtraPodSpec.PodLabels",
             "JobSpecs[1].ResourceConfig.GPUType"
         ],
         "{notes:?}"

@@ -73,6 +73,9 @@ pub struct Steps {
     pub sanity: Option<SanityStep>,
     /// The pod's command, run by `/bin/sh -c`.
     pub command: String,
+    /// Init containers, sidecars and lifecycle hooks around the command (`opendlc
+    /// run-containers`); `None`: the command alone.
+    pub containers: Option<ContainersStep>,
     /// Who the pod runs as and what it sees of the host; `None`: the server's own user and
     /// view (a server that is not root). A pod in a container has the container's isolation.
     pub sandbox: Option<Sandbox>,
@@ -85,6 +88,14 @@ pub struct PrepareStep {
     pub dir: PathBuf,
     /// The marker the step leaves once the pod's environment is ready.
     pub ready: PathBuf,
+}
+
+/// `opendlc run-containers --spec FILE` (`crate::pod::containers`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ContainersStep {
+    pub extras: opendlc_core::containers::PodExtras,
+    /// The pod's grace period, in which PreStop runs and sidecars end.
+    pub grace_period: Duration,
 }
 
 /// `opendlc sanity-check --plan PLAN --out RESULTS`.

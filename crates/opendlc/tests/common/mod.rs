@@ -155,7 +155,7 @@ impl TestServer {
         configure(&mut config);
         let server = opendlc_server::Server::bind(config)
             .await
-            .expect("server binds");
+            .unwrap_or_else(|e| panic!("server binds: {e:#}"));
         let base = server.url();
         let log_streams = server.log_streams.clone();
         let admin = Key {

@@ -5,6 +5,12 @@
 //!     opendlc sanity-check … && exec /bin/sh -c COMMAND
 //! ```
 //!
+//! where a pod with init containers, sidecars or hooks has, as its COMMAND,
+//!
+//! ```text
+//! exec opendlc run-containers --spec <pod dir>/containers.json   (the command inside)
+//! ```
+//!
 //! Each step is a subcommand of the opendlc binary that runs inside the pod (this module's
 //! siblings); a runtime that puts the pod in a container wraps everything after the
 //! preparation, which runs on the host (its venv is in the job's directory, which the container
@@ -26,6 +32,7 @@ use std::path::Path;
 use opendlc_core::shell::quote;
 
 use crate::contract::Steps;
+use crate::pod::containers::{self, ContainersSpec};
 use crate::pod::mounts::{Mount, MountSpec};
 
 /// The file in a pod's directory that lists its mounts for `run-mounted`.
@@ -45,6 +52,22 @@ pub fn render(
 ) -> io::Result<String> {
     let program_word = quote(&program.display().to_string());
     let mut command = steps.command.clone();
+    if let Some(step) = &steps.containers {
+        let file = dir.join(containers::SPEC_FILE);
+        std::fs::create_dir_all(dir)?;
+        let spec = ContainersSpec {
+            main: command,
+            extras: step.extras.clone(),
+            logs: dir.join(containers::LOGS_DIR),
+            grace_ms: u64::try_from(step.grace_period.as_millis()).unwrap_or(u64::MAX),
+        };
+        let json = serde_json::to_vec_pretty(&spec).map_err(io::Error::other)?;
+        std::fs::write(&file, json)?;
+        command = format!(
+            "exec {program_word} run-containers --spec {}",
+            quote(&file.display().to_string())
+        );
+    }
     if let Some(sanity) = &steps.sanity {
         let then = if sanity.continue_on_failure {
             ";"
@@ -230,5 +253,53 @@ mod tests {
             written.prepare.as_deref(),
             Some("'/o' prepare-env --dir '/j/env' --ready '/p/ready'")
         );
+    }
+
+    #[test]
+    fn a_pod_with_containers_runs_them_around_its_command() {
+        use crate::contract::ContainersStep;
+        use opendlc_core::containers::{Container, PodExtras};
+        let dir = tempfile::tempdir().unwrap();
+        let extras = PodExtras {
+            init: vec![Container {
+                name: "fetch".into(),
+                image: String::new(),
+                argv: vec!["true".into()],
+                workdir: None,
+                env: Default::default(),
+            }],
+            ..Default::default()
+        };
+        let steps = Steps {
+            sanity: Some(SanityStep {
+                plan: "/p/plan".into(),
+                results: "/p/out".into(),
+                continue_on_failure: false,
+            }),
+            containers: Some(ContainersStep {
+                extras: extras.clone(),
+                grace_period: std::time::Duration::from_secs(7),
+            }),
+            ..steps()
+        };
+        let line = render(&steps, Path::new("/o"), dir.path(), None).unwrap();
+        let file = dir.path().join(containers::SPEC_FILE);
+        // The sanity check first, then the containers with the command inside.
+        assert_eq!(
+            line,
+            format!(
+                "'/o' sanity-check --plan '/p/plan' --out '/p/out' && exec /bin/sh -c {}",
+                quote(&format!(
+                    "exec '/o' run-containers --spec {}",
+                    quote(&file.display().to_string())
+                ))
+            )
+        );
+        let written: ContainersSpec =
+            serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+        assert_eq!(written.main, "echo 'hi'");
+        assert_eq!(written.extras, extras);
+        assert_eq!(written.grace_ms, 7000);
+        assert_eq!(written.logs, dir.path().join(containers::LOGS_DIR));
     }
 }

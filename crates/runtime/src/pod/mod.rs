@@ -12,6 +12,7 @@
 
 pub mod cgroup;
 pub mod chain;
+pub mod containers;
 pub mod mounts;
 pub mod mpi;
 pub mod peers;

@@ -9,7 +9,7 @@ use opendlc_core::sanity::PEERS_ENV;
 use opendlc_core::shell::quote;
 use opendlc_core::startup::PodPhase;
 use opendlc_core::{JobStatus, Pod, PodStatus, Reason};
-use opendlc_runtime::contract::{Gang, PodRecipe, Report, Steps};
+use opendlc_runtime::contract::{ContainersStep, Gang, PodRecipe, Report, Steps};
 use opendlc_runtime::pod_files::Limits;
 use opendlc_runtime::PodEvent;
 use opendlc_store::{PodEnd, Transition};
@@ -93,12 +93,20 @@ impl Engine {
             }
             let dir = self.pod_dir(job_id, &pod.pod_uid);
             let sandbox = job_sandbox.as_ref().map(|job| pod_sandbox(job, &dir, &env));
+            let containers = role
+                .map(|r| &r.extras)
+                .filter(|extras| !extras.is_empty())
+                .map(|extras| ContainersStep {
+                    extras: extras.clone(),
+                    grace_period: grace_period(job),
+                });
             let steps = match self.env_steps(job, pod, &mut env) {
                 Ok((prepare, mounts)) => Steps {
                     prepare,
                     mounts,
                     sanity,
                     command,
+                    containers,
                     sandbox,
                 },
                 Err(e) => {

@@ -57,10 +57,14 @@ pub fn logs(state: &AppState, request: &ApiRequest) -> Result<Response, ApiError
         since: query::time(&q.start_time, "StartTime")?.map(opendlc_core::time::to_datetime),
         until: query::time(&q.end_time, "EndTime")?.map(opendlc_core::time::to_datetime),
     };
-    let path = state
-        .jobs_dir
-        .pod(job_id, &pod.pod_uid)
-        .join(opendlc_runtime::LOG_FILE);
+    let pod_dir = state.jobs_dir.pod(job_id, &pod.pod_uid);
+    let path = match container_name(request) {
+        None => pod_dir.join(opendlc_runtime::LOG_FILE),
+        Some(name) => {
+            check_container(state, job_id, &pod, name)?;
+            opendlc_runtime::pod::containers::log_path(&pod_dir, name)
+        }
+    };
     let lines =
         read_log(&path, &log_query).map_err(|e| ApiError::internal("read the pod's log", e))?;
     let mut response = ok(&GetPodLogsResponseBody {
@@ -78,6 +82,40 @@ pub fn logs(state: &AppState, request: &ApiRequest) -> Result<Response, ApiError
         }
     }
     Ok(response)
+}
+
+/// `ContainerName` (an extension): one of the pod's init containers or sidecars instead of
+/// its main command.
+fn container_name(request: &ApiRequest) -> Option<&str> {
+    request
+        .query
+        .iter()
+        .find(|(k, _)| k == "ContainerName")
+        .map(|(_, v)| v.as_str())
+        .filter(|v| !v.is_empty())
+}
+
+fn check_container(state: &AppState, job_id: &str, pod: &Pod, name: &str) -> Result<(), ApiError> {
+    let job = state.store.get_job(job_id)?;
+    let names: Vec<&str> = job
+        .roles
+        .iter()
+        .filter(|r| r.role == pod.role)
+        .flat_map(|r| r.extras.containers())
+        .map(|c| c.name.as_str())
+        .collect();
+    if names.contains(&name) {
+        return Ok(());
+    }
+    let has = if names.is_empty() {
+        "it has none besides its main one".to_string()
+    } else {
+        format!("it has {}", names.join(", "))
+    };
+    Err(ApiError::invalid(
+        "ContainerName",
+        format!("the pod {} has no container \"{name}\"; {has}", pod.pod_id),
+    ))
 }
 
 pub fn events(state: &AppState, request: &ApiRequest) -> Result<Response, ApiError> {

@@ -19,8 +19,8 @@
 
 mod command;
 mod metrics;
-mod pump;
-mod signals;
+pub(crate) mod pump;
+pub(crate) mod signals;
 mod supervise;
 
 use std::fmt;

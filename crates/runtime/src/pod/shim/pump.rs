@@ -17,7 +17,7 @@ struct SharedLog {
     write_failed: bool,
 }
 
-pub(super) struct Pumps {
+pub(crate) struct Pumps {
     log: Arc<Mutex<SharedLog>>,
     finished: Receiver<()>,
     running: usize,

@@ -1,0 +1,239 @@
+//! A pod's containers besides its main one, and its lifecycle hooks: the JobSpec's
+//! `ExtraPodSpec` (as Kubernetes and PAI define them). On a host they are processes of the pod
+//! (`opendlc run-containers`): init containers run in order to completion before the main
+//! command; sidecars start with it and are stopped when it ends; `PostStart` runs once the
+//! main command has started, `PreStop` before it is asked to stop.
+
+use std::collections::BTreeMap;
+
+use opendlc_api::{ContainerSpec, ExtraPodSpec};
+use serde::{Deserialize, Serialize};
+
+use crate::error::Invalid;
+
+/// One container other than the pod's main one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Container {
+    /// Unique in the pod; names its log (GetPodLogs `ContainerName`).
+    pub name: String,
+    /// Recorded; on a host the container runs there, like a pod without a container engine.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub image: String,
+    /// `Command` then `Args`, run as they are (no shell).
+    pub argv: Vec<String>,
+    /// `None`: the pod's working directory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workdir: Option<String>,
+    /// On top of the pod's environment.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub env: BTreeMap<String, String>,
+}
+
+/// What a role's `ExtraPodSpec` asks of each of its pods.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PodExtras {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub init: Vec<Container>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sidecars: Vec<Container>,
+    /// `Lifecycle.PostStart.Exec.Command`; empty: none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub post_start: Vec<String>,
+    /// `Lifecycle.PreStop.Exec.Command`; empty: none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pre_stop: Vec<String>,
+}
+
+impl PodExtras {
+    pub fn is_empty(&self) -> bool {
+        self.init.is_empty()
+            && self.sidecars.is_empty()
+            && self.post_start.is_empty()
+            && self.pre_stop.is_empty()
+    }
+
+    /// Every container, init ones first.
+    pub fn containers(&self) -> impl Iterator<Item = &Container> {
+        self.init.iter().chain(&self.sidecars)
+    }
+
+    /// The extras of `spec` (the `ExtraPodSpec` of `JobSpecs[i]`, named `field` in errors).
+    pub fn from_spec(spec: Option<&ExtraPodSpec>, field: &str) -> Result<Self, Invalid> {
+        let Some(spec) = spec else {
+            return Ok(Self::default());
+        };
+        let containers = |list: &Option<Vec<ContainerSpec>>, name: &str| {
+            list.iter()
+                .flatten()
+                .enumerate()
+                .map(|(j, c)| container(c, &format!("{field}.{name}[{j}]")))
+                .collect::<Result<Vec<_>, _>>()
+        };
+        let hook = |command: Option<&Vec<String>>, name: &str| {
+            let argv: Vec<String> = command.cloned().unwrap_or_default();
+            if argv.first().is_some_and(|c| c.trim().is_empty()) {
+                return Err(Invalid::value(
+                    format!("{field}.Lifecycle.{name}.Exec.Command"),
+                    "its first word must name a program",
+                ));
+            }
+            Ok(argv)
+        };
+        let lifecycle = spec.lifecycle.as_ref();
+        let extras = PodExtras {
+            init: containers(&spec.init_containers, "InitContainers")?,
+            sidecars: containers(&spec.side_car_containers, "SideCarContainers")?,
+            post_start: hook(
+                lifecycle
+                    .and_then(|l| l.post_start.as_ref())
+                    .and_then(|h| h.exec.as_ref())
+                    .and_then(|e| e.command.as_ref()),
+                "PostStart",
+            )?,
+            pre_stop: hook(
+                lifecycle
+                    .and_then(|l| l.pre_stop.as_ref())
+                    .and_then(|h| h.exec.as_ref())
+                    .and_then(|e| e.command.as_ref()),
+                "PreStop",
+            )?,
+        };
+        let mut names: Vec<&str> = extras.containers().map(|c| c.name.as_str()).collect();
+        names.sort_unstable();
+        if let Some(twice) = names.windows(2).find(|w| w[0] == w[1]) {
+            return Err(Invalid::value(
+                format!("{field}.InitContainers"),
+                format!(
+                    "the container name \"{}\" is used twice in the pod",
+                    twice[0]
+                ),
+            ));
+        }
+        Ok(extras)
+    }
+}
+
+fn container(spec: &ContainerSpec, field: &str) -> Result<Container, Invalid> {
+    let name = spec.name.as_deref().unwrap_or_default();
+    if name.is_empty() {
+        return Err(Invalid::missing(format!("{field}.Name")));
+    }
+    let label = name.len() <= 63
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !name.starts_with('-')
+        && !name.ends_with('-');
+    if !label {
+        return Err(Invalid::value(
+            format!("{field}.Name"),
+            format!(
+                "must be a DNS label (lower-case letters, digits and '-', at most 63), got \"{name}\""
+            ),
+        ));
+    }
+    let argv: Vec<String> = spec
+        .command
+        .iter()
+        .flatten()
+        .chain(spec.args.iter().flatten())
+        .cloned()
+        .collect();
+    if argv.first().is_none_or(|c| c.trim().is_empty()) {
+        return Err(Invalid::value(
+            format!("{field}.Command"),
+            "a container needs a Command here: it runs on the host, where no image entrypoint applies",
+        ));
+    }
+    let workdir = spec.working_dir.clone().filter(|w| !w.is_empty());
+    if let Some(dir) = &workdir {
+        if !dir.starts_with('/') {
+            return Err(Invalid::value(
+                format!("{field}.WorkingDir"),
+                format!("must be an absolute path, got \"{dir}\""),
+            ));
+        }
+    }
+    let mut env = BTreeMap::new();
+    for (k, var) in spec.env.iter().flatten().enumerate() {
+        let name = var.name.as_deref().unwrap_or_default();
+        let valid = !name.is_empty()
+            && !name.starts_with(|c: char| c.is_ascii_digit())
+            && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+        if !valid {
+            return Err(Invalid::value(
+                format!("{field}.Env[{k}].Name"),
+                format!("must be a variable name (letters, digits, '_'), got \"{name}\""),
+            ));
+        }
+        env.insert(name.to_string(), var.value.clone().unwrap_or_default());
+    }
+    Ok(Container {
+        name: name.to_string(),
+        image: spec.image.clone().unwrap_or_default(),
+        argv,
+        workdir,
+        env,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn extra(json: serde_json::Value) -> Result<PodExtras, Invalid> {
+        let spec: ExtraPodSpec = serde_json::from_value(json).unwrap();
+        PodExtras::from_spec(Some(&spec), "JobSpecs[0].ExtraPodSpec")
+    }
+
+    #[test]
+    fn containers_and_hooks_are_read_in_order() {
+        let extras = extra(serde_json::json!({
+            "InitContainers": [
+                {"Name": "fetch", "Command": ["sh", "-c"], "Args": ["echo hi"],
+                 "Env": [{"Name": "A", "Value": "1"}]},
+                {"Name": "check", "Command": ["true"], "WorkingDir": "/tmp"}],
+            "SideCarContainers": [{"Name": "watch", "Command": ["sleep", "9"]}],
+            "Lifecycle": {"PreStop": {"Exec": {"Command": ["echo", "bye"]}}},
+        }))
+        .unwrap();
+        assert_eq!(extras.init[0].argv, ["sh", "-c", "echo hi"]);
+        assert_eq!(extras.init[0].env["A"], "1");
+        assert_eq!(extras.init[1].workdir.as_deref(), Some("/tmp"));
+        assert_eq!(extras.sidecars[0].name, "watch");
+        assert_eq!(extras.pre_stop, ["echo", "bye"]);
+        assert!(extras.post_start.is_empty());
+    }
+
+    #[test]
+    fn bad_containers_are_refused_naming_the_field() {
+        let field = |json| extra(json).unwrap_err().field().to_string();
+        assert_eq!(
+            field(serde_json::json!({"InitContainers": [{"Command": ["true"]}]})),
+            "JobSpecs[0].ExtraPodSpec.InitContainers[0].Name"
+        );
+        assert_eq!(
+            field(
+                serde_json::json!({"SideCarContainers": [{"Name": "Bad_Name", "Command": ["x"]}]})
+            ),
+            "JobSpecs[0].ExtraPodSpec.SideCarContainers[0].Name"
+        );
+        assert_eq!(
+            field(serde_json::json!({"InitContainers": [{"Name": "a", "Image": "busybox"}]})),
+            "JobSpecs[0].ExtraPodSpec.InitContainers[0].Command"
+        );
+        assert_eq!(
+            field(
+                serde_json::json!({"InitContainers": [{"Name": "a", "Command": ["x"]}],
+                                     "SideCarContainers": [{"Name": "a", "Command": ["y"]}]})
+            ),
+            "JobSpecs[0].ExtraPodSpec.InitContainers"
+        );
+        assert_eq!(
+            field(
+                serde_json::json!({"InitContainers": [{"Name": "a", "Command": ["x"], "WorkingDir": "rel"}]})
+            ),
+            "JobSpecs[0].ExtraPodSpec.InitContainers[0].WorkingDir"
+        );
+    }
+}
