@@ -73,6 +73,8 @@ echo mine > mine.txt && echo "own work dir writable""#,
     let snoop = server.create_job_as(&bob, job("bob", &probe)).await;
     let done = finished(&server, &snoop, Duration::from_secs(90)).await;
     server.stop_job(&secret).await;
+    let stopped = finished(&server, &secret, Duration::from_secs(60)).await;
+    assert_eq!(stopped["Status"], "Stopped", "{stopped}");
     let seen = server
         .logs(&snoop, &format!("{snoop}-worker-0"), "")
         .await
