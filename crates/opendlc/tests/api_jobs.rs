@@ -465,3 +465,65 @@ async fn fields_without_an_effect_here_are_named_in_the_jobs_events() {
         "every note says why: {notes:?}"
     );
 }
+
+/// GetJob fills what PAI's answer has about where and how the pods run: each pod's `PodIps`,
+/// per role `JobReplicaStatuses` and `RoleSystemEnvs`, and `ClusterId`; a ListJobs entry
+/// carries the job's DataSources and CodeSource like GetJob.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn get_job_says_where_each_role_runs_and_with_which_system_environment() {
+    let server = TestServer::start().await;
+    let data = server.scratch().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let mut body = pytorch_job(
+        "roles",
+        &[("Master", 1), ("Worker", 2)],
+        "touch ready-$RANK; sleep 30",
+    );
+    body["DataSources"] = json!([{"Uri": data.display().to_string(), "MountPath": "/mnt/data"}]);
+    let job_id = server.create_job(body).await;
+    let job = server
+        .wait_job(&job_id, Duration::from_secs(30), |j| {
+            j["JobReplicaStatuses"]
+                .as_array()
+                .is_some_and(|r| r.iter().all(|r| r["Active"] == r["EstimatedPodCount"]))
+        })
+        .await;
+    let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    assert_eq!(job["ClusterId"], hostname.trim(), "{job}");
+    let replicas = job["JobReplicaStatuses"].as_array().unwrap();
+    let worker = replicas.iter().find(|r| r["Type"] == "Worker").unwrap();
+    assert_eq!(
+        (
+            &worker["EstimatedPodCount"],
+            &worker["Active"],
+            &worker["Queuing"]
+        ),
+        (&json!(2), &json!(2), &json!(0)),
+        "{worker}"
+    );
+    let envs = &job["RoleSystemEnvs"]["Worker"];
+    assert_eq!(envs["WORLD_SIZE"], "3", "{envs}");
+    assert_eq!(envs["MASTER_ADDR"], "127.0.0.1", "{envs}");
+    assert!(
+        envs.get("RANK").is_none(),
+        "per-pod variables are left out: {envs}"
+    );
+    for pod in job["Pods"].as_array().unwrap() {
+        assert_eq!(
+            pod["PodIps"],
+            json!([{"InterfaceName": "lo", "Ip": "127.0.0.1"}]),
+            "{pod}"
+        );
+    }
+    let list = server.ok("GET", "/api/v1/jobs?PageSize=100", None).await;
+    let item = list["Jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|j| j["JobId"] == job_id.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(item["DataSources"][0]["MountPath"], "/mnt/data", "{item}");
+    assert_eq!(item["ClusterId"], hostname.trim());
+    server.stop_job(&job_id).await;
+}

@@ -282,6 +282,13 @@ impl Server {
             config.cpu_overcommit,
         )?;
         let on_slurm = config.slurm.is_some();
+        let cluster_id = if on_slurm {
+            opendlc_runtime::slurm::cli::cluster_name()
+                .await
+                .unwrap_or_else(|| "slurm".into())
+        } else {
+            node_name()
+        };
         if on_slurm && config.capacity_file.is_none() {
             // Slurm places the pods: the opendlc scheduler admits every job and Slurm decides
             // when and where it runs (docs/SLURM.md). A capacity file still applies quotas.
@@ -361,6 +368,7 @@ impl Server {
             tensorboards,
             web_terminals,
             on_slurm,
+            cluster_id,
             scheme: http,
             log_streams: LogStreams::default(),
         };

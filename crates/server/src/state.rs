@@ -34,6 +34,8 @@ pub struct AppState {
     pub web_terminals: Arc<WebTerminals>,
     /// Whether pods run on Slurm (`--runtime slurm`): only then is a SlurmJob accepted.
     pub on_slurm: bool,
+    /// GetJob's `ClusterId`: the Slurm cluster's name, or this host's for the local runtime.
+    pub cluster_id: String,
     /// `http`, or `https` when the server speaks TLS: the scheme of the links it hands out.
     pub scheme: &'static str,
     /// The followed log streams at work.

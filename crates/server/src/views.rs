@@ -4,13 +4,16 @@
 
 use opendlc_api::{
     GetJobResponseBody, GetJobResponseBodyPods, GetJobResponseBodyPodsHistoryPods,
-    GetJobResponseBodyRestartRecord, JobItem, JobSettings, StatusTransitionItem,
+    GetJobResponseBodyRestartRecord, JobItem, JobReplicaStatus, JobSettings, PodNetworkInterface,
+    ResourceConfig, StatusTransitionItem,
 };
+use opendlc_core::env_contract::plan_job;
 use opendlc_core::secrets;
+use opendlc_core::status::PodStatus;
 use opendlc_core::time::{format_wire, now_millis, Millis};
 use opendlc_core::{Job, JobStatus, Pod, StatusPeriod};
 use opendlc_store::{Store, StoreError};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 fn wire_time(ms: Option<Millis>) -> Option<String> {
     ms.map(format_wire)
@@ -48,6 +51,13 @@ fn pod_view(
         status: Some(pod.status.to_string()),
         sub_status: Some(sub_status(pod).into()),
         ip: pod.ip.clone(),
+        pod_ips: pod.ip.as_ref().map(|ip| {
+            vec![PodNetworkInterface {
+                // The local runtime's pods share the host's loopback; elsewhere the node's.
+                interface_name: (ip == "127.0.0.1").then(|| "lo".to_string()),
+                ip: Some(ip.clone()),
+            }]
+        }),
         node_name: pod.node_name.clone(),
         resource_type: Some("ECS".into()),
         gmt_create_time: wire_time(Some(pod.created)),
@@ -151,6 +161,7 @@ pub fn job_view(
     history: &[StatusPeriod],
     request_id: &str,
     names: &Names,
+    cluster_id: &str,
 ) -> GetJobResponseBody {
     let job = &secrets::redacted(job);
     let r = &job.request;
@@ -171,7 +182,7 @@ pub fn job_view(
         resource_id: Some(job.resource_id.clone()),
         resource_type: Some("ECS".into()),
         resource_level: Some("L0".into()),
-        cluster_id: Some("local".into()),
+        cluster_id: Some(cluster_id.to_string()),
         job_specs: r.job_specs.clone(),
         user_command: Some(job.user_command.clone()),
         envs: Some(job.envs.clone()),
@@ -200,11 +211,76 @@ pub fn job_view(
         request_gpu: Some(f64::from(total.gpu)),
         request_memory: Some(total.memory_mib as f64 / 1024.0),
         enabled_debugger: Some(false),
+        job_replica_statuses: (!pods.is_empty()).then(|| replica_statuses(job, pods)),
+        role_system_envs: (!pods.is_empty()).then(|| role_system_envs(job, pods)),
         pods: Some(pods_view(pods)),
         restart_record: Some(restart_record_view(history)),
         status_history: Some(status_history_view(history)),
         ..Default::default()
     }
+}
+
+/// Per role: its pods (`EstimatedPodCount`), how many run (`Active`), how many wait to start
+/// (`Queuing`) and how many have left the queue (`Dequeued`), and what each asks for.
+fn replica_statuses(job: &Job, pods: &[Pod]) -> Vec<JobReplicaStatus> {
+    job.roles
+        .iter()
+        .map(|role| {
+            let current = pods.iter().filter(|p| p.current && p.role == role.role);
+            let count = |keep: fn(&PodStatus) -> bool| {
+                current.clone().filter(|p| keep(&p.status)).count() as i64
+            };
+            let queuing = count(|s| *s == PodStatus::Pending);
+            let r = role.resources;
+            JobReplicaStatus {
+                r#type: Some(role.role.to_string()),
+                active: Some(count(|s| *s == PodStatus::Running)),
+                estimated_pod_count: Some(i64::from(role.pod_count)),
+                estimated_resource_config: Some(ResourceConfig {
+                    cpu: Some(opendlc_core::resources::format_cpu(r.cpu_milli)),
+                    memory: Some(opendlc_core::resources::format_memory(r.memory_mib)),
+                    gpu: Some(r.gpu.to_string()),
+                    ..Default::default()
+                }),
+                queuing: Some(queuing),
+                dequeued: Some(current.count() as i64 - queuing),
+                ..Default::default()
+            }
+        })
+        .collect()
+}
+
+/// Per role (its JobSpec's Type): the system environment every pod of the role gets alike
+/// (the env contract: MASTER_ADDR, WORLD_SIZE, TF_CONFIG's cluster, …; per-pod ones such as
+/// RANK are left out), addresses as the pods were placed.
+fn role_system_envs(job: &Job, pods: &[Pod]) -> BTreeMap<String, serde_json::Value> {
+    let ip_of = |pod_id: &str| {
+        pods.iter()
+            .find(|p| p.current && p.pod_id == pod_id)
+            .and_then(|p| p.ip.clone())
+            .unwrap_or_default()
+    };
+    let plans = plan_job(job);
+    let mut out = BTreeMap::new();
+    for role in &job.roles {
+        let mut role_plans = plans.iter().filter(|p| p.role == role.role);
+        let Some(first) = role_plans.next() else {
+            continue;
+        };
+        let mut common: BTreeMap<String, String> = first
+            .env
+            .iter()
+            .map(|(k, v)| (k.clone(), v.resolve(ip_of)))
+            .collect();
+        for plan in role_plans {
+            common.retain(|k, v| plan.env.get(k).map(|e| e.resolve(ip_of)).as_ref() == Some(v));
+        }
+        out.insert(
+            role.role.to_string(),
+            serde_json::to_value(common).unwrap_or_default(),
+        );
+    }
+    out
 }
 
 /// `"used/max"`, as PAI writes it.
@@ -241,7 +317,7 @@ fn restart_record_view(history: &[StatusPeriod]) -> Vec<GetJobResponseBodyRestar
 }
 
 /// A ListJobs entry: the job without its pods' details.
-pub fn job_item(job: &Job, names: &Names) -> JobItem {
+pub fn job_item(job: &Job, names: &Names, cluster_id: &str) -> JobItem {
     let job = &secrets::redacted(job);
     let r = &job.request;
     let total = job.total_resources();
@@ -259,7 +335,14 @@ pub fn job_item(job: &Job, names: &Names) -> JobItem {
         resource_id: Some(job.resource_id.clone()),
         resource_type: Some("ECS".into()),
         resource_level: Some("L0".into()),
+        cluster_id: Some(cluster_id.to_string()),
         job_specs: r.job_specs.clone(),
+        data_sources: r.data_sources.as_ref().map(convert),
+        code_source: r.code_source.as_ref().map(convert),
+        user_vpc: r.user_vpc.as_ref().map(convert),
+        credential_config: r.credential_config.clone(),
+        elastic_spec: r.elastic_spec.as_ref().map(convert),
+        scheduling_strategy: r.scheduling_strategy.clone(),
         user_command: Some(job.user_command.clone()),
         envs: Some(job.envs.clone()),
         thirdparty_libs: r.thirdparty_libs.clone(),

@@ -57,6 +57,25 @@ fn failure(program: &str, output: &std::process::Output) -> RuntimeError {
     ))
 }
 
+/// The cluster's name (`ClusterName` of `scontrol show config`), if the cluster answers.
+pub async fn cluster_name() -> Option<String> {
+    let output = run("scontrol", &["show", "config"]).await.ok()?;
+    if !output.status.success() {
+        return None;
+    }
+    parse_cluster_name(&String::from_utf8_lossy(&output.stdout))
+}
+
+/// `ClusterName              = opendlc` among the configuration's lines.
+pub fn parse_cluster_name(config: &str) -> Option<String> {
+    config.lines().find_map(|line| {
+        let (key, value) = line.split_once('=')?;
+        (key.trim() == "ClusterName")
+            .then(|| value.trim().to_string())
+            .filter(|v| !v.is_empty())
+    })
+}
+
 /// Submits a batch script, as the account `owner` (uid, gid) when given (the server is root);
 /// returns the Slurm job id.
 pub async fn sbatch(script: &Path, owner: Option<(u32, u32)>) -> Result<String, RuntimeError> {
@@ -192,6 +211,13 @@ pub async fn stop(slurm_job_id: &str, batch_step: bool) -> Result<(), RuntimeErr
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_cluster_name_is_read_from_the_configuration() {
+        let config = "Configuration data as of 2026-12-02T04:08:00\nAuthType                = auth/munge\nClusterName             = opendlc\n";
+        assert_eq!(parse_cluster_name(config).as_deref(), Some("opendlc"));
+        assert_eq!(parse_cluster_name("AuthType = x\n"), None);
+    }
 
     #[test]
     fn sbatch_ids_parse() {

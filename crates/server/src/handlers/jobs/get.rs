@@ -27,7 +27,14 @@ pub fn get(state: &AppState, request: &ApiRequest) -> Result<Response, ApiError>
         (Vec::new(), Vec::new())
     };
     let names = Names::for_job(&state.store, &job)?;
-    let mut view = job_view(&job, &pods, &history, &request.request_id, &names);
+    let mut view = job_view(
+        &job,
+        &pods,
+        &history,
+        &request.request_id,
+        &names,
+        &state.cluster_id,
+    );
     let wait = (job.status == JobStatus::Queuing)
         .then(|| state.engine.wait_of(&job.job_id))
         .flatten();

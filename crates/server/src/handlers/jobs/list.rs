@@ -22,7 +22,11 @@ pub fn list(state: &AppState, request: &ApiRequest) -> Result<Response, ApiError
     let names = Names::load(&state.store)?;
     ok(&ListJobsResponseBody {
         request_id: Some(request.request_id.clone()),
-        jobs: Some(jobs.iter().map(|job| job_item(job, &names)).collect()),
+        jobs: Some(
+            jobs.iter()
+                .map(|job| job_item(job, &names, &state.cluster_id))
+                .collect(),
+        ),
         total_count: Some(total as i64),
     })
 }
