@@ -14,7 +14,7 @@ use crate::error::Invalid;
 /// One container other than the pod's main one.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Container {
-    /// Unique in the pod; names its log (GetPodLogs `ContainerName`).
+    /// Unique in the pod; names its log (GetPodLogs `Containers`).
     pub name: String,
     /// Recorded; on a host the container runs there, like a pod without a container engine.
     #[serde(default, skip_serializing_if = "String::is_empty")]

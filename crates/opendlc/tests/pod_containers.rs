@@ -52,25 +52,39 @@ async fn init_containers_run_in_order_before_the_command() {
     let pod = format!("{job_id}-worker-0");
     assert_eq!(server.logs(&job_id, &pod, "").await, ["main sees one two"]);
     assert_eq!(
-        server.logs(&job_id, &pod, "ContainerName=first").await,
+        server.logs(&job_id, &pod, "Containers=first").await,
         ["first says hi"]
     );
     assert!(server
-        .logs(&job_id, &pod, "ContainerName=second")
+        .logs(&job_id, &pod, "Containers=second")
         .await
         .is_empty());
+    // Several at once (the SDK's comma list), and what the pod has.
+    let both = server
+        .ok(
+            "GET",
+            &format!("/api/v1/jobs/{job_id}/pods/{pod}/logs?Containers=first,main"),
+            None,
+        )
+        .await;
+    assert_eq!(both["Logs"], json!(["first says hi", "main sees one two"]));
+    assert_eq!(both["Containers"], "first,main");
+    assert_eq!(
+        both["ContainerInfo"],
+        json!({"MainContainer": "main", "SidecarContainers": []})
+    );
     // A container the pod does not have is named in the error, with those it has.
     let (status, error) = server
         .call(
             "GET",
-            &format!("/api/v1/jobs/{job_id}/pods/{pod}/logs?ContainerName=third"),
+            &format!("/api/v1/jobs/{job_id}/pods/{pod}/logs?Containers=third"),
             None,
         )
         .await;
     assert_eq!(status, 400, "{error}");
     let message = error["Message"].as_str().unwrap();
     assert!(
-        message.contains("ContainerName") && message.contains("first, second"),
+        message.contains("Containers") && message.contains("main, first, second"),
         "{message}"
     );
 }
@@ -91,7 +105,7 @@ async fn a_failing_init_container_fails_the_pod_with_its_code_and_log() {
     assert_eq!(job["Status"], "Failed", "{job}");
     let pod = format!("{job_id}-worker-0");
     assert_eq!(
-        server.logs(&job_id, &pod, "ContainerName=broken").await,
+        server.logs(&job_id, &pod, "Containers=broken").await,
         ["cannot fetch"]
     );
     let main = server.logs(&job_id, &pod, "").await;
@@ -139,7 +153,7 @@ async fn a_sidecar_runs_beside_the_command_and_is_stopped_when_it_ends() {
     let pod = format!("{job_id}-worker-0");
     assert_eq!(server.logs(&job_id, &pod, "").await, ["main done"]);
     assert_eq!(
-        server.logs(&job_id, &pod, "ContainerName=watcher").await,
+        server.logs(&job_id, &pod, "Containers=watcher").await,
         ["watching", "watcher stopped"]
     );
 }

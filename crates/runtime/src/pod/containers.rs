@@ -6,7 +6,7 @@
 //!    (the pod log says which; its own log has its output);
 //! 2. the sidecars, then the main command (`/bin/sh -c`), each in a process group of its own;
 //!    the main command's output is the pod log (this process's stdout and stderr), each other
-//!    container's goes to `<pod dir>/containers/<name>.log` (GetPodLogs `ContainerName`);
+//!    container's goes to `<pod dir>/containers/<name>.log` (GetPodLogs `Containers`);
 //! 3. `PostStart` once the main command has started (its output in the pod log); if it fails,
 //!    the main command is stopped and the pod fails with the hook's exit code;
 //! 4. asked to stop (the shim's SIGTERM reaches this process's group only): `PreStop` first,
@@ -97,7 +97,7 @@ pub fn main(spec_file: &Path) -> i32 {
             Ok(code) => {
                 eprintln!(
                     "opendlc: init container {} exited with code {code}; the pod ends \
-                     (its output: GetPodLogs ContainerName={})",
+                     (its output: GetPodLogs Containers={})",
                     container.name, container.name
                 );
                 return code;

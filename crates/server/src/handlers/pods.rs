@@ -4,7 +4,7 @@ use axum::http::header::CONTENT_DISPOSITION;
 use axum::http::HeaderValue;
 use axum::response::Response;
 use opendlc_api::{
-    ErrorCode, GetPodEventsRequest, GetPodEventsResponseBody, GetPodLogsRequest,
+    ContainerInfo, ErrorCode, GetPodEventsRequest, GetPodEventsResponseBody, GetPodLogsRequest,
     GetPodLogsResponseBody,
 };
 use opendlc_core::Pod;
@@ -58,22 +58,30 @@ pub fn logs(state: &AppState, request: &ApiRequest) -> Result<Response, ApiError
         until: query::time(&q.end_time, "EndTime")?.map(opendlc_core::time::to_datetime),
     };
     let pod_dir = state.jobs_dir.pod(job_id, &pod.pod_uid);
-    let path = match container_name(request) {
-        None => pod_dir.join(opendlc_runtime::LOG_FILE),
-        Some(name) => {
-            check_container(state, job_id, &pod, name)?;
+    let containers = Containers::of(state, job_id, &pod)?;
+    let wanted = containers.wanted(q.containers.as_deref())?;
+    let mut lines = Vec::new();
+    for name in &wanted {
+        let path = if name == MAIN_CONTAINER {
+            pod_dir.join(opendlc_runtime::LOG_FILE)
+        } else {
             opendlc_runtime::pod::containers::log_path(&pod_dir, name)
-        }
-    };
-    let lines =
-        read_log(&path, &log_query).map_err(|e| ApiError::internal("read the pod's log", e))?;
+        };
+        lines.extend(
+            read_log(&path, &log_query).map_err(|e| ApiError::internal("read the pod's log", e))?,
+        );
+    }
     let mut response = ok(&GetPodLogsResponseBody {
         request_id: Some(request.request_id.clone()),
         job_id: Some(job_id.to_string()),
         pod_id: Some(pod_id.to_string()),
         pod_uid: Some(pod.pod_uid.clone()),
         logs: Some(lines),
-        ..Default::default()
+        containers: Some(wanted.join(",")),
+        container_info: Some(ContainerInfo {
+            main_container: Some(MAIN_CONTAINER.into()),
+            sidecar_containers: Some(containers.sidecars),
+        }),
     })?;
     if download {
         let disposition = format!("attachment; filename=\"{pod_id}.log.json\"");
@@ -84,38 +92,65 @@ pub fn logs(state: &AppState, request: &ApiRequest) -> Result<Response, ApiError
     Ok(response)
 }
 
-/// `ContainerName` (an extension): one of the pod's init containers or sidecars instead of
-/// its main command.
-fn container_name(request: &ApiRequest) -> Option<&str> {
-    request
-        .query
-        .iter()
-        .find(|(k, _)| k == "ContainerName")
-        .map(|(_, v)| v.as_str())
-        .filter(|v| !v.is_empty())
+/// What GetPodLogs calls the pod's main command (its `ContainerInfo.MainContainer`).
+pub const MAIN_CONTAINER: &str = "main";
+
+/// The containers of a pod besides its main command (its role's ExtraPodSpec).
+struct Containers {
+    init: Vec<String>,
+    sidecars: Vec<String>,
 }
 
-fn check_container(state: &AppState, job_id: &str, pod: &Pod, name: &str) -> Result<(), ApiError> {
-    let job = state.store.get_job(job_id)?;
-    let names: Vec<&str> = job
-        .roles
-        .iter()
-        .filter(|r| r.role == pod.role)
-        .flat_map(|r| r.extras.containers())
-        .map(|c| c.name.as_str())
-        .collect();
-    if names.contains(&name) {
-        return Ok(());
+impl Containers {
+    fn of(state: &AppState, job_id: &str, pod: &Pod) -> Result<Self, ApiError> {
+        let job = state.store.get_job(job_id)?;
+        let extras = job
+            .roles
+            .iter()
+            .find(|r| r.role == pod.role)
+            .map(|r| &r.extras);
+        let names = |list: &[opendlc_core::containers::Container]| -> Vec<String> {
+            list.iter().map(|c| c.name.clone()).collect()
+        };
+        Ok(Containers {
+            init: extras.map(|e| names(&e.init)).unwrap_or_default(),
+            sidecars: extras.map(|e| names(&e.sidecars)).unwrap_or_default(),
+        })
     }
-    let has = if names.is_empty() {
-        "it has none besides its main one".to_string()
-    } else {
-        format!("it has {}", names.join(", "))
-    };
-    Err(ApiError::invalid(
-        "ContainerName",
-        format!("the pod {} has no container \"{name}\"; {has}", pod.pod_id),
-    ))
+
+    /// The containers `Containers` names (comma-separated; the main one when empty), each
+    /// checked.
+    fn wanted(&self, asked: Option<&str>) -> Result<Vec<String>, ApiError> {
+        let asked: Vec<&str> = asked
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .collect();
+        if asked.is_empty() {
+            return Ok(vec![MAIN_CONTAINER.to_string()]);
+        }
+        let known: Vec<&str> = std::iter::once(MAIN_CONTAINER)
+            .chain(self.init.iter().map(String::as_str))
+            .chain(self.sidecars.iter().map(String::as_str))
+            .collect();
+        asked
+            .into_iter()
+            .map(|name| {
+                if known.contains(&name) {
+                    Ok(name.to_string())
+                } else {
+                    Err(ApiError::invalid(
+                        "Containers",
+                        format!(
+                            "the pod has no container \"{name}\"; it has {}",
+                            known.join(", ")
+                        ),
+                    ))
+                }
+            })
+            .collect()
+    }
 }
 
 pub fn events(state: &AppState, request: &ApiRequest) -> Result<Response, ApiError> {
