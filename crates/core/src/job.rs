@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::job_type::{JobType, Role};
+use crate::monitoring::ErrorMonitoring;
 use crate::resources::Resources;
+use crate::restart::RestartPolicy;
 use crate::status::{JobStatus, PodStatus};
 use crate::time::Millis;
 
@@ -22,7 +24,7 @@ pub struct RoleSpec {
     /// still run or even fail.
     pub considered_in_success: bool,
     #[serde(default)]
-    pub restart_policy: crate::restart::RestartPolicy,
+    pub restart_policy: RestartPolicy,
     /// Roles whose pods must reach a phase before these start.
     #[serde(default)]
     pub startup_dependencies: Vec<crate::startup::StartupDependency>,
@@ -110,20 +112,62 @@ impl Job {
         }
     }
 
+    /// What `Settings.ErrorMonitoringArgs` asks for (checked at submission; a job stored by an
+    /// older version with flags read differently then gets the defaults).
+    pub fn error_monitoring(&self) -> ErrorMonitoring {
+        let settings = self.request.settings.as_ref();
+        ErrorMonitoring::parse(settings.and_then(|s| s.error_monitoring_args.as_deref()))
+            .unwrap_or_default()
+    }
+
+    /// Whether PAI's fault-tolerance monitor is asked for (`EnableErrorMonitoringInAIMaster`):
+    /// what turns on the monitor's job restarts and hang detections.
+    fn monitored(&self) -> bool {
+        self.request
+            .settings
+            .as_ref()
+            .and_then(|s| s.enable_error_monitoring_in_ai_master)
+            == Some(true)
+    }
+
     /// How many times the job's pods may be restarted (`RestartTimes` "n/max").
     pub fn max_restarts(&self) -> u32 {
-        let settings = self.request.settings.as_ref();
-        crate::restart::max_restarts(settings.and_then(|s| s.error_monitoring_args.as_deref()))
+        self.error_monitoring().max_restarts
     }
 
     /// With hang detection on (`EnableErrorMonitoringInAIMaster` and
-    /// `--enable-job-hang-detection` in `ErrorMonitoringArgs`): how long the pods may stay silent.
+    /// `--enable-job-hang-detection` or `--enable-log-hang-detection`): how long the pods may
+    /// stay silent.
     pub fn hang_interval_secs(&self) -> Option<u64> {
-        let settings = self.request.settings.as_ref()?;
-        if settings.enable_error_monitoring_in_ai_master != Some(true) {
-            return None;
+        self.monitored()
+            .then(|| self.error_monitoring().hang_interval)
+            .flatten()
+    }
+
+    /// With exit hang detection on (`EnableErrorMonitoringInAIMaster` and
+    /// `--enable-job-exit-hang-detection`): how long the others may run on once a pod ended.
+    pub fn exit_hang_interval_secs(&self) -> Option<u64> {
+        self.monitored()
+            .then(|| self.error_monitoring().exit_hang_interval)
+            .flatten()
+    }
+
+    /// The restart policy of `role`'s pods: its JobSpec's, except that the monitor's job
+    /// restart (`--enable-job-restart=True`) makes a failure restart the job where it says
+    /// Never.
+    pub fn restart_policy_of(&self, role: Role) -> RestartPolicy {
+        let policy = self
+            .roles
+            .iter()
+            .find(|r| r.role == role)
+            .map(|r| r.restart_policy)
+            .unwrap_or_default();
+        if policy == RestartPolicy::Never && self.monitored() && self.error_monitoring().job_restart
+        {
+            RestartPolicy::OnFailure
+        } else {
+            policy
         }
-        crate::restart::hang_interval_secs(settings.error_monitoring_args.as_deref())
     }
 
     /// The command of `role`'s pods: the role's own (its JobSpec's UserCommand), else the

@@ -13,6 +13,7 @@ pub mod ids;
 pub mod job;
 pub mod job_type;
 pub mod metrics;
+pub mod monitoring;
 pub mod resources;
 pub mod status;
 pub mod tensorboard;

@@ -8,8 +8,8 @@
 //! | ExitCode  | a retryable exit: 130 (SIGINT), 137 (SIGKILL), 143 (SIGTERM), 138 (SIGUSR1), or a lost pod; every other code is permanent (1, 2, 126, 127, 128, 139 and the rest) |
 //!
 //! A restart restarts the whole gang: ranks cannot rejoin a torch/NCCL world alone. The job's
-//! budget is `Settings.ErrorMonitoringArgs`' `--max-num-of-job-restart=N` (PAI's AIMaster flag),
-//! else [`DEFAULT_MAX_RESTARTS`].
+//! budget and PAI's job-level fault tolerance come from `Settings.ErrorMonitoringArgs`
+//! ([`crate::monitoring`]).
 
 use crate::status::string_enum;
 
@@ -25,8 +25,6 @@ impl Default for RestartPolicy {
         RestartPolicy::Never
     }
 }
-
-pub const DEFAULT_MAX_RESTARTS: u32 = 3;
 
 /// Exit codes worth another try under `ExitCode`: interrupted or killed from outside.
 const RETRYABLE_EXIT_CODES: &[i32] = &[130, 137, 143, 138];
@@ -52,41 +50,6 @@ impl RestartPolicy {
             (RestartPolicy::ExitCode, PodEnd::Succeeded) => false,
         }
     }
-}
-
-/// The hang interval PAI's AIMaster uses when `--job-hang-interval` is not given.
-pub const DEFAULT_HANG_INTERVAL_SECS: u64 = 1800;
-
-/// The value of `--name=V` or `--name V` in `ErrorMonitoringArgs`; `Some("")` for a bare flag.
-fn arg<'a>(args: Option<&'a str>, name: &str) -> Option<&'a str> {
-    let mut words = args.unwrap_or_default().split_whitespace().peekable();
-    while let Some(word) = words.next() {
-        match word.strip_prefix(name) {
-            Some(rest) if rest.starts_with('=') => return Some(&rest[1..]),
-            Some("") => return Some(words.next_if(|w| !w.starts_with("--")).unwrap_or("")),
-            _ => {}
-        }
-    }
-    None
-}
-
-/// The restart budget from `ErrorMonitoringArgs` (`--max-num-of-job-restart=N` or `… N`).
-pub fn max_restarts(error_monitoring_args: Option<&str>) -> u32 {
-    arg(error_monitoring_args, "--max-num-of-job-restart")
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(DEFAULT_MAX_RESTARTS)
-}
-
-/// With `--enable-job-hang-detection` (bare, `=True` or `=true`): seconds without log output
-/// from any pod after which the job counts as hung (`--job-hang-interval`, default 1800).
-pub fn hang_interval_secs(error_monitoring_args: Option<&str>) -> Option<u64> {
-    let enabled = arg(error_monitoring_args, "--enable-job-hang-detection")
-        .is_some_and(|v| v.is_empty() || v.eq_ignore_ascii_case("true"));
-    enabled.then(|| {
-        arg(error_monitoring_args, "--job-hang-interval")
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(DEFAULT_HANG_INTERVAL_SECS)
-    })
 }
 
 #[cfg(test)]
@@ -117,19 +80,5 @@ mod tests {
         assert!(RestartPolicy::OnFailure.restarts_after(PodEnd::Exited(1)));
         assert!(!RestartPolicy::OnFailure.restarts_after(PodEnd::Succeeded));
         assert!(RestartPolicy::Always.restarts_after(PodEnd::Succeeded));
-    }
-
-    #[test]
-    fn the_budget_comes_from_error_monitoring_args() {
-        assert_eq!(max_restarts(None), DEFAULT_MAX_RESTARTS);
-        assert_eq!(
-            max_restarts(Some("--enable-job-restart=True --max-num-of-job-restart=5")),
-            5
-        );
-        assert_eq!(max_restarts(Some("--max-num-of-job-restart 0")), 0);
-        assert_eq!(
-            max_restarts(Some("--max-num-of-job-restart=lots")),
-            DEFAULT_MAX_RESTARTS
-        );
     }
 }

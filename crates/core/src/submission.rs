@@ -109,7 +109,7 @@ pub fn validate_create(req: &CreateJobRequest, ctx: &SubmitContext<'_>) -> Resul
         Some((resource_id, *limit))
     };
     let envs = validate_envs(req)?;
-    validate_sanity_args(req)?;
+    validate_settings_args(req)?;
     crate::reservation::validate(req.settings.as_ref())?;
     job_type.framework().validate(req, &roles)?;
     crate::sources::validate(req)?;
@@ -231,7 +231,9 @@ fn validate_priority(priority: Option<i64>) -> Result<u8, Invalid> {
     }
 }
 
-fn validate_sanity_args(req: &CreateJobRequest) -> Result<(), Invalid> {
+/// The flag strings of `Settings` (SanityCheckArgs, ErrorMonitoringArgs): unknown flags and
+/// bad values are refused, naming them.
+fn validate_settings_args(req: &CreateJobRequest) -> Result<(), Invalid> {
     let Some(settings) = req.settings.as_ref() else {
         return Ok(());
     };
@@ -239,6 +241,8 @@ fn validate_sanity_args(req: &CreateJobRequest) -> Result<(), Invalid> {
         crate::sanity::parse_args(args)
             .map_err(|e| Invalid::value("Settings.SanityCheckArgs", e.to_string()))?;
     }
+    crate::monitoring::ErrorMonitoring::parse(settings.error_monitoring_args.as_deref())
+        .map_err(|e| Invalid::value("Settings.ErrorMonitoringArgs", e))?;
     Ok(())
 }
 

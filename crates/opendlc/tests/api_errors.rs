@@ -60,6 +60,16 @@ async fn create_job_validates_every_field() {
             "JobType",
         ),
         (json!({"JobType": "SlurmJob"}), "InvalidParameter", "Slurm"),
+        (
+            json!({"Settings": {"ErrorMonitoringArgs": "--enable-job-restrat=True"}}),
+            "InvalidParameter",
+            "Settings.ErrorMonitoringArgs: unknown flag --enable-job-restrat",
+        ),
+        (
+            json!({"Settings": {"ErrorMonitoringArgs": "--job-hang-interval=soon"}}),
+            "InvalidParameter",
+            "--job-hang-interval takes a whole number",
+        ),
         (json!({"JobSpecs": []}), "MissingParameter", "JobSpecs"),
         (
             json!({"JobSpecs": [{"Type": "PS", "PodCount": 1}]}),

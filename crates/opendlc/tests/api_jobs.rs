@@ -429,6 +429,7 @@ async fn fields_without_an_effect_here_are_named_in_the_jobs_events() {
     body["JobSpecs"][1]["ResourceConfig"]["GPUType"] = json!("A10");
     body["JobSpecs"][1]["ExtraPodSpec"] = json!({"PodLabels": {"team": "a"}});
     body["UserVpc"] = json!({"VpcId": "vpc-1"});
+    body["Settings"] = json!({"ErrorMonitoringArgs": "--job-execution-mode=Async"});
     let job_id = server.create_job(body).await;
     let events = server
         .ok("GET", &format!("/api/v1/jobs/{job_id}/events"), None)
@@ -463,6 +464,14 @@ async fn fields_without_an_effect_here_are_named_in_the_jobs_events() {
     assert!(
         notes.iter().all(|n| !n.ends_with("here: ")),
         "every note says why: {notes:?}"
+    );
+    // A flag value that does less here than on PAI is noted too.
+    assert!(
+        events["Events"].as_array().unwrap().iter().any(|e| e
+            .as_str()
+            .unwrap()
+            .contains("--job-execution-mode=Async: a failure restarts the whole gang")),
+        "{events}"
     );
 }
 

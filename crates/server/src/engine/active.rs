@@ -228,7 +228,7 @@ impl ActiveJob {
                     exit_code: p.exit_code,
                     reason: p.reason.as_deref(),
                     finished: p.finished,
-                    policy: role.map(|r| r.restart_policy).unwrap_or_default(),
+                    policy: self.job.restart_policy_of(p.role),
                     end: pod_end(p),
                 }
             })

@@ -427,18 +427,37 @@ impl Engine {
     }
 
     /// Hang detection: a running job whose pods all stayed silent (no log output) for its hang
-    /// interval is restarted, or failed once its restart budget is spent.
+    /// interval, or whose other pods ran on for its exit hang interval after one ended, is
+    /// restarted, or failed once its restart budget is spent.
     fn detect_hangs(&mut self) {
         let now = self.clock.now();
         let mut hung = Vec::new();
         for (job_id, active) in &self.active {
-            let Some(interval) = active.job.hang_interval_secs() else {
-                continue;
-            };
             let healthy = matches!(active.phase, Phase::Live { fault: None, .. });
             if active.status != JobStatus::Running || !healthy {
                 continue;
             }
+            if let Some(interval) = active.job.exit_hang_interval_secs() {
+                let first_end = active
+                    .pods()
+                    .filter(|p| p.status.is_terminal())
+                    .filter_map(|p| p.finished.map(|at| (at, p.pod_id.clone())))
+                    .min();
+                let others_run = active.pods().any(|p| !p.status.is_terminal());
+                if let Some((ended, pod_id)) = first_end.filter(|_| others_run) {
+                    if now - ended > interval as i64 * 1000 {
+                        let message = format!(
+                            "Pod {pod_id} ended {interval} s ago and the others still run \
+                             (exit hang detection)."
+                        );
+                        hung.push((job_id.to_string(), message));
+                        continue;
+                    }
+                }
+            }
+            let Some(interval) = active.job.hang_interval_secs() else {
+                continue;
+            };
             let last_output = active
                 .pods()
                 .filter_map(|p| {
@@ -454,11 +473,12 @@ impl Engine {
                 .max()
                 .unwrap_or(now);
             if now - last_output > interval as i64 * 1000 {
-                hung.push((job_id.to_string(), interval));
+                let message =
+                    format!("No pod wrote any log output for {interval} s (hang detection).");
+                hung.push((job_id.to_string(), message));
             }
         }
-        for (job_id, interval) in hung {
-            let message = format!("No pod wrote any log output for {interval} s (hang detection).");
+        for (job_id, message) in hung {
             tracing::warn!(job.id = %job_id, "{message}");
             if let Some(Phase::Live { fault, .. }) =
                 self.active.get_mut(&*job_id).map(|a| &mut a.phase)

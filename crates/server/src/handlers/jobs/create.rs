@@ -28,7 +28,8 @@ pub fn create(state: &AppState, request: &ApiRequest) -> Result<Response, ApiErr
     access::check_member(state, caller, &job.workspace_id)?;
     // Nothing is ignored silently: each field the request set that has no effect here
     // becomes an event of the job (the field ledger, docs/COMPATIBILITY.md).
-    let notes = ignored_fields("CreateJob", &body);
+    let mut notes = ignored_fields("CreateJob", &body);
+    notes.extend(job.error_monitoring().notes());
     job.seq = state.store.insert_job_noting(&job, &notes)?;
     let job_id = job.job_id.clone();
     tracing::info!(job.id = %job_id, job.r#type = %job.job_type, pods = job.pod_count(), "job created");
