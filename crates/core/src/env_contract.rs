@@ -69,6 +69,19 @@ impl Rendezvous {
 }
 
 /// A stored job's pods with their environment, on the ports chosen at its admission.
+/// The names a pod answers to from the job's other pods: its PodId (`dlc…-worker-0`) and its
+/// role and index (`worker-0`), as a Kubernetes headless Service would give them.
+pub fn host_names(job_id: &str, pod_id: &str) -> Vec<String> {
+    let mut names = vec![pod_id.to_string()];
+    if let Some(short) = pod_id
+        .strip_prefix(job_id)
+        .and_then(|rest| rest.strip_prefix('-'))
+    {
+        names.push(short.to_string());
+    }
+    names
+}
+
 pub fn plan_job(job: &crate::job::Job) -> Vec<PodPlan> {
     let roles: Vec<RolePlan> = job
         .roles

@@ -68,7 +68,8 @@ async fn a_pod_runs_in_its_image_with_the_contract_and_its_data() {
         &image,
         "echo debian $(cat /etc/debian_version); echo rank=$RANK world=$WORLD_SIZE; \
          test -e /usr/bin/podman && echo host files || echo image files; \
-         cat /mnt/data/labels.txt; touch /mnt/data/x 2>/dev/null || echo read-only; pwd",
+         cat /mnt/data/labels.txt; touch /mnt/data/x 2>/dev/null || echo read-only; pwd; \
+         getent hosts worker-0 | cut -d' ' -f1",
     );
     body["DataSources"] = json!([{"Uri": data.display().to_string(),
                                   "MountPath": "/mnt/data", "MountAccess": "RO"}]);
@@ -92,7 +93,9 @@ async fn a_pod_runs_in_its_image_with_the_contract_and_its_data() {
             "image files".into(),
             "cat dog".into(),
             "read-only".into(),
-            workdir.display().to_string()
+            workdir.display().to_string(),
+            // The job's pods by name.
+            "127.0.0.1".into(),
         ],
         "{logs:?}"
     );

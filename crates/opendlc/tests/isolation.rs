@@ -188,3 +188,77 @@ async fn an_administrator_maps_a_user_to_an_account_of_theirs() {
         "{seen}"
     );
 }
+
+/// The pods of a job reach each other by name, as on Kubernetes: `<PodId>` and `<role>-<index>`
+/// resolve (to the loopback, where the local runtime's pods all listen).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_pods_of_a_job_reach_each_other_by_name() {
+    if !is_root() {
+        eprintln!("pods get the job's hosts file only in their own view (a server running as root): skipped");
+        return;
+    }
+    let server = TestServer::start().await;
+    // The master serves on its MASTER_PORT; the worker reaches it by its name.
+    let serve = "import os, socket\n\
+                 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n\
+                 s.bind(('127.0.0.1', int(os.environ['MASTER_PORT']))); s.listen(1)\n\
+                 c, _ = s.accept(); print('master heard', c.recv(64).decode(), flush=True)";
+    let call = "import os, socket, time\n\
+                for _ in range(600):\n\
+                \x20   try:\n\
+                \x20       c = socket.create_connection(('master-0', int(os.environ['MASTER_PORT']))); break\n\
+                \x20   except OSError: time.sleep(0.05)\n\
+                c.sendall(b'hello from worker-0'); c.close()\n\
+                print('worker resolved', socket.gethostbyname('master-0'), flush=True)";
+    let mut body = json!({
+        "DisplayName": "names",
+        "JobType": "PyTorchJob",
+        "UserCommand": "true",
+        "JobSpecs": [
+            {"Type": "Master", "PodCount": 1, "ResourceConfig": {"CPU": "1", "Memory": "256Mi"},
+             "UserCommand": format!("python3 -c \"{serve}\"")},
+            {"Type": "Worker", "PodCount": 1, "ResourceConfig": {"CPU": "1", "Memory": "256Mi"},
+             "UserCommand": format!("python3 -c \"{call}\"")},
+        ],
+    });
+    body["Envs"] = json!({"PYTHONUNBUFFERED": "1"});
+    let job_id = server.create_job(body).await;
+    let ended = server
+        .wait_job(&job_id, Duration::from_secs(60), |j| {
+            matches!(j["Status"].as_str(), Some("Succeeded" | "Failed"))
+        })
+        .await;
+    let master = server
+        .logs(&job_id, &format!("{job_id}-master-0"), "")
+        .await;
+    let worker = server
+        .logs(&job_id, &format!("{job_id}-worker-0"), "")
+        .await;
+    assert_eq!(
+        ended["Status"], "Succeeded",
+        "{ended} {master:?} {worker:?}"
+    );
+    assert_eq!(master, ["master heard hello from worker-0"]);
+    assert_eq!(worker, ["worker resolved 127.0.0.1"]);
+    // The full PodId is there too; another job's pods do not see these names.
+    let hosts = std::fs::read_to_string(
+        server
+            .data_dir
+            .path()
+            .join("jobs")
+            .join(&job_id)
+            .join("hosts"),
+    )
+    .unwrap();
+    assert!(
+        hosts.contains(&format!("127.0.0.1\t{job_id}-master-0 master-0\n")),
+        "{hosts}"
+    );
+    let other = server
+        .create_job(job(
+            "other",
+            &format!("getent hosts {job_id}-master-0 >/dev/null && echo sees || echo does-not-see"),
+        ))
+        .await;
+    assert_eq!(output(&server, &other).await.trim(), "does-not-see");
+}

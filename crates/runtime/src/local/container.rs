@@ -50,6 +50,8 @@ pub struct ContainerRun<'a> {
     /// The pod owner's identity, when pods run as their owners: the container's processes run
     /// as it, with no capabilities, and cannot gain any.
     pub owner: Option<&'a Identity>,
+    /// The names of the job's pods, which resolve to the loopback in the container.
+    pub host_names: Vec<String>,
 }
 
 /// The container's name: one per pod incarnation, so a leftover can be found and removed.
@@ -84,6 +86,9 @@ impl ContainerRun<'_> {
                     args.push(format!("--env=HOME={}", home.display()));
                 }
             }
+        }
+        for name in &self.host_names {
+            args.push(format!("--add-host={name}:127.0.0.1"));
         }
         for (path, read_only) in &self.host_paths {
             let mode = if *read_only { ":ro" } else { "" };
@@ -225,13 +230,14 @@ mod tests {
                 memory_mib: Some(256),
             }),
             owner: None,
+            host_names: vec!["dlc1-worker-0".into()],
         };
         let command = run.command("echo 'hi'");
         assert_eq!(
             command,
             "exec podman run --rm --name=opendlc-u1 --init --network=host --ipc=host \
              --workdir=/var/lib/opendlc/jobs/j/work --interactive=false --tty=false \
-             --volume=/var/lib/opendlc/jobs/j:/var/lib/opendlc/jobs/j \
+             --add-host=dlc1-worker-0:127.0.0.1 --volume=/var/lib/opendlc/jobs/j:/var/lib/opendlc/jobs/j \
              --volume=/data/imagenet:/mnt/data:ro --env=RANK \
              --cpus=0.5 --memory=256m --memory-swap=256m localhost/demo:1 /bin/sh -c \
              'echo '\\''hi'\\'''"

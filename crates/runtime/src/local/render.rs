@@ -7,6 +7,7 @@
 
 use std::path::Path;
 
+use opendlc_core::env_contract::host_names;
 use tokio::sync::mpsc;
 
 use super::container::{ContainerImage, ContainerRun};
@@ -59,6 +60,11 @@ impl LocalRuntime {
                 gpus: &recipe.gpus,
                 limits: recipe.limits,
                 owner: recipe.steps.sandbox.as_ref().map(|s| &s.identity),
+                host_names: recipe
+                    .peers
+                    .keys()
+                    .flat_map(|pod_id| host_names(&recipe.job_id, pod_id))
+                    .collect(),
             }
             .command(inner)
         };

@@ -222,6 +222,7 @@ mod tests {
             },
             hide: vec!["/srv/opendlc".into()],
             grants: vec![],
+            hosts: None,
         };
         let steps = Steps {
             prepare: Some(PrepareStep {

@@ -104,9 +104,19 @@ fn enter_sandbox(
         .iter()
         .map(|m| sandbox::hold(&m.source, &m.target, m.read_only).ok())
         .collect();
+    let hosts = match &sandbox.hosts {
+        Some(file) => Some(
+            sandbox::hold(file, Path::new("/etc/hosts"), true)
+                .map_err(|e| failed(format!("sandbox: the job's hosts file: {e}")))?,
+        ),
+        None => None,
+    };
     let targets: Vec<&Path> = mounts.iter().map(|m| m.target.as_path()).collect();
     let covered = sandbox::cover(sandbox, &grants, &targets).map_err(|e| failed(e.to_string()))?;
     drop(grants);
+    if let Some(hosts) = hosts {
+        sandbox::bind_held(&hosts).map_err(|e| failed(e.to_string()))?;
+    }
     if let Some(prepare) = prepare {
         let status = sandbox::run_as(&sandbox.identity, prepare)
             .map_err(|e| failed(format!("failed to run the preparation: {e}")))?;

@@ -12,6 +12,9 @@
 //! left, `no_new_privs` (a set-uid binary cannot give them back), and a umask that keeps what
 //! the pod writes to its owner.
 //!
+//! The job's hosts file, when it has one, is bound over `/etc/hosts` (read-only): its pods
+//! resolve each other's names there.
+//!
 //! What stays visible: the host's system (`/usr`, `/etc`, `/opt`, `/tmp`, …) with the usual Unix
 //! permissions, which the pod now meets as an unprivileged user: `/etc/shadow`, other users'
 //! processes and files, the server's database and keys are out of its reach.
@@ -34,6 +37,10 @@ pub struct Sandbox {
     pub hide: Vec<PathBuf>,
     /// What it sees inside them, at the same paths.
     pub grants: Vec<Grant>,
+    /// A file the pod sees as `/etc/hosts` (the host's entries and the job's pods' names);
+    /// `None`: the host's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hosts: Option<PathBuf>,
 }
 
 /// The Unix identity of the pod's owner.

@@ -21,6 +21,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use opendlc_core::env_contract::{host_names, plan_job};
 use opendlc_core::env_value::EnvValue;
 use opendlc_core::Job;
 use opendlc_runtime::contract::{Grant, Identity, Sandbox};
@@ -121,7 +122,7 @@ impl Engine {
         let mut hide = isolation.server_dirs.clone();
         hide.extend(HIDDEN_HOMES.iter().map(PathBuf::from));
         let mut grants = vec![Grant {
-            path: job_dir,
+            path: job_dir.clone(),
             read_only: false,
         }];
         grants.extend(
@@ -132,7 +133,22 @@ impl Engine {
                     read_only: true,
                 }),
         );
+        // Its pods find each other by name (the local runtime's pods all share the loopback).
+        let hosts = (isolation.confinement == Confinement::Sandbox)
+            .then(|| {
+                let file = job_dir.join("hosts");
+                let host = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
+                match std::fs::write(&file, hosts_file(job, &host)) {
+                    Ok(()) => Some(file),
+                    Err(e) => {
+                        tracing::error!(job.id = %job.job_id, "failed to write {}: {e}", file.display());
+                        None
+                    }
+                }
+            })
+            .flatten();
         Some(Sandbox {
+            hosts,
             identity: Identity {
                 uid,
                 gid,
@@ -165,6 +181,19 @@ pub(super) fn pod_sandbox(
         sandbox.identity.home = None;
     }
     sandbox
+}
+
+/// The job's `/etc/hosts`: the host's entries, then each pod's names on the loopback.
+fn hosts_file(job: &Job, host: &str) -> String {
+    let mut text = host.trim_end().to_string();
+    text.push_str("\n# the pods of job ");
+    text.push_str(&job.job_id);
+    text.push_str(" (opendlc)\n");
+    for plan in plan_job(job) {
+        let names = host_names(&job.job_id, &plan.pod_id).join(" ");
+        text.push_str(&format!("127.0.0.1\t{names}\n"));
+    }
+    text
 }
 
 /// The account name of the pods of `user_id`: `opendlc-<UserId>`, in the characters account
