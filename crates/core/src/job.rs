@@ -28,6 +28,10 @@ pub struct RoleSpec {
     /// Roles whose pods must reach a phase before these start.
     #[serde(default)]
     pub startup_dependencies: Vec<crate::startup::StartupDependency>,
+    /// `ResourceConfig.SharedMemory`: the size of each pod's own `/dev/shm` (MiB); `None`: the
+    /// host's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shared_memory_mib: Option<u64>,
     /// Init containers, sidecars and lifecycle hooks of each pod (`ExtraPodSpec`).
     #[serde(
         default,
@@ -168,6 +172,16 @@ impl Job {
         } else {
             policy
         }
+    }
+
+    /// `Settings.Shell`: the shell the pods' commands run in, where not /bin/sh.
+    pub fn shell(&self) -> Option<&str> {
+        self.request
+            .settings
+            .as_ref()
+            .and_then(|s| s.shell.as_deref())
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
     }
 
     /// The command of `role`'s pods: the role's own (its JobSpec's UserCommand), else the

@@ -243,6 +243,24 @@ fn validate_settings_args(req: &CreateJobRequest) -> Result<(), Invalid> {
     }
     crate::monitoring::ErrorMonitoring::parse(settings.error_monitoring_args.as_deref())
         .map_err(|e| Invalid::value("Settings.ErrorMonitoringArgs", e))?;
+    if let Some(shell) = settings
+        .shell
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        let program = shell.starts_with('/')
+            && shell.len() <= 256
+            && shell
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"/._-+".contains(&b));
+        if !program {
+            return Err(Invalid::value(
+                "Settings.Shell",
+                format!("must be the absolute path of a shell, such as /bin/bash, got \"{shell}\""),
+            ));
+        }
+    }
     Ok(())
 }
 
@@ -302,11 +320,14 @@ fn validate_roles(job_type: JobType, specs: &[JobSpec]) -> Result<Vec<RoleSpec>,
                 Invalid::value(field("RestartPolicy"), format!("{e}, got \"{policy}\""))
             })?,
         };
+        let resources = pod_resources(spec, &field)?;
+        let shared_memory_mib = shared_memory(spec, &resources, &field)?;
         roles.push(RoleSpec {
             role,
             pod_count,
             image: spec.image.clone().unwrap_or_default(),
-            resources: pod_resources(spec, &field)?,
+            resources,
+            shared_memory_mib,
             command: spec
                 .user_command
                 .as_deref()
@@ -470,6 +491,38 @@ fn pod_resources(spec: &JobSpec, field: &dyn Fn(&str) -> String) -> Result<Resou
         }
     }
     Ok(resources)
+}
+
+/// `ResourceConfig.SharedMemory`: a size no larger than the pod's memory (its pages count in it).
+fn shared_memory(
+    spec: &JobSpec,
+    resources: &Resources,
+    field: &dyn Fn(&str) -> String,
+) -> Result<Option<u64>, Invalid> {
+    let asked = spec
+        .resource_config
+        .as_ref()
+        .and_then(|c| c.shared_memory.as_deref())
+        .map(str::trim)
+        .filter(|v| !v.is_empty());
+    let Some(asked) = asked else {
+        return Ok(None);
+    };
+    let field = field("ResourceConfig.SharedMemory");
+    let mib = parse_memory(asked).map_err(|e| Invalid::value(&field, e.to_string()))?;
+    if mib == 0 {
+        return Err(Invalid::value(&field, "must be more than 0"));
+    }
+    if resources.memory_mib > 0 && mib > resources.memory_mib {
+        return Err(Invalid::value(
+            &field,
+            format!(
+                "{asked} is more than the pod's memory ({}): /dev/shm's pages count in it",
+                crate::resources::format_memory(resources.memory_mib)
+            ),
+        ));
+    }
+    Ok(Some(mib))
 }
 
 /// `SuccessPolicy: ChiefWorker` (TFJob): the Chief alone decides success.

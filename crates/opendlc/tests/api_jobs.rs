@@ -536,3 +536,33 @@ async fn get_job_says_where_each_role_runs_and_with_which_system_environment() {
     assert_eq!(item["ClusterId"], hostname.trim());
     server.stop_job(&job_id).await;
 }
+
+/// `Settings.Shell`: the command runs in that shell (bash syntax works), and only a shell's
+/// absolute path is taken.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_command_runs_in_the_shell_the_settings_name() {
+    let server = TestServer::start().await;
+    let mut body = pytorch_job(
+        "bash",
+        &[("Worker", 1)],
+        "[[ $BASH_VERSION ]] && echo in bash",
+    );
+    body["Settings"] = json!({"Shell": "/bin/bash"});
+    let job_id = server.create_job(body.clone()).await;
+    let job = server
+        .wait_job(&job_id, Duration::from_secs(30), |j| {
+            matches!(j["Status"].as_str(), Some("Succeeded" | "Failed"))
+        })
+        .await;
+    assert_eq!(job["Status"], "Succeeded", "{job}");
+    assert_eq!(
+        server
+            .logs(&job_id, &format!("{job_id}-worker-0"), "")
+            .await,
+        ["in bash"]
+    );
+    body["Settings"] = json!({"Shell": "bash; rm -rf /"});
+    server
+        .error("POST", "/api/v1/jobs", Some(body), 400, "InvalidParameter")
+        .await;
+}

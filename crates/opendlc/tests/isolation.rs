@@ -262,3 +262,31 @@ async fn the_pods_of_a_job_reach_each_other_by_name() {
         .await;
     assert_eq!(output(&server, &other).await.trim(), "does-not-see");
 }
+
+/// `ResourceConfig.SharedMemory`: each pod gets a `/dev/shm` of its own, of that size; a size
+/// above the pod's memory is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pod_gets_the_shared_memory_it_asked_for() {
+    if !is_root() {
+        eprintln!("a pod's own /dev/shm needs its own view (a server running as root): skipped");
+        return;
+    }
+    let server = TestServer::start().await;
+    let mut body = job(
+        "shm",
+        "df -k /dev/shm | tail -1 | tr -s ' ' | cut -d' ' -f2",
+    );
+    body["JobSpecs"][0]["ResourceConfig"]["SharedMemory"] = json!("64Mi");
+    let id = server.create_job(body.clone()).await;
+    assert_eq!(output(&server, &id).await.trim(), (64 * 1024).to_string());
+    body["JobSpecs"][0]["ResourceConfig"]["SharedMemory"] = json!("2Gi");
+    let (status, error) = server.call("POST", "/api/v1/jobs", Some(body)).await;
+    assert_eq!(status, 400, "{error}");
+    assert!(
+        error["Message"]
+            .as_str()
+            .unwrap()
+            .contains("JobSpecs[0].ResourceConfig.SharedMemory: 2Gi is more than the pod's memory"),
+        "{error}"
+    );
+}

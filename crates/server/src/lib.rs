@@ -249,6 +249,9 @@ impl Server {
                 .with_context(|| format!("failed to create {}", dir.display()))?;
         }
         // Pods running as their owners' accounts reach their job's directory by its path.
+        let pods_have_own_view = isolation
+            .as_ref()
+            .is_some_and(|i| i.confinement == engine::Confinement::Sandbox);
         let pods_pass = isolation
             .as_ref()
             .is_some_and(|i| i.confinement == engine::Confinement::Account);
@@ -369,6 +372,7 @@ impl Server {
             web_terminals,
             on_slurm,
             cluster_id,
+            pods_have_own_view,
             scheme: http,
             log_streams: LogStreams::default(),
         };

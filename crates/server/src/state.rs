@@ -36,6 +36,8 @@ pub struct AppState {
     pub on_slurm: bool,
     /// GetJob's `ClusterId`: the Slurm cluster's name, or this host's for the local runtime.
     pub cluster_id: String,
+    /// Whether pods get a view of their own (what `SharedMemory` and pod names need).
+    pub pods_have_own_view: bool,
     /// `http`, or `https` when the server speaks TLS: the scheme of the links it hands out.
     pub scheme: &'static str,
     /// The followed log streams at work.

@@ -28,6 +28,7 @@ fn job(id: &str, name: &str, created: i64) -> Job {
             considered_in_success: true,
             restart_policy: Default::default(),
             startup_dependencies: Vec::new(),
+            shared_memory_mib: None,
             extras: Default::default(),
         }],
         envs: BTreeMap::from([("A".into(), "B".into())]),

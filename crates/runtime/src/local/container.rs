@@ -52,6 +52,9 @@ pub struct ContainerRun<'a> {
     pub owner: Option<&'a Identity>,
     /// The names of the job's pods, which resolve to the loopback in the container.
     pub host_names: Vec<String>,
+    /// A `/dev/shm` of the container's own, of this size (MiB); `None`: the host's (the
+    /// container shares the host's IPC namespace then).
+    pub shm_mib: Option<u64>,
 }
 
 /// The container's name: one per pod incarnation, so a leftover can be found and removed.
@@ -69,12 +72,15 @@ impl ContainerRun<'_> {
             // An init that forwards signals: a shell as PID 1 would ignore SIGTERM.
             "--init".into(),
             "--network=host".into(),
-            "--ipc=host".into(),
             format!("--workdir={}", self.workdir.display()),
             // Open a pipe, not a terminal: the pod log is the container's output.
             "--interactive=false".into(),
             "--tty=false".into(),
         ];
+        match self.shm_mib {
+            None => args.push("--ipc=host".into()),
+            Some(mib) => args.extend(["--ipc=private".into(), format!("--shm-size={mib}m")]),
+        }
         if let Some(owner) = self.owner {
             args.push(format!("--user={}:{}", owner.uid, owner.gid));
             args.push("--cap-drop=all".into());
@@ -231,12 +237,13 @@ mod tests {
             }),
             owner: None,
             host_names: vec!["dlc1-worker-0".into()],
+            shm_mib: None,
         };
         let command = run.command("echo 'hi'");
         assert_eq!(
             command,
-            "exec podman run --rm --name=opendlc-u1 --init --network=host --ipc=host \
-             --workdir=/var/lib/opendlc/jobs/j/work --interactive=false --tty=false \
+            "exec podman run --rm --name=opendlc-u1 --init --network=host \
+             --workdir=/var/lib/opendlc/jobs/j/work --interactive=false --tty=false --ipc=host \
              --add-host=dlc1-worker-0:127.0.0.1 --volume=/var/lib/opendlc/jobs/j:/var/lib/opendlc/jobs/j \
              --volume=/data/imagenet:/mnt/data:ro --env=RANK \
              --cpus=0.5 --memory=256m --memory-swap=256m localhost/demo:1 /bin/sh -c \
@@ -249,6 +256,13 @@ mod tests {
         }
         .command("true");
         assert!(gpus.contains(" --device=/dev/nvidia1 "), "{gpus}");
+        // Shared memory of its own: a private IPC namespace with a /dev/shm of that size.
+        let shm = ContainerRun {
+            shm_mib: Some(512),
+            ..run.clone()
+        }
+        .command("true");
+        assert!(shm.contains(" --ipc=private --shm-size=512m "), "{shm}");
         // An owner's pod runs as the owner, without capabilities.
         let owner = Identity {
             uid: 900_000_002,

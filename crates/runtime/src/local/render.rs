@@ -65,6 +65,7 @@ impl LocalRuntime {
                     .keys()
                     .flat_map(|pod_id| host_names(&recipe.job_id, pod_id))
                     .collect(),
+                shm_mib: recipe.steps.sandbox.as_ref().and_then(|s| s.shm_mib),
             }
             .command(inner)
         };

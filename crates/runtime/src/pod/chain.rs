@@ -223,6 +223,7 @@ mod tests {
             hide: vec!["/srv/opendlc".into()],
             grants: vec![],
             hosts: None,
+            shm_mib: None,
         };
         let steps = Steps {
             prepare: Some(PrepareStep {

@@ -117,6 +117,9 @@ fn enter_sandbox(
     if let Some(hosts) = hosts {
         sandbox::bind_held(&hosts).map_err(|e| failed(e.to_string()))?;
     }
+    if let Some(mib) = sandbox.shm_mib {
+        sandbox::private_shm(mib).map_err(|e| failed(format!("sandbox: {e}")))?;
+    }
     if let Some(prepare) = prepare {
         let status = sandbox::run_as(&sandbox.identity, prepare)
             .map_err(|e| failed(format!("failed to run the preparation: {e}")))?;

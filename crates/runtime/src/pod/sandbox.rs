@@ -13,7 +13,8 @@
 //! the pod writes to its owner.
 //!
 //! The job's hosts file, when it has one, is bound over `/etc/hosts` (read-only): its pods
-//! resolve each other's names there.
+//! resolve each other's names there. A pod that asked for shared memory of a size gets a
+//! `/dev/shm` of its own, of that size.
 //!
 //! What stays visible: the host's system (`/usr`, `/etc`, `/opt`, `/tmp`, …) with the usual Unix
 //! permissions, which the pod now meets as an unprivileged user: `/etc/shadow`, other users'
@@ -41,6 +42,9 @@ pub struct Sandbox {
     /// `None`: the host's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hosts: Option<PathBuf>,
+    /// A `/dev/shm` of the pod's own, of this size (MiB); `None`: the host's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shm_mib: Option<u64>,
 }
 
 /// The Unix identity of the pod's owner.
@@ -264,6 +268,20 @@ fn mount_tmpfs(dir: &Path, extra: libc::c_ulong) -> io::Result<()> {
         flags,
         Some("mode=0755,size=64k"),
     )
+}
+
+/// A `/dev/shm` of `mib` MiB of the pod's own (`ResourceConfig.SharedMemory`).
+pub(crate) fn private_shm(mib: u64) -> io::Result<()> {
+    let dir = Path::new("/dev/shm");
+    std::fs::create_dir_all(dir).map_err(|e| context("create", dir, e))?;
+    sys_mount(
+        Some(Path::new("shm")),
+        dir,
+        Some("tmpfs"),
+        libc::MS_NOSUID | libc::MS_NODEV,
+        Some(&format!("mode=1777,size={mib}m")),
+    )
+    .map_err(|e| context("mount", dir, e))
 }
 
 fn context(what: &str, path: &Path, e: io::Error) -> io::Error {

@@ -149,6 +149,7 @@ impl Engine {
             .flatten();
         Some(Sandbox {
             hosts,
+            shm_mib: None,
             identity: Identity {
                 uid,
                 gid,
@@ -162,11 +163,12 @@ impl Engine {
 }
 
 /// The sandbox of one pod of the job: its directory becomes the owner's; a HOME the pod's
-/// environment sets stays.
+/// environment sets stays; its role's shared memory size is its `/dev/shm`'s.
 pub(super) fn pod_sandbox(
     job: &Sandbox,
     pod_dir: &Path,
     env: &BTreeMap<String, EnvValue>,
+    shm_mib: Option<u64>,
 ) -> Sandbox {
     let identity = &job.identity;
     if let Err(e) = own(pod_dir, identity.uid, identity.gid) {
@@ -177,6 +179,7 @@ pub(super) fn pod_sandbox(
         );
     }
     let mut sandbox = job.clone();
+    sandbox.shm_mib = shm_mib;
     if env.contains_key("HOME") {
         sandbox.identity.home = None;
     }

@@ -81,6 +81,11 @@ impl Engine {
                 Ok(framework) => framework.apply(pod, &mut env, command),
                 Err(_) => command,
             };
+            // `Settings.Shell`: the command runs in that shell instead of /bin/sh.
+            let command = match job.shell() {
+                Some(shell) => format!("exec {} -c {}", quote(shell), quote(&command)),
+                None => command,
+            };
             let gpus = active
                 .allocation
                 .gpus
@@ -92,7 +97,10 @@ impl Engine {
                 env.insert(PEERS_ENV.to_string(), check_peers.clone());
             }
             let dir = self.pod_dir(job_id, &pod.pod_uid);
-            let sandbox = job_sandbox.as_ref().map(|job| pod_sandbox(job, &dir, &env));
+            let shm_mib = role.and_then(|r| r.shared_memory_mib);
+            let sandbox = job_sandbox
+                .as_ref()
+                .map(|job| pod_sandbox(job, &dir, &env, shm_mib));
             let containers = role
                 .map(|r| &r.extras)
                 .filter(|extras| !extras.is_empty())

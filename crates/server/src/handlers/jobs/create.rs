@@ -30,6 +30,17 @@ pub fn create(state: &AppState, request: &ApiRequest) -> Result<Response, ApiErr
     // becomes an event of the job (the field ledger, docs/COMPATIBILITY.md).
     let mut notes = ignored_fields("CreateJob", &body);
     notes.extend(job.error_monitoring().notes());
+    if !state.pods_have_own_view {
+        for (i, role) in job.roles.iter().enumerate() {
+            if role.shared_memory_mib.is_some() {
+                notes.push(format!(
+                    "JobSpecs[{i}].ResourceConfig.SharedMemory is not applied: pods on this \
+                     server have no view of their own (it needs a server running as root on \
+                     the local runtime), so they share the host's /dev/shm"
+                ));
+            }
+        }
+    }
     job.seq = state.store.insert_job_noting(&job, &notes)?;
     let job_id = job.job_id.clone();
     tracing::info!(job.id = %job_id, job.r#type = %job.job_type, pods = job.pod_count(), "job created");
