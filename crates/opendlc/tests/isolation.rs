@@ -250,8 +250,14 @@ async fn the_pods_of_a_job_reach_each_other_by_name() {
             .join("hosts"),
     )
     .unwrap();
+    let full = format!("{job_id}-master-0");
     assert!(
-        hosts.contains(&format!("127.0.0.1\t{job_id}-master-0 master-0\n")),
+        hosts.lines().any(|l| {
+            let words: Vec<&str> = l.split_whitespace().collect();
+            words.first() == Some(&"127.0.0.1")
+                && words.contains(&full.as_str())
+                && words.contains(&"master-0")
+        }),
         "{hosts}"
     );
     let other = server

@@ -204,7 +204,10 @@ async fn an_mpi_launcher_starts_its_ranks_in_the_worker_pods() {
             j["Status"] == "Succeeded" || j["Status"] == "Failed"
         })
         .await;
-    assert_eq!(job["Status"], "Succeeded", "{job}");
+    let launcher = server
+        .logs(&job_id, &format!("{job_id}-launcher-0"), "")
+        .await;
+    assert_eq!(job["Status"], "Succeeded", "{job} {launcher:?}");
     let launcher = server
         .logs(&job_id, &format!("{job_id}-launcher-0"), "")
         .await;

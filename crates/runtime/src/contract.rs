@@ -58,6 +58,9 @@ pub struct PodRecipe {
     /// The directory of each pod of the job by PodId (current incarnations): where a runtime
     /// that learns addresses late finds them (see `crate::pod::peers`).
     pub peers: BTreeMap<String, PathBuf>,
+    /// Names of the job's pods that resolve to the loopback in this pod (on one host, where all
+    /// of them listen); empty: none.
+    pub host_names: Vec<String>,
     /// Between SIGTERM and SIGKILL when the pod is stopped.
     pub grace_period: Duration,
 }

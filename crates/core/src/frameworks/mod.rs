@@ -89,6 +89,12 @@ pub trait Framework: Sync {
     /// the base contract in place.
     fn add_env(&self, _world: &World<'_>, _pods: &mut [PodPlan]) {}
 
+    /// Whether the job's pods may be given names on one host's loopback (the local runtime's
+    /// pod names). Not where the framework takes a name that resolves there for this very host.
+    fn names_on_one_host(&self) -> bool {
+        true
+    }
+
     /// Whether the job's pods form a Ray cluster (GetRayDashboard links to its head).
     fn runs_ray(&self, _job: &Job) -> bool {
         false

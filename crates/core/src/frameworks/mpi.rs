@@ -42,6 +42,13 @@ pub const DIR: &str = "mpi";
 pub const SECRET_FILE: &str = "secret";
 
 impl Framework for Mpi {
+    /// Open MPI takes hostfile names that resolve to a loopback address for this host itself,
+    /// and refuses two of them: its Workers keep names that do not resolve (its launcher's
+    /// remote shell finds their pods).
+    fn names_on_one_host(&self) -> bool {
+        false
+    }
+
     fn description(&self) -> &'static str {
         "MPI: the Launcher's mpirun starts the ranks inside the Worker pods"
     }

@@ -7,7 +7,6 @@
 
 use std::path::Path;
 
-use opendlc_core::env_contract::host_names;
 use tokio::sync::mpsc;
 
 use super::container::{ContainerImage, ContainerRun};
@@ -60,11 +59,7 @@ impl LocalRuntime {
                 gpus: &recipe.gpus,
                 limits: recipe.limits,
                 owner: recipe.steps.sandbox.as_ref().map(|s| &s.identity),
-                host_names: recipe
-                    .peers
-                    .keys()
-                    .flat_map(|pod_id| host_names(&recipe.job_id, pod_id))
-                    .collect(),
+                host_names: recipe.host_names.clone(),
                 shm_mib: recipe.steps.sandbox.as_ref().and_then(|s| s.shm_mib),
             }
             .command(inner)

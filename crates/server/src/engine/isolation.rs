@@ -21,7 +21,6 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use opendlc_core::env_contract::{host_names, plan_job};
 use opendlc_core::env_value::EnvValue;
 use opendlc_core::Job;
 use opendlc_runtime::contract::{Grant, Identity, Sandbox};
@@ -71,7 +70,7 @@ impl Isolation {
 impl Engine {
     /// The sandbox of `job`'s pods that run on the host (`None` without isolation), once per
     /// launch: makes the job's directories its owner's. Each pod's is [`pod_sandbox`].
-    pub(super) fn job_sandbox(&self, job: &Job) -> Option<Sandbox> {
+    pub(super) fn job_sandbox(&self, job: &Job, host_names: &[String]) -> Option<Sandbox> {
         let isolation = self.isolation.as_ref()?;
         // An identity an administrator set (`opendlc admin user set`), else one of the range.
         let (uid, gid) = match self.store.unix_identity(&job.user_id) {
@@ -134,11 +133,11 @@ impl Engine {
                 }),
         );
         // Its pods find each other by name (the local runtime's pods all share the loopback).
-        let hosts = (isolation.confinement == Confinement::Sandbox)
+        let hosts = (isolation.confinement == Confinement::Sandbox && !host_names.is_empty())
             .then(|| {
                 let file = job_dir.join("hosts");
                 let host = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
-                match std::fs::write(&file, hosts_file(job, &host)) {
+                match std::fs::write(&file, hosts_file(&job.job_id, &host, host_names)) {
                     Ok(()) => Some(file),
                     Err(e) => {
                         tracing::error!(job.id = %job.job_id, "failed to write {}: {e}", file.display());
@@ -186,17 +185,14 @@ pub(super) fn pod_sandbox(
     sandbox
 }
 
-/// The job's `/etc/hosts`: the host's entries, then each pod's names on the loopback.
-fn hosts_file(job: &Job, host: &str) -> String {
-    let mut text = host.trim_end().to_string();
-    text.push_str("\n# the pods of job ");
-    text.push_str(&job.job_id);
-    text.push_str(" (opendlc)\n");
-    for plan in plan_job(job) {
-        let names = host_names(&job.job_id, &plan.pod_id).join(" ");
-        text.push_str(&format!("127.0.0.1\t{names}\n"));
-    }
-    text
+/// The job's `/etc/hosts`: the host's entries, then the names of the job's pods on the
+/// loopback.
+fn hosts_file(job_id: &str, host: &str, names: &[String]) -> String {
+    format!(
+        "{}\n# the pods of job {job_id} (opendlc)\n127.0.0.1\t{}\n",
+        host.trim_end(),
+        names.join(" ")
+    )
 }
 
 /// The account name of the pods of `user_id`: `opendlc-<UserId>`, in the characters account

@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use opendlc_core::env_contract::host_names;
 use opendlc_core::ids::{JobId, PodUid};
 use opendlc_core::lifecycle::{decide, Decision};
 use opendlc_core::sanity::PEERS_ENV;
@@ -66,7 +67,18 @@ impl Engine {
             role.map(|r| r.image.trim().to_string())
                 .filter(|i| !i.is_empty())
         };
-        let job_sandbox = self.job_sandbox(job);
+        // On one host every pod listens on the loopback: the job's pods find each other there
+        // by name, where the framework allows.
+        let host_names: Vec<String> =
+            if self.runtime.facts().one_host && job.job_type.framework().names_on_one_host() {
+                plans
+                    .iter()
+                    .flat_map(|p| host_names(job_id, &p.pod_id))
+                    .collect()
+            } else {
+                Vec::new()
+            };
+        let job_sandbox = self.job_sandbox(job, &host_names);
         let mut plans: HashMap<String, _> =
             plans.into_iter().map(|p| (p.pod_id.clone(), p)).collect();
         let mut recipes = Vec::with_capacity(to_launch.len());
@@ -144,6 +156,7 @@ impl Engine {
                 env,
                 steps,
                 peers: peers.clone(),
+                host_names: host_names.clone(),
                 grace_period: grace_period(job),
             });
         }
