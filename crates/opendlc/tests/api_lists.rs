@@ -95,6 +95,15 @@ async fn list_jobs_filters_sorts_and_pages() {
         )
         .await;
     assert_eq!(ids(&by_id), ["Alpha-train", "beta-eval"]);
+    // JobId wins over JobIds.
+    let one = server
+        .ok(
+            "GET",
+            &format!("/api/v1/jobs?JobIds={alpha_id},{beta_id}&JobId={beta_id}"),
+            None,
+        )
+        .await;
+    assert_eq!(ids(&one), ["beta-eval"]);
     assert_eq!(
         ids(&list("ShowOwn=False&FromAllWorkspaces=True").await).len(),
         3

@@ -10,6 +10,9 @@ use crate::state::AppState;
 /// Events returned when MaxEventsNum is absent (PAI's `dlc` CLI asks for 2000).
 pub const DEFAULT_MAX_EVENTS: u64 = 2000;
 
+/// Where GetJobEvents and GetPodLogs start without a StartTime: 7 days ago (the spec's default).
+pub const DEFAULT_LOOKBACK_MS: i64 = 7 * 24 * 3600 * 1000;
+
 pub fn get(state: &AppState, request: &ApiRequest) -> Result<Response, ApiError> {
     let q = GetJobEventsRequest::from_query(&request.query)?;
     let job_id = request.param(0);
@@ -21,6 +24,7 @@ pub fn get(state: &AppState, request: &ApiRequest) -> Result<Response, ApiError>
         q.max_events_num,
         &q.start_time,
         &q.end_time,
+        Some(opendlc_core::time::now_millis() - DEFAULT_LOOKBACK_MS),
     )?;
     ok(&GetJobEventsResponseBody {
         request_id: Some(request.request_id.clone()),
@@ -29,7 +33,8 @@ pub fn get(state: &AppState, request: &ApiRequest) -> Result<Response, ApiError>
     })
 }
 
-/// Event lines of a job (or of one of its pods), oldest first.
+/// Event lines of a job (or of one of its pods), oldest first; without StartTime from
+/// `default_start` (`None`: the first).
 pub fn read_events(
     state: &AppState,
     job_id: &str,
@@ -37,9 +42,12 @@ pub fn read_events(
     max: Option<i64>,
     start: &Option<String>,
     end: &Option<String>,
+    default_start: Option<opendlc_core::time::Millis>,
 ) -> Result<Vec<String>, ApiError> {
     let max = query::count(max, "MaxEventsNum", DEFAULT_MAX_EVENTS, 10_000)?;
-    let start = query::time(start, "StartTime")?.unwrap_or(i64::MIN);
+    let start = query::time(start, "StartTime")?
+        .or(default_start)
+        .unwrap_or(i64::MIN);
     let end = query::time(end, "EndTime")?.unwrap_or(i64::MAX);
     let events = state
         .store

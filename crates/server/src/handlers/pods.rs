@@ -54,7 +54,11 @@ pub fn logs(state: &AppState, request: &ApiRequest) -> Result<Response, ApiError
     };
     let log_query = LogQuery {
         max_lines: query::count(q.max_lines, "MaxLines", default_lines, MAX_LINES_LIMIT)? as usize,
-        since: query::time(&q.start_time, "StartTime")?.map(opendlc_core::time::to_datetime),
+        since: Some(opendlc_core::time::to_datetime(
+            query::time(&q.start_time, "StartTime")?.unwrap_or_else(|| {
+                opendlc_core::time::now_millis() - job_events::DEFAULT_LOOKBACK_MS
+            }),
+        )),
         until: query::time(&q.end_time, "EndTime")?.map(opendlc_core::time::to_datetime),
     };
     let pod_dir = state.jobs_dir.pod(job_id, &pod.pod_uid);
@@ -164,6 +168,7 @@ pub fn events(state: &AppState, request: &ApiRequest) -> Result<Response, ApiErr
         q.max_events_num,
         &q.start_time,
         &q.end_time,
+        None,
     )?;
     ok(&GetPodEventsResponseBody {
         request_id: Some(request.request_id.clone()),

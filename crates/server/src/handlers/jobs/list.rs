@@ -77,8 +77,11 @@ fn filter(state: &AppState, caller: &Caller, q: &ListJobsRequest) -> Result<JobF
     };
     let page_size = query::count(q.page_size, "PageSize", 10, 100)?;
     let page_number = query::count(q.page_number, "PageNumber", 1, 1000)?;
-    let mut job_ids = query::list(&q.job_ids);
-    job_ids.extend(query::text(&q.job_id));
+    // JobId, when given, wins over JobIds (the spec says so).
+    let job_ids = match query::text(&q.job_id) {
+        Some(one) => vec![one],
+        None => query::list(&q.job_ids),
+    };
     let mut resource_ids = query::list(&q.resource_ids);
     resource_ids.extend(query::text(&q.resource_id));
     let show_own = q.show_own.unwrap_or(true);

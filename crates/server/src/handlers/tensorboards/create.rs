@@ -160,6 +160,8 @@ fn summary_dir(
     }
     let uri =
         query::text(&body.uri).map(|u| u.strip_prefix("file://").map(String::from).unwrap_or(u));
+    // The field the path came from, for the errors.
+    let field = if summary_path.is_some() { "SummaryPath" } else { "Uri" };
     let Some(path) = summary_path.or(uri) else {
         let field = if query::text(&body.data_source_id).is_some() {
             "DataSourceId: data sets are not available on this server"
@@ -174,14 +176,14 @@ fn summary_dir(
     let dir = PathBuf::from(&path);
     if !dir.is_absolute() {
         return Err(ApiError::invalid(
-            "SummaryPath",
+            field,
             format!("without JobId it must be an absolute directory on the server, got \"{path}\""),
         ));
     }
-    let dir = granted_dir(state, request, body, None, "SummaryPath", &dir, Use::Read)?;
+    let dir = granted_dir(state, request, body, None, field, &dir, Use::Read)?;
     if !dir.is_dir() {
         return Err(ApiError::invalid(
-            "SummaryPath",
+            field,
             format!("\"{path}\" is not a directory on the server"),
         ));
     }
