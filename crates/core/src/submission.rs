@@ -160,6 +160,7 @@ pub fn apply_update(
     job: &mut Job,
     req: &UpdateJobRequest,
     pool: Resources,
+    quotas: &BTreeMap<String, Resources>,
 ) -> Result<bool, Invalid> {
     if let Some(priority) = req.priority {
         job.priority = validate_priority(Some(priority))?;
@@ -188,7 +189,12 @@ pub fn apply_update(
         job.roles = validate_roles(job.job_type, specs)?;
         apply_success_policy(job.request.success_policy.as_deref(), specs, &mut job.roles);
         job.request.job_specs = Some(specs.to_vec());
+        // The same rules as at creation: the job type's, the pool's and the job's quota's.
+        job.job_type.framework().validate(&job.request, &job.roles)?;
         check_fits(job, pool, "the whole pool")?;
+        if let Some(limit) = quotas.get(&job.resource_id) {
+            check_fits(job, *limit, &format!("quota {}", job.resource_id))?;
+        }
         specs_changed = true;
     }
     Ok(specs_changed)

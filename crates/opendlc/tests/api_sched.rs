@@ -237,3 +237,30 @@ async fn jobs_that_could_never_run_are_refused_with_the_numbers() {
     let listed = server.ok("GET", "/api/v1/jobs?ResourceId=team", None).await;
     assert_eq!(listed["Jobs"][0]["JobId"], id.as_str());
 }
+
+/// UpdateJob's new JobSpecs meet the same rules as CreateJob's: a queued job cannot be
+/// updated into one its quota could never hold.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_job_specs_must_fit_the_jobs_quota() {
+    let server = server().await;
+    let mut holder = job("holder", 1, 1, "sleep 60");
+    holder["ResourceId"] = "team".into();
+    let holder = server.create_job(holder).await;
+    server.wait_status(&holder, "Running").await;
+    let mut waiting = job("waiting", 1, 1, "true");
+    waiting["ResourceId"] = "team".into();
+    let waiting = server.create_job(waiting).await;
+    server.wait_status(&waiting, "Queuing").await;
+    let bigger = json!({"JobSpecs": [{"Type": "Worker", "PodCount": 1,
+        "ResourceConfig": {"CPU": "1", "Memory": "256Mi", "GPU": "2"}}]});
+    let (status, error) = server
+        .call("PUT", &format!("/api/v1/jobs/{waiting}"), Some(bigger))
+        .await;
+    assert_eq!(status, 400, "{error}");
+    assert!(
+        error["Message"].as_str().unwrap().contains("in quota team"),
+        "{error}"
+    );
+    server.stop_job(&waiting).await;
+    server.stop_job(&holder).await;
+}

@@ -22,7 +22,7 @@ pub async fn update(state: &AppState, request: &ApiRequest) -> Result<Response, 
         ));
     }
     let before = job.request.clone();
-    let specs_changed = apply_update(&mut job, &body, state.pool)?;
+    let specs_changed = apply_update(&mut job, &body, state.pool, &state.quotas)?;
     secrets::keep_redacted(&before, &mut job.request);
     let job = state.engine.update(job, specs_changed).await?;
     for note in super::create::ignored_fields("UpdateJob", &body) {
