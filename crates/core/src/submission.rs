@@ -190,7 +190,9 @@ pub fn apply_update(
         apply_success_policy(job.request.success_policy.as_deref(), specs, &mut job.roles);
         job.request.job_specs = Some(specs.to_vec());
         // The same rules as at creation: the job type's, the pool's and the job's quota's.
-        job.job_type.framework().validate(&job.request, &job.roles)?;
+        job.job_type
+            .framework()
+            .validate(&job.request, &job.roles)?;
         check_fits(job, pool, "the whole pool")?;
         if let Some(limit) = quotas.get(&job.resource_id) {
             check_fits(job, *limit, &format!("quota {}", job.resource_id))?;

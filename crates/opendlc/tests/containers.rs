@@ -255,3 +255,49 @@ async fn a_container_pod_runs_as_its_owner_without_capabilities() {
     let written = std::fs::metadata(job_dir.join("work").join("mine.txt")).unwrap();
     assert_eq!((written.uid(), written.mode() & 0o077), (owner, 0));
 }
+
+/// `ImageConfig`: the registry login reaches the engine's pull in an auth file of the server's
+/// alone, removed after the pull, never on the command line. A stand-in engine records what it
+/// was given (no registry needed), then refuses the pull.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_private_registrys_login_reaches_the_pull_in_an_auth_file_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let record = dir.path().join("pull");
+    let engine = dir.path().join("engine");
+    std::fs::write(
+        &engine,
+        format!(
+            "#!/bin/sh\n\
+             [ \"$1\" = image ] && exit 1\n\
+             echo \"$@\" > {record}.args\n\
+             while [ $# -gt 0 ]; do [ \"$1\" = --authfile ] && cat \"$2\" > {record}.auth \
+             && stat -c %a \"$2\" > {record}.mode && echo \"$2\" > {record}.path; shift; done\n\
+             echo 'Error: access denied' >&2; exit 125\n",
+            record = record.display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&engine, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let server = TestServer::start_with(tempfile::tempdir().unwrap(), |c| {
+        c.container_engine = Some(engine.clone())
+    })
+    .await;
+    let mut body = one_pod("private", "reg.example.com:5000/team/trainer:1", "true");
+    body["JobSpecs"][0]["ImageConfig"] = json!({"Username": "ann", "Password": "pa55word"});
+    let job_id = server.create_job(body).await;
+    let job = finished(&server, &job_id).await;
+    assert_eq!(job["Pods"][0]["SubStatus"], "ImagePullBackOff", "{job}");
+    let read = |ext: &str| std::fs::read_to_string(format!("{}.{ext}", record.display())).unwrap();
+    assert_eq!(
+        read("auth"),
+        r#"{"auths":{"reg.example.com:5000":{"auth":"YW5uOnBhNTV3b3Jk"}}}"#
+    );
+    assert_eq!(read("mode").trim(), "600");
+    assert!(!read("args").contains("pa55word"), "{}", read("args"));
+    assert!(!std::path::Path::new(read("path").trim()).exists(), "the auth file is removed");
+    // And the password shows nowhere in the job.
+    assert!(!job.to_string().contains("pa55word"), "{job}");
+    let events = events(&server, &job_id).await;
+    assert!(events.iter().all(|e| !e.contains("pa55word")), "{events:?}");
+}

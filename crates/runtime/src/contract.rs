@@ -45,6 +45,8 @@ pub struct PodRecipe {
     pub workdir: PathBuf,
     /// The JobSpec's image; a runtime without containers runs the pod on the host and says so.
     pub image: Option<String>,
+    /// The login to the image's registry (`ImageConfig`), for the runtime's pull.
+    pub registry_auth: Option<RegistryAuth>,
     /// What the pod asked for (its role's ResourceConfig or EcsSpec).
     pub resources: Resources,
     /// Limits to hold the pod to, where the runtime enforces them itself; `None`: none.
@@ -231,4 +233,103 @@ pub trait Runtime: Send + Sync {
     /// After a server restart: picks up a pod an earlier server launched. With `stopping` the
     /// pod is about to be stopped, so it must not be launched again.
     fn recover(&self, pod: &PodRef, stopping: bool) -> Result<Recovery, RuntimeError>;
+}
+
+/// A private registry's login (`JobSpec.ImageConfig`), held in memory only. The local runtime
+/// hands it to a pull in an auth file of the server's alone (0600, removed after the pull),
+/// never on a command line, where other users could read it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RegistryAuth {
+    /// `registry.example.com[:port]`.
+    pub registry: String,
+    /// base64 of `username:password`, as Docker's and podman's auth files hold it.
+    auth: String,
+}
+
+impl std::fmt::Debug for RegistryAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegistryAuth")
+            .field("registry", &self.registry)
+            .field("auth", &"******")
+            .finish()
+    }
+}
+
+impl RegistryAuth {
+    /// From `ImageConfig`: `Auth` (base64 of `user:password`) as given, else `Username` and
+    /// `Password`; the registry is `DockerRegistry`, else the image's own (its first part
+    /// when that names a host). `None` when there is no login or no registry to give it to.
+    pub fn new(
+        image: &str,
+        registry: Option<&str>,
+        username: Option<&str>,
+        password: Option<&str>,
+        auth: Option<&str>,
+    ) -> Option<Self> {
+        use base64::Engine;
+        fn nonempty(v: Option<&str>) -> Option<&str> {
+            v.map(str::trim).filter(|v| !v.is_empty())
+        }
+        let registry = nonempty(registry)
+            .map(|r| {
+                r.trim_start_matches("https://")
+                    .trim_start_matches("http://")
+                    .trim_end_matches('/')
+                    .to_string()
+            })
+            .or_else(|| image_registry(image))?;
+        let auth = match (nonempty(auth), nonempty(username)) {
+            (Some(auth), _) => auth.to_string(),
+            (None, Some(user)) => base64::engine::general_purpose::STANDARD
+                .encode(format!("{user}:{}", password.unwrap_or_default())),
+            (None, None) => return None,
+        };
+        Some(RegistryAuth { registry, auth })
+    }
+
+    /// The login as a Docker/podman auth file (`{"auths": {REGISTRY: {"auth": …}}}`), the
+    /// format a Kubernetes pull secret holds too.
+    pub fn auth_file(&self) -> String {
+        serde_json::json!({"auths": {&self.registry: {"auth": &self.auth}}}).to_string()
+    }
+}
+
+/// The registry an image reference names (`reg.example.com:5000/team/img:1` → its host), if
+/// its first part is a host (has a `.` or a `:`, or is `localhost`).
+fn image_registry(image: &str) -> Option<String> {
+    let (first, _) = image.split_once('/')?;
+    (first.contains('.') || first.contains(':') || first == "localhost").then(|| first.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_registry_login_goes_to_the_images_registry_and_is_never_printed() {
+        let auth = RegistryAuth::new(
+            "reg.example.com:5000/team/img:1",
+            None,
+            Some("ann"),
+            Some("pw"),
+            None,
+        )
+        .unwrap();
+        assert_eq!(auth.registry, "reg.example.com:5000");
+        assert_eq!(
+            auth.auth_file(),
+            r#"{"auths":{"reg.example.com:5000":{"auth":"YW5uOnB3"}}}"#
+        );
+        assert!(!format!("{auth:?}").contains("YW5uOnB3"));
+        // DockerRegistry wins; Auth is taken as given.
+        let given =
+            RegistryAuth::new("img:1", Some("https://r.io/"), None, None, Some("eDp5")).unwrap();
+        assert_eq!(
+            (given.registry.as_str(), given.auth.as_str()),
+            ("r.io", "eDp5")
+        );
+        // No login, or nowhere to send it (a Docker Hub short name without DockerRegistry).
+        assert!(RegistryAuth::new("reg.io/img", None, None, Some("pw"), None).is_none());
+        assert!(RegistryAuth::new("ubuntu:22.04", None, Some("ann"), Some("pw"), None).is_none());
+    }
 }

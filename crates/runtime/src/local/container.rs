@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::contract::RegistryAuth;
 use crate::pod::mounts::Mount;
 use crate::pod::sandbox::Identity;
 use crate::pod_files::Limits;
@@ -30,6 +31,10 @@ pub struct ContainerImage {
     /// The engine's program (`podman`, or a path to it).
     pub engine: PathBuf,
     pub image: String,
+    /// The login to its registry (`JobSpec.ImageConfig`); never written anywhere but the one
+    /// pull's auth file.
+    #[serde(skip)]
+    pub auth: Option<RegistryAuth>,
 }
 
 /// What a pod's container is made of.
@@ -160,8 +165,27 @@ pub async fn ensure_image(image: &ContainerImage) -> Result<(), String> {
     if exists.success() {
         return Ok(());
     }
-    let pull = tokio::process::Command::new(engine)
-        .args(["pull", "--quiet", &image.image])
+    // The login, in a file only this server's user reads, for this pull only.
+    let auth_file = match &image.auth {
+        None => None,
+        Some(auth) => {
+            let mut file = tempfile::Builder::new()
+                .prefix("opendlc-registry-auth-")
+                .suffix(".json")
+                .tempfile()
+                .map_err(|e| format!("cannot write the registry login: {e}"))?;
+            std::io::Write::write_all(&mut file, auth.auth_file().as_bytes())
+                .map_err(|e| format!("cannot write the registry login: {e}"))?;
+            Some(file)
+        }
+    };
+    let mut pull = tokio::process::Command::new(engine);
+    pull.args(["pull", "--quiet"]);
+    if let Some(file) = &auth_file {
+        pull.arg("--authfile").arg(file.path());
+    }
+    let pull = pull
+        .arg(&image.image)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())

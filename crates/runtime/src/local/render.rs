@@ -97,6 +97,7 @@ impl LocalRuntime {
                 image: container.map(|engine| ContainerImage {
                     engine: engine.to_path_buf(),
                     image: image.to_string(),
+                    auth: recipe.registry_auth.clone(),
                 }),
             },
         })

@@ -10,7 +10,7 @@ use opendlc_core::sanity::PEERS_ENV;
 use opendlc_core::shell::quote;
 use opendlc_core::startup::PodPhase;
 use opendlc_core::{JobStatus, Pod, PodStatus, Reason};
-use opendlc_runtime::contract::{ContainersStep, Gang, PodRecipe, Report, Steps};
+use opendlc_runtime::contract::{ContainersStep, Gang, PodRecipe, RegistryAuth, Report, Steps};
 use opendlc_runtime::pod_files::Limits;
 use opendlc_runtime::PodEvent;
 use opendlc_store::{PodEnd, Transition};
@@ -147,6 +147,7 @@ impl Engine {
                 job_dir: self.jobs_dir.job(job_id),
                 workdir: workdir.clone(),
                 image: image_of(pod),
+                registry_auth: registry_auth(job, pod.role),
                 resources: plan.resources,
                 limits: role.filter(|_| self.pod_limits).map(|r| Limits {
                     cpu_milli: Some(r.resources.cpu_milli).filter(|c| *c > 0),
@@ -531,4 +532,22 @@ pub(super) fn record_end(
             false
         }
     }
+}
+
+/// The login to the registry of `role`'s image, from its JobSpec's `ImageConfig`.
+fn registry_auth(job: &opendlc_core::Job, role: opendlc_core::Role) -> Option<RegistryAuth> {
+    let spec = job
+        .request
+        .job_specs
+        .iter()
+        .flatten()
+        .find(|s| s.r#type.as_deref() == Some(role.as_str()))?;
+    let config = spec.image_config.as_ref()?;
+    RegistryAuth::new(
+        spec.image.as_deref().unwrap_or_default(),
+        config.docker_registry.as_deref(),
+        config.username.as_deref(),
+        config.password.as_deref(),
+        config.auth.as_deref(),
+    )
 }

@@ -161,7 +161,11 @@ fn summary_dir(
     let uri =
         query::text(&body.uri).map(|u| u.strip_prefix("file://").map(String::from).unwrap_or(u));
     // The field the path came from, for the errors.
-    let field = if summary_path.is_some() { "SummaryPath" } else { "Uri" };
+    let field = if summary_path.is_some() {
+        "SummaryPath"
+    } else {
+        "Uri"
+    };
     let Some(path) = summary_path.or(uri) else {
         let field = if query::text(&body.data_source_id).is_some() {
             "DataSourceId: data sets are not available on this server"
