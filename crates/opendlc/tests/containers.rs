@@ -295,7 +295,10 @@ async fn a_private_registrys_login_reaches_the_pull_in_an_auth_file_only() {
     );
     assert_eq!(read("mode").trim(), "600");
     assert!(!read("args").contains("pa55word"), "{}", read("args"));
-    assert!(!std::path::Path::new(read("path").trim()).exists(), "the auth file is removed");
+    assert!(
+        !std::path::Path::new(read("path").trim()).exists(),
+        "the auth file is removed"
+    );
     // And the password shows nowhere in the job.
     assert!(!job.to_string().contains("pa55word"), "{job}");
     let events = events(&server, &job_id).await;

@@ -790,9 +790,12 @@ async fn a_job_sees_its_data_and_code_at_their_mount_paths() {
     append(
         &server.data_dir.path().join("sources.yaml"),
         &format!(
-            "code_sources:\n  code-demo:\n    repo: {}\ndata_sources:\n  d-imagenet:\n    uri: {}\n",
+            "code_sources:\n  code-demo:\n    repo: {}\ndata_sources:\n  d-imagenet:\n    uri: {}\n  \
+             d-labels:\n    uri: {}\n    mount_path: {}\n",
             repo.display(),
-            data.display()
+            data.display(),
+            data.display(),
+            mnt.join("labels").display(),
         ),
     );
     let at = |name: &str| mnt.join(name).display().to_string();
@@ -803,12 +806,15 @@ async fn a_job_sees_its_data_and_code_at_their_mount_paths() {
         "DataSources": [
             {"DataSourceId": "d-imagenet", "MountPath": at("data"), "MountAccess": "RO"},
             {"Uri": format!("file://{}", scratch.display()), "MountPath": at("scratch")},
+            // Without a MountPath: where sources.yaml says.
+            {"DataSourceId": "d-labels"},
         ],
         "CodeSource": {"CodeSourceId": "code-demo", "Branch": "exp", "MountPath": at("code")},
         "UserCommand": format!(
-            "cat {data}/labels.txt; cat {code}/train.py; echo out > {scratch}/result; \
+            "cat {data}/labels.txt; cat {labels}/labels.txt; cat {code}/train.py; \
+             echo out > {scratch}/result; \
              touch {data}/new 2>/dev/null && echo writable || echo read-only",
-            data = at("data"), code = at("code"), scratch = at("scratch")
+            data = at("data"), code = at("code"), scratch = at("scratch"), labels = at("labels")
         ),
     });
     let job_id = server.create_job(body).await;
@@ -827,6 +833,7 @@ async fn a_job_sees_its_data_and_code_at_their_mount_paths() {
         std::fs::metadata("/proc/self").unwrap().uid() == 0
     };
     let expected = [
+        "cat dog",
         "cat dog",
         "print('from exp')",
         if root_user { "read-only" } else { "writable" },

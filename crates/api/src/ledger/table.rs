@@ -118,7 +118,7 @@ pub(super) static FIELDS: &[Field] = &[
     f("CreateJob", "UserCommand", Honoured, "the command every pod runs with sh -c (unless its JobSpec has its own); required (MissingParameter \"UserCommand is mandatory for this action.\"); for DataJuicerJob with CommandType config it is the config; core/src/submission.rs"),
     f("CreateJob", "DataSources[]", Honoured, "each one is bind-mounted into the pods at its MountPath; server/src/sources/mod.rs, runtime/src/pod/mounts.rs"),
     f("CreateJob", "DataSources[].DataSourceId", Honoured, "looked up in the server's sources.yaml (data_sources) when Uri is empty; unknown refused (\"no data source \"X\" is registered on this server (sources.yaml)\"); server/src/sources/mod.rs"),
-    f("CreateJob", "DataSources[].MountPath", Honoured, "where the source appears in the pods; REQUIRED here (empty refused: \"must be an absolute path other than /, got \"\"\"), overlaps refused; core/src/sources.rs"),
+    f("CreateJob", "DataSources[].MountPath", Honoured, "where the source appears in the pods (absolute, not /, apart from the others); a DataSourceId given without it gets the registered mount_path, else /mnt/data/<id>; a Uri needs one (server/src/sources/mod.rs)"),
     f("CreateJob", "DataSources[].Uri", Honoured, "the host path mounted; must be local (/x or file:///x) under a root granted to the workspace; oss:// etc. refused (\"... is a oss:// location; this server reaches only local paths\"); server/src/sources/roots.rs"),
     f("CreateJob", "DataSources[].Options", Ignored, "OSS/JindoFS mount options; data sources here are local bind mounts, which take none"),
     f("CreateJob", "DataSources[].DataSourceVersion", Ignored, "data sources here are plain host paths: there are no dataset versions"),

@@ -8,6 +8,8 @@
 //! data_sources:
 //!   d-imagenet:                # a job's DataSources[].DataSourceId
 //!     uri: /data/imagenet      # a local path (or file:// URI), under a granted root
+//!     mount_path: /mnt/imagenet  # where a job that gives no MountPath sees it
+//!                              # (default /mnt/data/<id>)
 //! roots:                       # the host paths requests may name (none without this)
 //!   - path: /data              # granted to every workspace, read-write
 //!   - path: /datasets
@@ -65,6 +67,42 @@ pub struct CodeSourceConfig {
 #[serde(deny_unknown_fields)]
 pub struct DataSourceConfig {
     pub uri: String,
+    /// Where a job that names it without a MountPath sees it (default `/mnt/data/<id>`).
+    #[serde(default)]
+    pub mount_path: Option<String>,
+}
+
+/// Gives each DataSource named by its DataSourceId without a MountPath the registered one (or
+/// `/mnt/data/<DataSourceId>`), as PAI mounts a dataset at its default path; the request then
+/// holds the path its pods use. A DataSourceId that is not registered is left for [`check`].
+pub fn fill_default_mount_paths(
+    data_dir: &Path,
+    req: &mut CreateJobRequest,
+) -> Result<(), Invalid> {
+    let wants_default = |ds: &opendlc_api::CreateJobRequestDataSources| {
+        ds.mount_path.as_deref().is_none_or(str::is_empty)
+            && ds.uri.as_deref().is_none_or(str::is_empty)
+            && ds
+                .data_source_id
+                .as_deref()
+                .is_some_and(|id| !id.is_empty())
+    };
+    if !req.data_sources.iter().flatten().any(wants_default) {
+        return Ok(());
+    }
+    let config = load(data_dir).map_err(|e| Invalid::value("DataSources", e))?;
+    for ds in req.data_sources.iter_mut().flatten() {
+        if !wants_default(ds) {
+            continue;
+        }
+        let id = ds.data_source_id.clone().unwrap_or_default();
+        let registered = config
+            .data_sources
+            .get(&id)
+            .and_then(|s| s.mount_path.clone());
+        ds.mount_path = Some(registered.unwrap_or_else(|| format!("/mnt/data/{id}")));
+    }
+    Ok(())
 }
 
 fn default_branch() -> String {
@@ -214,4 +252,44 @@ pub fn resolve(
         resolved.code_paths = Some((target, code_dir.to_path_buf()));
     }
     Ok(resolved)
+}
+
+#[cfg(test)]
+mod default_mount_paths {
+    use super::*;
+
+    #[test]
+    fn a_data_source_named_by_id_alone_gets_its_registered_mount_path_or_the_default() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join(SOURCES_FILE),
+            "data_sources:\n  d-one:\n    uri: /data/one\n    mount_path: /mnt/one\n  d-two:\n    uri: /data/two\n",
+        )
+        .unwrap();
+        let mut req: CreateJobRequest = serde_json::from_value(serde_json::json!({
+            "DataSources": [
+                {"DataSourceId": "d-one"},
+                {"DataSourceId": "d-two"},
+                {"DataSourceId": "d-two", "MountPath": "/mine"},
+                {"Uri": "/data/three"},
+            ],
+        }))
+        .unwrap();
+        fill_default_mount_paths(dir.path(), &mut req).unwrap();
+        let paths: Vec<Option<&str>> = req
+            .data_sources
+            .iter()
+            .flatten()
+            .map(|d| d.mount_path.as_deref())
+            .collect();
+        assert_eq!(
+            paths,
+            [
+                Some("/mnt/one"),
+                Some("/mnt/data/d-two"),
+                Some("/mine"),
+                None
+            ]
+        );
+    }
 }

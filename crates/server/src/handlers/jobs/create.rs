@@ -9,8 +9,9 @@ use crate::state::AppState;
 
 /// CreateJob: validate, store (acknowledged only once committed), hand to the engine.
 pub fn create(state: &AppState, request: &ApiRequest) -> Result<Response, ApiError> {
-    let body: CreateJobRequest = request.json()?;
+    let mut body: CreateJobRequest = request.json()?;
     let caller = request.caller()?;
+    crate::sources::fill_default_mount_paths(&state.data_dir, &mut body)?;
     let ctx = SubmitContext {
         job_id: ids::new_job_id(),
         user_id: caller.user_id(),
