@@ -609,11 +609,13 @@ async fn another_user_sees_a_private_tensorboard_only_through_a_shared_link() {
             "{method} {path}: {err}"
         );
     }
-    let listed = server
-        .call_as(&bob, "GET", "/api/v1/tensorboards", None)
-        .await
-        .1;
-    assert_eq!(listed["TotalCount"], 0);
+    for query in ["", "?ShowOwn=false"] {
+        let listed = server
+            .call_as(&bob, "GET", &format!("/api/v1/tensorboards{query}"), None)
+            .await
+            .1;
+        assert_eq!(listed["TotalCount"], 0, "{query}: {listed}");
+    }
     let http = reqwest::Client::new();
     let as_bob = http
         .get(&url)
@@ -630,5 +632,25 @@ async fn another_user_sees_a_private_tensorboard_only_through_a_shared_link() {
         .unwrap();
     assert_eq!(opened.text().await.unwrap(), "fake tensorboard");
     assert_eq!(get_tb(&server, &id).await["Status"], "Running");
+    // Made PUBLIC, a workspace member lists it beside their own (ShowOwn=false), as ListJobs
+    // lists what the caller may read.
+    server
+        .ok("PUT", &format!("{path}?Accessibility=PUBLIC"), None)
+        .await;
+    let listed = server
+        .call_as(&bob, "GET", "/api/v1/tensorboards?ShowOwn=false", None)
+        .await
+        .1;
+    assert_eq!(
+        listed["Tensorboards"][0]["TensorboardId"],
+        id.as_str(),
+        "{listed} {}",
+        get_tb(&server, &id).await
+    );
+    let own = server
+        .call_as(&bob, "GET", "/api/v1/tensorboards", None)
+        .await
+        .1;
+    assert_eq!(own["TotalCount"], 0, "ShowOwn defaults to true: {own}");
     server.ok("DELETE", &path, None).await;
 }

@@ -7,7 +7,8 @@ use rusqlite::{params, Row};
 
 use rusqlite::OptionalExtension;
 
-use crate::{Result, Store};
+use crate::rows::to_json;
+use crate::{Result, Store, Visibility};
 
 const COLUMNS: &str = "tensorboard_id, display_name, job_id, workspace_id, user_id, accessibility,
     priority, summary_path, logdir, request, max_running_minutes, status, reason_code,
@@ -49,6 +50,9 @@ pub struct TensorboardFilter {
     pub workspace_id: Option<String>,
     pub user_id: Option<String>,
     pub accessibility: Option<String>,
+    /// Only the TensorBoards the caller may read (their own, their workspaces' when they
+    /// administer them, PUBLIC ones of their workspaces); `None`: all (a server administrator).
+    pub visible_to: Option<Visibility>,
     pub created_from: Millis,
     pub created_to: Millis,
     /// `display_name` instead of the creation time.
@@ -132,7 +136,10 @@ impl Store {
             AND (?3 IS NULL OR instr(lower(display_name), lower(?3)) > 0)
             AND (?4 IS NULL OR status = ?4) AND (?5 IS NULL OR workspace_id = ?5)
             AND (?6 IS NULL OR user_id = ?6) AND (?7 IS NULL OR accessibility = ?7)
-            AND gmt_create >= ?8 AND gmt_create <= ?9";
+            AND gmt_create >= ?8 AND gmt_create <= ?9
+            AND (?10 IS NULL OR user_id = ?10
+                 OR workspace_id IN (SELECT value FROM json_each(?11))
+                 OR (accessibility = 'PUBLIC' AND workspace_id IN (SELECT value FROM json_each(?12))))";
         let order = match (f.sort_by_name, f.descending) {
             (true, true) => "display_name DESC, gmt_create DESC",
             (true, false) => "display_name ASC, gmt_create ASC",
@@ -140,6 +147,10 @@ impl Store {
             (false, false) => "gmt_create ASC, tensorboard_id ASC",
         };
         let status = f.status.map(TensorboardStatus::as_str);
+        let visible = f.visible_to.as_ref();
+        let viewer = visible.map(|v| v.user_id.as_str());
+        let admin_of = to_json(&visible.map(|v| v.admin_of.clone()).unwrap_or_default());
+        let member_of = to_json(&visible.map(|v| v.member_of.clone()).unwrap_or_default());
         self.read(|conn| {
             let args = params![
                 f.tensorboard_id,
@@ -151,6 +162,9 @@ impl Store {
                 f.accessibility,
                 f.created_from,
                 f.created_to,
+                viewer,
+                admin_of,
+                member_of,
             ];
             let total: u64 = conn
                 .prepare_cached(&format!(

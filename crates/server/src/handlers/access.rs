@@ -1,9 +1,10 @@
 //! The access rules applied to one request: which jobs its caller may read or change
 //! (`opendlc_core::identity` has the rules; this looks the resources up).
 
-use opendlc_core::identity::Owned;
+use opendlc_core::identity::{Owned, WorkspaceRole};
 use opendlc_core::tensorboard::Tensorboard;
 use opendlc_core::Job;
+use opendlc_store::Visibility;
 
 use crate::auth::Caller;
 use crate::http::{ApiError, ApiRequest};
@@ -100,4 +101,27 @@ pub fn owned_tensorboard(tb: &Tensorboard) -> Owned<'_> {
         workspace_id: &tb.workspace_id,
         accessibility: &tb.accessibility,
     }
+}
+
+/// What the caller may read, as a filter of ListJobs and ListTensorboards: their own, what
+/// their workspaces hold when they administer them, the PUBLIC ones of their workspaces; `None`
+/// for a server administrator, who reads everything.
+pub fn visibility(caller: &Caller) -> Option<Visibility> {
+    let principal = &caller.principal;
+    if principal.user.is_admin {
+        return None;
+    }
+    let in_role = |role: WorkspaceRole| {
+        principal
+            .workspaces
+            .iter()
+            .filter(|(_, r)| **r >= role)
+            .map(|(w, _)| w.clone())
+            .collect()
+    };
+    Some(Visibility {
+        user_id: principal.user.user_id.clone(),
+        member_of: in_role(WorkspaceRole::Member),
+        admin_of: in_role(WorkspaceRole::Admin),
+    })
 }

@@ -1,12 +1,11 @@
 use axum::response::Response;
 use opendlc_api::{ListJobsRequest, ListJobsResponseBody};
-use opendlc_core::identity::WorkspaceRole;
 use opendlc_core::time::now_millis;
 use opendlc_core::{JobStatus, JobType};
-use opendlc_store::{JobFilter, SortField, TimeField, Visibility};
+use opendlc_store::{JobFilter, SortField, TimeField};
 
 use crate::auth::Caller;
-use crate::handlers::query;
+use crate::handlers::{access, query};
 use crate::http::{ok, ApiError, ApiRequest};
 use crate::state::AppState;
 use crate::views::{job_item, Names};
@@ -121,31 +120,10 @@ fn filter(state: &AppState, caller: &Caller, q: &ListJobsRequest) -> Result<JobF
         user_command_search: query::text(&q.user_command_search),
         reason_search: query::text(&q.reason_search),
         image_search: query::text(&q.image_search),
-        visible_to: visibility(caller),
+        visible_to: access::visibility(caller),
         sort,
         descending: query::descending(&q.order, true)?,
         offset: (page_number - 1) * page_size,
         limit: page_size,
-    })
-}
-
-/// The caller's visibility as a filter; a server administrator sees every job.
-fn visibility(caller: &Caller) -> Option<Visibility> {
-    let principal = &caller.principal;
-    if principal.user.is_admin {
-        return None;
-    }
-    let in_role = |role: WorkspaceRole| {
-        principal
-            .workspaces
-            .iter()
-            .filter(|(_, r)| **r >= role)
-            .map(|(w, _)| w.clone())
-            .collect()
-    };
-    Some(Visibility {
-        user_id: principal.user.user_id.clone(),
-        member_of: in_role(WorkspaceRole::Member),
-        admin_of: in_role(WorkspaceRole::Admin),
     })
 }

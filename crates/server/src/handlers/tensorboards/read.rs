@@ -73,8 +73,9 @@ pub fn list(state: &AppState, request: &ApiRequest) -> Result<Response, ApiError
         }
     };
     let caller = request.caller()?;
-    // Until listing honours workspace visibility, only admins list other users' TensorBoards.
-    let show_own = q.show_own.unwrap_or(true) || !caller.principal.user.is_admin;
+    // ShowOwn (the default) lists the caller's own; without it, what the caller may read
+    // (ListJobs' rule).
+    let show_own = q.show_own.unwrap_or(true);
     let filter = TensorboardFilter {
         tensorboard_id: query::text(&q.tensorboard_id),
         job_id: query::text(&q.job_id).or(source_job),
@@ -87,6 +88,7 @@ pub fn list(state: &AppState, request: &ApiRequest) -> Result<Response, ApiError
             query::text(&q.user_id)
         },
         accessibility: accessibility(&q.accessibility)?,
+        visible_to: access::visibility(caller),
         created_from: start,
         created_to: end,
         sort_by_name,
