@@ -74,6 +74,41 @@ async fn on_failure_restarts_the_gang_until_it_succeeds() {
         .await
         .is_empty());
     assert_eq!(server.logs(&job_id, &worker, "").await, ["ok"]);
+    // GetPodEvents with a PodUid: the events of that incarnation's lifetime.
+    let events = |uid: String| {
+        let server = &server;
+        let worker = &worker;
+        let job_id = &job_id;
+        async move {
+            let body = server
+                .ok(
+                    "GET",
+                    &format!("/api/v1/jobs/{job_id}/pods/{worker}/events?PodUid={uid}"),
+                    None,
+                )
+                .await;
+            body["Events"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e.as_str().unwrap().to_string())
+                .collect::<Vec<_>>()
+        }
+    };
+    let old = events(old_uid.to_string()).await;
+    assert!(
+        old.iter().any(|e| e.contains("exited with code 1")),
+        "{old:?}"
+    );
+    let current = events(job["Pods"][1]["PodUid"].as_str().unwrap().to_string()).await;
+    let started = current
+        .iter()
+        .filter(|e| e.contains(" started on "))
+        .count();
+    assert_eq!(
+        started, 1,
+        "only the current incarnation's start: {current:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

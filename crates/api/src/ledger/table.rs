@@ -370,7 +370,7 @@ pub(super) static FIELDS: &[Field] = &[
     f("GetPodLogs", "DownloadToFile", Honoured, "raises the default line limit to 1000000 and adds Content-Disposition; still a JSON answer"),
     f("GetPodEvents", "JobId", Honoured, "the job (must be readable) (handlers/pods.rs)"),
     f("GetPodEvents", "PodId", Honoured, "only this pod's events; unknown → PodNotFound"),
-    f("GetPodEvents", "PodUid", Ignored, "only checked to exist (else PodNotFound) and echoed: events are stored per PodId, so every incarnation's events come back — not implemented yet"),
+    f("GetPodEvents", "PodUid", Honoured, "that incarnation: the events of its lifetime (from its creation to its end); unknown → PodNotFound (handlers/pods.rs)"),
     f("GetPodEvents", "MaxEventsNum", Honoured, "the last N events, 1–10000 (default 2000); out of range → InvalidParameter (handlers/job_events.rs)"),
     f("GetPodEvents", "StartTime", Honoured, "only events at or after it (no default)"),
     f("GetPodEvents", "EndTime", Honoured, "only events at or before it"),

@@ -2,6 +2,7 @@
 
 use axum::response::Response;
 use opendlc_api::{GetJobEventsRequest, GetJobEventsResponseBody};
+use opendlc_core::time::Millis;
 
 use super::{access, query};
 use crate::http::{ok, ApiError, ApiRequest};
@@ -24,7 +25,10 @@ pub fn get(state: &AppState, request: &ApiRequest) -> Result<Response, ApiError>
         q.max_events_num,
         &q.start_time,
         &q.end_time,
-        Some(opendlc_core::time::now_millis() - DEFAULT_LOOKBACK_MS),
+        (
+            Some(opendlc_core::time::now_millis() - DEFAULT_LOOKBACK_MS),
+            None,
+        ),
     )?;
     ok(&GetJobEventsResponseBody {
         request_id: Some(request.request_id.clone()),
@@ -33,8 +37,8 @@ pub fn get(state: &AppState, request: &ApiRequest) -> Result<Response, ApiError>
     })
 }
 
-/// Event lines of a job (or of one of its pods), oldest first; without StartTime from
-/// `default_start` (`None`: the first).
+/// Event lines of a job (or of one of its pods), oldest first; without StartTime or EndTime,
+/// within `default_window` (`None`: the first, the last).
 pub fn read_events(
     state: &AppState,
     job_id: &str,
@@ -42,13 +46,15 @@ pub fn read_events(
     max: Option<i64>,
     start: &Option<String>,
     end: &Option<String>,
-    default_start: Option<opendlc_core::time::Millis>,
+    default_window: (Option<Millis>, Option<Millis>),
 ) -> Result<Vec<String>, ApiError> {
     let max = query::count(max, "MaxEventsNum", DEFAULT_MAX_EVENTS, 10_000)?;
     let start = query::time(start, "StartTime")?
-        .or(default_start)
+        .or(default_window.0)
         .unwrap_or(i64::MIN);
-    let end = query::time(end, "EndTime")?.unwrap_or(i64::MAX);
+    let end = query::time(end, "EndTime")?
+        .or(default_window.1)
+        .unwrap_or(i64::MAX);
     let events = state
         .store
         .events(job_id, pod_id, start, end, max as usize)?;

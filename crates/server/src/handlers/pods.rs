@@ -161,6 +161,11 @@ pub fn events(state: &AppState, request: &ApiRequest) -> Result<Response, ApiErr
     let q = GetPodEventsRequest::from_query(&request.query)?;
     let (job_id, pod_id) = (request.param(0), request.param(1));
     let pod = find_pod(state, request, job_id, pod_id, &q.pod_uid)?;
+    // A PodUid names one incarnation: the events of its lifetime.
+    let window = match query::text(&q.pod_uid) {
+        Some(_) => (Some(pod.created), pod.finished),
+        None => (None, None),
+    };
     let events = job_events::read_events(
         state,
         job_id,
@@ -168,7 +173,7 @@ pub fn events(state: &AppState, request: &ApiRequest) -> Result<Response, ApiErr
         q.max_events_num,
         &q.start_time,
         &q.end_time,
-        None,
+        window,
     )?;
     ok(&GetPodEventsResponseBody {
         request_id: Some(request.request_id.clone()),
