@@ -166,7 +166,8 @@ pub fn apply_update(
         job.priority = validate_priority(Some(priority))?;
         job.request.priority = Some(i64::from(job.priority));
     }
-    if let Some(accessibility) = req.accessibility.as_deref() {
+    // An empty value changes nothing (as an absent one).
+    if let Some(accessibility) = req.accessibility.as_deref().filter(|a| !a.is_empty()) {
         job.accessibility = validate_accessibility(Some(accessibility))?;
         job.request.accessibility = Some(job.accessibility.clone());
     }

@@ -353,6 +353,15 @@ async fn update_changes_priority_and_refuses_new_specs_once_running() {
         (job["Priority"].as_i64(), job["Accessibility"].as_str()),
         (Some(7), Some("PUBLIC"))
     );
+    // An empty Accessibility changes nothing.
+    server
+        .ok(
+            "PUT",
+            &format!("/api/v1/jobs/{job_id}"),
+            Some(json!({"Accessibility": ""})),
+        )
+        .await;
+    assert_eq!(server.get_job(&job_id).await["Accessibility"], "PUBLIC");
 
     let (status, err) = server
         .call(
