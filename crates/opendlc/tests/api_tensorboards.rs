@@ -654,3 +654,51 @@ async fn another_user_sees_a_private_tensorboard_only_through_a_shared_link() {
     assert_eq!(own["TotalCount"], 0, "ShowOwn defaults to true: {own}");
     server.ok("DELETE", &path, None).await;
 }
+
+/// Under a server running as root, a tensorboard runs as its creator, in a view of their own
+/// (the data directory covered), like their pods: it reads what they may read, nothing more.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tensorboard_runs_as_its_creator() {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!(
+            "tensorboards run as their creators only under a server running as root: skipped"
+        );
+        return;
+    }
+    let bin = tempfile::tempdir().unwrap();
+    let program = fake_tensorboard(bin.path());
+    let server = server_with(program).await;
+    let job_id = finished_job(&server, "true").await;
+    let id = create_tb(&server, json!({"JobId": job_id})).await;
+    wait_tb(&server, &id, "Running").await;
+    let store = opendlc_server::admin::open(server.data_dir.path()).unwrap();
+    let pid = store
+        .active_tensorboards()
+        .unwrap()
+        .into_iter()
+        .find(|tb| tb.tensorboard_id == id)
+        .and_then(|tb| tb.pid)
+        .expect("its pid");
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let uid = status.lines().find(|l| l.starts_with("Uid:")).unwrap();
+    let creator = opendlc_server::DEFAULT_UID_BASE + 1; // the administrator is user 1
+    assert_eq!(
+        uid.split_whitespace().nth(1),
+        Some(creator.to_string().as_str()),
+        "{uid}"
+    );
+    // Its view: the data directory is covered, but for the way to its own directory and to the
+    // summaries.
+    let root = format!("/proc/{pid}/root{}", server.data_dir.path().display());
+    let mut names: Vec<String> = std::fs::read_dir(&root)
+        .expect("its view of the data directory")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["jobs", "tensorboards"]);
+    server
+        .ok("DELETE", &format!("/api/v1/tensorboards/{id}"), None)
+        .await;
+}

@@ -304,6 +304,7 @@ impl Server {
         let engine_shutdown = async move {
             let _ = engine_shutdown_rx.wait_for(|stop| *stop).await;
         };
+        let tb_isolation = isolation.clone();
         let (engine, engine_task) = engine::start(
             EngineConfig {
                 store: store.clone(),
@@ -339,7 +340,7 @@ impl Server {
             .await
             .with_context(|| format!("failed to listen on {}", config.listen))?;
         let addr = listener.local_addr()?;
-        let tensorboards = Arc::new(Tensorboards::new(
+        let mut tensorboards = Tensorboards::new(
             store.clone(),
             config.tensorboard_program,
             config.minute,
@@ -347,7 +348,9 @@ impl Server {
             format!("{http}://{}", reachable(addr)),
             token_key.clone(),
             basic.clone(),
-        ));
+        );
+        tensorboards.isolation = tb_isolation.map(|i| (i, config.shim_program.clone()));
+        let tensorboards = Arc::new(tensorboards);
         let web_terminals = Arc::new(webterminal::WebTerminals::new(
             store.clone(),
             jobs_dir.clone(),

@@ -24,6 +24,7 @@ use std::path::{Path, PathBuf};
 use opendlc_core::env_value::EnvValue;
 use opendlc_core::Job;
 use opendlc_runtime::contract::{Grant, Identity, Sandbox};
+use opendlc_store::Store;
 
 use super::accounts;
 use super::apply::Engine;
@@ -65,6 +66,51 @@ impl Isolation {
         });
         self.uid_base.saturating_add(n)
     }
+
+    /// The Unix identity (uid, gid) of user `user_id`'s processes: the one an administrator
+    /// set (`opendlc admin user set`), else the range's.
+    pub fn identity_of(&self, store: &Store, user_id: &str) -> (u32, u32) {
+        match store.unix_identity(user_id) {
+            Ok(Some(identity)) => identity,
+            Ok(None) => (self.uid_of(user_id), self.uid_of(user_id)),
+            Err(e) => {
+                tracing::error!(user.id = %user_id, "failed to read the user's identity: {e}");
+                let uid = self.uid_of(user_id);
+                (uid, uid)
+            }
+        }
+    }
+
+    /// A view for a process of user `user_id` on this host: the server's directories and the
+    /// homes covered, `grants` and the readable installs bound back, as that user.
+    pub fn sandbox(
+        &self,
+        store: &Store,
+        user_id: &str,
+        home: Option<PathBuf>,
+        grants: Vec<Grant>,
+    ) -> Sandbox {
+        let (uid, gid) = self.identity_of(store, user_id);
+        let mut hide = self.server_dirs.clone();
+        hide.extend(HIDDEN_HOMES.iter().map(PathBuf::from));
+        let mut grants = grants;
+        grants.extend(self.readable.iter().cloned().map(|path| Grant {
+            path,
+            read_only: true,
+        }));
+        Sandbox {
+            identity: Identity {
+                uid,
+                gid,
+                name: account_name(user_id),
+                home,
+            },
+            hide,
+            grants,
+            hosts: None,
+            shm_mib: None,
+        }
+    }
 }
 
 impl Engine {
@@ -72,19 +118,7 @@ impl Engine {
     /// launch: makes the job's directories its owner's. Each pod's is [`pod_sandbox`].
     pub(super) fn job_sandbox(&self, job: &Job, host_names: &[String]) -> Option<Sandbox> {
         let isolation = self.isolation.as_ref()?;
-        // An identity an administrator set (`opendlc admin user set`), else one of the range.
-        let (uid, gid) = match self.store.unix_identity(&job.user_id) {
-            Ok(Some(identity)) => identity,
-            Ok(None) => (
-                isolation.uid_of(&job.user_id),
-                isolation.uid_of(&job.user_id),
-            ),
-            Err(e) => {
-                tracing::error!(job.id = %job.job_id, "failed to read the owner's identity: {e}");
-                let uid = isolation.uid_of(&job.user_id);
-                (uid, uid)
-            }
-        };
+        let (uid, gid) = isolation.identity_of(&self.store, &job.user_id);
         let name = account_name(&job.user_id);
         if isolation.confinement == Confinement::Account {
             if let Err(e) = accounts::ensure(uid, gid, &name) {
@@ -118,20 +152,17 @@ impl Engine {
                 }
             }
         }
-        let mut hide = isolation.server_dirs.clone();
-        hide.extend(HIDDEN_HOMES.iter().map(PathBuf::from));
-        let mut grants = vec![Grant {
-            path: job_dir.clone(),
-            read_only: false,
-        }];
-        grants.extend(
-            std::iter::once(self.checker_program.clone())
-                .chain(isolation.readable.iter().cloned())
-                .map(|path| Grant {
-                    path,
-                    read_only: true,
-                }),
-        );
+        let grants = vec![
+            Grant {
+                path: job_dir.clone(),
+                read_only: false,
+            },
+            Grant {
+                path: self.checker_program.clone(),
+                read_only: true,
+            },
+        ];
+        let mut sandbox = isolation.sandbox(&self.store, &job.user_id, Some(home), grants);
         // Its pods find each other by name (the local runtime's pods all share the loopback).
         let hosts = (isolation.confinement == Confinement::Sandbox && !host_names.is_empty())
             .then(|| {
@@ -146,18 +177,8 @@ impl Engine {
                 }
             })
             .flatten();
-        Some(Sandbox {
-            hosts,
-            shm_mib: None,
-            identity: Identity {
-                uid,
-                gid,
-                name,
-                home: Some(home),
-            },
-            hide,
-            grants,
-        })
+        sandbox.hosts = hosts;
+        Some(sandbox)
     }
 }
 

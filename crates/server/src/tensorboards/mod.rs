@@ -49,6 +49,9 @@ pub struct Tensorboards {
     /// Serialises status changes between the handlers and the monitor.
     pub lock: tokio::sync::Mutex<()>,
     pub http: reqwest::Client,
+    /// With pod isolation: each tensorboard runs as its creator, in a view of their own (like
+    /// their pods), through this opendlc binary's `run-mounted`.
+    pub isolation: Option<(crate::engine::Isolation, PathBuf)>,
 }
 
 impl Tensorboards {
@@ -76,6 +79,7 @@ impl Tensorboards {
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .expect("an HTTP client without TLS builds"),
+            isolation: None,
         }
     }
 

@@ -7,9 +7,15 @@ use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use opendlc_core::shell::quote;
 use opendlc_core::tensorboard::Tensorboard;
+use opendlc_runtime::contract::Grant;
+use opendlc_runtime::pod::mounts::MountSpec;
 
 use super::{proxy, Tensorboards, NOT_INSTALLED};
+
+/// The view a tensorboard of an isolated server runs in (`run-mounted`'s file).
+const SANDBOX_FILE: &str = "sandbox.json";
 
 /// How long tensorboard has between SIGTERM and SIGKILL (it needs about 2 s).
 const GRACE: Duration = Duration::from_secs(5);
@@ -35,13 +41,70 @@ pub fn spawn(tbs: &Tensorboards, tb: &Tensorboard) -> Result<(Child, u16), Failu
         .map_err(|e| internal("open its log", e))?;
     let err_log = log.try_clone().map_err(|e| internal("open its log", e))?;
     let port = free_port().map_err(|e| internal("find a free port", e))?;
-    let mut command = Command::new(&tbs.program);
+    let args: Vec<String> = vec![
+        "--logdir".into(),
+        tb.logdir.clone(),
+        "--host".into(),
+        "127.0.0.1".into(),
+        "--port".into(),
+        port.to_string(),
+        "--path_prefix".into(),
+        proxy::prefix(&tb.tensorboard_id),
+    ];
+    let mut command = match &tbs.isolation {
+        None => {
+            let mut command = Command::new(&tbs.program);
+            command.args(&args);
+            command
+        }
+        // As its creator, seeing what their pods see: its summaries, its own directory and the
+        // installs pods may read; never the server's data.
+        Some((isolation, opendlc)) => {
+            // Found here, as the spawn would find it: the view needs its real path.
+            let Some(program) = find_program(&tbs.program) else {
+                return Err(not_installed(tbs));
+            };
+            let grants = vec![
+                Grant {
+                    path: dir.clone(),
+                    read_only: false,
+                },
+                Grant {
+                    path: tb.logdir.clone().into(),
+                    read_only: true,
+                },
+                Grant {
+                    path: program.clone(),
+                    read_only: true,
+                },
+            ];
+            let sandbox = isolation.sandbox(&tbs.store, &tb.user_id, Some(dir.clone()), grants);
+            let (uid, gid) = (sandbox.identity.uid, sandbox.identity.gid);
+            std::os::unix::fs::chown(&dir, Some(uid), Some(gid))
+                .map_err(|e| internal("give its directory to its creator", e))?;
+            let spec = MountSpec {
+                mounts: Vec::new(),
+                sandbox: Some(sandbox),
+                prepare: None,
+            };
+            let file = dir.join(SANDBOX_FILE);
+            let json = serde_json::to_vec_pretty(&spec).map_err(io::Error::other);
+            json.and_then(|json| fs::write(&file, json))
+                .map_err(|e| internal("write its sandbox", e))?;
+            let words: Vec<String> = std::iter::once(program.display().to_string())
+                .chain(args)
+                .map(|w| quote(&w))
+                .collect();
+            let mut command = Command::new(opendlc);
+            command
+                .arg("run-mounted")
+                .arg("--mounts")
+                .arg(&file)
+                .arg(format!("exec {}", words.join(" ")));
+            command
+        }
+    };
     command
-        .arg("--logdir")
-        .arg(&tb.logdir)
-        .args(["--host", "127.0.0.1", "--port", &port.to_string()])
-        .arg("--path_prefix")
-        .arg(proxy::prefix(&tb.tensorboard_id))
         .current_dir(&dir)
         .stdin(Stdio::null())
         .stdout(log)
@@ -56,17 +119,31 @@ pub fn spawn(tbs: &Tensorboards, tb: &Tensorboard) -> Result<(Child, u16), Failu
     }
     match command.spawn() {
         Ok(child) => Ok((child, port)),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Err(Failure {
-            code: NOT_INSTALLED,
-            message: format!(
-                "tensorboard is not installed on this server: `{}` was not found. Install it \
-                 (`pip install tensorboard`) or point `opendlc serve --tensorboard` \
-                 (OPENDLC_TENSORBOARD) at it, then StartTensorboard.",
-                tbs.program.display()
-            ),
-        }),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Err(not_installed(tbs)),
         Err(e) => Err(internal(&format!("run {}", tbs.program.display()), e)),
     }
+}
+
+fn not_installed(tbs: &Tensorboards) -> Failure {
+    Failure {
+        code: NOT_INSTALLED,
+        message: format!(
+            "tensorboard is not installed on this server: `{}` was not found. Install it \
+             (`pip install tensorboard`) or point `opendlc serve --tensorboard` \
+             (OPENDLC_TENSORBOARD) at it, then StartTensorboard.",
+            tbs.program.display()
+        ),
+    }
+}
+
+/// `program` as a file: as given when it names a path, else the first on PATH.
+fn find_program(program: &std::path::Path) -> Option<std::path::PathBuf> {
+    if program.components().count() > 1 {
+        return program.is_file().then(|| program.to_path_buf());
+    }
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|dir| dir.join(program))
+        .find(|p| p.is_file())
 }
 
 /// A port free now on 127.0.0.1 (another process could take it before tensorboard binds it;
