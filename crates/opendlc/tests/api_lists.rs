@@ -54,6 +54,21 @@ async fn list_jobs_filters_sorts_and_pages() {
         ids(&list("DisplayName=TRAIN").await),
         ["gamma-train", "Alpha-train"]
     );
+    // DisplayNameSearchMode: prefix, term (the whole name); wildcard is the default.
+    assert_eq!(
+        ids(&list("DisplayName=alpha&DisplayNameSearchMode=prefix").await),
+        ["Alpha-train"]
+    );
+    assert!(ids(&list("DisplayName=train&DisplayNameSearchMode=prefix").await).is_empty());
+    assert_eq!(
+        ids(&list("DisplayName=beta-eval&DisplayNameSearchMode=term").await),
+        ["beta-eval"]
+    );
+    assert!(ids(&list("DisplayName=beta&DisplayNameSearchMode=term").await).is_empty());
+    assert_eq!(
+        ids(&list("DisplayName=TRAIN&DisplayNameSearchMode=wildcard").await),
+        ["gamma-train", "Alpha-train"]
+    );
     assert_eq!(ids(&list("JobType=XGBoostJob").await), ["gamma-train"]);
     assert_eq!(
         ids(&list("Status=Running%2CSucceeded&Order=asc").await),

@@ -54,12 +54,24 @@ impl SortField {
     }
 }
 
+/// How ListJobs' DisplayName matches (`DisplayNameSearchMode`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum NameMatch {
+    /// Anywhere in the name, any case (`wildcard`, the default, and `fulltext`).
+    #[default]
+    Substring,
+    /// At its start, any case (`prefix`).
+    Prefix,
+    /// The whole name (`term`, and opendlc's `exact`).
+    Exact,
+}
+
 /// Every field narrows the result; `None`/empty means "no condition".
 #[derive(Debug, Clone, Default)]
 pub struct JobFilter {
-    /// Case-insensitive substring (or exact match when `display_name_exact`).
+    /// Matched as `display_name_match` says.
     pub display_name: Option<String>,
-    pub display_name_exact: bool,
+    pub display_name_match: NameMatch,
     pub job_types: Vec<String>,
     pub statuses: Vec<String>,
     pub time_field: TimeField,
@@ -105,10 +117,10 @@ impl JobFilter {
 
         if let Some(name) = &self.display_name {
             let p = arg(text(name), &mut n);
-            conditions.push(if self.display_name_exact {
-                format!("display_name = {p}")
-            } else {
-                format!("instr(lower(display_name), lower({p})) > 0")
+            conditions.push(match self.display_name_match {
+                NameMatch::Exact => format!("display_name = {p}"),
+                NameMatch::Prefix => format!("instr(lower(display_name), lower({p})) = 1"),
+                NameMatch::Substring => format!("instr(lower(display_name), lower({p})) > 0"),
             });
         }
         for (column, values) in [

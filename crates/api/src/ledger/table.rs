@@ -343,7 +343,7 @@ pub(super) static FIELDS: &[Field] = &[
     f("ListJobs", "OversoldInfo", Ignored, "no idle (oversold) resources here: every job runs on guaranteed capacity"),
     f("ListJobs", "PaymentType", Ignored, "no billing: every job runs on this server's pool"),
     f("ListJobs", "JobIds", Honoured, "comma list of exact job ids (unless JobId is given)"),
-    f("ListJobs", "DisplayNameSearchMode", Honoured, "partial: only opendlc's value `exact` (not in the spec) switches DisplayName to equality; the spec's prefix/fulltext/term/wildcard all behave as the default substring match — not implemented yet"),
+    f("ListJobs", "DisplayNameSearchMode", Honoured, "wildcard (default) and fulltext: a substring, any case; prefix: the name's start, any case; term (and exact): the whole name; anything else → InvalidParameter (handlers/jobs/list.rs)"),
     f("ListJobs", "ReasonSearch", Honoured, "case-insensitive substring of ReasonCode + ReasonMessage (no tokenising)"),
     f("ListJobs", "UserCommandSearch", Honoured, "case-insensitive substring of the UserCommand (no tokenising)"),
     f("ListJobs", "ImageSearch", Honoured, "case-insensitive substring of the jobs' images (no tokenising)"),

@@ -2,7 +2,7 @@ use axum::response::Response;
 use opendlc_api::{ListJobsRequest, ListJobsResponseBody};
 use opendlc_core::time::now_millis;
 use opendlc_core::{JobStatus, JobType};
-use opendlc_store::{JobFilter, SortField, TimeField};
+use opendlc_store::{JobFilter, NameMatch, SortField, TimeField};
 
 use crate::auth::Caller;
 use crate::handlers::{access, query};
@@ -102,10 +102,7 @@ fn filter(state: &AppState, caller: &Caller, q: &ListJobsRequest) -> Result<JobF
     let all_workspaces = q.from_all_workspaces.unwrap_or(false);
     Ok(JobFilter {
         display_name: query::text(&q.display_name),
-        display_name_exact: q
-            .display_name_search_mode
-            .as_deref()
-            .is_some_and(|m| m.eq_ignore_ascii_case("exact")),
+        display_name_match: name_match(&q.display_name_search_mode)?,
         job_types,
         statuses,
         time_field,
@@ -126,4 +123,19 @@ fn filter(state: &AppState, caller: &Caller, q: &ListJobsRequest) -> Result<JobF
         offset: (page_number - 1) * page_size,
         limit: page_size,
     })
+}
+
+/// `DisplayNameSearchMode`: the spec's wildcard (the default) and fulltext match anywhere in
+/// the name, prefix at its start, term (and opendlc's exact) the whole name; any case but for
+/// the whole name.
+fn name_match(mode: &Option<String>) -> Result<NameMatch, ApiError> {
+    match query::text(mode).map(|m| m.to_ascii_lowercase()).as_deref() {
+        None | Some("wildcard" | "fulltext") => Ok(NameMatch::Substring),
+        Some("prefix") => Ok(NameMatch::Prefix),
+        Some("term" | "exact") => Ok(NameMatch::Exact),
+        Some(other) => Err(ApiError::invalid(
+            "DisplayNameSearchMode",
+            format!("must be wildcard, fulltext, prefix or term, got \"{other}\""),
+        )),
+    }
 }
