@@ -159,7 +159,16 @@ async fn create_tensorboard_errors_name_the_field() {
         )
         .await;
     let id = create_tb(&server, json!({"JobId": job_id})).await;
-    for expire in ["0", "604801", "abc", "-5"] {
+    // 0 is the default, as GetToken's ExpireTime.
+    let shared = server
+        .ok(
+            "GET",
+            &format!("/api/v1/tensorboards/{id}/sharedurl?ExpireTimeSeconds=0"),
+            None,
+        )
+        .await;
+    assert!(shared["TensorboardSharedUrl"].is_string(), "{shared}");
+    for expire in ["604801", "abc", "-5"] {
         let err = server
             .error(
                 "GET",

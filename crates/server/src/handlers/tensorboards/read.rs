@@ -111,11 +111,13 @@ pub fn shared_url(state: &AppState, request: &ApiRequest) -> Result<Response, Ap
     let seconds = match query::text(&q.expire_time_seconds) {
         None => DEFAULT_SHARE_SECONDS,
         Some(text) => match text.parse::<i64>() {
+            // 0 means the default, as GetToken's ExpireTime.
+            Ok(0) => DEFAULT_SHARE_SECONDS,
             Ok(n) if (1..=MAX_SHARE_SECONDS).contains(&n) => n,
             _ => {
                 return Err(ApiError::invalid(
                     "ExpireTimeSeconds",
-                    format!("must be a whole number of seconds from 1 to {MAX_SHARE_SECONDS}, got \"{text}\""),
+                    format!("must be a whole number of seconds from 0 (the default) to {MAX_SHARE_SECONDS}, got \"{text}\""),
                 ))
             }
         },
