@@ -64,6 +64,10 @@ struct Args {
     /// Threads of the load generator (it shares the machine's cores with the server).
     #[arg(long, default_value_t = 1)]
     client_threads: usize,
+    /// scale: finished jobs to store before timing the server [default: 1000000, --quick
+    /// 100000]. Not part of `all`: it runs servers of its own.
+    #[arg(long)]
+    scale_jobs: Option<usize>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -75,6 +79,7 @@ enum Scenario {
     Logs,
     Sched,
     Admit,
+    Scale,
 }
 
 fn main() -> ExitCode {
@@ -96,6 +101,19 @@ fn main() -> ExitCode {
 
 /// Runs the chosen scenarios; true if every target was met.
 async fn run(args: Args) -> anyhow::Result<bool> {
+    if args.scenario == Scenario::Scale {
+        let jobs = args
+            .scale_jobs
+            .unwrap_or(if args.quick { 100_000 } else { 1_000_000 });
+        eprintln!("scale: {jobs} finished jobs stored, then the server timed");
+        let pressure_before = cpu_pressure();
+        let measures = scenarios::scale::run(&args.server, jobs).await?;
+        print!("{}", report::table(&measures));
+        if let (Some(before), Some(after)) = (pressure_before, cpu_pressure()) {
+            println!("CPU pressure (some avg10): {before:.2}% before, {after:.2}% after");
+        }
+        return Ok(measures.iter().all(|m| m.passed() != Some(false)));
+    }
     let server = Server::start(&args.server).await?;
     let pressure_before = cpu_pressure();
     let pool = server.pool.clone();

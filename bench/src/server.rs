@@ -30,15 +30,24 @@ impl Server {
 
     /// [`Server::start`] with more `serve` arguments (`--runtime slurm`, …).
     pub async fn start_with(program: &Path, extra: &[&str]) -> anyhow::Result<Server> {
+        let data_dir = tempfile::Builder::new()
+            .prefix("opendlc-bench-")
+            .tempdir()?;
+        Self::start_in(program, extra, data_dir).await
+    }
+
+    /// [`Server::start_with`] on a data directory made before (one a server used already).
+    pub async fn start_in(
+        program: &Path,
+        extra: &[&str],
+        data_dir: tempfile::TempDir,
+    ) -> anyhow::Result<Server> {
         if !program.is_file() {
             bail!(
                 "no server binary at {}: build it with `cargo build --release -p opendlc`, or pass --server",
                 program.display()
             );
         }
-        let data_dir = tempfile::Builder::new()
-            .prefix("opendlc-bench-")
-            .tempdir()?;
         let log = std::fs::File::create(data_dir.path().join("server.log"))?;
         let mut child = Command::new(program)
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
@@ -76,6 +85,24 @@ impl Server {
 
     pub fn data_path(&self) -> PathBuf {
         self.data_dir.path().to_path_buf()
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+
+    /// [`Server::kill`], keeping its data directory for another server.
+    pub async fn stop_keeping_data(self) -> anyhow::Result<tempfile::TempDir> {
+        let mut server = self;
+        let data_dir = std::mem::replace(
+            &mut server.data_dir,
+            tempfile::Builder::new()
+                .prefix("opendlc-bench-")
+                .tempdir()?,
+        );
+        server.kill().await?;
+        Ok(data_dir)
     }
 
     /// SIGTERM (the server shuts down gracefully), then SIGKILL if it takes over 10 s. Stop

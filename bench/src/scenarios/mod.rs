@@ -4,6 +4,7 @@ pub mod admit;
 pub mod create;
 pub mod get;
 pub mod logs;
+pub mod scale;
 pub mod sched;
 pub mod submit;
 

@@ -17,48 +17,22 @@ impl Store {
     /// [`insert_job`](Self::insert_job), with `notes` as the job's first events after its
     /// creation, in the same transaction.
     pub fn insert_job_noting(&self, job: &Job, notes: &[String]) -> Result<i64> {
-        let images: Vec<&str> = job.images().collect();
-        let (request, envs) = sealed_job_columns(&self.sealer, &job.request, &job.envs);
+        let columns = sealed_job_columns(&self.sealer, &job.request, &job.envs);
+        self.write(|tx| insert(tx, job, &columns, notes))
+    }
+
+    /// Records many new jobs in one transaction (as [`insert_job`](Self::insert_job) each);
+    /// returns their sequence numbers, in order.
+    pub fn insert_jobs(&self, jobs: &[Job]) -> Result<Vec<i64>> {
+        let columns: Vec<(String, String)> = jobs
+            .iter()
+            .map(|job| sealed_job_columns(&self.sealer, &job.request, &job.envs))
+            .collect();
         self.write(|tx| {
-            tx.prepare_cached(
-                "INSERT INTO jobs (job_id, display_name, job_type, status, reason_code, reason_message,
-                   priority, workspace_id, resource_id, user_id, accessibility, user_command, images,
-                   roles, envs, tags, request, max_running_minutes, ports, restart_count, gmt_create)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)",
-            )?
-            .execute(params![
-                job.job_id,
-                job.display_name,
-                job.job_type.as_str(),
-                job.status.as_str(),
-                job.reason.as_ref().map(|r| &r.code),
-                job.reason.as_ref().map(|r| &r.message),
-                job.priority,
-                job.workspace_id,
-                job.resource_id,
-                job.user_id,
-                job.accessibility,
-                job.user_command,
-                images.join("\n"),
-                to_json(&job.roles),
-                envs,
-                to_json(&job.tags),
-                request,
-                job.max_running_minutes,
-                to_json(&job.ports),
-                job.restart_count,
-                job.times.created,
-            ])?;
-            let seq = tx.last_insert_rowid();
-            tx.prepare_cached(
-                "INSERT INTO status_history (job_id, status, start_time) VALUES (?1, ?2, ?3)",
-            )?
-            .execute(params![job.job_id, job.status.as_str(), job.times.created])?;
-            events::insert(tx, &job.job_id, None, job.times.created, &format!("Job {} is created", job.job_id))?;
-            for note in notes {
-                events::insert(tx, &job.job_id, None, job.times.created, note)?;
-            }
-            Ok(seq)
+            jobs.iter()
+                .zip(&columns)
+                .map(|(job, columns)| insert(tx, job, columns, &[]))
+                .collect()
         })
     }
 
@@ -140,4 +114,55 @@ impl Store {
             Ok(())
         })
     }
+}
+
+/// Inserts a new job, its first history entry and its events; `columns` are its sealed
+/// `request` and `envs`.
+fn insert(
+    tx: &rusqlite::Transaction<'_>,
+    job: &Job,
+    (request, envs): &(String, String),
+    notes: &[String],
+) -> Result<i64> {
+    let images: Vec<&str> = job.images().collect();
+    tx.prepare_cached(
+        "INSERT INTO jobs (job_id, display_name, job_type, status, reason_code, reason_message,
+           priority, workspace_id, resource_id, user_id, accessibility, user_command, images,
+           roles, envs, tags, request, max_running_minutes, ports, restart_count, gmt_create)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)",
+    )?
+    .execute(params![
+        job.job_id,
+        job.display_name,
+        job.job_type.as_str(),
+        job.status.as_str(),
+        job.reason.as_ref().map(|r| &r.code),
+        job.reason.as_ref().map(|r| &r.message),
+        job.priority,
+        job.workspace_id,
+        job.resource_id,
+        job.user_id,
+        job.accessibility,
+        job.user_command,
+        images.join("\n"),
+        to_json(&job.roles),
+        envs,
+        to_json(&job.tags),
+        request,
+        job.max_running_minutes,
+        to_json(&job.ports),
+        job.restart_count,
+        job.times.created,
+    ])?;
+    let seq = tx.last_insert_rowid();
+    tx.prepare_cached(
+        "INSERT INTO status_history (job_id, status, start_time) VALUES (?1, ?2, ?3)",
+    )?
+    .execute(params![job.job_id, job.status.as_str(), job.times.created])?;
+    let created = format!("Job {} is created", job.job_id);
+    events::insert(tx, &job.job_id, None, job.times.created, &created)?;
+    for note in notes {
+        events::insert(tx, &job.job_id, None, job.times.created, note)?;
+    }
+    Ok(seq)
 }

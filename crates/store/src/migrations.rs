@@ -177,6 +177,19 @@ CREATE INDEX tensorboards_by_create ON tensorboards (gmt_create);
 ALTER TABLE users ADD COLUMN unix_uid INTEGER;
 ALTER TABLE users ADD COLUMN unix_gid INTEGER;
 "#,
+    // ListJobs over a long history: indexes that answer its filters, its count and the order of
+    // its page without reading the jobs' rows (each holds what the common filters test), by
+    // owner (ShowOwn, the default), by time (all users), and by status.
+    r#"
+CREATE INDEX jobs_own ON jobs (user_id, gmt_create, seq, status, job_type, workspace_id,
+                               accessibility, priority, display_name);
+CREATE INDEX jobs_recent ON jobs (gmt_create, seq, user_id, status, job_type, workspace_id,
+                                  accessibility, priority, display_name);
+CREATE INDEX jobs_status ON jobs (status, gmt_create, seq, user_id, workspace_id,
+                                  accessibility, job_type);
+DROP INDEX jobs_by_create;
+DROP INDEX jobs_by_status;
+"#,
 ];
 
 pub fn migrate(conn: &mut Connection) -> Result<()> {

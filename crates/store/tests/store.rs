@@ -307,3 +307,19 @@ fn metric_samples_are_kept_until_pruned_or_their_job_is_deleted() {
         .unwrap()
         .is_empty());
 }
+
+#[test]
+fn many_jobs_are_recorded_in_one_transaction_in_order() {
+    let (_dir, store) = open();
+    let jobs: Vec<_> = (0..3)
+        .map(|i| job(&format!("dlcbatch{i}"), "b", 1_000 + i))
+        .collect();
+    let seqs = store.insert_jobs(&jobs).unwrap();
+    assert_eq!(seqs.len(), 3);
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]), "{seqs:?}");
+    for (job, seq) in jobs.iter().zip(&seqs) {
+        let stored = store.get_job(&job.job_id).unwrap();
+        assert_eq!(stored.seq, *seq);
+        assert_eq!(store.status_history(&job.job_id).unwrap().len(), 1);
+    }
+}

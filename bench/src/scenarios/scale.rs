@@ -1,0 +1,207 @@
+//! A long history: N (1,000,000) finished jobs stored, then the server's start, its memory,
+//! ListJobs in every shape the SDK and the console use, and GetJob.
+//!
+//! A first server makes the data directory (keys, administrator) and stops; the jobs are then
+//! written straight into its database through the store (as CreateJob would record them, in
+//! batches of 10,000: going through the API would run a million pods); a second server starts
+//! on it. Jobs: five users (the benchmark's key is user 1), five job types, finished
+//! (Succeeded 70%, Failed 20%, Stopped 10%), created over the last 180 days, each with a
+//! realistic request (~1 KB). Each query is timed 30 times after 3 warm-ups.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use opendlc_api::CreateJobRequest;
+use opendlc_core::submission::{validate_create, SubmitContext};
+use opendlc_core::{Job, JobStatus, JobType};
+use opendlc_store::Store;
+
+use crate::client::Conn;
+use crate::report::Measure;
+use crate::server::Server;
+use crate::stats::{ms, Summary};
+
+const NAME: &str = "scale";
+const BATCH: usize = 10_000;
+const CALLS: usize = 30;
+const DAY_MS: i64 = 24 * 3600 * 1000;
+
+pub async fn run(program: &Path, jobs: usize) -> anyhow::Result<Vec<Measure>> {
+    let first = Server::start(program).await?;
+    let data_dir = first.stop_keeping_data().await?;
+    let db = data_dir.path().join("opendlc.db");
+    let seeded = Instant::now();
+    let ids = tokio::task::spawn_blocking(move || seed(&db, jobs))
+        .await?
+        .context("seeding the store")?;
+    let seeded = seeded.elapsed();
+
+    let start = Instant::now();
+    let server = Server::start_in(program, &[], data_dir).await?;
+    let started = start.elapsed();
+    // Settled: what it holds once it serves.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let rss_mib = server.pid().and_then(rss_mib).unwrap_or(f64::NAN);
+
+    let mut measures = vec![
+        Measure::info(NAME, "jobs stored", jobs as f64, "jobs"),
+        Measure::info(NAME, "seeding", seeded.as_secs_f64(), "s"),
+        Measure::info(NAME, "server start", started.as_secs_f64(), "s").at_most(2.0),
+        Measure::info(NAME, "idle RSS", rss_mib, "MiB").at_most(50.0),
+    ];
+    let mut conn = Conn::open(server.addr).await?;
+    let long_ago = chrono::Utc::now() - chrono::Duration::days(200);
+    let since = long_ago
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
+        .replace(':', "%3A");
+    let queries: [(&str, String); 10] = [
+        ("ListJobs default", String::new()),
+        ("ListJobs Status", "Status=Failed".into()),
+        ("ListJobs JobType", "JobType=TFJob".into()),
+        ("ListJobs DisplayName", "DisplayName=resnet".into()),
+        ("ListJobs SortBy DisplayName", "SortBy=DisplayName".into()),
+        ("ListJobs SortBy Priority", "SortBy=Priority".into()),
+        (
+            "ListJobs Tags",
+            "Tags=%7B%22team%22%3A%22vision%22%7D".into(),
+        ),
+        ("ListJobs all users", "ShowOwn=false".into()),
+        (
+            "ListJobs 180 days, page 1000",
+            format!("ShowOwn=false&StartTime={since}&PageNumber=1000"),
+        ),
+        (
+            "ListJobs 180 days, DisplayName",
+            format!("ShowOwn=false&StartTime={since}&DisplayName=bert-7"),
+        ),
+    ];
+    for (metric, query) in queries {
+        let path = format!("/api/v1/jobs?{query}");
+        let latency = time(&mut conn, &path, CALLS).await?;
+        measures.push(Measure::info(
+            NAME,
+            format!("{metric} p50"),
+            ms(latency.p50),
+            "ms",
+        ));
+        measures.push(
+            Measure::info(NAME, format!("{metric} p99"), ms(latency.p99), "ms").at_most(20.0),
+        );
+    }
+    let mut samples = Vec::with_capacity(200);
+    for i in 0..200 {
+        let id = &ids[(i * 7919) % ids.len()];
+        let sent = Instant::now();
+        conn.get(&format!("/api/v1/jobs/{id}")).await?.json()?;
+        samples.push(sent.elapsed());
+    }
+    let get = Summary::of(samples);
+    measures.push(Measure::info(NAME, "GetJob p50", ms(get.p50), "ms"));
+    measures.push(Measure::info(NAME, "GetJob p99", ms(get.p99), "ms").at_most(2.0));
+    server.kill().await?;
+    Ok(measures)
+}
+
+/// `calls` GetJob/ListJobs round trips of `path`, after three to warm up.
+async fn time(conn: &mut Conn, path: &str, calls: usize) -> anyhow::Result<Summary> {
+    for _ in 0..3 {
+        conn.get(path).await?.json()?;
+    }
+    let mut samples = Vec::with_capacity(calls);
+    for _ in 0..calls {
+        let sent = Instant::now();
+        let reply = conn.get(path).await?.json()?;
+        samples.push(sent.elapsed());
+        anyhow::ensure!(reply["Jobs"].is_array(), "{path}: {reply}");
+    }
+    Ok(Summary::of(samples))
+}
+
+/// Writes `n` finished jobs into the store at `db`; returns their ids.
+fn seed(db: &Path, n: usize) -> anyhow::Result<Vec<String>> {
+    let store = Store::open(db)?;
+    let template = template()?;
+    let now = opendlc_core::time::now_millis();
+    let models = ["resnet", "bert", "llama", "yolo", "gpt"];
+    let types = [
+        JobType::PyTorchJob,
+        JobType::TFJob,
+        JobType::MPIJob,
+        JobType::XGBoostJob,
+        JobType::RayJob,
+    ];
+    let mut ids = Vec::with_capacity(n);
+    let mut batch = Vec::with_capacity(BATCH);
+    for i in 0..n {
+        let mut job = template.clone();
+        job.job_id = format!("dlc{i:013}");
+        job.display_name = format!("{}-{}-{i}", models[i % 5], i % 97);
+        job.job_type = types[(i / 5) % 5];
+        job.user_id = (1 + i % 5).to_string();
+        job.priority = 1 + (i % 9) as u8;
+        job.status = match i % 10 {
+            0..=6 => JobStatus::Succeeded,
+            7 | 8 => JobStatus::Failed,
+            _ => JobStatus::Stopped,
+        };
+        if i % 3 == 0 {
+            job.tags.insert("team".into(), "vision".into());
+        }
+        // Newest last, as they were created: spread over 180 days.
+        let created = now - 180 * DAY_MS + (i as i64 * 180 * DAY_MS / n as i64);
+        job.times.created = created;
+        job.times.submitted = Some(created + 50);
+        job.times.running = Some(created + 200);
+        job.times.finished = Some(created + 600_000);
+        ids.push(job.job_id.clone());
+        batch.push(job);
+        if batch.len() == BATCH {
+            store.insert_jobs(&batch)?;
+            batch.clear();
+        }
+    }
+    if !batch.is_empty() {
+        store.insert_jobs(&batch)?;
+    }
+    Ok(ids)
+}
+
+/// A job as CreateJob records it, with a request of a realistic size.
+fn template() -> anyhow::Result<Job> {
+    let request: CreateJobRequest = serde_json::from_value(serde_json::json!({
+        "DisplayName": "template",
+        "JobType": "PyTorchJob",
+        "UserCommand": "python -m torch.distributed.run --nproc_per_node=8 train.py --model resnet50 --epochs 90 --batch-size 256 --lr 0.1 --data /mnt/data/imagenet --output /mnt/output/run",
+        "JobSpecs": [
+            {"Type": "Master", "PodCount": 1, "Image": "registry.example.com/team/pytorch:2.3-cuda12.1", "ResourceConfig": {"CPU": "8", "Memory": "32Gi"}},
+            {"Type": "Worker", "PodCount": 3, "Image": "registry.example.com/team/pytorch:2.3-cuda12.1", "ResourceConfig": {"CPU": "8", "Memory": "32Gi"}},
+        ],
+        "Envs": {"NCCL_DEBUG": "INFO", "OMP_NUM_THREADS": "8", "PYTHONUNBUFFERED": "1", "WANDB_PROJECT": "imagenet"},
+        "Settings": {"Tags": {"owner": "ann", "project": "imagenet"}},
+    }))?;
+    let quotas = Default::default();
+    let ctx = SubmitContext {
+        job_id: "dlc0000000000000".into(),
+        user_id: "1",
+        now: 0,
+        pool: opendlc_core::Resources::new(1_000_000, 1 << 30, 0),
+        quotas: &quotas,
+        on_slurm: false,
+    };
+    Ok(validate_create(&request, &ctx)?)
+}
+
+/// The process's resident memory (VmRSS), in MiB.
+fn rss_mib(pid: u32) -> Option<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let kib: f64 = status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()?;
+    Some(kib / 1024.0)
+}
