@@ -215,8 +215,12 @@ impl Store {
                 .prepare_cached(&format!("SELECT COUNT(*) FROM jobs {clause}"))?
                 .query_row(rusqlite::params_from_iter(args.iter()), |r| r.get(0))?;
             let (limit, offset) = (args.len() + 1, args.len() + 2);
-            args.push(Value::Integer(i64::try_from(filter.limit).unwrap_or(i64::MAX)));
-            args.push(Value::Integer(i64::try_from(filter.offset).unwrap_or(i64::MAX)));
+            args.push(Value::Integer(
+                i64::try_from(filter.limit).unwrap_or(i64::MAX),
+            ));
+            args.push(Value::Integer(
+                i64::try_from(filter.offset).unwrap_or(i64::MAX),
+            ));
             let mut stmt = conn.prepare_cached(&format!(
                 "SELECT {JOB_COLUMNS} FROM jobs WHERE seq IN
                    (SELECT seq FROM jobs {clause} ORDER BY {by} LIMIT ?{limit} OFFSET ?{offset})
