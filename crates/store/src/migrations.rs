@@ -190,6 +190,41 @@ CREATE INDEX jobs_status ON jobs (status, gmt_create, seq, user_id, workspace_id
 DROP INDEX jobs_by_create;
 DROP INDEX jobs_by_status;
 "#,
+    // ListJobs' TotalCount over a whole history without walking it: how many jobs there are of
+    // each owner, workspace, accessibility, status and type, kept by the jobs table's triggers.
+    r#"
+CREATE TABLE job_counts (
+    user_id       TEXT NOT NULL,
+    workspace_id  TEXT NOT NULL,
+    accessibility TEXT NOT NULL,
+    status        TEXT NOT NULL,
+    job_type      TEXT NOT NULL,
+    n             INTEGER NOT NULL,
+    PRIMARY KEY (user_id, workspace_id, accessibility, status, job_type)
+) WITHOUT ROWID;
+INSERT INTO job_counts
+    SELECT user_id, workspace_id, accessibility, status, job_type, COUNT(*) FROM jobs
+    GROUP BY user_id, workspace_id, accessibility, status, job_type;
+CREATE TRIGGER job_counts_insert AFTER INSERT ON jobs BEGIN
+    INSERT INTO job_counts VALUES
+        (NEW.user_id, NEW.workspace_id, NEW.accessibility, NEW.status, NEW.job_type, 1)
+    ON CONFLICT (user_id, workspace_id, accessibility, status, job_type) DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER job_counts_delete AFTER DELETE ON jobs BEGIN
+    UPDATE job_counts SET n = n - 1
+    WHERE user_id = OLD.user_id AND workspace_id = OLD.workspace_id
+      AND accessibility = OLD.accessibility AND status = OLD.status AND job_type = OLD.job_type;
+END;
+CREATE TRIGGER job_counts_update
+AFTER UPDATE OF user_id, workspace_id, accessibility, status, job_type ON jobs BEGIN
+    UPDATE job_counts SET n = n - 1
+    WHERE user_id = OLD.user_id AND workspace_id = OLD.workspace_id
+      AND accessibility = OLD.accessibility AND status = OLD.status AND job_type = OLD.job_type;
+    INSERT INTO job_counts VALUES
+        (NEW.user_id, NEW.workspace_id, NEW.accessibility, NEW.status, NEW.job_type, 1)
+    ON CONFLICT (user_id, workspace_id, accessibility, status, job_type) DO UPDATE SET n = n + 1;
+END;
+"#,
 ];
 
 pub fn migrate(conn: &mut Connection) -> Result<()> {
