@@ -244,7 +244,10 @@ impl Store {
             // One snapshot for the bounds, the count and the page.
             let conn = conn.unchecked_transaction()?;
             let (first, last): (Option<Millis>, Option<Millis>) = conn
-                .prepare_cached("SELECT MIN(gmt_create), MAX(gmt_create) FROM jobs")?
+                // Two subqueries: each is one index lookup (MIN and MAX together scan).
+                .prepare_cached(
+                    "SELECT (SELECT MIN(gmt_create) FROM jobs), (SELECT MAX(gmt_create) FROM jobs)",
+                )?
                 .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?;
             let mut filter = filter.clone();
             if filter.bounds_cover(first, last) {
