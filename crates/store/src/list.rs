@@ -149,6 +149,17 @@ impl JobFilter {
                 NameMatch::Prefix => format!("instr(lower(display_name), lower({p})) = 1"),
                 NameMatch::Substring => format!("instr(lower(display_name), lower({p})) > 0"),
             });
+            // Over more than one owner's jobs, the names' trigrams find the candidates (a
+            // phrase of trigrams is a substring, any case); one owner's are fewer than that
+            // index's answer for a common name, and are tested in their own index.
+            let trigrams = name.chars().count() >= 3;
+            if trigrams && self.user_id.is_none() && self.display_name_match != NameMatch::Exact {
+                let phrase = format!("\"{}\"", name.replace('"', "\"\""));
+                let q = arg(text(&phrase), &mut n);
+                conditions.push(format!(
+                    "seq IN (SELECT rowid FROM job_names WHERE job_names MATCH {q})"
+                ));
+            }
         }
         for (column, values) in [
             ("job_type", &self.job_types),

@@ -225,6 +225,25 @@ AFTER UPDATE OF user_id, workspace_id, accessibility, status, job_type ON jobs B
     ON CONFLICT (user_id, workspace_id, accessibility, status, job_type) DO UPDATE SET n = n + 1;
 END;
 "#,
+    // ListJobs' DisplayName substring over a long history: the names' trigrams (any case).
+    r#"
+CREATE VIRTUAL TABLE job_names USING fts5(
+    display_name, content = 'jobs', content_rowid = 'seq', tokenize = 'trigram', detail = 'full'
+);
+INSERT INTO job_names (job_names) VALUES ('rebuild');
+CREATE TRIGGER job_names_insert AFTER INSERT ON jobs BEGIN
+    INSERT INTO job_names (rowid, display_name) VALUES (NEW.seq, NEW.display_name);
+END;
+CREATE TRIGGER job_names_delete AFTER DELETE ON jobs BEGIN
+    INSERT INTO job_names (job_names, rowid, display_name)
+        VALUES ('delete', OLD.seq, OLD.display_name);
+END;
+CREATE TRIGGER job_names_update AFTER UPDATE OF display_name ON jobs BEGIN
+    INSERT INTO job_names (job_names, rowid, display_name)
+        VALUES ('delete', OLD.seq, OLD.display_name);
+    INSERT INTO job_names (rowid, display_name) VALUES (NEW.seq, NEW.display_name);
+END;
+"#,
 ];
 
 pub fn migrate(conn: &mut Connection) -> Result<()> {

@@ -375,3 +375,36 @@ fn kept_counts_give_the_same_total_as_counting_the_jobs() {
     };
     assert_eq!(total(window).1, 3);
 }
+
+/// A DisplayName substring over every owner's jobs goes through the names' trigrams: any case,
+/// anywhere in the name, and a deleted job's name is gone from them.
+#[test]
+fn a_name_substring_over_every_owner_is_found_by_its_trigrams() {
+    let (_dir, store) = open();
+    let mut jobs: Vec<_> = ["Train-ResNet", "eval-resnet", "bert-train", "gpt"]
+        .iter()
+        .enumerate()
+        .map(|(i, name)| job(&format!("dlcname{i}"), name, 1_000 + i as i64))
+        .collect();
+    jobs[1].user_id = "2".into();
+    store.insert_jobs(&jobs).unwrap();
+    let names = |needle: &str| {
+        let filter = JobFilter {
+            display_name: Some(needle.into()),
+            limit: 100,
+            ..JobFilter::default()
+        };
+        let (page, total) = store.list_jobs(&filter).unwrap();
+        let mut names: Vec<String> = page.into_iter().map(|j| j.display_name).collect();
+        names.sort();
+        assert_eq!(total as usize, names.len());
+        names
+    };
+    assert_eq!(names("RESNET"), ["Train-ResNet", "eval-resnet"]);
+    assert_eq!(names("train"), ["Train-ResNet", "bert-train"]);
+    // Shorter than a trigram: tested name by name.
+    assert_eq!(names("pt"), ["gpt"]);
+    assert!(names("resnets").is_empty());
+    store.delete_job("dlcname1").unwrap();
+    assert_eq!(names("resnet"), ["Train-ResNet"]);
+}
