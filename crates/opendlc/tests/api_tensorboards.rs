@@ -668,8 +668,7 @@ async fn another_user_sees_a_private_tensorboard_only_through_a_shared_link() {
 /// (the data directory covered), like their pods: it reads what they may read, nothing more.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tensorboard_runs_as_its_creator() {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
+    if !common::is_root() {
         eprintln!(
             "tensorboards run as their creators only under a server running as root: skipped"
         );

@@ -34,18 +34,6 @@ fn one_pod(name: &str, image: &str, command: &str) -> Value {
     })
 }
 
-async fn events(server: &TestServer, job_id: &str) -> Vec<String> {
-    let body = server
-        .ok("GET", &format!("/api/v1/jobs/{job_id}/events"), None)
-        .await;
-    body["Events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e.as_str().unwrap().to_string())
-        .collect()
-}
-
 async fn finished(server: &TestServer, job_id: &str) -> Value {
     server
         .wait_job(job_id, Duration::from_secs(90), |j| {
@@ -99,7 +87,7 @@ async fn a_pod_runs_in_its_image_with_the_contract_and_its_data() {
         ],
         "{logs:?}"
     );
-    let events = events(&server, &job_id).await;
+    let events = server.events(&job_id).await;
     assert!(
         events.iter().any(
             |e| e.contains(&format!("Pod {job_id}-worker-0 started on "))
@@ -129,7 +117,7 @@ async fn an_image_that_cannot_be_pulled_is_image_pull_back_off() {
         job["ReasonMessage"].as_str().unwrap().contains(missing),
         "{job}"
     );
-    let events = events(&server, &job_id).await;
+    let events = server.events(&job_id).await;
     assert!(
         events
             .iter()
@@ -201,7 +189,7 @@ async fn without_an_engine_the_image_is_recorded_and_the_pod_runs_on_the_host() 
         job["JobSpecs"][0]["Image"],
         "registry.example.com/team/train:1"
     );
-    let events = events(&server, &job_id).await;
+    let events = server.events(&job_id).await;
     assert!(
         events.iter().any(|e| {
             e.contains(&format!("Pod {job_id}-worker-0 started on "))
@@ -220,8 +208,7 @@ async fn a_container_pod_runs_as_its_owner_without_capabilities() {
     let Some(image) = test_image() else {
         return;
     };
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
+    if !common::is_root() {
         eprintln!("skipping: pods run as their owners only under a server running as root");
         return;
     }
@@ -301,6 +288,6 @@ async fn a_private_registrys_login_reaches_the_pull_in_an_auth_file_only() {
     );
     // And the password shows nowhere in the job.
     assert!(!job.to_string().contains("pa55word"), "{job}");
-    let events = events(&server, &job_id).await;
+    let events = server.events(&job_id).await;
     assert!(events.iter().all(|e| !e.contains("pa55word")), "{events:?}");
 }

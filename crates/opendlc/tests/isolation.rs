@@ -7,13 +7,8 @@ mod common;
 
 use std::time::Duration;
 
-use common::TestServer;
+use common::{is_root, TestServer};
 use serde_json::{json, Value};
-
-fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    unsafe { libc::geteuid() == 0 }
-}
 
 fn job(name: &str, command: &str) -> Value {
     json!({

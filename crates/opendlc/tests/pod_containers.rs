@@ -114,16 +114,10 @@ async fn a_failing_init_container_fails_the_pod_with_its_code_and_log() {
             .any(|l| l.contains("init container broken exited with code 3")),
         "{main:?}"
     );
-    let events = server
-        .ok("GET", &format!("/api/v1/jobs/{job_id}/events"), None)
-        .await;
+    let events = server.events(&job_id).await;
     assert!(
-        events["Events"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|e| e.as_str().unwrap().contains("exited with code 3")),
-        "{events}"
+        events.iter().any(|e| e.contains("exited with code 3")),
+        "{events:?}"
     );
     let work = server
         .data_dir

@@ -28,8 +28,7 @@ async fn pods_on_slurm_run_as_their_owners_account_and_reach_nothing_of_others()
     if !available(test) {
         return;
     }
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
+    if !common::is_root() {
         eprintln!("skipping {test}: only a server running as root submits for other users");
         return;
     }

@@ -65,6 +65,12 @@ impl Drop for TestServer {
     }
 }
 
+/// Whether the tests run as root: only then does the server run pods as their owners.
+pub fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
 pub fn shim_program() -> std::path::PathBuf {
     env!("CARGO_BIN_EXE_opendlc").into()
 }
@@ -340,6 +346,19 @@ impl TestServer {
     pub async fn create_job(&self, body: Value) -> String {
         let created = self.ok("POST", "/api/v1/jobs", Some(body)).await;
         created["JobId"].as_str().expect("JobId").to_string()
+    }
+
+    /// GetJobEvents: the job's event lines, oldest first.
+    pub async fn events(&self, job_id: &str) -> Vec<String> {
+        let body = self
+            .ok("GET", &format!("/api/v1/jobs/{job_id}/events"), None)
+            .await;
+        body["Events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e.as_str().unwrap().to_string())
+            .collect()
     }
 
     /// CreateJob signed with `key` (another user's).

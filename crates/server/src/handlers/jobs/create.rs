@@ -29,7 +29,7 @@ pub fn create(state: &AppState, request: &ApiRequest) -> Result<Response, ApiErr
     access::check_member(state, caller, &job.workspace_id)?;
     // Nothing is ignored silently: each field the request set that has no effect here
     // becomes an event of the job (the field ledger, docs/COMPATIBILITY.md).
-    let mut notes = ignored_fields("CreateJob", &body);
+    let mut notes = super::ignored_fields("CreateJob", &body);
     notes.extend(job.error_monitoring().notes());
     if !state.pods_have_own_view {
         for (i, role) in job.roles.iter().enumerate() {
@@ -50,15 +50,4 @@ pub fn create(state: &AppState, request: &ApiRequest) -> Result<Response, ApiErr
         job_id: Some(job_id),
         request_id: Some(request.request_id.clone()),
     })
-}
-
-/// One line per field of `body` that `operation` ignores here (`opendlc_api::ledger`).
-pub(super) fn ignored_fields<T: serde::Serialize>(operation: &str, body: &T) -> Vec<String> {
-    match serde_json::to_value(body) {
-        Ok(value) => opendlc_api::ledger::ignored_in(operation, &value)
-            .iter()
-            .map(ToString::to_string)
-            .collect(),
-        Err(_) => Vec::new(),
-    }
 }

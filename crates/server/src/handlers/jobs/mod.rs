@@ -13,3 +13,14 @@ pub use get::get;
 pub use list::list;
 pub use stop::stop;
 pub use update::update;
+
+/// One line per field of `body` that `operation` ignores here (`opendlc_api::ledger`).
+fn ignored_fields<T: serde::Serialize>(operation: &str, body: &T) -> Vec<String> {
+    match serde_json::to_value(body) {
+        Ok(value) => opendlc_api::ledger::ignored_in(operation, &value)
+            .iter()
+            .map(ToString::to_string)
+            .collect(),
+        Err(_) => Vec::new(),
+    }
+}

@@ -25,7 +25,7 @@ pub async fn update(state: &AppState, request: &ApiRequest) -> Result<Response, 
     let specs_changed = apply_update(&mut job, &body, state.pool, &state.quotas)?;
     secrets::keep_redacted(&before, &mut job.request);
     let job = state.engine.update(job, specs_changed).await?;
-    for note in super::create::ignored_fields("UpdateJob", &body) {
+    for note in super::ignored_fields("UpdateJob", &body) {
         if let Err(e) = state.store.add_event(&job.job_id, &note) {
             tracing::warn!(job.id = %job.job_id, "failed to record an event: {e}");
         }
