@@ -87,9 +87,20 @@ pub fn decide(pods: &[PodView<'_>], signals: JobSignals<'_>) -> Decision {
                 now: all_ended,
             };
         }
+        // Ends after the job's first failure are its consequences (pods stopped because of
+        // it, as a rule by SIGTERM): they do not ask for a restart the failure itself did not.
+        let cause = first_failure(pods.iter());
+        let before_cause = |p: &&PodView<'_>| match cause {
+            None => true,
+            Some(cause) => {
+                p.pod_id == cause.pod_id
+                    || p.finished.unwrap_or(i64::MAX) < cause.finished.unwrap_or(i64::MAX)
+            }
+        };
         let trigger = pods
             .iter()
             .filter(|p| p.end.is_some_and(|end| p.policy.restarts_after(end)))
+            .filter(before_cause)
             .min_by_key(|p| p.finished.unwrap_or(i64::MAX));
         if let Some(pod) = trigger {
             let message = format!(
@@ -131,12 +142,14 @@ fn describe(pod: &PodView<'_>) -> String {
     }
 }
 
+/// The pod that failed first: the cause of whatever ends after it.
+fn first_failure<'p, 'a>(pods: impl Iterator<Item = &'p PodView<'a>>) -> Option<&'p PodView<'a>> {
+    pods.filter(|p| p.status == PodStatus::Failed)
+        .min_by_key(|p| p.finished.unwrap_or(i64::MAX))
+}
+
 fn outcome_of(pods: &[PodView<'_>]) -> Option<Outcome> {
-    let first_failed = pods
-        .iter()
-        .filter(|p| p.considered && p.status == PodStatus::Failed)
-        .min_by_key(|p| p.finished.unwrap_or(i64::MAX));
-    if let Some(failed) = first_failed {
+    if let Some(failed) = first_failure(pods.iter().filter(|p| p.considered)) {
         let detail = describe(failed);
         return Some(Outcome {
             status: JobStatus::Failed,
@@ -349,6 +362,38 @@ mod tests {
         assert!(
             matches!(decide(&[failed], left(3)), Decision::Finish(o) if o.status == JobStatus::Failed)
         );
+    }
+
+    #[test]
+    fn a_pod_stopped_because_of_a_permanent_failure_does_not_restart_the_job() {
+        let failed = PodView {
+            policy: RestartPolicy::ExitCode,
+            exit_code: Some(1),
+            end: Some(PodEnd::Exited(1)),
+            finished: Some(5),
+            ..pod(PodStatus::Failed, true)
+        };
+        let stopped = PodView {
+            pod_id: "dlcx-master-0",
+            exit_code: Some(143),
+            end: Some(PodEnd::Exited(143)),
+            finished: Some(9),
+            ..failed.clone()
+        };
+        let Decision::Finish(outcome) = decide(&[stopped.clone(), failed.clone()], left(2)) else {
+            panic!("the permanent failure decides")
+        };
+        assert_eq!(outcome.status, JobStatus::Failed);
+        assert!(outcome.reason.message.contains("dlcx-worker-0"));
+        // The same retryable end before the permanent one is the cause: it restarts.
+        let first = PodView {
+            finished: Some(2),
+            ..stopped
+        };
+        assert!(matches!(
+            decide(&[first, failed], left(2)),
+            Decision::Restart { now: true, .. }
+        ));
     }
 
     #[test]
