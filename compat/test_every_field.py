@@ -48,6 +48,9 @@ def test_a_job_with_every_honoured_field(start_server, pod_tmp):
     (registered / "readme.txt").write_text("a registered dataset\n")
     commit = git_repo(pod_tmp / "repo")
     lib = wheel(pod_tmp, "opendlc_compat_lib", "from ThirdpartyLibs")
+    local = pod_tmp / "local"
+    local.mkdir()
+    (local / "local.txt").write_text("a local disk\n")
     libdir = pod_tmp / "libdir"
     libdir.mkdir()
     dep = wheel(libdir, "opendlc_compat_dep", "from ThirdpartyLibDir")
@@ -62,6 +65,8 @@ def test_a_job_with_every_honoured_field(start_server, pod_tmp):
         type="Worker", pod_count=1, image="local",
         resource_config=M.ResourceConfig(cpu="1", memory="1Gi", gpu="0", shared_memory="64Mi"),
         restart_policy="OnFailure",
+        local_mount_specs=[M.LocalMountSpec(local_path=str(local), mount_path="/mnt/local",
+                                            mount_mode="Filesystem")],
         startup_dependencies=[M.StartupDependency(type="Master", on_phase="Running",
                                                   min_replicas="1")],
         extra_pod_spec=M.ExtraPodSpec(
@@ -76,7 +81,7 @@ def test_a_job_with_every_honoured_field(start_server, pod_tmp):
                     command=sh("echo pre-stop ran"))))),
     )
     master = M.JobSpec(type="Master", pod_count=1, image="local", ecs_spec="ecs.c6.large",
-                       restart_policy="Never")
+                       restart_policy="Never", is_chief=True)
     command = (
         f'cat {pod_tmp}/init-$RANK 2>/dev/null; '
         'while [ "$RANK" = 1 ] && [ ! -e post-start ]; do sleep 0.05; done; '
@@ -84,6 +89,7 @@ def test_a_job_with_every_honoured_field(start_server, pod_tmp):
         'cat /mnt/code/hello.txt; '
         'python -c "import opendlc_compat_lib as a, opendlc_compat_dep as b; '
         'print(a.VALUE, b.VALUE)"; '
+        '[ "$RANK" = 1 ] && cat /mnt/local/local.txt; '
         '[ "$RANK" = 1 ] && df -k /dev/shm | tail -1 | tr -s " " | cut -d" " -f2; true')
     request = M.CreateJobRequest(
         display_name=unique_name("every-field"),
@@ -139,6 +145,7 @@ def test_a_job_with_every_honoured_field(start_server, pod_tmp):
         assert "from ThirdpartyLibs from ThirdpartyLibDir" in lines, (role, lines)
     # The Worker's ExtraPodSpec and SharedMemory.
     assert "init ran" in logs["Worker"], logs["Worker"]
+    assert "a local disk" in logs["Worker"], logs["Worker"]
     assert str(64 * 1024) in logs["Worker"], logs["Worker"]
     worker_pod = next(p for p in job.pods if p.type == "Worker")
     sidecar = client.get_pod_logs(job_id, worker_pod.pod_id,

@@ -1,9 +1,10 @@
 //! What a job brings besides its command, checked at CreateJob: `ThirdpartyLibs` and
 //! `ThirdpartyLibDir` (pip-installed into the job's venv before the command runs),
 //! `DataSources` (local directories mounted at their MountPath) and `CodeSource` (a repository
-//! registered on the server, checked out and mounted).
+//! registered on the server, checked out and mounted), and each role's `LocalMountSpecs` (host
+//! directories mounted into its pods).
 
-use opendlc_api::CreateJobRequest;
+use opendlc_api::{CreateJobRequest, JobSpec};
 
 use crate::error::Invalid;
 
@@ -47,7 +48,7 @@ pub fn validate(req: &CreateJobRequest) -> Result<(), Invalid> {
         let id = ds.data_source_id.as_deref().filter(|u| !u.is_empty());
         match (uri, id) {
             (Some(uri), _) => {
-                local_path(uri).map_err(|e| Invalid::value(field("Uri"), e.to_string()))?;
+                location(uri).map_err(|e| Invalid::value(field("Uri"), e))?;
             }
             (None, Some(_)) => {}
             (None, None) => {
@@ -87,6 +88,49 @@ pub fn validate(req: &CreateJobRequest) -> Result<(), Invalid> {
         mount_path(target).map_err(|rule| Invalid::value("CodeSource.MountPath", rule))?;
         targets.push(("CodeSource.MountPath".into(), target));
     }
+    apart(&targets)?;
+    for (r, spec) in req.job_specs.iter().flatten().enumerate() {
+        let mut pod_targets = targets.clone();
+        pod_targets.extend(local_mounts(r, spec)?);
+        apart(&pod_targets)?;
+    }
+    Ok(())
+}
+
+/// Checks a role's `LocalMountSpecs` (host directories mounted into its pods); returns their
+/// targets, by field.
+fn local_mounts(r: usize, spec: &JobSpec) -> Result<Vec<(String, &str)>, Invalid> {
+    let mut targets = Vec::new();
+    for (j, mount) in spec.local_mount_specs.iter().flatten().enumerate() {
+        let field = |name: &str| format!("JobSpecs[{r}].LocalMountSpecs[{j}].{name}");
+        match mount.mount_mode.as_deref().filter(|m| !m.is_empty()) {
+            None | Some("Filesystem") => {}
+            Some("Block") => return Err(Invalid::value(
+                field("MountMode"),
+                "Block devices are not passed into pods here; mount a directory with Filesystem",
+            )),
+            Some(other) => {
+                return Err(Invalid::value(
+                    field("MountMode"),
+                    format!("must be Filesystem or Block, got \"{other}\""),
+                ))
+            }
+        }
+        let local = mount
+            .local_path
+            .as_deref()
+            .filter(|p| !p.is_empty())
+            .ok_or_else(|| Invalid::missing(field("LocalPath")))?;
+        local_path(local).map_err(|e| Invalid::value(field("LocalPath"), e.to_string()))?;
+        let target = mount.mount_path.as_deref().unwrap_or_default();
+        mount_path(target).map_err(|rule| Invalid::value(field("MountPath"), rule))?;
+        targets.push((field("MountPath"), target));
+    }
+    Ok(targets)
+}
+
+/// No mount path of a pod may lie in another's.
+fn apart(targets: &[(String, &str)]) -> Result<(), Invalid> {
     for (i, (field, target)) in targets.iter().enumerate() {
         let clash = targets[..i].iter().find(|(_, t)| {
             let (a, b) = (t.trim_end_matches('/'), target.trim_end_matches('/'));
@@ -157,8 +201,82 @@ pub enum NotLocalPath {
     ParentDir(String),
 }
 
-/// A local absolute path, given as such or as a `file://` URI; other schemes (`oss://`, `nas://`)
-/// need a mount tool this server does not have.
+/// Where a DataSource's Uri points.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Location<'a> {
+    /// A path on this host (`/data/x`, `file:///data/x`).
+    Local(&'a str),
+    /// Objects under a key prefix of a bucket (`oss://BUCKET[.ENDPOINT]/PREFIX`,
+    /// `s3://BUCKET/PREFIX`), from an object store the administrator declared.
+    Objects {
+        scheme: &'a str,
+        bucket: &'a str,
+        /// Without its leading `/`; empty for the whole bucket.
+        prefix: &'a str,
+    },
+    /// A path in a NAS file system the administrator mounted on this host
+    /// (`nas://HOST/PATH`).
+    Nas { host: &'a str, path: &'a str },
+}
+
+/// Reads a DataSource's Uri: a local path, an object store's prefix or a NAS path. The error
+/// names the location and the rule.
+pub fn location(uri: &str) -> Result<Location<'_>, String> {
+    let Some((scheme, rest)) = uri.split_once("://") else {
+        return local_path(uri)
+            .map(Location::Local)
+            .map_err(|e| e.to_string());
+    };
+    let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
+    if path.split('/').any(|part| part == ".." || part == ".") {
+        return Err(format!("\"{uri}\" must not contain \".\" or \"..\""));
+    }
+    match scheme {
+        "file" => local_path(uri)
+            .map(Location::Local)
+            .map_err(|e| e.to_string()),
+        "oss" | "s3" => {
+            // OSS names its endpoint after the bucket: oss://BUCKET.oss-REGION.aliyuncs.com/...
+            let bucket = if scheme == "oss" {
+                host.split('.').next().unwrap_or_default()
+            } else {
+                host
+            };
+            let valid = (3..=63).contains(&bucket.len())
+                && bucket
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
+                && !bucket.starts_with(['-', '.'])
+                && !bucket.ends_with(['-', '.']);
+            if !valid {
+                return Err(format!(
+                    "\"{uri}\" must name a bucket ({scheme}://BUCKET/PREFIX; 3-63 of a-z, 0-9, \
+                     - and .), got \"{bucket}\""
+                ));
+            }
+            Ok(Location::Objects {
+                scheme,
+                bucket,
+                prefix: path,
+            })
+        }
+        "nas" => {
+            let host = host.trim_end_matches(':');
+            if host.is_empty() {
+                return Err(format!(
+                    "\"{uri}\" must name a file system (nas://HOST/PATH)"
+                ));
+            }
+            Ok(Location::Nas { host, path })
+        }
+        _ => Err(format!(
+            "\"{uri}\" is a {scheme}:// location; a data source here is a local path \
+             (/data/x or file:///data/x), oss:// or s3:// objects, or a nas:// path"
+        )),
+    }
+}
+
+/// A local absolute path, given as such or as a `file://` URI.
 pub fn local_path(uri: &str) -> Result<&str, NotLocalPath> {
     let path = match uri.split_once("://") {
         None => uri,
@@ -204,12 +322,15 @@ mod tests {
             ..Default::default()
         };
         assert!(validate(&r).is_ok());
-        r.data_sources = Some(vec![ds("oss://bucket/x/", "/mnt/a")]);
+        r.data_sources = Some(vec![ds("hdfs://nn/x/", "/mnt/a")]);
         let err = validate(&r).unwrap_err().to_string();
         assert!(
-            err.contains("DataSources[0].Uri") && err.contains("oss://"),
+            err.contains("DataSources[0].Uri") && err.contains("hdfs://"),
             "{err}"
         );
+        r.data_sources = Some(vec![ds("oss://Bucket/x/", "/mnt/a")]);
+        let err = validate(&r).unwrap_err().to_string();
+        assert!(err.contains("must name a bucket"), "{err}");
         r.data_sources = Some(vec![ds("/data/a", "/root/code/data")]);
         let err = validate(&r).unwrap_err().to_string();
         assert!(
@@ -241,6 +362,36 @@ mod tests {
         assert!(git_ref("--upload-pack=x").is_err());
         assert!(mount_path("/").is_err() && mount_path("/a/../b").is_err());
         assert_eq!(local_path("file:///d/x"), Ok("/d/x"));
+    }
+
+    #[test]
+    fn a_data_source_is_local_an_object_prefix_or_a_nas_path() {
+        assert_eq!(location("/d/x"), Ok(Location::Local("/d/x")));
+        assert_eq!(
+            location("oss://imagenet.oss-cn-hangzhou-internal.aliyuncs.com/train/"),
+            Ok(Location::Objects {
+                scheme: "oss",
+                bucket: "imagenet",
+                prefix: "train/"
+            })
+        );
+        assert_eq!(
+            location("s3://my.data/a/b"),
+            Ok(Location::Objects {
+                scheme: "s3",
+                bucket: "my.data",
+                prefix: "a/b"
+            })
+        );
+        assert_eq!(
+            location("nas://0a1b-x.cn-hangzhou.nas.aliyuncs.com:/share/x"),
+            Ok(Location::Nas {
+                host: "0a1b-x.cn-hangzhou.nas.aliyuncs.com",
+                path: "share/x"
+            })
+        );
+        assert!(location("s3://b/a/../c").unwrap_err().contains(".."));
+        assert!(location("s3://ab/c").unwrap_err().contains("bucket"));
     }
 
     #[test]

@@ -190,7 +190,9 @@ pub fn apply_update(
         job.roles = validate_roles(job.job_type, specs)?;
         apply_success_policy(job.request.success_policy.as_deref(), specs, &mut job.roles);
         job.request.job_specs = Some(specs.to_vec());
-        // The same rules as at creation: the job type's, the pool's and the job's quota's.
+        // The same rules as at creation: the job type's, the sources', the pool's and the
+        // job's quota's.
+        crate::sources::validate(&job.request)?;
         job.job_type
             .framework()
             .validate(&job.request, &job.roles)?;
@@ -356,6 +358,7 @@ fn validate_roles(job_type: JobType, specs: &[JobSpec]) -> Result<Vec<RoleSpec>,
     }
     check_no_cycle(&roles)?;
     check_required_role(job_type, &roles)?;
+    check_one_chief(specs)?;
     Ok(roles)
 }
 
@@ -534,16 +537,44 @@ fn shared_memory(
     Ok(Some(mib))
 }
 
-/// `SuccessPolicy: ChiefWorker` (TFJob): the Chief alone decides success.
+/// `SuccessPolicy: ChiefWorker`: the chief role alone decides success — the JobSpec marked
+/// `IsChief`, else the Chief (TFJob).
 fn apply_success_policy(policy: Option<&str>, specs: &[JobSpec], roles: &mut [RoleSpec]) {
-    if policy != Some("ChiefWorker") || !roles.iter().any(|r| r.role == Role::Chief) {
+    let chief = chief_of(specs).or_else(|| roles.iter().position(|r| r.role == Role::Chief));
+    let Some(chief) = chief.filter(|_| policy == Some("ChiefWorker")) else {
         return;
-    }
-    for (role, spec) in roles.iter_mut().zip(specs) {
+    };
+    for (i, (role, spec)) in roles.iter_mut().zip(specs).enumerate() {
         if spec.consider_in_success_policy.is_none() {
-            role.considered_in_success = role.role == Role::Chief;
+            role.considered_in_success = i == chief;
         }
     }
+}
+
+/// The JobSpec marked `IsChief` (or the deprecated, misspelt `IsCheif`).
+fn chief_of(specs: &[JobSpec]) -> Option<usize> {
+    specs.iter().position(is_chief)
+}
+
+fn is_chief(spec: &JobSpec) -> bool {
+    spec.is_chief == Some(true) || spec.is_cheif == Some(true)
+}
+
+/// At most one JobSpec is the chief (PAI: "Chief role must be unique").
+fn check_one_chief(specs: &[JobSpec]) -> Result<(), Invalid> {
+    let mut chiefs = specs.iter().enumerate().filter(|(_, s)| is_chief(s));
+    if let (Some((first, _)), Some((second, spec))) = (chiefs.next(), chiefs.next()) {
+        let flag = if spec.is_chief == Some(true) {
+            "IsChief"
+        } else {
+            "IsCheif"
+        };
+        return Err(Invalid::value(
+            format!("JobSpecs[{second}].{flag}"),
+            format!("the chief role must be unique: JobSpecs[{first}] is the chief already"),
+        ));
+    }
+    Ok(())
 }
 
 fn validate_envs(req: &CreateJobRequest) -> Result<BTreeMap<String, String>, Invalid> {

@@ -72,3 +72,36 @@ async fn chief_worker_leaves_success_to_the_chief() {
         "the workers were stopped"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chief_worker_leaves_success_to_the_role_marked_is_chief() {
+    let server = TestServer::start().await;
+    let body = json!({
+        "DisplayName": "chief",
+        "JobType": "PyTorchJob",
+        "UserCommand": "sleep 600",
+        "SuccessPolicy": "ChiefWorker",
+        "JobSpecs": [
+            {"Type": "Master", "PodCount": 1, "ResourceConfig": {"CPU": "0.1", "Memory": "64Mi"}},
+            {"Type": "Worker", "PodCount": 1, "IsChief": true, "UserCommand": "echo done",
+             "ResourceConfig": {"CPU": "0.1", "Memory": "64Mi"}},
+        ],
+    });
+    let job = ends_succeeded(&server, body.clone()).await;
+    assert_eq!(pod_status(&job, "Worker"), ["Succeeded"]);
+    assert_eq!(
+        pod_status(&job, "Master"),
+        ["Failed"],
+        "the master was stopped"
+    );
+
+    let mut two = body;
+    two["JobSpecs"][0]["IsCheif"] = json!(true);
+    let (status, err) = server.call("POST", "/api/v1/jobs", Some(two)).await;
+    assert_eq!(status, 400);
+    let message = err["Message"].as_str().unwrap();
+    assert!(
+        message.contains("JobSpecs[1].IsChief") && message.contains("unique"),
+        "{message}"
+    );
+}

@@ -878,6 +878,82 @@ async fn a_job_sees_its_data_and_code_at_their_mount_paths() {
     );
 }
 
+/// `LocalMountSpecs` mounts a granted host directory into the pods of its role alone;
+/// paths outside the granted roots and Block devices are refused, naming the field.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_role_sees_its_local_mounts_and_only_its_own() {
+    let server = TestServer::start().await;
+    let local = server.scratch().join("nvme");
+    std::fs::create_dir_all(&local).unwrap();
+    std::fs::write(local.join("cache.bin"), "warm\n").unwrap();
+    let target = server.scratch().join("mnt-local").display().to_string();
+    let body = |local_path: &str, mode: &str| {
+        json!({
+            "DisplayName": "local-mounts",
+            "JobType": "PyTorchJob",
+            "JobSpecs": [
+                {"Type": "Master", "PodCount": 1,
+                 "LocalMountSpecs": [{"LocalPath": local_path, "MountPath": target, "MountMode": mode}]},
+                {"Type": "Worker", "PodCount": 1},
+            ],
+            "UserCommand": format!("cat {target}/cache.bin 2>/dev/null || echo none"),
+        })
+    };
+    let job_id = server
+        .create_job(body(&local.display().to_string(), "Filesystem"))
+        .await;
+    let job = server
+        .wait_job(&job_id, Duration::from_secs(30), |j| {
+            j["Status"] == "Succeeded" || j["Status"] == "Failed"
+        })
+        .await;
+    assert_eq!(job["Status"], "Succeeded", "{job}");
+    let master = server
+        .logs(&job_id, &format!("{job_id}-master-0"), "")
+        .await;
+    assert_eq!(master, ["warm"]);
+    // Without a private view (not root), a mount is a symbolic link every pod could follow;
+    // with one, the worker's view has nothing there.
+    if common::is_root() {
+        let worker = server
+            .logs(&job_id, &format!("{job_id}-worker-0"), "")
+            .await;
+        assert_eq!(worker, ["none"]);
+    }
+
+    for (local_path, mode, code, field) in [
+        (
+            "/etc",
+            "Filesystem",
+            "InvalidParameter",
+            "JobSpecs[0].LocalMountSpecs[0].LocalPath",
+        ),
+        (
+            "",
+            "Filesystem",
+            "MissingParameter",
+            "JobSpecs[0].LocalMountSpecs[0].LocalPath",
+        ),
+        (
+            "/dev/sda",
+            "Block",
+            "InvalidParameter",
+            "JobSpecs[0].LocalMountSpecs[0].MountMode",
+        ),
+    ] {
+        let err = server
+            .error(
+                "POST",
+                "/api/v1/jobs",
+                Some(body(local_path, mode)),
+                400,
+                code,
+            )
+            .await;
+        assert!(err["Message"].as_str().unwrap().contains(field), "{err}");
+    }
+}
+
 fn append(path: &std::path::Path, text: &str) {
     use std::io::Write;
     let mut file = std::fs::OpenOptions::new().append(true).open(path).unwrap();

@@ -23,9 +23,21 @@ pub(super) struct ActiveJob {
     /// Whether the pods still running were told to stop (once per incarnation: the job is
     /// ending, preempted or about to restart).
     pub stopping_pods: bool,
+    /// Where writing its read-write object sources back stands (`objects.rs`).
+    pub write_back: WriteBack,
     /// Current incarnations, in pod order.
     pods: Vec<Incarnation>,
     by_uid: HashMap<PodUid, usize>,
+}
+
+/// Where writing an ended job's read-write object sources back stands: its final status waits
+/// for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(super) enum WriteBack {
+    #[default]
+    NotStarted,
+    InFlight,
+    Done,
 }
 
 /// Where an admitted job stands beyond its pods; exactly one at a time (the engine's design
@@ -127,6 +139,7 @@ impl ActiveJob {
             allocation,
             deadline,
             stopping_pods: false,
+            write_back: WriteBack::default(),
             pods: Vec::new(),
             by_uid: HashMap::new(),
         };

@@ -56,6 +56,9 @@ pub(super) struct Engine {
     pub pod_jobs: HashMap<PodUid, JobId>,
     /// Where the runtime reports launches and notes.
     pub reports_tx: mpsc::UnboundedSender<Report>,
+    /// The engine's own commands, for work it runs beside itself (`objects.rs`); `None` in
+    /// tests that drive it by hand.
+    pub commands_tx: Option<mpsc::UnboundedSender<Command>>,
     pub dirty: bool,
 }
 
@@ -86,6 +89,7 @@ impl Engine {
             active: HashMap::new(),
             pod_jobs: HashMap::new(),
             reports_tx,
+            commands_tx: None,
             dirty: true,
         }
     }
@@ -160,6 +164,11 @@ impl Engine {
             } => {
                 let _ = reply.send(self.update(job, specs_changed));
             }
+            Command::WrittenBack {
+                job_id,
+                outcome,
+                notes,
+            } => self.written_back(&job_id, outcome, notes),
         }
     }
 

@@ -53,6 +53,7 @@ mod active;
 mod apply;
 mod frameworks;
 mod isolation;
+mod objects;
 mod pods;
 mod pool;
 mod prepare;
@@ -110,6 +111,12 @@ enum Command {
         job: Job,
         specs_changed: bool,
         reply: oneshot::Sender<Result<Job, EngineError>>,
+    },
+    /// The engine's own: a job's read-write object sources were written back (`objects.rs`).
+    WrittenBack {
+        job_id: String,
+        outcome: opendlc_core::lifecycle::Outcome,
+        notes: Vec<String>,
     },
 }
 
@@ -217,6 +224,7 @@ pub async fn start(
     let runtime = runtime_for(&config, pod_events_tx);
     let waits = Arc::new(RwLock::new(HashMap::new()));
     let mut engine = apply::Engine::new(config, runtime, reports_tx, waits.clone());
+    engine.commands_tx = Some(commands_tx.clone());
     engine.recover()?;
     let task = tokio::spawn(engine.run(commands, pod_events, reports, shutdown));
     Ok((

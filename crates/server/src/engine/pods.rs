@@ -186,7 +186,9 @@ impl Engine {
             }
             return;
         }
-        self.runtime.launch(gang, self.reports_tx.clone());
+        if let Some(active) = self.active.get(job_id) {
+            self.launch_gang(&active.job, gang);
+        }
     }
 
     /// After a pod starts or ends: launch the pods that were waiting for it, if any.

@@ -43,21 +43,37 @@ impl Engine {
         pod: &Pod,
         env: &mut BTreeMap<String, EnvValue>,
     ) -> Result<(Option<PrepareStep>, Vec<Mount>), String> {
-        if !prepares(job) && job.request.data_sources.is_none() {
+        let specs = job.request.job_specs.as_deref().unwrap_or_default();
+        let role = specs
+            .iter()
+            .position(|s| s.r#type.as_deref() == Some(pod.role.as_str()));
+        let local = role.filter(|&r| {
+            specs[r]
+                .local_mount_specs
+                .as_ref()
+                .is_some_and(|m| !m.is_empty())
+        });
+        if !prepares(job) && job.request.data_sources.is_none() && local.is_none() {
             return Ok((None, Vec::new()));
         }
         let dir = self.env_dir(&job.job_id);
         let config = sources::load(&self.data_dir)?;
-        let resolved = sources::resolve(
+        let place = sources::Place {
+            workspace_id: &job.workspace_id,
+            protected: &[&self.data_dir, self.jobs_dir.root()],
+        };
+        let mut resolved = sources::resolve(
             &config,
             &job.request,
-            &self.jobs_dir.job(&job.job_id).join("code"),
-            sources::Place {
-                workspace_id: &job.workspace_id,
-                protected: &[&self.data_dir, self.jobs_dir.root()],
-            },
+            &self.jobs_dir.job(&job.job_id),
+            place,
         )
         .map_err(|e| e.to_string())?;
+        if let Some(r) = local {
+            let mounts = sources::local_mounts(&config, &job.request, r, place)
+                .map_err(|e| e.to_string())?;
+            resolved.mounts.extend(mounts);
+        }
         std::fs::create_dir_all(&dir)
             .map_err(|e| format!("failed to create {}: {e}", dir.display()))?;
         if !prepares(job) {

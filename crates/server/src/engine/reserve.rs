@@ -19,6 +19,9 @@ impl Engine {
     /// The job's pods have all ended with `outcome`: keep the job if its reservation says so,
     /// else finish it.
     pub(super) fn finish(&mut self, job_id: &str, outcome: Outcome) {
+        if self.waits_for_write_back(job_id, &outcome) {
+            return;
+        }
         let reservation = self
             .active
             .get(job_id)

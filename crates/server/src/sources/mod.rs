@@ -15,12 +15,22 @@
 //!   - path: /datasets
 //!     workspaces: [ws-vision]  # only to these workspaces (ids)
 //!     read_only: true          # mounted read-only; MountAccess RW is refused
+//!   - path: /mnt/nas           # a NAS file system mounted here: nas://HOST/x is /mnt/nas/x
+//!     nas: 0a1b2c-xyz.cn-hangzhou.nas.aliyuncs.com
+//! object_stores:               # S3-compatible stores for oss:// and s3:// DataSources
+//!   - endpoint: http://127.0.0.1:9000
+//!     region: us-east-1        # default us-east-1
+//!     access_key_id: AK
+//!     secret_access_key: SK    # only the server reads it: pods never get the key
+//!     buckets: [imagenet]      # the buckets it serves (default: any)
+//!     workspaces: [ws-vision]  # the workspaces that may use it (default: every one)
 //! ```
 //!
 //! CreateJob checks a job's sources against it ([`check`]); the engine turns them into what
-//! its pods get ([`resolve`]): a checkout to make and the mounts to set up. Every host path is
-//! checked by [`roots::Grants`].
+//! its pods get ([`resolve`], and [`local_mounts`] for a role's `LocalMountSpecs`): a checkout
+//! to make and the mounts to set up. Every host path is checked by [`roots::Grants`].
 
+pub mod objects;
 pub mod roots;
 
 use std::collections::BTreeMap;
@@ -28,7 +38,9 @@ use std::path::{Path, PathBuf};
 
 use opendlc_api::CreateJobRequest;
 use opendlc_core::error::Invalid;
-use opendlc_core::sources::{code_mount_path, local_path, DEFAULT_CODE_MOUNT_PATH};
+use opendlc_core::sources::{
+    code_mount_path, local_path, location, Location, DEFAULT_CODE_MOUNT_PATH,
+};
 use opendlc_runtime::pod::mounts::Mount;
 use opendlc_runtime::pod::prepare::CodeCheckout;
 use roots::{Grants, RootConfig, Use};
@@ -45,6 +57,8 @@ pub struct SourcesConfig {
     pub data_sources: BTreeMap<String, DataSourceConfig>,
     #[serde(default)]
     pub roots: Vec<RootConfig>,
+    #[serde(default)]
+    pub object_stores: Vec<objects::ObjectStoreConfig>,
 }
 
 /// Where a job's host paths are checked: its workspace, and the server's own directories,
@@ -120,11 +134,22 @@ pub fn load(data_dir: &Path) -> Result<SourcesConfig, String> {
     }
 }
 
+/// Where a `nas://HOST/PATH` is on this host: under the root declared for that file system.
+fn nas_path(config: &SourcesConfig, host: &str, path: &str) -> Option<PathBuf> {
+    let root = config
+        .roots
+        .iter()
+        .find(|r| r.nas.as_deref() == Some(host))?;
+    Some(root.path.join(path.trim_start_matches('/')))
+}
+
 /// What a job's pods get from its sources.
 #[derive(Debug, Default)]
 pub struct Resolved {
     pub code: Option<CodeCheckout>,
     pub mounts: Vec<Mount>,
+    /// Object store sources to stage before the pods start (their mounts are in `mounts`).
+    pub stages: Vec<objects::Stage>,
     /// Where the CodeSource appears in the pods, and where it is on this host.
     pub code_paths: Option<(PathBuf, PathBuf)>,
 }
@@ -142,12 +167,52 @@ pub fn check(data_dir: &Path, place: Place<'_>, req: &CreateJobRequest) -> Resul
             .thirdparty_libs
             .iter()
             .flatten()
-            .any(|l| lib_path(l).is_some());
+            .any(|l| lib_path(l).is_some())
+        || req
+            .job_specs
+            .iter()
+            .flatten()
+            .any(|s| s.local_mount_specs.as_ref().is_some_and(|m| !m.is_empty()));
     if !needs_config {
         return Ok(());
     }
     let config = load(data_dir).map_err(|e| Invalid::value("DataSources", e))?;
-    resolve(&config, req, Path::new("/"), place).map(|_| ())
+    resolve(&config, req, Path::new("/"), place)?;
+    for r in 0..req.job_specs.as_ref().map_or(0, Vec::len) {
+        local_mounts(&config, req, r, place)?;
+    }
+    Ok(())
+}
+
+/// The host directories `JobSpecs[r].LocalMountSpecs` mounts into the role's pods, each
+/// checked against the roots granted to the job's workspace (read-write where the root is).
+pub fn local_mounts(
+    config: &SourcesConfig,
+    req: &CreateJobRequest,
+    r: usize,
+    place: Place<'_>,
+) -> Result<Vec<Mount>, Invalid> {
+    let grants = Grants {
+        roots: &config.roots,
+        workspace_id: place.workspace_id,
+        protected: place.protected,
+        also: &[],
+    };
+    let specs = req.job_specs.as_deref().unwrap_or_default();
+    let mounts = specs.get(r).and_then(|s| s.local_mount_specs.as_deref());
+    let mut resolved = Vec::new();
+    for (j, mount) in mounts.unwrap_or_default().iter().enumerate() {
+        let field = format!("JobSpecs[{r}].LocalMountSpecs[{j}].LocalPath");
+        let path = local_path(mount.local_path.as_deref().unwrap_or_default())
+            .map_err(|e| Invalid::value(&field, e.to_string()))?;
+        let granted = grants.check(&field, path, Use::Mount(None))?;
+        resolved.push(Mount {
+            source: granted.path,
+            target: mount.mount_path.clone().unwrap_or_default().into(),
+            read_only: granted.read_only,
+        });
+    }
+    Ok(resolved)
 }
 
 /// The local file a ThirdpartyLibs entry names (`/w/x.whl`, `file:///w/x.whl`,
@@ -162,14 +227,15 @@ fn lib_path(lib: &str) -> Option<&str> {
     Some(path.split([' ', ';', '#']).next().unwrap_or(path))
 }
 
-/// The job's sources on this host; `code_dir` is where its checkout goes. Every host path the
+/// The job's sources on this host; `job_dir` is where its checkout and staged objects go. Every host path the
 /// request names is checked against the roots granted to its workspace.
 pub fn resolve(
     config: &SourcesConfig,
     req: &CreateJobRequest,
-    code_dir: &Path,
+    job_dir: &Path,
     place: Place<'_>,
 ) -> Result<Resolved, Invalid> {
+    let code_dir = job_dir.join("code");
     let grants = Grants {
         roots: &config.roots,
         workspace_id: place.workspace_id,
@@ -197,16 +263,64 @@ pub fn resolve(
             },
             (None, None) => return Err(Invalid::value(field("Uri"), "is missing")),
         };
-        let source = local_path(&uri).map_err(|e| Invalid::value(field("Uri"), e.to_string()))?;
         let asked = match ds.mount_access.as_deref() {
             Some("RO") => Some(false),
             Some("RW") => Some(true),
             _ => None,
         };
-        let granted = grants.check(&field("Uri"), source, Use::Mount(asked))?;
+        let target = PathBuf::from(ds.mount_path.clone().unwrap_or_default());
+        let source = match location(&uri).map_err(|e| Invalid::value(field("Uri"), e))? {
+            Location::Local(path) => PathBuf::from(path),
+            Location::Nas { host, path } => nas_path(config, host, path).ok_or_else(|| {
+                Invalid::value(
+                    field("Uri"),
+                    format!(
+                        "no NAS file system \"{host}\" is mounted on this server \
+                             (roots with nas: in {SOURCES_FILE})"
+                    ),
+                )
+            })?,
+            Location::Objects { bucket, prefix, .. } => {
+                let store = config
+                    .object_stores
+                    .iter()
+                    .find(|s| s.serves(bucket, place.workspace_id))
+                    .ok_or_else(|| {
+                        Invalid::value(
+                            field("Uri"),
+                            format!(
+                                "no object store on this server serves bucket \"{bucket}\" to \
+                                 workspace {} (object_stores in {SOURCES_FILE})",
+                                place.workspace_id
+                            ),
+                        )
+                    })?;
+                let dest = job_dir.join("objects").join(i.to_string());
+                let writable = asked == Some(true);
+                resolved.stages.push(objects::Stage {
+                    field: format!("DataSources[{i}]"),
+                    uri: uri.clone(),
+                    store: store.clone(),
+                    bucket: bucket.to_string(),
+                    prefix: match prefix.trim_end_matches('/') {
+                        "" => String::new(),
+                        p => format!("{p}/"),
+                    },
+                    dest: dest.clone(),
+                    writable,
+                });
+                resolved.mounts.push(Mount {
+                    source: dest,
+                    target,
+                    read_only: !writable,
+                });
+                continue;
+            }
+        };
+        let granted = grants.check(&field("Uri"), &source.to_string_lossy(), Use::Mount(asked))?;
         resolved.mounts.push(Mount {
             source: granted.path,
-            target: ds.mount_path.clone().unwrap_or_default().into(),
+            target,
             read_only: granted.read_only,
         });
     }
@@ -242,16 +356,34 @@ pub fn resolve(
         resolved.code = Some(CodeCheckout {
             repo: source.repo.clone(),
             revision,
-            dest: code_dir.to_path_buf(),
+            dest: code_dir.clone(),
         });
         resolved.mounts.push(Mount {
-            source: code_dir.to_path_buf(),
+            source: code_dir.clone(),
             target: target.clone(),
             read_only: false,
         });
-        resolved.code_paths = Some((target, code_dir.to_path_buf()));
+        resolved.code_paths = Some((target, code_dir));
     }
     Ok(resolved)
+}
+
+#[cfg(test)]
+mod nas {
+    use super::*;
+
+    #[test]
+    fn a_nas_path_is_below_the_root_declared_for_its_file_system() {
+        let config: SourcesConfig = serde_yaml_ng::from_str(
+            "roots:\n  - path: /data\n  - path: /mnt/nas\n    nas: fs-1.nas.example.com\n",
+        )
+        .unwrap();
+        assert_eq!(
+            nas_path(&config, "fs-1.nas.example.com", "share/x"),
+            Some(PathBuf::from("/mnt/nas/share/x"))
+        );
+        assert_eq!(nas_path(&config, "fs-2.nas.example.com", "x"), None);
+    }
 }
 
 #[cfg(test)]

@@ -26,6 +26,9 @@ pub struct RootConfig {
     /// Mounted read-only whatever a request asks (an explicit `MountAccess: RW` is refused).
     #[serde(default)]
     pub read_only: bool,
+    /// The NAS file system mounted at `path` (its host, as `nas://HOST/...` names it).
+    #[serde(default)]
+    pub nas: Option<String>,
 }
 
 impl RootConfig {
@@ -206,11 +209,13 @@ mod tests {
                 path: base.join("data"),
                 workspaces: None,
                 read_only: false,
+                nas: None,
             },
             RootConfig {
                 path: base.join("ro"),
                 workspaces: Some(vec!["ws-a".into()]),
                 read_only: true,
+                nas: None,
             },
         ]
     }
@@ -286,6 +291,7 @@ mod tests {
             path: PathBuf::from("/"),
             workspaces: None,
             read_only: false,
+            nas: None,
         }];
         let server = h.base.join("server");
         let grants = Grants {

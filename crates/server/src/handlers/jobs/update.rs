@@ -23,6 +23,14 @@ pub async fn update(state: &AppState, request: &ApiRequest) -> Result<Response, 
     }
     let before = job.request.clone();
     let specs_changed = apply_update(&mut job, &body, state.pool, &state.quotas)?;
+    if specs_changed {
+        // New JobSpecs may name host paths (LocalMountSpecs): granted as at creation.
+        let place = crate::sources::Place {
+            workspace_id: &job.workspace_id,
+            protected: &[&state.data_dir, state.jobs_dir.root()],
+        };
+        crate::sources::check(&state.data_dir, place, &job.request)?;
+    }
     secrets::keep_redacted(&before, &mut job.request);
     let job = state.engine.update(job, specs_changed).await?;
     for note in super::ignored_fields("UpdateJob", &body) {
