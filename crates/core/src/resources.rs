@@ -89,6 +89,32 @@ pub fn format_cpu(milli: u64) -> String {
     }
 }
 
+/// Whether a job's `GPUType` names the GPU model `model` (PAI's names, "Tesla-V100-16G", "A10",
+/// against nvidia-smi's, "Tesla V100-SXM2-16GB", "NVIDIA A10"): every word of the type but its
+/// vendor and its memory size ("16G") is a word of the model, compared whole and without case,
+/// so "A10" is not an "A100".
+pub fn gpu_type_matches(asked: &str, model: &str) -> bool {
+    fn words(s: &str) -> Vec<String> {
+        s.split(|c: char| !c.is_ascii_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .map(str::to_ascii_lowercase)
+            .collect()
+    }
+    let is_memory = |w: &str| {
+        let digits = w.trim_end_matches(['g', 'b']);
+        digits.len() < w.len() && !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
+    };
+    if asked.eq_ignore_ascii_case(model) {
+        return true;
+    }
+    let model = words(model);
+    let asked: Vec<String> = words(asked)
+        .into_iter()
+        .filter(|w| !["nvidia", "tesla"].contains(&w.as_str()) && !is_memory(w))
+        .collect();
+    !asked.is_empty() && asked.iter().all(|w| model.contains(w))
+}
+
 pub fn format_memory(mib: u64) -> String {
     if mib.is_multiple_of(1024) {
         format!("{}Gi", mib / 1024)
@@ -197,5 +223,25 @@ mod tests {
         let have = Resources::new(8000, 2048, 1);
         assert_eq!(want.shortfall(&have).unwrap(), "needs 2 GPU, 1 available");
         assert!(want.fits_in(&Resources::new(4000, 1024, 2)));
+    }
+
+    #[test]
+    fn a_gpu_type_names_a_model_by_its_words() {
+        for (asked, model) in [
+            ("Tesla-V100-16G", "Tesla V100-SXM2-16GB"),
+            ("A10", "NVIDIA A10"),
+            ("H200", "NVIDIA H200"),
+            ("A100-80G", "NVIDIA A100-SXM4-80GB"),
+            ("GU50", "GU50"),
+        ] {
+            assert!(gpu_type_matches(asked, model), "{asked} / {model}");
+        }
+        for (asked, model) in [
+            ("A10", "NVIDIA A100-SXM4-80GB"),
+            ("V100", "NVIDIA H200"),
+            ("16G", "Tesla V100-SXM2-16GB"),
+        ] {
+            assert!(!gpu_type_matches(asked, model), "{asked} / {model}");
+        }
     }
 }

@@ -35,6 +35,8 @@ pub struct SubmitContext<'a> {
     pub pool: Resources,
     /// The resource quotas (`ResourceId` → limits) configured on the server.
     pub quotas: &'a BTreeMap<String, Resources>,
+    /// The names of the pool's GPU models, which GPUType is matched against.
+    pub gpu_types: &'a [String],
     /// Whether the server runs pods on Slurm, where a SlurmJob has a meaning.
     pub on_slurm: bool,
 }
@@ -148,6 +150,7 @@ pub fn validate_create(req: &CreateJobRequest, ctx: &SubmitContext<'_>) -> Resul
         },
     };
     check_fits(&job, ctx.pool, "the whole pool")?;
+    check_gpu_types(specs, &job.roles, ctx.gpu_types)?;
     if let Some((id, limit)) = quota {
         check_fits(&job, limit, &format!("quota {id}"))?;
     }
@@ -161,6 +164,7 @@ pub fn apply_update(
     req: &UpdateJobRequest,
     pool: Resources,
     quotas: &BTreeMap<String, Resources>,
+    gpu_types: &[String],
 ) -> Result<bool, Invalid> {
     if let Some(priority) = req.priority {
         job.priority = validate_priority(Some(priority))?;
@@ -197,6 +201,7 @@ pub fn apply_update(
             .framework()
             .validate(&job.request, &job.roles)?;
         check_fits(job, pool, "the whole pool")?;
+        check_gpu_types(specs, &job.roles, gpu_types)?;
         if let Some(limit) = quotas.get(&job.resource_id) {
             check_fits(job, *limit, &format!("quota {}", job.resource_id))?;
         }
@@ -573,6 +578,54 @@ fn check_one_chief(specs: &[JobSpec]) -> Result<(), Invalid> {
             format!("JobSpecs[{second}].{flag}"),
             format!("the chief role must be unique: JobSpecs[{first}] is the chief already"),
         ));
+    }
+    Ok(())
+}
+
+/// Each GPU pod's `ResourceConfig.GPUType` must name the pool's GPU model
+/// ([`crate::resources::gpu_type_matches`]); a pod without GPUs takes none, whatever its type.
+fn check_gpu_types(
+    specs: &[JobSpec],
+    roles: &[RoleSpec],
+    gpu_types: &[String],
+) -> Result<(), Invalid> {
+    for (i, (spec, role)) in specs.iter().zip(roles).enumerate() {
+        let asked = spec
+            .resource_config
+            .as_ref()
+            .and_then(|c| c.gpu_type.as_deref())
+            .map(str::trim)
+            .filter(|t| !t.is_empty());
+        let Some(asked) = asked.filter(|_| role.resources.gpu > 0) else {
+            continue;
+        };
+        let field = format!("JobSpecs[{i}].ResourceConfig.GPUType");
+        match gpu_types {
+            [] => {
+                return Err(Invalid::value(
+                    field,
+                    format!("\"{asked}\" cannot be matched: this pool declares no GPU model"),
+                ))
+            }
+            [_, _, ..] => {
+                return Err(Invalid::value(
+                    field,
+                    format!(
+                        "\"{asked}\" cannot be matched: this pool mixes GPU models ({}); \
+                         GPUType is matched on a pool of one model (pool.gpu_type in the \
+                         capacity file declares it)",
+                        gpu_types.join(", ")
+                    ),
+                ))
+            }
+            [model] if !crate::resources::gpu_type_matches(asked, model) => {
+                return Err(Invalid::value(
+                    field,
+                    format!("no GPU of type \"{asked}\" here: this pool's GPUs are {model}"),
+                ))
+            }
+            [_] => {}
+        }
     }
     Ok(())
 }

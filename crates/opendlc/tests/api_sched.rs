@@ -1,4 +1,4 @@
-//! The scheduler against real jobs on a small declared pool (4 virtual GPUs, 4 CPU, no
+//! The scheduler against real jobs on a small declared pool (4 virtual A10 GPUs, 4 CPU, no
 //! overcommit): why a job waits, GPU assignment, backfill, quotas, preemption and requeue,
 //! and jobs that could never run.
 
@@ -9,7 +9,7 @@ use std::time::Duration;
 use common::TestServer;
 use serde_json::{json, Value};
 
-const CAPACITY: &str = "pool: {cpu: 4, memory: 8Gi, gpus: 4}
+const CAPACITY: &str = "pool: {cpu: 4, memory: 8Gi, gpus: 4, gpu_type: NVIDIA A10}
 cpu_overcommit: 1
 preemption: {enabled: true}
 quotas:
@@ -263,4 +263,34 @@ async fn new_job_specs_must_fit_the_jobs_quota() {
     );
     server.stop_job(&waiting).await;
     server.stop_job(&holder).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gpu_type_must_name_the_pools_gpu_model() {
+    let server = server().await;
+    let mut a10 = job("a10", 1, 1, "echo $CUDA_VISIBLE_DEVICES");
+    a10["JobSpecs"][0]["ResourceConfig"]["GPUType"] = json!("A10");
+    let job_id = server.create_job(a10.clone()).await;
+    server.wait_status(&job_id, "Succeeded").await;
+    // A100 is not an A10; a pod without GPUs takes none, whatever its type.
+    let mut a100 = a10.clone();
+    a100["JobSpecs"][0]["ResourceConfig"]["GPUType"] = json!("A100-80G");
+    let err = server
+        .error(
+            "POST",
+            "/api/v1/jobs",
+            Some(a100.clone()),
+            400,
+            "InvalidParameter",
+        )
+        .await;
+    let message = err["Message"].as_str().unwrap();
+    assert!(
+        message.contains("JobSpecs[0].ResourceConfig.GPUType")
+            && message.contains("NVIDIA A10")
+            && message.contains("A100-80G"),
+        "{message}"
+    );
+    a100["JobSpecs"][0]["ResourceConfig"]["GPU"] = json!("0");
+    server.create_job(a100).await;
 }

@@ -7,6 +7,8 @@
 //!   cpu: 16            # cores (before overcommit); default: this host's
 //!   memory: 64Gi       # default: this host's
 //!   gpus: 4            # NVIDIA GPUs; default: those nvidia-smi lists
+//!   gpu_type: A10      # the pool's GPU model, which a job's GPUType must name; default:
+//!                      # what nvidia-smi calls them
 //! cpu_overcommit: 4    # default 4 (or --cpu-overcommit)
 //! memory_overcommit: 1 # default 1: memory is not overcommitted unless you say so
 //! pod_limits: true     # default true: each pod's CPU and memory are its limits (cgroups)
@@ -50,6 +52,7 @@ struct PoolSpec {
     cpu: Option<f64>,
     memory: Option<String>,
     gpus: Option<u32>,
+    gpu_type: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -92,6 +95,9 @@ pub struct Settings {
     pub pod_limits: bool,
     /// Cores before overcommit, for the banner.
     pub cores: f64,
+    /// The pool's GPU models, which a job's GPUType is matched against: the one declared, else
+    /// the distinct ones nvidia-smi lists.
+    pub gpu_types: Vec<String>,
 }
 
 /// A pool nothing exhausts: the runtime (Slurm) decides what fits.
@@ -163,6 +169,15 @@ pub fn load(
         default_preemptible: file.preemption.default_preemptible,
         pod_limits: file.pod_limits.unwrap_or(true),
         cores,
+        gpu_types: match file.pool.gpu_type {
+            Some(model) => vec![model],
+            None => {
+                let mut names: Vec<String> = host.gpus.iter().map(|g| g.name.clone()).collect();
+                names.sort();
+                names.dedup();
+                names
+            }
+        },
     })
 }
 

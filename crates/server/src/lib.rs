@@ -299,6 +299,7 @@ impl Server {
         }
         let pool = settings.capacity.pool;
         let quotas = Arc::new(settings.capacity.quotas.clone());
+        let gpu_types: Arc<[String]> = settings.gpu_types.clone().into();
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let mut engine_shutdown_rx = shutdown_rx.clone();
         let engine_shutdown = async move {
@@ -366,6 +367,7 @@ impl Server {
             engine,
             pool,
             quotas,
+            gpu_types,
             jobs_dir,
             auth,
             data_dir: data_dir.clone(),

@@ -19,6 +19,8 @@ pub struct AppState {
     pub pool: Resources,
     /// The resource quotas (`ResourceId` → limits) of the capacity file.
     pub quotas: Arc<std::collections::BTreeMap<String, Resources>>,
+    /// The pool's GPU models, for GPUType (`opendlc_core::resources::check_gpu_type`).
+    pub gpu_types: Arc<[String]>,
     pub jobs_dir: JobsDir,
     /// The data directory (configuration files such as `images.yaml` live there).
     pub data_dir: std::path::PathBuf,

@@ -15,9 +15,9 @@
 //!
 //! let field = ledger::field("CreateJob", "JobSpecs[].ExtraPodSpec.PodLabels").unwrap();
 //! assert_eq!(field.treatment, Treatment::Ignored);
-//! let body = serde_json::json!({"JobSpecs": [{"Type": "Worker"}, {"ResourceConfig": {"GPUType": "A10"}}]});
+//! let body = serde_json::json!({"JobSpecs": [{"Type": "Worker"}, {"UseSpotInstance": true}]});
 //! let ignored = ledger::ignored_in("CreateJob", &body);
-//! assert_eq!(ignored[0].path, "JobSpecs[1].ResourceConfig.GPUType");
+//! assert_eq!(ignored[0].path, "JobSpecs[1].UseSpotInstance");
 //! ```
 
 mod table;
@@ -67,7 +67,7 @@ pub fn field(operation: &str, path: &str) -> Option<&'static Field> {
         .find(|f| f.operation == operation && f.path == path)
 }
 
-/// An ignored field a request set, at its place in the request (`JobSpecs[1].ResourceConfig.GPUType`).
+/// An ignored field a request set, at its place in the request (`JobSpecs[1].UseSpotInstance`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Unused {
     pub path: String,

@@ -75,6 +75,7 @@ pub fn submit(req: &CreateJobRequest, on_slurm: bool) -> Result<Job, Invalid> {
         now: 0,
         pool: Resources::new(1_000_000, 1 << 30, 1_000),
         quotas: &quotas,
+        gpu_types: &[],
         on_slurm,
     };
     let mut job = validate_create(req, &ctx)?;

@@ -139,6 +139,7 @@ impl Harness {
             now: self.clock.now(),
             pool: self.capacity.pool,
             quotas: &quotas,
+            gpu_types: &[],
             on_slurm: false,
         };
         let mut job = validate_create(&request, &ctx).unwrap();

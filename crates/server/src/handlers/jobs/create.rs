@@ -18,6 +18,7 @@ pub fn create(state: &AppState, request: &ApiRequest) -> Result<Response, ApiErr
         now: time::now_millis(),
         pool: state.pool,
         quotas: &state.quotas,
+        gpu_types: &state.gpu_types,
         on_slurm: state.on_slurm,
     };
     let mut job = validate_create(&body, &ctx)?;
