@@ -188,6 +188,7 @@ fn template() -> anyhow::Result<Job> {
         now: 0,
         pool: opendlc_core::Resources::new(1_000_000, 1 << 30, 0),
         quotas: &quotas,
+        gpu_types: &[],
         on_slurm: false,
     };
     Ok(validate_create(&request, &ctx)?)
