@@ -174,6 +174,24 @@ impl Job {
         }
     }
 
+    /// How many bytes the job's working directory may hold: the sum of its pods'
+    /// `SystemDisk.Size` (GiB), over the roles that set one; `None` when none does.
+    pub fn disk_budget(&self) -> Option<u64> {
+        let specs = self.request.job_specs.as_deref().unwrap_or_default();
+        let sizes: Vec<u64> = specs
+            .iter()
+            .filter_map(|spec| {
+                let gib = spec.system_disk.as_ref()?.size.filter(|s| *s > 0)?;
+                let role = self
+                    .roles
+                    .iter()
+                    .find(|r| spec.r#type.as_deref() == Some(r.role.as_str()))?;
+                Some((gib as u64 * u64::from(role.pod_count)) << 30)
+            })
+            .collect();
+        (!sizes.is_empty()).then(|| sizes.iter().sum())
+    }
+
     /// `Settings.Shell`: the shell the pods' commands run in, where not /bin/sh.
     pub fn shell(&self) -> Option<&str> {
         self.request

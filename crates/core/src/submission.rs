@@ -291,6 +291,9 @@ fn validate_accessibility(value: Option<&str>) -> Result<String, Invalid> {
     }
 }
 
+/// The largest `SystemDisk.Size` (GiB): 64 TiB.
+const MAX_SYSTEM_DISK_GIB: i64 = 65_536;
+
 fn validate_roles(job_type: JobType, specs: &[JobSpec]) -> Result<Vec<RoleSpec>, Invalid> {
     let framework = job_type.framework();
     let mut roles: Vec<RoleSpec> = Vec::with_capacity(specs.len());
@@ -338,6 +341,14 @@ fn validate_roles(job_type: JobType, specs: &[JobSpec]) -> Result<Vec<RoleSpec>,
         };
         let resources = pod_resources(spec, &field)?;
         let shared_memory_mib = shared_memory(spec, &resources, &field)?;
+        if let Some(size) = spec.system_disk.as_ref().and_then(|d| d.size) {
+            if !(0..=MAX_SYSTEM_DISK_GIB).contains(&size) {
+                return Err(Invalid::value(
+                    field("SystemDisk.Size"),
+                    format!("must be between 0 and {MAX_SYSTEM_DISK_GIB} (GiB), got {size}"),
+                ));
+            }
+        }
         roles.push(RoleSpec {
             role,
             pod_count,

@@ -570,3 +570,33 @@ async fn the_command_runs_in_the_shell_the_settings_name() {
         .error("POST", "/api/v1/jobs", Some(body), 400, "InvalidParameter")
         .await;
 }
+
+/// SystemDisk bounds what the job's working directory may hold: past it, the pods are evicted
+/// (SubStatus Evicted) and the job fails saying by how much.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_past_its_system_disk_is_evicted() {
+    let server = TestServer::start().await;
+    let mut body = pytorch_job(
+        "disk",
+        &[("Worker", 1)],
+        // Allocated at once, without writing a gigabyte.
+        "fallocate -l 1100M big || dd if=/dev/zero of=big bs=1M count=1100 status=none; sleep 60",
+    );
+    body["JobSpecs"][0]["SystemDisk"] = json!({"Size": 1});
+    let job_id = server.create_job(body).await;
+    let job = server
+        .wait_job(&job_id, Duration::from_secs(30), |j| {
+            j["Status"] == "Failed"
+        })
+        .await;
+    assert_eq!(job["ReasonCode"], "JobEvicted", "{job}");
+    let message = job["ReasonMessage"].as_str().unwrap();
+    assert!(message.contains("SystemDisk (1Gi)"), "{message}");
+    assert_eq!(job["Pods"][0]["SubStatus"], "Evicted", "{job}");
+
+    let mut wrong = pytorch_job("disk", &[("Worker", 1)], "true");
+    wrong["JobSpecs"][0]["SystemDisk"] = json!({"Size": -1});
+    server
+        .error("POST", "/api/v1/jobs", Some(wrong), 400, "InvalidParameter")
+        .await;
+}

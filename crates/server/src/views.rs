@@ -25,9 +25,17 @@ fn pod_duration(pod: &Pod, now: Millis) -> f64 {
     })
 }
 
-/// A pod's SubStatus: `Normal`, or the Kubernetes reason its image could not be had
-/// (`ImagePullBackOff`), which PAI's tooling watches for.
+/// A pod's SubStatus: `Normal`; `Evicted` when it was stopped for its disk use; or the
+/// Kubernetes reason its image could not be had (`ImagePullBackOff`), which PAI's tooling
+/// watches for.
 fn sub_status(pod: &Pod) -> &'static str {
+    if pod
+        .reason
+        .as_deref()
+        .is_some_and(|r| r.starts_with(crate::engine::EVICTED))
+    {
+        return crate::engine::EVICTED;
+    }
     let pull_failed = pod
         .reason
         .as_deref()

@@ -25,6 +25,8 @@ pub(super) struct ActiveJob {
     pub stopping_pods: bool,
     /// Where writing its read-write object sources back stands (`objects.rs`).
     pub write_back: WriteBack,
+    /// Its working directory against its SystemDisk budget (`disk.rs`).
+    pub disk: DiskWatch,
     /// Current incarnations, in pod order.
     pods: Vec<Incarnation>,
     by_uid: HashMap<PodUid, usize>,
@@ -38,6 +40,17 @@ pub(super) enum WriteBack {
     NotStarted,
     InFlight,
     Done,
+}
+
+/// A running job's disk use, measured beside the engine (`disk.rs`).
+#[derive(Debug, Clone, Default)]
+pub(super) struct DiskWatch {
+    /// A measurement is under way.
+    pub measuring: bool,
+    /// When the next one is due.
+    pub next: Millis,
+    /// Why its pods were evicted, once they were.
+    pub evicted: Option<String>,
 }
 
 /// Where an admitted job stands beyond its pods; exactly one at a time (the engine's design
@@ -140,6 +153,7 @@ impl ActiveJob {
             deadline,
             stopping_pods: false,
             write_back: WriteBack::default(),
+            disk: DiskWatch::default(),
             pods: Vec::new(),
             by_uid: HashMap::new(),
         };

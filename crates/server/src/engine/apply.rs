@@ -140,6 +140,7 @@ impl Engine {
         self.detect_hangs();
         self.poll_sanity_checks();
         self.poll_env_preparations();
+        self.watch_disks();
     }
 
     /// After each input: schedule once if anything changed what may run.
@@ -169,6 +170,7 @@ impl Engine {
                 outcome,
                 notes,
             } => self.written_back(&job_id, outcome, notes),
+            Command::DiskUsage { job_id, bytes } => self.on_disk_usage(&job_id, bytes),
         }
     }
 

@@ -51,6 +51,7 @@
 mod accounts;
 mod active;
 mod apply;
+mod disk;
 mod frameworks;
 mod isolation;
 mod objects;
@@ -81,6 +82,7 @@ use opendlc_runtime::{LocalRuntime, PodEvent, Runtime};
 use opendlc_store::{Store, StoreError};
 use tokio::sync::{mpsc, oneshot};
 
+pub use disk::EVICTED;
 pub use isolation::{Confinement, Isolation, DEFAULT_UID_BASE};
 
 /// How long a pod gets between SIGTERM and SIGKILL when it is stopped, unless the job's
@@ -111,6 +113,11 @@ enum Command {
         job: Job,
         specs_changed: bool,
         reply: oneshot::Sender<Result<Job, EngineError>>,
+    },
+    /// The engine's own: how many bytes a job's working directory holds (`disk.rs`).
+    DiskUsage {
+        job_id: String,
+        bytes: u64,
     },
     /// The engine's own: a job's read-write object sources were written back (`objects.rs`).
     WrittenBack {

@@ -17,6 +17,7 @@ use opendlc_store::{PodEnd, Transition};
 
 use super::active::{Launch, Phase};
 use super::apply::{grace_period, new_pods, plan, Engine};
+use super::disk::EVICTED;
 use super::isolation::pod_sandbox;
 
 impl Engine {
@@ -354,6 +355,10 @@ impl Engine {
         // Likewise a failed install of the job's ThirdpartyLibs.
         self.note_env_failure(&job_id);
         let store = self.store.clone();
+        let evicted = self
+            .active
+            .get(job_id.as_str())
+            .and_then(|a| a.disk.evicted.clone());
         let Some(pod) = self
             .active
             .get_mut(job_id.as_str())
@@ -370,7 +375,10 @@ impl Engine {
                 };
                 let text = format!("Pod {} {outcome}", pod.pod_id);
                 let succeeded = exit.succeeded();
-                let reason = exit.reason.or_else(|| (!succeeded).then_some(outcome));
+                let reason = match evicted {
+                    Some(why) if !succeeded => Some(format!("{EVICTED}: {why}")),
+                    _ => exit.reason.or_else(|| (!succeeded).then_some(outcome)),
+                };
                 let end = PodEnd {
                     status: if succeeded {
                         PodStatus::Succeeded
