@@ -192,6 +192,14 @@ impl Job {
         (!sizes.is_empty()).then(|| sizes.iter().sum())
     }
 
+    /// `Settings.EnableCPUAffinity`: each pod pinned to cores of its own.
+    pub fn cpu_affinity(&self) -> bool {
+        self.request
+            .settings
+            .as_ref()
+            .is_some_and(|s| s.enable_cpu_affinity == Some(true))
+    }
+
     /// `Settings.Shell`: the shell the pods' commands run in, where not /bin/sh.
     pub fn shell(&self) -> Option<&str> {
         self.request

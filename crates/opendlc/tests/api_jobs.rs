@@ -600,3 +600,36 @@ async fn a_job_past_its_system_disk_is_evicted() {
         .error("POST", "/api/v1/jobs", Some(wrong), 400, "InvalidParameter")
         .await;
 }
+
+/// EnableCPUAffinity pins each pod to cores of its own, while the host has enough.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cpu_affinity_pins_pods_to_disjoint_cores() {
+    let server = TestServer::start().await;
+    let mut body = pytorch_job(
+        "pinned",
+        &[("Worker", 2)],
+        "grep Cpus_allowed_list /proc/self/status | cut -f2",
+    );
+    body["JobSpecs"][0]["ResourceConfig"] = json!({"CPU": "1", "Memory": "256Mi"});
+    body["Settings"] = json!({"EnableCPUAffinity": true});
+    let job_id = server.create_job(body).await;
+    server.wait_status(&job_id, "Succeeded").await;
+    let mut cores = Vec::new();
+    for i in 0..2 {
+        let logs = server
+            .logs(&job_id, &format!("{job_id}-worker-{i}"), "")
+            .await;
+        // One core each: "3", not a range or a list.
+        let core: u32 = logs[0].parse().unwrap_or_else(|_| panic!("{logs:?}"));
+        cores.push(core);
+    }
+    let host_cores = std::thread::available_parallelism().unwrap().get();
+    if host_cores >= 2 {
+        assert_ne!(cores[0], cores[1], "disjoint: {cores:?}");
+    }
+    let events = server.events(&job_id).await;
+    assert!(
+        events.iter().any(|e| e.contains("pinned to CPUs")),
+        "{events:?}"
+    );
+}

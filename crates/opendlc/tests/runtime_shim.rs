@@ -25,6 +25,7 @@ fn write_spec(dir: &Path, command: &str, env: &[(&str, &str)]) {
         addressed_env: Default::default(),
         grace_period_ms: 1000,
         limits: None,
+        cpus: Vec::new(),
         sample_every_ms: None,
         peers: Default::default(),
     };

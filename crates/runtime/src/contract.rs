@@ -54,6 +54,9 @@ pub struct PodRecipe {
     /// The host's GPU indices assigned to the pod (a runtime with a scheduler of its own, like
     /// Slurm, assigns its own).
     pub gpus: Vec<u32>,
+    /// The cores the pod is pinned to (`Settings.EnableCPUAffinity`), disjoint from other
+    /// pinned pods' while the host has cores enough; empty: any core.
+    pub cpus: Vec<u32>,
     /// Set on top of the runtime's base environment.
     pub env: BTreeMap<String, EnvValue>,
     pub steps: Steps,

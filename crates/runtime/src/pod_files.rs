@@ -29,6 +29,9 @@ pub struct PodSpec {
     /// CPU and memory limits, enforced through a cgroup of the pod's where the host allows.
     #[serde(default)]
     pub limits: Option<Limits>,
+    /// The cores the pod's processes are pinned to (`Settings.EnableCPUAffinity`); empty: any.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cpus: Vec<u32>,
     /// When set, the shim samples its pod's metrics at this interval into `metrics.jsonl`:
     /// for pods on a node whose processes the server cannot see (the Slurm runtime).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -159,7 +159,7 @@ pub(super) static FIELDS: &[Field] = &[
     f("CreateJob", "Settings.SanityCheckArgs", Honoured, "--sanity-check-timing/-phases/-timeout/-timeout-ops/-failure-ops; unknown flags or values refused (even without EnableSanityCheck); core/src/sanity.rs"),
     f("CreateJob", "Settings.JobReservedMinutes", Honoured, "keeps the ended job (SucceededReserving/FailedReserving) this many minutes before its final status; 0-10080 else refused (\"must be between 0 and 10080 (a week), got N\"); core/src/reservation.rs"),
     f("CreateJob", "Settings.JobReservedPolicy", Honoured, "which outcomes are kept: Always (default), OnFailure, OnSucceed; other values refused; core/src/reservation.rs"),
-    f("CreateJob", "Settings.EnableCPUAffinity", Ignored, "not implemented yet: pods get a CPU quota (cgroup cpu.max) but are not pinned to cores"),
+    f("CreateJob", "Settings.EnableCPUAffinity", Honoured, "each pod pinned to cores of its own (as many as its CPU, rounded up): disjoint while the host has enough, the least used shared beyond (CPU is overcommitted); the local runtime's shim sets the affinity its command inherits, and the pod's start event names the cores; on Slurm, Slurm binds tasks itself (server/src/engine/pool.rs)"),
     f("CreateJob", "Settings.DisableEcsStockCheck", Ignored, "no ECS stock here; the check that the job fits the pool always runs"),
     f("CreateJob", "Settings.AllocateAllRDMADevices", Ignored, "no RDMA device allocation here"),
     f("CreateJob", "Settings.EnableDSWDev", Ignored, "no PAI-DSW development environment here"),

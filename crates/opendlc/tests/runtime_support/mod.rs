@@ -38,6 +38,7 @@ impl Harness {
             env: BTreeMap::new(),
             grace_period: Duration::from_secs(5),
             limits: None,
+            cpus: Vec::new(),
             image: None,
         }
     }

@@ -43,6 +43,7 @@ impl LocalRuntime {
             addressed_env: Default::default(),
             grace_period_ms: u64::try_from(pod.grace_period.as_millis()).unwrap_or(u64::MAX),
             limits: pod.limits,
+            cpus: pod.cpus,
             // The server samples local pods itself, through /proc.
             sample_every_ms: None,
             peers: Default::default(),

@@ -49,6 +49,8 @@ pub struct PodLaunch {
     pub grace_period: Duration,
     /// CPU and memory limits (the local runtime enforces them through cgroups where it can).
     pub limits: Option<Limits>,
+    /// The cores its processes are pinned to; empty: any.
+    pub cpus: Vec<u32>,
     /// The image to make sure of before the pod starts, when it runs in a container (its
     /// command is then the engine's `run`: `container`).
     pub image: Option<ContainerImage>,

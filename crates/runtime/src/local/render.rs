@@ -94,6 +94,7 @@ impl LocalRuntime {
                 } else {
                     recipe.limits
                 },
+                cpus: recipe.cpus,
                 image: container.map(|engine| ContainerImage {
                     engine: engine.to_path_buf(),
                     image: image.to_string(),

@@ -120,6 +120,7 @@ mod tests {
             ]),
             grace_period_ms: 0,
             limits: None,
+            cpus: Vec::new(),
             sample_every_ms: None,
             peers: BTreeMap::from([
                 ("j-worker-0".to_string(), a.clone()),

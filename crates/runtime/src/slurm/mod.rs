@@ -440,6 +440,8 @@ fn spec_of(recipe: &PodRecipe, gang: &Gang, program: &Path) -> std::io::Result<P
         grace_period_ms: u64::try_from(recipe.grace_period.as_millis()).unwrap_or(u64::MAX),
         // Slurm confines the step to what it allocated (its own cgroups, if configured so).
         limits: None,
+        // Slurm binds tasks to cores itself (its TaskPlugin), where it is configured to.
+        cpus: Vec::new(),
         sample_every_ms: None,
         peers,
     })

@@ -115,6 +115,8 @@ pub(super) struct Allocation {
     pub resources: Resources,
     pub gpus: HashMap<PodId, Vec<u32>>,
     pub ports: Vec<u16>,
+    /// The cores of each pod pinned by `Settings.EnableCPUAffinity`.
+    pub cpus: HashMap<PodId, Vec<u32>>,
 }
 
 /// A pod incarnation and where its launch stands.

@@ -77,7 +77,7 @@ impl Engine {
             data_dir: config.data_dir,
             minute: config.minute,
             pod_limits: config.pod_limits,
-            pool: Pool::new(config.capacity.pool.gpu),
+            pool: Pool::new(config.capacity.pool.gpu, host_cores()),
             clock: config.clock,
             isolation: config.isolation,
             capacity: config.capacity,
@@ -417,9 +417,12 @@ impl Engine {
             Err(e) => return Err(e),
         };
         let deadline = job.max_running_minutes.map(|m| now + m as i64 * 60_000);
-        let allocation = self
-            .pool
-            .allocate(job.total_resources(), &plan(&job), job.ports.clone());
+        let mut allocation =
+            self.pool
+                .allocate(job.total_resources(), &plan(&job), job.ports.clone());
+        if job.cpu_affinity() {
+            self.pool.pin(&mut allocation, &plan(&job));
+        }
         let active = ActiveJob::new(job, JobStatus::EnvPreparing, allocation, deadline, pods);
         self.activate(active);
         self.begin_sanity_round(job_id, false);
@@ -617,4 +620,16 @@ fn preemptible(job: &Job, default: bool) -> bool {
         Some(v) if v == "false" => false,
         _ => default,
     }
+}
+
+/// The cores this server may run on (its affinity), which pinned pods are given.
+fn host_cores() -> Vec<u32> {
+    use nix::sched::{sched_getaffinity, CpuSet};
+    let Ok(set) = sched_getaffinity(nix::unistd::Pid::from_raw(0)) else {
+        return Vec::new();
+    };
+    (0..CpuSet::count())
+        .filter(|&c| set.is_set(c).unwrap_or(false))
+        .filter_map(|c| u32::try_from(c).ok())
+        .collect()
 }

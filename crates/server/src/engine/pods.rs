@@ -105,6 +105,12 @@ impl Engine {
                 .get(pod.pod_id.as_str())
                 .cloned()
                 .unwrap_or_default();
+            let cpus = active
+                .allocation
+                .cpus
+                .get(pod.pod_id.as_str())
+                .cloned()
+                .unwrap_or_default();
             let sanity = self.sanity_step(job, pod, plan.rank, &command, &workdir, &gpus);
             if sanity.is_some() {
                 env.insert(PEERS_ENV.to_string(), check_peers.clone());
@@ -155,6 +161,7 @@ impl Engine {
                     memory_mib: Some(r.resources.memory_mib).filter(|m| *m > 0),
                 }),
                 gpus,
+                cpus,
                 env,
                 steps,
                 peers: peers.clone(),

@@ -2,9 +2,11 @@
 //! admission (or given back to a recovered job), released once its last pod has ended. The
 //! scheduler decides whether a job fits (`opendlc_core::scheduler`, from the running jobs'
 //! allocations); the pool hands out what is countable per device: GPU indices, disjoint across
-//! running pods.
+//! running pods, and the cores of pods pinned by `Settings.EnableCPUAffinity`, disjoint while the
+//! host has cores enough (CPU is overcommitted, so more may be asked than there are: the least
+//! used are shared then).
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use opendlc_core::env_contract::PodPlan;
 use opendlc_core::ids::PodId;
@@ -15,13 +17,34 @@ use super::active::Allocation;
 pub(super) struct Pool {
     /// GPU indices no pod holds.
     free_gpus: BTreeSet<u32>,
+    /// How many pinned pods each core of the host holds.
+    core_use: BTreeMap<u32, u32>,
 }
 
 impl Pool {
-    /// A pool of GPUs `0..gpus`, all free.
-    pub fn new(gpus: u32) -> Self {
+    /// A pool of GPUs `0..gpus`, all free, and of `cores`, none pinned.
+    pub fn new(gpus: u32, cores: impl IntoIterator<Item = u32>) -> Self {
         Pool {
             free_gpus: (0..gpus).collect(),
+            core_use: cores.into_iter().map(|c| (c, 0)).collect(),
+        }
+    }
+
+    /// Pins each pod of `plans` to as many cores as its CPU asks (rounded up, at least one):
+    /// the least used ones, the lowest first among equals, so free cores go first.
+    pub fn pin(&mut self, allocation: &mut Allocation, plans: &[PodPlan]) {
+        for plan in plans {
+            let wanted = plan.resources.cpu_milli.div_ceil(1000).max(1) as usize;
+            let mut by_use: Vec<(u32, u32)> = self.core_use.iter().map(|(c, u)| (*u, *c)).collect();
+            by_use.sort_unstable();
+            let mut cores: Vec<u32> = by_use.into_iter().take(wanted).map(|(_, c)| c).collect();
+            cores.sort_unstable();
+            for core in &cores {
+                *self.core_use.entry(*core).or_default() += 1;
+            }
+            allocation
+                .cpus
+                .insert(PodId::from(plan.pod_id.as_str()), cores);
         }
     }
 
@@ -42,6 +65,7 @@ impl Pool {
             resources,
             gpus,
             ports,
+            cpus: HashMap::new(),
         }
     }
 
@@ -69,6 +93,7 @@ impl Pool {
             resources,
             gpus: held,
             ports,
+            cpus: HashMap::new(),
         }
     }
 
@@ -76,6 +101,11 @@ impl Pool {
     pub fn release(&mut self, allocation: &Allocation) {
         for gpus in allocation.gpus.values() {
             self.free_gpus.extend(gpus.iter().copied());
+        }
+        for core in allocation.cpus.values().flatten() {
+            if let Some(used) = self.core_use.get_mut(core) {
+                *used = used.saturating_sub(1);
+            }
         }
     }
 
@@ -119,7 +149,7 @@ mod tests {
 
     #[test]
     fn pods_get_disjoint_gpus_and_give_them_back() {
-        let mut pool = Pool::new(8);
+        let mut pool = Pool::new(8, 0..2);
         let a = pool.allocate(Resources::default(), &plans(2, 2), vec![1, 2]);
         let b = pool.allocate(Resources::default(), &plans(1, 4), vec![3]);
         assert_eq!(a.gpus["j-worker-0"], [0, 1]);
@@ -133,7 +163,7 @@ mod tests {
 
     #[test]
     fn a_recovered_job_keeps_the_gpus_its_pods_started_with() {
-        let mut pool = Pool::new(4);
+        let mut pool = Pool::new(4, 0..2);
         let held = HashMap::from([(PodId::from("j-worker-1"), vec![2, 3])]);
         let a = pool.reclaim(Resources::default(), &plans(2, 2), vec![], held);
         assert_eq!(a.gpus["j-worker-1"], [2, 3]);
@@ -143,8 +173,38 @@ mod tests {
 
     #[test]
     fn pods_without_gpus_hold_none() {
-        let mut pool = Pool::new(2);
+        let mut pool = Pool::new(2, 0..2);
         let a = pool.allocate(Resources::default(), &plans(3, 0), vec![]);
         assert!(a.gpus.is_empty());
+    }
+
+    #[test]
+    fn pinned_pods_get_disjoint_cores_while_there_are_enough() {
+        let mut pool = Pool::new(0, 0..4);
+        let mut a = pool.allocate(Resources::default(), &plans(2, 0), vec![]);
+        pool.pin(&mut a, &plans(2, 0));
+        assert_eq!(a.cpus["j-worker-0"], [0]);
+        assert_eq!(a.cpus["j-worker-1"], [1]);
+        // Two cores each: the two free ones, then the least used.
+        let mut b = pool.allocate(Resources::default(), &plans(1, 0), vec![]);
+        let two = [RolePlan {
+            role: Role::Worker,
+            pod_count: 2,
+            resources: Resources::new(1500, 1024, 0),
+        }];
+        let rendezvous = Rendezvous { ports: vec![0; 2] };
+        let plans2 = plan_pods(
+            "k",
+            JobType::PyTorchJob,
+            &two,
+            &rendezvous,
+            &BTreeMap::new(),
+        );
+        pool.pin(&mut b, &plans2);
+        assert_eq!(b.cpus["k-worker-0"], [2, 3]);
+        assert_eq!(b.cpus["k-worker-1"], [0, 1]);
+        pool.release(&a);
+        pool.release(&b);
+        assert!(pool.core_use.values().all(|u| *u == 0));
     }
 }

@@ -95,6 +95,18 @@ pub fn run(dir: &Path) -> i32 {
         .as_ref()
         .map(PodCgroup::procs_fds)
         .unwrap_or_default();
+    // Pinned to its cores: the shim first, its command inherits them.
+    let limits = match pin(&spec.cpus) {
+        Ok(None) => limits,
+        Ok(Some(cores)) => Some(match limits {
+            Some(text) => format!("{text}; pinned to CPUs {cores}"),
+            None => format!("pinned to CPUs {cores}"),
+        }),
+        Err(e) => Some(format!(
+            "{}not pinned to CPUs: {e}",
+            limits.map(|t| format!("{t}; ")).unwrap_or_default()
+        )),
+    };
     // Taken before the spawn: the command's first output can come before spawn() returns.
     let started_at = Utc::now();
     let spawned = match command::spawn(&spec, join) {
@@ -285,4 +297,18 @@ pub(crate) fn diag(message: fmt::Arguments<'_>) {
         Utc::now().format("%Y-%m-%dT%H:%M:%S%.6fZ")
     );
     let _ = io::stderr().write_all(line.as_bytes());
+}
+
+/// Pins this process (and so the command it spawns) to `cpus`; says which, or nothing for none.
+fn pin(cpus: &[u32]) -> nix::Result<Option<String>> {
+    if cpus.is_empty() {
+        return Ok(None);
+    }
+    let mut set = nix::sched::CpuSet::new();
+    for &cpu in cpus {
+        set.set(cpu as usize)?;
+    }
+    nix::sched::sched_setaffinity(Pid::from_raw(0), &set)?;
+    let list: Vec<String> = cpus.iter().map(u32::to_string).collect();
+    Ok(Some(list.join(",")))
 }
