@@ -61,6 +61,12 @@ struct Args {
     /// admit: jobs to admit end to end [default: 10000, --quick 1000].
     #[arg(long)]
     admit_jobs: Option<usize>,
+    /// e2e: jobs to run to their end [default: 10000, --quick 1000].
+    #[arg(long)]
+    e2e_jobs: Option<usize>,
+    /// e2e: concurrent clients creating them.
+    #[arg(long, default_value_t = 50)]
+    e2e_clients: usize,
     /// Threads of the load generator (it shares the machine's cores with the server).
     #[arg(long, default_value_t = 1)]
     client_threads: usize,
@@ -79,6 +85,7 @@ enum Scenario {
     Logs,
     Sched,
     Admit,
+    E2e,
     Scale,
 }
 
@@ -134,6 +141,11 @@ async fn run(args: Args) -> anyhow::Result<bool> {
         admit_jobs: args
             .admit_jobs
             .unwrap_or(if args.quick { 1_000 } else { 10_000 }),
+        e2e_jobs: args
+            .e2e_jobs
+            .unwrap_or(if args.quick { 1_000 } else { 10_000 })
+            .max(2),
+        e2e_clients: args.e2e_clients,
     };
     let measured = run_scenarios(&ctx, args.scenario).await;
     // Whatever happened, no pod outlives the benchmark: stop every job, then the server.
@@ -210,6 +222,14 @@ async fn run_scenarios(ctx: &Ctx, which: Scenario) -> anyhow::Result<Vec<Measure
     if chosen(Scenario::Admit) {
         eprintln!("admit: {} one-pod jobs, end to end", ctx.admit_jobs);
         measures.extend(scenarios::admit::run(ctx).await.context("admit")?);
+        api::stop_all(ctx.addr).await?;
+    }
+    if chosen(Scenario::E2e) {
+        eprintln!(
+            "e2e: {} one-pod jobs from {} clients, created → final",
+            ctx.e2e_jobs, ctx.e2e_clients
+        );
+        measures.extend(scenarios::e2e::run(ctx).await.context("e2e")?);
         api::stop_all(ctx.addr).await?;
     }
     if chosen(Scenario::Logs) {

@@ -2,6 +2,7 @@
 
 pub mod admit;
 pub mod create;
+pub mod e2e;
 pub mod get;
 pub mod logs;
 pub mod scale;
@@ -34,6 +35,9 @@ pub struct Ctx {
     pub log_calls: usize,
     /// admit: how many jobs to admit end to end.
     pub admit_jobs: usize,
+    /// e2e: how many jobs to run end to end, and from how many concurrent clients.
+    pub e2e_jobs: usize,
+    pub e2e_clients: usize,
 }
 
 /// The prefix of the benchmark's job names.

@@ -238,7 +238,35 @@ enum RuntimeKind {
     Slurm,
 }
 
+/// The steps the server starts for every pod (`shim`, `run-mounted`), read without building
+/// the whole command line interface: they run once per pod, and setting up every subcommand's
+/// parser is most of their start-up time. Only the exact forms the server writes take this
+/// way; anything else goes through the parser, which says what is wrong.
+fn pod_step() -> Option<i32> {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+    match args.as_slice() {
+        [step, flag, dir] if step == "shim" && flag == "--dir" => {
+            Some(opendlc_runtime::pod::shim::run(std::path::Path::new(dir)))
+        }
+        [step, flag, mounts, command]
+            if step == "run-mounted"
+                && flag == "--mounts"
+                && !command.as_encoded_bytes().starts_with(b"-") =>
+        {
+            let command = command.to_str()?;
+            Some(opendlc_runtime::pod::mounts::main(
+                std::path::Path::new(mounts),
+                command,
+            ))
+        }
+        _ => None,
+    }
+}
+
 fn main() -> anyhow::Result<()> {
+    if let Some(code) = pod_step() {
+        std::process::exit(code);
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {

@@ -24,6 +24,9 @@ use super::{Command, EngineConfig, EngineError, Reports, DEFAULT_GRACE_PERIOD};
 
 /// Where ports for a job's pods are picked: free on this host's loopback interface.
 const PORT_HOST: &str = "127.0.0.1";
+/// How many waiting inputs the engine takes after one before it schedules: enough to batch a
+/// burst, few enough that a flood still gets a decision now and then.
+const DRAIN_AT_MOST: usize = 1000;
 
 pub(super) struct Engine {
     pub store: Arc<Store>,
@@ -105,31 +108,46 @@ impl Engine {
         tokio::pin!(shutdown);
         loop {
             tokio::select! {
-                Some(command) = commands.recv() => {
-                    // Take everything already waiting, then schedule once: a burst of CreateJob
-                    // calls is queued in one transaction.
-                    let mut created = Vec::new();
-                    let mut next = Some(command);
-                    while let Some(command) = next {
-                        match command {
-                            Command::Created(job) => created.push(job),
-                            other => {
-                                self.queue_created(std::mem::take(&mut created));
-                                self.on_command(other);
-                            }
-                        }
-                        next = commands.try_recv().ok();
-                    }
-                    self.queue_created(created);
-                }
+                Some(command) = commands.recv() => self.take_commands(command, &mut commands),
                 Some(event) = pod_events.recv() => self.on_pod_event(event),
                 Some(report) = reports.recv() => self.on_report(report),
                 _ = tick.tick() => self.on_tick(),
                 _ = &mut shutdown => break,
             }
+            // Whatever else is waiting already, before one scheduling decision for all of it:
+            // under load a decision per input would cost a pass over the queue each.
+            for _ in 0..DRAIN_AT_MOST {
+                if let Ok(event) = pod_events.try_recv() {
+                    self.on_pod_event(event);
+                } else if let Ok(report) = reports.try_recv() {
+                    self.on_report(report);
+                } else if let Ok(command) = commands.try_recv() {
+                    self.take_commands(command, &mut commands);
+                } else {
+                    break;
+                }
+            }
             self.settle();
         }
         tracing::info!("engine stopped; pods keep running under their shims");
+    }
+
+    /// `command` and the commands waiting behind it: CreateJob's jobs are queued in one
+    /// transaction per burst.
+    fn take_commands(&mut self, command: Command, commands: &mut mpsc::UnboundedReceiver<Command>) {
+        let mut created = Vec::new();
+        let mut next = Some(command);
+        while let Some(command) = next {
+            match command {
+                Command::Created(job) => created.push(job),
+                other => {
+                    self.queue_created(std::mem::take(&mut created));
+                    self.on_command(other);
+                }
+            }
+            next = commands.try_recv().ok();
+        }
+        self.queue_created(created);
     }
 
     /// What the engine does every second: deadlines, reservations, hangs, and the files that

@@ -289,6 +289,22 @@ fn become_subreaper() {
     }
 }
 
+/// Whether orphans of the pod come to this process (`PR_SET_CHILD_SUBREAPER` took).
+fn is_subreaper() -> bool {
+    let mut flag: libc::c_int = 0;
+    // SAFETY: PR_GET_CHILD_SUBREAPER writes one int through the pointer, which is valid.
+    let got = unsafe {
+        libc::prctl(
+            libc::PR_GET_CHILD_SUBREAPER,
+            &mut flag as *mut libc::c_int,
+            0,
+            0,
+            0,
+        )
+    };
+    got == 0 && flag != 0
+}
+
 /// A line in the shim's diagnostic log (its stderr), written with one `write` so that lines
 /// from different threads do not mix.
 pub(crate) fn diag(message: fmt::Arguments<'_>) {

@@ -79,6 +79,18 @@ pub(super) fn wait_for_leader(
 /// session, and any orphan handed to us as subreaper (which catches processes that moved to a
 /// session of their own).
 pub(super) fn kill_leftovers(pgid: u32, own_session: bool) {
+    // Every process the command started descends from the shim, and one whose parent ends
+    // is handed to the shim (subreaper): with no child left, nothing is left at all, and the
+    // scan of every process on the host (most of a short pod's cost) is not needed.
+    reap(None);
+    if super::is_subreaper()
+        && matches!(
+            waitpid(None, Some(WaitPidFlag::WNOHANG)),
+            Err(Errno::ECHILD)
+        )
+    {
+        return;
+    }
     let me = std::process::id();
     let belongs = |pid: u32, s: &process::ProcStat| {
         pid != me && (s.pgrp == pgid || s.ppid == me || (own_session && s.session == me))

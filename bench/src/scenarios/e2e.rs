@@ -1,0 +1,145 @@
+//! The whole path under a busy team's load: `clients` connections create `jobs` one-pod jobs
+//! running `true` as fast as the server takes them (each asks for 0.01 CPU and 16 MiB), and the
+//! clock stops when every one of them is final (Succeeded, Failed or Stopped). Meanwhile one more
+//! connection reads a job with GetJob back to back, as a user watching it would.
+//!
+//! Figures: jobs per second from the first CreateJob to the last final status (the target:
+//! 500), CreateJob latency percentiles under the load (p99 ≤ 50 ms), GetJob's while the jobs are
+//! admitted (p99 ≤ 10 ms), and how many jobs did not succeed (none should).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::bail;
+
+use super::{Ctx, NAME_PREFIX};
+use crate::api;
+use crate::client::Conn;
+use crate::report::Measure;
+use crate::stats::{ms, Summary};
+
+const NAME: &str = "e2e";
+const GIVE_UP: Duration = Duration::from_secs(900);
+/// Statuses a job passes through before it is final.
+const UNFINISHED: [&str; 6] = [
+    "Creating",
+    "Queuing",
+    "EnvPreparing",
+    "Running",
+    "Restarting",
+    "Stopping",
+];
+
+pub async fn run(ctx: &Ctx) -> anyhow::Result<Vec<Measure>> {
+    let (total, clients) = (ctx.e2e_jobs, ctx.e2e_clients.max(1));
+    let body = api::job_body(&format!("{NAME_PREFIX}e2e"), "true", "0.01", "16Mi");
+    // The job the watcher reads: created first, like any other.
+    let watched = {
+        let mut conn = Conn::open(ctx.addr).await?;
+        api::create_job(&mut conn, body.clone()).await?
+    };
+    let creating = Arc::new(AtomicBool::new(true));
+    let watcher = {
+        let (addr, creating, path) = (
+            ctx.addr,
+            creating.clone(),
+            format!("/api/v1/jobs/{watched}"),
+        );
+        tokio::spawn(async move {
+            let mut conn = Conn::open(addr).await?;
+            let mut latencies = Vec::new();
+            while creating.load(Ordering::Relaxed) {
+                let sent = Instant::now();
+                let reply = conn.get(&path).await?;
+                if !reply.status.is_success() {
+                    bail!("GetJob answered {}", reply.status);
+                }
+                latencies.push(sent.elapsed());
+            }
+            anyhow::Ok(latencies)
+        })
+    };
+    let start = Instant::now();
+    let per_client = (total - 1).div_ceil(clients);
+    let mut tasks = Vec::new();
+    for c in 0..clients {
+        let n = per_client.min((total - 1).saturating_sub(c * per_client));
+        let (body, addr) = (body.clone(), ctx.addr);
+        tasks.push(tokio::spawn(async move {
+            let mut conn = Conn::open(addr).await?;
+            let mut latencies = Vec::with_capacity(n);
+            for _ in 0..n {
+                let sent = Instant::now();
+                api::create_job(&mut conn, body.clone()).await?;
+                latencies.push(sent.elapsed());
+            }
+            anyhow::Ok(latencies)
+        }));
+    }
+    let mut create_latencies = Vec::new();
+    for task in tasks {
+        create_latencies.extend(task.await??);
+    }
+    let created_in = start.elapsed();
+    let mut conn = Conn::open(ctx.addr).await?;
+    let mut admitted = false;
+    loop {
+        if !admitted {
+            let (_, waiting) = api::list_jobs(&mut conn, &["Creating", "Queuing"]).await?;
+            if waiting == 0 {
+                admitted = true;
+                creating.store(false, Ordering::Relaxed);
+            }
+        }
+        let (_, unfinished) = api::list_jobs(&mut conn, &UNFINISHED).await?;
+        if unfinished == 0 {
+            break;
+        }
+        if start.elapsed() > GIVE_UP {
+            bail!("{unfinished} of {total} jobs still unfinished after {GIVE_UP:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let finished_in = start.elapsed();
+    creating.store(false, Ordering::Relaxed);
+    let get_latencies = watcher.await??;
+    let (_, succeeded) = api::list_jobs(&mut conn, &["Succeeded"]).await?;
+    let create = Summary::of(create_latencies);
+    let mut measures = vec![
+        Measure::info(NAME, "jobs", total as f64, "jobs"),
+        Measure::info(NAME, "clients", clients as f64, "connections"),
+        Measure::info(NAME, "all created in", created_in.as_secs_f64(), "s"),
+        Measure::info(NAME, "all final in", finished_in.as_secs_f64(), "s"),
+        Measure::info(
+            NAME,
+            "throughput (created → final)",
+            total as f64 / finished_in.as_secs_f64(),
+            "jobs/s",
+        )
+        .at_least(500.0),
+        Measure::info(
+            NAME,
+            "not succeeded",
+            (total as u64).saturating_sub(succeeded) as f64,
+            "jobs",
+        )
+        .at_most(0.0),
+        Measure::info(NAME, "CreateJob p50", ms(create.p50), "ms"),
+        Measure::info(NAME, "CreateJob p99", ms(create.p99), "ms").at_most(50.0),
+        Measure::info(NAME, "CreateJob max", ms(create.max), "ms"),
+    ];
+    if !get_latencies.is_empty() {
+        let get = Summary::of(get_latencies);
+        measures.push(Measure::info(
+            NAME,
+            "GetJob p50 while admitting",
+            ms(get.p50),
+            "ms",
+        ));
+        measures.push(
+            Measure::info(NAME, "GetJob p99 while admitting", ms(get.p99), "ms").at_most(10.0),
+        );
+    }
+    Ok(measures)
+}
