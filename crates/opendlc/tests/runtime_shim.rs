@@ -17,6 +17,7 @@ fn write_spec(dir: &Path, command: &str, env: &[(&str, &str)]) {
         pod_id: "dlctest-worker-0".into(),
         pod_uid: "uid".into(),
         command: command.into(),
+        view: None,
         workdir: dir.to_path_buf(),
         env: env
             .iter()

@@ -17,6 +17,10 @@ pub struct PodSpec {
     pub pod_uid: String,
     /// Run as `/bin/sh -c COMMAND`.
     pub command: String,
+    /// The mounts file of the view the command runs in, made by the shim in the command's
+    /// process before it runs (`crate::pod::chain::PodCommand`); none: the shim's view.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub view: Option<PathBuf>,
     pub workdir: PathBuf,
     /// Set on top of the inherited environment, from which every `OPENDLC_*` variable is removed.
     pub env: BTreeMap<String, String>,

@@ -34,6 +34,7 @@ impl Harness {
             pod_uid: format!("uid-{name}"),
             dir: self.data.path().join("pods").join(name),
             command: command.to_string(),
+            view: None,
             workdir: self.data.path().to_path_buf(),
             env: BTreeMap::new(),
             grace_period: Duration::from_secs(5),

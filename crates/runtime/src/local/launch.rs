@@ -37,6 +37,7 @@ impl LocalRuntime {
             pod_id: pod.pod_id.clone(),
             pod_uid: pod.pod_uid.clone(),
             command: pod.command,
+            view: pod.view,
             workdir: pod.workdir,
             env: pod.env,
             // Every address is this host's: rendered already.

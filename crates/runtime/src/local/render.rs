@@ -64,7 +64,7 @@ impl LocalRuntime {
             }
             .command(inner)
         };
-        let command = chain::render(
+        let command = chain::render_pod(
             &recipe.steps,
             program,
             &recipe.dir,
@@ -84,7 +84,8 @@ impl LocalRuntime {
                 pod_id: recipe.pod_id,
                 pod_uid: recipe.pod_uid,
                 dir: recipe.dir,
-                command,
+                command: command.shell,
+                view: command.view,
                 workdir: recipe.workdir,
                 env,
                 grace_period: recipe.grace_period,

@@ -42,6 +42,35 @@ pub const MOUNTS_FILE: &str = "mounts.json";
 /// command that runs it there.
 pub type Contain<'a> = &'a dyn Fn(&str, &[Mount]) -> String;
 
+/// A pod's command as its shim runs it: `/bin/sh -c shell`, inside the view its mounts file
+/// `view` describes when it has one. The shim makes that view in the command's own process,
+/// as `opendlc run-mounted` would (`crate::pod::mounts::enter`), which spares every pod the
+/// start of that program and of a shell to run it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PodCommand {
+    pub shell: String,
+    pub view: Option<std::path::PathBuf>,
+}
+
+impl PodCommand {
+    /// The same as one command line, for `/bin/sh -c`.
+    pub fn line(&self, program: &Path) -> String {
+        match &self.view {
+            None => self.shell.clone(),
+            Some(file) => run_mounted(program, file, &self.shell),
+        }
+    }
+}
+
+fn run_mounted(program: &Path, mounts_file: &Path, command: &str) -> String {
+    format!(
+        "exec {} run-mounted --mounts {} {}",
+        quote(&program.display().to_string()),
+        quote(&mounts_file.display().to_string()),
+        quote(command)
+    )
+}
+
 /// The pod's command line. `program` is the opendlc binary as the pod sees it; `dir` the pod's
 /// directory (its mounts file is written there when the pod has mounts and no container).
 pub fn render(
@@ -50,6 +79,16 @@ pub fn render(
     dir: &Path,
     contain: Option<Contain<'_>>,
 ) -> io::Result<String> {
+    Ok(render_pod(steps, program, dir, contain)?.line(program))
+}
+
+/// [`render`], with the view left to the shim where nothing has to run before it.
+pub fn render_pod(
+    steps: &Steps,
+    program: &Path,
+    dir: &Path,
+    contain: Option<Contain<'_>>,
+) -> io::Result<PodCommand> {
     let program_word = quote(&program.display().to_string());
     let mut command = steps.command.clone();
     if let Some(step) = &steps.containers {
@@ -93,36 +132,46 @@ pub fn render(
         None => command,
     };
     let sandbox = steps.sandbox.clone();
-    let mounted =
-        |command: String, mounts: &[Mount], prepare: Option<String>| -> io::Result<String> {
-            let file = dir.join(MOUNTS_FILE);
-            std::fs::create_dir_all(dir)?;
-            let spec = MountSpec {
-                mounts: mounts.to_vec(),
-                sandbox: sandbox.clone(),
-                prepare,
-            };
-            let json = serde_json::to_vec_pretty(&spec).map_err(io::Error::other)?;
-            std::fs::write(&file, json)?;
-            Ok(format!(
-                "exec {program_word} run-mounted --mounts {} {}",
-                quote(&file.display().to_string()),
-                quote(&command)
-            ))
+    let write_mounts = |mounts: &[Mount], prepare: Option<String>| -> io::Result<_> {
+        let file = dir.join(MOUNTS_FILE);
+        std::fs::create_dir_all(dir)?;
+        let spec = MountSpec {
+            mounts: mounts.to_vec(),
+            sandbox: sandbox.clone(),
+            prepare,
         };
+        let json = serde_json::to_vec_pretty(&spec).map_err(io::Error::other)?;
+        std::fs::write(&file, json)?;
+        Ok(file)
+    };
+    let mounted = |command: String, mounts: &[Mount], prepare: Option<String>| {
+        write_mounts(mounts, prepare).map(|file| run_mounted(program, &file, &command))
+    };
+    let shell = |shell: String| PodCommand { shell, view: None };
     Ok(match contain {
         // The preparation runs on the host: in the pod's sandbox, as its owner, where it has
         // one (the container then runs as the owner too).
-        Some(contain) if sandbox.is_some() && preparation.is_some() => format!(
+        Some(contain) if sandbox.is_some() && preparation.is_some() => shell(format!(
             "{} && {}",
             mounted("true".into(), &[], preparation.clone())?.trim_start_matches("exec "),
             contain(&command, &steps.mounts)
-        ),
-        Some(contain) => prepare(contain(&command, &steps.mounts)),
-        // The preparation runs inside the sandbox, as the pod's owner, before the mounts.
-        None if sandbox.is_some() => mounted(command, &steps.mounts, preparation.clone())?,
-        None if steps.mounts.is_empty() => prepare(command),
-        None => prepare(mounted(command, &steps.mounts, None)?),
+        )),
+        Some(contain) => shell(prepare(contain(&command, &steps.mounts))),
+        // The preparation runs inside the sandbox, as the pod's owner, before the mounts: in
+        // `run-mounted`, whose environment is the pod's (the shim's is not).
+        None if sandbox.is_some() && preparation.is_some() => {
+            shell(mounted(command, &steps.mounts, preparation.clone())?)
+        }
+        None if sandbox.is_some() => PodCommand {
+            shell: command,
+            view: Some(write_mounts(&steps.mounts, None)?),
+        },
+        None if steps.mounts.is_empty() => shell(prepare(command)),
+        None if preparation.is_some() => shell(prepare(mounted(command, &steps.mounts, None)?)),
+        None => PodCommand {
+            shell: command,
+            view: Some(write_mounts(&steps.mounts, None)?),
+        },
     })
 }
 

@@ -39,31 +39,62 @@ pub struct MountSpec {
 
 /// Returns only if the command could not be run (the exit code to use).
 pub fn main(mounts_file: &Path, command: &str) -> i32 {
-    let spec: MountSpec = match std::fs::read(mounts_file)
-        .map_err(|e| e.to_string())
-        .and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()))
-    {
+    let spec = match read(mounts_file) {
         Ok(spec) => spec,
         Err(e) => {
-            eprintln!("opendlc: failed to read {}: {e}", mounts_file.display());
+            eprintln!("opendlc: {e}");
             return 1;
         }
     };
+    if let Err(code) = enter(&spec) {
+        return code;
+    }
+    let error = Command::new("/bin/sh")
+        .arg("-c")
+        .arg(command)
+        .envs(spec.identity_env())
+        .exec();
+    eprintln!("opendlc: failed to run /bin/sh: {error}");
+    127
+}
+
+/// A pod's mounts file.
+pub fn read(mounts_file: &Path) -> Result<MountSpec, String> {
+    std::fs::read(mounts_file)
+        .map_err(|e| e.to_string())
+        .and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()))
+        .map_err(|e| format!("failed to read {}: {e}", mounts_file.display()))
+}
+
+impl MountSpec {
+    /// What the command finds in its environment once it runs as the pod's owner (none
+    /// without a sandbox).
+    pub fn identity_env(&self) -> Vec<(&'static str, std::ffi::OsString)> {
+        self.sandbox
+            .as_ref()
+            .map(|s| sandbox::identity_env(&s.identity))
+            .unwrap_or_default()
+    }
+}
+
+/// Makes this process's view as `spec` says (its sandbox, its preparation, its mounts), then
+/// takes the pod's identity ([`MountSpec::identity_env`] is for the command to run next). On
+/// failure the reason is on stderr and the error is the exit code to end with. The shim calls
+/// it in the pod's command process between fork and exec (the shim has one thread then, so
+/// the copy may allocate; it must not change the environment, which std has prepared).
+pub fn enter(spec: &MountSpec) -> Result<(), i32> {
     let entered = match &spec.sandbox {
         Some(sandbox) => enter_sandbox(sandbox, &spec.mounts, spec.prepare.as_deref()),
         None => mount_all(&spec.mounts).map_err(Entering::Failed),
     };
     match entered {
-        Ok(()) => {}
+        Ok(()) => Ok(()),
         Err(Entering::Failed(e)) => {
             eprintln!("opendlc: {e}");
-            return 1;
+            Err(1)
         }
-        Err(Entering::PrepareFailed(code)) => return code,
+        Err(Entering::PrepareFailed(code)) => Err(code),
     }
-    let error = Command::new("/bin/sh").arg("-c").arg(command).exec();
-    eprintln!("opendlc: failed to run /bin/sh: {error}");
-    127
 }
 
 enum Entering {

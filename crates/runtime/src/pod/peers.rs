@@ -112,6 +112,7 @@ mod tests {
             pod_id: "j-worker-0".into(),
             pod_uid: "u".into(),
             command: "true".into(),
+            view: None,
             workdir: dir.path().into(),
             env: BTreeMap::from([("RANK".into(), "0".into())]),
             addressed_env: BTreeMap::from([

@@ -194,13 +194,11 @@ pub(crate) fn bind_held(h: &Held) -> io::Result<()> {
     Ok(())
 }
 
-/// Gives up root for `identity`, for good.
+/// Gives up root for `identity`, for good. Its variables ([`identity_env`]) are the caller's
+/// to give the command it runs next: this may run between fork and exec, where the
+/// environment must not be changed.
 pub(crate) fn become_identity(identity: &Identity) -> io::Result<()> {
-    drop_privileges(identity.uid, identity.gid)?;
-    for (name, value) in identity_env(identity) {
-        std::env::set_var(name, value);
-    }
-    Ok(())
+    drop_privileges(identity.uid, identity.gid)
 }
 
 /// Runs `command` (`/bin/sh -c`) as `identity` in the current view, and waits for it.
@@ -216,7 +214,8 @@ pub(crate) fn run_as(identity: &Identity, command: &str) -> io::Result<std::proc
     child.status()
 }
 
-fn identity_env(identity: &Identity) -> Vec<(&'static str, std::ffi::OsString)> {
+/// What a process of `identity` finds in its environment: who it is and its home.
+pub(crate) fn identity_env(identity: &Identity) -> Vec<(&'static str, std::ffi::OsString)> {
     let mut env = vec![
         ("USER", identity.name.clone().into()),
         ("LOGNAME", identity.name.clone().into()),

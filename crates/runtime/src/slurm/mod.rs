@@ -393,7 +393,7 @@ fn spec_of(recipe: &PodRecipe, gang: &Gang, program: &Path) -> std::io::Result<P
         sandbox: None,
         ..recipe.steps.clone()
     };
-    let command = chain::render(&steps, program, &recipe.dir, None)?;
+    let command = chain::render_pod(&steps, program, &recipe.dir, None)?;
     let (plain, addressed): (Vec<_>, Vec<_>) = recipe
         .env
         .iter()
@@ -433,7 +433,8 @@ fn spec_of(recipe: &PodRecipe, gang: &Gang, program: &Path) -> std::io::Result<P
     Ok(PodSpec {
         pod_id: recipe.pod_id.clone(),
         pod_uid: recipe.pod_uid.clone(),
-        command,
+        command: command.shell,
+        view: command.view,
         workdir: recipe.workdir.clone(),
         env,
         addressed_env,

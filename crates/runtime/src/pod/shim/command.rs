@@ -76,6 +76,23 @@ pub(super) fn spawn(spec: &PodSpec, cgroup_procs: Vec<RawFd>) -> Result<Spawned,
     unsafe {
         command.pre_exec(close_inherited);
     }
+    if let Some(view) = &spec.view {
+        // The pod's view, in the command's process: what `opendlc run-mounted` does, without
+        // starting it. A failure is said on the pod's stderr and ends the pod with its code.
+        let view = crate::pod::mounts::read(view).map_err(|e| not_started(127, e))?;
+        command.envs(view.identity_env());
+        // SAFETY: the shim has no other thread yet, so the child, a copy of it, may allocate
+        // and take locks; `enter` leaves the environment alone (std holds its lock across the
+        // fork), and a failure ends the child with _exit, never unwinding.
+        unsafe {
+            command.pre_exec(move || {
+                if let Err(code) = crate::pod::mounts::enter(&view) {
+                    libc::_exit(code);
+                }
+                Ok(())
+            });
+        }
+    }
     let mut child = command.spawn().map_err(|e| {
         let code = match e.raw_os_error() {
             Some(libc::EACCES | libc::ENOEXEC | libc::EPERM) => 126,
