@@ -39,7 +39,10 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 pub struct Store {
     path: PathBuf,
     sealer: Sealer,
-    writer: Mutex<Connection>,
+    /// Fair: writers take turns in the order they came. The engine writes in many short
+    /// transactions one after the other; with an unfair lock it takes it back each time, and an
+    /// API request waiting to write (CreateJob) waits for all of them.
+    writer: parking_lot::FairMutex<Connection>,
     readers: Mutex<Vec<Connection>>,
 }
 
@@ -60,13 +63,13 @@ impl Store {
         Ok(Store {
             path: path.to_path_buf(),
             sealer,
-            writer: Mutex::new(writer),
+            writer: parking_lot::FairMutex::new(writer),
             readers: Mutex::new(Vec::new()),
         })
     }
 
     fn write<T>(&self, f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T>) -> Result<T> {
-        let mut conn = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        let mut conn = self.writer.lock();
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let value = f(&tx)?;
         tx.commit()?;

@@ -101,6 +101,8 @@ pub enum EngineError {
     Store(#[from] StoreError),
     #[error("the engine has shut down")]
     ShutDown,
+    #[error("failed to start the engine's thread: {0}")]
+    Thread(std::io::Error),
 }
 
 enum Command {
@@ -233,7 +235,21 @@ pub async fn start(
     let mut engine = apply::Engine::new(config, runtime, reports_tx, waits.clone());
     engine.commands_tx = Some(commands_tx.clone());
     engine.recover()?;
-    let task = tokio::spawn(engine.run(commands, pod_events, reports, shutdown));
+    // The engine's turns are synchronous work (the store, the pods' files): on a thread of its
+    // own they never hold up a runtime worker, and with it the API's requests. What it spawns
+    // (launches, watchers) still runs on the runtime.
+    let runtime = tokio::runtime::Handle::current();
+    let (ended_tx, ended) = oneshot::channel::<()>();
+    std::thread::Builder::new()
+        .name("engine".into())
+        .spawn(move || {
+            runtime.block_on(engine.run(commands, pod_events, reports, shutdown));
+            let _ = ended_tx.send(());
+        })
+        .map_err(EngineError::Thread)?;
+    let task = tokio::spawn(async move {
+        let _ = ended.await;
+    });
     Ok((
         EngineHandle {
             commands: commands_tx,

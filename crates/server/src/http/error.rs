@@ -108,6 +108,7 @@ impl From<EngineError> for ApiError {
             EngineError::ShutDown => {
                 ApiError::new(ErrorCode::InternalError, "The server is shutting down.")
             }
+            e @ EngineError::Thread(_) => ApiError::internal("start the engine", e),
         }
     }
 }
