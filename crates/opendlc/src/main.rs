@@ -380,7 +380,13 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             sample_every: None,
         });
     }
-    let runtime = tokio::runtime::Runtime::new().context("failed to start the async runtime")?;
+    // The API's threads come before the pods' processes when the host is busy (a pod's shim
+    // takes back the usual priority: pods do not inherit this).
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .on_thread_start(opendlc_runtime::priority::raise_this_thread)
+        .build()
+        .context("failed to start the async runtime")?;
     runtime.block_on(opendlc_server::run(config, shutdown_signal()))
 }
 

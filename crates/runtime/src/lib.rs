@@ -23,6 +23,7 @@ pub mod metrics;
 pub mod pod;
 pub mod pod_dir;
 pub mod pod_files;
+pub mod priority;
 mod process;
 pub mod slurm;
 

@@ -39,6 +39,7 @@ pub struct MountSpec {
 
 /// Returns only if the command could not be run (the exit code to use).
 pub fn main(mounts_file: &Path, command: &str) -> i32 {
+    crate::priority::reset_this_thread();
     let spec = match read(mounts_file) {
         Ok(spec) => spec,
         Err(e) => {

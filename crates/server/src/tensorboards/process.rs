@@ -109,11 +109,13 @@ pub fn spawn(tbs: &Tensorboards, tb: &Tensorboard) -> Result<(Child, u16), Failu
         .stdin(Stdio::null())
         .stdout(log)
         .stderr(err_log);
-    // SAFETY: setsid is async-signal-safe; it detaches tensorboard from the server's session
-    // and process group, so a Ctrl-C or a server stop does not reach it.
+    // SAFETY: setsid and setpriority are async-signal-safe. setsid detaches tensorboard from
+    // the server's session and process group, so a Ctrl-C or a server stop does not reach it;
+    // it runs at the usual priority, not the server's threads' raised one.
     unsafe {
         command.pre_exec(|| {
             libc::setsid();
+            opendlc_runtime::priority::reset_this_thread();
             Ok(())
         });
     }

@@ -63,10 +63,12 @@ impl Shell {
             .stdin(Stdio::from(slave.try_clone()?))
             .stdout(Stdio::from(slave.try_clone()?))
             .stderr(Stdio::from(slave));
-        // SAFETY: setsid, ioctl, setgroups, setgid, setuid and prctl are async-signal-safe. The shell leads a new session whose
+        // SAFETY: setpriority, setsid, ioctl, setgroups, setgid, setuid and prctl are async-signal-safe. The shell leads a new session whose
         // controlling terminal is the PTY (fd 0), so job control and Ctrl-C work.
         unsafe {
             command.pre_exec(move || {
+                // The usual priority, not the server's threads' raised one.
+                opendlc_runtime::priority::reset_this_thread();
                 if libc::setsid() < 0 {
                     return Err(io::Error::last_os_error());
                 }

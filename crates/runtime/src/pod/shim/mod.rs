@@ -49,6 +49,7 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(2);
 /// Entry point of `opendlc shim --dir DIR`; returns the process exit code: 0 once `exit.json`
 /// is written, 1 if even that failed. Must be called before the process starts any thread.
 pub fn run(dir: &Path) -> i32 {
+    crate::priority::reset_this_thread();
     let pod = PodDir::new(dir);
     let signals = match Signals::install() {
         Ok(signals) => signals,
