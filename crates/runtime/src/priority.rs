@@ -52,7 +52,10 @@ mod tests {
             raise_this_thread();
             let raised = nice();
             // Raised where the test may (root); unchanged otherwise.
-            assert!(raised == SERVER_NICE || raised == before, "{before} → {raised}");
+            assert!(
+                raised == SERVER_NICE || raised == before,
+                "{before} → {raised}"
+            );
             reset_this_thread();
             let expected = if raised < 0 { 0 } else { raised };
             assert_eq!(nice(), expected);
