@@ -43,19 +43,23 @@ impl S3Server {
             .local_addr()
             .unwrap()
             .port();
-        let child = Command::new(python)
-            .args([
-                "-m",
-                "moto.server",
-                "-H",
-                "127.0.0.1",
-                "-p",
-                &port.to_string(),
-            ])
+        let mut command = Command::new(python);
+        command
+            .args(["-m", "moto.server", "-H", "127.0.0.1"])
+            .args(["-p", &port.to_string()])
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+            .stderr(Stdio::null());
+        // Gone with the test even when it is killed rather than failed (nothing is dropped
+        // then).
+        // SAFETY: prctl with integer arguments, async-signal-safe.
+        unsafe {
+            use std::os::unix::process::CommandExt;
+            command.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                Ok(())
+            });
+        }
+        let child = command.spawn().unwrap();
         let server = S3Server {
             child,
             endpoint: format!("http://127.0.0.1:{port}"),
