@@ -192,6 +192,12 @@ impl Job {
         (!sizes.is_empty()).then(|| sizes.iter().sum())
     }
 
+    /// Where the job's pods may run (`AssignNodeSpec`, checked at CreateJob).
+    pub fn node_rule(&self) -> crate::placement::NodeRule {
+        let specs = self.request.job_specs.as_deref().unwrap_or_default();
+        crate::placement::node_rule(specs).unwrap_or_default()
+    }
+
     /// `Settings.EnableCPUAffinity`: each pod pinned to cores of its own.
     pub fn cpu_affinity(&self) -> bool {
         self.request

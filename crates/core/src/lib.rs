@@ -14,6 +14,7 @@ pub mod job;
 pub mod job_type;
 pub mod metrics;
 pub mod monitoring;
+pub mod placement;
 pub mod resources;
 pub mod status;
 pub mod tensorboard;

@@ -375,6 +375,7 @@ fn validate_roles(job_type: JobType, specs: &[JobSpec]) -> Result<Vec<RoleSpec>,
     check_no_cycle(&roles)?;
     check_required_role(job_type, &roles)?;
     check_one_chief(specs)?;
+    crate::placement::node_rule(specs)?;
     Ok(roles)
 }
 

@@ -294,3 +294,31 @@ async fn a_gpu_type_must_name_the_pools_gpu_model() {
     a100["JobSpecs"][0]["ResourceConfig"]["GPU"] = json!("0");
     server.create_job(a100).await;
 }
+
+/// AssignNodeSpec on the local runtime: the one node is this host; a rule that names another
+/// node, or avoids this one, could never run and is refused at CreateJob.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn assigned_nodes_must_include_this_host() {
+    let server = server().await;
+    let mut here = job("here", 1, 0, "true");
+    let node = {
+        let probe = server.create_job(job("probe", 1, 0, "true")).await;
+        let done = server.wait_status(&probe, "Succeeded").await;
+        done["Pods"][0]["NodeName"].as_str().unwrap().to_string()
+    };
+    here["JobSpecs"][0]["AssignNodeSpec"] = json!({"EnableAssignNode": true, "NodeNames": node});
+    let job_id = server.create_job(here.clone()).await;
+    server.wait_status(&job_id, "Succeeded").await;
+    for (only, never, says) in [
+        ("elsewhere", "", "no node elsewhere here"),
+        ("", node.as_str(), "allows none of this server's nodes"),
+    ] {
+        let mut body = here.clone();
+        body["JobSpecs"][0]["AssignNodeSpec"] =
+            json!({"EnableAssignNode": true, "NodeNames": only, "AntiAffinityNodeNames": never});
+        let err = server
+            .error("POST", "/api/v1/jobs", Some(body), 400, "InvalidParameter")
+            .await;
+        assert!(err["Message"].as_str().unwrap().contains(says), "{err}");
+    }
+}

@@ -512,3 +512,35 @@ async fn a_ray_job_spans_both_nodes() {
     assert_eq!(job["Status"], "Stopped", "{job}");
     assert!(stopped.elapsed() < Duration::from_secs(15), "{job}");
 }
+
+/// AssignNodeSpec on Slurm: a job's pods run only where its NodeNames allow and never where
+/// its AntiAffinityNodeNames forbid; a node Slurm does not have is refused at CreateJob.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn assigned_nodes_are_where_the_pods_run() {
+    if !available("assigned_nodes_are_where_the_pods_run") {
+        return;
+    }
+    let _lock = lock_cluster();
+    let server = server().await;
+    for (only, never, node) in [("n2", "", "n2"), ("", "n2", "n1"), ("n1,n2", "n1", "n2")] {
+        let mut body = pytorch_job("placed", &[("Worker", 1)], "true");
+        body["JobSpecs"][0]["AssignNodeSpec"] = json!({
+            "EnableAssignNode": true, "NodeNames": only, "AntiAffinityNodeNames": never,
+        });
+        let job_id = server.create_job(body).await;
+        let job = finished(&server, &job_id, Duration::from_secs(60)).await;
+        assert_eq!(job["Status"], "Succeeded", "{job}");
+        for pod in pods(&job) {
+            assert_eq!(pod["NodeName"], node, "{only}/{never}: {pod}");
+        }
+    }
+    let mut body = pytorch_job("nowhere", &[("Worker", 1)], "true");
+    body["JobSpecs"][0]["AssignNodeSpec"] = json!({"EnableAssignNode": true, "NodeNames": "n9"});
+    let err = server
+        .error("POST", "/api/v1/jobs", Some(body), 400, "InvalidParameter")
+        .await;
+    assert!(
+        err["Message"].as_str().unwrap().contains("no node n9 here"),
+        "{err}"
+    );
+}

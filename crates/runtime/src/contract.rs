@@ -123,6 +123,9 @@ pub struct Gang {
     pub resource_id: String,
     /// The job's priority, 1 (lowest) to 9.
     pub priority: u8,
+    /// The nodes its pods may run on (`AssignNodeSpec`); a one-node runtime checked it at
+    /// CreateJob already.
+    pub nodes: opendlc_core::placement::NodeRule,
     pub pods: Vec<PodRecipe>,
 }
 

@@ -292,6 +292,16 @@ impl Server {
         } else {
             node_name()
         };
+        // The nodes AssignNodeSpec may name: this host, or the Slurm cluster's as it starts
+        // (none known when sinfo fails: names are then left for Slurm to refuse).
+        let nodes: Arc<[String]> = if on_slurm {
+            opendlc_runtime::slurm::cli::nodes()
+                .await
+                .unwrap_or_default()
+                .into()
+        } else {
+            vec![node_name()].into()
+        };
         if on_slurm && config.capacity_file.is_none() {
             // Slurm places the pods: the opendlc scheduler admits every job and Slurm decides
             // when and where it runs (docs/SLURM.md). A capacity file still applies quotas.
@@ -368,6 +378,7 @@ impl Server {
             pool,
             quotas,
             gpu_types,
+            nodes,
             jobs_dir,
             auth,
             data_dir: data_dir.clone(),

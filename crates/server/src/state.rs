@@ -19,8 +19,10 @@ pub struct AppState {
     pub pool: Resources,
     /// The resource quotas (`ResourceId` → limits) of the capacity file.
     pub quotas: Arc<std::collections::BTreeMap<String, Resources>>,
-    /// The pool's GPU models, for GPUType (`opendlc_core::resources::check_gpu_type`).
+    /// The pool's GPU models, for GPUType (`opendlc_core::resources::gpu_type_matches`).
     pub gpu_types: Arc<[String]>,
+    /// The nodes pods may run on, for AssignNodeSpec: this host, or the Slurm cluster's.
+    pub nodes: Arc<[String]>,
     pub jobs_dir: JobsDir,
     /// The data directory (configuration files such as `images.yaml` live there).
     pub data_dir: std::path::PathBuf,

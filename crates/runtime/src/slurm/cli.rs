@@ -66,6 +66,25 @@ pub async fn cluster_name() -> Option<String> {
     parse_cluster_name(&String::from_utf8_lossy(&output.stdout))
 }
 
+/// The cluster's nodes (`sinfo -N`), each once.
+pub async fn nodes() -> Result<Vec<String>, RuntimeError> {
+    let output = run("sinfo", &["-h", "-N", "-o", "%N"]).await?;
+    if !output.status.success() {
+        return Err(failure("sinfo", &output));
+    }
+    Ok(parse_nodes(&String::from_utf8_lossy(&output.stdout)))
+}
+
+/// One node name per line, a node once per partition it is in.
+pub fn parse_nodes(stdout: &str) -> Vec<String> {
+    let names: std::collections::BTreeSet<&str> = stdout
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    names.into_iter().map(String::from).collect()
+}
+
 /// `ClusterName              = opendlc` among the configuration's lines.
 pub fn parse_cluster_name(config: &str) -> Option<String> {
     config.lines().find_map(|line| {
@@ -252,5 +271,10 @@ mod tests {
         assert!(s("NODE_FAIL").is_over());
         assert!(!s("COMPLETING").is_over());
         assert!(!s("RUNNING").is_over());
+    }
+
+    #[test]
+    fn nodes_are_listed_once() {
+        assert_eq!(parse_nodes("n1\nn2\nn1\n\n"), ["n1", "n2"]);
     }
 }

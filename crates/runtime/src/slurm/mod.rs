@@ -257,12 +257,24 @@ impl SlurmRuntime {
             std::fs::write(&path, script::pod_list(component))
                 .map_err(|e| io("the pod list", &path, e))?;
         }
+        // AssignNodeSpec as Slurm takes it: every node the rule does not allow is excluded
+        // (`--nodelist` would ask for all the nodes it names at once).
+        let exclude = if gang.nodes.is_any() {
+            Vec::new()
+        } else {
+            let nodes = cli::nodes().await?;
+            nodes
+                .into_iter()
+                .filter(|n| !gang.nodes.allows(n))
+                .collect()
+        };
         let text = script::batch_script(&script::BatchInput {
             job_id: &gang.job_id,
             gang_dir: &gang_dir,
             shim_program: &self.inner.config.shim_program,
             target: &target,
             nice: script::nice_of(gang.priority),
+            exclude,
             pods: shapes,
         });
         let script_path = gang_dir.join("batch.sh");

@@ -21,6 +21,8 @@ pub struct BatchInput<'a> {
     pub shim_program: &'a Path,
     pub target: &'a SlurmTarget,
     pub nice: u32,
+    /// Nodes the job must not run on (`--exclude`): what its AssignNodeSpec rules out.
+    pub exclude: Vec<String>,
     /// Pod directories in launch order; the first is the master.
     pub pods: Vec<(PathBuf, PodShape)>,
 }
@@ -98,6 +100,9 @@ pub fn batch_script(input: &BatchInput<'_>) -> String {
         );
         if c.shape.gpus > 0 {
             let _ = write!(s, " --gpus-per-task={}", c.shape.gpus);
+        }
+        if !input.exclude.is_empty() {
+            let _ = write!(s, " --exclude={}", input.exclude.join(","));
         }
         s.push('\n');
     }
@@ -178,8 +183,19 @@ mod tests {
             shim_program: Path::new("/usr/bin/opendlc"),
             target,
             nice: 400,
+            exclude: Vec::new(),
             pods,
         }
+    }
+
+    #[test]
+    fn excluded_nodes_are_excluded_in_every_component() {
+        let target = SlurmTarget::default();
+        let pods = vec![("/p/0".into(), shape(2, 0)), ("/p/1".into(), shape(1, 1))];
+        let mut input = input(&target, pods);
+        input.exclude = vec!["n1".into(), "n3".into()];
+        let s = batch_script(&input);
+        assert_eq!(s.matches(" --exclude=n1,n3\n").count(), 2, "{s}");
     }
 
     #[test]

@@ -175,6 +175,7 @@ impl Engine {
             job_id: job_id.to_string(),
             resource_id: job.resource_id.clone(),
             priority: job.priority,
+            nodes: job.node_rule(),
             pods: recipes,
         };
         if let Some(active) = self.active.get_mut(job_id) {

@@ -27,6 +27,7 @@ pub fn create(state: &AppState, request: &ApiRequest) -> Result<Response, ApiErr
         protected: &[&state.data_dir, state.jobs_dir.root()],
     };
     crate::sources::check(&state.data_dir, place, &body)?;
+    super::check_nodes(state, &job)?;
     access::check_member(state, caller, &job.workspace_id)?;
     // Nothing is ignored silently: each field the request set that has no effect here
     // becomes an event of the job (the field ledger, docs/COMPATIBILITY.md).

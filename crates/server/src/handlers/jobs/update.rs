@@ -30,6 +30,7 @@ pub async fn update(state: &AppState, request: &ApiRequest) -> Result<Response, 
             protected: &[&state.data_dir, state.jobs_dir.root()],
         };
         crate::sources::check(&state.data_dir, place, &job.request)?;
+        super::check_nodes(state, &job)?;
     }
     secrets::keep_redacted(&before, &mut job.request);
     let job = state.engine.update(job, specs_changed).await?;
