@@ -6,7 +6,7 @@ mod common;
 use std::time::Duration;
 
 use common::{pytorch_job, Key, TestServer};
-use serde_json::Value;
+use serde_json::{json, Value};
 
 fn ids(list: &Value) -> Vec<String> {
     let mut ids: Vec<String> = list["Jobs"]
@@ -158,4 +158,84 @@ async fn a_share_token_reads_one_job_and_nothing_else() {
     assert_eq!(status, 403, "ListJobs is not open to a token");
     let (status, error) = get(format!("/api/v1/jobs/{shared}?Token={token}x")).await;
     assert_eq!((status, error["Code"].as_str()), (403, Some("Forbidden")));
+}
+
+/// CredentialConfig.EnableCredentialInject: the job's pods get a key of the job's own, in the
+/// variables Alibaba Cloud's SDKs read, with the API's address. With the official SDK, a pod
+/// reads its own job; anything else is refused; the key is revoked once the job has ended.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_jobs_own_credentials_read_that_job_only_and_end_with_it() {
+    let Some(python) = std::env::var("OPENDLC_TEST_PYTHON").ok().filter(|p| {
+        std::process::Command::new(p)
+            .args(["-c", "import alibabacloud_pai_dlc20201203"])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    }) else {
+        eprintln!("no python with the PAI-DLC SDK (set OPENDLC_TEST_PYTHON): skipped");
+        return;
+    };
+    let server = TestServer::start().await;
+    let other = server
+        .create_job(pytorch_job("other", &[("Worker", 1)], "true"))
+        .await;
+    let script = server.scratch().join("own.py");
+    std::fs::write(
+        &script,
+        format!(
+            r#"
+import os
+from alibabacloud_pai_dlc20201203.client import Client
+from alibabacloud_pai_dlc20201203 import models as M
+from alibabacloud_tea_openapi.models import Config
+scheme, host = os.environ["PAI_DLC_ENDPOINT"].split("://")
+key, secret = os.environ["ALIBABA_CLOUD_ACCESS_KEY_ID"], os.environ["ALIBABA_CLOUD_ACCESS_KEY_SECRET"]
+c = Client(Config(access_key_id=key, access_key_secret=secret, endpoint=host, protocol=scheme, region_id="cn-hangzhou"))
+print("own", c.get_job(os.environ["JOB_NAME"], M.GetJobRequest()).body.status)
+for name, call in [("other", lambda: c.get_job("{other}", M.GetJobRequest())),
+                   ("list", lambda: c.list_jobs(M.ListJobsRequest()))]:
+    try:
+        call(); print(name, "allowed")
+    except Exception as e:
+        print(name, "refused" if "Forbidden" in str(e) else e)
+print("key", key, secret)
+"#
+        ),
+    )
+    .unwrap();
+    let mut body = pytorch_job(
+        "own",
+        &[("Worker", 1)],
+        &format!("{python} {}", script.display()),
+    );
+    body["CredentialConfig"] = json!({"EnableCredentialInject": true});
+    let job_id = server.create_job(body).await;
+    let job = server.wait_status(&job_id, "Succeeded").await;
+    let logs = server
+        .logs(&job_id, &format!("{job_id}-worker-0"), "")
+        .await;
+    assert_eq!(
+        logs[..3],
+        ["own Running", "other refused", "list refused"],
+        "{logs:?}"
+    );
+    // Not shown back: GetJob says nothing of the key.
+    assert!(
+        !job.to_string().contains("ALIBABA_CLOUD_ACCESS_KEY"),
+        "{job}"
+    );
+    let words: Vec<&str> = logs[3].split(' ').collect();
+    let key = Key {
+        id: words[1].to_string(),
+        secret: words[2].to_string(),
+    };
+    // Revoked with the job's end (past the server's one-second cache of keys).
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let (status, err) = server
+        .call_as(&key, "GET", &format!("/api/v1/jobs/{job_id}"), None)
+        .await;
+    assert_eq!(
+        (status, err["Code"].as_str()),
+        (404, Some("InvalidAccessKeyId.NotFound")),
+        "{err}"
+    );
 }

@@ -81,6 +81,7 @@ pub fn add_key(store: &Store, user_name: &str) -> anyhow::Result<AccessKey> {
         secret: secret.clone(),
         created: now_millis(),
         revoked: None,
+        job_id: None,
     })?;
     Ok(AccessKey { id, secret })
 }

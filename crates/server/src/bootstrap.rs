@@ -147,6 +147,7 @@ pub fn ensure_identity(store: &Store, key: &AccessKey) -> anyhow::Result<()> {
             secret: key.secret.clone(),
             created: stored.map_or(now, |k| k.created),
             revoked: None,
+            job_id: None,
         })?;
     }
     if store.workspace(DEFAULT_WORKSPACE_ID)?.is_none() {

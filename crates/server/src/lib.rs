@@ -316,6 +316,12 @@ impl Server {
             let _ = engine_shutdown_rx.wait_for(|stop| *stop).await;
         };
         let tb_isolation = isolation.clone();
+        // Bound before the engine starts: a job's pods are told where the API is (their own
+        // credentials). Connections wait in the backlog until the server serves them.
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("failed to listen on {}", config.listen))?;
+        let addr = listener.local_addr()?;
         let (engine, engine_task) = engine::start(
             EngineConfig {
                 store: store.clone(),
@@ -335,6 +341,7 @@ impl Server {
                 }),
                 clock: Arc::new(opendlc_core::time::SystemClock),
                 isolation,
+                api_url: format!("{http}://{}", reachable(addr)),
             },
             engine_shutdown,
         )
@@ -347,10 +354,6 @@ impl Server {
             jobs_dir.clone(),
             shutdown_rx.clone(),
         );
-        let listener = TcpListener::bind(config.listen)
-            .await
-            .with_context(|| format!("failed to listen on {}", config.listen))?;
-        let addr = listener.local_addr()?;
         let mut tensorboards = Tensorboards::new(
             store.clone(),
             config.tensorboard_program,

@@ -17,6 +17,8 @@ pub struct AccessKeyRecord {
     pub secret: String,
     pub created: Millis,
     pub revoked: Option<Millis>,
+    /// A job's own key (its pods' credentials): it acts for that job only.
+    pub job_id: Option<String>,
 }
 
 /// A stored workspace.
@@ -170,18 +172,20 @@ impl Store {
     pub fn put_access_key(&self, key: &AccessKeyRecord) -> Result<()> {
         self.write(|tx| {
             tx.prepare_cached(
-                "INSERT INTO access_keys (access_key_id, user_id, secret, gmt_create, gmt_revoked)
-                 VALUES (?1, ?2, ?3, ?4, ?5)
+                "INSERT INTO access_keys
+                     (access_key_id, user_id, secret, gmt_create, gmt_revoked, job_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
                  ON CONFLICT (access_key_id) DO UPDATE
                  SET user_id = excluded.user_id, secret = excluded.secret,
-                     gmt_revoked = excluded.gmt_revoked",
+                     gmt_revoked = excluded.gmt_revoked, job_id = excluded.job_id",
             )?
             .execute(params![
                 key.access_key_id,
                 key.user_id,
                 self.sealer.seal(&key.secret),
                 key.created,
-                key.revoked
+                key.revoked,
+                key.job_id
             ])?;
             Ok(())
         })
@@ -191,7 +195,7 @@ impl Store {
         self.read(|conn| {
             Ok(conn
                 .prepare_cached(
-                    "SELECT access_key_id, user_id, secret, gmt_create, gmt_revoked
+                    "SELECT access_key_id, user_id, secret, gmt_create, gmt_revoked, job_id
                      FROM access_keys WHERE access_key_id = ?1",
                 )?
                 .query_row([access_key_id], |r| access_key(r, &self.sealer))
@@ -203,7 +207,7 @@ impl Store {
     pub fn access_keys(&self, user_id: Option<&str>) -> Result<Vec<AccessKeyRecord>> {
         self.read(|conn| {
             let mut stmt = conn.prepare_cached(
-                "SELECT access_key_id, user_id, secret, gmt_create, gmt_revoked FROM access_keys
+                "SELECT access_key_id, user_id, secret, gmt_create, gmt_revoked, job_id FROM access_keys
                  WHERE ?1 IS NULL OR user_id = ?1 ORDER BY gmt_create, access_key_id",
             )?;
             let keys = stmt
@@ -223,6 +227,31 @@ impl Store {
                 )?
                 .execute(params![access_key_id, now])?;
             Ok(n == 1)
+        })
+    }
+
+    /// The active key of a job's own (its pods' credentials), if one was made.
+    pub fn job_key(&self, job_id: &str) -> Result<Option<AccessKeyRecord>> {
+        self.read(|conn| {
+            Ok(conn
+                .prepare_cached(
+                    "SELECT access_key_id, user_id, secret, gmt_create, gmt_revoked, job_id
+                     FROM access_keys WHERE job_id = ?1 AND gmt_revoked IS NULL",
+                )?
+                .query_row([job_id], |r| access_key(r, &self.sealer))
+                .optional()?)
+        })
+    }
+
+    /// Revokes the keys of a job's own (it has ended); returns how many.
+    pub fn revoke_job_keys(&self, job_id: &str, now: Millis) -> Result<usize> {
+        self.write(|tx| {
+            Ok(tx
+                .prepare_cached(
+                    "UPDATE access_keys SET gmt_revoked = ?2
+                     WHERE job_id = ?1 AND gmt_revoked IS NULL",
+                )?
+                .execute(params![job_id, now])?)
         })
     }
 
@@ -361,7 +390,7 @@ impl Store {
         self.read(|conn| {
             let Some(key) = conn
                 .prepare_cached(
-                    "SELECT access_key_id, user_id, secret, gmt_create, gmt_revoked
+                    "SELECT access_key_id, user_id, secret, gmt_create, gmt_revoked, job_id
                      FROM access_keys WHERE access_key_id = ?1 AND gmt_revoked IS NULL",
                 )?
                 .query_row([access_key_id], |r| access_key(r, &self.sealer))
@@ -416,5 +445,6 @@ fn access_key(row: &Row<'_>, sealer: &Sealer) -> rusqlite::Result<AccessKeyRecor
         secret,
         created: row.get(3)?,
         revoked: row.get(4)?,
+        job_id: row.get(5)?,
     })
 }

@@ -244,6 +244,12 @@ CREATE TRIGGER job_names_update AFTER UPDATE OF display_name ON jobs BEGIN
     INSERT INTO job_names (rowid, display_name) VALUES (NEW.seq, NEW.display_name);
 END;
 "#,
+    // 11: a job's own credentials (CredentialConfig.EnableCredentialInject): keys that act for
+    // one job only, revoked when it ends.
+    r#"
+ALTER TABLE access_keys ADD COLUMN job_id TEXT;
+CREATE INDEX access_keys_by_job ON access_keys (job_id) WHERE job_id IS NOT NULL;
+"#,
 ];
 
 pub fn migrate(conn: &mut Connection) -> Result<()> {

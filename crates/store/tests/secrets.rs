@@ -68,6 +68,7 @@ fn key(id: &str) -> AccessKeyRecord {
         secret: SECRET.into(),
         created: 1,
         revoked: None,
+        job_id: None,
     }
 }
 

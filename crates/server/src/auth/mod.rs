@@ -154,6 +154,9 @@ impl Authenticator {
             )
         })?;
         check_signature(&received, &authorization, &key.secret).map_err(reject)?;
+        if let Some(job_id) = &key.job_id {
+            job_key_may(route, request, job_id)?;
+        }
         let now_ms = now_millis();
         let now = now_ms / 1000;
         check_time(&received, &authorization, now, |text| match authorization {
@@ -341,6 +344,37 @@ fn parse_rfc1123(text: &str) -> Option<i64> {
     chrono::DateTime::parse_from_rfc2822(text)
         .ok()
         .map(|t| t.timestamp())
+}
+
+/// What a job's own key (its pods' credentials, `CredentialConfig.EnableCredentialInject`) may
+/// do: read that job — itself, its events, its pods' logs and events, its metrics and sanity
+/// checks. Anything else is refused, saying so.
+fn job_key_may(route: Route, request: &ApiRequest, job_id: &str) -> Result<(), ApiError> {
+    use opendlc_api::Action;
+    let reads_a_job = matches!(
+        route,
+        Route::Dlc(
+            Action::GetJob
+                | Action::GetJobEvents
+                | Action::GetPodLogs
+                | Action::GetPodEvents
+                | Action::GetJobMetrics
+                | Action::GetJobSanityCheckResult
+                | Action::ListJobSanityCheckResults
+        ) | Route::Extension(crate::http::Extension::StreamJobLogs)
+    );
+    let target = request.params.first().map(String::as_str);
+    if reads_a_job && target == Some(job_id) {
+        return Ok(());
+    }
+    Err(ApiError::new(
+        ErrorCode::Forbidden,
+        format!(
+            "This access key is job {job_id}'s own (its pods' credentials): it reads that job, \
+             its pods' logs and events and its metrics, and nothing else; {} needs a user's key.",
+            route.as_str()
+        ),
+    ))
 }
 
 #[cfg(test)]

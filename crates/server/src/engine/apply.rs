@@ -47,6 +47,8 @@ pub(super) struct Engine {
     pub clock: Arc<dyn Clock>,
     /// Who pods run as and what they see; `None`: the server's user and view.
     pub isolation: Option<super::Isolation>,
+    /// Where pods reach the API (their own credentials' endpoint).
+    pub api_url: String,
     /// Why each queued job waits, shared with the handlers (GetJob).
     waits: Arc<std::sync::RwLock<HashMap<String, Wait>>>,
     /// The last reason recorded (store and events) for the queue's first jobs.
@@ -83,6 +85,7 @@ impl Engine {
             pool: Pool::new(config.capacity.pool.gpu, host_cores()),
             clock: config.clock,
             isolation: config.isolation,
+            api_url: config.api_url,
             capacity: config.capacity,
             default_preemptible: config.default_preemptible,
             waits,

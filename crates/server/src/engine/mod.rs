@@ -51,6 +51,7 @@
 mod accounts;
 mod active;
 mod apply;
+mod credentials;
 mod disk;
 mod frameworks;
 mod isolation;
@@ -219,6 +220,8 @@ pub struct EngineConfig {
     /// Pods run as their owners in a view of their own (`isolation.rs`); `None`: as the
     /// server's user.
     pub isolation: Option<Isolation>,
+    /// Where the pods reach the API (the endpoint of their own credentials).
+    pub api_url: String,
 }
 
 /// Starts the engine: recovers what an earlier server left running, then serves commands

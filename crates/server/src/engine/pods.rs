@@ -80,6 +80,7 @@ impl Engine {
                 Vec::new()
             };
         let job_sandbox = self.job_sandbox(job, &host_names);
+        let credentials = self.credentials_env(job);
         let mut plans: HashMap<String, _> =
             plans.into_iter().map(|p| (p.pod_id.clone(), p)).collect();
         let mut recipes = Vec::with_capacity(to_launch.len());
@@ -90,6 +91,7 @@ impl Engine {
             let role = job.roles.iter().find(|r| r.role == pod.role);
             let command = job.command_of(pod.role);
             let mut env = plan.env;
+            env.extend(credentials.clone());
             let command = match &framework {
                 Ok(framework) => framework.apply(pod, &mut env, command),
                 Err(_) => command,

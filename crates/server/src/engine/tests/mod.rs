@@ -89,6 +89,7 @@ impl Harness {
             slurm: None,
             clock: Arc::new(clock.clone()),
             isolation: None,
+            api_url: "http://127.0.0.1:1".into(),
         };
         let waits = Arc::new(RwLock::new(Default::default()));
         let mut engine = Engine::new(config, Arc::new(fake.clone()), reports_tx, waits);
