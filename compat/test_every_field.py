@@ -63,7 +63,9 @@ def test_a_job_with_every_honoured_field(start_server, pod_tmp):
     sh = lambda script: ["/bin/sh", "-c", script]  # noqa: E731
     worker = M.JobSpec(
         type="Worker", pod_count=1, image="local",
-        resource_config=M.ResourceConfig(cpu="1", memory="1Gi", gpu="0", shared_memory="64Mi"),
+        resource_config=M.ResourceConfig(cpu="1", memory="1Gi", gpu="0", shared_memory="64Mi",
+                                         gputype="A10"),
+        system_disk=M.SystemDisk(size=100),
         restart_policy="OnFailure",
         local_mount_specs=[M.LocalMountSpec(local_path=str(local), mount_path="/mnt/local",
                                             mount_mode="Filesystem")],
@@ -90,6 +92,7 @@ def test_a_job_with_every_honoured_field(start_server, pod_tmp):
         'python -c "import opendlc_compat_lib as a, opendlc_compat_dep as b; '
         'print(a.VALUE, b.VALUE)"; '
         '[ "$RANK" = 1 ] && cat /mnt/local/local.txt; '
+        'echo "own key ${ALIBABA_CLOUD_ACCESS_KEY_ID:+given}"; '
         '[ "$RANK" = 1 ] && df -k /dev/shm | tail -1 | tr -s " " | cut -d" " -f2; true')
     request = M.CreateJobRequest(
         display_name=unique_name("every-field"),
@@ -122,7 +125,9 @@ def test_a_job_with_every_honoured_field(start_server, pod_tmp):
             sanity_check_args="--sanity-check-timeout=60",
             job_reserved_minutes=1,
             job_reserved_policy="OnFailure",
+            enable_cpuaffinity=True,
         ),
+        credential_config=M.CredentialConfig(enable_credential_inject=True),
     )
     job_id = client.create_job(request).body.job_id
     job = get_job(client, job_id)
@@ -143,6 +148,7 @@ def test_a_job_with_every_honoured_field(start_server, pod_tmp):
         assert "cat dog" in lines and "a registered dataset" in lines, (role, lines)
         assert "hello from the code" in lines, (role, lines)
         assert "from ThirdpartyLibs from ThirdpartyLibDir" in lines, (role, lines)
+        assert "own key given" in lines, (role, lines)
     # The Worker's ExtraPodSpec and SharedMemory.
     assert "init ran" in logs["Worker"], logs["Worker"]
     assert "a local disk" in logs["Worker"], logs["Worker"]
