@@ -175,6 +175,18 @@ impl Store {
     pub fn set_reason(&self, job_id: &str, reason: &Reason) -> Result<()> {
         self.write(|tx| set_reason(tx, job_id, reason))
     }
+
+    /// [`Store::set_reason`] for several jobs, in one transaction.
+    pub fn set_reasons(&self, reasons: &[(&str, Reason)]) -> Result<()> {
+        if reasons.is_empty() {
+            return Ok(());
+        }
+        self.write(|tx| {
+            reasons
+                .iter()
+                .try_for_each(|(job_id, reason)| set_reason(tx, job_id, reason))
+        })
+    }
 }
 
 fn set_reason(tx: &Transaction<'_>, job_id: &str, reason: &Reason) -> Result<()> {

@@ -352,6 +352,7 @@ impl Engine {
     fn publish_waits(&mut self, waiting: Vec<Wait>) {
         const RECORDED: usize = 20;
         let mut recorded = HashMap::new();
+        let mut changed = Vec::new();
         for wait in waiting.iter().take(RECORDED) {
             if self.preempted_waiting.contains(wait.job_id.as_str()) {
                 // Its reason stays "preempted by …" (GetJob adds the wait to it).
@@ -359,12 +360,13 @@ impl Engine {
             }
             let message = wait.message();
             if self.recorded_waits.get(wait.job_id.as_str()) != Some(&message) {
-                let reason = wait.reason(None);
-                if let Err(e) = self.store.set_reason(&wait.job_id, &reason) {
-                    tracing::warn!(job.id = %wait.job_id, "failed to record why the job waits: {e}");
-                }
+                changed.push((wait.job_id.as_str(), wait.reason(None)));
             }
             recorded.insert(JobId::from(wait.job_id.as_str()), message);
+        }
+        // One transaction for all of them: under load the queue's head moves at every turn.
+        if let Err(e) = self.store.set_reasons(&changed) {
+            tracing::warn!("failed to record why the queue's first jobs wait: {e}");
         }
         self.recorded_waits = recorded;
         let map: HashMap<String, Wait> =
