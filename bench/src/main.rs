@@ -80,6 +80,7 @@ struct Args {
 enum Scenario {
     All,
     Submit,
+    Start,
     Create,
     Get,
     Logs,
@@ -196,6 +197,14 @@ async fn run_scenarios(ctx: &Ctx, which: Scenario) -> anyhow::Result<Vec<Measure
             ctx.submit_jobs
         );
         measures.extend(scenarios::submit::run(ctx).await.context("submit")?);
+        api::stop_all(ctx.addr).await?;
+    }
+    if chosen(Scenario::Start) {
+        eprintln!(
+            "start: {} one-pod jobs, submit to the command's first instruction",
+            ctx.submit_jobs
+        );
+        measures.extend(scenarios::start::run(ctx).await.context("start")?);
         api::stop_all(ctx.addr).await?;
     }
     if chosen(Scenario::Create) {

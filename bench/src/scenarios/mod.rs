@@ -7,6 +7,7 @@ pub mod get;
 pub mod logs;
 pub mod scale;
 pub mod sched;
+pub mod start;
 pub mod submit;
 
 use std::net::SocketAddr;

@@ -128,11 +128,9 @@ impl PodCgroup {
         Ok(cgroup)
     }
 
+    /// The memory limit and the descriptors to join; the CPU quota comes with
+    /// [`PodCgroup::limit_cpu`], once the command runs.
     fn configure(&mut self) -> Result<(), CgroupError> {
-        let quota = self
-            .limits
-            .cpu_milli
-            .map(|m| (m * CPU_PERIOD_US / 1000).max(MIN_CPU_QUOTA_US));
         let memory = self.limits.memory_mib.map(|m| m * 1024 * 1024);
         match self.version {
             Version::V2 => {
@@ -142,25 +140,15 @@ impl PodCgroup {
                     // No swap: over the limit means killed, as in a container.
                     let _ = write(&dir.join("memory.swap.max"), "0");
                 }
-                if let Some(quota) = quota {
-                    write(&dir.join("cpu.max"), &format!("{quota} {CPU_PERIOD_US}"))?;
-                }
             }
             Version::V1 => {
-                let (memory_dir, cpu_dir) = (&self.dirs[0], &self.dirs[1]);
+                let memory_dir = &self.dirs[0];
                 if let Some(bytes) = memory {
                     write(
                         &memory_dir.join("memory.limit_in_bytes"),
                         &bytes.to_string(),
                     )?;
                     let _ = write(&memory_dir.join("memory.swappiness"), "0");
-                }
-                if let Some(quota) = quota {
-                    write(
-                        &cpu_dir.join("cpu.cfs_period_us"),
-                        &CPU_PERIOD_US.to_string(),
-                    )?;
-                    write(&cpu_dir.join("cpu.cfs_quota_us"), &quota.to_string())?;
                 }
             }
         }
@@ -176,6 +164,33 @@ impl PodCgroup {
             self.procs.push(file);
         }
         Ok(())
+    }
+
+    /// The CPU quota, set once the pod's command runs: the pod's view, made in the command's
+    /// process before it runs, is the platform's work, not the pod's to pay from its CPU (a
+    /// pod of 0.01 CPU would wait a whole period of 100 ms for it).
+    pub fn limit_cpu(&self) -> Result<(), CgroupError> {
+        let Some(quota) = self
+            .limits
+            .cpu_milli
+            .map(|m| (m * CPU_PERIOD_US / 1000).max(MIN_CPU_QUOTA_US))
+        else {
+            return Ok(());
+        };
+        match self.version {
+            Version::V2 => write(
+                &self.dirs[0].join("cpu.max"),
+                &format!("{quota} {CPU_PERIOD_US}"),
+            ),
+            Version::V1 => {
+                let cpu_dir = &self.dirs[1];
+                write(
+                    &cpu_dir.join("cpu.cfs_period_us"),
+                    &CPU_PERIOD_US.to_string(),
+                )?;
+                write(&cpu_dir.join("cpu.cfs_quota_us"), &quota.to_string())
+            }
+        }
     }
 
     /// The `cgroup.procs` descriptors a new process writes "0" to, to join the cgroup.

@@ -114,6 +114,11 @@ pub fn run(dir: &Path) -> i32 {
         Ok(spawned) => spawned,
         Err(e) => return not_started(&pod, e.code, e.reason),
     };
+    if let Some(cgroup) = &cgroup {
+        if let Err(e) = cgroup.limit_cpu() {
+            diag(format_args!("the pod's CPU limit is not enforced: {e}"));
+        }
+    }
     let leader = Pid::from_raw(spawned.pid as i32);
     let pipes: [(Stream, Box<dyn Read + Send>); 2] = [
         (Stream::Stdout, Box::new(spawned.stdout)),
