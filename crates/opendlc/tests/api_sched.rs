@@ -322,3 +322,63 @@ async fn assigned_nodes_must_include_this_host() {
         assert!(err["Message"].as_str().unwrap().contains(says), "{err}");
     }
 }
+
+/// ListJobs' NumericRangeField (RequestGPU, RequestCPU, RequestMemory, the job's totals) and
+/// EnableAssignNode filters.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jobs_are_listed_by_their_requests_and_assigned_nodes() {
+    let server = server().await;
+    let mut ids = Vec::new();
+    for (name, cpu, gpu) in [("g0", 1, 0), ("g1", 1, 1), ("g2", 2, 2)] {
+        ids.push(server.create_job(job(name, cpu, gpu, "true")).await);
+    }
+    let names = |listed: &Value| -> Vec<String> {
+        let mut names: Vec<String> = listed["Jobs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|j| j["DisplayName"].as_str().unwrap().to_string())
+            .collect();
+        names.sort();
+        names
+    };
+    let list = |query: &str| {
+        let path = format!("/api/v1/jobs?{query}");
+        let server = &server;
+        async move { server.ok("GET", &path, None).await }
+    };
+    let one_gpu = list("NumericRangeField=RequestGPU&NumericRangeMin=1&NumericRangeMax=1").await;
+    assert_eq!(names(&one_gpu), ["g1"]);
+    let two_cpus = list("NumericRangeField=RequestCPU&NumericRangeMin=2").await;
+    assert_eq!(names(&two_cpus), ["g2"]);
+    let memory = list("NumericRangeField=RequestMemory&NumericRangeMax=1").await;
+    assert_eq!(names(&memory), ["g0", "g1", "g2"], "1 GiB each");
+    // AssignNodeSpec on: only the job that asked for a node.
+    let node = {
+        let done = server.wait_status(&ids[0], "Succeeded").await;
+        done["Pods"][0]["NodeName"].as_str().unwrap().to_string()
+    };
+    let mut placed = job("placed", 1, 0, "true");
+    placed["JobSpecs"][0]["AssignNodeSpec"] = json!({"EnableAssignNode": true, "NodeNames": node});
+    server.create_job(placed).await;
+    assert_eq!(names(&list("EnableAssignNode=true").await), ["placed"]);
+    assert_eq!(names(&list("EnableAssignNode=false").await).len(), 3);
+    server
+        .error(
+            "GET",
+            "/api/v1/jobs?NumericRangeMin=1",
+            None,
+            400,
+            "InvalidParameter",
+        )
+        .await;
+    server
+        .error(
+            "GET",
+            "/api/v1/jobs?NumericRangeField=Priority&NumericRangeMin=1",
+            None,
+            400,
+            "InvalidParameter",
+        )
+        .await;
+}

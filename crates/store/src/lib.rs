@@ -26,7 +26,9 @@ use rusqlite::Connection;
 
 pub use error::StoreError;
 pub use identity::{AccessKeyRecord, Member, Workspace};
-pub use list::{JobFilter, NameMatch, SortField, TimeField, Visibility};
+pub use list::{
+    JobFilter, NameMatch, NumericRange, RequestField, SortField, TimeField, Visibility,
+};
 pub use metrics::{RunningPod, SampledPod};
 pub use pods::PodEnd;
 pub use sanity::SanityRecord;

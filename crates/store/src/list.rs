@@ -86,12 +86,53 @@ pub struct JobFilter {
     pub user_command_search: Option<String>,
     pub reason_search: Option<String>,
     pub image_search: Option<String>,
+    /// Only jobs whose AssignNodeSpec is on in some role (`Some(true)`), or in none.
+    pub assigned_nodes: Option<bool>,
+    /// Only jobs whose total request of this kind lies in the bounds (inclusive).
+    pub numeric_range: Option<NumericRange>,
     /// Only jobs this caller may see; `None` for a server administrator.
     pub visible_to: Option<Visibility>,
     pub sort: SortField,
     pub descending: bool,
     pub offset: u64,
     pub limit: u64,
+}
+
+/// `NumericRangeField`/`Min`/`Max`: a job's total request (over its pods) within bounds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NumericRange {
+    pub field: RequestField,
+    pub min: Option<i64>,
+    pub max: Option<i64>,
+}
+
+/// What `NumericRangeField` names: the job's request in GPUs, CPU cores or GiB of memory, as
+/// GetJob's RequestGPU, RequestCPU and RequestMemory say it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestField {
+    Gpu,
+    Cpu,
+    MemoryGib,
+}
+
+impl RequestField {
+    /// The job's total, from its roles (JSON), in the field's unit.
+    fn expression(self) -> &'static str {
+        match self {
+            RequestField::Gpu => {
+                "(SELECT COALESCE(SUM(json_extract(value, '$.pod_count') \
+                 * json_extract(value, '$.resources.gpu')), 0) FROM json_each(roles))"
+            }
+            RequestField::Cpu => {
+                "(SELECT COALESCE(SUM(json_extract(value, '$.pod_count') \
+                 * json_extract(value, '$.resources.cpu_milli')), 0) / 1000.0 FROM json_each(roles))"
+            }
+            RequestField::MemoryGib => {
+                "(SELECT COALESCE(SUM(json_extract(value, '$.pod_count') \
+                 * json_extract(value, '$.resources.memory_mib')), 0) / 1024.0 FROM json_each(roles))"
+            }
+        }
+    }
 }
 
 /// What a caller may see (the rules of `opendlc_core::identity`, as SQL): their own jobs,
@@ -114,6 +155,8 @@ impl JobFilter {
             && self.user_command_search.is_none()
             && self.reason_search.is_none()
             && self.image_search.is_none()
+            && self.assigned_nodes.is_none()
+            && self.numeric_range.is_none()
     }
 
     /// Whether the time bounds hold every job created between `first` and `last` (the
@@ -224,6 +267,26 @@ impl JobFilter {
             if let Some(needle) = needle {
                 let p = arg(text(needle), &mut n);
                 conditions.push(format!("instr(lower({column}), lower({p})) > 0"));
+            }
+        }
+        if let Some(on) = self.assigned_nodes {
+            let any = "EXISTS (SELECT 1 FROM json_each(request, '$.JobSpecs') \
+                       WHERE json_extract(value, '$.AssignNodeSpec.EnableAssignNode') = 1)";
+            conditions.push(if on {
+                any.to_string()
+            } else {
+                format!("NOT {any}")
+            });
+        }
+        if let Some(range) = self.numeric_range {
+            let total = range.field.expression();
+            if let Some(min) = range.min {
+                let p = arg(Value::Integer(min), &mut n);
+                conditions.push(format!("{total} >= {p}"));
+            }
+            if let Some(max) = range.max {
+                let p = arg(Value::Integer(max), &mut n);
+                conditions.push(format!("{total} <= {p}"));
             }
         }
         let clause = if conditions.is_empty() {

@@ -2,7 +2,7 @@ use axum::response::Response;
 use opendlc_api::{ListJobsRequest, ListJobsResponseBody};
 use opendlc_core::time::now_millis;
 use opendlc_core::{JobStatus, JobType};
-use opendlc_store::{JobFilter, NameMatch, SortField, TimeField};
+use opendlc_store::{JobFilter, NameMatch, NumericRange, RequestField, SortField, TimeField};
 
 use crate::auth::Caller;
 use crate::handlers::{access, query};
@@ -117,12 +117,64 @@ fn filter(state: &AppState, caller: &Caller, q: &ListJobsRequest) -> Result<JobF
         user_command_search: query::text(&q.user_command_search),
         reason_search: query::text(&q.reason_search),
         image_search: query::text(&q.image_search),
+        assigned_nodes: assigned_nodes(&q.enable_assign_node)?,
+        numeric_range: numeric_range(q)?,
         visible_to: access::visibility(caller),
         sort,
         descending: query::descending(&q.order, true)?,
         offset: (page_number - 1) * page_size,
         limit: page_size,
     })
+}
+
+/// `EnableAssignNode`: "true" or "false" (any case).
+fn assigned_nodes(value: &Option<String>) -> Result<Option<bool>, ApiError> {
+    match query::text(value)
+        .map(|v| v.to_ascii_lowercase())
+        .as_deref()
+    {
+        None => Ok(None),
+        Some("true") => Ok(Some(true)),
+        Some("false") => Ok(Some(false)),
+        Some(other) => Err(ApiError::invalid(
+            "EnableAssignNode",
+            format!("must be true or false, got \"{other}\""),
+        )),
+    }
+}
+
+/// `NumericRangeField` with `NumericRangeMin`/`NumericRangeMax` (inclusive): RequestGPU,
+/// RequestCPU (cores) or RequestMemory (GiB), the job's totals as GetJob says them.
+fn numeric_range(q: &ListJobsRequest) -> Result<Option<NumericRange>, ApiError> {
+    let (min, max) = (q.numeric_range_min, q.numeric_range_max);
+    let field = match query::text(&q.numeric_range_field).as_deref() {
+        None if min.is_none() && max.is_none() => return Ok(None),
+        None => {
+            return Err(ApiError::invalid(
+                "NumericRangeField",
+                "is needed with NumericRangeMin or NumericRangeMax: RequestGPU, RequestCPU or \
+                 RequestMemory",
+            ))
+        }
+        Some("RequestGPU") => RequestField::Gpu,
+        Some("RequestCPU") => RequestField::Cpu,
+        Some("RequestMemory") => RequestField::MemoryGib,
+        Some(other) => {
+            return Err(ApiError::invalid(
+                "NumericRangeField",
+                format!("must be RequestGPU, RequestCPU or RequestMemory, got \"{other}\""),
+            ))
+        }
+    };
+    if let (Some(min), Some(max)) = (min, max) {
+        if min > max {
+            return Err(ApiError::invalid(
+                "NumericRangeMin",
+                format!("is more than NumericRangeMax ({min} > {max})"),
+            ));
+        }
+    }
+    Ok(Some(NumericRange { field, min, max }))
 }
 
 /// `DisplayNameSearchMode`: the spec's wildcard (the default) and fulltext match anywhere in
