@@ -150,3 +150,17 @@ def test_time_window(listing):
 def test_listed_statuses(listing):
     for item in listing.query(display_name=listing.prefix).jobs:
         assert (item.status in TERMINAL) == (item.job_id != listing.beta2), item.to_map()
+
+
+def test_numeric_range_and_assigned_node_filters(listing):
+    # The three jobs ask for the same CPU: a range around it finds them, one above does not.
+    cpu = float(listing.client.get_job(listing.alpha1, M.GetJobRequest()).body.request_cpu)
+    around = listing.ids(tags={"suite": listing.suite}, numeric_range_field="RequestCPU",
+                         numeric_range_min=int(cpu), numeric_range_max=int(cpu) + 1)
+    assert set(around) == {listing.alpha1, listing.beta2, listing.alpha3}
+    above = listing.ids(tags={"suite": listing.suite}, numeric_range_field="RequestCPU",
+                        numeric_range_min=int(cpu) + 1)
+    assert above == []
+    # None of them asked for a node.
+    assert listing.ids(tags={"suite": listing.suite}, enable_assign_node="true") == []
+    assert len(listing.ids(tags={"suite": listing.suite}, enable_assign_node="false")) == 3
