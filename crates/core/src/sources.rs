@@ -92,9 +92,27 @@ pub fn validate(req: &CreateJobRequest) -> Result<(), Invalid> {
     for (r, spec) in req.job_specs.iter().flatten().enumerate() {
         let mut pod_targets = targets.clone();
         pod_targets.extend(local_mounts(r, spec)?);
+        pod_targets.extend(shared_volumes(r, spec)?);
         apart(&pod_targets)?;
     }
     Ok(())
+}
+
+/// Checks a role's `ExtraPodSpec.SharedVolumeMountPaths` (an empty directory of each pod's own,
+/// shared by its containers); returns their targets, by field.
+fn shared_volumes(r: usize, spec: &JobSpec) -> Result<Vec<(String, &str)>, Invalid> {
+    let paths = spec
+        .extra_pod_spec
+        .as_ref()
+        .and_then(|e| e.shared_volume_mount_paths.as_deref())
+        .unwrap_or_default();
+    let mut targets = Vec::new();
+    for (j, path) in paths.iter().enumerate() {
+        let field = format!("JobSpecs[{r}].ExtraPodSpec.SharedVolumeMountPaths[{j}]");
+        mount_path(path).map_err(|rule| Invalid::value(&field, rule))?;
+        targets.push((field, path.as_str()));
+    }
+    Ok(targets)
 }
 
 /// Checks a role's `LocalMountSpecs` (host directories mounted into its pods); returns their

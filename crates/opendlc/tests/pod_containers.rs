@@ -227,3 +227,42 @@ async fn a_container_without_a_command_is_refused() {
         )
         .await;
 }
+
+/// SharedVolumeMountPaths: an empty directory of the pod's own at each path, which its init
+/// containers and its command share; a relative path is refused, naming the field.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shared_volume_carries_files_from_an_init_container_to_the_command() {
+    let server = TestServer::start().await;
+    let shared = server.scratch().join("shared-vol").display().to_string();
+    let job_id = server
+        .create_job(job(
+            &format!("cat {shared}/ready; ls {shared} | wc -l"),
+            json!({
+                "SharedVolumeMountPaths": [shared],
+                "InitContainers": [{"Name": "fetch", "Command": sh(&format!("echo fetched > {shared}/ready"))}],
+            }),
+        ))
+        .await;
+    let done = finished(&server, &job_id).await;
+    let logs = server
+        .logs(&job_id, &format!("{job_id}-worker-0"), "")
+        .await;
+    assert_eq!(done["Status"], "Succeeded", "{done}\n{logs:?}");
+    assert_eq!(logs, ["fetched", "1"], "{logs:?}");
+    let err = server
+        .error(
+            "POST",
+            "/api/v1/jobs",
+            Some(job("true", json!({"SharedVolumeMountPaths": ["relative"]}))),
+            400,
+            "InvalidParameter",
+        )
+        .await;
+    assert!(
+        err["Message"]
+            .as_str()
+            .unwrap()
+            .contains("JobSpecs[0].ExtraPodSpec.SharedVolumeMountPaths[0]"),
+        "{err}"
+    );
+}

@@ -53,8 +53,9 @@ impl Engine {
                 .as_ref()
                 .is_some_and(|m| !m.is_empty())
         });
+        let shared = self.shared_volumes(job, pod, role.map(|r| &specs[r]))?;
         if !prepares(job) && job.request.data_sources.is_none() && local.is_none() {
-            return Ok((None, Vec::new()));
+            return Ok((None, shared));
         }
         let dir = self.env_dir(&job.job_id);
         let config = sources::load(&self.data_dir)?;
@@ -74,6 +75,7 @@ impl Engine {
                 .map_err(|e| e.to_string())?;
             resolved.mounts.extend(mounts);
         }
+        resolved.mounts.extend(shared);
         std::fs::create_dir_all(&dir)
             .map_err(|e| format!("failed to create {}: {e}", dir.display()))?;
         if !prepares(job) {
@@ -106,6 +108,44 @@ impl Engine {
             ready: self.pod_dir(&job.job_id, &pod.pod_uid).join(READY_MARKER),
         };
         Ok((Some(prepare), resolved.mounts))
+    }
+
+    /// The pod's `SharedVolumeMountPaths`: an empty directory of its own at each path (as
+    /// Kubernetes' emptyDir), in the pod's directory, made now and given to its owner; its init
+    /// containers, sidecars and command all see it.
+    fn shared_volumes(
+        &self,
+        job: &Job,
+        pod: &Pod,
+        spec: Option<&opendlc_api::JobSpec>,
+    ) -> Result<Vec<Mount>, String> {
+        let paths = spec
+            .and_then(|s| s.extra_pod_spec.as_ref())
+            .and_then(|e| e.shared_volume_mount_paths.as_deref())
+            .unwrap_or_default();
+        let owner = self
+            .isolation
+            .as_ref()
+            .map(|i| i.identity_of(&self.store, &job.user_id));
+        let mut mounts = Vec::with_capacity(paths.len());
+        for (j, path) in paths.iter().enumerate() {
+            let source = self
+                .pod_dir(&job.job_id, &pod.pod_uid)
+                .join("shared")
+                .join(j.to_string());
+            std::fs::create_dir_all(&source)
+                .map_err(|e| format!("failed to create {}: {e}", source.display()))?;
+            if let Some((uid, gid)) = owner {
+                std::os::unix::fs::chown(&source, Some(uid), Some(gid))
+                    .map_err(|e| format!("failed to give {} to its pod: {e}", source.display()))?;
+            }
+            mounts.push(Mount {
+                source,
+                target: path.into(),
+                read_only: false,
+            });
+        }
+        Ok(mounts)
     }
 
     /// Whether every pod of the job has its environment (true for a job without one).
