@@ -13,10 +13,11 @@ use super::Command;
 use crate::sources::{self, objects::Stage};
 
 impl Engine {
-    /// The job's object store sources as `sources.yaml` resolves them now; none for a job
-    /// without DataSources.
+    /// The job's object store sources as `sources.yaml` resolves them now; none, without
+    /// reading it, for a job whose DataSources are all local paths (most jobs: this runs at
+    /// every launch and every end).
     pub(super) fn object_stages(&self, job: &Job) -> Vec<Stage> {
-        if job.request.data_sources.as_ref().is_none_or(Vec::is_empty) {
+        if !sources::may_name_objects(&job.request) {
             return Vec::new();
         }
         let Ok(config) = sources::load(&self.data_dir) else {

@@ -134,6 +134,18 @@ pub fn load(data_dir: &Path) -> Result<SourcesConfig, String> {
     }
 }
 
+/// Whether some DataSource may be in an object store: an `oss://` or `s3://` Uri, or a
+/// registered DataSourceId (whose Uri only `sources.yaml` knows).
+pub fn may_name_objects(req: &CreateJobRequest) -> bool {
+    req.data_sources
+        .iter()
+        .flatten()
+        .any(|ds| match ds.uri.as_deref().filter(|u| !u.is_empty()) {
+            Some(uri) => matches!(location(uri), Ok(Location::Objects { .. })),
+            None => ds.data_source_id.is_some(),
+        })
+}
+
 /// Where a `nas://HOST/PATH` is on this host: under the root declared for that file system.
 fn nas_path(config: &SourcesConfig, host: &str, path: &str) -> Option<PathBuf> {
     let root = config
