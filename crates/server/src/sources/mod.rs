@@ -69,6 +69,18 @@ pub struct Place<'a> {
     pub protected: &'a [&'a Path],
 }
 
+impl<'a> Place<'a> {
+    /// The roots `config` grants here.
+    fn grants(self, config: &'a SourcesConfig) -> Grants<'a> {
+        Grants {
+            roots: &config.roots,
+            workspace_id: self.workspace_id,
+            protected: self.protected,
+            also: &[],
+        }
+    }
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CodeSourceConfig {
@@ -204,12 +216,7 @@ pub fn local_mounts(
     r: usize,
     place: Place<'_>,
 ) -> Result<Vec<Mount>, Invalid> {
-    let grants = Grants {
-        roots: &config.roots,
-        workspace_id: place.workspace_id,
-        protected: place.protected,
-        also: &[],
-    };
+    let grants = place.grants(config);
     let specs = req.job_specs.as_deref().unwrap_or_default();
     let mounts = specs.get(r).and_then(|s| s.local_mount_specs.as_deref());
     let mut resolved = Vec::new();
@@ -248,12 +255,7 @@ pub fn resolve(
     place: Place<'_>,
 ) -> Result<Resolved, Invalid> {
     let code_dir = job_dir.join("code");
-    let grants = Grants {
-        roots: &config.roots,
-        workspace_id: place.workspace_id,
-        protected: place.protected,
-        also: &[],
-    };
+    let grants = place.grants(config);
     let mut resolved = Resolved::default();
     for (i, ds) in req.data_sources.iter().flatten().enumerate() {
         let field = |name: &str| format!("DataSources[{i}].{name}");
