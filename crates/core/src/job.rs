@@ -198,6 +198,14 @@ impl Job {
         crate::placement::node_rule(specs).unwrap_or_default()
     }
 
+    /// `CredentialConfig.EnableCredentialInject`: its pods get a key of the job's own.
+    pub fn injects_credentials(&self) -> bool {
+        self.request
+            .credential_config
+            .as_ref()
+            .is_some_and(|c| c.enable_credential_inject == Some(true))
+    }
+
     /// `Settings.EnableCPUAffinity`: each pod pinned to cores of its own.
     pub fn cpu_affinity(&self) -> bool {
         self.request

@@ -20,12 +20,7 @@ pub const ENDPOINT_ENV: &str = "PAI_DLC_ENDPOINT";
 impl Engine {
     /// The variables that give the job's pods its own credentials; none unless it asked.
     pub(super) fn credentials_env(&self, job: &Job) -> BTreeMap<String, EnvValue> {
-        let asked = job
-            .request
-            .credential_config
-            .as_ref()
-            .is_some_and(|c| c.enable_credential_inject == Some(true));
-        if !asked {
+        if !job.injects_credentials() {
             return BTreeMap::new();
         }
         let key = match self.store.job_key(&job.job_id) {

@@ -114,10 +114,12 @@ impl Engine {
         }
         if let Some(active) = self.active.remove(job_id) {
             self.release(&active);
-        }
-        // Its pods' own credentials end with it.
-        if let Err(e) = self.store.revoke_job_keys(job_id, self.clock.now()) {
-            tracing::error!(job.id = %job_id, "failed to revoke the job's own keys: {e}");
+            // Its pods' own credentials end with it.
+            if active.job.injects_credentials() {
+                if let Err(e) = self.store.revoke_job_keys(job_id, self.clock.now()) {
+                    tracing::error!(job.id = %job_id, "failed to revoke the job's own keys: {e}");
+                }
+            }
         }
         self.dirty = true;
     }
