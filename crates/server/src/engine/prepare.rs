@@ -123,6 +123,9 @@ impl Engine {
             .and_then(|s| s.extra_pod_spec.as_ref())
             .and_then(|e| e.shared_volume_mount_paths.as_deref())
             .unwrap_or_default();
+        if paths.is_empty() {
+            return Ok(Vec::new());
+        }
         let owner = self
             .isolation
             .as_ref()
