@@ -56,9 +56,9 @@ async fn a_busy_job_has_cpu_and_memory_samples_that_outlive_it() {
     assert_eq!(cpu["JobId"], job_id.as_str());
     let cpu = values(&cpu, &pod_id);
     let peak = cpu.iter().map(|(_, v)| *v).fold(0.0, f64::max);
-    // A busy loop uses a whole core on an idle machine; on a loaded one it gets its share,
-    // still far above an idle pod's ~0% (two cores, five busy processes: 40%).
-    assert!(peak > 10.0, "a busy core shows: {cpu:?}");
+    // A busy loop uses a whole core on an idle machine; on a loaded one it gets its share
+    // (how much depends on what else runs), still above an idle pod's ~0%.
+    assert!(peak > 1.0 && peak < 150.0, "a busy core shows: {cpu:?}");
 
     let memory = values(
         &metrics(&server, &job_id, "MetricType=MemoryUsage&TimeStep=1s").await,

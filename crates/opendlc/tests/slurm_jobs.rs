@@ -193,7 +193,12 @@ async fn pods_on_slurm_nodes_have_their_own_metrics() {
                 .map(|m| m["Value"].as_f64().unwrap())
                 .fold(0.0, f64::max);
             match metric {
-                "CpuCoreUsage" => assert!(peak > 50.0, "one busy core is ~100%: {pod}"),
+                // A busy loop gets up to one core: all of it on an idle machine, its share on
+                // a loaded one (what else runs decides how much); an idle pod shows ~0.
+                "CpuCoreUsage" => assert!(
+                    peak > 1.0 && peak < 150.0,
+                    "a busy loop shows, up to one core: {pod}"
+                ),
                 _ => assert!(peak > 150e6 && peak < 1e9, "200 MB are resident: {pod}"),
             }
         }
