@@ -92,7 +92,11 @@ pub struct Job {
     /// One port per pod, in rank order, chosen at admission: the rank-0 pod's is MASTER_PORT;
     /// frameworks that address every pod (TF_CONFIG) use the others. Empty until admitted.
     pub ports: Vec<u16>,
+    /// Restarts spent from the job's budget (failures of its own: `RestartTimes`).
     pub restart_count: u32,
+    /// Restarts for failures from outside the job (lost pods, kills), from a budget of their
+    /// own.
+    pub infra_restart_count: u32,
     pub times: JobTimes,
 }
 
@@ -137,6 +141,11 @@ impl Job {
     /// How many times the job's pods may be restarted (`RestartTimes` "n/max").
     pub fn max_restarts(&self) -> u32 {
         self.error_monitoring().max_restarts
+    }
+
+    /// `--job-execution-mode=Async`: a failed pod restarts alone.
+    pub fn restarts_pods_alone(&self) -> bool {
+        self.error_monitoring().async_execution
     }
 
     /// With hang detection on (`EnableErrorMonitoringInAIMaster` and

@@ -6,7 +6,8 @@
 //! status once all of them have ended, so resources are never released under live processes.
 //!
 //! Before that, restart policies have their say: a pod whose role's policy restarts after its
-//! end (see [`crate::restart`]) restarts the whole gang while the job's budget lasts.
+//! end (see [`crate::restart`]) restarts the whole gang — or only itself, in Async mode — while
+//! the budget of its cause's [`Source`] lasts.
 //!
 //! What the engine knows beyond the pods weighs in first ([`JobSignals`]): a stop (StopJob, a
 //! deadline) decides the outcome whatever the pods do; a preemption sends the job back to the
@@ -14,7 +15,7 @@
 //! Stopped); a failed sanity check fails it; a hang restarts it while the budget lasts.
 
 use crate::job::Reason;
-use crate::restart::{PodEnd, RestartPolicy};
+use crate::restart::{Cause, PodEnd, RestartPolicy, Source};
 use crate::status::{JobStatus, PodStatus};
 
 /// A pod as the decision sees it.
@@ -31,6 +32,21 @@ pub struct PodView<'a> {
     pub policy: RestartPolicy,
     /// How it ended, once it has.
     pub end: Option<PodEnd>,
+    /// What ended it, once it has.
+    pub cause: Option<Cause>,
+    /// The node it ran on, once it started.
+    pub node: Option<&'a str>,
+}
+
+/// What a restart answers: why, whose failure it was, and where.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fault {
+    pub cause: Cause,
+    /// The pod whose end caused it; none for a hang (the job as a whole).
+    pub pod_id: Option<String>,
+    /// Where that pod ran.
+    pub node: Option<String>,
+    pub reason: Reason,
 }
 
 /// The job's final status and why.
@@ -48,9 +64,12 @@ pub enum Decision {
     StopRemaining(Outcome),
     /// Every pod has ended: the job takes this status now.
     Finish(Outcome),
-    /// A pod's end asks for a restart: stop the pods that still run; once `now`, start new
-    /// incarnations of all of them.
-    Restart { reason: Reason, now: bool },
+    /// A pod's end (or a hang) asks for a restart: stop the pods that still run; once `now`,
+    /// start new incarnations of all of them.
+    Restart { fault: Fault, now: bool },
+    /// In Async mode, a pod's end asks for a new incarnation of that pod alone, now (it has
+    /// ended); the others go on.
+    RestartPod(Fault),
     /// The job was preempted: stop the pods that still run; once `now` (all have ended), queue
     /// the job again, without spending its restart budget.
     Requeue { reason: Reason, now: bool },
@@ -68,8 +87,34 @@ pub struct JobSignals<'a> {
     pub hung: Option<&'a Reason>,
     /// The job must fail for a reason of its own (a failed sanity check): no restart.
     pub failing: Option<&'a Reason>,
-    /// What remains of the job's restart budget.
-    pub restarts_left: u32,
+    /// What remains of the job's restart budgets.
+    pub restarts_left: Budgets,
+    /// `--job-execution-mode=Async`: a pod's end restarts that pod alone.
+    pub async_pods: bool,
+}
+
+/// Restarts left to a job, by whose failure causes them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Budgets {
+    pub user: u32,
+    pub infrastructure: u32,
+}
+
+impl Budgets {
+    /// Both budgets the same.
+    pub fn each(n: u32) -> Self {
+        Budgets {
+            user: n,
+            infrastructure: n,
+        }
+    }
+
+    pub fn left_for(&self, source: Source) -> u32 {
+        match source {
+            Source::User => self.user,
+            Source::Infrastructure => self.infrastructure,
+        }
+    }
 }
 
 pub fn decide(pods: &[PodView<'_>], signals: JobSignals<'_>) -> Decision {
@@ -80,13 +125,20 @@ pub fn decide(pods: &[PodView<'_>], signals: JobSignals<'_>) -> Decision {
             now: all_ended,
         };
     }
-    if signals.stopping.is_none() && signals.failing.is_none() && signals.restarts_left > 0 {
-        if let Some(reason) = signals.hung {
-            return Decision::Restart {
-                reason: reason.clone(),
-                now: all_ended,
-            };
-        }
+    let hung = signals.hung.filter(|_| signals.restarts_left.user > 0);
+    if let (None, None, Some(reason)) = (signals.stopping, signals.failing, hung) {
+        let fault = Fault {
+            cause: Cause::Hang,
+            pod_id: None,
+            node: None,
+            reason: reason.clone(),
+        };
+        return Decision::Restart {
+            fault,
+            now: all_ended,
+        };
+    }
+    if signals.stopping.is_none() && signals.failing.is_none() && signals.hung.is_none() {
         // Ends after the job's first failure are its consequences (pods stopped because of
         // it, as a rule by SIGTERM): they do not ask for a restart the failure itself did not.
         let cause = first_failure(pods.iter());
@@ -102,16 +154,35 @@ pub fn decide(pods: &[PodView<'_>], signals: JobSignals<'_>) -> Decision {
             .filter(|p| p.end.is_some_and(|end| p.policy.restarts_after(end)))
             .filter(before_cause)
             .min_by_key(|p| p.finished.unwrap_or(i64::MAX));
-        if let Some(pod) = trigger {
+        let budgeted = trigger.and_then(|pod| {
+            let cause = pod.cause?;
+            (signals.restarts_left.left_for(cause.source()) > 0).then_some((pod, cause))
+        });
+        if let Some((pod, cause)) = budgeted {
+            let alone = if signals.async_pods {
+                ": it restarts alone (--job-execution-mode=Async)"
+            } else {
+                ""
+            };
             let message = format!(
-                "Pod {} {}; its RestartPolicy is {}.",
+                "Pod {} {}; its RestartPolicy is {}{alone}.",
                 pod.pod_id,
                 describe(pod),
                 pod.policy
             );
-            return Decision::Restart {
+            let fault = Fault {
+                cause,
+                pod_id: Some(pod.pod_id.to_string()),
+                node: pod.node.map(str::to_string),
                 reason: Reason::new("JobRestarting", message),
-                now: all_ended,
+            };
+            return if signals.async_pods {
+                Decision::RestartPod(fault)
+            } else {
+                Decision::Restart {
+                    fault,
+                    now: all_ended,
+                }
             };
         }
     }
@@ -174,7 +245,7 @@ mod tests {
 
     fn left(restarts_left: u32) -> JobSignals<'static> {
         JobSignals {
-            restarts_left,
+            restarts_left: Budgets::each(restarts_left),
             ..JobSignals::default()
         }
     }
@@ -185,7 +256,7 @@ mod tests {
         let running = pod(PodStatus::Running, true);
         let hung = |restarts_left| JobSignals {
             hung: Some(&hang),
-            restarts_left,
+            restarts_left: Budgets::each(restarts_left),
             ..JobSignals::default()
         };
         assert!(matches!(
@@ -207,6 +278,10 @@ mod tests {
             finished: Some(5),
             policy: RestartPolicy::Never,
             end: status.is_terminal().then_some(PodEnd::Exited(3)),
+            cause: status
+                .is_terminal()
+                .then(|| Cause::of_end(status, Some(3), None, None)),
+            node: Some("n1"),
         }
     }
 
@@ -282,7 +357,7 @@ mod tests {
         let reason = Reason::new("SanityCheckFailed", "CheckInit failed");
         let signals = JobSignals {
             failing: Some(&reason),
-            restarts_left: 3,
+            restarts_left: Budgets::each(3),
             ..JobSignals::default()
         };
         let running = pod(PodStatus::Running, true);
@@ -308,7 +383,7 @@ mod tests {
             &pods,
             JobSignals {
                 stopping: Some(&reason),
-                restarts_left: 3,
+                restarts_left: Budgets::each(3),
                 ..JobSignals::default()
             },
         ) else {
@@ -325,13 +400,16 @@ mod tests {
             ..pod(PodStatus::Failed, true)
         };
         let running = pod(PodStatus::Running, true);
-        let Decision::Restart { reason, now } = decide(&[failed.clone(), running.clone()], left(1))
+        let Decision::Restart { fault, now } = decide(&[failed.clone(), running.clone()], left(1))
         else {
             panic!()
         };
         assert!(!now, "the other pod must stop first");
+        assert_eq!(fault.cause, Cause::ExitCode(3));
+        assert_eq!(fault.pod_id.as_deref(), Some("dlcx-worker-0"));
+        assert_eq!(fault.node.as_deref(), Some("n1"));
         assert_eq!(
-            reason.message,
+            fault.reason.message,
             "Pod dlcx-worker-0 exited with code 3; its RestartPolicy is OnFailure."
         );
         let stopped = PodView {
@@ -349,7 +427,7 @@ mod tests {
         // A stop wins over a restart.
         let reason = Reason::new("JobStoppedByUser", "");
         assert!(
-            matches!(decide(&[failed], JobSignals { stopping: Some(&reason), restarts_left: 1, ..JobSignals::default() }), Decision::Finish(o) if o.status == JobStatus::Stopped)
+            matches!(decide(&[failed], JobSignals { stopping: Some(&reason), restarts_left: Budgets::each(1), ..JobSignals::default() }), Decision::Finish(o) if o.status == JobStatus::Stopped)
         );
     }
 
@@ -370,6 +448,7 @@ mod tests {
             policy: RestartPolicy::ExitCode,
             exit_code: Some(1),
             end: Some(PodEnd::Exited(1)),
+            cause: Some(Cause::ExitCode(1)),
             finished: Some(5),
             ..pod(PodStatus::Failed, true)
         };
@@ -377,6 +456,7 @@ mod tests {
             pod_id: "dlcx-master-0",
             exit_code: Some(143),
             end: Some(PodEnd::Exited(143)),
+            cause: Some(Cause::KilledExitCode(143)),
             finished: Some(9),
             ..failed.clone()
         };
@@ -401,7 +481,6 @@ mod tests {
         let preempted = Reason::new("JobPreempted", "by a higher priority");
         let signals = JobSignals {
             preempted: Some(&preempted),
-            restarts_left: 0,
             ..JobSignals::default()
         };
         let running = pod(PodStatus::Running, true);
@@ -437,5 +516,82 @@ mod tests {
         };
         assert_eq!(outcome.status, JobStatus::Stopped);
         assert_eq!(outcome.reason, stopped);
+    }
+
+    #[test]
+    fn each_source_spends_its_own_budget() {
+        let lost = PodView {
+            policy: RestartPolicy::OnFailure,
+            exit_code: None,
+            end: Some(PodEnd::Lost),
+            cause: Some(Cause::Lost),
+            ..pod(PodStatus::Failed, true)
+        };
+        let user_spent = JobSignals {
+            restarts_left: Budgets {
+                user: 0,
+                infrastructure: 1,
+            },
+            ..JobSignals::default()
+        };
+        // A lost pod is not the user's failure: it restarts with the user's budget spent.
+        assert!(matches!(
+            decide(std::slice::from_ref(&lost), user_spent),
+            Decision::Restart { fault, now: true } if fault.cause == Cause::Lost
+        ));
+        let failed = PodView {
+            policy: RestartPolicy::OnFailure,
+            ..pod(PodStatus::Failed, true)
+        };
+        assert!(matches!(
+            decide(std::slice::from_ref(&failed), user_spent),
+            Decision::Finish(o) if o.status == JobStatus::Failed
+        ));
+        let infrastructure_spent = JobSignals {
+            restarts_left: Budgets {
+                user: 1,
+                infrastructure: 0,
+            },
+            ..JobSignals::default()
+        };
+        assert!(matches!(
+            decide(&[lost], infrastructure_spent),
+            Decision::Finish(o) if o.status == JobStatus::Failed
+        ));
+        assert!(matches!(
+            decide(&[failed], infrastructure_spent),
+            Decision::Restart { now: true, .. }
+        ));
+    }
+
+    #[test]
+    fn in_async_mode_a_failed_pod_restarts_alone_while_the_others_run() {
+        let failed = PodView {
+            policy: RestartPolicy::OnFailure,
+            ..pod(PodStatus::Failed, true)
+        };
+        let running = PodView {
+            pod_id: "dlcx-worker-1",
+            policy: RestartPolicy::OnFailure,
+            ..pod(PodStatus::Running, true)
+        };
+        let signals = JobSignals {
+            async_pods: true,
+            ..left(1)
+        };
+        let Decision::RestartPod(fault) = decide(&[running.clone(), failed.clone()], signals)
+        else {
+            panic!("the failed pod restarts at once, alone")
+        };
+        assert_eq!(fault.pod_id.as_deref(), Some("dlcx-worker-0"));
+        assert!(fault
+            .reason
+            .message
+            .ends_with("restarts alone (--job-execution-mode=Async)."));
+        // Budget spent: the failure fails the job, and the others are stopped.
+        assert!(matches!(
+            decide(&[running, failed], JobSignals { async_pods: true, ..left(0) }),
+            Decision::StopRemaining(o) if o.status == JobStatus::Failed
+        ));
     }
 }

@@ -4,9 +4,9 @@
 //!
 //! | flag | default | here |
 //! |---|---|---|
-//! | `--job-execution-mode=Sync\|Async` | Sync | the whole gang restarts either way (ranks cannot rejoin a world alone); Async is noted on the job |
+//! | `--job-execution-mode=Sync\|Async` | Sync | Sync: a failure restarts the whole gang; Async: a failed pod restarts alone, with the same name and rank, while the others run on |
 //! | `--enable-job-restart=BOOL` | False | with `EnableErrorMonitoringInAIMaster`: a failed pod restarts the job even where its role's RestartPolicy is Never |
-//! | `--max-num-of-job-restart=N` | 3 | the job's restart budget, for every restart (RestartPolicy, hangs) |
+//! | `--max-num-of-job-restart=N` | 3 | the job's restart budget for failures of its own (exit codes, crashes, memory, hangs); failures from outside it (lost pods, kills) have a budget of N of their own |
 //! | `--enable-job-hang-detection=BOOL` | False | with `EnableErrorMonitoringInAIMaster`: no log output from any pod for the interval makes the job hung: restarted, or failed once the budget is spent |
 //! | `--job-hang-interval=SECS` | 1800 | that interval |
 //! | `--enable-log-hang-detection=BOOL` | False | the same detection (it watches the pods' log output) |
@@ -143,13 +143,6 @@ impl ErrorMonitoring {
     /// What a job should be told about flags that do less here than on PAI.
     pub fn notes(&self) -> Vec<String> {
         let mut notes = Vec::new();
-        if self.async_execution {
-            notes.push(
-                "Settings.ErrorMonitoringArgs --job-execution-mode=Async: a failure restarts the \
-                 whole gang here, as Sync does (its ranks cannot rejoin a world alone)"
-                    .to_string(),
-            );
-        }
         if self.c4d {
             notes.push(
                 "Settings.ErrorMonitoringArgs --enable-c4d-hang-detection has no effect here: \
@@ -215,7 +208,7 @@ mod tests {
             "--job-execution-mode=Async --enable-c4d-hang-detection",
         ))
         .unwrap();
-        assert_eq!(m.notes().len(), 2);
+        assert_eq!(m.notes().len(), 1, "Async does here what it does on PAI");
         assert!(ErrorMonitoring::default().notes().is_empty());
     }
 }

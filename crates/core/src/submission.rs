@@ -144,6 +144,7 @@ pub fn validate_create(req: &CreateJobRequest, ctx: &SubmitContext<'_>) -> Resul
         request: normalized(req, priority),
         ports: Vec::new(),
         restart_count: 0,
+        infra_restart_count: 0,
         times: JobTimes {
             created: ctx.now,
             ..JobTimes::default()

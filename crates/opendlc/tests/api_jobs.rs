@@ -438,7 +438,7 @@ async fn fields_without_an_effect_here_are_named_in_the_jobs_events() {
     body["JobSpecs"][1]["UseSpotInstance"] = json!(true);
     body["JobSpecs"][1]["ExtraPodSpec"] = json!({"PodLabels": {"team": "a"}});
     body["UserVpc"] = json!({"VpcId": "vpc-1"});
-    body["Settings"] = json!({"ErrorMonitoringArgs": "--job-execution-mode=Async"});
+    body["Settings"] = json!({"ErrorMonitoringArgs": "--enable-c4d-hang-detection"});
     let job_id = server.create_job(body).await;
     let events = server.events(&job_id).await;
     let notes: Vec<&str> = events
@@ -474,7 +474,7 @@ async fn fields_without_an_effect_here_are_named_in_the_jobs_events() {
     assert!(
         events
             .iter()
-            .any(|e| e.contains("--job-execution-mode=Async: a failure restarts the whole gang")),
+            .any(|e| e.contains("--enable-c4d-hang-detection has no effect here")),
         "{events:?}"
     );
 }

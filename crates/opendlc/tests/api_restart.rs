@@ -205,3 +205,65 @@ async fn a_chatty_job_is_not_hung() {
         (Some("Succeeded"), Some("0/1"))
     );
 }
+
+/// `--job-execution-mode=Async`: a failed pod restarts alone, with its name and rank, while
+/// its peers keep running; RestartRecord says what failed, where, and whose failure it was.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_async_mode_a_failed_pod_restarts_alone_while_its_peers_run() {
+    let server = TestServer::start().await;
+    // Rank 1 fails on its first run; rank 0 runs on until rank 1's second run has been (the
+    // workdir is shared): it can only finish if it was never restarted.
+    let command = r#"if [ "$RANK" = 1 ]; then
+  if [ ! -e failed-once ]; then touch failed-once; exit 1; fi
+  touch rank1-done; echo "again as rank $RANK"
+else
+  while [ ! -e rank1-done ]; do sleep 0.05; done; echo waited
+fi"#;
+    let mut body = job_with_policy("async", "OnFailure", command);
+    body["Settings"] = json!({
+        "ErrorMonitoringArgs": "--job-execution-mode=Async --max-num-of-job-restart=2",
+    });
+    let job_id = server.create_job(body).await;
+    let job = finished(&server, &job_id).await;
+    assert_eq!(job["Status"], "Succeeded", "{job}");
+    assert_eq!(job["RestartTimes"], "1/2");
+    assert!(
+        !statuses(&job).contains(&"Restarting"),
+        "the job itself never restarted: {:?}",
+        statuses(&job)
+    );
+    let master = format!("{job_id}-master-0");
+    let worker = format!("{job_id}-worker-0");
+    let pod = |id: &str| {
+        job["Pods"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["PodId"] == id)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(pod(&master)["HistoryPods"].as_array().unwrap().len(), 0);
+    assert_eq!(pod(&worker)["HistoryPods"].as_array().unwrap().len(), 1);
+    assert_eq!(server.logs(&job_id, &master, "").await, ["waited"]);
+    assert_eq!(
+        server.logs(&job_id, &worker, "").await,
+        ["again as rank 1"],
+        "the same rank"
+    );
+    let record = &job["RestartRecord"][0];
+    assert_eq!(record["RestartLevelType"], "Pod", "{record}");
+    assert_eq!(record["TriggerID"], worker.as_str());
+    assert_eq!(record["RestartStatus"], "Succeeded");
+    let detail = &record["DetailErrorInfoList"][0];
+    assert_eq!(detail["ErrorCode"], "ExitCode", "{record}");
+    assert_eq!(detail["ErrorSource"], "User");
+    assert_eq!(detail["Pod"], worker.as_str());
+    assert_eq!(detail["Node"], pod(&worker)["NodeName"]);
+    assert_eq!(detail["AddNodeToBlacklist"], false);
+    assert!(server
+        .events(&job_id)
+        .await
+        .iter()
+        .any(|e| e.contains(&format!("Pod {worker} is restarting: "))));
+}

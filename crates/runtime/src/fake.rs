@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use chrono::Utc;
+use opendlc_core::placement::NodeRule;
 use tokio::sync::mpsc;
 
 use crate::contract::{
@@ -28,6 +29,8 @@ pub struct FakeRuntime {
 struct State {
     /// Every recipe launched, in order.
     launched: Vec<PodRecipe>,
+    /// The node rule of each gang launched, in order (JobId, rule).
+    rules: Vec<(String, NodeRule)>,
     /// Where to answer each launch (by PodUid), until the test does.
     pending: BTreeMap<String, (String, mpsc::UnboundedSender<Report>)>,
     /// Pods asked to stop, in order (PodUid).
@@ -58,6 +61,11 @@ impl FakeRuntime {
         self.state().launched.clone()
     }
 
+    /// Where each gang launched so far might run, in order (JobId, rule).
+    pub fn node_rules(&self) -> Vec<(String, NodeRule)> {
+        self.state().rules.clone()
+    }
+
     /// The PodUids asked to stop so far.
     pub fn stopped(&self) -> Vec<String> {
         self.state().stopped.clone()
@@ -75,6 +83,11 @@ impl FakeRuntime {
 
     /// Answers a pending launch: the pod's command runs. Returns false if none was pending.
     pub fn start(&self, pod_uid: &str) -> bool {
+        self.start_on(pod_uid, "fake-node")
+    }
+
+    /// [`FakeRuntime::start`], on `node`.
+    pub fn start_on(&self, pod_uid: &str, node: &str) -> bool {
         let mut state = self.state();
         let Some((job_id, reports)) = state.pending.remove(pod_uid) else {
             return false;
@@ -84,10 +97,10 @@ impl FakeRuntime {
             pid: state.next_pid,
             started_at: Utc::now(),
             placement: Placement {
-                node: "fake-node".into(),
+                node: node.into(),
                 ip: "127.0.0.1".into(),
             },
-            description: Some("on the fake node".into()),
+            description: Some(format!("on the fake node {node}")),
         };
         reports
             .send(Report::Launched {
@@ -154,6 +167,7 @@ impl Runtime for FakeRuntime {
 
     fn launch(&self, gang: Gang, reports: mpsc::UnboundedSender<Report>) {
         let mut state = self.state();
+        state.rules.push((gang.job_id.clone(), gang.nodes.clone()));
         for recipe in gang.pods {
             state.pending.insert(
                 recipe.pod_uid.clone(),

@@ -342,6 +342,7 @@ impl Server {
                 clock: Arc::new(opendlc_core::time::SystemClock),
                 isolation,
                 api_url: format!("{http}://{}", reachable(addr)),
+                nodes: nodes.clone(),
             },
             engine_shutdown,
         )

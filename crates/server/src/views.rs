@@ -4,15 +4,15 @@
 
 use opendlc_api::{
     GetJobResponseBody, GetJobResponseBodyPods, GetJobResponseBodyPodsHistoryPods,
-    GetJobResponseBodyRestartRecord, JobItem, JobReplicaStatus, JobSettings, PodNetworkInterface,
-    ResourceConfig, StatusTransitionItem,
+    GetJobResponseBodyRestartRecord, GetJobResponseBodyRestartRecordDetailErrorInfoList, JobItem,
+    JobReplicaStatus, JobSettings, PodNetworkInterface, ResourceConfig, StatusTransitionItem,
 };
 use opendlc_core::env_contract::plan_job;
 use opendlc_core::secrets;
 use opendlc_core::status::PodStatus;
 use opendlc_core::time::{format_wire, now_millis, Millis};
 use opendlc_core::{Job, JobStatus, Pod, StatusPeriod};
-use opendlc_store::{Store, StoreError};
+use opendlc_store::{Restart, RestartLevel, Store, StoreError};
 use std::collections::{BTreeMap, HashMap};
 
 fn wire_time(ms: Option<Millis>) -> Option<String> {
@@ -167,6 +167,7 @@ pub fn job_view(
     job: &Job,
     pods: &[Pod],
     history: &[StatusPeriod],
+    restarts: &[Restart],
     request_id: &str,
     names: &Names,
     cluster_id: &str,
@@ -222,7 +223,7 @@ pub fn job_view(
         job_replica_statuses: (!pods.is_empty()).then(|| replica_statuses(job, pods)),
         role_system_envs: (!pods.is_empty()).then(|| role_system_envs(job, pods)),
         pods: Some(pods_view(pods)),
-        restart_record: Some(restart_record_view(history)),
+        restart_record: Some(restart_record_view(job, restarts, history, pods)),
         status_history: Some(status_history_view(history)),
         ..Default::default()
     }
@@ -296,28 +297,66 @@ fn restart_times(job: &Job) -> String {
     format!("{}/{}", job.restart_count, job.max_restarts())
 }
 
-/// One record per restart, from the job's Restarting periods.
-fn restart_record_view(history: &[StatusPeriod]) -> Vec<GetJobResponseBodyRestartRecord> {
-    let restarts = history
+/// One record per restart, as the store has them, each with how it went: for the whole job,
+/// whether it ran again (its next Running period) before the next restart; for one pod, whether
+/// its next incarnation started.
+fn restart_record_view(
+    job: &Job,
+    restarts: &[Restart],
+    history: &[StatusPeriod],
+    pods: &[Pod],
+) -> Vec<GetJobResponseBodyRestartRecord> {
+    restarts
         .iter()
         .enumerate()
-        .filter(|(_, h)| h.status == JobStatus::Restarting);
-    restarts
-        .enumerate()
-        .map(|(n, (i, h))| {
-            let status = match history.get(i + 1).map(|next| next.status) {
-                None => "Restarting",
-                Some(JobStatus::Running) => "Succeeded",
-                Some(_) => "Failed",
+        .map(|(i, r)| {
+            let next = restarts.get(i + 1).map(|next| next.time);
+            let resumed = match r.level {
+                RestartLevel::Job => history
+                    .iter()
+                    .find(|h| {
+                        h.status == JobStatus::Running
+                            && h.start >= r.time
+                            && next.is_none_or(|next| h.start <= next)
+                    })
+                    .map(|h| Some(h.start)),
+                RestartLevel::Pod => pods
+                    .iter()
+                    .filter(|p| Some(&p.pod_id) == r.pod_id.as_ref() && p.created >= r.time)
+                    .min_by_key(|p| p.created)
+                    .filter(|p| p.started.is_some() || p.status.is_terminal())
+                    .map(|p| p.started),
             };
+            let given_up = next.is_some() || job.status.is_terminal();
+            let (status, resumed_at) = match resumed {
+                Some(Some(at)) => ("Succeeded", Some(at)),
+                Some(None) => ("Failed", None),
+                None if given_up => ("Failed", None),
+                None => ("Restarting", None),
+            };
+            let detail = r
+                .cause
+                .map(|cause| GetJobResponseBodyRestartRecordDetailErrorInfoList {
+                    error_code: Some(cause.code().into()),
+                    error_msg: Some(cause.to_string()),
+                    detail_error_msg: Some(r.message.clone()),
+                    error_source: Some(cause.source().to_string()),
+                    node: r.node.clone(),
+                    pod: r.pod_id.clone(),
+                    trigger_restart: Some(true),
+                    add_node_to_blacklist: Some(r.excluded),
+                    add_job_level_blacklist: Some(false),
+                });
             GetJobResponseBodyRestartRecord {
-                job_restart_count: Some(n as i64 + 1),
+                job_restart_count: Some(i64::from(r.n)),
                 occur_phase: Some("Running".into()),
-                occur_time: wire_time(Some(h.start)),
-                reason: h.reason.as_ref().map(|r| r.message.clone()),
-                restart_duration_in_sec: h.end.map(|end| (end - h.start) / 1000),
+                occur_time: wire_time(Some(r.time)),
+                reason: Some(r.message.clone()),
+                restart_duration_in_sec: resumed_at.map(|at| (at - r.time) / 1000),
                 restart_status: Some(status.into()),
-                restart_level_type: Some("Job".into()),
+                restart_level_type: Some(r.level.as_str().into()),
+                trigger_id: r.pod_id.clone(),
+                detail_error_info_list: detail.map(|d| vec![d]),
                 ..Default::default()
             }
         })

@@ -12,6 +12,7 @@ mod list;
 mod metrics;
 mod migrations;
 mod pods;
+mod restarts;
 mod rows;
 mod sanity;
 mod seal;
@@ -31,6 +32,7 @@ pub use list::{
 };
 pub use metrics::{RunningPod, SampledPod};
 pub use pods::PodEnd;
+pub use restarts::{Restart, RestartLevel};
 pub use sanity::SanityRecord;
 pub use seal::{Sealer, KEY_FILE};
 pub use tensorboards::{TensorboardFilter, TensorboardUpdate};

@@ -250,6 +250,29 @@ END;
 ALTER TABLE access_keys ADD COLUMN job_id TEXT;
 CREATE INDEX access_keys_by_job ON access_keys (job_id) WHERE job_id IS NOT NULL;
 "#,
+    // 12: each restart of a job or of one of its pods, with its cause and where it happened
+    // (GetJob's RestartRecord); restarts for failures from outside the job counted apart from
+    // its budget. Earlier restarts come from the status history, without a cause.
+    r#"
+ALTER TABLE jobs ADD COLUMN infra_restart_count INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE restarts (
+    job_id   TEXT NOT NULL REFERENCES jobs (job_id) ON DELETE CASCADE,
+    n        INTEGER NOT NULL,
+    time     INTEGER NOT NULL,
+    level    TEXT NOT NULL,
+    message  TEXT NOT NULL,
+    cause    TEXT,
+    value    INTEGER,
+    pod_id   TEXT,
+    node     TEXT,
+    excluded INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (job_id, n)
+) WITHOUT ROWID;
+INSERT INTO restarts (job_id, n, time, level, message)
+    SELECT job_id, ROW_NUMBER() OVER (PARTITION BY job_id ORDER BY seq), start_time, 'Job',
+           COALESCE(reason_message, '')
+    FROM status_history WHERE status = 'Restarting';
+"#,
 ];
 
 pub fn migrate(conn: &mut Connection) -> Result<()> {

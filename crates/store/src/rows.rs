@@ -12,7 +12,7 @@ pub const JOB_COLUMNS: &str =
     "seq, job_id, display_name, job_type, status, reason_code, reason_message, \
      priority, workspace_id, resource_id, user_id, accessibility, user_command, roles, envs, tags, \
      request, max_running_minutes, ports, restart_count, gmt_create, gmt_submitted, \
-     gmt_running, gmt_finish, gmt_successed, gmt_failed, gmt_stopped";
+     gmt_running, gmt_finish, gmt_successed, gmt_failed, gmt_stopped, infra_restart_count";
 
 fn corrupt(what: &str, err: impl std::fmt::Display) -> rusqlite::Error {
     rusqlite::Error::FromSqlConversionFailure(
@@ -71,6 +71,7 @@ pub fn job(row: &Row<'_>, sealer: &Sealer) -> rusqlite::Result<Job> {
         max_running_minutes: row.get(17)?,
         ports: json(row, 18, "ports")?,
         restart_count: row.get(19)?,
+        infra_restart_count: row.get(27)?,
         times: JobTimes {
             created: row.get(20)?,
             submitted: row.get(21)?,

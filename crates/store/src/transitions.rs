@@ -130,35 +130,6 @@ impl Store {
         self.get_job(job_id)
     }
 
-    /// Restarts a job's pods: `new_pods` become the current incarnations (the old ones stay as
-    /// history), the restart is counted, and the job moves to `t.to` (Restarting) — or, if it is
-    /// already there (a new incarnation failed before all started), only takes `t`'s reason.
-    pub fn replace_pods(&self, job_id: &str, new_pods: &[Pod], t: &Transition) -> Result<Job> {
-        self.write(|tx| {
-            tx.execute("UPDATE pods SET current = 0 WHERE job_id = ?1", [job_id])?;
-            tx.execute(
-                "UPDATE jobs SET restart_count = restart_count + 1 WHERE job_id = ?1",
-                [job_id],
-            )?;
-            for pod in new_pods {
-                pods::insert(tx, pod)?;
-            }
-            let status: String =
-                tx.query_row("SELECT status FROM jobs WHERE job_id = ?1", [job_id], |r| {
-                    r.get(0)
-                })?;
-            if status == t.to.as_str() {
-                let reason = t.reason.clone().unwrap_or_default();
-                set_reason(tx, job_id, &reason)?;
-                let text = format!("Job {job_id} is restarting again: {}", reason.message);
-                events::insert(tx, job_id, None, t.at, &text)
-            } else {
-                apply(tx, job_id, t)
-            }
-        })?;
-        self.get_job(job_id)
-    }
-
     /// Sends a preempted job back to the queue: its pods become history (new incarnations
     /// are made when it is admitted again) and it moves to `t.to` (Queuing). Not a restart: the
     /// restart count is untouched.
@@ -189,7 +160,7 @@ impl Store {
     }
 }
 
-fn set_reason(tx: &Transaction<'_>, job_id: &str, reason: &Reason) -> Result<()> {
+pub(crate) fn set_reason(tx: &Transaction<'_>, job_id: &str, reason: &Reason) -> Result<()> {
     tx.prepare_cached("UPDATE jobs SET reason_code = ?2, reason_message = ?3 WHERE job_id = ?1")?
         .execute(params![job_id, reason.code, reason.message])?;
     tx.prepare_cached(

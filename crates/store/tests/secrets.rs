@@ -54,6 +54,7 @@ fn job(id: &str) -> Job {
         request,
         ports: Vec::new(),
         restart_count: 0,
+        infra_restart_count: 0,
         times: JobTimes {
             created: 1,
             ..JobTimes::default()

@@ -37,6 +37,7 @@ fn job(id: &str, name: &str, created: i64) -> Job {
         request: Default::default(),
         ports: Vec::new(),
         restart_count: 0,
+        infra_restart_count: 0,
         times: JobTimes {
             created,
             ..JobTimes::default()

@@ -5,8 +5,8 @@
 use std::collections::HashMap;
 
 use opendlc_core::ids::{PodId, PodUid};
-use opendlc_core::lifecycle::{JobSignals, Outcome, PodView};
-use opendlc_core::restart::PodEnd;
+use opendlc_core::lifecycle::{Budgets, JobSignals, Outcome, PodView};
+use opendlc_core::restart::{Cause, PodEnd};
 use opendlc_core::time::Millis;
 use opendlc_core::{Job, JobStatus, Pod, PodStatus, Reason, Resources};
 use opendlc_runtime::PodEvent;
@@ -180,6 +180,18 @@ impl ActiveJob {
         self.incarnation_mut(pod_uid).map(|i| &mut i.pod)
     }
 
+    /// A new incarnation replaces one pod (it restarts alone), not launched yet.
+    pub fn replace_pod(&mut self, old_uid: &str, pod: Pod) {
+        let Some(i) = self.by_uid.remove(old_uid) else {
+            return;
+        };
+        self.by_uid.insert(PodUid::from(pod.pod_uid.as_str()), i);
+        self.pods[i] = Incarnation {
+            pod,
+            launch: Launch::NotRequested,
+        };
+    }
+
     /// New incarnations replace the current pods (a restart): none launched, no fault.
     pub fn replace_pods(&mut self, pods: Vec<Pod>) {
         self.set_pods(pods);
@@ -218,11 +230,13 @@ impl ActiveJob {
 
     /// What the lifecycle decision needs beyond the pods.
     pub fn signals(&self) -> JobSignals<'_> {
+        let max = self.job.max_restarts();
         let mut signals = JobSignals {
-            restarts_left: self
-                .job
-                .max_restarts()
-                .saturating_sub(self.job.restart_count),
+            restarts_left: Budgets {
+                user: max.saturating_sub(self.job.restart_count),
+                infrastructure: max.saturating_sub(self.job.infra_restart_count),
+            },
+            async_pods: self.job.restarts_pods_alone(),
             ..JobSignals::default()
         };
         match &self.phase {
@@ -259,6 +273,10 @@ impl ActiveJob {
                     finished: p.finished,
                     policy: self.job.restart_policy_of(p.role),
                     end: pod_end(p),
+                    cause: p.status.is_terminal().then(|| {
+                        Cause::of_end(p.status, p.exit_code, p.exit_signal, p.reason.as_deref())
+                    }),
+                    node: p.node_name.as_deref(),
                 }
             })
             .collect()

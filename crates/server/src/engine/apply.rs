@@ -49,6 +49,8 @@ pub(super) struct Engine {
     pub isolation: Option<super::Isolation>,
     /// Where pods reach the API (their own credentials' endpoint).
     pub api_url: String,
+    /// The nodes pods may run on.
+    pub nodes: Arc<[String]>,
     /// Why each queued job waits, shared with the handlers (GetJob).
     waits: Arc<std::sync::RwLock<HashMap<String, Wait>>>,
     /// The last reason recorded (store and events) for the queue's first jobs.
@@ -86,6 +88,7 @@ impl Engine {
             clock: config.clock,
             isolation: config.isolation,
             api_url: config.api_url,
+            nodes: config.nodes,
             capacity: config.capacity,
             default_preemptible: config.default_preemptible,
             waits,

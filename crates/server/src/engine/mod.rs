@@ -222,6 +222,9 @@ pub struct EngineConfig {
     pub isolation: Option<Isolation>,
     /// Where the pods reach the API (the endpoint of their own credentials).
     pub api_url: String,
+    /// The nodes pods may run on: this host, or the Slurm cluster's (a node where a job's
+    /// pods failed twice is kept out of its placements while another one remains).
+    pub nodes: Arc<[String]>,
 }
 
 /// Starts the engine: recovers what an earlier server left running, then serves commands

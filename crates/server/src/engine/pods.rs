@@ -5,20 +5,25 @@ use std::collections::{BTreeMap, HashMap};
 
 use opendlc_core::env_contract::host_names;
 use opendlc_core::ids::{JobId, PodUid};
-use opendlc_core::lifecycle::{decide, Decision};
+use opendlc_core::lifecycle::{decide, Decision, Fault};
+use opendlc_core::placement::NodeRule;
 use opendlc_core::sanity::PEERS_ENV;
 use opendlc_core::shell::quote;
 use opendlc_core::startup::PodPhase;
-use opendlc_core::{JobStatus, Pod, PodStatus, Reason};
+use opendlc_core::{Job, JobStatus, Pod, PodStatus};
 use opendlc_runtime::contract::{ContainersStep, Gang, PodRecipe, RegistryAuth, Report, Steps};
 use opendlc_runtime::pod_files::Limits;
 use opendlc_runtime::PodEvent;
-use opendlc_store::{PodEnd, Transition};
+use opendlc_store::{PodEnd, Restart, RestartLevel, Transition};
 
 use super::active::{Launch, Phase};
 use super::apply::{grace_period, new_pods, plan, Engine};
 use super::disk::EVICTED;
 use super::isolation::pod_sandbox;
+
+/// After how many restarts caused by a job's pods on one node that node is kept out of the
+/// job's placements (PAI's AIMaster blacklists a node the same way).
+const FAILURES_TO_EXCLUDE_A_NODE: u32 = 2;
 
 impl Engine {
     /// Launches the pods of an active job not asked of the runtime yet whose startup
@@ -177,7 +182,7 @@ impl Engine {
             job_id: job_id.to_string(),
             resource_id: job.resource_id.clone(),
             priority: job.priority,
-            nodes: job.node_rule(),
+            nodes: self.node_rule(job),
             pods: recipes,
         };
         if let Some(active) = self.active.get_mut(job_id) {
@@ -453,7 +458,8 @@ impl Engine {
         }
         match decide(&active.views(), active.signals()) {
             Decision::Wait => {}
-            Decision::Restart { reason, now: true } => self.restart(job_id, reason),
+            Decision::Restart { fault, now: true } => self.restart(job_id, fault),
+            Decision::RestartPod(fault) => self.restart_pod(job_id, fault),
             Decision::Requeue { reason, now: true } => self.requeue_preempted(job_id, reason),
             Decision::StopRemaining(_)
             | Decision::Restart { now: false, .. }
@@ -489,27 +495,31 @@ impl Engine {
     }
 
     /// Starts new incarnations of every pod of the job (all old ones have ended).
-    fn restart(&mut self, job_id: &str, reason: Reason) {
-        let Some(active) = self.active.get_mut(job_id) else {
+    fn restart(&mut self, job_id: &str, fault: Fault) {
+        let Some(active) = self.active.get(job_id) else {
             return;
         };
         let now = self.clock.now();
         let pods = new_pods(&active.job, now);
+        let record = self.restart_record(&active.job, &fault, RestartLevel::Job);
         let t = Transition {
             to: JobStatus::Restarting,
-            reason: Some(reason),
+            reason: Some(fault.reason),
             at: now,
         };
-        match self.store.replace_pods(job_id, &pods, &t) {
-            Ok(job) => {
-                active.job.restart_count = job.restart_count;
-                active.status = JobStatus::Restarting;
-            }
+        let job = match self.store.restart_job(job_id, &pods, &t, &record) {
+            Ok(job) => job,
             Err(e) => {
                 tracing::error!(job.id = %job_id, "failed to restart the job's pods: {e}");
                 return;
             }
-        }
+        };
+        let Some(active) = self.active.get_mut(job_id) else {
+            return;
+        };
+        active.job.restart_count = job.restart_count;
+        active.job.infra_restart_count = job.infra_restart_count;
+        active.status = JobStatus::Restarting;
         for old in active.pods() {
             self.pod_jobs.remove(old.pod_uid.as_str());
         }
@@ -521,6 +531,116 @@ impl Engine {
         tracing::info!(job.id = %job_id, restarts = active.job.restart_count, "restarting the job's pods");
         self.begin_sanity_round(job_id, true);
         self.launch_pods(job_id);
+    }
+
+    /// Starts a new incarnation of the one pod `fault` names (it has ended), with the same
+    /// name and rank; the job's other pods run on (`--job-execution-mode=Async`).
+    fn restart_pod(&mut self, job_id: &str, fault: Fault) {
+        let Some(active) = self.active.get(job_id) else {
+            return;
+        };
+        let Some(old) = active
+            .pods()
+            .find(|p| Some(p.pod_id.as_str()) == fault.pod_id.as_deref())
+        else {
+            return;
+        };
+        let now = self.clock.now();
+        let pod = Pod {
+            pod_uid: opendlc_core::ids::new_pod_uid(),
+            status: PodStatus::Pending,
+            ip: None,
+            node_name: None,
+            pid: None,
+            exit_code: None,
+            exit_signal: None,
+            reason: None,
+            created: now,
+            started: None,
+            finished: None,
+            current: true,
+            ..old.clone()
+        };
+        let old_uid = old.pod_uid.clone();
+        let mut record = self.restart_record(&active.job, &fault, RestartLevel::Pod);
+        record.time = now;
+        let job = match self.store.restart_pod(&old_uid, &pod, &record) {
+            Ok(job) => job,
+            Err(e) => {
+                tracing::error!(job.id = %job_id, "failed to restart pod {old_uid}: {e}");
+                return;
+            }
+        };
+        let Some(active) = self.active.get_mut(job_id) else {
+            return;
+        };
+        active.job.restart_count = job.restart_count;
+        active.job.infra_restart_count = job.infra_restart_count;
+        self.pod_jobs.remove(old_uid.as_str());
+        self.pod_jobs
+            .insert(PodUid::from(pod.pod_uid.as_str()), JobId::from(job_id));
+        tracing::info!(job.id = %job_id, pod.id = %pod.pod_id, "restarting one pod alone");
+        active.replace_pod(&old_uid, pod);
+        self.launch_pods(job_id);
+        // Another pod may have ended meanwhile and ask for its own restart.
+        self.evaluate(job_id);
+    }
+
+    /// The record of a restart for `fault`. The node of the pod that caused it is kept out
+    /// of the job's next placements when the job's pods have failed there twice, unless no
+    /// other node would be left for the job (an event says which).
+    fn restart_record(&self, job: &Job, fault: &Fault, level: RestartLevel) -> Restart {
+        let mut record = Restart {
+            n: 0,
+            time: self.clock.now(),
+            level,
+            message: fault.reason.message.clone(),
+            cause: Some(fault.cause),
+            pod_id: fault.pod_id.clone(),
+            node: fault.node.clone(),
+            excluded: false,
+        };
+        let Some(node) = fault.node.as_deref() else {
+            return record;
+        };
+        let before = self.store.restarts_on(&job.job_id, node).unwrap_or(0);
+        if before + 1 < FAILURES_TO_EXCLUDE_A_NODE {
+            return record;
+        }
+        let mut rule = self.node_rule(job);
+        rule.never.insert(node.to_string());
+        let left = self.nodes.iter().any(|n| rule.allows(n));
+        let text = if left {
+            record.excluded = true;
+            format!(
+                "Node {node} is kept out of this job's placements: its pods failed there \
+                 {FAILURES_TO_EXCLUDE_A_NODE} times"
+            )
+        } else {
+            format!(
+                "Node {node} stays in this job's placements although its pods failed there \
+                 {FAILURES_TO_EXCLUDE_A_NODE} times: no other node is left where it may run"
+            )
+        };
+        if let Err(e) = self.store.add_event(&job.job_id, &text) {
+            tracing::warn!(job.id = %job.job_id, "failed to record a node's exclusion: {e}");
+        }
+        record
+    }
+
+    /// Where the job's pods may run: its AssignNodeSpec, without the nodes its restarts
+    /// excluded.
+    fn node_rule(&self, job: &Job) -> NodeRule {
+        let mut rule = job.node_rule();
+        if job.restart_count + job.infra_restart_count > 0 {
+            match self.store.excluded_nodes(&job.job_id) {
+                Ok(excluded) => rule.never.extend(excluded),
+                Err(e) => {
+                    tracing::warn!(job.id = %job.job_id, "failed to read excluded nodes: {e}")
+                }
+            }
+        }
+        rule
     }
 
     pub fn stop_pod(&self, pod: &Pod) {
@@ -555,7 +675,7 @@ pub(super) fn record_end(
 }
 
 /// The login to the registry of `role`'s image, from its JobSpec's `ImageConfig`.
-fn registry_auth(job: &opendlc_core::Job, role: opendlc_core::Role) -> Option<RegistryAuth> {
+fn registry_auth(job: &Job, role: opendlc_core::Role) -> Option<RegistryAuth> {
     let spec = job
         .request
         .job_specs

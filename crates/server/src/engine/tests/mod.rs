@@ -40,6 +40,8 @@ pub(super) struct Harness {
     capacity: Capacity,
     /// The engine's time: moves only when a test says so.
     pub clock: ManualClock,
+    /// The nodes the runtime may place pods on.
+    nodes: Vec<String>,
     dir: tempfile::TempDir,
 }
 
@@ -54,10 +56,16 @@ pub(super) fn pool(cpus: u64) -> Capacity {
 
 impl Harness {
     pub fn new(capacity: Capacity) -> Self {
+        Self::with_nodes(capacity, &["fake-node"])
+    }
+
+    /// An engine whose runtime places pods on `nodes` (the test says where each starts).
+    pub fn with_nodes(capacity: Capacity, nodes: &[&str]) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let store = Arc::new(Store::open(&dir.path().join("opendlc.db")).unwrap());
         let clock = ManualClock::starting_at(opendlc_core::time::now_millis());
-        Self::on(store, dir, capacity, clock, Vec::new())
+        let nodes = nodes.iter().map(|n| n.to_string()).collect();
+        Self::on(store, dir, capacity, clock, nodes, Vec::new())
     }
 
     /// An engine on `store` (a fresh server, or one restarted on the same data): pods in
@@ -67,6 +75,7 @@ impl Harness {
         dir: tempfile::TempDir,
         capacity: Capacity,
         clock: ManualClock,
+        nodes: Vec<String>,
         survivors: Vec<String>,
     ) -> Self {
         let (events_tx, pod_events) = mpsc::unbounded_channel();
@@ -90,6 +99,7 @@ impl Harness {
             clock: Arc::new(clock.clone()),
             isolation: None,
             api_url: "http://127.0.0.1:1".into(),
+            nodes: nodes.clone().into(),
         };
         let waits = Arc::new(RwLock::new(Default::default()));
         let mut engine = Engine::new(config, Arc::new(fake.clone()), reports_tx, waits);
@@ -102,6 +112,7 @@ impl Harness {
             reports,
             capacity,
             clock,
+            nodes,
             dir,
         };
         harness.settle();
@@ -124,10 +135,11 @@ impl Harness {
             dir,
             capacity,
             clock,
+            nodes,
             ..
         } = self;
         drop(engine);
-        Self::on(store, dir, capacity, clock, survivors)
+        Self::on(store, dir, capacity, clock, nodes, survivors)
     }
 
     /// Stores a job as CreateJob would and hands it to the engine; returns its id.

@@ -18,7 +18,8 @@ use crate::views::{job_view, Names};
 pub fn get(state: &AppState, request: &ApiRequest) -> Result<Response, ApiError> {
     let q = GetJobRequest::from_query(&request.query)?;
     let job = access::readable_job(state, request, request.param(0))?;
-    let (pods, history) = if q.need_detail.unwrap_or(true) {
+    let detail = q.need_detail.unwrap_or(true);
+    let (pods, history) = if detail {
         (
             state.store.pods(&job.job_id)?,
             state.store.status_history(&job.job_id)?,
@@ -26,11 +27,18 @@ pub fn get(state: &AppState, request: &ApiRequest) -> Result<Response, ApiError>
     } else {
         (Vec::new(), Vec::new())
     };
+    let restarted = job.restart_count + job.infra_restart_count > 0;
+    let restarts = if detail && restarted {
+        state.store.restarts(&job.job_id)?
+    } else {
+        Vec::new()
+    };
     let names = Names::for_job(&state.store, &job)?;
     let mut view = job_view(
         &job,
         &pods,
         &history,
+        &restarts,
         &request.request_id,
         &names,
         &state.cluster_id,
