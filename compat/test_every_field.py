@@ -82,8 +82,11 @@ def test_a_job_with_every_honoured_field(start_server, pod_tmp):
                 pre_stop=M.LifecyclePreStop(exec=M.LifecyclePreStopExec(
                     command=sh("echo pre-stop ran"))))),
     )
+    # A spot role makes the job a spot job: on an idle server, the capacity is spare.
     master = M.JobSpec(type="Master", pod_count=1, image="local", ecs_spec="ecs.c6.large",
-                       restart_policy="Never", is_chief=True)
+                       restart_policy="Never", is_chief=True,
+                       spot_spec=M.SpotSpec(spot_strategy="SpotWithPriceLimit",
+                                            spot_price_limit=1.0))
     command = (
         f'cat {pod_tmp}/init-$RANK 2>/dev/null; '
         'while [ "$RANK" = 1 ] && [ ! -e post-start ]; do sleep 0.05; done; '
@@ -161,6 +164,7 @@ def test_a_job_with_every_honoured_field(start_server, pod_tmp):
     assert (job.priority, job.accessibility) == (5, "PUBLIC")
     assert job.settings.tags == {"suite": "every-field"}
     assert job.restart_times == "0/1"
+    assert "Bidding" in [h.status for h in job.status_history], "a spot job bids first"
     hidden = [e for e in job.to_map().get("CustomEnvs", []) if e.get("Key") == "TOKEN"]
     assert hidden and hidden[0]["Value"] == "******", job.to_map().get("CustomEnvs")
     listed = client.list_jobs(M.ListJobsRequest(tags={"suite": "every-field"})).body

@@ -190,6 +190,7 @@ fn template() -> anyhow::Result<Job> {
         quotas: &quotas,
         gpu_types: &[],
         on_slurm: false,
+        prices: None,
     };
     Ok(validate_create(&request, &ctx)?)
 }

@@ -27,8 +27,8 @@ fn size(i: u64) -> Resources {
 pub fn run() -> Vec<Measure> {
     let capacity = Capacity {
         pool: Resources::new(HOSTS * 64_000, HOSTS * 512 * 1024, (HOSTS * 8) as u32),
-        quotas: Default::default(),
         preemption: true,
+        ..Capacity::default()
     };
     let now = 1_000_000;
     let running: Vec<Running> = (0..RUNNING as u64)
@@ -40,6 +40,7 @@ pub fn run() -> Vec<Measure> {
             preemptible: i % 3 == 0,
             started: now - 1_000,
             ends_by: (i % 4 != 0).then_some(now + 60_000 + (i as i64 % 500) * 1_000),
+            spot: false,
         })
         .collect();
     let queued: Vec<Waiting> = (0..QUEUED as u64)
@@ -49,6 +50,7 @@ pub fn run() -> Vec<Measure> {
             resources: size(i * 31 + 7),
             quota: None,
             max_run_ms: (i % 2 == 0).then_some(3_600_000),
+            spot: false,
         })
         .collect();
     let mut ordered: Vec<&Waiting> = queued.iter().collect();

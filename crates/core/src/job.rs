@@ -143,6 +143,19 @@ impl Job {
         self.error_monitoring().max_restarts
     }
 
+    /// A spot job: a role asks for spot capacity (`SpotSpec.SpotStrategy`, or the deprecated
+    /// `UseSpotInstance`). The whole job runs on spare capacity only and is evicted first (its
+    /// pods are one gang).
+    pub fn is_spot(&self) -> bool {
+        self.request.job_specs.iter().flatten().any(|spec| {
+            spec.use_spot_instance == Some(true)
+                || spec
+                    .spot_spec
+                    .as_ref()
+                    .is_some_and(|spot| spot.spot_strategy.is_some())
+        })
+    }
+
     /// `--job-execution-mode=Async`: a failed pod restarts alone.
     pub fn restarts_pods_alone(&self) -> bool {
         self.error_monitoring().async_execution

@@ -15,6 +15,7 @@ pub mod job_type;
 pub mod metrics;
 pub mod monitoring;
 pub mod placement;
+pub mod prices;
 pub mod resources;
 pub mod status;
 pub mod tensorboard;

@@ -59,6 +59,7 @@ mod tests {
             resources: Resources::new(1000, 1024, 0),
             quota: None,
             max_run_ms: None,
+            spot: false,
         }
     }
 

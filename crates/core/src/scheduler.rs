@@ -15,6 +15,11 @@
 //! - **Preemption** (when enabled): if the reserved job outranks preemptible running jobs,
 //!   the cheapest set of them that makes room (lowest priority first, then the smallest, then
 //!   the most recently started) is preempted for it.
+//! - **Spot jobs** (`SpotSpec`) run on spare capacity only: they are considered after every
+//!   normal job, start only where no reservation needs the room and within the spot limits
+//!   (the pool's and their quota's), never reserve or preempt, and wait meanwhile as
+//!   `Bidding`. They are the first evicted when a normal job needs the room, whatever the
+//!   priorities and whether preemption is on.
 
 use std::collections::BTreeMap;
 
@@ -28,6 +33,8 @@ pub const PUBLIC_POOL: &str = "public";
 pub const ETA_LIMIT: usize = 100;
 /// The ReasonCode of a job that was preempted; it stays until the job runs again.
 pub const PREEMPTED: &str = "JobPreempted";
+/// The ReasonCode of a spot job evicted for a normal job; it stays until the job runs again.
+pub const SPOT_EVICTED: &str = "JobEvicted";
 
 /// What can be scheduled.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -37,6 +44,10 @@ pub struct Capacity {
     pub quotas: BTreeMap<String, Resources>,
     /// Whether higher-priority jobs may preempt preemptible ones.
     pub preemption: bool,
+    /// How much of the pool spot jobs may hold together; `None`: all of it.
+    pub spot_limit: Option<Resources>,
+    /// `ResourceId` → how much of that quota its spot jobs may hold.
+    pub spot_quotas: BTreeMap<String, Resources>,
 }
 
 /// A job holding resources.
@@ -50,6 +61,8 @@ pub struct Running {
     pub started: Millis,
     /// When it will have ended at the latest (its JobMaxRunningTimeMinutes); `None`: unknown.
     pub ends_by: Option<Millis>,
+    /// A spot job: evicted first when a normal job needs the room.
+    pub spot: bool,
 }
 
 /// A job waiting to start, in queue order.
@@ -61,6 +74,8 @@ pub struct Waiting {
     pub quota: Option<String>,
     /// Its JobMaxRunningTimeMinutes in ms, if any: how long it may hold resources.
     pub max_run_ms: Option<i64>,
+    /// A spot job: runs on spare capacity only.
+    pub spot: bool,
 }
 
 /// Why a job waits.
@@ -76,6 +91,20 @@ pub enum Blocker {
     Reserved { for_job: String },
     /// Room is being made for it: these jobs are being preempted.
     Preempting { victims: Vec<String> },
+    /// A spot job: not enough spare capacity (`limit`: held back by the pool's spot limit,
+    /// or its quota's, rather than by what is free).
+    Bidding {
+        need: Resources,
+        free: Resources,
+        limit: Option<SpotLimit>,
+    },
+}
+
+/// Which spot limit holds a spot job back.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SpotLimit {
+    Pool,
+    Quota(String),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -108,6 +137,7 @@ impl Blocker {
             Blocker::Resources { .. } => "JobQueuing",
             Blocker::Reserved { .. } => "JobReserved",
             Blocker::Preempting { .. } => "JobPreempting",
+            Blocker::Bidding { .. } => "JobBidding",
         }
     }
 }
@@ -115,12 +145,15 @@ impl Blocker {
 impl Wait {
     /// Why the job waits, as its ReasonCode/ReasonMessage: the one mapping from a wait to a
     /// reason, shared by what is recorded with the job and what GetJob and the queue show.
-    /// `recorded` is the reason stored with the job; a preemption stays its code and leads
-    /// the message, so a user sees both why it stopped and why it has not started again.
+    /// `recorded` is the reason stored with the job; a preemption (or a spot job's eviction)
+    /// stays its code and leads the message, so a user sees both why it stopped and why it has not started again.
     pub fn reason(&self, recorded: Option<&Reason>) -> Reason {
         let waiting = format!("Waiting: {}.", self.message());
-        match recorded.filter(|r| r.code == PREEMPTED) {
-            Some(preempted) => Reason::new(PREEMPTED, format!("{} {waiting}", preempted.message)),
+        match recorded.filter(|r| r.code == PREEMPTED || r.code == SPOT_EVICTED) {
+            Some(preempted) => Reason::new(
+                preempted.code.clone(),
+                format!("{} {waiting}", preempted.message),
+            ),
             None => Reason::new(self.blocker.reason_code(), waiting),
         }
     }
@@ -140,6 +173,14 @@ impl Wait {
             }
             Blocker::Preempting { victims } => {
                 format!("preempting {} to make room", victims.join(", "))
+            }
+            Blocker::Bidding { need, free, limit } => {
+                let rule = match limit {
+                    None => "on capacity no normal job needs".to_string(),
+                    Some(SpotLimit::Pool) => "within the pool's spot limit".to_string(),
+                    Some(SpotLimit::Quota(q)) => format!("within quota {q}'s spot limit"),
+                };
+                format!("a spot job runs {rule}: {}", shortfall(need, free))
             }
         };
         let ahead = self.position - 1;
@@ -231,8 +272,24 @@ pub fn schedule(capacity: &Capacity, running: &[Running], queue: &[&Waiting], no
     let mut quota_reserved: BTreeMap<String, Reservation> = BTreeMap::new();
     let running_refs: Vec<&Running> = running.iter().collect();
     let mut preempting = false;
+    // What spot jobs may still take, by limit.
+    let mut spot_free = capacity
+        .spot_limit
+        .map(|limit| limit.saturating_sub(&sum(&mut running.iter().filter(|r| r.spot))));
+    let mut spot_quota_free: BTreeMap<&str, Resources> = capacity
+        .spot_quotas
+        .iter()
+        .map(|(q, limit)| {
+            let used = sum(&mut running
+                .iter()
+                .filter(|r| r.spot && r.quota.as_deref() == Some(q)));
+            (q.as_str(), limit.saturating_sub(&used))
+        })
+        .collect();
 
-    for job in queue {
+    // Spot jobs after every normal one: they take only what none of those needs.
+    let (normal, spot): (Vec<&Waiting>, Vec<&Waiting>) = queue.iter().partition(|j| !j.spot);
+    for job in normal.into_iter().chain(spot) {
         let quota_free = job
             .quota
             .as_deref()
@@ -257,7 +314,7 @@ pub fn schedule(capacity: &Capacity, running: &[Running], queue: &[&Waiting], no
 
         // While room is being made for the head, nothing starts behind it: the freed resources
         // are the head's, and a job started there would be preempted in turn.
-        if fits_pool && fits_quota && pool_ok && quota_ok && !preempting {
+        if !job.spot && fits_pool && fits_quota && pool_ok && quota_ok && !preempting {
             free_pool = free_pool.saturating_sub(&job.resources);
             if let Some(r) = pool_reserved.as_mut() {
                 if job.resources.fits_in(&r.spare) {
@@ -279,10 +336,66 @@ pub fn schedule(capacity: &Capacity, running: &[Running], queue: &[&Waiting], no
         }
 
         let position = plan.waiting.len() + 1;
-        let blocker = if !fits_quota {
+        let blocker = if job.spot {
+            // Room a reservation needs is not spare: only its spare counts.
+            let mut spare = free_pool;
+            for r in [pool_reserved.as_ref(), quota_reservation]
+                .into_iter()
+                .flatten()
+            {
+                spare = spare.min_with(&r.spare);
+            }
+            let mut limit = None;
+            if let Some(q) = job.quota.as_deref() {
+                spare = spare.min_with(&quota_free.unwrap_or(spare));
+                if let Some(f) = spot_quota_free.get(q) {
+                    if !job.resources.fits_in(f) {
+                        limit = Some((SpotLimit::Quota(q.to_string()), *f));
+                    }
+                }
+            }
+            if let Some(f) = spot_free.filter(|f| !job.resources.fits_in(f)) {
+                limit.get_or_insert((SpotLimit::Pool, f));
+            }
+            if limit.is_none() && job.resources.fits_in(&spare) && !preempting {
+                free_pool = free_pool.saturating_sub(&job.resources);
+                for r in [pool_reserved.as_mut()].into_iter().flatten() {
+                    r.spare = r.spare.saturating_sub(&job.resources);
+                }
+                if let Some(q) = job.quota.as_deref() {
+                    if let Some(f) = free_quota.get_mut(q) {
+                        *f = f.saturating_sub(&job.resources);
+                    }
+                    if let Some(r) = quota_reserved.get_mut(q) {
+                        r.spare = r.spare.saturating_sub(&job.resources);
+                    }
+                    if let Some(f) = spot_quota_free.get_mut(q) {
+                        *f = f.saturating_sub(&job.resources);
+                    }
+                }
+                if let Some(f) = spot_free.as_mut() {
+                    *f = f.saturating_sub(&job.resources);
+                }
+                plan.start.push(job.job_id.clone());
+                continue;
+            }
+            match limit {
+                Some((limit, free)) => Blocker::Bidding {
+                    need: job.resources,
+                    free,
+                    limit: Some(limit),
+                },
+                None => Blocker::Bidding {
+                    need: job.resources,
+                    free: spare,
+                    limit: None,
+                },
+            }
+        } else if !fits_quota {
             let q = job.quota.clone().unwrap_or_default();
             let free = quota_free.unwrap_or_default();
-            if !quota_reserved.contains_key(&q) {
+            let first_in_quota = !quota_reserved.contains_key(&q);
+            if first_in_quota {
                 let in_quota: Vec<&Running> = running_refs
                     .iter()
                     .copied()
@@ -298,10 +411,31 @@ pub fn schedule(capacity: &Capacity, running: &[Running], queue: &[&Waiting], no
                     },
                 );
             }
-            Blocker::Resources {
-                quota: Some(q),
-                need: job.resources,
-                free,
+            // Spot jobs of the quota make room for it, if that is enough.
+            let spot_in_quota: Vec<&Running> = running_refs
+                .iter()
+                .copied()
+                .filter(|r| r.spot && r.quota.as_deref() == Some(q.as_str()))
+                .collect();
+            let victims = (first_in_quota && !preempting)
+                .then(|| choose_victims(job, free, &spot_in_quota))
+                .flatten();
+            match victims {
+                Some(victims) if !victims.is_empty() => {
+                    preempting = true;
+                    for v in &victims {
+                        plan.preempt.push(Preemption {
+                            victim: v.clone(),
+                            for_job: job.job_id.clone(),
+                        });
+                    }
+                    Blocker::Preempting { victims }
+                }
+                _ => Blocker::Resources {
+                    quota: Some(q),
+                    need: job.resources,
+                    free,
+                },
             }
         } else if !fits_pool && pool_reserved.is_none() {
             // The pool's first blocked job: reserve, and preempt for it if allowed.
@@ -312,11 +446,15 @@ pub fn schedule(capacity: &Capacity, running: &[Running], queue: &[&Waiting], no
                 spare: extra(&then_free, &job.resources).min_with(&free_pool),
                 starts_at,
             });
-            let victims = if capacity.preemption {
-                choose_victims(job, free_pool, running)
-            } else {
-                None
-            };
+            // Spot jobs first, whatever their priority; then, with preemption on,
+            // preemptible jobs of a lower priority.
+            let candidates: Vec<&Running> = running
+                .iter()
+                .filter(|r| {
+                    r.spot || (capacity.preemption && r.preemptible && r.priority < job.priority)
+                })
+                .collect();
+            let victims = choose_victims(job, free_pool, &candidates);
             match victims {
                 Some(victims) => {
                     preempting = true;
@@ -377,20 +515,19 @@ fn estimate(
         Blocker::Preempting { .. } => Some(now),
         Blocker::Resources { quota: Some(q), .. } => quota_reserved.get(q).and_then(holder),
         Blocker::Resources { quota: None, .. } => pool_reserved.as_ref().and_then(holder),
-        Blocker::Reserved { .. } => None,
+        Blocker::Reserved { .. } | Blocker::Bidding { .. } => None,
     }
 }
 
-/// The cheapest set of preemptible, lower-priority running jobs whose resources (with what is
-/// free) fit `job`; `None` if there is none.
-fn choose_victims(job: &Waiting, free: Resources, running: &[Running]) -> Option<Vec<String>> {
-    let mut candidates: Vec<&Running> = running
-        .iter()
-        .filter(|r| r.preemptible && r.priority < job.priority)
-        .collect();
+/// The cheapest set of `candidates` whose resources (with what is free) fit `job`: spot jobs
+/// first, then the lowest priority, the smallest, the most recently started; `None` if even
+/// all of them are not enough.
+fn choose_victims(job: &Waiting, free: Resources, candidates: &[&Running]) -> Option<Vec<String>> {
+    let mut candidates = candidates.to_vec();
     candidates.sort_by(|a, b| {
-        a.priority
-            .cmp(&b.priority)
+        b.spot
+            .cmp(&a.spot)
+            .then(a.priority.cmp(&b.priority))
             .then(size(&a.resources).total_cmp(&size(&b.resources)))
             .then(b.started.cmp(&a.started))
     });

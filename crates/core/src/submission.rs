@@ -11,6 +11,7 @@ use crate::error::Invalid;
 use crate::identity::DEFAULT_WORKSPACE_ID;
 use crate::job::{Job, JobTimes, RoleSpec};
 use crate::job_type::{JobType, Role};
+use crate::prices::Prices;
 use crate::ranges::{check_numbers, MAX_RUNNING_MINUTES};
 use crate::resources::{parse_cpu, parse_gpu, parse_memory, Resources};
 use crate::restart::RestartPolicy;
@@ -39,6 +40,8 @@ pub struct SubmitContext<'a> {
     pub gpu_types: &'a [String],
     /// Whether the server runs pods on Slurm, where a SlurmJob has a meaning.
     pub on_slurm: bool,
+    /// What capacity costs here, if the administrator said: spot limits are checked against it.
+    pub prices: Option<&'a Prices>,
 }
 
 pub fn validate_create(req: &CreateJobRequest, ctx: &SubmitContext<'_>) -> Result<Job, Invalid> {
@@ -155,6 +158,7 @@ pub fn validate_create(req: &CreateJobRequest, ctx: &SubmitContext<'_>) -> Resul
     if let Some((id, limit)) = quota {
         check_fits(&job, limit, &format!("quota {id}"))?;
     }
+    check_spot_prices(specs, &job.roles, ctx.prices)?;
     Ok(job)
 }
 
@@ -166,6 +170,7 @@ pub fn apply_update(
     pool: Resources,
     quotas: &BTreeMap<String, Resources>,
     gpu_types: &[String],
+    prices: Option<&Prices>,
 ) -> Result<bool, Invalid> {
     if let Some(priority) = req.priority {
         job.priority = validate_priority(Some(priority))?;
@@ -206,6 +211,7 @@ pub fn apply_update(
         if let Some(limit) = quotas.get(&job.resource_id) {
             check_fits(job, *limit, &format!("quota {}", job.resource_id))?;
         }
+        check_spot_prices(specs, &job.roles, prices)?;
         specs_changed = true;
     }
     Ok(specs_changed)
@@ -376,8 +382,43 @@ fn validate_roles(job_type: JobType, specs: &[JobSpec]) -> Result<Vec<RoleSpec>,
     check_no_cycle(&roles)?;
     check_required_role(job_type, &roles)?;
     check_one_chief(specs)?;
+    check_spot(specs)?;
     crate::placement::node_rule(specs)?;
     Ok(roles)
+}
+
+/// `SpotSpec`: the one strategy PAI has, and one price limit at most (its docs: "choose one").
+fn check_spot(specs: &[JobSpec]) -> Result<(), Invalid> {
+    for (i, spec) in specs.iter().enumerate() {
+        let Some(spot) = &spec.spot_spec else {
+            continue;
+        };
+        let field = |name: &str| format!("JobSpecs[{i}].SpotSpec.{name}");
+        let limits = spot.spot_discount_limit.is_some() || spot.spot_price_limit.is_some();
+        match spot.spot_strategy.as_deref() {
+            Some(SPOT_WITH_PRICE_LIMIT) => {}
+            None if !limits => {}
+            None => {
+                return Err(Invalid::value(
+                    field("SpotStrategy"),
+                    format!("is required with a price limit: {SPOT_WITH_PRICE_LIMIT}"),
+                ))
+            }
+            Some(other) => {
+                return Err(Invalid::value(
+                    field("SpotStrategy"),
+                    format!("must be {SPOT_WITH_PRICE_LIMIT}, got \"{other}\""),
+                ))
+            }
+        }
+        if spot.spot_discount_limit.is_some() && spot.spot_price_limit.is_some() {
+            return Err(Invalid::value(
+                field("SpotPriceLimit"),
+                "set SpotDiscountLimit or SpotPriceLimit, not both",
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The roles the job type requires (an MPIJob's Launcher runs `mpirun`, a RayJob's Head the
@@ -579,6 +620,51 @@ fn is_chief(spec: &JobSpec) -> bool {
 }
 
 /// At most one JobSpec is the chief (PAI: "Chief role must be unique").
+/// A role's spot limit must be one its pods can meet at this server's prices (when it has any):
+/// a price limit under the spot price of one of its pods, or a discount limit under the spot
+/// discount, would keep the job bidding forever.
+fn check_spot_prices(
+    specs: &[JobSpec],
+    roles: &[RoleSpec],
+    prices: Option<&Prices>,
+) -> Result<(), Invalid> {
+    let Some(prices) = prices else {
+        return Ok(());
+    };
+    for (i, (spec, role)) in specs.iter().zip(roles).enumerate() {
+        let Some(spot) = &spec.spot_spec else {
+            continue;
+        };
+        let field = |name: &str| format!("JobSpecs[{i}].SpotSpec.{name}");
+        let price = prices.spot_per_minute(&role.resources);
+        if let Some(limit) = spot.spot_price_limit.filter(|l| *l < price) {
+            return Err(Invalid::value(
+                field("SpotPriceLimit"),
+                format!(
+                    "{limit} yuan per minute is under the spot price of the role's pods here, \
+                     {price:.4} yuan per minute"
+                ),
+            ));
+        }
+        if let Some(limit) = spot
+            .spot_discount_limit
+            .filter(|l| *l < prices.spot_discount)
+        {
+            return Err(Invalid::value(
+                field("SpotDiscountLimit"),
+                format!(
+                    "{limit} is under the spot discount here, {}",
+                    prices.spot_discount
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `SpotSpec.SpotStrategy`'s one value.
+pub const SPOT_WITH_PRICE_LIMIT: &str = "SpotWithPriceLimit";
+
 fn check_one_chief(specs: &[JobSpec]) -> Result<(), Invalid> {
     let mut chiefs = specs.iter().enumerate().filter(|(_, s)| is_chief(s));
     if let (Some((first, _)), Some((second, spec))) = (chiefs.next(), chiefs.next()) {

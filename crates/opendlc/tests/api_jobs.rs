@@ -435,7 +435,7 @@ async fn a_job_with_many_pods_runs_them_all() {
 async fn fields_without_an_effect_here_are_named_in_the_jobs_events() {
     let server = TestServer::start().await;
     let mut body = pytorch_job("ledger", &[("Worker", 1), ("Master", 1)], "true");
-    body["JobSpecs"][1]["UseSpotInstance"] = json!(true);
+    body["JobSpecs"][1]["SystemDisk"] = json!({"Category": "cloud_essd"});
     body["JobSpecs"][1]["ExtraPodSpec"] = json!({"PodLabels": {"team": "a"}});
     body["UserVpc"] = json!({"VpcId": "vpc-1"});
     body["Settings"] = json!({"ErrorMonitoringArgs": "--enable-c4d-hang-detection"});
@@ -462,7 +462,7 @@ async fn fields_without_an_effect_here_are_named_in_the_jobs_events() {
         [
             "UserVpc",
             "JobSpecs[1].ExtraPodSpec.PodLabels",
-            "JobSpecs[1].UseSpotInstance"
+            "JobSpecs[1].SystemDisk.Category"
         ],
         "{notes:?}"
     );

@@ -20,6 +20,17 @@
 //!     cpu: 8
 //!     memory: 32Gi
 //!     gpus: 2
+//!     spot:            # how much of the quota its spot jobs may hold; default: all of it
+//!       gpus: 1
+//! spot:                # how much of the pool spot jobs may hold together; default: all of it
+//!   cpu: 8
+//!   memory: 32Gi
+//!   gpus: 2
+//! prices:              # yuan per minute (SpotSpec's limits are checked against them)
+//!   cpu: 0.002         # per core
+//!   memory: 0.0005     # per GiB
+//!   gpu: 0.15          # per GPU
+//!   spot_discount: 0.3 # what spot capacity costs, as a share of the price
 //! ```
 
 use std::collections::BTreeMap;
@@ -27,6 +38,7 @@ use std::path::Path;
 
 use anyhow::{bail, Context};
 use opendlc_core::capacity::HostCapacity;
+use opendlc_core::prices::Prices;
 use opendlc_core::resources::parse_memory;
 use opendlc_core::scheduler::Capacity;
 use opendlc_core::Resources;
@@ -44,6 +56,8 @@ struct File {
     preemption: PreemptionSpec,
     #[serde(default)]
     quotas: Vec<QuotaSpec>,
+    spot: Option<LimitSpec>,
+    prices: Option<PriceSpec>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -84,6 +98,50 @@ struct QuotaSpec {
     cpu: Option<f64>,
     memory: Option<String>,
     gpus: Option<u32>,
+    spot: Option<LimitSpec>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PriceSpec {
+    #[serde(default)]
+    cpu: f64,
+    #[serde(default)]
+    memory: f64,
+    #[serde(default)]
+    gpu: f64,
+    #[serde(default = "full_price")]
+    spot_discount: f64,
+}
+
+fn full_price() -> f64 {
+    1.0
+}
+
+/// Limits within a scope: what is not given is the scope's.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LimitSpec {
+    cpu: Option<f64>,
+    memory: Option<String>,
+    gpus: Option<u32>,
+}
+
+impl LimitSpec {
+    /// The limits, CPU overcommitted as the pool is; `what` names them in errors.
+    fn resolve(&self, within: Resources, overcommit: f64, what: &str) -> anyhow::Result<Resources> {
+        let memory = match &self.memory {
+            Some(text) => parse_memory(text).map_err(|e| anyhow::anyhow!("{what}: memory: {e}"))?,
+            None => within.memory_mib,
+        };
+        Ok(Resources {
+            cpu_milli: self
+                .cpu
+                .map_or(within.cpu_milli, |c| (c * 1000.0 * overcommit) as u64),
+            memory_mib: memory,
+            gpu: self.gpus.unwrap_or(within.gpu),
+        })
+    }
 }
 
 /// What the server schedules into.
@@ -98,6 +156,8 @@ pub struct Settings {
     /// The pool's GPU models, which a job's GPUType is matched against: the one declared, else
     /// the distinct ones nvidia-smi lists.
     pub gpu_types: Vec<String>,
+    /// What capacity costs, if the file says.
+    pub prices: Option<Prices>,
 }
 
 /// A pool nothing exhausts: the runtime (Slurm) decides what fits.
@@ -139,36 +199,57 @@ pub fn load(
         gpu: file.pool.gpus.unwrap_or(host.gpus.len() as u32),
     };
     let mut quotas = BTreeMap::new();
+    let mut spot_quotas = BTreeMap::new();
     for q in &file.quotas {
         if q.id.trim().is_empty() {
             bail!("quotas: every quota needs an id (the ResourceId jobs name)");
         }
-        let memory = match &q.memory {
-            Some(text) => {
-                parse_memory(text).map_err(|e| anyhow::anyhow!("quota {}: memory: {e}", q.id))?
-            }
-            None => pool.memory_mib,
+        let what = format!("quota {}", q.id);
+        let limits = LimitSpec {
+            cpu: q.cpu,
+            memory: q.memory.clone(),
+            gpus: q.gpus,
         };
-        let limit = Resources {
-            cpu_milli: q
-                .cpu
-                .map_or(pool.cpu_milli, |c| (c * 1000.0 * overcommit) as u64),
-            memory_mib: memory,
-            gpu: q.gpus.unwrap_or(pool.gpu),
-        };
+        let limit = limits.resolve(pool, overcommit, &what)?;
         if quotas.insert(q.id.clone(), limit).is_some() {
             bail!("quotas: {} is declared twice", q.id);
         }
+        if let Some(spot) = &q.spot {
+            let spot = spot.resolve(limit, overcommit, &format!("{what}: spot"))?;
+            spot_quotas.insert(q.id.clone(), spot);
+        }
     }
+    let prices = match &file.prices {
+        Some(p) => {
+            let all = [p.cpu, p.memory, p.gpu, p.spot_discount];
+            if all.iter().any(|v| !v.is_finite() || *v < 0.0) || p.spot_discount > 1.0 {
+                bail!("prices: every price is a number ≥ 0, and spot_discount one from 0 to 1");
+            }
+            Some(Prices {
+                cpu: p.cpu,
+                memory: p.memory,
+                gpu: p.gpu,
+                spot_discount: p.spot_discount,
+            })
+        }
+        None => None,
+    };
+    let spot_limit = match &file.spot {
+        Some(spot) => Some(spot.resolve(pool, overcommit, "spot")?),
+        None => None,
+    };
     Ok(Settings {
         capacity: Capacity {
             pool,
             quotas,
             preemption: file.preemption.enabled,
+            spot_limit,
+            spot_quotas,
         },
         default_preemptible: file.preemption.default_preemptible,
         pod_limits: file.pod_limits.unwrap_or(true),
         cores,
+        prices,
         gpu_types: match file.pool.gpu_type {
             Some(model) => vec![model],
             None => {
@@ -213,6 +294,18 @@ mod tests {
         assert_eq!(s.capacity.pool, Resources::new(4000, 24576, 4));
         assert_eq!(s.capacity.quotas["team"], Resources::new(2000, 24576, 1));
         assert!(s.capacity.preemption && s.default_preemptible);
+        std::fs::write(
+            &path,
+            "pool: {cpu: 4, memory: 16Gi, gpus: 4}\ncpu_overcommit: 1\nspot: {gpus: 2}\nquotas:\n  - {id: team, cpu: 2, spot: {cpu: 1}}\n",
+        )
+        .unwrap();
+        let s = load(Some(&path), &host(), 4.0).unwrap();
+        assert_eq!(s.capacity.spot_limit, Some(Resources::new(4000, 16384, 2)));
+        assert_eq!(
+            s.capacity.spot_quotas["team"],
+            Resources::new(1000, 16384, 4),
+            "within the quota"
+        );
         std::fs::write(&path, "pool: {cpus: 4}\n").unwrap();
         let err = format!("{:#}", load(Some(&path), &host(), 4.0).unwrap_err());
         assert!(err.contains("cpus"), "{err}");

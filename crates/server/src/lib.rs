@@ -310,6 +310,11 @@ impl Server {
         let pool = settings.capacity.pool;
         let quotas = Arc::new(settings.capacity.quotas.clone());
         let gpu_types: Arc<[String]> = settings.gpu_types.clone().into();
+        let prices = settings.prices;
+        let spot_limit = settings
+            .capacity
+            .spot_limit
+            .unwrap_or(settings.capacity.pool);
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let mut engine_shutdown_rx = shutdown_rx.clone();
         let engine_shutdown = async move {
@@ -383,6 +388,8 @@ impl Server {
             quotas,
             gpu_types,
             nodes,
+            prices,
+            spot_limit,
             jobs_dir,
             auth,
             data_dir: data_dir.clone(),

@@ -23,6 +23,10 @@ pub struct AppState {
     pub gpu_types: Arc<[String]>,
     /// The nodes pods may run on, for AssignNodeSpec: this host, or the Slurm cluster's.
     pub nodes: Arc<[String]>,
+    /// What capacity costs here, if the capacity file says (spot limits, ListEcsSpecs).
+    pub prices: Option<opendlc_core::prices::Prices>,
+    /// How much of the pool spot jobs may hold (the pool when not limited).
+    pub spot_limit: Resources,
     pub jobs_dir: JobsDir,
     /// The data directory (configuration files such as `images.yaml` live there).
     pub data_dir: std::path::PathBuf,

@@ -77,6 +77,7 @@ pub fn submit(req: &CreateJobRequest, on_slurm: bool) -> Result<Job, Invalid> {
         quotas: &quotas,
         gpu_types: &[],
         on_slurm,
+        prices: None,
     };
     let mut job = validate_create(req, &ctx)?;
     job.ports = rdzv_of(job.pod_count() as u16).ports;

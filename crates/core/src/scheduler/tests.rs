@@ -13,6 +13,7 @@ fn waiting(id: &str, priority: u8, cpu: u64, gpu: u32) -> Waiting {
         resources: res(cpu, gpu),
         quota: None,
         max_run_ms: None,
+        spot: false,
     }
 }
 
@@ -25,6 +26,7 @@ fn running(id: &str, priority: u8, cpu: u64, gpu: u32, ends_by: Option<Millis>) 
         preemptible: true,
         started: 0,
         ends_by,
+        spot: false,
     }
 }
 
@@ -253,13 +255,15 @@ fn arb_waiting() -> impl Strategy<Value = Waiting> {
         0u32..4,
         proptest::option::of(1i64..100_000),
         proptest::bool::ANY,
+        proptest::bool::weighted(0.2),
     )
-        .prop_map(|(priority, cpu, gpu, max, quota)| Waiting {
+        .prop_map(|(priority, cpu, gpu, max, quota, spot)| Waiting {
             job_id: String::new(),
             priority,
             resources: res(cpu, gpu),
             quota: quota.then(|| "q".to_string()),
             max_run_ms: max,
+            spot,
         })
 }
 
@@ -271,9 +275,10 @@ fn arb_running() -> impl Strategy<Value = Running> {
         proptest::option::of(1_000i64..200_000),
         proptest::bool::ANY,
         proptest::bool::ANY,
+        proptest::bool::weighted(0.2),
     )
         .prop_map(
-            |(priority, cpu, gpu, ends_by, preemptible, quota)| Running {
+            |(priority, cpu, gpu, ends_by, preemptible, quota, spot)| Running {
                 job_id: String::new(),
                 priority,
                 resources: res(cpu, gpu),
@@ -281,6 +286,7 @@ fn arb_running() -> impl Strategy<Value = Running> {
                 preemptible,
                 started: 0,
                 ends_by,
+                spot,
             },
         )
 }
@@ -315,11 +321,16 @@ proptest! {
         for (i, w) in plan.waiting.iter().enumerate() {
             prop_assert_eq!(w.position, i + 1);
         }
-        // Victims are preemptible, of lower priority than the job they make room for.
+        // Victims are spot jobs, or (with preemption on) preemptible ones of a lower priority
+        // than the job they make room for, which is never a spot job.
         for p in &plan.preempt {
             let victim = runs.iter().find(|r| r.job_id == p.victim).unwrap();
             let for_job = queue.iter().find(|w| w.job_id == p.for_job).unwrap();
-            prop_assert!(victim.preemptible && victim.priority < for_job.priority);
+            prop_assert!(!for_job.spot);
+            prop_assert!(
+                victim.spot
+                    || (preemption && victim.preemptible && victim.priority < for_job.priority)
+            );
         }
     }
 
@@ -366,4 +377,131 @@ proptest! {
                 "backfill took what the head needs at its start: need {:?}, free {:?}, backfilled {:?}", head_job.resources, free, backfilled);
         }
     }
+}
+
+fn spot(w: Waiting) -> Waiting {
+    Waiting { spot: true, ..w }
+}
+
+fn spot_running(r: Running) -> Running {
+    Running { spot: true, ..r }
+}
+
+#[test]
+fn spot_jobs_take_only_what_no_normal_job_needs_and_wait_bidding() {
+    // The normal job ahead of the spot job is blocked and reserves: its room is not spare.
+    let capacity = pool(8, 0);
+    let plan = run(
+        &capacity,
+        &[running("busy", 5, 4, 0, None)],
+        &[
+            spot(waiting("cheap", 9, 2, 0)),
+            waiting("big", 1, 6, 0),
+            spot(waiting("tiny", 1, 1, 0)),
+        ],
+    );
+    assert!(plan.start.is_empty(), "{plan:?}");
+    let cheap = plan.waiting.iter().find(|w| w.job_id == "cheap").unwrap();
+    assert_eq!(cheap.blocker.reason_code(), "JobBidding");
+    assert!(
+        cheap
+            .message()
+            .starts_with("a spot job runs on capacity no normal job needs: needs 2 CPU"),
+        "{}",
+        cheap.message()
+    );
+    // Considered after every normal job, whatever its priority.
+    assert_eq!(plan.waiting[0].job_id, "big");
+    // With nothing ahead of them, spot jobs take what is free.
+    let plan = run(
+        &capacity,
+        &[running("busy", 5, 4, 0, None)],
+        &[spot(waiting("cheap", 1, 2, 0)), waiting("small", 1, 1, 0)],
+    );
+    assert_eq!(plan.start, ["small", "cheap"]);
+}
+
+#[test]
+fn a_normal_job_evicts_spot_jobs_first_even_without_preemption() {
+    let capacity = pool(8, 0); // preemption off
+    let plan = run(
+        &capacity,
+        &[
+            spot_running(running("spot-a", 9, 3, 0, None)),
+            running("low", 1, 3, 0, None),
+            spot_running(running("spot-b", 9, 2, 0, None)),
+        ],
+        &[waiting("normal", 1, 3, 0)],
+    );
+    assert!(plan.start.is_empty());
+    let victims: Vec<&str> = plan.preempt.iter().map(|p| p.victim.as_str()).collect();
+    assert_eq!(
+        victims,
+        ["spot-a"],
+        "the cheapest set of spot jobs that makes room"
+    );
+    assert_eq!(plan.preempt[0].for_job, "normal");
+}
+
+#[test]
+fn spot_jobs_stay_within_the_spot_limits() {
+    let capacity = Capacity {
+        spot_limit: Some(res(3, 0)),
+        spot_quotas: [("team".to_string(), res(1, 0))].into(),
+        quotas: [("team".to_string(), res(4, 0))].into(),
+        ..pool(8, 0)
+    };
+    let in_team = |w: Waiting| Waiting {
+        quota: Some("team".into()),
+        ..w
+    };
+    let plan = run(
+        &capacity,
+        &[spot_running(running("old", 1, 2, 0, None))],
+        &[
+            spot(waiting("two", 1, 2, 0)),
+            spot(in_team(waiting("team-two", 1, 2, 0))),
+            spot(waiting("one", 1, 1, 0)),
+        ],
+    );
+    assert_eq!(plan.start, ["one"], "{plan:?}");
+    let message = |id: &str| {
+        plan.waiting
+            .iter()
+            .find(|w| w.job_id == id)
+            .unwrap()
+            .message()
+    };
+    assert!(
+        message("two").contains("within the pool's spot limit"),
+        "{}",
+        message("two")
+    );
+    assert!(
+        message("team-two").contains("within quota team's spot limit"),
+        "{}",
+        message("team-two")
+    );
+}
+
+#[test]
+fn a_quota_blocked_job_evicts_the_spot_jobs_of_its_quota() {
+    let capacity = Capacity {
+        quotas: [("team".to_string(), res(4, 0))].into(),
+        ..pool(16, 0)
+    };
+    let in_team = |r: Running| Running {
+        quota: Some("team".into()),
+        ..r
+    };
+    let plan = run(
+        &capacity,
+        &[spot_running(in_team(running("spot", 1, 3, 0, None)))],
+        &[Waiting {
+            quota: Some("team".into()),
+            ..waiting("normal", 1, 2, 0)
+        }],
+    );
+    assert_eq!(plan.preempt.len(), 1, "{plan:?}");
+    assert_eq!(plan.preempt[0].victim, "spot");
 }

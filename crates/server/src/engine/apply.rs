@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use opendlc_core::env_contract::PodPlan;
 use opendlc_core::ids::{self, JobId, PodUid};
+use opendlc_core::lifecycle::Outcome;
 use opendlc_core::queue::Queue;
 use opendlc_core::scheduler::{self, Capacity, Running, Wait, Waiting};
 use opendlc_core::time::{Clock, Millis};
@@ -203,18 +204,29 @@ impl Engine {
         if jobs.is_empty() {
             return;
         }
-        let t = Transition::new(JobStatus::Queuing, self.clock.now())
+        let (spot, normal): (Vec<Job>, Vec<Job>) = jobs.into_iter().partition(Job::is_spot);
+        let now = self.clock.now();
+        let queuing = Transition::new(JobStatus::Queuing, now)
             .because("JobQueuing", "Job is waiting for resources.");
-        let ids: Vec<&str> = jobs.iter().map(|j| j.job_id.as_str()).collect();
-        if self.store.transition_all(&ids, &t).is_ok() {
-            jobs.iter().for_each(|job| self.enqueue(job));
-            return;
-        }
-        // One bad apple spoils the batch: queue the jobs one by one.
-        for job in &jobs {
-            match self.store.transition(&job.job_id, &t) {
-                Ok(_) => self.enqueue(job),
-                Err(e) => tracing::error!(job.id = %job.job_id, "failed to queue the job: {e}"),
+        let bidding = Transition::new(JobStatus::Bidding, now).because(
+            "JobBidding",
+            "Job is waiting for spare capacity (a spot job).",
+        );
+        for (jobs, t) in [(normal, queuing), (spot, bidding)] {
+            if jobs.is_empty() {
+                continue;
+            }
+            let ids: Vec<&str> = jobs.iter().map(|j| j.job_id.as_str()).collect();
+            if self.store.transition_all(&ids, &t).is_ok() {
+                jobs.iter().for_each(|job| self.enqueue(job));
+                continue;
+            }
+            // One bad apple spoils the batch: queue the jobs one by one.
+            for job in &jobs {
+                match self.store.transition(&job.job_id, &t) {
+                    Ok(_) => self.enqueue(job),
+                    Err(e) => tracing::error!(job.id = %job.job_id, "failed to queue the job: {e}"),
+                }
             }
         }
     }
@@ -227,6 +239,7 @@ impl Engine {
                 resources: job.total_resources(),
                 quota: quota_of(job),
                 max_run_ms: job.max_running_minutes.map(|m| m as i64 * 60_000),
+                spot: job.is_spot(),
             },
             job.seq,
         );
@@ -333,6 +346,7 @@ impl Engine {
                     Phase::Reserving(r) => Some(r.until),
                     _ => a.deadline,
                 },
+                spot: a.is_live() && a.job.is_spot(),
             })
             .collect();
         let queued: Vec<&Waiting> = self.queue.iter().collect();
@@ -386,25 +400,62 @@ impl Engine {
         if !active.is_live() {
             return;
         }
-        let message = format!(
-            "Preempted by job {for_job}, which has a higher priority; it will be queued again."
-        );
+        let reason = if active.job.is_spot() {
+            let then = if spot_requeues(&active.job) {
+                "it waits for spare capacity again"
+            } else {
+                "it fails: its RestartPolicy is Never"
+            };
+            Reason::new(
+                scheduler::SPOT_EVICTED,
+                format!(
+                    "Evicted for job {for_job}: a spot job runs on spare capacity only, and job \
+                     {for_job} needs it; {then}."
+                ),
+            )
+        } else {
+            Reason::new(
+                scheduler::PREEMPTED,
+                format!(
+                    "Preempted by job {for_job}, which has a higher priority; it will be queued \
+                     again."
+                ),
+            )
+        };
+        let message = reason.message.clone();
         tracing::info!(job.id = %victim, by = %for_job, "preempting the job");
-        active.phase = Phase::Preempting(Reason::new(scheduler::PREEMPTED, message.clone()));
+        active.phase = Phase::Preempting(reason);
         if let Err(e) = self.store.add_event(victim, &message) {
             tracing::warn!(job.id = %victim, "failed to record the preemption: {e}");
         }
         self.evaluate(victim);
     }
 
-    /// A preempted job whose pods have all ended: back to the queue, resources released.
+    /// A preempted job whose pods have all ended: back to the queue (a spot job: to Bidding, or
+    /// failed when its RestartPolicy restarts nothing), resources released.
     pub(super) fn requeue_preempted(&mut self, job_id: &str, reason: Reason) {
+        let Some(active) = self.active.get(job_id) else {
+            return;
+        };
+        let spot = active.job.is_spot();
+        if spot && !spot_requeues(&active.job) {
+            let outcome = Outcome {
+                status: JobStatus::Failed,
+                reason,
+            };
+            self.finish(job_id, outcome);
+            return;
+        }
         let Some(active) = self.active.remove(job_id) else {
             return;
         };
         self.release(&active);
         let t = Transition {
-            to: JobStatus::Queuing,
+            to: if spot {
+                JobStatus::Bidding
+            } else {
+                JobStatus::Queuing
+            },
             reason: Some(reason),
             at: self.clock.now(),
         };
@@ -630,6 +681,14 @@ pub(super) fn free_ports(n: usize) -> Vec<u16> {
 /// The job's quota (its ResourceId), if it names one.
 fn quota_of(job: &Job) -> Option<String> {
     (!job.resource_id.is_empty()).then(|| job.resource_id.clone())
+}
+
+/// Whether an evicted spot job waits for spare capacity again: when a role's RestartPolicy
+/// restarts a pod that was lost (every policy but Never).
+fn spot_requeues(job: &Job) -> bool {
+    job.roles
+        .iter()
+        .any(|r| r.restart_policy != opendlc_core::restart::RestartPolicy::Never)
 }
 
 /// The tag that opts a job in or out of preemption (`Settings.Tags`).

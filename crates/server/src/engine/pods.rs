@@ -8,6 +8,7 @@ use opendlc_core::ids::{JobId, PodUid};
 use opendlc_core::lifecycle::{decide, Decision, Fault};
 use opendlc_core::placement::NodeRule;
 use opendlc_core::sanity::PEERS_ENV;
+use opendlc_core::scheduler;
 use opendlc_core::shell::quote;
 use opendlc_core::startup::PodPhase;
 use opendlc_core::{Job, JobStatus, Pod, PodStatus};
@@ -370,10 +371,16 @@ impl Engine {
         // Likewise a failed install of the job's ThirdpartyLibs.
         self.note_env_failure(&job_id);
         let store = self.store.clone();
-        let evicted = self
-            .active
-            .get(job_id.as_str())
-            .and_then(|a| a.disk.evicted.clone());
+        // Pods stopped for their disk use, or to make room for a normal job (a spot job), are
+        // evicted: their reason says so (SubStatus Evicted).
+        let evicted = self.active.get(job_id.as_str()).and_then(|a| {
+            a.disk.evicted.clone().or_else(|| match &a.phase {
+                Phase::Preempting(reason) if reason.code == scheduler::SPOT_EVICTED => {
+                    Some(reason.message.clone())
+                }
+                _ => None,
+            })
+        });
         let Some(pod) = self
             .active
             .get_mut(job_id.as_str())

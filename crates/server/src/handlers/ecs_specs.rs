@@ -56,7 +56,7 @@ pub fn list(state: &AppState, request: &ApiRequest) -> Result<Response, ApiError
         .into_iter()
         .skip(((page - 1) * page_size) as usize)
         .take(page_size as usize)
-        .map(|t| ecs_spec(t, t.resources().fits_in(&state.pool)))
+        .map(|t| ecs_spec(t, state))
         .collect();
     ok(&ListEcsSpecsResponseBody {
         request_id: Some(request.request_id.clone()),
@@ -65,7 +65,15 @@ pub fn list(state: &AppState, request: &ApiRequest) -> Result<Response, ApiError
     })
 }
 
-fn ecs_spec(t: &InstanceType, available: bool) -> EcsSpec {
+/// An instance type as this server offers it: available where a pod of it fits the pool; for
+/// spot, in stock where it fits the pool's spot limit, at the discount the capacity file sets.
+fn ecs_spec(t: &InstanceType, state: &AppState) -> EcsSpec {
+    let available = t.resources().fits_in(&state.pool);
+    let spot_stock = if available && t.resources().fits_in(&state.spot_limit) {
+        "WithStock"
+    } else {
+        "NoStock"
+    };
     EcsSpec {
         instance_type: Some(t.name.to_string()),
         accelerator_type: Some(t.accelerator_type().to_string()),
@@ -76,7 +84,9 @@ fn ecs_spec(t: &InstanceType, available: bool) -> EcsSpec {
         gpu_memory: Some(t.gpu_memory_gib.into()),
         is_available: Some(available),
         resource_type: Some("ECS".into()),
-        payment_types: Some(vec!["PostPaid".into()]),
+        payment_types: Some(vec!["PostPaid".into(), "Spot".into()]),
+        spot_stock_status: Some(spot_stock.into()),
+        non_protect_spot_discount: state.prices.map(|p| p.spot_discount),
         ..Default::default()
     }
 }

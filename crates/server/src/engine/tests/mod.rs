@@ -12,6 +12,7 @@ mod recovery;
 mod reservations;
 mod restarts;
 mod sanity;
+mod spot;
 mod stop;
 
 use std::sync::{Arc, RwLock};
@@ -49,8 +50,8 @@ pub(super) struct Harness {
 pub(super) fn pool(cpus: u64) -> Capacity {
     Capacity {
         pool: Resources::new(cpus * 1000, 64 * 1024, 0),
-        quotas: Default::default(),
         preemption: true,
+        ..Capacity::default()
     }
 }
 
@@ -154,6 +155,7 @@ impl Harness {
             quotas: &quotas,
             gpu_types: &[],
             on_slurm: false,
+            prices: None,
         };
         let mut job = validate_create(&request, &ctx).unwrap();
         job.seq = self.store.insert_job(&job).unwrap();

@@ -20,6 +20,7 @@ pub fn create(state: &AppState, request: &ApiRequest) -> Result<Response, ApiErr
         quotas: &state.quotas,
         gpu_types: &state.gpu_types,
         on_slurm: state.on_slurm,
+        prices: state.prices.as_ref(),
     };
     let mut job = validate_create(&body, &ctx)?;
     let place = crate::sources::Place {

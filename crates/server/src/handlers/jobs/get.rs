@@ -1,6 +1,6 @@
 use axum::response::Response;
 use opendlc_api::GetJobRequest;
-use opendlc_core::scheduler::PREEMPTED;
+use opendlc_core::scheduler::{PREEMPTED, SPOT_EVICTED};
 use opendlc_core::time::format_wire;
 use opendlc_core::JobStatus;
 
@@ -43,15 +43,17 @@ pub fn get(state: &AppState, request: &ApiRequest) -> Result<Response, ApiError>
         &names,
         &state.cluster_id,
     );
-    let wait = (job.status == JobStatus::Queuing)
+    let wait = matches!(job.status, JobStatus::Queuing | JobStatus::Bidding)
         .then(|| state.engine.wait_of(&job.job_id))
         .flatten();
     let Some(wait) = wait else {
         return ok(&view);
     };
     let reason = wait.reason(job.reason.as_ref());
-    if reason.code == PREEMPTED {
-        view.sub_status = Some("Preempted".into());
+    match reason.code.as_str() {
+        PREEMPTED => view.sub_status = Some("Preempted".into()),
+        SPOT_EVICTED => view.sub_status = Some("Evicted".into()),
+        _ => {}
     }
     view.reason_code = Some(reason.code);
     view.reason_message = Some(reason.message);

@@ -22,7 +22,14 @@ pub async fn update(state: &AppState, request: &ApiRequest) -> Result<Response, 
         ));
     }
     let before = job.request.clone();
-    let specs_changed = apply_update(&mut job, &body, state.pool, &state.quotas, &state.gpu_types)?;
+    let specs_changed = apply_update(
+        &mut job,
+        &body,
+        state.pool,
+        &state.quotas,
+        &state.gpu_types,
+        state.prices.as_ref(),
+    )?;
     if specs_changed {
         // New JobSpecs may name host paths (LocalMountSpecs): granted as at creation.
         let place = crate::sources::Place {
