@@ -131,6 +131,8 @@ def test_a_job_with_every_honoured_field(start_server, pod_tmp):
             enable_cpuaffinity=True,
         ),
         credential_config=M.CredentialConfig(enable_credential_inject=True),
+        elastic_spec=M.JobElasticSpec(enable_elastic_training=True, min_parallelism=1,
+                                      max_parallelism=1),
     )
     job_id = client.create_job(request).body.job_id
     job = get_job(client, job_id)
@@ -165,6 +167,9 @@ def test_a_job_with_every_honoured_field(start_server, pod_tmp):
     assert job.settings.tags == {"suite": "every-field"}
     assert job.restart_times == "0/1"
     assert "Bidding" in [h.status for h in job.status_history], "a spot job bids first"
+    elastic = job.elastic_spec
+    assert (elastic.enable_elastic_training, elastic.min_parallelism,
+            elastic.max_parallelism) == (True, 1, 1), job.to_map().get("ElasticSpec")
     hidden = [e for e in job.to_map().get("CustomEnvs", []) if e.get("Key") == "TOKEN"]
     assert hidden and hidden[0]["Value"] == "******", job.to_map().get("CustomEnvs")
     listed = client.list_jobs(M.ListJobsRequest(tags={"suite": "every-field"})).body

@@ -95,7 +95,11 @@ pub fn plan_job(job: &crate::job::Job) -> Vec<PodPlan> {
     let rendezvous = Rendezvous {
         ports: job.ports.clone(),
     };
-    plan_pods(&job.job_id, job.job_type, &roles, &rendezvous, &job.envs)
+    let mut pods = plan_pods(&job.job_id, job.job_type, &roles, &rendezvous, &job.envs);
+    if let Some(nodes) = job.elastic_nodes() {
+        crate::elastic::add_env(&job.job_id, nodes, &rendezvous, &mut pods);
+    }
+    pods
 }
 
 pub fn plan_pods(

@@ -32,6 +32,10 @@ pub struct RoleSpec {
     /// host's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shared_memory_mib: Option<u64>,
+    /// Elastic training's range for this role (`crate::elastic`); `pod_count` is how many
+    /// pods it runs now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub elastic: Option<crate::elastic::Elastic>,
     /// Init containers, sidecars and lifecycle hooks of each pod (`ExtraPodSpec`).
     #[serde(
         default,
@@ -106,6 +110,19 @@ impl Job {
         self.roles.iter().fold(Resources::default(), |acc, r| {
             acc + r.resources * u64::from(r.pod_count)
         })
+    }
+
+    /// The world's range of an elastic job (its pods in all, at the elastic role's minimum
+    /// and maximum); `None` for a job of fixed size.
+    pub fn elastic_nodes(&self) -> Option<(u32, u32)> {
+        let elastic = self.roles.iter().find_map(|r| r.elastic)?;
+        let fixed: u32 = self
+            .roles
+            .iter()
+            .filter(|r| r.elastic.is_none())
+            .map(|r| r.pod_count)
+            .sum();
+        Some((fixed + elastic.min, fixed + elastic.max))
     }
 
     pub fn pod_count(&self) -> u32 {

@@ -4,6 +4,7 @@
 pub mod capacity;
 pub mod catalog;
 pub mod containers;
+pub mod elastic;
 pub mod env_contract;
 pub mod env_value;
 pub mod error;

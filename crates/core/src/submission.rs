@@ -56,6 +56,7 @@ pub fn validate_create(req: &CreateJobRequest, ctx: &SubmitContext<'_>) -> Resul
         return Err(Invalid::missing("JobSpecs"));
     }
     let mut roles = validate_roles(job_type, specs)?;
+    crate::elastic::apply(req, job_type, &mut roles)?;
     let user_command = req
         .user_command
         .as_deref()
@@ -198,6 +199,9 @@ pub fn apply_update(
     }
     if let Some(specs) = req.job_specs.as_deref().filter(|s| !s.is_empty()) {
         job.roles = validate_roles(job.job_type, specs)?;
+        let mut elastic_req = job.request.clone();
+        elastic_req.job_specs = Some(specs.to_vec());
+        crate::elastic::apply(&elastic_req, job.job_type, &mut job.roles)?;
         apply_success_policy(job.request.success_policy.as_deref(), specs, &mut job.roles);
         job.request.job_specs = Some(specs.to_vec());
         // The same rules as at creation: the job type's, the sources', the pool's and the
@@ -301,7 +305,10 @@ fn validate_accessibility(value: Option<&str>) -> Result<String, Invalid> {
 /// The largest `SystemDisk.Size` (GiB): 64 TiB.
 const MAX_SYSTEM_DISK_GIB: i64 = 65_536;
 
-fn validate_roles(job_type: JobType, specs: &[JobSpec]) -> Result<Vec<RoleSpec>, Invalid> {
+pub(crate) fn validate_roles(
+    job_type: JobType,
+    specs: &[JobSpec],
+) -> Result<Vec<RoleSpec>, Invalid> {
     let framework = job_type.framework();
     let mut roles: Vec<RoleSpec> = Vec::with_capacity(specs.len());
     for (i, spec) in specs.iter().enumerate() {
@@ -373,6 +380,7 @@ fn validate_roles(job_type: JobType, specs: &[JobSpec]) -> Result<Vec<RoleSpec>,
                 .unwrap_or(rule.decides_success),
             restart_policy,
             startup_dependencies: Vec::new(),
+            elastic: None,
             extras: PodExtras::from_spec(spec.extra_pod_spec.as_ref(), &field("ExtraPodSpec"))?,
         });
     }

@@ -202,7 +202,7 @@ pub fn job_view(
         user_vpc: r.user_vpc.as_ref().map(convert),
         custom_envs: r.custom_envs.as_ref().map(convert),
         credential_config: r.credential_config.clone(),
-        elastic_spec: r.elastic_spec.clone(),
+        elastic_spec: elastic_spec(job),
         scheduling_strategy: r.scheduling_strategy.clone(),
         settings: Some(settings(job)),
         accessibility: Some(job.accessibility.clone()),
@@ -244,7 +244,10 @@ fn replica_statuses(job: &Job, pods: &[Pod]) -> Vec<JobReplicaStatus> {
             JobReplicaStatus {
                 r#type: Some(role.role.to_string()),
                 active: Some(count(|s| *s == PodStatus::Running)),
-                estimated_pod_count: Some(i64::from(role.pod_count)),
+                // An elastic role's target: how many pods it aims for (Active: how many run).
+                estimated_pod_count: Some(i64::from(
+                    role.elastic.map_or(role.pod_count, |e| e.target),
+                )),
                 estimated_resource_config: Some(ResourceConfig {
                     cpu: Some(opendlc_core::resources::format_cpu(r.cpu_milli)),
                     memory: Some(opendlc_core::resources::format_memory(r.memory_mib)),
@@ -290,6 +293,19 @@ fn role_system_envs(job: &Job, pods: &[Pod]) -> BTreeMap<String, serde_json::Val
         );
     }
     out
+}
+
+/// The request's ElasticSpec, with the range the job runs in (also when an AutoScalingSpec
+/// gave it).
+fn elastic_spec(job: &Job) -> Option<opendlc_api::JobElasticSpec> {
+    let Some(elastic) = job.roles.iter().find_map(|r| r.elastic) else {
+        return job.request.elastic_spec.clone();
+    };
+    let mut spec = job.request.elastic_spec.clone().unwrap_or_default();
+    spec.enable_elastic_training = Some(true);
+    spec.min_parallelism = Some(i64::from(elastic.min));
+    spec.max_parallelism = Some(i64::from(elastic.max));
+    Some(spec)
 }
 
 /// `"used/max"`, as PAI writes it.

@@ -1,5 +1,6 @@
 //! Pods: incarnations, their start and exit.
 
+use opendlc_core::job::RoleSpec;
 use opendlc_core::time::Millis;
 use opendlc_core::{Pod, PodStatus};
 use rusqlite::{params, Transaction};
@@ -79,6 +80,34 @@ impl Store {
         })
     }
 
+    /// An elastic job grows: `pod` is added (Pending) with the job's new `roles`, and an event
+    /// says so.
+    pub fn add_pod(&self, pod: &Pod, roles: &[RoleSpec], event_text: &str) -> Result<()> {
+        self.write(|tx| {
+            insert(tx, pod)?;
+            set_roles(tx, &pod.job_id, roles)?;
+            events::insert(tx, &pod.job_id, Some(&pod.pod_id), pod.created, event_text)
+        })
+    }
+
+    /// An elastic job shrinks: pod incarnation `pod_uid` (ended) leaves its current pods, the
+    /// job takes its new `roles`, and an event says so.
+    pub fn retire_pod(
+        &self,
+        job_id: &str,
+        pod_uid: &str,
+        roles: &[RoleSpec],
+        at: Millis,
+        event_text: &str,
+    ) -> Result<()> {
+        self.write(|tx| {
+            tx.prepare_cached("UPDATE pods SET current = 0 WHERE pod_uid = ?1 AND job_id = ?2")?
+                .execute(params![pod_uid, job_id])?;
+            set_roles(tx, job_id, roles)?;
+            events::insert(tx, job_id, None, at, event_text)
+        })
+    }
+
     /// Records a pod's end once; a second report for the same incarnation changes nothing.
     /// Returns whether this call recorded it.
     pub fn pod_ended(&self, pod: &Pod, end: &PodEnd, event_text: &str) -> Result<bool> {
@@ -102,4 +131,10 @@ impl Store {
             Ok(changed > 0)
         })
     }
+}
+
+fn set_roles(tx: &Transaction<'_>, job_id: &str, roles: &[RoleSpec]) -> Result<()> {
+    tx.prepare_cached("UPDATE jobs SET roles = ?2 WHERE job_id = ?1")?
+        .execute(params![job_id, rows::to_json(&roles)])?;
+    Ok(())
 }

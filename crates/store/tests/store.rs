@@ -28,6 +28,7 @@ fn job(id: &str, name: &str, created: i64) -> Job {
             considered_in_success: true,
             restart_policy: Default::default(),
             startup_dependencies: Vec::new(),
+            elastic: None,
             shared_memory_mib: None,
             extras: Default::default(),
         }],

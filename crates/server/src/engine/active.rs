@@ -180,6 +180,28 @@ impl ActiveJob {
         self.incarnation_mut(pod_uid).map(|i| &mut i.pod)
     }
 
+    /// An elastic job's new pod, not launched yet.
+    pub fn add_pod(&mut self, pod: Pod) {
+        self.by_uid
+            .insert(PodUid::from(pod.pod_uid.as_str()), self.pods.len());
+        self.pods.push(Incarnation {
+            pod,
+            launch: Launch::NotRequested,
+        });
+    }
+
+    /// An elastic job's pod leaves it (it ended).
+    pub fn remove_pod(&mut self, pod_uid: &str) -> Option<Pod> {
+        let i = self.by_uid.remove(pod_uid)?;
+        let removed = self.pods.remove(i).pod;
+        for index in self.by_uid.values_mut() {
+            if *index > i {
+                *index -= 1;
+            }
+        }
+        Some(removed)
+    }
+
     /// A new incarnation replaces one pod (it restarts alone), not launched yet.
     pub fn replace_pod(&mut self, old_uid: &str, pod: Pod) {
         let Some(i) = self.by_uid.remove(old_uid) else {

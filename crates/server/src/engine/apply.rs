@@ -166,6 +166,8 @@ impl Engine {
         self.poll_sanity_checks();
         self.poll_env_preparations();
         self.watch_disks();
+        // An elastic job that has just come to run grows within a tick.
+        self.grow_elastic();
     }
 
     /// After each input: schedule once if anything changed what may run.
@@ -362,6 +364,7 @@ impl Engine {
             self.preempt(&p.victim, &p.for_job);
         }
         self.publish_waits(plan.waiting);
+        self.grow_elastic();
     }
 
     /// Shares the waits with GetJob and records the reason of the queue's first jobs when it

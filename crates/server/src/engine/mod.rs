@@ -53,6 +53,7 @@ mod active;
 mod apply;
 mod credentials;
 mod disk;
+mod elastic;
 mod frameworks;
 mod isolation;
 mod objects;

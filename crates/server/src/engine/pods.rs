@@ -463,6 +463,14 @@ impl Engine {
         if matches!(active.phase, Phase::Reserving(_)) {
             return;
         }
+        // An elastic job loses its failed pods before they could fail it.
+        if self.shrink_elastic(job_id) {
+            self.evaluate(job_id);
+            return;
+        }
+        let Some(active) = self.active.get(job_id) else {
+            return;
+        };
         match decide(&active.views(), active.signals()) {
             Decision::Wait => {}
             Decision::Restart { fault, now: true } => self.restart(job_id, fault),

@@ -97,6 +97,34 @@ impl Pool {
         }
     }
 
+    /// An elastic job grows by the pod of `plan`: its resources, its GPUs, its cores if the
+    /// job pins them.
+    pub fn add_pod(&mut self, allocation: &mut Allocation, plan: &PodPlan, pin: bool) {
+        allocation.resources = allocation.resources + plan.resources;
+        if plan.resources.gpu > 0 {
+            let gpus = self.take(plan.resources.gpu);
+            allocation
+                .gpus
+                .insert(PodId::from(plan.pod_id.as_str()), gpus);
+        }
+        if pin {
+            self.pin(allocation, std::slice::from_ref(plan));
+        }
+    }
+
+    /// An elastic job shrinks by pod `pod_id`, of `resources`: what it held comes back.
+    pub fn remove_pod(&mut self, allocation: &mut Allocation, pod_id: &str, resources: Resources) {
+        allocation.resources = allocation.resources.saturating_sub(&resources);
+        if let Some(gpus) = allocation.gpus.remove(pod_id) {
+            self.free_gpus.extend(gpus);
+        }
+        for core in allocation.cpus.remove(pod_id).into_iter().flatten() {
+            if let Some(used) = self.core_use.get_mut(&core) {
+                *used = used.saturating_sub(1);
+            }
+        }
+    }
+
     /// Gives back what a job held.
     pub fn release(&mut self, allocation: &Allocation) {
         for gpus in allocation.gpus.values() {

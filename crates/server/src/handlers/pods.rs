@@ -18,7 +18,8 @@ use crate::state::AppState;
 pub const DEFAULT_MAX_LINES: u64 = 2000;
 const MAX_LINES_LIMIT: u64 = 1_000_000;
 
-/// The pod incarnation a request means: the one with `pod_uid` if given, else the current one.
+/// The pod incarnation a request means: the one with `pod_uid` if given, else the current one,
+/// else the latest (a pod that left its elastic job, or of a job queued again).
 fn find_pod(
     state: &AppState,
     request: &ApiRequest,
@@ -29,17 +30,20 @@ fn find_pod(
     access::readable_job(state, request, job_id)?;
     let pods = state.store.pods(job_id)?;
     let pod_uid = query::text(pod_uid);
-    pods.into_iter()
-        .find(|p| p.pod_id == pod_id && pod_uid.as_ref().map_or(p.current, |uid| &p.pod_uid == uid))
-        .ok_or_else(|| {
-            let which = pod_uid
-                .map(|u| format!(" with PodUid {u}"))
-                .unwrap_or_default();
-            ApiError::new(
-                ErrorCode::PodNotFound,
-                format!("The job {job_id} has no pod {pod_id}{which}."),
-            )
-        })
+    let mut incarnations = pods.into_iter().filter(|p| p.pod_id == pod_id);
+    let found = match &pod_uid {
+        Some(uid) => incarnations.find(|p| &p.pod_uid == uid),
+        None => incarnations.max_by_key(|p| (p.current, p.created)),
+    };
+    found.ok_or_else(|| {
+        let which = pod_uid
+            .map(|u| format!(" with PodUid {u}"))
+            .unwrap_or_default();
+        ApiError::new(
+            ErrorCode::PodNotFound,
+            format!("The job {job_id} has no pod {pod_id}{which}."),
+        )
+    })
 }
 
 pub fn logs(state: &AppState, request: &ApiRequest) -> Result<Response, ApiError> {

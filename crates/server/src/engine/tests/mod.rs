@@ -5,6 +5,7 @@
 //! ticks) until nothing is left to do, so a test reads as a story: submit, start the pods,
 //! end one, look at the job.
 
+mod elastic;
 mod hangs;
 mod launch;
 mod preemption;

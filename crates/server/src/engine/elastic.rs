@@ -1,0 +1,205 @@
+//! Elastic jobs (`opendlc_core::elastic`): a running elastic job grows towards its target one
+//! pod at a time while capacity is free and no job waits for it, and shrinks instead of failing
+//! when one of its elastic pods (not the rank-0 pod, which hosts the rendezvous) fails, while
+//! it stays at or above its minimum.
+
+use opendlc_core::ids::{self, JobId, PodUid};
+use opendlc_core::{JobStatus, Pod, PodStatus, Resources};
+
+use super::active::Phase;
+use super::apply::{plan, Engine};
+
+impl Engine {
+    /// After a scheduling decision: while no normal job waits (elastic growth comes after
+    /// starting queued jobs, so it never starves them), each running elastic job below its
+    /// target gets one more pod at a time, as long as one fits the pool and its quota.
+    pub(super) fn grow_elastic(&mut self) {
+        if self.queue.iter().any(|w| !w.spot) {
+            return;
+        }
+        let mut growing: Vec<(i64, JobId)> = self
+            .active
+            .iter()
+            .filter(|(_, a)| {
+                a.status == JobStatus::Running
+                    && matches!(a.phase, Phase::Live { fault: None, .. })
+                    && !a.stopping_pods
+                    && !a.job.is_spot()
+                    && a.job
+                        .roles
+                        .iter()
+                        .any(|r| r.elastic.is_some_and(|e| r.pod_count < e.target))
+            })
+            .map(|(id, a)| (a.job.seq, id.clone()))
+            .collect();
+        if growing.is_empty() {
+            return;
+        }
+        // The earliest submitted first.
+        growing.sort();
+        for (_, job_id) in growing {
+            while self.elastic_pod_fits(job_id.as_str()) {
+                if !self.add_elastic_pod(job_id.as_str()) {
+                    break;
+                }
+            }
+        }
+    }
+
+    /// Whether one more pod of the job's elastic role, below its target, fits what the pool
+    /// and the job's quota have free.
+    fn elastic_pod_fits(&self, job_id: &str) -> bool {
+        let Some(active) = self.active.get(job_id) else {
+            return false;
+        };
+        let Some(role) = active
+            .job
+            .roles
+            .iter()
+            .find(|r| r.elastic.is_some_and(|e| r.pod_count < e.target))
+        else {
+            return false;
+        };
+        let held = |quota: Option<&str>| {
+            self.active
+                .values()
+                .filter(|a| quota.is_none_or(|q| a.job.resource_id == q))
+                .fold(Resources::default(), |acc, a| acc + a.allocation.resources)
+        };
+        let free = self.capacity.pool.saturating_sub(&held(None));
+        let quota = &active.job.resource_id;
+        let quota_free = self
+            .capacity
+            .quotas
+            .get(quota)
+            .map(|limit| limit.saturating_sub(&held(Some(quota))));
+        role.resources.fits_in(&free) && quota_free.is_none_or(|f| role.resources.fits_in(&f))
+    }
+
+    /// Adds one pod to the job's elastic role (the lowest free index, so the pods stay those
+    /// the job's plan names) and launches it. False if it could not be recorded.
+    fn add_elastic_pod(&mut self, job_id: &str) -> bool {
+        let now = self.clock.now();
+        let Some(active) = self.active.get_mut(job_id) else {
+            return false;
+        };
+        let Some(r) = active
+            .job
+            .roles
+            .iter()
+            .position(|r| r.elastic.is_some_and(|e| r.pod_count < e.target))
+        else {
+            return false;
+        };
+        let role = active.job.roles[r].role;
+        let used: std::collections::HashSet<u32> = active
+            .pods()
+            .filter(|p| p.role == role)
+            .map(|p| p.index)
+            .collect();
+        let index = (0..).find(|i| !used.contains(i)).unwrap_or_default();
+        let mut roles = active.job.roles.clone();
+        roles[r].pod_count += 1;
+        let elastic = roles[r].elastic.unwrap_or(opendlc_core::elastic::Elastic {
+            min: 1,
+            max: 1,
+            target: 1,
+        });
+        let pod_id = ids::pod_id(job_id, role.as_str(), index);
+        let pod = Pod {
+            pod_uid: ids::new_pod_uid(),
+            job_id: job_id.to_string(),
+            pod_id: pod_id.clone(),
+            role,
+            index,
+            status: PodStatus::Pending,
+            ip: None,
+            node_name: None,
+            pid: None,
+            exit_code: None,
+            exit_signal: None,
+            reason: None,
+            created: now,
+            started: None,
+            finished: None,
+            current: true,
+        };
+        let text = format!(
+            "Pod {pod_id} joins: the job grows to {} {role} pods ({}–{}, aiming for {}), as \
+             capacity is free",
+            roles[r].pod_count, elastic.min, elastic.max, elastic.target
+        );
+        if let Err(e) = self.store.add_pod(&pod, &roles, &text) {
+            tracing::error!(job.id = %job_id, "failed to grow the elastic job: {e}");
+            return false;
+        }
+        active.job.roles = roles;
+        let plans = plan(&active.job);
+        if let Some(plan) = plans.iter().find(|p| p.pod_id == pod_id) {
+            let pin = active.job.cpu_affinity();
+            self.pool.add_pod(&mut active.allocation, plan, pin);
+        }
+        self.pod_jobs
+            .insert(PodUid::from(pod.pod_uid.as_str()), JobId::from(job_id));
+        active.add_pod(pod);
+        tracing::info!(job.id = %job_id, pod.id = %pod_id, "an elastic job grows");
+        self.launch_pods(job_id);
+        true
+    }
+
+    /// Before the lifecycle decides: an elastic pod that failed leaves the job, which shrinks
+    /// (its target too), while the job is live and stays at or above its minimum. Not the
+    /// rank-0 pod: it hosts the rendezvous. True if a pod left.
+    pub(super) fn shrink_elastic(&mut self, job_id: &str) -> bool {
+        let now = self.clock.now();
+        let Some(active) = self.active.get_mut(job_id) else {
+            return false;
+        };
+        if !matches!(active.phase, Phase::Live { fault: None, .. }) || active.stopping_pods {
+            return false;
+        }
+        let master = plan(&active.job).first().map(|p| p.pod_id.clone());
+        let failed = active.pods().find(|p| {
+            p.status == PodStatus::Failed
+                && Some(&p.pod_id) != master.as_ref()
+                && active
+                    .job
+                    .roles
+                    .iter()
+                    .any(|r| r.role == p.role && r.elastic.is_some_and(|e| r.pod_count > e.min))
+        });
+        let Some(failed) = failed.cloned() else {
+            return false;
+        };
+        let mut roles = active.job.roles.clone();
+        let Some(role) = roles.iter_mut().find(|r| r.role == failed.role) else {
+            return false;
+        };
+        role.pod_count -= 1;
+        let Some(elastic) = role.elastic.as_mut() else {
+            return false;
+        };
+        elastic.target = elastic.target.saturating_sub(1).max(elastic.min);
+        let why = failed.reason.as_deref().unwrap_or("failed");
+        let text = format!(
+            "Pod {} left ({why}): the job shrinks to {} {} pods ({}–{}) instead of failing",
+            failed.pod_id, role.pod_count, role.role, elastic.min, elastic.max
+        );
+        let resources = role.resources;
+        if let Err(e) = self
+            .store
+            .retire_pod(job_id, &failed.pod_uid, &roles, now, &text)
+        {
+            tracing::error!(job.id = %job_id, "failed to shrink the elastic job: {e}");
+            return false;
+        }
+        active.job.roles = roles;
+        active.remove_pod(&failed.pod_uid);
+        self.pool
+            .remove_pod(&mut active.allocation, &failed.pod_id, resources);
+        self.pod_jobs.remove(failed.pod_uid.as_str());
+        tracing::info!(job.id = %job_id, pod.id = %failed.pod_id, "an elastic job shrinks");
+        self.dirty = true;
+        true
+    }
+}
