@@ -75,6 +75,31 @@ async fn an_elastic_job_starts_with_the_workers_that_fit_and_grows_when_a_blocke
             "{pod}"
         );
     }
+    // UpdateJob: down to 2, the named pod leaving; the job runs on.
+    let mut specs = grown["JobSpecs"].clone();
+    specs[0]["PodCount"] = json!(2);
+    specs[0]["AutoScalingSpec"]["PodsToDelete"] = json!([format!("{elastic}-worker-1")]);
+    server
+        .ok(
+            "PUT",
+            &format!("/api/v1/jobs/{elastic}"),
+            Some(json!({"JobSpecs": specs})),
+        )
+        .await;
+    let shrunk = server
+        .wait_job(&elastic, Duration::from_secs(20), |j| replicas(j) == (2, 2))
+        .await;
+    assert_eq!(shrunk["Status"], "Running", "{shrunk}");
+    let running: Vec<&str> = shrunk["Pods"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["PodId"].as_str().unwrap())
+        .collect();
+    assert!(
+        !running.contains(&format!("{elastic}-worker-1").as_str()),
+        "{running:?}"
+    );
     server.stop_job(&elastic).await;
     server.wait_status(&elastic, "Stopped").await;
 }

@@ -27,6 +27,8 @@ pub(super) struct ActiveJob {
     pub write_back: WriteBack,
     /// Its working directory against its SystemDisk budget (`disk.rs`).
     pub disk: DiskWatch,
+    /// Pods of an elastic role told to stop by UpdateJob: they leave the job when they end.
+    pub leaving: std::collections::HashSet<PodUid>,
     /// Current incarnations, in pod order.
     pods: Vec<Incarnation>,
     by_uid: HashMap<PodUid, usize>,
@@ -156,6 +158,7 @@ impl ActiveJob {
             stopping_pods: false,
             write_back: WriteBack::default(),
             disk: DiskWatch::default(),
+            leaving: Default::default(),
             pods: Vec::new(),
             by_uid: HashMap::new(),
         };

@@ -250,6 +250,10 @@ impl Engine {
 
     pub(super) fn update(&mut self, job: Job, specs_changed: bool) -> Result<Job, EngineError> {
         let current = self.store.get_job(&job.job_id)?;
+        let elastic = current.roles.iter().any(|r| r.elastic.is_some());
+        if specs_changed && elastic && self.active.contains_key(job.job_id.as_str()) {
+            return self.resize(job);
+        }
         if specs_changed && !current.status.is_pending() {
             return Err(EngineError::IncorrectStatus {
                 job_id: job.job_id,

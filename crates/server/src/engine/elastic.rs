@@ -1,13 +1,16 @@
 //! Elastic jobs (`opendlc_core::elastic`): a running elastic job grows towards its target one
 //! pod at a time while capacity is free and no job waits for it, and shrinks instead of failing
 //! when one of its elastic pods (not the rank-0 pod, which hosts the rendezvous) fails, while
-//! it stays at or above its minimum.
+//! it stays at or above its minimum. UpdateJob sets its target: it grows towards it, or stops
+//! the pods it names (`PodsToDelete`), else its highest ones, which leave once they end.
 
+use opendlc_core::error::Invalid;
 use opendlc_core::ids::{self, JobId, PodUid};
-use opendlc_core::{JobStatus, Pod, PodStatus, Resources};
+use opendlc_core::{Job, JobStatus, Pod, PodStatus, Resources};
 
 use super::active::Phase;
 use super::apply::{plan, Engine};
+use super::EngineError;
 
 impl Engine {
     /// After a scheduling decision: while no normal job waits (elastic growth comes after
@@ -147,9 +150,148 @@ impl Engine {
         true
     }
 
-    /// Before the lifecycle decides: an elastic pod that failed leaves the job, which shrinks
-    /// (its target too), while the job is live and stays at or above its minimum. Not the
-    /// rank-0 pod: it hosts the rendezvous. True if a pod left.
+    /// UpdateJob of a running elastic job (`job`: as the request left it): its elastic role's
+    /// new `PodCount` is its target; nothing else of its JobSpecs may change.
+    pub(super) fn resize(&mut self, job: Job) -> Result<Job, EngineError> {
+        let job_id = job.job_id.clone();
+        let Some(active) = self.active.get_mut(job_id.as_str()) else {
+            return Err(EngineError::IncorrectStatus {
+                job_id,
+                action: "given new JobSpecs",
+                status: job.status,
+            });
+        };
+        let Some(r) = active.job.roles.iter().position(|r| r.elastic.is_some()) else {
+            return Err(EngineError::IncorrectStatus {
+                job_id,
+                action: "given new JobSpecs",
+                status: active.status,
+            });
+        };
+        // Everything but the elastic role's size must be what runs.
+        let same_size = |roles: &[opendlc_core::RoleSpec]| {
+            let mut roles = roles.to_vec();
+            roles[r].pod_count = 0;
+            if let Some(e) = roles[r].elastic.as_mut() {
+                e.target = 0;
+            }
+            roles
+        };
+        if job.roles.len() != active.job.roles.len()
+            || same_size(&job.roles) != same_size(&active.job.roles)
+        {
+            return Err(Invalid::value(
+                "JobSpecs",
+                "a running elastic job changes only its elastic role's PodCount (and \
+                 AutoScalingSpec.PodsToDelete); its other settings are fixed once it runs",
+            )
+            .into());
+        }
+        let specs = job.request.job_specs.as_deref().unwrap_or_default();
+        let spec = specs.get(r);
+        let elastic = active.job.roles[r]
+            .elastic
+            .unwrap_or(opendlc_core::elastic::Elastic {
+                min: 1,
+                max: 1,
+                target: 1,
+            });
+        let target = spec
+            .and_then(|s| s.pod_count)
+            .unwrap_or(i64::from(elastic.target));
+        if !(i64::from(elastic.min)..=i64::from(elastic.max)).contains(&target) {
+            return Err(Invalid::value(
+                format!("JobSpecs[{r}].PodCount"),
+                format!(
+                    "must be from {} to {} (the elastic range), got {target}",
+                    elastic.min, elastic.max
+                ),
+            )
+            .into());
+        }
+        let target = target as u32;
+        let role = active.job.roles[r].role;
+        let master = plan(&active.job).first().map(|p| p.pod_id.clone());
+        let named: Vec<String> = spec
+            .and_then(|s| s.auto_scaling_spec.as_ref())
+            .and_then(|a| a.pods_to_delete.clone())
+            .unwrap_or_default();
+        for pod_id in &named {
+            let ours = active
+                .pods()
+                .any(|p| &p.pod_id == pod_id && p.role == role && !p.status.is_terminal());
+            if !ours || Some(pod_id) == master.as_ref() {
+                return Err(Invalid::value(
+                    format!("JobSpecs[{r}].AutoScalingSpec.PodsToDelete"),
+                    format!(
+                        "{pod_id} is not a running {role} pod of the job that may leave (the \
+                         rank-0 pod hosts the rendezvous)"
+                    ),
+                )
+                .into());
+            }
+        }
+        // What stays: the pods not leaving already.
+        let staying: Vec<&Pod> = active
+            .pods()
+            .filter(|p| p.role == role && !active.leaving.contains(p.pod_uid.as_str()))
+            .collect();
+        let excess = (staying.len() as u32).saturating_sub(target) as usize;
+        let mut leave: Vec<Pod> = Vec::new();
+        let mut by_index: Vec<&Pod> = staying.clone();
+        by_index.sort_by_key(|p| std::cmp::Reverse(p.index));
+        let named_first = staying
+            .iter()
+            .copied()
+            .filter(|p| named.contains(&p.pod_id))
+            .chain(by_index.into_iter().filter(|p| !named.contains(&p.pod_id)))
+            .filter(|p| Some(&p.pod_id) != master.as_ref());
+        for pod in named_first.take(excess) {
+            leave.push(pod.clone());
+        }
+        let mut roles = active.job.roles.clone();
+        if let Some(e) = roles[r].elastic.as_mut() {
+            e.target = target;
+        }
+        let mut updated = job.clone();
+        updated.roles = roles.clone();
+        self.store.update_job(&updated)?;
+        active.job.roles = roles;
+        active.job.request = job.request.clone();
+        active.job.priority = job.priority;
+        active.job.accessibility.clone_from(&job.accessibility);
+        let text = if leave.is_empty() {
+            format!(
+                "UpdateJob: the job aims for {target} {role} pods ({}–{}); it grows as capacity \
+                 is free",
+                elastic.min, elastic.max
+            )
+        } else {
+            let ids: Vec<&str> = leave.iter().map(|p| p.pod_id.as_str()).collect();
+            format!(
+                "UpdateJob: the job shrinks to {target} {role} pods ({}–{}): stopping {}",
+                elastic.min,
+                elastic.max,
+                ids.join(", ")
+            )
+        };
+        for pod in &leave {
+            active.leaving.insert(PodUid::from(pod.pod_uid.as_str()));
+        }
+        if let Err(e) = self.store.add_event(&job_id, &text) {
+            tracing::warn!(job.id = %job_id, "failed to record a resize: {e}");
+        }
+        for pod in &leave {
+            self.stop_pod(pod);
+        }
+        self.dirty = true;
+        Ok(self.store.get_job(&job_id)?)
+    }
+
+    /// Before the lifecycle decides: a pod UpdateJob stopped leaves the job once it ended; an
+    /// elastic pod that failed leaves it too, and the job shrinks (its target too), while the
+    /// job is live and stays at or above its minimum. Not the rank-0 pod: it hosts the
+    /// rendezvous. True if a pod left.
     pub(super) fn shrink_elastic(&mut self, job_id: &str) -> bool {
         let now = self.clock.now();
         let Some(active) = self.active.get_mut(job_id) else {
@@ -159,6 +301,9 @@ impl Engine {
             return false;
         }
         let master = plan(&active.job).first().map(|p| p.pod_id.clone());
+        let leaving = active
+            .pods()
+            .find(|p| p.status.is_terminal() && active.leaving.contains(p.pod_uid.as_str()));
         let failed = active.pods().find(|p| {
             p.status == PodStatus::Failed
                 && Some(&p.pod_id) != master.as_ref()
@@ -168,37 +313,47 @@ impl Engine {
                     .iter()
                     .any(|r| r.role == p.role && r.elastic.is_some_and(|e| r.pod_count > e.min))
         });
-        let Some(failed) = failed.cloned() else {
+        let asked = leaving.is_some();
+        let Some(pod) = leaving.or(failed).cloned() else {
             return false;
         };
         let mut roles = active.job.roles.clone();
-        let Some(role) = roles.iter_mut().find(|r| r.role == failed.role) else {
+        let Some(role) = roles.iter_mut().find(|r| r.role == pod.role) else {
             return false;
         };
         role.pod_count -= 1;
         let Some(elastic) = role.elastic.as_mut() else {
             return false;
         };
-        elastic.target = elastic.target.saturating_sub(1).max(elastic.min);
-        let why = failed.reason.as_deref().unwrap_or("failed");
-        let text = format!(
-            "Pod {} left ({why}): the job shrinks to {} {} pods ({}–{}) instead of failing",
-            failed.pod_id, role.pod_count, role.role, elastic.min, elastic.max
-        );
+        let text = if asked {
+            format!(
+                "Pod {} left, as UpdateJob asked: the job runs {} {} pods ({}–{})",
+                pod.pod_id, role.pod_count, role.role, elastic.min, elastic.max
+            )
+        } else {
+            // A failing pod is not started again and again: the target drops with it.
+            elastic.target = elastic.target.saturating_sub(1).max(elastic.min);
+            let why = pod.reason.as_deref().unwrap_or("failed");
+            format!(
+                "Pod {} left ({why}): the job shrinks to {} {} pods ({}–{}) instead of failing",
+                pod.pod_id, role.pod_count, role.role, elastic.min, elastic.max
+            )
+        };
         let resources = role.resources;
         if let Err(e) = self
             .store
-            .retire_pod(job_id, &failed.pod_uid, &roles, now, &text)
+            .retire_pod(job_id, &pod.pod_uid, &roles, now, &text)
         {
             tracing::error!(job.id = %job_id, "failed to shrink the elastic job: {e}");
             return false;
         }
         active.job.roles = roles;
-        active.remove_pod(&failed.pod_uid);
+        active.leaving.remove(pod.pod_uid.as_str());
+        active.remove_pod(&pod.pod_uid);
         self.pool
-            .remove_pod(&mut active.allocation, &failed.pod_id, resources);
-        self.pod_jobs.remove(failed.pod_uid.as_str());
-        tracing::info!(job.id = %job_id, pod.id = %failed.pod_id, "an elastic job shrinks");
+            .remove_pod(&mut active.allocation, &pod.pod_id, resources);
+        self.pod_jobs.remove(pod.pod_uid.as_str());
+        tracing::info!(job.id = %job_id, pod.id = %pod.pod_id, "an elastic job shrinks");
         self.dirty = true;
         true
     }

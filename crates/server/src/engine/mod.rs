@@ -101,6 +101,8 @@ pub enum EngineError {
     },
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Invalid(#[from] opendlc_core::error::Invalid),
     #[error("the engine has shut down")]
     ShutDown,
     #[error("failed to start the engine's thread: {0}")]

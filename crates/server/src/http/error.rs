@@ -105,6 +105,7 @@ impl From<EngineError> for ApiError {
                 format!("Job {job_id} can't be {action}, because it is {status}."),
             ),
             EngineError::Store(e) => e.into(),
+            EngineError::Invalid(e) => e.into(),
             EngineError::ShutDown => {
                 ApiError::new(ErrorCode::InternalError, "The server is shutting down.")
             }

@@ -123,3 +123,94 @@ fn the_rank_zero_pod_never_leaves() {
     // It hosts the rendezvous: its failure fails the job.
     assert!(h.fake.stopped().contains(&pods[1].pod_uid));
 }
+
+impl Harness {
+    /// UpdateJob with `body`, as the handler applies it.
+    fn update(&mut self, job_id: &str, body: serde_json::Value) -> Result<(), String> {
+        let mut job = self.job(job_id);
+        let req = serde_json::from_value(body).unwrap();
+        let pool = opendlc_core::Resources::new(1 << 40, 1 << 40, 0);
+        opendlc_core::submission::apply_update(
+            &mut job,
+            &req,
+            pool,
+            &Default::default(),
+            &[],
+            None,
+        )
+        .map_err(|e| e.to_string())?;
+        let result = self
+            .engine
+            .update(job, true)
+            .map(|_| ())
+            .map_err(|e| e.to_string());
+        self.settle();
+        result
+    }
+}
+
+#[test]
+fn update_job_resizes_a_running_elastic_job() {
+    let mut h = Harness::new(pool(8));
+    let id = h.submit(elastic(1, 4));
+    h.start_all(&id);
+    h.tick();
+    h.start_all(&id);
+    assert_eq!(pod_ids(&h, &id).len(), 4);
+    let specs = |count: u32, delete: &[String]| {
+        json!({"JobSpecs": [{"Type": "Worker", "PodCount": count, "Image": "img",
+                             "ResourceConfig": {"CPU": "1", "Memory": "1Gi"},
+                             "AutoScalingSpec": {"PodsToDelete": delete}}],
+               "ElasticSpec": {"EnableElasticTraining": true,
+                               "MinParallelism": 1, "MaxParallelism": 4}})
+    };
+    // Down to 2: the named pod first, then the highest.
+    let named = format!("{id}-worker-1");
+    h.update(&id, specs(2, std::slice::from_ref(&named)))
+        .unwrap();
+    let pods = h.pods(&id);
+    let stopped: Vec<String> = h
+        .fake
+        .stopped()
+        .iter()
+        .map(|uid| {
+            pods.iter()
+                .find(|p| &p.pod_uid == uid)
+                .unwrap()
+                .pod_id
+                .clone()
+        })
+        .collect();
+    assert_eq!(stopped, [named.clone(), format!("{id}-worker-3")]);
+    for pod in pods
+        .iter()
+        .filter(|p| h.fake.stopped().contains(&p.pod_uid))
+    {
+        h.fake.kill(&pod.pod_uid, 15);
+    }
+    h.settle();
+    assert_eq!(h.status(&id), JobStatus::Running, "leaving is not failing");
+    assert_eq!(
+        pod_ids(&h, &id),
+        [format!("{id}-worker-0"), format!("{id}-worker-2")]
+    );
+    assert_eq!(h.job(&id).roles[0].elastic.unwrap().target, 2);
+    // Up to 3 again: the lowest free index.
+    h.update(&id, specs(3, &[])).unwrap();
+    assert_eq!(pod_ids(&h, &id).len(), 3);
+    assert!(pod_ids(&h, &id).contains(&named));
+    // Outside the range, the rank-0 pod, or another change: refused, naming the field.
+    let err = h.update(&id, specs(5, &[])).unwrap_err();
+    assert!(err.contains("JobSpecs[0].PodCount"), "{err}");
+    let err = h
+        .update(&id, specs(2, &[format!("{id}-worker-0")]))
+        .unwrap_err();
+    assert!(err.contains("PodsToDelete"), "{err}");
+    let mut other = specs(3, &[]);
+    other["JobSpecs"][0]["ResourceConfig"]["CPU"] = json!("2");
+    let err = h.update(&id, other).unwrap_err();
+    assert!(
+        err.contains("changes only its elastic role's PodCount"),
+        "{err}"
+    );
+}
