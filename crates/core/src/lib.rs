@@ -9,6 +9,7 @@ pub mod env_contract;
 pub mod env_value;
 pub mod error;
 pub mod frameworks;
+pub mod grants;
 pub mod identity;
 pub mod ids;
 pub mod job;

@@ -57,6 +57,7 @@ pub fn validate_create(req: &CreateJobRequest, ctx: &SubmitContext<'_>) -> Resul
     }
     let mut roles = validate_roles(job_type, specs)?;
     crate::elastic::apply(req, job_type, &mut roles)?;
+    crate::grants::Grants::of(req)?;
     let user_command = req
         .user_command
         .as_deref()

@@ -239,3 +239,96 @@ print("key", key, secret)
         "{err}"
     );
 }
+
+/// A job's own credentials, read the way Alibaba Cloud's credential providers find them (the
+/// default chain, here through `ALIBABA_CLOUD_CREDENTIALS_FILE`), do what its CredentialConfig
+/// policy allows: create a job in the job's own workspace, as its owner; not in another one,
+/// and not what the policy leaves out. The file goes with the job's end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_jobs_credentials_file_and_policy_let_it_create_jobs_in_its_workspace() {
+    let Some(python) = std::env::var("OPENDLC_TEST_PYTHON").ok().filter(|p| {
+        std::process::Command::new(p)
+            .args(["-c", "import alibabacloud_pai_dlc20201203"])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    }) else {
+        eprintln!("no python with the PAI-DLC SDK (set OPENDLC_TEST_PYTHON): skipped");
+        return;
+    };
+    let server = TestServer::start().await;
+    let script = server.scratch().join("grants.py");
+    std::fs::write(
+        &script,
+        r#"
+import os
+from alibabacloud_credentials.client import Client as Credentials
+from alibabacloud_pai_dlc20201203.client import Client
+from alibabacloud_pai_dlc20201203 import models as M
+from alibabacloud_tea_openapi.models import Config
+# Only the file: the key's variables are left out of the provider chain.
+os.environ.pop("ALIBABA_CLOUD_ACCESS_KEY_ID"); os.environ.pop("ALIBABA_CLOUD_ACCESS_KEY_SECRET")
+scheme, host = os.environ["PAI_DLC_ENDPOINT"].split("://")
+c = Client(Config(credential=Credentials(), endpoint=host, protocol=scheme, region_id="cn-hangzhou"))
+spec = M.JobSpec(type="Worker", pod_count=1, image="local", resource_config=M.ResourceConfig(cpu="1", memory="1Gi"))
+def create(workspace):
+    return c.create_job(M.CreateJobRequest(display_name="child", job_type="PyTorchJob", job_specs=[spec],
+                                           user_command="true", workspace_id=workspace)).body.job_id
+print("created", create("default"))
+for name, call in [("elsewhere", lambda: create("lab")),
+                   ("stop", lambda: c.stop_job(os.environ["JOB_NAME"]))]:
+    try:
+        call(); print(name, "allowed")
+    except Exception as e:
+        print(name, "refused" if "Forbidden" in str(e) else e)
+"#,
+    )
+    .unwrap();
+    let mut body = pytorch_job(
+        "grants",
+        &[("Worker", 1)],
+        &format!("{python} {}", script.display()),
+    );
+    let policy = json!({"Version": "1", "Statement": [
+        {"Effect": "Allow", "Action": ["paidlc:CreateJob", "paidlc:GetJob"], "Resource": "*"}]});
+    body["CredentialConfig"] = json!({"EnableCredentialInject": true, "CredentialConfigItems": [
+        {"Key": "default", "Roles": [{"RoleArn": "acs:ram::1:role/trainer",
+                                      "Policy": policy.to_string()}]}]});
+    let job_id = server.create_job(body).await;
+    server.wait_status(&job_id, "Succeeded").await;
+    let logs = server
+        .logs(&job_id, &format!("{job_id}-worker-0"), "")
+        .await;
+    assert_eq!(logs.len(), 3, "{logs:?}");
+    assert!(logs[0].starts_with("created dlc"), "{logs:?}");
+    assert_eq!(logs[1..], ["elsewhere refused", "stop refused"], "{logs:?}");
+    let child = server.get_job(logs[0].trim_start_matches("created ")).await;
+    assert_eq!(
+        (child["UserId"].as_str(), child["WorkspaceId"].as_str()),
+        (Some("1"), Some("default")),
+        "created as the job's owner, in its workspace: {child}"
+    );
+    assert!(
+        !server
+            .data_dir
+            .path()
+            .join("jobs")
+            .join(&job_id)
+            .join("credentials")
+            .exists(),
+        "the credentials file goes with the job's end"
+    );
+    // A policy that is not one is refused at submission, naming it.
+    let mut bad = pytorch_job("bad", &[("Worker", 1)], "true");
+    bad["CredentialConfig"] = json!({"EnableCredentialInject": true, "CredentialConfigItems": [
+        {"Key": "default", "Roles": [{"Policy": "{not json"}]}]});
+    let err = server
+        .error("POST", "/api/v1/jobs", Some(bad), 400, "InvalidParameter")
+        .await;
+    assert!(
+        err["Message"]
+            .as_str()
+            .unwrap()
+            .contains("CredentialConfig.CredentialConfigItems[0].Roles[0].Policy"),
+        "{err}"
+    );
+}

@@ -155,7 +155,7 @@ impl Authenticator {
         })?;
         check_signature(&received, &authorization, &key.secret).map_err(reject)?;
         if let Some(job_id) = &key.job_id {
-            job_key_may(route, request, job_id)?;
+            self.job_key_may(route, request, job_id)?;
         }
         let now_ms = now_millis();
         let now = now_ms / 1000;
@@ -346,10 +346,9 @@ fn parse_rfc1123(text: &str) -> Option<i64> {
         .map(|t| t.timestamp())
 }
 
-/// What a job's own key (its pods' credentials, `CredentialConfig.EnableCredentialInject`) may
-/// do: read that job — itself, its events, its pods' logs and events, its metrics and sanity
-/// checks. Anything else is refused, saying so.
-fn job_key_may(route: Route, request: &ApiRequest, job_id: &str) -> Result<(), ApiError> {
+/// Whether a job key's request reads that very job: itself, its events, its pods' logs and
+/// events, its metrics and sanity checks.
+fn reads_own_job(route: Route, request: &ApiRequest, job_id: &str) -> bool {
     use opendlc_api::Action;
     let reads_a_job = matches!(
         route,
@@ -363,18 +362,55 @@ fn job_key_may(route: Route, request: &ApiRequest, job_id: &str) -> Result<(), A
                 | Action::ListJobSanityCheckResults
         ) | Route::Extension(crate::http::Extension::StreamJobLogs)
     );
-    let target = request.params.first().map(String::as_str);
-    if reads_a_job && target == Some(job_id) {
-        return Ok(());
+    reads_a_job && request.params.first().map(String::as_str) == Some(job_id)
+}
+
+/// The workspace a CreateJob body names (the default one when it names none).
+fn workspace_of(body: &[u8]) -> String {
+    serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .and_then(|b| b["WorkspaceId"].as_str().map(str::to_string))
+        .filter(|w| !w.is_empty())
+        .unwrap_or_else(|| opendlc_core::identity::DEFAULT_WORKSPACE_ID.to_string())
+}
+
+impl Authenticator {
+    /// What a job's own key (its pods' credentials, `CredentialConfig.EnableCredentialInject`)
+    /// may do: read that job, and what its credentials' policies grant (`opendlc_core::grants`)
+    /// with its owner's rights — a job it creates in the job's own workspace. Anything else is
+    /// refused, saying so.
+    fn job_key_may(
+        &self,
+        route: Route,
+        request: &ApiRequest,
+        job_id: &str,
+    ) -> Result<(), ApiError> {
+        if reads_own_job(route, request, job_id) {
+            return Ok(());
+        }
+        let job = self.store.get_job(job_id)?;
+        let grants = opendlc_core::grants::Grants::of(&job.request).unwrap_or_default();
+        let forbidden = |why: String| Err(ApiError::new(ErrorCode::Forbidden, why));
+        if !grants.allows(route.as_str()) {
+            return forbidden(format!(
+                "This access key is job {job_id}'s own (its pods' credentials): it reads that job, \
+                 its pods' logs and events and its metrics, and what its CredentialConfig's \
+                 policies allow; they do not allow paidlc:{}.",
+                route.as_str()
+            ));
+        }
+        if route == Route::Dlc(opendlc_api::Action::CreateJob) {
+            let asked = workspace_of(&request.body);
+            if asked != job.workspace_id {
+                return forbidden(format!(
+                    "This access key is job {job_id}'s own: the jobs it creates are in that job's \
+                     workspace, {}, not {asked}.",
+                    job.workspace_id
+                ));
+            }
+        }
+        Ok(())
     }
-    Err(ApiError::new(
-        ErrorCode::Forbidden,
-        format!(
-            "This access key is job {job_id}'s own (its pods' credentials): it reads that job, \
-             its pods' logs and events and its metrics, and nothing else; {} needs a user's key.",
-            route.as_str()
-        ),
-    ))
 }
 
 #[cfg(test)]

@@ -104,6 +104,11 @@ impl Engine {
 
     /// The job takes its final status and frees its resources.
     pub(super) fn finish_now(&mut self, job_id: &str, outcome: Outcome) {
+        // Its pods' own credentials end with it: by the time its final status shows, they are
+        // revoked.
+        if let Some(active) = self.active.get(job_id) {
+            self.revoke_credentials(&active.job);
+        }
         let t = Transition {
             to: outcome.status,
             reason: Some(outcome.reason),
@@ -114,12 +119,6 @@ impl Engine {
         }
         if let Some(active) = self.active.remove(job_id) {
             self.release(&active);
-            // Its pods' own credentials end with it.
-            if active.job.injects_credentials() {
-                if let Err(e) = self.store.revoke_job_keys(job_id, self.clock.now()) {
-                    tracing::error!(job.id = %job_id, "failed to revoke the job's own keys: {e}");
-                }
-            }
         }
         self.dirty = true;
     }

@@ -5,6 +5,7 @@
 //! ticks) until nothing is left to do, so a test reads as a story: submit, start the pods,
 //! end one, look at the job.
 
+mod credentials;
 mod elastic;
 mod hangs;
 mod launch;
@@ -44,7 +45,8 @@ pub(super) struct Harness {
     pub clock: ManualClock,
     /// The nodes the runtime may place pods on.
     nodes: Vec<String>,
-    dir: tempfile::TempDir,
+    /// The data directory (jobs' directories under `jobs/`).
+    pub dir: tempfile::TempDir,
 }
 
 /// A pool of `cpus` whole CPUs and 64 GiB, no GPUs, preemption on.
