@@ -15,9 +15,10 @@
 //!
 //! let field = ledger::field("CreateJob", "JobSpecs[].ExtraPodSpec.PodLabels").unwrap();
 //! assert_eq!(field.treatment, Treatment::Ignored);
-//! let body = serde_json::json!({"JobSpecs": [{"Type": "Worker"}, {"UseSpotInstance": true}]});
+//! let body = serde_json::json!({"JobSpecs": [{"Type": "Worker"}],
+//!                               "UserVpc": {"VpcId": "vpc-1"}});
 //! let ignored = ledger::ignored_in("CreateJob", &body);
-//! assert_eq!(ignored[0].path, "JobSpecs[1].UseSpotInstance");
+//! assert_eq!(ignored[0].path, "UserVpc");
 //! ```
 
 mod table;
