@@ -41,6 +41,7 @@ pub fn run() -> Vec<Measure> {
             started: now - 1_000,
             ends_by: (i % 4 != 0).then_some(now + 60_000 + (i as i64 % 500) * 1_000),
             spot: false,
+            surplus: None,
         })
         .collect();
     let queued: Vec<Waiting> = (0..QUEUED as u64)

@@ -20,6 +20,9 @@
 //!   (the pool's and their quota's), never reserve or preempt, and wait meanwhile as
 //!   `Bidding`. They are the first evicted when a normal job needs the room, whatever the
 //!   priorities and whether preemption is on.
+//! - **Elastic jobs' extra pods** (above their minimum, taken while capacity was spare) come
+//!   next: a normal job that needs the room shrinks them, pod by pod, whatever the priorities
+//!   and whether preemption is on; whole jobs are preempted only after that.
 
 use std::collections::BTreeMap;
 
@@ -63,6 +66,9 @@ pub struct Running {
     pub ends_by: Option<Millis>,
     /// A spot job: evicted first when a normal job needs the room.
     pub spot: bool,
+    /// An elastic job's pods above its minimum: what each holds, and how many there are.
+    /// Taken back pod by pod (after spot jobs) when a normal job needs the room.
+    pub surplus: Option<(Resources, u32)>,
 }
 
 /// A job waiting to start, in queue order.
@@ -121,6 +127,19 @@ pub struct Wait {
 pub struct Preemption {
     pub victim: String,
     pub for_job: String,
+    /// `Some(n)`: the victim (an elastic job) only gives up `n` of its pods above its minimum.
+    pub pods: Option<u32>,
+}
+
+impl Preemption {
+    /// The victim, as a waiting job's reason names it.
+    fn describe(&self) -> String {
+        match self.pods {
+            None => self.victim.clone(),
+            Some(1) => format!("1 pod of {}", self.victim),
+            Some(n) => format!("{n} pods of {}", self.victim),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -411,25 +430,24 @@ pub fn schedule(capacity: &Capacity, running: &[Running], queue: &[&Waiting], no
                     },
                 );
             }
-            // Spot jobs of the quota make room for it, if that is enough.
+            // Spot jobs and elastic jobs' extra pods of the quota make room for it, if that is
+            // enough.
             let spot_in_quota: Vec<&Running> = running_refs
                 .iter()
                 .copied()
-                .filter(|r| r.spot && r.quota.as_deref() == Some(q.as_str()))
+                .filter(|r| {
+                    (r.spot || r.surplus.is_some()) && r.quota.as_deref() == Some(q.as_str())
+                })
                 .collect();
             let victims = (first_in_quota && !preempting)
-                .then(|| choose_victims(job, free, &spot_in_quota))
+                .then(|| choose_victims_by(job, free, &spot_in_quota, |r| r.spot))
                 .flatten();
             match victims {
                 Some(victims) if !victims.is_empty() => {
                     preempting = true;
-                    for v in &victims {
-                        plan.preempt.push(Preemption {
-                            victim: v.clone(),
-                            for_job: job.job_id.clone(),
-                        });
-                    }
-                    Blocker::Preempting { victims }
+                    let names = victims.iter().map(Preemption::describe).collect();
+                    plan.preempt.extend(victims);
+                    Blocker::Preempting { victims: names }
                 }
                 _ => Blocker::Resources {
                     quota: Some(q),
@@ -446,25 +464,26 @@ pub fn schedule(capacity: &Capacity, running: &[Running], queue: &[&Waiting], no
                 spare: extra(&then_free, &job.resources).min_with(&free_pool),
                 starts_at,
             });
-            // Spot jobs first, whatever their priority; then, with preemption on,
-            // preemptible jobs of a lower priority.
+            // Spot jobs and elastic jobs' extra pods first, whatever their priority; then,
+            // with preemption on, preemptible jobs of a lower priority.
             let candidates: Vec<&Running> = running
                 .iter()
                 .filter(|r| {
-                    r.spot || (capacity.preemption && r.preemptible && r.priority < job.priority)
+                    r.spot
+                        || r.surplus.is_some()
+                        || (capacity.preemption && r.preemptible && r.priority < job.priority)
                 })
                 .collect();
-            let victims = choose_victims(job, free_pool, &candidates);
+            let whole = |r: &Running| {
+                r.spot || (capacity.preemption && r.preemptible && r.priority < job.priority)
+            };
+            let victims = choose_victims_by(job, free_pool, &candidates, whole);
             match victims {
                 Some(victims) => {
                     preempting = true;
-                    for v in &victims {
-                        plan.preempt.push(Preemption {
-                            victim: v.clone(),
-                            for_job: job.job_id.clone(),
-                        });
-                    }
-                    Blocker::Preempting { victims }
+                    let names = victims.iter().map(Preemption::describe).collect();
+                    plan.preempt.extend(victims);
+                    Blocker::Preempting { victims: names }
                 }
                 None => Blocker::Resources {
                     quota: None,
@@ -519,26 +538,66 @@ fn estimate(
     }
 }
 
+/// What a victim gives up: a whole job, or one pod of an elastic job's surplus.
+struct Unit<'r> {
+    job: &'r Running,
+    resources: Resources,
+    /// One surplus pod, not the whole job.
+    pod: bool,
+}
+
 /// The cheapest set of `candidates` whose resources (with what is free) fit `job`: spot jobs
-/// first, then the lowest priority, the smallest, the most recently started; `None` if even
-/// all of them are not enough.
-fn choose_victims(job: &Waiting, free: Resources, candidates: &[&Running]) -> Option<Vec<String>> {
-    let mut candidates = candidates.to_vec();
-    candidates.sort_by(|a, b| {
-        b.spot
-            .cmp(&a.spot)
-            .then(a.priority.cmp(&b.priority))
-            .then(size(&a.resources).total_cmp(&size(&b.resources)))
-            .then(b.started.cmp(&a.started))
-    });
-    let mut chosen: Vec<&Running> = Vec::new();
-    let mut room = free;
+/// first, then elastic jobs' extra pods one by one, then whole jobs (those `whole` allows) by
+/// the lowest priority, the smallest, the most recently started; `None` if even all of them
+/// are not enough.
+fn choose_victims_by(
+    job: &Waiting,
+    free: Resources,
+    candidates: &[&Running],
+    whole: impl Fn(&Running) -> bool,
+) -> Option<Vec<Preemption>> {
+    let mut units: Vec<Unit<'_>> = Vec::new();
     for r in candidates {
+        if let Some((per_pod, n)) = r.surplus.filter(|_| !r.spot) {
+            units.extend((0..n).map(|_| Unit {
+                job: r,
+                resources: per_pod,
+                pod: true,
+            }));
+        }
+        if whole(r) {
+            // What its surplus pods (taken before) leave of it.
+            let surplus = r
+                .surplus
+                .filter(|_| !r.spot)
+                .map_or(Resources::default(), |(p, n)| p * u64::from(n));
+            units.push(Unit {
+                job: r,
+                resources: r.resources.saturating_sub(&surplus),
+                pod: false,
+            });
+        }
+    }
+    let class = |u: &Unit<'_>| match (u.job.spot, u.pod) {
+        (true, _) => 0,
+        (false, true) => 1,
+        (false, false) => 2,
+    };
+    units.sort_by(|a, b| {
+        class(a)
+            .cmp(&class(b))
+            .then(a.job.priority.cmp(&b.job.priority))
+            .then(size(&a.job.resources).total_cmp(&size(&b.job.resources)))
+            .then(b.job.started.cmp(&a.job.started))
+    });
+    let mut chosen: Vec<Unit<'_>> = Vec::new();
+    let mut room = free;
+    for unit in units {
         if job.resources.fits_in(&room) {
             break;
         }
-        room = room + r.resources;
-        chosen.push(r);
+        room = room + unit.resources;
+        chosen.push(unit);
     }
     if !job.resources.fits_in(&room) {
         return None;
@@ -553,7 +612,24 @@ fn choose_victims(job: &Waiting, free: Resources, candidates: &[&Running]) -> Op
             chosen.remove(i);
         }
     }
-    Some(chosen.into_iter().map(|r| r.job_id.clone()).collect())
+    // One preemption per victim: a whole job, or so many of its pods.
+    let mut victims: Vec<Preemption> = Vec::new();
+    for unit in chosen {
+        match victims.iter_mut().find(|v| v.victim == unit.job.job_id) {
+            Some(v) if unit.pod => {
+                if let Some(n) = v.pods.as_mut() {
+                    *n += 1;
+                }
+            }
+            Some(v) => v.pods = None,
+            None => victims.push(Preemption {
+                victim: unit.job.job_id.clone(),
+                for_job: job.job_id.clone(),
+                pods: unit.pod.then_some(1),
+            }),
+        }
+    }
+    Some(victims)
 }
 
 /// A scalar for "how much": GPUs dominate, then CPU, then memory.

@@ -40,7 +40,9 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<i32> {
 fn reason_field<'a>(status: &str, reason: &'a str) -> (&'static str, &'a str) {
     match reason.strip_prefix("Waiting:") {
         Some(rest) => ("Waiting:", rest.trim_start()),
-        None if matches!(status, "Creating" | "Queuing") && !reason.contains("Waiting:") => {
+        None if matches!(status, "Creating" | "Queuing" | "Bidding")
+            && !reason.contains("Waiting:") =>
+        {
             ("Waiting:", reason)
         }
         None => ("Reason:", reason),

@@ -19,7 +19,7 @@ pub struct Args {
     /// `list` (the only action; may be left out).
     #[arg(value_parser = ["list"], hide = true)]
     pub action: Option<String>,
-    /// Statuses, comma-separated (Creating, Queuing, EnvPreparing, Running, Stopping,
+    /// Statuses, comma-separated (Creating, Queuing, Bidding, EnvPreparing, Running, Stopping,
     /// Succeeded, Failed, Stopped).
     #[arg(long, short = 's')]
     pub status: Option<String>,
@@ -92,7 +92,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<i32> {
     for job in &jobs {
         let status = job.status.clone().unwrap_or_default();
         let reason = match status.as_str() {
-            "Queuing" | "Failed" | "Stopped" => {
+            "Queuing" | "Bidding" | "Failed" | "Stopped" => {
                 truncate(job.reason_message.as_deref().unwrap_or(""), 50)
             }
             _ => String::new(),

@@ -27,6 +27,7 @@ fn running(id: &str, priority: u8, cpu: u64, gpu: u32, ends_by: Option<Millis>) 
         started: 0,
         ends_by,
         spot: false,
+        surplus: None,
     }
 }
 
@@ -211,7 +212,8 @@ fn preemption_picks_the_cheapest_lower_priority_victims() {
         plan.preempt,
         [Preemption {
             victim: "low-small".into(),
-            for_job: "urgent".into()
+            for_job: "urgent".into(),
+            pods: None,
         }]
     );
     assert!(
@@ -287,6 +289,7 @@ fn arb_running() -> impl Strategy<Value = Running> {
                 started: 0,
                 ends_by,
                 spot,
+                surplus: None,
             },
         )
 }
@@ -504,4 +507,58 @@ fn a_quota_blocked_job_evicts_the_spot_jobs_of_its_quota() {
     );
     assert_eq!(plan.preempt.len(), 1, "{plan:?}");
     assert_eq!(plan.preempt[0].victim, "spot");
+}
+
+#[test]
+fn a_normal_job_takes_an_elastic_jobs_extra_pods_before_preempting_anyone() {
+    let capacity = Capacity {
+        preemption: true,
+        ..pool(8, 0)
+    };
+    // An elastic job of 6 one-CPU pods, 2 of them its minimum: 4 extra; a low-priority one.
+    let elastic = Running {
+        surplus: Some((res(1, 0), 4)),
+        ..running("elastic", 5, 6, 0, None)
+    };
+    let plan = run(
+        &capacity,
+        &[elastic, running("low", 1, 2, 0, None)],
+        &[waiting("normal", 1, 3, 0)],
+    );
+    assert_eq!(
+        plan.preempt,
+        [Preemption {
+            victim: "elastic".into(),
+            for_job: "normal".into(),
+            pods: Some(3),
+        }],
+        "three extra pods, whatever the priorities; no whole job"
+    );
+    assert_eq!(
+        plan.waiting[0].message(),
+        "preempting 3 pods of elastic to make room; first in the queue"
+    );
+}
+
+#[test]
+fn with_preemption_a_whole_job_goes_only_when_extra_pods_are_not_enough() {
+    let capacity = Capacity {
+        preemption: true,
+        ..pool(8, 0)
+    };
+    let elastic = Running {
+        surplus: Some((res(1, 0), 1)),
+        ..running("elastic", 1, 3, 0, None)
+    };
+    let plan = run(
+        &capacity,
+        &[elastic, running("low", 1, 5, 0, None)],
+        &[waiting("big", 9, 6, 0)],
+    );
+    let victims: Vec<(&str, Option<u32>)> = plan
+        .preempt
+        .iter()
+        .map(|p| (p.victim.as_str(), p.pods))
+        .collect();
+    assert_eq!(victims, [("elastic", Some(1)), ("low", None)], "{plan:?}");
 }

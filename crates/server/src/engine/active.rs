@@ -249,6 +249,23 @@ impl ActiveJob {
         }
     }
 
+    /// An elastic job's pods above its minimum (not leaving already), and what each holds:
+    /// what a waiting job may take back. None for a job that is not live, or a spot job (it
+    /// goes whole).
+    pub fn surplus(&self) -> Option<(Resources, u32)> {
+        if !matches!(self.phase, Phase::Live { fault: None, .. }) || self.job.is_spot() {
+            return None;
+        }
+        let role = self.job.roles.iter().find(|r| r.elastic.is_some())?;
+        let min = role.elastic.map_or(role.pod_count, |e| e.min);
+        let leaving = self
+            .pods()
+            .filter(|p| p.role == role.role && self.leaving.contains(p.pod_uid.as_str()))
+            .count() as u32;
+        let extra = role.pod_count.saturating_sub(leaving).saturating_sub(min);
+        (extra > 0).then_some((role.resources, extra))
+    }
+
     pub fn is_live(&self) -> bool {
         matches!(self.phase, Phase::Live { .. })
     }

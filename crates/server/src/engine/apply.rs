@@ -353,6 +353,7 @@ impl Engine {
                     _ => a.deadline,
                 },
                 spot: a.is_live() && a.job.is_spot(),
+                surplus: a.surplus(),
             })
             .collect();
         let queued: Vec<&Waiting> = self.queue.iter().collect();
@@ -365,7 +366,10 @@ impl Engine {
             }
         }
         for p in &plan.preempt {
-            self.preempt(&p.victim, &p.for_job);
+            match p.pods {
+                None => self.preempt(&p.victim, &p.for_job),
+                Some(n) => self.give_up_pods(&p.victim, &p.for_job, n),
+            }
         }
         self.publish_waits(plan.waiting);
         self.grow_elastic();

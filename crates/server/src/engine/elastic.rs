@@ -8,7 +8,7 @@ use opendlc_core::error::Invalid;
 use opendlc_core::ids::{self, JobId, PodUid};
 use opendlc_core::{Job, JobStatus, Pod, PodStatus, Resources};
 
-use super::active::Phase;
+use super::active::{ActiveJob, Phase};
 use super::apply::{plan, Engine};
 use super::EngineError;
 
@@ -231,24 +231,11 @@ impl Engine {
                 .into());
             }
         }
-        // What stays: the pods not leaving already.
-        let staying: Vec<&Pod> = active
+        let staying = active
             .pods()
             .filter(|p| p.role == role && !active.leaving.contains(p.pod_uid.as_str()))
-            .collect();
-        let excess = (staying.len() as u32).saturating_sub(target) as usize;
-        let mut leave: Vec<Pod> = Vec::new();
-        let mut by_index: Vec<&Pod> = staying.clone();
-        by_index.sort_by_key(|p| std::cmp::Reverse(p.index));
-        let named_first = staying
-            .iter()
-            .copied()
-            .filter(|p| named.contains(&p.pod_id))
-            .chain(by_index.into_iter().filter(|p| !named.contains(&p.pod_id)))
-            .filter(|p| Some(&p.pod_id) != master.as_ref());
-        for pod in named_first.take(excess) {
-            leave.push(pod.clone());
-        }
+            .count() as u32;
+        let leave = leaving_pods(active, &named, staying.saturating_sub(target) as usize);
         let mut roles = active.job.roles.clone();
         if let Some(e) = roles[r].elastic.as_mut() {
             e.target = target;
@@ -275,17 +262,48 @@ impl Engine {
                 ids.join(", ")
             )
         };
-        for pod in &leave {
-            active.leaving.insert(PodUid::from(pod.pod_uid.as_str()));
-        }
-        if let Err(e) = self.store.add_event(&job_id, &text) {
-            tracing::warn!(job.id = %job_id, "failed to record a resize: {e}");
-        }
-        for pod in &leave {
-            self.stop_pod(pod);
-        }
+        self.stop_leaving(&job_id, &leave, &text);
         self.dirty = true;
         Ok(self.store.get_job(&job_id)?)
+    }
+
+    /// A waiting job takes back `n` of an elastic job's pods above its minimum (the scheduler's
+    /// choice, before preempting anyone): its highest pods stop, and leave once they ended.
+    /// Its target stays: it grows back once capacity is spare again.
+    pub(super) fn give_up_pods(&mut self, job_id: &str, for_job: &str, n: u32) {
+        let Some(active) = self.active.get(job_id) else {
+            return;
+        };
+        let leave = leaving_pods(active, &[], n as usize);
+        if leave.is_empty() {
+            return;
+        }
+        let ids: Vec<&str> = leave.iter().map(|p| p.pod_id.as_str()).collect();
+        let text = format!(
+            "Job {for_job} needs the room of {} pod(s) this elastic job runs beyond its minimum: \
+             stopping {}",
+            leave.len(),
+            ids.join(", ")
+        );
+        tracing::info!(job.id = %job_id, by = %for_job, pods = leave.len(), "an elastic job gives up pods");
+        self.stop_leaving(job_id, &leave, &text);
+        self.dirty = true;
+    }
+
+    /// Stops pods that leave their elastic job, saying why in an event: they leave once they
+    /// ended ([`Engine::shrink_elastic`]).
+    fn stop_leaving(&mut self, job_id: &str, leave: &[Pod], text: &str) {
+        if let Some(active) = self.active.get_mut(job_id) {
+            for pod in leave {
+                active.leaving.insert(PodUid::from(pod.pod_uid.as_str()));
+            }
+        }
+        if let Err(e) = self.store.add_event(job_id, text) {
+            tracing::warn!(job.id = %job_id, "failed to record a resize: {e}");
+        }
+        for pod in leave {
+            self.stop_pod(pod);
+        }
     }
 
     /// Before the lifecycle decides: a pod UpdateJob stopped leaves the job once it ended; an
@@ -357,4 +375,25 @@ impl Engine {
         self.dirty = true;
         true
     }
+}
+
+/// Up to `n` pods of the job's elastic role to stop: those `named` first, then the highest;
+/// never the rank-0 pod (it hosts the rendezvous), nor one leaving already.
+fn leaving_pods(active: &ActiveJob, named: &[String], n: usize) -> Vec<Pod> {
+    let Some(role) = active.job.roles.iter().find(|r| r.elastic.is_some()) else {
+        return Vec::new();
+    };
+    let master = plan(&active.job).first().map(|p| p.pod_id.clone());
+    let mut candidates: Vec<&Pod> = active
+        .pods()
+        .filter(|p| {
+            p.role == role.role
+                && !p.status.is_terminal()
+                && !active.leaving.contains(p.pod_uid.as_str())
+                && Some(&p.pod_id) != master.as_ref()
+        })
+        .collect();
+    // Named first, then by index, highest first.
+    candidates.sort_by_key(|p| (!named.contains(&p.pod_id), std::cmp::Reverse(p.index)));
+    candidates.into_iter().take(n).cloned().collect()
 }

@@ -214,3 +214,37 @@ fn update_job_resizes_a_running_elastic_job() {
         "{err}"
     );
 }
+
+#[test]
+fn a_waiting_job_takes_back_an_elastic_jobs_extra_pods_and_the_job_grows_again_later() {
+    let mut capacity = pool(4);
+    capacity.preemption = false;
+    let mut h = Harness::new(capacity);
+    let id = h.submit(elastic(1, 3));
+    h.start_all(&id);
+    h.tick();
+    h.start_all(&id);
+    assert_eq!(pod_ids(&h, &id).len(), 3);
+    // A job of 2 CPUs: one free, one of the elastic job's extra pods (the highest) must go.
+    let normal = h.submit(pytorch(2, json!({})));
+    let pods = h.pods(&id);
+    assert_eq!(h.fake.stopped(), std::slice::from_ref(&pods[2].pod_uid));
+    assert_eq!(h.status(&normal), JobStatus::Queuing);
+    assert!(h
+        .events(&id)
+        .iter()
+        .any(|e| e.starts_with(&format!("Job {normal} needs the room of 1 pod(s)"))));
+    h.fake.kill(&pods[2].pod_uid, 15);
+    h.settle();
+    assert_eq!(
+        h.status(&id),
+        JobStatus::Running,
+        "giving pods back is not failing"
+    );
+    assert_eq!(h.status(&normal), JobStatus::EnvPreparing);
+    assert_eq!(pod_ids(&h, &id).len(), 2);
+    // Once the room is spare again, the elastic job grows back to its target.
+    h.start_all(&normal);
+    h.exit_all(&normal, 0);
+    assert_eq!(pod_ids(&h, &id).len(), 3);
+}
