@@ -66,7 +66,16 @@ async fn an_elastic_job_starts_with_the_workers_that_fit_and_grows_when_a_blocke
         .count();
     assert_eq!(joined, 2, "{events:?}");
     for (pod, host) in [("worker-0", "true"), ("worker-2", "false")] {
-        let logs = server.logs(&elastic, &format!("{elastic}-{pod}"), "").await;
+        // A pod runs once its command started; what it prints comes a moment later.
+        let pod_id = format!("{elastic}-{pod}");
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        let logs = loop {
+            let logs = server.logs(&elastic, &pod_id, "").await;
+            if !logs.is_empty() || std::time::Instant::now() > deadline {
+                break logs;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
         assert_eq!(
             logs,
             [format!(
@@ -151,6 +160,7 @@ async fn a_torchrun_elastic_job_keeps_training_across_a_scale_up() {
     body["ElasticSpec"] =
         json!({"EnableElasticTraining": true, "MinParallelism": 1, "MaxParallelism": 2});
     let elastic = server.create_job(body).await;
+    server.wait_status(&elastic, "Running").await;
     let master = format!("{elastic}-worker-0");
     // It trains alone first.
     let deadline = std::time::Instant::now() + Duration::from_secs(120);
