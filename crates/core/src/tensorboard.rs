@@ -54,6 +54,42 @@ impl TensorboardStatus {
     }
 }
 
+/// One source of a TensorBoard: the name its runs get, and the directory read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Run {
+    pub name: Option<String>,
+    pub dir: String,
+}
+
+impl Tensorboard {
+    /// The directories it reads, named when it has several sources.
+    pub fn runs(&self) -> Vec<Run> {
+        if self.logdir.starts_with('/') {
+            return vec![Run {
+                name: None,
+                dir: self.logdir.clone(),
+            }];
+        }
+        self.logdir
+            .split(',')
+            .filter_map(|entry| entry.split_once(':'))
+            .map(|(name, dir)| Run {
+                name: Some(name.to_string()),
+                dir: dir.to_string(),
+            })
+            .collect()
+    }
+
+    /// `logdir` for named sources (names without `:` or `,`, directories without `,`: what
+    /// `--logdir_spec` can carry).
+    pub fn logdir_spec(runs: &[(String, String)]) -> String {
+        runs.iter()
+            .map(|(name, dir)| format!("{name}:{dir}"))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+}
+
 impl fmt::Display for TensorboardStatus {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -73,7 +109,9 @@ pub struct Tensorboard {
     pub priority: Option<String>,
     /// SummaryPath as given (or derived from the job).
     pub summary_path: String,
-    /// The directory `tensorboard --logdir` reads.
+    /// What tensorboard reads: one directory (an absolute path, `--logdir`), or several
+    /// sources as its `--logdir_spec` takes them, `name:/dir,name2:/dir2` (see
+    /// [`Tensorboard::runs`]).
     pub logdir: String,
     /// The CreateTensorboard body, echoed by GetTensorboard.
     pub request: String,
@@ -112,5 +150,54 @@ mod tests {
             Some(TensorboardStatus::Running)
         );
         assert_eq!(TensorboardStatus::parse("Gone"), None);
+    }
+
+    #[test]
+    fn one_directory_or_named_sources() {
+        let runs = |logdir: String| {
+            Tensorboard {
+                tensorboard_id: "tb".into(),
+                display_name: "t".into(),
+                job_id: None,
+                workspace_id: "w".into(),
+                user_id: "1".into(),
+                accessibility: "PRIVATE".into(),
+                priority: None,
+                summary_path: String::new(),
+                logdir,
+                request: String::new(),
+                max_running_minutes: None,
+                status: TensorboardStatus::Creating,
+                reason_code: None,
+                reason_message: None,
+                port: None,
+                pid: None,
+                created: 0,
+                modified: 0,
+                started: None,
+                finished: None,
+            }
+            .runs()
+        };
+        assert_eq!(
+            runs("/data/a".into()),
+            [Run {
+                name: None,
+                dir: "/data/a".into()
+            }]
+        );
+        let spec = Tensorboard::logdir_spec(&[
+            ("base".into(), "/data/a".into()),
+            ("tuned".into(), "/data/b:c".into()),
+        ]);
+        assert_eq!(spec, "base:/data/a,tuned:/data/b:c");
+        let names: Vec<_> = runs(spec).into_iter().map(|r| (r.name, r.dir)).collect();
+        assert_eq!(
+            names,
+            [
+                (Some("base".into()), "/data/a".into()),
+                (Some("tuned".into()), "/data/b:c".into())
+            ]
+        );
     }
 }

@@ -710,3 +710,77 @@ async fn a_tensorboard_runs_as_its_creator() {
         .ok("DELETE", &format!("/api/v1/tensorboards/{id}"), None)
         .await;
 }
+
+/// TensorboardDataSources: one TensorBoard over several jobs' summaries, each job's runs named
+/// after its source, so they can be compared side by side.
+#[tokio::test]
+async fn one_tensorboard_compares_the_runs_of_several_jobs() {
+    let Some(program) = tensorboard() else {
+        eprintln!("tensorboard not found (set OPENDLC_TENSORBOARD): test skipped");
+        return;
+    };
+    if !program.with_file_name("python").exists() {
+        eprintln!("no python next to {}: test skipped", program.display());
+        return;
+    }
+    let server = server_with(program.clone()).await;
+    let base = finished_job(&server, &writer_command(&program)).await;
+    let tuned = finished_job(&server, &writer_command(&program)).await;
+    let source = |id: &str, name: &str| {
+        json!({"SourceType": "job", "Id": id, "SummaryPath": "logs", "DirectoryName": name})
+    };
+    let id = create_tb(
+        &server,
+        json!({"TensorboardDataSources": [source(&base, "base"), source(&tuned, "tuned")]}),
+    )
+    .await;
+    let tb = wait_tb(&server, &id, "Running").await;
+    assert_eq!(tb["JobId"], base.as_str(), "{tb}");
+    let url = tb["TensorboardUrl"].as_str().unwrap().to_string();
+    let http = reqwest::Client::new();
+    let start = Instant::now();
+    loop {
+        let mut runs: Vec<String> = http
+            .get(format!("{url}data/runs"))
+            .basic_auth(&server.admin.id, Some(&server.admin.secret))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        runs.sort();
+        if runs == ["base/run1", "tuned/run1"] {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(30), "runs: {runs:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    server
+        .ok("PUT", &format!("/api/v1/tensorboards/{id}/stop"), None)
+        .await;
+
+    // Two sources of one name, or a job's source without its JobId: refused, naming them.
+    let twice = json!({"TensorboardDataSources": [source(&base, "same"), source(&tuned, "same")]});
+    let err = server
+        .error("POST", "/api/v1/tensorboards", Some(twice), 400, "InvalidParameter")
+        .await;
+    assert!(
+        err["Message"]
+            .as_str()
+            .unwrap()
+            .contains("TensorboardDataSources[1].DirectoryName"),
+        "{err}"
+    );
+    let no_id = json!({"TensorboardDataSources": [{"SourceType": "job", "SummaryPath": "logs"}]});
+    let err = server
+        .error("POST", "/api/v1/tensorboards", Some(no_id), 400, "MissingParameter")
+        .await;
+    assert!(
+        err["Message"]
+            .as_str()
+            .unwrap()
+            .contains("TensorboardDataSources[0].Id"),
+        "{err}"
+    );
+}

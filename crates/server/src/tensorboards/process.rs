@@ -41,8 +41,15 @@ pub fn spawn(tbs: &Tensorboards, tb: &Tensorboard) -> Result<(Child, u16), Failu
         .map_err(|e| internal("open its log", e))?;
     let err_log = log.try_clone().map_err(|e| internal("open its log", e))?;
     let port = free_port().map_err(|e| internal("find a free port", e))?;
+    let runs = tb.runs();
+    // Several sources: tensorboard names each one's runs after it.
+    let logdir_flag = if runs.iter().any(|r| r.name.is_some()) {
+        "--logdir_spec"
+    } else {
+        "--logdir"
+    };
     let args: Vec<String> = vec![
-        "--logdir".into(),
+        logdir_flag.into(),
         tb.logdir.clone(),
         "--host".into(),
         "127.0.0.1".into(),
@@ -64,20 +71,20 @@ pub fn spawn(tbs: &Tensorboards, tb: &Tensorboard) -> Result<(Child, u16), Failu
             let Some(program) = find_program(&tbs.program) else {
                 return Err(not_installed(tbs));
             };
-            let grants = vec![
+            let mut grants = vec![
                 Grant {
                     path: dir.clone(),
                     read_only: false,
-                },
-                Grant {
-                    path: tb.logdir.clone().into(),
-                    read_only: true,
                 },
                 Grant {
                     path: program.clone(),
                     read_only: true,
                 },
             ];
+            grants.extend(runs.iter().map(|run| Grant {
+                path: run.dir.clone().into(),
+                read_only: true,
+            }));
             let sandbox = isolation.sandbox(&tbs.store, &tb.user_id, Some(dir.clone()), grants);
             let (uid, gid) = (sandbox.identity.uid, sandbox.identity.gid);
             std::os::unix::fs::chown(&dir, Some(uid), Some(gid))

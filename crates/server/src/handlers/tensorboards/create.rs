@@ -4,7 +4,9 @@
 use std::path::{Component, Path, PathBuf};
 
 use axum::response::Response;
-use opendlc_api::{CreateTensorboardRequest, CreateTensorboardResponseBody, ErrorCode};
+use opendlc_api::{
+    CreateTensorboardRequest, CreateTensorboardResponseBody, ErrorCode, TensorboardDataSourceSpec,
+};
 use opendlc_core::tensorboard::{new_tensorboard_id, Tensorboard, TensorboardStatus};
 use opendlc_core::time::now_millis;
 use opendlc_core::Job;
@@ -44,7 +46,7 @@ pub async fn create(state: &AppState, request: &ApiRequest) -> Result<Response, 
         accessibility: accessibility(&body.accessibility)?.unwrap_or_else(|| "PRIVATE".into()),
         priority: query::text(&body.priority),
         summary_path,
-        logdir: logdir.to_string_lossy().into_owned(),
+        logdir,
         request: serde_json::to_string(&body).unwrap_or_default(),
         max_running_minutes: max_running_minutes(body.max_running_time_minutes)?,
         status: TensorboardStatus::Creating,
@@ -115,12 +117,17 @@ fn granted_dir(
     Ok(granted.path)
 }
 
-/// (JobId, SummaryPath as reported, the directory tensorboard reads).
+/// (JobId, SummaryPath as reported, what tensorboard reads: a directory, or named sources as
+/// `Tensorboard::logdir` says).
 fn summary_dir(
     state: &AppState,
     request: &ApiRequest,
     body: &CreateTensorboardRequest,
-) -> Result<(Option<Job>, String, PathBuf), ApiError> {
+) -> Result<(Option<Job>, String, String), ApiError> {
+    let sources = body.tensorboard_data_sources.as_deref().unwrap_or_default();
+    if !sources.is_empty() && query::text(&body.job_id).is_none() {
+        return sources_dir(state, request, body, sources);
+    }
     let summary_path = query::text(&body.summary_path);
     let relative = query::text(&body.summary_relative_path);
     let job_id = query::text(&body.job_id).or_else(|| {
@@ -149,7 +156,8 @@ fn summary_dir(
         } else {
             granted_dir(state, request, body, Some(&job), field, &dir, Use::Watch)?
         };
-        let reported = summary_path.unwrap_or_else(|| dir.to_string_lossy().into_owned());
+        let dir = dir.to_string_lossy().into_owned();
+        let reported = summary_path.unwrap_or_else(|| dir.clone());
         return Ok((Some(job), reported, dir));
     }
     if relative.is_some() {
@@ -177,7 +185,19 @@ fn summary_dir(
             format!("{field}; give JobId (the job's summaries) or SummaryPath (a directory on the server)."),
         ));
     };
-    let dir = PathBuf::from(&path);
+    let dir = readable_dir(state, request, body, field, &path)?;
+    Ok((None, path, dir.to_string_lossy().into_owned()))
+}
+
+/// A directory on the server, given as an absolute path, that the caller may have read.
+fn readable_dir(
+    state: &AppState,
+    request: &ApiRequest,
+    body: &CreateTensorboardRequest,
+    field: &str,
+    path: &str,
+) -> Result<PathBuf, ApiError> {
+    let dir = PathBuf::from(path);
     if !dir.is_absolute() {
         return Err(ApiError::invalid(
             field,
@@ -191,7 +211,94 @@ fn summary_dir(
             format!("\"{path}\" is not a directory on the server"),
         ));
     }
-    Ok((None, path, dir))
+    Ok(dir)
+}
+
+/// `TensorboardDataSources`: several sources in one TensorBoard, each a job's summaries
+/// (`SourceType` job or dlc, `Id` the JobId, `SummaryPath` inside its directory) or a directory
+/// on the server (`SummaryPath` or `Uri`), each one's runs named after it (`DirectoryName`, else
+/// `Name`, else `Id`). One source is read as a single directory.
+fn sources_dir(
+    state: &AppState,
+    request: &ApiRequest,
+    body: &CreateTensorboardRequest,
+    sources: &[TensorboardDataSourceSpec],
+) -> Result<(Option<Job>, String, String), ApiError> {
+    let mut first_job: Option<Job> = None;
+    let mut runs: Vec<(String, String)> = Vec::new();
+    for (i, source) in sources.iter().enumerate() {
+        let field = |name: &str| format!("TensorboardDataSources[{i}].{name}");
+        let id = query::text(&source.id);
+        let summary_path = query::text(&source.summary_path);
+        let of_job = match query::text(&source.source_type) {
+            Some(t) => t.eq_ignore_ascii_case("job") || t.eq_ignore_ascii_case("dlc"),
+            None => id.as_deref().is_some_and(|id| id.starts_with("dlc")),
+        };
+        let dir = if of_job {
+            let Some(job_id) = &id else {
+                return Err(ApiError::new(
+                    ErrorCode::MissingParameter,
+                    format!("{}: a job's source names its JobId.", field("Id")),
+                ));
+            };
+            let job = access::readable_job(state, request, job_id)?;
+            let work = state.jobs_dir.work(job_id);
+            let dir = match &summary_path {
+                Some(rel) => {
+                    let dir = work.join(inside(&field("SummaryPath"), rel)?);
+                    let checked = &field("SummaryPath");
+                    granted_dir(state, request, body, Some(&job), checked, &dir, Use::Watch)?
+                }
+                None => work,
+            };
+            first_job.get_or_insert(job);
+            dir
+        } else {
+            let uri = query::text(&source.uri)
+                .map(|u| u.strip_prefix("file://").map(String::from).unwrap_or(u));
+            let (which, path) = match (summary_path, uri) {
+                (Some(path), _) => ("SummaryPath", path),
+                (None, Some(uri)) => ("Uri", uri),
+                (None, None) => {
+                    return Err(ApiError::new(
+                        ErrorCode::MissingParameter,
+                        format!(
+                            "{}: a source is a job's (SourceType job, Id) or a directory on the \
+                             server (SummaryPath or Uri).",
+                            field("SummaryPath")
+                        ),
+                    ))
+                }
+            };
+            readable_dir(state, request, body, &field(which), &path)?
+        };
+        let dir = dir.to_string_lossy().into_owned();
+        let name = query::text(&source.directory_name)
+            .or_else(|| query::text(&source.name))
+            .or(id)
+            .unwrap_or_else(|| format!("source{i}"));
+        if name.contains([':', ',']) || dir.contains(',') {
+            return Err(ApiError::invalid(
+                &field("DirectoryName"),
+                format!(
+                    "a source's name cannot hold ':' or ',', nor its directory ',' (tensorboard \
+                     reads them as \"name:dir,…\"), got {name:?} for {dir:?}"
+                ),
+            ));
+        }
+        if runs.iter().any(|(n, _)| *n == name) {
+            return Err(ApiError::invalid(
+                &field("DirectoryName"),
+                format!("two sources are named {name:?}: each one's runs need a name of their own"),
+            ));
+        }
+        runs.push((name, dir));
+    }
+    if let [(_, dir)] = runs.as_slice() {
+        return Ok((first_job, dir.clone(), dir.clone()));
+    }
+    let logdir = Tensorboard::logdir_spec(&runs);
+    Ok((first_job, logdir.clone(), logdir))
 }
 
 /// A relative path that stays inside the job's directory (a leading `/` is read as relative).
