@@ -726,9 +726,7 @@ async fn one_tensorboard_compares_the_runs_of_several_jobs() {
     let server = server_with(program.clone()).await;
     let base = finished_job(&server, &writer_command(&program)).await;
     let tuned = finished_job(&server, &writer_command(&program)).await;
-    let source = |id: &str, name: &str| {
-        json!({"SourceType": "job", "Id": id, "SummaryPath": "logs", "DirectoryName": name})
-    };
+    let source = |id: &str, name: &str| json!({"SourceType": "job", "Id": id, "SummaryPath": "logs", "DirectoryName": name});
     let id = create_tb(
         &server,
         json!({"TensorboardDataSources": [source(&base, "base"), source(&tuned, "tuned")]}),
@@ -763,7 +761,13 @@ async fn one_tensorboard_compares_the_runs_of_several_jobs() {
     // Two sources of one name, or a job's source without its JobId: refused, naming them.
     let twice = json!({"TensorboardDataSources": [source(&base, "same"), source(&tuned, "same")]});
     let err = server
-        .error("POST", "/api/v1/tensorboards", Some(twice), 400, "InvalidParameter")
+        .error(
+            "POST",
+            "/api/v1/tensorboards",
+            Some(twice),
+            400,
+            "InvalidParameter",
+        )
         .await;
     assert!(
         err["Message"]
@@ -774,7 +778,13 @@ async fn one_tensorboard_compares_the_runs_of_several_jobs() {
     );
     let no_id = json!({"TensorboardDataSources": [{"SourceType": "job", "SummaryPath": "logs"}]});
     let err = server
-        .error("POST", "/api/v1/tensorboards", Some(no_id), 400, "MissingParameter")
+        .error(
+            "POST",
+            "/api/v1/tensorboards",
+            Some(no_id),
+            400,
+            "MissingParameter",
+        )
         .await;
     assert!(
         err["Message"]
