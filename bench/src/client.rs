@@ -58,6 +58,10 @@ impl Conn {
         self.send(Method::GET, path, Bytes::new()).await
     }
 
+    pub async fn delete(&mut self, path: &str) -> anyhow::Result<Reply> {
+        self.send(Method::DELETE, path, Bytes::new()).await
+    }
+
     /// POST a body already serialised as JSON (serialise once, send many times).
     pub async fn post(&mut self, path: &str, body: Bytes) -> anyhow::Result<Reply> {
         self.send(Method::POST, path, body).await

@@ -34,7 +34,8 @@ struct Args {
         default_value = "target/release/opendlc"
     )]
     server: PathBuf,
-    /// Which scenario to run.
+    /// Which scenario to run. `scale` and `metrics` (a 100-pod job's week of samples; --quick:
+    /// a day) run servers of their own, and only when asked for by name.
     #[arg(long, value_enum, default_value_t = Scenario::All)]
     scenario: Scenario,
     /// A short run: 30 submits, 2 s of load, a 64 MiB log.
@@ -88,6 +89,7 @@ enum Scenario {
     Admit,
     E2e,
     Scale,
+    Metrics,
 }
 
 fn main() -> ExitCode {
@@ -109,13 +111,18 @@ fn main() -> ExitCode {
 
 /// Runs the chosen scenarios; true if every target was met.
 async fn run(args: Args) -> anyhow::Result<bool> {
-    if args.scenario == Scenario::Scale {
-        let jobs = args
-            .scale_jobs
-            .unwrap_or(if args.quick { 100_000 } else { 1_000_000 });
-        eprintln!("scale: {jobs} finished jobs stored, then the server timed");
+    if matches!(args.scenario, Scenario::Scale | Scenario::Metrics) {
         let pressure_before = cpu_pressure();
-        let measures = scenarios::scale::run(&args.server, jobs).await?;
+        let measures = if args.scenario == Scenario::Scale {
+            let jobs = args
+                .scale_jobs
+                .unwrap_or(if args.quick { 100_000 } else { 1_000_000 });
+            eprintln!("scale: {jobs} finished jobs stored, then the server timed");
+            scenarios::scale::run(&args.server, jobs).await?
+        } else {
+            eprintln!("metrics: a 100-pod job's week of samples stored, then the server timed");
+            scenarios::metrics::run(&args.server, if args.quick { 1 } else { 7 }).await?
+        };
         print!("{}", report::table(&measures));
         if let (Some(before), Some(after)) = (pressure_before, cpu_pressure()) {
             println!("CPU pressure (some avg10): {before:.2}% before, {after:.2}% after");

@@ -5,6 +5,7 @@ pub mod create;
 pub mod e2e;
 pub mod get;
 pub mod logs;
+pub mod metrics;
 pub mod scale;
 pub mod sched;
 pub mod start;
