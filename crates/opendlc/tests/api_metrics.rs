@@ -154,6 +154,55 @@ async fn time_range_and_time_step() {
     assert!(later.len() < worker0.len() && later.iter().all(|(t, _)| *t > first));
 }
 
+/// Samples taken three days ago are no longer kept one by one, nor per minute: a window over
+/// them is answered from their 5-minute and hourly buckets, with the averages the samples give.
+#[tokio::test]
+async fn a_window_days_ago_is_answered_from_the_rollups() {
+    use opendlc_core::metrics::PodSample;
+    use opendlc_core::time::{format_wire, now_millis};
+
+    let server = server().await;
+    let job_id = server
+        .create_job(pytorch_job("old", &[("Worker", 1)], "true"))
+        .await;
+    server.wait_status(&job_id, "Succeeded").await;
+    // An hour of samples every 5 s, three days ago, written as the sampler writes them; CPU is
+    // the minute of the hour.
+    let hour = 3_600_000;
+    let start = (now_millis() - 3 * 24 * hour) / hour * hour;
+    let pod = opendlc_store::SampledPod {
+        job_id: job_id.clone(),
+        pod_id: format!("{job_id}-worker-0"),
+        pod_uid: "an-earlier-incarnation".into(),
+    };
+    let samples: Vec<_> = (0..720)
+        .map(|i| {
+            let sample = PodSample {
+                cpu: Some((i / 12) as f64),
+                ..PodSample::default()
+            };
+            (start + i * 5_000, pod.clone(), sample)
+        })
+        .collect();
+    let store = opendlc_server::admin::open(server.data_dir.path()).unwrap();
+    store.insert_samples(&samples).unwrap();
+
+    let window = format!(
+        "MetricType=CpuCoreUsage&StartTime={}&EndTime={}",
+        format_wire(start),
+        format_wire(start + hour - 1_000)
+    );
+    let five_minutes: Vec<(i64, f64)> = (0..12)
+        .map(|k| (start + k * 300_000, (5 * k + 2) as f64))
+        .collect();
+    for step in ["&TimeStep=1s", ""] {
+        let body = metrics(&server, &job_id, &format!("{window}{step}")).await;
+        assert_eq!(values(&body, &pod.pod_id), five_minutes, "{step}: {body}");
+    }
+    let hourly = metrics(&server, &job_id, &format!("{window}&TimeStep=1h")).await;
+    assert_eq!(values(&hourly, &pod.pod_id), [(start, 29.5)]);
+}
+
 #[tokio::test]
 async fn bad_requests_name_the_field() {
     let server = server().await;

@@ -146,8 +146,8 @@ fn a_slurm_job_finishes_with_all_its_logs_after_the_server_is_killed() {
         .metric_series(
             &job_id,
             opendlc_core::metrics::MetricType::MemoryUsage,
-            0,
-            i64::MAX,
+            // Every sample as taken (the job's are all recent).
+            &opendlc_core::metrics::reads(0, i64::MAX, 1, opendlc_core::time::now_millis()),
         )
         .unwrap();
     for pod in job["Pods"].as_array().unwrap() {

@@ -30,7 +30,7 @@ pub use identity::{AccessKeyRecord, Member, Workspace};
 pub use list::{
     JobFilter, NameMatch, NumericRange, RequestField, SortField, TimeField, Visibility,
 };
-pub use metrics::{RunningPod, SampledPod};
+pub use metrics::{RunningPod, SampledPod, DELETE_CHUNK};
 pub use pods::PodEnd;
 pub use restarts::{Restart, RestartLevel};
 pub use sanity::SanityRecord;

@@ -1,11 +1,23 @@
-//! Pod metric samples: one row per pod and sampling tick, deleted with their job or once older
-//! than the retention.
+//! Pod metrics: each sample as taken (`metric_samples`), added as it is recorded to its bucket of
+//! every rollup (`metric_rollups`; core's `metrics::resolutions` says which are kept how long and
+//! which answer a window). Rows past their resolution's span are deleted a chunk at a time
+//! ([`Store::prune_metrics`]), and a job's with the job.
 
-use opendlc_core::metrics::{MetricType, PodSample, SeriesPoint};
+use std::collections::{BTreeMap, HashSet};
+use std::sync::LazyLock;
+
+use opendlc_core::metrics::{
+    self, bucket, MetricType, PodSample, Read, Resolution, SeriesPoint, ROLLUPS,
+};
 use opendlc_core::time::Millis;
-use rusqlite::params;
+use rusqlite::types::Value;
+use rusqlite::{params, params_from_iter, Transaction};
 
 use crate::{Result, Store};
+
+/// Rows deleted per transaction by the sampler's pruning: a few milliseconds of the writer
+/// each, so that an API request waiting to write waits no longer.
+pub const DELETE_CHUNK: usize = 2_000;
 
 /// Which pod a sample belongs to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,6 +48,34 @@ fn column(metric: MetricType) -> &'static str {
     }
 }
 
+/// Adds a bucket's sums and counts (in the order of `MetricType::ALL`) to its row, creating it.
+static ADD_TO_BUCKET: LazyLock<String> = LazyLock::new(|| {
+    let series: Vec<&str> = MetricType::ALL.into_iter().map(column).collect();
+    let columns: Vec<String> = series
+        .iter()
+        .map(|c| format!("{c}_sum, {c}_count"))
+        .collect();
+    let values: Vec<String> = (5..5 + 2 * series.len()).map(|i| format!("?{i}")).collect();
+    let sums: Vec<String> = series
+        .iter()
+        .map(|c| {
+            format!(
+                "{c}_sum = {c}_sum + excluded.{c}_sum, {c}_count = {c}_count + excluded.{c}_count"
+            )
+        })
+        .collect();
+    format!(
+        "INSERT INTO metric_rollups (job_id, step, time, pod_id, {}) VALUES (?1, ?2, ?3, ?4, {})
+         ON CONFLICT (job_id, step, time, pod_id) DO UPDATE SET {}",
+        columns.join(", "),
+        values.join(", "),
+        sums.join(", ")
+    )
+});
+
+/// The sum and count of each series (in the order of `MetricType::ALL`) in one bucket.
+type Sums = [(f64, i64); MetricType::ALL.len()];
+
 impl Store {
     /// Current pod incarnations whose command runs (status Running), on every node.
     pub fn running_pods(&self) -> Result<Vec<RunningPod>> {
@@ -61,7 +101,7 @@ impl Store {
         })
     }
 
-    /// The time of the newest sample of a pod incarnation.
+    /// The time of the newest sample of a pod incarnation still kept as taken (an hour).
     pub fn last_sample_time(&self, pod: &SampledPod) -> Result<Option<Millis>> {
         self.read(|conn| {
             let mut stmt = conn.prepare_cached(
@@ -71,20 +111,24 @@ impl Store {
         })
     }
 
-    /// Records samples, each with its time, in one transaction. A pod whose job was deleted
-    /// meanwhile is skipped, not an error.
+    /// Records samples, each with its time, and adds them to their buckets of every rollup, in
+    /// one transaction. A pod whose job was deleted meanwhile is skipped, not an error.
     pub fn insert_samples(&self, samples: &[(Millis, SampledPod, PodSample)]) -> Result<()> {
         if samples.is_empty() {
             return Ok(());
         }
         self.write(|tx| {
+            let jobs = existing_jobs(tx, samples.iter().map(|(_, pod, _)| pod.job_id.as_str()))?;
+            let samples: Vec<_> = samples
+                .iter()
+                .filter(|(_, pod, _)| jobs.contains(pod.job_id.as_str()))
+                .collect();
             let mut stmt = tx.prepare_cached(
                 "INSERT INTO metric_samples (job_id, pod_id, pod_uid, time, cpu, memory, disk_read,
                      disk_write, net_in, net_out, gpu_core, gpu_memory)
-                 SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12
-                 WHERE EXISTS (SELECT 1 FROM jobs WHERE job_id = ?1)",
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
             )?;
-            for (at, pod, s) in samples {
+            for (at, pod, s) in &samples {
                 stmt.execute(params![
                     pod.job_id,
                     pod.pod_id,
@@ -100,45 +144,144 @@ impl Store {
                     s.gpu_memory,
                 ])?;
             }
+            // A write per bucket, not per sample: a batch (a shim's file read after a restart)
+            // can hold many samples of one pod.
+            let mut buckets: BTreeMap<(Millis, &str, &str, Millis), Sums> = BTreeMap::new();
+            for (at, pod, sample) in &samples {
+                for rollup in ROLLUPS {
+                    let key = (
+                        rollup.step,
+                        &*pod.job_id,
+                        &*pod.pod_id,
+                        bucket(*at, rollup.step),
+                    );
+                    let sums = buckets.entry(key).or_default();
+                    for (metric, (sum, count)) in MetricType::ALL.into_iter().zip(sums.iter_mut()) {
+                        if let Some(value) = metric.of(sample) {
+                            *sum += value;
+                            *count += 1;
+                        }
+                    }
+                }
+            }
+            let mut add = tx.prepare_cached(&ADD_TO_BUCKET)?;
+            for ((step, job_id, pod_id, time), sums) in buckets {
+                let mut values = vec![
+                    Value::from(job_id.to_string()),
+                    Value::from(step),
+                    Value::from(time),
+                    Value::from(pod_id.to_string()),
+                ];
+                for (sum, count) in sums {
+                    values.extend([Value::from(sum), Value::from(count)]);
+                }
+                add.execute(params_from_iter(values))?;
+            }
             Ok(())
         })
     }
 
-    /// The measured values of one series of a job in `[start, end]`, oldest first (samples in
-    /// which the host could not measure the series are left out).
+    /// The stored points of one series of a job, per `reads` (see core's
+    /// `metrics::reads`), oldest first: samples in which the host could not measure the series
+    /// are left out, and so are buckets that hold none it measured.
     pub fn metric_series(
         &self,
         job_id: &str,
         metric: MetricType,
-        start: Millis,
-        end: Millis,
+        reads: &[Read],
     ) -> Result<Vec<SeriesPoint>> {
         let col = column(metric);
         self.read(|conn| {
-            let mut stmt = conn.prepare_cached(&format!(
-                "SELECT pod_id, time, {col} FROM metric_samples
-                 WHERE job_id = ?1 AND time >= ?2 AND time <= ?3 AND {col} IS NOT NULL
-                 ORDER BY time, pod_id"
-            ))?;
-            let points = stmt
-                .query_map(params![job_id, start, end], |r| {
-                    Ok(SeriesPoint {
-                        pod_id: r.get(0)?,
-                        time: r.get(1)?,
-                        value: r.get(2)?,
-                    })
-                })?
-                .collect::<Result<_, _>>()?;
+            let mut points = Vec::new();
+            for read in reads {
+                match read.resolution {
+                    Resolution::Samples => {
+                        let mut stmt = conn.prepare_cached(&format!(
+                            "SELECT pod_id, time, {col} FROM metric_samples
+                             WHERE job_id = ?1 AND time >= ?2 AND time < ?3 AND {col} IS NOT NULL
+                             ORDER BY time, pod_id"
+                        ))?;
+                        let rows = stmt.query_map(params![job_id, read.from, read.until], |r| {
+                            Ok(SeriesPoint {
+                                pod_id: r.get(0)?,
+                                time: r.get(1)?,
+                                sum: r.get(2)?,
+                                samples: 1,
+                            })
+                        })?;
+                        for point in rows {
+                            points.push(point?);
+                        }
+                    }
+                    Resolution::Buckets(step) => {
+                        let mut stmt = conn.prepare_cached(&format!(
+                            "SELECT pod_id, time, {col}_sum, {col}_count FROM metric_rollups
+                             WHERE job_id = ?1 AND step = ?2 AND time >= ?3 AND time < ?4
+                               AND {col}_count > 0
+                             ORDER BY time, pod_id"
+                        ))?;
+                        let rows =
+                            stmt.query_map(params![job_id, step, read.from, read.until], |r| {
+                                Ok(SeriesPoint {
+                                    pod_id: r.get(0)?,
+                                    time: r.get(1)?,
+                                    sum: r.get(2)?,
+                                    samples: r.get(3)?,
+                                })
+                            })?;
+                        for point in rows {
+                            points.push(point?);
+                        }
+                    }
+                }
+            }
             Ok(points)
         })
     }
 
-    /// Deletes the samples taken before `before`; returns how many.
-    pub fn prune_samples(&self, before: Millis) -> Result<usize> {
+    /// Deletes, in one transaction, up to `limit` samples and buckets no longer kept at `now`
+    /// (core's `metrics::kept_from`; samples are kept `retention` ms at most), oldest
+    /// resolution first. Returns how many: less than `limit` once nothing is left to delete.
+    pub fn prune_metrics(&self, now: Millis, retention: Millis, limit: usize) -> Result<usize> {
         self.write(|tx| {
-            Ok(tx
-                .prepare_cached("DELETE FROM metric_samples WHERE time < ?1")?
-                .execute([before])?)
+            let mut deleted = tx
+                .prepare_cached(
+                    "DELETE FROM metric_samples WHERE rowid IN
+                       (SELECT rowid FROM metric_samples WHERE time < ?1 LIMIT ?2)",
+                )?
+                .execute(params![
+                    metrics::kept_from(Resolution::Samples, now, retention),
+                    limit
+                ])?;
+            for rollup in ROLLUPS {
+                if deleted >= limit {
+                    break;
+                }
+                let before = metrics::kept_from(Resolution::Buckets(rollup.step), now, retention);
+                deleted += tx
+                    .prepare_cached(
+                        "DELETE FROM metric_rollups WHERE (job_id, step, time, pod_id) IN
+                           (SELECT job_id, step, time, pod_id FROM metric_rollups
+                            WHERE step = ?1 AND time < ?2 LIMIT ?3)",
+                    )?
+                    .execute(params![rollup.step, before, limit - deleted])?;
+            }
+            Ok(deleted)
         })
     }
+}
+
+/// Which of `job_ids` are jobs still recorded.
+fn existing_jobs<'a>(
+    tx: &Transaction<'_>,
+    job_ids: impl Iterator<Item = &'a str>,
+) -> Result<HashSet<&'a str>> {
+    let mut stmt = tx.prepare_cached("SELECT 1 FROM jobs WHERE job_id = ?1")?;
+    let mut existing = HashSet::new();
+    for job_id in job_ids.collect::<HashSet<_>>() {
+        if stmt.exists([job_id])? {
+            existing.insert(job_id);
+        }
+    }
+    Ok(existing)
 }

@@ -273,6 +273,45 @@ INSERT INTO restarts (job_id, n, time, level, message)
            COALESCE(reason_message, '')
     FROM status_history WHERE status = 'Restarting';
 "#,
+    // 13: pod metrics rolled up per minute, 5 minutes and hour (`step`, in ms: core's
+    // `metrics::ROLLUPS`), so that GetJobMetrics over a long window reads few rows and samples
+    // older than an hour can go. Each bucket (`time`: its start) holds, per series, the sum of
+    // the values measured in it and how many there were. Every sample is added to its buckets
+    // as it is recorded; the samples already stored are added here.
+    r#"
+CREATE TABLE metric_rollups (
+    job_id           TEXT NOT NULL REFERENCES jobs (job_id) ON DELETE CASCADE,
+    step             INTEGER NOT NULL,
+    time             INTEGER NOT NULL,
+    pod_id           TEXT NOT NULL,
+    gpu_core_sum     REAL NOT NULL,
+    gpu_core_count   INTEGER NOT NULL,
+    gpu_memory_sum   REAL NOT NULL,
+    gpu_memory_count INTEGER NOT NULL,
+    cpu_sum          REAL NOT NULL,
+    cpu_count        INTEGER NOT NULL,
+    memory_sum       REAL NOT NULL,
+    memory_count     INTEGER NOT NULL,
+    net_in_sum       REAL NOT NULL,
+    net_in_count     INTEGER NOT NULL,
+    net_out_sum      REAL NOT NULL,
+    net_out_count    INTEGER NOT NULL,
+    disk_read_sum    REAL NOT NULL,
+    disk_read_count  INTEGER NOT NULL,
+    disk_write_sum   REAL NOT NULL,
+    disk_write_count INTEGER NOT NULL,
+    PRIMARY KEY (job_id, step, time, pod_id)
+) WITHOUT ROWID;
+CREATE INDEX metric_rollups_by_age ON metric_rollups (step, time);
+INSERT INTO metric_rollups
+    SELECT job_id, step, time - time % step, pod_id,
+           total(gpu_core), count(gpu_core), total(gpu_memory), count(gpu_memory),
+           total(cpu), count(cpu), total(memory), count(memory),
+           total(net_in), count(net_in), total(net_out), count(net_out),
+           total(disk_read), count(disk_read), total(disk_write), count(disk_write)
+    FROM metric_samples, (SELECT 60000 AS step UNION ALL SELECT 300000 UNION ALL SELECT 3600000)
+    GROUP BY job_id, step, time - time % step, pod_id;
+"#,
 ];
 
 pub fn migrate(conn: &mut Connection) -> Result<()> {
@@ -284,4 +323,67 @@ pub fn migrate(conn: &mut Connection) -> Result<()> {
         tx.commit()?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A database from before the rollups, with samples, gets them added to their buckets.
+    #[test]
+    fn the_samples_stored_before_the_rollups_are_rolled_up() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        let rollups = MIGRATIONS
+            .iter()
+            .position(|sql| sql.contains("CREATE TABLE metric_rollups"))
+            .unwrap();
+        for sql in &MIGRATIONS[..rollups] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "user_version", rollups).unwrap();
+        conn.execute_batch(
+            "INSERT INTO jobs (job_id, display_name, job_type, status, priority, workspace_id,
+                 resource_id, user_id, accessibility, user_command, images, roles, envs, tags,
+                 request, gmt_create)
+             VALUES ('dlc1', 'x', 'PyTorchJob', 'Succeeded', 1, 'default', '', '1', 'PRIVATE',
+                 'true', '', '[]', '{}', '{}', '{}', 0);
+             INSERT INTO metric_samples (job_id, pod_id, pod_uid, time, cpu, memory) VALUES
+                 ('dlc1', 'w0', 'u0', 3600000, NULL, 10.0),
+                 ('dlc1', 'w0', 'u0', 3630000, 50.0, 30.0),
+                 ('dlc1', 'w0', 'u0', 3900000, 70.0, 50.0);",
+        )
+        .unwrap();
+
+        migrate(&mut conn).unwrap();
+        let buckets: Vec<(i64, i64, f64, i64, f64, i64, i64)> = conn
+            .prepare(
+                "SELECT step, time, cpu_sum, cpu_count, memory_sum, memory_count, gpu_core_count
+                 FROM metric_rollups WHERE job_id = 'dlc1' ORDER BY step, time",
+            )
+            .unwrap()
+            .query_map([], |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                ))
+            })
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(
+            buckets,
+            [
+                (60_000, 3_600_000, 50.0, 1, 40.0, 2, 0),
+                (60_000, 3_900_000, 70.0, 1, 50.0, 1, 0),
+                (300_000, 3_600_000, 50.0, 1, 40.0, 2, 0),
+                (300_000, 3_900_000, 70.0, 1, 50.0, 1, 0),
+                (3_600_000, 3_600_000, 120.0, 2, 90.0, 3, 0),
+            ]
+        );
+    }
 }

@@ -1,77 +1,12 @@
 //! The store against a real SQLite file.
 
+mod common;
+
 use std::collections::BTreeMap;
 
-use opendlc_core::{Job, JobStatus, JobTimes, JobType, Pod, PodStatus, Resources, Role, RoleSpec};
+use common::{job, open, pod};
+use opendlc_core::{JobStatus, PodStatus};
 use opendlc_store::{JobFilter, PodEnd, SortField, Store, StoreError, Transition};
-
-fn job(id: &str, name: &str, created: i64) -> Job {
-    Job {
-        job_id: id.into(),
-        seq: 0,
-        display_name: name.into(),
-        job_type: JobType::PyTorchJob,
-        status: JobStatus::Creating,
-        reason: None,
-        priority: 1,
-        workspace_id: "default".into(),
-        resource_id: String::new(),
-        user_id: "1".into(),
-        accessibility: "PRIVATE".into(),
-        user_command: "echo hi".into(),
-        roles: vec![RoleSpec {
-            role: Role::Worker,
-            pod_count: 2,
-            image: "img:1".into(),
-            resources: Resources::new(1000, 1024, 0),
-            command: None,
-            considered_in_success: true,
-            restart_policy: Default::default(),
-            startup_dependencies: Vec::new(),
-            elastic: None,
-            shared_memory_mib: None,
-            extras: Default::default(),
-        }],
-        envs: BTreeMap::from([("A".into(), "B".into())]),
-        tags: BTreeMap::from([("team".into(), "vision".into())]),
-        max_running_minutes: Some(5),
-        request: Default::default(),
-        ports: Vec::new(),
-        restart_count: 0,
-        infra_restart_count: 0,
-        times: JobTimes {
-            created,
-            ..JobTimes::default()
-        },
-    }
-}
-
-fn pod(job_id: &str, index: u32) -> Pod {
-    Pod {
-        pod_uid: format!("{job_id}-uid-{index}"),
-        job_id: job_id.into(),
-        pod_id: format!("{job_id}-worker-{index}"),
-        role: Role::Worker,
-        index,
-        status: PodStatus::Pending,
-        ip: None,
-        node_name: None,
-        pid: None,
-        exit_code: None,
-        exit_signal: None,
-        reason: None,
-        created: 10,
-        started: None,
-        finished: None,
-        current: true,
-    }
-}
-
-fn open() -> (tempfile::TempDir, Store) {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("db")).unwrap();
-    (dir, store)
-}
 
 #[test]
 fn a_job_round_trips_and_its_lifecycle_is_recorded() {
@@ -248,66 +183,6 @@ fn list_jobs_filters_in_sql() {
         }),
         Vec::<String>::new()
     );
-}
-
-#[test]
-fn metric_samples_are_kept_until_pruned_or_their_job_is_deleted() {
-    use opendlc_core::metrics::{MetricType, PodSample};
-    use opendlc_store::SampledPod;
-
-    let (_dir, store) = open();
-    store
-        .insert_job(&job("dlcmetrics0001", "m", 1_000))
-        .unwrap();
-    let pod = SampledPod {
-        job_id: "dlcmetrics0001".into(),
-        pod_id: "dlcmetrics0001-worker-0".into(),
-        pod_uid: "uid-0".into(),
-    };
-    let gone = SampledPod {
-        job_id: "dlcnosuchjob0000".into(),
-        ..pod.clone()
-    };
-    let sample = |cpu: Option<f64>| PodSample {
-        cpu,
-        memory: Some(1e6),
-        ..PodSample::default()
-    };
-    store
-        .insert_samples(&[(10_000, pod.clone(), sample(None))])
-        .unwrap();
-    // A sample of a job deleted meanwhile is dropped, not an error.
-    store
-        .insert_samples(&[
-            (20_000, pod.clone(), sample(Some(50.0))),
-            (20_000, gone, sample(Some(1.0))),
-        ])
-        .unwrap();
-    let cpu = store
-        .metric_series("dlcmetrics0001", MetricType::CpuCoreUsage, 0, i64::MAX)
-        .unwrap();
-    assert_eq!(cpu.len(), 1, "an unmeasured value is absent: {cpu:?}");
-    assert_eq!((cpu[0].time, cpu[0].value), (20_000, 50.0));
-    assert_eq!(store.last_sample_time(&pod).unwrap(), Some(20_000));
-    let memory = store
-        .metric_series("dlcmetrics0001", MetricType::MemoryUsage, 0, 15_000)
-        .unwrap();
-    assert_eq!(memory.len(), 1, "the window is honoured");
-    assert!(store
-        .metric_series("dlcmetrics0001", MetricType::GpuCoreUsage, 0, i64::MAX)
-        .unwrap()
-        .is_empty());
-
-    assert_eq!(store.prune_samples(15_000).unwrap(), 1);
-    let left = store
-        .metric_series("dlcmetrics0001", MetricType::MemoryUsage, 0, i64::MAX)
-        .unwrap();
-    assert_eq!(left.len(), 1);
-    store.delete_job("dlcmetrics0001").unwrap();
-    assert!(store
-        .metric_series("dlcmetrics0001", MetricType::MemoryUsage, 0, i64::MAX)
-        .unwrap()
-        .is_empty());
 }
 
 #[test]

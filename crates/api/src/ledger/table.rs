@@ -377,7 +377,7 @@ pub(super) static FIELDS: &[Field] = &[
     f("GetJobMetrics", "JobId", Honoured, "the job whose pods' metrics are read (handlers/metrics.rs)"),
     f("GetJobMetrics", "StartTime", Honoured, "window start (default EndTime − 1 hour); later than EndTime → InvalidParameter"),
     f("GetJobMetrics", "EndTime", Honoured, "window end (default now)"),
-    f("GetJobMetrics", "TimeStep", Honoured, "bucket size for averaging (e.g. 30s, 5m, 1h; default 5 min; invalid → InvalidParameter) (core/metrics.rs)"),
+    f("GetJobMetrics", "TimeStep", Honoured, "bucket size for averaging (e.g. 30s, 5m, 1h; default 5 min; invalid → InvalidParameter); also picks the resolution read, samples or rollups (OBSERVABILITY.md; core/metrics)"),
     f("GetJobMetrics", "MetricType", Honoured, "which series (GpuCoreUsage … DiskWriteRate); required: absent → MissingParameter, unknown → InvalidParameter"),
     f("GetJobMetrics", "Token", Honoured, "share-token auth: on a request with no Authorization header, a GetToken token for this JobId gives read-only access as its issuer (auth/mod.rs share_token); on a signed request it is ignored"),
     f("GetJobEvents", "JobId", Honoured, "the job whose events (job and pod events) are read (handlers/job_events.rs)"),

@@ -1,4 +1,5 @@
-//! GetJobMetrics: one series of every pod of a job, averaged over `TimeStep` buckets.
+//! GetJobMetrics: one series of every pod of a job, averaged over `TimeStep` buckets, read at
+//! the coarsest resolution kept that fills them (core's `metrics::reads`).
 
 use axum::response::Response;
 use opendlc_api::{GetJobMetricsRequest, GetJobMetricsResponseBody, Metric, PodMetric};
@@ -16,7 +17,8 @@ pub fn get(state: &AppState, request: &ApiRequest) -> Result<Response, ApiError>
     let q = GetJobMetricsRequest::from_query(&request.query)?;
     let job_id = request.param(0);
     let metric = metric_type(&q.metric_type)?;
-    let end = query::time(&q.end_time, "EndTime")?.unwrap_or_else(now_millis);
+    let now = now_millis();
+    let end = query::time(&q.end_time, "EndTime")?.unwrap_or(now);
     let start = query::time(&q.start_time, "StartTime")?.unwrap_or(end - DEFAULT_WINDOW_MS);
     if start > end {
         return Err(ApiError::invalid(
@@ -31,7 +33,8 @@ pub fn get(state: &AppState, request: &ApiRequest) -> Result<Response, ApiError>
         }
     };
     super::access::readable_job(state, request, job_id)?;
-    let points = state.store.metric_series(job_id, metric, start, end)?;
+    let reads = metrics::reads(start, end, step, now);
+    let points = state.store.metric_series(job_id, metric, &reads)?;
     let pod_metrics = metrics::aggregate(&points, step)
         .into_iter()
         .map(|(pod_id, series)| PodMetric {

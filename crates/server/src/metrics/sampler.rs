@@ -1,5 +1,7 @@
-//! Every `interval`, one sample of every running pod, written in one transaction; once an hour
-//! (and at start), samples older than the retention are deleted.
+//! Every `interval`, one sample of every running pod, written (with its rollups) in one
+//! transaction; then, every minute (and at start), what is no longer kept is deleted a chunk at
+//! a time (core's `metrics::resolutions`: samples past an hour, buckets past their span or the
+//! retention).
 //!
 //! Pods on this host are sampled here, through `/proc`. A pod on another node (the Slurm
 //! runtime) is sampled by its shim into `metrics.jsonl` on the shared directory: each tick
@@ -13,7 +15,7 @@ use opendlc_core::metrics::PodSample;
 use opendlc_core::time::{now_millis, Millis};
 use opendlc_runtime::metrics::{pod_file, Sampler};
 use opendlc_runtime::pod_dir::PodDir;
-use opendlc_store::{RunningPod, SampledPod, Store, StoreError};
+use opendlc_store::{RunningPod, SampledPod, Store, StoreError, DELETE_CHUNK};
 use tokio::sync::watch;
 
 use crate::layout::JobsDir;
@@ -22,7 +24,10 @@ use crate::layout::JobsDir;
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(5);
 /// How long samples are kept when not configured.
 pub const DEFAULT_RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
-const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+const PRUNE_EVERY: Duration = Duration::from_secs(60);
+/// Chunks of [`DELETE_CHUNK`] rows pruned per tick at most: a backlog (a database from before
+/// the rollups, a server that was down) goes over the next ticks, not in one long stretch.
+const PRUNE_CHUNKS_PER_TICK: usize = 50;
 
 #[derive(Debug, Clone, Copy)]
 pub struct SamplerConfig {
@@ -80,12 +85,13 @@ pub fn spawn(
         let mut ticks = tokio::time::interval(config.interval.max(Duration::from_millis(100)));
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut last_prune: Option<tokio::time::Instant> = None;
+        let mut backlog = false;
         loop {
             tokio::select! {
                 _ = ticks.tick() => {}
                 _ = shutdown.wait_for(|stop| *stop) => return,
             }
-            let prune = last_prune.is_none_or(|t| t.elapsed() >= PRUNE_EVERY);
+            let prune = backlog || last_prune.is_none_or(|t| t.elapsed() >= PRUNE_EVERY);
             if prune {
                 last_prune = Some(tokio::time::Instant::now());
             }
@@ -96,33 +102,49 @@ pub fn spawn(
                 let mut sampling = sampling.lock().unwrap_or_else(|e| e.into_inner());
                 tick(&store, &mut sampling, prune, retention)
             });
-            if let Ok(Err(e)) = done.await {
-                tracing::warn!("failed to record pod metrics: {e}");
+            match done.await {
+                Ok(Ok(more)) => backlog = more,
+                Ok(Err(e)) => tracing::warn!("failed to record pod metrics: {e}"),
+                Err(_) => {}
             }
         }
     })
 }
 
+/// Samples the running pods, then prunes if asked to; returns whether rows are left to prune.
+/// Pruning comes second: after a restart, a shim's file is read again from the start and told
+/// apart from what is stored by the pod's newest stored sample, which must not have been pruned
+/// (an hour old, after a long stop) before it is read.
 fn tick(
     store: &Store,
     sampling: &mut Sampling,
     prune: bool,
     retention: Duration,
-) -> Result<(), StoreError> {
-    if prune {
-        let before = now_millis() - retention.as_millis() as i64;
-        let removed = store.prune_samples(before)?;
-        if removed > 0 {
-            tracing::debug!(removed, "pruned old metric samples");
-        }
-    }
+) -> Result<bool, StoreError> {
     let (local, remote): (Vec<RunningPod>, Vec<RunningPod>) = store
         .running_pods()?
         .into_iter()
         .partition(|p| p.node_name.as_deref() == Some(sampling.node.as_str()));
     let mut rows = sample_here(&mut sampling.local, local);
     rows.extend(read_shim_samples(store, sampling, remote)?);
-    store.insert_samples(&rows)
+    store.insert_samples(&rows)?;
+    if !prune {
+        return Ok(false);
+    }
+    let (now, retention) = (now_millis(), retention.as_millis() as i64);
+    let mut removed = 0;
+    for _ in 0..PRUNE_CHUNKS_PER_TICK {
+        let chunk = store.prune_metrics(now, retention, DELETE_CHUNK)?;
+        removed += chunk;
+        if chunk < DELETE_CHUNK {
+            if removed > 0 {
+                tracing::debug!(removed, "pruned old metric samples and rollups");
+            }
+            return Ok(false);
+        }
+    }
+    tracing::debug!(removed, "pruned old metric samples and rollups; more to go");
+    Ok(true)
 }
 
 /// One sample of each pod on this host, by the pid of its command.

@@ -1,7 +1,14 @@
-//! Pod metrics: the eight series GetJobMetrics knows, one sample of them, and the aggregation of
-//! samples into `TimeStep` buckets. Pure: sampling lives in the runtime, storage in the store.
+//! Pod metrics: the eight series GetJobMetrics knows, one sample of them, the resolutions they
+//! are kept at, and the aggregation of samples into `TimeStep` buckets. Pure: sampling lives in
+//! the runtime, storage in the store.
 
-use std::collections::BTreeMap;
+mod resolutions;
+
+pub use resolutions::{
+    bucket, kept_from, reads, Read, Resolution, Rollup, ROLLUPS, SAMPLES_KEPT_MS,
+};
+
+use std::collections::HashMap;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -104,12 +111,14 @@ pub struct PodSample {
     pub gpu_memory: Option<f64>,
 }
 
-/// A stored sample of one series: which pod, when, what value.
+/// What is stored of one series of a pod at one time: a sample (`samples` 1, `sum` its value)
+/// or a rollup's bucket (`time` its start, `sum` the values of its `samples`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct SeriesPoint {
     pub pod_id: String,
     pub time: Millis,
-    pub value: f64,
+    pub sum: f64,
+    pub samples: u32,
 }
 
 /// `TimeStep` when the request has none (the spec's default: 5 minutes).
@@ -150,31 +159,53 @@ pub fn parse_time_step(text: &str) -> Result<Millis, InvalidTimeStep> {
         .ok_or_else(|| InvalidTimeStep::TooLong(text.to_string()))
 }
 
-/// The points of each pod averaged over buckets of `step` ms aligned on the epoch (so a sample
+/// The samples of each pod averaged over buckets of `step` ms aligned on the epoch (so a sample
 /// always lands in the same bucket, whatever the window); a bucket's point carries the bucket's
-/// start time. Buckets without samples are left out. Pods keep the order of their first point.
+/// start time. A rollup's bucket counts in the one holding its start, weighed by its samples.
+/// Buckets without samples are left out. Pods keep the order of their first point.
+///
+/// Linear in the points when each pod's come oldest first, as the store returns them (a week of
+/// 100 pods at 5 minutes is 200,000 of them); any order gives the same answer.
 pub fn aggregate(points: &[SeriesPoint], step: Millis) -> Vec<(String, Vec<(Millis, f64)>)> {
     let step = step.max(1);
-    let mut order: Vec<String> = Vec::new();
-    let mut buckets: BTreeMap<&str, BTreeMap<Millis, (f64, u32)>> = BTreeMap::new();
+    /// A step's start, the sum of its samples' values and how many there are.
+    type Step = (Millis, f64, u64);
+    let mut pods: HashMap<&str, usize> = HashMap::new();
+    // Per pod, its steps in the order the points came.
+    let mut series: Vec<(&str, Vec<Step>)> = Vec::new();
     for p in points {
-        let bucket = p.time.div_euclid(step) * step;
-        let pod = buckets.entry(&p.pod_id).or_insert_with(|| {
-            order.push(p.pod_id.clone());
-            BTreeMap::new()
+        let i = *pods.entry(&p.pod_id).or_insert_with(|| {
+            series.push((&p.pod_id, Vec::new()));
+            series.len() - 1
         });
-        let (sum, n) = pod.entry(bucket).or_insert((0.0, 0));
-        *sum += p.value;
-        *n += 1;
+        let (at, samples) = (bucket(p.time, step), u64::from(p.samples));
+        match series[i].1.last_mut() {
+            Some((last, sum, n)) if *last == at => {
+                *sum += p.sum;
+                *n += samples;
+            }
+            _ => series[i].1.push((at, p.sum, samples)),
+        }
     }
-    order
+    series
         .into_iter()
-        .map(|pod_id| {
-            let series = buckets[pod_id.as_str()]
-                .iter()
-                .map(|(t, (sum, n))| (*t, sum / f64::from(*n)))
+        .map(|(pod_id, mut buckets)| {
+            if !buckets.is_sorted_by_key(|b| b.0) {
+                buckets.sort_by_key(|b| b.0);
+                buckets.dedup_by(|later, kept| {
+                    let same = later.0 == kept.0;
+                    if same {
+                        kept.1 += later.1;
+                        kept.2 += later.2;
+                    }
+                    same
+                });
+            }
+            let points = buckets
+                .into_iter()
+                .map(|(at, sum, n)| (at, sum / n as f64))
                 .collect();
-            (pod_id, series)
+            (pod_id.to_string(), points)
         })
         .collect()
 }
@@ -219,7 +250,8 @@ mod tests {
         SeriesPoint {
             pod_id: pod.into(),
             time,
-            value,
+            sum: value,
+            samples: 1,
         }
     }
 
@@ -240,5 +272,51 @@ mod tests {
                 ("w1".to_string(), vec![(10_000, 1.0)]),
             ]
         );
+    }
+
+    #[test]
+    fn buckets_weigh_by_their_samples_and_average_exactly_with_samples() {
+        let bucket = |pod: &str, time, sum, samples| SeriesPoint {
+            pod_id: String::from(pod),
+            time,
+            sum,
+            samples,
+        };
+        // Two minutes of three samples each (10, 20, 30 and 40, 50, 60), then one sample: the
+        // same average as the seven samples would give.
+        let points = [
+            bucket("w0", 0, 60.0, 3),
+            bucket("w0", 60_000, 150.0, 3),
+            point("w0", 125_000, 70.0),
+        ];
+        assert_eq!(
+            aggregate(&points, 300_000),
+            vec![("w0".to_string(), vec![(0, 40.0)])]
+        );
+        // A step finer than the buckets: one point per bucket, at its start.
+        assert_eq!(
+            aggregate(&points, 1_000),
+            vec![(
+                "w0".to_string(),
+                vec![(0, 20.0), (60_000, 50.0), (125_000, 70.0)]
+            )]
+        );
+    }
+
+    #[test]
+    fn points_in_any_order_give_the_same_answer() {
+        let ordered = [
+            point("w0", 10_000, 10.0),
+            point("w1", 10_500, 1.0),
+            point("w0", 15_000, 20.0),
+            point("w0", 20_000, 50.0),
+            point("w0", 25_000, 30.0),
+        ];
+        let mut shuffled = ordered.clone();
+        shuffled.swap(0, 3);
+        shuffled.swap(2, 4);
+        let mut got = aggregate(&shuffled, 10_000);
+        got.sort_by(|a, b| a.0.cmp(&b.0));
+        assert_eq!(got, aggregate(&ordered, 10_000));
     }
 }
