@@ -42,6 +42,17 @@ fn spawn_server_logging(data_dir: &std::path::Path, log: Stdio) -> (Child, Strin
 }
 
 fn call(base: &str, method: &str, path: &str, body: Option<Value>) -> Value {
+    let response = send(base, method, path, body);
+    assert!(
+        response.status().is_success(),
+        "{method} {path}: {}",
+        response.status()
+    );
+    response.json().unwrap()
+}
+
+/// A request signed with the server's key, whatever its answer.
+fn send(base: &str, method: &str, path: &str, body: Option<Value>) -> reqwest::blocking::Response {
     let client = reqwest::blocking::Client::new();
     let mut request = client.request(method.parse().unwrap(), format!("{base}{path}"));
     let key = common::Key {
@@ -57,13 +68,7 @@ fn call(base: &str, method: &str, path: &str, body: Option<Value>) -> Value {
     if let Some(body) = body {
         request = request.body(body);
     }
-    let response = request.send().expect("request sent");
-    assert!(
-        response.status().is_success(),
-        "{method} {path}: {}",
-        response.status()
-    );
-    response.json().unwrap()
+    request.send().expect("request sent")
 }
 
 fn wait_status(base: &str, job_id: &str, status: &str) -> Value {
@@ -112,6 +117,66 @@ fn a_job_finishes_with_all_its_logs_after_the_server_is_killed() {
         );
         let lines: Vec<String> = serde_json::from_value(logs["Logs"].clone()).unwrap();
         assert_eq!(lines, expected, "{pod_id}");
+    }
+    server.kill().unwrap();
+    server.wait().unwrap();
+}
+
+/// A DeleteJob answered stays done across a `kill -9`, metrics and all, though a long run's
+/// metrics take it several transactions.
+#[test]
+fn a_deleted_job_stays_deleted_after_the_server_is_killed() {
+    use opendlc_core::metrics::{reads, MetricType, PodSample};
+    use opendlc_store::{SampledPod, DELETE_CHUNK};
+
+    let data_dir = tempfile::tempdir().unwrap();
+    let (mut server, base) = spawn_server(data_dir.path());
+    let body = json!({
+        "DisplayName": "deleted",
+        "JobType": "PyTorchJob",
+        "JobSpecs": [{"Type": "Worker", "PodCount": 1}],
+        "UserCommand": "true",
+    });
+    let job_id = call(&base, "POST", "/api/v1/jobs", Some(body))["JobId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    wait_status(&base, &job_id, "Succeeded");
+    // Hours of samples, more than the delete's chunk, written beside the server.
+    let store = opendlc_store::Store::open(&data_dir.path().join("opendlc.db")).unwrap();
+    let pod = SampledPod {
+        job_id: job_id.clone(),
+        pod_id: format!("{job_id}-worker-0"),
+        pod_uid: "an-earlier-incarnation".into(),
+    };
+    let now = opendlc_core::time::now_millis();
+    let samples: Vec<_> = (0..3 * DELETE_CHUNK as i64)
+        .map(|i| {
+            let sample = PodSample {
+                cpu: Some(1.0),
+                ..PodSample::default()
+            };
+            (now - i * 5_000, pod.clone(), sample)
+        })
+        .collect();
+    store.insert_samples(&samples).unwrap();
+
+    call(&base, "DELETE", &format!("/api/v1/jobs/{job_id}"), None);
+    server.kill().unwrap();
+    server.wait().unwrap();
+
+    let (mut server, base) = spawn_server(data_dir.path());
+    let get = send(&base, "GET", &format!("/api/v1/jobs/{job_id}"), None);
+    assert_eq!(get.status(), 404);
+    for step in [1, 3_600_000] {
+        let left = store
+            .metric_series(
+                &job_id,
+                MetricType::CpuCoreUsage,
+                &reads(0, i64::MAX, step, now),
+            )
+            .unwrap();
+        assert!(left.is_empty(), "{} points left", left.len());
     }
     server.kill().unwrap();
     server.wait().unwrap();

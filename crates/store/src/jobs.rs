@@ -102,8 +102,12 @@ impl Store {
         })
     }
 
-    /// Deletes a job with its pods, history and events. The caller checked it is terminal.
+    /// Deletes a job with its pods, history, events and metrics. The caller checked it is
+    /// terminal. Its metrics go first, a chunk per transaction (the writer is free between
+    /// them); the job goes in the last one, with what is left: a job seen deleted stays
+    /// deleted, and one interrupted before can be deleted again.
     pub fn delete_job(&self, job_id: &str) -> Result<()> {
+        self.delete_job_metrics(job_id)?;
         self.write(|tx| {
             for table in ["events", "status_history", "pods"] {
                 tx.execute(&format!("DELETE FROM {table} WHERE job_id = ?1"), [job_id])?;

@@ -15,8 +15,8 @@ use rusqlite::{params, params_from_iter, Transaction};
 
 use crate::{Result, Store};
 
-/// Rows deleted per transaction by the sampler's pruning: a few milliseconds of the writer
-/// each, so that an API request waiting to write waits no longer.
+/// Rows deleted per transaction, by [`Store::delete_job`] and by the sampler's pruning: a few
+/// milliseconds of the writer each, so that an API request waiting to write waits no longer.
 pub const DELETE_CHUNK: usize = 2_000;
 
 /// Which pod a sample belongs to.
@@ -268,6 +268,27 @@ impl Store {
             }
             Ok(deleted)
         })
+    }
+
+    /// Deletes a job's samples and buckets, [`DELETE_CHUNK`] rows per transaction: a long run's
+    /// are hundreds of thousands of rows, which one transaction would hold the writer for
+    /// seconds to delete.
+    pub(crate) fn delete_job_metrics(&self, job_id: &str) -> Result<()> {
+        for sql in [
+            "DELETE FROM metric_samples WHERE rowid IN
+               (SELECT rowid FROM metric_samples WHERE job_id = ?1 LIMIT ?2)",
+            "DELETE FROM metric_rollups WHERE (job_id, step, time, pod_id) IN
+               (SELECT job_id, step, time, pod_id FROM metric_rollups WHERE job_id = ?1 LIMIT ?2)",
+        ] {
+            loop {
+                let chunk = params![job_id, DELETE_CHUNK];
+                let deleted = self.write(|tx| Ok(tx.prepare_cached(sql)?.execute(chunk)?))?;
+                if deleted < DELETE_CHUNK {
+                    break;
+                }
+            }
+        }
+        Ok(())
     }
 }
 

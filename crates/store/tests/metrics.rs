@@ -1,5 +1,5 @@
-//! Pod metrics in the store: samples as taken, their rollups, what is kept how long. Times are
-//! given, never read from the clock.
+//! Pod metrics in the store: samples as taken, their rollups, what is kept how long, and their
+//! deletion with the job. Times are given, never read from the clock.
 
 mod common;
 
@@ -8,7 +8,7 @@ use opendlc_core::metrics::{
     aggregate, reads, MetricType, PodSample, Read, Resolution, SeriesPoint,
 };
 use opendlc_core::time::Millis;
-use opendlc_store::{SampledPod, Store, DELETE_CHUNK};
+use opendlc_store::{SampledPod, Store, StoreError, DELETE_CHUNK};
 
 const MINUTE: Millis = 60_000;
 const HOUR: Millis = 60 * MINUTE;
@@ -340,4 +340,54 @@ fn rows_per_pod_stay_bounded_over_the_retention() {
     prune_all(&store, now, 2 * HOUR, 500);
     assert_eq!(rows_at(Resolution::Buckets(MINUTE)), 120);
     assert_eq!(rows_at(Resolution::Buckets(HOUR)), 2);
+}
+
+#[test]
+fn a_job_with_more_metric_rows_than_a_chunk_is_deleted_whole() {
+    let (_dir, store) = open();
+    store
+        .insert_job(&job("dlcbigjob0001", "big", 1_000))
+        .unwrap();
+    store.insert_job(&job("dlcneighbour1", "n", 1_000)).unwrap();
+    let pods = [sampled("dlcbigjob0001", 0), sampled("dlcbigjob0001", 1)];
+    let neighbour = sampled("dlcneighbour1", 0);
+    let samples: Vec<_> = (0..DELETE_CHUNK as Millis)
+        .flat_map(|i| {
+            let at = T0 + i * 5_000;
+            pods.iter()
+                .chain([&neighbour])
+                .map(move |p| (at, p.clone(), cpu_memory(Some(1.0), 1.0)))
+        })
+        .collect();
+    store.insert_samples(&samples).unwrap();
+
+    store.delete_job("dlcbigjob0001").unwrap();
+    assert!(matches!(
+        store.get_job("dlcbigjob0001"),
+        Err(StoreError::JobNotFound(_))
+    ));
+    for resolution in [
+        Resolution::Samples,
+        Resolution::Buckets(MINUTE),
+        Resolution::Buckets(HOUR),
+    ] {
+        assert!(all_at(
+            &store,
+            "dlcbigjob0001",
+            MetricType::CpuCoreUsage,
+            resolution
+        )
+        .is_empty());
+        assert!(!all_at(
+            &store,
+            "dlcneighbour1",
+            MetricType::CpuCoreUsage,
+            resolution
+        )
+        .is_empty());
+    }
+    assert!(matches!(
+        store.delete_job("dlcbigjob0001"),
+        Err(StoreError::JobNotFound(_))
+    ));
 }

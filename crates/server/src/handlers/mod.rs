@@ -39,7 +39,7 @@ pub async fn call(
         Action::ListJobs => jobs::list(state, &request),
         Action::UpdateJob => jobs::update(state, &request).await,
         Action::StopJob => jobs::stop(state, &request).await,
-        Action::DeleteJob => jobs::delete(state, &request),
+        Action::DeleteJob => jobs::delete(state, &request).await,
         Action::GetPodLogs => pods::logs(state, &request),
         Action::GetPodEvents => pods::events(state, &request),
         Action::GetJobEvents => job_events::get(state, &request),

@@ -7,7 +7,7 @@ use crate::http::{ok, ApiError, ApiRequest};
 use crate::state::AppState;
 
 /// DeleteJob: only a finished job; its records, logs and working directory go with it.
-pub fn delete(state: &AppState, request: &ApiRequest) -> Result<Response, ApiError> {
+pub async fn delete(state: &AppState, request: &ApiRequest) -> Result<Response, ApiError> {
     let job = access::writable_job(state, request, request.param(0))?;
     if !job.status.is_terminal() {
         return Err(ApiError::new(
@@ -15,7 +15,12 @@ pub fn delete(state: &AppState, request: &ApiRequest) -> Result<Response, ApiErr
             refusal(&job.job_id, job.status),
         ));
     }
-    state.store.delete_job(&job.job_id)?;
+    // A long run's metrics take the store many short transactions to delete: on a blocking
+    // thread, not on one of the few that answer requests.
+    let (store, job_id) = (state.store.clone(), job.job_id.clone());
+    tokio::task::spawn_blocking(move || store.delete_job(&job_id))
+        .await
+        .map_err(|e| ApiError::internal("delete the job", e))??;
     let dir = state.jobs_dir.job(&job.job_id);
     tokio::task::spawn_blocking(move || {
         if let Err(e) = std::fs::remove_dir_all(&dir) {
