@@ -103,11 +103,9 @@ impl Engine {
         let index = (0..).find(|i| !used.contains(i)).unwrap_or_default();
         let mut roles = active.job.roles.clone();
         roles[r].pod_count += 1;
-        let elastic = roles[r].elastic.unwrap_or(opendlc_core::elastic::Elastic {
-            min: 1,
-            max: 1,
-            target: 1,
-        });
+        let Some(elastic) = roles[r].elastic else {
+            return false;
+        };
         let pod_id = ids::pod_id(job_id, role.as_str(), index);
         let pod = Pod {
             pod_uid: ids::new_pod_uid(),
@@ -161,7 +159,13 @@ impl Engine {
                 status: job.status,
             });
         };
-        let Some(r) = active.job.roles.iter().position(|r| r.elastic.is_some()) else {
+        let found = active
+            .job
+            .roles
+            .iter()
+            .enumerate()
+            .find_map(|(i, role)| role.elastic.map(|e| (i, e)));
+        let Some((r, elastic)) = found else {
             return Err(EngineError::IncorrectStatus {
                 job_id,
                 action: "given new JobSpecs",
@@ -189,13 +193,6 @@ impl Engine {
         }
         let specs = job.request.job_specs.as_deref().unwrap_or_default();
         let spec = specs.get(r);
-        let elastic = active.job.roles[r]
-            .elastic
-            .unwrap_or(opendlc_core::elastic::Elastic {
-                min: 1,
-                max: 1,
-                target: 1,
-            });
         let target = spec
             .and_then(|s| s.pod_count)
             .unwrap_or(i64::from(elastic.target));
@@ -315,7 +312,11 @@ impl Engine {
         let Some(active) = self.active.get_mut(job_id) else {
             return false;
         };
-        if !matches!(active.phase, Phase::Live { fault: None, .. }) || active.stopping_pods {
+        let elastic = active.job.roles.iter().any(|r| r.elastic.is_some());
+        if !elastic
+            || !matches!(active.phase, Phase::Live { fault: None, .. })
+            || active.stopping_pods
+        {
             return false;
         }
         let master = plan(&active.job).first().map(|p| p.pod_id.clone());
