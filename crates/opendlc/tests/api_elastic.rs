@@ -128,7 +128,10 @@ while True:
     step += 1
     at_two += int(t.item()) == 2
     if dist.get_rank() == 0:
-        open("step", "w").write(str(step))
+        # Whole or not at all: torchrun may stop this process at any instruction.
+        with open("step.tmp", "w") as f:
+            f.write(str(step))
+        os.replace("step.tmp", "step")
         sys.stdout.write(f"step {step} world {int(t.item())}\n")
         sys.stdout.flush()
     if at_two >= 3:
