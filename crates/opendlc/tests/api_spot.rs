@@ -48,7 +48,11 @@ async fn a_spot_job_bids_runs_on_spare_capacity_is_evicted_and_comes_back() {
     let spot = server.create_job(job("cheap", true, command)).await;
     let bidding = server
         .wait_job(&spot, Duration::from_secs(10), |j| {
-            j["Status"] == "Bidding" && j["ReasonCode"] == "JobBidding"
+            // Once the scheduler has said why (its first decision follows the status).
+            let waiting = j["ReasonMessage"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("Waiting:"));
+            j["Status"] == "Bidding" && j["ReasonCode"] == "JobBidding" && waiting
         })
         .await;
     assert!(
@@ -64,7 +68,9 @@ async fn a_spot_job_bids_runs_on_spare_capacity_is_evicted_and_comes_back() {
     let needy = server.create_job(job("needy", false, "sleep 1")).await;
     let evicted = server
         .wait_job(&spot, Duration::from_secs(20), |j| {
-            j["Status"] == "Bidding" && j["ReasonCode"] == "JobEvicted"
+            j["Status"] == "Bidding"
+                && j["ReasonCode"] == "JobEvicted"
+                && j["SubStatus"].is_string()
         })
         .await;
     assert_eq!(evicted["SubStatus"], "Evicted", "{evicted}");
