@@ -314,6 +314,31 @@ pub struct Pod {
     pub current: bool,
 }
 
+impl Pod {
+    /// A new incarnation of pod `pod_id` (`role`, `index`) of job `job_id`: Pending, with a
+    /// PodUid of its own.
+    pub fn pending(job_id: &str, pod_id: String, role: Role, index: u32, now: Millis) -> Pod {
+        Pod {
+            pod_uid: crate::ids::new_pod_uid(),
+            job_id: job_id.to_string(),
+            pod_id,
+            role,
+            index,
+            status: PodStatus::Pending,
+            ip: None,
+            node_name: None,
+            pid: None,
+            exit_code: None,
+            exit_signal: None,
+            reason: None,
+            created: now,
+            started: None,
+            finished: None,
+            current: true,
+        }
+    }
+}
+
 /// One entry of a job's `StatusHistory`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StatusPeriod {

@@ -6,12 +6,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use opendlc_core::env_contract::PodPlan;
-use opendlc_core::ids::{self, JobId, PodUid};
+use opendlc_core::ids::{JobId, PodUid};
 use opendlc_core::lifecycle::Outcome;
 use opendlc_core::queue::Queue;
 use opendlc_core::scheduler::{self, Capacity, Running, Wait, Waiting};
 use opendlc_core::time::{Clock, Millis};
-use opendlc_core::{Job, JobStatus, Pod, PodStatus, Reason};
+use opendlc_core::{Job, JobStatus, Pod, Reason};
 use opendlc_runtime::contract::{PodRef, Report};
 use opendlc_runtime::{PodEvent, Runtime};
 use opendlc_store::{Store, StoreError, Transition};
@@ -638,24 +638,7 @@ pub(super) fn plan(job: &Job) -> Vec<PodPlan> {
 pub(super) fn new_pods(job: &Job, now: Millis) -> Vec<Pod> {
     plan(job)
         .into_iter()
-        .map(|plan| Pod {
-            pod_uid: ids::new_pod_uid(),
-            job_id: job.job_id.clone(),
-            pod_id: plan.pod_id,
-            role: plan.role,
-            index: plan.index,
-            status: PodStatus::Pending,
-            ip: None,
-            node_name: None,
-            pid: None,
-            exit_code: None,
-            exit_signal: None,
-            reason: None,
-            created: now,
-            started: None,
-            finished: None,
-            current: true,
-        })
+        .map(|plan| Pod::pending(&job.job_id, plan.pod_id, plan.role, plan.index, now))
         .collect()
 }
 

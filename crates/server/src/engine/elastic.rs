@@ -107,24 +107,7 @@ impl Engine {
             return false;
         };
         let pod_id = ids::pod_id(job_id, role.as_str(), index);
-        let pod = Pod {
-            pod_uid: ids::new_pod_uid(),
-            job_id: job_id.to_string(),
-            pod_id: pod_id.clone(),
-            role,
-            index,
-            status: PodStatus::Pending,
-            ip: None,
-            node_name: None,
-            pid: None,
-            exit_code: None,
-            exit_signal: None,
-            reason: None,
-            created: now,
-            started: None,
-            finished: None,
-            current: true,
-        };
+        let pod = Pod::pending(job_id, pod_id.clone(), role, index, now);
         let text = format!(
             "Pod {pod_id} joins: the job grows to {} {role} pods ({}–{}, aiming for {}), as \
              capacity is free",

@@ -561,21 +561,7 @@ impl Engine {
             return;
         };
         let now = self.clock.now();
-        let pod = Pod {
-            pod_uid: opendlc_core::ids::new_pod_uid(),
-            status: PodStatus::Pending,
-            ip: None,
-            node_name: None,
-            pid: None,
-            exit_code: None,
-            exit_signal: None,
-            reason: None,
-            created: now,
-            started: None,
-            finished: None,
-            current: true,
-            ..old.clone()
-        };
+        let pod = Pod::pending(job_id, old.pod_id.clone(), old.role, old.index, now);
         let old_uid = old.pod_uid.clone();
         let mut record = self.restart_record(&active.job, &fault, RestartLevel::Pod);
         record.time = now;
