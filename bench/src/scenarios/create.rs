@@ -3,8 +3,6 @@
 //! connections then send CreateJob back to back; each of those jobs asks for half the pool, so
 //! at most one could start even if the blocker ended.
 
-use std::time::Duration;
-
 use anyhow::bail;
 
 use super::{closed_loop, Call, Ctx};
@@ -14,29 +12,10 @@ use crate::report::Measure;
 use crate::stats::ms;
 
 const NAME: &str = "create";
-/// Left free by the blocker: more than the banner's rounding of the pool (0.05 GiB), far less
-/// than the half pool each queued job asks for.
-const BLOCKER_SLACK_MIB: u64 = 256;
 
 pub async fn run(ctx: &Ctx) -> anyhow::Result<Vec<Measure>> {
     let mut conn = Conn::open(ctx.addr).await?;
-    let blocker_memory = format!(
-        "{}Mi",
-        ctx.pool_memory_mib.saturating_sub(BLOCKER_SLACK_MIB)
-    );
-    let blocker = api::create_job(
-        &mut conn,
-        api::job_body("bench-blocker", "sleep 600", "0.01", &blocker_memory),
-    )
-    .await?;
-    api::wait_for(
-        &mut conn,
-        &blocker,
-        "Running",
-        Duration::from_millis(10),
-        Duration::from_secs(30),
-    )
-    .await?;
+    super::start_blocker(&mut conn, ctx.pool_memory_mib).await?;
 
     let queued_memory = format!("{}Mi", ctx.pool_memory_mib / 2);
     let body = api::job_body("bench-create", "sleep 600", "0.01", &queued_memory);

@@ -15,9 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use opendlc_api::CreateJobRequest;
 use opendlc_core::metrics::PodSample;
-use opendlc_core::submission::{validate_create, SubmitContext};
 use opendlc_core::time::{format_wire, now_millis, Millis};
 use opendlc_core::{ids, JobStatus, Pod, PodStatus};
 use opendlc_store::{PodEnd, SampledPod, Store, Transition, DELETE_CHUNK};
@@ -45,8 +43,6 @@ const CALL_BUDGET: Duration = Duration::from_secs(20);
 const BASELINE: Duration = Duration::from_secs(2);
 /// GetJobMetrics over the whole run, p99.
 const TARGET_MS: f64 = 50.0;
-/// Left free by the blocker job (see the create scenario).
-const BLOCKER_SLACK_MIB: u64 = 256;
 
 /// `days`: how long the job ran (7; shorter for a quick run).
 pub async fn run(program: &Path, days: u32) -> anyhow::Result<Vec<Measure>> {
@@ -266,26 +262,17 @@ fn sample(since: Millis, pod: usize) -> PodSample {
 
 /// A job as CreateJob records it: 100 workers.
 fn job() -> anyhow::Result<opendlc_core::Job> {
-    let request: CreateJobRequest = serde_json::from_value(serde_json::json!({
-        "DisplayName": "bench-metrics-week",
-        "JobType": "PyTorchJob",
-        "UserCommand": "python train.py",
-        "JobSpecs": [
-            {"Type": "Worker", "PodCount": PODS, "Image": "registry.example.com/team/pytorch:2.3", "ResourceConfig": {"CPU": "1", "Memory": "1Gi"}},
-        ],
-    }))?;
-    let quotas = Default::default();
-    let ctx = SubmitContext {
-        job_id: "dlcbenchmetrics0".into(),
-        user_id: "1",
-        now: 0,
-        pool: opendlc_core::Resources::new(1_000_000, 1 << 30, 0),
-        quotas: &quotas,
-        gpu_types: &[],
-        on_slurm: false,
-        prices: None,
-    };
-    Ok(validate_create(&request, &ctx)?)
+    super::stored_job(
+        "dlcbenchmetrics0",
+        serde_json::json!({
+            "DisplayName": "bench-metrics-week",
+            "JobType": "PyTorchJob",
+            "UserCommand": "python train.py",
+            "JobSpecs": [
+                {"Type": "Worker", "PodCount": PODS, "Image": "registry.example.com/team/pytorch:2.3", "ResourceConfig": {"CPU": "1", "Memory": "1Gi"}},
+            ],
+        }),
+    )
 }
 
 /// The metric rows the job holds (every `metric_*` table) and the database's size on disk
@@ -343,23 +330,7 @@ type Timed = Vec<(Instant, Duration)>;
 /// delete takes, and what the others see while it runs against before it.
 async fn delete_under_load(server: &Server, job_id: &str) -> anyhow::Result<Vec<Measure>> {
     let mut conn = Conn::open(server.addr).await?;
-    let blocker_memory = format!(
-        "{}Mi",
-        server.pool_memory_mib.saturating_sub(BLOCKER_SLACK_MIB)
-    );
-    let blocker = api::create_job(
-        &mut conn,
-        api::job_body("bench-blocker", "sleep 600", "0.01", &blocker_memory),
-    )
-    .await?;
-    api::wait_for(
-        &mut conn,
-        &blocker,
-        "Running",
-        Duration::from_millis(10),
-        Duration::from_secs(30),
-    )
-    .await?;
+    let blocker = super::start_blocker(&mut conn, server.pool_memory_mib).await?;
     let running = Arc::new(AtomicBool::new(true));
     let queued = api::job_body(
         "bench-metrics-create",

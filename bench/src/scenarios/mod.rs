@@ -17,8 +17,50 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
+use crate::api;
 use crate::client::Conn;
 use crate::stats::Summary;
+
+/// Left free by a blocker job: more than the banner's rounding of the pool (0.05 GiB), far less
+/// than the half pool each job queued behind it asks for.
+const BLOCKER_SLACK_MIB: u64 = 256;
+
+/// Starts a job that holds all of the pool's memory but a sliver and waits until it runs, so
+/// that jobs created after it queue (strict FIFO); returns its JobId.
+pub async fn start_blocker(conn: &mut Conn, pool_memory_mib: u64) -> anyhow::Result<String> {
+    let memory = format!("{}Mi", pool_memory_mib.saturating_sub(BLOCKER_SLACK_MIB));
+    let blocker = api::create_job(
+        conn,
+        api::job_body("bench-blocker", "sleep 600", "0.01", &memory),
+    )
+    .await?;
+    api::wait_for(
+        conn,
+        &blocker,
+        "Running",
+        Duration::from_millis(10),
+        Duration::from_secs(30),
+    )
+    .await?;
+    Ok(blocker)
+}
+
+/// `request` (a CreateJob body) as CreateJob records it, with `job_id`, on a pool it fits.
+pub fn stored_job(job_id: &str, request: serde_json::Value) -> anyhow::Result<opendlc_core::Job> {
+    let request: opendlc_api::CreateJobRequest = serde_json::from_value(request)?;
+    let quotas = Default::default();
+    let ctx = opendlc_core::submission::SubmitContext {
+        job_id: job_id.into(),
+        user_id: "1",
+        now: 0,
+        pool: opendlc_core::Resources::new(1_000_000, 1 << 30, 0),
+        quotas: &quotas,
+        gpu_types: &[],
+        on_slurm: false,
+        prices: None,
+    };
+    Ok(opendlc_core::submission::validate_create(&request, &ctx)?)
+}
 
 /// What every scenario gets: where the server is and how hard to push it.
 pub struct Ctx {

@@ -12,8 +12,6 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use opendlc_api::CreateJobRequest;
-use opendlc_core::submission::{validate_create, SubmitContext};
 use opendlc_core::{Job, JobStatus, JobType};
 use opendlc_store::Store;
 
@@ -170,29 +168,20 @@ fn seed(db: &Path, n: usize) -> anyhow::Result<Vec<String>> {
 
 /// A job as CreateJob records it, with a request of a realistic size.
 fn template() -> anyhow::Result<Job> {
-    let request: CreateJobRequest = serde_json::from_value(serde_json::json!({
-        "DisplayName": "template",
-        "JobType": "PyTorchJob",
-        "UserCommand": "python -m torch.distributed.run --nproc_per_node=8 train.py --model resnet50 --epochs 90 --batch-size 256 --lr 0.1 --data /mnt/data/imagenet --output /mnt/output/run",
-        "JobSpecs": [
-            {"Type": "Master", "PodCount": 1, "Image": "registry.example.com/team/pytorch:2.3-cuda12.1", "ResourceConfig": {"CPU": "8", "Memory": "32Gi"}},
-            {"Type": "Worker", "PodCount": 3, "Image": "registry.example.com/team/pytorch:2.3-cuda12.1", "ResourceConfig": {"CPU": "8", "Memory": "32Gi"}},
-        ],
-        "Envs": {"NCCL_DEBUG": "INFO", "OMP_NUM_THREADS": "8", "PYTHONUNBUFFERED": "1", "WANDB_PROJECT": "imagenet"},
-        "Settings": {"Tags": {"owner": "ann", "project": "imagenet"}},
-    }))?;
-    let quotas = Default::default();
-    let ctx = SubmitContext {
-        job_id: "dlc0000000000000".into(),
-        user_id: "1",
-        now: 0,
-        pool: opendlc_core::Resources::new(1_000_000, 1 << 30, 0),
-        quotas: &quotas,
-        gpu_types: &[],
-        on_slurm: false,
-        prices: None,
-    };
-    Ok(validate_create(&request, &ctx)?)
+    super::stored_job(
+        "dlc0000000000000",
+        serde_json::json!({
+            "DisplayName": "template",
+            "JobType": "PyTorchJob",
+            "UserCommand": "python -m torch.distributed.run --nproc_per_node=8 train.py --model resnet50 --epochs 90 --batch-size 256 --lr 0.1 --data /mnt/data/imagenet --output /mnt/output/run",
+            "JobSpecs": [
+                {"Type": "Master", "PodCount": 1, "Image": "registry.example.com/team/pytorch:2.3-cuda12.1", "ResourceConfig": {"CPU": "8", "Memory": "32Gi"}},
+                {"Type": "Worker", "PodCount": 3, "Image": "registry.example.com/team/pytorch:2.3-cuda12.1", "ResourceConfig": {"CPU": "8", "Memory": "32Gi"}},
+            ],
+            "Envs": {"NCCL_DEBUG": "INFO", "OMP_NUM_THREADS": "8", "PYTHONUNBUFFERED": "1", "WANDB_PROJECT": "imagenet"},
+            "Settings": {"Tags": {"owner": "ann", "project": "imagenet"}},
+        }),
+    )
 }
 
 /// The process's resident memory (VmRSS), in MiB.
