@@ -238,13 +238,21 @@ enum RuntimeKind {
     Slurm,
 }
 
-/// The steps the server starts for every pod (`shim`, `run-mounted`), read without building
+/// The steps the server starts for every pod (`shim`, `run-mounted`, and the `shim-launcher`
+/// that forks shims), read without building
 /// the whole command line interface: they run once per pod, and setting up every subcommand's
 /// parser is most of their start-up time. Only the exact forms the server writes take this
 /// way; anything else goes through the parser, which says what is wrong.
 fn pod_step() -> Option<i32> {
     let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
     match args.as_slice() {
+        [step] if step == "shim-launcher" => {
+            use std::os::fd::FromRawFd;
+            // SAFETY: the launcher is started with its socket as stdin, which nothing else
+            // in this process owns.
+            let socket = unsafe { std::os::fd::OwnedFd::from_raw_fd(0) };
+            Some(opendlc_runtime::pod::shim::launcher::run(socket))
+        }
         [step, flag, dir] if step == "shim" && flag == "--dir" => {
             Some(opendlc_runtime::pod::shim::run(std::path::Path::new(dir)))
         }

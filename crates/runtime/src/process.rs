@@ -84,6 +84,16 @@ pub(crate) fn pidfd_send_signal(pidfd: &OwnedFd, signal: Signal) -> io::Result<(
     }
 }
 
+/// Whether the process behind `pidfd` has exited (its pidfd is readable then).
+pub(crate) fn has_exited(pidfd: &OwnedFd) -> bool {
+    use std::os::fd::AsFd;
+    let mut fds = [nix::poll::PollFd::new(
+        pidfd.as_fd(),
+        nix::poll::PollFlags::POLLIN,
+    )];
+    matches!(nix::poll::poll(&mut fds, nix::poll::PollTimeout::ZERO), Ok(n) if n > 0)
+}
+
 /// The process `pid` if it is the one that started at `start_ticks`, as a pidfd (which, unlike
 /// the pid, cannot come to mean another process). `None` if it is gone (an unreaped zombie
 /// still counts as present).

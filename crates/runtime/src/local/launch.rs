@@ -1,12 +1,18 @@
 //! Starting a pod: write its spec, start its shim, wait for the shim's one-line report.
 
+use std::io;
+use std::os::fd::OwnedFd;
 use std::process::Stdio;
+use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::Command;
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+use tokio::io::unix::AsyncFd;
+use tokio::io::{AsyncBufReadExt, BufReader, Interest};
 
-use super::{container, LocalRuntime, PodLaunch};
+use super::launcher::{ForkedShim, Launcher};
+use super::{container, LauncherState, LocalRuntime, PodLaunch};
 use crate::contract::{Placement, Started};
 use crate::error::RuntimeError;
 use crate::pod_dir::{open_append, read_json, write_json_atomic, Durability, PodDir};
@@ -56,34 +62,16 @@ impl LocalRuntime {
         };
         std::fs::create_dir_all(dir.path()).map_err(spec_error)?;
         write_json_atomic(&dir.spec(), &spec, Durability::ProcessCrash).map_err(spec_error)?;
-        let shim_log = open_append(&dir.shim_log()).map_err(spec_error)?;
-
-        let mut command = Command::new(&self.inner.shim_program);
-        command
-            .arg("shim")
-            .arg("--dir")
-            .arg(dir.path())
-            // Not the server's directory: a long-lived process should not pin it.
-            .current_dir("/")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(shim_log);
-        // The shim makes itself a session leader as its first act. Doing it here (pre_exec)
-        // would force std to fork the whole server instead of using posix_spawn.
-        for (name, _) in std::env::vars_os() {
-            if name.as_encoded_bytes().starts_with(b"OPENDLC_") {
-                // Server secrets have no business in a long-lived process's environment.
-                command.env_remove(name);
-            }
+        let (mut shim, stdout) =
+            self.start_shim(&dir)
+                .map_err(|error| RuntimeError::SpawnShim {
+                    pod_id: pod.pod_id.clone(),
+                    program: self.inner.shim_program.clone(),
+                    error,
+                })?;
+        if let Some(handle) = shim.handle() {
+            self.launching().insert(dir.path().to_path_buf(), handle);
         }
-        let mut child = command.spawn().map_err(|error| RuntimeError::SpawnShim {
-            pod_id: pod.pod_id.clone(),
-            program: self.inner.shim_program.clone(),
-            error,
-        })?;
-        let shim_pid = child.id().unwrap_or_default();
-        self.launching().insert(dir.path().to_path_buf(), shim_pid);
-        let stdout = child.stdout.take().expect("stdout is piped");
         let mut line = String::new();
         let read =
             tokio::time::timeout(START_TIMEOUT, BufReader::new(stdout).read_line(&mut line)).await;
@@ -100,8 +88,8 @@ impl LocalRuntime {
                     // Cannot happen with a working shim (it writes the file first); if it does,
                     // the pod could not be re-attached later, so it must not run.
                     other => {
-                        kill_shim_and_pod(&mut child, shim_pid);
-                        reap_later(child);
+                        shim.kill_with_pod();
+                        shim.forget();
                         return Err(shim_error(format!(
                             "reported a start without a readable started.json ({other:?})"
                         )));
@@ -109,7 +97,7 @@ impl LocalRuntime {
                 };
                 let mut watcher = self.watcher(&pod.pod_uid, dir.path().to_path_buf());
                 watcher.container_engine = pod.image.as_ref().map(|i| i.engine.clone());
-                watcher.child(child);
+                shim.watch(watcher);
                 Ok(Started {
                     pid: started.pid,
                     started_at: started.started_at,
@@ -122,7 +110,7 @@ impl LocalRuntime {
                 })
             }
             Ok(Ok(_)) if line.starts_with("failed ") => {
-                reap_later(child);
+                shim.forget();
                 let reason = line["failed ".len()..].trim_end().to_string();
                 let exit = match read_json::<PodExit>(&dir.exit()) {
                     Ok(Some(exit)) => exit,
@@ -139,24 +127,20 @@ impl LocalRuntime {
                 })
             }
             Ok(Ok(_)) => {
-                let status = child.wait().await;
+                let how = shim.ended().await;
                 Err(shim_error(format!(
-                    "ended before starting the command ({}); see {}",
-                    match status {
-                        Ok(status) => status.to_string(),
-                        Err(e) => e.to_string(),
-                    },
+                    "ended before starting the command ({how}); see {}",
                     dir.shim_log().display()
                 )))
             }
             Ok(Err(e)) => {
-                let _ = child.start_kill();
-                reap_later(child);
+                shim.kill();
+                shim.forget();
                 Err(shim_error(format!("could not be read from: {e}")))
             }
             Err(_elapsed) => {
-                kill_shim_and_pod(&mut child, shim_pid);
-                reap_later(child);
+                shim.kill_with_pod();
+                shim.forget();
                 Err(RuntimeError::StartTimeout {
                     pod_id: pod.pod_id,
                     timeout: START_TIMEOUT,
@@ -166,22 +150,171 @@ impl LocalRuntime {
     }
 }
 
-/// Kills a shim that misbehaved while starting, and anything it started (in its session).
-fn kill_shim_and_pod(child: &mut tokio::process::Child, shim_pid: u32) {
-    // The shim is our unreaped child, so its pid cannot name another process meanwhile.
-    let ticks = process::stat(shim_pid)
-        .ok()
-        .flatten()
-        .map(|s| s.start_ticks);
-    let _ = child.start_kill();
-    if let Some(ticks) = ticks {
-        let _ = process::kill_orphaned_pod(shim_pid, ticks, Duration::ZERO);
+impl LocalRuntime {
+    /// Starts the shim of the pod at `dir`, through the launcher where it runs (started with
+    /// the first pod, again after it died), else as a program of its own. Returns the shim
+    /// and its stdout, where it announces the start.
+    fn start_shim(&self, dir: &PodDir) -> io::Result<(Shim, ShimStdout)> {
+        let mut launcher = self.launcher();
+        if let LauncherState::NotStarted = *launcher {
+            *launcher = match Launcher::start(&self.inner.shim_program) {
+                Ok(started) => LauncherState::Running(Arc::new(started)),
+                Err(e) => {
+                    tracing::warn!(
+                        "failed to start the shim launcher, starting shims directly: {e}"
+                    );
+                    LauncherState::Unavailable
+                }
+            };
+        }
+        if let LauncherState::Running(running) = &*launcher {
+            let (read, write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
+            match running.fork_shim(dir.path(), write, open_append(&dir.shim_log())?) {
+                Ok(forked) => {
+                    let stdout = tokio::net::unix::pipe::Receiver::from_owned_fd(read)?;
+                    return Ok((Shim::Forked(forked), Box::pin(stdout)));
+                }
+                Err(e) => {
+                    // Started again for the next pod; this one starts directly.
+                    tracing::warn!("the shim launcher failed, starting this shim directly: {e}");
+                    *launcher = LauncherState::NotStarted;
+                }
+            }
+        }
+        drop(launcher);
+        let mut command = std::process::Command::new(&self.inner.shim_program);
+        command
+            .arg("shim")
+            .arg("--dir")
+            .arg(dir.path())
+            // Not the server's directory: a long-lived process should not pin it.
+            .current_dir("/")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(open_append(&dir.shim_log())?);
+        // The shim makes itself a session leader as its first act. Doing it here (pre_exec)
+        // would force std to fork the whole server instead of using posix_spawn.
+        without_server_secrets(&mut command);
+        let mut child = tokio::process::Command::from(command).spawn()?;
+        let stdout = child.stdout.take().expect("stdout is piped");
+        Ok((Shim::Child(child), Box::pin(stdout)))
     }
 }
 
-/// Reaps a shim that has nothing more to tell us.
-fn reap_later(mut child: tokio::process::Child) {
-    tokio::spawn(async move {
-        let _ = child.wait().await;
-    });
+/// Where a starting shim announces itself.
+type ShimStdout = std::pin::Pin<Box<dyn tokio::io::AsyncRead + Send>>;
+
+/// A shim being started: the server's own child, or forked by the launcher.
+enum Shim {
+    Child(tokio::process::Child),
+    Forked(ForkedShim),
+}
+
+/// How `stop` reaches a shim that has not reported yet (see [`LocalRuntime::stop`]).
+pub(super) enum StartingShim {
+    /// Our unreaped child: its pid cannot name another process meanwhile.
+    Child(u32),
+    /// The launcher's.
+    Forked(OwnedFd),
+}
+
+impl StartingShim {
+    pub fn signal(&self, signal: Signal) {
+        let _ = match self {
+            Self::Child(pid) => kill(Pid::from_raw(*pid as i32), signal).map_err(io::Error::from),
+            Self::Forked(pidfd) => process::pidfd_send_signal(pidfd, signal),
+        };
+    }
+}
+
+impl Shim {
+    fn pid(&self) -> u32 {
+        match self {
+            Self::Child(child) => child.id().unwrap_or_default(),
+            Self::Forked(forked) => forked.pid,
+        }
+    }
+
+    /// For `stop`, while the shim starts; `None` if it cannot be reached safely.
+    fn handle(&self) -> Option<StartingShim> {
+        match self {
+            Self::Child(child) => child.id().map(StartingShim::Child),
+            Self::Forked(forked) => forked.pidfd.try_clone().ok().map(StartingShim::Forked),
+        }
+    }
+
+    fn kill(&mut self) {
+        match self {
+            Self::Child(child) => {
+                let _ = child.start_kill();
+            }
+            Self::Forked(forked) => {
+                let _ = process::pidfd_send_signal(&forked.pidfd, Signal::SIGKILL);
+            }
+        }
+    }
+
+    /// Kills a shim that misbehaved while starting, and anything it started (in its session).
+    fn kill_with_pod(&mut self) {
+        let pid = self.pid();
+        // Its start time names its session's processes; read while the pid is surely the
+        // shim's: ours is unreaped, the launcher's has not exited (its pidfd says) after the read.
+        let ticks = process::stat(pid).ok().flatten().map(|s| s.start_ticks);
+        let ticks = match self {
+            Self::Forked(forked) if process::has_exited(&forked.pidfd) => None,
+            _ => ticks,
+        };
+        self.kill();
+        if let Some(ticks) = ticks {
+            let _ = process::kill_orphaned_pod(pid, ticks, Duration::ZERO);
+        }
+    }
+
+    /// Watches the started shim until it ends.
+    fn watch(self, watcher: super::watch::Watcher) {
+        match self {
+            Self::Child(child) => watcher.child(child),
+            Self::Forked(forked) => watcher.forked(forked),
+        }
+    }
+
+    /// Waits for a shim that ended early, and says how it ended.
+    async fn ended(self) -> String {
+        match self {
+            Self::Child(mut child) => match child.wait().await {
+                Ok(status) => status.to_string(),
+                Err(e) => e.to_string(),
+            },
+            Self::Forked(forked) => {
+                // SAFETY: the AsyncFd owns the pidfd, which stays open as long as it does.
+                let pidfd =
+                    unsafe { AsyncFd::register_with_interest(forked.pidfd, Interest::READABLE) };
+                if let Ok(pidfd) = pidfd {
+                    let _ = pidfd.readable().await;
+                }
+                format!("pid {} exited", forked.pid)
+            }
+        }
+    }
+
+    /// Lets go of a shim that has nothing more to tell us (the launcher reaps its own; ours is
+    /// reaped in the background).
+    fn forget(self) {
+        if let Self::Child(mut child) = self {
+            tokio::spawn(async move {
+                let _ = child.wait().await;
+            });
+        }
+    }
+}
+
+/// The environment of everything the server starts to outlive it (the launcher, the shims):
+/// the server's own, without its `OPENDLC_*` variables — server secrets have no business in a
+/// long-lived process's environment.
+pub(super) fn without_server_secrets(command: &mut std::process::Command) {
+    for (name, _) in std::env::vars_os() {
+        if name.as_encoded_bytes().starts_with(b"OPENDLC_") {
+            command.env_remove(name);
+        }
+    }
 }

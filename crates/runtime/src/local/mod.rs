@@ -9,6 +9,7 @@
 //! `LocalRuntime` takes them over with [`LocalRuntime::reattach`].
 
 mod launch;
+mod launcher;
 mod reattach;
 mod stop;
 mod watch;
@@ -76,7 +77,18 @@ struct Inner {
     shutdown: signal::Sender<()>,
     /// Shims started by `launch` that have not reported yet, by pod directory: `stop` finds
     /// them here before started.json exists.
-    launching: Mutex<HashMap<PathBuf, u32>>,
+    launching: Mutex<HashMap<PathBuf, launch::StartingShim>>,
+    /// The process that forks the shims.
+    launcher: Mutex<LauncherState>,
+}
+
+/// Whether shims are forked by a launcher (`launcher`) or started as programs of their own.
+enum LauncherState {
+    /// Started with the next pod.
+    NotStarted,
+    Running(Arc<launcher::Launcher>),
+    /// It could not be started: every shim starts directly.
+    Unavailable,
 }
 
 impl LocalRuntime {
@@ -102,13 +114,21 @@ impl LocalRuntime {
                 events,
                 shutdown: signal::channel(()).0,
                 launching: Mutex::new(HashMap::new()),
+                launcher: Mutex::new(LauncherState::NotStarted),
             }),
         }
     }
 
-    fn launching(&self) -> MutexGuard<'_, HashMap<PathBuf, u32>> {
+    fn launching(&self) -> MutexGuard<'_, HashMap<PathBuf, launch::StartingShim>> {
         self.inner
             .launching
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn launcher(&self) -> MutexGuard<'_, LauncherState> {
+        self.inner
+            .launcher
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }

@@ -37,7 +37,7 @@ impl LocalRuntime {
             Ok(Some(pidfd)) => watcher.pidfd(pidfd, started.shim_pid),
             Ok(None) => {
                 let how = format!("(pid {}) is gone", started.shim_pid);
-                tokio::spawn(async move { watcher.conclude(&how).await });
+                tokio::spawn(async move { watcher.conclude(|| how).await });
             }
             Err(e) => {
                 tracing::debug!(pod.uid = %pod_uid, "no pidfd for the shim, polling: {e}");

@@ -32,18 +32,19 @@ impl LocalRuntime {
             }
         })?;
         let Some(started) = started else {
-            // Still starting: the shim is our unreaped child, so its pid is safe to signal. It
-            // forwards the SIGTERM once the command runs.
-            if let Some(&shim_pid) = self.launching().get(dir) {
-                let _ = kill(Pid::from_raw(shim_pid as i32), Signal::SIGTERM);
+            // Still starting: the shim forwards the SIGTERM once the command runs.
+            if let Some(shim) = self.launching().get(dir) {
+                shim.signal(Signal::SIGTERM);
             }
             return Ok(());
         };
         match process::open_verified(started.shim_pid, started.shim_start_ticks) {
-            Ok(Some(shim)) => {
+            Ok(Some(shim)) if !process::has_exited(&shim) => {
                 process::pidfd_send_signal(&shim, Signal::SIGTERM).map_err(stop_error)
             }
-            Ok(None) => {
+            // Gone, or a zombie not reaped yet (its new parent may take its time): nobody
+            // forwards the signal.
+            Ok(_) => {
                 // One quick pass: whoever watches this pod reports it lost and kills the rest.
                 process::kill_orphaned_pod(
                     started.shim_pid,

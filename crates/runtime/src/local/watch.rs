@@ -9,6 +9,7 @@ use tokio::io::unix::AsyncFd;
 use tokio::io::Interest;
 use tokio::sync::{mpsc, watch};
 
+use super::launcher::ForkedShim;
 use super::PodEvent;
 use crate::pod_dir::{read_json, PodDir};
 use crate::pod_files::{PodExit, ShimStarted};
@@ -43,12 +44,36 @@ impl Watcher {
                 Ok(status) => describe(status),
                 Err(e) => format!("could not be waited for ({e})"),
             };
-            self.conclude(&how).await;
+            self.conclude(|| how).await;
+        });
+    }
+
+    /// A shim the launcher forked: its pidfd tells when it ends, the launcher how.
+    pub fn forked(self, shim: ForkedShim) {
+        let ForkedShim {
+            pid,
+            pidfd,
+            launcher,
+        } = shim;
+        self.pidfd_then(pidfd, pid, move || {
+            launcher
+                .status(pid)
+                .unwrap_or_else(|| format!("(pid {pid}) exited"))
         });
     }
 
     /// A shim started by an earlier server, as a pidfd: readable once the shim has exited.
-    pub fn pidfd(mut self, pidfd: OwnedFd, shim_pid: u32) {
+    pub fn pidfd(self, pidfd: OwnedFd, shim_pid: u32) {
+        self.pidfd_then(pidfd, shim_pid, move || format!("(pid {shim_pid}) exited"));
+    }
+
+    /// Waits for `pidfd` to say the shim exited, then concludes with what `how` says.
+    fn pidfd_then(
+        mut self,
+        pidfd: OwnedFd,
+        shim_pid: u32,
+        how: impl FnOnce() -> String + Send + 'static,
+    ) {
         tokio::spawn(async move {
             // SAFETY: the AsyncFd owns the OwnedFd, which stays open as long as it does.
             let pidfd = match unsafe { AsyncFd::register_with_interest(pidfd, Interest::READABLE) }
@@ -63,7 +88,7 @@ impl Watcher {
                 _ = pidfd.readable() => {}
                 _ = self.shutdown.changed() => return,
             }
-            self.conclude(&format!("(pid {shim_pid}) exited")).await;
+            self.conclude(how).await;
         });
     }
 
@@ -77,7 +102,7 @@ impl Watcher {
             Some(ticks) => ticks,
             None => match read_json::<ShimStarted>(&self.dir.started()) {
                 Ok(Some(started)) => started.shim_start_ticks,
-                _ => return self.conclude("is gone").await,
+                _ => return self.conclude(|| "is gone".into()).await,
             },
         };
         loop {
@@ -90,11 +115,12 @@ impl Watcher {
                 _ = self.shutdown.changed() => return,
             }
         }
-        self.conclude(&format!("(pid {shim_pid}) exited")).await;
+        self.conclude(|| format!("(pid {shim_pid}) exited")).await;
     }
 
-    /// The shim is gone (`how` says how): report its exit.json, or the pod as lost.
-    pub async fn conclude(&self, how: &str) {
+    /// The shim is gone (`how` says how, asked only if it did not record the pod's end):
+    /// report its exit.json, or the pod as lost.
+    pub async fn conclude(&self, how: impl FnOnce() -> String) {
         let event = match read_json::<PodExit>(&self.dir.exit()) {
             Ok(Some(exit)) => PodEvent::Exited {
                 pod_uid: self.pod_uid.clone(),
@@ -102,13 +128,15 @@ impl Watcher {
             },
             Ok(None) => {
                 self.lost(format!(
-                    "the shim {how} without recording how the pod ended"
+                    "the shim {} without recording how the pod ended",
+                    how()
                 ))
                 .await
             }
             Err(e) => {
                 self.lost(format!(
-                    "the shim {how}, and its exit.json is unreadable: {e}"
+                    "the shim {}, and its exit.json is unreadable: {e}",
+                    how()
                 ))
                 .await
             }

@@ -23,7 +23,8 @@ pub(super) struct NotStarted {
     pub reason: String,
 }
 
-/// `cgroup_procs`: the `cgroup.procs` files the command joins before it runs (the pod's limits).
+/// `cgroup_procs`: the files the command writes to join its cgroups before it runs (the pod's
+/// limits; [`crate::pod::cgroup::PodCgroup::procs_fds`]).
 pub(super) fn spawn(spec: &PodSpec, cgroup_procs: Vec<RawFd>) -> Result<Spawned, NotStarted> {
     // Checked here for a clear message: a failed chdir in the child reads as a bare ENOENT.
     match std::fs::metadata(&spec.workdir) {

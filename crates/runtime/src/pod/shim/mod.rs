@@ -18,6 +18,7 @@
 //! while it runs.
 
 mod command;
+pub mod launcher;
 mod metrics;
 pub(crate) mod pump;
 pub(crate) mod signals;

@@ -1,0 +1,248 @@
+//! The shim launcher: one process per local runtime (`opendlc shim-launcher`, its stdin a
+//! socket to the server) that forks the shim of every pod the server starts. A fork of this
+//! small single-threaded process costs a fraction of starting the opendlc binary anew — the
+//! dynamic loader's relocations and CPU probing (a trap to the hypervisor per `cpuid` on a
+//! virtual machine) and the Rust runtime's set-up — which every pod used to pay.
+//!
+//! One datagram each way per request (a `SOCK_SEQPACKET` pair, so messages keep their bounds):
+//! - `launch <pod directory>`, with two descriptors: the write end of the pipe the shim
+//!   announces its start on (its stdout) and the shim's log (its stderr). The launcher forks,
+//!   and the child becomes the shim ([`super::run`]) exactly as if it had been started as
+//!   `opendlc shim --dir DIR`; the answer is `ok <pid>` with a pidfd of the shim (not the
+//!   server's child, so its pid alone could come to name another process), or `error <why>`.
+//! - `status <pid>`: how a shim that ended ended, as `ok <how>` (`exited with status 1`, `was
+//!   killed by signal 9`), or `unknown`. Only the server asks, and only for a shim that ended
+//!   without recording the pod's end; the launcher keeps the last [`KEPT_ENDS`] such ends.
+//!
+//! The launcher reaps its children and exits when the server's end closes (the server exited,
+//! even killed). The shims live on: they never depended on it.
+
+use std::collections::VecDeque;
+use std::ffi::OsStr;
+use std::io::{self, IoSlice, IoSliceMut};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+use nix::errno::Errno;
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::signal::{SigSet, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+use nix::sys::socket::{recvmsg, sendmsg, ControlMessage, ControlMessageOwned, MsgFlags};
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::{fork, ForkResult, Pid};
+
+use crate::process;
+
+/// The most descriptors one message carries (a request's two).
+const MAX_FDS: usize = 2;
+
+/// How many ends other than a clean exit the launcher remembers for `status`.
+const KEPT_ENDS: usize = 1024;
+
+/// Entry point of `opendlc shim-launcher`, its stdin the socket to the server. Returns the
+/// process exit code once the server's end is closed. Must be called before the process
+/// starts any thread: its children are forked from it.
+pub fn run(socket: OwnedFd) -> i32 {
+    let mut children = SigSet::empty();
+    children.add(Signal::SIGCHLD);
+    let reaper = match children
+        .thread_block()
+        .and_then(|()| SignalFd::with_flags(&children, SfdFlags::SFD_NONBLOCK))
+    {
+        Ok(fd) => fd,
+        Err(e) => {
+            eprintln!("opendlc shim-launcher: failed to watch its children: {e}");
+            return 1;
+        }
+    };
+    let mut ended = VecDeque::new();
+    loop {
+        let mut fds = [
+            PollFd::new(socket.as_fd(), PollFlags::POLLIN),
+            PollFd::new(reaper.as_fd(), PollFlags::POLLIN),
+        ];
+        match poll(&mut fds, PollTimeout::NONE) {
+            Ok(_) | Err(Errno::EINTR) => {}
+            Err(e) => {
+                eprintln!("opendlc shim-launcher: poll failed: {e}");
+                return 1;
+            }
+        }
+        if fds[0].any().unwrap_or(false) {
+            let (request, passed) = match receive(socket.as_raw_fd()) {
+                Ok(Some(message)) => message,
+                // The server is gone.
+                Ok(None) => return 0,
+                Err(e) => {
+                    eprintln!("opendlc shim-launcher: failed to read a request: {e}");
+                    return 1;
+                }
+            };
+            let ours = [socket.as_raw_fd(), reaper.as_raw_fd()];
+            let sent = if let Some(path) = request.strip_prefix(b"launch ") {
+                match launch(path, passed, &ours) {
+                    Ok((pid, pidfd)) => send(
+                        socket.as_raw_fd(),
+                        format!("ok {pid}").as_bytes(),
+                        &[pidfd.as_raw_fd()],
+                    ),
+                    Err(e) => send(socket.as_raw_fd(), format!("error {e}").as_bytes(), &[]),
+                }
+            } else if let Some(pid) = request.strip_prefix(b"status ") {
+                let how = std::str::from_utf8(pid)
+                    .ok()
+                    .and_then(|pid| pid.parse().ok())
+                    .and_then(|pid| end_of(&mut ended, Pid::from_raw(pid)));
+                let answer = how.map_or("unknown".to_string(), |how| format!("ok {how}"));
+                send(socket.as_raw_fd(), answer.as_bytes(), &[])
+            } else {
+                send(socket.as_raw_fd(), b"error an unknown request", &[])
+            };
+            if let Err(e) = sent {
+                eprintln!("opendlc shim-launcher: failed to answer the server: {e}");
+                return 1;
+            }
+        }
+        // Reaped only after the answer: the pidfd was opened while the pid was still ours.
+        while let Ok(Some(_)) = reaper.read_signal() {}
+        reap(&mut ended);
+    }
+}
+
+/// Forks the shim of the pod at `path`, its stdout and stderr the two `passed` descriptors;
+/// `ours` are the launcher's own descriptors, which the shim must not hold.
+fn launch(path: &[u8], passed: Vec<OwnedFd>, ours: &[RawFd]) -> io::Result<(i32, OwnedFd)> {
+    let [announce, log]: [OwnedFd; 2] = passed
+        .try_into()
+        .map_err(|_| io::Error::other("a request carries two descriptors"))?;
+    let dir = Path::new(OsStr::from_bytes(path));
+    // SAFETY: the launcher is single-threaded, so the child has nothing half-done (no lock held
+    // by another thread) to trip over.
+    match unsafe { fork() }.map_err(io::Error::from)? {
+        ForkResult::Child => {
+            let code = match become_shim(&announce, &log, ours) {
+                Ok(()) => super::run(dir),
+                Err(e) => {
+                    eprintln!("opendlc shim-launcher: failed to set up the shim of {dir:?}: {e}");
+                    127
+                }
+            };
+            std::process::exit(code)
+        }
+        ForkResult::Parent { child } => {
+            let pidfd = process::pidfd_open(child.as_raw() as u32)?;
+            Ok((child.as_raw(), pidfd))
+        }
+    }
+}
+
+/// In the forked child: stdin from /dev/null, stdout and stderr the passed descriptors, and
+/// none of the launcher's own descriptors (its socket would keep the server's end from
+/// seeing the launcher go; its signalfd is the launcher's business).
+fn become_shim(announce: &OwnedFd, log: &OwnedFd, ours: &[RawFd]) -> io::Result<()> {
+    let null = std::fs::File::open("/dev/null")?;
+    nix::unistd::dup2(null.as_raw_fd(), 0)?;
+    nix::unistd::dup2(announce.as_raw_fd(), 1)?;
+    nix::unistd::dup2(log.as_raw_fd(), 2)?;
+    for &fd in ours {
+        // The socket was stdin, now /dev/null: closing fd 0 would undo that.
+        if fd > 2 {
+            let _ = nix::unistd::close(fd);
+        }
+    }
+    Ok(())
+}
+
+/// Reaps every child that has ended, without waiting, remembering the ends other than a
+/// clean exit.
+fn reap(ended: &mut VecDeque<(Pid, String)>) {
+    loop {
+        match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::Exited(_, 0)) => {}
+            Ok(WaitStatus::StillAlive) | Err(_) => return,
+            Ok(status) => {
+                if let (Some(pid), Some(how)) = (status.pid(), describe(status)) {
+                    if ended.len() == KEPT_ENDS {
+                        ended.pop_front();
+                    }
+                    ended.push_back((pid, how));
+                }
+            }
+        }
+    }
+}
+
+/// How the child `pid` ended, if it has: remembered, or reaped now.
+fn end_of(ended: &mut VecDeque<(Pid, String)>, pid: Pid) -> Option<String> {
+    if let Some((_, how)) = ended.iter().rev().find(|(p, _)| *p == pid) {
+        return Some(how.clone());
+    }
+    waitpid(pid, Some(WaitPidFlag::WNOHANG))
+        .ok()
+        .and_then(describe)
+}
+
+fn describe(status: WaitStatus) -> Option<String> {
+    match status {
+        WaitStatus::Exited(_, code) => Some(format!("exited with status {code}")),
+        WaitStatus::Signaled(_, signal, _) => {
+            Some(format!("was killed by signal {}", signal as i32))
+        }
+        _ => None,
+    }
+}
+
+/// Sends one message: `bytes`, with `fds` passed along.
+pub(crate) fn send(socket: RawFd, bytes: &[u8], fds: &[RawFd]) -> io::Result<()> {
+    let rights = [ControlMessage::ScmRights(fds)];
+    let cmsgs: &[ControlMessage<'_>] = if fds.is_empty() { &[] } else { &rights };
+    sendmsg::<()>(
+        socket,
+        &[IoSlice::new(bytes)],
+        cmsgs,
+        MsgFlags::empty(),
+        None,
+    )?;
+    Ok(())
+}
+
+/// Receives one message and the descriptors passed with it (close-on-exec); `None` once the
+/// other end is closed.
+pub(crate) fn receive(socket: RawFd) -> io::Result<Option<(Vec<u8>, Vec<OwnedFd>)>> {
+    let mut buf = vec![0u8; 8192];
+    let mut space = nix::cmsg_space!([RawFd; MAX_FDS]);
+    let (bytes, fds) = loop {
+        let mut iov = [IoSliceMut::new(&mut buf)];
+        match recvmsg::<()>(
+            socket,
+            &mut iov,
+            Some(&mut space),
+            MsgFlags::MSG_CMSG_CLOEXEC,
+        ) {
+            Ok(message) => {
+                let mut fds = Vec::new();
+                for cmsg in message.cmsgs()? {
+                    if let ControlMessageOwned::ScmRights(raw) = cmsg {
+                        // SAFETY: descriptors passed to us are new and ours alone.
+                        fds.extend(
+                            raw.into_iter()
+                                .map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }),
+                        );
+                    }
+                }
+                if message.flags.contains(MsgFlags::MSG_TRUNC) {
+                    return Err(io::Error::other("a message too long for the launcher"));
+                }
+                break (message.bytes, fds);
+            }
+            Err(Errno::EINTR) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    };
+    if bytes == 0 && fds.is_empty() {
+        return Ok(None);
+    }
+    buf.truncate(bytes);
+    Ok(Some((buf, fds)))
+}
