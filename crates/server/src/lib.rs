@@ -18,6 +18,7 @@ mod metrics;
 mod net;
 mod proxy;
 mod ray_dashboard;
+mod services;
 mod sources;
 mod state;
 mod tensorboards;
@@ -438,11 +439,13 @@ impl Server {
         let terminals = webterminal::socket::router(self.state.web_terminals.clone());
         let dashboard = dashboard::router(self.state.clone());
         let ray = ray_dashboard::router(self.state.clone());
+        let services = services::router(self.state.clone());
         let app = console::router(http::router(self.state))
             .merge(proxy)
             .merge(terminals)
             .merge(dashboard)
-            .merge(ray);
+            .merge(ray)
+            .merge(services);
         let shutdown_tx = self.shutdown_tx;
         let stop = shutdown_tx.subscribe();
         tokio::spawn(async move {
