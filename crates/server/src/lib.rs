@@ -371,6 +371,7 @@ impl Server {
             basic.clone(),
         );
         tensorboards.isolation = tb_isolation.map(|i| (i, config.shim_program.clone()));
+        tensorboards.process_limits = settings.pod_limits;
         let tensorboards = Arc::new(tensorboards);
         let web_terminals = Arc::new(webterminal::WebTerminals::new(
             store.clone(),
