@@ -40,7 +40,10 @@ pub async fn forward(
     // Nothing the request names (its path, its query) may move the request to another host
     // or port than the one the caller checked.
     let parsed = url::Url::parse(&url).map_err(|e| format!("not a valid address: {e}"))?;
-    if parsed.host_str() != Some(host) || parsed.port_or_known_default() != Some(port) {
+    let same_host = parsed
+        .host_str()
+        .is_some_and(|h| h.eq_ignore_ascii_case(host));
+    if !same_host || parsed.port_or_known_default() != Some(port) {
         return Err(format!("{url} is not on {host}:{port}"));
     }
     let (parts, body) = request.into_parts();
