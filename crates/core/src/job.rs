@@ -42,6 +42,9 @@ pub struct RoleSpec {
         skip_serializing_if = "crate::containers::PodExtras::is_empty"
     )]
     pub extras: crate::containers::PodExtras,
+    /// `ServiceSpec`: the ports its pods serve and the names they answer to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<crate::service::Service>,
 }
 
 /// When a job reached each milestone (ms since the epoch).

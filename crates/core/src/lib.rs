@@ -35,6 +35,7 @@ pub mod restart;
 pub mod sanity;
 pub mod scheduler;
 pub mod secrets;
+pub mod service;
 pub mod shell;
 pub mod sources;
 pub mod startup;

@@ -15,6 +15,7 @@ use crate::prices::Prices;
 use crate::ranges::{check_numbers, MAX_RUNNING_MINUTES};
 use crate::resources::{parse_cpu, parse_gpu, parse_memory, Resources};
 use crate::restart::RestartPolicy;
+use crate::service::Service;
 use crate::startup::{Phase, StartupDependency};
 use crate::status::JobStatus;
 use crate::time::Millis;
@@ -383,6 +384,11 @@ pub(crate) fn validate_roles(
             startup_dependencies: Vec::new(),
             elastic: None,
             extras: PodExtras::from_spec(spec.extra_pod_spec.as_ref(), &field("ExtraPodSpec"))?,
+            service: spec
+                .service_spec
+                .as_ref()
+                .map(|s| Service::from_spec(s, i))
+                .transpose()?,
         });
     }
     for (i, spec) in specs.iter().enumerate() {

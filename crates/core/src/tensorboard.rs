@@ -136,6 +136,73 @@ pub fn new_tensorboard_id() -> String {
     format!("tb{}", &job_id[3..])
 }
 
+/// What a TensorBoard's process may use (CreateTensorboard's `Cpu`, cores, and `Memory`, GB
+/// taken as GiB); `None` is unlimited. They limit the process (a cgroup of its own); they take
+/// nothing from the pool the jobs are scheduled in.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ProcessLimits {
+    pub cpu_milli: Option<u64>,
+    pub memory_mib: Option<u64>,
+}
+
+impl ProcessLimits {
+    /// `cpu` and `memory` as CreateTensorboard has them: absent or 0 is no limit; a negative
+    /// value, or one larger than `pool`, is refused naming the field.
+    pub fn validate(
+        cpu: Option<i64>,
+        memory: Option<i64>,
+        pool: crate::Resources,
+    ) -> Result<ProcessLimits, crate::error::Invalid> {
+        let check = |field: &str, value: Option<i64>, unit: u64, most: u64, what: &str| match value
+            .filter(|v| *v != 0)
+        {
+            None => Ok(None),
+            Some(v) if v < 0 => Err(crate::error::Invalid::value(
+                field,
+                format!("must be positive (0 or absent means no limit), got {v}"),
+            )),
+            Some(v) if v as u64 > most / unit => Err(crate::error::Invalid::value(
+                field,
+                format!("{v} is more than this server's pool has ({what})"),
+            )),
+            Some(v) => Ok(Some(v as u64 * unit)),
+        };
+        Ok(ProcessLimits {
+            cpu_milli: check(
+                "Cpu",
+                cpu,
+                1000,
+                pool.cpu_milli,
+                &format!("{} cores", pool.cpu_milli / 1000),
+            )?,
+            memory_mib: check(
+                "Memory",
+                memory,
+                1024,
+                pool.memory_mib,
+                &format!("{} GB", pool.memory_mib / 1024),
+            )?,
+        })
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.cpu_milli.is_none() && self.memory_mib.is_none()
+    }
+}
+
+impl Tensorboard {
+    /// The limits its CreateTensorboard body asked for (checked when it was created).
+    pub fn limits(&self) -> ProcessLimits {
+        let body: opendlc_api::CreateTensorboardRequest =
+            serde_json::from_str(&self.request).unwrap_or_default();
+        let positive = |v: Option<i64>, unit: u64| v.filter(|v| *v > 0).map(|v| v as u64 * unit);
+        ProcessLimits {
+            cpu_milli: positive(body.cpu, 1000),
+            memory_mib: positive(body.memory, 1024),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -150,6 +217,25 @@ mod tests {
             Some(TensorboardStatus::Running)
         );
         assert_eq!(TensorboardStatus::parse("Gone"), None);
+    }
+
+    #[test]
+    fn limits_are_positive_and_fit_the_pool() {
+        let pool = crate::Resources::new(4000, 8192, 0);
+        let limits = ProcessLimits::validate(Some(1), Some(2), pool).unwrap();
+        assert_eq!(
+            (limits.cpu_milli, limits.memory_mib),
+            (Some(1000), Some(2048))
+        );
+        assert!(ProcessLimits::validate(None, Some(0), pool)
+            .unwrap()
+            .is_empty());
+        let err = ProcessLimits::validate(Some(-1), None, pool).unwrap_err();
+        assert_eq!(err.field(), "Cpu");
+        let err = ProcessLimits::validate(None, Some(9), pool).unwrap_err();
+        assert_eq!(err.field(), "Memory");
+        assert!(err.to_string().contains("8 GB"), "{err}");
+        assert!(ProcessLimits::validate(Some(i64::MAX), None, pool).is_err());
     }
 
     #[test]

@@ -134,6 +134,18 @@ async fn create_tensorboard_errors_name_the_field() {
             "MaxRunningTimeMinutes",
         ),
         (
+            json!({"JobId": job_id, "Cpu": -1}),
+            400,
+            "InvalidParameter",
+            "Invalid parameter Cpu: must be positive",
+        ),
+        (
+            json!({"JobId": job_id, "Memory": 1_000_000_000}),
+            400,
+            "InvalidParameter",
+            "Invalid parameter Memory: 1000000000 is more than this server's pool has",
+        ),
+        (
             json!({"JobId": job_id, "Accessibility": "WORLD"}),
             400,
             "InvalidParameter",
@@ -510,6 +522,75 @@ async fn max_running_time_stops_it() {
         assert!(
             start.elapsed() < Duration::from_secs(10),
             "pid {pid} still runs"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// `Cpu` and `Memory` limit the process: a cgroup of its own (v2 `cpu.max`/`memory.max`, v1
+/// `cpu.cfs_quota_us`/`memory.limit_in_bytes`), removed when it stops. Where the server cannot
+/// make cgroups (not root, none delegated), it runs without them.
+#[tokio::test]
+async fn cpu_and_memory_limit_the_tensorboard_process() {
+    let bin = tempfile::tempdir().unwrap();
+    let program = fake_tensorboard(bin.path());
+    let server = server_with(program.clone()).await;
+    let job_id = finished_job(&server, "true").await;
+    let id = create_tb(&server, json!({"JobId": job_id, "Cpu": 1, "Memory": 1})).await;
+    let created = get_tb(&server, &id).await;
+    assert_eq!(
+        (created["Cpu"].as_i64(), created["Memory"].as_i64()),
+        (Some(1), Some(1))
+    );
+    wait_tb(&server, &id, "Running").await;
+    let pid = running_pid(&id);
+    let record = server
+        .data_dir
+        .path()
+        .join("tensorboards")
+        .join(format!("{id}.cgroup"));
+    let Ok(bytes) = std::fs::read(&record) else {
+        eprintln!("no cgroup could be made here (the server says why in its log): the TensorBoard runs without limits");
+        return;
+    };
+    let dirs: Vec<PathBuf> = serde_json::from_slice(&bytes).unwrap();
+    let read = |file: &str| {
+        dirs.iter()
+            .find_map(|d| std::fs::read_to_string(d.join(file)).ok())
+            .unwrap_or_default()
+            .trim()
+            .to_string()
+    };
+    for dir in &dirs {
+        let procs = std::fs::read_to_string(dir.join("cgroup.procs")).unwrap();
+        assert!(
+            procs.lines().any(|p| p == pid.to_string()),
+            "{pid} not in {}: {procs}",
+            dir.display()
+        );
+    }
+    if dirs.len() == 1 {
+        assert_eq!(read("cpu.max"), "100000 100000");
+        assert_eq!(read("memory.max"), (1u64 << 30).to_string());
+    } else {
+        assert_eq!(read("cpu.cfs_quota_us"), "100000");
+        assert_eq!(read("memory.limit_in_bytes"), (1u64 << 30).to_string());
+    }
+    // A later server adopts the process in its cgroup, and removes the cgroup when it stops.
+    let data_dir = server.stop().await;
+    let server = TestServer::start_with(data_dir, |c| c.tensorboard_program = program).await;
+    wait_tb(&server, &id, "Running").await;
+    assert_eq!(running_pid(&id), pid, "re-adopted, not restarted");
+    assert_eq!(std::fs::read(&record).unwrap(), bytes);
+    assert!(dirs.iter().all(|d| d.exists()));
+    server
+        .ok("PUT", &format!("/api/v1/tensorboards/{id}/stop"), None)
+        .await;
+    let start = Instant::now();
+    while record.exists() || dirs.iter().any(|d| d.exists()) {
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "its cgroup stays: {dirs:?}"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

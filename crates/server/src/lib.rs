@@ -18,6 +18,7 @@ mod metrics;
 mod net;
 mod proxy;
 mod ray_dashboard;
+mod services;
 mod sources;
 mod state;
 mod tensorboards;
@@ -370,6 +371,7 @@ impl Server {
             basic.clone(),
         );
         tensorboards.isolation = tb_isolation.map(|i| (i, config.shim_program.clone()));
+        tensorboards.process_limits = settings.pod_limits;
         let tensorboards = Arc::new(tensorboards);
         let web_terminals = Arc::new(webterminal::WebTerminals::new(
             store.clone(),
@@ -438,11 +440,13 @@ impl Server {
         let terminals = webterminal::socket::router(self.state.web_terminals.clone());
         let dashboard = dashboard::router(self.state.clone());
         let ray = ray_dashboard::router(self.state.clone());
+        let services = services::router(self.state.clone());
         let app = console::router(http::router(self.state))
             .merge(proxy)
             .merge(terminals)
             .merge(dashboard)
-            .merge(ray);
+            .merge(ray)
+            .merge(services);
         let shutdown_tx = self.shutdown_tx;
         let stop = shutdown_tx.subscribe();
         tokio::spawn(async move {

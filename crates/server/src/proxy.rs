@@ -1,5 +1,6 @@
 //! Forwarding a browser's request to a web UI that a job or TensorBoard runs on this host's
-//! loopback (TensorBoard, the Ray dashboard), for the reverse proxies in front of them.
+//! loopback (TensorBoard, the Ray dashboard, a job's declared ports), for the reverse proxies in
+//! front of them.
 //! Responses are buffered: the largest such UI asset (TensorBoard's script bundle) is a few MiB.
 
 use axum::body::Body;
@@ -36,6 +37,15 @@ pub async fn forward(
     } else {
         format!("http://{host}:{port}{path}?{query}")
     };
+    // Nothing the request names (its path, its query) may move the request to another host
+    // or port than the one the caller checked.
+    let parsed = url::Url::parse(&url).map_err(|e| format!("not a valid address: {e}"))?;
+    let same_host = parsed
+        .host_str()
+        .is_some_and(|h| h.eq_ignore_ascii_case(host));
+    if !same_host || parsed.port_or_known_default() != Some(port) {
+        return Err(format!("{url} is not on {host}:{port}"));
+    }
     let (parts, body) = request.into_parts();
     let body = axum::body::to_bytes(body, MAX_REQUEST_BODY)
         .await

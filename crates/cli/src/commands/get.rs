@@ -32,7 +32,48 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<i32> {
         return Ok(exit::OK);
     }
     print!("{}", render(&reply.body));
+    print!("{}", services(&reply.body, ctx.client()?.base()));
     Ok(exit::OK)
+}
+
+/// The addresses of the ports the job's pods declared (`ServiceSpec`), served by the server's
+/// proxy while the pod runs; nothing when the job declared none.
+pub fn services(job: &GetJobResponseBody, base: &str) -> String {
+    let job_id = job.job_id.clone().unwrap_or_default();
+    let ports_of = |role: &str| -> Vec<i64> {
+        let spec = job.job_specs.iter().flatten().find(|s| {
+            s.r#type
+                .as_deref()
+                .is_some_and(|t| t.eq_ignore_ascii_case(role))
+        });
+        let service = spec.and_then(|s| s.service_spec.as_ref());
+        let default = service.and_then(|s| s.default_port);
+        let extra = service
+            .and_then(|s| s.extra_ports.clone())
+            .unwrap_or_default();
+        default.into_iter().chain(extra).collect()
+    };
+    let mut table = Table::new(&["POD", "PORT", "STATUS", "URL"]);
+    let mut any = false;
+    for pod in job.pods.iter().flatten() {
+        let pod_id = pod.pod_id.as_deref().unwrap_or("");
+        for port in ports_of(pod.r#type.as_deref().unwrap_or("")) {
+            any = true;
+            table.row(vec![
+                short_pod(&job_id, pod_id).to_string(),
+                port.to_string(),
+                cell(&pod.status),
+                format!("{base}/services/{job_id}/{pod_id}/{port}/"),
+            ]);
+        }
+    }
+    if !any {
+        return String::new();
+    }
+    format!(
+        "\nServices (HTTP Basic credentials, or ?token=$(opendlc share {job_id})):\n{}",
+        table.render()
+    )
 }
 
 /// The label and text of a job's reason. The server words why a job waits as "Waiting: …":
@@ -158,5 +199,23 @@ mod tests {
         );
         let text = render(&job("Failed", "The pod worker-0 exited with 1."));
         assert!(text.contains("Reason:     The pod worker-0"), "{text}");
+    }
+
+    #[test]
+    fn declared_ports_are_listed_with_their_addresses() {
+        let mut body: GetJobResponseBody = serde_json::from_value(serde_json::json!({
+            "JobId": "dlc1",
+            "JobSpecs": [{"Type": "Worker", "ServiceSpec": {"DefaultPort": 8080, "ExtraPorts": [9090]}}],
+            "Pods": [{"PodId": "dlc1-worker-0", "Type": "worker", "Status": "Running"}],
+        }))
+        .unwrap();
+        let text = services(&body, "http://127.0.0.1:8080");
+        assert!(
+            text.contains("http://127.0.0.1:8080/services/dlc1/dlc1-worker-0/8080/"),
+            "{text}"
+        );
+        assert!(text.contains("/dlc1-worker-0/9090/"), "{text}");
+        body.job_specs = None;
+        assert_eq!(services(&body, "http://127.0.0.1:8080"), "");
     }
 }

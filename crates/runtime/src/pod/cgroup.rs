@@ -246,24 +246,37 @@ impl PodCgroup {
     /// Kills what is left inside and removes the cgroup.
     pub fn remove(&mut self) {
         self.procs.clear();
-        let deadline = Instant::now() + REMOVE_TIMEOUT;
-        for dir in std::mem::take(&mut self.dirs) {
-            loop {
-                match fs::remove_dir(&dir) {
-                    Ok(()) => break,
-                    Err(e) if e.kind() == io::ErrorKind::NotFound => break,
-                    Err(_) if Instant::now() < deadline => {
-                        kill_all(&dir);
-                        thread::sleep(Duration::from_millis(20));
-                    }
-                    Err(e) => {
-                        eprintln!("opendlc shim: failed to remove {}: {e}", dir.display());
-                        break;
-                    }
+        if let Err(e) = remove_dirs(&std::mem::take(&mut self.dirs)) {
+            eprintln!("opendlc shim: {e}");
+        }
+    }
+
+    /// Leaves the cgroup to the processes that joined it, for a process that outlives its
+    /// starter (a TensorBoard outlives the server that started it); its directories, for
+    /// [`remove_dirs`] once that process is over.
+    pub fn detach(mut self) -> Vec<PathBuf> {
+        self.procs.clear();
+        std::mem::take(&mut self.dirs)
+    }
+}
+
+/// Removes the cgroup directories `dirs` (one cgroup's), killing what is left inside.
+pub fn remove_dirs(dirs: &[PathBuf]) -> Result<(), String> {
+    let deadline = Instant::now() + REMOVE_TIMEOUT;
+    for dir in dirs {
+        loop {
+            match fs::remove_dir(dir) {
+                Ok(()) => break,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => break,
+                Err(_) if Instant::now() < deadline => {
+                    kill_all(dir);
+                    thread::sleep(Duration::from_millis(20));
                 }
+                Err(e) => return Err(format!("failed to remove {}: {e}", dir.display())),
             }
         }
     }
+    Ok(())
 }
 
 impl Drop for PodCgroup {

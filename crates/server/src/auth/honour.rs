@@ -5,11 +5,11 @@
 //! resource (it became PRIVATE to someone else, the issuer left its workspace) — or, for a web
 //! terminal, may no longer change the job.
 
-use opendlc_core::identity::{Owned, Principal};
+use opendlc_core::identity::Principal;
 use opendlc_store::Store;
 
 use super::token::{Claims, TargetType};
-use crate::handlers::owned_tensorboard;
+use crate::handlers::{owned_job, owned_tensorboard};
 
 /// Why a token its server signed is not honoured now.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -59,13 +59,5 @@ pub fn honour(store: &Store, claims: &Claims) -> Result<Principal, Withdrawn> {
         Ok(principal)
     } else {
         Err(not_allowed())
-    }
-}
-
-fn owned_job(job: &opendlc_core::Job) -> Owned<'_> {
-    Owned {
-        owner_id: &job.user_id,
-        workspace_id: &job.workspace_id,
-        accessibility: &job.accessibility,
     }
 }

@@ -9,6 +9,7 @@ use opendlc_core::lifecycle::{decide, Decision, Fault};
 use opendlc_core::placement::NodeRule;
 use opendlc_core::sanity::PEERS_ENV;
 use opendlc_core::scheduler;
+use opendlc_core::service::{role_host_names, ServiceMode};
 use opendlc_core::shell::quote;
 use opendlc_core::startup::PodPhase;
 use opendlc_core::{Job, JobStatus, Pod, PodStatus};
@@ -75,12 +76,22 @@ impl Engine {
                 .filter(|i| !i.is_empty())
         };
         // On one host every pod listens on the loopback: the job's pods find each other there
-        // by name, where the framework allows.
+        // by name, where the framework allows; a PerRole service names its role as well.
         let host_names: Vec<String> =
             if self.runtime.facts().one_host && job.job_type.framework().names_on_one_host() {
+                let per_role = job
+                    .roles
+                    .iter()
+                    .filter(|r| {
+                        r.service
+                            .as_ref()
+                            .is_some_and(|s| s.mode == ServiceMode::PerRole)
+                    })
+                    .flat_map(|r| role_host_names(job_id, r.role.as_str()));
                 plans
                     .iter()
                     .flat_map(|p| host_names(job_id, &p.pod_id))
+                    .chain(per_role)
                     .collect()
             } else {
                 Vec::new()

@@ -10,7 +10,7 @@ use crate::auth::Caller;
 use crate::http::{ApiError, ApiRequest};
 use crate::state::AppState;
 
-fn owned(job: &Job) -> Owned<'_> {
+pub fn owned_job(job: &Job) -> Owned<'_> {
     Owned {
         owner_id: &job.user_id,
         workspace_id: &job.workspace_id,
@@ -23,7 +23,7 @@ fn owned(job: &Job) -> Owned<'_> {
 pub fn readable_job(state: &AppState, request: &ApiRequest, job_id: &str) -> Result<Job, ApiError> {
     let caller = request.caller()?;
     let job = state.store.get_job(job_id)?;
-    if caller.can_read(owned(&job)) {
+    if caller.can_read(owned_job(&job)) {
         Ok(job)
     } else {
         Err(ApiError::job_not_found(job_id))
@@ -34,7 +34,7 @@ pub fn readable_job(state: &AppState, request: &ApiRequest, job_id: &str) -> Res
 pub fn writable_job(state: &AppState, request: &ApiRequest, job_id: &str) -> Result<Job, ApiError> {
     let job = readable_job(state, request, job_id)?;
     let caller = request.caller()?;
-    if caller.can_write(owned(&job)) {
+    if caller.can_write(owned_job(&job)) {
         Ok(job)
     } else {
         Err(ApiError::forbidden(format!(

@@ -17,7 +17,7 @@ mod tokens;
 mod web_terminal;
 mod workspaces;
 
-pub use access::owned_tensorboard;
+pub use access::{owned_job, owned_tensorboard};
 pub use log_stream::LogStreams;
 
 use axum::response::Response;

@@ -6,10 +6,12 @@
 //! - [`monitor`]: the background task: Creating → Running once the process answers HTTP,
 //!   Failed/Succeeded when it exits, Stopped past MaxRunningTimeMinutes; re-adopts (or restarts)
 //!   the processes of an earlier server at start.
+//! - [`limits`]: the cgroup that holds its process to its `Cpu` and `Memory`.
 //! - [`access`]: who may open a TensorBoard through the proxy.
 //! - [`proxy`]: the reverse proxy.
 
 pub mod access;
+mod limits;
 mod monitor;
 mod process;
 pub mod proxy;
@@ -52,6 +54,8 @@ pub struct Tensorboards {
     /// With pod isolation: each tensorboard runs as its creator, in a view of their own (like
     /// their pods), through this opendlc binary's `run-mounted`.
     pub isolation: Option<(crate::engine::Isolation, PathBuf)>,
+    /// Whether `Cpu` and `Memory` limit the process (the capacity file's `pod_limits`).
+    pub process_limits: bool,
 }
 
 impl Tensorboards {
@@ -80,6 +84,7 @@ impl Tensorboards {
                 .build()
                 .expect("an HTTP client without TLS builds"),
             isolation: None,
+            process_limits: true,
         }
     }
 
@@ -93,7 +98,11 @@ impl Tensorboards {
     pub fn launch(&self, tb: &Tensorboard) -> Result<TensorboardStatus, opendlc_store::StoreError> {
         let now = now_millis();
         let update = match process::spawn(self, tb) {
-            Ok((child, port)) => {
+            Ok(process::Started {
+                child,
+                port,
+                limits,
+            }) => {
                 let pid = child.id();
                 self.children
                     .lock()
@@ -103,7 +112,10 @@ impl Tensorboards {
                 TensorboardUpdate {
                     status: TensorboardStatus::Creating,
                     reason_code: Some("TensorboardCreating".into()),
-                    reason_message: Some(format!("tensorboard is starting (pid {pid}).")),
+                    reason_message: Some(match limits {
+                        Some(limits) => format!("tensorboard is starting (pid {pid}; {limits})."),
+                        None => format!("tensorboard is starting (pid {pid})."),
+                    }),
                     port: Some(port),
                     pid: Some(pid),
                     started: Some(now),
@@ -145,8 +157,9 @@ impl Tensorboards {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .remove(&tb.tensorboard_id);
-        if let Some(pid) = tb.pid {
-            process::stop(&tb.tensorboard_id, pid, child);
+        match tb.pid {
+            Some(pid) => process::stop(&self.dir, &tb.tensorboard_id, pid, child),
+            None => limits::release(&self.dir, &tb.tensorboard_id),
         }
         self.store.update_tensorboard_status(
             &tb.tensorboard_id,

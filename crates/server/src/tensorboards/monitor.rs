@@ -94,6 +94,7 @@ async fn check(tbs: &Tensorboards, tb: &Tensorboard) -> Result<(), opendlc_store
             }
         };
         tracing::info!(tensorboard.id = %tb.tensorboard_id, status = %status, "tensorboard ended");
+        super::limits::release(&tbs.dir, &tb.tensorboard_id);
         tbs.store.update_tensorboard_status(
             &tb.tensorboard_id,
             &TensorboardUpdate {

@@ -4,15 +4,17 @@
 use std::fs;
 use std::io;
 use std::os::unix::process::CommandExt;
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use opendlc_core::shell::quote;
 use opendlc_core::tensorboard::Tensorboard;
 use opendlc_runtime::contract::Grant;
+use opendlc_runtime::pod::cgroup::PodCgroup;
 use opendlc_runtime::pod::mounts::MountSpec;
 
-use super::{proxy, Tensorboards, NOT_INSTALLED};
+use super::{limits, proxy, Tensorboards, NOT_INSTALLED};
 
 /// The view a tensorboard of an isolated server runs in (`run-mounted`'s file).
 const SANDBOX_FILE: &str = "sandbox.json";
@@ -27,7 +29,14 @@ pub struct Failure {
     pub message: String,
 }
 
-pub fn spawn(tbs: &Tensorboards, tb: &Tensorboard) -> Result<(Child, u16), Failure> {
+/// A started process: its port, and what is said of its limits (`limits`).
+pub struct Started {
+    pub child: Child,
+    pub port: u16,
+    pub limits: Option<String>,
+}
+
+pub fn spawn(tbs: &Tensorboards, tb: &Tensorboard) -> Result<Started, Failure> {
     let internal = |what: &str, e: io::Error| Failure {
         code: "TensorboardFailed",
         message: format!("tensorboard could not be started: failed to {what}: {e}"),
@@ -116,18 +125,34 @@ pub fn spawn(tbs: &Tensorboards, tb: &Tensorboard) -> Result<(Child, u16), Failu
         .stdin(Stdio::null())
         .stdout(log)
         .stderr(err_log);
-    // SAFETY: setsid and setpriority are async-signal-safe. setsid detaches tensorboard from
-    // the server's session and process group, so a Ctrl-C or a server stop does not reach it;
-    // it runs at the usual priority, not the server's threads' raised one.
+    // A cgroup left by an earlier run (no process of this TensorBoard runs now), then its own.
+    limits::release(&tbs.dir, &tb.tensorboard_id);
+    let (cgroup, limits) = limits::create(tbs, tb);
+    let join = cgroup
+        .as_ref()
+        .map(PodCgroup::procs_fds)
+        .unwrap_or_default();
+    // SAFETY: setsid, setpriority and write are async-signal-safe. setsid detaches tensorboard
+    // from the server's session and process group, so a Ctrl-C or a server stop does not reach
+    // it; it runs at the usual priority, not the server's threads' raised one, in its cgroup.
     unsafe {
-        command.pre_exec(|| {
+        command.pre_exec(move || {
             libc::setsid();
             opendlc_runtime::priority::reset_this_thread();
-            Ok(())
+            opendlc_runtime::pod::cgroup::join(&join)
         });
     }
     match command.spawn() {
-        Ok(child) => Ok((child, port)),
+        Ok(child) => {
+            if let Some(cgroup) = cgroup {
+                limits::keep(&tbs.dir, &tb.tensorboard_id, cgroup);
+            }
+            Ok(Started {
+                child,
+                port,
+                limits,
+            })
+        }
         Err(e) if e.kind() == io::ErrorKind::NotFound => Err(not_installed(tbs)),
         Err(e) => Err(internal(&format!("run {}", tbs.program.display()), e)),
     }
@@ -146,7 +171,7 @@ fn not_installed(tbs: &Tensorboards) -> Failure {
 }
 
 /// `program` as a file: as given when it names a path, else the first on PATH.
-fn find_program(program: &std::path::Path) -> Option<std::path::PathBuf> {
+fn find_program(program: &Path) -> Option<std::path::PathBuf> {
     if program.components().count() > 1 {
         return program.is_file().then(|| program.to_path_buf());
     }
@@ -181,11 +206,13 @@ pub fn is_ours(pid: u32, id: &str) -> bool {
 }
 
 /// SIGTERM to the process group now, SIGKILL after the grace period if it is still there; the
-/// child (if this server started it) is reaped.
-pub fn stop(id: &str, pid: u32, child: Option<Child>) {
+/// child (if this server started it) is reaped, then its cgroup removed (`tbs_dir` records it).
+pub fn stop(tbs_dir: &Path, id: &str, pid: u32, child: Option<Child>) {
     if !is_ours(pid, id) {
+        limits::release(tbs_dir, id);
         return;
     }
+    let tbs_dir = tbs_dir.to_path_buf();
     let group = -(pid as i32);
     // SAFETY: kill(2) with a negative pid signals the process group; no memory involved.
     unsafe { libc::kill(group, libc::SIGTERM) };
@@ -199,6 +226,7 @@ pub fn stop(id: &str, pid: u32, child: Option<Child>) {
                 None => !is_ours(pid, &id),
             };
             if gone {
+                limits::release(&tbs_dir, &id);
                 return;
             }
             std::thread::sleep(Duration::from_millis(100));
@@ -208,6 +236,7 @@ pub fn stop(id: &str, pid: u32, child: Option<Child>) {
         if let Some(mut c) = child {
             let _ = c.wait();
         }
+        limits::release(&tbs_dir, &id);
     });
 }
 

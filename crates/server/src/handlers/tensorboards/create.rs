@@ -7,7 +7,9 @@ use axum::response::Response;
 use opendlc_api::{
     CreateTensorboardRequest, CreateTensorboardResponseBody, ErrorCode, TensorboardDataSourceSpec,
 };
-use opendlc_core::tensorboard::{new_tensorboard_id, Tensorboard, TensorboardStatus};
+use opendlc_core::tensorboard::{
+    new_tensorboard_id, ProcessLimits, Tensorboard, TensorboardStatus,
+};
 use opendlc_core::time::now_millis;
 use opendlc_core::Job;
 
@@ -24,6 +26,7 @@ const DEFAULT_WORKSPACE: &str = "default";
 pub async fn create(state: &AppState, request: &ApiRequest) -> Result<Response, ApiError> {
     let body: CreateTensorboardRequest = request.json()?;
     let caller = request.caller()?;
+    ProcessLimits::validate(body.cpu, body.memory, state.pool)?;
     let (job, summary_path, logdir) = summary_dir(state, request, &body)?;
     let job_id = job.as_ref().map(|j| j.job_id.clone());
     let workspace_id = workspace_of(&body, job.as_ref());

@@ -1,0 +1,283 @@
+//! `ServiceSpec`: the ports a role declares are reached by the job's other pods at the pods'
+//! (and, `PerRole`, the role's) names, and from outside through the server's proxy at
+//! `/services/<JobId>/<PodId>/<port>/`, by those who may read the job and only on those ports.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{is_root, TestServer};
+use serde_json::{json, Value};
+
+/// A port nothing listens on now.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A role serving `hello` over HTTP on `port` (its working directory's `hello.txt`), declared
+/// in its ServiceSpec.
+fn server_role(role: &str, port: u16, mode: &str) -> Value {
+    json!({
+        "Type": role, "PodCount": 1, "ResourceConfig": {"CPU": "1", "Memory": "256Mi"},
+        "ServiceSpec": {"ServiceMode": mode, "DefaultPort": port, "ExtraPorts": [port + 1]},
+        "UserCommand": format!(
+            "mkdir -p site && cd site && echo hello > hello.txt && \
+             exec python3 -m http.server {port} --bind 127.0.0.1"
+        ),
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_service_is_refused_when_its_ports_or_mode_are_wrong() {
+    let server = TestServer::start().await;
+    let cases = [
+        (
+            json!({"ServiceMode": "Headless", "DefaultPort": 8080}),
+            "JobSpecs[0].ServiceSpec.ServiceMode: must be PerPod or PerRole",
+        ),
+        (
+            json!({"DefaultPort": 8080, "ExtraPorts": [9090, 8080]}),
+            "JobSpecs[0].ServiceSpec.ExtraPorts[1]: port 8080 is declared twice",
+        ),
+        (
+            json!({"DefaultPort": 0}),
+            "JobSpecs[0].ServiceSpec.DefaultPort: must be between 1 and 65535",
+        ),
+    ];
+    for (spec, message) in cases {
+        let mut body = common::pytorch_job("svc", &[("Worker", 1)], "true");
+        body["JobSpecs"][0]["ServiceSpec"] = spec;
+        let err = server
+            .error("POST", "/api/v1/jobs", Some(body), 400, "InvalidParameter")
+            .await;
+        assert!(err["Message"].as_str().unwrap().contains(message), "{err}");
+    }
+}
+
+/// A PerRole service: the Worker reaches the Master at `master` (the role's name) and at
+/// `master-0` (the pod's), on the port the Master declared.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pod_reaches_a_declared_port_by_the_role_name() {
+    if !is_root() {
+        eprintln!("pods get the job's hosts file only in their own view (a server running as root): skipped");
+        return;
+    }
+    let server = TestServer::start().await;
+    let port = free_port();
+    let fetch = format!(
+        "import time, urllib.request\n\
+         for _ in range(600):\n\
+         \x20   try:\n\
+         \x20       urllib.request.urlopen('http://master:{port}/hello.txt'); break\n\
+         \x20   except OSError: time.sleep(0.05)\n\
+         for name in ('master', 'master-0'):\n\
+         \x20   print(name, urllib.request.urlopen(f'http://{{name}}:{port}/hello.txt').read().decode().strip(), flush=True)"
+    );
+    let body = json!({
+        "DisplayName": "service-names",
+        "JobType": "PyTorchJob",
+        "UserCommand": "true",
+        "SuccessPolicy": "ChiefWorker",
+        "JobSpecs": [
+            server_role("Master", port, "PerRole"),
+            {"Type": "Worker", "PodCount": 1, "ResourceConfig": {"CPU": "1", "Memory": "256Mi"},
+             "IsChief": true, "UserCommand": format!("python3 -c \"{fetch}\"")},
+        ],
+    });
+    let job_id = server.create_job(body).await;
+    let ended = server
+        .wait_job(&job_id, Duration::from_secs(60), |j| {
+            let pods = j["Pods"].as_array().cloned().unwrap_or_default();
+            pods.iter().any(|p| {
+                p["Type"] == "worker"
+                    && matches!(p["Status"].as_str(), Some("Succeeded" | "Failed"))
+            }) || matches!(j["Status"].as_str(), Some("Succeeded" | "Failed"))
+        })
+        .await;
+    let worker = server
+        .logs(&job_id, &format!("{job_id}-worker-0"), "")
+        .await;
+    assert_eq!(worker, ["master hello", "master-0 hello"], "{ended}");
+    let hosts = std::fs::read_to_string(
+        server
+            .data_dir
+            .path()
+            .join("jobs")
+            .join(&job_id)
+            .join("hosts"),
+    )
+    .unwrap();
+    assert!(hosts.contains(&format!("{job_id}-master ")), "{hosts}");
+    // The Worker alone decides (ChiefWorker): the job ends with it.
+    server.wait_status(&job_id, "Succeeded").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_proxy_serves_a_declared_port_to_those_who_may_read_the_job() {
+    let server = TestServer::start().await;
+    let port = free_port();
+    let body = json!({
+        "DisplayName": "service-proxy",
+        "JobType": "PyTorchJob",
+        "UserCommand": "true",
+        "JobSpecs": [server_role("Worker", port, "")],
+    });
+    let job_id = server.create_job(body).await;
+    let pod_id = format!("{job_id}-worker-0");
+    let url = format!(
+        "{}/services/{job_id}/{pod_id}/{port}/hello.txt",
+        server.base
+    );
+    let http = reqwest::Client::new();
+    let admin = &server.admin;
+    // Up once the pod runs and python listens.
+    let mut answer = None;
+    for _ in 0..600 {
+        let response = http
+            .get(&url)
+            .basic_auth(&admin.id, Some(&admin.secret))
+            .send()
+            .await
+            .unwrap();
+        if response.status() == 200 {
+            answer = Some(response);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let answer = answer.unwrap_or_else(|| panic!("{url} never answered"));
+    assert!(answer.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .starts_with("sandbox"));
+    assert_eq!(answer.text().await.unwrap(), "hello\n");
+
+    // No credentials: asked for them.
+    let bare = http.get(&url).send().await.unwrap();
+    assert_eq!(bare.status(), 401);
+    // A token for the job opens it, in the URL and then as the cookie it sets.
+    let token = server
+        .ok(
+            "GET",
+            &format!("/api/v1/tokens?TargetType=job&TargetId={job_id}"),
+            None,
+        )
+        .await["Token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let opened = http
+        .get(format!("{url}?token={token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(opened.status(), 200);
+    let cookie = opened.headers()["set-cookie"].to_str().unwrap().to_string();
+    assert!(
+        cookie.contains(&format!("Path=/services/{job_id}/")),
+        "{cookie}"
+    );
+    let cookie = cookie.split(';').next().unwrap().to_string();
+    let by_cookie = http
+        .get(&url)
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(by_cookie.text().await.unwrap(), "hello\n");
+    // The pod's short name works as well.
+    let short = http
+        .get(format!(
+            "{}/services/{job_id}/worker-0/{port}/hello.txt",
+            server.base
+        ))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(short.status(), 200);
+
+    // A port the job did not declare (the server's own), or not a port at all: refused.
+    let own = server.addr().port();
+    for bad in [
+        own.to_string(),
+        "0".into(),
+        "99999".into(),
+        "80@evil".into(),
+    ] {
+        let refused = http
+            .get(format!("{}/services/{job_id}/{pod_id}/{bad}/", server.base))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(refused.status(), 403, "port {bad}");
+    }
+    // A pod of another job, a job that does not exist.
+    let other = server
+        .create_job(common::pytorch_job("other", &[("Worker", 1)], "sleep 30"))
+        .await;
+    for path in [
+        format!("/services/{job_id}/{other}-worker-0/{port}/"),
+        format!("/services/{job_id}/../{port}/"),
+    ] {
+        let refused = http
+            .get(format!("{}{path}", server.base))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(refused.status(), 404, "{path}");
+    }
+    // The job's token does not open another job's pods.
+    let refused = http
+        .get(format!(
+            "{}/services/{other}/{other}-worker-0/{port}/?token={token}",
+            server.base
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 403);
+
+    // A user who may not read the (PRIVATE) job: refused, with credentials or a token.
+    let bob = server.add_user("bob");
+    let as_bob = http
+        .get(&url)
+        .basic_auth(&bob.id, Some(&bob.secret))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(as_bob.status(), 403);
+    // Made PUBLIC, a member of its workspace reads it.
+    server
+        .ok(
+            "PUT",
+            &format!("/api/v1/jobs/{job_id}"),
+            Some(json!({"Accessibility": "PUBLIC"})),
+        )
+        .await;
+    let as_bob = http
+        .get(&url)
+        .basic_auth(&bob.id, Some(&bob.secret))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(as_bob.status(), 200);
+
+    // Once the job is stopped, nothing is served.
+    server.stop_job(&job_id).await;
+    server.stop_job(&other).await;
+    server.wait_status(&job_id, "Stopped").await;
+    let gone = http
+        .get(&url)
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(gone.status(), 503);
+}
