@@ -35,6 +35,9 @@ pub enum BasicDenied {
     Malformed,
     /// Unknown or revoked key, or wrong secret.
     Invalid,
+    /// A job's own key (its pods' credentials): it acts through the API, for its job only,
+    /// and opens none of the proxied pages.
+    JobKey,
     /// Locked out for this many more seconds.
     Throttled(u64),
 }
@@ -68,7 +71,10 @@ impl BasicGuard {
             Some((key, principal))
                 if key.revoked.is_none() && constant_time_eq(&key.secret, &secret) =>
             {
-                Ok((key, principal))
+                match key.job_id {
+                    Some(_) => Err(BasicDenied::JobKey),
+                    None => Ok((key, principal)),
+                }
             }
             _ => {
                 self.failed(&subjects, now);
@@ -195,6 +201,32 @@ mod tests {
             guard.locked(&s, now).unwrap();
             guard.failed(&s, now);
         }
+    }
+
+    #[test]
+    fn a_jobs_own_key_opens_no_proxied_page() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("opendlc.db")).unwrap();
+        let user = store.create_user("alice", false, 0).unwrap();
+        for (id, job_id) in [("user-key", None), ("job-key", Some("dlcjob".to_string()))] {
+            store
+                .put_access_key(&AccessKeyRecord {
+                    access_key_id: id.into(),
+                    user_id: user.user_id.clone(),
+                    secret: "s3cret".into(),
+                    created: 0,
+                    revoked: None,
+                    job_id,
+                })
+                .unwrap();
+        }
+        let guard = BasicGuard::default();
+        let header = |id: &str| format!("Basic {}", STANDARD.encode(format!("{id}:s3cret")));
+        assert!(guard.check(&store, None, &header("user-key"), 0.0).is_ok());
+        assert_eq!(
+            guard.check(&store, None, &header("job-key"), 0.0).err(),
+            Some(BasicDenied::JobKey)
+        );
     }
 
     #[test]

@@ -73,6 +73,9 @@ pub fn authorize_tensorboard_access(
             Err(BasicDenied::Malformed) => Err(Denied::Forbidden(
                 "Only HTTP Basic credentials (access key id and secret) open a TensorBoard.".into(),
             )),
+            Err(BasicDenied::JobKey) => Err(Denied::Forbidden(
+                "A job's own access key works through the API, for its job only.".into(),
+            )),
             Err(BasicDenied::Invalid) => Err(Denied::Forbidden(
                 "The access key id or secret is not valid.".into(),
             )),

@@ -77,6 +77,9 @@ pub fn authorize_web_terminal_access(
             "This web terminal URL was issued to another user.".into(),
         )),
         Err(BasicDenied::Malformed) => Err(needs_credentials()),
+        Err(BasicDenied::JobKey) => Err(Denied::Forbidden(
+            "A job's own access key works through the API, for its job only.".into(),
+        )),
         Err(BasicDenied::Invalid) => Err(Denied::Forbidden(
             "The access key id or secret is not valid.".into(),
         )),
