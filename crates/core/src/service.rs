@@ -28,7 +28,7 @@ pub struct Service {
 }
 
 impl Service {
-    /// `spec` of JobSpecs[`i`]: the mode one of PAI's two, every port in 1–65535, no port
+    /// `spec` of `JobSpecs[i]`: the mode one of PAI's two, every port in 1–65535, no port
     /// named twice.
     pub fn from_spec(spec: &opendlc_api::ServiceSpec, i: usize) -> Result<Service, Invalid> {
         let field = |name: &str| format!("JobSpecs[{i}].ServiceSpec.{name}");

@@ -12,7 +12,7 @@
 //!   server's child, so its pid alone could come to name another process), or `error <why>`.
 //! - `status <pid>`: how a shim that ended ended, as `ok <how>` (`exited with status 1`, `was
 //!   killed by signal 9`), or `unknown`. Only the server asks, and only for a shim that ended
-//!   without recording the pod's end; the launcher keeps the last [`KEPT_ENDS`] such ends.
+//!   without recording the pod's end; the launcher keeps the last 1,024 such ends.
 //!
 //! The launcher reaps its children and exits when the server's end closes (the server exited,
 //! even killed). The shims live on: they never depended on it.
