@@ -68,6 +68,10 @@ struct Args {
     /// e2e: concurrent clients creating them.
     #[arg(long, default_value_t = 50)]
     e2e_clients: usize,
+    /// e2e: jobs created per second by all the clients together, paced (0: each client creates
+    /// its next job as soon as the last is acknowledged).
+    #[arg(long, default_value_t = 0.0)]
+    e2e_rate: f64,
     /// Threads of the load generator (it shares the machine's cores with the server).
     #[arg(long, default_value_t = 1)]
     client_threads: usize,
@@ -154,6 +158,7 @@ async fn run(args: Args) -> anyhow::Result<bool> {
             .unwrap_or(if args.quick { 1_000 } else { 10_000 })
             .max(2),
         e2e_clients: args.e2e_clients,
+        e2e_rate: args.e2e_rate,
     };
     let measured = run_scenarios(&ctx, args.scenario).await;
     // Whatever happened, no pod outlives the benchmark: stop every job, then the server.
@@ -241,8 +246,12 @@ async fn run_scenarios(ctx: &Ctx, which: Scenario) -> anyhow::Result<Vec<Measure
         api::stop_all(ctx.addr).await?;
     }
     if chosen(Scenario::E2e) {
+        let pace = match ctx.e2e_rate {
+            r if r > 0.0 => format!(" at {r} jobs/s"),
+            _ => String::new(),
+        };
         eprintln!(
-            "e2e: {} one-pod jobs from {} clients, created → final",
+            "e2e: {} one-pod jobs from {} clients{pace}, created → final",
             ctx.e2e_jobs, ctx.e2e_clients
         );
         measures.extend(scenarios::e2e::run(ctx).await.context("e2e")?);

@@ -6,6 +6,10 @@
 //! Figures: jobs per second from the first CreateJob to the last final status (the target:
 //! 500), CreateJob latency percentiles under the load (p99 ≤ 50 ms), GetJob's while the jobs are
 //! admitted (p99 ≤ 10 ms), and how many jobs did not succeed (none should).
+//!
+//! With a rate (`--e2e-rate`), the clients together create that many jobs per second, each
+//! client on a schedule of its own, and a CreateJob's latency runs from when it was due (a
+//! client held up by a slow answer counts the wait of the calls it sends late).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -66,11 +70,23 @@ pub async fn run(ctx: &Ctx) -> anyhow::Result<Vec<Measure>> {
     for c in 0..clients {
         let n = per_client.min((total - 1).saturating_sub(c * per_client));
         let (body, addr) = (body.clone(), ctx.addr);
+        // Each client's calls are due every `clients / rate` seconds, the clients spread over
+        // that interval.
+        let every =
+            (ctx.e2e_rate > 0.0).then(|| Duration::from_secs_f64(clients as f64 / ctx.e2e_rate));
+        let first = every.map(|every| start + every.mul_f64(c as f64 / clients as f64));
         tasks.push(tokio::spawn(async move {
             let mut conn = Conn::open(addr).await?;
             let mut latencies = Vec::with_capacity(n);
-            for _ in 0..n {
-                let sent = Instant::now();
+            for i in 0..n {
+                let sent = match (first, every) {
+                    (Some(first), Some(every)) => {
+                        let due = first + every * i as u32;
+                        tokio::time::sleep_until(due.into()).await;
+                        due
+                    }
+                    _ => Instant::now(),
+                };
                 api::create_job(&mut conn, body.clone()).await?;
                 latencies.push(sent.elapsed());
             }
@@ -129,6 +145,12 @@ pub async fn run(ctx: &Ctx) -> anyhow::Result<Vec<Measure>> {
         Measure::info(NAME, "CreateJob p99", ms(create.p99), "ms").at_most(50.0),
         Measure::info(NAME, "CreateJob max", ms(create.max), "ms"),
     ];
+    if ctx.e2e_rate > 0.0 {
+        measures.insert(
+            2,
+            Measure::info(NAME, "creation paced at", ctx.e2e_rate, "jobs/s"),
+        );
+    }
     if !get_latencies.is_empty() {
         let get = Summary::of(get_latencies);
         measures.push(Measure::info(

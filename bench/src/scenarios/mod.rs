@@ -82,6 +82,8 @@ pub struct Ctx {
     /// e2e: how many jobs to run end to end, and from how many concurrent clients.
     pub e2e_jobs: usize,
     pub e2e_clients: usize,
+    /// e2e: jobs created per second in all, paced; 0: as fast as they are acknowledged.
+    pub e2e_rate: f64,
 }
 
 /// The prefix of the benchmark's job names.
