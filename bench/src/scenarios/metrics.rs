@@ -100,7 +100,7 @@ pub async fn run(program: &Path, days: u32) -> anyhow::Result<Vec<Measure>> {
             format!("&TimeStep={console_step}s"),
             Some(TARGET_MS),
         ),
-        ("default TimeStep (5m)", String::new(), None),
+        ("default TimeStep (5m)", String::new(), Some(TARGET_MS)),
     ];
     for (step_name, step, target) in shapes {
         let shape = format!(

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::LazyLock;
 
 use opendlc_core::metrics::{
-    self, bucket, MetricType, PodSample, Read, Resolution, SeriesPoint, ROLLUPS,
+    self, bucket, MetricType, PodIds, PodSample, Read, Resolution, SeriesPoint, ROLLUPS,
 };
 use opendlc_core::time::Millis;
 use rusqlite::types::Value;
@@ -184,59 +184,51 @@ impl Store {
     /// The stored points of one series of a job, per `reads` (see core's
     /// `metrics::reads`), oldest first: samples in which the host could not measure the series
     /// are left out, and so are buckets that hold none it measured.
+    ///
+    /// A read of more than [`SPLIT_AT`] time steps (a week at 5 minutes: 200,000 rows of a
+    /// 100-pod job, ~40 ms of SQLite here) is read in two halves at once, on two connections.
     pub fn metric_series(
         &self,
         job_id: &str,
         metric: MetricType,
         reads: &[Read],
     ) -> Result<Vec<SeriesPoint>> {
-        let col = column(metric);
-        self.read(|conn| {
-            let mut points = Vec::new();
-            for read in reads {
-                match read.resolution {
-                    Resolution::Samples => {
-                        let mut stmt = conn.prepare_cached(&format!(
-                            "SELECT pod_id, time, {col} FROM metric_samples
-                             WHERE job_id = ?1 AND time >= ?2 AND time < ?3 AND {col} IS NOT NULL
-                             ORDER BY time, pod_id"
-                        ))?;
-                        let rows = stmt.query_map(params![job_id, read.from, read.until], |r| {
-                            Ok(SeriesPoint {
-                                pod_id: r.get(0)?,
-                                time: r.get(1)?,
-                                sum: r.get(2)?,
-                                samples: 1,
-                            })
-                        })?;
-                        for point in rows {
-                            points.push(point?);
-                        }
-                    }
-                    Resolution::Buckets(step) => {
-                        let mut stmt = conn.prepare_cached(&format!(
-                            "SELECT pod_id, time, {col}_sum, {col}_count FROM metric_rollups
-                             WHERE job_id = ?1 AND step = ?2 AND time >= ?3 AND time < ?4
-                               AND {col}_count > 0
-                             ORDER BY time, pod_id"
-                        ))?;
-                        let rows =
-                            stmt.query_map(params![job_id, step, read.from, read.until], |r| {
-                                Ok(SeriesPoint {
-                                    pod_id: r.get(0)?,
-                                    time: r.get(1)?,
-                                    sum: r.get(2)?,
-                                    samples: r.get(3)?,
-                                })
-                            })?;
-                        for point in rows {
-                            points.push(point?);
-                        }
-                    }
-                }
+        let mut points = Vec::new();
+        for read in reads {
+            // Samples are kept an hour: never that many.
+            let step = match read.resolution {
+                Resolution::Buckets(step) => step.max(1),
+                Resolution::Samples => Millis::MAX,
+            };
+            if read.until.saturating_sub(read.from) / step <= SPLIT_AT {
+                points.extend(self.read(|conn| read_points(conn, job_id, metric, read))?);
+                continue;
             }
-            Ok(points)
-        })
+            // Halves without overflow: a read may run from the beginning of time to its end.
+            let middle = bucket(read.from / 2 + read.until / 2, step);
+            let (early, late) = (
+                Read {
+                    until: middle,
+                    ..*read
+                },
+                Read {
+                    from: middle,
+                    ..*read
+                },
+            );
+            let (early, late) = std::thread::scope(|scope| {
+                let late =
+                    scope.spawn(|| self.read(|conn| read_points(conn, job_id, metric, &late)));
+                let early = self.read(|conn| read_points(conn, job_id, metric, &early));
+                (early, late.join())
+            });
+            points.extend(early?);
+            match late {
+                Ok(late) => points.extend(late?),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+        Ok(points)
     }
 
     /// Deletes, in one transaction, up to `limit` samples and buckets no longer kept at `now`
@@ -305,4 +297,56 @@ fn existing_jobs<'a>(
         }
     }
     Ok(existing)
+}
+
+/// How many time steps one read may span before [`Store::metric_series`] splits it.
+pub const SPLIT_AT: Millis = 1_000;
+
+/// The points of one read, oldest first, each pod's id allocated once.
+fn read_points(
+    conn: &rusqlite::Connection,
+    job_id: &str,
+    metric: MetricType,
+    read: &Read,
+) -> Result<Vec<SeriesPoint>> {
+    let col = column(metric);
+    let mut pods = PodIds::default();
+    let mut points = Vec::new();
+    let mut push = |row: &rusqlite::Row<'_>, samples: u32| -> rusqlite::Result<()> {
+        let pod_id = pods.get(row.get_ref(0)?.as_str()?);
+        points.push(SeriesPoint {
+            pod_id,
+            time: row.get(1)?,
+            sum: row.get(2)?,
+            samples,
+        });
+        Ok(())
+    };
+    match read.resolution {
+        Resolution::Samples => {
+            let mut stmt = conn.prepare_cached(&format!(
+                "SELECT pod_id, time, {col} FROM metric_samples
+                 WHERE job_id = ?1 AND time >= ?2 AND time < ?3 AND {col} IS NOT NULL
+                 ORDER BY time, pod_id"
+            ))?;
+            let mut rows = stmt.query(params![job_id, read.from, read.until])?;
+            while let Some(row) = rows.next()? {
+                push(row, 1)?;
+            }
+        }
+        Resolution::Buckets(step) => {
+            let mut stmt = conn.prepare_cached(&format!(
+                "SELECT pod_id, time, {col}_sum, {col}_count FROM metric_rollups
+                 WHERE job_id = ?1 AND step = ?2 AND time >= ?3 AND time < ?4
+                   AND {col}_count > 0
+                 ORDER BY time, pod_id"
+            ))?;
+            let mut rows = stmt.query(params![job_id, step, read.from, read.until])?;
+            while let Some(row) = rows.next()? {
+                let samples = row.get(3)?;
+                push(row, samples)?;
+            }
+        }
+    }
+    Ok(points)
 }

@@ -391,3 +391,43 @@ fn a_job_with_more_metric_rows_than_a_chunk_is_deleted_whole() {
         Err(StoreError::JobNotFound(_))
     ));
 }
+
+#[test]
+fn a_long_read_split_in_two_returns_every_bucket_once_in_order() {
+    let (_dir, store) = open();
+    store
+        .insert_job(&job("dlcmetrics0005", "m", 1_000))
+        .unwrap();
+    let pods = [sampled("dlcmetrics0005", 0), sampled("dlcmetrics0005", 1)];
+    // Four days of 5-minute buckets (1,152 steps: more than one read takes alone), one sample
+    // per pod in each.
+    let step = 5 * MINUTE;
+    let samples: Vec<_> = (0..4 * DAY / step)
+        .flat_map(|k| {
+            pods.iter().enumerate().map(move |(i, pod)| {
+                (
+                    T0 + k * step,
+                    pod.clone(),
+                    cpu_memory(Some(k as f64 + i as f64), 1.0),
+                )
+            })
+        })
+        .collect();
+    store.insert_samples(&samples).unwrap();
+    let read = Read {
+        resolution: Resolution::Buckets(step),
+        from: T0,
+        until: T0 + 4 * DAY,
+    };
+    assert!((read.until - read.from) / step > opendlc_store::SPLIT_AT);
+    let got = store
+        .metric_series("dlcmetrics0005", MetricType::CpuCoreUsage, &[read])
+        .unwrap();
+    let want: Vec<_> = samples
+        .iter()
+        .map(|(time, pod, sample)| point(&pod.pod_id, *time, sample.cpu.unwrap(), 1))
+        .collect();
+    assert_eq!(got, want);
+    // One pod's points share its id.
+    assert!(std::sync::Arc::ptr_eq(&got[0].pod_id, &got[2].pod_id));
+}
