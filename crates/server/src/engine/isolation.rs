@@ -128,13 +128,17 @@ impl Engine {
         }
         let job_dir = self.jobs_dir.job(&job.job_id);
         let home = job_dir.join("home");
+        // Where its pods prepare the job's environment (code checkout, venv), if they do.
+        let env = super::prepare::uses_env_dir(job).then(|| self.env_dir(&job.job_id));
         for dir in [
-            job_dir.clone(),
-            self.jobs_dir.work(&job.job_id),
-            home.clone(),
-            // Where its pods prepare the job's environment (code checkout, venv).
-            self.env_dir(&job.job_id),
-        ] {
+            Some(job_dir.clone()),
+            Some(self.jobs_dir.work(&job.job_id)),
+            Some(home.clone()),
+            env,
+        ]
+        .into_iter()
+        .flatten()
+        {
             if let Err(e) = own(&dir, uid, gid) {
                 tracing::error!(job.id = %job.job_id, "failed to give {} to uid {uid}: {e}", dir.display());
             }

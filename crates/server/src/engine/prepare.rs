@@ -30,6 +30,18 @@ fn prepares(job: &Job) -> bool {
         || r.thirdparty_lib_dir.as_ref().is_some_and(|d| !d.is_empty())
 }
 
+/// Whether the job's pods use its environment directory (`env_dir`): to prepare something,
+/// or to stage a data source or local mount there. Other jobs' is never made.
+pub(super) fn uses_env_dir(job: &Job) -> bool {
+    let r = &job.request;
+    let local_mounts = r
+        .job_specs
+        .iter()
+        .flatten()
+        .any(|s| s.local_mount_specs.as_ref().is_some_and(|m| !m.is_empty()));
+    prepares(job) || r.data_sources.is_some() || local_mounts
+}
+
 impl Engine {
     pub(super) fn env_dir(&self, job_id: &str) -> PathBuf {
         self.jobs_dir.job(job_id).join("env")
