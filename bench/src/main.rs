@@ -68,6 +68,10 @@ struct Args {
     /// e2e: concurrent clients creating them.
     #[arg(long, default_value_t = 50)]
     e2e_clients: usize,
+    /// start: milliseconds between one job's first instruction and the next CreateJob (0: back
+    /// to back; a pause shows a submit on a quiet host, whose kernel caches have cooled).
+    #[arg(long, default_value_t = 0)]
+    start_pause_ms: u64,
     /// e2e: jobs created per second by all the clients together, paced (0: each client creates
     /// its next job as soon as the last is acknowledged).
     #[arg(long, default_value_t = 0.0)]
@@ -159,6 +163,7 @@ async fn run(args: Args) -> anyhow::Result<bool> {
             .max(2),
         e2e_clients: args.e2e_clients,
         e2e_rate: args.e2e_rate,
+        start_pause: Duration::from_millis(args.start_pause_ms),
     };
     let measured = run_scenarios(&ctx, args.scenario).await;
     // Whatever happened, no pod outlives the benchmark: stop every job, then the server.

@@ -84,6 +84,8 @@ pub struct Ctx {
     pub e2e_clients: usize,
     /// e2e: jobs created per second in all, paced; 0: as fast as they are acknowledged.
     pub e2e_rate: f64,
+    /// start: the pause before each CreateJob after the first.
+    pub start_pause: Duration,
 }
 
 /// The prefix of the benchmark's job names.
