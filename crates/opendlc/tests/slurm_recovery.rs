@@ -153,7 +153,7 @@ fn a_slurm_job_finishes_with_all_its_logs_after_the_server_is_killed() {
     for pod in job["Pods"].as_array().unwrap() {
         let mut times: Vec<i64> = samples
             .iter()
-            .filter(|s| s.pod_id == pod["PodId"])
+            .filter(|s| pod["PodId"] == *s.pod_id)
             .map(|s| s.time)
             .collect();
         assert!(times.len() >= 3, "{pod}: {times:?}");
