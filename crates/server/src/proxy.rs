@@ -8,6 +8,8 @@ use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
+use crate::tensorboards::access::Denied;
+
 /// Request bodies these UIs send are small (plugin queries, API calls); this bounds them.
 const MAX_REQUEST_BODY: usize = 1024 * 1024;
 const HOP_BY_HOP: &[&str] = &[
@@ -104,6 +106,23 @@ pub fn query_param(query: &str, name: &str) -> Option<String> {
 
 /// An error in the API's envelope.
 /// 429 with `Retry-After`: too many wrong HTTP Basic credentials (see `auth::basic`).
+/// The answer to a request a proxied page's check refused; `needs` says, to a caller who sent
+/// nothing, what would let them in.
+pub fn refused(denied: Denied, needs: &str) -> Response {
+    match denied {
+        Denied::Unauthenticated => {
+            let mut response = error(StatusCode::UNAUTHORIZED, "Forbidden", needs);
+            response.headers_mut().insert(
+                axum::http::header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"opendlc\""),
+            );
+            response
+        }
+        Denied::Forbidden(message) => error(StatusCode::FORBIDDEN, "Forbidden", &message),
+        Denied::Throttled(secs) => throttled(secs),
+    }
+}
+
 pub fn throttled(retry_after_secs: u64) -> Response {
     let mut response = error(
         StatusCode::TOO_MANY_REQUESTS,

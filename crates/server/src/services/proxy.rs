@@ -14,9 +14,9 @@ use opendlc_store::StoreError;
 
 use super::access::{authorize_service_access, COOKIE};
 use super::prefix;
-use crate::proxy::{error, forward, query_param, throttled};
+use crate::proxy::{error, forward, query_param, refused};
 use crate::state::AppState;
-use crate::tensorboards::access::{Access, Denied};
+use crate::tensorboards::access::Access;
 
 /// What a job's pages may do in a browser: run as pages of an origin of their own (not the
 /// console's), so that what a job serves cannot act with the console's credentials.
@@ -62,33 +62,22 @@ async fn proxy(State(state): State<AppState>, request: Request) -> Response {
         }
     };
     let query_token = query_param(&query, "token");
-    let access = match authorize_service_access(
-        &state,
-        &job,
-        request.headers(),
-        crate::net::client_ip(request.extensions()),
-        query_token.as_deref(),
-        now_millis() / 1000,
-    ) {
-        Ok(access) => access,
-        Err(Denied::Unauthenticated) => {
-            let mut response = error(
-                StatusCode::UNAUTHORIZED,
-                "Forbidden",
+    let access =
+        match authorize_service_access(
+            &state,
+            &job,
+            request.headers(),
+            crate::net::client_ip(request.extensions()),
+            query_token.as_deref(),
+            now_millis() / 1000,
+        ) {
+            Ok(access) => access,
+            Err(denied) => return refused(
+                denied,
                 "Opening a job's port needs the server's credentials (HTTP Basic: an access key \
                  id and secret) or a token for the job (GetToken) as ?token=.",
-            );
-            response.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Basic realm=\"opendlc\""),
-            );
-            return response;
-        }
-        Err(Denied::Forbidden(message)) => {
-            return error(StatusCode::FORBIDDEN, "Forbidden", &message)
-        }
-        Err(Denied::Throttled(secs)) => return throttled(secs),
-    };
+            ),
+        };
     let pods = match state.store.pods(job_id) {
         Ok(pods) => pods,
         Err(e) => {

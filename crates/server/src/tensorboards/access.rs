@@ -5,13 +5,15 @@
 
 use std::net::IpAddr;
 
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, HeaderValue};
+use opendlc_core::identity::Principal;
 use opendlc_core::tensorboard::Tensorboard;
+use opendlc_store::Store;
 
 use super::Tensorboards;
-use crate::auth::basic::BasicDenied;
+use crate::auth::basic::{BasicDenied, BasicGuard};
 use crate::auth::honour::honour;
-use crate::auth::token::{Claims, TargetType};
+use crate::auth::token::{Claims, TargetType, TokenKey};
 use crate::handlers::owned_tensorboard;
 use crate::proxy::cookie;
 
@@ -53,56 +55,106 @@ pub fn authorize_tensorboard_access(
     now_secs: i64,
 ) -> Result<Access, Denied> {
     if let Some(auth) = headers.get(axum::http::header::AUTHORIZATION) {
-        let checked = tbs.basic.check(
+        return by_credentials(
+            &tbs.basic,
             &tbs.store,
+            auth,
             client,
-            auth.to_str().unwrap_or_default(),
-            now_secs as f64,
+            now_secs,
+            "a TensorBoard",
+            |principal| {
+                principal
+                    .can_read(owned_tensorboard(tb))
+                    .then_some(())
+                    .ok_or_else(|| {
+                        format!(
+                            "User {} may not read TensorBoard {}.",
+                            principal.user.name, tb.tensorboard_id
+                        )
+                    })
+            },
         );
-        return match checked {
-            Ok((_, principal)) => {
-                if principal.can_read(owned_tensorboard(tb)) {
-                    Ok(Access::Credentials)
-                } else {
-                    Err(Denied::Forbidden(format!(
-                        "User {} may not read TensorBoard {}.",
-                        principal.user.name, tb.tensorboard_id
-                    )))
-                }
-            }
-            Err(BasicDenied::Malformed) => Err(Denied::Forbidden(
-                "Only HTTP Basic credentials (access key id and secret) open a TensorBoard.".into(),
-            )),
-            Err(BasicDenied::JobKey) => Err(Denied::Forbidden(
-                "A job's own access key works through the API, for its job only.".into(),
-            )),
-            Err(BasicDenied::Invalid) => Err(Denied::Forbidden(
-                "The access key id or secret is not valid.".into(),
-            )),
-            Err(BasicDenied::Throttled(secs)) => Err(Denied::Throttled(secs)),
-        };
     }
+    by_token(
+        &tbs.token_key,
+        &tbs.store,
+        headers,
+        query_token,
+        COOKIE,
+        now_secs,
+        (TargetType::Tensorboard, &tb.tensorboard_id),
+        ("The shared link", "this TensorBoard"),
+    )
+}
+
+/// HTTP Basic credentials on a proxied page: let in when their user `may` see it (else its
+/// refusal); `what` names the page in the other refusals ("a TensorBoard", "a job's ports").
+pub fn by_credentials(
+    basic: &BasicGuard,
+    store: &Store,
+    header: &HeaderValue,
+    client: Option<IpAddr>,
+    now_secs: i64,
+    what: &str,
+    may: impl FnOnce(&Principal) -> Result<(), String>,
+) -> Result<Access, Denied> {
+    match basic.check(
+        store,
+        client,
+        header.to_str().unwrap_or_default(),
+        now_secs as f64,
+    ) {
+        Ok((_, principal)) => may(&principal)
+            .map(|()| Access::Credentials)
+            .map_err(Denied::Forbidden),
+        Err(BasicDenied::Malformed) => Err(Denied::Forbidden(format!(
+            "Only HTTP Basic credentials (access key id and secret) open {what}."
+        ))),
+        Err(BasicDenied::JobKey) => Err(Denied::Forbidden(
+            "A job's own access key works through the API, for its job only.".into(),
+        )),
+        Err(BasicDenied::Invalid) => Err(Denied::Forbidden(
+            "The access key id or secret is not valid.".into(),
+        )),
+        Err(BasicDenied::Throttled(secs)) => Err(Denied::Throttled(secs)),
+    }
+}
+
+/// A share token for a proxied page's `target` — in the URL, else in the page's cookie
+/// `cookie_name` — that its issuer could still use now ([`honour`]). `naming`: what the token
+/// is called and what the page is, for the refusals ("The shared link", "this TensorBoard").
+#[allow(clippy::too_many_arguments)]
+pub fn by_token(
+    key: &TokenKey,
+    store: &Store,
+    headers: &HeaderMap,
+    query_token: Option<&str>,
+    cookie_name: &str,
+    now_secs: i64,
+    target: (TargetType, &str),
+    naming: (&str, &str),
+) -> Result<Access, Denied> {
+    let (token_is, page) = naming;
     let (token, from_query) = match query_token {
         Some(t) => (t.to_string(), true),
-        None => match cookie(headers, COOKIE) {
+        None => match cookie(headers, cookie_name) {
             Some(t) => (t, false),
             None => return Err(Denied::Unauthenticated),
         },
     };
-    let claims = tbs
-        .token_key
+    let claims = key
         .verify(&token, now_secs)
-        .map_err(|e| Denied::Forbidden(format!("The shared link is not valid: {e}.")))?;
-    if claims.target_type != TargetType::Tensorboard || claims.target_id != tb.tensorboard_id {
+        .map_err(|e| Denied::Forbidden(format!("{token_is} is not valid: {e}.")))?;
+    if claims.target_type != target.0 || claims.target_id != target.1 {
         return Err(Denied::Forbidden(format!(
-            "The shared link opens {} {}, not this TensorBoard.",
+            "{token_is} opens {} {}, not {page}.",
             claims.target_type.as_str(),
             claims.target_id
         )));
     }
-    // The link speaks for its issuer: it works while they could open the TensorBoard now.
-    honour(&tbs.store, &claims)
-        .map_err(|w| Denied::Forbidden(format!("The shared link no longer works: {w}.")))?;
+    // The token speaks for its issuer: it works while they could open the page now.
+    honour(store, &claims)
+        .map_err(|w| Denied::Forbidden(format!("{token_is} no longer works: {w}.")))?;
     Ok(Access::Shared {
         token,
         claims,

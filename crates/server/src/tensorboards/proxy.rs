@@ -10,9 +10,9 @@ use axum::response::Response;
 use opendlc_core::tensorboard::TensorboardStatus;
 use opendlc_core::time::now_millis;
 
-use super::access::{authorize_tensorboard_access, Access, Denied, COOKIE};
+use super::access::{authorize_tensorboard_access, Access, COOKIE};
 use super::Tensorboards;
-use crate::proxy::{error, forward, query_param, throttled};
+use crate::proxy::{error, forward, query_param, refused};
 
 /// `/tensorboard/<id>`: the path prefix of a TensorBoard.
 pub fn prefix(id: &str) -> String {
@@ -52,32 +52,22 @@ async fn proxy(State(tbs): State<Arc<Tensorboards>>, request: Request) -> Respon
             );
         }
     };
-    let access = match authorize_tensorboard_access(
-        &tbs,
-        &tb,
-        request.headers(),
-        crate::net::client_ip(request.extensions()),
-        query_token.as_deref(),
-        now_millis() / 1000,
-    ) {
-        Ok(access) => access,
-        Err(Denied::Unauthenticated) => {
-            let mut response = error(
-                StatusCode::UNAUTHORIZED,
-                "Forbidden",
-                "Opening a TensorBoard needs the server's credentials (HTTP Basic: an access key id and secret) or a shared link (GetTensorboardSharedUrl).",
-            );
-            response.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Basic realm=\"opendlc\""),
-            );
-            return response;
-        }
-        Err(Denied::Forbidden(message)) => {
-            return error(StatusCode::FORBIDDEN, "Forbidden", &message);
-        }
-        Err(Denied::Throttled(secs)) => return throttled(secs),
-    };
+    let access =
+        match authorize_tensorboard_access(
+            &tbs,
+            &tb,
+            request.headers(),
+            crate::net::client_ip(request.extensions()),
+            query_token.as_deref(),
+            now_millis() / 1000,
+        ) {
+            Ok(access) => access,
+            Err(denied) => return refused(
+                denied,
+                "Opening a TensorBoard needs the server's credentials (HTTP Basic: an access key \
+                 id and secret) or a shared link (GetTensorboardSharedUrl).",
+            ),
+        };
     let (Some(port), TensorboardStatus::Running) = (tb.port, tb.status) else {
         return error(
             StatusCode::SERVICE_UNAVAILABLE,
