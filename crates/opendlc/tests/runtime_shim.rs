@@ -1,5 +1,6 @@
 //! The shim on its own, driven the way the supervisor drives it: its one-line report, its
-//! environment filtering, and what it does when nobody hears the report.
+//! environment filtering, what it does when nobody hears the report, and the launcher that
+//! forks it.
 
 mod runtime_support;
 
@@ -144,4 +145,44 @@ fn a_stop_reaches_a_shell_waiting_for_its_child() {
     assert!(stopped.elapsed() < std::time::Duration::from_millis(900));
     assert!(log_lines(&dir).contains(&"got TERM".to_string()));
     assert_eq!(exit_of(&dir).code, Some(3));
+}
+
+/// The parent of process `pid`, from /proc.
+fn parent_of(pid: u32) -> u32 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // After the name in parentheses: state, then the parent's pid.
+    let rest = &stat[stat.rfind(')').unwrap() + 2..];
+    rest.split(' ').nth(1).unwrap().parse().unwrap()
+}
+
+#[tokio::test]
+async fn one_launcher_forks_every_shim_and_ends_with_the_runtime() {
+    let mut h = Harness::new();
+    let mut dirs = Vec::new();
+    for name in ["first", "second", "third"] {
+        let pod = h.pod(name, "sleep 30");
+        dirs.push(pod.dir.clone());
+        h.runtime.launch(pod).await.unwrap();
+    }
+    let parents: std::collections::BTreeSet<u32> = dirs
+        .iter()
+        .map(|dir| parent_of(started(dir).shim_pid))
+        .collect();
+    assert_eq!(parents.len(), 1, "the shims' parents: {parents:?}");
+    let launcher = parents.into_iter().next().unwrap();
+    assert_eq!(parent_of(launcher), std::process::id());
+    let cmdline = std::fs::read(format!("/proc/{launcher}/cmdline")).unwrap();
+    assert!(
+        String::from_utf8_lossy(&cmdline).contains("shim-launcher"),
+        "{cmdline:?}"
+    );
+
+    for dir in &dirs {
+        h.runtime.stop(dir).unwrap();
+    }
+    for _ in &dirs {
+        h.next_event().await;
+    }
+    drop(h);
+    eventually("the launcher to exit", || !is_running(launcher)).await;
 }
