@@ -281,3 +281,65 @@ async fn the_proxy_serves_a_declared_port_to_those_who_may_read_the_job() {
         .unwrap();
     assert_eq!(gone.status(), 503);
 }
+
+/// A service's answer comes through the proxy as it is written: the first part of a response
+/// whose end is a minute away arrives now (a download or an event stream is not held until it
+/// ends, nor kept whole in the server's memory).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_proxy_streams_a_services_answer_as_it_comes() {
+    let server = TestServer::start().await;
+    let port = free_port();
+    let serve = format!(
+        "import http.server, time\n\
+         class H(http.server.BaseHTTPRequestHandler):\n\
+         \x20   def do_GET(self):\n\
+         \x20       self.send_response(200); self.end_headers()\n\
+         \x20       self.wfile.write(b'first\\n'); self.wfile.flush()\n\
+         \x20       time.sleep(60); self.wfile.write(b'second\\n')\n\
+         http.server.HTTPServer(('127.0.0.1', {port}), H).serve_forever()"
+    );
+    let body = json!({
+        "DisplayName": "service-stream",
+        "JobType": "PyTorchJob",
+        "JobSpecs": [{
+            "Type": "Worker", "PodCount": 1, "ResourceConfig": {"CPU": "1", "Memory": "256Mi"},
+            "ServiceSpec": {"DefaultPort": port},
+            "UserCommand": format!("exec python3 -c \"{serve}\""),
+        }],
+    });
+    let job_id = server.create_job(body).await;
+    let url = format!(
+        "{}/services/{job_id}/{job_id}-worker-0/{port}/",
+        server.base
+    );
+    let http = reqwest::Client::new();
+    let admin = &server.admin;
+    // Until the pod runs and python listens, the proxy answers at once with an error; once it
+    // does, the answer's head comes at once too (within seconds, not the service's minute).
+    let mut response = None;
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while std::time::Instant::now() < deadline {
+        let sent = http
+            .get(&url)
+            .basic_auth(&admin.id, Some(&admin.secret))
+            .timeout(Duration::from_secs(5))
+            .send()
+            .await;
+        if let Ok(answer) = sent {
+            if answer.status() == 200 {
+                response = Some(answer);
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mut response = response.unwrap_or_else(|| panic!("{url} never answered"));
+    let first = tokio::time::timeout(Duration::from_secs(20), response.chunk())
+        .await
+        .expect("the first part did not come through before the service's answer ended")
+        .unwrap()
+        .unwrap();
+    assert_eq!(&first[..], b"first\n");
+    server.stop_job(&job_id).await;
+    server.wait_status(&job_id, "Stopped").await;
+}

@@ -1,7 +1,8 @@
 //! Forwarding a browser's request to a web UI that a job or TensorBoard runs on this host's
 //! loopback (TensorBoard, the Ray dashboard, a job's declared ports), for the reverse proxies in
 //! front of them.
-//! Responses are buffered: the largest such UI asset (TensorBoard's script bundle) is a few MiB.
+//! Responses are streamed through as they come (a download, an event stream); request bodies
+//! are read whole, up to a bound.
 
 use axum::body::Body;
 use axum::extract::Request;
@@ -76,8 +77,9 @@ pub async fn forward(
             headers.push((n, v));
         }
     }
-    let bytes = answer.bytes().await.map_err(|e| e.to_string())?;
-    let mut response = Response::new(Body::from(bytes));
+    // Streamed as it comes: a page's large download or a service's event stream is neither
+    // held in the server's memory whole nor delayed until it ends.
+    let mut response = Response::new(Body::from_stream(answer.bytes_stream()));
     *response.status_mut() = status;
     for (n, v) in headers {
         response.headers_mut().append(n, v);
@@ -104,8 +106,6 @@ pub fn query_param(query: &str, name: &str) -> Option<String> {
         .map(|(_, v)| v.into_owned())
 }
 
-/// An error in the API's envelope.
-/// 429 with `Retry-After`: too many wrong HTTP Basic credentials (see `auth::basic`).
 /// The answer to a request a proxied page's check refused; `needs` says, to a caller who sent
 /// nothing, what would let them in.
 pub fn refused(denied: Denied, needs: &str) -> Response {
@@ -123,6 +123,7 @@ pub fn refused(denied: Denied, needs: &str) -> Response {
     }
 }
 
+/// 429 with `Retry-After`: too many wrong HTTP Basic credentials (see `auth::basic`).
 pub fn throttled(retry_after_secs: u64) -> Response {
     let mut response = error(
         StatusCode::TOO_MANY_REQUESTS,
@@ -139,6 +140,7 @@ pub fn throttled(retry_after_secs: u64) -> Response {
     response
 }
 
+/// An error in the API's envelope.
 pub fn error(status: StatusCode, code: &str, message: &str) -> Response {
     let body = opendlc_api::ErrorBody {
         request_id: uuid::Uuid::new_v4().to_string().to_uppercase(),
