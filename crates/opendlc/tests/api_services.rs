@@ -343,3 +343,76 @@ async fn the_proxy_streams_a_services_answer_as_it_comes() {
     server.stop_job(&job_id).await;
     server.wait_status(&job_id, "Stopped").await;
 }
+
+/// A protocol switch (a WebSocket's handshake) goes through to the pod, and the two
+/// connections are joined: what the caller writes reaches the service, and its answer comes
+/// back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_websocket_is_joined_through_to_the_service() {
+    use base64::Engine as _;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let server = TestServer::start().await;
+    let port = free_port();
+    // Answers an upgrade with 101, then echoes what it reads in capitals.
+    let serve = format!(
+        "import socket\n\
+         s = socket.create_server(('127.0.0.1', {port}))\n\
+         while True:\n\
+         \x20   c, _ = s.accept(); head = b''\n\
+         \x20   while b'\\r\\n\\r\\n' not in head: head += c.recv(4096)\n\
+         \x20   c.sendall(b'HTTP/1.1 101 Switching Protocols\\r\\nConnection: Upgrade\\r\\nUpgrade: echo\\r\\n\\r\\n')\n\
+         \x20   data = c.recv(4096)\n\
+         \x20   while data: c.sendall(data.upper()); data = c.recv(4096)\n\
+         \x20   c.close()"
+    );
+    let body = json!({
+        "DisplayName": "service-upgrade",
+        "JobType": "PyTorchJob",
+        "JobSpecs": [{
+            "Type": "Worker", "PodCount": 1, "ResourceConfig": {"CPU": "1", "Memory": "256Mi"},
+            "ServiceSpec": {"DefaultPort": port},
+            "UserCommand": format!("exec python3 -c \"{serve}\""),
+        }],
+    });
+    let job_id = server.create_job(body).await;
+    let basic = base64::engine::general_purpose::STANDARD
+        .encode(format!("{}:{}", server.admin.id, server.admin.secret));
+    let handshake = format!(
+        "GET /services/{job_id}/worker-0/{port}/echo HTTP/1.1\r\nHost: {}\r\n\
+         Authorization: Basic {basic}\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n",
+        server.addr()
+    );
+    // Until the pod runs and python listens, the proxy refuses at once (503, 502).
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let mut joined = None;
+    while joined.is_none() && std::time::Instant::now() < deadline {
+        let mut conn = tokio::net::TcpStream::connect(server.addr()).await.unwrap();
+        conn.write_all(handshake.as_bytes()).await.unwrap();
+        let mut head = Vec::new();
+        while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+            let mut chunk = [0u8; 1024];
+            let read = tokio::time::timeout(Duration::from_secs(5), conn.read(&mut chunk)).await;
+            match read {
+                Ok(Ok(n)) if n > 0 => head.extend_from_slice(&chunk[..n]),
+                _ => break,
+            }
+        }
+        if head.starts_with(b"HTTP/1.1 101") {
+            joined = Some(conn);
+        } else {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    let mut conn = joined.expect("the upgrade was never switched through");
+    conn.write_all(b"hello").await.unwrap();
+    let mut echoed = [0u8; 5];
+    tokio::time::timeout(Duration::from_secs(20), conn.read_exact(&mut echoed))
+        .await
+        .expect("no echo")
+        .unwrap();
+    assert_eq!(&echoed, b"HELLO");
+    drop(conn);
+    server.stop_job(&job_id).await;
+    server.wait_status(&job_id, "Stopped").await;
+}

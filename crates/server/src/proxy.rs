@@ -87,6 +87,144 @@ pub async fn forward(
     Ok(response)
 }
 
+/// Whether `request` asks to switch protocols (a WebSocket's handshake).
+pub fn is_upgrade(request: &Request) -> bool {
+    let connection = request
+        .headers()
+        .get_all(axum::http::header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|token| token.trim().eq_ignore_ascii_case("upgrade"));
+    connection && request.headers().contains_key(axum::http::header::UPGRADE)
+}
+
+/// The longest answer head a tunnelled handshake may have.
+const MAX_UPGRADE_HEAD: usize = 64 * 1024;
+
+/// A protocol switch (a WebSocket) through to `host:port`: the request's head is sent on a
+/// connection of its own (without the caller's credentials, as [`forward`] does), and if the
+/// upstream switches (101), the caller's connection and that one are joined both ways until
+/// either closes. Any other answer is returned as it is.
+pub async fn tunnel(
+    mut request: Request,
+    (host, port): (&str, u16),
+    path: &str,
+    query: &str,
+) -> Result<Response, String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let caller = hyper::upgrade::on(&mut request);
+    let target = if query.is_empty() {
+        path.to_string()
+    } else {
+        format!("{path}?{query}")
+    };
+    let mut head = format!(
+        "{} {target} HTTP/1.1\r\nhost: {host}:{port}\r\n",
+        request.method()
+    );
+    for (name, value) in request.headers() {
+        let name = name.as_str();
+        if matches!(name, "host" | "authorization" | "cookie" | "content-length") {
+            continue;
+        }
+        let value = value
+            .to_str()
+            .map_err(|_| format!("the header {name} is not text"))?;
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
+    let mut upstream = tokio::net::TcpStream::connect((host, port))
+        .await
+        .map_err(|e| format!("failed to connect to {host}:{port}: {e}"))?;
+    upstream
+        .write_all(head.as_bytes())
+        .await
+        .map_err(|e| e.to_string())?;
+    // The answer's head, and whatever came after it in the same reads.
+    let mut read = Vec::new();
+    let (status, headers, used) = loop {
+        let mut chunk = [0u8; 8192];
+        let n = upstream.read(&mut chunk).await.map_err(|e| e.to_string())?;
+        if n == 0 {
+            return Err("the upstream closed the connection before answering".into());
+        }
+        read.extend_from_slice(&chunk[..n]);
+        let mut parsed = [httparse::EMPTY_HEADER; 64];
+        let mut answer = httparse::Response::new(&mut parsed);
+        match answer.parse(&read).map_err(|e| e.to_string())? {
+            httparse::Status::Complete(used) => {
+                let status = StatusCode::from_u16(answer.code.unwrap_or(502))
+                    .unwrap_or(StatusCode::BAD_GATEWAY);
+                let headers: Vec<(HeaderName, HeaderValue)> = answer
+                    .headers
+                    .iter()
+                    .filter_map(|h| {
+                        Some((
+                            HeaderName::from_bytes(h.name.as_bytes()).ok()?,
+                            HeaderValue::from_bytes(h.value).ok()?,
+                        ))
+                    })
+                    .collect();
+                break (status, headers, used);
+            }
+            httparse::Status::Partial if read.len() < MAX_UPGRADE_HEAD => {}
+            httparse::Status::Partial => {
+                return Err("the upstream's answer head is too long".into())
+            }
+        }
+    };
+    let mut rest = read.split_off(used);
+    if status != StatusCode::SWITCHING_PROTOCOLS {
+        // Not switched (a refusal): its body, as long as it says, up to a bound.
+        let length = headers
+            .iter()
+            .find(|(n, _)| n == axum::http::header::CONTENT_LENGTH)
+            .and_then(|(_, v)| v.to_str().ok()?.parse::<usize>().ok())
+            .unwrap_or(rest.len())
+            .min(MAX_UPGRADE_HEAD);
+        while rest.len() < length {
+            let mut chunk = [0u8; 8192];
+            match upstream.read(&mut chunk).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => rest.extend_from_slice(&chunk[..n]),
+            }
+        }
+        rest.truncate(length);
+    }
+    let body = match status {
+        StatusCode::SWITCHING_PROTOCOLS => Body::empty(),
+        _ => Body::from(std::mem::take(&mut rest)),
+    };
+    let mut response = Response::new(body);
+    *response.status_mut() = status;
+    for (n, v) in headers {
+        if status != StatusCode::SWITCHING_PROTOCOLS
+            && matches!(
+                n.as_str(),
+                "content-length" | "transfer-encoding" | "connection"
+            )
+        {
+            continue;
+        }
+        response.headers_mut().append(n, v);
+    }
+    if status != StatusCode::SWITCHING_PROTOCOLS {
+        return Ok(response);
+    }
+    tokio::spawn(async move {
+        let Ok(caller) = caller.await else {
+            return;
+        };
+        let mut caller = hyper_util::rt::TokioIo::new(caller);
+        if caller.write_all(&rest).await.is_ok() {
+            let _ = tokio::io::copy_bidirectional(&mut caller, &mut upstream).await;
+        }
+    });
+    Ok(response)
+}
+
 /// The value of cookie `name`, if the request carries it.
 pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
     headers

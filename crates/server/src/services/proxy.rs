@@ -14,7 +14,7 @@ use opendlc_store::StoreError;
 
 use super::access::{authorize_service_access, COOKIE};
 use super::prefix;
-use crate::proxy::{error, forward, query_param, refused};
+use crate::proxy::{error, forward, is_upgrade, query_param, refused, tunnel};
 use crate::state::AppState;
 use crate::tensorboards::access::Access;
 
@@ -146,15 +146,20 @@ async fn proxy(State(state): State<AppState>, request: Request) -> Response {
         .finish();
     let host = pod.ip.clone().unwrap_or_else(|| "127.0.0.1".to_string());
     let upstream_path = format!("/{tail}");
-    let http = state.tensorboards.http.clone();
-    let forwarded = forward(
-        &http,
-        request,
-        (&host, port),
-        &upstream_path,
-        &upstream_query,
-    )
-    .await;
+    let forwarded = if is_upgrade(&request) {
+        // A WebSocket (a notebook's kernel, a dashboard's live view): joined through.
+        tunnel(request, (&host, port), &upstream_path, &upstream_query).await
+    } else {
+        let http = state.tensorboards.http.clone();
+        forward(
+            &http,
+            request,
+            (&host, port),
+            &upstream_path,
+            &upstream_query,
+        )
+        .await
+    };
     let mut response = match forwarded {
         Ok(response) => response,
         Err(e) => {
