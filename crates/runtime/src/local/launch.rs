@@ -174,6 +174,12 @@ impl LocalRuntime {
                     let stdout = tokio::net::unix::pipe::Receiver::from_owned_fd(read)?;
                     return Ok((Shim::Forked(forked), Box::pin(stdout)));
                 }
+                Err(e) if e.kind() == io::ErrorKind::Unsupported => {
+                    tracing::warn!(
+                        "the shim launcher cannot work here, starting shims directly: {e}"
+                    );
+                    *launcher = LauncherState::Unavailable;
+                }
                 Err(e) => {
                     // Started again for the next pod; this one starts directly.
                     tracing::warn!("the shim launcher failed, starting this shim directly: {e}");

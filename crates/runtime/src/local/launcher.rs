@@ -64,7 +64,8 @@ impl Launcher {
     }
 
     /// Forks the shim of the pod at `dir`, its stdout `announce` and its stderr `log`. Blocks
-    /// for the fork (a fraction of a millisecond). An error means the launcher is unusable.
+    /// for the fork (a fraction of a millisecond). An error means the launcher is unusable:
+    /// gone, or (`ErrorKind::Unsupported`) unable to fork shims on this host.
     pub fn fork_shim(
         self: &Arc<Self>,
         dir: &Path,
@@ -76,9 +77,11 @@ impl Launcher {
         let (answer, mut fds) = self.exchange(&request, [announce, log.into()])?;
         let answer = String::from_utf8_lossy(&answer);
         if let Some(why) = answer.strip_prefix("error ") {
-            return Err(io::Error::other(format!(
-                "the launcher could not fork: {why}"
-            )));
+            // The launcher runs but cannot do its work here (no pidfds, say).
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                format!("the launcher could not fork: {why}"),
+            ));
         }
         let passed = fds.len();
         match (answer.strip_prefix("ok ").map(str::parse::<u32>), fds.pop()) {

@@ -87,7 +87,7 @@ enum LauncherState {
     /// Started with the next pod.
     NotStarted,
     Running(Arc<launcher::Launcher>),
-    /// It could not be started: every shim starts directly.
+    /// It could not be started, or cannot fork shims here: every shim starts directly.
     Unavailable,
 }
 
