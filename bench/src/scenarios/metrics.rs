@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use opendlc_core::metrics::PodSample;
 use opendlc_core::time::{format_wire, now_millis, Millis};
-use opendlc_core::{ids, JobStatus, Pod, PodStatus};
+use opendlc_core::{JobStatus, Pod, PodStatus};
 use opendlc_store::{PodEnd, SampledPod, Store, Transition, DELETE_CHUNK};
 
 use crate::api;
@@ -155,24 +155,7 @@ fn seed(db: &Path, start: Millis, end: Millis) -> anyhow::Result<Seeded> {
     store.transition(&job_id, &Transition::new(JobStatus::Queuing, start - 2_000))?;
     let pods: Vec<Pod> = opendlc_core::env_contract::plan_job(&job)
         .into_iter()
-        .map(|plan| Pod {
-            pod_uid: ids::new_pod_uid(),
-            job_id: job_id.clone(),
-            pod_id: plan.pod_id,
-            role: plan.role,
-            index: plan.index,
-            status: PodStatus::Pending,
-            ip: None,
-            node_name: None,
-            pid: None,
-            exit_code: None,
-            exit_signal: None,
-            reason: None,
-            created: start - 1_000,
-            started: None,
-            finished: None,
-            current: true,
-        })
+        .map(|plan| Pod::pending(&job_id, plan.pod_id, plan.role, plan.index, start - 1_000))
         .collect();
     anyhow::ensure!(pods.len() == PODS as usize, "{} pods planned", pods.len());
     store.admit(

@@ -225,6 +225,28 @@ pub async fn tunnel(
     Ok(response)
 }
 
+/// Keeps a share token that came in the URL as the cookie `name` for the page's `path` (its
+/// prefix, without the trailing slash) until `expires` (Unix seconds), so that the page's own
+/// requests are let in without it.
+pub fn keep_token(response: &mut Response, name: &str, token: &str, expires: i64, path: &str) {
+    let max_age = (expires - opendlc_core::time::now_millis() / 1000).max(0);
+    let cookie = format!("{name}={token}; Path={path}/; Max-Age={max_age}; HttpOnly; SameSite=Lax");
+    if let Ok(value) = HeaderValue::from_str(&cookie) {
+        response
+            .headers_mut()
+            .append(axum::http::header::SET_COOKIE, value);
+    }
+}
+
+/// The answer when the store could not be read (the error is in the server's log).
+pub fn database_error() -> Response {
+    error(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "InternalError",
+        "The server failed to read its database; see its log.",
+    )
+}
+
 /// The value of cookie `name`, if the request carries it.
 pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
     headers

@@ -5,7 +5,7 @@
 //! requests are let in, and the token's user must still be allowed to read the job.
 
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use opendlc_core::frameworks::ray::{HeadPorts, HEAD_FILE};
 use opendlc_core::time::now_millis;
@@ -13,7 +13,7 @@ use opendlc_core::{JobStatus, Role};
 
 use crate::auth::honour::honour;
 use crate::auth::token::TargetType;
-use crate::proxy::{cookie, error, forward, query_param};
+use crate::proxy::{cookie, error, forward, keep_token, query_param};
 use crate::state::AppState;
 
 const COOKIE: &str = "opendlc_ray_token";
@@ -131,14 +131,7 @@ async fn proxy(State(state): State<AppState>, request: Request) -> Response {
         }
     };
     if query_token.is_some() {
-        let max_age = (claims.exp - now).max(0);
-        let cookie = format!(
-            "{COOKIE}={token}; Path={}/; Max-Age={max_age}; HttpOnly; SameSite=Lax",
-            prefix(&job_id)
-        );
-        if let Ok(value) = HeaderValue::from_str(&cookie) {
-            response.headers_mut().append(header::SET_COOKIE, value);
-        }
+        keep_token(&mut response, COOKIE, &token, claims.exp, &prefix(&job_id));
     }
     response
 }

@@ -28,10 +28,7 @@ impl Engine {
                     && matches!(a.phase, Phase::Live { fault: None, .. })
                     && !a.stopping_pods
                     && !a.job.is_spot()
-                    && a.job
-                        .roles
-                        .iter()
-                        .any(|r| r.elastic.is_some_and(|e| r.pod_count < e.target))
+                    && growing_role(&a.job).is_some()
             })
             .map(|(id, a)| (a.job.seq, id.clone()))
             .collect();
@@ -55,12 +52,7 @@ impl Engine {
         let Some(active) = self.active.get(job_id) else {
             return false;
         };
-        let Some(role) = active
-            .job
-            .roles
-            .iter()
-            .find(|r| r.elastic.is_some_and(|e| r.pod_count < e.target))
-        else {
+        let Some(role) = growing_role(&active.job).map(|r| &active.job.roles[r]) else {
             return false;
         };
         let held = |quota: Option<&str>| {
@@ -86,12 +78,7 @@ impl Engine {
         let Some(active) = self.active.get_mut(job_id) else {
             return false;
         };
-        let Some(r) = active
-            .job
-            .roles
-            .iter()
-            .position(|r| r.elastic.is_some_and(|e| r.pod_count < e.target))
-        else {
+        let Some(r) = growing_role(&active.job) else {
             return false;
         };
         let role = active.job.roles[r].role;
@@ -380,4 +367,11 @@ fn leaving_pods(active: &ActiveJob, named: &[String], n: usize) -> Vec<Pod> {
     // Named first, then by index, highest first.
     candidates.sort_by_key(|p| (!named.contains(&p.pod_id), std::cmp::Reverse(p.index)));
     candidates.into_iter().take(n).cloned().collect()
+}
+
+/// The index of the job's elastic role while it has fewer pods than its target.
+fn growing_role(job: &Job) -> Option<usize> {
+    job.roles
+        .iter()
+        .position(|r| r.elastic.is_some_and(|e| r.pod_count < e.target))
 }

@@ -14,7 +14,9 @@ use opendlc_store::StoreError;
 
 use super::access::{authorize_service_access, COOKIE};
 use super::prefix;
-use crate::proxy::{error, forward, is_upgrade, query_param, refused, tunnel};
+use crate::proxy::{
+    database_error, error, forward, is_upgrade, keep_token, query_param, refused, tunnel,
+};
 use crate::state::AppState;
 use crate::tensorboards::access::Access;
 
@@ -54,11 +56,7 @@ async fn proxy(State(state): State<AppState>, request: Request) -> Response {
         Err(StoreError::JobNotFound(_)) => return job_not_found(job_id),
         Err(e) => {
             tracing::error!(job.id = %job_id, "failed to read a job: {e}");
-            return error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "InternalError",
-                "The server failed to read its database; see its log.",
-            );
+            return database_error();
         }
     };
     let query_token = query_param(&query, "token");
@@ -82,11 +80,7 @@ async fn proxy(State(state): State<AppState>, request: Request) -> Response {
         Ok(pods) => pods,
         Err(e) => {
             tracing::error!(job.id = %job_id, "failed to read the job's pods: {e}");
-            return error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "InternalError",
-                "The server failed to read its database; see its log.",
-            );
+            return database_error();
         }
     };
     // The PodId, or the part after the JobId (`worker-0`).
@@ -184,14 +178,7 @@ async fn proxy(State(state): State<AppState>, request: Request) -> Response {
         from_query: true,
     } = access
     {
-        let max_age = (claims.exp - now_millis() / 1000).max(0);
-        let cookie = format!(
-            "{COOKIE}={token}; Path={}/; Max-Age={max_age}; HttpOnly; SameSite=Lax",
-            prefix(job_id)
-        );
-        if let Ok(value) = HeaderValue::from_str(&cookie) {
-            response.headers_mut().append(header::SET_COOKIE, value);
-        }
+        keep_token(&mut response, COOKIE, &token, claims.exp, &prefix(job_id));
     }
     response
 }

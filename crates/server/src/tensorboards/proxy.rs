@@ -5,14 +5,14 @@
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
 use opendlc_core::tensorboard::TensorboardStatus;
 use opendlc_core::time::now_millis;
 
 use super::access::{authorize_tensorboard_access, Access, COOKIE};
 use super::Tensorboards;
-use crate::proxy::{error, forward, query_param, refused};
+use crate::proxy::{database_error, error, forward, keep_token, query_param, refused};
 
 /// `/tensorboard/<id>`: the path prefix of a TensorBoard.
 pub fn prefix(id: &str) -> String {
@@ -45,11 +45,7 @@ async fn proxy(State(tbs): State<Arc<Tensorboards>>, request: Request) -> Respon
         }
         Err(e) => {
             tracing::error!("failed to read a TensorBoard: {e}");
-            return error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "InternalError",
-                "The server failed to read its database; see its log.",
-            );
+            return database_error();
         }
     };
     let access =
@@ -92,14 +88,7 @@ async fn proxy(State(tbs): State<Arc<Tensorboards>>, request: Request) -> Respon
         from_query: true,
     } = access
     {
-        let max_age = (claims.exp - now_millis() / 1000).max(0);
-        let cookie = format!(
-            "{COOKIE}={token}; Path={}/; Max-Age={max_age}; HttpOnly; SameSite=Lax",
-            prefix(&id)
-        );
-        if let Ok(value) = HeaderValue::from_str(&cookie) {
-            response.headers_mut().append(header::SET_COOKIE, value);
-        }
+        keep_token(&mut response, COOKIE, &token, claims.exp, &prefix(&id));
     }
     response
 }
