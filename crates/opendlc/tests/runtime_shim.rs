@@ -169,6 +169,9 @@ async fn one_launcher_forks_every_shim_and_ends_with_the_runtime() {
         .map(|dir| parent_of(started(dir).shim_pid))
         .collect();
     assert_eq!(parents.len(), 1, "the shims' parents: {parents:?}");
+    let shim = started(&dirs[0]).shim_pid;
+    let name = std::fs::read_to_string(format!("/proc/{shim}/comm")).unwrap();
+    assert_eq!(name.trim_end(), "opendlc-shim");
     let launcher = parents.into_iter().next().unwrap();
     assert_eq!(parent_of(launcher), std::process::id());
     let cmdline = std::fs::read(format!("/proc/{launcher}/cmdline")).unwrap();

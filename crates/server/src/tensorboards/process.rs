@@ -90,11 +90,28 @@ pub fn spawn(tbs: &Tensorboards, tb: &Tensorboard) -> Result<Started, Failure> {
                     read_only: true,
                 },
             ];
+
             grants.extend(runs.iter().map(|run| Grant {
                 path: run.dir.clone().into(),
                 read_only: true,
             }));
-            let sandbox = isolation.sandbox(&tbs.store, &tb.user_id, Some(dir.clone()), grants);
+            let mut sandbox = isolation.sandbox(&tbs.store, &tb.user_id, Some(dir.clone()), grants);
+            // Where the view hides what tensorboard runs on (a virtualenv or pyenv in a home
+            // directory), that much is shown again, read-only; never a directory holding
+            // something hidden (the data directory).
+            for path in installations(&program) {
+                let inside_hidden = sandbox
+                    .hide
+                    .iter()
+                    .any(|h| path.starts_with(h) && path != *h);
+                let holds_hidden = sandbox.hide.iter().any(|h| h.starts_with(&path));
+                if inside_hidden && !holds_hidden {
+                    sandbox.grants.push(Grant {
+                        path,
+                        read_only: true,
+                    });
+                }
+            }
             let (uid, gid) = (sandbox.identity.uid, sandbox.identity.gid);
             std::os::unix::fs::chown(&dir, Some(uid), Some(gid))
                 .map_err(|e| internal("give its directory to its creator", e))?;
@@ -180,6 +197,35 @@ fn find_program(program: &Path) -> Option<std::path::PathBuf> {
         .find(|p| p.is_file())
 }
 
+/// What `program` needs to run besides itself, where the view may hide it (a home directory):
+/// the installation it is part of (`<prefix>/bin/tensorboard`: the prefix, a virtualenv with its
+/// packages), and, for a script, its interpreter's, through every link (a virtualenv's `python`
+/// leads into pyenv's or conda's installation).
+fn installations(program: &Path) -> Vec<std::path::PathBuf> {
+    let prefix = |file: &Path| {
+        let real = fs::canonicalize(file).ok()?;
+        let bin = real.parent()?;
+        (bin.file_name()? == "bin").then(|| bin.parent().map(Path::to_path_buf))?
+    };
+    let mut found = vec![prefix(program)];
+    let head = fs::File::open(program).and_then(|f| {
+        let mut line = String::new();
+        io::BufRead::read_line(&mut io::BufReader::new(io::Read::take(f, 4096)), &mut line)?;
+        Ok(line)
+    });
+    if let Some(interpreter) = head
+        .ok()
+        .as_deref()
+        .and_then(|line| line.strip_prefix("#!"))
+        .and_then(|rest| rest.split_whitespace().next())
+    {
+        found.push(prefix(Path::new(interpreter)));
+    }
+    let mut found: Vec<_> = found.into_iter().flatten().collect();
+    found.dedup();
+    found
+}
+
 /// A port free now on 127.0.0.1 (another process could take it before tensorboard binds it;
 /// tensorboard then fails and the TensorBoard is Failed with its log).
 fn free_port() -> io::Result<u16> {
@@ -254,4 +300,32 @@ pub async fn answers(tbs: &Tensorboards, id: &str, port: u16) -> bool {
         tbs.http.get(url).timeout(Duration::from_millis(500)).send().await,
         Ok(r) if r.status().is_success()
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_script_needs_its_installation_and_its_interpreters() {
+        let root = tempfile::tempdir().unwrap();
+        let root = fs::canonicalize(root.path()).unwrap();
+        // A virtualenv whose python leads into an installation elsewhere (pyenv's, say).
+        let (venv, python) = (root.join("venv"), root.join("pyenv/3.11"));
+        fs::create_dir_all(venv.join("bin")).unwrap();
+        fs::create_dir_all(python.join("bin")).unwrap();
+        fs::write(python.join("bin/python3.11"), "").unwrap();
+        std::os::unix::fs::symlink(python.join("bin/python3.11"), venv.join("bin/python")).unwrap();
+        let program = venv.join("bin/tensorboard");
+        fs::write(
+            &program,
+            format!("#!{}\nimport sys\n", venv.join("bin/python").display()),
+        )
+        .unwrap();
+        assert_eq!(installations(&program), [venv, python]);
+        // A program outside any `bin` directory needs nothing more.
+        let alone = root.join("tool");
+        fs::write(&alone, "").unwrap();
+        assert!(installations(&alone).is_empty());
+    }
 }

@@ -141,6 +141,10 @@ fn launch(path: &[u8], passed: Vec<OwnedFd>, ours: &[RawFd]) -> io::Result<(i32,
 /// none of the launcher's own descriptors (its socket would keep the server's end from
 /// seeing the launcher go; its signalfd is the launcher's business).
 fn become_shim(announce: &OwnedFd, log: &OwnedFd, ours: &[RawFd]) -> io::Result<()> {
+    // Its command line stays the launcher's (`opendlc shim-launcher`); its name, which `ps -e`,
+    // `top` and `pgrep` show, says what it is.
+    // SAFETY: PR_SET_NAME reads a NUL-terminated string of at most 16 bytes, which this is.
+    unsafe { libc::prctl(libc::PR_SET_NAME, c"opendlc-shim".as_ptr(), 0, 0, 0) };
     let null = std::fs::File::open("/dev/null")?;
     nix::unistd::dup2(null.as_raw_fd(), 0)?;
     nix::unistd::dup2(announce.as_raw_fd(), 1)?;
