@@ -24,14 +24,21 @@ impl Store {
     /// Records many new jobs in one transaction (as [`insert_job`](Self::insert_job) each);
     /// returns their sequence numbers, in order.
     pub fn insert_jobs(&self, jobs: &[Job]) -> Result<Vec<i64>> {
+        let noted: Vec<(&Job, &[String])> = jobs.iter().map(|job| (job, &[][..])).collect();
+        self.insert_jobs_noting(&noted)
+    }
+
+    /// Many [`insert_job_noting`](Self::insert_job_noting) in one transaction (all or none):
+    /// CreateJob's group commit.
+    pub fn insert_jobs_noting(&self, jobs: &[(&Job, &[String])]) -> Result<Vec<i64>> {
         let columns: Vec<(String, String)> = jobs
             .iter()
-            .map(|job| sealed_job_columns(&self.sealer, &job.request, &job.envs))
+            .map(|(job, _)| sealed_job_columns(&self.sealer, &job.request, &job.envs))
             .collect();
         self.write(|tx| {
             jobs.iter()
                 .zip(&columns)
-                .map(|(job, columns)| insert(tx, job, columns, &[]))
+                .map(|((job, notes), columns)| insert(tx, job, columns, notes))
                 .collect()
         })
     }

@@ -2,7 +2,7 @@
 //! StatusHistory entry and event, in one transaction.
 
 use opendlc_core::time::Millis;
-use opendlc_core::{Job, JobStatus, Pod, Reason};
+use opendlc_core::{Job, JobStatus, JobTimes, Pod, Reason};
 use rusqlite::{params, OptionalExtension, Transaction};
 
 use crate::{events, pods, Result, Store, StoreError};
@@ -29,15 +29,39 @@ impl Transition {
     }
 }
 
-/// The time column a status stamps when a job enters it.
-fn time_columns(status: JobStatus) -> &'static [&'static str] {
+/// The times a status stamps when a job enters it, each as its column and its field of
+/// `JobTimes` (a stamp, once set, stays).
+type Stamp = (&'static str, fn(&mut JobTimes) -> &mut Option<Millis>);
+
+fn stamps(status: JobStatus) -> &'static [Stamp] {
     match status {
-        JobStatus::Queuing => &["gmt_submitted"],
-        JobStatus::Running => &["gmt_running"],
-        JobStatus::Succeeded => &["gmt_successed", "gmt_finish"],
-        JobStatus::Failed => &["gmt_failed", "gmt_finish"],
-        JobStatus::Stopped => &["gmt_stopped", "gmt_finish"],
+        JobStatus::Queuing => &[("gmt_submitted", |t| &mut t.submitted)],
+        JobStatus::Running => &[("gmt_running", |t| &mut t.running)],
+        JobStatus::Succeeded => &[
+            ("gmt_successed", |t| &mut t.succeeded),
+            ("gmt_finish", |t| &mut t.finished),
+        ],
+        JobStatus::Failed => &[
+            ("gmt_failed", |t| &mut t.failed),
+            ("gmt_finish", |t| &mut t.finished),
+        ],
+        JobStatus::Stopped => &[
+            ("gmt_stopped", |t| &mut t.stopped),
+            ("gmt_finish", |t| &mut t.finished),
+        ],
         _ => &[],
+    }
+}
+
+impl Transition {
+    /// What the transition changed in the stored job, applied to a copy in memory: its status,
+    /// reason and times, as [`Store::get_job`] would read them back.
+    pub fn record_in(&self, job: &mut Job) {
+        job.status = self.to;
+        job.reason.clone_from(&self.reason);
+        for (_, field) in stamps(self.to) {
+            field(&mut job.times).get_or_insert(self.at);
+        }
     }
 }
 
@@ -60,9 +84,9 @@ pub(crate) fn apply(tx: &Transaction<'_>, job_id: &str, t: &Transition) -> Resul
         Some(r) => (Some(r.code.as_str()), Some(r.message.as_str())),
         None => (None, None),
     };
-    let stamps: String = time_columns(t.to)
+    let stamps: String = stamps(t.to)
         .iter()
-        .map(|c| format!(", {c} = COALESCE({c}, ?5)"))
+        .map(|(c, _)| format!(", {c} = COALESCE({c}, ?5)"))
         .collect();
     let mut update = tx.prepare_cached(&format!(
         "UPDATE jobs SET status = ?2, reason_code = ?3, reason_message = ?4 {stamps} WHERE job_id = ?1"
@@ -97,10 +121,10 @@ pub(crate) fn apply(tx: &Transaction<'_>, job_id: &str, t: &Transition) -> Resul
 
 impl Store {
     /// Moves a job to a new status; fails with `StoreError::Transition` if the lifecycle
-    /// does not allow it (e.g. the job already ended).
-    pub fn transition(&self, job_id: &str, t: &Transition) -> Result<Job> {
-        self.write(|tx| apply(tx, job_id, t))?;
-        self.get_job(job_id)
+    /// does not allow it (e.g. the job already ended). The job is not read back: the engine,
+    /// which makes nearly every transition, keeps what it needs of it in memory.
+    pub fn transition(&self, job_id: &str, t: &Transition) -> Result<()> {
+        self.write(|tx| apply(tx, job_id, t))
     }
 
     /// The same transition for several jobs, in one transaction (all or none).
@@ -116,7 +140,7 @@ impl Store {
         ports: &[u16],
         new_pods: &[Pod],
         t: &Transition,
-    ) -> Result<Job> {
+    ) -> Result<()> {
         self.write(|tx| {
             tx.execute(
                 "UPDATE jobs SET ports = ?2 WHERE job_id = ?1",
@@ -126,8 +150,7 @@ impl Store {
                 pods::insert(tx, pod)?;
             }
             apply(tx, job_id, t)
-        })?;
-        self.get_job(job_id)
+        })
     }
 
     /// Sends a preempted job back to the queue: its pods become history (new incarnations

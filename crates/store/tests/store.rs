@@ -17,21 +17,23 @@ fn a_job_round_trips_and_its_lifecycle_is_recorded() {
     stored.seq = 0;
     assert_eq!(stored, job("dlca", "a", 1_000));
 
-    store
-        .transition("dlca", &Transition::new(JobStatus::Queuing, 2_000))
-        .unwrap();
+    // What the engine keeps in memory follows every transition as the store records it.
+    let mut kept = store.get_job("dlca").unwrap();
+    let queuing = Transition::new(JobStatus::Queuing, 2_000).because("JobQueuing", "waits");
+    store.transition("dlca", &queuing).unwrap();
+    queuing.record_in(&mut kept);
     let pods = [pod("dlca", 0), pod("dlca", 1)];
     let t = Transition::new(JobStatus::EnvPreparing, 3_000);
-    assert_eq!(
-        store.admit("dlca", &[4242, 4243], &pods, &t).unwrap().ports,
-        [4242, 4243]
-    );
+    store.admit("dlca", &[4242, 4243], &pods, &t).unwrap();
+    t.record_in(&mut kept);
+    kept.ports = vec![4242, 4243];
+    assert_eq!(store.get_job("dlca").unwrap(), kept);
     store
         .pod_started(&pods[0], 77, "127.0.0.1", "host", 3_500, None)
         .unwrap();
-    store
-        .transition("dlca", &Transition::new(JobStatus::Running, 4_000))
-        .unwrap();
+    let running = Transition::new(JobStatus::Running, 4_000);
+    store.transition("dlca", &running).unwrap();
+    running.record_in(&mut kept);
     let end = PodEnd {
         status: PodStatus::Succeeded,
         exit_code: Some(0),
@@ -45,7 +47,10 @@ fn a_job_round_trips_and_its_lifecycle_is_recorded() {
         "an end is recorded once"
     );
     let done = Transition::new(JobStatus::Succeeded, 6_000).because("JobSucceeded", "done");
-    let job = store.transition("dlca", &done).unwrap();
+    store.transition("dlca", &done).unwrap();
+    done.record_in(&mut kept);
+    let job = store.get_job("dlca").unwrap();
+    assert_eq!(job, kept);
     assert_eq!(
         (job.times.submitted, job.times.running),
         (Some(2_000), Some(4_000))

@@ -55,20 +55,16 @@ impl LocalRuntime {
             sample_every_ms: None,
             peers: Default::default(),
         };
-        let spec_error = |error| RuntimeError::WriteSpec {
-            pod_id: pod.pod_id.clone(),
-            path: dir.spec(),
-            error,
-        };
-        std::fs::create_dir_all(dir.path()).map_err(spec_error)?;
-        write_json_atomic(&dir.spec(), &spec, Durability::ProcessCrash).map_err(spec_error)?;
-        let (mut shim, stdout) =
-            self.start_shim(&dir)
+        let (mut shim, stdout) = {
+            let (runtime, dir) = (self.clone(), dir.clone());
+            self.off_worker(move || runtime.write_spec_and_start(&dir, &spec))
+                .await
                 .map_err(|error| RuntimeError::SpawnShim {
                     pod_id: pod.pod_id.clone(),
                     program: self.inner.shim_program.clone(),
                     error,
-                })?;
+                })??
+        };
         if let Some(handle) = shim.handle() {
             self.launching().insert(dir.path().to_path_buf(), handle);
         }
@@ -151,6 +147,27 @@ impl LocalRuntime {
 }
 
 impl LocalRuntime {
+    /// The blocking part of a launch: the pod's directory and spec.json, then its shim.
+    fn write_spec_and_start(
+        &self,
+        dir: &PodDir,
+        spec: &PodSpec,
+    ) -> Result<(Shim, ShimStdout), RuntimeError> {
+        let spec_error = |error| RuntimeError::WriteSpec {
+            pod_id: spec.pod_id.clone(),
+            path: dir.spec(),
+            error,
+        };
+        std::fs::create_dir_all(dir.path()).map_err(spec_error)?;
+        write_json_atomic(&dir.spec(), spec, Durability::ProcessCrash).map_err(spec_error)?;
+        self.start_shim(dir)
+            .map_err(|error| RuntimeError::SpawnShim {
+                pod_id: spec.pod_id.clone(),
+                program: self.inner.shim_program.clone(),
+                error,
+            })
+    }
+
     /// Starts the shim of the pod at `dir`, through the launcher where it runs (started with
     /// the first pod, again after it died), else as a program of its own. Returns the shim
     /// and its stdout, where it announces the start.

@@ -11,6 +11,7 @@
 mod launch;
 mod launcher;
 mod reattach;
+mod starter;
 mod stop;
 mod watch;
 
@@ -19,7 +20,7 @@ mod render;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
 use tokio::sync::{mpsc, watch as signal};
@@ -80,6 +81,9 @@ struct Inner {
     launching: Mutex<HashMap<PathBuf, launch::StartingShim>>,
     /// The process that forks the shims.
     launcher: Mutex<LauncherState>,
+    /// Where the blocking steps of pod starts run (`None`: its thread could not be started,
+    /// they run where they are asked for).
+    starter: OnceLock<Option<starter::Starter>>,
 }
 
 /// Whether shims are forked by a launcher (`launcher`) or started as programs of their own.
@@ -115,6 +119,7 @@ impl LocalRuntime {
                 shutdown: signal::channel(()).0,
                 launching: Mutex::new(HashMap::new()),
                 launcher: Mutex::new(LauncherState::NotStarted),
+                starter: OnceLock::new(),
             }),
         }
     }
@@ -131,6 +136,22 @@ impl LocalRuntime {
             .launcher
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Runs a blocking step of a pod's start off the runtime's workers (`starter.rs`).
+    async fn off_worker<T: Send + 'static>(
+        &self,
+        step: impl FnOnce() -> T + Send + 'static,
+    ) -> std::io::Result<T> {
+        let starter = self.inner.starter.get_or_init(|| {
+            starter::Starter::start()
+                .inspect_err(|e| tracing::warn!("failed to start the pod starter thread: {e}"))
+                .ok()
+        });
+        match starter {
+            Some(starter) => starter.run(step).await,
+            None => Ok(step()),
+        }
     }
 
     fn watcher(&self, pod_uid: &str, dir: PathBuf) -> watch::Watcher {

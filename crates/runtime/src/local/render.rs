@@ -123,7 +123,23 @@ impl Runtime for LocalRuntime {
             let job_id = gang.job_id.clone();
             tokio::spawn(async move {
                 let pod_uid = recipe.pod_uid.clone();
-                let result = match runtime.render(recipe) {
+                // Rendering writes the pod's mounts file: off the runtime's workers too.
+                let rendered = {
+                    let renderer = runtime.clone();
+                    let pod_id = recipe.pod_id.clone();
+                    let path = recipe.dir.join(chain::MOUNTS_FILE);
+                    runtime
+                        .off_worker(move || renderer.render(recipe))
+                        .await
+                        .unwrap_or_else(|error| {
+                            Err(RuntimeError::WriteSpec {
+                                pod_id,
+                                path,
+                                error,
+                            })
+                        })
+                };
+                let result = match rendered {
                     Ok(rendered) => {
                         let started = runtime.launch(rendered.launch).await;
                         started.map(|mut started| {

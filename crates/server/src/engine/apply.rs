@@ -308,7 +308,7 @@ impl Engine {
             reason: Some(reason.clone()),
             at: now,
         };
-        let job = self.store.transition(job_id, &stopping)?;
+        self.store.transition(job_id, &stopping)?;
         if self.queue.remove(job_id).is_some() || !self.active.contains_key(job_id) {
             self.dirty = true;
             let stopped = Transition {
@@ -316,7 +316,8 @@ impl Engine {
                 reason: Some(reason),
                 at: now,
             };
-            return Ok(self.store.transition(job_id, &stopped)?);
+            self.store.transition(job_id, &stopped)?;
+            return Ok(self.store.get_job(job_id)?);
         }
         if let Some(active) = self.active.get_mut(job_id) {
             // A stop wins over anything under way: a sanity round, a fault, a preemption.
@@ -324,7 +325,7 @@ impl Engine {
             active.status = JobStatus::Stopping;
         }
         self.evaluate(job_id);
-        Ok(job)
+        Ok(self.store.get_job(job_id)?)
     }
 
     /// Why a queued job waits, as of the last scheduling decision.
@@ -498,12 +499,13 @@ impl Engine {
         let pods = new_pods(&job, now);
         let t = Transition::new(JobStatus::EnvPreparing, now)
             .because("JobEnvPreparing", "Starting the job's pods.");
-        let job = match self.store.admit(job_id, &job.ports, &pods, &t) {
-            Ok(job) => job,
+        match self.store.admit(job_id, &job.ports, &pods, &t) {
+            // What the transaction changed, without reading the job back.
+            Ok(()) => t.record_in(&mut job),
             // Stopped meanwhile: nothing to start.
             Err(StoreError::Transition { .. }) => return Ok(()),
             Err(e) => return Err(e),
-        };
+        }
         let deadline = job.max_running_minutes.map(|m| now + m as i64 * 60_000);
         let mut allocation =
             self.pool

@@ -55,6 +55,7 @@ mod credentials;
 mod disk;
 mod elastic;
 mod frameworks;
+mod intake;
 mod isolation;
 mod objects;
 mod pods;
@@ -137,6 +138,8 @@ enum Command {
 #[derive(Clone)]
 pub struct EngineHandle {
     commands: mpsc::UnboundedSender<Command>,
+    /// Where new jobs are stored, then queued (`intake.rs`).
+    intake: mpsc::UnboundedSender<intake::Submission>,
     /// Why each queued job waits, as of the last scheduling decision.
     waits: Arc<RwLock<HashMap<String, Wait>>>,
 }
@@ -151,10 +154,15 @@ impl EngineHandle {
             .cloned()
     }
 
-    /// A job was stored (status Creating): queue it.
-    pub fn created(&self, job: Job) {
-        // If the engine is gone the server is shutting down; recovery queues the job on restart.
-        let _ = self.commands.send(Command::Created(job));
+    /// CreateJob: stores the new job (status Creating) with `notes` as its first events, in a
+    /// transaction shared with the jobs submitted beside it, and queues it. Answers once the
+    /// job is committed; from then on it runs even if the caller has gone.
+    pub async fn submit(&self, job: Job, notes: Vec<String>) -> Result<(), EngineError> {
+        let (stored, answer) = oneshot::channel();
+        self.intake
+            .send(intake::Submission { job, notes, stored })
+            .map_err(|_| EngineError::ShutDown)?;
+        Ok(answer.await.map_err(|_| EngineError::ShutDown)??)
     }
 
     /// StopJob: the job goes to Stopping (its pods get SIGTERM), then Stopped.
@@ -240,10 +248,12 @@ pub async fn start(
     let (pod_events_tx, pod_events) = mpsc::unbounded_channel::<PodEvent>();
     let (reports_tx, reports) = mpsc::unbounded_channel();
     let runtime = runtime_for(&config, pod_events_tx);
+    let config_store = config.store.clone();
     let waits = Arc::new(RwLock::new(HashMap::new()));
     let mut engine = apply::Engine::new(config, runtime, reports_tx, waits.clone());
     engine.commands_tx = Some(commands_tx.clone());
     engine.recover()?;
+    let intake = intake::start(config_store, commands_tx.clone()).map_err(EngineError::Thread)?;
     // The engine's turns are synchronous work (the store, the pods' files): on a thread of its
     // own they never hold up a runtime worker, and with it the API's requests. What it spawns
     // (launches, watchers) still runs on the runtime.
@@ -262,6 +272,7 @@ pub async fn start(
     Ok((
         EngineHandle {
             commands: commands_tx,
+            intake,
             waits,
         },
         task,

@@ -34,7 +34,7 @@ pub async fn call(
     request: ApiRequest,
 ) -> Result<Response, ApiError> {
     match action {
-        Action::CreateJob => jobs::create(state, &request),
+        Action::CreateJob => jobs::create(state, &request).await,
         Action::GetJob => jobs::get(state, &request),
         Action::ListJobs => jobs::list(state, &request),
         Action::UpdateJob => jobs::update(state, &request).await,

@@ -8,7 +8,7 @@ use crate::http::{ok, ApiError, ApiRequest};
 use crate::state::AppState;
 
 /// CreateJob: validate, store (acknowledged only once committed), hand to the engine.
-pub fn create(state: &AppState, request: &ApiRequest) -> Result<Response, ApiError> {
+pub async fn create(state: &AppState, request: &ApiRequest) -> Result<Response, ApiError> {
     let mut body: CreateJobRequest = request.json()?;
     let caller = request.caller()?;
     crate::sources::fill_default_mount_paths(&state.data_dir, &mut body)?;
@@ -22,7 +22,7 @@ pub fn create(state: &AppState, request: &ApiRequest) -> Result<Response, ApiErr
         on_slurm: state.on_slurm,
         prices: state.prices.as_ref(),
     };
-    let mut job = validate_create(&body, &ctx)?;
+    let job = validate_create(&body, &ctx)?;
     let place = crate::sources::Place {
         workspace_id: &job.workspace_id,
         protected: &[&state.data_dir, state.jobs_dir.root()],
@@ -45,10 +45,10 @@ pub fn create(state: &AppState, request: &ApiRequest) -> Result<Response, ApiErr
             }
         }
     }
-    job.seq = state.store.insert_job_noting(&job, &notes)?;
     let job_id = job.job_id.clone();
-    tracing::info!(job.id = %job_id, job.r#type = %job.job_type, pods = job.pod_count(), "job created");
-    state.engine.created(job);
+    let (job_type, pods) = (job.job_type, job.pod_count());
+    state.engine.submit(job, notes).await?;
+    tracing::info!(job.id = %job_id, job.r#type = %job_type, pods, "job created");
     ok(&CreateJobResponseBody {
         job_id: Some(job_id),
         request_id: Some(request.request_id.clone()),
