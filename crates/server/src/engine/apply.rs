@@ -53,7 +53,7 @@ pub(super) struct Engine {
     /// The nodes pods may run on.
     pub nodes: Arc<[String]>,
     /// Why each queued job waits, shared with the handlers (GetJob).
-    waits: Arc<std::sync::RwLock<HashMap<String, Wait>>>,
+    waits: super::SharedWaits,
     /// The last reason recorded (store and events) for the queue's first jobs.
     recorded_waits: HashMap<JobId, String>,
     /// Preempted jobs waiting to run again.
@@ -75,7 +75,7 @@ impl Engine {
         config: EngineConfig,
         runtime: Arc<dyn Runtime>,
         reports_tx: mpsc::UnboundedSender<Report>,
-        waits: Arc<std::sync::RwLock<HashMap<String, Wait>>>,
+        waits: super::SharedWaits,
     ) -> Self {
         Engine {
             store: config.store,
@@ -331,7 +331,7 @@ impl Engine {
     /// Why a queued job waits, as of the last scheduling decision.
     #[cfg(test)]
     pub(super) fn wait_of(&self, job_id: &str) -> Option<Wait> {
-        let waits = self.waits.read().unwrap_or_else(|e| e.into_inner());
+        let waits = self.waits.read().unwrap_or_else(|e| e.into_inner()).clone();
         waits.get(job_id).cloned()
     }
 
@@ -398,9 +398,13 @@ impl Engine {
             tracing::warn!("failed to record why the queue's first jobs wait: {e}");
         }
         self.recorded_waits = recorded;
-        let map: HashMap<String, Wait> =
-            waiting.into_iter().map(|w| (w.job_id.clone(), w)).collect();
-        *self.waits.write().unwrap_or_else(|e| e.into_inner()) = map;
+        let waits = Arc::new(super::Waits::new(waiting));
+        let replaced = std::mem::replace(
+            &mut *self.waits.write().unwrap_or_else(|e| e.into_inner()),
+            waits,
+        );
+        // Freed here, after the lock, unless a reader still holds it.
+        drop(replaced);
     }
 
     /// Stops a running job to make room for `for_job`; once its pods have ended it is queued

@@ -134,6 +134,35 @@ enum Command {
     },
 }
 
+/// Why each queued job waits, as of one scheduling decision. Under load the engine decides
+/// many times a second over the whole queue, so it publishes the list as it is; the index by
+/// job id is built by the first reader that asks (GetJob), not at every decision.
+#[derive(Default)]
+pub(crate) struct Waits {
+    list: Vec<Wait>,
+    index: std::sync::OnceLock<HashMap<String, usize>>,
+}
+
+impl Waits {
+    fn new(list: Vec<Wait>) -> Self {
+        Self {
+            list,
+            index: std::sync::OnceLock::new(),
+        }
+    }
+
+    pub fn get(&self, job_id: &str) -> Option<&Wait> {
+        let index = self.index.get_or_init(|| {
+            let ids = self.list.iter().map(|w| w.job_id.clone());
+            ids.zip(0..).collect()
+        });
+        index.get(job_id).map(|&i| &self.list[i])
+    }
+}
+
+/// The last decision's waits, swapped whole by the engine.
+pub(crate) type SharedWaits = Arc<RwLock<Arc<Waits>>>;
+
 /// The handlers' way to the engine.
 #[derive(Clone)]
 pub struct EngineHandle {
@@ -141,17 +170,14 @@ pub struct EngineHandle {
     /// Where new jobs are stored, then queued (`intake.rs`).
     intake: mpsc::UnboundedSender<intake::Submission>,
     /// Why each queued job waits, as of the last scheduling decision.
-    waits: Arc<RwLock<HashMap<String, Wait>>>,
+    waits: SharedWaits,
 }
 
 impl EngineHandle {
     /// Why a queued job waits (its place, blocker and expected start), if it is queued.
     pub fn wait_of(&self, job_id: &str) -> Option<Wait> {
-        self.waits
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(job_id)
-            .cloned()
+        let waits = self.waits.read().unwrap_or_else(|e| e.into_inner()).clone();
+        waits.get(job_id).cloned()
     }
 
     /// CreateJob: stores the new job (status Creating) with `notes` as its first events, in a
@@ -249,7 +275,7 @@ pub async fn start(
     let (reports_tx, reports) = mpsc::unbounded_channel();
     let runtime = runtime_for(&config, pod_events_tx);
     let config_store = config.store.clone();
-    let waits = Arc::new(RwLock::new(HashMap::new()));
+    let waits = SharedWaits::default();
     let mut engine = apply::Engine::new(config, runtime, reports_tx, waits.clone());
     engine.commands_tx = Some(commands_tx.clone());
     engine.recover()?;
