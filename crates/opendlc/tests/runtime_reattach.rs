@@ -3,8 +3,10 @@
 
 mod runtime_support;
 
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use opendlc_runtime::pod_files::Limits;
 use opendlc_runtime::PodEvent;
 use runtime_support::*;
 
@@ -75,6 +77,70 @@ async fn a_killed_shim_makes_its_pod_lost_and_the_pod_is_killed() {
         other => panic!("expected Lost, got {other:?}"),
     }
     eventually("the orphaned pod to be killed", || !is_running(leader)).await;
+}
+
+#[tokio::test]
+async fn a_killed_shims_cgroup_is_removed_with_its_pod() {
+    let mut h = Harness::new();
+    // Named for this run: a cgroup is host-wide.
+    let name = format!("caged-{}", std::process::id());
+    let mut pod = h.pod(&name, "echo $$ > caged.pid; sleep 1000");
+    pod.limits = Some(Limits {
+        cpu_milli: Some(500),
+        memory_mib: Some(256),
+    });
+    let dir = pod.dir.clone();
+    let leader_file = h.data.path().join("caged.pid");
+    h.runtime.launch(pod).await.unwrap();
+    eventually("the leader's pid", || {
+        leader_file.exists()
+            && std::fs::read_to_string(&leader_file)
+                .unwrap()
+                .ends_with('\n')
+    })
+    .await;
+    let cgroups = cgroup_dirs(&format!("uid-{name}"));
+    let enforced = !started(&dir)
+        .limits
+        .unwrap_or_default()
+        .contains("not enforced");
+    if !enforced || cgroups.is_empty() {
+        eprintln!("skipping: this host gives pods no cgroup");
+        h.runtime.stop(&dir).unwrap();
+        h.next_event().await;
+        return;
+    }
+
+    kill_9(started(&dir).shim_pid);
+    assert!(matches!(h.next_event().await, PodEvent::Lost { .. }));
+    for dir in &cgroups {
+        assert!(!dir.exists(), "{} is left behind", dir.display());
+    }
+    assert!(!is_running(read_pid(&leader_file)));
+}
+
+/// The directories named `name` in the host's cgroup hierarchies (a pod's cgroup is named
+/// after its uid).
+fn cgroup_dirs(name: &str) -> Vec<PathBuf> {
+    fn walk(dir: &Path, name: &str, depth: u32, found: &mut Vec<PathBuf>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if !entry.file_type().is_ok_and(|t| t.is_dir()) {
+                continue;
+            }
+            if entry.file_name() == name {
+                found.push(path);
+            } else if depth > 0 {
+                walk(&path, name, depth - 1, found);
+            }
+        }
+    }
+    let mut found = Vec::new();
+    walk(Path::new("/sys/fs/cgroup"), name, 6, &mut found);
+    found
 }
 
 #[tokio::test]

@@ -149,6 +149,13 @@ impl Watcher {
 
     /// A lost pod: kill whatever is left of it, since nobody will account for it any more.
     pub async fn lost(&self, reason: String) -> PodEvent {
+        // The shim removes the pod's cgroup as it ends; one that was killed could not.
+        let pod_uid = self.pod_uid.clone();
+        let removed =
+            tokio::task::spawn_blocking(move || crate::pod::cgroup::remove_left_by(&pod_uid)).await;
+        if let Ok(Err(e)) = removed {
+            tracing::warn!(pod.uid = %self.pod_uid, "failed to remove a lost pod's cgroup: {e}");
+        }
         if let Ok(Some(started)) = read_json::<ShimStarted>(&self.dir.started()) {
             let killed = tokio::task::spawn_blocking(move || {
                 process::kill_orphaned_pod(

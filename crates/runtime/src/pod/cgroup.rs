@@ -12,6 +12,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -98,25 +99,8 @@ impl Version {
 impl PodCgroup {
     /// Creates the pod's cgroup with `limits` set; the error says why it could not be had.
     pub fn create(pod_uid: &str, limits: Limits) -> Result<PodCgroup, CgroupError> {
-        let read = |path: &str| {
-            fs::read_to_string(path).map_err(|error| CgroupError::Read {
-                path: path.into(),
-                error,
-            })
-        };
-        let own = read("/proc/self/cgroup")?;
-        let mountinfo = read("/proc/self/mountinfo")?;
-        let mounts = parse_mounts(&mountinfo);
-        let v1_memory = v1_dir(&own, &mounts, "memory");
-        let v1_cpu = v1_dir(&own, &mounts, "cpu");
-        let (version, parents) = match (v1_memory, v1_cpu) {
-            (Some(memory), Some(cpu)) => (Version::V1, vec![memory, cpu]),
-            _ => (Version::V2, vec![v2_dir(&own, &mounts)?]),
-        };
-        let dirs: Vec<PathBuf> = parents
-            .iter()
-            .map(|p| p.join("opendlc").join(pod_uid))
-            .collect();
+        let (version, parents) = parents()?;
+        let dirs = pod_dirs(&parents, pod_uid);
         let mut cgroup = PodCgroup {
             version,
             dirs: Vec::new(),
@@ -258,6 +242,65 @@ impl PodCgroup {
         self.procs.clear();
         std::mem::take(&mut self.dirs)
     }
+}
+
+/// Where pods' cgroups are made, as [`learn_parents`] found it.
+static LEARNT_PARENTS: OnceLock<(Version, Vec<PathBuf>)> = OnceLock::new();
+
+/// Finds where pods' cgroups are made once, for every process this one forks: the shim
+/// launcher calls it, and each shim it forks then skips reading and parsing /proc's cgroup and
+/// mount tables (they are the launcher's: a forked shim stays in its cgroup).
+pub fn learn_parents() {
+    if let Ok(parents) = find_parents() {
+        let _ = LEARNT_PARENTS.set(parents);
+    }
+}
+
+/// The cgroups a pod's processes join are made under (one per controller on v1): below this
+/// process's own, as the shim, a child of the server or of its launcher, finds them too.
+fn parents() -> Result<(Version, Vec<PathBuf>), CgroupError> {
+    match LEARNT_PARENTS.get() {
+        Some(learnt) => Ok(learnt.clone()),
+        None => find_parents(),
+    }
+}
+
+fn find_parents() -> Result<(Version, Vec<PathBuf>), CgroupError> {
+    let read = |path: &str| {
+        fs::read_to_string(path).map_err(|error| CgroupError::Read {
+            path: path.into(),
+            error,
+        })
+    };
+    let own = read("/proc/self/cgroup")?;
+    let mountinfo = read("/proc/self/mountinfo")?;
+    let mounts = parse_mounts(&mountinfo);
+    let v1_memory = v1_dir(&own, &mounts, "memory");
+    let v1_cpu = v1_dir(&own, &mounts, "cpu");
+    Ok(match (v1_memory, v1_cpu) {
+        (Some(memory), Some(cpu)) => (Version::V1, vec![memory, cpu]),
+        _ => (Version::V2, vec![v2_dir(&own, &mounts)?]),
+    })
+}
+
+/// A pod's cgroup directories under `parents`.
+fn pod_dirs(parents: &[PathBuf], pod_uid: &str) -> Vec<PathBuf> {
+    parents
+        .iter()
+        .map(|p| p.join("opendlc").join(pod_uid))
+        .collect()
+}
+
+/// Removes what a pod's shim left of its cgroup when it did not end on its own (killed): the
+/// pod's directories where this process's children make them, and anything still inside.
+/// Worked out here, never read from the pod's directory, which the pod may write to.
+pub fn remove_left_by(pod_uid: &str) -> Result<(), String> {
+    let Ok((_, parents)) = parents() else {
+        return Ok(());
+    };
+    let mut dirs = pod_dirs(&parents, pod_uid);
+    dirs.retain(|dir| dir.is_dir());
+    remove_dirs(&dirs)
 }
 
 /// Removes the cgroup directories `dirs` (one cgroup's), killing what is left inside.

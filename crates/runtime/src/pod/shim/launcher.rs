@@ -44,6 +44,7 @@ const KEPT_ENDS: usize = 1024;
 /// process exit code once the server's end is closed. Must be called before the process
 /// starts any thread: its children are forked from it.
 pub fn run(socket: OwnedFd) -> i32 {
+    crate::pod::cgroup::learn_parents();
     let mut children = SigSet::empty();
     children.add(Signal::SIGCHLD);
     let reaper = match children

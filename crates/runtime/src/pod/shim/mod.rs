@@ -5,7 +5,8 @@
 //! 1. block the signals it handles, become a session leader (SIGHUP or Ctrl-C aimed at the
 //!    server does not reach it) and a child subreaper (orphans of the pod come back to it);
 //! 2. read `spec.json`, start `/bin/sh -c COMMAND` in its own process group with stdin from
-//!    /dev/null and stdout/stderr piped into the pod `log`;
+//!    /dev/null and stdout/stderr piped into the pod `log` (copied by the shim's one thread,
+//!    which polls the pipes beside its signals);
 //! 3. write `started.json`, print `started <pid>` on stdout (the supervisor waits for that
 //!    line) and never write to stdout again — diagnostics go to stderr, which the supervisor
 //!    points at `shim.log`. If the command cannot start: `exit.json`, then `failed <reason>`;
@@ -26,8 +27,9 @@ mod supervise;
 
 use std::fmt;
 use std::fs::File;
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::os::fd::AsRawFd;
+use std::os::fd::OwnedFd;
 use std::path::Path;
 use std::time::Duration;
 
@@ -41,7 +43,7 @@ use crate::pod_dir::{open_append, read_json, write_json_atomic, Durability, PodD
 use crate::pod_files::{PodExit, PodSpec, ShimStarted};
 use crate::process;
 use metrics::PodSampling;
-use pump::Pumps;
+use pump::PolledPumps;
 use signals::Signals;
 
 /// How long the pipes may stay open after the pod's processes were killed.
@@ -121,11 +123,11 @@ pub fn run(dir: &Path) -> i32 {
         }
     }
     let leader = Pid::from_raw(spawned.pid as i32);
-    let pipes: [(Stream, Box<dyn Read + Send>); 2] = [
-        (Stream::Stdout, Box::new(spawned.stdout)),
-        (Stream::Stderr, Box::new(spawned.stderr)),
+    let pipes = [
+        (Stream::Stdout, OwnedFd::from(spawned.stdout)),
+        (Stream::Stderr, OwnedFd::from(spawned.stderr)),
     ];
-    let pumps = Pumps::start(log, pipes);
+    let mut pumps = PolledPumps::new(log, pipes);
 
     // From here on the command runs: whatever goes wrong, it is killed and exit.json written.
     let mut kill_reason = None;
@@ -160,7 +162,8 @@ pub fn run(dir: &Path) -> i32 {
     }
 
     let grace = Duration::from_millis(spec.grace_period_ms);
-    let ending = supervise::wait_for_leader(&signals, leader, grace, kill_reason);
+    let ending =
+        supervise::wait_for_leader(&signals, pumps.as_mut().ok(), leader, grace, kill_reason);
     if let Some(sampling) = sampling {
         sampling.stop();
     }

@@ -6,11 +6,9 @@
 //! while the command's process clears the mask before it runs the command
 //! ([`crate::process::unblock_signals_in_child`]; std would hand the mask on).
 
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::time::Duration;
 
-use nix::errno::Errno;
-use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 
@@ -40,18 +38,17 @@ impl Signals {
     /// Waits until a signal arrives or `timeout` passes (`None`: no limit); returns the signals
     /// that arrived, possibly none.
     pub fn wait(&self, timeout: Option<Duration>) -> nix::Result<Vec<Signal>> {
-        let timeout = match timeout {
-            // Round up, so a deadline 0.3 ms away is not a busy loop of zero-timeout polls.
-            Some(t) => {
-                PollTimeout::try_from(t.as_micros().div_ceil(1000)).unwrap_or(PollTimeout::MAX)
-            }
-            None => PollTimeout::NONE,
-        };
-        let mut fds = [PollFd::new(self.fd.as_fd(), PollFlags::POLLIN)];
-        match poll(&mut fds, timeout) {
-            Ok(_) | Err(Errno::EINTR) => {}
-            Err(e) => return Err(e),
-        }
+        super::pump::poll_ready(&[self.fd.as_fd()], timeout)?;
+        self.take()
+    }
+
+    /// What to poll to learn that a signal arrived.
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+
+    /// The signals that arrived and were not taken yet, possibly none.
+    pub fn take(&self) -> nix::Result<Vec<Signal>> {
         let mut signals = Vec::new();
         while let Some(info) = self.fd.read_signal()? {
             if let Ok(signal) = Signal::try_from(info.ssi_signo as i32) {

@@ -9,6 +9,7 @@ use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 
 use super::diag;
+use super::pump::{poll_ready, PolledPumps};
 use super::signals::Signals;
 use crate::process;
 
@@ -21,8 +22,10 @@ pub(super) struct Ending {
 
 /// Runs until the leader (`pid`, also the process group id) has exited and been reaped. With
 /// `kill_reason`, the pod is killed at once (it must not run) and the reason recorded.
+/// Meanwhile the command's output is copied into its log (`pumps`).
 pub(super) fn wait_for_leader(
     signals: &Signals,
+    mut pumps: Option<&mut PolledPumps>,
     leader: Pid,
     grace: Duration,
     kill_reason: Option<String>,
@@ -39,7 +42,7 @@ pub(super) fn wait_for_leader(
             return ending(status, reason);
         }
         let timeout = deadline.map(|d| d.saturating_duration_since(Instant::now()));
-        let received = signals.wait(timeout).unwrap_or_else(|e| {
+        let received = wait(signals, pumps.as_deref_mut(), timeout).unwrap_or_else(|e| {
             diag(format_args!("failed to wait for signals: {e}"));
             // Keep supervising, slowly, rather than leave the pod unwatched.
             std::thread::sleep(Duration::from_millis(100));
@@ -72,6 +75,24 @@ pub(super) fn wait_for_leader(
             reason = Some(format!("killed after the grace period of {}", human(grace)));
         }
     }
+}
+
+/// Waits until a signal arrives or `timeout` passes, copying the command's output as it comes
+/// meanwhile; returns the signals that arrived, possibly none.
+fn wait(
+    signals: &Signals,
+    pumps: Option<&mut PolledPumps>,
+    timeout: Option<Duration>,
+) -> nix::Result<Vec<Signal>> {
+    let Some(pumps) = pumps else {
+        return signals.wait(timeout);
+    };
+    let mut fds = vec![signals.fd()];
+    fds.extend(pumps.fds());
+    let ready = poll_ready(&fds, timeout)?;
+    drop(fds);
+    pumps.copy_ready(&ready[1..]);
+    signals.take()
 }
 
 /// Kills what is left of the pod once its leader has exited, as a container runtime does when
