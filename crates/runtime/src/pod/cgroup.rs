@@ -283,6 +283,39 @@ fn find_parents() -> Result<(Version, Vec<PathBuf>), CgroupError> {
     })
 }
 
+/// The cgroup every shim runs in, beside the pods' own under `…/opendlc`.
+const SHIMS_GROUP: &str = "shims";
+
+/// Moves this process (the shim launcher, before it forks any shim) into `…/opendlc/shims`
+/// (on v1 in the cpu hierarchy only), so that the pod side of the host — every shim and the
+/// pods' own cgroups — is one peer of the server's threads in the CPU scheduler: the server's
+/// raised priority counts per thread, and against hundreds of shims starting and ending at
+/// once it counted for little (a GetJob polled while 10,000 jobs ran waited 20-30 ms at p99).
+/// Returns whether it moved; `Ok(false)` where this host gives pods no cgroups at all.
+pub fn join_shims_group() -> Result<bool, CgroupError> {
+    let Ok((version, parents)) = parents() else {
+        return Ok(false);
+    };
+    let parent = match version {
+        // `find_parents` gives v1's hierarchies as [memory, cpu].
+        Version::V1 => parents.get(1),
+        Version::V2 => {
+            enable_v2_controllers(&parents[0])?;
+            parents.first()
+        }
+    };
+    let Some(parent) = parent else {
+        return Ok(false);
+    };
+    let dir = parent.join("opendlc").join(SHIMS_GROUP);
+    fs::create_dir_all(&dir).map_err(|error| CgroupError::Create {
+        path: dir.clone(),
+        error,
+    })?;
+    write(&dir.join("cgroup.procs"), "0")?;
+    Ok(true)
+}
+
 /// A pod's cgroup directories under `parents`.
 fn pod_dirs(parents: &[PathBuf], pod_uid: &str) -> Vec<PathBuf> {
     parents

@@ -44,7 +44,12 @@ const KEPT_ENDS: usize = 1024;
 /// process exit code once the server's end is closed. Must be called before the process
 /// starts any thread: its children are forked from it.
 pub fn run(socket: OwnedFd) -> i32 {
+    // Where pods' cgroups go is learnt first: it is worked out from this process's own cgroup,
+    // which joining the shims' group changes.
     crate::pod::cgroup::learn_parents();
+    if let Err(e) = crate::pod::cgroup::join_shims_group() {
+        eprintln!("opendlc shim-launcher: shims run in the server's cgroup: {e}");
+    }
     let mut children = SigSet::empty();
     children.add(Signal::SIGCHLD);
     let reaper = match children
