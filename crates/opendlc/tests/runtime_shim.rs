@@ -160,7 +160,12 @@ async fn one_launcher_forks_every_shim_and_ends_with_the_runtime() {
     let mut h = Harness::new();
     let mut dirs = Vec::new();
     for name in ["first", "second", "third"] {
-        let pod = h.pod(name, "sleep 30");
+        let mut pod = h.pod(name, "sleep 30");
+        // A limit: whether this host gives pods cgroups shows in the pod's start.
+        pod.limits = Some(opendlc_runtime::pod_files::Limits {
+            cpu_milli: Some(1000),
+            memory_mib: None,
+        });
         dirs.push(pod.dir.clone());
         h.runtime.launch(pod).await.unwrap();
     }
@@ -179,6 +184,18 @@ async fn one_launcher_forks_every_shim_and_ends_with_the_runtime() {
         String::from_utf8_lossy(&cmdline).contains("shim-launcher"),
         "{cmdline:?}"
     );
+    // Where this host gives pods cgroups, the shims run in one group of their own, beside the
+    // pods' (the server's threads are not outweighed by each shim).
+    let shim_cgroups = std::fs::read_to_string(format!("/proc/{shim}/cgroup")).unwrap();
+    let limited = started(&dirs[0])
+        .limits
+        .is_some_and(|how| !how.contains("not enforced"));
+    if limited {
+        assert!(
+            shim_cgroups.contains("/opendlc/shims"),
+            "the shim's cgroups: {shim_cgroups}"
+        );
+    }
 
     for dir in &dirs {
         h.runtime.stop(dir).unwrap();
