@@ -18,7 +18,7 @@ use anyhow::Context;
 use opendlc_core::metrics::PodSample;
 use opendlc_core::time::{format_wire, now_millis, Millis};
 use opendlc_core::{JobStatus, Pod, PodStatus};
-use opendlc_store::{PodEnd, SampledPod, Store, Transition, DELETE_CHUNK};
+use opendlc_store::{Admission, PodEnd, SampledPod, Store, Transition, DELETE_CHUNK};
 
 use crate::api;
 use crate::client::Conn;
@@ -158,10 +158,13 @@ fn seed(db: &Path, start: Millis, end: Millis) -> anyhow::Result<Seeded> {
         .map(|plan| Pod::pending(&job_id, plan.pod_id, plan.role, plan.index, start - 1_000))
         .collect();
     anyhow::ensure!(pods.len() == PODS as usize, "{} pods planned", pods.len());
-    store.admit(
-        &job_id,
-        &[],
-        &pods,
+    let admission = Admission {
+        job_id: &job_id,
+        ports: &[],
+        pods: &pods,
+    };
+    store.admit_all(
+        &[admission],
         &Transition::new(JobStatus::EnvPreparing, start - 1_000),
     )?;
     for (i, pod) in pods.iter().enumerate() {

@@ -36,7 +36,7 @@ pub use restarts::{Restart, RestartLevel};
 pub use sanity::SanityRecord;
 pub use seal::{Sealer, KEY_FILE};
 pub use tensorboards::{TensorboardFilter, TensorboardUpdate};
-pub use transitions::Transition;
+pub use transitions::{Admission, Transition};
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 

@@ -29,6 +29,13 @@ impl Transition {
     }
 }
 
+/// A job to admit ([`Store::admit_all`]): the ports its pods listen on and its pods.
+pub struct Admission<'a> {
+    pub job_id: &'a str,
+    pub ports: &'a [u16],
+    pub pods: &'a [Pod],
+}
+
 /// The times a status stamps when a job enters it, each as its column and its field of
 /// `JobTimes` (a stamp, once set, stays).
 type Stamp = (&'static str, fn(&mut JobTimes) -> &mut Option<Millis>);
@@ -132,24 +139,32 @@ impl Store {
         self.write(|tx| job_ids.iter().try_for_each(|job_id| apply(tx, job_id, t)))
     }
 
-    /// Admits a queued job: records its pods' ports and its pods (Pending) and moves it to
-    /// EnvPreparing, atomically, so that a crash never leaves a half-admitted job.
-    pub fn admit(
-        &self,
-        job_id: &str,
-        ports: &[u16],
-        new_pods: &[Pod],
-        t: &Transition,
-    ) -> Result<()> {
+    /// Admits queued jobs, in one transaction: records each one's pods' ports and its pods
+    /// (Pending) and moves it to `t.to` (EnvPreparing), so that a crash never leaves a
+    /// half-admitted job. Returns, in order, whether each was admitted: a job the lifecycle no
+    /// longer lets start (stopped meanwhile) is left as it is, the others are admitted all the
+    /// same.
+    pub fn admit_all(&self, jobs: &[Admission<'_>], t: &Transition) -> Result<Vec<bool>> {
         self.write(|tx| {
-            tx.execute(
-                "UPDATE jobs SET ports = ?2 WHERE job_id = ?1",
-                params![job_id, crate::rows::to_json(&ports)],
-            )?;
-            for pod in new_pods {
-                pods::insert(tx, pod)?;
-            }
-            apply(tx, job_id, t)
+            jobs.iter()
+                .map(|job| {
+                    // The transition first: it checks the status before it writes anything, so
+                    // a refused job leaves nothing behind.
+                    match apply(tx, job.job_id, t) {
+                        Ok(()) => {}
+                        Err(StoreError::Transition { .. }) => return Ok(false),
+                        Err(e) => return Err(e),
+                    }
+                    tx.execute(
+                        "UPDATE jobs SET ports = ?2 WHERE job_id = ?1",
+                        params![job.job_id, crate::rows::to_json(&job.ports)],
+                    )?;
+                    for pod in job.pods {
+                        pods::insert(tx, pod)?;
+                    }
+                    Ok(true)
+                })
+                .collect()
         })
     }
 

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use common::{job, open, pod};
 use opendlc_core::{JobStatus, PodStatus};
-use opendlc_store::{JobFilter, PodEnd, SortField, Store, StoreError, Transition};
+use opendlc_store::{Admission, JobFilter, PodEnd, SortField, Store, StoreError, Transition};
 
 #[test]
 fn a_job_round_trips_and_its_lifecycle_is_recorded() {
@@ -24,7 +24,12 @@ fn a_job_round_trips_and_its_lifecycle_is_recorded() {
     queuing.record_in(&mut kept);
     let pods = [pod("dlca", 0), pod("dlca", 1)];
     let t = Transition::new(JobStatus::EnvPreparing, 3_000);
-    store.admit("dlca", &[4242, 4243], &pods, &t).unwrap();
+    let admission = Admission {
+        job_id: "dlca",
+        ports: &[4242, 4243],
+        pods: &pods,
+    };
+    assert_eq!(store.admit_all(&[admission], &t).unwrap(), [true]);
     t.record_in(&mut kept);
     kept.ports = vec![4242, 4243];
     assert_eq!(store.get_job("dlca").unwrap(), kept);
@@ -203,6 +208,56 @@ fn many_jobs_are_recorded_in_one_transaction_in_order() {
         let stored = store.get_job(&job.job_id).unwrap();
         assert_eq!(stored.seq, *seq);
         assert_eq!(store.status_history(&job.job_id).unwrap().len(), 1);
+    }
+}
+
+#[test]
+fn jobs_admitted_together_leave_out_one_stopped_meanwhile() {
+    let (_dir, store) = open();
+    let jobs: Vec<_> = (0..3)
+        .map(|i| job(&format!("dlcadmit{i}"), "a", 1_000 + i))
+        .collect();
+    store.insert_jobs(&jobs).unwrap();
+    for job in &jobs {
+        let queuing = Transition::new(JobStatus::Queuing, 2_000);
+        store.transition(&job.job_id, &queuing).unwrap();
+    }
+    let stopped = Transition::new(JobStatus::Stopped, 2_500);
+    store.transition("dlcadmit1", &stopped).unwrap();
+    let pods: Vec<Vec<_>> = jobs.iter().map(|j| vec![pod(&j.job_id, 0)]).collect();
+    let admissions: Vec<Admission<'_>> = jobs
+        .iter()
+        .zip(&pods)
+        .map(|(job, pods)| Admission {
+            job_id: &job.job_id,
+            ports: &[5000],
+            pods,
+        })
+        .collect();
+    let t = Transition::new(JobStatus::EnvPreparing, 3_000);
+    assert_eq!(
+        store.admit_all(&admissions, &t).unwrap(),
+        [true, false, true]
+    );
+    for (job, admitted) in jobs.iter().zip([true, false, true]) {
+        let stored = store.get_job(&job.job_id).unwrap();
+        let (status, ports, pods) = if admitted {
+            (JobStatus::EnvPreparing, vec![5000], 1)
+        } else {
+            (JobStatus::Stopped, vec![], 0)
+        };
+        assert_eq!(
+            (stored.status, stored.ports),
+            (status, ports),
+            "{}",
+            job.job_id
+        );
+        assert_eq!(
+            store.pods(&job.job_id).unwrap().len(),
+            pods,
+            "{}",
+            job.job_id
+        );
     }
 }
 

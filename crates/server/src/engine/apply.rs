@@ -14,7 +14,7 @@ use opendlc_core::time::{Clock, Millis};
 use opendlc_core::{Job, JobStatus, Pod, Reason};
 use opendlc_runtime::contract::{PodRef, Report};
 use opendlc_runtime::{PodEvent, Runtime};
-use opendlc_store::{Store, StoreError, Transition};
+use opendlc_store::{Admission, Store, Transition};
 use tokio::sync::mpsc;
 
 use crate::layout::JobsDir;
@@ -362,10 +362,8 @@ impl Engine {
         for job_id in &plan.start {
             self.queue.remove(job_id);
             self.preempted_waiting.remove(job_id.as_str());
-            if let Err(e) = self.admit(job_id) {
-                tracing::error!(job.id = %job_id, "failed to admit the job: {e}");
-            }
         }
+        self.admit(&plan.start);
         for p in &plan.preempt {
             match p.pods {
                 None => self.preempt(&p.victim, &p.for_job),
@@ -496,20 +494,69 @@ impl Engine {
         }
     }
 
-    fn admit(&mut self, job_id: &str) -> Result<(), StoreError> {
-        let mut job = self.store.get_job(job_id)?;
+    /// Admits the jobs the scheduler starts, in one transaction: their ports, their pods
+    /// (Pending) and EnvPreparing; then launches their pods.
+    fn admit(&mut self, job_ids: &[String]) {
         let now = self.clock.now();
-        job.ports = free_ports(job.pod_count() as usize);
-        let pods = new_pods(&job, now);
         let t = Transition::new(JobStatus::EnvPreparing, now)
             .because("JobEnvPreparing", "Starting the job's pods.");
-        match self.store.admit(job_id, &job.ports, &pods, &t) {
-            // What the transaction changed, without reading the job back.
-            Ok(()) => t.record_in(&mut job),
-            // Stopped meanwhile: nothing to start.
-            Err(StoreError::Transition { .. }) => return Ok(()),
-            Err(e) => return Err(e),
+        let mut jobs = Vec::with_capacity(job_ids.len());
+        for job_id in job_ids {
+            match self.store.get_job(job_id) {
+                Ok(mut job) => {
+                    job.ports = free_ports(job.pod_count() as usize);
+                    let pods = new_pods(&job, now);
+                    jobs.push((job, pods));
+                }
+                Err(e) => tracing::error!(job.id = %job_id, "failed to admit the job: {e}"),
+            }
         }
+        let admissions: Vec<Admission<'_>> = jobs
+            .iter()
+            .map(|(job, pods)| Admission {
+                job_id: &job.job_id,
+                ports: &job.ports,
+                pods,
+            })
+            .collect();
+        let admitted = match self.store.admit_all(&admissions, &t) {
+            Ok(admitted) => admitted,
+            // One bad apple spoils the batch: one by one.
+            Err(e) if admissions.len() > 1 => {
+                tracing::warn!(
+                    "admitting {} jobs together failed ({e}); one by one",
+                    jobs.len()
+                );
+                admissions
+                    .iter()
+                    .map(|a| self.store.admit_all(std::slice::from_ref(a), &t))
+                    .map(|one| match one {
+                        Ok(admitted) => admitted.first().copied().unwrap_or(false),
+                        Err(e) => {
+                            tracing::error!("failed to admit a job: {e}");
+                            false
+                        }
+                    })
+                    .collect()
+            }
+            Err(e) => {
+                tracing::error!("failed to admit the job: {e}");
+                vec![false]
+            }
+        };
+        for ((mut job, pods), admitted) in jobs.into_iter().zip(admitted) {
+            // Not admitted: stopped meanwhile, nothing to start.
+            if admitted {
+                // What the transaction changed, without reading the job back.
+                t.record_in(&mut job);
+                self.start_admitted(job, pods, now);
+            }
+        }
+    }
+
+    /// An admitted job takes its resources and its pods are launched.
+    fn start_admitted(&mut self, job: Job, pods: Vec<Pod>, now: Millis) {
+        let job_id = job.job_id.clone();
         let deadline = job.max_running_minutes.map(|m| now + m as i64 * 60_000);
         let mut allocation =
             self.pool
@@ -519,9 +566,8 @@ impl Engine {
         }
         let active = ActiveJob::new(job, JobStatus::EnvPreparing, allocation, deadline, pods);
         self.activate(active);
-        self.begin_sanity_round(job_id, false);
-        self.launch_pods(job_id);
-        Ok(())
+        self.begin_sanity_round(&job_id, false);
+        self.launch_pods(&job_id);
     }
 
     /// Tracks an admitted job and its pods (its allocation is taken already).
