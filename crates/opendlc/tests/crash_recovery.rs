@@ -53,6 +53,16 @@ fn call(base: &str, method: &str, path: &str, body: Option<Value>) -> Value {
 
 /// A request signed with the server's key, whatever its answer.
 fn send(base: &str, method: &str, path: &str, body: Option<Value>) -> reqwest::blocking::Response {
+    try_send(base, method, path, body).expect("request sent")
+}
+
+/// [`send`], or why no answer came (the server is gone).
+fn try_send(
+    base: &str,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+) -> reqwest::Result<reqwest::blocking::Response> {
     let client = reqwest::blocking::Client::new();
     let mut request = client.request(method.parse().unwrap(), format!("{base}{path}"));
     let key = common::Key {
@@ -68,7 +78,7 @@ fn send(base: &str, method: &str, path: &str, body: Option<Value>) -> reqwest::b
     if let Some(body) = body {
         request = request.body(body);
     }
-    request.send().expect("request sent")
+    request.send()
 }
 
 fn wait_status(base: &str, job_id: &str, status: &str) -> Value {
@@ -120,6 +130,92 @@ fn a_job_finishes_with_all_its_logs_after_the_server_is_killed() {
     }
     server.kill().unwrap();
     server.wait().unwrap();
+}
+
+/// CreateJobs answered while many clients submit at once are all there after a `kill -9` in
+/// the middle of it, and run to their end: jobs are committed in groups, each answered only
+/// once its group is.
+#[test]
+fn jobs_acknowledged_under_load_survive_a_kill() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    const CLIENTS: usize = 8;
+    const BEFORE_KILL: usize = 60;
+    let data_dir = tempfile::tempdir().unwrap();
+    let (mut server, base) = spawn_server(data_dir.path());
+    let body = json!({
+        "DisplayName": "burst",
+        "JobType": "PyTorchJob",
+        "JobSpecs": [{"Type": "Worker", "PodCount": 1,
+                      "ResourceConfig": {"CPU": "0.01", "Memory": "16Mi"}}],
+        "UserCommand": "true",
+    });
+    let answered = Arc::new(AtomicUsize::new(0));
+    let clients: Vec<_> = (0..CLIENTS)
+        .map(|_| {
+            let (base, body, answered) = (base.clone(), body.clone(), answered.clone());
+            std::thread::spawn(move || {
+                let mut acknowledged = Vec::new();
+                // Until the server is gone: a refused connection or a cut answer ends it.
+                while let Ok(response) = try_send(&base, "POST", "/api/v1/jobs", Some(body.clone()))
+                {
+                    let Ok(reply) = response.json::<Value>() else {
+                        break;
+                    };
+                    acknowledged.push(reply["JobId"].as_str().unwrap().to_string());
+                    answered.fetch_add(1, Ordering::Relaxed);
+                }
+                acknowledged
+            })
+        })
+        .collect();
+    let start = Instant::now();
+    while answered.load(Ordering::Relaxed) < BEFORE_KILL {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "too few jobs created"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    server.kill().unwrap();
+    server.wait().unwrap();
+    let acknowledged: Vec<String> = clients
+        .into_iter()
+        .flat_map(|c| c.join().unwrap())
+        .collect();
+    assert!(acknowledged.len() >= BEFORE_KILL);
+
+    let (mut server, base) = spawn_server(data_dir.path());
+    for job_id in &acknowledged {
+        let job = wait_final(&base, job_id);
+        // A job whose pod the kill caught being launched fails, saying so: a pod is launched at
+        // most once, and the new server cannot know whether a launch begun went further than
+        // spec.json (the pod is lost), nor may a shim whose start nobody heard run on (it
+        // kills the pod). Every other job runs to its end.
+        let cut = job["ReasonMessage"].as_str().is_some_and(|m| {
+            m.contains("the server stopped while starting the pod")
+                || m.contains("the supervisor went away before the start")
+        });
+        assert!(job["Status"] == "Succeeded" || cut, "{job}");
+    }
+    server.kill().unwrap();
+    server.wait().unwrap();
+}
+
+fn wait_final(base: &str, job_id: &str) -> Value {
+    let start = Instant::now();
+    loop {
+        let job = call(base, "GET", &format!("/api/v1/jobs/{job_id}"), None);
+        if ["Succeeded", "Failed", "Stopped"].contains(&job["Status"].as_str().unwrap_or("")) {
+            return job;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "never final: {job}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 /// A DeleteJob answered stays done across a `kill -9`, metrics and all, though a long run's
