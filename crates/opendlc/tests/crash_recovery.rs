@@ -9,22 +9,47 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
+/// A server process, killed when dropped: a test that fails half-way leaves none behind.
+struct Server(Child);
+
+impl std::ops::Deref for Server {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Server {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// The real binary serving on a free port; returns the process and its base URL.
-fn spawn_server(data_dir: &std::path::Path) -> (Child, String) {
+fn spawn_server(data_dir: &std::path::Path) -> (Server, String) {
     spawn_server_logging(data_dir, Stdio::null())
 }
 
 /// [`spawn_server`], its log (stderr) going to `log`.
-fn spawn_server_logging(data_dir: &std::path::Path, log: Stdio) -> (Child, String) {
-    let mut child = Command::new(common::shim_program())
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(data_dir)
-        .env("OPENDLC_ACCESS_KEY_ID", "testak")
-        .env("OPENDLC_ACCESS_KEY_SECRET", "testsk")
-        .stdout(Stdio::piped())
-        .stderr(log)
-        .spawn()
-        .expect("server starts");
+fn spawn_server_logging(data_dir: &std::path::Path, log: Stdio) -> (Server, String) {
+    let mut child = Server(
+        Command::new(common::shim_program())
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(data_dir)
+            .env("OPENDLC_ACCESS_KEY_ID", "testak")
+            .env("OPENDLC_ACCESS_KEY_SECRET", "testsk")
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .expect("server starts"),
+    );
     let mut stdout = BufReader::new(child.stdout.take().unwrap());
     let mut line = String::new();
     let base = loop {
