@@ -107,15 +107,20 @@ fn try_send(
 }
 
 fn wait_status(base: &str, job_id: &str, status: &str) -> Value {
+    wait_job(base, job_id, status, |job| job["Status"] == status)
+}
+
+/// Reads the job until `done` says so; `what` names what is waited for.
+fn wait_job(base: &str, job_id: &str, what: &str, done: impl Fn(&Value) -> bool) -> Value {
     let start = Instant::now();
     loop {
         let job = call(base, "GET", &format!("/api/v1/jobs/{job_id}"), None);
-        if job["Status"] == status {
+        if done(&job) {
             return job;
         }
         assert!(
             start.elapsed() < Duration::from_secs(30),
-            "never {status}: {job}"
+            "never {what}: {job}"
         );
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -229,18 +234,10 @@ fn jobs_acknowledged_under_load_survive_a_kill() {
 }
 
 fn wait_final(base: &str, job_id: &str) -> Value {
-    let start = Instant::now();
-    loop {
-        let job = call(base, "GET", &format!("/api/v1/jobs/{job_id}"), None);
-        if ["Succeeded", "Failed", "Stopped"].contains(&job["Status"].as_str().unwrap_or("")) {
-            return job;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "never final: {job}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let finals = ["Succeeded", "Failed", "Stopped"];
+    wait_job(base, job_id, "final", |job| {
+        finals.contains(&job["Status"].as_str().unwrap_or(""))
+    })
 }
 
 /// A DeleteJob answered stays done across a `kill -9`, metrics and all, though a long run's

@@ -61,14 +61,7 @@ async fn a_killed_shim_makes_its_pod_lost_and_the_pod_is_killed() {
     let pod = h.pod("orphan", "echo $$ > leader.pid; sleep 1000");
     let dir = pod.dir.clone();
     let leader_file = h.data.path().join("leader.pid");
-    h.runtime.launch(pod).await.unwrap();
-    eventually("the leader's pid", || {
-        leader_file.exists()
-            && std::fs::read_to_string(&leader_file)
-                .unwrap()
-                .ends_with('\n')
-    })
-    .await;
+    launch_and_wait_for(&h, pod, &leader_file).await;
     let leader = read_pid(&leader_file);
 
     kill_9(started(&dir).shim_pid);
@@ -91,14 +84,7 @@ async fn a_killed_shims_cgroup_is_removed_with_its_pod() {
     });
     let dir = pod.dir.clone();
     let leader_file = h.data.path().join("caged.pid");
-    h.runtime.launch(pod).await.unwrap();
-    eventually("the leader's pid", || {
-        leader_file.exists()
-            && std::fs::read_to_string(&leader_file)
-                .unwrap()
-                .ends_with('\n')
-    })
-    .await;
+    launch_and_wait_for(&h, pod, &leader_file).await;
     let cgroups = cgroup_dirs(&format!("uid-{name}"));
     let enforced = !started(&dir)
         .limits
@@ -149,14 +135,7 @@ async fn stop_kills_a_pod_whose_shim_is_gone() {
     let pod = h.pod("headless", "echo $$ > headless.pid; sleep 1000");
     let dir = pod.dir.clone();
     let leader_file = h.data.path().join("headless.pid");
-    h.runtime.launch(pod).await.unwrap();
-    eventually("the leader's pid", || {
-        leader_file.exists()
-            && std::fs::read_to_string(&leader_file)
-                .unwrap()
-                .ends_with('\n')
-    })
-    .await;
+    launch_and_wait_for(&h, pod, &leader_file).await;
     let leader = read_pid(&leader_file);
 
     // Nobody watches (the server is down) when the shim dies.
@@ -169,6 +148,15 @@ async fn stop_kills_a_pod_whose_shim_is_gone() {
     eventually("the pod to be killed", || !is_running(leader)).await;
     h.runtime.reattach("uid-headless", &dir).unwrap();
     assert!(matches!(h.next_event().await, PodEvent::Lost { .. }));
+}
+
+/// Launches `pod` and waits for the pid its command writes to `file`.
+async fn launch_and_wait_for(h: &Harness, pod: opendlc_runtime::PodLaunch, file: &Path) {
+    h.runtime.launch(pod).await.unwrap();
+    eventually("the leader's pid", || {
+        file.exists() && std::fs::read_to_string(file).unwrap().ends_with('\n')
+    })
+    .await;
 }
 
 fn kill_9(pid: u32) {
