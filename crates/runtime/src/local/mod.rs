@@ -110,6 +110,8 @@ impl LocalRuntime {
         container_engine: Option<PathBuf>,
         events: mpsc::UnboundedSender<PodEvent>,
     ) -> Self {
+        // Where pods' cgroups are, worked out once for the sweeps after pods end.
+        crate::pod::cgroup::learn_parents();
         Self {
             inner: Arc::new(Inner {
                 shim_program,

@@ -15,6 +15,9 @@ use crate::pod_dir::{read_json, PodDir};
 use crate::pod_files::{PodExit, ShimStarted};
 use crate::process;
 
+/// How long the sweep after a pod's end waits for a cgroup the kernel still holds.
+const LEFT_CGROUP_PATIENCE: Duration = Duration::from_secs(30);
+
 /// How often to look at a shim when the kernel cannot tell us (no pidfd, Linux < 5.3).
 const POLL_INTERVAL: Duration = Duration::from_millis(250);
 
@@ -144,15 +147,32 @@ impl Watcher {
         if let Some(engine) = &self.container_engine {
             super::container::remove(engine, &self.pod_uid).await;
         }
+        if matches!(event, PodEvent::Exited { .. }) {
+            self.sweep_cgroup();
+        }
         self.send(event);
+    }
+
+    /// A cgroup the shim could not remove as it ended (the kernel held it busy past the shim's
+    /// patience: seen once in tens of thousands of pods under load) is removed here, off the
+    /// pod's end: the check is two `stat`s, and the pod's end is not held up by it.
+    fn sweep_cgroup(&self) {
+        let pod_uid = self.pod_uid.clone();
+        tokio::task::spawn_blocking(move || {
+            if let Err(e) = crate::pod::cgroup::remove_left_by(&pod_uid, LEFT_CGROUP_PATIENCE) {
+                tracing::warn!(pod.uid = %pod_uid, "a pod's cgroup is left behind: {e}");
+            }
+        });
     }
 
     /// A lost pod: kill whatever is left of it, since nobody will account for it any more.
     pub async fn lost(&self, reason: String) -> PodEvent {
         // The shim removes the pod's cgroup as it ends; one that was killed could not.
         let pod_uid = self.pod_uid.clone();
-        let removed =
-            tokio::task::spawn_blocking(move || crate::pod::cgroup::remove_left_by(&pod_uid)).await;
+        let removed = tokio::task::spawn_blocking(move || {
+            crate::pod::cgroup::remove_left_by(&pod_uid, Duration::from_secs(2))
+        })
+        .await;
         if let Ok(Err(e)) = removed {
             tracing::warn!(pod.uid = %self.pod_uid, "failed to remove a lost pod's cgroup: {e}");
         }

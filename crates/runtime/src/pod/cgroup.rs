@@ -324,21 +324,28 @@ fn pod_dirs(parents: &[PathBuf], pod_uid: &str) -> Vec<PathBuf> {
         .collect()
 }
 
-/// Removes what a pod's shim left of its cgroup when it did not end on its own (killed): the
-/// pod's directories where this process's children make them, and anything still inside.
-/// Worked out here, never read from the pod's directory, which the pod may write to.
-pub fn remove_left_by(pod_uid: &str) -> Result<(), String> {
+/// Removes what a pod's shim left of its cgroup: all of it when the shim was killed, or a
+/// directory the kernel still held busy when the shim gave up on it (rare, under load). The
+/// pod's directories where this process's children make them, and anything still inside,
+/// waiting up to `patience`. Worked out here, never read from the pod's directory, which the
+/// pod may write to.
+pub fn remove_left_by(pod_uid: &str, patience: Duration) -> Result<(), String> {
     let Ok((_, parents)) = parents() else {
         return Ok(());
     };
     let mut dirs = pod_dirs(&parents, pod_uid);
     dirs.retain(|dir| dir.is_dir());
-    remove_dirs(&dirs)
+    remove_dirs_within(&dirs, patience)
 }
 
 /// Removes the cgroup directories `dirs` (one cgroup's), killing what is left inside.
 pub fn remove_dirs(dirs: &[PathBuf]) -> Result<(), String> {
-    let deadline = Instant::now() + REMOVE_TIMEOUT;
+    remove_dirs_within(dirs, REMOVE_TIMEOUT)
+}
+
+/// [`remove_dirs`], waiting up to `patience` for the kernel to let them go.
+fn remove_dirs_within(dirs: &[PathBuf], patience: Duration) -> Result<(), String> {
+    let deadline = Instant::now() + patience;
     for dir in dirs {
         loop {
             match fs::remove_dir(dir) {
@@ -539,6 +546,30 @@ fn writable(dir: &Path) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn what_a_shim_left_of_its_pods_cgroup_is_swept_away() {
+        let Ok((version, parents)) = find_parents() else {
+            eprintln!("skipping: this host gives pods no cgroups");
+            return;
+        };
+        if version == Version::V2 && enable_v2_controllers(&parents[0]).is_err() {
+            eprintln!("skipping: no cgroup v2 controllers to delegate");
+            return;
+        }
+        // Named for this run: a cgroup is host-wide.
+        let pod_uid = format!("sweep-{}", std::process::id());
+        let dirs = pod_dirs(&parents, &pod_uid);
+        for dir in &dirs {
+            fs::create_dir_all(dir).unwrap();
+        }
+        remove_left_by(&pod_uid, Duration::from_secs(2)).unwrap();
+        for dir in &dirs {
+            assert!(!dir.exists(), "{} is left", dir.display());
+        }
+        // Nothing left: nothing to do.
+        remove_left_by(&pod_uid, Duration::from_secs(2)).unwrap();
+    }
 
     #[test]
     fn errors_say_what_failed_and_why() {
