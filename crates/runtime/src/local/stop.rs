@@ -69,9 +69,9 @@ impl LocalRuntime {
 }
 
 /// Ends a pod at once, its grace period skipped: SIGKILL to its shim and to every process of
-/// the shim's session (the pod's), if that shim is still the one that started the pod. For a
-/// caller that must leave nothing running behind it, such as a test harness tearing down its
-/// server; the pod's end is not recorded.
+/// the shim's session (the pod's), if that shim is still the one that started the pod, and its
+/// cgroup removed. For a caller that must leave nothing running behind it, such as a test
+/// harness tearing down its server; the pod's end is not recorded.
 pub fn kill_now(dir: &Path) -> Result<(), RuntimeError> {
     let pod = PodDir::new(dir);
     let Ok(Some(started)) = read_json::<ShimStarted>(&pod.started()) else {
@@ -89,6 +89,11 @@ pub fn kill_now(dir: &Path) -> Result<(), RuntimeError> {
     .map_err(stop_error)?;
     if process::is_alive(started.shim_pid, started.shim_start_ticks).map_err(stop_error)? {
         let _ = kill(Pid::from_raw(started.shim_pid as i32), Signal::SIGKILL);
+    }
+    // A killed shim leaves its pod's cgroup; the pod's directory is named after its PodUid.
+    if let Some(pod_uid) = dir.file_name().and_then(|n| n.to_str()) {
+        crate::pod::cgroup::remove_left_by(pod_uid, std::time::Duration::from_secs(2))
+            .map_err(|e| stop_error(std::io::Error::other(e)))?;
     }
     Ok(())
 }
