@@ -31,6 +31,19 @@ fn server_role(role: &str, port: u16, mode: &str) -> Value {
     })
 }
 
+/// A one-pod job whose Worker serves `port` with the Python program `serve`.
+fn python_service(name: &str, port: u16, serve: &str) -> Value {
+    json!({
+        "DisplayName": name,
+        "JobType": "PyTorchJob",
+        "JobSpecs": [{
+            "Type": "Worker", "PodCount": 1, "ResourceConfig": {"CPU": "1", "Memory": "256Mi"},
+            "ServiceSpec": {"DefaultPort": port},
+            "UserCommand": format!("exec python3 -c \"{serve}\""),
+        }],
+    })
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_service_is_refused_when_its_ports_or_mode_are_wrong() {
     let server = TestServer::start().await;
@@ -298,15 +311,7 @@ async fn the_proxy_streams_a_services_answer_as_it_comes() {
          \x20       time.sleep(60); self.wfile.write(b'second\\n')\n\
          http.server.HTTPServer(('127.0.0.1', {port}), H).serve_forever()"
     );
-    let body = json!({
-        "DisplayName": "service-stream",
-        "JobType": "PyTorchJob",
-        "JobSpecs": [{
-            "Type": "Worker", "PodCount": 1, "ResourceConfig": {"CPU": "1", "Memory": "256Mi"},
-            "ServiceSpec": {"DefaultPort": port},
-            "UserCommand": format!("exec python3 -c \"{serve}\""),
-        }],
-    });
+    let body = python_service("service-stream", port, &serve);
     let job_id = server.create_job(body).await;
     let url = format!(
         "{}/services/{job_id}/{job_id}-worker-0/{port}/",
@@ -366,15 +371,7 @@ async fn a_websocket_is_joined_through_to_the_service() {
          \x20   while data: c.sendall(data.upper()); data = c.recv(4096)\n\
          \x20   c.close()"
     );
-    let body = json!({
-        "DisplayName": "service-upgrade",
-        "JobType": "PyTorchJob",
-        "JobSpecs": [{
-            "Type": "Worker", "PodCount": 1, "ResourceConfig": {"CPU": "1", "Memory": "256Mi"},
-            "ServiceSpec": {"DefaultPort": port},
-            "UserCommand": format!("exec python3 -c \"{serve}\""),
-        }],
-    });
+    let body = python_service("service-upgrade", port, &serve);
     let job_id = server.create_job(body).await;
     let basic = base64::engine::general_purpose::STANDARD
         .encode(format!("{}:{}", server.admin.id, server.admin.secret));

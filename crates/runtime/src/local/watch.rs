@@ -155,11 +155,16 @@ impl Watcher {
 
     /// A cgroup the shim could not remove as it ended (the kernel held it busy past the shim's
     /// patience: seen once in tens of thousands of pods under load) is removed here, off the
-    /// pod's end: the check is two `stat`s, and the pod's end is not held up by it.
+    /// pod's end: the check is two `stat`s, and only a cgroup found left takes a blocking
+    /// thread (its removal may wait for the kernel).
     fn sweep_cgroup(&self) {
+        let left = crate::pod::cgroup::left_by(&self.pod_uid);
+        if left.is_empty() {
+            return;
+        }
         let pod_uid = self.pod_uid.clone();
         tokio::task::spawn_blocking(move || {
-            if let Err(e) = crate::pod::cgroup::remove_left_by(&pod_uid, LEFT_CGROUP_PATIENCE) {
+            if let Err(e) = crate::pod::cgroup::remove_dirs_within(&left, LEFT_CGROUP_PATIENCE) {
                 tracing::warn!(pod.uid = %pod_uid, "a pod's cgroup is left behind: {e}");
             }
         });

@@ -330,12 +330,17 @@ fn pod_dirs(parents: &[PathBuf], pod_uid: &str) -> Vec<PathBuf> {
 /// waiting up to `patience`. Worked out here, never read from the pod's directory, which the
 /// pod may write to.
 pub fn remove_left_by(pod_uid: &str, patience: Duration) -> Result<(), String> {
+    remove_dirs_within(&left_by(pod_uid), patience)
+}
+
+/// The directories of a pod's cgroup that are still there (none, once its shim removed them).
+pub fn left_by(pod_uid: &str) -> Vec<PathBuf> {
     let Ok((_, parents)) = parents() else {
-        return Ok(());
+        return Vec::new();
     };
     let mut dirs = pod_dirs(&parents, pod_uid);
     dirs.retain(|dir| dir.is_dir());
-    remove_dirs_within(&dirs, patience)
+    dirs
 }
 
 /// Removes the cgroup directories `dirs` (one cgroup's), killing what is left inside.
@@ -344,7 +349,7 @@ pub fn remove_dirs(dirs: &[PathBuf]) -> Result<(), String> {
 }
 
 /// [`remove_dirs`], waiting up to `patience` for the kernel to let them go.
-fn remove_dirs_within(dirs: &[PathBuf], patience: Duration) -> Result<(), String> {
+pub fn remove_dirs_within(dirs: &[PathBuf], patience: Duration) -> Result<(), String> {
     let deadline = Instant::now() + patience;
     for dir in dirs {
         loop {
