@@ -16,7 +16,8 @@ use crate::error::Invalid;
 pub struct Container {
     /// Unique in the pod; names its log (GetPodLogs `Containers`).
     pub name: String,
-    /// Recorded; on a host the container runs there, like a pod without a container engine.
+    /// The container's image with a container engine (empty: the pod's); recorded on a host,
+    /// where the container runs like a pod without a container engine.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub image: String,
     /// `Command` then `Args`, run as they are (no shell).

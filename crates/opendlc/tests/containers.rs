@@ -291,3 +291,107 @@ async fn a_private_registrys_login_reaches_the_pull_in_an_auth_file_only() {
     let events = server.events(&job_id).await;
     assert!(events.iter().all(|e| !e.contains("pa55word")), "{events:?}");
 }
+
+/// With an engine, a pod with init containers, a sidecar and hooks is one engine pod: each
+/// container runs in the image, the init container's file reaches the main one through the
+/// shared volume, the PostStart hook runs in the main container, the sidecar is stopped when
+/// the main command ends, and nothing of the pod is left after it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pods_containers_are_the_containers_of_one_engine_pod() {
+    let Some(image) = test_image() else {
+        return;
+    };
+    let server = podman_server().await;
+    let in_image = "test -e /usr/bin/podman && echo host || echo image";
+    let mut body = one_pod(
+        "engine-pod",
+        &image,
+        &format!(
+            "cat /shared/marker; echo main $({in_image}); \
+             while ! test -e /shared/post -a -e /shared/up; do sleep 0.1; done; cat /shared/post"
+        ),
+    );
+    body["JobSpecs"][0]["ExtraPodSpec"] = json!({
+        "SharedVolumeMountPaths": ["/shared"],
+        "InitContainers": [{"Name": "fetch", "Image": image, "Command": ["sh", "-c"],
+            "Args": [format!("echo from-init > /shared/marker; echo init $({in_image}) $GREETING")],
+            "Env": [{"Name": "GREETING", "Value": "hello"}]}],
+        "SideCarContainers": [{"Name": "watch", "Command": ["sh", "-c", "echo sidecar up; touch /shared/up; exec sleep 600"]}],
+        "Lifecycle": {"PostStart": {"Exec": {"Command": ["sh", "-c", "echo post-start > /shared/post"]}}},
+    });
+    let job_id = server.create_job(body).await;
+    let job = finished(&server, &job_id).await;
+    let pod = format!("{job_id}-worker-0");
+    let logs = server.logs(&job_id, &pod, "").await;
+    assert_eq!(job["Status"], "Succeeded", "{job}\n{logs:?}");
+    assert_eq!(
+        server.logs(&job_id, &pod, "").await,
+        ["from-init", "main image", "post-start"]
+    );
+    assert_eq!(
+        server.logs(&job_id, &pod, "Containers=fetch").await,
+        ["init image hello"]
+    );
+    assert_eq!(
+        server.logs(&job_id, &pod, "Containers=watch").await,
+        ["sidecar up"]
+    );
+    let uid = job["Pods"][0]["PodUid"].as_str().unwrap().to_string();
+    let left = |args: &[&str]| {
+        let out = std::process::Command::new("podman")
+            .args(args)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    let filter = format!("name=opendlc-{uid}");
+    assert_eq!(left(&["pod", "ps", "--quiet", "--filter", &filter]), "");
+    assert_eq!(left(&["ps", "--all", "--quiet", "--filter", &filter]), "");
+}
+
+/// StopJob on an engine pod: PreStop runs in the main container before its command's SIGTERM,
+/// and the pod's containers (its sidecar too) are gone once the job is Stopped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stopping_an_engine_pod_runs_pre_stop_and_removes_its_containers() {
+    let Some(image) = test_image() else {
+        return;
+    };
+    let server = podman_server().await;
+    let mut body = one_pod(
+        "engine-stop",
+        &image,
+        "trap 'echo got TERM; exit 0' TERM; echo up; while true; do sleep 0.1; done",
+    );
+    body["JobSpecs"][0]["ExtraPodSpec"] = json!({
+        "SideCarContainers": [{"Name": "watch", "Command": ["sleep", "600"]}],
+        "Lifecycle": {"PreStop": {"Exec": {"Command": ["sh", "-c", "echo pre-stop in $(hostname)"]}}},
+    });
+    let job_id = server.create_job(body).await;
+    server.wait_status(&job_id, "Running").await;
+    let pod = format!("{job_id}-worker-0");
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while server.logs(&job_id, &pod, "").await.is_empty() {
+        assert!(std::time::Instant::now() < deadline, "the pod never wrote");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    server
+        .ok("POST", &format!("/api/v1/jobs/{job_id}/stop"), None)
+        .await;
+    let job = finished(&server, &job_id).await;
+    assert_eq!(job["Status"], "Stopped", "{job}");
+    let logs = server.logs(&job_id, &pod, "").await;
+    let uid = job["Pods"][0]["PodUid"].as_str().unwrap().to_string();
+    assert_eq!(
+        logs,
+        ["up", &format!("pre-stop in opendlc-{uid}-pod"), "got TERM"]
+    );
+    let filter = format!("name=opendlc-{uid}");
+    for what in [&["pod", "ps"][..], &["ps", "--all"][..]] {
+        let out = std::process::Command::new("podman")
+            .args(what)
+            .args(["--quiet", "--filter", &filter])
+            .output()
+            .unwrap();
+        assert!(out.stdout.is_empty(), "{what:?} left {out:?}");
+    }
+}

@@ -337,16 +337,19 @@ async fn an_mpi_job_needs_a_launcher_and_a_ray_job_a_head() {
     }
 }
 
+/// The driver runs one task pinned to each node the cluster has (not a spread, which Ray
+/// places as its view of the nodes' load allows): the worker serves tasks once it has joined.
 const RAY_DRIVER: &str = r#"
 import os, sys, time, ray
+from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 ray.init()
-@ray.remote(num_cpus=1, scheduling_strategy="SPREAD")
+@ray.remote(num_cpus=1)
 def node():
-    time.sleep(0.3)
     return ray.get_runtime_context().get_node_id()
-alive = sum(1 for n in ray.nodes() if n["Alive"])
-nodes = set(ray.get([node.remote() for _ in range(4)]))
-print(f"RAY_ADDRESS={os.environ['RAY_ADDRESS']} alive={alive} used={len(nodes)}", flush=True)
+alive = [n["NodeID"] for n in ray.nodes() if n["Alive"]]
+pinned = [node.options(scheduling_strategy=NodeAffinitySchedulingStrategy(n, soft=False)).remote() for n in alive]
+used = set(ray.get(pinned))
+print(f"RAY_ADDRESS={os.environ['RAY_ADDRESS']} alive={len(alive)} used={len(used)}", flush=True)
 while not os.path.exists(sys.argv[1]):
     time.sleep(0.2)
 "#;

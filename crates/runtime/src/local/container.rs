@@ -16,6 +16,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use opendlc_core::containers::Container;
+
 use crate::contract::RegistryAuth;
 use crate::pod::mounts::Mount;
 use crate::pod::sandbox::Identity;
@@ -31,6 +33,13 @@ pub struct ContainerImage {
     /// The engine's program (`podman`, or a path to it).
     pub engine: PathBuf,
     pub image: String,
+    /// The images of the pod's init containers and sidecars that differ from `image`, made
+    /// sure of (with the same login) before the pod starts too.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub others: Vec<String>,
+    /// The pod is an engine pod ([`pod_name`]): it has init containers, sidecars or hooks.
+    #[serde(default)]
+    pub in_pod: bool,
     /// The login to its registry (`JobSpec.ImageConfig`); never written anywhere but the one
     /// pull's auth file.
     #[serde(skip)]
@@ -60,6 +69,10 @@ pub struct ContainerRun<'a> {
     /// A `/dev/shm` of the container's own, of this size (MiB); `None`: the host's (the
     /// container shares the host's IPC namespace then).
     pub shm_mib: Option<u64>,
+    /// The container is one of the pod's [engine pod](pod_name) (the pod has init containers,
+    /// sidecars or hooks): the pod holds the network, the host names, `/dev/shm` and the
+    /// limits, which its containers share.
+    pub in_pod: bool,
 }
 
 /// The container's name: one per pod incarnation, so a leftover can be found and removed.
@@ -67,24 +80,140 @@ pub fn name(pod_uid: &str) -> String {
     format!("opendlc-{pod_uid}")
 }
 
+/// The engine pod of a pod with init containers, sidecars or hooks: its containers are
+/// `opendlc-<PodUid>` (the main one) and `opendlc-<PodUid>-<Name>`.
+pub fn pod_name(pod_uid: &str) -> String {
+    format!("opendlc-{pod_uid}-pod")
+}
+
 impl ContainerRun<'_> {
     /// The pod's command: `inner` run by `/bin/sh -c` in the container.
     pub fn command(&self, inner: &str) -> String {
+        let mut args = self.run_args(&name(self.pod_uid), self.workdir);
+        if !self.gpus.is_empty() {
+            for device in ["/dev/nvidiactl", "/dev/nvidia-uvm", "/dev/nvidia-uvm-tools"] {
+                if Path::new(device).exists() {
+                    args.push(format!("--device={device}"));
+                }
+            }
+            for gpu in self.gpus {
+                args.push(format!("--device=/dev/nvidia{gpu}"));
+            }
+        }
+        if !self.in_pod {
+            args.extend(self.limit_args());
+        }
+        args.push(self.image.into());
+        args.extend(["/bin/sh".into(), "-c".into(), inner.into()]);
+        let quoted: Vec<String> = args.iter().map(|a| quote(a)).collect();
+        format!(
+            "exec {} {}",
+            quote(&self.engine.display().to_string()),
+            quoted.join(" ")
+        )
+    }
+
+    /// Creates the engine pod: the host's network with the job's host names, `/dev/shm` of
+    /// the pod's own size shared by its containers (else each sees the host's), the pod's
+    /// limits over all of its containers.
+    pub fn pod_create(&self) -> Vec<String> {
+        let mut args = vec![
+            self.engine.display().to_string(),
+            "pod".into(),
+            "create".into(),
+            format!("--name={}", pod_name(self.pod_uid)),
+            "--network=host".into(),
+        ];
+        match self.shm_mib {
+            None => args.push("--share=net,uts".into()),
+            Some(mib) => args.extend(["--share=ipc,net,uts".into(), format!("--shm-size={mib}m")]),
+        }
+        for name in &self.host_names {
+            args.push(format!("--add-host={name}:127.0.0.1"));
+        }
+        args.extend(self.limit_args());
+        args
+    }
+
+    /// Removes the engine pod and whatever is left of its containers.
+    pub fn pod_remove(&self) -> Vec<String> {
+        pod_remove_args(self.engine, self.pod_uid)
+    }
+
+    /// Runs a hook's command in the main container (followed by the hook's words).
+    pub fn hook_exec(&self) -> Vec<String> {
+        vec![
+            self.engine.display().to_string(),
+            "exec".into(),
+            "--interactive=false".into(),
+            name(self.pod_uid),
+        ]
+    }
+
+    /// Prints `true` once the main container runs.
+    pub fn main_running(&self) -> Vec<String> {
+        vec![
+            self.engine.display().to_string(),
+            "container".into(),
+            "inspect".into(),
+            "--format={{.State.Running}}".into(),
+            name(self.pod_uid),
+        ]
+    }
+
+    /// Runs `container` in the engine pod, in the foreground: in its own image (the pod's when
+    /// it names none), its Command as the entrypoint (as Kubernetes has it), its variables
+    /// passed by name from the caller's environment (`run-containers` sets them there).
+    pub fn container_argv(&self, container: &Container) -> Vec<String> {
+        let workdir = container
+            .workdir
+            .as_deref()
+            .map(Path::new)
+            .unwrap_or(self.workdir);
+        let mut args = vec![self.engine.display().to_string()];
+        args.extend(self.run_args(
+            &format!("{}-{}", name(self.pod_uid), container.name),
+            workdir,
+        ));
+        for name in container.env.keys() {
+            if !self.env_names.contains(name) {
+                args.push(format!("--env={name}"));
+            }
+        }
+        let image = container.image.trim();
+        args.push(format!("--entrypoint={}", container.argv[0]));
+        args.push(if image.is_empty() { self.image } else { image }.to_string());
+        args.extend(container.argv[1..].iter().cloned());
+        args
+    }
+
+    /// `run` and what every container of the pod gets: name, working directory, namespaces,
+    /// identity, volumes, variables.
+    fn run_args(&self, name: &str, workdir: &Path) -> Vec<String> {
         let mut args: Vec<String> = vec![
             "run".into(),
             "--rm".into(),
-            format!("--name={}", name(self.pod_uid)),
+            format!("--name={name}"),
             // An init that forwards signals: a shell as PID 1 would ignore SIGTERM.
             "--init".into(),
-            "--network=host".into(),
-            format!("--workdir={}", self.workdir.display()),
+        ];
+        if self.in_pod {
+            args.push(format!("--pod={}", pod_name(self.pod_uid)));
+        } else {
+            args.push("--network=host".into());
+        }
+        args.extend([
+            format!("--workdir={}", workdir.display()),
             // Open a pipe, not a terminal: the pod log is the container's output.
             "--interactive=false".into(),
             "--tty=false".into(),
-        ];
-        match self.shm_mib {
-            None => args.push("--ipc=host".into()),
-            Some(mib) => args.extend(["--ipc=private".into(), format!("--shm-size={mib}m")]),
+        ]);
+        match (self.shm_mib, self.in_pod) {
+            (None, _) => args.push("--ipc=host".into()),
+            (Some(_), true) => {}
+            (Some(mib), false) => {
+                args.extend(["--ipc=private".into(), format!("--shm-size={mib}m")])
+            }
         }
         if let Some(owner) = self.owner {
             args.push(format!("--user={}:{}", owner.uid, owner.gid));
@@ -98,8 +227,10 @@ impl ContainerRun<'_> {
                 }
             }
         }
-        for name in &self.host_names {
-            args.push(format!("--add-host={name}:127.0.0.1"));
+        if !self.in_pod {
+            for name in &self.host_names {
+                args.push(format!("--add-host={name}:127.0.0.1"));
+            }
         }
         for (path, read_only) in &self.host_paths {
             let mode = if *read_only { ":ro" } else { "" };
@@ -121,16 +252,11 @@ impl ContainerRun<'_> {
             // The name alone: the engine passes the value from its own environment.
             args.push(format!("--env={name}"));
         }
-        if !self.gpus.is_empty() {
-            for device in ["/dev/nvidiactl", "/dev/nvidia-uvm", "/dev/nvidia-uvm-tools"] {
-                if Path::new(device).exists() {
-                    args.push(format!("--device={device}"));
-                }
-            }
-            for gpu in self.gpus {
-                args.push(format!("--device=/dev/nvidia{gpu}"));
-            }
-        }
+        args
+    }
+
+    fn limit_args(&self) -> Vec<String> {
+        let mut args = Vec::new();
         if let Some(limits) = self.limits {
             if let Some(milli) = limits.cpu_milli {
                 args.push(format!("--cpus={}", milli as f64 / 1000.0));
@@ -140,22 +266,36 @@ impl ContainerRun<'_> {
                 args.push(format!("--memory-swap={mib}m"));
             }
         }
-        args.push(self.image.into());
-        args.extend(["/bin/sh".into(), "-c".into(), inner.into()]);
-        let quoted: Vec<String> = args.iter().map(|a| quote(a)).collect();
-        format!(
-            "exec {} {}",
-            quote(&self.engine.display().to_string()),
-            quoted.join(" ")
-        )
+        args
     }
 }
 
-/// Makes sure `image` is there, pulling it if not. The error is the engine's own words.
-pub async fn ensure_image(image: &ContainerImage) -> Result<(), String> {
+fn pod_remove_args(engine: &Path, pod_uid: &str) -> Vec<String> {
+    vec![
+        engine.display().to_string(),
+        "pod".into(),
+        "rm".into(),
+        "--force".into(),
+        "--ignore".into(),
+        pod_name(pod_uid),
+    ]
+}
+
+/// Makes sure the pod's images are there, pulling what is not. The error names the image, in
+/// the engine's own words.
+pub async fn ensure_images(image: &ContainerImage) -> Result<(), (String, String)> {
+    for name in std::iter::once(&image.image).chain(&image.others) {
+        ensure_image(image, name)
+            .await
+            .map_err(|detail| (name.clone(), detail))?;
+    }
+    Ok(())
+}
+
+async fn ensure_image(image: &ContainerImage, name: &str) -> Result<(), String> {
     let engine = &image.engine;
     let exists = tokio::process::Command::new(engine)
-        .args(["image", "exists", &image.image])
+        .args(["image", "exists", name])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -185,7 +325,7 @@ pub async fn ensure_image(image: &ContainerImage) -> Result<(), String> {
         pull.arg("--authfile").arg(file.path());
     }
     let pull = pull
-        .arg(&image.image)
+        .arg(name)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -210,11 +350,21 @@ pub async fn ensure_image(image: &ContainerImage) -> Result<(), String> {
     }
 }
 
-/// Removes a pod's container if it is still there (its engine client was killed before the
-/// container ended).
-pub async fn remove(engine: &Path, pod_uid: &str) {
+/// Removes a pod's container (or its engine pod, with every container of it) if it is still
+/// there (its engine client was killed before the container ended).
+pub async fn remove(engine: &Path, pod_uid: &str, in_pod: bool) {
+    let args = if in_pod {
+        pod_remove_args(engine, pod_uid).split_off(1)
+    } else {
+        vec![
+            "rm".into(),
+            "--force".into(),
+            "--ignore".into(),
+            name(pod_uid),
+        ]
+    };
     let _ = tokio::process::Command::new(engine)
-        .args(["rm", "--force", "--ignore", &name(pod_uid)])
+        .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -262,6 +412,7 @@ mod tests {
             owner: None,
             host_names: vec!["dlc1-worker-0".into()],
             shm_mib: None,
+            in_pod: false,
         };
         let command = run.command("echo 'hi'");
         assert_eq!(
@@ -305,6 +456,85 @@ mod tests {
                  --security-opt=no-new-privileges --umask=0077 --env=HOME=/var/lib/opendlc/jobs/j/home "
             ),
             "{owned}"
+        );
+    }
+
+    #[test]
+    fn a_pod_with_containers_is_an_engine_pod_that_holds_what_they_share() {
+        let mounts = [Mount {
+            source: "/j/shared".into(),
+            target: "/shared".into(),
+            read_only: false,
+        }];
+        let run = ContainerRun {
+            engine: Path::new("podman"),
+            image: "localhost/demo:1",
+            pod_uid: "u1",
+            workdir: Path::new("/j/work"),
+            host_paths: vec![],
+            mounts: &mounts,
+            env_names: vec!["RANK".into()],
+            gpus: &[0],
+            limits: Some(Limits {
+                cpu_milli: Some(2000),
+                memory_mib: Some(512),
+            }),
+            owner: None,
+            host_names: vec!["master".into()],
+            shm_mib: Some(64),
+            in_pod: true,
+        };
+        assert_eq!(
+            run.pod_create().join(" "),
+            "podman pod create --name=opendlc-u1-pod --network=host --share=ipc,net,uts \
+             --shm-size=64m --add-host=master:127.0.0.1 --cpus=2 --memory=512m --memory-swap=512m"
+        );
+        // The main container joins the pod, which holds the network, names, IPC and limits.
+        let main = run.command("true");
+        assert!(
+            main.contains(" --name=opendlc-u1 --init --pod=opendlc-u1-pod "),
+            "{main}"
+        );
+        for held in [
+            "--network",
+            "--add-host",
+            "--ipc",
+            "--shm-size",
+            "--cpus",
+            "--memory",
+        ] {
+            assert!(!main.contains(held), "{held}: {main}");
+        }
+        assert!(main.contains(" --device=/dev/nvidia0 "), "{main}");
+        let fetch = Container {
+            name: "fetch".into(),
+            image: "localhost/tools:2".into(),
+            argv: vec!["sh".into(), "-c".into(), "echo hi".into()],
+            workdir: Some("/tmp".into()),
+            env: [("A".to_string(), "1".to_string())].into(),
+        };
+        assert_eq!(
+            run.container_argv(&fetch).join(" "),
+            "podman run --rm --name=opendlc-u1-fetch --init --pod=opendlc-u1-pod --workdir=/tmp \
+             --interactive=false --tty=false --volume=/j/shared:/shared --env=RANK --env=A \
+             --entrypoint=sh localhost/tools:2 -c echo hi"
+        );
+        // Without an image of its own, the pod's; without a /dev/shm size, the host's IPC.
+        let plain = Container {
+            image: String::new(),
+            ..fetch
+        };
+        let shared = ContainerRun {
+            shm_mib: None,
+            ..run.clone()
+        };
+        let argv = shared.container_argv(&plain);
+        assert!(argv.contains(&"--ipc=host".to_string()), "{argv:?}");
+        assert!(argv.contains(&"localhost/demo:1".to_string()), "{argv:?}");
+        assert!(shared.pod_create().contains(&"--share=net,uts".to_string()));
+        assert_eq!(
+            run.hook_exec().join(" "),
+            "podman exec --interactive=false opendlc-u1"
         );
     }
 }

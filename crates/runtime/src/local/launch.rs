@@ -30,11 +30,11 @@ impl LocalRuntime {
     /// [`RuntimeError::CommandNotStarted`] the pod directory holds exit.json as well.
     pub async fn launch(&self, pod: PodLaunch) -> Result<Started, RuntimeError> {
         if let Some(image) = &pod.image {
-            container::ensure_image(image)
+            container::ensure_images(image)
                 .await
-                .map_err(|detail| RuntimeError::ImagePull {
+                .map_err(|(image, detail)| RuntimeError::ImagePull {
                     pod_id: pod.pod_id.clone(),
-                    image: image.image.clone(),
+                    image,
                     detail,
                 })?;
         }
@@ -92,7 +92,7 @@ impl LocalRuntime {
                     }
                 };
                 let mut watcher = self.watcher(&pod.pod_uid, dir.path().to_path_buf());
-                watcher.container_engine = pod.image.as_ref().map(|i| i.engine.clone());
+                watcher.container_engine = pod.image.as_ref().map(|i| (i.engine.clone(), i.in_pod));
                 shim.watch(watcher);
                 Ok(Started {
                     pid: started.pid,

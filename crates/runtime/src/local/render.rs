@@ -14,8 +14,10 @@ use super::{LocalRuntime, PodLaunch, POD_IP};
 use crate::contract::{Facts, Gang, PodRecipe, PodRef, Recovery, Report, Runtime};
 use crate::error::RuntimeError;
 use crate::pod::chain;
+use crate::pod::containers::EnginePod;
 use crate::pod::mounts::Mount;
 use crate::pod_files::Limits;
+use opendlc_core::containers::PodExtras;
 
 /// A rendered pod and the sentence its start event begins with.
 pub(super) struct Rendered {
@@ -47,36 +49,41 @@ impl LocalRuntime {
             env.insert("NVIDIA_VISIBLE_DEVICES".into(), list);
         }
         let program = &self.inner.shim_program;
-        let contain = |inner: &str, mounts: &[Mount]| {
-            ContainerRun {
-                engine: container.unwrap_or(Path::new("podman")),
-                image,
-                pod_uid: &recipe.pod_uid,
-                workdir: &recipe.workdir,
-                host_paths: vec![(recipe.job_dir.clone(), false), (program.clone(), true)],
-                mounts,
-                env_names: env.keys().cloned().collect(),
-                gpus: &recipe.gpus,
-                limits: recipe.limits,
-                owner: recipe.steps.sandbox.as_ref().map(|s| &s.identity),
-                host_names: recipe.host_names.clone(),
-                shm_mib: recipe.steps.sandbox.as_ref().and_then(|s| s.shm_mib),
-            }
-            .command(inner)
+        let extras = recipe.steps.containers.as_ref().map(|c| &c.extras);
+        let run = ContainerRun {
+            engine: container.unwrap_or(Path::new("podman")),
+            image,
+            pod_uid: &recipe.pod_uid,
+            workdir: &recipe.workdir,
+            host_paths: vec![(recipe.job_dir.clone(), false), (program.clone(), true)],
+            mounts: &[],
+            env_names: env.keys().cloned().collect(),
+            gpus: &recipe.gpus,
+            limits: recipe.limits,
+            owner: recipe.steps.sandbox.as_ref().map(|s| &s.identity),
+            host_names: recipe.host_names.clone(),
+            shm_mib: recipe.steps.sandbox.as_ref().and_then(|s| s.shm_mib),
+            in_pod: extras.is_some(),
         };
         let command = chain::render_pod(
             &recipe.steps,
             program,
             &recipe.dir,
-            container
-                .is_some()
-                .then_some(&contain as chain::Contain<'_>),
+            container.is_some().then_some(&run as chain::Contain<'_>),
         )
         .map_err(|error| RuntimeError::WriteSpec {
             pod_id: recipe.pod_id.clone(),
             path: recipe.dir.join(chain::MOUNTS_FILE),
             error,
         })?;
+        let mut others: Vec<String> = extras
+            .into_iter()
+            .flat_map(|e| e.containers())
+            .map(|c| c.image.trim().to_string())
+            .filter(|i| !i.is_empty() && i != image)
+            .collect();
+        others.sort();
+        others.dedup();
         Ok(Rendered {
             placement: placement_note(image, container),
             container_limits: container.and(recipe.limits).map(container_limits_note),
@@ -99,10 +106,40 @@ impl LocalRuntime {
                 image: container.map(|engine| ContainerImage {
                     engine: engine.to_path_buf(),
                     image: image.to_string(),
+                    others,
+                    in_pod: extras.is_some(),
                     auth: recipe.registry_auth.clone(),
                 }),
             },
         })
+    }
+}
+
+impl chain::Engine for ContainerRun<'_> {
+    fn run(&self, inner: &str, mounts: &[Mount]) -> String {
+        ContainerRun {
+            mounts,
+            ..self.clone()
+        }
+        .command(inner)
+    }
+
+    fn pod(&self, inner: &str, mounts: &[Mount], extras: &PodExtras) -> (String, EnginePod) {
+        let run = ContainerRun {
+            mounts,
+            ..self.clone()
+        };
+        let pod = EnginePod {
+            create: run.pod_create(),
+            remove: run.pod_remove(),
+            containers: extras
+                .containers()
+                .map(|c| (c.name.clone(), run.container_argv(c)))
+                .collect(),
+            exec: run.hook_exec(),
+            running: run.main_running(),
+        };
+        (run.command(inner), pod)
     }
 }
 

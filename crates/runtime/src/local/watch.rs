@@ -28,9 +28,10 @@ pub(super) struct Watcher {
     pub dir: PodDir,
     pub events: mpsc::UnboundedSender<PodEvent>,
     pub shutdown: watch::Receiver<()>,
-    /// The container engine the pod runs in, if it does: what is left of its container is
-    /// removed once it has ended (its engine client may have been killed before it).
-    pub container_engine: Option<PathBuf>,
+    /// The container engine the pod runs in, if it does, and whether the pod is an engine
+    /// pod: what is left of its container (or pod) is removed once it has ended (its engine
+    /// client may have been killed before it).
+    pub container_engine: Option<(PathBuf, bool)>,
 }
 
 impl Watcher {
@@ -144,8 +145,8 @@ impl Watcher {
                 .await
             }
         };
-        if let Some(engine) = &self.container_engine {
-            super::container::remove(engine, &self.pod_uid).await;
+        if let Some((engine, in_pod)) = &self.container_engine {
+            super::container::remove(engine, &self.pod_uid, *in_pod).await;
         }
         if matches!(event, PodEvent::Exited { .. }) {
             self.sweep_cgroup();

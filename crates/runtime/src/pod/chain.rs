@@ -32,15 +32,24 @@ use std::path::Path;
 use opendlc_core::shell::quote;
 
 use crate::contract::Steps;
-use crate::pod::containers::{self, ContainersSpec};
+use crate::pod::containers::{self, ContainersSpec, EnginePod};
 use crate::pod::mounts::{Mount, MountSpec};
+use opendlc_core::containers::PodExtras;
 
 /// The file in a pod's directory that lists its mounts for `run-mounted`.
 pub const MOUNTS_FILE: &str = "mounts.json";
 
-/// Puts a command in the pod's container: given the inner command and the mounts, returns the
-/// command that runs it there.
-pub type Contain<'a> = &'a dyn Fn(&str, &[Mount]) -> String;
+/// Puts a pod in its container engine.
+pub trait Engine {
+    /// The command that runs `inner` (for `/bin/sh -c`) in the pod's container, with `mounts`.
+    fn run(&self, inner: &str, mounts: &[Mount]) -> String;
+    /// For a pod with init containers, sidecars or hooks: its engine pod, whose `main` runs
+    /// `inner` in the pod's main container.
+    fn pod(&self, inner: &str, mounts: &[Mount], extras: &PodExtras) -> (String, EnginePod);
+}
+
+/// Puts a command in the pod's container ([`Engine`]).
+pub type Contain<'a> = &'a dyn Engine;
 
 /// A pod's command as its shim runs it: `/bin/sh -c shell`, inside the view its mounts file
 /// `view` describes when it has one. The shim makes that view in the command's own process,
@@ -90,22 +99,30 @@ pub fn render_pod(
     contain: Option<Contain<'_>>,
 ) -> io::Result<PodCommand> {
     let program_word = quote(&program.display().to_string());
-    let mut command = steps.command.clone();
-    if let Some(step) = &steps.containers {
+    // Writes the containers' file; returns the command that runs them.
+    let run_containers = |main: String, extras: &PodExtras, engine: Option<EnginePod>| {
+        let step = steps.containers.as_ref().expect("a pod with containers");
         let file = dir.join(containers::SPEC_FILE);
         std::fs::create_dir_all(dir)?;
         let spec = ContainersSpec {
-            main: command,
-            extras: step.extras.clone(),
+            main,
+            extras: extras.clone(),
             logs: dir.join(containers::LOGS_DIR),
             grace_ms: u64::try_from(step.grace_period.as_millis()).unwrap_or(u64::MAX),
+            engine,
         };
         let json = serde_json::to_vec_pretty(&spec).map_err(io::Error::other)?;
         std::fs::write(&file, json)?;
-        command = format!(
+        io::Result::Ok(format!(
             "exec {program_word} run-containers --spec {}",
             quote(&file.display().to_string())
-        );
+        ))
+    };
+    let mut command = steps.command.clone();
+    // In a container engine the containers are the engine pod's, run from the host (below);
+    // on a host they are processes of the pod, inside its view.
+    if let (Some(step), None) = (&steps.containers, contain) {
+        command = run_containers(command, &step.extras, None)?;
     }
     if let Some(sanity) = &steps.sanity {
         let then = if sanity.continue_on_failure {
@@ -148,15 +165,22 @@ pub fn render_pod(
         write_mounts(mounts, prepare).map(|file| run_mounted(program, &file, &command))
     };
     let shell = |shell: String| PodCommand { shell, view: None };
+    let contained = |contain: Contain<'_>| match &steps.containers {
+        Some(step) => {
+            let (main, pod) = contain.pod(&command, &steps.mounts, &step.extras);
+            run_containers(main, &step.extras, Some(pod))
+        }
+        None => Ok(contain.run(&command, &steps.mounts)),
+    };
     Ok(match contain {
         // The preparation runs on the host: in the pod's sandbox, as its owner, where it has
         // one (the container then runs as the owner too).
         Some(contain) if sandbox.is_some() && preparation.is_some() => shell(format!(
             "{} && {}",
             mounted("true".into(), &[], preparation.clone())?.trim_start_matches("exec "),
-            contain(&command, &steps.mounts)
+            contained(contain)?
         )),
-        Some(contain) => shell(prepare(contain(&command, &steps.mounts))),
+        Some(contain) => shell(prepare(contained(contain)?)),
         // The preparation runs inside the sandbox, as the pod's owner, before the mounts: in
         // `run-mounted`, whose environment is the pod's (the shim's is not).
         None if sandbox.is_some() && preparation.is_some() => {
@@ -180,6 +204,27 @@ mod tests {
     use super::*;
     use crate::contract::{PrepareStep, SanityStep};
     use crate::pod::sandbox::{Identity, Sandbox};
+
+    /// An engine that writes what it was asked to run.
+    struct Run;
+
+    impl Engine for Run {
+        fn run(&self, inner: &str, mounts: &[Mount]) -> String {
+            format!("RUN[{}]({inner})", mounts.len())
+        }
+
+        fn pod(&self, inner: &str, mounts: &[Mount], _: &PodExtras) -> (String, EnginePod) {
+            let words = |w: &str| vec![w.to_string()];
+            let pod = EnginePod {
+                create: words("create"),
+                remove: words("remove"),
+                containers: Default::default(),
+                exec: words("exec"),
+                running: words("running"),
+            };
+            (format!("MAIN[{}]({inner})", mounts.len()), pod)
+        }
+    }
 
     fn steps() -> Steps {
         Steps {
@@ -252,8 +297,7 @@ mod tests {
             }),
             ..steps()
         };
-        let contain = |inner: &str, mounts: &[Mount]| format!("RUN[{}]({inner})", mounts.len());
-        let line = render(&steps, Path::new("/o"), dir.path(), Some(&contain)).unwrap();
+        let line = render(&steps, Path::new("/o"), dir.path(), Some(&Run)).unwrap();
         assert!(line.starts_with("'/o' prepare-env --dir '/j/env' --ready '/p/ready' && RUN[1]("));
         assert!(line.contains("--out '/p/out' ; exec /bin/sh -c"), "{line}");
         assert!(!dir.path().join(MOUNTS_FILE).exists());
@@ -287,8 +331,7 @@ mod tests {
             sandbox: Some(sandbox.clone()),
             ..steps()
         };
-        let contain = |inner: &str, mounts: &[Mount]| format!("RUN[{}]({inner})", mounts.len());
-        let line = render(&steps, Path::new("/o"), dir.path(), Some(&contain)).unwrap();
+        let line = render(&steps, Path::new("/o"), dir.path(), Some(&Run)).unwrap();
         let mounts = dir.path().join(MOUNTS_FILE);
         assert_eq!(
             line,
@@ -352,5 +395,47 @@ mod tests {
         assert_eq!(written.extras, extras);
         assert_eq!(written.grace_ms, 7000);
         assert_eq!(written.logs, dir.path().join(containers::LOGS_DIR));
+    }
+
+    #[test]
+    fn in_an_engine_the_containers_run_from_the_host_and_the_check_in_the_main_one() {
+        use crate::contract::ContainersStep;
+        let dir = tempfile::tempdir().unwrap();
+        let extras = PodExtras {
+            pre_stop: vec!["echo".into(), "bye".into()],
+            ..Default::default()
+        };
+        let steps = Steps {
+            prepare: Some(PrepareStep {
+                dir: "/j/env".into(),
+                ready: "/p/ready".into(),
+            }),
+            sanity: Some(SanityStep {
+                plan: "/p/plan".into(),
+                results: "/p/out".into(),
+                continue_on_failure: false,
+            }),
+            containers: Some(ContainersStep {
+                extras: extras.clone(),
+                grace_period: std::time::Duration::from_secs(7),
+            }),
+            ..steps()
+        };
+        let line = render(&steps, Path::new("/o"), dir.path(), Some(&Run)).unwrap();
+        let file = dir.path().join(containers::SPEC_FILE);
+        assert_eq!(
+            line,
+            format!(
+                "'/o' prepare-env --dir '/j/env' --ready '/p/ready' && \
+                 exec '/o' run-containers --spec {}",
+                quote(&file.display().to_string())
+            )
+        );
+        let written: ContainersSpec =
+            serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+        let checked = r#"'/o' sanity-check --plan '/p/plan' --out '/p/out' && exec /bin/sh -c 'echo '\''hi'\'''"#;
+        assert_eq!(written.main, format!("MAIN[0]({checked})"));
+        assert_eq!(written.extras, extras);
+        assert_eq!(written.engine.unwrap().exec, ["exec"]);
     }
 }

@@ -16,8 +16,14 @@
 //!
 //! The shim's SIGKILL at the end of the grace period ends this process, and the shim then kills
 //! everything left in the pod's session, these groups included.
+//!
+//! With a container engine ([`EnginePod`]) the same runs on the host around the engine: the
+//! pod is one engine pod (`podman pod create`, removed at the end), each container is the
+//! engine's `run` of it in its own image in the foreground (a process group here, as above,
+//! whose signals the engine passes on), and the hooks are the engine's `exec` in the main
+//! container. The server removes what a killed pod leaves of its engine pod.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::{self, Read};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -42,6 +48,8 @@ pub const SPEC_FILE: &str = "containers.json";
 pub const LOGS_DIR: &str = "containers";
 /// How long a container's output may keep flowing after it has ended.
 const DRAIN: Duration = Duration::from_secs(2);
+/// How long the engine may take to run the main container before PostStart runs regardless.
+const MAIN_START: Duration = Duration::from_secs(60);
 
 /// What `run-containers` reads.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -53,6 +61,46 @@ pub struct ContainersSpec {
     pub logs: PathBuf,
     /// Between SIGTERM and SIGKILL: PreStop's time counts in it, as on Kubernetes.
     pub grace_ms: u64,
+    /// With a container engine, the containers of one engine pod; `None`: processes here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engine: Option<EnginePod>,
+}
+
+/// How the containers of a pod run as the containers of one engine pod (`podman pod`); `main`
+/// is then the engine's `run` of the main container.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EnginePod {
+    /// Creates the pod, before any of its containers.
+    pub create: Vec<String>,
+    /// Removes the pod and whatever is left of its containers, at the end.
+    pub remove: Vec<String>,
+    /// Each init container and sidecar by name: the command that runs it in the pod, in the
+    /// foreground (its variables are passed by name from this process's environment).
+    pub containers: BTreeMap<String, Vec<String>>,
+    /// Runs a hook's words in the main container.
+    pub exec: Vec<String>,
+    /// Prints `true` once the main container runs (the engine's `inspect`).
+    pub running: Vec<String>,
+}
+
+impl EnginePod {
+    fn run(&self, words: &[String]) -> Result<(), String> {
+        let out = argv(words)
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| format!("cannot run {}: {e}", words[0]))?;
+        if out.status.success() {
+            return Ok(());
+        }
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        Err(stderr
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("it failed")
+            .trim()
+            .to_string())
+    }
 }
 
 /// The log of container `name` of the pod whose directory is `pod_dir`.
@@ -90,7 +138,34 @@ pub fn main(spec_file: &Path) -> i32 {
         );
     }
     let grace = Duration::from_millis(spec.grace_ms);
-    let mut pod = Pod::new(signals, grace);
+    let mut pod = Pod::new(signals, grace, spec.engine.clone());
+    if let Some(engine) = &spec.engine {
+        if let Err(e) = engine.run(&engine.create) {
+            return fail(
+                127,
+                format_args!("failed to create the pod's engine pod: {e}"),
+            );
+        }
+    }
+    let outcome = run(&mut pod, &spec);
+    if let Some(engine) = &spec.engine {
+        if let Err(e) = engine.run(&engine.remove) {
+            eprintln!("opendlc: failed to remove the pod's engine pod: {e}");
+        }
+    }
+    match outcome {
+        Outcome::Code(code) => code,
+        Outcome::Main(status) => end_as(status, pod.hook_failure),
+    }
+}
+
+/// How the pod's containers ended: with the code to end with, or as the main command did.
+enum Outcome {
+    Code(i32),
+    Main(WaitStatus),
+}
+
+fn run(pod: &mut Pod, spec: &ContainersSpec) -> Outcome {
     for container in &spec.extras.init {
         match pod.run_init(container, &spec.logs) {
             Ok(0) => {}
@@ -100,14 +175,14 @@ pub fn main(spec_file: &Path) -> i32 {
                      (its output: GetPodLogs Containers={})",
                     container.name, container.name
                 );
-                return code;
+                return Outcome::Code(code);
             }
-            Err(Ended::Stopped) => return 128 + Signal::SIGTERM as i32,
+            Err(Ended::Stopped) => return Outcome::Code(128 + Signal::SIGTERM as i32),
             Err(Ended::NotStarted(e)) => {
-                return fail(
+                return Outcome::Code(fail(
                     127,
                     format_args!("init container {} could not start: {e}", container.name),
-                )
+                ))
             }
         }
     }
@@ -120,13 +195,13 @@ pub fn main(spec_file: &Path) -> i32 {
         Ok(pid) => pid,
         Err(e) => {
             pod.stop_sidecars();
-            return fail(127, format_args!("failed to run /bin/sh: {e}"));
+            return Outcome::Code(fail(127, format_args!("failed to run /bin/sh: {e}")));
         }
     };
     let status = pod.supervise(main, &spec.extras);
     pod.stop_sidecars();
     pod.drain();
-    end_as(status, pod.hook_failure)
+    Outcome::Main(status)
 }
 
 /// How a container run to its end did not end.
@@ -147,6 +222,8 @@ enum Role {
 struct Pod {
     signals: Signals,
     grace: Duration,
+    /// Containers of an engine pod, not processes here.
+    engine: Option<EnginePod>,
     /// Our children by pid (each leads its process group).
     children: HashMap<i32, (Role, String)>,
     /// The other containers' log pumps, finished once the pod ends.
@@ -159,10 +236,11 @@ struct Pod {
 }
 
 impl Pod {
-    fn new(signals: Signals, grace: Duration) -> Self {
+    fn new(signals: Signals, grace: Duration, engine: Option<EnginePod>) -> Self {
         Pod {
             signals,
             grace,
+            engine,
             children: HashMap::new(),
             pumps: Vec::new(),
             stopping: false,
@@ -208,7 +286,12 @@ impl Pod {
     fn run_init(&mut self, container: &Container, logs: &Path) -> Result<i32, Ended> {
         let log = log_in(logs, &container.name);
         let pid = self
-            .start(Role::Init, &container.name, process(container), Some(&log))
+            .start(
+                Role::Init,
+                &container.name,
+                self.process(container),
+                Some(&log),
+            )
             .map_err(Ended::NotStarted)?;
         let status = self.wait_for(pid, None);
         if let Some(pumps) = self.pumps.pop() {
@@ -222,22 +305,46 @@ impl Pod {
 
     fn start_sidecar(&mut self, container: &Container, logs: &Path) -> io::Result<()> {
         let log = log_in(logs, &container.name);
-        self.start(
-            Role::Sidecar,
-            &container.name,
-            process(container),
-            Some(&log),
-        )
-        .map(|_| ())
+        let command = self.process(container);
+        self.start(Role::Sidecar, &container.name, command, Some(&log))
+            .map(|_| ())
+    }
+
+    /// What runs `container`: its engine's `run` in the engine pod, or a process here.
+    fn process(&self, container: &Container) -> Command {
+        match self
+            .engine
+            .as_ref()
+            .and_then(|e| e.containers.get(&container.name))
+        {
+            Some(words) => {
+                let mut command = argv(words);
+                command.envs(&container.env);
+                command
+            }
+            None => process(container),
+        }
+    }
+
+    /// What runs a hook's words: in the main container of an engine pod, or here.
+    fn hook(&self, words: &[String]) -> Command {
+        match &self.engine {
+            Some(engine) => argv(&[engine.exec.as_slice(), words].concat()),
+            None => argv(words),
+        }
     }
 
     /// Runs the pod until its main command (`main`) has ended: hooks, stop requests, sidecars
     /// that end early. Returns the main command's status.
     fn supervise(&mut self, main: i32, extras: &PodExtras) -> WaitStatus {
         self.children.insert(main, (Role::Main, "main".into()));
-        if !extras.post_start.is_empty() {
-            if let Err(e) = self.start(Role::PostStart, "PostStart", argv(&extras.post_start), None)
-            {
+        if !extras.post_start.is_empty() && self.main_running(main) {
+            if let Err(e) = self.start(
+                Role::PostStart,
+                "PostStart",
+                self.hook(&extras.post_start),
+                None,
+            ) {
                 eprintln!("opendlc: the PostStart hook could not start: {e}");
                 self.hook_failure = Some(127);
                 self.stop_main(main, None);
@@ -250,7 +357,9 @@ impl Pod {
                     Some((Role::Main, _)) => return status,
                     Some((Role::PostStart, _)) => {
                         let code = code_of(status);
-                        if code != 0 && !self.stopping {
+                        // In an engine, a hook's `exec` also fails when the main container
+                        // ended meanwhile: then the main command's end decides.
+                        if code != 0 && !self.stopping && self.main_still_there() {
                             eprintln!(
                                 "opendlc: the PostStart hook failed (exit code {code}): the pod is stopped"
                             );
@@ -274,12 +383,55 @@ impl Pod {
         }
     }
 
+    /// Whether the main container is there to run a hook in: at once on a host; in an engine
+    /// pod, once the engine says it runs (false if it ended first). Stop requests wait.
+    fn main_running(&mut self, main: i32) -> bool {
+        if self.engine.is_none() {
+            return true;
+        }
+        let deadline = Instant::now() + MAIN_START;
+        loop {
+            if self.main_still_there() {
+                return true;
+            }
+            self.reap();
+            if self.ended.iter().any(|(pid, _)| *pid == main) {
+                return false;
+            }
+            if Instant::now() > deadline {
+                eprintln!(
+                    "opendlc: the main container did not run within {} s: the PostStart hook runs anyway",
+                    MAIN_START.as_secs()
+                );
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// `signal` to the process group `pid` leads. An engine's client passes signals on to its
+    /// container (which it stops and resumes itself): it gets no SIGCONT.
+    fn signal(&self, pid: i32, signal: Signal) {
+        self::signal(pid, signal, self.engine.is_none());
+    }
+
+    /// Whether the main container is still there (always on a host).
+    fn main_still_there(&self) -> bool {
+        self.engine.as_ref().is_none_or(|engine| {
+            argv(&engine.running)
+                .stdin(Stdio::null())
+                .stderr(Stdio::null())
+                .output()
+                .is_ok_and(|o| o.status.success() && o.stdout.starts_with(b"true"))
+        })
+    }
+
     /// PreStop (if any, to its end or the grace period's), then SIGTERM to the main command and
     /// the sidecars.
     fn stop_main(&mut self, main: i32, pre_stop: Option<&Vec<String>>) {
         self.stopping = true;
         if let Some(hook) = pre_stop {
-            match self.start(Role::PreStop, "PreStop", argv(hook), None) {
+            match self.start(Role::PreStop, "PreStop", self.hook(hook), None) {
                 Ok(pid) => {
                     let deadline = Instant::now() + self.grace;
                     if self.wait_for(pid, Some(deadline)).is_none() {
@@ -289,9 +441,9 @@ impl Pod {
                 Err(e) => eprintln!("opendlc: the PreStop hook could not start: {e}"),
             }
         }
-        signal(main, Signal::SIGTERM);
+        self.signal(main, Signal::SIGTERM);
         for pid in self.pids(Role::Sidecar) {
-            signal(pid, Signal::SIGTERM);
+            self.signal(pid, Signal::SIGTERM);
         }
     }
 
@@ -303,7 +455,7 @@ impl Pod {
             return;
         }
         for &pid in &sidecars {
-            signal(pid, Signal::SIGTERM);
+            self.signal(pid, Signal::SIGTERM);
         }
         let deadline = Instant::now() + self.grace;
         while self
@@ -321,7 +473,7 @@ impl Pod {
             let _ = self.stop_requested(Some(left.min(Duration::from_millis(100))));
         }
         for pid in self.pids(Role::Sidecar) {
-            signal(pid, Signal::SIGKILL);
+            self.signal(pid, Signal::SIGKILL);
         }
     }
 
@@ -355,7 +507,7 @@ impl Pod {
                     .get(&pid)
                     .is_some_and(|(r, _)| *r == Role::Init)
                 {
-                    signal(pid, Signal::SIGTERM);
+                    self.signal(pid, Signal::SIGTERM);
                 }
             }
         }
@@ -422,10 +574,14 @@ fn process(container: &Container) -> Command {
     command
 }
 
-/// SIGTERM/SIGKILL to the process group `pid` leads (and SIGCONT, so a stopped one sees it).
-fn signal(pid: i32, signal: Signal) {
+/// SIGTERM/SIGKILL to the process group `pid` leads (and SIGCONT, so a stopped one sees it,
+/// when `resume`).
+fn signal(pid: i32, signal: Signal, resume: bool) {
     let group = Pid::from_raw(pid);
-    for s in [signal, Signal::SIGCONT] {
+    for s in [signal, Signal::SIGCONT]
+        .into_iter()
+        .take(1 + usize::from(resume))
+    {
         match killpg(group, s) {
             Ok(()) | Err(Errno::ESRCH) => {}
             Err(e) => eprintln!("opendlc: failed to send {s} to process group {pid}: {e}"),
