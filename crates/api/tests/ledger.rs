@@ -133,14 +133,17 @@ fn an_ignored_field_of_a_request_is_named_where_it_is_set() {
         "DisplayName": "x",
         "JobSpecs": [
             {"Type": "Worker", "PodCount": 1},
-            {"Type": "PS", "ExtraPodSpec": {"PodLabels": {"team": "a"}}, "Image": ""},
+            {"Type": "PS", "SystemDisk": {"PerformanceLevel": "PL1"}, "Image": ""},
         ],
         "UserVpc": {"VpcId": "vpc-1", "SwitchId": "vsw-1"},
     });
     let ignored = ledger::ignored_in("CreateJob", &body);
     let paths: Vec<&str> = ignored.iter().map(|u| u.path.as_str()).collect();
     // Where it is set, element by element; an ignored object, not each of its fields.
-    assert_eq!(paths, ["UserVpc", "JobSpecs[1].ExtraPodSpec.PodLabels"]);
+    assert_eq!(
+        paths,
+        ["UserVpc", "JobSpecs[1].SystemDisk.PerformanceLevel"]
+    );
     // Only ignored fields are reported.
     for unused in &ignored {
         let field = ledger::field("CreateJob", &pattern(&unused.path));

@@ -45,6 +45,113 @@ pub struct PodExtras {
     pub pre_stop: Vec<String>,
 }
 
+/// A role's `PodLabels` and `PodAnnotations`, as Kubernetes spells them: put on each pod's
+/// containers (and podman pod) where the runtime has a container engine, beside opendlc's own
+/// ([`RESERVED_PREFIX`]); recorded with the job everywhere.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PodMetadata {
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<String, String>,
+}
+
+/// The prefix of the labels opendlc puts on pods itself (`opendlc.io/job-id`, …); a request
+/// cannot set them.
+pub const RESERVED_PREFIX: &str = "opendlc.io/";
+
+/// Kubernetes' bound on a pod's annotations together (keys and values).
+const ANNOTATIONS_MAX_BYTES: usize = 256 * 1024;
+
+impl PodMetadata {
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty() && self.annotations.is_empty()
+    }
+
+    /// The metadata of `spec` (the `ExtraPodSpec` of `JobSpecs[i]`, named `field` in errors).
+    pub fn from_spec(spec: Option<&ExtraPodSpec>, field: &str) -> Result<Self, Invalid> {
+        let Some(spec) = spec else {
+            return Ok(Self::default());
+        };
+        let labels = spec.pod_labels.clone().unwrap_or_default();
+        let annotations = spec.pod_annotations.clone().unwrap_or_default();
+        for (key, value) in &labels {
+            check_key(key, &format!("{field}.PodLabels"))?;
+            if !value.is_empty() && !is_name(value) {
+                return Err(Invalid::value(
+                    format!("{field}.PodLabels.{key}"),
+                    format!(
+                        "a label value is empty or at most 63 letters, digits, '-', '_' and '.', \
+                         beginning and ending with a letter or digit, got \"{value}\""
+                    ),
+                ));
+            }
+        }
+        let mut bytes = 0;
+        for (key, value) in &annotations {
+            check_key(key, &format!("{field}.PodAnnotations"))?;
+            bytes += key.len() + value.len();
+        }
+        if bytes > ANNOTATIONS_MAX_BYTES {
+            return Err(Invalid::value(
+                format!("{field}.PodAnnotations"),
+                format!("must hold at most {ANNOTATIONS_MAX_BYTES} bytes together, got {bytes}"),
+            ));
+        }
+        Ok(PodMetadata {
+            labels,
+            annotations,
+        })
+    }
+}
+
+/// A label or annotation key: an optional DNS-subdomain prefix and '/', then a name.
+fn check_key(key: &str, field: &str) -> Result<(), Invalid> {
+    let (prefix, name) = match key.split_once('/') {
+        Some((prefix, name)) => (Some(prefix), name),
+        None => (None, key),
+    };
+    let prefix_ok = prefix.is_none_or(|p| {
+        !p.is_empty()
+            && p.len() <= 253
+            && p.split('.').all(|part| {
+                !part.is_empty()
+                    && part
+                        .bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                    && !part.starts_with('-')
+                    && !part.ends_with('-')
+            })
+    });
+    if !prefix_ok || !is_name(name) {
+        return Err(Invalid::value(
+            field,
+            format!(
+                "a key is an optional DNS subdomain and '/', then at most 63 letters, digits, \
+                 '-', '_' and '.', beginning and ending with a letter or digit; got \"{key}\""
+            ),
+        ));
+    }
+    if key.starts_with(RESERVED_PREFIX) {
+        return Err(Invalid::value(
+            field,
+            format!("keys beginning with {RESERVED_PREFIX} are opendlc's own, got \"{key}\""),
+        ));
+    }
+    Ok(())
+}
+
+/// A Kubernetes name part: 1 to 63 letters, digits, '-', '_', '.', alphanumeric at both ends.
+fn is_name(text: &str) -> bool {
+    let edge = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
+    text.len() <= 63
+        && edge(text.chars().next())
+        && edge(text.chars().last())
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+}
+
 impl PodExtras {
     pub fn is_empty(&self) -> bool {
         self.init.is_empty()
@@ -236,5 +343,63 @@ mod tests {
             ),
             "JobSpecs[0].ExtraPodSpec.InitContainers[0].WorkingDir"
         );
+    }
+
+    #[test]
+    fn labels_and_annotations_follow_kubernetes_rules() {
+        let metadata = |json: serde_json::Value| {
+            let spec: ExtraPodSpec = serde_json::from_value(json).unwrap();
+            PodMetadata::from_spec(Some(&spec), "JobSpecs[0].ExtraPodSpec")
+        };
+        let ok = metadata(serde_json::json!({
+            "PodLabels": {"team": "vision", "example.com/tier": "", "app.kubernetes.io/name": "a-b_c.d"},
+            "PodAnnotations": {"note": "free text, any: characters/!"},
+        }))
+        .unwrap();
+        assert_eq!(ok.labels["example.com/tier"], "");
+        assert_eq!(ok.annotations["note"], "free text, any: characters/!");
+        for (json, field, says) in [
+            (
+                serde_json::json!({"PodLabels": {"team": "a b"}}),
+                "PodLabels.team",
+                "label value",
+            ),
+            (
+                serde_json::json!({"PodLabels": {"-team": "a"}}),
+                "PodLabels",
+                "a key is",
+            ),
+            (
+                serde_json::json!({"PodLabels": {"Bad_Prefix/x": "a"}}),
+                "PodLabels",
+                "a key is",
+            ),
+            (
+                serde_json::json!({"PodAnnotations": {"": "a"}}),
+                "PodAnnotations",
+                "a key is",
+            ),
+            (
+                serde_json::json!({"PodLabels": {"opendlc.io/job-id": "x"}}),
+                "PodLabels",
+                "opendlc's own",
+            ),
+            (
+                serde_json::json!({"PodLabels": {"x": "a".repeat(64)}}),
+                "PodLabels.x",
+                "at most 63",
+            ),
+        ] {
+            let err = metadata(json.clone()).unwrap_err().to_string();
+            assert!(
+                err.contains(&format!("JobSpecs[0].ExtraPodSpec.{field}")) && err.contains(says),
+                "{json}: {err}"
+            );
+        }
+        let big = serde_json::json!({"PodAnnotations": {"a": "x".repeat(300 * 1024)}});
+        assert!(metadata(big)
+            .unwrap_err()
+            .to_string()
+            .contains("at most 262144 bytes"));
     }
 }

@@ -42,6 +42,12 @@ pub struct RoleSpec {
         skip_serializing_if = "crate::containers::PodExtras::is_empty"
     )]
     pub extras: crate::containers::PodExtras,
+    /// `PodLabels` and `PodAnnotations` of each pod.
+    #[serde(
+        default,
+        skip_serializing_if = "crate::containers::PodMetadata::is_empty"
+    )]
+    pub metadata: crate::containers::PodMetadata,
     /// `ServiceSpec`: the ports its pods serve and the names they answer to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service: Option<crate::service::Service>,

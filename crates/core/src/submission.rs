@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use opendlc_api::{CreateJobRequest, JobSpec, UpdateJobRequest};
 
 use crate::catalog;
-use crate::containers::PodExtras;
+use crate::containers::{PodExtras, PodMetadata};
 use crate::error::Invalid;
 use crate::identity::DEFAULT_WORKSPACE_ID;
 use crate::job::{Job, JobTimes, RoleSpec};
@@ -384,6 +384,7 @@ pub(crate) fn validate_roles(
             startup_dependencies: Vec::new(),
             elastic: None,
             extras: PodExtras::from_spec(spec.extra_pod_spec.as_ref(), &field("ExtraPodSpec"))?,
+            metadata: PodMetadata::from_spec(spec.extra_pod_spec.as_ref(), &field("ExtraPodSpec"))?,
             service: spec
                 .service_spec
                 .as_ref()

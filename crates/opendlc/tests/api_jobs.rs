@@ -436,7 +436,7 @@ async fn fields_without_an_effect_here_are_named_in_the_jobs_events() {
     let server = TestServer::start().await;
     let mut body = pytorch_job("ledger", &[("Worker", 1), ("Master", 1)], "true");
     body["JobSpecs"][1]["SystemDisk"] = json!({"Category": "cloud_essd"});
-    body["JobSpecs"][1]["ExtraPodSpec"] = json!({"PodLabels": {"team": "a"}});
+    body["JobSpecs"][1]["AssignNodeSpec"] = json!({"HyperNodes": [{"HyperNodeName": "h1"}]});
     body["UserVpc"] = json!({"VpcId": "vpc-1"});
     body["Settings"] = json!({"ErrorMonitoringArgs": "--enable-c4d-hang-detection"});
     let job_id = server.create_job(body).await;
@@ -461,7 +461,7 @@ async fn fields_without_an_effect_here_are_named_in_the_jobs_events() {
         named,
         [
             "UserVpc",
-            "JobSpecs[1].ExtraPodSpec.PodLabels",
+            "JobSpecs[1].AssignNodeSpec.HyperNodes",
             "JobSpecs[1].SystemDisk.Category"
         ],
         "{notes:?}"

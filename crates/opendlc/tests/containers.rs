@@ -350,7 +350,8 @@ async fn a_pods_containers_are_the_containers_of_one_engine_pod() {
 }
 
 /// StopJob on an engine pod: PreStop runs in the main container before its command's SIGTERM,
-/// and the pod's containers (its sidecar too) are gone once the job is Stopped.
+/// and the pod's containers (its sidecar too) are gone once the job is Stopped. While it runs,
+/// its PodLabels (and opendlc's own labels) select its containers and its podman pod.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stopping_an_engine_pod_runs_pre_stop_and_removes_its_containers() {
     let Some(image) = test_image() else {
@@ -363,6 +364,8 @@ async fn stopping_an_engine_pod_runs_pre_stop_and_removes_its_containers() {
         "trap 'echo got TERM; exit 0' TERM; echo up; while true; do sleep 0.1; done",
     );
     body["JobSpecs"][0]["ExtraPodSpec"] = json!({
+        "PodLabels": {"team": "vision"},
+        "PodAnnotations": {"note": "kept as it is"},
         "SideCarContainers": [{"Name": "watch", "Command": ["sleep", "600"]}],
         "Lifecycle": {"PreStop": {"Exec": {"Command": ["sh", "-c", "echo pre-stop in $(hostname)"]}}},
     });
@@ -374,13 +377,45 @@ async fn stopping_an_engine_pod_runs_pre_stop_and_removes_its_containers() {
         assert!(std::time::Instant::now() < deadline, "the pod never wrote");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    // The pod's labels, and opendlc's, select its containers and its podman pod.
+    let podman = |args: &[&str]| {
+        let out = std::process::Command::new("podman")
+            .args(args)
+            .output()
+            .unwrap();
+        let mut lines: Vec<String> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(String::from)
+            .collect();
+        lines.sort();
+        lines
+    };
+    let job_label = format!("label=opendlc.io/job-id={job_id}");
+    let selected = ["--filter", "label=team=vision", "--filter", &job_label];
+    let uid = server.get_job(&job_id).await["Pods"][0]["PodUid"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        podman(&[&["ps", "--format={{.Names}}"][..], &selected].concat()),
+        ["", "-infra", "-watch"].map(|part| format!("opendlc-{uid}{part}"))
+    );
+    assert_eq!(
+        podman(&[&["pod", "ps", "--format={{.Name}}"][..], &selected].concat()),
+        [format!("opendlc-{uid}-pod")]
+    );
+    let main = format!("opendlc-{uid}");
+    let annotation = "{{index .Config.Annotations \"note\"}}";
+    assert_eq!(
+        podman(&["inspect", &format!("--format={annotation}"), &main]),
+        ["kept as it is"]
+    );
     server
         .ok("POST", &format!("/api/v1/jobs/{job_id}/stop"), None)
         .await;
     let job = finished(&server, &job_id).await;
     assert_eq!(job["Status"], "Stopped", "{job}");
     let logs = server.logs(&job_id, &pod, "").await;
-    let uid = job["Pods"][0]["PodUid"].as_str().unwrap().to_string();
     assert_eq!(
         logs,
         ["up", &format!("pre-stop in opendlc-{uid}-pod"), "got TERM"]

@@ -266,3 +266,43 @@ async fn a_shared_volume_carries_files_from_an_init_container_to_the_command() {
         "{err}"
     );
 }
+
+/// PodLabels and PodAnnotations are kept with the job and checked by Kubernetes' rules; a key
+/// of opendlc's own is refused. (With a container engine they label the pod's containers:
+/// tests/containers.rs.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pod_labels_are_kept_and_checked() {
+    let server = TestServer::start().await;
+    let metadata = json!({"PodLabels": {"team": "vision", "example.com/tier": ""},
+                          "PodAnnotations": {"note": "any text: at all"}});
+    let job_id = server.create_job(job("true", metadata.clone())).await;
+    let done = server.wait_status(&job_id, "Succeeded").await;
+    assert_eq!(done["JobSpecs"][0]["ExtraPodSpec"], metadata, "{done}");
+    let events = server.events(&job_id).await;
+    assert!(
+        !events.iter().any(|e| e.contains("has no effect here")),
+        "{events:?}"
+    );
+    for (labels, field) in [
+        (
+            json!({"team": "a b"}),
+            "JobSpecs[0].ExtraPodSpec.PodLabels.team",
+        ),
+        (
+            json!({"opendlc.io/role": "x"}),
+            "JobSpecs[0].ExtraPodSpec.PodLabels",
+        ),
+    ] {
+        let err = server
+            .error(
+                "POST",
+                "/api/v1/jobs",
+                Some(job("true", json!({"PodLabels": labels}))),
+                400,
+                "InvalidParameter",
+            )
+            .await;
+        let message = err["Message"].as_str().unwrap();
+        assert!(message.contains(field), "{message}");
+    }
+}

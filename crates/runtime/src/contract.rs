@@ -68,6 +68,10 @@ pub struct PodRecipe {
     pub host_names: Vec<String>,
     /// Between SIGTERM and SIGKILL when the pod is stopped.
     pub grace_period: Duration,
+    /// Its role's `PodLabels` and `PodAnnotations` with opendlc's own labels
+    /// (`opendlc.io/job-id`, `opendlc.io/pod-id`, `opendlc.io/role`): on its containers where
+    /// the runtime has a container engine.
+    pub metadata: opendlc_core::containers::PodMetadata,
 }
 
 /// What a pod runs, in order. Each step runs only if the one before it succeeded.

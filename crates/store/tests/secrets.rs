@@ -45,6 +45,7 @@ fn job(id: &str) -> Job {
             elastic: None,
             shared_memory_mib: None,
             extras: Default::default(),
+            metadata: Default::default(),
             service: None,
         }],
         envs: BTreeMap::from([

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use opendlc_core::containers::Container;
+use opendlc_core::containers::{Container, PodMetadata};
 
 use crate::contract::RegistryAuth;
 use crate::pod::mounts::Mount;
@@ -73,6 +73,8 @@ pub struct ContainerRun<'a> {
     /// sidecars or hooks): the pod holds the network, the host names, `/dev/shm` and the
     /// limits, which its containers share.
     pub in_pod: bool,
+    /// Labels and annotations of every container of the pod (labels of its engine pod too).
+    pub metadata: &'a PodMetadata,
 }
 
 /// The container's name: one per pod incarnation, so a leftover can be found and removed.
@@ -81,7 +83,8 @@ pub fn name(pod_uid: &str) -> String {
 }
 
 /// The engine pod of a pod with init containers, sidecars or hooks: its containers are
-/// `opendlc-<PodUid>` (the main one) and `opendlc-<PodUid>-<Name>`.
+/// `opendlc-<PodUid>` (the main one), `opendlc-<PodUid>-<Name>` and the engine's
+/// `opendlc-<PodUid>-infra`.
 pub fn pod_name(pod_uid: &str) -> String {
     format!("opendlc-{pod_uid}-pod")
 }
@@ -122,6 +125,7 @@ impl ContainerRun<'_> {
             "pod".into(),
             "create".into(),
             format!("--name={}", pod_name(self.pod_uid)),
+            format!("--infra-name={}-infra", name(self.pod_uid)),
             "--network=host".into(),
         ];
         match self.shm_mib {
@@ -132,6 +136,12 @@ impl ContainerRun<'_> {
             args.push(format!("--add-host={name}:127.0.0.1"));
         }
         args.extend(self.limit_args());
+        args.extend(
+            self.metadata
+                .labels
+                .iter()
+                .map(|(k, v)| format!("--label={k}={v}")),
+        );
         args
     }
 
@@ -252,6 +262,14 @@ impl ContainerRun<'_> {
             // The name alone: the engine passes the value from its own environment.
             args.push(format!("--env={name}"));
         }
+        let metadata = self.metadata;
+        args.extend(
+            metadata
+                .labels
+                .iter()
+                .map(|(k, v)| format!("--label={k}={v}")),
+        );
+        args.extend((metadata.annotations.iter()).map(|(k, v)| format!("--annotation={k}={v}")));
         args
     }
 
@@ -413,6 +431,7 @@ mod tests {
             host_names: vec!["dlc1-worker-0".into()],
             shm_mib: None,
             in_pod: false,
+            metadata: &Default::default(),
         };
         let command = run.command("echo 'hi'");
         assert_eq!(
@@ -483,10 +502,12 @@ mod tests {
             host_names: vec!["master".into()],
             shm_mib: Some(64),
             in_pod: true,
+            metadata: &Default::default(),
         };
         assert_eq!(
             run.pod_create().join(" "),
-            "podman pod create --name=opendlc-u1-pod --network=host --share=ipc,net,uts \
+            "podman pod create --name=opendlc-u1-pod --infra-name=opendlc-u1-infra \
+             --network=host --share=ipc,net,uts \
              --shm-size=64m --add-host=master:127.0.0.1 --cpus=2 --memory=512m --memory-swap=512m"
         );
         // The main container joins the pod, which holds the network, names, IPC and limits.
@@ -535,6 +556,23 @@ mod tests {
         assert_eq!(
             run.hook_exec().join(" "),
             "podman exec --interactive=false opendlc-u1"
+        );
+        // Labels go on the pod and every container, annotations on the containers.
+        let metadata = PodMetadata {
+            labels: [("team".to_string(), "vision".to_string())].into(),
+            annotations: [("note".to_string(), "a b".to_string())].into(),
+        };
+        let labelled = ContainerRun {
+            metadata: &metadata,
+            ..run.clone()
+        };
+        assert!(labelled
+            .pod_create()
+            .contains(&"--label=team=vision".to_string()));
+        let main = labelled.command("true");
+        assert!(
+            main.contains(" --label=team=vision '--annotation=note=a b' "),
+            "{main}"
         );
     }
 }

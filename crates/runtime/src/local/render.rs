@@ -64,6 +64,7 @@ impl LocalRuntime {
             host_names: recipe.host_names.clone(),
             shm_mib: recipe.steps.sandbox.as_ref().and_then(|s| s.shm_mib),
             in_pod: extras.is_some(),
+            metadata: &recipe.metadata,
         };
         let command = chain::render_pod(
             &recipe.steps,

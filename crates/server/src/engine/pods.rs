@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use opendlc_core::containers::{PodMetadata, RESERVED_PREFIX};
 use opendlc_core::env_contract::host_names;
 use opendlc_core::ids::{JobId, PodUid};
 use opendlc_core::lifecycle::{decide, Decision, Fault};
@@ -12,7 +13,7 @@ use opendlc_core::scheduler;
 use opendlc_core::service::{role_host_names, ServiceMode};
 use opendlc_core::shell::quote;
 use opendlc_core::startup::PodPhase;
-use opendlc_core::{Job, JobStatus, Pod, PodStatus};
+use opendlc_core::{Job, JobStatus, Pod, PodStatus, RoleSpec};
 use opendlc_runtime::contract::{ContainersStep, Gang, PodRecipe, RegistryAuth, Report, Steps};
 use opendlc_runtime::pod_files::Limits;
 use opendlc_runtime::PodEvent;
@@ -186,6 +187,7 @@ impl Engine {
                 peers: peers.clone(),
                 host_names: host_names.clone(),
                 grace_period: grace_period(job),
+                metadata: pod_metadata(job_id, pod, role),
             });
         }
         // The gang's master (the lowest rank) first.
@@ -684,6 +686,22 @@ pub(super) fn record_end(
             false
         }
     }
+}
+
+/// The pod's labels and annotations: its role's, and opendlc's own labels saying whose it is.
+fn pod_metadata(job_id: &str, pod: &Pod, role: Option<&RoleSpec>) -> PodMetadata {
+    let mut metadata = role.map(|r| r.metadata.clone()).unwrap_or_default();
+    let own = [
+        ("job-id", job_id),
+        ("pod-id", pod.pod_id.as_str()),
+        ("role", pod.role.as_str()),
+    ];
+    for (key, value) in own {
+        metadata
+            .labels
+            .insert(format!("{RESERVED_PREFIX}{key}"), value.to_string());
+    }
+    metadata
 }
 
 /// The login to the registry of `role`'s image, from its JobSpec's `ImageConfig`.

@@ -33,6 +33,7 @@ pub fn job(id: &str, name: &str, created: i64) -> Job {
             elastic: None,
             shared_memory_mib: None,
             extras: Default::default(),
+            metadata: Default::default(),
             service: None,
         }],
         envs: BTreeMap::from([("A".into(), "B".into())]),
