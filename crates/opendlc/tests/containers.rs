@@ -295,7 +295,7 @@ async fn a_private_registrys_login_reaches_the_pull_in_an_auth_file_only() {
 /// With an engine, a pod with init containers, a sidecar and hooks is one engine pod: each
 /// container runs in the image, the init container's file reaches the main one through the
 /// shared volume, the PostStart hook runs in the main container, the sidecar is stopped when
-/// the main command ends, and nothing of the pod is left after it.
+/// the main command ends, and nothing of the pod is left after it. Its host name is its PodId.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pods_containers_are_the_containers_of_one_engine_pod() {
     let Some(image) = test_image() else {
@@ -307,7 +307,7 @@ async fn a_pods_containers_are_the_containers_of_one_engine_pod() {
         "engine-pod",
         &image,
         &format!(
-            "cat /shared/marker; echo main $({in_image}); \
+            "cat /shared/marker; echo main $({in_image}) $(hostname); \
              while ! test -e /shared/post -a -e /shared/up; do sleep 0.1; done; cat /shared/post"
         ),
     );
@@ -326,7 +326,7 @@ async fn a_pods_containers_are_the_containers_of_one_engine_pod() {
     assert_eq!(job["Status"], "Succeeded", "{job}\n{logs:?}");
     assert_eq!(
         server.logs(&job_id, &pod, "").await,
-        ["from-init", "main image", "post-start"]
+        ["from-init", &format!("main image {pod}"), "post-start"]
     );
     assert_eq!(
         server.logs(&job_id, &pod, "Containers=fetch").await,
@@ -416,10 +416,7 @@ async fn stopping_an_engine_pod_runs_pre_stop_and_removes_its_containers() {
     let job = finished(&server, &job_id).await;
     assert_eq!(job["Status"], "Stopped", "{job}");
     let logs = server.logs(&job_id, &pod, "").await;
-    assert_eq!(
-        logs,
-        ["up", &format!("pre-stop in opendlc-{uid}-pod"), "got TERM"]
-    );
+    assert_eq!(logs, ["up", &format!("pre-stop in {pod}"), "got TERM"]);
     let filter = format!("name=opendlc-{uid}");
     for what in [&["pod", "ps"][..], &["ps", "--all"][..]] {
         let out = std::process::Command::new("podman")

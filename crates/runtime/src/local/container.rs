@@ -52,6 +52,8 @@ pub struct ContainerRun<'a> {
     pub engine: &'a Path,
     pub image: &'a str,
     pub pod_uid: &'a str,
+    /// The pod's host name inside: its PodId, as on Kubernetes.
+    pub hostname: &'a str,
     pub workdir: &'a Path,
     /// Host paths the pod needs at the same place inside (the job's directory, this binary).
     pub host_paths: Vec<(PathBuf, bool)>,
@@ -126,6 +128,7 @@ impl ContainerRun<'_> {
             "create".into(),
             format!("--name={}", pod_name(self.pod_uid)),
             format!("--infra-name={}-infra", name(self.pod_uid)),
+            format!("--hostname={}", self.hostname),
             "--network=host".into(),
         ];
         match self.shm_mib {
@@ -210,6 +213,7 @@ impl ContainerRun<'_> {
         if self.in_pod {
             args.push(format!("--pod={}", pod_name(self.pod_uid)));
         } else {
+            args.push(format!("--hostname={}", self.hostname));
             args.push("--network=host".into());
         }
         args.extend([
@@ -418,6 +422,7 @@ mod tests {
             engine: Path::new("podman"),
             image: "localhost/demo:1",
             pod_uid: "u1",
+            hostname: "dlc1-worker-0",
             workdir: Path::new("/var/lib/opendlc/jobs/j/work"),
             host_paths: vec![("/var/lib/opendlc/jobs/j".into(), false)],
             mounts: &mounts,
@@ -436,7 +441,7 @@ mod tests {
         let command = run.command("echo 'hi'");
         assert_eq!(
             command,
-            "exec podman run --rm --name=opendlc-u1 --init --network=host \
+            "exec podman run --rm --name=opendlc-u1 --init --hostname=dlc1-worker-0 --network=host \
              --workdir=/var/lib/opendlc/jobs/j/work --interactive=false --tty=false --ipc=host \
              --add-host=dlc1-worker-0:127.0.0.1 --volume=/var/lib/opendlc/jobs/j:/var/lib/opendlc/jobs/j \
              --volume=/data/imagenet:/mnt/data:ro --env=RANK \
@@ -489,6 +494,7 @@ mod tests {
             engine: Path::new("podman"),
             image: "localhost/demo:1",
             pod_uid: "u1",
+            hostname: "dlc1-worker-0",
             workdir: Path::new("/j/work"),
             host_paths: vec![],
             mounts: &mounts,
@@ -507,7 +513,7 @@ mod tests {
         assert_eq!(
             run.pod_create().join(" "),
             "podman pod create --name=opendlc-u1-pod --infra-name=opendlc-u1-infra \
-             --network=host --share=ipc,net,uts \
+             --hostname=dlc1-worker-0 --network=host --share=ipc,net,uts \
              --shm-size=64m --add-host=master:127.0.0.1 --cpus=2 --memory=512m --memory-swap=512m"
         );
         // The main container joins the pod, which holds the network, names, IPC and limits.

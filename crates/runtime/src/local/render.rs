@@ -54,6 +54,7 @@ impl LocalRuntime {
             engine: container.unwrap_or(Path::new("podman")),
             image,
             pod_uid: &recipe.pod_uid,
+            hostname: &recipe.pod_id,
             workdir: &recipe.workdir,
             host_paths: vec![(recipe.job_dir.clone(), false), (program.clone(), true)],
             mounts: &[],
