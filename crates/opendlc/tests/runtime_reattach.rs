@@ -55,6 +55,55 @@ async fn a_pod_that_never_started_is_lost() {
     }
 }
 
+/// A pod whose spec.json a shim still holds locked (it is starting: the server was killed
+/// between the shim's start and its started.json) is waited for, not reported lost; if the
+/// shim lets go of it without starting the command, the pod is lost.
+#[tokio::test]
+async fn a_pod_whose_shim_is_still_starting_is_waited_for() {
+    let mut h = Harness::new();
+    let dir = h.data.path().join("pods").join("starting");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("spec.json"), "{}").unwrap();
+    let pod = opendlc_runtime::pod_dir::PodDir::new(&dir);
+    let shim = opendlc_runtime::pod_dir::lock_spec(&pod).unwrap().unwrap();
+    h.runtime.reattach("uid-starting", &dir).unwrap();
+    let early = tokio::time::timeout(Duration::from_millis(300), h.next_event()).await;
+    assert!(early.is_err(), "reported while the shim starts: {early:?}");
+    drop(shim);
+    match h.next_event().await {
+        PodEvent::Lost { pod_uid, reason } => {
+            assert_eq!(pod_uid, "uid-starting");
+            assert!(reason.contains("without starting the command"), "{reason}");
+        }
+        other => panic!("expected Lost, got {other:?}"),
+    }
+}
+
+/// After a restart, a pod whose launch got no further than spec.json (no shim holds its lock,
+/// nothing recorded) is launched again; one whose lock a shim holds is watched.
+#[tokio::test]
+async fn a_launch_that_no_shim_took_up_is_launched_again() {
+    use opendlc_runtime::contract::{PodRef, Recovery};
+    use opendlc_runtime::Runtime;
+    let h = Harness::new();
+    let dir = h.data.path().join("pods").join("cut");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("spec.json"), "{}").unwrap();
+    let pod = PodRef {
+        job_id: "dlc-cut".into(),
+        pod_id: "dlc-cut-worker-0".into(),
+        pod_uid: "uid-cut".into(),
+        dir: dir.clone(),
+    };
+    assert_eq!(
+        h.runtime.recover(&pod, false).unwrap(),
+        Recovery::NotStarted
+    );
+    let held = opendlc_runtime::pod_dir::PodDir::new(&dir);
+    let _shim = opendlc_runtime::pod_dir::lock_spec(&held).unwrap().unwrap();
+    assert_eq!(h.runtime.recover(&pod, false).unwrap(), Recovery::Watching);
+}
+
 #[tokio::test]
 async fn a_killed_shim_makes_its_pod_lost_and_the_pod_is_killed() {
     let mut h = Harness::new();

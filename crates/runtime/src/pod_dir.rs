@@ -3,7 +3,7 @@
 //!
 //! | file           | written by | when                                                        |
 //! |----------------|------------|-------------------------------------------------------------|
-//! | `spec.json`    | supervisor | before the shim starts                                      |
+//! | `spec.json`    | supervisor | before the shim starts (locked while a shim holds it)       |
 //! | `started.json` | shim       | once the command runs                                       |
 //! | `log`          | shim       | continuously (see [`crate::logs`] for the record format)    |
 //! | `exit.json`    | shim       | after the command exited and the log is flushed (durable)   |
@@ -64,11 +64,31 @@ impl PodDir {
 }
 
 /// Whether a launch of this pod incarnation got as far as writing spec.json, after which a
-/// shim may exist for it. After a server restart such a pod must be re-attached (which reports
-/// it lost if it never ran), never launched again in the same directory: a shim that was just
-/// starting could still write into it.
+/// shim may exist for it. After a server restart such a pod is re-attached, or launched again
+/// only once [`lock_spec`] shows that no shim holds it: a shim that was just starting could
+/// still write into the directory.
 pub fn was_started(dir: &Path) -> bool {
     dir.join(SPEC_FILE).exists()
+}
+
+/// Takes the lock on the pod's spec.json that says its shim is (about to be) there, without
+/// waiting: `None` when someone holds it. The supervisor takes it before it starts the shim
+/// and hands the descriptor on as the shim's stdin, which the shim keeps open for its life
+/// (the lock is the open file's, so it lasts while any process holds it). Whoever finds spec.json
+/// without started.json after a crash can tell from it whether a shim is still coming: held,
+/// one is; free, none is and none will be (the supervisor that took it is gone, and so is
+/// every copy of the descriptor).
+pub fn lock_spec(dir: &PodDir) -> io::Result<Option<File>> {
+    use std::os::fd::AsRawFd;
+    let file = File::open(dir.spec())?;
+    // SAFETY: flock on a descriptor we own.
+    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
+        return Ok(Some(file));
+    }
+    match io::Error::last_os_error() {
+        e if e.raw_os_error() == Some(libc::EWOULDBLOCK) => Ok(None),
+        e => Err(e),
+    }
 }
 
 /// How hard [`write_json_atomic`] works to make the file survive.

@@ -1,5 +1,6 @@
 //! Starting a pod: write its spec, start its shim, wait for the shim's one-line report.
 
+use std::fs::File;
 use std::io;
 use std::os::fd::OwnedFd;
 use std::process::Stdio;
@@ -15,7 +16,7 @@ use super::launcher::{ForkedShim, Launcher};
 use super::{container, LauncherState, LocalRuntime, PodLaunch};
 use crate::contract::{Placement, Started};
 use crate::error::RuntimeError;
-use crate::pod_dir::{open_append, read_json, write_json_atomic, Durability, PodDir};
+use crate::pod_dir::{lock_spec, open_append, read_json, write_json_atomic, Durability, PodDir};
 use crate::pod_files::{PodExit, PodSpec, ShimStarted};
 use crate::process;
 
@@ -160,7 +161,12 @@ impl LocalRuntime {
         };
         std::fs::create_dir_all(dir.path()).map_err(spec_error)?;
         write_json_atomic(&dir.spec(), spec, Durability::ProcessCrash).map_err(spec_error)?;
-        self.start_shim(dir)
+        // Nobody else opens this new file to lock it but a recovering server, which only
+        // does after we are gone.
+        let lock = lock_spec(dir)
+            .and_then(|lock| lock.ok_or_else(|| io::Error::other("spec.json is locked")))
+            .map_err(spec_error)?;
+        self.start_shim(dir, lock)
             .map_err(|error| RuntimeError::SpawnShim {
                 pod_id: spec.pod_id.clone(),
                 program: self.inner.shim_program.clone(),
@@ -170,8 +176,9 @@ impl LocalRuntime {
 
     /// Starts the shim of the pod at `dir`, through the launcher where it runs (started with
     /// the first pod, again after it died), else as a program of its own. Returns the shim
-    /// and its stdout, where it announces the start.
-    fn start_shim(&self, dir: &PodDir) -> io::Result<(Shim, ShimStdout)> {
+    /// and its stdout, where it announces the start. `lock` ([`lock_spec`]) becomes the
+    /// shim's stdin.
+    fn start_shim(&self, dir: &PodDir, lock: File) -> io::Result<(Shim, ShimStdout)> {
         let mut launcher = self.launcher();
         if let LauncherState::NotStarted = *launcher {
             *launcher = match Launcher::start(&self.inner.shim_program) {
@@ -186,7 +193,8 @@ impl LocalRuntime {
         }
         if let LauncherState::Running(running) = &*launcher {
             let (read, write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
-            match running.fork_shim(dir.path(), write, open_append(&dir.shim_log())?) {
+            let lock = lock.try_clone()?;
+            match running.fork_shim(dir.path(), write, open_append(&dir.shim_log())?, lock) {
                 Ok(forked) => {
                     let stdout = tokio::net::unix::pipe::Receiver::from_owned_fd(read)?;
                     return Ok((Shim::Forked(forked), Box::pin(stdout)));
@@ -212,7 +220,7 @@ impl LocalRuntime {
             .arg(dir.path())
             // Not the server's directory: a long-lived process should not pin it.
             .current_dir("/")
-            .stdin(Stdio::null())
+            .stdin(lock)
             .stdout(Stdio::piped())
             .stderr(open_append(&dir.shim_log())?);
         // The shim makes itself a session leader as its first act. Doing it here (pre_exec)

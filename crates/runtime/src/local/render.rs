@@ -16,6 +16,7 @@ use crate::error::RuntimeError;
 use crate::pod::chain;
 use crate::pod::containers::EnginePod;
 use crate::pod::mounts::Mount;
+use crate::pod_dir::{lock_spec, PodDir};
 use crate::pod_files::Limits;
 use opendlc_core::containers::PodExtras;
 
@@ -205,12 +206,20 @@ impl Runtime for LocalRuntime {
         LocalRuntime::stop(self, &pod.dir)
     }
 
-    fn recover(&self, pod: &PodRef, _stopping: bool) -> Result<Recovery, RuntimeError> {
+    fn recover(&self, pod: &PodRef, stopping: bool) -> Result<Recovery, RuntimeError> {
         if !crate::was_started(&pod.dir) {
             return Ok(Recovery::NotStarted);
         }
-        // A launch was begun: the shim is (or was) there; never launch twice.
-        self.reattach(&pod.pod_uid, &pod.dir)?;
+        // A launch was begun. If no shim holds the pod's lock and none recorded anything, the
+        // launch got no further than spec.json (the server was killed first): nothing runs and
+        // nothing will, so it is launched again. Otherwise its shim is (or was) there: never
+        // launch twice.
+        let dir = PodDir::new(&pod.dir);
+        let recorded = |dir: &PodDir| dir.started().exists() || dir.exit().exists();
+        if !recorded(&dir) && matches!(lock_spec(&dir), Ok(Some(_))) && !recorded(&dir) {
+            return Ok(Recovery::NotStarted);
+        }
+        self.reattach_then(&pod.pod_uid, &pod.dir, stopping)?;
         Ok(Recovery::Watching)
     }
 }

@@ -9,7 +9,10 @@
 //!    which polls the pipes beside its signals);
 //! 3. write `started.json`, print `started <pid>` on stdout (the supervisor waits for that
 //!    line) and never write to stdout again — diagnostics go to stderr, which the supervisor
-//!    points at `shim.log`. If the command cannot start: `exit.json`, then `failed <reason>`;
+//!    points at `shim.log`. If the command cannot start: `exit.json`, then `failed <reason>`.
+//!    A supervisor gone before it read the line (killed) leaves the pod running: started.json
+//!    is what the next one re-attaches by. Its stdin, which it never reads, holds the lock that
+//!    tells a recovering supervisor a shim is there (`crate::pod_dir::lock_spec`);
 //! 4. on SIGTERM: SIGTERM to the process group, SIGKILL after the grace period;
 //! 5. once the group leader exits: SIGKILL what is left of the pod, drain the pipes (bounded),
 //!    fsync the log, write `exit.json` durably, exit 0.
@@ -131,26 +134,24 @@ pub fn run(dir: &Path) -> i32 {
 
     // From here on the command runs: whatever goes wrong, it is killed and exit.json written.
     let mut kill_reason = None;
-    let mut announced = false;
+    let mut recorded = false;
     if let Err(e) = &pumps {
         kill_reason = Some(format!("failed to start copying the output: {e}"));
     } else if let Err(e) = record_start(&pod, spawned.pid, started_at, limits) {
         kill_reason = Some(format!("failed to write started.json: {e}"));
     } else {
-        match announce(&format!("started {}", spawned.pid)) {
-            Ok(()) => announced = true,
-            // The supervisor is gone before it learned that the pod runs, so nobody will ever
-            // account for the pod: it must not run.
-            Err(e) => {
-                kill_reason = Some(format!(
-                    "the supervisor went away before the start was acknowledged: {e}"
-                ))
-            }
+        recorded = true;
+        // A supervisor gone before it learned that the pod runs (it was killed) is no reason
+        // to stop: started.json is what the next one re-attaches by.
+        if let Err(e) = announce(&format!("started {}", spawned.pid)) {
+            diag(format_args!(
+                "the supervisor went away before the start was acknowledged ({e}); the pod runs on"
+            ));
         }
     }
     silence_stdout();
     let mut sampling = None;
-    if announced {
+    if recorded {
         diag(format_args!(
             "pod {} started: pid {}",
             spec.pod_id, spawned.pid
@@ -190,7 +191,7 @@ pub fn run(dir: &Path) -> i32 {
         reason,
     };
     let written = write_exit(&pod, &exit);
-    if !announced {
+    if !recorded {
         let _ = announce(&format!(
             "failed {}",
             exit.reason.as_deref().unwrap_or("unknown")
