@@ -30,6 +30,7 @@ fn write_spec(dir: &Path, command: &str, env: &[(&str, &str)]) {
         cpus: Vec::new(),
         sample_every_ms: None,
         peers: Default::default(),
+        hosts: Default::default(),
     };
     write_json_atomic(&dir.join("spec.json"), &spec, Durability::ProcessCrash).unwrap();
 }
@@ -106,6 +107,39 @@ fn a_start_nobody_hears_leaves_the_pod_running() {
     assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGTERM) }, 0);
     assert!(child.wait().unwrap().success());
     assert_eq!(exit_of(&dir).signal, Some(15));
+}
+
+/// The names of `hosts` resolve, in the command alone, to the addresses their pods recorded
+/// (as on Slurm nodes): the command gets an /etc/hosts of its own.
+#[test]
+fn the_job_pods_names_resolve_in_the_command_alone() {
+    let data = tempfile::tempdir().unwrap();
+    let dir = data.path().join("pod");
+    let peer = data.path().join("peer");
+    std::fs::create_dir_all(&peer).unwrap();
+    std::fs::write(peer.join("node"), "n2 10.9.8.7\n").unwrap();
+    write_spec(&dir, "getent hosts dlctest-worker-1 worker-1", &[]);
+    let path = dir.join("spec.json");
+    let mut spec: PodSpec = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    spec.peers = BTreeMap::from([("dlctest-worker-1".to_string(), peer)]);
+    spec.hosts = BTreeMap::from([
+        (
+            "dlctest-worker-1".to_string(),
+            "dlctest-worker-1".to_string(),
+        ),
+        ("worker-1".to_string(), "dlctest-worker-1".to_string()),
+    ]);
+    write_json_atomic(&path, &spec, Durability::ProcessCrash).unwrap();
+    assert!(shim(&dir).output().unwrap().status.success());
+    let lines: Vec<String> = log_lines(&dir)
+        .iter()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect();
+    assert_eq!(lines, ["10.9.8.7 dlctest-worker-1", "10.9.8.7 worker-1"]);
+    assert_eq!(exit_of(&dir).code, Some(0));
+    // The host's own file is untouched.
+    let host = std::fs::read_to_string("/etc/hosts").unwrap();
+    assert!(!host.contains("dlctest-worker-1"), "{host}");
 }
 
 /// The shim blocks the signals it reads from its signalfd; the command must not inherit that

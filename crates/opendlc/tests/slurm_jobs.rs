@@ -159,6 +159,53 @@ async fn a_tfjob_with_roles_of_different_shapes_runs_as_one_heterogeneous_job() 
     assert_eq!(script.matches("#SBATCH hetjob").count(), 1, "{script}");
 }
 
+/// The job's pods answer to their names on Slurm too (`<PodId>`, `<role>-<index>`), each at its
+/// node's address, through an /etc/hosts of the pod's own: pods run as their owner, in a user
+/// namespace of their own that maps the owner to itself (what they write stays the owner's).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pod_names_resolve_to_their_nodes() {
+    if !available("pod_names_resolve_to_their_nodes") {
+        return;
+    }
+    let _lock = lock_cluster();
+    let server = server().await;
+    let body = pytorch_job(
+        "slurm-names",
+        &[("Master", 1), ("Worker", 1)],
+        "getent hosts $JOB_NAME-master-0 master-0 $JOB_NAME-worker-0 worker-0; \
+         echo uid $(id -u) $(touch owned-$RANK && stat -c %u owned-$RANK)",
+    );
+    let job_id = server.create_job(body).await;
+    let job = finished(&server, &job_id, Duration::from_secs(60)).await;
+    assert_eq!(job["Status"], "Succeeded", "{job}");
+    let ip = |pod_id: &str| {
+        pods(&job)
+            .iter()
+            .find(|p| p["PodId"] == pod_id)
+            .map(|p| p["Ip"].as_str().unwrap().to_string())
+            .unwrap()
+    };
+    let (master, worker) = (format!("{job_id}-master-0"), format!("{job_id}-worker-0"));
+    let expected = vec![
+        format!("{} {master}", ip(&master)),
+        format!("{} master-0", ip(&master)),
+        format!("{} {worker}", ip(&worker)),
+        format!("{} worker-0", ip(&worker)),
+    ];
+    for pod in [&master, &worker] {
+        let lines = server.logs(&job_id, pod, "").await;
+        let (names, last) = lines.split_at(lines.len().saturating_sub(1));
+        let names: Vec<String> = names
+            .iter()
+            .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+            .collect();
+        assert_eq!(names, expected, "{pod}: {lines:?}");
+        let ids: Vec<&str> = last[0].split(' ').collect();
+        assert_eq!(ids[0], "uid", "{pod}: {lines:?}");
+        assert_eq!(ids[1], ids[2], "{pod}: {lines:?}");
+    }
+}
+
 /// Burns one core for ~2.5 s while holding 200 MB.
 const BURN: &str = "python3 -c \"import time\nx = bytearray(200 * 1024 * 1024)\nt = time.time()\nwhile time.time() - t < 2.5: pass\"";
 

@@ -63,9 +63,10 @@ pub struct PodRecipe {
     /// The directory of each pod of the job by PodId (current incarnations): where a runtime
     /// that learns addresses late finds them (see `crate::pod::peers`).
     pub peers: BTreeMap<String, PathBuf>,
-    /// Names of the job's pods that resolve to the loopback in this pod (on one host, where all
-    /// of them listen); empty: none.
-    pub host_names: Vec<String>,
+    /// The names the job's pods answer to in this pod, each with the PodId whose address it
+    /// resolves to (the loopback on one host, where all of them listen; the pod's node on
+    /// Slurm); empty: none.
+    pub host_names: BTreeMap<String, String>,
     /// Between SIGTERM and SIGKILL when the pod is stopped.
     pub grace_period: Duration,
     /// Its role's `PodLabels` and `PodAnnotations` with opendlc's own labels

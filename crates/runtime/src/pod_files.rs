@@ -43,6 +43,11 @@ pub struct PodSpec {
     /// The directory of each pod `addressed_env` names (PodId → directory).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub peers: BTreeMap<String, PathBuf>,
+    /// Names of the job's pods, each with the PodId whose address it resolves to in this pod
+    /// (with the pod's address once it is placed, like `addressed_env`): the shim gives the
+    /// command an `/etc/hosts` of its own holding them. Empty: the host's.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub hosts: BTreeMap<String, String>,
 }
 
 /// `started.json`: who to watch and who to signal, written once the command is running.

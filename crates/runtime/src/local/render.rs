@@ -63,7 +63,7 @@ impl LocalRuntime {
             gpus: &recipe.gpus,
             limits: recipe.limits,
             owner: recipe.steps.sandbox.as_ref().map(|s| &s.identity),
-            host_names: recipe.host_names.clone(),
+            host_names: recipe.host_names.keys().cloned().collect(),
             shm_mib: recipe.steps.sandbox.as_ref().and_then(|s| s.shm_mib),
             in_pod: extras.is_some(),
             metadata: &recipe.metadata,

@@ -216,13 +216,62 @@ fn mount_all(mounts: &[Mount]) -> Result<(), String> {
     }
 }
 
-/// A mount namespace of our own whose mounts do not propagate back to the host.
+/// A mount namespace of our own whose mounts do not propagate back to the host. A process that
+/// is not root gets it inside a user namespace of its own, where its identity maps to itself
+/// (what it writes stays its own; files of identities outside it show as `nobody`), where
+/// the kernel allows unprivileged user namespaces.
 fn private_namespace() -> io::Result<()> {
     // SAFETY: plain syscalls; the process is single-threaded here.
     if unsafe { libc::unshare(libc::CLONE_NEWNS) } != 0 {
-        return Err(io::Error::last_os_error());
+        let e = io::Error::last_os_error();
+        // SAFETY: as above.
+        if e.raw_os_error() != Some(libc::EPERM) || unsafe { libc::geteuid() } == 0 {
+            return Err(e);
+        }
+        own_user_namespace().map_err(|user| {
+            io::Error::new(
+                e.kind(),
+                format!("{e}, and no user namespace of its own: {user}"),
+            )
+        })?;
+        // SAFETY: as above.
+        if unsafe { libc::unshare(libc::CLONE_NEWNS) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
     }
     sys_mount(None, Path::new("/"), libc::MS_REC | libc::MS_PRIVATE)
+}
+
+/// A user namespace of our own, our identity mapped to itself (no other), in which we may
+/// make a mount namespace. Supplementary groups stay (the kernel checks them as before) but
+/// cannot be changed.
+fn own_user_namespace() -> io::Result<()> {
+    // SAFETY: plain syscalls; the process is single-threaded here.
+    let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
+    // SAFETY: as above.
+    if unsafe { libc::unshare(libc::CLONE_NEWUSER) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    std::fs::write("/proc/self/uid_map", format!("{uid} {uid} 1"))?;
+    std::fs::write("/proc/self/setgroups", "deny")?;
+    std::fs::write("/proc/self/gid_map", format!("{gid} {gid} 1"))
+}
+
+/// The command's own `/etc/hosts`: `file` bound over it, read-only, in a private mount
+/// namespace ([`private_namespace`]). Where that cannot be had, the pod's stderr says so and
+/// the command runs with the host's names.
+pub fn bind_hosts(file: &Path) {
+    let hosts = Mount {
+        source: file.to_path_buf(),
+        target: "/etc/hosts".into(),
+        read_only: true,
+    };
+    let bound = private_namespace()
+        .map_err(|e| e.to_string())
+        .and_then(|()| bind(&hosts));
+    if let Err(e) = bound {
+        eprintln!("opendlc: the names of the job's pods do not resolve in this pod: {e}");
+    }
 }
 
 fn bind(m: &Mount) -> Result<(), String> {

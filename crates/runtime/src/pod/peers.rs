@@ -15,6 +15,9 @@ use crate::pod_files::PodSpec;
 /// `<pod dir>/node`, written by the pod's task before its shim runs: `NODENAME ADDRESS\n`.
 pub const NODE_FILE: &str = "node";
 
+/// `<pod dir>/hosts`: the command's own `/etc/hosts` when the job's pods have names there.
+pub const HOSTS_FILE: &str = "hosts";
+
 /// How long a shim waits for the pods its environment names to record their nodes.
 pub const PEER_TIMEOUT: Duration = Duration::from_secs(60);
 const PEER_POLL: Duration = Duration::from_millis(20);
@@ -34,17 +37,28 @@ pub fn read_placement(dir: &Path) -> Option<Placement> {
     Some(Placement { node, ip })
 }
 
+/// What [`resolve`] found.
+#[derive(Debug, Default, PartialEq)]
+pub struct Resolved {
+    /// The pods whose address stayed unknown (never recorded, or not in `peers`: not launched
+    /// yet): the pod's own address stands in for theirs (or loopback), so that the pod still
+    /// starts and its framework reports the failure.
+    pub missing: Vec<String>,
+    /// `spec.hosts` with addresses: each name and the address it resolves to (a name whose
+    /// pod's address stayed unknown is left out).
+    pub hosts: Vec<(String, String)>,
+}
+
 /// Fills the addresses of `spec.addressed_env` in and moves those variables into `spec.env`,
-/// waiting up to `timeout` for each named pod in `spec.peers` to record its node. Returns the
-/// pods whose address stayed unknown (never recorded, or not in `peers`: not launched yet):
-/// the pod's own address stands in for theirs (or loopback), so that the pod still starts and
-/// its framework reports the failure.
-pub fn resolve(spec: &mut PodSpec, timeout: Duration) -> Vec<String> {
+/// and gives the names of `spec.hosts` their addresses, waiting up to `timeout` for each named
+/// pod in `spec.peers` to record its node.
+pub fn resolve(spec: &mut PodSpec, timeout: Duration) -> Resolved {
     let deadline = Instant::now() + timeout;
     let mut named: Vec<String> = spec
         .addressed_env
         .values()
         .flat_map(|v| v.addresses().map(str::to_string))
+        .chain(spec.hosts.values().cloned())
         .collect();
     named.sort();
     named.dedup();
@@ -77,7 +91,22 @@ pub fn resolve(spec: &mut PodSpec, timeout: Duration) -> Vec<String> {
         let text = value.resolve(|pod_id| addresses.get(pod_id).unwrap_or(&own).clone());
         spec.env.insert(name, text);
     }
-    missing
+    let hosts = spec
+        .hosts
+        .iter()
+        .filter_map(|(name, pod_id)| Some((name.clone(), addresses.get(pod_id)?.clone())))
+        .collect();
+    Resolved { missing, hosts }
+}
+
+/// The pod's own `/etc/hosts`: the host's, then the job's pods' names.
+pub fn hosts_file(host: &str, names: &[(String, String)]) -> String {
+    let mut text = host.trim_end().to_string();
+    text.push_str("\n# the job's pods (opendlc)\n");
+    for (name, address) in names {
+        text.push_str(&format!("{address}\t{name}\n"));
+    }
+    text
 }
 
 #[cfg(test)]
@@ -127,9 +156,20 @@ mod tests {
                 ("j-worker-0".to_string(), a.clone()),
                 ("j-worker-1".to_string(), b.clone()),
             ]),
+            hosts: BTreeMap::from([
+                ("worker-1".to_string(), "j-worker-1".to_string()),
+                ("j-worker-1".to_string(), "j-worker-1".to_string()),
+            ]),
         };
         let unresolved = spec.clone();
-        assert!(resolve(&mut spec, PEER_TIMEOUT).is_empty());
+        let resolved = resolve(&mut spec, PEER_TIMEOUT);
+        assert!(resolved.missing.is_empty());
+        let hosts = hosts_file("127.0.0.1 localhost\n", &resolved.hosts);
+        assert_eq!(
+            hosts,
+            "127.0.0.1 localhost\n# the job's pods (opendlc)\n\
+             10.0.0.2\tj-worker-1\n10.0.0.2\tworker-1\n"
+        );
         writer.join().unwrap();
         assert_eq!(spec.env["TF_CONFIG"], "10.0.0.1:1 10.0.0.2:2");
         assert_eq!(spec.env["MASTER_ADDR"], "10.0.0.1");
@@ -138,8 +178,10 @@ mod tests {
         // A pod that never records its node: the pod's own address, once the wait is over.
         std::fs::remove_file(b.join(NODE_FILE)).unwrap();
         let mut spec = unresolved;
-        let missing = resolve(&mut spec, Duration::from_millis(50));
-        assert_eq!(missing, ["j-worker-1"]);
+        let resolved = resolve(&mut spec, Duration::from_millis(50));
+        assert_eq!(resolved.missing, ["j-worker-1"]);
+        // A name whose pod has no address is left out of the hosts file.
+        assert!(resolved.hosts.is_empty());
         assert_eq!(spec.env["TF_CONFIG"], "10.0.0.1:1 10.0.0.1:2");
         assert_eq!(read_placement(&a).unwrap().node, "n1");
         // A half-written node file is not a placement.

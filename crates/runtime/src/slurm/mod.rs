@@ -428,11 +428,13 @@ fn spec_of(recipe: &PodRecipe, gang: &Gang, program: &Path) -> std::io::Result<P
     //
     // The shim waits for the pods of this gang to record their nodes, and reads those of pods
     // placed earlier (a startup dependency); a pod not launched yet has no address to wait for.
+    // The job's pod names resolve to their nodes' addresses too, in the pod's own /etc/hosts.
     let named: std::collections::BTreeSet<&str> = addressed_env
         .values()
         .flat_map(EnvValue::addresses)
+        .chain(recipe.host_names.values().map(String::as_str))
         .collect();
-    let peers = recipe
+    let peers: BTreeMap<String, PathBuf> = recipe
         .peers
         .iter()
         .filter(|(pod_id, _)| named.contains(pod_id.as_str()))
@@ -456,6 +458,12 @@ fn spec_of(recipe: &PodRecipe, gang: &Gang, program: &Path) -> std::io::Result<P
         // Slurm binds tasks to cores itself (its TaskPlugin), where it is configured to.
         cpus: Vec::new(),
         sample_every_ms: None,
+        hosts: recipe
+            .host_names
+            .iter()
+            .filter(|(_, pod_id)| peers.contains_key(*pod_id))
+            .map(|(name, pod_id)| (name.clone(), pod_id.clone()))
+            .collect(),
         peers,
     })
 }

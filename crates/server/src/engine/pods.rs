@@ -4,8 +4,8 @@
 use std::collections::{BTreeMap, HashMap};
 
 use opendlc_core::containers::{PodMetadata, RESERVED_PREFIX};
-use opendlc_core::env_contract::host_names;
-use opendlc_core::ids::{JobId, PodUid};
+use opendlc_core::env_contract::host_names as host_names_of;
+use opendlc_core::ids::{self, JobId, PodUid};
 use opendlc_core::lifecycle::{decide, Decision, Fault};
 use opendlc_core::placement::NodeRule;
 use opendlc_core::sanity::PEERS_ENV;
@@ -76,28 +76,31 @@ impl Engine {
             role.map(|r| r.image.trim().to_string())
                 .filter(|i| !i.is_empty())
         };
-        // On one host every pod listens on the loopback: the job's pods find each other there
-        // by name, where the framework allows; a PerRole service names its role as well.
-        let host_names: Vec<String> =
-            if self.runtime.facts().one_host && job.job_type.framework().names_on_one_host() {
-                let per_role = job
-                    .roles
-                    .iter()
-                    .filter(|r| {
-                        r.service
-                            .as_ref()
-                            .is_some_and(|s| s.mode == ServiceMode::PerRole)
-                    })
-                    .flat_map(|r| role_host_names(job_id, r.role.as_str()));
-                plans
-                    .iter()
-                    .flat_map(|p| host_names(job_id, &p.pod_id))
-                    .chain(per_role)
-                    .collect()
-            } else {
-                Vec::new()
-            };
-        let job_sandbox = self.job_sandbox(job, &host_names);
+        // The job's pods find each other by name (`<PodId>`, `<role>-<index>`), where the
+        // framework allows (Open MPI refuses two names for one host); a PerRole service names
+        // its role as well, resolving to the role's first pod. Each name resolves to its pod's
+        // address: the loopback on one host, the pod's node on Slurm.
+        let mut host_names: BTreeMap<String, String> = BTreeMap::new();
+        if job.job_type.framework().names_on_one_host() {
+            for plan in &plans {
+                for name in host_names_of(job_id, &plan.pod_id) {
+                    host_names.insert(name, plan.pod_id.clone());
+                }
+            }
+            let per_role = job.roles.iter().filter(|r| {
+                r.service
+                    .as_ref()
+                    .is_some_and(|s| s.mode == ServiceMode::PerRole)
+            });
+            for role in per_role {
+                let first = ids::pod_id(job_id, role.role.as_str(), 0);
+                for name in role_host_names(job_id, role.role.as_str()) {
+                    host_names.insert(name, first.clone());
+                }
+            }
+        }
+        let names: Vec<String> = host_names.keys().cloned().collect();
+        let job_sandbox = self.job_sandbox(job, &names);
         let credentials = self.credentials_env(job);
         let mut plans: HashMap<String, _> =
             plans.into_iter().map(|p| (p.pod_id.clone(), p)).collect();

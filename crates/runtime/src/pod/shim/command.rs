@@ -4,6 +4,7 @@ use std::ffi::OsStr;
 use std::os::fd::RawFd;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::CommandExt;
+use std::path::Path;
 use std::process::{ChildStderr, ChildStdout, Command, Stdio};
 
 use crate::pod_files::PodSpec;
@@ -24,8 +25,13 @@ pub(super) struct NotStarted {
 }
 
 /// `cgroup_procs`: the files the command writes to join its cgroups before it runs (the pod's
-/// limits; [`crate::pod::cgroup::PodCgroup::procs_fds`]).
-pub(super) fn spawn(spec: &PodSpec, cgroup_procs: Vec<RawFd>) -> Result<Spawned, NotStarted> {
+/// limits; [`crate::pod::cgroup::PodCgroup::procs_fds`]); `hosts`: the command's own
+/// `/etc/hosts` ([`crate::pod::mounts::bind_hosts`]).
+pub(super) fn spawn(
+    spec: &PodSpec,
+    cgroup_procs: Vec<RawFd>,
+    hosts: Option<&Path>,
+) -> Result<Spawned, NotStarted> {
     // Checked here for a clear message: a failed chdir in the child reads as a bare ENOENT.
     match std::fs::metadata(&spec.workdir) {
         Ok(meta) if meta.is_dir() => {}
@@ -76,6 +82,17 @@ pub(super) fn spawn(spec: &PodSpec, cgroup_procs: Vec<RawFd>) -> Result<Spawned,
     // shim has no other thread yet.
     unsafe {
         command.pre_exec(close_inherited);
+    }
+    if let Some(hosts) = hosts {
+        let hosts = hosts.to_path_buf();
+        // SAFETY: the shim has no other thread yet, so the child, a copy of it, may allocate;
+        // `bind_hosts` never unwinds.
+        unsafe {
+            command.pre_exec(move || {
+                crate::pod::mounts::bind_hosts(&hosts);
+                Ok(())
+            });
+        }
     }
     if let Some(view) = &spec.view {
         // The pod's view, in the command's process: what `opendlc run-mounted` does, without

@@ -78,13 +78,22 @@ pub fn run(dir: &Path) -> i32 {
         Ok(log) => log,
         Err(e) => return not_started(&pod, 127, format!("failed to open the pod log: {e}")),
     };
-    if !spec.addressed_env.is_empty() {
-        let missing = peers::resolve(&mut spec, peers::PEER_TIMEOUT);
-        if !missing.is_empty() {
+    let mut hosts = None;
+    if !spec.addressed_env.is_empty() || !spec.hosts.is_empty() {
+        let resolved = peers::resolve(&mut spec, peers::PEER_TIMEOUT);
+        if !resolved.missing.is_empty() {
             diag(format_args!(
                 "no node recorded by {}: the pod's own address stands in for theirs",
-                missing.join(", ")
+                resolved.missing.join(", ")
             ));
+        }
+        if !resolved.hosts.is_empty() {
+            let file = pod.path().join(peers::HOSTS_FILE);
+            let host = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
+            match std::fs::write(&file, peers::hosts_file(&host, &resolved.hosts)) {
+                Ok(()) => hosts = Some(file),
+                Err(e) => diag(format_args!("failed to write {}: {e}", file.display())),
+            }
         }
     }
     // The pod's limits: a cgroup its command joins before it runs, or the reason why not.
@@ -116,7 +125,7 @@ pub fn run(dir: &Path) -> i32 {
     };
     // Taken before the spawn: the command's first output can come before spawn() returns.
     let started_at = Utc::now();
-    let spawned = match command::spawn(&spec, join) {
+    let spawned = match command::spawn(&spec, join, hosts.as_deref()) {
         Ok(spawned) => spawned,
         Err(e) => return not_started(&pod, e.code, e.reason),
     };
