@@ -129,6 +129,44 @@ async fn a_pod_reaches_a_declared_port_by_the_role_name() {
     server.wait_status(&job_id, "Succeeded").await;
 }
 
+/// Without a sandbox (pod isolation off, as on a server that is not root) the job's pods still
+/// answer to their names: each pod's command gets an /etc/hosts of its own, in a mount
+/// namespace of its own (a user namespace too, where the server is not root).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pod_names_resolve_without_a_sandbox() {
+    let data_dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start_with(data_dir, |c| c.pod_isolation.enabled = Some(false)).await;
+    let body = json!({
+        "DisplayName": "names",
+        "JobType": "PyTorchJob",
+        "UserCommand": "getent hosts master-0 $JOB_NAME-master-0 worker-0",
+        "JobSpecs": [
+            {"Type": "Master", "PodCount": 1, "ResourceConfig": {"CPU": "0.5", "Memory": "64Mi"}},
+            {"Type": "Worker", "PodCount": 1, "ResourceConfig": {"CPU": "0.5", "Memory": "64Mi"}},
+        ],
+    });
+    let job_id = server.create_job(body).await;
+    let job = server.wait_status(&job_id, "Succeeded").await;
+    let lines: Vec<String> = server
+        .logs(&job_id, &format!("{job_id}-worker-0"), "")
+        .await
+        .iter()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            "127.0.0.1 master-0".to_string(),
+            format!("127.0.0.1 {job_id}-master-0"),
+            "127.0.0.1 worker-0".to_string(),
+        ],
+        "{job}"
+    );
+    // The host's file is untouched.
+    let host = std::fs::read_to_string("/etc/hosts").unwrap();
+    assert!(!host.contains(&job_id), "{host}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_proxy_serves_a_declared_port_to_those_who_may_read_the_job() {
     let server = TestServer::start().await;

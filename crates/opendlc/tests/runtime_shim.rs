@@ -31,6 +31,7 @@ fn write_spec(dir: &Path, command: &str, env: &[(&str, &str)]) {
         sample_every_ms: None,
         peers: Default::default(),
         hosts: Default::default(),
+        addressed_hosts: Default::default(),
     };
     write_json_atomic(&dir.join("spec.json"), &spec, Durability::ProcessCrash).unwrap();
 }
@@ -122,7 +123,7 @@ fn the_job_pods_names_resolve_in_the_command_alone() {
     let path = dir.join("spec.json");
     let mut spec: PodSpec = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
     spec.peers = BTreeMap::from([("dlctest-worker-1".to_string(), peer)]);
-    spec.hosts = BTreeMap::from([
+    spec.addressed_hosts = BTreeMap::from([
         (
             "dlctest-worker-1".to_string(),
             "dlctest-worker-1".to_string(),

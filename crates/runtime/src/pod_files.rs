@@ -43,11 +43,15 @@ pub struct PodSpec {
     /// The directory of each pod `addressed_env` names (PodId → directory).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub peers: BTreeMap<String, PathBuf>,
-    /// Names of the job's pods, each with the PodId whose address it resolves to in this pod
-    /// (with the pod's address once it is placed, like `addressed_env`): the shim gives the
-    /// command an `/etc/hosts` of its own holding them. Empty: the host's.
+    /// Names of the job's pods with the addresses they resolve to in this pod: the shim gives
+    /// the command an `/etc/hosts` of its own holding them. Empty (and none addressed): the
+    /// host's.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub hosts: BTreeMap<String, String>,
+    /// Names whose addresses are known only once the pods are placed, each with the PodId it
+    /// names (like `addressed_env`); the shim moves them into `hosts`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub addressed_hosts: BTreeMap<String, String>,
 }
 
 /// `started.json`: who to watch and who to signal, written once the command is running.

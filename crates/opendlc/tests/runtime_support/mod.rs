@@ -41,6 +41,7 @@ impl Harness {
             limits: None,
             cpus: Vec::new(),
             image: None,
+            hosts: BTreeMap::new(),
         }
     }
 

@@ -55,8 +55,8 @@ impl LocalRuntime {
             // The server samples local pods itself, through /proc.
             sample_every_ms: None,
             peers: Default::default(),
-            // The pods' names are the sandbox's hosts file or the container's --add-host.
-            hosts: Default::default(),
+            hosts: pod.hosts,
+            addressed_hosts: Default::default(),
         };
         let (mut shim, stdout) = {
             let (runtime, dir) = (self.clone(), dir.clone());

@@ -58,6 +58,9 @@ pub struct PodLaunch {
     /// The image to make sure of before the pod starts, when it runs in a container (its
     /// command is then the engine's `run`: `container`).
     pub image: Option<ContainerImage>,
+    /// The job's pods' names and addresses, for an `/etc/hosts` of the pod's own
+    /// (`PodSpec::hosts`); empty where its view or container has them already.
+    pub hosts: BTreeMap<String, String>,
 }
 
 /// The local runtime's supervisor. Cheap to clone (handles share one state); must be used from

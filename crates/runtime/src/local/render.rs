@@ -106,6 +106,14 @@ impl LocalRuntime {
                     recipe.limits
                 },
                 cpus: recipe.cpus,
+                // A sandbox's view has the job's hosts file; a container has --add-host.
+                hosts: if container.is_none() && recipe.steps.sandbox.is_none() {
+                    (recipe.host_names.keys())
+                        .map(|name| (name.clone(), POD_IP.to_string()))
+                        .collect()
+                } else {
+                    Default::default()
+                },
                 image: container.map(|engine| ContainerImage {
                     engine: engine.to_path_buf(),
                     image: image.to_string(),

@@ -5,7 +5,7 @@
 //! shim; the shim waits (bounded) until every named pod has recorded its node, then fills the
 //! addresses in ([`resolve`]).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -44,21 +44,19 @@ pub struct Resolved {
     /// yet): the pod's own address stands in for theirs (or loopback), so that the pod still
     /// starts and its framework reports the failure.
     pub missing: Vec<String>,
-    /// `spec.hosts` with addresses: each name and the address it resolves to (a name whose
-    /// pod's address stayed unknown is left out).
-    pub hosts: Vec<(String, String)>,
 }
 
 /// Fills the addresses of `spec.addressed_env` in and moves those variables into `spec.env`,
-/// and gives the names of `spec.hosts` their addresses, waiting up to `timeout` for each named
-/// pod in `spec.peers` to record its node.
+/// and the names of `spec.addressed_hosts` into `spec.hosts` with their addresses (a name
+/// whose pod's address stayed unknown is left out), waiting up to `timeout` for each named pod
+/// in `spec.peers` to record its node.
 pub fn resolve(spec: &mut PodSpec, timeout: Duration) -> Resolved {
     let deadline = Instant::now() + timeout;
     let mut named: Vec<String> = spec
         .addressed_env
         .values()
         .flat_map(|v| v.addresses().map(str::to_string))
-        .chain(spec.hosts.values().cloned())
+        .chain(spec.addressed_hosts.values().cloned())
         .collect();
     named.sort();
     named.dedup();
@@ -91,16 +89,16 @@ pub fn resolve(spec: &mut PodSpec, timeout: Duration) -> Resolved {
         let text = value.resolve(|pod_id| addresses.get(pod_id).unwrap_or(&own).clone());
         spec.env.insert(name, text);
     }
-    let hosts = spec
-        .hosts
-        .iter()
-        .filter_map(|(name, pod_id)| Some((name.clone(), addresses.get(pod_id)?.clone())))
-        .collect();
-    Resolved { missing, hosts }
+    for (name, pod_id) in std::mem::take(&mut spec.addressed_hosts) {
+        if let Some(address) = addresses.get(&pod_id) {
+            spec.hosts.insert(name, address.clone());
+        }
+    }
+    Resolved { missing }
 }
 
 /// The pod's own `/etc/hosts`: the host's, then the job's pods' names.
-pub fn hosts_file(host: &str, names: &[(String, String)]) -> String {
+pub fn hosts_file(host: &str, names: &BTreeMap<String, String>) -> String {
     let mut text = host.trim_end().to_string();
     text.push_str("\n# the job's pods (opendlc)\n");
     for (name, address) in names {
@@ -111,8 +109,6 @@ pub fn hosts_file(host: &str, names: &[(String, String)]) -> String {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-
     use opendlc_core::env_value::EnvValue;
 
     use super::*;
@@ -156,7 +152,8 @@ mod tests {
                 ("j-worker-0".to_string(), a.clone()),
                 ("j-worker-1".to_string(), b.clone()),
             ]),
-            hosts: BTreeMap::from([
+            hosts: BTreeMap::new(),
+            addressed_hosts: BTreeMap::from([
                 ("worker-1".to_string(), "j-worker-1".to_string()),
                 ("j-worker-1".to_string(), "j-worker-1".to_string()),
             ]),
@@ -164,7 +161,8 @@ mod tests {
         let unresolved = spec.clone();
         let resolved = resolve(&mut spec, PEER_TIMEOUT);
         assert!(resolved.missing.is_empty());
-        let hosts = hosts_file("127.0.0.1 localhost\n", &resolved.hosts);
+        assert!(spec.addressed_hosts.is_empty());
+        let hosts = hosts_file("127.0.0.1 localhost\n", &spec.hosts);
         assert_eq!(
             hosts,
             "127.0.0.1 localhost\n# the job's pods (opendlc)\n\
@@ -181,7 +179,7 @@ mod tests {
         let resolved = resolve(&mut spec, Duration::from_millis(50));
         assert_eq!(resolved.missing, ["j-worker-1"]);
         // A name whose pod has no address is left out of the hosts file.
-        assert!(resolved.hosts.is_empty());
+        assert!(spec.hosts.is_empty());
         assert_eq!(spec.env["TF_CONFIG"], "10.0.0.1:1 10.0.0.1:2");
         assert_eq!(read_placement(&a).unwrap().node, "n1");
         // A half-written node file is not a placement.

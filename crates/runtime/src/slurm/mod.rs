@@ -458,7 +458,8 @@ fn spec_of(recipe: &PodRecipe, gang: &Gang, program: &Path) -> std::io::Result<P
         // Slurm binds tasks to cores itself (its TaskPlugin), where it is configured to.
         cpus: Vec::new(),
         sample_every_ms: None,
-        hosts: recipe
+        hosts: BTreeMap::new(),
+        addressed_hosts: recipe
             .host_names
             .iter()
             .filter(|(_, pod_id)| peers.contains_key(*pod_id))

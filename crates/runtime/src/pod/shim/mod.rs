@@ -78,8 +78,7 @@ pub fn run(dir: &Path) -> i32 {
         Ok(log) => log,
         Err(e) => return not_started(&pod, 127, format!("failed to open the pod log: {e}")),
     };
-    let mut hosts = None;
-    if !spec.addressed_env.is_empty() || !spec.hosts.is_empty() {
+    if !spec.addressed_env.is_empty() || !spec.addressed_hosts.is_empty() {
         let resolved = peers::resolve(&mut spec, peers::PEER_TIMEOUT);
         if !resolved.missing.is_empty() {
             diag(format_args!(
@@ -87,13 +86,14 @@ pub fn run(dir: &Path) -> i32 {
                 resolved.missing.join(", ")
             ));
         }
-        if !resolved.hosts.is_empty() {
-            let file = pod.path().join(peers::HOSTS_FILE);
-            let host = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
-            match std::fs::write(&file, peers::hosts_file(&host, &resolved.hosts)) {
-                Ok(()) => hosts = Some(file),
-                Err(e) => diag(format_args!("failed to write {}: {e}", file.display())),
-            }
+    }
+    let mut hosts = None;
+    if !spec.hosts.is_empty() {
+        let file = pod.path().join(peers::HOSTS_FILE);
+        let host = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
+        match std::fs::write(&file, peers::hosts_file(&host, &spec.hosts)) {
+            Ok(()) => hosts = Some(file),
+            Err(e) => diag(format_args!("failed to write {}: {e}", file.display())),
         }
     }
     // The pod's limits: a cgroup its command joins before it runs, or the reason why not.
