@@ -72,6 +72,8 @@ def test_a_job_with_every_honoured_field(start_server, pod_tmp):
         startup_dependencies=[M.StartupDependency(type="Master", on_phase="Running",
                                                   min_replicas="1")],
         extra_pod_spec=M.ExtraPodSpec(
+            pod_labels={"team": "vision"},
+            pod_annotations={"note": "kept as given"},
             init_containers=[M.ContainerSpec(
                 name="fetch", command=["/bin/sh", "-c"], args=["echo $WHAT > init-$RANK"],
                 working_dir=str(pod_tmp), env=[M.EnvVar(name="WHAT", value="init ran")])],
@@ -163,6 +165,9 @@ def test_a_job_with_every_honoured_field(start_server, pod_tmp):
                                   M.GetPodLogsRequest(containers="watch")).body
     assert sidecar.logs == ["watching"], sidecar.to_map()
     # What GetJob says back: the settings as given, the hidden value hidden.
+    extra = next(s for s in job.job_specs if s.type == "Worker").extra_pod_spec
+    assert (extra.pod_labels, extra.pod_annotations) == (
+        {"team": "vision"}, {"note": "kept as given"}), extra.to_map()
     assert (job.priority, job.accessibility) == (5, "PUBLIC")
     assert job.settings.tags == {"suite": "every-field"}
     assert job.restart_times == "0/1"

@@ -37,7 +37,8 @@ pub struct ContainerImage {
     /// sure of (with the same login) before the pod starts too.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub others: Vec<String>,
-    /// The pod is an engine pod ([`pod_name`]): it has init containers, sidecars or hooks.
+    /// The pod is an engine pod (`opendlc-<PodUid>-pod`): it has init containers, sidecars or
+    /// hooks.
     #[serde(default)]
     pub in_pod: bool,
     /// The login to its registry (`JobSpec.ImageConfig`); never written anywhere but the one

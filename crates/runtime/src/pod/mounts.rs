@@ -258,8 +258,8 @@ fn own_user_namespace() -> io::Result<()> {
 }
 
 /// The command's own `/etc/hosts`: `file` bound over it, read-only, in a private mount
-/// namespace ([`private_namespace`]). Where that cannot be had, the pod's stderr says so and
-/// the command runs with the host's names.
+/// namespace (in a user namespace of its own where it is not root). Where that cannot be had,
+/// the pod's stderr says so and the command runs with the host's names.
 pub fn bind_hosts(file: &Path) {
     let hosts = Mount {
         source: file.to_path_buf(),
