@@ -13,7 +13,7 @@
 //! ```
 //! use opendlc_api::ledger::{self, Treatment};
 //!
-//! let field = ledger::field("CreateJob", "JobSpecs[].ExtraPodSpec.PodLabels").unwrap();
+//! let field = ledger::field("CreateJob", "JobSpecs[].SystemDisk.Category").unwrap();
 //! assert_eq!(field.treatment, Treatment::Ignored);
 //! let body = serde_json::json!({"JobSpecs": [{"Type": "Worker"}],
 //!                               "UserVpc": {"VpcId": "vpc-1"}});
