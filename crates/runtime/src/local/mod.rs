@@ -8,10 +8,10 @@
 //! handle ends its watcher tasks (no more events); the shims and pods keep running and a new
 //! `LocalRuntime` takes them over with [`LocalRuntime::reattach`].
 
+mod lane;
 mod launch;
 mod launcher;
 mod reattach;
-mod starter;
 mod stop;
 mod watch;
 
@@ -86,7 +86,9 @@ struct Inner {
     launcher: Mutex<LauncherState>,
     /// Where the blocking steps of pod starts run (`None`: its thread could not be started,
     /// they run where they are asked for).
-    starter: OnceLock<Option<starter::Starter>>,
+    starter: OnceLock<Option<lane::Lane>>,
+    /// Where pods' cgroups left behind are looked for and removed (`None`: as `starter`).
+    sweeper: OnceLock<Option<lane::Lane>>,
 }
 
 /// Whether shims are forked by a launcher (`launcher`) or started as programs of their own.
@@ -125,6 +127,7 @@ impl LocalRuntime {
                 launching: Mutex::new(HashMap::new()),
                 launcher: Mutex::new(LauncherState::NotStarted),
                 starter: OnceLock::new(),
+                sweeper: OnceLock::new(),
             }),
         }
     }
@@ -143,17 +146,12 @@ impl LocalRuntime {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Runs a blocking step of a pod's start off the runtime's workers (`starter.rs`).
+    /// Runs a blocking step of a pod's start off the runtime's workers (`lane.rs`).
     async fn off_worker<T: Send + 'static>(
         &self,
         step: impl FnOnce() -> T + Send + 'static,
     ) -> std::io::Result<T> {
-        let starter = self.inner.starter.get_or_init(|| {
-            starter::Starter::start()
-                .inspect_err(|e| tracing::warn!("failed to start the pod starter thread: {e}"))
-                .ok()
-        });
-        match starter {
+        match started(&self.inner.starter, "pod-starter") {
             Some(starter) => starter.run(step).await,
             None => Ok(step()),
         }
@@ -166,6 +164,17 @@ impl LocalRuntime {
             events: self.inner.events.clone(),
             shutdown: self.inner.shutdown.subscribe(),
             container_engine: None,
+            sweeper: started(&self.inner.sweeper, "cgroup-sweeper").cloned(),
         }
     }
+}
+
+/// The lane `name`, started the first time it is asked for.
+fn started<'a>(lane: &'a OnceLock<Option<lane::Lane>>, name: &str) -> Option<&'a lane::Lane> {
+    lane.get_or_init(|| {
+        lane::Lane::start(name)
+            .inspect_err(|e| tracing::warn!("failed to start the {name} thread: {e}"))
+            .ok()
+    })
+    .as_ref()
 }

@@ -32,6 +32,8 @@ pub(super) struct Watcher {
     /// pod: what is left of its container (or pod) is removed once it has ended (its engine
     /// client may have been killed before it).
     pub container_engine: Option<(PathBuf, bool)>,
+    /// Where the look for the pod's cgroup left behind runs (`None`: a blocking thread).
+    pub sweeper: Option<super::lane::Lane>,
 }
 
 impl Watcher {
@@ -155,20 +157,29 @@ impl Watcher {
     }
 
     /// A cgroup the shim could not remove as it ended (the kernel held it busy past the shim's
-    /// patience: seen once in tens of thousands of pods under load) is removed here, off the
-    /// pod's end: the check is two `stat`s, and only a cgroup found left takes a blocking
-    /// thread (its removal may wait for the kernel).
+    /// patience: seen once in tens of thousands of pods under load) is removed here, after the
+    /// pod's end, on the sweeper's thread: the look is two `stat`s, but they wait for a
+    /// directory the kernel holds locked while other cgroups come and go (`lane.rs`), and the
+    /// removal may wait for the kernel.
     fn sweep_cgroup(&self) {
-        let left = crate::pod::cgroup::left_by(&self.pod_uid);
-        if left.is_empty() {
-            return;
-        }
         let pod_uid = self.pod_uid.clone();
-        tokio::task::spawn_blocking(move || {
+        let sweep = move || {
+            let left = crate::pod::cgroup::left_by(&pod_uid);
+            if left.is_empty() {
+                return;
+            }
             if let Err(e) = crate::pod::cgroup::remove_dirs_within(&left, LEFT_CGROUP_PATIENCE) {
                 tracing::warn!(pod.uid = %pod_uid, "a pod's cgroup is left behind: {e}");
             }
-        });
+        };
+        match &self.sweeper {
+            Some(sweeper) => {
+                if let Err(e) = sweeper.post(sweep) {
+                    tracing::warn!(pod.uid = %self.pod_uid, "no sweep of the pod's cgroup: {e}");
+                }
+            }
+            None => drop(tokio::task::spawn_blocking(sweep)),
+        }
     }
 
     /// A lost pod: kill whatever is left of it, since nobody will account for it any more.
