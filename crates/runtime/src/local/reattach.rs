@@ -62,7 +62,9 @@ impl LocalRuntime {
         };
         loop {
             // The lock first: a shim that let go of it has written whatever it was to write.
-            let shim_gone = matches!(lock_spec(&pod), Ok(Some(_)));
+            // Held is the one answer that says a shim is there; a lock that cannot be looked
+            // at (spec.json gone) is not waited on.
+            let shim_gone = !matches!(lock_spec(&pod), Ok(None));
             match read_json::<PodExit>(&pod.exit()) {
                 Ok(Some(exit)) => {
                     return watcher.send(PodEvent::Exited {
