@@ -34,6 +34,8 @@ impl Lane {
         std::thread::Builder::new()
             .name(name.into())
             .spawn(move || {
+                // Pod work, as the engine's: the API's threads go first (`crate::priority`).
+                crate::priority::reset_this_thread();
                 let _inside = runtime.as_ref().map(tokio::runtime::Handle::enter);
                 for step in queue {
                     // A step that panics fails itself (its answer is dropped), not the thread.
