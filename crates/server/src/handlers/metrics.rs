@@ -40,20 +40,7 @@ pub fn get(state: &AppState, request: &ApiRequest) -> Result<Response, ApiError>
     let bytes = 256 + points.len() * 48;
     let series = metrics::aggregate(&points, step);
     drop(points);
-    ok_sized(
-        &Answer {
-            job_id,
-            pod_metrics: series
-                .iter()
-                .map(|(pod_id, points)| PodSeries {
-                    pod_id,
-                    metrics: Points(points),
-                })
-                .collect(),
-            request_id: &request.request_id,
-        },
-        bytes,
-    )
+    ok_sized(&Answer::new(job_id, &series, &request.request_id), bytes)
 }
 
 /// The answer as [`opendlc_api::GetJobMetricsResponseBody`] writes it, from the aggregated series as they
@@ -64,6 +51,22 @@ struct Answer<'a> {
     job_id: &'a str,
     pod_metrics: Vec<PodSeries<'a>>,
     request_id: &'a str,
+}
+
+impl<'a> Answer<'a> {
+    fn new(job_id: &'a str, series: &'a [(String, Vec<(i64, f64)>)], request_id: &'a str) -> Self {
+        Answer {
+            job_id,
+            pod_metrics: series
+                .iter()
+                .map(|(pod_id, points)| PodSeries {
+                    pod_id,
+                    metrics: Points(points),
+                })
+                .collect(),
+            request_id,
+        }
+    }
 }
 
 /// A [`opendlc_api::PodMetric`].
@@ -126,17 +129,7 @@ mod tests {
             ),
             ("dlc1-worker-1".to_string(), vec![]),
         ];
-        let answer = Answer {
-            job_id: "dlc1",
-            pod_metrics: series
-                .iter()
-                .map(|(pod_id, points)| PodSeries {
-                    pod_id,
-                    metrics: Points(points),
-                })
-                .collect(),
-            request_id: "R",
-        };
+        let answer = Answer::new("dlc1", &series, "R");
         let generated = GetJobMetricsResponseBody {
             request_id: Some("R".into()),
             job_id: Some("dlc1".into()),
