@@ -74,6 +74,15 @@ impl LocalRuntime {
 /// harness tearing down its server; the pod's end is not recorded.
 pub fn kill_now(dir: &Path) -> Result<(), RuntimeError> {
     let pod = PodDir::new(dir);
+    // A shim still starting (it holds the pod's lock, no started.json yet) runs its pod on
+    // whoever is gone: it is waited for, briefly.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !pod.started().exists()
+        && matches!(crate::pod_dir::lock_spec(&pod), Ok(None))
+        && std::time::Instant::now() < deadline
+    {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
     let Ok(Some(started)) = read_json::<ShimStarted>(&pod.started()) else {
         return Ok(());
     };
