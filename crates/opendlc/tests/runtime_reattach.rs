@@ -101,7 +101,10 @@ async fn a_launch_that_no_shim_took_up_is_launched_again() {
     );
     let held = opendlc_runtime::pod_dir::PodDir::new(&dir);
     let _shim = opendlc_runtime::pod_dir::lock_spec(&held).unwrap().unwrap();
-    assert_eq!(h.runtime.recover(&pod, false).unwrap(), Recovery::Watching);
+    assert_eq!(
+        h.runtime.recover(&pod, false).unwrap(),
+        Recovery::Watching { started: None }
+    );
 }
 
 #[tokio::test]

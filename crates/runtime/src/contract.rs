@@ -209,10 +209,12 @@ pub enum Report {
 }
 
 /// What a runtime found of a pod an earlier server launched.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Recovery {
-    /// Its launch began: it is watched again and one [`PodEvent`] follows.
-    Watching,
+    /// Its launch began: it is watched again and one [`PodEvent`] follows. `started`: how it
+    /// started, where the runtime knows (the earlier server may have died before it recorded
+    /// the start).
+    Watching { started: Option<Started> },
     /// It never began to run and may be launched (again): a launch adopts whatever the earlier
     /// server left (a Slurm job still queued), so nothing runs twice.
     NotStarted,

@@ -37,7 +37,26 @@ struct State {
     stopped: Vec<String>,
     /// Pods that an earlier server had launched (PodUid): `recover` watches them.
     survivors: HashSet<String>,
+    /// Survivors whose start the earlier server never heard of (it died first): `recover`
+    /// says how they started.
+    unheard: HashSet<String>,
     next_pid: u32,
+}
+
+impl State {
+    /// A start now on `node`, with a pid of its own.
+    fn started_on(&mut self, node: &str) -> Started {
+        self.next_pid += 1;
+        Started {
+            pid: self.next_pid,
+            started_at: Utc::now(),
+            placement: Placement {
+                node: node.into(),
+                ip: "127.0.0.1".into(),
+            },
+            description: Some(format!("on the fake node {node}")),
+        }
+    }
 }
 
 impl FakeRuntime {
@@ -81,6 +100,13 @@ impl FakeRuntime {
         self.state().survivors.insert(pod_uid.to_string());
     }
 
+    /// [`FakeRuntime::survive`], for a pod whose start its earlier server never heard of.
+    pub fn survive_unheard(&self, pod_uid: &str) {
+        let mut state = self.state();
+        state.survivors.insert(pod_uid.to_string());
+        state.unheard.insert(pod_uid.to_string());
+    }
+
     /// Answers a pending launch: the pod's command runs. Returns false if none was pending.
     pub fn start(&self, pod_uid: &str) -> bool {
         self.start_on(pod_uid, "fake-node")
@@ -92,16 +118,7 @@ impl FakeRuntime {
         let Some((job_id, reports)) = state.pending.remove(pod_uid) else {
             return false;
         };
-        state.next_pid += 1;
-        let started = Started {
-            pid: state.next_pid,
-            started_at: Utc::now(),
-            placement: Placement {
-                node: node.into(),
-                ip: "127.0.0.1".into(),
-            },
-            description: Some(format!("on the fake node {node}")),
-        };
+        let started = state.started_on(node);
         reports
             .send(Report::Launched {
                 job_id,
@@ -183,8 +200,13 @@ impl Runtime for FakeRuntime {
     }
 
     fn recover(&self, pod: &PodRef, _stopping: bool) -> Result<Recovery, RuntimeError> {
-        Ok(if self.state().survivors.contains(&pod.pod_uid) {
-            Recovery::Watching
+        let mut state = self.state();
+        Ok(if state.unheard.contains(&pod.pod_uid) {
+            Recovery::Watching {
+                started: Some(state.started_on("fake-node")),
+            }
+        } else if state.survivors.contains(&pod.pod_uid) {
+            Recovery::Watching { started: None }
         } else {
             Recovery::NotStarted
         })

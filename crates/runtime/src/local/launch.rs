@@ -97,16 +97,7 @@ impl LocalRuntime {
                 let mut watcher = self.watcher(&pod.pod_uid, dir.path().to_path_buf());
                 watcher.container_engine = pod.image.as_ref().map(|i| (i.engine.clone(), i.in_pod));
                 shim.watch(watcher);
-                Ok(Started {
-                    pid: started.pid,
-                    started_at: started.started_at,
-                    placement: Placement {
-                        node: self.inner.node.clone(),
-                        ip: super::POD_IP.to_string(),
-                    },
-                    // How the shim holds the pod to its limits, or why it does not.
-                    description: started.limits,
-                })
+                Ok(self.started(started))
             }
             Ok(Ok(_)) if line.starts_with("failed ") => {
                 shim.forget();
@@ -150,6 +141,20 @@ impl LocalRuntime {
 }
 
 impl LocalRuntime {
+    /// A start as its shim recorded it (started.json), on this host.
+    pub(super) fn started(&self, started: ShimStarted) -> Started {
+        Started {
+            pid: started.pid,
+            started_at: started.started_at,
+            placement: Placement {
+                node: self.inner.node.clone(),
+                ip: super::POD_IP.to_string(),
+            },
+            // How the shim holds the pod to its limits, or why it does not.
+            description: started.limits,
+        }
+    }
+
     /// The blocking part of a launch: the pod's directory and spec.json, then its shim.
     fn write_spec_and_start(
         &self,

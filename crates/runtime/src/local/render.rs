@@ -228,7 +228,11 @@ impl Runtime for LocalRuntime {
             return Ok(Recovery::NotStarted);
         }
         self.reattach_then(&pod.pod_uid, &pod.dir, stopping)?;
-        Ok(Recovery::Watching)
+        let started = crate::pod_dir::read_json::<crate::ShimStarted>(&dir.started())
+            .ok()
+            .flatten()
+            .map(|started| self.started(started));
+        Ok(Recovery::Watching { started })
     }
 }
 

@@ -538,7 +538,8 @@ impl Runtime for SlurmRuntime {
             return Ok(Recovery::NotStarted);
         }
         self.reattach(&pod.pod_uid, &pod.dir)?;
-        Ok(Recovery::Watching)
+        // The monitor reports the start from the pod's files once it looks at them.
+        Ok(Recovery::Watching { started: None })
     }
 }
 

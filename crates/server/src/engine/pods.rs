@@ -287,21 +287,7 @@ impl Engine {
         let pod = &mut incarnation.pod;
         match result {
             Ok(started) => {
-                let at = started.started_at.timestamp_millis();
-                let (node, ip) = (started.placement.node, started.placement.ip);
-                // Where it runs and under which limits, in its start event (one write).
-                let how = started.description;
-                let recorded = store.pod_started(pod, started.pid, &ip, &node, at, how.as_deref());
-                if let Err(e) = recorded {
-                    tracing::error!(pod.id = %pod.pod_id, "failed to record the pod's start: {e}");
-                }
-                pod.pid = Some(started.pid);
-                pod.ip = Some(ip);
-                pod.node_name = Some(node);
-                pod.started = Some(at);
-                if pod.status == PodStatus::Pending {
-                    pod.status = PodStatus::Running;
-                }
+                record_start(&store, pod, started);
                 let pod = pod.clone();
                 if stopping {
                     self.stop_pod(&pod);
@@ -664,6 +650,29 @@ impl Engine {
         if let Err(e) = self.runtime.stop(&self.pod_ref(pod)) {
             tracing::warn!(pod.id = %pod.pod_id, "failed to stop the pod: {e}");
         }
+    }
+}
+
+/// Records a pod's start in the store (with its start event: where it runs, under which
+/// limits) and in memory.
+pub(super) fn record_start(
+    store: &opendlc_store::Store,
+    pod: &mut Pod,
+    started: opendlc_runtime::Started,
+) {
+    let at = started.started_at.timestamp_millis();
+    let (node, ip) = (started.placement.node, started.placement.ip);
+    let how = started.description;
+    let recorded = store.pod_started(pod, started.pid, &ip, &node, at, how.as_deref());
+    if let Err(e) = recorded {
+        tracing::error!(pod.id = %pod.pod_id, "failed to record the pod's start: {e}");
+    }
+    pod.pid = Some(started.pid);
+    pod.ip = Some(ip);
+    pod.node_name = Some(node);
+    pod.started = Some(at);
+    if pod.status == PodStatus::Pending {
+        pod.status = PodStatus::Running;
     }
 }
 

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 
 use super::active::{ActiveJob, Allocation, Launch, Phase};
 use super::apply::{plan, Engine};
-use super::pods::record_end;
+use super::pods::{record_end, record_start};
 use super::EngineError;
 
 const UNFINISHED: &[JobStatus] = &[
@@ -118,12 +118,16 @@ impl Engine {
                     // Its files are unreadable: treat it as launched (never launch twice); its
                     // job's deadline or a stop ends it.
                     tracing::warn!(pod.id = %pod_ref.pod_id, "failed to re-attach the pod: {e}");
-                    Recovery::Watching
+                    Recovery::Watching { started: None }
                 }
             };
             match recovery {
-                Recovery::Watching => {
+                Recovery::Watching { started } => {
                     incarnation.launch = Launch::Launched;
+                    // Its start, if the earlier server died before it recorded it.
+                    if let Some(started) = started.filter(|_| incarnation.pod.started.is_none()) {
+                        record_start(&self.store, &mut incarnation.pod, started);
+                    }
                     if stopping {
                         if let Err(e) = self.runtime.stop(&pod_ref) {
                             tracing::warn!(pod.id = %pod_ref.pod_id, "failed to stop the pod: {e}");
@@ -150,6 +154,7 @@ impl Engine {
             self.pool
                 .reclaim(job.total_resources(), &plan(&job), job.ports.clone(), held);
         self.activate(active);
+        self.maybe_running(&job_id);
         self.launch_pods(&job_id);
         self.evaluate(&job_id);
         Ok(())

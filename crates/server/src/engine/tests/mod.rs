@@ -69,7 +69,7 @@ impl Harness {
         let store = Arc::new(Store::open(&dir.path().join("opendlc.db")).unwrap());
         let clock = ManualClock::starting_at(opendlc_core::time::now_millis());
         let nodes = nodes.iter().map(|n| n.to_string()).collect();
-        Self::on(store, dir, capacity, clock, nodes, Vec::new())
+        Self::on(store, dir, capacity, clock, nodes, Vec::new(), Vec::new())
     }
 
     /// An engine on `store` (a fresh server, or one restarted on the same data): pods in
@@ -81,12 +81,16 @@ impl Harness {
         clock: ManualClock,
         nodes: Vec<String>,
         survivors: Vec<String>,
+        unheard: Vec<String>,
     ) -> Self {
         let (events_tx, pod_events) = mpsc::unbounded_channel();
         let (reports_tx, reports) = mpsc::unbounded_channel();
         let fake = FakeRuntime::new(events_tx);
         for uid in &survivors {
             fake.survive(uid);
+        }
+        for uid in &unheard {
+            fake.survive_unheard(uid);
         }
         let config = EngineConfig {
             store: store.clone(),
@@ -126,6 +130,12 @@ impl Harness {
     /// The server restarts on the same data: a new engine and runtime; the pods that had
     /// started keep running (the fake finds them on recovery).
     pub fn restart_server(self) -> Self {
+        self.restart_server_after_unheard_starts(Vec::new())
+    }
+
+    /// [`Harness::restart_server`], where the pods `unheard` (launches not answered yet)
+    /// started just before the earlier server died: the runtime finds them running.
+    pub fn restart_server_after_unheard_starts(self, unheard: Vec<String>) -> Self {
         let survivors = self
             .fake
             .launched()
@@ -143,7 +153,7 @@ impl Harness {
             ..
         } = self;
         drop(engine);
-        Self::on(store, dir, capacity, clock, nodes, survivors)
+        Self::on(store, dir, capacity, clock, nodes, survivors, unheard)
     }
 
     /// Stores a job as CreateJob would and hands it to the engine; returns its id.

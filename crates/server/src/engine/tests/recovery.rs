@@ -17,6 +17,24 @@ fn running_pods_are_watched_again_and_their_end_finishes_the_job() {
     assert_eq!(h.status(&id), JobStatus::Succeeded);
 }
 
+/// The server died after the pod's shim started the command but before it heard so: the new
+/// server takes the start the runtime found, and the job is Running (not left EnvPreparing).
+#[test]
+fn a_start_the_earlier_server_never_heard_of_is_recorded_after_the_restart() {
+    let mut h = Harness::new(pool(4));
+    let id = h.submit(pytorch(1, serde_json::json!({})));
+    let pending = h.pending(&id);
+    assert_eq!(h.status(&id), JobStatus::EnvPreparing);
+    let mut h = h.restart_server_after_unheard_starts(pending);
+    assert!(h.fake.launched().is_empty());
+    assert_eq!(h.status(&id), JobStatus::Running);
+    let pod = &h.pods(&id)[0];
+    assert_eq!(pod.node_name.as_deref(), Some("fake-node"));
+    assert!(pod.started.is_some());
+    h.exit_all(&id, 0);
+    assert_eq!(h.status(&id), JobStatus::Succeeded);
+}
+
 #[test]
 fn pods_never_launched_are_launched_after_the_restart() {
     let mut h = Harness::new(pool(4));
