@@ -89,6 +89,9 @@ struct Inner {
     starter: OnceLock<Option<lane::Lane>>,
     /// Where pods' cgroups left behind are looked for and removed (`None`: as `starter`).
     sweeper: OnceLock<Option<lane::Lane>>,
+    /// Whether a pod without a sandbox may have a view of its own (its `/etc/hosts` with the
+    /// job's names), found out with the first pod that would.
+    own_views: OnceLock<bool>,
 }
 
 /// Whether shims are forked by a launcher (`launcher`) or started as programs of their own.
@@ -128,6 +131,7 @@ impl LocalRuntime {
                 launcher: Mutex::new(LauncherState::NotStarted),
                 starter: OnceLock::new(),
                 sweeper: OnceLock::new(),
+                own_views: OnceLock::new(),
             }),
         }
     }
@@ -155,6 +159,24 @@ impl LocalRuntime {
             Some(starter) => starter.run(step).await,
             None => Ok(step()),
         }
+    }
+
+    /// Whether pods without a sandbox can have a view of their own here (said once if not).
+    fn own_views(&self) -> bool {
+        *self
+            .inner
+            .own_views
+            .get_or_init(|| match crate::pod::mounts::can_have_own_view() {
+                Ok(()) => true,
+                Err(e) => {
+                    tracing::warn!(
+                        "the job's pod names do not resolve in pods without a sandbox here: \
+                         a pod may make no mount namespace (the server is not root, and the \
+                         kernel refuses an unprivileged user namespace: {e})"
+                    );
+                    false
+                }
+            })
     }
 
     fn watcher(&self, pod_uid: &str, dir: PathBuf) -> watch::Watcher {

@@ -107,7 +107,11 @@ impl LocalRuntime {
                 },
                 cpus: recipe.cpus,
                 // A sandbox's view has the job's hosts file; a container has --add-host.
-                hosts: if container.is_none() && recipe.steps.sandbox.is_none() {
+                hosts: if container.is_none()
+                    && recipe.steps.sandbox.is_none()
+                    && !recipe.host_names.is_empty()
+                    && self.own_views()
+                {
                     (recipe.host_names.keys())
                         .map(|name| (name.clone(), POD_IP.to_string()))
                         .collect()

@@ -257,6 +257,24 @@ fn own_user_namespace() -> io::Result<()> {
     std::fs::write("/proc/self/gid_map", format!("{gid} {gid} 1"))
 }
 
+/// Whether a process of this one's may make a private mount namespace (as root, or inside a
+/// user namespace of its own), tried once in a child; the error says why not.
+pub fn can_have_own_view() -> Result<(), String> {
+    let mut probe = Command::new("/bin/sh");
+    probe
+        .args(["-c", "exit 0"])
+        .stdin(std::process::Stdio::null());
+    // SAFETY: plain syscalls and writes to /proc in a child that has one thread.
+    unsafe {
+        probe.pre_exec(private_namespace);
+    }
+    match probe.status() {
+        Ok(status) if status.success() => Ok(()),
+        Ok(status) => Err(format!("the probe {status}")),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
 /// The command's own `/etc/hosts`: `file` bound over it, read-only, in a private mount
 /// namespace (in a user namespace of its own where it is not root). Where that cannot be had,
 /// the pod's stderr says so and the command runs with the host's names.
