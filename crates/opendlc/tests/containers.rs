@@ -295,7 +295,8 @@ async fn a_private_registrys_login_reaches_the_pull_in_an_auth_file_only() {
 /// With an engine, a pod with init containers, a sidecar and hooks is one engine pod: each
 /// container runs in the image, the init container's file reaches the main one through the
 /// shared volume, the PostStart hook runs in the main container, the sidecar is stopped when
-/// the main command ends, and nothing of the pod is left after it. Its host name is its PodId.
+/// the main command ends, and nothing of the pod is left after it. Its host name is its PodId,
+/// and the job's pod names resolve in each of its containers.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pods_containers_are_the_containers_of_one_engine_pod() {
     let Some(image) = test_image() else {
@@ -308,13 +309,14 @@ async fn a_pods_containers_are_the_containers_of_one_engine_pod() {
         &image,
         &format!(
             "cat /shared/marker; echo main $({in_image}) $(hostname); \
+             getent hosts worker-0 | cut -d' ' -f1; \
              while ! test -e /shared/post -a -e /shared/up; do sleep 0.1; done; cat /shared/post"
         ),
     );
     body["JobSpecs"][0]["ExtraPodSpec"] = json!({
         "SharedVolumeMountPaths": ["/shared"],
         "InitContainers": [{"Name": "fetch", "Image": image, "Command": ["sh", "-c"],
-            "Args": [format!("echo from-init > /shared/marker; echo init $({in_image}) $GREETING")],
+            "Args": [format!("echo from-init > /shared/marker; echo init $({in_image}) $GREETING $(getent hosts $JOB_NAME-worker-0 | cut -d' ' -f1)")],
             "Env": [{"Name": "GREETING", "Value": "hello"}]}],
         "SideCarContainers": [{"Name": "watch", "Command": ["sh", "-c", "echo sidecar up; touch /shared/up; exec sleep 600"]}],
         "Lifecycle": {"PostStart": {"Exec": {"Command": ["sh", "-c", "echo post-start > /shared/post"]}}},
@@ -326,11 +328,16 @@ async fn a_pods_containers_are_the_containers_of_one_engine_pod() {
     assert_eq!(job["Status"], "Succeeded", "{job}\n{logs:?}");
     assert_eq!(
         server.logs(&job_id, &pod, "").await,
-        ["from-init", &format!("main image {pod}"), "post-start"]
+        [
+            "from-init",
+            &format!("main image {pod}"),
+            "127.0.0.1",
+            "post-start"
+        ]
     );
     assert_eq!(
         server.logs(&job_id, &pod, "Containers=fetch").await,
-        ["init image hello"]
+        ["init image hello 127.0.0.1"]
     );
     assert_eq!(
         server.logs(&job_id, &pod, "Containers=watch").await,

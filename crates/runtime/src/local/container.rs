@@ -119,9 +119,9 @@ impl ContainerRun<'_> {
         )
     }
 
-    /// Creates the engine pod: the host's network with the job's host names, `/dev/shm` of
-    /// the pod's own size shared by its containers (else each sees the host's), the pod's
-    /// limits over all of its containers.
+    /// Creates the engine pod: the host's network, `/dev/shm` of the pod's own size shared by
+    /// its containers (else each sees the host's), the pod's limits over all of its
+    /// containers. The job's host names are each container's (`--add-host`).
     pub fn pod_create(&self) -> Vec<String> {
         let mut args = vec![
             self.engine.display().to_string(),
@@ -135,9 +135,6 @@ impl ContainerRun<'_> {
         match self.shm_mib {
             None => args.push("--share=net,uts".into()),
             Some(mib) => args.extend(["--share=ipc,net,uts".into(), format!("--shm-size={mib}m")]),
-        }
-        for name in &self.host_names {
-            args.push(format!("--add-host={name}:127.0.0.1"));
         }
         args.extend(self.limit_args());
         args.extend(
@@ -242,10 +239,10 @@ impl ContainerRun<'_> {
                 }
             }
         }
-        if !self.in_pod {
-            for name in &self.host_names {
-                args.push(format!("--add-host={name}:127.0.0.1"));
-            }
+        // Each container's own: a pod on the host's network writes no hosts file of its own
+        // (podman 4 ignores `pod create --add-host` there).
+        for name in &self.host_names {
+            args.push(format!("--add-host={name}:127.0.0.1"));
         }
         for (path, read_only) in &self.host_paths {
             let mode = if *read_only { ":ro" } else { "" };
@@ -515,22 +512,17 @@ mod tests {
             run.pod_create().join(" "),
             "podman pod create --name=opendlc-u1-pod --infra-name=opendlc-u1-infra \
              --hostname=dlc1-worker-0 --network=host --share=ipc,net,uts \
-             --shm-size=64m --add-host=master:127.0.0.1 --cpus=2 --memory=512m --memory-swap=512m"
+             --shm-size=64m --cpus=2 --memory=512m --memory-swap=512m"
         );
-        // The main container joins the pod, which holds the network, names, IPC and limits.
+        // The main container joins the pod, which holds the network, IPC and limits.
         let main = run.command("true");
         assert!(
             main.contains(" --name=opendlc-u1 --init --pod=opendlc-u1-pod "),
             "{main}"
         );
-        for held in [
-            "--network",
-            "--add-host",
-            "--ipc",
-            "--shm-size",
-            "--cpus",
-            "--memory",
-        ] {
+        // The names are each container's: podman ignores them on a host-network pod.
+        assert!(main.contains(" --add-host=master:127.0.0.1 "), "{main}");
+        for held in ["--network", "--ipc", "--shm-size", "--cpus", "--memory"] {
             assert!(!main.contains(held), "{held}: {main}");
         }
         assert!(main.contains(" --device=/dev/nvidia0 "), "{main}");
@@ -544,7 +536,8 @@ mod tests {
         assert_eq!(
             run.container_argv(&fetch).join(" "),
             "podman run --rm --name=opendlc-u1-fetch --init --pod=opendlc-u1-pod --workdir=/tmp \
-             --interactive=false --tty=false --volume=/j/shared:/shared --env=RANK --env=A \
+             --interactive=false --tty=false --add-host=master:127.0.0.1 \
+             --volume=/j/shared:/shared --env=RANK --env=A \
              --entrypoint=sh localhost/tools:2 -c echo hi"
         );
         // Without an image of its own, the pod's; without a /dev/shm size, the host's IPC.
