@@ -79,14 +79,19 @@ pub fn was_started(dir: &Path) -> bool {
 /// one is; free, none is and none will be (the supervisor that took it is gone, and so is
 /// every copy of the descriptor).
 pub fn lock_spec(dir: &PodDir) -> io::Result<Option<File>> {
-    use std::os::fd::AsRawFd;
     let file = File::open(dir.spec())?;
+    Ok(try_lock(&file)?.then_some(file))
+}
+
+/// Takes `file`'s exclusive lock (`flock`) without waiting: false when someone holds it.
+pub(crate) fn try_lock(file: &File) -> io::Result<bool> {
+    use std::os::fd::AsRawFd;
     // SAFETY: flock on a descriptor we own.
     if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
-        return Ok(Some(file));
+        return Ok(true);
     }
     match io::Error::last_os_error() {
-        e if e.raw_os_error() == Some(libc::EWOULDBLOCK) => Ok(None),
+        e if e.raw_os_error() == Some(libc::EWOULDBLOCK) => Ok(false),
         e => Err(e),
     }
 }

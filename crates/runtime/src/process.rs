@@ -206,6 +206,19 @@ pub(crate) fn unblock_signals_in_child(command: &mut std::process::Command) {
     }
 }
 
+/// What a program that failed said last on stderr (its last line that is not blank), for an
+/// error message; `otherwise` when it said nothing.
+pub(crate) fn last_words(stderr: &[u8], otherwise: &str) -> String {
+    let stderr = String::from_utf8_lossy(stderr);
+    stderr
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or(otherwise)
+        .trim()
+        .to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -73,8 +73,8 @@ pub struct ContainerRun<'a> {
     /// container shares the host's IPC namespace then).
     pub shm_mib: Option<u64>,
     /// The container is one of the pod's [engine pod](pod_name) (the pod has init containers,
-    /// sidecars or hooks): the pod holds the network, the host names, `/dev/shm` and the
-    /// limits, which its containers share.
+    /// sidecars or hooks): the pod holds the network, `/dev/shm` and the limits, which its
+    /// containers share.
     pub in_pod: bool,
     /// Labels and annotations of every container of the pod (labels of its engine pod too).
     pub metadata: &'a PodMetadata,
@@ -137,12 +137,7 @@ impl ContainerRun<'_> {
             Some(mib) => args.extend(["--share=ipc,net,uts".into(), format!("--shm-size={mib}m")]),
         }
         args.extend(self.limit_args());
-        args.extend(
-            self.metadata
-                .labels
-                .iter()
-                .map(|(k, v)| format!("--label={k}={v}")),
-        );
+        args.extend(self.label_args());
         args
     }
 
@@ -264,15 +259,15 @@ impl ContainerRun<'_> {
             // The name alone: the engine passes the value from its own environment.
             args.push(format!("--env={name}"));
         }
-        let metadata = self.metadata;
-        args.extend(
-            metadata
-                .labels
-                .iter()
-                .map(|(k, v)| format!("--label={k}={v}")),
-        );
-        args.extend((metadata.annotations.iter()).map(|(k, v)| format!("--annotation={k}={v}")));
+        args.extend(self.label_args());
+        let annotations = self.metadata.annotations.iter();
+        args.extend(annotations.map(|(k, v)| format!("--annotation={k}={v}")));
         args
+    }
+
+    fn label_args(&self) -> impl Iterator<Item = String> + '_ {
+        let labels = self.metadata.labels.iter();
+        labels.map(|(k, v)| format!("--label={k}={v}"))
     }
 
     fn limit_args(&self) -> Vec<String> {
@@ -358,15 +353,7 @@ async fn ensure_image(image: &ContainerImage, name: &str) -> Result<(), String> 
         )),
         Ok(Err(e)) => Err(format!("cannot run {}: {e}", engine.display())),
         Ok(Ok(out)) if out.status.success() => Ok(()),
-        Ok(Ok(out)) => {
-            let stderr = String::from_utf8_lossy(&out.stderr);
-            let last = stderr
-                .lines()
-                .rev()
-                .find(|l| !l.trim().is_empty())
-                .unwrap_or("the pull failed");
-            Err(last.trim().to_string())
-        }
+        Ok(Ok(out)) => Err(crate::process::last_words(&out.stderr, "the pull failed")),
     }
 }
 

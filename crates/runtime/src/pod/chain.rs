@@ -31,7 +31,7 @@ use std::path::Path;
 
 use opendlc_core::shell::quote;
 
-use crate::contract::Steps;
+use crate::contract::{ContainersStep, Steps};
 use crate::pod::containers::{self, ContainersSpec, EnginePod};
 use crate::pod::mounts::{Mount, MountSpec};
 use opendlc_core::containers::PodExtras;
@@ -100,13 +100,12 @@ pub fn render_pod(
 ) -> io::Result<PodCommand> {
     let program_word = quote(&program.display().to_string());
     // Writes the containers' file; returns the command that runs them.
-    let run_containers = |main: String, extras: &PodExtras, engine: Option<EnginePod>| {
-        let step = steps.containers.as_ref().expect("a pod with containers");
+    let run_containers = |step: &ContainersStep, main: String, engine: Option<EnginePod>| {
         let file = dir.join(containers::SPEC_FILE);
         std::fs::create_dir_all(dir)?;
         let spec = ContainersSpec {
             main,
-            extras: extras.clone(),
+            extras: step.extras.clone(),
             logs: dir.join(containers::LOGS_DIR),
             grace_ms: u64::try_from(step.grace_period.as_millis()).unwrap_or(u64::MAX),
             engine,
@@ -122,7 +121,7 @@ pub fn render_pod(
     // In a container engine the containers are the engine pod's, run from the host (below);
     // on a host they are processes of the pod, inside its view.
     if let (Some(step), None) = (&steps.containers, contain) {
-        command = run_containers(command, &step.extras, None)?;
+        command = run_containers(step, command, None)?;
     }
     if let Some(sanity) = &steps.sanity {
         let then = if sanity.continue_on_failure {
@@ -168,7 +167,7 @@ pub fn render_pod(
     let contained = |contain: Contain<'_>| match &steps.containers {
         Some(step) => {
             let (main, pod) = contain.pod(&command, &steps.mounts, &step.extras);
-            run_containers(main, &step.extras, Some(pod))
+            run_containers(step, main, Some(pod))
         }
         None => Ok(contain.run(&command, &steps.mounts)),
     };
@@ -223,6 +222,22 @@ mod tests {
                 running: words("running"),
             };
             (format!("MAIN[{}]({inner})", mounts.len()), pod)
+        }
+    }
+
+    /// The command, checked, inside `extras`' containers (a grace period of 7 s).
+    fn with_containers(extras: &PodExtras) -> Steps {
+        Steps {
+            sanity: Some(SanityStep {
+                plan: "/p/plan".into(),
+                results: "/p/out".into(),
+                continue_on_failure: false,
+            }),
+            containers: Some(ContainersStep {
+                extras: extras.clone(),
+                grace_period: std::time::Duration::from_secs(7),
+            }),
+            ..steps()
         }
     }
 
@@ -351,7 +366,6 @@ mod tests {
 
     #[test]
     fn a_pod_with_containers_runs_them_around_its_command() {
-        use crate::contract::ContainersStep;
         use opendlc_core::containers::{Container, PodExtras};
         let dir = tempfile::tempdir().unwrap();
         let extras = PodExtras {
@@ -364,18 +378,7 @@ mod tests {
             }],
             ..Default::default()
         };
-        let steps = Steps {
-            sanity: Some(SanityStep {
-                plan: "/p/plan".into(),
-                results: "/p/out".into(),
-                continue_on_failure: false,
-            }),
-            containers: Some(ContainersStep {
-                extras: extras.clone(),
-                grace_period: std::time::Duration::from_secs(7),
-            }),
-            ..steps()
-        };
+        let steps = with_containers(&extras);
         let line = render(&steps, Path::new("/o"), dir.path(), None).unwrap();
         let file = dir.path().join(containers::SPEC_FILE);
         // The sanity check first, then the containers with the command inside.
@@ -399,7 +402,6 @@ mod tests {
 
     #[test]
     fn in_an_engine_the_containers_run_from_the_host_and_the_check_in_the_main_one() {
-        use crate::contract::ContainersStep;
         let dir = tempfile::tempdir().unwrap();
         let extras = PodExtras {
             pre_stop: vec!["echo".into(), "bye".into()],
@@ -410,16 +412,7 @@ mod tests {
                 dir: "/j/env".into(),
                 ready: "/p/ready".into(),
             }),
-            sanity: Some(SanityStep {
-                plan: "/p/plan".into(),
-                results: "/p/out".into(),
-                continue_on_failure: false,
-            }),
-            containers: Some(ContainersStep {
-                extras: extras.clone(),
-                grace_period: std::time::Duration::from_secs(7),
-            }),
-            ..steps()
+            ..with_containers(&extras)
         };
         let line = render(&steps, Path::new("/o"), dir.path(), Some(&Run)).unwrap();
         let file = dir.path().join(containers::SPEC_FILE);

@@ -92,14 +92,7 @@ impl EnginePod {
         if out.status.success() {
             return Ok(());
         }
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        Err(stderr
-            .lines()
-            .rev()
-            .find(|l| !l.trim().is_empty())
-            .unwrap_or("it failed")
-            .trim()
-            .to_string())
+        Err(crate::process::last_words(&out.stderr, "it failed"))
     }
 }
 
@@ -338,7 +331,7 @@ impl Pod {
     /// that end early. Returns the main command's status.
     fn supervise(&mut self, main: i32, extras: &PodExtras) -> WaitStatus {
         self.children.insert(main, (Role::Main, "main".into()));
-        if !extras.post_start.is_empty() && self.main_running(main) {
+        if !extras.post_start.is_empty() && self.await_main_container(main) {
             if let Err(e) = self.start(
                 Role::PostStart,
                 "PostStart",
@@ -385,7 +378,7 @@ impl Pod {
 
     /// Whether the main container is there to run a hook in: at once on a host; in an engine
     /// pod, once the engine says it runs (false if it ended first). Stop requests wait.
-    fn main_running(&mut self, main: i32) -> bool {
+    fn await_main_container(&mut self, main: i32) -> bool {
         if self.engine.is_none() {
             return true;
         }

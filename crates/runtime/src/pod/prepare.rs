@@ -75,7 +75,7 @@ fn prepare(dir: &Path) -> Result<(), Failure> {
     let lock_path = dir.join("lock");
     let lock = File::create(&lock_path)
         .map_err(|e| fail(format!("failed to open {}: {e}", lock_path.display())))?;
-    if !try_lock(&lock) {
+    if !crate::pod_dir::try_lock(&lock).unwrap_or(false) {
         println!("opendlc: waiting for another pod of the job to prepare its code and libraries");
         lock_blocking(&lock)
             .map_err(|e| fail(format!("failed to lock {}: {e}", lock_path.display())))?;
@@ -243,11 +243,6 @@ fn system_python(venv: &Path) -> Option<PathBuf> {
 fn is_executable(path: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
     std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-}
-
-fn try_lock(file: &File) -> bool {
-    // SAFETY: flock on a descriptor we own.
-    unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) == 0 }
 }
 
 fn lock_blocking(file: &File) -> io::Result<()> {
