@@ -201,7 +201,7 @@ impl LocalRuntime {
         if let LauncherState::Running(running) = &*launcher {
             let (read, write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
             let lock = lock.try_clone()?;
-            match running.fork_shim(dir.path(), write, open_append(&dir.shim_log())?, lock) {
+            match running.fork_shim(dir.path(), write, lock) {
                 Ok(forked) => {
                     let stdout = tokio::net::unix::pipe::Receiver::from_owned_fd(read)?;
                     return Ok((Shim::Forked(forked), Box::pin(stdout)));

@@ -63,20 +63,19 @@ impl Launcher {
         })
     }
 
-    /// Forks the shim of the pod at `dir`, its stdin `lock` (the pod's locked spec.json), its
-    /// stdout `announce` and its stderr `log`. Blocks for the fork (a fraction of a
+    /// Forks the shim of the pod at `dir`, its stdin `lock` (the pod's locked spec.json) and its
+    /// stdout `announce`. Blocks for the fork (a fraction of a
     /// millisecond). An error means the launcher is unusable: gone, or
     /// (`ErrorKind::Unsupported`) unable to fork shims on this host.
     pub fn fork_shim(
         self: &Arc<Self>,
         dir: &Path,
         announce: OwnedFd,
-        log: File,
         lock: File,
     ) -> io::Result<ForkedShim> {
         let mut request = b"launch ".to_vec();
         request.extend_from_slice(dir.as_os_str().as_bytes());
-        let (answer, mut fds) = self.exchange(&request, [announce, log.into(), lock.into()])?;
+        let (answer, mut fds) = self.exchange(&request, [announce, lock.into()])?;
         let answer = String::from_utf8_lossy(&answer);
         if let Some(why) = answer.strip_prefix("error ") {
             // The launcher runs but cannot do its work here (no pidfds, say).

@@ -5,9 +5,10 @@
 //! virtual machine) and the Rust runtime's set-up — which every pod used to pay.
 //!
 //! One datagram each way per request (a `SOCK_SEQPACKET` pair, so messages keep their bounds):
-//! - `launch <pod directory>`, with three descriptors: the write end of the pipe the shim
-//!   announces its start on (its stdout), the shim's log (its stderr) and the pod's spec.json,
-//!   locked (its stdin: `crate::pod_dir::lock_spec`). The launcher forks,
+//! - `launch <pod directory>`, with two descriptors: the write end of the pipe the shim
+//!   announces its start on (its stdout) and the pod's spec.json, locked (its stdin:
+//!   `crate::pod_dir::lock_spec`); its stderr is `/dev/null`, its diagnostics go to the pod's
+//!   `shim.log` when it has any ([`super::diag`]). The launcher forks,
 //!   and the child becomes the shim ([`super::run`]) exactly as if it had been started as
 //!   `opendlc shim --dir DIR`; the answer is `ok <pid>` with a pidfd of the shim (not the
 //!   server's child, so its pid alone could come to name another process), or `error <why>`.
@@ -35,8 +36,8 @@ use nix::unistd::{fork, ForkResult, Pid};
 
 use crate::process;
 
-/// The most descriptors one message carries (a request's three).
-const MAX_FDS: usize = 3;
+/// The most descriptors one message carries (a request's two).
+const MAX_FDS: usize = 2;
 
 /// How many ends other than a clean exit the launcher remembers for `status`.
 const KEPT_ENDS: usize = 1024;
@@ -117,22 +118,22 @@ pub fn run(socket: OwnedFd) -> i32 {
     }
 }
 
-/// Forks the shim of the pod at `path`, its stdout, stderr and stdin the three `passed`
-/// descriptors; `ours` are the launcher's own descriptors, which the shim must not hold. The
+/// Forks the shim of the pod at `path`, its stdout and stdin the two `passed` descriptors; `ours` are the launcher's own descriptors, which the shim must not hold. The
 /// launcher's copies close when this returns: the shim alone holds the pod's lock then.
 fn launch(path: &[u8], passed: Vec<OwnedFd>, ours: &[RawFd]) -> io::Result<(i32, OwnedFd)> {
-    let [announce, log, lock]: [OwnedFd; 3] = passed
+    let [announce, lock]: [OwnedFd; 2] = passed
         .try_into()
-        .map_err(|_| io::Error::other("a request carries three descriptors"))?;
+        .map_err(|_| io::Error::other("a request carries two descriptors"))?;
     let dir = Path::new(OsStr::from_bytes(path));
     // SAFETY: the launcher is single-threaded, so the child has nothing half-done (no lock held
     // by another thread) to trip over.
     match unsafe { fork() }.map_err(io::Error::from)? {
         ForkResult::Child => {
-            let code = match become_shim(&announce, &log, &lock, ours) {
+            let code = match become_shim(&announce, &lock, ours) {
                 Ok(()) => super::run(dir),
                 Err(e) => {
-                    eprintln!("opendlc shim-launcher: failed to set up the shim of {dir:?}: {e}");
+                    super::diagnose_into(&crate::pod_dir::PodDir::new(dir));
+                    super::diag(format_args!("the launcher failed to set up the shim: {e}"));
                     127
                 }
             };
@@ -145,22 +146,18 @@ fn launch(path: &[u8], passed: Vec<OwnedFd>, ours: &[RawFd]) -> io::Result<(i32,
     }
 }
 
-/// In the forked child: stdin, stdout and stderr the passed descriptors, and none of the
-/// launcher's own descriptors (its socket would keep the server's end from seeing the
+/// In the forked child: stdin and stdout the passed descriptors, stderr `/dev/null`, and none
+/// of the launcher's own descriptors (its socket would keep the server's end from seeing the
 /// launcher go; its signalfd is the launcher's business).
-fn become_shim(
-    announce: &OwnedFd,
-    log: &OwnedFd,
-    lock: &OwnedFd,
-    ours: &[RawFd],
-) -> io::Result<()> {
+fn become_shim(announce: &OwnedFd, lock: &OwnedFd, ours: &[RawFd]) -> io::Result<()> {
     // Its command line stays the launcher's (`opendlc shim-launcher`); its name, which `ps -e`,
     // `top` and `pgrep` show, says what it is.
     // SAFETY: PR_SET_NAME reads a NUL-terminated string of at most 16 bytes, which this is.
     unsafe { libc::prctl(libc::PR_SET_NAME, c"opendlc-shim".as_ptr(), 0, 0, 0) };
     nix::unistd::dup2(lock.as_raw_fd(), 0)?;
     nix::unistd::dup2(announce.as_raw_fd(), 1)?;
-    nix::unistd::dup2(log.as_raw_fd(), 2)?;
+    let null = std::fs::File::options().write(true).open("/dev/null")?;
+    nix::unistd::dup2(null.as_raw_fd(), 2)?;
     for &fd in ours {
         // The socket was stdin, now the pod's lock: closing fd 0 would undo that.
         if fd > 2 {

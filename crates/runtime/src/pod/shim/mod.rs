@@ -8,14 +8,15 @@
 //!    /dev/null and stdout/stderr piped into the pod `log` (copied by the shim's one thread,
 //!    which polls the pipes beside its signals);
 //! 3. write `started.json`, print `started <pid>` on stdout (the supervisor waits for that
-//!    line) and never write to stdout again — diagnostics go to stderr, which the supervisor
-//!    points at `shim.log`. If the command cannot start: `exit.json`, then `failed <reason>`.
+//!    line) and never write to stdout again — diagnostics go to `shim.log`, made at the first
+//!    one ([`diag`]: a pod that runs as it should has none). If the command cannot start:
+//!    `exit.json`, then `failed <reason>`.
 //!    A supervisor gone before it read the line (killed) leaves the pod running: started.json
 //!    is what the next one re-attaches by. Its stdin, which it never reads, holds the lock that
 //!    tells a recovering supervisor a shim is there (`crate::pod_dir::lock_spec`);
 //! 4. on SIGTERM: SIGTERM to the process group, SIGKILL after the grace period;
 //! 5. once the group leader exits: SIGKILL what is left of the pod, drain the pipes (bounded),
-//!    fsync the log, write `exit.json` durably, exit 0.
+//!    fsync the log (when the command wrote one), write `exit.json` durably, exit 0.
 //!
 //! Where spec.json asks for it (a pod on a Slurm node), the shim first fills in the addresses
 //! of the pods its environment names (`crate::pod::peers`), and a thread samples the pod's metrics into `metrics.jsonl`
@@ -32,8 +33,8 @@ use std::fmt;
 use std::fs::File;
 use std::io::{self, Write};
 use std::os::fd::AsRawFd;
-use std::os::fd::OwnedFd;
 use std::path::Path;
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -57,6 +58,8 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(2);
 pub fn run(dir: &Path) -> i32 {
     crate::priority::reset_this_thread();
     let pod = PodDir::new(dir);
+    diagnose_into(&pod);
+    std::panic::set_hook(Box::new(|panic| diag(format_args!("{panic}"))));
     let signals = match Signals::install() {
         Ok(signals) => signals,
         Err(e) => return not_started(&pod, 127, format!("failed to set up signal handling: {e}")),
@@ -136,8 +139,8 @@ pub fn run(dir: &Path) -> i32 {
     }
     let leader = Pid::from_raw(spawned.pid as i32);
     let pipes = [
-        (Stream::Stdout, OwnedFd::from(spawned.stdout)),
-        (Stream::Stderr, OwnedFd::from(spawned.stderr)),
+        (Stream::Stdout, spawned.stdout),
+        (Stream::Stderr, spawned.stderr),
     ];
     let mut pumps = PolledPumps::new(log, pipes);
 
@@ -160,15 +163,9 @@ pub fn run(dir: &Path) -> i32 {
     }
     silence_stdout();
     let mut sampling = None;
-    if recorded {
-        diag(format_args!(
-            "pod {} started: pid {}",
-            spec.pod_id, spawned.pid
-        ));
-        if let Some(every) = spec.sample_every_ms {
-            let every = Duration::from_millis(every.max(100));
-            sampling = Some(PodSampling::start(&pod, spawned.pid, every));
-        }
+    if let (true, Some(every)) = (recorded, spec.sample_every_ms) {
+        let every = Duration::from_millis(every.max(100));
+        sampling = Some(PodSampling::start(&pod, spawned.pid, every));
     }
 
     let grace = Duration::from_millis(spec.grace_period_ms);
@@ -325,14 +322,38 @@ fn is_subreaper() -> bool {
     got == 0 && flag != 0
 }
 
-/// A line in the shim's diagnostic log (its stderr), written with one `write` so that lines
-/// from different threads do not mix.
+/// Where [`diag`] writes: stderr until the pod is known, then its `shim.log`, made at the first
+/// line (most pods have nothing to say: one file fewer to make for each).
+enum Diagnostics {
+    Stderr,
+    Pod(std::path::PathBuf),
+    Open(File),
+}
+
+static DIAGNOSTICS: Mutex<Diagnostics> = Mutex::new(Diagnostics::Stderr);
+
+/// Sends the shim's diagnostics to `pod`'s `shim.log` from now on.
+pub(crate) fn diagnose_into(pod: &PodDir) {
+    *DIAGNOSTICS.lock().unwrap_or_else(PoisonError::into_inner) = Diagnostics::Pod(pod.shim_log());
+}
+
+/// A line in the shim's diagnostic log, written with one `write` so that lines from different
+/// threads do not mix.
 pub(crate) fn diag(message: fmt::Arguments<'_>) {
     let line = format!(
         "{} {message}\n",
         Utc::now().format("%Y-%m-%dT%H:%M:%S%.6fZ")
     );
-    let _ = io::stderr().write_all(line.as_bytes());
+    let mut to = DIAGNOSTICS.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Diagnostics::Pod(path) = &*to {
+        if let Ok(file) = open_append(path) {
+            *to = Diagnostics::Open(file);
+        }
+    }
+    let _ = match &mut *to {
+        Diagnostics::Open(file) => file.write_all(line.as_bytes()),
+        _ => io::stderr().write_all(line.as_bytes()),
+    };
 }
 
 /// Pins this process (and so the command it spawns) to `cpus`; says which, or nothing for none.

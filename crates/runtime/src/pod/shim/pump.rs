@@ -116,10 +116,15 @@ impl LogOut {
         }
     }
 
-    /// Writes what is buffered and makes it durable: the log is final.
+    /// Writes what is buffered and makes it durable: the log is final. An empty log has nothing
+    /// to make durable (a reader takes a missing log for an empty one).
     fn close(&mut self) -> io::Result<()> {
         self.writer.flush()?;
-        self.writer.get_ref().sync_all()
+        let log = self.writer.get_ref();
+        if log.metadata()?.len() == 0 {
+            return Ok(());
+        }
+        log.sync_all()
     }
 }
 

@@ -167,11 +167,6 @@ fn ending(status: WaitStatus, reason: Option<String>) -> Ending {
         WaitStatus::Signaled(_, signal, _) => (None, Some(signal as i32)),
         _ => (None, None),
     };
-    match (code, signal) {
-        (Some(code), _) => diag(format_args!("the command exited with code {code}")),
-        (_, Some(signal)) => diag(format_args!("the command was killed by signal {signal}")),
-        _ => diag(format_args!("the command ended")),
-    }
     Ending {
         code,
         signal,
