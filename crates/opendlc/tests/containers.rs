@@ -233,7 +233,7 @@ async fn a_container_pod_runs_as_its_owner_without_capabilities() {
         [
             format!("uid={owner} gid={owner}"),
             "CapEff:\t0000000000000000".into(),
-            job_dir.join("home").display().to_string(),
+            job_dir.join("work").display().to_string(),
             "wrote".into(),
         ],
         "{logs:?}"

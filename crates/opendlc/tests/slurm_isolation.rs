@@ -81,7 +81,7 @@ echo mine > mine.txt && echo "own work dir writable""#,
     assert_eq!(done["Status"], "Succeeded", "{done}\n{seen}");
 
     let bob_uid = opendlc_server::DEFAULT_UID_BASE + 3; // admin 1, alice 2, bob 3
-    let bob_home = data.join("jobs").join(&snoop).join("home");
+    let bob_home = data.join("jobs").join(&snoop).join("work");
     assert!(
         seen.contains(&format!(
             "uid={bob_uid} user=opendlc-3 home={}",

@@ -127,15 +127,12 @@ impl Engine {
             }
         }
         let job_dir = self.jobs_dir.job(&job.job_id);
-        let home = job_dir.join("home");
+        // The pods start in their home, as in a container whose working directory is its
+        // user's home (and one directory fewer to make for every job).
+        let home = self.jobs_dir.work(&job.job_id);
         // Where its pods prepare the job's environment (code checkout, venv), if they do.
         let env = super::prepare::uses_env_dir(job).then(|| self.env_dir(&job.job_id));
-        for dir in [
-            Some(job_dir.clone()),
-            Some(self.jobs_dir.work(&job.job_id)),
-            Some(home.clone()),
-            env,
-        ]
+        for dir in [Some(job_dir.clone()), Some(home.clone()), env]
         .into_iter()
         .flatten()
         {
