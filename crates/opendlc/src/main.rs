@@ -99,7 +99,7 @@ enum Command {
     /// server; not meant to be run by hand).
     #[command(hide = true)]
     RunMounted {
-        /// The mounts (JSON) the server wrote.
+        /// The mounts (JSON) the server wrote, or a pod's spec.json holding its view.
         #[arg(long)]
         mounts: PathBuf,
         /// The command, for /bin/sh -c.

@@ -7,7 +7,7 @@
 //! | `started.json` | shim       | once the command runs                                       |
 //! | `log`          | shim       | continuously (see [`crate::logs`] for the record format)    |
 //! | `exit.json`    | shim       | after the command exited and the log is flushed (durable)   |
-//! | `shim.log`     | shim       | the shim's own diagnostics (its stderr)                     |
+//! | `shim.log`     | shim       | the shim's own diagnostics, made at the first (most have none) |
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};

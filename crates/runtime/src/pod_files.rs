@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 pub use crate::pod::cgroup::Limits;
+use crate::pod::mounts::MountSpec;
 use opendlc_core::env_value::EnvValue;
 
 /// `spec.json`: everything the shim needs to run the pod, written before the shim starts.
@@ -17,10 +18,10 @@ pub struct PodSpec {
     pub pod_uid: String,
     /// Run as `/bin/sh -c COMMAND`.
     pub command: String,
-    /// The mounts file of the view the command runs in, made by the shim in the command's
-    /// process before it runs (`crate::pod::chain::PodCommand`); none: the shim's view.
+    /// The view the command runs in (its sandbox, its mounts), made by the shim in the
+    /// command's process before it runs (`crate::pod::chain::PodCommand`); none: the shim's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub view: Option<PathBuf>,
+    pub view: Option<MountSpec>,
     pub workdir: PathBuf,
     /// Set on top of the inherited environment, from which every `OPENDLC_*` variable is removed.
     pub env: BTreeMap<String, String>,

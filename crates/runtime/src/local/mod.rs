@@ -44,8 +44,8 @@ pub struct PodLaunch {
     pub dir: PathBuf,
     /// Run as `/bin/sh -c COMMAND`.
     pub command: String,
-    /// The mounts file of the view the shim makes for the command (`PodSpec::view`).
-    pub view: Option<PathBuf>,
+    /// The view the shim makes for the command (`PodSpec::view`).
+    pub view: Option<crate::pod::mounts::MountSpec>,
     pub workdir: PathBuf,
     /// Set on top of the server's environment, minus its `OPENDLC_*` variables.
     pub env: BTreeMap<String, String>,

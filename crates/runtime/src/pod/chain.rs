@@ -51,24 +51,14 @@ pub trait Engine {
 /// Puts a command in the pod's container ([`Engine`]).
 pub type Contain<'a> = &'a dyn Engine;
 
-/// A pod's command as its shim runs it: `/bin/sh -c shell`, inside the view its mounts file
-/// `view` describes when it has one. The shim makes that view in the command's own process,
-/// as `opendlc run-mounted` would (`crate::pod::mounts::enter`), which spares every pod the
-/// start of that program and of a shell to run it.
+/// A pod's command as its shim runs it: `/bin/sh -c shell`, inside `view` when it has one
+/// (kept in its spec.json). The shim makes that view in the command's own process, as
+/// `opendlc run-mounted` would (`crate::pod::mounts::enter`), which spares every pod the start
+/// of that program and of a shell to run it, and a file of its own.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PodCommand {
     pub shell: String,
-    pub view: Option<std::path::PathBuf>,
-}
-
-impl PodCommand {
-    /// The same as one command line, for `/bin/sh -c`.
-    pub fn line(&self, program: &Path) -> String {
-        match &self.view {
-            None => self.shell.clone(),
-            Some(file) => run_mounted(program, file, &self.shell),
-        }
-    }
+    pub view: Option<MountSpec>,
 }
 
 fn run_mounted(program: &Path, mounts_file: &Path, command: &str) -> String {
@@ -80,18 +70,9 @@ fn run_mounted(program: &Path, mounts_file: &Path, command: &str) -> String {
     )
 }
 
-/// The pod's command line. `program` is the opendlc binary as the pod sees it; `dir` the pod's
-/// directory (its mounts file is written there when the pod has mounts and no container).
-pub fn render(
-    steps: &Steps,
-    program: &Path,
-    dir: &Path,
-    contain: Option<Contain<'_>>,
-) -> io::Result<String> {
-    Ok(render_pod(steps, program, dir, contain)?.line(program))
-}
-
-/// [`render`], with the view left to the shim where nothing has to run before it.
+/// The pod's command, with its view left to the shim where nothing has to run before it.
+/// `program` is the opendlc binary as the pod sees it; `dir` the pod's directory (a mounts
+/// file for `run-mounted` is written there when something runs before the view).
 pub fn render_pod(
     steps: &Steps,
     program: &Path,
@@ -147,19 +128,19 @@ pub fn render_pod(
         Some(preparation) => format!("{preparation} && {command}"),
         None => command,
     };
-    let sandbox = steps.sandbox.clone();
+    let view = |mounts: &[Mount], prepare: Option<String>| MountSpec {
+        mounts: mounts.to_vec(),
+        sandbox: steps.sandbox.clone(),
+        prepare,
+    };
     let write_mounts = |mounts: &[Mount], prepare: Option<String>| -> io::Result<_> {
         let file = dir.join(MOUNTS_FILE);
         std::fs::create_dir_all(dir)?;
-        let spec = MountSpec {
-            mounts: mounts.to_vec(),
-            sandbox: sandbox.clone(),
-            prepare,
-        };
-        let json = serde_json::to_vec_pretty(&spec).map_err(io::Error::other)?;
+        let json = serde_json::to_vec_pretty(&view(mounts, prepare)).map_err(io::Error::other)?;
         std::fs::write(&file, json)?;
         Ok(file)
     };
+    let sandbox = &steps.sandbox;
     let mounted = |command: String, mounts: &[Mount], prepare: Option<String>| {
         write_mounts(mounts, prepare).map(|file| run_mounted(program, &file, &command))
     };
@@ -187,13 +168,13 @@ pub fn render_pod(
         }
         None if sandbox.is_some() => PodCommand {
             shell: command,
-            view: Some(write_mounts(&steps.mounts, None)?),
+            view: Some(view(&steps.mounts, None)),
         },
         None if steps.mounts.is_empty() => shell(prepare(command)),
         None if preparation.is_some() => shell(prepare(mounted(command, &steps.mounts, None)?)),
         None => PodCommand {
             shell: command,
-            view: Some(write_mounts(&steps.mounts, None)?),
+            view: Some(view(&steps.mounts, None)),
         },
     })
 }
@@ -246,6 +227,40 @@ mod tests {
             command: "echo 'hi'".into(),
             ..Default::default()
         }
+    }
+
+    /// The pod's command line, where nothing is left to the shim.
+    fn render(
+        steps: &Steps,
+        program: &Path,
+        dir: &Path,
+        contain: Option<Contain<'_>>,
+    ) -> io::Result<String> {
+        let command = render_pod(steps, program, dir, contain)?;
+        assert_eq!(command.view, None);
+        Ok(command.shell)
+    }
+
+    #[test]
+    fn a_view_with_nothing_before_it_is_left_to_the_shim_without_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let mounts = vec![Mount {
+            source: "/data".into(),
+            target: "/mnt/data".into(),
+            read_only: true,
+        }];
+        let steps = Steps {
+            mounts: mounts.clone(),
+            ..steps()
+        };
+        let command = render_pod(&steps, Path::new("/o"), dir.path(), None).unwrap();
+        assert_eq!(command.shell, "echo 'hi'");
+        let view = command.view.unwrap();
+        assert_eq!(
+            (view.mounts, view.sandbox, view.prepare),
+            (mounts, None, None)
+        );
+        assert!(!dir.path().join(MOUNTS_FILE).exists());
     }
 
     #[test]

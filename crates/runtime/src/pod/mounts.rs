@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use crate::pod::sandbox::{self, Sandbox};
 
 /// One mount, as the engine writes it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Mount {
     pub source: PathBuf,
     pub target: PathBuf,
@@ -25,7 +25,7 @@ pub struct Mount {
 }
 
 /// What `run-mounted` reads: the job's mounts and the pod's sandbox, if it has one.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct MountSpec {
     pub mounts: Vec<Mount>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -59,11 +59,23 @@ pub fn main(mounts_file: &Path, command: &str) -> i32 {
     127
 }
 
-/// A pod's mounts file.
+/// A pod's mounts file, or its spec.json holding its view (`PodSpec::view`: where the shim
+/// makes the view, which a web terminal enters too).
 pub fn read(mounts_file: &Path) -> Result<MountSpec, String> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum File {
+        Mounts(MountSpec),
+        Pod { view: MountSpec },
+    }
     std::fs::read(mounts_file)
         .map_err(|e| e.to_string())
-        .and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()))
+        .and_then(|b| {
+            serde_json::from_slice(&b).map_err(|_| "neither mounts nor a pod's view".to_string())
+        })
+        .map(|file| match file {
+            File::Mounts(spec) | File::Pod { view: spec } => spec,
+        })
         .map_err(|e| format!("failed to read {}: {e}", mounts_file.display()))
 }
 
@@ -341,4 +353,32 @@ fn link(m: &Mount) -> Result<(), String> {
 
 fn sys_mount(source: Option<&Path>, target: &Path, flags: libc::c_ulong) -> io::Result<()> {
     sandbox::sys_mount(source, target, None, flags, None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_view_is_read_from_a_mounts_file_or_a_pods_spec() {
+        let dir = tempfile::tempdir().unwrap();
+        let view = MountSpec {
+            mounts: vec![Mount {
+                source: "/data".into(),
+                target: "/mnt".into(),
+                read_only: true,
+            }],
+            ..Default::default()
+        };
+        let mounts = dir.path().join("mounts.json");
+        std::fs::write(&mounts, serde_json::to_vec(&view).unwrap()).unwrap();
+        assert_eq!(read(&mounts), Ok(view.clone()));
+        let spec = dir.path().join("spec.json");
+        let pod = serde_json::json!({"pod_id": "p", "command": "true", "view": view});
+        std::fs::write(&spec, pod.to_string()).unwrap();
+        assert_eq!(read(&spec), Ok(view));
+        std::fs::write(&spec, r#"{"pod_id": "p", "command": "true"}"#).unwrap();
+        let error = read(&spec).unwrap_err();
+        assert!(error.contains("neither mounts nor a pod's view"), "{error}");
+    }
 }

@@ -133,8 +133,8 @@ impl Engine {
         // Where its pods prepare the job's environment (code checkout, venv), if they do.
         let env = super::prepare::uses_env_dir(job).then(|| self.env_dir(&job.job_id));
         for dir in [Some(job_dir.clone()), Some(home.clone()), env]
-        .into_iter()
-        .flatten()
+            .into_iter()
+            .flatten()
         {
             if let Err(e) = own(&dir, uid, gid) {
                 tracing::error!(job.id = %job.job_id, "failed to give {} to uid {uid}: {e}", dir.display());

@@ -18,7 +18,7 @@ pub struct Shell {
 /// How a terminal's shell becomes its pod's.
 pub enum Enter {
     /// The pod's own view and identity: `opendlc run-mounted` (the opendlc binary, the pod's
-    /// mounts file).
+    /// mounts file or its spec.json holding its view).
     Sandbox { program: PathBuf, mounts: PathBuf },
     /// The pod's owner's account (pods that a cluster scheduler runs as their owners).
     Account { uid: u32, gid: u32 },

@@ -79,13 +79,18 @@ async fn open(
     };
     // Addresses known only once the pods were placed (Slurm): as the pod's shim filled them in.
     opendlc_runtime::pod::peers::resolve(&mut spec, std::time::Duration::ZERO);
-    // A pod that runs as its owner in a view of its own: so does its terminal.
+    // A pod that runs as its owner in a view of its own: so does its terminal. The view is in
+    // its spec.json where its shim makes it, else in its mounts file for `run-mounted`.
     let pod_dir = wt.jobs_dir.pod(&job_id, &pod_uid);
-    let mounts = pod_dir.join(opendlc_runtime::pod::chain::MOUNTS_FILE);
-    let sandboxed = std::fs::read(&mounts)
-        .ok()
-        .and_then(|b| serde_json::from_slice::<opendlc_runtime::pod::mounts::MountSpec>(&b).ok())
-        .is_some_and(|m| m.sandbox.is_some());
+    let (mounts, sandboxed) = match &spec.view {
+        Some(view) => (spec_path, view.sandbox.is_some()),
+        None => {
+            let mounts = pod_dir.join(opendlc_runtime::pod::chain::MOUNTS_FILE);
+            let sandboxed =
+                opendlc_runtime::pod::mounts::read(&mounts).is_ok_and(|m| m.sandbox.is_some());
+            (mounts, sandboxed)
+        }
+    };
     let enter = if sandboxed {
         Some(Enter::Sandbox {
             program: wt.program.clone(),

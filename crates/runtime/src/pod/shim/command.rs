@@ -59,19 +59,16 @@ pub(super) fn spawn(
             ))
         }
     }
-    let view = match &spec.view {
-        // The pod's view, in the command's process: what `opendlc run-mounted` does, without
-        // starting it. A failure is said on the pod's stderr and ends the pod with its code.
-        Some(view) => Some(crate::pod::mounts::read(view).map_err(|e| not_started(127, e))?),
-        None => None,
-    };
+    // The pod's view, made in the command's process: what `opendlc run-mounted` does, without
+    // starting it. A failure is said on the pod's stderr and ends the pod with its code.
+    let view = spec.view.as_ref();
     let program = c"/bin/sh";
     let argv = [
         program.to_owned(),
         c"-c".to_owned(),
         c_string(spec.command.as_bytes(), "the command")?,
     ];
-    let env = environment(spec, view.as_ref())?;
+    let env = environment(spec, view)?;
     let workdir = c_string(spec.workdir.as_os_str().as_bytes(), "the working directory")?;
     let failed = |e: std::io::Error| not_started(127, format!("failed to run /bin/sh: {e}"));
     let stdin = File::open("/dev/null").map_err(failed)?;
@@ -89,7 +86,7 @@ pub(super) fn spawn(
         ],
         cgroup_procs: &cgroup_procs,
         hosts,
-        view: view.as_ref(),
+        view,
         error: 0,
     };
     let pid = clone_vfork(&mut child).map_err(|e| {
