@@ -174,7 +174,105 @@ impl JobFilter {
             && self.end.is_none_or(|e| e >= last)
     }
 
-    fn where_clause(&self) -> (String, Vec<Value>) {
+    /// The FTS5 phrase of the DisplayName's trigrams, when they find the candidates: a name of
+    /// 3 characters or more (a trigram each), matched anywhere or at the start, over more
+    /// than one owner's jobs (one owner's are fewer than that index's answer for a common
+    /// name, and are tested in their own index).
+    fn trigram_phrase(&self) -> Option<String> {
+        let name = self.display_name.as_ref()?;
+        (name.chars().count() >= 3
+            && self.user_id.is_none()
+            && self.display_name_match != NameMatch::Exact)
+            .then(|| format!("\"{}\"", name.replace('"', "\"\"")))
+    }
+
+    /// Whether the trigrams' answer is the match itself, with no row to read to check it: a
+    /// phrase of trigrams is a substring in any case, which for an ASCII name is what
+    /// `instr(lower(…))` finds (a letter that is ASCII only once Unicode folds its case, such
+    /// as the Kelvin sign, matches too).
+    fn trigrams_exact(&self) -> bool {
+        self.display_name_match == NameMatch::Substring
+            && self.trigram_phrase().is_some()
+            && self.display_name.as_ref().is_some_and(|n| n.is_ascii())
+    }
+
+    /// Whether the trigrams' answer is the whole filter: its size is then the count.
+    fn only_trigrams(&self) -> bool {
+        let JobFilter {
+            display_name: _,
+            display_name_match: _,
+            job_types,
+            statuses,
+            time_field: _,
+            start,
+            end,
+            job_ids,
+            tags,
+            workspace_id,
+            resource_ids,
+            user_id,
+            accessibility,
+            user_command_search,
+            reason_search,
+            image_search,
+            assigned_nodes,
+            numeric_range,
+            visible_to,
+            sort: _,
+            descending: _,
+            offset: _,
+            limit: _,
+        } = self;
+        self.trigrams_exact()
+            && [job_types, statuses, job_ids, resource_ids]
+                .iter()
+                .all(|v| v.is_empty())
+            && tags.is_empty()
+            && start.is_none()
+            && end.is_none()
+            && [workspace_id, user_id, accessibility, user_command_search]
+                .iter()
+                .all(|v| v.is_none())
+            && reason_search.is_none()
+            && image_search.is_none()
+            && assigned_nodes.is_none()
+            && numeric_range.is_none()
+            && visible_to.is_none()
+    }
+
+    /// The visibility test, as SQL over the columns `jobs` and `job_counts` share, and its
+    /// arguments numbered from `?{first}`; `None` when the caller is not restricted or asks
+    /// only for their own jobs.
+    fn visibility(&self, first: usize) -> Option<(String, Vec<Value>)> {
+        // The caller's own jobs are theirs to read: no visibility test (it would need each
+        // row) when only those are asked for.
+        let v = self.visible_to.as_ref()?;
+        if self.user_id.as_deref() == Some(v.user_id.as_str()) {
+            return None;
+        }
+        let mut args = vec![Value::Text(v.user_id.clone())];
+        let mut list = |ids: &[String]| {
+            let ps: Vec<String> = ids
+                .iter()
+                .map(|id| {
+                    args.push(Value::Text(id.clone()));
+                    format!("?{}", first + args.len() - 1)
+                })
+                .collect();
+            ps.join(", ")
+        };
+        let admin = list(&v.admin_of);
+        let member = list(&v.member_of);
+        let sql = format!(
+            "(user_id = ?{first} OR workspace_id IN ({admin}) \
+             OR (accessibility = 'PUBLIC' AND workspace_id IN ({member})))"
+        );
+        Some((sql, args))
+    }
+
+    /// `scan_names`: the trigrams' candidates are tested while walking an index in the page's
+    /// order instead of read one by one (`+seq`: SQLite then does not look them up by rowid).
+    fn where_clause(&self, scan_names: bool) -> (String, Vec<Value>) {
         let mut conditions: Vec<String> = Vec::new();
         let mut args: Vec<Value> = Vec::new();
         let mut arg = |v: Value, args_len: &mut usize| {
@@ -185,24 +283,24 @@ impl JobFilter {
         let mut n = 0usize;
         let text = |s: &str| Value::Text(s.to_string());
 
-        if let Some(name) = &self.display_name {
+        if let Some(name) = self
+            .display_name
+            .as_ref()
+            .filter(|_| !self.trigrams_exact())
+        {
             let p = arg(text(name), &mut n);
             conditions.push(match self.display_name_match {
                 NameMatch::Exact => format!("display_name = {p}"),
                 NameMatch::Prefix => format!("instr(lower(display_name), lower({p})) = 1"),
                 NameMatch::Substring => format!("instr(lower(display_name), lower({p})) > 0"),
             });
-            // Over more than one owner's jobs, the names' trigrams find the candidates (a
-            // phrase of trigrams is a substring, any case); one owner's are fewer than that
-            // index's answer for a common name, and are tested in their own index.
-            let trigrams = name.chars().count() >= 3;
-            if trigrams && self.user_id.is_none() && self.display_name_match != NameMatch::Exact {
-                let phrase = format!("\"{}\"", name.replace('"', "\"\""));
-                let q = arg(text(&phrase), &mut n);
-                conditions.push(format!(
-                    "seq IN (SELECT rowid FROM job_names WHERE job_names MATCH {q})"
-                ));
-            }
+        }
+        if let Some(phrase) = self.trigram_phrase() {
+            let q = arg(text(&phrase), &mut n);
+            let seq = if scan_names { "+seq" } else { "seq" };
+            conditions.push(format!(
+                "{seq} IN (SELECT rowid FROM job_names WHERE job_names MATCH {q})"
+            ));
         }
         for (column, values) in [
             ("job_type", &self.job_types),
@@ -239,22 +337,11 @@ impl JobFilter {
                 conditions.push(format!("{column} = {p}"));
             }
         }
-        // The caller's own jobs are theirs to read: no visibility test (it would need each
-        // row) when only those are asked for.
-        let own_only = self
-            .visible_to
-            .as_ref()
-            .is_some_and(|v| self.user_id.as_deref() == Some(v.user_id.as_str()));
-        if let Some(v) = self.visible_to.as_ref().filter(|_| !own_only) {
-            let user = arg(text(&v.user_id), &mut n);
-            let admin: Vec<String> = v.admin_of.iter().map(|w| arg(text(w), &mut n)).collect();
-            let member: Vec<String> = v.member_of.iter().map(|w| arg(text(w), &mut n)).collect();
-            conditions.push(format!(
-                "(user_id = {user} OR workspace_id IN ({}) \
-                 OR (accessibility = 'PUBLIC' AND workspace_id IN ({})))",
-                admin.join(", "),
-                member.join(", ")
-            ));
+        if let Some((visible, values)) = self.visibility(n + 1) {
+            for value in values {
+                arg(value, &mut n);
+            }
+            conditions.push(visible);
         }
         for (column, needle) in [
             ("user_command", &self.user_command_search),
@@ -317,26 +404,55 @@ impl Store {
         self.read(|conn| {
             // One snapshot for the bounds, the count and the page.
             let conn = conn.unchecked_transaction()?;
-            let (first, last): (Option<Millis>, Option<Millis>) = conn
-                // Two subqueries: each is one index lookup (MIN and MAX together scan).
+            let (first, last, jobs_stored): (Option<Millis>, Option<Millis>, Option<u64>) = conn
+                // Subqueries: each is one index lookup (MIN and MAX together scan).
                 .prepare_cached(
-                    "SELECT (SELECT MIN(gmt_create) FROM jobs), (SELECT MAX(gmt_create) FROM jobs)",
+                    "SELECT (SELECT MIN(gmt_create) FROM jobs), (SELECT MAX(gmt_create) FROM jobs),
+                            (SELECT MAX(seq) FROM jobs)",
                 )?
-                .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+                .query_row([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+            // About how many jobs there are (the highest seq: deleted ones leave gaps).
+            let jobs_stored = jobs_stored.unwrap_or(0);
             let mut filter = filter.clone();
             if filter.bounds_cover(first, last) {
                 (filter.start, filter.end) = (None, None);
             }
+            // A caller who may see every job stored (an administrator of the only workspace)
+            // needs no test of each row.
+            if let Some((visible, args)) = filter.visibility(1) {
+                let hidden: u64 = conn
+                    .prepare_cached(&format!(
+                        "SELECT COALESCE(SUM(n), 0) FROM job_counts WHERE NOT {visible}"
+                    ))?
+                    .query_row(rusqlite::params_from_iter(args.iter()), |r| r.get(0))?;
+                if hidden == 0 {
+                    filter.visible_to = None;
+                }
+            }
             let counted = filter.countable() && filter.start.is_none() && filter.end.is_none();
-            let (clause, mut args) = filter.where_clause();
-            let count = if counted {
-                format!("SELECT COALESCE(SUM(n), 0) FROM job_counts {clause}")
-            } else {
-                format!("SELECT COUNT(*) FROM jobs {clause}")
+            let total: u64 = match filter.trigram_phrase() {
+                Some(phrase) if filter.only_trigrams() => conn
+                    .prepare_cached("SELECT COUNT(*) FROM job_names WHERE job_names MATCH ?1")?
+                    .query_row([phrase], |r| r.get(0))?,
+                _ => {
+                    let (clause, args) = filter.where_clause(false);
+                    let count = if counted {
+                        format!("SELECT COALESCE(SUM(n), 0) FROM job_counts {clause}")
+                    } else {
+                        format!("SELECT COUNT(*) FROM jobs {clause}")
+                    };
+                    conn.prepare_cached(&count)?
+                        .query_row(rusqlite::params_from_iter(args.iter()), |r| r.get(0))?
+                }
             };
-            let total: u64 = conn
-                .prepare_cached(&count)?
-                .query_row(rusqlite::params_from_iter(args.iter()), |r| r.get(0))?;
+            // Many candidates of the trigrams: the page is found walking the creation-time
+            // index until it is full (about (offset + limit) × jobs / matches entries) rather
+            // than by looking every candidate up (about 30 index entries' cost each).
+            let scan_names = filter.trigram_phrase().is_some()
+                && filter.sort == SortField::GmtCreateTime
+                && total.saturating_mul(total)
+                    >= 30 * (filter.offset + filter.limit).saturating_mul(jobs_stored);
+            let (clause, mut args) = filter.where_clause(scan_names);
             let (limit, offset) = (args.len() + 1, args.len() + 2);
             args.push(Value::Integer(
                 i64::try_from(filter.limit).unwrap_or(i64::MAX),

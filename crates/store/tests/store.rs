@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 
 use common::{job, open, pod};
 use opendlc_core::{JobStatus, PodStatus};
-use opendlc_store::{Admission, JobFilter, PodEnd, SortField, Store, StoreError, Transition};
+use opendlc_store::{
+    Admission, JobFilter, PodEnd, SortField, Store, StoreError, Transition, Visibility,
+};
 
 #[test]
 fn a_job_round_trips_and_its_lifecycle_is_recorded() {
@@ -344,4 +346,57 @@ fn a_name_substring_over_every_owner_is_found_by_its_trigrams() {
     assert!(names("resnets").is_empty());
     store.delete_job("dlcname1").unwrap();
     assert_eq!(names("resnet"), ["Train-ResNet"]);
+}
+
+/// Over every owner's jobs a DisplayName is searched within what the caller may see; a caller
+/// who may see every job is spared the test of each, and a page of many matches, found walking
+/// the creation order, is the page the matches' lookups give. A name with a letter beyond ASCII
+/// is matched in ASCII's case rules only, as over one owner's jobs.
+#[test]
+fn a_name_search_over_everyone_keeps_to_what_the_caller_may_see() {
+    let (_dir, store) = open();
+    let jobs: Vec<_> = (0..200)
+        .map(|i| {
+            let mut job = job(&format!("dlcvis{i}"), &format!("run-{i}"), 1_000 + i);
+            job.user_id = if i % 2 == 0 { "1" } else { "2" }.into();
+            job
+        })
+        .collect();
+    store.insert_jobs(&jobs).unwrap();
+    store
+        .insert_jobs(&[job("dlcvisu", "Übung-run-x", 5_000)])
+        .unwrap();
+    let list = |needle: &str, visible_to: &Visibility, limit| {
+        let filter = JobFilter {
+            display_name: Some(needle.into()),
+            visible_to: Some(visible_to.clone()),
+            descending: true,
+            limit,
+            ..JobFilter::default()
+        };
+        let (page, total) = store.list_jobs(&filter).unwrap();
+        let names: Vec<String> = page.into_iter().map(|j| j.display_name).collect();
+        (names, total)
+    };
+    let member = Visibility {
+        user_id: "1".into(),
+        member_of: vec!["default".into()],
+        admin_of: vec![],
+    };
+    let (names, total) = list("RUN-1", &member, 3);
+    assert_eq!(total, 55, "{names:?}"); // user 1's (even) run-1x and run-1xx
+    assert_eq!(names, ["run-198", "run-196", "run-194"]);
+    let admin = Visibility {
+        admin_of: vec!["default".into()],
+        ..member
+    };
+    // 201 matches of 201 jobs: up to 6 a page walks the creation order, 7 look them up.
+    let (walked, total) = list("run-", &admin, 6);
+    assert_eq!(total, 201);
+    let (looked_up, _) = list("run-", &admin, 7);
+    assert_eq!(walked, looked_up[..6]);
+    assert_eq!(walked[..2], ["Übung-run-x", "run-199"]);
+    // Beyond ASCII, case counts as it does for one owner.
+    assert_eq!(list("übung", &admin, 10).1, 0);
+    assert_eq!(list("Übung", &admin, 10).1, 1);
 }

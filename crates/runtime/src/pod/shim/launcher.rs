@@ -8,7 +8,7 @@
 //! - `launch <pod directory>`, with two descriptors: the write end of the pipe the shim
 //!   announces its start on (its stdout) and the pod's spec.json, locked (its stdin:
 //!   `crate::pod_dir::lock_spec`); its stderr is `/dev/null`, its diagnostics go to the pod's
-//!   `shim.log` when it has any ([`super::diag`]). The launcher forks,
+//!   `shim.log` when it has any (`diag`). The launcher forks,
 //!   and the child becomes the shim ([`super::run`]) exactly as if it had been started as
 //!   `opendlc shim --dir DIR`; the answer is `ok <pid>` with a pidfd of the shim (not the
 //!   server's child, so its pid alone could come to name another process), or `error <why>`.

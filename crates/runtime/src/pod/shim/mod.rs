@@ -9,7 +9,7 @@
 //!    which polls the pipes beside its signals);
 //! 3. write `started.json`, print `started <pid>` on stdout (the supervisor waits for that
 //!    line) and never write to stdout again — diagnostics go to `shim.log`, made at the first
-//!    one ([`diag`]: a pod that runs as it should has none). If the command cannot start:
+//!    one (`diag`: a pod that runs as it should has none). If the command cannot start:
 //!    `exit.json`, then `failed <reason>`.
 //!    A supervisor gone before it read the line (killed) leaves the pod running: started.json
 //!    is what the next one re-attaches by. Its stdin, which it never reads, holds the lock that
