@@ -397,7 +397,14 @@ async fn a_ray_job_runs_its_command_on_a_head_its_workers_joined() {
         tokio::time::sleep(Duration::from_millis(500)).await;
     };
     assert!(line.starts_with("RAY_ADDRESS=127.0.0.1:"), "{line}");
-    assert!(line.ends_with("alive=2 used=2"), "{line}");
+    if !line.ends_with("alive=2 used=2") {
+        // What the Worker did instead of joining.
+        let worker = server
+            .logs(&job_id, &format!("{job_id}-worker-0"), "")
+            .await;
+        let job = server.get_job(&job_id).await;
+        panic!("{line}\nworker: {worker:?}\n{job}");
+    }
 
     let dashboard = server
         .ok("GET", &format!("/api/v1/jobs/{job_id}/rayDashboard"), None)
