@@ -20,7 +20,13 @@ pub struct PodSpec {
     pub command: String,
     /// The view the command runs in (its sandbox, its mounts), made by the shim in the
     /// command's process before it runs (`crate::pod::chain::PodCommand`); none: the shim's.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// A spec.json from before views were kept in it names the view's mounts file instead
+    /// (pods still running across an upgrade): the view is read from there.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "view_here_or_in_its_file"
+    )]
     pub view: Option<MountSpec>,
     pub workdir: PathBuf,
     /// Set on top of the inherited environment, from which every `OPENDLC_*` variable is removed.
@@ -53,6 +59,25 @@ pub struct PodSpec {
     /// names (like `addressed_env`); the shim moves them into `hosts`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub addressed_hosts: BTreeMap<String, String>,
+}
+
+fn view_here_or_in_its_file<'de, D>(deserializer: D) -> Result<Option<MountSpec>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum View {
+        Here(MountSpec),
+        InFile(PathBuf),
+    }
+    match Option::<View>::deserialize(deserializer)? {
+        None => Ok(None),
+        Some(View::Here(view)) => Ok(Some(view)),
+        Some(View::InFile(file)) => crate::pod::mounts::read(&file)
+            .map(Some)
+            .map_err(serde::de::Error::custom),
+    }
 }
 
 /// `started.json`: who to watch and who to signal, written once the command is running.
@@ -90,5 +115,45 @@ impl PodExit {
     /// True when the command exited with code 0.
     pub fn succeeded(&self) -> bool {
         self.code == Some(0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pod::mounts::Mount;
+
+    /// A pod started before an upgrade named its view's mounts file; a spec.json now holds the
+    /// view itself. Both read as the view.
+    #[test]
+    fn a_view_is_read_from_the_spec_or_from_the_mounts_file_it_names() {
+        let dir = tempfile::tempdir().unwrap();
+        let view = MountSpec {
+            mounts: vec![Mount {
+                source: "/data".into(),
+                target: "/mnt".into(),
+                read_only: true,
+            }],
+            ..Default::default()
+        };
+        let mounts = dir.path().join("mounts.json");
+        std::fs::write(&mounts, serde_json::to_vec(&view).unwrap()).unwrap();
+        let spec = |view: serde_json::Value| {
+            let json = serde_json::json!({
+                "pod_id": "p", "pod_uid": "u", "command": "true", "view": view,
+                "workdir": "/w", "env": {}, "grace_period_ms": 1000,
+            });
+            serde_json::from_value::<PodSpec>(json)
+        };
+        let before = spec(serde_json::json!(mounts)).unwrap();
+        assert_eq!(before.view.as_ref(), Some(&view));
+        let now = spec(serde_json::to_value(&view).unwrap()).unwrap();
+        assert_eq!(now.view, Some(view));
+        assert_eq!(
+            serde_json::from_value::<PodSpec>(serde_json::to_value(&now).unwrap()).unwrap(),
+            now
+        );
+        assert!(spec(serde_json::json!(dir.path().join("gone.json"))).is_err());
+        assert_eq!(spec(serde_json::Value::Null).unwrap().view, None);
     }
 }

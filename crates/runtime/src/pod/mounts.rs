@@ -66,15 +66,17 @@ pub fn read(mounts_file: &Path) -> Result<MountSpec, String> {
     #[serde(untagged)]
     enum File {
         Mounts(MountSpec),
-        Pod { view: MountSpec },
+        Pod(Box<crate::pod_files::PodSpec>),
     }
     std::fs::read(mounts_file)
         .map_err(|e| e.to_string())
         .and_then(|b| {
-            serde_json::from_slice(&b).map_err(|_| "neither mounts nor a pod's view".to_string())
-        })
-        .map(|file| match file {
-            File::Mounts(spec) | File::Pod { view: spec } => spec,
+            match serde_json::from_slice(&b) {
+                Ok(File::Mounts(spec)) => Some(spec),
+                Ok(File::Pod(pod)) => pod.view,
+                Err(_) => None,
+            }
+            .ok_or_else(|| "neither mounts nor a pod's view".to_string())
         })
         .map_err(|e| format!("failed to read {}: {e}", mounts_file.display()))
 }
@@ -374,10 +376,17 @@ mod tests {
         std::fs::write(&mounts, serde_json::to_vec(&view).unwrap()).unwrap();
         assert_eq!(read(&mounts), Ok(view.clone()));
         let spec = dir.path().join("spec.json");
-        let pod = serde_json::json!({"pod_id": "p", "command": "true", "view": view});
+        let pod = serde_json::json!({
+            "pod_id": "p", "pod_uid": "u", "command": "true", "view": view,
+            "workdir": "/w", "env": {}, "grace_period_ms": 1000,
+        });
         std::fs::write(&spec, pod.to_string()).unwrap();
         assert_eq!(read(&spec), Ok(view));
-        std::fs::write(&spec, r#"{"pod_id": "p", "command": "true"}"#).unwrap();
+        let viewless = serde_json::json!({
+            "pod_id": "p", "pod_uid": "u", "command": "true",
+            "workdir": "/w", "env": {}, "grace_period_ms": 1000,
+        });
+        std::fs::write(&spec, viewless.to_string()).unwrap();
         let error = read(&spec).unwrap_err();
         assert!(error.contains("neither mounts nor a pod's view"), "{error}");
     }
