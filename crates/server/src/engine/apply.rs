@@ -743,7 +743,6 @@ pub(super) fn free_ports(n: usize) -> Vec<u16> {
     ports
 }
 
-/// The job's quota (its ResourceId), if it names one.
 /// The CPU time the calling thread has used.
 fn thread_cpu_time() -> Duration {
     let mut now = libc::timespec {
@@ -757,6 +756,7 @@ fn thread_cpu_time() -> Duration {
     Duration::new(now.tv_sec as u64, now.tv_nsec as u32)
 }
 
+/// The job's quota (its ResourceId), if it names one.
 fn quota_of(job: &Job) -> Option<String> {
     (!job.resource_id.is_empty()).then(|| job.resource_id.clone())
 }
