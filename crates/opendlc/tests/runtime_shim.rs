@@ -32,6 +32,7 @@ fn write_spec(dir: &Path, command: &str, env: &[(&str, &str)]) {
         peers: Default::default(),
         hosts: Default::default(),
         addressed_hosts: Default::default(),
+        scratch: Vec::new(),
     };
     write_json_atomic(&dir.join("spec.json"), &spec, Durability::ProcessCrash).unwrap();
 }
@@ -68,6 +69,42 @@ fn reports_one_line_and_drops_inherited_private_variables() {
     );
     assert_eq!(exit_of(&dir).code, Some(0));
     assert_eq!(log_lines(&dir), ["unset kept"]);
+}
+
+/// What the pod's programs made outside its directory (Open MPI's and Ray's in /tmp) is gone
+/// with the pod; a link put in its place is removed, not followed.
+#[test]
+fn the_pods_scratch_goes_with_it_and_a_link_there_is_not_followed() {
+    let data = tempfile::tempdir().unwrap();
+    let dir = data.path().join("pod");
+    let (made, link, kept) = (
+        data.path().join("made"),
+        data.path().join("link"),
+        data.path().join("kept"),
+    );
+    std::fs::create_dir_all(&kept).unwrap();
+    std::fs::write(kept.join("file"), "mine").unwrap();
+    write_spec(
+        &dir,
+        &format!(
+            "mkdir -p {made}/session && touch {made}/session/socket && ln -s {kept} {link}",
+            made = made.display(),
+            kept = kept.display(),
+            link = link.display()
+        ),
+        &[],
+    );
+    let spec_file = dir.join("spec.json");
+    let mut spec: PodSpec = serde_json::from_slice(&std::fs::read(&spec_file).unwrap()).unwrap();
+    spec.scratch = vec![made.clone(), link.clone(), data.path().join("never-made")];
+    write_json_atomic(&spec_file, &spec, Durability::ProcessCrash).unwrap();
+    let output = shim(&dir).output().unwrap();
+    assert!(output.status.success());
+    assert_eq!(exit_of(&dir).code, Some(0), "{:?}", log_lines(&dir));
+    assert!(!made.exists() && link.symlink_metadata().is_err());
+    assert_eq!(std::fs::read_to_string(kept.join("file")).unwrap(), "mine");
+    // Nothing to say about a directory that was never made.
+    assert!(!dir.join("shim.log").exists());
 }
 
 #[test]

@@ -67,6 +67,9 @@ pub struct PodRecipe {
     /// resolves to (the loopback on one host, where all of them listen; the pod's node on
     /// Slurm); empty: none.
     pub host_names: BTreeMap<String, String>,
+    /// Directories its programs make outside the job's directory, removed once its processes
+    /// are gone (`opendlc_core::frameworks::Launch::scratch`).
+    pub scratch: Vec<PathBuf>,
     /// Between SIGTERM and SIGKILL when the pod is stopped.
     pub grace_period: Duration,
     /// Its role's `PodLabels` and `PodAnnotations` with opendlc's own labels

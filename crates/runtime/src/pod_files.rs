@@ -59,6 +59,10 @@ pub struct PodSpec {
     /// names (like `addressed_env`); the shim moves them into `hosts`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub addressed_hosts: BTreeMap<String, String>,
+    /// Directories outside the pod's own that its programs make (Open MPI's and Ray's, in the
+    /// host's /tmp): the shim removes them once the pod's processes are gone.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scratch: Vec<PathBuf>,
 }
 
 fn view_here_or_in_its_file<'de, D>(deserializer: D) -> Result<Option<MountSpec>, D::Error>

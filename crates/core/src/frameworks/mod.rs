@@ -249,6 +249,10 @@ pub struct Launch {
     pub pod_env: HashMap<String, Vec<(String, EnvValue)>>,
     /// The command of each pod that runs one of the framework's (by PodId).
     pub commands: HashMap<String, String>,
+    /// The directories the framework's programs make for each pod outside the job's directory
+    /// (by PodId): in the host's temporary directory, where Open MPI's and Ray's sockets keep
+    /// their paths short enough. Removed once the pod's processes are gone.
+    pub scratch: HashMap<String, Vec<PathBuf>>,
 }
 
 impl Launch {
@@ -262,6 +266,11 @@ impl Launch {
         env.extend(self.env.iter().cloned());
         env.extend(self.pod_env.get(pod_id).into_iter().flatten().cloned());
         self.commands.get(pod_id).cloned().unwrap_or(command)
+    }
+
+    /// The directories to remove once the pod's processes are gone.
+    pub fn scratch_of(&self, pod_id: &str) -> Vec<PathBuf> {
+        self.scratch.get(pod_id).cloned().unwrap_or_default()
     }
 }
 
@@ -308,7 +317,10 @@ mod tests {
             env: vec![("A".into(), "1".into())],
             pod_env: HashMap::from([("p-0".to_string(), vec![("B".into(), "2".into())])]),
             commands: HashMap::from([("p-0".to_string(), "framework".to_string())]),
+            scratch: HashMap::from([("p-0".to_string(), vec![PathBuf::from("/tmp/p-0")])]),
         };
+        assert_eq!(launch.scratch_of("p-0"), [PathBuf::from("/tmp/p-0")]);
+        assert!(launch.scratch_of("p-1").is_empty());
         let mut env = BTreeMap::new();
         assert_eq!(launch.apply("p-0", &mut env, "user".into()), "framework");
         assert_eq!(env.len(), 2);

@@ -11,7 +11,7 @@
 //! start, the job's MPI directory (`mpi/`, private to the server's user) holds the hostfile and
 //! the secret a remote shell presents to a Worker listening on TCP.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::{has_own_command, Contents, Framework, JobFiles, Launch, Program, RoleRule};
 use super::{Setup, SetupContext};
@@ -101,6 +101,11 @@ impl Framework for Mpi {
                 .map(|p| (p.pod_id.clone(), pod_env(&p.pod_id, ctx.one_host)))
                 .collect(),
             commands,
+            scratch: ctx
+                .plans
+                .iter()
+                .map(|p| (p.pod_id.clone(), vec![session_base(&p.pod_id)]))
+                .collect(),
         };
         Ok(Setup {
             files: vec![files],
@@ -182,7 +187,7 @@ pub fn env(dir: &Path, program: &Path, one_host: bool) -> Vec<(String, String)> 
 pub fn pod_env(pod_id: &str, one_host: bool) -> Vec<(String, EnvValue)> {
     let session = (
         "OMPI_MCA_orte_tmpdir_base".to_string(),
-        EnvValue::from(format!("/tmp/opendlc-mpi-{pod_id}")),
+        EnvValue::from(session_base(pod_id).display().to_string()),
     );
     if one_host {
         return vec![session];
@@ -191,6 +196,12 @@ pub fn pod_env(pod_id: &str, one_host: bool) -> Vec<(String, EnvValue)> {
         session,
         (LISTEN_ENV.to_string(), EnvValue::address_of(pod_id)),
     ]
+}
+
+/// Where a pod's Open MPI keeps its session directories (`OMPI_MCA_orte_tmpdir_base`): Open
+/// MPI removes its sessions, not this directory, which the pod's shim removes at its end.
+pub fn session_base(pod_id: &str) -> PathBuf {
+    PathBuf::from(format!("/tmp/opendlc-mpi-{pod_id}"))
 }
 
 /// Whether Open MPI can take this path inside `OMPI_MCA_plm_rsh_agent`, which it splits on
@@ -342,6 +353,11 @@ mod tests {
             .env
             .contains(&("OMPI_MCA_plm".to_string(), EnvValue::from("rsh"))));
         assert_eq!(launch.pod_env.len(), 3);
+        // Each pod's session directory goes with it.
+        assert_eq!(
+            launch.scratch_of("dlcx-launcher-0"),
+            [PathBuf::from("/tmp/opendlc-mpi-dlcx-launcher-0")]
+        );
     }
 
     #[test]

@@ -97,10 +97,13 @@ pub fn cluster(ctx: &mut SetupContext<'_>, head: Role, command: String) -> Setup
     // A pod's own address, expanded by its shell (see POD_IP_ENV).
     let pod_ip = format!("\"${POD_IP_ENV}\"");
     let mut commands = HashMap::new();
+    let mut scratch = HashMap::new();
     for plan in plans {
         let command = match plan.role {
             role if role == head => {
                 let temp_dir = ctx.temp_dir.join(format!("opendlc-ray-{}", job.job_id));
+                // Removed by the Head's command as it ends, and by its shim if it is killed.
+                scratch.insert(plan.pod_id.clone(), vec![temp_dir.clone()]);
                 head_command(
                     &pod_ip,
                     &head_ports,
@@ -136,6 +139,7 @@ pub fn cluster(ctx: &mut SetupContext<'_>, head: Role, command: String) -> Setup
             })
             .collect(),
         commands,
+        scratch,
     };
     Setup {
         files: vec![files],
@@ -389,6 +393,12 @@ mod tests {
         assert_eq!(recorded.node.node_manager, 3002);
         let launch = &setup.launch;
         assert_eq!(launch.env[0].1.to_string(), "<address of dlcx-head-0>:2000");
+        // The cluster's files go with the Head, the Workers make none of their own.
+        assert_eq!(
+            launch.scratch_of("dlcx-head-0"),
+            [std::path::PathBuf::from("/tmp/opendlc-ray-dlcx")]
+        );
+        assert!(launch.scratch_of("dlcx-worker-1").is_empty());
         assert_eq!(
             launch.pod_env["dlcx-worker-1"],
             [(

@@ -42,6 +42,7 @@ impl Harness {
             cpus: Vec::new(),
             image: None,
             hosts: BTreeMap::new(),
+            scratch: Vec::new(),
         }
     }
 

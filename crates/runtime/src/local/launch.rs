@@ -57,6 +57,7 @@ impl LocalRuntime {
             peers: Default::default(),
             hosts: pod.hosts,
             addressed_hosts: Default::default(),
+            scratch: pod.scratch,
         };
         let (mut shim, stdout) = {
             let (runtime, dir) = (self.clone(), dir.clone());

@@ -61,6 +61,8 @@ pub struct PodLaunch {
     /// The job's pods' names and addresses, for an `/etc/hosts` of the pod's own
     /// (`PodSpec::hosts`); empty where its view or container has them already.
     pub hosts: BTreeMap<String, String>,
+    /// Removed by the shim at the pod's end (`PodSpec::scratch`).
+    pub scratch: Vec<PathBuf>,
 }
 
 /// The local runtime's supervisor. Cheap to clone (handles share one state); must be used from

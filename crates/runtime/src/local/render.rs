@@ -106,6 +106,12 @@ impl LocalRuntime {
                     recipe.limits
                 },
                 cpus: recipe.cpus,
+                // A container's /tmp goes with it.
+                scratch: if container.is_none() {
+                    recipe.scratch
+                } else {
+                    Vec::new()
+                },
                 // A sandbox's view has the job's hosts file; a container has --add-host.
                 hosts: if container.is_none()
                     && recipe.steps.sandbox.is_none()

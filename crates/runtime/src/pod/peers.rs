@@ -157,6 +157,7 @@ mod tests {
                 ("worker-1".to_string(), "j-worker-1".to_string()),
                 ("j-worker-1".to_string(), "j-worker-1".to_string()),
             ]),
+            scratch: Vec::new(),
         };
         let unresolved = spec.clone();
         let resolved = resolve(&mut spec, PEER_TIMEOUT);

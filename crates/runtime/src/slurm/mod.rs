@@ -459,6 +459,8 @@ fn spec_of(recipe: &PodRecipe, gang: &Gang, program: &Path) -> std::io::Result<P
         cpus: Vec::new(),
         sample_every_ms: None,
         hosts: BTreeMap::new(),
+        // In the node's /tmp, which its shim removes them from.
+        scratch: recipe.scratch.clone(),
         addressed_hosts: recipe
             .host_names
             .iter()

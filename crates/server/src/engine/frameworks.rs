@@ -27,6 +27,11 @@ impl FrameworkLaunch {
     ) -> String {
         self.0.apply(&pod.pod_id, env, command)
     }
+
+    /// What the pod's shim removes at its end (`Launch::scratch`).
+    pub fn scratch_of(&self, pod: &Pod) -> Vec<std::path::PathBuf> {
+        self.0.scratch_of(&pod.pod_id)
+    }
 }
 
 impl Engine {

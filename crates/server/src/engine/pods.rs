@@ -117,6 +117,10 @@ impl Engine {
                 Ok(framework) => framework.apply(pod, &mut env, command),
                 Err(_) => command,
             };
+            let scratch = framework
+                .as_ref()
+                .map(|f| f.scratch_of(pod))
+                .unwrap_or_default();
             // `Settings.Shell`: the command runs in that shell instead of /bin/sh.
             let command = match job.shell() {
                 Some(shell) => format!("exec {} -c {}", quote(shell), quote(&command)),
@@ -189,6 +193,7 @@ impl Engine {
                 steps,
                 peers: peers.clone(),
                 host_names: host_names.clone(),
+                scratch,
                 grace_period: grace_period(job),
                 metadata: pod_metadata(job_id, pod, role),
             });

@@ -16,7 +16,8 @@
 //!    tells a recovering supervisor a shim is there (`crate::pod_dir::lock_spec`);
 //! 4. on SIGTERM: SIGTERM to the process group, SIGKILL after the grace period;
 //! 5. once the group leader exits: SIGKILL what is left of the pod, drain the pipes (bounded),
-//!    fsync the log (when the command wrote one), write `exit.json` durably, exit 0.
+//!    fsync the log (when the command wrote one), remove the directories the pod's programs
+//!    made outside its own (`PodSpec::scratch`), write `exit.json` durably, exit 0.
 //!
 //! Where spec.json asks for it (a pod on a Slurm node), the shim first fills in the addresses
 //! of the pods its environment names (`crate::pod::peers`), and a thread samples the pod's metrics into `metrics.jsonl`
@@ -180,6 +181,7 @@ pub fn run(dir: &Path) -> i32 {
             diag(format_args!("failed to flush the pod log: {e}"));
         }
     }
+    remove_scratch(&spec.scratch);
     let mut reason = ending.reason;
     if let Some(cgroup) = &mut cgroup {
         if cgroup.oom_killed() && reason.is_none() {
@@ -207,6 +209,19 @@ pub fn run(dir: &Path) -> i32 {
         0
     } else {
         1
+    }
+}
+
+/// Removes what the pod's programs made outside its directory (`PodSpec::scratch`), now that
+/// none of its processes is left to use it. A link there is removed, not followed.
+fn remove_scratch(dirs: &[std::path::PathBuf]) {
+    for dir in dirs {
+        match std::fs::remove_dir_all(dir) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                diag(format_args!("failed to remove {}: {e}", dir.display()));
+            }
+            _ => {}
+        }
     }
 }
 
