@@ -125,23 +125,13 @@ impl PodExit {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pod::mounts::Mount;
 
     /// A pod started before an upgrade named its view's mounts file; a spec.json now holds the
     /// view itself. Both read as the view.
     #[test]
     fn a_view_is_read_from_the_spec_or_from_the_mounts_file_it_names() {
         let dir = tempfile::tempdir().unwrap();
-        let view = MountSpec {
-            mounts: vec![Mount {
-                source: "/data".into(),
-                target: "/mnt".into(),
-                read_only: true,
-            }],
-            ..Default::default()
-        };
-        let mounts = dir.path().join("mounts.json");
-        std::fs::write(&mounts, serde_json::to_vec(&view).unwrap()).unwrap();
+        let (view, mounts) = crate::pod::mounts::view_in_mounts_file(dir.path());
         let spec = |view: serde_json::Value| {
             let json = serde_json::json!({
                 "pod_id": "p", "pod_uid": "u", "command": "true", "view": view,

@@ -357,6 +357,22 @@ fn sys_mount(source: Option<&Path>, target: &Path, flags: libc::c_ulong) -> io::
     sandbox::sys_mount(source, target, None, flags, None)
 }
 
+/// A view with one mount, written as a mounts file in `dir`: the view and the file.
+#[cfg(test)]
+pub(crate) fn view_in_mounts_file(dir: &Path) -> (MountSpec, PathBuf) {
+    let view = MountSpec {
+        mounts: vec![Mount {
+            source: "/data".into(),
+            target: "/mnt".into(),
+            read_only: true,
+        }],
+        ..Default::default()
+    };
+    let mounts = dir.join("mounts.json");
+    std::fs::write(&mounts, serde_json::to_vec(&view).unwrap()).unwrap();
+    (view, mounts)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -364,16 +380,7 @@ mod tests {
     #[test]
     fn a_view_is_read_from_a_mounts_file_or_a_pods_spec() {
         let dir = tempfile::tempdir().unwrap();
-        let view = MountSpec {
-            mounts: vec![Mount {
-                source: "/data".into(),
-                target: "/mnt".into(),
-                read_only: true,
-            }],
-            ..Default::default()
-        };
-        let mounts = dir.path().join("mounts.json");
-        std::fs::write(&mounts, serde_json::to_vec(&view).unwrap()).unwrap();
+        let (view, mounts) = view_in_mounts_file(dir.path());
         assert_eq!(read(&mounts), Ok(view.clone()));
         let spec = dir.path().join("spec.json");
         let pod = serde_json::json!({
