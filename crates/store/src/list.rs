@@ -223,18 +223,20 @@ impl JobFilter {
             offset: _,
             limit: _,
         } = self;
+        let lists = [job_types, statuses, job_ids, resource_ids];
+        let texts = [
+            workspace_id,
+            user_id,
+            accessibility,
+            user_command_search,
+            reason_search,
+            image_search,
+        ];
         self.trigrams_exact()
-            && [job_types, statuses, job_ids, resource_ids]
-                .iter()
-                .all(|v| v.is_empty())
+            && lists.iter().all(|v| v.is_empty())
+            && texts.iter().all(|v| v.is_none())
             && tags.is_empty()
-            && start.is_none()
-            && end.is_none()
-            && [workspace_id, user_id, accessibility, user_command_search]
-                .iter()
-                .all(|v| v.is_none())
-            && reason_search.is_none()
-            && image_search.is_none()
+            && (start, end) == (&None, &None)
             && assigned_nodes.is_none()
             && numeric_range.is_none()
             && visible_to.is_none()
@@ -451,7 +453,9 @@ impl Store {
             let scan_names = filter.trigram_phrase().is_some()
                 && filter.sort == SortField::GmtCreateTime
                 && total.saturating_mul(total)
-                    >= 30 * (filter.offset + filter.limit).saturating_mul(jobs_stored);
+                    >= (filter.offset + filter.limit)
+                        .saturating_mul(jobs_stored)
+                        .saturating_mul(30);
             let (clause, mut args) = filter.where_clause(scan_names);
             let (limit, offset) = (args.len() + 1, args.len() + 2);
             args.push(Value::Integer(

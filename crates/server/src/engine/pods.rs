@@ -113,14 +113,13 @@ impl Engine {
             let command = job.command_of(pod.role);
             let mut env = plan.env;
             env.extend(credentials.clone());
-            let command = match &framework {
-                Ok(framework) => framework.apply(pod, &mut env, command),
-                Err(_) => command,
+            let (command, scratch) = match &framework {
+                Ok(framework) => (
+                    framework.apply(pod, &mut env, command),
+                    framework.scratch_of(pod),
+                ),
+                Err(_) => (command, Vec::new()),
             };
-            let scratch = framework
-                .as_ref()
-                .map(|f| f.scratch_of(pod))
-                .unwrap_or_default();
             // `Settings.Shell`: the command runs in that shell instead of /bin/sh.
             let command = match job.shell() {
                 Some(shell) => format!("exec {} -c {}", quote(shell), quote(&command)),
