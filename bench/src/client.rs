@@ -33,6 +33,11 @@ pub struct Reply {
 
 impl Conn {
     pub async fn open(addr: SocketAddr) -> anyhow::Result<Conn> {
+        Self::open_as(addr, KEY_ID, KEY_SECRET).await
+    }
+
+    /// [`Conn::open`], signing with another access key.
+    pub async fn open_as(addr: SocketAddr, key_id: &str, secret: &str) -> anyhow::Result<Conn> {
         let stream = TcpStream::connect(addr)
             .await
             .with_context(|| format!("failed to connect to {addr}"))?;
@@ -47,8 +52,8 @@ impl Conn {
             sender,
             authority: addr.to_string(),
             signer: Signer {
-                access_key_id: KEY_ID.into(),
-                access_key_secret: KEY_SECRET.into(),
+                access_key_id: key_id.into(),
+                access_key_secret: secret.into(),
                 user_agent: "opendlc-bench".into(),
             },
         })

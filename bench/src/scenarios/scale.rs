@@ -4,16 +4,19 @@
 //! A first server makes the data directory (keys, administrator) and stops; the jobs are then
 //! written straight into its database through the store (as CreateJob would record them, in
 //! batches of 10,000: going through the API would run a million pods); a second server starts
-//! on it. Jobs: five users (the benchmark's key is user 1), five job types, finished
-//! (Succeeded 70%, Failed 20%, Stopped 10%), created over the last 180 days, each with a
-//! realistic request (~1 KB). Each query is timed 30 times after 3 warm-ups.
+//! on it. Jobs: five users (the benchmark's key is user 1, an administrator; users 2–5 are
+//! members of the default workspace, and user 2's key asks as a member), five job types,
+//! finished (Succeeded 70%, Failed 20%, Stopped 10%), a quarter PUBLIC, created over the last
+//! 180 days, each with a realistic request (~1 KB). Each query is timed 30 times after 3
+//! warm-ups.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use opendlc_core::identity::{WorkspaceRole, DEFAULT_WORKSPACE_ID};
 use opendlc_core::{Job, JobStatus, JobType};
-use opendlc_store::Store;
+use opendlc_store::{AccessKeyRecord, Store};
 
 use crate::client::Conn;
 use crate::report::Measure;
@@ -24,6 +27,8 @@ const NAME: &str = "scale";
 const BATCH: usize = 10_000;
 const CALLS: usize = 30;
 const DAY_MS: i64 = 24 * 3600 * 1000;
+/// The key of user 2, a member of the default workspace (not an administrator).
+const MEMBER_KEY: &str = "bench-member";
 
 pub async fn run(program: &Path, jobs: usize) -> anyhow::Result<Vec<Measure>> {
     let first = Server::start(program).await?;
@@ -48,13 +53,14 @@ pub async fn run(program: &Path, jobs: usize) -> anyhow::Result<Vec<Measure>> {
         Measure::info(NAME, "server start", started.as_secs_f64(), "s").at_most(2.0),
         Measure::info(NAME, "idle RSS", rss_mib, "MiB").at_most(50.0),
     ];
-    let mut conn = Conn::open(server.addr).await?;
+    let mut admin = Conn::open(server.addr).await?;
+    let mut member = Conn::open_as(server.addr, MEMBER_KEY, MEMBER_KEY).await?;
     let long_ago = chrono::Utc::now() - chrono::Duration::days(200);
     let since = long_ago
         .format("%Y-%m-%dT%H:%M:%SZ")
         .to_string()
         .replace(':', "%3A");
-    let queries: [(&str, String); 10] = [
+    let queries: [(&str, String); 12] = [
         ("ListJobs default", String::new()),
         ("ListJobs Status", "Status=Failed".into()),
         ("ListJobs JobType", "JobType=TFJob".into()),
@@ -74,10 +80,21 @@ pub async fn run(program: &Path, jobs: usize) -> anyhow::Result<Vec<Measure>> {
             "ListJobs 180 days, DisplayName",
             format!("ShowOwn=false&StartTime={since}&DisplayName=bert-7"),
         ),
+        // A member sees their own jobs and the workspace's PUBLIC ones.
+        ("ListJobs all users, a member", "ShowOwn=false".into()),
+        (
+            "ListJobs 180 days, DisplayName, a member",
+            format!("ShowOwn=false&StartTime={since}&DisplayName=bert-7"),
+        ),
     ];
     for (metric, query) in queries {
         let path = format!("/api/v1/jobs?{query}");
-        let latency = time(&mut conn, &path, CALLS).await?;
+        let conn = if metric.ends_with("a member") {
+            &mut member
+        } else {
+            &mut admin
+        };
+        let latency = time(conn, &path, CALLS).await?;
         measures.push(Measure::info(
             NAME,
             format!("{metric} p50"),
@@ -92,7 +109,7 @@ pub async fn run(program: &Path, jobs: usize) -> anyhow::Result<Vec<Measure>> {
     for i in 0..200 {
         let id = &ids[(i * 7919) % ids.len()];
         let sent = Instant::now();
-        conn.get(&format!("/api/v1/jobs/{id}")).await?.json()?;
+        admin.get(&format!("/api/v1/jobs/{id}")).await?.json()?;
         samples.push(sent.elapsed());
     }
     let get = Summary::of(samples);
@@ -117,11 +134,30 @@ async fn time(conn: &mut Conn, path: &str, calls: usize) -> anyhow::Result<Summa
     Ok(Summary::of(samples))
 }
 
-/// Writes `n` finished jobs into the store at `db`; returns their ids.
+/// Writes users 2–5 (members) and `n` finished jobs into the store at `db`; returns the
+/// jobs' ids.
 fn seed(db: &Path, n: usize) -> anyhow::Result<Vec<String>> {
     let store = Store::open(db)?;
     let template = template()?;
     let now = opendlc_core::time::now_millis();
+    for user in 2..=5 {
+        let made = store.create_user(&format!("member-{user}"), false, now)?;
+        anyhow::ensure!(made.user_id == user.to_string(), "user {user} is {made:?}");
+        store.set_member(
+            DEFAULT_WORKSPACE_ID,
+            &made.user_id,
+            WorkspaceRole::Member,
+            now,
+        )?;
+    }
+    store.put_access_key(&AccessKeyRecord {
+        access_key_id: MEMBER_KEY.into(),
+        user_id: "2".into(),
+        secret: MEMBER_KEY.into(),
+        created: now,
+        revoked: None,
+        job_id: None,
+    })?;
     let models = ["resnet", "bert", "llama", "yolo", "gpt"];
     let types = [
         JobType::PyTorchJob,
@@ -146,6 +182,10 @@ fn seed(db: &Path, n: usize) -> anyhow::Result<Vec<String>> {
         };
         if i % 3 == 0 {
             job.tags.insert("team".into(), "vision".into());
+        }
+        if i % 4 == 0 {
+            job.accessibility = "PUBLIC".into();
+            job.request.accessibility = Some(job.accessibility.clone());
         }
         // Newest last, as they were created: spread over 180 days.
         let created = now - 180 * DAY_MS + (i as i64 * 180 * DAY_MS / n as i64);

@@ -134,6 +134,8 @@ fn open_connection(path: &Path) -> Result<Connection> {
     // own: a long read (a week of a job's metrics is ~10,000 pages) no longer copies them all.
     conn.pragma_update(None, "mmap_size", MMAP_SIZE)?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    // `rarray(?)`: a list of values bound as one parameter (ListJobs' name candidates).
+    rusqlite::vtab::array::load_module(&conn)?;
     conn.set_prepared_statement_cache_capacity(64);
     Ok(conn)
 }

@@ -1,10 +1,12 @@
 //! ListJobs: filters, sort and paging, done in SQL.
 
 use std::collections::BTreeMap;
+use std::rc::Rc;
 
 use opendlc_core::time::Millis;
 use opendlc_core::Job;
-use rusqlite::types::Value;
+use rusqlite::types::{ToSqlOutput, Value};
+use rusqlite::vtab::array::Array;
 
 use crate::rows::{self, JOB_COLUMNS};
 use crate::{Result, Store};
@@ -196,7 +198,8 @@ impl JobFilter {
             && self.display_name.as_ref().is_some_and(|n| n.is_ascii())
     }
 
-    /// Whether the trigrams' answer is the whole filter: its size is then the count.
+    /// Whether the trigrams' answer, and who may see it, is the whole filter: without a
+    /// visibility test its size is then the count.
     fn only_trigrams(&self) -> bool {
         let JobFilter {
             display_name: _,
@@ -217,7 +220,7 @@ impl JobFilter {
             image_search,
             assigned_nodes,
             numeric_range,
-            visible_to,
+            visible_to: _,
             sort: _,
             descending: _,
             offset: _,
@@ -239,7 +242,6 @@ impl JobFilter {
             && (start, end) == (&None, &None)
             && assigned_nodes.is_none()
             && numeric_range.is_none()
-            && visible_to.is_none()
     }
 
     /// The visibility test, as SQL over the columns `jobs` and `job_counts` share, and its
@@ -272,18 +274,21 @@ impl JobFilter {
         Some((sql, args))
     }
 
-    /// `scan_names`: the trigrams' candidates are tested while walking an index in the page's
-    /// order instead of read one by one (`+seq`: SQLite then does not look them up by rowid).
-    fn where_clause(&self, scan_names: bool) -> (String, Vec<Value>) {
+    /// `names`: the trigrams' candidates (`name_candidates`), when the filter has a
+    /// DisplayName they find, and whether to test them while walking an index in the page's
+    /// order instead of reading them one by one (`+seq`: SQLite then does not look them up by
+    /// rowid).
+    fn where_clause(&self, names: Option<(&Array, bool)>) -> (String, Vec<ToSqlOutput<'static>>) {
         let mut conditions: Vec<String> = Vec::new();
-        let mut args: Vec<Value> = Vec::new();
-        let mut arg = |v: Value, args_len: &mut usize| {
+        let mut args: Vec<ToSqlOutput<'static>> = Vec::new();
+        let mut arg = |v: ToSqlOutput<'static>, args_len: &mut usize| {
             args.push(v);
             *args_len += 1;
             format!("?{}", args_len)
         };
         let mut n = 0usize;
-        let text = |s: &str| Value::Text(s.to_string());
+        let text = |s: &str| ToSqlOutput::from(s.to_string());
+        let integer = |i: i64| ToSqlOutput::from(i);
 
         if let Some(name) = self
             .display_name
@@ -297,12 +302,10 @@ impl JobFilter {
                 NameMatch::Substring => format!("instr(lower(display_name), lower({p})) > 0"),
             });
         }
-        if let Some(phrase) = self.trigram_phrase() {
-            let q = arg(text(&phrase), &mut n);
-            let seq = if scan_names { "+seq" } else { "seq" };
-            conditions.push(format!(
-                "{seq} IN (SELECT rowid FROM job_names WHERE job_names MATCH {q})"
-            ));
+        if let Some((candidates, scan)) = names {
+            let p = arg(ToSqlOutput::Array(Rc::clone(candidates)), &mut n);
+            let seq = if scan { "+seq" } else { "seq" };
+            conditions.push(format!("{seq} IN rarray({p})"));
         }
         for (column, values) in [
             ("job_type", &self.job_types),
@@ -317,11 +320,11 @@ impl JobFilter {
         }
         let column = self.time_field.column();
         if let Some(start) = self.start {
-            let p = arg(Value::Integer(start), &mut n);
+            let p = arg(integer(start), &mut n);
             conditions.push(format!("{column} >= {p}"));
         }
         if let Some(end) = self.end {
-            let p = arg(Value::Integer(end), &mut n);
+            let p = arg(integer(end), &mut n);
             conditions.push(format!("{column} <= {p}"));
         }
         for (key, value) in &self.tags {
@@ -341,7 +344,7 @@ impl JobFilter {
         }
         if let Some((visible, values)) = self.visibility(n + 1) {
             for value in values {
-                arg(value, &mut n);
+                arg(ToSqlOutput::Owned(value), &mut n);
             }
             conditions.push(visible);
         }
@@ -370,11 +373,11 @@ impl JobFilter {
         if let Some(range) = self.numeric_range {
             let total = range.field.expression();
             if let Some(min) = range.min {
-                let p = arg(Value::Integer(min), &mut n);
+                let p = arg(integer(min), &mut n);
                 conditions.push(format!("{total} >= {p}"));
             }
             if let Some(max) = range.max {
-                let p = arg(Value::Integer(max), &mut n);
+                let p = arg(integer(max), &mut n);
                 conditions.push(format!("{total} <= {p}"));
             }
         }
@@ -432,12 +435,28 @@ impl Store {
                 }
             }
             let counted = filter.countable() && filter.start.is_none() && filter.end.is_none();
-            let total: u64 = match filter.trigram_phrase() {
-                Some(phrase) if filter.only_trigrams() => conn
-                    .prepare_cached("SELECT COUNT(*) FROM job_names WHERE job_names MATCH ?1")?
-                    .query_row([phrase], |r| r.get(0))?,
+            // The trigrams' candidates, found once for the count and the page.
+            let candidates = filter
+                .trigram_phrase()
+                .map(|phrase| name_candidates(&conn, &phrase))
+                .transpose()?;
+            let total: u64 = match &candidates {
+                Some(candidates) if filter.only_trigrams() => match filter.visibility(2) {
+                    None => candidates.len() as u64,
+                    // Only the columns of who may see each.
+                    Some((visible, args)) => {
+                        let mut all = vec![ToSqlOutput::Array(Rc::clone(candidates))];
+                        all.extend(args.into_iter().map(ToSqlOutput::Owned));
+                        conn.prepare_cached(&format!(
+                            "SELECT COUNT(*) FROM jobs INDEXED BY jobs_access
+                             WHERE seq IN rarray(?1) AND {visible}"
+                        ))?
+                        .query_row(rusqlite::params_from_iter(all.iter()), |r| r.get(0))?
+                    }
+                },
                 _ => {
-                    let (clause, args) = filter.where_clause(false);
+                    let (clause, args) =
+                        filter.where_clause(candidates.as_ref().map(|c| (c, false)));
                     let count = if counted {
                         format!("SELECT COALESCE(SUM(n), 0) FROM job_counts {clause}")
                     } else {
@@ -450,20 +469,16 @@ impl Store {
             // Many candidates of the trigrams: the page is found walking the creation-time
             // index until it is full (about (offset + limit) × jobs / matches entries) rather
             // than by looking every candidate up (about 30 index entries' cost each).
-            let scan_names = filter.trigram_phrase().is_some()
-                && filter.sort == SortField::GmtCreateTime
+            let scan_names = filter.sort == SortField::GmtCreateTime
                 && total.saturating_mul(total)
                     >= (filter.offset + filter.limit)
                         .saturating_mul(jobs_stored)
                         .saturating_mul(30);
-            let (clause, mut args) = filter.where_clause(scan_names);
+            let (clause, mut args) =
+                filter.where_clause(candidates.as_ref().map(|c| (c, scan_names)));
             let (limit, offset) = (args.len() + 1, args.len() + 2);
-            args.push(Value::Integer(
-                i64::try_from(filter.limit).unwrap_or(i64::MAX),
-            ));
-            args.push(Value::Integer(
-                i64::try_from(filter.offset).unwrap_or(i64::MAX),
-            ));
+            args.push(i64::try_from(filter.limit).unwrap_or(i64::MAX).into());
+            args.push(i64::try_from(filter.offset).unwrap_or(i64::MAX).into());
             let mut stmt = conn.prepare_cached(&format!(
                 "SELECT {JOB_COLUMNS} FROM jobs WHERE seq IN
                    (SELECT seq FROM jobs {clause} ORDER BY {by} LIMIT ?{limit} OFFSET ?{offset})
@@ -477,4 +492,13 @@ impl Store {
             Ok((jobs, total))
         })
     }
+}
+
+/// The rows (`seq`) whose DisplayName holds the trigrams of `phrase` ([`JobFilter::trigram_phrase`]).
+fn name_candidates(conn: &rusqlite::Connection, phrase: &str) -> Result<Array> {
+    let seqs = conn
+        .prepare_cached("SELECT rowid FROM job_names WHERE job_names MATCH ?1")?
+        .query_map([phrase], |r| r.get(0).map(Value::Integer))?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Rc::new(seqs))
 }

@@ -312,6 +312,11 @@ INSERT INTO metric_rollups
     FROM metric_samples, (SELECT 60000 AS step UNION ALL SELECT 300000 UNION ALL SELECT 3600000)
     GROUP BY job_id, step, time - time % step, pod_id;
 "#,
+    // 14: who may see each job, by its row: a DisplayName's trigrams give rows, and a caller
+    // who may see only some jobs has each of them tested here instead of in its large row.
+    r#"
+CREATE INDEX jobs_access ON jobs (seq, user_id, workspace_id, accessibility);
+"#,
 ];
 
 pub fn migrate(conn: &mut Connection) -> Result<()> {

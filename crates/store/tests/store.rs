@@ -359,6 +359,9 @@ fn a_name_search_over_everyone_keeps_to_what_the_caller_may_see() {
         .map(|i| {
             let mut job = job(&format!("dlcvis{i}"), &format!("run-{i}"), 1_000 + i);
             job.user_id = if i % 2 == 0 { "1" } else { "2" }.into();
+            if i % 10 == 1 {
+                job.accessibility = "PUBLIC".into();
+            }
             job
         })
         .collect();
@@ -384,8 +387,14 @@ fn a_name_search_over_everyone_keeps_to_what_the_caller_may_see() {
         admin_of: vec![],
     };
     let (names, total) = list("RUN-1", &member, 3);
-    assert_eq!(total, 55, "{names:?}"); // user 1's (even) run-1x and run-1xx
+    // User 1's (even) run-1x and run-1xx, and user 2's PUBLIC ones (run-1, run-11, run-1x1).
+    assert_eq!(total, 55 + 12, "{names:?}");
     assert_eq!(names, ["run-198", "run-196", "run-194"]);
+    let (names, _) = list("run-19", &member, 6);
+    assert_eq!(
+        names,
+        ["run-198", "run-196", "run-194", "run-192", "run-191", "run-190"]
+    );
     let admin = Visibility {
         admin_of: vec!["default".into()],
         ..member
