@@ -180,14 +180,9 @@ impl PodCgroup {
                 &self.dirs[0].join("cpu.max"),
                 &format!("{quota} {CPU_PERIOD_US}"),
             ),
-            Version::V1 => {
-                let cpu_dir = &self.dirs[1];
-                write(
-                    &cpu_dir.join("cpu.cfs_period_us"),
-                    &CPU_PERIOD_US.to_string(),
-                )?;
-                write(&cpu_dir.join("cpu.cfs_quota_us"), &quota.to_string())
-            }
+            // A new v1 cgroup's period is the kernel's default, `CPU_PERIOD_US` (each write
+            // of either file resets the group's bandwidth on every CPU).
+            Version::V1 => write(&self.dirs[1].join("cpu.cfs_quota_us"), &quota.to_string()),
         }
     }
 

@@ -112,9 +112,13 @@ pub fn run(socket: OwnedFd) -> i32 {
                 return 1;
             }
         }
-        // Reaped only after the answer: the pidfd was opened while the pid was still ours.
-        while let Ok(Some(_)) = reaper.read_signal() {}
-        reap(&mut ended);
+        // Reaped only after the answer: the pidfd was opened while the pid was still ours. And
+        // only once a child has ended: each look for one goes through every child there is
+        // (hundreds, on a busy host).
+        if fds[1].any().unwrap_or(false) {
+            while let Ok(Some(_)) = reaper.read_signal() {}
+            reap(&mut ended);
+        }
     }
 }
 
@@ -137,7 +141,11 @@ fn launch(path: &[u8], passed: Vec<OwnedFd>, ours: &[RawFd]) -> io::Result<(i32,
                     127
                 }
             };
-            std::process::exit(code)
+            // Nothing is left to flush (the shim writes its files itself), and the exit
+            // handlers of the launcher's libraries, run in a fork, would only copy the pages
+            // they touch.
+            // SAFETY: _exit(2) ends the process; no Rust state is used after it.
+            unsafe { libc::_exit(code) }
         }
         ForkResult::Parent { child } => {
             let pidfd = process::pidfd_open(child.as_raw() as u32)?;
