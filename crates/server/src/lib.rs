@@ -8,6 +8,7 @@ pub mod admin;
 mod auth;
 mod bootstrap;
 pub mod capacity;
+mod checkpoints;
 mod console;
 mod dashboard;
 mod engine;
@@ -225,6 +226,7 @@ pub struct Server {
     shutdown_tx: watch::Sender<bool>,
     engine_task: tokio::task::JoinHandle<()>,
     sampler_task: tokio::task::JoinHandle<()>,
+    checkpoint_task: tokio::task::JoinHandle<()>,
     tensorboard_task: tokio::task::JoinHandle<()>,
     /// Held while the server runs: one server per data directory.
     _data_dir_lock: std::fs::File,
@@ -383,6 +385,7 @@ impl Server {
         ));
         let tensorboard_task =
             tensorboards::spawn_monitor(tensorboards.clone(), shutdown_rx.clone());
+        let checkpoint_task = checkpoints::spawn(store.clone(), shutdown_rx.clone());
         let state = AppState {
             store,
             engine,
@@ -420,6 +423,7 @@ impl Server {
             shutdown_tx,
             engine_task,
             sampler_task,
+            checkpoint_task,
             tensorboard_task,
             _data_dir_lock: data_dir_lock,
         })
@@ -457,6 +461,7 @@ impl Server {
         let _ = self.engine_task.await;
         let _ = self.sampler_task.await;
         let _ = self.tensorboard_task.await;
+        let _ = self.checkpoint_task.await;
         Ok(())
     }
 }

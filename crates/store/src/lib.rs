@@ -48,6 +48,8 @@ pub struct Store {
     /// API request waiting to write (CreateJob) waits for all of them.
     writer: parking_lot::FairMutex<Connection>,
     readers: Mutex<Vec<Connection>>,
+    /// [`Store::checkpoint`]'s connection, opened at its first call.
+    checkpointer: Mutex<Option<Connection>>,
 }
 
 impl Store {
@@ -62,10 +64,6 @@ impl Store {
         let (sealer, created) = Sealer::load_or_create(&key_path)?;
         protect_files(path)?;
         let mut writer = open_connection(path)?;
-        // The writer copies the log into the database when it holds this many pages: a page
-        // written again and again in the meantime (an index's, a count's) is copied once, and
-        // each copy's two fsyncs are paid every few seconds under load, not many times a
-        // second (SQLite's default is 1,000 pages, ~20 jobs' worth).
         writer.pragma_update(None, "wal_autocheckpoint", WAL_CHECKPOINT_PAGES)?;
         migrations::migrate(&mut writer)?;
         sealing::seal_plain_secrets(&mut writer, &sealer, created)?;
@@ -74,7 +72,23 @@ impl Store {
             sealer,
             writer: parking_lot::FairMutex::new(writer),
             readers: Mutex::new(Vec::new()),
+            checkpointer: Mutex::new(None),
         })
+    }
+
+    /// Copies what the write-ahead log holds into the database (SQLite's PASSIVE checkpoint),
+    /// on a connection of its own: writers go on meanwhile and nobody waits for it (a page a
+    /// reader still needs from the log is copied by a later call). The server calls it a few
+    /// times a second, so that no commit pays for the copy and its two fsyncs; the writer's
+    /// own copy, at [`WAL_CHECKPOINT_PAGES`], is for when nobody calls it.
+    pub fn checkpoint(&self) -> Result<()> {
+        let mut slot = self.checkpointer.lock().unwrap_or_else(|e| e.into_inner());
+        let conn = match &mut *slot {
+            Some(conn) => conn,
+            empty => empty.insert(open_connection(&self.path)?),
+        };
+        conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
+        Ok(())
     }
 
     fn write<T>(&self, f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T>) -> Result<T> {
@@ -127,9 +141,11 @@ fn protect_files(path: &Path) -> Result<()> {
     Ok(())
 }
 
-/// How long the write-ahead log grows before it is copied into the database, in pages of
-/// 4 KiB (32 MiB).
-const WAL_CHECKPOINT_PAGES: i64 = 8192;
+/// How long the write-ahead log grows before a commit copies it into the database itself, in
+/// pages of 4 KiB (128 MiB): where nobody calls [`Store::checkpoint`] (the CLI's commands, a
+/// bulk import). SQLite's default, 1,000 pages, is ~20 jobs' worth: under load a commit paid for
+/// a copy many times a second, holding every other writer up.
+const WAL_CHECKPOINT_PAGES: i64 = 32_768;
 
 /// How much of the database file each connection maps into memory (SQLite's `mmap_size`).
 const MMAP_SIZE: i64 = 1 << 30;

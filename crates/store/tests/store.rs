@@ -409,3 +409,31 @@ fn a_name_search_over_everyone_keeps_to_what_the_caller_may_see() {
     assert_eq!(list("übung", &admin, 10).1, 0);
     assert_eq!(list("Übung", &admin, 10).1, 1);
 }
+
+/// What the write-ahead log holds is copied into the database by `checkpoint`, beside the
+/// writer (which copies only at 32,768 pages itself): afterwards a reader of the database file
+/// alone, without the log, sees the jobs.
+#[test]
+fn a_checkpoint_copies_the_log_into_the_database() {
+    let (dir, store) = open();
+    let jobs: Vec<_> = (0..50)
+        .map(|i| job(&format!("dlcwal{i}"), &format!("wal-{i}"), 1_000 + i))
+        .collect();
+    store.insert_jobs(&jobs).unwrap();
+    let db = dir.path().join("db");
+    let copy = dir.path().join("copy");
+    let stored_without_the_log = |copy: &std::path::Path| {
+        std::fs::copy(&db, copy).unwrap();
+        let conn = rusqlite::Connection::open(copy).unwrap();
+        // Before any copy not even the schema is in the file.
+        conn.query_row("SELECT COUNT(*) FROM jobs", [], |r| r.get::<_, i64>(0))
+            .unwrap_or(0)
+    };
+    assert_eq!(
+        stored_without_the_log(&copy),
+        0,
+        "copied before any checkpoint"
+    );
+    store.checkpoint().unwrap();
+    assert_eq!(stored_without_the_log(&dir.path().join("copy2")), 50);
+}
