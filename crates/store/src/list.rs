@@ -443,13 +443,15 @@ impl Store {
             let total: u64 = match &candidates {
                 Some(candidates) if filter.only_trigrams() => match filter.visibility(2) {
                     None => candidates.len() as u64,
-                    // Only the columns of who may see each.
+                    // Only the columns of who may see each, looked up in the candidates' order
+                    // (`seq IN rarray(…)` would copy them into a temporary index first).
                     Some((visible, args)) => {
                         let mut all = vec![ToSqlOutput::Array(Rc::clone(candidates))];
                         all.extend(args.into_iter().map(ToSqlOutput::Owned));
                         conn.prepare_cached(&format!(
-                            "SELECT COUNT(*) FROM jobs INDEXED BY jobs_access
-                             WHERE seq IN rarray(?1) AND {visible}"
+                            "SELECT COUNT(*) FROM rarray(?1) AS candidate
+                             CROSS JOIN jobs INDEXED BY jobs_access ON seq = candidate.value
+                             WHERE {visible}"
                         ))?
                         .query_row(rusqlite::params_from_iter(all.iter()), |r| r.get(0))?
                     }
