@@ -25,9 +25,8 @@ pub fn spawn(
                 _ = shutdown.wait_for(|stop| *stop) => return,
             }
             let store = store.clone();
-            match tokio::task::spawn_blocking(move || store.checkpoint()).await {
-                Ok(Err(e)) => tracing::warn!("failed to copy the database's log into it: {e}"),
-                Ok(Ok(())) | Err(_) => {}
+            if let Ok(Err(e)) = tokio::task::spawn_blocking(move || store.checkpoint()).await {
+                tracing::warn!("failed to copy the database's log into it: {e}");
             }
         }
     })
