@@ -21,6 +21,7 @@ mod tensorboards;
 mod transitions;
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use rusqlite::Connection;
@@ -50,6 +51,8 @@ pub struct Store {
     readers: Mutex<Vec<Connection>>,
     /// [`Store::checkpoint`]'s connection, opened at its first call.
     checkpointer: Mutex<Option<Connection>>,
+    /// How many of a DisplayName's trigram candidates ListJobs holds in memory.
+    most_listed_names: AtomicUsize,
 }
 
 impl Store {
@@ -73,14 +76,22 @@ impl Store {
             writer: parking_lot::FairMutex::new(writer),
             readers: Mutex::new(Vec::new()),
             checkpointer: Mutex::new(None),
+            most_listed_names: AtomicUsize::new(list::MOST_LISTED),
         })
+    }
+
+    /// Sets how many of a DisplayName's trigram candidates ListJobs holds in memory (beyond
+    /// that, its statements find them themselves): for tests of both ways, with few jobs.
+    #[doc(hidden)]
+    pub fn set_most_listed_names(&self, most: usize) {
+        self.most_listed_names.store(most, Ordering::Relaxed);
     }
 
     /// Copies what the write-ahead log holds into the database (SQLite's PASSIVE checkpoint),
     /// on a connection of its own: writers go on meanwhile and nobody waits for it (a page a
     /// reader still needs from the log is copied by a later call). The server calls it a few
     /// times a second, so that no commit pays for the copy and its two fsyncs; the writer's
-    /// own copy, at [`WAL_CHECKPOINT_PAGES`], is for when nobody calls it.
+    /// own copy, past 32,768 pages (128 MiB), is for when nobody calls it.
     pub fn checkpoint(&self) -> Result<()> {
         let mut slot = self.checkpointer.lock().unwrap_or_else(|e| e.into_inner());
         let conn = match &mut *slot {

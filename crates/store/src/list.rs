@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::rc::Rc;
+use std::sync::atomic::Ordering;
 
 use opendlc_core::time::Millis;
 use opendlc_core::Job;
@@ -244,6 +245,11 @@ impl JobFilter {
             && numeric_range.is_none()
     }
 
+    /// [`JobFilter::only_trigrams`], for a caller who may see every job.
+    fn only_trigrams_for_all(&self) -> bool {
+        self.only_trigrams() && self.visible_to.is_none()
+    }
+
     /// The visibility test, as SQL over the columns `jobs` and `job_counts` share, and its
     /// arguments numbered from `?{first}`; `None` when the caller is not restricted or asks
     /// only for their own jobs.
@@ -274,11 +280,13 @@ impl JobFilter {
         Some((sql, args))
     }
 
-    /// `names`: the trigrams' candidates (`name_candidates`), when the filter has a
-    /// DisplayName they find, and whether to test them while walking an index in the page's
-    /// order instead of reading them one by one (`+seq`: SQLite then does not look them up by
-    /// rowid).
-    fn where_clause(&self, names: Option<(&Array, bool)>) -> (String, Vec<ToSqlOutput<'static>>) {
+    /// `names`: the trigrams' candidates, when the filter has a DisplayName they find, and
+    /// whether to test them while walking an index in the page's order instead of reading them
+    /// one by one (`+seq`: SQLite then does not look them up by rowid).
+    fn where_clause(
+        &self,
+        names: Option<(&Candidates, bool)>,
+    ) -> (String, Vec<ToSqlOutput<'static>>) {
         let mut conditions: Vec<String> = Vec::new();
         let mut args: Vec<ToSqlOutput<'static>> = Vec::new();
         let mut arg = |v: ToSqlOutput<'static>, args_len: &mut usize| {
@@ -303,9 +311,17 @@ impl JobFilter {
             });
         }
         if let Some((candidates, scan)) = names {
-            let p = arg(ToSqlOutput::Array(Rc::clone(candidates)), &mut n);
             let seq = if scan { "+seq" } else { "seq" };
-            conditions.push(format!("{seq} IN rarray({p})"));
+            conditions.push(match candidates {
+                Candidates::Listed(seqs) => {
+                    let p = arg(ToSqlOutput::Array(Rc::clone(seqs)), &mut n);
+                    format!("{seq} IN rarray({p})")
+                }
+                Candidates::Phrase(phrase) => {
+                    let q = arg(text(phrase), &mut n);
+                    format!("{seq} IN (SELECT rowid FROM job_names WHERE job_names MATCH {q})")
+                }
+            });
         }
         for (column, values) in [
             ("job_type", &self.job_types),
@@ -438,24 +454,32 @@ impl Store {
             // The trigrams' candidates, found once for the count and the page.
             let candidates = filter
                 .trigram_phrase()
-                .map(|phrase| name_candidates(&conn, &phrase))
+                .map(|phrase| {
+                    let most = self.most_listed_names.load(Ordering::Relaxed);
+                    name_candidates(&conn, &phrase, most)
+                })
                 .transpose()?;
             let total: u64 = match &candidates {
-                Some(candidates) if filter.only_trigrams() => match filter.visibility(2) {
-                    None => candidates.len() as u64,
-                    // Only the columns of who may see each, looked up in the candidates' order
-                    // (`seq IN rarray(…)` would copy them into a temporary index first).
-                    Some((visible, args)) => {
-                        let mut all = vec![ToSqlOutput::Array(Rc::clone(candidates))];
-                        all.extend(args.into_iter().map(ToSqlOutput::Owned));
-                        conn.prepare_cached(&format!(
-                            "SELECT COUNT(*) FROM rarray(?1) AS candidate
+                Some(Candidates::Phrase(phrase)) if filter.only_trigrams_for_all() => conn
+                    .prepare_cached("SELECT COUNT(*) FROM job_names WHERE job_names MATCH ?1")?
+                    .query_row([phrase], |r| r.get(0))?,
+                Some(Candidates::Listed(seqs)) if filter.only_trigrams() => {
+                    match filter.visibility(2) {
+                        None => seqs.len() as u64,
+                        // Only the columns of who may see each, looked up in the candidates' order
+                        // (`seq IN rarray(…)` would copy them into a temporary index first).
+                        Some((visible, args)) => {
+                            let mut all = vec![ToSqlOutput::Array(Rc::clone(seqs))];
+                            all.extend(args.into_iter().map(ToSqlOutput::Owned));
+                            conn.prepare_cached(&format!(
+                                "SELECT COUNT(*) FROM rarray(?1) AS candidate
                              CROSS JOIN jobs INDEXED BY jobs_access ON seq = candidate.value
                              WHERE {visible}"
-                        ))?
-                        .query_row(rusqlite::params_from_iter(all.iter()), |r| r.get(0))?
+                            ))?
+                            .query_row(rusqlite::params_from_iter(all.iter()), |r| r.get(0))?
+                        }
                     }
-                },
+                }
                 _ => {
                     let (clause, args) =
                         filter.where_clause(candidates.as_ref().map(|c| (c, false)));
@@ -496,11 +520,30 @@ impl Store {
     }
 }
 
-/// The rows (`seq`) whose DisplayName holds the trigrams of `phrase` ([`JobFilter::trigram_phrase`]).
-fn name_candidates(conn: &rusqlite::Connection, phrase: &str) -> Result<Array> {
-    let seqs = conn
-        .prepare_cached("SELECT rowid FROM job_names WHERE job_names MATCH ?1")?
-        .query_map([phrase], |r| r.get(0).map(Value::Integer))?
+/// The most trigram candidates held in memory for a ListJobs (32 bytes each: 3.2 MiB).
+pub(crate) const MOST_LISTED: usize = 100_000;
+
+/// The rows of a DisplayName's trigrams ([`JobFilter::trigram_phrase`]), as the count and the
+/// page take them.
+enum Candidates {
+    /// Their `seq`s, found once, bound to each statement as one parameter (`rarray`).
+    Listed(Array),
+    /// More than the store holds (a name most jobs share, [`MOST_LISTED`]): each statement
+    /// finds them itself.
+    Phrase(String),
+}
+
+fn name_candidates(conn: &rusqlite::Connection, phrase: &str, most: usize) -> Result<Candidates> {
+    let mut stmt =
+        conn.prepare_cached("SELECT rowid FROM job_names WHERE job_names MATCH ?1 LIMIT ?2")?;
+    let seqs = stmt
+        .query_map(rusqlite::params![phrase, most as i64 + 1], |r| {
+            r.get(0).map(Value::Integer)
+        })?
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(Rc::new(seqs))
+    Ok(if seqs.len() > most {
+        Candidates::Phrase(phrase.to_string())
+    } else {
+        Candidates::Listed(Rc::new(seqs))
+    })
 }

@@ -381,33 +381,37 @@ fn a_name_search_over_everyone_keeps_to_what_the_caller_may_see() {
         let names: Vec<String> = page.into_iter().map(|j| j.display_name).collect();
         (names, total)
     };
-    let member = Visibility {
-        user_id: "1".into(),
-        member_of: vec!["default".into()],
-        admin_of: vec![],
-    };
-    let (names, total) = list("RUN-1", &member, 3);
-    // User 1's (even) run-1x and run-1xx, and user 2's PUBLIC ones (run-1, run-11, run-1x1).
-    assert_eq!(total, 55 + 12, "{names:?}");
-    assert_eq!(names, ["run-198", "run-196", "run-194"]);
-    let (names, _) = list("run-19", &member, 6);
-    assert_eq!(
-        names,
-        ["run-198", "run-196", "run-194", "run-192", "run-191", "run-190"]
-    );
-    let admin = Visibility {
-        admin_of: vec!["default".into()],
-        ..member
-    };
-    // 201 matches of 201 jobs: up to 6 a page walks the creation order, 7 look them up.
-    let (walked, total) = list("run-", &admin, 6);
-    assert_eq!(total, 201);
-    let (looked_up, _) = list("run-", &admin, 7);
-    assert_eq!(walked, looked_up[..6]);
-    assert_eq!(walked[..2], ["Übung-run-x", "run-199"]);
-    // Beyond ASCII, case counts as it does for one owner.
-    assert_eq!(list("übung", &admin, 10).1, 0);
-    assert_eq!(list("Übung", &admin, 10).1, 1);
+    // The candidates held in memory, and (over 5 of them) found by each statement instead.
+    for most in [100_000, 5] {
+        store.set_most_listed_names(most);
+        let member = Visibility {
+            user_id: "1".into(),
+            member_of: vec!["default".into()],
+            admin_of: vec![],
+        };
+        let (names, total) = list("RUN-1", &member, 3);
+        // User 1's (even) run-1x and run-1xx, and user 2's PUBLIC ones (run-1, run-11, run-1x1).
+        assert_eq!(total, 55 + 12, "{names:?}");
+        assert_eq!(names, ["run-198", "run-196", "run-194"]);
+        let (names, _) = list("run-19", &member, 6);
+        assert_eq!(
+            names,
+            ["run-198", "run-196", "run-194", "run-192", "run-191", "run-190"]
+        );
+        let admin = Visibility {
+            admin_of: vec!["default".into()],
+            ..member.clone()
+        };
+        // 201 matches of 201 jobs: up to 6 a page walks the creation order, 7 look them up.
+        let (walked, total) = list("run-", &admin, 6);
+        assert_eq!(total, 201);
+        let (looked_up, _) = list("run-", &admin, 7);
+        assert_eq!(walked, looked_up[..6]);
+        assert_eq!(walked[..2], ["Übung-run-x", "run-199"]);
+        // Beyond ASCII, case counts as it does for one owner.
+        assert_eq!(list("übung", &admin, 10).1, 0);
+        assert_eq!(list("Übung", &admin, 10).1, 1);
+    }
 }
 
 /// What the write-ahead log holds is copied into the database by `checkpoint`, beside the
