@@ -245,11 +245,6 @@ impl JobFilter {
             && numeric_range.is_none()
     }
 
-    /// [`JobFilter::only_trigrams`], for a caller who may see every job.
-    fn only_trigrams_for_all(&self) -> bool {
-        self.only_trigrams() && self.visible_to.is_none()
-    }
-
     /// The visibility test, as SQL over the columns `jobs` and `job_counts` share, and its
     /// arguments numbered from `?{first}`; `None` when the caller is not restricted or asks
     /// only for their own jobs.
@@ -459,26 +454,22 @@ impl Store {
                     name_candidates(&conn, &phrase, most)
                 })
                 .transpose()?;
-            let total: u64 = match &candidates {
-                Some(Candidates::Phrase(phrase)) if filter.only_trigrams_for_all() => conn
+            let total: u64 = match (&candidates, filter.only_trigrams(), filter.visibility(2)) {
+                (Some(Candidates::Listed(seqs)), true, None) => seqs.len() as u64,
+                (Some(Candidates::Phrase(phrase)), true, None) => conn
                     .prepare_cached("SELECT COUNT(*) FROM job_names WHERE job_names MATCH ?1")?
                     .query_row([phrase], |r| r.get(0))?,
-                Some(Candidates::Listed(seqs)) if filter.only_trigrams() => {
-                    match filter.visibility(2) {
-                        None => seqs.len() as u64,
-                        // Only the columns of who may see each, looked up in the candidates' order
-                        // (`seq IN rarray(…)` would copy them into a temporary index first).
-                        Some((visible, args)) => {
-                            let mut all = vec![ToSqlOutput::Array(Rc::clone(seqs))];
-                            all.extend(args.into_iter().map(ToSqlOutput::Owned));
-                            conn.prepare_cached(&format!(
-                                "SELECT COUNT(*) FROM rarray(?1) AS candidate
-                             CROSS JOIN jobs INDEXED BY jobs_access ON seq = candidate.value
-                             WHERE {visible}"
-                            ))?
-                            .query_row(rusqlite::params_from_iter(all.iter()), |r| r.get(0))?
-                        }
-                    }
+                // Only the columns of who may see each, looked up in the candidates' order
+                // (`seq IN rarray(…)` would copy them into a temporary index first).
+                (Some(Candidates::Listed(seqs)), true, Some((visible, args))) => {
+                    let mut all = vec![ToSqlOutput::Array(Rc::clone(seqs))];
+                    all.extend(args.into_iter().map(ToSqlOutput::Owned));
+                    conn.prepare_cached(&format!(
+                        "SELECT COUNT(*) FROM rarray(?1) AS candidate
+                         CROSS JOIN jobs INDEXED BY jobs_access ON seq = candidate.value
+                         WHERE {visible}"
+                    ))?
+                    .query_row(rusqlite::params_from_iter(all.iter()), |r| r.get(0))?
                 }
                 _ => {
                     let (clause, args) =
