@@ -115,6 +115,12 @@ pub(crate) fn is_alive(pid: u32, start_ticks: u64) -> io::Result<bool> {
     Ok(stat(pid)?.is_some_and(|s| s.start_ticks == start_ticks))
 }
 
+/// Whether `pid` is still the process that started at `start_ticks` and has not ended (a
+/// zombie has: it runs no more code).
+pub(crate) fn is_running(pid: u32, start_ticks: u64) -> io::Result<bool> {
+    Ok(stat(pid)?.is_some_and(|s| s.start_ticks == start_ticks && !s.is_zombie()))
+}
+
 /// Live (non-zombie) processes matching `keep`, from a scan of `/proc`.
 pub(crate) fn find(keep: impl Fn(u32, &ProcStat) -> bool) -> io::Result<Vec<u32>> {
     let mut found = Vec::new();

@@ -383,6 +383,7 @@ impl Server {
             config.shim_program.clone(),
             basic,
         ));
+        tensorboards::recover(&tensorboards).await;
         let tensorboard_task =
             tensorboards::spawn_monitor(tensorboards.clone(), shutdown_rx.clone());
         let checkpoint_task = checkpoints::spawn(store.clone(), shutdown_rx.clone());

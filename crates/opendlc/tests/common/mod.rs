@@ -25,9 +25,26 @@ pub struct TestServer {
     scratch: tempfile::TempDir,
     /// The followed log streams the server is producing now.
     pub log_streams: opendlc_server::LogStreams,
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
-    task: Option<tokio::task::JoinHandle<()>>,
+    /// The server runs on a runtime of its own, in this thread, so that dropping the test
+    /// server can stop it (and wait for it) before its data directory is removed, whatever
+    /// runtime the test itself runs on.
+    running: Option<Running>,
     client: reqwest::Client,
+}
+
+struct Running {
+    shutdown: tokio::sync::oneshot::Sender<()>,
+    /// Says when the server has stopped (it sends nothing: it is dropped).
+    stopped: std::sync::mpsc::Receiver<()>,
+}
+
+impl Running {
+    /// Asks the server to stop and waits, at most `timeout`, until it has: a connection
+    /// still streaming (a followed log, a terminal) holds a graceful shutdown.
+    fn stop(self, timeout: Duration) {
+        let _ = self.shutdown.send(());
+        let _ = self.stopped.recv_timeout(timeout);
+    }
 }
 
 /// TensorBoards are detached processes that outlive their server by design (the next server
@@ -35,6 +52,11 @@ pub struct TestServer {
 /// run leaves no process behind, pass or fail.
 impl Drop for TestServer {
     fn drop(&mut self) {
+        // Stopped first, so that nothing launches a pod or writes in the data directory
+        // while it is being removed.
+        if let Some(running) = self.running.take() {
+            running.stop(Duration::from_secs(10));
+        }
         // Pods outlive their server by design: a test that ends (or fails) with pods still
         // running takes them down with it.
         let pods = std::fs::read_dir(self.data_dir.path().join("jobs"))
@@ -159,24 +181,44 @@ impl TestServer {
         // are installed: they may read those, as an administrator would declare them.
         config.pod_isolation.readable = framework_installs();
         configure(&mut config);
-        let server = opendlc_server::Server::bind(config)
-            .await
-            .unwrap_or_else(|e| panic!("server binds: {e:#}"));
-        let base = server.url();
-        let log_streams = server.log_streams.clone();
-        let admin = Key {
-            id: server.admin_key.id.clone(),
-            secret: server.admin_key.secret.clone(),
-        };
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            server
-                .serve(async {
-                    let _ = rx.await;
-                })
-                .await
-                .expect("server runs");
+        let (bound_tx, bound_rx) = tokio::sync::oneshot::channel();
+        let (shutdown, shutdown_rx) = tokio::sync::oneshot::channel::<()>();
+        let (stopped_tx, stopped) = std::sync::mpsc::channel::<()>();
+        std::thread::spawn(move || {
+            let _stopped = stopped_tx;
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("the server's runtime");
+            runtime.block_on(async move {
+                let server = match opendlc_server::Server::bind(config).await {
+                    Ok(server) => server,
+                    Err(e) => {
+                        let _ = bound_tx.send(Err(format!("{e:#}")));
+                        return;
+                    }
+                };
+                let admin = Key {
+                    id: server.admin_key.id.clone(),
+                    secret: server.admin_key.secret.clone(),
+                };
+                let bound = (server.url(), server.log_streams.clone(), admin);
+                if bound_tx.send(Ok(bound)).is_err() {
+                    return;
+                }
+                server
+                    .serve(async {
+                        let _ = shutdown_rx.await;
+                    })
+                    .await
+                    .expect("server runs");
+            });
         });
+        let (base, log_streams, admin) = bound_rx
+            .await
+            .expect("the server's thread answers")
+            .unwrap_or_else(|e| panic!("server binds: {e}"));
         let scratch = tempfile::tempdir().expect("temp dir");
         {
             use std::os::unix::fs::PermissionsExt;
@@ -196,19 +238,17 @@ impl TestServer {
             data_dir,
             scratch,
             log_streams,
-            shutdown: Some(tx),
-            task: Some(task),
+            running: Some(Running { shutdown, stopped }),
             client,
         }
     }
 
     /// Stops the server (pods keep running) and gives back its data directory.
     pub async fn stop(mut self) -> tempfile::TempDir {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(task) = self.task.take() {
-            let _ = task.await;
+        if let Some(running) = self.running.take() {
+            tokio::task::spawn_blocking(move || running.stop(Duration::from_secs(60)))
+                .await
+                .expect("the server stops");
         }
         std::mem::replace(&mut self.data_dir, tempfile::tempdir().unwrap())
     }

@@ -70,8 +70,9 @@ impl LocalRuntime {
 
 /// Ends a pod at once, its grace period skipped: SIGKILL to its shim and to every process of
 /// the shim's session (the pod's), if that shim is still the one that started the pod, and its
-/// cgroup removed. For a caller that must leave nothing running behind it, such as a test
-/// harness tearing down its server; the pod's end is not recorded.
+/// cgroup removed; it returns once the shim has ended. For a caller that must leave nothing
+/// running behind it, such as a test harness tearing down its server; the pod's end is not
+/// recorded.
 pub fn kill_now(dir: &Path) -> Result<(), RuntimeError> {
     let pod = PodDir::new(dir);
     // A shim still starting (it holds the pod's lock, no started.json yet) runs its pod on
@@ -98,6 +99,14 @@ pub fn kill_now(dir: &Path) -> Result<(), RuntimeError> {
     .map_err(stop_error)?;
     if process::is_alive(started.shim_pid, started.shim_start_ticks).map_err(stop_error)? {
         let _ = kill(Pid::from_raw(started.shim_pid as i32), Signal::SIGKILL);
+    }
+    // Gone (or a zombie) before this returns: the shim writes nothing in the pod's directory
+    // once its caller goes on to remove it.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    while process::is_running(started.shim_pid, started.shim_start_ticks).map_err(stop_error)?
+        && std::time::Instant::now() < deadline
+    {
+        std::thread::sleep(std::time::Duration::from_millis(5));
     }
     // A killed shim leaves its pod's cgroup; the pod's directory is named after its PodUid.
     if let Some(pod_uid) = dir.file_name().and_then(|n| n.to_str()) {

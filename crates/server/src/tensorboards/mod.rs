@@ -26,7 +26,7 @@ use opendlc_store::{Store, TensorboardUpdate};
 
 use crate::auth::token::TokenKey;
 
-pub use monitor::spawn as spawn_monitor;
+pub use monitor::{recover, spawn as spawn_monitor};
 
 /// The program run when none is configured (found on PATH).
 pub const DEFAULT_PROGRAM: &str = "tensorboard";

@@ -1,6 +1,7 @@
-//! The TensorBoards' background task. At start it re-adopts the processes an earlier server
-//! left running (they run in sessions of their own) and restarts those that died meanwhile;
-//! then, twice a second: Creating → Running once tensorboard answers; Failed (or Succeeded) when
+//! The TensorBoards' background task. Before the server answers, [`recover`] re-adopts the
+//! processes an earlier server left running (they run in sessions of their own) and restarts
+//! those that died meanwhile, so that no answer reports a dead one as Running; then, twice a
+//! second: Creating → Running once tensorboard answers; Failed (or Succeeded) when
 //! the process exits; Stopped once MaxRunningTimeMinutes is spent.
 
 use std::sync::Arc;
@@ -23,7 +24,6 @@ pub fn spawn(
     mut shutdown: watch::Receiver<bool>,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        recover(&tbs).await;
         let mut ticks = tokio::time::interval(TICK);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -38,7 +38,9 @@ pub fn spawn(
     })
 }
 
-async fn recover(tbs: &Tensorboards) {
+/// Re-adopts the TensorBoards an earlier server left running, and restarts those that died
+/// meanwhile.
+pub async fn recover(tbs: &Tensorboards) {
     let _guard = tbs.lock.lock().await;
     let active = match tbs.store.active_tensorboards() {
         Ok(active) => active,
