@@ -8,6 +8,7 @@ use opendlc_core::time::Millis;
 use opendlc_core::Job;
 use rusqlite::types::{ToSqlOutput, Value};
 use rusqlite::vtab::array::Array;
+use rusqlite::OptionalExtension;
 
 use crate::rows::{self, JOB_COLUMNS};
 use crate::{Result, Store};
@@ -186,7 +187,42 @@ impl JobFilter {
         (name.chars().count() >= 3
             && self.user_id.is_none()
             && self.display_name_match != NameMatch::Exact)
-            .then(|| format!("\"{}\"", name.replace('"', "\"\"")))
+            .then(|| format!("display_name : \"{}\"", name.replace('"', "\"\"")))
+    }
+
+    /// The tokens of `job_search` that make a job visible to the caller (any one does): their
+    /// own user, the workspaces they administer, the PUBLIC scope of those they belong to;
+    /// `None` when the caller is not restricted ([`JobFilter::visibility`]). Principals no job
+    /// has have no code yet, and no token.
+    fn visible_tokens(&self, conn: &rusqlite::Connection) -> Result<Option<Vec<String>>> {
+        let Some(v) = self
+            .visible_to
+            .as_ref()
+            .filter(|_| self.visibility(1).is_some())
+        else {
+            return Ok(None);
+        };
+        let wanted = std::iter::once(("owner", format!("user:{}", v.user_id)))
+            .chain(
+                v.admin_of
+                    .iter()
+                    .map(|w| ("workspace", format!("workspace:{w}"))),
+            )
+            .chain(
+                v.member_of
+                    .iter()
+                    .map(|w| ("scope", format!("scope:PUBLIC/{w}"))),
+            );
+        let mut stmt =
+            conn.prepare_cached("SELECT token FROM search_tokens WHERE principal = ?1")?;
+        let mut tokens = Vec::new();
+        for (column, principal) in wanted {
+            let token: Option<String> = stmt.query_row([principal], |r| r.get(0)).optional()?;
+            if let Some(token) = token {
+                tokens.push(format!("{column} : \"{token}\""));
+            }
+        }
+        Ok(Some(tokens))
     }
 
     /// Whether the trigrams' answer is the match itself, with no row to read to check it: a
@@ -199,8 +235,8 @@ impl JobFilter {
             && self.display_name.as_ref().is_some_and(|n| n.is_ascii())
     }
 
-    /// Whether the trigrams' answer, and who may see it, is the whole filter: without a
-    /// visibility test its size is then the count.
+    /// Whether the full-text index's answer (the name's trigrams, and who may see each job)
+    /// is the whole filter: its size is then the count.
     fn only_trigrams(&self) -> bool {
         let JobFilter {
             display_name: _,
@@ -245,6 +281,27 @@ impl JobFilter {
             && numeric_range.is_none()
     }
 
+    /// How far to walk the creation-time index for the page of a DisplayName search of
+    /// `total` matches among about `jobs` jobs, when that beats looking each match up: the
+    /// index holds each job's name and who may see it, and a row read costs about ten of its
+    /// entries. The walk goes four times as far as the matches' density says the page lies,
+    /// in case they are not spread evenly; `None` when it would not pay, when the page is
+    /// ordered otherwise, or bounded by another time. The walk tests each name as one owner's
+    /// search does (`instr`): a name that holds the needle only once Unicode folds its case
+    /// (the Kelvin sign for a "k") is counted by the trigrams but left out of a walked page.
+    fn walk(&self, total: u64, jobs: u64) -> Option<Walk> {
+        let page = self.limit.min(total.saturating_sub(self.offset));
+        let reach = self.offset.saturating_add(self.limit).saturating_mul(jobs) / total.max(1);
+        let entries = reach.saturating_mul(4).max(1_000);
+        let other_time =
+            self.time_field != TimeField::GmtCreateTime && (self.start, self.end) != (None, None);
+        (self.sort == SortField::GmtCreateTime
+            && !other_time
+            && page > 0
+            && entries < total.saturating_mul(10))
+        .then_some(Walk { entries, page })
+    }
+
     /// The visibility test, as SQL over the columns `jobs` and `job_counts` share, and its
     /// arguments numbered from `?{first}`; `None` when the caller is not restricted or asks
     /// only for their own jobs.
@@ -275,13 +332,10 @@ impl JobFilter {
         Some((sql, args))
     }
 
-    /// `names`: the trigrams' candidates, when the filter has a DisplayName they find, and
-    /// whether to test them while walking an index in the page's order instead of reading them
-    /// one by one (`+seq`: SQLite then does not look them up by rowid).
-    fn where_clause(
-        &self,
-        names: Option<(&Candidates, bool)>,
-    ) -> (String, Vec<ToSqlOutput<'static>>) {
+    /// `names`: the trigrams' candidates, when the filter has a DisplayName they find and they
+    /// are to be looked up; without them each row's name is tested itself (an index walked in
+    /// the page's order holds it).
+    fn where_clause(&self, names: Option<&Candidates>) -> (String, Vec<ToSqlOutput<'static>>) {
         let mut conditions: Vec<String> = Vec::new();
         let mut args: Vec<ToSqlOutput<'static>> = Vec::new();
         let mut arg = |v: ToSqlOutput<'static>, args_len: &mut usize| {
@@ -296,7 +350,7 @@ impl JobFilter {
         if let Some(name) = self
             .display_name
             .as_ref()
-            .filter(|_| !self.trigrams_exact())
+            .filter(|_| names.is_none() || !self.trigrams_exact())
         {
             let p = arg(text(name), &mut n);
             conditions.push(match self.display_name_match {
@@ -305,16 +359,15 @@ impl JobFilter {
                 NameMatch::Substring => format!("instr(lower(display_name), lower({p})) > 0"),
             });
         }
-        if let Some((candidates, scan)) = names {
-            let seq = if scan { "+seq" } else { "seq" };
+        if let Some(candidates) = names {
             conditions.push(match candidates {
                 Candidates::Listed(seqs) => {
                     let p = arg(ToSqlOutput::Array(Rc::clone(seqs)), &mut n);
-                    format!("{seq} IN rarray({p})")
+                    format!("seq IN rarray({p})")
                 }
-                Candidates::Phrase(phrase) => {
-                    let q = arg(text(phrase), &mut n);
-                    format!("{seq} IN (SELECT rowid FROM job_names WHERE job_names MATCH {q})")
+                Candidates::Phrase(query) => {
+                    let q = arg(text(query), &mut n);
+                    format!("seq IN (SELECT rowid FROM job_search WHERE job_search MATCH {q})")
                 }
             });
         }
@@ -446,34 +499,28 @@ impl Store {
                 }
             }
             let counted = filter.countable() && filter.start.is_none() && filter.end.is_none();
-            // The trigrams' candidates, found once for the count and the page.
-            let candidates = filter
-                .trigram_phrase()
-                .map(|phrase| {
+            // The trigrams' candidates among the jobs the caller may see, found once for the
+            // count and the page.
+            let found = match filter.trigram_phrase() {
+                None => None,
+                Some(phrase) => {
                     let most = self.most_listed_names.load(Ordering::Relaxed);
-                    name_candidates(&conn, &phrase, most)
-                })
-                .transpose()?;
-            let total: u64 = match (&candidates, filter.only_trigrams(), filter.visibility(2)) {
-                (Some(Candidates::Listed(seqs)), true, None) => seqs.len() as u64,
-                (Some(Candidates::Phrase(phrase)), true, None) => conn
-                    .prepare_cached("SELECT COUNT(*) FROM job_names WHERE job_names MATCH ?1")?
-                    .query_row([phrase], |r| r.get(0))?,
-                // Only the columns of who may see each, looked up in the candidates' order
-                // (`seq IN rarray(…)` would copy them into a temporary index first).
-                (Some(Candidates::Listed(seqs)), true, Some((visible, args))) => {
-                    let mut all = vec![ToSqlOutput::Array(Rc::clone(seqs))];
-                    all.extend(args.into_iter().map(ToSqlOutput::Owned));
-                    conn.prepare_cached(&format!(
-                        "SELECT COUNT(*) FROM rarray(?1) AS candidate
-                         CROSS JOIN jobs INDEXED BY jobs_access ON seq = candidate.value
-                         WHERE {visible}"
-                    ))?
-                    .query_row(rusqlite::params_from_iter(all.iter()), |r| r.get(0))?
+                    Some(match filter.visible_tokens(&conn)? {
+                        None => name_candidates(&conn, &phrase, most)?,
+                        // Not one job the caller may see has been stored.
+                        Some(tokens) if tokens.is_empty() => (Candidates::Listed(Rc::default()), 0),
+                        Some(tokens) => {
+                            let query = format!("{phrase} AND ({})", tokens.join(" OR "));
+                            name_candidates(&conn, &query, most)?
+                        }
+                    })
                 }
+            };
+            let (candidates, found) = found.unzip();
+            let total: u64 = match (found, filter.only_trigrams()) {
+                (Some(found), true) => found,
                 _ => {
-                    let (clause, args) =
-                        filter.where_clause(candidates.as_ref().map(|c| (c, false)));
+                    let (clause, args) = filter.where_clause(candidates.as_ref());
                     let count = if counted {
                         format!("SELECT COALESCE(SUM(n), 0) FROM job_counts {clause}")
                     } else {
@@ -483,58 +530,96 @@ impl Store {
                         .query_row(rusqlite::params_from_iter(args.iter()), |r| r.get(0))?
                 }
             };
-            // Many candidates of the trigrams: the page is found walking the creation-time
-            // index until it is full (about (offset + limit) × jobs / matches entries) rather
-            // than by looking every candidate up (about 30 index entries' cost each).
-            let scan_names = filter.sort == SortField::GmtCreateTime
-                && total.saturating_mul(total)
-                    >= (filter.offset + filter.limit)
-                        .saturating_mul(jobs_stored)
-                        .saturating_mul(30);
-            let (clause, mut args) =
-                filter.where_clause(candidates.as_ref().map(|c| (c, scan_names)));
-            let (limit, offset) = (args.len() + 1, args.len() + 2);
-            args.push(i64::try_from(filter.limit).unwrap_or(i64::MAX).into());
-            args.push(i64::try_from(filter.offset).unwrap_or(i64::MAX).into());
-            let mut stmt = conn.prepare_cached(&format!(
-                "SELECT {JOB_COLUMNS} FROM jobs WHERE seq IN
-                   (SELECT seq FROM jobs {clause} ORDER BY {by} LIMIT ?{limit} OFFSET ?{offset})
-                 ORDER BY {by}"
-            ))?;
-            let jobs = stmt
-                .query_map(rusqlite::params_from_iter(args.iter()), |r| {
-                    rows::job(r, &self.sealer)
-                })?
-                .collect::<Result<_, _>>()?;
+            let page = |filter: &JobFilter, names: Option<&Candidates>| -> Result<Vec<Job>> {
+                let (clause, mut args) = filter.where_clause(names);
+                let (limit, offset) = (args.len() + 1, args.len() + 2);
+                args.push(i64::try_from(filter.limit).unwrap_or(i64::MAX).into());
+                args.push(i64::try_from(filter.offset).unwrap_or(i64::MAX).into());
+                let mut stmt = conn.prepare_cached(&format!(
+                    "SELECT {JOB_COLUMNS} FROM jobs WHERE seq IN
+                       (SELECT seq FROM jobs {clause} ORDER BY {by} LIMIT ?{limit} OFFSET ?{offset})
+                     ORDER BY {by}"
+                ))?;
+                let jobs = stmt
+                    .query_map(rusqlite::params_from_iter(args.iter()), |r| {
+                        rows::job(r, &self.sealer)
+                    })?
+                    .collect::<Result<_, _>>()?;
+                Ok(jobs)
+            };
+            // A DisplayName search's page is walked for first, among the newest (or oldest)
+            // jobs as far as `walk` says, and its candidates looked up if that fell short.
+            if let Some(walk) = candidates
+                .as_ref()
+                .and_then(|_| filter.walk(total, jobs_stored))
+            {
+                let bound: Option<Millis> = conn
+                    .prepare_cached(&format!(
+                        "SELECT gmt_create FROM jobs ORDER BY gmt_create {order}, seq {order}
+                         LIMIT 1 OFFSET ?1"
+                    ))?
+                    .query_row([walk.entries], |r| r.get(0))
+                    .optional()?;
+                let mut walked = filter.clone();
+                walked.time_field = TimeField::GmtCreateTime;
+                match (bound, filter.descending) {
+                    (Some(bound), true) => walked.start = walked.start.max(Some(bound)),
+                    (Some(bound), false) => {
+                        walked.end = Some(walked.end.map_or(bound, |end| end.min(bound)))
+                    }
+                    (None, _) => {}
+                }
+                let jobs = page(&walked, None)?;
+                if jobs.len() as u64 == walk.page {
+                    return Ok((jobs, total));
+                }
+            }
+            let jobs = page(&filter, candidates.as_ref())?;
             Ok((jobs, total))
         })
     }
 }
 
+/// A walk of the creation-time index ([`JobFilter::walk`]): how many entries, and how many
+/// jobs the page holds once complete.
+struct Walk {
+    entries: u64,
+    page: u64,
+}
+
 /// The most trigram candidates held in memory for a ListJobs (32 bytes each: 3.2 MiB).
 pub(crate) const MOST_LISTED: usize = 100_000;
 
-/// The rows of a DisplayName's trigrams ([`JobFilter::trigram_phrase`]), as the count and the
-/// page take them.
+/// The rows of a DisplayName's trigrams ([`JobFilter::trigram_phrase`]) that the caller may
+/// see, as the count and the page take them.
 enum Candidates {
     /// Their `seq`s, found once, bound to each statement as one parameter (`rarray`).
     Listed(Array),
     /// More than the store holds (a name most jobs share, [`MOST_LISTED`]): each statement
-    /// finds them itself.
+    /// finds them itself with this `job_search` query.
     Phrase(String),
 }
 
-fn name_candidates(conn: &rusqlite::Connection, phrase: &str, most: usize) -> Result<Candidates> {
-    let mut stmt =
-        conn.prepare_cached("SELECT rowid FROM job_names WHERE job_names MATCH ?1 LIMIT ?2")?;
-    let seqs = stmt
-        .query_map(rusqlite::params![phrase, most as i64 + 1], |r| {
-            r.get(0).map(Value::Integer)
-        })?
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(if seqs.len() > most {
-        Candidates::Phrase(phrase.to_string())
+/// The candidates of a `job_search` query, and how many there are (all of them read once:
+/// counting them apart would run the query again).
+fn name_candidates(
+    conn: &rusqlite::Connection,
+    query: &str,
+    most: usize,
+) -> Result<(Candidates, u64)> {
+    let mut stmt = conn.prepare_cached("SELECT rowid FROM job_search WHERE job_search MATCH ?1")?;
+    let mut rows = stmt.query([query])?;
+    let mut seqs = Vec::new();
+    let mut count = 0u64;
+    while let Some(row) = rows.next()? {
+        count += 1;
+        if count <= most as u64 {
+            seqs.push(Value::Integer(row.get(0)?));
+        }
+    }
+    Ok(if count > most as u64 {
+        (Candidates::Phrase(query.to_string()), count)
     } else {
-        Candidates::Listed(Rc::new(seqs))
+        (Candidates::Listed(Rc::new(seqs)), count)
     })
 }

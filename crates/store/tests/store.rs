@@ -402,16 +402,109 @@ fn a_name_search_over_everyone_keeps_to_what_the_caller_may_see() {
             admin_of: vec!["default".into()],
             ..member.clone()
         };
-        // 201 matches of 201 jobs: up to 6 a page walks the creation order, 7 look them up.
+        // 201 matches of 201 jobs: the page walks the creation order.
         let (walked, total) = list("run-", &admin, 6);
         assert_eq!(total, 201);
-        let (looked_up, _) = list("run-", &admin, 7);
-        assert_eq!(walked, looked_up[..6]);
         assert_eq!(walked[..2], ["Übung-run-x", "run-199"]);
         // Beyond ASCII, case counts as it does for one owner.
         assert_eq!(list("übung", &admin, 10).1, 0);
         assert_eq!(list("Übung", &admin, 10).1, 1);
     }
+}
+
+/// A DisplayName search's page is the same whether it is found walking the creation order
+/// (the matches are dense enough), looked up match by match (a deep page), or looked up
+/// after a walk that did not reach far enough (the matches are all among the oldest jobs).
+#[test]
+fn a_name_search_pages_alike_walked_or_looked_up() {
+    let (_dir, store) = open();
+    // 201 matches among the 3,201 jobs, all created before the others.
+    let jobs: Vec<_> = (0..3_201)
+        .map(|i| {
+            let name = if i <= 200 {
+                format!("match-{i}")
+            } else {
+                format!("other-{i}")
+            };
+            job(&format!("dlcwalk{i}"), &name, 1_000 + i)
+        })
+        .collect();
+    store.insert_jobs(&jobs).unwrap();
+    let member = Visibility {
+        user_id: "1".into(),
+        member_of: vec!["default".into()],
+        admin_of: vec![],
+    };
+    let list = |descending, offset, limit| {
+        let filter = JobFilter {
+            display_name: Some("match".into()),
+            visible_to: Some(member.clone()),
+            descending,
+            offset,
+            limit,
+            ..JobFilter::default()
+        };
+        let (page, total) = store.list_jobs(&filter).unwrap();
+        assert_eq!(total, 201);
+        page.into_iter().map(|j| j.display_name).collect::<Vec<_>>()
+    };
+    for descending in [false, true] {
+        // Oldest first a page of 6 is walked (1,000 entries hold every match); newest first
+        // the walk finds none of them, and they are looked up. 40 a page are looked up.
+        let all = list(descending, 0, 201);
+        assert_eq!(all.len(), 201);
+        assert_eq!(list(descending, 0, 6), all[..6]);
+        assert_eq!(list(descending, 0, 40), all[..40]);
+        assert_eq!(list(descending, 195, 10), all[195..]);
+    }
+    assert_eq!(list(false, 0, 2), ["match-0", "match-1"]);
+}
+
+/// Who may see a job is kept in the name index as the job changes: made PUBLIC or PRIVATE
+/// again (UpdateJob), deleted; a workspace's administrator sees its jobs, a caller no job
+/// names (no code yet) sees none.
+#[test]
+fn a_name_search_follows_a_jobs_accessibility_and_its_deletion() {
+    let (_dir, store) = open();
+    let mut jobs: Vec<_> = (0..4)
+        .map(|i| job(&format!("dlcacc{i}"), &format!("train-{i}"), 1_000 + i))
+        .collect();
+    jobs[3].workspace_id = "ws-b".into();
+    jobs[3].user_id = "3".into();
+    store.insert_jobs(&jobs).unwrap();
+    let count = |user: &str, member_of: &[&str], admin_of: &[&str]| {
+        let filter = JobFilter {
+            display_name: Some("train".into()),
+            visible_to: Some(Visibility {
+                user_id: user.into(),
+                member_of: member_of.iter().map(|w| w.to_string()).collect(),
+                admin_of: admin_of.iter().map(|w| w.to_string()).collect(),
+            }),
+            limit: 10,
+            ..JobFilter::default()
+        };
+        let (page, total) = store.list_jobs(&filter).unwrap();
+        assert_eq!(page.len() as u64, total);
+        total
+    };
+    // User 2 owns none: user 1's three are PRIVATE.
+    assert_eq!(count("2", &["default"], &[]), 0);
+    // Nobody's code (no job of theirs, no workspace with jobs).
+    assert_eq!(count("9", &["ws-none"], &["ws-none"]), 0);
+    let mut public = store.get_job("dlcacc1").unwrap();
+    public.accessibility = "PUBLIC".into();
+    store.update_job(&public).unwrap();
+    assert_eq!(count("2", &["default"], &[]), 1);
+    // PUBLIC in a workspace the caller does not belong to.
+    assert_eq!(count("2", &["ws-b"], &[]), 0);
+    // Administrators see a workspace's jobs whoever owns them.
+    assert_eq!(count("2", &["default"], &["ws-b"]), 2);
+    assert_eq!(count("1", &[], &[]), 3);
+    public.accessibility = "PRIVATE".into();
+    store.update_job(&public).unwrap();
+    assert_eq!(count("2", &["default"], &["ws-b"]), 1);
+    store.delete_job("dlcacc0").unwrap();
+    assert_eq!(count("1", &[], &[]), 2);
 }
 
 /// What the write-ahead log holds is copied into the database by `checkpoint`, beside the
