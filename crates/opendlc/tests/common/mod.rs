@@ -25,7 +25,7 @@ pub struct TestServer {
     scratch: tempfile::TempDir,
     /// The followed log streams the server is producing now.
     pub log_streams: opendlc_server::LogStreams,
-    /// The server runs on a runtime of its own, in this thread, so that dropping the test
+    /// The server runs on a runtime of its own, in a thread of its own, so that dropping the test
     /// server can stop it (and wait for it) before its data directory is removed, whatever
     /// runtime the test itself runs on.
     running: Option<Running>,
