@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use common::{job, open, pod};
 use opendlc_core::{JobStatus, PodStatus};
 use opendlc_store::{
-    Admission, JobFilter, PodEnd, SortField, Store, StoreError, Transition, Visibility,
+    Admission, JobFilter, NameSearch, PodEnd, SortField, Store, StoreError, Transition, Visibility,
 };
 
 #[test]
@@ -348,6 +348,27 @@ fn a_name_substring_over_every_owner_is_found_by_its_trigrams() {
     assert_eq!(names("resnet"), ["Train-ResNet"]);
 }
 
+/// The ways a DisplayName's trigram index is read, for jobs this few: the candidates held in
+/// memory, found by each statement instead (over 5), and read by three threads.
+fn name_searches() -> [NameSearch; 3] {
+    let held = NameSearch {
+        split_from: u64::MAX,
+        ..NameSearch::default()
+    };
+    [
+        held,
+        NameSearch {
+            most_listed: 5,
+            ..held
+        },
+        NameSearch {
+            split_from: 0,
+            threads: 3,
+            ..held
+        },
+    ]
+}
+
 /// Over every owner's jobs a DisplayName is searched within what the caller may see; a caller
 /// who may see every job is spared the test of each, and a page of many matches, found walking
 /// the creation order, is the page the matches' lookups give. A name with a letter beyond ASCII
@@ -381,9 +402,8 @@ fn a_name_search_over_everyone_keeps_to_what_the_caller_may_see() {
         let names: Vec<String> = page.into_iter().map(|j| j.display_name).collect();
         (names, total)
     };
-    // The candidates held in memory, and (over 5 of them) found by each statement instead.
-    for most in [100_000, 5] {
-        store.set_most_listed_names(most);
+    for tuning in name_searches() {
+        store.tune_name_search(tuning);
         let member = Visibility {
             user_id: "1".into(),
             member_of: vec!["default".into()],
@@ -448,7 +468,11 @@ fn a_name_search_pages_alike_walked_or_looked_up() {
         assert_eq!(total, 201);
         page.into_iter().map(|j| j.display_name).collect::<Vec<_>>()
     };
-    for descending in [false, true] {
+    for (tuning, descending) in name_searches()
+        .into_iter()
+        .flat_map(|t| [(t, false), (t, true)])
+    {
+        store.tune_name_search(tuning);
         // Oldest first a page of 6 is walked (1,000 entries hold every match); newest first
         // the walk finds none of them, and they are looked up. 40 a page are looked up.
         let all = list(descending, 0, 201);
