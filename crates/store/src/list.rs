@@ -657,15 +657,19 @@ impl Store {
             most: tuning.most_listed,
         };
         let parts: Vec<(Vec<i64>, u64)> = std::thread::scope(|scope| {
+            // A thread the system refuses is done without: the caller's reads every range left.
             let helpers: Vec<_> = (1..threads)
-                .map(|_| {
+                .filter_map(|_| {
                     let search = &search;
-                    scope.spawn(move || {
-                        self.read(|conn| {
-                            let conn = conn.unchecked_transaction()?;
-                            search.read(&conn)
+                    let helper = std::thread::Builder::new().name("name-search".into());
+                    helper
+                        .spawn_scoped(scope, move || {
+                            self.read(|conn| {
+                                let conn = conn.unchecked_transaction()?;
+                                search.read(&conn)
+                            })
                         })
-                    })
+                        .ok()
                 })
                 .collect();
             let mine = search.read(conn);
