@@ -585,7 +585,7 @@ struct Walk {
 }
 
 /// The most trigram candidates held in memory for a ListJobs (32 bytes each: 3.2 MiB).
-pub(crate) const MOST_LISTED: usize = 100_000;
+const MOST_LISTED: usize = 100_000;
 
 /// The rows of a DisplayName's trigrams ([`JobFilter::trigram_phrase`]) that the caller may
 /// see, as the count and the page take them.

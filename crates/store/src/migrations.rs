@@ -396,18 +396,24 @@ pub fn migrate(conn: &mut Connection) -> Result<()> {
 mod tests {
     use super::*;
 
+    /// A database in memory as the migrations before the first holding `statement` left it.
+    fn migrated_before(statement: &str) -> Connection {
+        let conn = Connection::open_in_memory().unwrap();
+        let version = MIGRATIONS
+            .iter()
+            .position(|sql| sql.contains(statement))
+            .unwrap();
+        for sql in &MIGRATIONS[..version] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "user_version", version).unwrap();
+        conn
+    }
+
     /// A database from before the rollups, with samples, gets them added to their buckets.
     #[test]
     fn the_samples_stored_before_the_rollups_are_rolled_up() {
-        let mut conn = Connection::open_in_memory().unwrap();
-        let rollups = MIGRATIONS
-            .iter()
-            .position(|sql| sql.contains("CREATE TABLE metric_rollups"))
-            .unwrap();
-        for sql in &MIGRATIONS[..rollups] {
-            conn.execute_batch(sql).unwrap();
-        }
-        conn.pragma_update(None, "user_version", rollups).unwrap();
+        let mut conn = migrated_before("CREATE TABLE metric_rollups");
         conn.execute_batch(
             "INSERT INTO jobs (job_id, display_name, job_type, status, priority, workspace_id,
                  resource_id, user_id, accessibility, user_command, images, roles, envs, tags,
@@ -458,15 +464,7 @@ mod tests {
     /// its name and its owner's, workspace's and scope's tokens.
     #[test]
     fn the_jobs_stored_before_the_search_index_are_found_in_it() {
-        let mut conn = Connection::open_in_memory().unwrap();
-        let search = MIGRATIONS
-            .iter()
-            .position(|sql| sql.contains("CREATE VIRTUAL TABLE job_search"))
-            .unwrap();
-        for sql in &MIGRATIONS[..search] {
-            conn.execute_batch(sql).unwrap();
-        }
-        conn.pragma_update(None, "user_version", search).unwrap();
+        let mut conn = migrated_before("CREATE VIRTUAL TABLE job_search");
         conn.execute_batch(
             "INSERT INTO jobs (job_id, display_name, job_type, status, priority, workspace_id,
                  resource_id, user_id, accessibility, user_command, images, roles, envs, tags,
