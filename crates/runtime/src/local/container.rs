@@ -195,10 +195,15 @@ impl ContainerRun<'_> {
 
     /// `run` and what every container of the pod gets: name, working directory, namespaces,
     /// identity, volumes, variables.
+    ///
+    /// Without `--rm`: with it, the engine's clean-up process and the `run` both remove the
+    /// container as it ends, and when the clean-up wins, `run` prints an error about the
+    /// vanished container into the container's own output (a known race of podman's). The
+    /// container is removed instead once the pod has ended: by `run-containers` with its
+    /// engine pod, and by the server when it concludes the pod (`container::remove`).
     fn run_args(&self, name: &str, workdir: &Path) -> Vec<String> {
         let mut args: Vec<String> = vec![
             "run".into(),
-            "--rm".into(),
             format!("--name={name}"),
             // An init that forwards signals: a shell as PID 1 would ignore SIGTERM.
             "--init".into(),
@@ -426,7 +431,7 @@ mod tests {
         let command = run.command("echo 'hi'");
         assert_eq!(
             command,
-            "exec podman run --rm --name=opendlc-u1 --init --hostname=dlc1-worker-0 --network=host \
+            "exec podman run --name=opendlc-u1 --init --hostname=dlc1-worker-0 --network=host \
              --workdir=/var/lib/opendlc/jobs/j/work --interactive=false --tty=false --ipc=host \
              --add-host=dlc1-worker-0:127.0.0.1 --volume=/var/lib/opendlc/jobs/j:/var/lib/opendlc/jobs/j \
              --volume=/data/imagenet:/mnt/data:ro --env=RANK \
@@ -522,7 +527,7 @@ mod tests {
         };
         assert_eq!(
             run.container_argv(&fetch).join(" "),
-            "podman run --rm --name=opendlc-u1-fetch --init --pod=opendlc-u1-pod --workdir=/tmp \
+            "podman run --name=opendlc-u1-fetch --init --pod=opendlc-u1-pod --workdir=/tmp \
              --interactive=false --tty=false --add-host=master:127.0.0.1 \
              --volume=/j/shared:/shared --env=RANK --env=A \
              --entrypoint=sh localhost/tools:2 -c echo hi"
