@@ -17,6 +17,7 @@ mod rows;
 mod sanity;
 mod seal;
 mod sealing;
+mod search;
 mod tensorboards;
 mod transitions;
 
@@ -194,6 +195,8 @@ fn open_connection(path: &Path) -> Result<Connection> {
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
     // `rarray(?)`: a list of values bound as one parameter (ListJobs' name candidates).
     rusqlite::vtab::array::load_module(&conn)?;
+    // What the name index's triggers write.
+    search::register(&conn)?;
     conn.set_prepared_statement_cache_capacity(64);
     Ok(conn)
 }

@@ -178,23 +178,23 @@ impl JobFilter {
             && self.end.is_none_or(|e| e >= last)
     }
 
-    /// The FTS5 phrase of the DisplayName's trigrams, when they find the candidates: a name of
-    /// 3 characters or more (a trigram each), matched anywhere or at the start, over more
-    /// than one owner's jobs (one owner's are fewer than that index's answer for a common
-    /// name, and are tested in their own index).
-    fn trigram_phrase(&self) -> Option<String> {
-        let name = self.display_name.as_ref()?;
-        (name.chars().count() >= 3
+    /// Whether the DisplayName's trigrams find the candidates: a name of 3 characters or more
+    /// (a trigram each), matched anywhere or at the start, over more than one owner's jobs
+    /// (one owner's are fewer than that index's answer for a common name, and are tested in
+    /// their own index).
+    fn searches_trigrams(&self) -> bool {
+        self.display_name
+            .as_ref()
+            .is_some_and(|name| name.chars().count() >= 3)
             && self.user_id.is_none()
-            && self.display_name_match != NameMatch::Exact)
-            .then(|| format!("display_name : \"{}\"", name.replace('"', "\"\"")))
+            && self.display_name_match != NameMatch::Exact
     }
 
-    /// The tokens of `job_search` that make a job visible to the caller (any one does): their
-    /// own user, the workspaces they administer, the PUBLIC scope of those they belong to;
-    /// `None` when the caller is not restricted ([`JobFilter::visibility`]). Principals no job
-    /// has have no code yet, and no token.
-    fn visible_tokens(&self, conn: &rusqlite::Connection) -> Result<Option<Vec<String>>> {
+    /// The codes in `search_codes` of what makes a job visible to the caller (any one does):
+    /// their own user, both scopes of the workspaces they administer, the public one of those
+    /// they belong to; `None` when the caller is not restricted ([`JobFilter::visibility`]).
+    /// Principals no job has have no code yet.
+    fn visible_codes(&self, conn: &rusqlite::Connection) -> Result<Option<Vec<i64>>> {
         let Some(v) = self
             .visible_to
             .as_ref()
@@ -202,37 +202,27 @@ impl JobFilter {
         else {
             return Ok(None);
         };
-        let wanted = std::iter::once(("owner", format!("user:{}", v.user_id)))
+        let principals = std::iter::once(format!("user:{}", v.user_id))
             .chain(
                 v.admin_of
                     .iter()
-                    .map(|w| ("workspace", format!("workspace:{w}"))),
+                    .flat_map(|w| [format!("public:{w}"), format!("private:{w}")]),
             )
-            .chain(
-                v.member_of
-                    .iter()
-                    .map(|w| ("scope", format!("scope:PUBLIC/{w}"))),
-            );
-        let mut stmt =
-            conn.prepare_cached("SELECT token FROM search_tokens WHERE principal = ?1")?;
-        let mut tokens = Vec::new();
-        for (column, principal) in wanted {
-            let token: Option<String> = stmt.query_row([principal], |r| r.get(0)).optional()?;
-            if let Some(token) = token {
-                tokens.push(format!("{column} : \"{token}\""));
+            .chain(v.member_of.iter().map(|w| format!("public:{w}")));
+        let mut stmt = conn.prepare_cached("SELECT code FROM search_codes WHERE principal = ?1")?;
+        let mut codes = Vec::new();
+        for principal in principals {
+            if let Some(code) = stmt.query_row([principal], |r| r.get(0)).optional()? {
+                codes.push(code);
             }
         }
-        Ok(Some(tokens))
+        Ok(Some(codes))
     }
 
     /// Whether the trigrams' answer is the match itself, with no row to read to check it: a
-    /// phrase of trigrams is a substring in any case, which for an ASCII name is what
-    /// `instr(lower(…))` finds (a letter that is ASCII only once Unicode folds its case, such
-    /// as the Kelvin sign, matches too).
+    /// phrase of the index's trigrams is `instr(lower(…))`'s substring ([`crate::search`]).
     fn trigrams_exact(&self) -> bool {
-        self.display_name_match == NameMatch::Substring
-            && self.trigram_phrase().is_some()
-            && self.display_name.as_ref().is_some_and(|n| n.is_ascii())
+        self.display_name_match == NameMatch::Substring && self.searches_trigrams()
     }
 
     /// Whether the full-text index's answer (the name's trigrams, and who may see each job)
@@ -287,8 +277,7 @@ impl JobFilter {
     /// entries. The walk goes four times as far as the matches' density says the page lies,
     /// in case they are not spread evenly; `None` when it would not pay, when the page is
     /// ordered otherwise, or bounded by another time. The walk tests each name as one owner's
-    /// search does (`instr`): a name that holds the needle only once Unicode folds its case
-    /// (the Kelvin sign for a "k") is counted by the trigrams but left out of a walked page.
+    /// search does (`instr`), which finds what the trigrams count.
     fn walk(&self, total: u64, jobs: u64) -> Option<Walk> {
         let page = self.limit.min(total.saturating_sub(self.offset));
         let reach = self.offset.saturating_add(self.limit).saturating_mul(jobs) / total.max(1);
@@ -501,17 +490,16 @@ impl Store {
             let counted = filter.countable() && filter.start.is_none() && filter.end.is_none();
             // The trigrams' candidates among the jobs the caller may see, found once for the
             // count and the page.
-            let found = match filter.trigram_phrase() {
-                None => None,
-                Some(phrase) => Some(match filter.visible_tokens(&conn)? {
-                    None => self.name_candidates(&conn, &phrase, jobs_stored)?,
-                    // Not one job the caller may see has been stored.
-                    Some(tokens) if tokens.is_empty() => (Candidates::Listed(Rc::default()), 0),
-                    Some(tokens) => {
-                        let query = format!("{phrase} AND ({})", tokens.join(" OR "));
-                        self.name_candidates(&conn, &query, jobs_stored)?
-                    }
-                }),
+            let found = match filter.display_name.as_deref() {
+                Some(name) if filter.searches_trigrams() => {
+                    let codes = filter.visible_codes(&conn)?;
+                    Some(match crate::search::query(name, codes.as_deref()) {
+                        Some(query) => self.name_candidates(&conn, &query, jobs_stored)?,
+                        // Not one job the caller may see has been stored.
+                        None => (Candidates::Listed(Rc::default()), 0),
+                    })
+                }
+                _ => None,
             };
             let (candidates, found) = found.unzip();
             let total: u64 = match (found, filter.only_trigrams()) {
@@ -587,7 +575,7 @@ struct Walk {
 /// The most trigram candidates held in memory for a ListJobs (32 bytes each: 3.2 MiB).
 const MOST_LISTED: usize = 100_000;
 
-/// The rows of a DisplayName's trigrams ([`JobFilter::trigram_phrase`]) that the caller may
+/// The rows of a DisplayName's trigrams ([`JobFilter::searches_trigrams`]) that the caller may
 /// see, as the count and the page take them.
 enum Candidates {
     /// Their `seq`s, found once, bound to each statement as one parameter (`rarray`).

@@ -317,10 +317,10 @@ INSERT INTO metric_rollups
     r#"
 CREATE INDEX jobs_access ON jobs (seq, user_id, workspace_id, accessibility);
 "#,
-    // 15: the names' trigrams beside who may see each job, so that a DisplayName search is
-    // answered by the full-text index alone for any caller: each job's owner, workspace and
-    // accessibility in its workspace is one token of its own column (`search_codes` numbers
-    // them once, `search_tokens` writes a code as one trigram).
+    // 15: the names' trigrams under who may see each job, so that a DisplayName search is
+    // answered by the full-text index alone for any caller, reading only the matches among
+    // what they may see (`crate::search` writes the terms: the name's trigrams for everyone,
+    // under its owner's code and under its scope's; `search_codes` numbers the principals).
     // Replaces 10's `job_names` and 14's index.
     r#"
 DROP TRIGGER job_names_insert;
@@ -333,35 +333,27 @@ CREATE TABLE search_codes (
     principal TEXT NOT NULL UNIQUE
 );
 CREATE VIRTUAL TABLE job_search USING fts5(
-    display_name, owner, workspace, scope,
-    content = '', contentless_delete = 1, tokenize = 'trigram', detail = 'full'
+    terms, content = '', contentless_delete = 1, tokenize = 'ascii', detail = 'full'
 );
--- A code as its token: three CJK ideographs (20,992 of them: codes below 9.2 × 10^12).
-CREATE VIEW search_tokens AS
-    SELECT principal,
-           char(19968 + code / 440664064 % 20992, 19968 + code / 20992 % 20992,
-                19968 + code % 20992) AS token
-    FROM search_codes;
-CREATE VIEW job_search_rows AS
-    SELECT seq, display_name,
-           (SELECT token FROM search_tokens WHERE principal = 'user:' || user_id) AS owner,
-           (SELECT token FROM search_tokens
-            WHERE principal = 'workspace:' || workspace_id) AS workspace,
-           (SELECT token FROM search_tokens
-            WHERE principal = 'scope:' || accessibility || '/' || workspace_id) AS scope
+-- A job's principals: its owner, and its scope (its workspace, PUBLIC or not).
+CREATE VIEW job_principals AS
+    SELECT seq, 'user:' || user_id AS owner,
+           (CASE accessibility WHEN 'PUBLIC' THEN 'public:' ELSE 'private:' END)
+               || workspace_id AS scope
     FROM jobs;
+CREATE VIEW job_search_rows AS
+    SELECT seq, search_terms(display_name,
+               (SELECT code FROM search_codes WHERE principal = owner),
+               (SELECT code FROM search_codes WHERE principal = scope)) AS terms
+    FROM jobs JOIN job_principals USING (seq);
 INSERT OR IGNORE INTO search_codes (principal)
-    SELECT 'user:' || user_id FROM jobs
-    UNION SELECT 'workspace:' || workspace_id FROM jobs
-    UNION SELECT 'scope:' || accessibility || '/' || workspace_id FROM jobs;
-INSERT INTO job_search (rowid, display_name, owner, workspace, scope)
-    SELECT * FROM job_search_rows;
+    SELECT owner FROM job_principals UNION SELECT scope FROM job_principals;
+INSERT INTO job_search (rowid, terms) SELECT * FROM job_search_rows;
 CREATE TRIGGER job_search_insert AFTER INSERT ON jobs BEGIN
-    INSERT OR IGNORE INTO search_codes (principal) VALUES
-        ('user:' || NEW.user_id), ('workspace:' || NEW.workspace_id),
-        ('scope:' || NEW.accessibility || '/' || NEW.workspace_id);
-    INSERT INTO job_search (rowid, display_name, owner, workspace, scope)
-        SELECT * FROM job_search_rows WHERE seq = NEW.seq;
+    INSERT OR IGNORE INTO search_codes (principal)
+        SELECT owner FROM job_principals WHERE seq = NEW.seq
+        UNION ALL SELECT scope FROM job_principals WHERE seq = NEW.seq;
+    INSERT INTO job_search (rowid, terms) SELECT * FROM job_search_rows WHERE seq = NEW.seq;
 END;
 CREATE TRIGGER job_search_delete AFTER DELETE ON jobs BEGIN
     DELETE FROM job_search WHERE rowid = OLD.seq;
@@ -371,12 +363,11 @@ AFTER UPDATE OF display_name, user_id, workspace_id, accessibility ON jobs
 WHEN OLD.display_name IS NOT NEW.display_name OR OLD.user_id IS NOT NEW.user_id
   OR OLD.workspace_id IS NOT NEW.workspace_id OR OLD.accessibility IS NOT NEW.accessibility
 BEGIN
-    INSERT OR IGNORE INTO search_codes (principal) VALUES
-        ('user:' || NEW.user_id), ('workspace:' || NEW.workspace_id),
-        ('scope:' || NEW.accessibility || '/' || NEW.workspace_id);
+    INSERT OR IGNORE INTO search_codes (principal)
+        SELECT owner FROM job_principals WHERE seq = NEW.seq
+        UNION ALL SELECT scope FROM job_principals WHERE seq = NEW.seq;
     DELETE FROM job_search WHERE rowid = OLD.seq;
-    INSERT INTO job_search (rowid, display_name, owner, workspace, scope)
-        SELECT * FROM job_search_rows WHERE seq = NEW.seq;
+    INSERT INTO job_search (rowid, terms) SELECT * FROM job_search_rows WHERE seq = NEW.seq;
 END;
 "#,
 ];
@@ -399,6 +390,7 @@ mod tests {
     /// A database in memory as the migrations before the first holding `statement` left it.
     fn migrated_before(statement: &str) -> Connection {
         let conn = Connection::open_in_memory().unwrap();
+        crate::search::register(&conn).unwrap();
         let version = MIGRATIONS
             .iter()
             .position(|sql| sql.contains(statement))
@@ -461,7 +453,7 @@ mod tests {
     }
 
     /// The jobs stored before the name index held who may see them are found in it, each by
-    /// its name and its owner's, workspace's and scope's tokens.
+    /// its name for everyone, under its owner and under its scope.
     #[test]
     fn the_jobs_stored_before_the_search_index_are_found_in_it() {
         let mut conn = migrated_before("CREATE VIRTUAL TABLE job_search");
@@ -477,32 +469,33 @@ mod tests {
         .unwrap();
 
         migrate(&mut conn).unwrap();
-        let found = |principal: &str, column: &str| -> Vec<String> {
-            let token: String = conn
-                .query_row(
-                    "SELECT token FROM search_tokens WHERE principal = ?1",
-                    [principal],
-                    |r| r.get(0),
-                )
-                .unwrap();
+        let found = |principal: Option<&str>| -> Vec<String> {
+            let codes: Option<Vec<i64>> = principal.map(|principal| {
+                vec![conn
+                    .query_row(
+                        "SELECT code FROM search_codes WHERE principal = ?1",
+                        [principal],
+                        |r| r.get(0),
+                    )
+                    .unwrap()]
+            });
             conn.prepare(
                 "SELECT job_id FROM jobs WHERE seq IN
                    (SELECT rowid FROM job_search WHERE job_search MATCH ?1) ORDER BY seq",
             )
             .unwrap()
             .query_map(
-                [format!(
-                    "display_name : \"BERT\" AND {column} : \"{token}\""
-                )],
+                [crate::search::query("BERT", codes.as_deref()).unwrap()],
                 |r| r.get(0),
             )
             .unwrap()
             .collect::<Result<_, _>>()
             .unwrap()
         };
-        assert_eq!(found("user:1", "owner"), ["dlc1"]);
-        assert_eq!(found("workspace:ws-b", "workspace"), ["dlc2"]);
-        assert_eq!(found("scope:PUBLIC/ws-b", "scope"), ["dlc2"]);
-        assert_eq!(found("scope:PRIVATE/default", "scope"), ["dlc1"]);
+        assert_eq!(found(None), ["dlc1", "dlc2"]);
+        assert_eq!(found(Some("user:1")), ["dlc1"]);
+        assert_eq!(found(Some("user:2")), ["dlc2"]);
+        assert_eq!(found(Some("public:ws-b")), ["dlc2"]);
+        assert_eq!(found(Some("private:default")), ["dlc1"]);
     }
 }

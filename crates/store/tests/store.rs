@@ -390,6 +390,11 @@ fn a_name_search_over_everyone_keeps_to_what_the_caller_may_see() {
     store
         .insert_jobs(&[job("dlcvisu", "Übung-run-x", 5_000)])
         .unwrap();
+    // A PRIVATE job of another workspace, which only its owner and that workspace's
+    // administrators see.
+    let mut other = job("dlcvisb", "run-b", 5_001);
+    (other.workspace_id, other.user_id) = ("ws-b".into(), "2".into());
+    store.insert_jobs(&[other]).unwrap();
     let list = |needle: &str, visible_to: &Visibility, limit| {
         let filter = JobFilter {
             display_name: Some(needle.into()),
@@ -422,10 +427,17 @@ fn a_name_search_over_everyone_keeps_to_what_the_caller_may_see() {
             admin_of: vec!["default".into()],
             ..member.clone()
         };
-        // 201 matches of 201 jobs: the page walks the creation order.
+        // 201 matches of the 201 jobs of the workspace: the page walks the creation order.
         let (walked, total) = list("run-", &admin, 6);
         assert_eq!(total, 201);
         assert_eq!(walked[..2], ["Übung-run-x", "run-199"]);
+        let admin_of_b = Visibility {
+            user_id: "3".into(),
+            member_of: vec!["ws-b".into()],
+            admin_of: vec!["ws-b".into()],
+        };
+        assert_eq!(list("run-", &admin_of_b, 10), (vec!["run-b".into()], 1));
+        assert_eq!(list("run-b", &member, 10).1, 0);
         // Beyond ASCII, case counts as it does for one owner.
         assert_eq!(list("übung", &admin, 10).1, 0);
         assert_eq!(list("Übung", &admin, 10).1, 1);
