@@ -43,6 +43,9 @@ impl Harness {
             image: None,
             hosts: BTreeMap::new(),
             scratch: Vec::new(),
+            tmp: Some(opendlc_runtime::pod_files::private_tmp(&format!(
+                "uid-{name}"
+            ))),
         }
     }
 

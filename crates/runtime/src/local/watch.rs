@@ -12,7 +12,7 @@ use tokio::sync::{mpsc, watch};
 use super::launcher::ForkedShim;
 use super::PodEvent;
 use crate::pod_dir::{read_json, PodDir};
-use crate::pod_files::{PodExit, ShimStarted};
+use crate::pod_files::{PodExit, PodSpec, ShimStarted};
 use crate::process;
 
 /// How long the sweep after a pod's end waits for a cgroup the kernel still holds.
@@ -213,6 +213,15 @@ impl Watcher {
                 Err(e) => {
                     tracing::warn!(pod.uid = %self.pod_uid, "failed to kill what is left of a lost pod: {e}")
                 }
+            }
+        }
+        // What its shim would have removed as the pod ended.
+        if let Ok(Some(spec)) = read_json::<PodSpec>(&self.dir.spec()) {
+            let dirs: Vec<PathBuf> = spec.scratch.into_iter().chain(spec.tmp).collect();
+            let failures =
+                tokio::task::spawn_blocking(move || crate::pod_files::remove_outside(&dirs)).await;
+            for failure in failures.unwrap_or_default() {
+                tracing::warn!(pod.uid = %self.pod_uid, "for a lost pod: {failure}");
             }
         }
         PodEvent::Lost {

@@ -181,7 +181,10 @@ pub fn run(dir: &Path) -> i32 {
             diag(format_args!("failed to flush the pod log: {e}"));
         }
     }
-    remove_scratch(&spec.scratch);
+    // The TMPDIR only if made here: what was there before is not the pod's.
+    for failure in crate::pod_files::remove_outside(spec.scratch.iter().chain(&spawned.tmp)) {
+        diag(format_args!("{failure}"));
+    }
     let mut reason = ending.reason;
     if let Some(cgroup) = &mut cgroup {
         if cgroup.oom_killed() && reason.is_none() {
@@ -209,19 +212,6 @@ pub fn run(dir: &Path) -> i32 {
         0
     } else {
         1
-    }
-}
-
-/// Removes what the pod's programs made outside its directory (`PodSpec::scratch`), now that
-/// none of its processes is left to use it. A link there is removed, not followed.
-fn remove_scratch(dirs: &[std::path::PathBuf]) {
-    for dir in dirs {
-        match std::fs::remove_dir_all(dir) {
-            Err(e) if e.kind() != io::ErrorKind::NotFound => {
-                diag(format_args!("failed to remove {}: {e}", dir.display()));
-            }
-            _ => {}
-        }
     }
 }
 
