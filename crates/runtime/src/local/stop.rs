@@ -8,7 +8,7 @@ use nix::unistd::Pid;
 use super::LocalRuntime;
 use crate::error::RuntimeError;
 use crate::pod_dir::{read_json, PodDir};
-use crate::pod_files::ShimStarted;
+use crate::pod_files::{PodSpec, ShimStarted};
 use crate::process;
 
 impl LocalRuntime {
@@ -70,9 +70,9 @@ impl LocalRuntime {
 
 /// Ends a pod at once, its grace period skipped: SIGKILL to its shim and to every process of
 /// the shim's session (the pod's), if that shim is still the one that started the pod, and its
-/// cgroup removed; it returns once the shim has ended. For a caller that must leave nothing
-/// running behind it, such as a test harness tearing down its server; the pod's end is not
-/// recorded.
+/// cgroup and what it made outside its directory removed; it returns once the shim has ended.
+/// For a caller that must leave nothing running behind it, such as a test harness tearing down
+/// its server; the pod's end is not recorded.
 pub fn kill_now(dir: &Path) -> Result<(), RuntimeError> {
     let pod = PodDir::new(dir);
     // A shim still starting (it holds the pod's lock, no started.json yet) runs its pod on
@@ -112,6 +112,13 @@ pub fn kill_now(dir: &Path) -> Result<(), RuntimeError> {
     if let Some(pod_uid) = dir.file_name().and_then(|n| n.to_str()) {
         crate::pod::cgroup::remove_left_by(pod_uid, std::time::Duration::from_secs(2))
             .map_err(|e| stop_error(std::io::Error::other(e)))?;
+    }
+    // And what it would have removed as the pod ended (`PodSpec::scratch`, `tmp`).
+    if let Ok(Some(spec)) = read_json::<PodSpec>(&pod.spec()) {
+        let failures = crate::pod_files::remove_outside(spec.scratch.iter().chain(&spec.tmp));
+        if let Some(failure) = failures.into_iter().next() {
+            return Err(stop_error(std::io::Error::other(failure)));
+        }
     }
     Ok(())
 }
