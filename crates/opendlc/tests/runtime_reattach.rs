@@ -107,14 +107,25 @@ async fn a_launch_that_no_shim_took_up_is_launched_again() {
     );
 }
 
+/// A pod whose shim was killed is reported lost, what is left of it is killed, and what it
+/// made outside its directory (its scratch) is removed as its shim would have.
 #[tokio::test]
 async fn a_killed_shim_makes_its_pod_lost_and_the_pod_is_killed() {
     let mut h = Harness::new();
-    let pod = h.pod("orphan", "echo $$ > leader.pid; sleep 1000");
+    let scratch = h.data.path().join("scratch-orphan");
+    let mut pod = h.pod(
+        "orphan",
+        &format!(
+            "mkdir -p {}/session; echo $$ > leader.pid; sleep 1000",
+            scratch.display()
+        ),
+    );
+    pod.scratch = vec![scratch.clone()];
     let dir = pod.dir.clone();
     let leader_file = h.data.path().join("leader.pid");
     launch_and_wait_for(&h, pod, &leader_file).await;
     let leader = read_pid(&leader_file);
+    assert!(scratch.join("session").is_dir());
 
     kill_9(started(&dir).shim_pid);
     match h.next_event().await {
@@ -122,6 +133,7 @@ async fn a_killed_shim_makes_its_pod_lost_and_the_pod_is_killed() {
         other => panic!("expected Lost, got {other:?}"),
     }
     eventually("the orphaned pod to be killed", || !is_running(leader)).await;
+    assert!(!scratch.exists());
 }
 
 #[tokio::test]

@@ -33,7 +33,6 @@ fn write_spec(dir: &Path, command: &str, env: &[(&str, &str)]) {
         hosts: Default::default(),
         addressed_hosts: Default::default(),
         scratch: Vec::new(),
-        tmp: None,
     };
     write_json_atomic(&dir.join("spec.json"), &spec, Durability::ProcessCrash).unwrap();
 }
@@ -106,55 +105,6 @@ fn the_pods_scratch_goes_with_it_and_a_link_there_is_not_followed() {
     assert_eq!(std::fs::read_to_string(kept.join("file")).unwrap(), "mine");
     // Nothing to say about a directory that was never made.
     assert!(!dir.join("shim.log").exists());
-}
-
-/// A pod's TMPDIR is a directory of its own, which only it may enter and which goes with it,
-/// whatever its programs left there; a TMPDIR the pod's environment names is the pod's choice,
-/// and something already where its own would be is left alone (the pod has the host's).
-#[test]
-fn a_pod_has_a_tmpdir_of_its_own_that_goes_with_it() {
-    let data = tempfile::tempdir().unwrap();
-    let host_tmp = data.path().join("tmp");
-    std::fs::create_dir(&host_tmp).unwrap();
-    let own = host_tmp.join("opendlc-tmp-uid");
-    let run = |name: &str, env: &[(&str, &str)]| {
-        let dir = data.path().join(name);
-        write_spec(
-            &dir,
-            "echo $TMPDIR; stat -c %a $TMPDIR; mkdir $TMPDIR/pymp-1 && touch $TMPDIR/pymp-1/left",
-            env,
-        );
-        let spec_file = dir.join("spec.json");
-        let mut spec: PodSpec =
-            serde_json::from_slice(&std::fs::read(&spec_file).unwrap()).unwrap();
-        spec.tmp = Some(own.clone());
-        write_json_atomic(&spec_file, &spec, Durability::ProcessCrash).unwrap();
-        let output = shim(&dir).env("TMPDIR", &host_tmp).output().unwrap();
-        assert!(output.status.success());
-        assert_eq!(exit_of(&dir).code, Some(0), "{:?}", log_lines(&dir));
-        (
-            log_lines(&dir),
-            std::fs::read_to_string(dir.join("shim.log")),
-        )
-    };
-    let (lines, _) = run("own", &[]);
-    assert_eq!(lines[..2], [own.to_str().unwrap(), "700"]);
-    assert_eq!(std::fs::read_dir(&host_tmp).unwrap().count(), 0);
-
-    let chosen = data.path().join("chosen");
-    std::fs::create_dir(&chosen).unwrap();
-    let (lines, _) = run("chosen", &[("TMPDIR", chosen.to_str().unwrap())]);
-    assert_eq!(lines[0], chosen.to_str().unwrap());
-    assert!(chosen.join("pymp-1/left").exists());
-
-    std::fs::create_dir(&own).unwrap();
-    std::fs::write(own.join("theirs"), "kept").unwrap();
-    let (lines, shim_log) = run("taken", &[]);
-    assert_eq!(lines[0], host_tmp.to_str().unwrap());
-    assert!(own.join("theirs").exists());
-    assert!(shim_log
-        .unwrap()
-        .contains("failed to make the pod's TMPDIR"));
 }
 
 #[test]

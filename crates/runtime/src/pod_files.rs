@@ -63,26 +63,14 @@ pub struct PodSpec {
     /// host's /tmp): the shim removes them once the pod's processes are gone.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub scratch: Vec<PathBuf>,
-    /// The command's own `TMPDIR` ([`private_tmp`]), unless its environment names one: the
-    /// shim makes it (mode 0700, the pod owner's) and removes it with the pod, and the server
-    /// does if the shim could not. What Python's `tempfile`, PyTorch and most tools leave
-    /// there goes with the pod. `None` for a container, whose /tmp is its own.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tmp: Option<PathBuf>,
 }
 
-/// The `TMPDIR` of pod incarnation `pod_uid` on a host: in the host's temporary directory (as
-/// Open MPI's and Ray's directories are), named after the incarnation.
-pub fn private_tmp(pod_uid: &str) -> PathBuf {
-    std::env::temp_dir().join(format!("opendlc-tmp-{pod_uid}"))
-}
-
-/// Removes what a pod made outside its directory ([`PodSpec::scratch`], [`PodSpec::tmp`]) once
-/// none of its processes is left to use it: by the shim as the pod ends, by the server for a
-/// pod whose shim could not. A link there is removed, not followed. Returns what could not be
-/// removed, and why.
-pub(crate) fn remove_outside<'a>(dirs: impl IntoIterator<Item = &'a PathBuf>) -> Vec<String> {
-    dirs.into_iter()
+/// Removes what a pod made outside its directory ([`PodSpec::scratch`]) once none of its
+/// processes is left to use it: by the shim as the pod ends, by the server for a pod whose
+/// shim could not. A link there is removed, not followed. Returns what could not be removed,
+/// and why.
+pub(crate) fn remove_scratch(spec: &PodSpec) -> Vec<String> {
+    (spec.scratch.iter())
         .filter_map(|dir| match std::fs::remove_dir_all(dir) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
                 Some(format!("failed to remove {}: {e}", dir.display()))

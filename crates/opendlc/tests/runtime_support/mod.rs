@@ -43,9 +43,6 @@ impl Harness {
             image: None,
             hosts: BTreeMap::new(),
             scratch: Vec::new(),
-            tmp: Some(opendlc_runtime::pod_files::private_tmp(&format!(
-                "uid-{name}"
-            ))),
         }
     }
 

@@ -58,7 +58,6 @@ impl LocalRuntime {
             hosts: pod.hosts,
             addressed_hosts: Default::default(),
             scratch: pod.scratch,
-            tmp: pod.tmp,
         };
         let (mut shim, stdout) = {
             let (runtime, dir) = (self.clone(), dir.clone());

@@ -63,8 +63,6 @@ pub struct PodLaunch {
     pub hosts: BTreeMap<String, String>,
     /// Removed by the shim at the pod's end (`PodSpec::scratch`).
     pub scratch: Vec<PathBuf>,
-    /// The pod's own `TMPDIR` (`PodSpec::tmp`).
-    pub tmp: Option<PathBuf>,
 }
 
 /// The local runtime's supervisor. Cheap to clone (handles share one state); must be used from

@@ -87,7 +87,6 @@ impl LocalRuntime {
             .collect();
         others.sort();
         others.dedup();
-        let tmp = (container.is_none()).then(|| crate::pod_files::private_tmp(&recipe.pod_uid));
         Ok(Rendered {
             placement: placement_note(image, container),
             container_limits: container.and(recipe.limits).map(container_limits_note),
@@ -113,7 +112,6 @@ impl LocalRuntime {
                 } else {
                     Vec::new()
                 },
-                tmp,
                 // A sandbox's view has the job's hosts file; a container has --add-host.
                 hosts: if container.is_none()
                     && recipe.steps.sandbox.is_none()

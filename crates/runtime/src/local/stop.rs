@@ -70,9 +70,9 @@ impl LocalRuntime {
 
 /// Ends a pod at once, its grace period skipped: SIGKILL to its shim and to every process of
 /// the shim's session (the pod's), if that shim is still the one that started the pod, and its
-/// cgroup and what it made outside its directory removed; it returns once the shim has ended.
-/// For a caller that must leave nothing running behind it, such as a test harness tearing down
-/// its server; the pod's end is not recorded.
+/// cgroup and scratch removed; it returns once the shim has ended. For a caller that must
+/// leave nothing running behind it, such as a test harness tearing down its server; the pod's
+/// end is not recorded.
 pub fn kill_now(dir: &Path) -> Result<(), RuntimeError> {
     let pod = PodDir::new(dir);
     // A shim still starting (it holds the pod's lock, no started.json yet) runs its pod on
@@ -113,9 +113,9 @@ pub fn kill_now(dir: &Path) -> Result<(), RuntimeError> {
         crate::pod::cgroup::remove_left_by(pod_uid, std::time::Duration::from_secs(2))
             .map_err(|e| stop_error(std::io::Error::other(e)))?;
     }
-    // And what it would have removed as the pod ended (`PodSpec::scratch`, `tmp`).
+    // And what it would have removed as the pod ended (`PodSpec::scratch`).
     if let Ok(Some(spec)) = read_json::<PodSpec>(&pod.spec()) {
-        let failures = crate::pod_files::remove_outside(spec.scratch.iter().chain(&spec.tmp));
+        let failures = crate::pod_files::remove_scratch(&spec);
         if let Some(failure) = failures.into_iter().next() {
             return Err(stop_error(std::io::Error::other(failure)));
         }

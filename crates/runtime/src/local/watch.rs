@@ -217,9 +217,8 @@ impl Watcher {
         }
         // What its shim would have removed as the pod ended.
         if let Ok(Some(spec)) = read_json::<PodSpec>(&self.dir.spec()) {
-            let dirs: Vec<PathBuf> = spec.scratch.into_iter().chain(spec.tmp).collect();
             let failures =
-                tokio::task::spawn_blocking(move || crate::pod_files::remove_outside(&dirs)).await;
+                tokio::task::spawn_blocking(move || crate::pod_files::remove_scratch(&spec)).await;
             for failure in failures.unwrap_or_default() {
                 tracing::warn!(pod.uid = %self.pod_uid, "for a lost pod: {failure}");
             }

@@ -158,7 +158,6 @@ mod tests {
                 ("j-worker-1".to_string(), "j-worker-1".to_string()),
             ]),
             scratch: Vec::new(),
-            tmp: None,
         };
         let unresolved = spec.clone();
         let resolved = resolve(&mut spec, PEER_TIMEOUT);

@@ -461,8 +461,6 @@ fn spec_of(recipe: &PodRecipe, gang: &Gang, program: &Path) -> std::io::Result<P
         hosts: BTreeMap::new(),
         // In the node's /tmp, which its shim removes them from.
         scratch: recipe.scratch.clone(),
-        // The node's TMPDIR is the site's to give (Slurm's job_container/tmpfs plugin).
-        tmp: None,
         addressed_hosts: recipe
             .host_names
             .iter()

@@ -5,8 +5,7 @@ use std::ffi::{CStr, CString, OsStr, OsString};
 use std::fs::File;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
-use std::os::unix::fs::DirBuilderExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use nix::fcntl::OFlag;
 use nix::unistd::pipe2;
@@ -22,9 +21,6 @@ pub(super) struct Spawned {
     /// The read ends of its stdout and stderr.
     pub stdout: OwnedFd,
     pub stderr: OwnedFd,
-    /// Its own `TMPDIR` ([`PodSpec::tmp`]), made here: to remove once the pod's processes are
-    /// gone.
-    pub tmp: Option<PathBuf>,
 }
 
 /// Why the command did not start, with the exit code to record (126/127, as a shell would).
@@ -72,8 +68,7 @@ pub(super) fn spawn(
         c"-c".to_owned(),
         c_string(spec.command.as_bytes(), "the command")?,
     ];
-    let tmp = private_tmp(spec, view);
-    let env = environment(spec, view, tmp.as_deref())?;
+    let env = environment(spec, view)?;
     let workdir = c_string(spec.workdir.as_os_str().as_bytes(), "the working directory")?;
     let failed = |e: std::io::Error| not_started(127, format!("failed to run /bin/sh: {e}"));
     let stdin = File::open("/dev/null").map_err(failed)?;
@@ -107,45 +102,7 @@ pub(super) fn spawn(
         pid,
         stdout: stdout_read,
         stderr: stderr_read,
-        tmp,
     })
-}
-
-/// Makes the command's own `TMPDIR` ([`PodSpec::tmp`]): mode 0700, the pod owner's under a
-/// sandbox. `None` when the pod has none, its environment names one, or it could not be made
-/// (something is there already: the shim's log says so, and the command has the host's).
-fn private_tmp(spec: &PodSpec, view: Option<&MountSpec>) -> Option<PathBuf> {
-    let tmp = spec
-        .tmp
-        .as_ref()
-        .filter(|_| !spec.env.contains_key("TMPDIR"))?;
-    let owner = view
-        .and_then(|v| v.sandbox.as_ref())
-        .map(|s| (s.identity.uid, s.identity.gid));
-    // Never a directory someone made before: `create` fails if anything is there.
-    let made = std::fs::DirBuilder::new()
-        .mode(0o700)
-        .create(tmp)
-        .and_then(|()| {
-            let Some((uid, gid)) = owner else {
-                return Ok(());
-            };
-            let owned = std::os::unix::fs::chown(tmp, Some(uid), Some(gid));
-            if owned.is_err() {
-                let _ = std::fs::remove_dir(tmp);
-            }
-            owned
-        });
-    match made {
-        Ok(()) => Some(tmp.clone()),
-        Err(e) => {
-            super::diag(format_args!(
-                "failed to make the pod's TMPDIR {}: {e}; it has the host's",
-                tmp.display()
-            ));
-            None
-        }
-    }
 }
 
 /// What the command's process does between its start and its exec, prepared by the shim so
@@ -267,19 +224,12 @@ extern "C" fn run_child(arg: *mut libc::c_void) -> libc::c_int {
 }
 
 /// The command's environment: the shim's without any `OPENDLC_*` variable, then the pod's,
-/// its own `TMPDIR` (`tmp`), then its identity's (`HOME`, `USER`, … under a sandbox).
-fn environment(
-    spec: &PodSpec,
-    view: Option<&MountSpec>,
-    tmp: Option<&Path>,
-) -> Result<Vec<CString>, NotStarted> {
+/// then its identity's (`HOME`, `USER`, … under a sandbox).
+fn environment(spec: &PodSpec, view: Option<&MountSpec>) -> Result<Vec<CString>, NotStarted> {
     let mut env: BTreeMap<OsString, OsString> = std::env::vars_os()
         .filter(|(name, _)| !is_private(name))
         .collect();
     env.extend(spec.env.iter().map(|(k, v)| (k.into(), v.into())));
-    if let Some(tmp) = tmp {
-        env.insert("TMPDIR".into(), tmp.into());
-    }
     if let Some(view) = view {
         env.extend(view.identity_env().into_iter().map(|(k, v)| (k.into(), v)));
     }

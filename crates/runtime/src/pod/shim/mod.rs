@@ -181,8 +181,7 @@ pub fn run(dir: &Path) -> i32 {
             diag(format_args!("failed to flush the pod log: {e}"));
         }
     }
-    // The TMPDIR only if made here: what was there before is not the pod's.
-    for failure in crate::pod_files::remove_outside(spec.scratch.iter().chain(&spawned.tmp)) {
+    for failure in crate::pod_files::remove_scratch(&spec) {
         diag(format_args!("{failure}"));
     }
     let mut reason = ending.reason;
