@@ -70,7 +70,14 @@ impl Store {
         let mut writer = open_connection(path)?;
         writer.pragma_update(None, "wal_autocheckpoint", WAL_CHECKPOINT_PAGES)?;
         migrations::migrate(&mut writer)?;
-        sealing::seal_plain_secrets(&mut writer, &sealer, created)?;
+        if let Err(e) = sealing::seal_plain_secrets(&mut writer, &sealer, created) {
+            // A key made for a database that turns out to need another is not left behind
+            // for the next start to take.
+            if created {
+                let _ = std::fs::remove_file(&key_path);
+            }
+            return Err(e);
+        }
         Ok(Store {
             path: path.to_path_buf(),
             sealer,

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use opendlc_api::CreateJobRequest;
 use opendlc_core::secrets;
-use rusqlite::{params, Connection};
+use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::rows::to_json;
 use crate::seal::Sealer;
@@ -37,8 +37,9 @@ pub fn open_job_values(
 }
 
 /// Seals what an older version stored in clear: access-key secrets and jobs' write-only
-/// values (then vacuums, so the plain values leave the file). Runs once per database (a flag records it); a database whose secrets are sealed
-/// but whose key file was just created lost its key, and is refused.
+/// values (then vacuums, so the plain values leave the file). Runs once per database (a flag
+/// records it). Once sealed, a key that does not open the database's secrets is refused: one
+/// just created (the database lost its key file), or another database's.
 pub fn seal_plain_secrets(conn: &mut Connection, sealer: &Sealer, key_created: bool) -> Result<()> {
     conn.execute_batch("CREATE TABLE IF NOT EXISTS store_flags (name TEXT PRIMARY KEY)")?;
     let done: bool = conn.query_row(
@@ -47,15 +48,21 @@ pub fn seal_plain_secrets(conn: &mut Connection, sealer: &Sealer, key_created: b
         |r| r.get(0),
     )?;
     if done {
-        let has_keys: bool =
-            conn.query_row("SELECT EXISTS (SELECT 1 FROM access_keys)", [], |r| {
-                r.get(0)
-            })?;
-        if key_created && has_keys {
-            return Err(StoreError::Key(format!(
-                "{KEY_FILE} is missing: this database's secrets are sealed with it; restore \
-                 it beside the database (and remove the new one)"
-            )));
+        let sealed: Option<String> = conn
+            .query_row("SELECT secret FROM access_keys LIMIT 1", [], |r| r.get(0))
+            .optional()?;
+        if sealed.is_some_and(|secret| sealer.open(&secret).is_err()) {
+            return Err(StoreError::Key(if key_created {
+                format!(
+                    "{KEY_FILE} is missing: this database's secrets are sealed with it; \
+                     restore it beside the database"
+                )
+            } else {
+                format!(
+                    "{KEY_FILE} does not open this database's secrets (it is not the key they \
+                     were sealed with): restore the one that does"
+                )
+            }));
         }
         return Ok(());
     }

@@ -156,12 +156,36 @@ fn a_reopened_store_reads_what_it_sealed_and_a_lost_key_is_refused() {
     assert_eq!(store.get_job("dlcsecret").unwrap().envs["TOKEN"], HIDDEN);
     drop(store);
 
-    std::fs::remove_file(dir.path().join(KEY_FILE)).unwrap();
+    let key_file = dir.path().join(KEY_FILE);
+    let kept = std::fs::read(&key_file).unwrap();
+    std::fs::remove_file(&key_file).unwrap();
+    // Refused at every start, not only the first: no new key is left to take.
+    for _ in 0..2 {
+        let Err(refused) = Store::open(&db) else {
+            panic!("a store without its key opened");
+        };
+        assert!(matches!(refused, StoreError::Key(_)), "{refused}");
+        assert!(refused.to_string().contains("is missing"), "{refused}");
+        assert!(!key_file.exists());
+    }
+    // Another database's key is refused too.
+    let other = tempfile::tempdir().unwrap();
+    drop(Store::open(&other.path().join("opendlc.db")).unwrap());
+    std::fs::copy(other.path().join(KEY_FILE), &key_file).unwrap();
     let Err(refused) = Store::open(&db) else {
-        panic!("a store without its key opened");
+        panic!("a store opened with another's key");
     };
-    assert!(matches!(refused, StoreError::Key(_)), "{refused}");
-    assert!(refused.to_string().contains(KEY_FILE), "{refused}");
+    assert!(refused.to_string().contains("does not open"), "{refused}");
+    std::fs::write(&key_file, kept).unwrap();
+    assert_eq!(
+        Store::open(&db)
+            .unwrap()
+            .access_key("AK1")
+            .unwrap()
+            .unwrap()
+            .secret,
+        SECRET
+    );
 }
 
 #[test]
