@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use opendlc_core::time::Millis;
 use opendlc_core::Job;
@@ -643,6 +643,7 @@ impl Store {
             ranges: &ranges,
             next: AtomicUsize::new(0),
             most: tuning.most_listed,
+            found: AtomicU64::new(0),
         };
         let parts: Vec<(Vec<i64>, u64)> = std::thread::scope(|scope| {
             // A thread the system refuses is done without: the caller's reads every range left.
@@ -700,23 +701,36 @@ struct RangeSearch<'a> {
     next: AtomicUsize,
     /// The most candidates a thread holds: past that many among them all, none are kept.
     most: usize,
+    /// How many matches the threads have found so far: past `most`, the ranges left are only
+    /// counted (SQLite counts without handing each row over).
+    found: AtomicU64,
 }
 
 impl RangeSearch<'_> {
-    /// Reads ranges until none is left: the matches' `seq`s (the first `most`) and how many.
+    /// Reads ranges until none is left: the matches' `seq`s (the first `most`, unless more
+    /// than `most` are found in all) and how many.
     fn read(&self, conn: &rusqlite::Connection) -> Result<(Vec<i64>, u64)> {
-        let mut stmt = conn.prepare_cached(
-            "SELECT rowid FROM job_search WHERE job_search MATCH ?1 AND rowid BETWEEN ?2 AND ?3",
-        )?;
+        let range = "job_search WHERE job_search MATCH ?1 AND rowid BETWEEN ?2 AND ?3";
+        let mut rows = conn.prepare_cached(&format!("SELECT rowid FROM {range}"))?;
+        let mut counted = conn.prepare_cached(&format!("SELECT count(*) FROM {range}"))?;
         let (mut seqs, mut count) = (Vec::new(), 0u64);
         while let Some(&(low, high)) = self.ranges.get(self.next.fetch_add(1, Ordering::Relaxed)) {
-            let mut rows = stmt.query(rusqlite::params![self.query, low, high])?;
-            while let Some(row) = rows.next()? {
-                count += 1;
-                if seqs.len() < self.most {
-                    seqs.push(row.get(0)?);
+            let args = rusqlite::params![self.query, low, high];
+            let n = if self.found.load(Ordering::Relaxed) > self.most as u64 {
+                counted.query_row(args, |r| r.get::<_, i64>(0))? as u64
+            } else {
+                let mut n = 0;
+                let mut found = rows.query(args)?;
+                while let Some(row) = found.next()? {
+                    n += 1;
+                    if seqs.len() < self.most {
+                        seqs.push(row.get(0)?);
+                    }
                 }
-            }
+                n
+            };
+            self.found.fetch_add(n, Ordering::Relaxed);
+            count += n;
         }
         Ok((seqs, count))
     }
