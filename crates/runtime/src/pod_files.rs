@@ -80,6 +80,15 @@ pub(crate) fn remove_scratch(spec: &PodSpec) -> Vec<String> {
         .collect()
 }
 
+/// [`remove_scratch`] for the pod whose directory is `pod`, after its shim could not: as its
+/// spec.json names it (nothing when that is unreadable).
+pub(crate) fn remove_scratch_of(pod: &crate::pod_dir::PodDir) -> Vec<String> {
+    match crate::pod_dir::read_json::<PodSpec>(&pod.spec()) {
+        Ok(Some(spec)) => remove_scratch(&spec),
+        _ => Vec::new(),
+    }
+}
+
 fn view_here_or_in_its_file<'de, D>(deserializer: D) -> Result<Option<MountSpec>, D::Error>
 where
     D: serde::Deserializer<'de>,

@@ -598,8 +598,8 @@ pub struct NameSearch {
 
 impl Default for NameSearch {
     /// Over 100,000 jobs, every core reads (at most 4): FTS5 reads a name a fifth of a million
-    /// jobs share (200,000 matches of 4 trigrams) in ~25 ms on one core of the benchmark's
-    /// machine, ~13 on two; over fewer jobs one thread is done in a few milliseconds.
+    /// jobs share (200,000 matches of 4 trigrams) in ~23 ms on one core of the benchmark's
+    /// machine, ~15 on two; over fewer jobs one thread is done in a few milliseconds.
     fn default() -> Self {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         NameSearch {
@@ -693,6 +693,13 @@ fn seq_ranges(last: u64, n: u64) -> Vec<(i64, i64)> {
     (0..n).map(|i| (width * i + 1, end(i))).collect()
 }
 
+/// The matches of a `job_search` query (`?1`) in a range of `seq` (`?2`, `?3`).
+macro_rules! in_range {
+    () => {
+        "job_search WHERE job_search MATCH ?1 AND rowid BETWEEN ?2 AND ?3"
+    };
+}
+
 /// One `job_search` query read in ranges of `seq` by the threads that share it.
 struct RangeSearch<'a> {
     query: &'a str,
@@ -710,9 +717,8 @@ impl RangeSearch<'_> {
     /// Reads ranges until none is left: the matches' `seq`s (the first `most`, unless more
     /// than `most` are found in all) and how many.
     fn read(&self, conn: &rusqlite::Connection) -> Result<(Vec<i64>, u64)> {
-        let range = "job_search WHERE job_search MATCH ?1 AND rowid BETWEEN ?2 AND ?3";
-        let mut rows = conn.prepare_cached(&format!("SELECT rowid FROM {range}"))?;
-        let mut counted = conn.prepare_cached(&format!("SELECT count(*) FROM {range}"))?;
+        let mut rows = conn.prepare_cached(concat!("SELECT rowid FROM ", in_range!()))?;
+        let mut counted = conn.prepare_cached(concat!("SELECT count(*) FROM ", in_range!()))?;
         let (mut seqs, mut count) = (Vec::new(), 0u64);
         while let Some(&(low, high)) = self.ranges.get(self.next.fetch_add(1, Ordering::Relaxed)) {
             let args = rusqlite::params![self.query, low, high];

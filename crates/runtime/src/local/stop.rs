@@ -8,7 +8,7 @@ use nix::unistd::Pid;
 use super::LocalRuntime;
 use crate::error::RuntimeError;
 use crate::pod_dir::{read_json, PodDir};
-use crate::pod_files::{PodSpec, ShimStarted};
+use crate::pod_files::ShimStarted;
 use crate::process;
 
 impl LocalRuntime {
@@ -114,11 +114,8 @@ pub fn kill_now(dir: &Path) -> Result<(), RuntimeError> {
             .map_err(|e| stop_error(std::io::Error::other(e)))?;
     }
     // And what it would have removed as the pod ended (`PodSpec::scratch`).
-    if let Ok(Some(spec)) = read_json::<PodSpec>(&pod.spec()) {
-        let failures = crate::pod_files::remove_scratch(&spec);
-        if let Some(failure) = failures.into_iter().next() {
-            return Err(stop_error(std::io::Error::other(failure)));
-        }
+    if let Some(failure) = crate::pod_files::remove_scratch_of(&pod).into_iter().next() {
+        return Err(stop_error(std::io::Error::other(failure)));
     }
     Ok(())
 }

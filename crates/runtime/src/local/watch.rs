@@ -12,7 +12,7 @@ use tokio::sync::{mpsc, watch};
 use super::launcher::ForkedShim;
 use super::PodEvent;
 use crate::pod_dir::{read_json, PodDir};
-use crate::pod_files::{PodExit, PodSpec, ShimStarted};
+use crate::pod_files::{PodExit, ShimStarted};
 use crate::process;
 
 /// How long the sweep after a pod's end waits for a cgroup the kernel still holds.
@@ -216,12 +216,11 @@ impl Watcher {
             }
         }
         // What its shim would have removed as the pod ended.
-        if let Ok(Some(spec)) = read_json::<PodSpec>(&self.dir.spec()) {
-            let failures =
-                tokio::task::spawn_blocking(move || crate::pod_files::remove_scratch(&spec)).await;
-            for failure in failures.unwrap_or_default() {
-                tracing::warn!(pod.uid = %self.pod_uid, "for a lost pod: {failure}");
-            }
+        let pod = self.dir.clone();
+        let failures =
+            tokio::task::spawn_blocking(move || crate::pod_files::remove_scratch_of(&pod)).await;
+        for failure in failures.unwrap_or_default() {
+            tracing::warn!(pod.uid = %self.pod_uid, "for a lost pod: {failure}");
         }
         PodEvent::Lost {
             pod_uid: self.pod_uid.clone(),
