@@ -373,16 +373,22 @@ async fn stopping_an_engine_pod_runs_pre_stop_and_removes_its_containers() {
     body["JobSpecs"][0]["ExtraPodSpec"] = json!({
         "PodLabels": {"team": "vision"},
         "PodAnnotations": {"note": "kept as it is"},
-        "SideCarContainers": [{"Name": "watch", "Command": ["sleep", "600"]}],
+        "SideCarContainers": [{"Name": "watch", "Command": ["sh", "-c", "echo watching; exec sleep 600"]}],
         "Lifecycle": {"PreStop": {"Exec": {"Command": ["sh", "-c", "echo pre-stop in $(hostname)"]}}},
     });
     let job_id = server.create_job(body).await;
     server.wait_status(&job_id, "Running").await;
     let pod = format!("{job_id}-worker-0");
+    // The main container and the sidecar start side by side: both have written once both run.
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    while server.logs(&job_id, &pod, "").await.is_empty() {
-        assert!(std::time::Instant::now() < deadline, "the pod never wrote");
-        tokio::time::sleep(Duration::from_millis(200)).await;
+    for container in ["", "Containers=watch"] {
+        while server.logs(&job_id, &pod, container).await.is_empty() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{container:?} never wrote"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
     }
     // The pod's labels, and opendlc's, select its containers and its podman pod.
     let podman = |args: &[&str]| {
@@ -432,5 +438,56 @@ async fn stopping_an_engine_pod_runs_pre_stop_and_removes_its_containers() {
             .output()
             .unwrap();
         assert!(out.stdout.is_empty(), "{what:?} left {out:?}");
+    }
+}
+
+/// A test server torn down with its pods running (a test that fails half-way) leaves none of
+/// their containers: neither a lone container nor an engine pod's, whose sidecar is killed
+/// with the rest.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_torn_down_server_leaves_no_container_of_its_pods() {
+    let Some(image) = test_image() else {
+        return;
+    };
+    let server = podman_server().await;
+    let alone = server
+        .create_job(one_pod("alone", &image, "echo up; exec sleep 600"))
+        .await;
+    let mut body = one_pod("in-pod", &image, "echo up; exec sleep 600");
+    body["JobSpecs"][0]["ExtraPodSpec"] = json!({
+        "SideCarContainers": [{"Name": "watch", "Command": ["sh", "-c", "echo watching; exec sleep 600"]}],
+    });
+    let in_pod = server.create_job(body).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let mut uids = Vec::new();
+    for (job_id, container) in [(&alone, ""), (&in_pod, ""), (&in_pod, "Containers=watch")] {
+        server.wait_status(job_id, "Running").await;
+        let pod = format!("{job_id}-worker-0");
+        while server.logs(job_id, &pod, container).await.is_empty() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{pod} {container:?} never wrote"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        let job = server.get_job(job_id).await;
+        uids.push(job["Pods"][0]["PodUid"].as_str().unwrap().to_string());
+    }
+    drop(server);
+    for uid in uids {
+        let out = std::process::Command::new("podman")
+            .args([
+                "ps",
+                "--all",
+                "--quiet",
+                "--filter",
+                &format!("name=opendlc-{uid}"),
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            out.stdout.is_empty(),
+            "the containers of {uid} are left: {out:?}"
+        );
     }
 }

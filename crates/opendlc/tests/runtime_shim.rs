@@ -33,6 +33,7 @@ fn write_spec(dir: &Path, command: &str, env: &[(&str, &str)]) {
         hosts: Default::default(),
         addressed_hosts: Default::default(),
         scratch: Vec::new(),
+        containers: None,
     };
     write_json_atomic(&dir.join("spec.json"), &spec, Durability::ProcessCrash).unwrap();
 }

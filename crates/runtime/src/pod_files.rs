@@ -63,6 +63,19 @@ pub struct PodSpec {
     /// host's /tmp): the shim removes them once the pod's processes are gone.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub scratch: Vec<PathBuf>,
+    /// The pod's command runs it in a container of this engine: what is left of its
+    /// containers is removed by whoever concludes a pod its shim could not end.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub containers: Option<ContainersOf>,
+}
+
+/// Where a pod's containers are: its container (`opendlc-<PodUid>`), or its engine pod
+/// (`opendlc-<PodUid>-pod`, when it has init containers, sidecars or hooks).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContainersOf {
+    /// The engine's program (`podman`, or a path to it).
+    pub engine: PathBuf,
+    pub in_pod: bool,
 }
 
 /// Removes what a pod made outside its directory ([`PodSpec::scratch`]) once none of its

@@ -21,7 +21,7 @@ use opendlc_core::containers::{Container, PodMetadata};
 use crate::contract::RegistryAuth;
 use crate::pod::mounts::Mount;
 use crate::pod::sandbox::Identity;
-use crate::pod_files::Limits;
+use crate::pod_files::{ContainersOf, Limits};
 
 /// How long pulling an image may take before the pod fails with ImagePullBackOff (PAI's SDK
 /// waits 300 s before it gives up on a pull).
@@ -364,8 +364,20 @@ async fn ensure_image(image: &ContainerImage, name: &str) -> Result<(), String> 
 
 /// Removes a pod's container (or its engine pod, with every container of it) if it is still
 /// there (its engine client was killed before the container ended).
-pub async fn remove(engine: &Path, pod_uid: &str, in_pod: bool) {
-    let args = if in_pod {
+pub async fn remove(containers: &ContainersOf, pod_uid: &str) {
+    let _ = tokio::process::Command::from(removal(containers, pod_uid))
+        .status()
+        .await;
+}
+
+/// [`remove`], waiting on this thread (a test harness's teardown: `super::kill_now`).
+pub fn remove_now(containers: &ContainersOf, pod_uid: &str) {
+    let _ = removal(containers, pod_uid).status();
+}
+
+fn removal(containers: &ContainersOf, pod_uid: &str) -> std::process::Command {
+    let ContainersOf { engine, in_pod } = containers;
+    let args = if *in_pod {
         pod_remove_args(engine, pod_uid).split_off(1)
     } else {
         vec![
@@ -375,13 +387,13 @@ pub async fn remove(engine: &Path, pod_uid: &str, in_pod: bool) {
             name(pod_uid),
         ]
     };
-    let _ = tokio::process::Command::new(engine)
+    let mut command = std::process::Command::new(engine);
+    command
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .await;
+        .stderr(Stdio::null());
+    command
 }
 
 /// An argument as one shell word, quoted only where it has to be (readable command lines).

@@ -17,7 +17,7 @@ use super::{container, LauncherState, LocalRuntime, PodLaunch};
 use crate::contract::{Placement, Started};
 use crate::error::RuntimeError;
 use crate::pod_dir::{lock_spec, open_append, read_json, write_json_atomic, Durability, PodDir};
-use crate::pod_files::{PodExit, PodSpec, ShimStarted};
+use crate::pod_files::{ContainersOf, PodExit, PodSpec, ShimStarted};
 use crate::process;
 
 /// How long a shim may take to start the command and say so. It takes milliseconds; this only
@@ -58,7 +58,12 @@ impl LocalRuntime {
             hosts: pod.hosts,
             addressed_hosts: Default::default(),
             scratch: pod.scratch,
+            containers: pod.image.as_ref().map(|image| ContainersOf {
+                engine: image.engine.clone(),
+                in_pod: image.in_pod,
+            }),
         };
+        let spec_containers = spec.containers.clone();
         let (mut shim, stdout) = {
             let (runtime, dir) = (self.clone(), dir.clone());
             self.off_worker(move || runtime.write_spec_and_start(&dir, &spec))
@@ -96,7 +101,7 @@ impl LocalRuntime {
                     }
                 };
                 let mut watcher = self.watcher(&pod.pod_uid, dir.path().to_path_buf());
-                watcher.container_engine = pod.image.as_ref().map(|i| (i.engine.clone(), i.in_pod));
+                watcher.containers = spec_containers;
                 shim.watch(watcher);
                 Ok(self.started(started))
             }

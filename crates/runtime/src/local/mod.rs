@@ -187,7 +187,7 @@ impl LocalRuntime {
             dir: crate::pod_dir::PodDir::new(dir),
             events: self.inner.events.clone(),
             shutdown: self.inner.shutdown.subscribe(),
-            container_engine: None,
+            containers: None,
             sweeper: started(&self.inner.sweeper, "cgroup-sweeper").cloned(),
         }
     }

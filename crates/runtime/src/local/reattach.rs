@@ -7,7 +7,7 @@ use super::watch::Watcher;
 use super::{LocalRuntime, PodEvent};
 use crate::error::RuntimeError;
 use crate::pod_dir::{lock_spec, read_json, PodDir};
-use crate::pod_files::{PodExit, ShimStarted};
+use crate::pod_files::{PodExit, PodSpec, ShimStarted};
 use crate::process;
 
 /// How often a pod whose shim is still starting is looked at after a restart.
@@ -34,7 +34,11 @@ impl LocalRuntime {
         stop: bool,
     ) -> Result<(), RuntimeError> {
         let pod = PodDir::new(dir);
-        let watcher = self.watcher(pod_uid, dir.to_path_buf());
+        let mut watcher = self.watcher(pod_uid, dir.to_path_buf());
+        // Its containers, if it runs in any, as the server that launched it wrote them down.
+        if let Ok(Some(spec)) = read_json::<PodSpec>(&pod.spec()) {
+            watcher.containers = spec.containers;
+        }
         if let Some(exit) = read(&pod.exit(), read_json::<PodExit>)? {
             watcher.send(PodEvent::Exited {
                 pod_uid: pod_uid.to_string(),

@@ -8,7 +8,7 @@ use nix::unistd::Pid;
 use super::LocalRuntime;
 use crate::error::RuntimeError;
 use crate::pod_dir::{read_json, PodDir};
-use crate::pod_files::ShimStarted;
+use crate::pod_files::{PodSpec, ShimStarted};
 use crate::process;
 
 impl LocalRuntime {
@@ -70,7 +70,7 @@ impl LocalRuntime {
 
 /// Ends a pod at once, its grace period skipped: SIGKILL to its shim and to every process of
 /// the shim's session (the pod's), if that shim is still the one that started the pod, and its
-/// cgroup and scratch removed; it returns once the shim has ended. For a caller that must
+/// cgroup, containers and scratch removed; it returns once the shim has ended. For a caller that must
 /// leave nothing running behind it, such as a test harness tearing down its server; the pod's
 /// end is not recorded.
 pub fn kill_now(dir: &Path) -> Result<(), RuntimeError> {
@@ -113,9 +113,16 @@ pub fn kill_now(dir: &Path) -> Result<(), RuntimeError> {
         crate::pod::cgroup::remove_left_by(pod_uid, std::time::Duration::from_secs(2))
             .map_err(|e| stop_error(std::io::Error::other(e)))?;
     }
-    // And what it would have removed as the pod ended (`PodSpec::scratch`).
-    if let Some(failure) = crate::pod_files::remove_scratch_of(&pod).into_iter().next() {
-        return Err(stop_error(std::io::Error::other(failure)));
+    // What is left of its containers (a `podman run` killed on its way may leave one made,
+    // never started), and what it would have removed as the pod ended (`PodSpec::scratch`).
+    let Ok(Some(spec)) = read_json::<PodSpec>(&pod.spec()) else {
+        return Ok(());
+    };
+    if let Some(containers) = &spec.containers {
+        super::container::remove_now(containers, &spec.pod_uid);
     }
-    Ok(())
+    match crate::pod_files::remove_scratch(&spec).into_iter().next() {
+        Some(failure) => Err(stop_error(std::io::Error::other(failure))),
+        None => Ok(()),
+    }
 }

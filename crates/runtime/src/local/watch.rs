@@ -1,7 +1,6 @@
 //! Waiting for shims to end, and turning their end into one [`PodEvent`].
 
 use std::os::fd::OwnedFd;
-use std::path::PathBuf;
 use std::process::ExitStatus;
 use std::time::Duration;
 
@@ -12,7 +11,7 @@ use tokio::sync::{mpsc, watch};
 use super::launcher::ForkedShim;
 use super::PodEvent;
 use crate::pod_dir::{read_json, PodDir};
-use crate::pod_files::{PodExit, ShimStarted};
+use crate::pod_files::{ContainersOf, PodExit, ShimStarted};
 use crate::process;
 
 /// How long the sweep after a pod's end waits for a cgroup the kernel still holds.
@@ -28,10 +27,9 @@ pub(super) struct Watcher {
     pub dir: PodDir,
     pub events: mpsc::UnboundedSender<PodEvent>,
     pub shutdown: watch::Receiver<()>,
-    /// The container engine the pod runs in, if it does, and whether the pod is an engine
-    /// pod: what is left of its container (or pod) is removed once it has ended (its engine
-    /// client may have been killed before it).
-    pub container_engine: Option<(PathBuf, bool)>,
+    /// Where the pod's containers are, if it runs in any: what is left of them is removed
+    /// once it has ended (its engine client may have been killed before them).
+    pub containers: Option<ContainersOf>,
     /// Where the look for the pod's cgroup left behind runs (`None`: a blocking thread).
     pub sweeper: Option<super::lane::Lane>,
 }
@@ -147,8 +145,8 @@ impl Watcher {
                 .await
             }
         };
-        if let Some((engine, in_pod)) = &self.container_engine {
-            super::container::remove(engine, &self.pod_uid, *in_pod).await;
+        if let Some(containers) = &self.containers {
+            super::container::remove(containers, &self.pod_uid).await;
         }
         if matches!(event, PodEvent::Exited { .. }) {
             self.sweep_cgroup();

@@ -158,6 +158,7 @@ mod tests {
                 ("j-worker-1".to_string(), "j-worker-1".to_string()),
             ]),
             scratch: Vec::new(),
+            containers: None,
         };
         let unresolved = spec.clone();
         let resolved = resolve(&mut spec, PEER_TIMEOUT);

@@ -461,6 +461,8 @@ fn spec_of(recipe: &PodRecipe, gang: &Gang, program: &Path) -> std::io::Result<P
         hosts: BTreeMap::new(),
         // In the node's /tmp, which its shim removes them from.
         scratch: recipe.scratch.clone(),
+        // Slurm's runtime runs no container engine of its own.
+        containers: None,
         addressed_hosts: recipe
             .host_names
             .iter()
