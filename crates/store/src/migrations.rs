@@ -370,6 +370,16 @@ BEGIN
     INSERT INTO job_search (rowid, terms) SELECT * FROM job_search_rows WHERE seq = NEW.seq;
 END;
 "#,
+    // 16: the owner's and the time index hold each job's Tags too (a short JSON object, most
+    // often `{}`): a Tags filter is answered from them, not from each candidate's 1.5 KB row.
+    r#"
+DROP INDEX jobs_own;
+DROP INDEX jobs_recent;
+CREATE INDEX jobs_own ON jobs (user_id, gmt_create, seq, status, job_type, workspace_id,
+                               accessibility, priority, display_name, tags);
+CREATE INDEX jobs_recent ON jobs (gmt_create, seq, user_id, status, job_type, workspace_id,
+                                  accessibility, priority, display_name, tags);
+"#,
 ];
 
 pub fn migrate(conn: &mut Connection) -> Result<()> {
