@@ -20,8 +20,59 @@ fn test_image() -> Option<String> {
 }
 
 async fn podman_server() -> TestServer {
-    let data_dir = tempfile::tempdir().unwrap();
+    podman_server_in(tempfile::tempdir().unwrap()).await
+}
+
+async fn podman_server_in(data_dir: tempfile::TempDir) -> TestServer {
     TestServer::start_with(data_dir, |c| c.container_engine = Some("podman".into())).await
+}
+
+/// A job of one engine pod (a sidecar beside its main container), Running once both have
+/// written; its PodUid.
+async fn running_engine_pod(server: &TestServer, image: &str) -> (String, String) {
+    let mut body = one_pod("in-pod", image, "echo up; exec sleep 600");
+    body["JobSpecs"][0]["ExtraPodSpec"] = json!({
+        "SideCarContainers": [{"Name": "watch", "Command": ["sh", "-c", "echo watching; exec sleep 600"]}],
+    });
+    let job_id = server.create_job(body).await;
+    server.wait_status(&job_id, "Running").await;
+    wait_for_output(server, &job_id, &["", "Containers=watch"]).await;
+    let job = server.get_job(&job_id).await;
+    let uid = job["Pods"][0]["PodUid"].as_str().unwrap().to_string();
+    (job_id, uid)
+}
+
+/// Waits until each of the job's pod's `containers` (a logs query each) has written.
+async fn wait_for_output(server: &TestServer, job_id: &str, containers: &[&str]) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let pod = format!("{job_id}-worker-0");
+    for container in containers {
+        while server.logs(job_id, &pod, container).await.is_empty() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{pod} {container:?} never wrote"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+}
+
+/// No container of the pod `uid` is left, running or not.
+fn assert_no_container_of(uid: &str) {
+    let out = std::process::Command::new("podman")
+        .args([
+            "ps",
+            "--all",
+            "--quiet",
+            "--filter",
+            &format!("name=opendlc-{uid}"),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.stdout.is_empty(),
+        "the containers of {uid} are left: {out:?}"
+    );
 }
 
 fn one_pod(name: &str, image: &str, command: &str) -> Value {
@@ -453,41 +504,43 @@ async fn a_torn_down_server_leaves_no_container_of_its_pods() {
     let alone = server
         .create_job(one_pod("alone", &image, "echo up; exec sleep 600"))
         .await;
-    let mut body = one_pod("in-pod", &image, "echo up; exec sleep 600");
-    body["JobSpecs"][0]["ExtraPodSpec"] = json!({
-        "SideCarContainers": [{"Name": "watch", "Command": ["sh", "-c", "echo watching; exec sleep 600"]}],
-    });
-    let in_pod = server.create_job(body).await;
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    let mut uids = Vec::new();
-    for (job_id, container) in [(&alone, ""), (&in_pod, ""), (&in_pod, "Containers=watch")] {
-        server.wait_status(job_id, "Running").await;
-        let pod = format!("{job_id}-worker-0");
-        while server.logs(job_id, &pod, container).await.is_empty() {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "{pod} {container:?} never wrote"
-            );
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-        let job = server.get_job(job_id).await;
-        uids.push(job["Pods"][0]["PodUid"].as_str().unwrap().to_string());
-    }
+    server.wait_status(&alone, "Running").await;
+    wait_for_output(&server, &alone, &[""]).await;
+    let alone_uid = server.get_job(&alone).await["Pods"][0]["PodUid"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (_, in_pod_uid) = running_engine_pod(&server, &image).await;
     drop(server);
-    for uid in uids {
-        let out = std::process::Command::new("podman")
-            .args([
-                "ps",
-                "--all",
-                "--quiet",
-                "--filter",
-                &format!("name=opendlc-{uid}"),
-            ])
-            .output()
-            .unwrap();
-        assert!(
-            out.stdout.is_empty(),
-            "the containers of {uid} are left: {out:?}"
-        );
-    }
+    assert_no_container_of(&alone_uid);
+    assert_no_container_of(&in_pod_uid);
+}
+
+/// A pod whose shim was killed while the server was down (its containers kept running) is
+/// found lost by the next server, which removes its containers: the engine pod's sidecar too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pod_lost_while_the_server_was_down_leaves_no_container() {
+    let Some(image) = test_image() else {
+        return;
+    };
+    let server = podman_server().await;
+    let (job_id, uid) = running_engine_pod(&server, &image).await;
+    let data_dir = server.stop().await;
+    let pod_dir = data_dir
+        .path()
+        .join("jobs")
+        .join(&job_id)
+        .join("pods")
+        .join(&uid);
+    let started: Value =
+        serde_json::from_slice(&std::fs::read(pod_dir.join("started.json")).unwrap()).unwrap();
+    let shim = started["shim_pid"].as_i64().unwrap() as i32;
+    // SAFETY: kill(2) on the pod's shim; no memory involved.
+    assert_eq!(unsafe { libc::kill(shim, libc::SIGKILL) }, 0);
+    let server = podman_server_in(data_dir).await;
+    let job = finished(&server, &job_id).await;
+    assert_eq!(job["Status"], "Failed", "{job}");
+    let events = server.events(&job_id).await;
+    assert!(events.iter().any(|e| e.contains("was lost")), "{events:?}");
+    assert_no_container_of(&uid);
 }
