@@ -5,6 +5,7 @@
 
 mod api;
 mod client;
+mod machine;
 mod report;
 mod scenarios;
 mod server;
@@ -119,6 +120,11 @@ fn main() -> ExitCode {
 
 /// Runs the chosen scenarios; true if every target was met.
 async fn run(args: Args) -> anyhow::Result<bool> {
+    let speed = tokio::task::spawn_blocking(machine::Speed::measure)
+        .await?
+        .context("measuring the machine")?;
+    // Beside the figures, to compare them with another machine's.
+    eprintln!("{}", speed.line());
     if matches!(args.scenario, Scenario::Scale | Scenario::Metrics) {
         let pressure_before = cpu_pressure();
         let measures = if args.scenario == Scenario::Scale {
@@ -188,6 +194,7 @@ async fn run(args: Args) -> anyhow::Result<bool> {
             "cores": std::thread::available_parallelism().map_or(1, |n| n.get()),
             "quick": args.quick,
             "cpu_pressure_avg10": {"before": pressure_before, "after": pressure_after},
+            "machine": speed.json(),
             "settings": {
                 "submit_jobs": ctx.submit_jobs,
                 "connections": ctx.connections,
