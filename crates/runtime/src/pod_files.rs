@@ -63,8 +63,8 @@ pub struct PodSpec {
     /// host's /tmp): the shim removes them once the pod's processes are gone.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub scratch: Vec<PathBuf>,
-    /// The pod's command runs it in a container of this engine: what is left of its
-    /// containers is removed by whoever concludes a pod its shim could not end.
+    /// Set when the pod's command runs in containers of an engine: whoever concludes a pod
+    /// whose shim could not end it removes what is left of them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub containers: Option<ContainersOf>,
 }

@@ -70,9 +70,9 @@ impl LocalRuntime {
 
 /// Ends a pod at once, its grace period skipped: SIGKILL to its shim and to every process of
 /// the shim's session (the pod's), if that shim is still the one that started the pod, and its
-/// cgroup, containers and scratch removed; it returns once the shim has ended. For a caller that must
-/// leave nothing running behind it, such as a test harness tearing down its server; the pod's
-/// end is not recorded.
+/// cgroup, containers and scratch removed; it returns once the shim has ended. For a caller
+/// that must leave nothing running behind it, such as a test harness tearing down its server;
+/// the pod's end is not recorded.
 pub fn kill_now(dir: &Path) -> Result<(), RuntimeError> {
     let pod = PodDir::new(dir);
     // A shim still starting (it holds the pod's lock, no started.json yet) runs its pod on
