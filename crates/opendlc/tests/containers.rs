@@ -187,12 +187,7 @@ async fn stopping_a_job_ends_its_containers() {
         .create_job(one_pod("long", &image, "echo up; exec sleep 600"))
         .await;
     server.wait_status(&job_id, "Running").await;
-    let pod = format!("{job_id}-worker-0");
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while server.logs(&job_id, &pod, "").await.is_empty() {
-        assert!(std::time::Instant::now() < deadline, "the pod never wrote");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    wait_for_output(&server, &job_id, &[""]).await;
     server
         .ok("POST", &format!("/api/v1/jobs/{job_id}/stop"), None)
         .await;
@@ -431,16 +426,7 @@ async fn stopping_an_engine_pod_runs_pre_stop_and_removes_its_containers() {
     server.wait_status(&job_id, "Running").await;
     let pod = format!("{job_id}-worker-0");
     // The main container and the sidecar start side by side: both have written once both run.
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    for container in ["", "Containers=watch"] {
-        while server.logs(&job_id, &pod, container).await.is_empty() {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "{container:?} never wrote"
-            );
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-    }
+    wait_for_output(&server, &job_id, &["", "Containers=watch"]).await;
     // The pod's labels, and opendlc's, select its containers and its podman pod.
     let podman = |args: &[&str]| {
         let out = std::process::Command::new("podman")
@@ -542,5 +528,40 @@ async fn a_pod_lost_while_the_server_was_down_leaves_no_container() {
     assert_eq!(job["Status"], "Failed", "{job}");
     let events = server.events(&job_id).await;
     assert!(events.iter().any(|e| e.contains("was lost")), "{events:?}");
+    assert_no_container_of(&uid);
+}
+
+/// A container pod that ends while no server runs is left as an exited container (nobody saw
+/// it end); the next server, finding its end, removes it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pod_that_ended_while_the_server_was_down_leaves_no_container() {
+    let Some(image) = test_image() else {
+        return;
+    };
+    let server = podman_server().await;
+    let job_id = server
+        .create_job(one_pod("brief", &image, "echo up; sleep 2"))
+        .await;
+    server.wait_status(&job_id, "Running").await;
+    let uid = server.get_job(&job_id).await["Pods"][0]["PodUid"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let data_dir = server.stop().await;
+    let exit = data_dir
+        .path()
+        .join("jobs")
+        .join(&job_id)
+        .join("pods")
+        .join(&uid)
+        .join("exit.json");
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while !exit.exists() {
+        assert!(std::time::Instant::now() < deadline, "the pod never ended");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let server = podman_server_in(data_dir).await;
+    let job = finished(&server, &job_id).await;
+    assert_eq!(job["Status"], "Succeeded", "{job}");
     assert_no_container_of(&uid);
 }

@@ -35,15 +35,24 @@ impl LocalRuntime {
     ) -> Result<(), RuntimeError> {
         let pod = PodDir::new(dir);
         let mut watcher = self.watcher(pod_uid, dir.to_path_buf());
-        // Its containers, if it runs in any, as the server that launched it wrote them down.
+        // Its containers, if it runs in any, as the server that launched it wrote them down:
+        // what is left of them goes once it is over (a container is removed by the server
+        // that sees its pod end, which was none for a pod that ended while none ran).
         if let Ok(Some(spec)) = read_json::<PodSpec>(&pod.spec()) {
             watcher.containers = spec.containers;
         }
         if let Some(exit) = read(&pod.exit(), read_json::<PodExit>)? {
-            watcher.send(PodEvent::Exited {
+            let event = PodEvent::Exited {
                 pod_uid: pod_uid.to_string(),
                 exit,
-            });
+            };
+            match watcher.containers {
+                Some(_) => drop(tokio::spawn(async move {
+                    watcher.remove_containers().await;
+                    watcher.send(event);
+                })),
+                None => watcher.send(event),
+            }
             return Ok(());
         }
         match read(&pod.started(), read_json::<ShimStarted>)? {

@@ -145,13 +145,18 @@ impl Watcher {
                 .await
             }
         };
-        if let Some(containers) = &self.containers {
-            super::container::remove(containers, &self.pod_uid).await;
-        }
+        self.remove_containers().await;
         if matches!(event, PodEvent::Exited { .. }) {
             self.sweep_cgroup();
         }
         self.send(event);
+    }
+
+    /// Removes what is left of the pod's containers, if it runs in any.
+    pub async fn remove_containers(&self) {
+        if let Some(containers) = &self.containers {
+            super::container::remove(containers, &self.pod_uid).await;
+        }
     }
 
     /// A cgroup the shim could not remove as it ended (the kernel held it busy past the shim's
