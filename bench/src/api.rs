@@ -85,8 +85,23 @@ pub async fn wait_for(
 
 /// ListJobs restricted to `statuses` (all users): the first page of up to 100 ids and the total.
 pub async fn list_jobs(conn: &mut Conn, statuses: &[&str]) -> anyhow::Result<(Vec<String>, u64)> {
+    list_page(conn, statuses, 100).await
+}
+
+/// How many jobs (all users) are in one of `statuses`: ListJobs' TotalCount, with a page of
+/// one job. A poll that waits for a count reads no more than it needs: a page of 100 jobs
+/// every 50 ms was a tenth of the server's CPU in the e2e scenario.
+pub async fn count_jobs(conn: &mut Conn, statuses: &[&str]) -> anyhow::Result<u64> {
+    Ok(list_page(conn, statuses, 1).await?.1)
+}
+
+async fn list_page(
+    conn: &mut Conn,
+    statuses: &[&str],
+    page_size: u32,
+) -> anyhow::Result<(Vec<String>, u64)> {
     let path = format!(
-        "/api/v1/jobs?PageSize=100&ShowOwn=False&Status={}",
+        "/api/v1/jobs?PageSize={page_size}&ShowOwn=False&Status={}",
         statuses.join(",")
     );
     let reply = conn.get(&path).await?.json().context("ListJobs")?;
@@ -154,7 +169,7 @@ pub async fn stop_all(addr: SocketAddr) -> anyhow::Result<()> {
     let mut conn = Conn::open(addr).await?;
     let start = Instant::now();
     loop {
-        let (_, left) = list_jobs(
+        let left = count_jobs(
             &mut conn,
             &["Creating", "Queuing", "EnvPreparing", "Running", "Stopping"],
         )

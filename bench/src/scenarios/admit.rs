@@ -40,7 +40,7 @@ pub async fn run(ctx: &Ctx) -> anyhow::Result<Vec<Measure>> {
     let created_in = start.elapsed();
     let mut conn = Conn::open(ctx.addr).await?;
     loop {
-        let (_, waiting) = api::list_jobs(&mut conn, &["Creating", "Queuing"]).await?;
+        let waiting = api::count_jobs(&mut conn, &["Creating", "Queuing"]).await?;
         if waiting == 0 {
             break;
         }

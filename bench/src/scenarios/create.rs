@@ -30,8 +30,8 @@ pub async fn run(ctx: &Ctx) -> anyhow::Result<Vec<Measure>> {
         eprintln!("  create: {} requests failed; the first: {e}", load.errors);
     }
     // The point of the blocker: every job just created must be waiting, none running.
-    let (_, queued) = api::list_jobs(&mut conn, &["Creating", "Queuing"]).await?;
-    let (_, running) = api::list_jobs(&mut conn, &["EnvPreparing", "Running"]).await?;
+    let queued = api::count_jobs(&mut conn, &["Creating", "Queuing"]).await?;
+    let running = api::count_jobs(&mut conn, &["EnvPreparing", "Running"]).await?;
     if running != 1 {
         bail!("{running} jobs are running besides the blocker; the queue did not hold");
     }

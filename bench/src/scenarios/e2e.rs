@@ -111,13 +111,13 @@ pub async fn run(ctx: &Ctx) -> anyhow::Result<Vec<Measure>> {
     let mut admitted = false;
     loop {
         if !admitted {
-            let (_, waiting) = api::list_jobs(&mut conn, &["Creating", "Queuing"]).await?;
+            let waiting = api::count_jobs(&mut conn, &["Creating", "Queuing"]).await?;
             if waiting == 0 {
                 admitted = true;
                 creating.store(false, Ordering::Relaxed);
             }
         }
-        let (_, unfinished) = api::list_jobs(&mut conn, &UNFINISHED).await?;
+        let unfinished = api::count_jobs(&mut conn, &UNFINISHED).await?;
         if unfinished == 0 {
             break;
         }
@@ -129,7 +129,7 @@ pub async fn run(ctx: &Ctx) -> anyhow::Result<Vec<Measure>> {
     let finished_in = start.elapsed();
     creating.store(false, Ordering::Relaxed);
     let get_latencies = watcher.await??;
-    let (_, succeeded) = api::list_jobs(&mut conn, &["Succeeded"]).await?;
+    let succeeded = api::count_jobs(&mut conn, &["Succeeded"]).await?;
     let create = Summary::of(create_latencies);
     let mut measures = vec![
         Measure::info(NAME, "jobs", total as f64, "jobs"),

@@ -19,6 +19,9 @@ async fn a_pytorch_job_runs_every_pod_with_its_rank() {
         ))
         .await;
     assert!(job_id.starts_with("dlc") && job_id.len() == 16, "{job_id}");
+    // Acknowledged means stored waiting for its resources: it is never read back as Creating.
+    let status = server.get_job(&job_id).await["Status"].clone();
+    assert_ne!(status, "Creating");
 
     let job = server
         .wait_job(&job_id, Duration::from_secs(30), |j| {

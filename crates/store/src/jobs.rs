@@ -5,40 +5,58 @@ use rusqlite::{params, OptionalExtension};
 
 use crate::rows::{self, to_json, JOB_COLUMNS};
 use crate::sealing::sealed_job_columns;
+use crate::transitions::{self, Transition};
 use crate::{events, Result, Store, StoreError};
 
 impl Store {
     /// Records a new job (status Creating) with its first history entry and event; returns
     /// its submission sequence number.
     pub fn insert_job(&self, job: &Job) -> Result<i64> {
-        self.insert_job_noting(job, &[])
+        let columns = sealed_job_columns(&self.sealer, &job.request, &job.envs);
+        self.write(|tx| insert(tx, job, &columns, &[]))
     }
 
-    /// [`insert_job`](Self::insert_job), with `notes` as the job's first events after its
-    /// creation, in the same transaction.
-    pub fn insert_job_noting(&self, job: &Job, notes: &[String]) -> Result<i64> {
+    /// A job as CreateJob stores it: [`insert_job`](Self::insert_job) with `notes` as its
+    /// first events and `then` (Creating → Queuing, say) made at once, in the same transaction.
+    pub fn insert_job_noting(&self, job: &Job, notes: &[String], then: &Transition) -> Result<i64> {
         let columns = sealed_job_columns(&self.sealer, &job.request, &job.envs);
-        self.write(|tx| insert(tx, job, &columns, notes))
+        self.write(|tx| {
+            let seq = insert(tx, job, &columns, notes)?;
+            transitions::apply(tx, &job.job_id, then)?;
+            Ok(seq)
+        })
     }
 
     /// Records many new jobs in one transaction (as [`insert_job`](Self::insert_job) each);
     /// returns their sequence numbers, in order.
     pub fn insert_jobs(&self, jobs: &[Job]) -> Result<Vec<i64>> {
-        let noted: Vec<(&Job, &[String])> = jobs.iter().map(|job| (job, &[][..])).collect();
-        self.insert_jobs_noting(&noted)
-    }
-
-    /// Many [`insert_job_noting`](Self::insert_job_noting) in one transaction (all or none):
-    /// CreateJob's group commit.
-    pub fn insert_jobs_noting(&self, jobs: &[(&Job, &[String])]) -> Result<Vec<i64>> {
         let columns: Vec<(String, String)> = jobs
             .iter()
-            .map(|(job, _)| sealed_job_columns(&self.sealer, &job.request, &job.envs))
+            .map(|job| sealed_job_columns(&self.sealer, &job.request, &job.envs))
             .collect();
         self.write(|tx| {
             jobs.iter()
                 .zip(&columns)
-                .map(|((job, notes), columns)| insert(tx, job, columns, notes))
+                .map(|(job, columns)| insert(tx, job, columns, &[]))
+                .collect()
+        })
+    }
+
+    /// Many [`insert_job_noting`](Self::insert_job_noting) in one transaction (all or none):
+    /// CreateJob's group commit.
+    pub fn insert_jobs_noting(&self, jobs: &[(&Job, &[String], Transition)]) -> Result<Vec<i64>> {
+        let columns: Vec<(String, String)> = jobs
+            .iter()
+            .map(|(job, ..)| sealed_job_columns(&self.sealer, &job.request, &job.envs))
+            .collect();
+        self.write(|tx| {
+            jobs.iter()
+                .zip(&columns)
+                .map(|((job, notes, then), columns)| {
+                    let seq = insert(tx, job, columns, notes)?;
+                    transitions::apply(tx, &job.job_id, then)?;
+                    Ok(seq)
+                })
                 .collect()
         })
     }

@@ -214,6 +214,68 @@ fn many_jobs_are_recorded_in_one_transaction_in_order() {
 }
 
 #[test]
+fn jobs_created_together_are_stored_waiting_or_not_at_all() {
+    let (_dir, store) = open();
+    let jobs: Vec<_> = (0..2)
+        .map(|i| job(&format!("dlcwait{i}"), "w", 1_000 + i))
+        .collect();
+    let notes = vec!["a note".to_string()];
+    let queuing = Transition::new(JobStatus::Queuing, 1_500).because("JobQueuing", "waiting");
+    let noted: Vec<_> = jobs
+        .iter()
+        .map(|j| (j, notes.as_slice(), queuing.clone()))
+        .collect();
+    store.insert_jobs_noting(&noted).unwrap();
+    for job in &jobs {
+        let stored = store.get_job(&job.job_id).unwrap();
+        assert_eq!(stored.status, JobStatus::Queuing);
+        assert_eq!(stored.times.submitted, Some(1_500));
+        let history: Vec<_> = store
+            .status_history(&job.job_id)
+            .unwrap()
+            .into_iter()
+            .map(|h| (h.status, h.start, h.end))
+            .collect();
+        assert_eq!(
+            history,
+            [
+                (JobStatus::Creating, job.times.created, Some(1_500)),
+                (JobStatus::Queuing, 1_500, None),
+            ]
+        );
+        let events: Vec<_> = store
+            .events(&job.job_id, None, 0, i64::MAX, 10)
+            .unwrap()
+            .into_iter()
+            .map(|e| e.text)
+            .collect();
+        assert_eq!(events.len(), 3, "{events:?}");
+        assert_eq!(events[1], "a note");
+        assert!(events[2].contains("Queuing"), "{events:?}");
+    }
+
+    // A transition the lifecycle refuses stores none of the batch.
+    let refused = Transition::new(JobStatus::Creating, 1_500);
+    let more: Vec<_> = (0..2)
+        .map(|i| job(&format!("dlcnone{i}"), "n", 2_000 + i))
+        .collect();
+    let noted = [
+        (&more[0], &[][..], queuing.clone()),
+        (&more[1], &[][..], refused),
+    ];
+    assert!(matches!(
+        store.insert_jobs_noting(&noted),
+        Err(StoreError::Transition { .. })
+    ));
+    for job in &more {
+        assert!(matches!(
+            store.get_job(&job.job_id),
+            Err(StoreError::JobNotFound(_))
+        ));
+    }
+}
+
+#[test]
 fn jobs_admitted_together_leave_out_one_stopped_meanwhile() {
     let (_dir, store) = open();
     let jobs: Vec<_> = (0..3)

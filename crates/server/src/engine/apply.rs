@@ -126,7 +126,7 @@ impl Engine {
         let mut next_decision = tokio::time::Instant::now();
         loop {
             tokio::select! {
-                Some(command) = commands.recv() => self.take_commands(command, &mut commands),
+                Some(command) = commands.recv() => self.on_command(command),
                 Some(event) = pod_events.recv() => self.on_pod_event(event),
                 Some(report) = reports.recv() => self.on_report(report),
                 _ = tick.tick() => self.on_tick(),
@@ -142,7 +142,7 @@ impl Engine {
                 } else if let Ok(report) = reports.try_recv() {
                     self.on_report(report);
                 } else if let Ok(command) = commands.try_recv() {
-                    self.take_commands(command, &mut commands);
+                    self.on_command(command);
                 } else {
                     break;
                 }
@@ -156,24 +156,6 @@ impl Engine {
             }
         }
         tracing::info!("engine stopped; pods keep running under their shims");
-    }
-
-    /// `command` and the commands waiting behind it: CreateJob's jobs are queued in one
-    /// transaction per burst.
-    fn take_commands(&mut self, command: Command, commands: &mut mpsc::UnboundedReceiver<Command>) {
-        let mut created = Vec::new();
-        let mut next = Some(command);
-        while let Some(command) = next {
-            match command {
-                Command::Created(job) => created.push(job),
-                other => {
-                    self.queue_created(std::mem::take(&mut created));
-                    self.on_command(other);
-                }
-            }
-            next = commands.try_recv().ok();
-        }
-        self.queue_created(created);
     }
 
     /// What the engine does every second: deadlines, reservations, hangs, and the files that
@@ -199,7 +181,7 @@ impl Engine {
 
     pub(super) fn on_command(&mut self, command: Command) {
         match command {
-            Command::Created(job) => self.queue_created(vec![job]),
+            Command::Created(job) => self.enqueue(&job),
             Command::Stop { job_id, reply } => {
                 let reason = Reason::new("JobStoppedByUser", "Job is stopped by user.");
                 let _ = reply.send(self.stop(&job_id, reason, "stopped"));
@@ -220,35 +202,15 @@ impl Engine {
         }
     }
 
-    /// Creating → Queuing for newly stored jobs, in one transaction.
-    pub fn queue_created(&mut self, jobs: Vec<Job>) {
-        if jobs.is_empty() {
-            return;
-        }
-        let (spot, normal): (Vec<Job>, Vec<Job>) = jobs.into_iter().partition(Job::is_spot);
-        let now = self.clock.now();
-        let queuing = Transition::new(JobStatus::Queuing, now)
-            .because("JobQueuing", "Job is waiting for resources.");
-        let bidding = Transition::new(JobStatus::Bidding, now).because(
-            "JobBidding",
-            "Job is waiting for spare capacity (a spot job).",
-        );
-        for (jobs, t) in [(normal, queuing), (spot, bidding)] {
-            if jobs.is_empty() {
-                continue;
-            }
-            let ids: Vec<&str> = jobs.iter().map(|j| j.job_id.as_str()).collect();
-            if self.store.transition_all(&ids, &t).is_ok() {
-                jobs.iter().for_each(|job| self.enqueue(job));
-                continue;
-            }
-            // One bad apple spoils the batch: queue the jobs one by one.
-            for job in &jobs {
-                match self.store.transition(&job.job_id, &t) {
-                    Ok(_) => self.enqueue(job),
-                    Err(e) => tracing::error!(job.id = %job.job_id, "failed to queue the job: {e}"),
-                }
-            }
+    /// Creating → Queuing (or Bidding) for a job an earlier server stored as Creating: CreateJob
+    /// stores its jobs already waiting ([`first_wait`]).
+    pub(super) fn queue_created(&mut self, job: &Job) {
+        match self
+            .store
+            .transition(&job.job_id, &first_wait(job, self.clock.now()))
+        {
+            Ok(()) => self.enqueue(job),
+            Err(e) => tracing::error!(job.id = %job.job_id, "failed to queue the job: {e}"),
         }
     }
 
@@ -714,6 +676,19 @@ pub(super) fn new_pods(job: &Job, now: Millis) -> Vec<Pod> {
 }
 
 /// The job's `Settings.TerminationGracePeriodSeconds`, or the default.
+/// The status a new job waits in from `at`: Queuing, or Bidding for a spot job.
+pub(super) fn first_wait(job: &Job, at: Millis) -> Transition {
+    if job.is_spot() {
+        Transition::new(JobStatus::Bidding, at).because(
+            "JobBidding",
+            "Job is waiting for spare capacity (a spot job).",
+        )
+    } else {
+        Transition::new(JobStatus::Queuing, at)
+            .because("JobQueuing", "Job is waiting for resources.")
+    }
+}
+
 pub fn grace_period(job: &Job) -> Duration {
     job.request
         .settings

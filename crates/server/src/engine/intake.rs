@@ -1,5 +1,7 @@
 //! CreateJob's group commit: new jobs are stored by one thread, as many to a transaction as are
-//! waiting, and handed to the engine in the order they were stored.
+//! waiting, and handed to the engine in the order they were stored. A job is stored already
+//! waiting (Creating, then Queuing or Bidding at once, in the same transaction): the engine only
+//! puts it in its queue, without a transaction of its own for every new job.
 //!
 //! A CreateJob that stored its job itself held a runtime worker for as long as it waited for
 //! the store's one writer (behind the engine's writes and the other CreateJobs). Under 50
@@ -10,9 +12,10 @@
 use std::sync::Arc;
 
 use opendlc_core::Job;
-use opendlc_store::{Store, StoreError};
+use opendlc_store::{Store, StoreError, Transition};
 use tokio::sync::{mpsc, oneshot};
 
+use super::apply::first_wait;
 use super::Command;
 
 /// At most this many jobs to a transaction: a flood still gets answers as it goes.
@@ -51,8 +54,10 @@ pub(super) fn start(
 /// One transaction for the batch; if it fails, one each, so that a job the store refuses
 /// fails alone.
 fn store_batch(store: &Store, batch: Vec<Submission>, commands: &mpsc::UnboundedSender<Command>) {
-    let noted: Vec<(&Job, &[String])> =
-        batch.iter().map(|s| (&s.job, s.notes.as_slice())).collect();
+    let noted: Vec<(&Job, &[String], Transition)> = batch
+        .iter()
+        .map(|s| (&s.job, s.notes.as_slice(), s.waits()))
+        .collect();
     let stored = store.insert_jobs_noting(&noted);
     match stored {
         Ok(seqs) => {
@@ -71,7 +76,8 @@ fn store_batch(store: &Store, batch: Vec<Submission>, commands: &mpsc::Unbounded
                 batch.len()
             );
             for submission in batch {
-                match store.insert_job_noting(&submission.job, &submission.notes) {
+                let waits = submission.waits();
+                match store.insert_job_noting(&submission.job, &submission.notes, &waits) {
                     Ok(seq) => submission.accept(seq, commands),
                     Err(e) => submission.refuse(e),
                 }
@@ -81,9 +87,15 @@ fn store_batch(store: &Store, batch: Vec<Submission>, commands: &mpsc::Unbounded
 }
 
 impl Submission {
+    /// Where the job waits from its creation on.
+    fn waits(&self) -> Transition {
+        first_wait(&self.job, self.job.times.created)
+    }
+
     /// Stored: the engine queues it, then its CreateJob is answered.
     fn accept(mut self, seq: i64, commands: &mpsc::UnboundedSender<Command>) {
         self.job.seq = seq;
+        self.waits().record_in(&mut self.job);
         // If the engine is gone the server is shutting down; recovery queues the job on restart.
         let _ = commands.send(Command::Created(self.job));
         let _ = self.stored.send(Ok(()));

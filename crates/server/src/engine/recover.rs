@@ -54,7 +54,7 @@ impl Engine {
     pub fn recover(&mut self) -> Result<(), EngineError> {
         for job in self.store.jobs_in_statuses(UNFINISHED)? {
             match job.status {
-                JobStatus::Creating => self.queue_created(vec![job]),
+                JobStatus::Creating => self.queue_created(&job),
                 JobStatus::Queuing | JobStatus::Bidding => self.enqueue(&job),
                 _ => self.recover_active(job)?,
             }

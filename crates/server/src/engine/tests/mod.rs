@@ -171,7 +171,9 @@ impl Harness {
             prices: None,
         };
         let mut job = validate_create(&request, &ctx).unwrap();
-        job.seq = self.store.insert_job(&job).unwrap();
+        let waits = super::apply::first_wait(&job, job.times.created);
+        job.seq = self.store.insert_job_noting(&job, &[], &waits).unwrap();
+        waits.record_in(&mut job);
         let id = job.job_id.clone();
         self.engine.on_command(Command::Created(job));
         self.settle();
