@@ -12,39 +12,34 @@ impl Store {
     /// Records a new job (status Creating) with its first history entry and event; returns
     /// its submission sequence number.
     pub fn insert_job(&self, job: &Job) -> Result<i64> {
-        let columns = sealed_job_columns(&self.sealer, &job.request, &job.envs);
-        self.write(|tx| insert(tx, job, &columns, &[]))
+        Ok(self.insert_all(&[(job, &[][..], None)])?[0])
     }
 
     /// A job as CreateJob stores it: [`insert_job`](Self::insert_job) with `notes` as its
     /// first events and `then` (Creating → Queuing, say) made at once, in the same transaction.
     pub fn insert_job_noting(&self, job: &Job, notes: &[String], then: &Transition) -> Result<i64> {
-        let columns = sealed_job_columns(&self.sealer, &job.request, &job.envs);
-        self.write(|tx| {
-            let seq = insert(tx, job, &columns, notes)?;
-            transitions::apply(tx, &job.job_id, then)?;
-            Ok(seq)
-        })
+        Ok(self.insert_all(&[(job, notes, Some(then))])?[0])
     }
 
     /// Records many new jobs in one transaction (as [`insert_job`](Self::insert_job) each);
     /// returns their sequence numbers, in order.
     pub fn insert_jobs(&self, jobs: &[Job]) -> Result<Vec<i64>> {
-        let columns: Vec<(String, String)> = jobs
-            .iter()
-            .map(|job| sealed_job_columns(&self.sealer, &job.request, &job.envs))
-            .collect();
-        self.write(|tx| {
-            jobs.iter()
-                .zip(&columns)
-                .map(|(job, columns)| insert(tx, job, columns, &[]))
-                .collect()
-        })
+        let new: Vec<_> = jobs.iter().map(|job| (job, &[][..], None)).collect();
+        self.insert_all(&new)
     }
 
     /// Many [`insert_job_noting`](Self::insert_job_noting) in one transaction (all or none):
     /// CreateJob's group commit.
     pub fn insert_jobs_noting(&self, jobs: &[(&Job, &[String], Transition)]) -> Result<Vec<i64>> {
+        let new: Vec<_> = jobs
+            .iter()
+            .map(|(job, notes, then)| (*job, *notes, Some(then)))
+            .collect();
+        self.insert_all(&new)
+    }
+
+    /// New jobs, each with its first events and the transition it makes at once, if any.
+    fn insert_all(&self, jobs: &[(&Job, &[String], Option<&Transition>)]) -> Result<Vec<i64>> {
         let columns: Vec<(String, String)> = jobs
             .iter()
             .map(|(job, ..)| sealed_job_columns(&self.sealer, &job.request, &job.envs))
@@ -54,7 +49,9 @@ impl Store {
                 .zip(&columns)
                 .map(|((job, notes, then), columns)| {
                     let seq = insert(tx, job, columns, notes)?;
-                    transitions::apply(tx, &job.job_id, then)?;
+                    if let Some(then) = then {
+                        transitions::apply(tx, &job.job_id, then)?;
+                    }
                     Ok(seq)
                 })
                 .collect()

@@ -134,11 +134,6 @@ impl Store {
         self.write(|tx| apply(tx, job_id, t))
     }
 
-    /// The same transition for several jobs, in one transaction (all or none).
-    pub fn transition_all(&self, job_ids: &[&str], t: &Transition) -> Result<()> {
-        self.write(|tx| job_ids.iter().try_for_each(|job_id| apply(tx, job_id, t)))
-    }
-
     /// Admits queued jobs, in one transaction: records each one's pods' ports and its pods
     /// (Pending) and moves it to `t.to` (EnvPreparing), so that a crash never leaves a
     /// half-admitted job. Returns, in order, whether each was admitted: a job the lifecycle no

@@ -675,7 +675,6 @@ pub(super) fn new_pods(job: &Job, now: Millis) -> Vec<Pod> {
         .collect()
 }
 
-/// The job's `Settings.TerminationGracePeriodSeconds`, or the default.
 /// The status a new job waits in from `at`: Queuing, or Bidding for a spot job.
 pub(super) fn first_wait(job: &Job, at: Millis) -> Transition {
     if job.is_spot() {
@@ -689,6 +688,7 @@ pub(super) fn first_wait(job: &Job, at: Millis) -> Transition {
     }
 }
 
+/// The job's `Settings.TerminationGracePeriodSeconds`, or the default.
 pub fn grace_period(job: &Job) -> Duration {
     job.request
         .settings

@@ -182,8 +182,8 @@ impl EngineHandle {
 
     /// CreateJob: stores the new job (Creating, then at once Queuing or Bidding) with `notes`
     /// as its first events, in a transaction shared with the jobs submitted beside it, and
-    /// queues it. Answers once the
-    /// job is committed; from then on it runs even if the caller has gone.
+    /// queues it. Answers once the job is committed; from then on it runs even if the caller
+    /// has gone.
     pub async fn submit(&self, job: Job, notes: Vec<String>) -> Result<(), EngineError> {
         let (stored, answer) = oneshot::channel();
         self.intake
