@@ -158,6 +158,25 @@ impl Harness {
 
     /// Stores a job as CreateJob would and hands it to the engine; returns its id.
     pub fn submit(&mut self, body: serde_json::Value) -> String {
+        let mut job = self.validated(body);
+        let waits = super::apply::first_wait(&job, job.times.created);
+        job.seq = self.store.insert_job_noting(&job, &[], &waits).unwrap();
+        waits.record_in(&mut job);
+        let id = job.job_id.clone();
+        self.engine.on_command(Command::Created(job));
+        self.settle();
+        id
+    }
+
+    /// Stores a job as a server older than CreateJob's queuing did (Creating) and dies before
+    /// its engine queued it; returns its id.
+    pub fn store_creating(&mut self, body: serde_json::Value) -> String {
+        let job = self.validated(body);
+        self.store.insert_job(&job).unwrap();
+        job.job_id
+    }
+
+    fn validated(&self, body: serde_json::Value) -> Job {
         let request = serde_json::from_value(body).unwrap();
         let quotas = self.capacity.quotas.clone();
         let ctx = SubmitContext {
@@ -170,14 +189,7 @@ impl Harness {
             on_slurm: false,
             prices: None,
         };
-        let mut job = validate_create(&request, &ctx).unwrap();
-        let waits = super::apply::first_wait(&job, job.times.created);
-        job.seq = self.store.insert_job_noting(&job, &[], &waits).unwrap();
-        waits.record_in(&mut job);
-        let id = job.job_id.clone();
-        self.engine.on_command(Command::Created(job));
-        self.settle();
-        id
+        validate_create(&request, &ctx).unwrap()
     }
 
     /// Feeds the engine every report and pod event waiting, scheduling after each, until none

@@ -45,6 +45,33 @@ fn pods_never_launched_are_launched_after_the_restart() {
     assert_eq!(h.status(&id), JobStatus::Running);
 }
 
+/// A job stored by a server that left new jobs Creating for its engine to queue.
+#[test]
+fn a_job_left_creating_is_queued_and_started_after_the_restart() {
+    let mut h = Harness::new(pool(4));
+    let id = h.store_creating(pytorch(1, serde_json::json!({})));
+    assert_eq!(h.status(&id), JobStatus::Creating);
+    let mut h = h.restart_server();
+    assert_eq!(h.status(&id), JobStatus::EnvPreparing);
+    let history: Vec<_> = h
+        .store
+        .status_history(&id)
+        .unwrap()
+        .into_iter()
+        .map(|p| p.status)
+        .collect();
+    assert_eq!(
+        history,
+        [
+            JobStatus::Creating,
+            JobStatus::Queuing,
+            JobStatus::EnvPreparing
+        ]
+    );
+    h.start_all(&id);
+    assert_eq!(h.status(&id), JobStatus::Running);
+}
+
 #[test]
 fn queued_jobs_are_queued_again_and_keep_their_order() {
     let mut h = Harness::new(pool(1));
