@@ -27,8 +27,20 @@ async fn podman_server_in(data_dir: tempfile::TempDir) -> TestServer {
     TestServer::start_with(data_dir, |c| c.container_engine = Some("podman".into())).await
 }
 
+/// A job of one container named `name` that writes, then sleeps; its id and PodUid once it
+/// has written.
+async fn running_container(server: &TestServer, image: &str, name: &str) -> (String, String) {
+    let job_id = server
+        .create_job(one_pod(name, image, "echo up; exec sleep 600"))
+        .await;
+    server.wait_status(&job_id, "Running").await;
+    wait_for_output(server, &job_id, &[""]).await;
+    let uid = first_pod_uid(server, &job_id).await;
+    (job_id, uid)
+}
+
 /// A job of one engine pod (a sidecar beside its main container), Running once both have
-/// written; its PodUid.
+/// written; its id and PodUid.
 async fn running_engine_pod(server: &TestServer, image: &str) -> (String, String) {
     let mut body = one_pod("in-pod", image, "echo up; exec sleep 600");
     body["JobSpecs"][0]["ExtraPodSpec"] = json!({
@@ -37,9 +49,16 @@ async fn running_engine_pod(server: &TestServer, image: &str) -> (String, String
     let job_id = server.create_job(body).await;
     server.wait_status(&job_id, "Running").await;
     wait_for_output(server, &job_id, &["", "Containers=watch"]).await;
-    let job = server.get_job(&job_id).await;
-    let uid = job["Pods"][0]["PodUid"].as_str().unwrap().to_string();
+    let uid = first_pod_uid(server, &job_id).await;
     (job_id, uid)
+}
+
+/// The PodUid of the job's first pod.
+async fn first_pod_uid(server: &TestServer, job_id: &str) -> String {
+    server.get_job(job_id).await["Pods"][0]["PodUid"]
+        .as_str()
+        .unwrap()
+        .to_string()
 }
 
 /// Waits until each of the job's pod's `containers` (a logs query each) has written.
@@ -183,17 +202,12 @@ async fn stopping_a_job_ends_its_containers() {
         return;
     };
     let server = podman_server().await;
-    let job_id = server
-        .create_job(one_pod("long", &image, "echo up; exec sleep 600"))
-        .await;
-    server.wait_status(&job_id, "Running").await;
-    wait_for_output(&server, &job_id, &[""]).await;
+    let (job_id, uid) = running_container(&server, &image, "long").await;
     server
         .ok("POST", &format!("/api/v1/jobs/{job_id}/stop"), None)
         .await;
     let job = finished(&server, &job_id).await;
     assert_eq!(job["Status"], "Stopped", "{job}");
-    let uid = job["Pods"][0]["PodUid"].as_str().unwrap().to_string();
     let name = format!("opendlc-{uid}");
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     loop {
@@ -442,10 +456,7 @@ async fn stopping_an_engine_pod_runs_pre_stop_and_removes_its_containers() {
     };
     let job_label = format!("label=opendlc.io/job-id={job_id}");
     let selected = ["--filter", "label=team=vision", "--filter", &job_label];
-    let uid = server.get_job(&job_id).await["Pods"][0]["PodUid"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let uid = first_pod_uid(&server, &job_id).await;
     assert_eq!(
         podman(&[&["ps", "--format={{.Names}}"][..], &selected].concat()),
         ["", "-infra", "-watch"].map(|part| format!("opendlc-{uid}{part}"))
@@ -487,15 +498,7 @@ async fn a_torn_down_server_leaves_no_container_of_its_pods() {
         return;
     };
     let server = podman_server().await;
-    let alone = server
-        .create_job(one_pod("alone", &image, "echo up; exec sleep 600"))
-        .await;
-    server.wait_status(&alone, "Running").await;
-    wait_for_output(&server, &alone, &[""]).await;
-    let alone_uid = server.get_job(&alone).await["Pods"][0]["PodUid"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let (_, alone_uid) = running_container(&server, &image, "alone").await;
     let (_, in_pod_uid) = running_engine_pod(&server, &image).await;
     drop(server);
     assert_no_container_of(&alone_uid);
@@ -543,10 +546,7 @@ async fn a_pod_that_ended_while_the_server_was_down_leaves_no_container() {
         .create_job(one_pod("brief", &image, "echo up; sleep 2"))
         .await;
     server.wait_status(&job_id, "Running").await;
-    let uid = server.get_job(&job_id).await["Pods"][0]["PodUid"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let uid = first_pod_uid(&server, &job_id).await;
     let data_dir = server.stop().await;
     let exit = data_dir
         .path()

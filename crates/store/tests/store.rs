@@ -4,7 +4,7 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use common::{job, open, pod};
+use common::{job, numbered_jobs, open, pod};
 use opendlc_core::{JobStatus, PodStatus};
 use opendlc_store::{
     Admission, JobFilter, NameSearch, PodEnd, SortField, Store, StoreError, Transition, Visibility,
@@ -200,9 +200,7 @@ fn list_jobs_filters_in_sql() {
 #[test]
 fn many_jobs_are_recorded_in_one_transaction_in_order() {
     let (_dir, store) = open();
-    let jobs: Vec<_> = (0..3)
-        .map(|i| job(&format!("dlcbatch{i}"), "b", 1_000 + i))
-        .collect();
+    let jobs = numbered_jobs("dlcbatch", "b", 3, 1_000);
     let seqs = store.insert_jobs(&jobs).unwrap();
     assert_eq!(seqs.len(), 3);
     assert!(seqs.windows(2).all(|w| w[0] < w[1]), "{seqs:?}");
@@ -216,9 +214,7 @@ fn many_jobs_are_recorded_in_one_transaction_in_order() {
 #[test]
 fn jobs_created_together_are_stored_waiting_or_not_at_all() {
     let (_dir, store) = open();
-    let jobs: Vec<_> = (0..2)
-        .map(|i| job(&format!("dlcwait{i}"), "w", 1_000 + i))
-        .collect();
+    let jobs = numbered_jobs("dlcwait", "w", 2, 1_000);
     let notes = vec!["a note".to_string()];
     let queuing = Transition::new(JobStatus::Queuing, 1_500).because("JobQueuing", "waiting");
     let noted: Vec<_> = jobs
@@ -256,9 +252,7 @@ fn jobs_created_together_are_stored_waiting_or_not_at_all() {
 
     // A transition the lifecycle refuses stores none of the batch.
     let refused = Transition::new(JobStatus::Creating, 1_500);
-    let more: Vec<_> = (0..2)
-        .map(|i| job(&format!("dlcnone{i}"), "n", 2_000 + i))
-        .collect();
+    let more = numbered_jobs("dlcnone", "n", 2, 2_000);
     let noted = [
         (&more[0], &[][..], queuing.clone()),
         (&more[1], &[][..], refused),
@@ -278,9 +272,7 @@ fn jobs_created_together_are_stored_waiting_or_not_at_all() {
 #[test]
 fn jobs_admitted_together_leave_out_one_stopped_meanwhile() {
     let (_dir, store) = open();
-    let jobs: Vec<_> = (0..3)
-        .map(|i| job(&format!("dlcadmit{i}"), "a", 1_000 + i))
-        .collect();
+    let jobs = numbered_jobs("dlcadmit", "a", 3, 1_000);
     store.insert_jobs(&jobs).unwrap();
     for job in &jobs {
         let queuing = Transition::new(JobStatus::Queuing, 2_000);
@@ -330,9 +322,7 @@ fn jobs_admitted_together_leave_out_one_stopped_meanwhile() {
 #[test]
 fn kept_counts_give_the_same_total_as_counting_the_jobs() {
     let (_dir, store) = open();
-    let jobs: Vec<_> = (0..6)
-        .map(|i| job(&format!("dlccount{i}"), "c", 1_000 + i))
-        .collect();
+    let jobs = numbered_jobs("dlccount", "c", 6, 1_000);
     store.insert_jobs(&jobs).unwrap();
     for id in ["dlccount0", "dlccount1", "dlccount2"] {
         store

@@ -202,18 +202,6 @@ impl Engine {
         }
     }
 
-    /// Creating → Queuing (or Bidding) for a job an earlier server stored as Creating: CreateJob
-    /// stores its jobs already waiting ([`first_wait`]).
-    pub(super) fn queue_created(&mut self, job: &Job) {
-        match self
-            .store
-            .transition(&job.job_id, &first_wait(job, self.clock.now()))
-        {
-            Ok(()) => self.enqueue(job),
-            Err(e) => tracing::error!(job.id = %job.job_id, "failed to queue the job: {e}"),
-        }
-    }
-
     pub fn enqueue(&mut self, job: &Job) {
         self.queue.push(
             Waiting {

@@ -9,7 +9,7 @@ use opendlc_store::PodEnd;
 use std::collections::HashMap;
 
 use super::active::{ActiveJob, Allocation, Launch, Phase};
-use super::apply::{plan, Engine};
+use super::apply::{first_wait, plan, Engine};
 use super::pods::{record_end, record_start};
 use super::EngineError;
 
@@ -67,6 +67,18 @@ impl Engine {
             );
         }
         Ok(())
+    }
+
+    /// Creating → Queuing (or Bidding) for a job an earlier server stored as Creating: CreateJob
+    /// stores its jobs already waiting ([`first_wait`]).
+    fn queue_created(&mut self, job: &Job) {
+        match self
+            .store
+            .transition(&job.job_id, &first_wait(job, self.clock.now()))
+        {
+            Ok(()) => self.enqueue(job),
+            Err(e) => tracing::error!(job.id = %job.job_id, "failed to queue the job: {e}"),
+        }
     }
 
     fn recover_active(&mut self, job: Job) -> Result<(), EngineError> {

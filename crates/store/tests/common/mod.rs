@@ -50,6 +50,14 @@ pub fn job(id: &str, name: &str, created: i64) -> Job {
     }
 }
 
+/// `n` jobs named `name`, `<prefix>0`, `<prefix>1`, …, created a millisecond apart from
+/// `created`.
+pub fn numbered_jobs(prefix: &str, name: &str, n: i64, created: i64) -> Vec<Job> {
+    (0..n)
+        .map(|i| job(&format!("{prefix}{i}"), name, created + i))
+        .collect()
+}
+
 pub fn pod(job_id: &str, index: u32) -> Pod {
     Pod {
         pod_uid: format!("{job_id}-uid-{index}"),
