@@ -538,14 +538,22 @@ impl TestServer {
     }
 }
 
-/// The test environments' venvs (OPENDLC_FRAMEWORKS_PYTHON, OPENDLC_TENSORBOARD) and the
-/// Pythons they were made from: what pods need to read to run the frameworks.
+/// The test environments' venvs (OPENDLC_FRAMEWORKS_PYTHON, OPENDLC_TENSORBOARD,
+/// OPENDLC_TEST_PYTHON: pods run each of them) and the Pythons they were made from, each once:
+/// what pods need to read to run the frameworks.
 pub fn framework_installs() -> Vec<std::path::PathBuf> {
-    ["OPENDLC_FRAMEWORKS_PYTHON", "OPENDLC_TENSORBOARD"]
-        .into_iter()
-        .filter_map(|var| std::env::var(var).ok())
-        .flat_map(|program| venv_and_base(std::path::Path::new(&program)))
-        .collect()
+    let mut installs: Vec<_> = [
+        "OPENDLC_FRAMEWORKS_PYTHON",
+        "OPENDLC_TENSORBOARD",
+        "OPENDLC_TEST_PYTHON",
+    ]
+    .into_iter()
+    .filter_map(|var| std::env::var(var).ok())
+    .flat_map(|program| venv_and_base(std::path::Path::new(&program)))
+    .collect();
+    installs.sort();
+    installs.dedup();
+    installs
 }
 
 /// The venv a program in its `bin/` belongs to, and the Python the venv was made from.
