@@ -8,9 +8,11 @@
 //! members of the default workspace, and user 2's key asks as a member), five job types,
 //! finished (Succeeded 70%, Failed 20%, Stopped 10%), a quarter PUBLIC, created over the last
 //! 180 days, each with a realistic request (~1 KB). Each query is timed 30 times after 3
-//! warm-ups.
+//! warm-ups. Last, the CLI deletes ~2,000 of them while other clients read and create
+//! ([`cleanup_under_load`]).
 
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -129,6 +131,7 @@ pub async fn run(program: &Path, jobs: usize) -> anyhow::Result<Vec<Measure>> {
     let get = Summary::of(samples);
     measures.push(Measure::info(NAME, "GetJob p50", ms(get.p50), "ms"));
     measures.push(Measure::info(NAME, "GetJob p99", ms(get.p99), "ms").at_most(2.0));
+    measures.extend(cleanup_under_load(program, &server).await?);
     server.kill().await?;
     Ok(measures)
 }
@@ -146,6 +149,100 @@ async fn time(conn: &mut Conn, path: &str, calls: usize) -> anyhow::Result<Summa
         anyhow::ensure!(reply["Jobs"].is_array(), "{path}: {reply}");
     }
     Ok(Summary::of(samples))
+}
+
+/// The CLI's bulk delete, `opendlc cleanup --status Succeeded --name resnet-7- --delete` (the
+/// administrator's ~2,000 jobs of that name, of any age: listed a page at a time, then one
+/// DeleteJob after the other), while three other clients each make a request every
+/// [`PACE`]: GetJob of a job that stays, the default ListJobs, and CreateJob (a pod running
+/// `true`). None of them may stall behind the deletes.
+async fn cleanup_under_load(program: &Path, server: &Server) -> anyhow::Result<Vec<Measure>> {
+    const PACE: Duration = Duration::from_millis(20);
+    let mut reader = Conn::open(server.addr).await?;
+    let kept = reader
+        .get("/api/v1/jobs?Status=Failed&ShowOwn=false&PageSize=1")
+        .await?
+        .json()?;
+    let kept = kept["Jobs"][0]["JobId"]
+        .as_str()
+        .context("no Failed job to read during the clean-up")?
+        .to_string();
+    let mut lister = Conn::open(server.addr).await?;
+    let mut creator = Conn::open(server.addr).await?;
+    let cli = tokio::process::Command::new(program)
+        .args(["cleanup", "--status", "Succeeded", "--name", "resnet-7-"])
+        .args(["--delete", "--endpoint", &server.addr.to_string()])
+        .env("OPENDLC_ACCESS_KEY_ID", crate::client::KEY_ID)
+        .env("OPENDLC_ACCESS_KEY_SECRET", crate::client::KEY_SECRET)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .context("starting `opendlc cleanup`")?;
+    let began = Instant::now();
+    let done = AtomicBool::new(false);
+    let body = crate::api::job_body("bench-cleanup", "true", "0.01", "16Mi");
+    let kept_path = format!("/api/v1/jobs/{kept}");
+    let (cleaned, get, list, create) = tokio::join!(
+        async {
+            let output = cli.wait_with_output().await;
+            done.store(true, Ordering::Relaxed);
+            output
+        },
+        paced(&mut reader, &kept_path, None, &done, PACE),
+        paced(&mut lister, "/api/v1/jobs", None, &done, PACE),
+        paced(&mut creator, "/api/v1/jobs", Some(body), &done, PACE),
+    );
+    let took = began.elapsed();
+    let cleaned = cleaned?;
+    anyhow::ensure!(
+        cleaned.status.success(),
+        "opendlc cleanup: {}",
+        cleaned.status
+    );
+    let deleted = String::from_utf8_lossy(&cleaned.stdout).lines().count();
+    let left = reader
+        .get("/api/v1/jobs?Status=Succeeded&DisplayName=resnet-7-&StartTime=1970-01-01T00%3A00%3A00Z&PageSize=1")
+        .await?
+        .json()?;
+    anyhow::ensure!(
+        deleted > 0 && left["TotalCount"] == 0,
+        "the clean-up deleted {deleted} jobs and left {}",
+        left["TotalCount"]
+    );
+    let (get, list, create) = (Summary::of(get?), Summary::of(list?), Summary::of(create?));
+    Ok(vec![
+        Measure::info(NAME, "cleanup: jobs deleted", deleted as f64, "jobs"),
+        Measure::info(NAME, "cleanup: took", took.as_secs_f64(), "s"),
+        Measure::info(NAME, "cleanup: GetJob p99", ms(get.p99), "ms").at_most(10.0),
+        Measure::info(NAME, "cleanup: ListJobs default p99", ms(list.p99), "ms").at_most(20.0),
+        Measure::info(NAME, "cleanup: CreateJob p99", ms(create.p99), "ms").at_most(50.0),
+        Measure::info(NAME, "cleanup: CreateJob max", ms(create.max), "ms"),
+    ])
+}
+
+/// Sends a request every `pace` until `done` (GET `path`, or POST `body` to it); the latency of
+/// each (each must succeed).
+async fn paced(
+    conn: &mut Conn,
+    path: &str,
+    body: Option<bytes::Bytes>,
+    done: &AtomicBool,
+    pace: Duration,
+) -> anyhow::Result<Vec<Duration>> {
+    let mut every = tokio::time::interval(pace);
+    let mut samples = Vec::new();
+    while !done.load(Ordering::Relaxed) {
+        every.tick().await;
+        let sent = Instant::now();
+        let reply = match &body {
+            None => conn.get(path).await?,
+            Some(body) => conn.post(path, body.clone()).await?,
+        };
+        samples.push(sent.elapsed());
+        anyhow::ensure!(reply.status.is_success(), "{path}: {}", reply.status);
+    }
+    Ok(samples)
 }
 
 /// Writes users 2–5 (members) and `n` finished jobs into the store at `db`; returns the

@@ -14,7 +14,7 @@ use crate::state::AppState;
 /// The window when StartTime is absent: the last hour (the spec's default).
 const DEFAULT_WINDOW_MS: i64 = 3600 * 1000;
 
-pub fn get(state: &AppState, request: &ApiRequest) -> Result<Response, ApiError> {
+pub async fn get(state: &AppState, request: &ApiRequest) -> Result<Response, ApiError> {
     let q = GetJobMetricsRequest::from_query(&request.query)?;
     let job_id = request.param(0);
     let metric = metric_type(&q.metric_type)?;
@@ -35,11 +35,17 @@ pub fn get(state: &AppState, request: &ApiRequest) -> Result<Response, ApiError>
     };
     super::access::readable_job(state, request, job_id)?;
     let reads = metrics::reads(start, end, step, now);
-    let points = state.store.metric_series(job_id, metric, &reads)?;
-    // `{"Time":1764720000000,"Value":12.3456789},` is about 45 bytes.
-    let bytes = 256 + points.len() * 48;
-    let series = metrics::aggregate(&points, step);
-    drop(points);
+    // A week of a big job's samples takes tens of milliseconds to read and average: on a
+    // blocking thread, not on one of the few that answer requests (see ListJobs).
+    let (store, id) = (state.store.clone(), job_id.to_string());
+    let (series, bytes) = tokio::task::spawn_blocking(move || {
+        let points = store.metric_series(&id, metric, &reads)?;
+        // `{"Time":1764720000000,"Value":12.3456789},` is about 45 bytes.
+        let bytes = 256 + points.len() * 48;
+        Ok::<_, ApiError>((metrics::aggregate(&points, step), bytes))
+    })
+    .await
+    .map_err(|e| ApiError::internal("read the job's metrics", e))??;
     ok_sized(&Answer::new(job_id, &series, &request.request_id), bytes)
 }
 

@@ -36,7 +36,7 @@ pub async fn call(
     match action {
         Action::CreateJob => jobs::create(state, &request).await,
         Action::GetJob => jobs::get(state, &request),
-        Action::ListJobs => jobs::list(state, &request),
+        Action::ListJobs => jobs::list(state, &request).await,
         Action::UpdateJob => jobs::update(state, &request).await,
         Action::StopJob => jobs::stop(state, &request).await,
         Action::DeleteJob => jobs::delete(state, &request).await,
@@ -44,7 +44,7 @@ pub async fn call(
         Action::GetPodEvents => pods::events(state, &request),
         Action::GetJobEvents => job_events::get(state, &request),
         Action::ListEcsSpecs => ecs_specs::list(state, &request),
-        Action::GetJobMetrics => metrics::get(state, &request),
+        Action::GetJobMetrics => metrics::get(state, &request).await,
         Action::CreateTensorboard => tensorboards::create(state, &request).await,
         Action::GetTensorboard => tensorboards::get(state, &request),
         Action::ListTensorboards => tensorboards::list(state, &request),
