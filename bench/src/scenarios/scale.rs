@@ -154,7 +154,7 @@ async fn time(conn: &mut Conn, path: &str, calls: usize) -> anyhow::Result<Summa
 /// The CLI's bulk delete, `opendlc cleanup --status Succeeded --name resnet-7- --delete` (the
 /// administrator's ~2,000 jobs of that name, of any age: listed a page at a time, then one
 /// DeleteJob after the other), while three other clients each make a request every
-/// [`PACE`]: GetJob of a job that stays, the default ListJobs, and CreateJob (a pod running
+/// 20 ms: GetJob of a job that stays, the default ListJobs, and CreateJob (a pod running
 /// `true`). None of them may stall behind the deletes.
 async fn cleanup_under_load(program: &Path, server: &Server) -> anyhow::Result<Vec<Measure>> {
     const PACE: Duration = Duration::from_millis(20);
