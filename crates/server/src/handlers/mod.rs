@@ -40,7 +40,7 @@ pub async fn call(
         Action::UpdateJob => jobs::update(state, &request).await,
         Action::StopJob => jobs::stop(state, &request).await,
         Action::DeleteJob => jobs::delete(state, &request).await,
-        Action::GetPodLogs => pods::logs(state, &request),
+        Action::GetPodLogs => pods::logs(state, &request).await,
         Action::GetPodEvents => pods::events(state, &request),
         Action::GetJobEvents => job_events::get(state, &request),
         Action::ListEcsSpecs => ecs_specs::list(state, &request),
