@@ -220,7 +220,8 @@ impl JobFilter {
     }
 
     /// Whether the trigrams' answer is the match itself, with no row to read to check it: a
-    /// phrase of the index's trigrams is `instr(lower(…))`'s substring ([`crate::search`]).
+    /// phrase of the index's grams (trigrams, or for everyone up to 6 characters) is
+    /// `instr(lower(…))`'s substring ([`crate::search`]).
     fn trigrams_exact(&self) -> bool {
         self.display_name_match == NameMatch::Substring && self.searches_trigrams()
     }
@@ -598,8 +599,9 @@ pub struct NameSearch {
 
 impl Default for NameSearch {
     /// Over 100,000 jobs, every core reads (at most 4): FTS5 reads a name a fifth of a million
-    /// jobs share (200,000 matches of 4 trigrams) in ~23 ms on one core of the benchmark's
-    /// machine, ~15 on two; over fewer jobs one thread is done in a few milliseconds.
+    /// jobs share (200,000 matches of one term, for a caller who may see them all) in ~7 ms on
+    /// one core of the benchmark's machine, and a phrase in about that per term; over fewer
+    /// jobs one thread is done in a few milliseconds.
     fn default() -> Self {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         NameSearch {

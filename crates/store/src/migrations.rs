@@ -380,6 +380,13 @@ CREATE INDEX jobs_own ON jobs (user_id, gmt_create, seq, status, job_type, works
 CREATE INDEX jobs_recent ON jobs (gmt_create, seq, user_id, status, job_type, workspace_id,
                                   accessibility, priority, display_name, tags);
 "#,
+    // 17: everyone's terms in the name index hold the name's grams of 4 to 6 characters too
+    // (`crate::search`): an administrator's search of a common name reads one term instead of
+    // a phrase of trigrams. Every job's terms written again (a million jobs: about a minute).
+    r#"
+INSERT INTO job_search (job_search) VALUES ('delete-all');
+INSERT INTO job_search (rowid, terms) SELECT * FROM job_search_rows;
+"#,
 ];
 
 pub fn migrate(conn: &mut Connection) -> Result<()> {
@@ -507,5 +514,36 @@ mod tests {
         assert_eq!(found(Some("user:2")), ["dlc2"]);
         assert_eq!(found(Some("public:ws-b")), ["dlc2"]);
         assert_eq!(found(Some("private:default")), ["dlc1"]);
+    }
+
+    /// The jobs whose terms were written before everyone's held the longer grams are found by
+    /// a needle of 4 characters or more, which everyone searches by those grams.
+    #[test]
+    fn the_jobs_indexed_by_trigrams_alone_are_found_by_their_longer_grams() {
+        let mut conn = migrated_before("VALUES ('delete-all')");
+        conn.execute_batch(
+            "INSERT INTO jobs (job_id, display_name, job_type, status, priority, workspace_id,
+                 resource_id, user_id, accessibility, user_command, images, roles, envs, tags,
+                 request, gmt_create)
+             VALUES ('dlc1', 'bert-large', 'PyTorchJob', 'Succeeded', 1, 'default', '', '1',
+                 'PRIVATE', 'true', '', '[]', '{}', '{}', '{}', 0);
+             -- Its terms as the index held them before: trigrams only.
+             INSERT INTO job_search (job_search) VALUES ('delete-all');
+             INSERT INTO job_search (rowid, terms)
+                 SELECT seq, 'ax626572 ax657274 ax72742d' FROM jobs;",
+        )
+        .unwrap();
+        let found = |conn: &Connection| -> i64 {
+            conn.query_row(
+                "SELECT count(*) FROM job_search WHERE job_search MATCH ?1",
+                [crate::search::query("BERT", None).unwrap()],
+                |r| r.get(0),
+            )
+            .unwrap()
+        };
+        assert_eq!(found(&conn), 0);
+
+        migrate(&mut conn).unwrap();
+        assert_eq!(found(&conn), 1);
     }
 }

@@ -400,6 +400,65 @@ fn a_name_substring_over_every_owner_is_found_by_its_trigrams() {
     assert_eq!(names("resnet"), ["Train-ResNet"]);
 }
 
+/// Over every owner's jobs, a needle of any length from 3 finds exactly the names that hold it
+/// in any case (`instr(lower(…))`), whichever of the index's grams it is searched by: the
+/// trigrams, or for a caller who may see every job a gram of up to 6 characters or a phrase of
+/// them.
+#[test]
+fn a_name_search_over_everyone_finds_each_needle_s_names_whatever_its_length() {
+    let (_dir, store) = open();
+    let names = [
+        "resnet-7-12",
+        "ResNet50-train",
+        "train-resnet",
+        "bert-base-zh",
+        "Übung-resnet-7",
+        "res-net",
+        "netres",
+        "llama-7b-resnet-7-1",
+    ];
+    let jobs: Vec<_> = names
+        .iter()
+        .enumerate()
+        .map(|(i, name)| job(&format!("dlclen{i}"), name, 1_000 + i as i64))
+        .collect();
+    store.insert_jobs(&jobs).unwrap();
+    let mut needles: Vec<String> = names
+        .iter()
+        .flat_map(|name| {
+            let chars: Vec<char> = name.chars().collect();
+            (3..=chars.len()).flat_map(move |length| {
+                chars
+                    .windows(length)
+                    .map(|w| w.iter().collect::<String>())
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    needles.extend(["RESNET-7-1", "resnet-8", "netresnet", "übung"].map(String::from));
+    for needle in needles {
+        let filter = JobFilter {
+            display_name: Some(needle.clone()),
+            limit: 100,
+            ..JobFilter::default()
+        };
+        let (page, total) = store.list_jobs(&filter).unwrap();
+        let mut found: Vec<String> = page.into_iter().map(|j| j.display_name).collect();
+        found.sort();
+        let mut expected: Vec<String> = names
+            .iter()
+            .filter(|name| {
+                name.to_ascii_lowercase()
+                    .contains(&needle.to_ascii_lowercase())
+            })
+            .map(|name| name.to_string())
+            .collect();
+        expected.sort();
+        assert_eq!(found, expected, "{needle}");
+        assert_eq!(total as usize, expected.len(), "{needle}");
+    }
+}
+
 /// The ways a DisplayName's trigram index is read, for jobs this few: the candidates held in
 /// memory, found by each statement instead (over 5), and read by three threads.
 fn name_searches() -> [NameSearch; 3] {
