@@ -459,6 +459,37 @@ fn a_name_search_over_everyone_finds_each_needle_s_names_whatever_its_length() {
     }
 }
 
+/// A name many jobs share, all of them older than a walk of the newest jobs reaches: its count
+/// is the index's, and its page is looked up among its matches, in every way the index is read.
+#[test]
+fn a_name_shared_only_by_old_jobs_is_paged_among_its_matches() {
+    let (_dir, store) = open();
+    let jobs: Vec<_> = (0..3_000)
+        .map(|i| {
+            let name = if i < 150 {
+                format!("old-run-{i}")
+            } else {
+                format!("new-{i}")
+            };
+            job(&format!("dlcold{i}"), &name, 1_000 + i)
+        })
+        .collect();
+    store.insert_jobs(&jobs).unwrap();
+    for tuning in name_searches() {
+        store.tune_name_search(tuning);
+        let filter = JobFilter {
+            display_name: Some("OLD-RUN".into()),
+            descending: true,
+            limit: 10,
+            ..JobFilter::default()
+        };
+        let (page, total) = store.list_jobs(&filter).unwrap();
+        let names: Vec<String> = page.into_iter().map(|j| j.display_name).collect();
+        let expected: Vec<String> = (140..150).rev().map(|i| format!("old-run-{i}")).collect();
+        assert_eq!((names, total), (expected, 150), "{tuning:?}");
+    }
+}
+
 /// The ways a DisplayName's trigram index is read, for jobs this few: the candidates held in
 /// memory, found by each statement instead (over 5), and read by three threads.
 fn name_searches() -> [NameSearch; 3] {
