@@ -382,7 +382,7 @@ CREATE INDEX jobs_recent ON jobs (gmt_create, seq, user_id, status, job_type, wo
 "#,
     // 17: everyone's terms in the name index hold the name's grams of 4 to 6 characters too
     // (`crate::search`): an administrator's search of a common name reads one term instead of
-    // a phrase of trigrams. Every job's terms written again (a million jobs: about a minute).
+    // a phrase of trigrams. Every job's terms written again (a million jobs: ~30 s, once).
     r#"
 INSERT INTO job_search (job_search) VALUES ('delete-all');
 INSERT INTO job_search (rowid, terms) SELECT * FROM job_search_rows;
