@@ -419,17 +419,34 @@ mod tests {
         conn
     }
 
+    /// Stores a finished job of `user`'s in `workspace` as the jobs table has held it since
+    /// before the migrations tested here.
+    fn insert_job(
+        conn: &Connection,
+        id: &str,
+        name: &str,
+        workspace: &str,
+        user: &str,
+        access: &str,
+    ) {
+        conn.execute(
+            "INSERT INTO jobs (job_id, display_name, job_type, status, priority, workspace_id,
+                 resource_id, user_id, accessibility, user_command, images, roles, envs, tags,
+                 request, gmt_create)
+             VALUES (?1, ?2, 'PyTorchJob', 'Succeeded', 1, ?3, '', ?4, ?5, 'true', '', '[]',
+                 '{}', '{}', '{}', 0)",
+            [id, name, workspace, user, access],
+        )
+        .unwrap();
+    }
+
     /// A database from before the rollups, with samples, gets them added to their buckets.
     #[test]
     fn the_samples_stored_before_the_rollups_are_rolled_up() {
         let mut conn = migrated_before("CREATE TABLE metric_rollups");
+        insert_job(&conn, "dlc1", "x", "default", "1", "PRIVATE");
         conn.execute_batch(
-            "INSERT INTO jobs (job_id, display_name, job_type, status, priority, workspace_id,
-                 resource_id, user_id, accessibility, user_command, images, roles, envs, tags,
-                 request, gmt_create)
-             VALUES ('dlc1', 'x', 'PyTorchJob', 'Succeeded', 1, 'default', '', '1', 'PRIVATE',
-                 'true', '', '[]', '{}', '{}', '{}', 0);
-             INSERT INTO metric_samples (job_id, pod_id, pod_uid, time, cpu, memory) VALUES
+            "INSERT INTO metric_samples (job_id, pod_id, pod_uid, time, cpu, memory) VALUES
                  ('dlc1', 'w0', 'u0', 3600000, NULL, 10.0),
                  ('dlc1', 'w0', 'u0', 3630000, 50.0, 30.0),
                  ('dlc1', 'w0', 'u0', 3900000, 70.0, 50.0);",
@@ -474,16 +491,8 @@ mod tests {
     #[test]
     fn the_jobs_stored_before_the_search_index_are_found_in_it() {
         let mut conn = migrated_before("CREATE VIRTUAL TABLE job_search");
-        conn.execute_batch(
-            "INSERT INTO jobs (job_id, display_name, job_type, status, priority, workspace_id,
-                 resource_id, user_id, accessibility, user_command, images, roles, envs, tags,
-                 request, gmt_create)
-             VALUES ('dlc1', 'bert-large', 'PyTorchJob', 'Succeeded', 1, 'default', '', '1',
-                 'PRIVATE', 'true', '', '[]', '{}', '{}', '{}', 0),
-                    ('dlc2', 'bert-base', 'PyTorchJob', 'Succeeded', 1, 'ws-b', '', '2',
-                 'PUBLIC', 'true', '', '[]', '{}', '{}', '{}', 0);",
-        )
-        .unwrap();
+        insert_job(&conn, "dlc1", "bert-large", "default", "1", "PRIVATE");
+        insert_job(&conn, "dlc2", "bert-base", "ws-b", "2", "PUBLIC");
 
         migrate(&mut conn).unwrap();
         let found = |principal: Option<&str>| -> Vec<String> {
@@ -521,13 +530,9 @@ mod tests {
     #[test]
     fn the_jobs_indexed_by_trigrams_alone_are_found_by_their_longer_grams() {
         let mut conn = migrated_before("VALUES ('delete-all')");
+        insert_job(&conn, "dlc1", "bert-large", "default", "1", "PRIVATE");
         conn.execute_batch(
-            "INSERT INTO jobs (job_id, display_name, job_type, status, priority, workspace_id,
-                 resource_id, user_id, accessibility, user_command, images, roles, envs, tags,
-                 request, gmt_create)
-             VALUES ('dlc1', 'bert-large', 'PyTorchJob', 'Succeeded', 1, 'default', '', '1',
-                 'PRIVATE', 'true', '', '[]', '{}', '{}', '{}', 0);
-             -- Its terms as the index held them before: trigrams only.
+            "-- Its terms as the index held them before: trigrams only.
              INSERT INTO job_search (job_search) VALUES ('delete-all');
              INSERT INTO job_search (rowid, terms)
                  SELECT seq, 'ax626572 ax657274 ax72742d' FROM jobs;",

@@ -367,6 +367,20 @@ fn kept_counts_give_the_same_total_as_counting_the_jobs() {
     assert_eq!(total(window).1, 3);
 }
 
+/// The names of the jobs (up to 100, sorted) whose DisplayName holds `needle`, over every
+/// owner's, and how many there are in all.
+fn names_holding(store: &Store, needle: &str) -> (Vec<String>, u64) {
+    let filter = JobFilter {
+        display_name: Some(needle.into()),
+        limit: 100,
+        ..JobFilter::default()
+    };
+    let (page, total) = store.list_jobs(&filter).unwrap();
+    let mut names: Vec<String> = page.into_iter().map(|j| j.display_name).collect();
+    names.sort();
+    (names, total)
+}
+
 /// A DisplayName substring over every owner's jobs goes through the names' trigrams: any case,
 /// anywhere in the name, and a deleted job's name is gone from them.
 #[test]
@@ -380,14 +394,7 @@ fn a_name_substring_over_every_owner_is_found_by_its_trigrams() {
     jobs[1].user_id = "2".into();
     store.insert_jobs(&jobs).unwrap();
     let names = |needle: &str| {
-        let filter = JobFilter {
-            display_name: Some(needle.into()),
-            limit: 100,
-            ..JobFilter::default()
-        };
-        let (page, total) = store.list_jobs(&filter).unwrap();
-        let mut names: Vec<String> = page.into_iter().map(|j| j.display_name).collect();
-        names.sort();
+        let (names, total) = names_holding(&store, needle);
         assert_eq!(total as usize, names.len());
         names
     };
@@ -437,14 +444,7 @@ fn a_name_search_over_everyone_finds_each_needle_s_names_whatever_its_length() {
         .collect();
     needles.extend(["RESNET-7-1", "resnet-8", "netresnet", "übung"].map(String::from));
     for needle in needles {
-        let filter = JobFilter {
-            display_name: Some(needle.clone()),
-            limit: 100,
-            ..JobFilter::default()
-        };
-        let (page, total) = store.list_jobs(&filter).unwrap();
-        let mut found: Vec<String> = page.into_iter().map(|j| j.display_name).collect();
-        found.sort();
+        let (found, total) = names_holding(&store, &needle);
         let mut expected: Vec<String> = names
             .iter()
             .filter(|name| {
