@@ -734,6 +734,64 @@ async fn a_data_juicer_job_runs_dj_process_on_its_config() {
 }
 
 /// A RayJob where `ray` is not installed fails at once with a reason that says so.
+/// A Ray head that does not start fails its job, and its pod's log says why: the errors its
+/// processes logged are copied there before its files are removed. A stand-in `ray` fails the
+/// way a raylet that cannot bind its port does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ray_head_that_does_not_start_fails_its_job_saying_why() {
+    let server = TestServer::start().await;
+    let bin = server.scratch().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let fake = bin.join("ray");
+    std::fs::write(
+        &fake,
+        r#"#!/bin/sh
+for arg; do case $arg in --temp-dir=*) dir=${arg#--temp-dir=};; esac; done
+mkdir -p "$dir/session_1/logs" && ln -s session_1 "$dir/session_latest"
+logs=$dir/session_1/logs
+echo '[2026-12-04 12:27:00,817 I 1 1] (raylet) main.cc:1: starting' > "$logs/raylet.out"
+echo '[2026-12-04 12:27:00,818 C 1 1] (raylet) grpc_server.cc:1: Check failed: port 41000 in use' >> "$logs/raylet.out"
+echo '[2026-12-04 12:27:00,818 E 1 1] (raylet) main.cc:2: the raylet exits' >> "$logs/raylet.out"
+echo 'Address already in use' > "$logs/raylet.err"
+: > "$logs/dashboard.err"
+echo 'Exception: The current node timed out during startup.'
+exit 1
+"#,
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!("{}:/usr/bin:/bin", bin.display());
+    let job_id = server
+        .create_job(json!({
+            "DisplayName": "ray-fails",
+            "JobType": "RayJob",
+            "JobSpecs": [{"Type": "Head", "PodCount": 1, "ResourceConfig": {"CPU": "1", "Memory": "1Gi"}}],
+            "Envs": {"PATH": path},
+            "UserCommand": "echo never",
+        }))
+        .await;
+    server.wait_status(&job_id, "Failed").await;
+    let logs = server.logs(&job_id, &format!("{job_id}-head-0"), "").await;
+    let at = logs
+        .iter()
+        .position(|l| {
+            l.starts_with("opendlc: the Ray head did not start (ray start exited with 1)")
+        })
+        .unwrap_or_else(|| panic!("{logs:?}"));
+    assert_eq!(
+        logs[at + 1..],
+        [
+            "[2026-12-04 12:27:00,818 C 1 1] (raylet) grpc_server.cc:1: Check failed: port 41000 in use",
+            "[2026-12-04 12:27:00,818 E 1 1] (raylet) main.cc:2: the raylet exits",
+            "== raylet.err",
+            "Address already in use",
+        ],
+        "{logs:?}"
+    );
+    assert!(!logs.contains(&"never".to_string()), "{logs:?}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_ray_job_without_ray_fails_saying_so() {
     let server = TestServer::start().await;

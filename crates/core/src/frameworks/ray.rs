@@ -258,9 +258,19 @@ pub fn head_command(
     );
     // Ray's files go away with the Head's command (they are the cluster's, not the job's).
     let cleanup = format!("rm -rf {}", shell_quote(temp_dir));
+    // A head that does not start says why in its processes' logs, which go with the command:
+    // their errors are copied into the pod's log first.
+    let logs = shell_quote(&format!("{temp_dir}/session_latest/logs"));
+    let failed = format!(
+        "status=$?; echo \"opendlc: the Ray head did not start (ray start exited with $status); \
+         the errors in its logs:\"; \
+         grep -hE '^\\[[^]]* [ECF] ' {logs}/raylet.out {logs}/gcs_server.out 2>/dev/null | tail -n 20; \
+         for f in {logs}/*.err; do [ -s \"$f\" ] && echo \"== ${{f##*/}}\" && tail -n 5 \"$f\"; done; \
+         exit $status"
+    );
     format!(
         "trap {} EXIT\n\
-         {start} || exit $?\n\
+         {start} || {{ {failed}; }}\n\
          python=$(head -n 1 \"$(command -v ray)\" | sed -n 's/^#!//p')\n\
          \"${{python:-python3}}\" -c {} || echo 'opendlc: could not count the Ray nodes'\n\
          {user_command}",

@@ -21,10 +21,9 @@ use crate::layout::JobsDir;
 
 use super::active::{ActiveJob, Fault, Phase};
 use super::pool::Pool;
+use super::ports::free_ports;
 use super::{Command, EngineConfig, EngineError, Reports, DEFAULT_GRACE_PERIOD};
 
-/// Where ports for a job's pods are picked: free on this host's loopback interface.
-const PORT_HOST: &str = "127.0.0.1";
 /// How many waiting inputs the engine takes after one before it schedules: enough to batch a
 /// burst, few enough that a flood still gets a decision now and then.
 const DRAIN_AT_MOST: usize = 1000;
@@ -684,26 +683,6 @@ pub fn grace_period(job: &Job) -> Duration {
         .and_then(|s| s.termination_grace_period_seconds)
         .filter(|s| *s >= 0)
         .map_or(DEFAULT_GRACE_PERIOD, |s| Duration::from_secs(s as u64))
-}
-
-/// `n` distinct ports free right now on this host, one per pod. Another process may take
-/// one before its pod binds it; with ports picked from the kernel's ephemeral range the chance
-/// is small, and the job fails visibly if it happens.
-pub(super) fn free_ports(n: usize) -> Vec<u16> {
-    let mut ports = Vec::with_capacity(n);
-    let mut seen = HashSet::with_capacity(n);
-    while ports.len() < n {
-        let port = std::net::TcpListener::bind((PORT_HOST, 0))
-            .and_then(|l| l.local_addr())
-            .map_or(0, |a| a.port());
-        if port == 0 {
-            // No port to be had (descriptors exhausted): the pods will report the failure.
-            ports.resize(n, 0);
-        } else if seen.insert(port) {
-            ports.push(port);
-        }
-    }
-    ports
 }
 
 /// The CPU time the calling thread has used.

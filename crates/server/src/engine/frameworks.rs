@@ -11,7 +11,8 @@ use opendlc_core::env_value::EnvValue;
 use opendlc_core::frameworks::{Contents, JobFiles, Launch, Program, SetupContext};
 use opendlc_core::{Job, Pod};
 
-use super::apply::{free_ports, Engine};
+use super::apply::Engine;
+use super::ports::free_ports;
 
 /// What the pods of one job get from its framework, once its files are in place.
 #[derive(Debug, Default)]

@@ -60,6 +60,7 @@ mod isolation;
 mod objects;
 mod pods;
 mod pool;
+mod ports;
 mod prepare;
 mod recover;
 mod reserve;
