@@ -1,19 +1,21 @@
 //! Pod metrics: each sample as taken (`metric_samples`), added as it is recorded to its bucket of
-//! every rollup (`metric_rollups`; core's `metrics::resolutions` says which are kept how long and
-//! which answer a window). Rows past their resolution's span are deleted a chunk at a time
-//! ([`Store::prune_metrics`]), and a job's with the job.
+//! every rollup (`metric_buckets`, a row per job and bucket: [`buckets`]; core's
+//! `metrics::resolutions` says which are kept how long and which answer a window). Rows past
+//! their resolution's span are deleted a chunk at a time ([`Store::prune_metrics`]), and a job's
+//! with the job.
+
+pub(crate) mod buckets;
 
 use std::collections::{BTreeMap, HashSet};
-use std::sync::LazyLock;
 
 use opendlc_core::metrics::{
     self, bucket, MetricType, PodIds, PodSample, Read, Resolution, SeriesPoint, ROLLUPS,
 };
 use opendlc_core::time::Millis;
-use rusqlite::types::Value;
-use rusqlite::{params, params_from_iter, Transaction};
+use rusqlite::{params, OptionalExtension, Transaction};
 
-use crate::{Result, Store};
+use crate::{Result, Store, StoreError};
+use buckets::{Bucket, Sums};
 
 /// Rows deleted per transaction, by [`Store::delete_job`] and by the sampler's pruning: a few
 /// milliseconds of the writer each, so that an API request waiting to write waits no longer.
@@ -47,34 +49,6 @@ fn column(metric: MetricType) -> &'static str {
         MetricType::DiskWriteRate => "disk_write",
     }
 }
-
-/// Adds a bucket's sums and counts (in the order of `MetricType::ALL`) to its row, creating it.
-static ADD_TO_BUCKET: LazyLock<String> = LazyLock::new(|| {
-    let series: Vec<&str> = MetricType::ALL.into_iter().map(column).collect();
-    let columns: Vec<String> = series
-        .iter()
-        .map(|c| format!("{c}_sum, {c}_count"))
-        .collect();
-    let values: Vec<String> = (5..5 + 2 * series.len()).map(|i| format!("?{i}")).collect();
-    let sums: Vec<String> = series
-        .iter()
-        .map(|c| {
-            format!(
-                "{c}_sum = {c}_sum + excluded.{c}_sum, {c}_count = {c}_count + excluded.{c}_count"
-            )
-        })
-        .collect();
-    format!(
-        "INSERT INTO metric_rollups (job_id, step, time, pod_id, {}) VALUES (?1, ?2, ?3, ?4, {})
-         ON CONFLICT (job_id, step, time, pod_id) DO UPDATE SET {}",
-        columns.join(", "),
-        values.join(", "),
-        sums.join(", ")
-    )
-});
-
-/// The sum and count of each series (in the order of `MetricType::ALL`) in one bucket.
-type Sums = [(f64, i64); MetricType::ALL.len()];
 
 impl Store {
     /// Current pod incarnations whose command runs (status Running), on every node.
@@ -144,19 +118,15 @@ impl Store {
                     s.gpu_memory,
                 ])?;
             }
-            // A write per bucket, not per sample: a batch (a shim's file read after a restart)
-            // can hold many samples of one pod.
-            let mut buckets: BTreeMap<(Millis, &str, &str, Millis), Sums> = BTreeMap::new();
+            // A write per job and bucket, not per sample: a round of the sampler holds a sample
+            // of each of a job's pods, and a batch (a shim's file read after a restart) can
+            // hold many of one pod.
+            let mut sums: BTreeMap<(&str, Millis, Millis), BTreeMap<&str, Sums>> = BTreeMap::new();
             for (at, pod, sample) in &samples {
                 for rollup in ROLLUPS {
-                    let key = (
-                        rollup.step,
-                        &*pod.job_id,
-                        &*pod.pod_id,
-                        bucket(*at, rollup.step),
-                    );
-                    let sums = buckets.entry(key).or_default();
-                    for (metric, (sum, count)) in MetricType::ALL.into_iter().zip(sums.iter_mut()) {
+                    let key = (&*pod.job_id, rollup.step, bucket(*at, rollup.step));
+                    let pod_sums = sums.entry(key).or_default().entry(&pod.pod_id).or_default();
+                    for (metric, (sum, count)) in MetricType::ALL.into_iter().zip(pod_sums) {
                         if let Some(value) = metric.of(sample) {
                             *sum += value;
                             *count += 1;
@@ -164,18 +134,12 @@ impl Store {
                     }
                 }
             }
-            let mut add = tx.prepare_cached(&ADD_TO_BUCKET)?;
-            for ((step, job_id, pod_id, time), sums) in buckets {
-                let mut values = vec![
-                    Value::from(job_id.to_string()),
-                    Value::from(step),
-                    Value::from(time),
-                    Value::from(pod_id.to_string()),
-                ];
-                for (sum, count) in sums {
-                    values.extend([Value::from(sum), Value::from(count)]);
+            for ((job_id, step, time), pods) in sums {
+                let mut bucket = stored_bucket(tx, job_id, step, time)?.unwrap_or_default();
+                for (pod_id, sums) in pods {
+                    bucket.add(pod_id, &sums);
                 }
-                add.execute(params_from_iter(values))?;
+                store_bucket(tx, job_id, step, time, &bucket)?;
             }
             Ok(())
         })
@@ -201,7 +165,10 @@ impl Store {
                 Resolution::Samples => Millis::MAX,
             };
             if read.until.saturating_sub(read.from) / step <= SPLIT_AT {
-                points.extend(self.read(|conn| read_points(conn, job_id, metric, read))?);
+                append(
+                    &mut points,
+                    self.read(|conn| read_points(conn, job_id, metric, read))?,
+                );
                 continue;
             }
             // Halves without overflow: a read may run from the beginning of time to its end.
@@ -222,9 +189,9 @@ impl Store {
                 let early = self.read(|conn| read_points(conn, job_id, metric, &early));
                 (early, late.join())
             });
-            points.extend(early?);
+            append(&mut points, early?);
             match late {
-                Ok(late) => points.extend(late?),
+                Ok(late) => append(&mut points, late?),
                 Err(panic) => std::panic::resume_unwind(panic),
             }
         }
@@ -252,9 +219,8 @@ impl Store {
                 let before = metrics::kept_from(Resolution::Buckets(rollup.step), now, retention);
                 deleted += tx
                     .prepare_cached(
-                        "DELETE FROM metric_rollups WHERE (job_id, step, time, pod_id) IN
-                           (SELECT job_id, step, time, pod_id FROM metric_rollups
-                            WHERE step = ?1 AND time < ?2 LIMIT ?3)",
+                        "DELETE FROM metric_buckets WHERE rowid IN
+                           (SELECT rowid FROM metric_buckets WHERE step = ?1 AND time < ?2 LIMIT ?3)",
                     )?
                     .execute(params![rollup.step, before, limit - deleted])?;
             }
@@ -269,8 +235,8 @@ impl Store {
         for sql in [
             "DELETE FROM metric_samples WHERE rowid IN
                (SELECT rowid FROM metric_samples WHERE job_id = ?1 LIMIT ?2)",
-            "DELETE FROM metric_rollups WHERE (job_id, step, time, pod_id) IN
-               (SELECT job_id, step, time, pod_id FROM metric_rollups WHERE job_id = ?1 LIMIT ?2)",
+            "DELETE FROM metric_buckets WHERE rowid IN
+               (SELECT rowid FROM metric_buckets WHERE job_id = ?1 LIMIT ?2)",
         ] {
             loop {
                 let chunk = params![job_id, DELETE_CHUNK];
@@ -302,6 +268,16 @@ fn existing_jobs<'a>(
 /// How many time steps one read may span before [`Store::metric_series`] splits it.
 pub const SPLIT_AT: Millis = 1_000;
 
+/// `more` after `points`; taken whole where `points` is empty (most reads are one, or its
+/// first half): a week of a big job's points is megabytes to copy.
+fn append(points: &mut Vec<SeriesPoint>, mut more: Vec<SeriesPoint>) {
+    if points.is_empty() {
+        *points = more;
+    } else {
+        points.append(&mut more);
+    }
+}
+
 /// The points of one read, oldest first, each pod's id allocated once.
 fn read_points(
     conn: &rusqlite::Connection,
@@ -310,18 +286,8 @@ fn read_points(
     read: &Read,
 ) -> Result<Vec<SeriesPoint>> {
     let col = column(metric);
-    let mut pods = PodIds::default();
+    let mut pod_ids = PodIds::default();
     let mut points = Vec::new();
-    let mut push = |row: &rusqlite::Row<'_>, samples: u32| -> rusqlite::Result<()> {
-        let pod_id = pods.get(row.get_ref(0)?.as_str()?);
-        points.push(SeriesPoint {
-            pod_id,
-            time: row.get(1)?,
-            sum: row.get(2)?,
-            samples,
-        });
-        Ok(())
-    };
     match read.resolution {
         Resolution::Samples => {
             let mut stmt = conn.prepare_cached(&format!(
@@ -331,22 +297,164 @@ fn read_points(
             ))?;
             let mut rows = stmt.query(params![job_id, read.from, read.until])?;
             while let Some(row) = rows.next()? {
-                push(row, 1)?;
+                points.push(SeriesPoint {
+                    pod_id: pod_ids.get(row.get_ref(0)?.as_str().map_err(corrupt)?),
+                    time: row.get(1)?,
+                    sum: row.get(2)?,
+                    samples: 1,
+                });
             }
         }
         Resolution::Buckets(step) => {
             let mut stmt = conn.prepare_cached(&format!(
-                "SELECT pod_id, time, {col}_sum, {col}_count FROM metric_rollups
+                "SELECT time, pods, {col} FROM metric_buckets
                  WHERE job_id = ?1 AND step = ?2 AND time >= ?3 AND time < ?4
-                   AND {col}_count > 0
-                 ORDER BY time, pod_id"
+                   AND {col} IS NOT NULL
+                 ORDER BY time"
             ))?;
             let mut rows = stmt.query(params![job_id, step, read.from, read.until])?;
+            // The pods of the last row, and their ids: most buckets have the same pods.
+            let (mut pods_of_last, mut ids) = (String::new(), Vec::new());
             while let Some(row) = rows.next()? {
-                let samples = row.get(3)?;
-                push(row, samples)?;
+                let time: Millis = row.get(0)?;
+                let pods = row.get_ref(1)?.as_str().map_err(corrupt)?;
+                if pods != pods_of_last {
+                    ids = buckets::pod_ids(pods).map(|id| pod_ids.get(id)).collect();
+                    pods_of_last = pods.to_string();
+                }
+                let column = row.get_ref(2)?.as_blob().map_err(corrupt)?;
+                for (i, sum, samples) in buckets::entries(column, ids.len())? {
+                    if samples > 0 {
+                        points.push(SeriesPoint {
+                            pod_id: ids[i].clone(),
+                            time,
+                            sum,
+                            samples,
+                        });
+                    }
+                }
             }
         }
     }
     Ok(points)
+}
+
+/// A column not of the type its table gives it.
+fn corrupt(e: rusqlite::types::FromSqlError) -> StoreError {
+    StoreError::Corrupt(format!("a metric row: {e}"))
+}
+
+/// The columns of `metric_buckets` that hold the series, in the order of `MetricType::ALL`.
+fn series_columns() -> String {
+    MetricType::ALL.map(column).join(", ")
+}
+
+/// A job's bucket of the rollup of `step` that starts at `time`, if it has one.
+fn stored_bucket(
+    tx: &Transaction<'_>,
+    job_id: &str,
+    step: Millis,
+    time: Millis,
+) -> Result<Option<Bucket>> {
+    let mut stmt = tx.prepare_cached(&format!(
+        "SELECT pods, {} FROM metric_buckets WHERE job_id = ?1 AND step = ?2 AND time = ?3",
+        series_columns()
+    ))?;
+    let row = stmt
+        .query_row(params![job_id, step, time], |row| {
+            let pods: String = row.get(0)?;
+            let series: [Option<Vec<u8>>; MetricType::ALL.len()] = [
+                row.get(1)?,
+                row.get(2)?,
+                row.get(3)?,
+                row.get(4)?,
+                row.get(5)?,
+                row.get(6)?,
+                row.get(7)?,
+                row.get(8)?,
+            ];
+            Ok((pods, series))
+        })
+        .optional()?;
+    row.map(|(pods, series)| Bucket::decode(&pods, series.each_ref().map(|c| c.as_deref())))
+        .transpose()
+}
+
+/// Stores a job's bucket of the rollup of `step` that starts at `time`, replacing what it held.
+fn store_bucket(
+    tx: &Transaction<'_>,
+    job_id: &str,
+    step: Millis,
+    time: Millis,
+    bucket: &Bucket,
+) -> Result<()> {
+    let columns = series_columns();
+    let mut stmt = tx.prepare_cached(&format!(
+        "INSERT INTO metric_buckets (job_id, step, time, pods, {columns})
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+         ON CONFLICT (job_id, step, time) DO UPDATE SET pods = excluded.pods, {}",
+        MetricType::ALL
+            .map(|m| format!("{0} = excluded.{0}", column(m)))
+            .join(", ")
+    ))?;
+    let (pods, [s0, s1, s2, s3, s4, s5, s6, s7]) = bucket.columns();
+    stmt.execute(params![
+        job_id, step, time, pods, s0, s1, s2, s3, s4, s5, s6, s7
+    ])?;
+    Ok(())
+}
+
+/// Migration 18: makes `metric_buckets` and packs every row of `metric_rollups` (a row per pod
+/// and bucket, a sum and a count column per series) into it, then drops `metric_rollups`.
+pub(crate) fn pack_rollups(tx: &Transaction<'_>) -> Result<()> {
+    tx.execute_batch(&format!(
+        "CREATE TABLE metric_buckets (
+             job_id TEXT NOT NULL REFERENCES jobs (job_id) ON DELETE CASCADE,
+             step   INTEGER NOT NULL,
+             time   INTEGER NOT NULL,
+             pods   TEXT NOT NULL,
+             {},
+             PRIMARY KEY (job_id, step, time)
+         );
+         CREATE INDEX metric_buckets_by_age ON metric_buckets (step, time);",
+        MetricType::ALL
+            .map(|m| format!("{} BLOB", column(m)))
+            .join(",\n")
+    ))?;
+    let sums_and_counts = MetricType::ALL
+        .map(|m| format!("{0}_sum, {0}_count", column(m)))
+        .join(", ");
+    let mut stmt = tx.prepare(&format!(
+        "SELECT job_id, step, time, pod_id, {sums_and_counts} FROM metric_rollups
+         ORDER BY job_id, step, time, pod_id"
+    ))?;
+    let mut rows = stmt.query([])?;
+    let mut packing: Option<((String, Millis, Millis), Bucket)> = None;
+    while let Some(row) = rows.next()? {
+        let key: (String, Millis, Millis) = (row.get(0)?, row.get(1)?, row.get(2)?);
+        let pod_id = row.get_ref(3)?.as_str().map_err(corrupt)?;
+        let mut sums = Sums::default();
+        for (s, (sum, count)) in sums.iter_mut().enumerate() {
+            *sum = row.get(4 + 2 * s)?;
+            *count = row.get(5 + 2 * s)?;
+        }
+        match &mut packing {
+            Some((packed, bucket)) if *packed == key => bucket.add(pod_id, &sums),
+            _ => {
+                if let Some(((job_id, step, time), bucket)) = packing.take() {
+                    store_bucket(tx, &job_id, step, time, &bucket)?;
+                }
+                let mut bucket = Bucket::default();
+                bucket.add(pod_id, &sums);
+                packing = Some((key, bucket));
+            }
+        }
+    }
+    if let Some(((job_id, step, time), bucket)) = packing {
+        store_bucket(tx, &job_id, step, time, &bucket)?;
+    }
+    drop(rows);
+    drop(stmt);
+    tx.execute_batch("DROP TABLE metric_rollups;")?;
+    Ok(())
 }
