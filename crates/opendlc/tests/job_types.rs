@@ -651,18 +651,29 @@ async fn a_failed_install_fails_the_job() {
     );
 }
 
+/// Writes `script` as the program `name` in a directory of the server's scratch; returns the
+/// directory, to put on the pods' PATH.
+fn stand_in(server: &TestServer, name: &str, script: &str) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let bin = server.scratch().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let program = bin.join(name);
+    std::fs::write(&program, script).unwrap();
+    std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755)).unwrap();
+    bin
+}
+
 /// A DataJuicerJob with `CommandType: config` runs Data-Juicer's `dj-process` on its config
 /// (here given inline, so written to a file first). A stand-in `dj-process` shows what it was
 /// given: Data-Juicer itself is too big for the test environment.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_data_juicer_job_runs_dj_process_on_its_config() {
     let server = TestServer::start().await;
-    let bin = server.scratch().join("bin");
-    std::fs::create_dir_all(&bin).unwrap();
-    let fake = bin.join("dj-process");
-    std::fs::write(&fake, "#!/bin/sh\necho \"dj-process $*\"\ncat \"$2\"\n").unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let bin = stand_in(
+        &server,
+        "dj-process",
+        "#!/bin/sh\necho \"dj-process $*\"\ncat \"$2\"\n",
+    );
     let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
     let job = |name: &str, pods: u32, path: &str| {
         json!({
@@ -733,18 +744,15 @@ async fn a_data_juicer_job_runs_dj_process_on_its_config() {
     );
 }
 
-/// A RayJob where `ray` is not installed fails at once with a reason that says so.
 /// A Ray head that does not start fails its job, and its pod's log says why: the errors its
 /// processes logged are copied there before its files are removed. A stand-in `ray` fails the
 /// way a raylet that cannot bind its port does.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_ray_head_that_does_not_start_fails_its_job_saying_why() {
     let server = TestServer::start().await;
-    let bin = server.scratch().join("bin");
-    std::fs::create_dir_all(&bin).unwrap();
-    let fake = bin.join("ray");
-    std::fs::write(
-        &fake,
+    let bin = stand_in(
+        &server,
+        "ray",
         r#"#!/bin/sh
 for arg; do case $arg in --temp-dir=*) dir=${arg#--temp-dir=};; esac; done
 mkdir -p "$dir/session_1/logs" && ln -s session_1 "$dir/session_latest"
@@ -757,10 +765,7 @@ echo 'Address already in use' > "$logs/raylet.err"
 echo 'Exception: The current node timed out during startup.'
 exit 1
 "#,
-    )
-    .unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    );
     let path = format!("{}:/usr/bin:/bin", bin.display());
     let job_id = server
         .create_job(json!({
@@ -792,6 +797,7 @@ exit 1
     assert!(!logs.contains(&"never".to_string()), "{logs:?}");
 }
 
+/// A RayJob where `ray` is not installed fails at once with a reason that says so.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_ray_job_without_ray_fails_saying_so() {
     let server = TestServer::start().await;
