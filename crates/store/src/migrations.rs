@@ -547,13 +547,11 @@ mod tests {
         assert!(sums("gpu_core").is_empty());
     }
 
-    /// Every bucket of a job that holds `series` (a column of `metric_buckets`), in order:
-    /// its step, its time and each pod's sum and count.
-    fn buckets_of(
-        conn: &Connection,
-        job_id: &str,
-        series: &str,
-    ) -> Vec<(i64, i64, Vec<(String, f64, u32)>)> {
+    /// A bucket as the tests read it back: its step, its time and each pod's sum and count.
+    type StoredBucket = (i64, i64, Vec<(String, f64, u32)>);
+
+    /// Every bucket of a job that holds `series` (a column of `metric_buckets`), in order.
+    fn buckets_of(conn: &Connection, job_id: &str, series: &str) -> Vec<StoredBucket> {
         let mut stmt = conn
             .prepare(&format!(
                 "SELECT step, time, pods, {series} FROM metric_buckets
