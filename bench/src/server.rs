@@ -49,7 +49,8 @@ impl Server {
             );
         }
         let log = std::fs::File::create(data_dir.path().join("server.log"))?;
-        let mut child = Command::new(program)
+        let mut command = Command::new(program);
+        command
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir.path())
             // Throughput is the figure here, not the per-key limit.
@@ -60,7 +61,19 @@ impl Server {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(log)
-            .kill_on_drop(true)
+            .kill_on_drop(true);
+        // A session of its own, as a server's is beside its users' clients: where the kernel
+        // schedules by session (autogroup), the server's priority is then its own, not shared
+        // with the load generator's. It ends with the bench, however the bench ends.
+        // SAFETY: setsid and prctl are async-signal-safe, and touch no memory of the parent.
+        unsafe {
+            command.pre_exec(|| {
+                libc::setsid();
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+                Ok(())
+            });
+        }
+        let mut child = command
             .spawn()
             .with_context(|| format!("failed to start {}", program.display()))?;
         let stdout = child.stdout.take().context("no stdout")?;

@@ -8,7 +8,9 @@
 //! admitted (p99 ≤ 10 ms), and how many jobs did not succeed (none should).
 //!
 //! The watcher reads every [`WATCH_EVERY`], a poll loop far busier than any console: read back
-//! to back, it was a load of its own (a tenth of the machine's CPU), not a user watching.
+//! to back, it was a load of its own (a tenth of the machine's CPU), not a user watching. It runs
+//! on a thread of its own, as a user's console or CLI is a process of its own: on the clients'
+//! thread, each answer waited its turn behind the fifty clients' before it was timed.
 //!
 //! With a rate (`--e2e-rate`), the clients together create that many jobs per second, each
 //! client on a schedule of its own, and a CreateJob's latency runs from when it was due (a
@@ -55,22 +57,27 @@ pub async fn run(ctx: &Ctx) -> anyhow::Result<Vec<Measure>> {
             creating.clone(),
             format!("/api/v1/jobs/{watched}"),
         );
-        tokio::spawn(async move {
-            let mut conn = Conn::open(addr).await?;
-            let mut latencies = Vec::new();
-            let mut every = tokio::time::interval(WATCH_EVERY);
-            // A read held up by the server is followed by the next at once, not by a burst.
-            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            while creating.load(Ordering::Relaxed) {
-                every.tick().await;
-                let sent = Instant::now();
-                let reply = conn.get(&path).await?;
-                if !reply.status.is_success() {
-                    bail!("GetJob answered {}", reply.status);
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        std::thread::spawn(move || {
+            runtime.block_on(async move {
+                let mut conn = Conn::open(addr).await?;
+                let mut latencies = Vec::new();
+                let mut every = tokio::time::interval(WATCH_EVERY);
+                // A read held up by the server is followed by the next at once, not by a burst.
+                every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                while creating.load(Ordering::Relaxed) {
+                    every.tick().await;
+                    let sent = Instant::now();
+                    let reply = conn.get(&path).await?;
+                    if !reply.status.is_success() {
+                        bail!("GetJob answered {}", reply.status);
+                    }
+                    latencies.push(sent.elapsed());
                 }
-                latencies.push(sent.elapsed());
-            }
-            anyhow::Ok(latencies)
+                anyhow::Ok(latencies)
+            })
         })
     };
     let start = Instant::now();
@@ -128,7 +135,9 @@ pub async fn run(ctx: &Ctx) -> anyhow::Result<Vec<Measure>> {
     }
     let finished_in = start.elapsed();
     creating.store(false, Ordering::Relaxed);
-    let get_latencies = watcher.await??;
+    let get_latencies = tokio::task::spawn_blocking(move || watcher.join())
+        .await?
+        .map_err(|_| anyhow::anyhow!("the watcher's thread panicked"))??;
     let succeeded = api::count_jobs(&mut conn, &["Succeeded"]).await?;
     let create = Summary::of(create_latencies);
     let mut measures = vec![

@@ -388,8 +388,12 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             sample_every: None,
         });
     }
-    // The API's threads come before the pods' processes when the host is busy (a pod's shim
-    // takes back the usual priority: pods do not inherit this).
+    // The server's threads come before the pods' processes when the host is busy: this one,
+    // and with it the threads it starts (the engine's, CreateJob's intake), every thread of the
+    // runtime, and the session's group (a pod's shim takes back the usual priority: pods do not
+    // inherit this).
+    opendlc_runtime::priority::raise_this_thread();
+    opendlc_runtime::priority::raise_session();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .on_thread_start(opendlc_runtime::priority::raise_this_thread)

@@ -1,5 +1,6 @@
 //! `kill -9` the server while a job runs; a new server on the same data directory sees the job
-//! finish with every log line. And the real binary's log, written to a file, is plain text.
+//! finish with every log line. And the real binary's log, written to a file, is plain text, and
+//! its session is raised where it may be.
 
 mod common;
 
@@ -39,8 +40,17 @@ fn spawn_server(data_dir: &std::path::Path) -> (Server, String) {
 
 /// [`spawn_server`], its log (stderr) going to `log`.
 fn spawn_server_logging(data_dir: &std::path::Path, log: Stdio) -> (Server, String) {
+    spawn_server_as(Command::new(common::shim_program()), data_dir, log)
+}
+
+/// [`spawn_server_logging`] through `command` (the binary, with what the caller set on it).
+fn spawn_server_as(
+    mut command: Command,
+    data_dir: &std::path::Path,
+    log: Stdio,
+) -> (Server, String) {
     let mut child = Server(
-        Command::new(common::shim_program())
+        command
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
             .env("OPENDLC_ACCESS_KEY_ID", "testak")
@@ -313,6 +323,46 @@ fn a_second_server_on_the_same_data_dir_is_refused() {
     let (mut third, _) = spawn_server(data_dir.path());
     third.kill().unwrap();
     third.wait().unwrap();
+}
+
+/// Where the kernel schedules processes a session at a time (autogroup), a thread's niceness
+/// counts only among its session's threads: the server raises its session with its threads
+/// (the engine's among them), where it may (root), or the whole server weighs as much as the
+/// pods' one cgroup.
+#[test]
+fn the_server_raises_its_session_where_it_may() {
+    use std::os::unix::process::CommandExt;
+    let data_dir = tempfile::tempdir().unwrap();
+    let mut command = Command::new(common::shim_program());
+    // A session of its own: what it raises is then its own group, not this test's.
+    // SAFETY: setsid is async-signal-safe and touches no memory of the parent.
+    unsafe {
+        command.pre_exec(|| {
+            libc::setsid();
+            Ok(())
+        });
+    }
+    let (server, _) = spawn_server_as(command, data_dir.path(), Stdio::null());
+    let nice = if common::is_root() { -5 } else { 0 };
+    match std::fs::read_to_string(format!("/proc/{}/autogroup", server.id())) {
+        // A kernel without autogroups: there is no group to raise.
+        Err(e) => assert_eq!(e.kind(), std::io::ErrorKind::NotFound, "{e}"),
+        Ok(group) => assert!(
+            group.trim_end().ends_with(&format!("nice {nice}")),
+            "{group}"
+        ),
+    }
+    let tasks = std::fs::read_dir(format!("/proc/{}/task", server.id())).unwrap();
+    let engine = tasks
+        .map(|task| task.unwrap().path())
+        .find(|task| std::fs::read_to_string(task.join("comm")).unwrap() == "engine\n")
+        .expect("an engine thread");
+    // Field 19 of proc(5)'s stat, counted after the command's closing parenthesis.
+    let stat = std::fs::read_to_string(engine.join("stat")).unwrap();
+    let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 1..]
+        .split_whitespace()
+        .collect();
+    assert_eq!(fields[19 - 3], nice.to_string(), "{stat}");
 }
 
 /// A log written to a file is plain text: colours only when stderr is a terminal.
