@@ -334,11 +334,13 @@ fn the_server_raises_its_session_where_it_may() {
     use std::os::unix::process::CommandExt;
     let data_dir = tempfile::tempdir().unwrap();
     let mut command = Command::new(common::shim_program());
-    // A session of its own: what it raises is then its own group, not this test's.
-    // SAFETY: setsid is async-signal-safe and touches no memory of the parent.
+    // A session of its own: what it raises is then its own group, not this test's. Out of
+    // this test's process group, it is killed with this thread however the test ends.
+    // SAFETY: setsid and prctl are async-signal-safe and touch no memory of the parent.
     unsafe {
         command.pre_exec(|| {
             libc::setsid();
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
             Ok(())
         });
     }
