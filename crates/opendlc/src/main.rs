@@ -393,13 +393,16 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     // runtime, and the session's group (a pod's shim takes back the usual priority: pods do not
     // inherit this).
     opendlc_runtime::priority::raise_this_thread();
-    opendlc_runtime::priority::raise_session();
+    let _raised = opendlc_runtime::priority::raise_session();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .on_thread_start(opendlc_runtime::priority::raise_this_thread)
         .build()
         .context("failed to start the async runtime")?;
-    runtime.block_on(opendlc_server::run(config, shutdown_signal()))
+    runtime.block_on(async {
+        let shutdown = shutdown_signal()?;
+        opendlc_server::run(config, shutdown).await
+    })
 }
 
 fn positive_seconds(seconds: f64, flag: &str) -> anyhow::Result<std::time::Duration> {
@@ -414,12 +417,17 @@ fn default_data_dir() -> anyhow::Result<PathBuf> {
     Ok(PathBuf::from(home).join(".opendlc").join("data"))
 }
 
-/// Resolves on SIGINT or SIGTERM: the server stops accepting requests; pods keep running.
-async fn shutdown_signal() {
+/// Resolves on SIGINT or SIGTERM: the server stops accepting requests; pods keep running. The
+/// handlers are installed here, before the server says where it listens: a signal sent once it
+/// has is a clean stop, never the default's death (which left the session's group raised).
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
     use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate()).expect("installing a SIGTERM handler");
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
-    }
+    let mut interrupt = signal(SignalKind::interrupt()).context("installing a SIGINT handler")?;
+    let mut term = signal(SignalKind::terminate()).context("installing a SIGTERM handler")?;
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => {}
+            _ = term.recv() => {}
+        }
+    })
 }

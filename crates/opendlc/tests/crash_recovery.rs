@@ -1,6 +1,6 @@
 //! `kill -9` the server while a job runs; a new server on the same data directory sees the job
 //! finish with every log line. And the real binary's log, written to a file, is plain text, and
-//! its session is raised where it may be.
+//! its session is raised while it serves.
 
 mod common;
 
@@ -40,10 +40,13 @@ fn spawn_server(data_dir: &std::path::Path) -> (Server, String) {
 
 /// [`spawn_server`], its log (stderr) going to `log`.
 fn spawn_server_logging(data_dir: &std::path::Path, log: Stdio) -> (Server, String) {
-    spawn_server_as(Command::new(common::shim_program()), data_dir, log)
+    let mut command = Command::new(common::shim_program());
+    common::own_session(&mut command);
+    spawn_server_as(command, data_dir, log)
 }
 
-/// [`spawn_server_logging`] through `command` (the binary, with what the caller set on it).
+/// [`spawn_server_logging`] through `command` (the binary, with what the caller set on it:
+/// [`common::own_session`], at least).
 fn spawn_server_as(
     mut command: Command,
     data_dir: &std::path::Path,
@@ -327,26 +330,33 @@ fn a_second_server_on_the_same_data_dir_is_refused() {
 
 /// Where the kernel schedules processes a session at a time (autogroup), a thread's niceness
 /// counts only among its session's threads: the server raises its session with its threads
-/// (the engine's among them), where it may (root), or the whole server weighs as much as the
-/// pods' one cgroup.
+/// (the engine's among them), where it may (root), or the whole server would weigh as much as
+/// the pods' one cgroup; stopped (by a SIGTERM sent as soon as it says where it listens: a clean
+/// stop, not the signal's default death), it gives the session's group back as it was.
 #[test]
-fn the_server_raises_its_session_where_it_may() {
-    use std::os::unix::process::CommandExt;
+fn the_server_raises_its_session_while_it_serves() {
     let data_dir = tempfile::tempdir().unwrap();
-    let mut command = Command::new(common::shim_program());
-    // A session of its own: what it raises is then its own group, not this test's. Out of
-    // this test's process group, it is killed with this thread however the test ends.
-    // SAFETY: setsid and prctl are async-signal-safe and touch no memory of the parent.
-    unsafe {
-        command.pre_exec(|| {
-            libc::setsid();
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-            Ok(())
-        });
-    }
-    let (server, _) = spawn_server_as(command, data_dir.path(), Stdio::null());
+    let keeper_pid = data_dir.path().join("keeper");
+    // A session of its own, so that what the server raises is its own group, not this test's,
+    // with a keeper in it that outlives the server: a `cat` of this test's pipe, which ends
+    // when the pipe does, however the test ends. Then `sh` becomes the server.
+    let mut command = Command::new("sh");
+    command
+        .arg("-c")
+        .arg(
+            r#"exec 3<&0; cat <&3 >/dev/null 3<&- & echo $! > "$0"; exec 3<&-
+               program=$1; shift; exec "$program" "$@""#,
+        )
+        .arg(&keeper_pid)
+        .arg(common::shim_program())
+        .stdin(Stdio::piped());
+    common::own_session(&mut command);
+    let (mut server, _) = spawn_server_as(command, data_dir.path(), Stdio::null());
+    let pipe = server.stdin.take();
+    let keeper = std::fs::read_to_string(&keeper_pid).unwrap();
+    let group_of = |pid: &str| std::fs::read_to_string(format!("/proc/{pid}/autogroup"));
     let nice = if common::is_root() { -5 } else { 0 };
-    match std::fs::read_to_string(format!("/proc/{}/autogroup", server.id())) {
+    match group_of(&server.id().to_string()) {
         // A kernel without autogroups: there is no group to raise.
         Err(e) => assert_eq!(e.kind(), std::io::ErrorKind::NotFound, "{e}"),
         Ok(group) => assert!(
@@ -365,6 +375,15 @@ fn the_server_raises_its_session_where_it_may() {
         .split_whitespace()
         .collect();
     assert_eq!(fields[19 - 3], nice.to_string(), "{stat}");
+
+    // SAFETY: kill(2) on the pid of a child not yet reaped.
+    unsafe { libc::kill(server.id() as libc::pid_t, libc::SIGTERM) };
+    let status = server.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    if let Ok(group) = group_of(keeper.trim()) {
+        assert!(group.trim_end().ends_with("nice 0"), "{group}");
+    }
+    drop(pipe);
 }
 
 /// A log written to a file is plain text: colours only when stderr is a terminal.

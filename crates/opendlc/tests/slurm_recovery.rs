@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 fn spawn_server(data_dir: &std::path::Path) -> (Child, String) {
-    let mut child = Command::new(common::shim_program())
+    let mut child = common::own_session(&mut Command::new(common::shim_program()))
         .args([
             "serve",
             "--runtime",

@@ -4,6 +4,8 @@
 //! session's group run at [`SERVER_NICE`]; the lanes that start and sweep pods, and a pod's
 //! shim as its first act, go back to the usual 0, so pods are not favoured with it.
 
+use std::fs;
+
 /// The server's threads' niceness where it may set it: ahead of nice-0 work, far from the
 /// real-time end.
 pub const SERVER_NICE: libc::c_int = -5;
@@ -14,17 +16,43 @@ pub fn raise_this_thread() {
     set_this_thread(SERVER_NICE);
 }
 
-/// Raises this process's session group to [`SERVER_NICE`]. Where the kernel groups processes
-/// by session (autogroup: `/proc/sys/kernel/sched_autogroup_enabled`), the processes of the
-/// root cgroup are scheduled a session at a time, and a thread's niceness counts only among
-/// its session's threads: the whole server weighed as much as the pod side's one cgroup, and
-/// under a flood of jobs its threads waited for the CPU about as long as they ran (a GetJob
-/// polled while 10,000 jobs were admitted answered in 11–18 ms at p99; 4.5–6.6 ms raised).
-/// The session's other processes (the shell the server was started from) share the group.
-/// Without the privilege, or without autogroups (a server in a cgroup of its own, as a
-/// systemd service is), nothing changes.
-pub fn raise_session() {
-    let _ = std::fs::write("/proc/self/autogroup", SERVER_NICE.to_string());
+/// Raises this process's session group to [`SERVER_NICE`] until the returned guard is dropped.
+/// Where the kernel groups processes by session (autogroup:
+/// `/proc/sys/kernel/sched_autogroup_enabled`), the processes of the root cgroup are scheduled
+/// a session at a time, and a thread's niceness counts only among its session's threads: the
+/// whole server weighed as much as the pod side's one cgroup, and under a flood of jobs its
+/// threads waited for the CPU about as long as they ran (a GetJob polled while 10,000 jobs were
+/// admitted answered in 11–19 ms at p99; 4.5–9 ms raised). The session's other processes (the
+/// shell the server was started from) share the group, so it is given back as it was when the
+/// server ends (not after a `kill -9`). Without the privilege, or without autogroups (a server
+/// in a cgroup of its own, as a systemd service is), nothing changes.
+pub fn raise_session() -> Option<SessionRaised> {
+    let before = session_nice()?;
+    if before <= SERVER_NICE {
+        return None;
+    }
+    fs::write(AUTOGROUP, SERVER_NICE.to_string()).ok()?;
+    Some(SessionRaised { before })
+}
+
+/// The session group raised by [`raise_session`]; dropped, it has its niceness back.
+#[must_use = "dropped, the session's group is lowered again"]
+pub struct SessionRaised {
+    before: libc::c_int,
+}
+
+impl Drop for SessionRaised {
+    fn drop(&mut self) {
+        let _ = fs::write(AUTOGROUP, self.before.to_string());
+    }
+}
+
+/// This process's session group, where the kernel has them: "/autogroup-25 nice 0".
+const AUTOGROUP: &str = "/proc/self/autogroup";
+
+fn session_nice() -> Option<libc::c_int> {
+    let group = fs::read_to_string(AUTOGROUP).ok()?;
+    group.split_whitespace().last()?.parse().ok()
 }
 
 /// Gives the calling thread (in the shim: the process, single-threaded then) the usual

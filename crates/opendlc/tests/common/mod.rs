@@ -93,6 +93,22 @@ pub fn is_root() -> bool {
     unsafe { libc::geteuid() == 0 }
 }
 
+/// Runs `command` in a session of its own, killed when the calling thread ends: a server the
+/// test kills with SIGKILL leaves the session of the test run as it was (a server raises its
+/// session's scheduling group while it serves, and only a clean stop gives it back), and out
+/// of the test's process group it still ends with the test.
+pub fn own_session(command: &mut std::process::Command) -> &mut std::process::Command {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: setsid and prctl are async-signal-safe and touch no memory of the parent.
+    unsafe {
+        command.pre_exec(|| {
+            libc::setsid();
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            Ok(())
+        })
+    }
+}
+
 pub fn shim_program() -> std::path::PathBuf {
     env!("CARGO_BIN_EXE_opendlc").into()
 }
