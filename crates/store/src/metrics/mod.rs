@@ -12,7 +12,7 @@ use opendlc_core::metrics::{
     self, bucket, MetricType, PodIds, PodSample, Read, Resolution, SeriesPoint, ROLLUPS,
 };
 use opendlc_core::time::Millis;
-use rusqlite::{params, OptionalExtension, Transaction};
+use rusqlite::{params, OptionalExtension, ToSql, Transaction};
 
 use crate::{Result, Store, StoreError};
 use buckets::{Bucket, Sums};
@@ -363,16 +363,10 @@ fn stored_bucket(
     let row = stmt
         .query_row(params![job_id, step, time], |row| {
             let pods: String = row.get(0)?;
-            let series: [Option<Vec<u8>>; MetricType::ALL.len()] = [
-                row.get(1)?,
-                row.get(2)?,
-                row.get(3)?,
-                row.get(4)?,
-                row.get(5)?,
-                row.get(6)?,
-                row.get(7)?,
-                row.get(8)?,
-            ];
+            let mut series: [Option<Vec<u8>>; MetricType::ALL.len()] = Default::default();
+            for (s, column) in series.iter_mut().enumerate() {
+                *column = row.get(1 + s)?;
+            }
             Ok((pods, series))
         })
         .optional()?;
@@ -388,19 +382,23 @@ fn store_bucket(
     time: Millis,
     bucket: &Bucket,
 ) -> Result<()> {
-    let columns = series_columns();
     let mut stmt = tx.prepare_cached(&format!(
-        "INSERT INTO metric_buckets (job_id, step, time, pods, {columns})
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+        "INSERT INTO metric_buckets (job_id, step, time, pods, {})
+         VALUES (?1, ?2, ?3, ?4, {})
          ON CONFLICT (job_id, step, time) DO UPDATE SET pods = excluded.pods, {}",
+        series_columns(),
+        (5..5 + MetricType::ALL.len())
+            .map(|i| format!("?{i}"))
+            .collect::<Vec<_>>()
+            .join(", "),
         MetricType::ALL
             .map(|m| format!("{0} = excluded.{0}", column(m)))
             .join(", ")
     ))?;
-    let (pods, [s0, s1, s2, s3, s4, s5, s6, s7]) = bucket.columns();
-    stmt.execute(params![
-        job_id, step, time, pods, s0, s1, s2, s3, s4, s5, s6, s7
-    ])?;
+    let (pods, series) = bucket.columns();
+    let key: [&dyn ToSql; 4] = [&job_id, &step, &time, &pods];
+    let series = series.iter().map(|s| s as &dyn ToSql);
+    stmt.execute(rusqlite::params_from_iter(key.into_iter().chain(series)))?;
     Ok(())
 }
 
