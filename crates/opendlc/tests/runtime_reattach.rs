@@ -3,7 +3,7 @@
 
 mod runtime_support;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use opendlc_runtime::pod_files::Limits;
@@ -167,30 +167,6 @@ async fn a_killed_shims_cgroup_is_removed_with_its_pod() {
         assert!(!dir.exists(), "{} is left behind", dir.display());
     }
     assert!(!is_running(read_pid(&leader_file)));
-}
-
-/// The directories named `name` in the host's cgroup hierarchies (a pod's cgroup is named
-/// after its uid).
-fn cgroup_dirs(name: &str) -> Vec<PathBuf> {
-    fn walk(dir: &Path, name: &str, depth: u32, found: &mut Vec<PathBuf>) {
-        let Ok(entries) = std::fs::read_dir(dir) else {
-            return;
-        };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if !entry.file_type().is_ok_and(|t| t.is_dir()) {
-                continue;
-            }
-            if entry.file_name() == name {
-                found.push(path);
-            } else if depth > 0 {
-                walk(&path, name, depth - 1, found);
-            }
-        }
-    }
-    let mut found = Vec::new();
-    walk(Path::new("/sys/fs/cgroup"), name, 6, &mut found);
-    found
 }
 
 #[tokio::test]

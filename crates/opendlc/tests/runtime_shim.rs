@@ -289,3 +289,56 @@ async fn one_launcher_forks_every_shim_and_ends_with_the_runtime() {
     drop(h);
     eventually("the launcher to exit", || !is_running(launcher)).await;
 }
+
+#[tokio::test]
+async fn a_pods_cgroup_goes_on_to_its_owners_next_pod_and_with_the_launcher() {
+    let mut h = Harness::new();
+    let limits = Some(opendlc_runtime::pod_files::Limits {
+        cpu_milli: Some(500),
+        memory_mib: Some(128),
+    });
+    // Named for this run: a cgroup is host-wide.
+    let run = std::process::id();
+    let mut first = h.pod(&format!("handing-{run}"), "sleep 30");
+    first.limits = limits;
+    let first_dir = first.dir.clone();
+    h.runtime.launch(first).await.unwrap();
+    let launcher = parent_of(started(&first_dir).shim_pid);
+    h.runtime.stop(&first_dir).unwrap();
+    h.next_event().await;
+    // Its shim handed its cgroup on as the launcher's first idle one (cgroup v1 only).
+    let idle = cgroup_dirs(&format!("idle-{launcher}-1"));
+    if idle.is_empty() {
+        eprintln!("skipping: pods' cgroups are handed on on cgroup v1 only");
+        return;
+    }
+    assert!(cgroup_dirs(&format!("uid-handing-{run}")).is_empty());
+
+    let name = format!("taking-{run}");
+    let mut second = h.pod(&name, "sleep 30");
+    second.limits = limits;
+    let second_dir = second.dir.clone();
+    h.runtime.launch(second).await.unwrap();
+    let own = cgroup_dirs(&format!("uid-{name}"));
+    assert_eq!(own.len(), idle.len(), "{own:?}");
+    assert!(idle.iter().all(|dir| !dir.exists()), "taken: renamed");
+    let leader = started(&second_dir).pid;
+    let joined = std::fs::read_to_string(format!("/proc/{leader}/cgroup")).unwrap();
+    assert!(joined.contains(&format!("/opendlc/uid-{name}")), "{joined}");
+    let quota = std::fs::read_to_string(own[1].join("cpu.cfs_quota_us")).unwrap();
+    assert_eq!(quota.trim(), "50000", "its own limit");
+    h.runtime.stop(&second_dir).unwrap();
+    h.next_event().await;
+    assert!(own.iter().all(|dir| !dir.exists()));
+    eventually("the cgroup to be handed on again", || {
+        idle.iter().all(|dir| dir.is_dir())
+    })
+    .await;
+
+    drop(h);
+    eventually("the launcher to exit", || !is_running(launcher)).await;
+    assert!(
+        idle.iter().all(|dir| !dir.exists()),
+        "idle ones go with the launcher"
+    );
+}

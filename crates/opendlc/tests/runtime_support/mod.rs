@@ -117,3 +117,27 @@ pub fn exited(event: PodEvent) -> opendlc_runtime::PodExit {
         other => panic!("expected Exited, got {other:?}"),
     }
 }
+
+/// The directories named `name` in the host's cgroup hierarchies (a pod's cgroup is named
+/// after its uid).
+pub fn cgroup_dirs(name: &str) -> Vec<PathBuf> {
+    fn walk(dir: &Path, name: &str, depth: u32, found: &mut Vec<PathBuf>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if !entry.file_type().is_ok_and(|t| t.is_dir()) {
+                continue;
+            }
+            if entry.file_name() == name {
+                found.push(path);
+            } else if depth > 0 {
+                walk(&path, name, depth - 1, found);
+            }
+        }
+    }
+    let mut found = Vec::new();
+    walk(Path::new("/sys/fs/cgroup"), name, 6, &mut found);
+    found
+}

@@ -179,7 +179,7 @@ impl LocalRuntime {
         let lock = lock_spec(dir)
             .and_then(|lock| lock.ok_or_else(|| io::Error::other("spec.json is locked")))
             .map_err(spec_error)?;
-        self.start_shim(dir, lock)
+        self.start_shim(dir, &super::launcher::pod_owner(spec), lock)
             .map_err(|error| RuntimeError::SpawnShim {
                 pod_id: spec.pod_id.clone(),
                 program: self.inner.shim_program.clone(),
@@ -190,8 +190,8 @@ impl LocalRuntime {
     /// Starts the shim of the pod at `dir`, through the launcher where it runs (started with
     /// the first pod, again after it died), else as a program of its own. Returns the shim
     /// and its stdout, where it announces the start. `lock` ([`lock_spec`]) becomes the
-    /// shim's stdin.
-    fn start_shim(&self, dir: &PodDir, lock: File) -> io::Result<(Shim, ShimStdout)> {
+    /// shim's stdin; `owner`: see [`super::launcher::pod_owner`].
+    fn start_shim(&self, dir: &PodDir, owner: &str, lock: File) -> io::Result<(Shim, ShimStdout)> {
         let mut launcher = self.launcher();
         if let LauncherState::NotStarted = *launcher {
             *launcher = match Launcher::start(&self.inner.shim_program) {
@@ -207,7 +207,7 @@ impl LocalRuntime {
         if let LauncherState::Running(running) = &*launcher {
             let (read, write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
             let lock = lock.try_clone()?;
-            match running.fork_shim(dir.path(), write, lock) {
+            match running.fork_shim(dir.path(), owner, write, lock) {
                 Ok(forked) => {
                     let stdout = tokio::net::unix::pipe::Receiver::from_owned_fd(read)?;
                     return Ok((Shim::Forked(forked), Box::pin(stdout)));

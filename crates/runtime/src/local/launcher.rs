@@ -14,6 +14,7 @@ use nix::sys::socket::{setsockopt, socketpair, sockopt, AddressFamily, SockFlag,
 use nix::sys::time::TimeVal;
 
 use crate::pod::shim::launcher::{receive, send};
+use crate::pod_files::PodSpec;
 
 /// How long the launcher may take to answer. It forks and answers in well under a
 /// millisecond; this only keeps a stopped or wedged launcher from holding a pod's start.
@@ -33,6 +34,22 @@ pub(super) struct ForkedShim {
     pub pidfd: OwnedFd,
     /// Which knows how it ended.
     pub launcher: Arc<Launcher>,
+}
+
+/// Whose pods may take over the cgroup of the pod `spec` describes once it ended (and whose
+/// it may take over): the Unix uid its processes run as, or `-` (none: a pod without limits
+/// has no cgroup). A cgroup's counters (memory.stat, cpu.stat) count from when it was made, so
+/// a pod sees its own owner's earlier pods' there, never another user's.
+pub(super) fn pod_owner(spec: &PodSpec) -> String {
+    if spec.limits.is_none() {
+        return "-".into();
+    }
+    let sandbox = spec.view.as_ref().and_then(|view| view.sandbox.as_ref());
+    match sandbox {
+        Some(sandbox) => sandbox.identity.uid.to_string(),
+        // Every such pod runs as the server's own user.
+        None => "server".into(),
+    }
 }
 
 impl Launcher {
@@ -64,16 +81,17 @@ impl Launcher {
     }
 
     /// Forks the shim of the pod at `dir`, its stdin `lock` (the pod's locked spec.json) and its
-    /// stdout `announce`. Blocks for the fork (a fraction of a
-    /// millisecond). An error means the launcher is unusable: gone, or
-    /// (`ErrorKind::Unsupported`) unable to fork shims on this host.
+    /// stdout `announce`; `owner` ([`pod_owner`]) says which pods' cgroups its pod may take
+    /// over. Blocks for the fork (a fraction of a millisecond). An error means the launcher is
+    /// unusable: gone, or (`ErrorKind::Unsupported`) unable to fork shims on this host.
     pub fn fork_shim(
         self: &Arc<Self>,
         dir: &Path,
+        owner: &str,
         announce: OwnedFd,
         lock: File,
     ) -> io::Result<ForkedShim> {
-        let mut request = b"launch ".to_vec();
+        let mut request = format!("launch {owner} ").into_bytes();
         request.extend_from_slice(dir.as_os_str().as_bytes());
         let (answer, mut fds) = self.exchange(&request, [announce, lock.into()])?;
         let answer = String::from_utf8_lossy(&answer);

@@ -41,6 +41,8 @@ pub struct PodCgroup {
     /// The open files ([`Version::join_file`]) the command writes to between fork and exec.
     procs: Vec<File>,
     limits: Limits,
+    /// Taken over from an earlier pod ([`PodCgroup::claim`]) rather than made for this one.
+    reused: bool,
 }
 
 /// Why a pod's cgroup could not be had. As the runtime's other errors, the message carries
@@ -106,6 +108,7 @@ impl PodCgroup {
             dirs: Vec::new(),
             procs: Vec::new(),
             limits,
+            reused: false,
         };
         if version == Version::V2 {
             enable_v2_controllers(&parents[0])?;
@@ -126,6 +129,74 @@ impl PodCgroup {
         Ok(cgroup)
     }
 
+    /// The pod's cgroup made of the idle one named `slot` that an earlier pod of the same owner
+    /// handed on ([`PodCgroup::hand_on`]): renamed to the pod's own name, its limits set.
+    /// Where there is no such cgroup (the slot is new, or was not handed on), or it cannot be
+    /// taken, one is made as [`PodCgroup::create`] does.
+    ///
+    /// Making and removing a cgroup is most of what a short pod costs the kernel (for each
+    /// controller: a directory of control files made and torn down, under locks every other
+    /// pod's cgroup waits for); a rename is one name changed. Only cgroup v1 renames
+    /// (`cgroup1_rename`); on v2 there are no slots ([`slots_supported`]).
+    pub fn claim(slot: &str, pod_uid: &str, limits: Limits) -> Result<PodCgroup, CgroupError> {
+        let (version, parents) = parents()?;
+        if version == Version::V1 {
+            let dirs = pod_dirs(&parents, pod_uid);
+            let renamed = pod_dirs(&parents, slot)
+                .iter()
+                .zip(&dirs)
+                .take_while(|(idle, own)| fs::rename(idle, own).is_ok())
+                .count();
+            if renamed == dirs.len() {
+                let mut cgroup = PodCgroup {
+                    version,
+                    dirs,
+                    procs: Vec::new(),
+                    limits,
+                    reused: true,
+                };
+                if cgroup.configure().is_ok() {
+                    return Ok(cgroup);
+                }
+                // Its limits would not take (a memory limit below what the earlier pod left
+                // charged, say): made anew below.
+                cgroup.remove();
+            } else {
+                report(remove_dirs(&dirs[..renamed]));
+            }
+        }
+        Self::create(pod_uid, limits)
+    }
+
+    /// Hands the cgroup on, as the idle `slot`, to a later pod of the same owner: once nothing
+    /// is left inside, its CPU quota lifted (a pod's own is set once its command runs), it is
+    /// renamed. Where that cannot be done, it is removed.
+    pub fn hand_on(mut self, slot: &str) {
+        self.procs.clear();
+        let dirs = std::mem::take(&mut self.dirs);
+        let Ok((Version::V1, parents)) = parents() else {
+            return report(remove_dirs(&dirs));
+        };
+        let empty = dirs.iter().all(|dir| {
+            fs::read_to_string(dir.join("cgroup.procs")).is_ok_and(|procs| procs.is_empty())
+        });
+        let unlimited = self.limits.cpu_milli.is_none()
+            || write(&dirs[1].join("cpu.cfs_quota_us"), "-1").is_ok();
+        if !(empty && unlimited) {
+            return report(remove_dirs(&dirs));
+        }
+        let idle = pod_dirs(&parents, slot);
+        let renamed = dirs
+            .iter()
+            .zip(&idle)
+            .take_while(|(own, idle)| fs::rename(own, idle).is_ok())
+            .count();
+        if renamed < dirs.len() {
+            report(remove_dirs(&idle[..renamed]));
+            report(remove_dirs(&dirs[renamed..]));
+        }
+    }
+
     /// The memory limit and the descriptors to join; the CPU quota comes with
     /// [`PodCgroup::limit_cpu`], once the command runs.
     fn configure(&mut self) -> Result<(), CgroupError> {
@@ -141,12 +212,22 @@ impl PodCgroup {
             }
             Version::V1 => {
                 let memory_dir = &self.dirs[0];
-                if let Some(bytes) = memory {
-                    write(
-                        &memory_dir.join("memory.limit_in_bytes"),
-                        &bytes.to_string(),
-                    )?;
-                    let _ = write(&memory_dir.join("memory.swappiness"), "0");
+                match memory {
+                    Some(bytes) => {
+                        write(
+                            &memory_dir.join("memory.limit_in_bytes"),
+                            &bytes.to_string(),
+                        )?;
+                        // A handed-on cgroup has it from the pod it was made for.
+                        if !self.reused {
+                            let _ = write(&memory_dir.join("memory.swappiness"), "0");
+                        }
+                    }
+                    // The earlier pod's limit is lifted.
+                    None if self.reused => {
+                        write(&memory_dir.join("memory.limit_in_bytes"), "-1")?;
+                    }
+                    None => {}
                 }
             }
         }
@@ -225,9 +306,7 @@ impl PodCgroup {
     /// Kills what is left inside and removes the cgroup.
     pub fn remove(&mut self) {
         self.procs.clear();
-        if let Err(e) = remove_dirs(&std::mem::take(&mut self.dirs)) {
-            eprintln!("opendlc shim: {e}");
-        }
+        report(remove_dirs(&std::mem::take(&mut self.dirs)));
     }
 
     /// Leaves the cgroup to the processes that joined it, for a process that outlives its
@@ -236,6 +315,50 @@ impl PodCgroup {
     pub fn detach(mut self) -> Vec<PathBuf> {
         self.procs.clear();
         std::mem::take(&mut self.dirs)
+    }
+}
+
+/// Whether pods' cgroups can be handed on from pod to pod here ([`PodCgroup::claim`]): cgroup
+/// v1, writable.
+pub fn slots_supported() -> bool {
+    matches!(parents(), Ok((Version::V1, _)))
+}
+
+/// The idle cgroups handed on under a name starting with `prefix` (a shim launcher's, before
+/// this one), removed. They hold no process, so nothing is killed: one taken meanwhile is
+/// renamed already, and one a process joined is not removed.
+pub fn remove_idle(prefix: &str) {
+    let Ok((Version::V1, parents)) = parents() else {
+        return;
+    };
+    for parent in &parents {
+        let Ok(entries) = fs::read_dir(parent.join("opendlc")) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            if entry
+                .file_name()
+                .as_encoded_bytes()
+                .starts_with(prefix.as_bytes())
+            {
+                let _ = fs::remove_dir(entry.path());
+            }
+        }
+    }
+}
+
+/// The idle cgroup `slot` removed (a launcher trimming what it holds).
+pub fn remove_slot(slot: &str) {
+    if let Ok((Version::V1, parents)) = parents() {
+        for dir in pod_dirs(&parents, slot) {
+            let _ = fs::remove_dir(dir);
+        }
+    }
+}
+
+fn report(removed: Result<(), String>) {
+    if let Err(e) = removed {
+        eprintln!("opendlc shim: {e}");
     }
 }
 
@@ -572,6 +695,80 @@ mod tests {
     }
 
     #[test]
+    fn a_pods_cgroup_is_handed_on_to_the_next_pod_as_it_was_made() {
+        let Ok((Version::V1, parents)) = find_parents() else {
+            eprintln!("skipping: cgroups are handed on on cgroup v1 only");
+            return;
+        };
+        let _ = LEARNT_PARENTS.set((Version::V1, parents.clone()));
+        // Named for this run: a cgroup is host-wide.
+        let run = std::process::id();
+        let (slot, first, second) = (
+            format!("idle-test-{run}"),
+            format!("first-{run}"),
+            format!("second-{run}"),
+        );
+        let limited = Limits {
+            cpu_milli: Some(500),
+            memory_mib: Some(64),
+        };
+        // A new slot: the pod's cgroup is made, under its own name.
+        let cgroup = PodCgroup::claim(&slot, &first, limited).unwrap();
+        assert!(!cgroup.reused);
+        cgroup.limit_cpu().unwrap();
+        cgroup.hand_on(&slot);
+        let idle = pod_dirs(&parents, &slot);
+        assert!(pod_dirs(&parents, &first).iter().all(|dir| !dir.exists()));
+        assert!(
+            idle.iter().all(|dir| dir.is_dir()),
+            "handed on under its slot"
+        );
+        let read = |dir: &Path, file: &str| fs::read_to_string(dir.join(file)).unwrap();
+        assert_eq!(
+            read(&idle[1], "cpu.cfs_quota_us").trim(),
+            "-1",
+            "its quota lifted"
+        );
+
+        // The next pod takes it, with limits of its own.
+        let cgroup = PodCgroup::claim(
+            &slot,
+            &second,
+            Limits {
+                cpu_milli: Some(250),
+                memory_mib: None,
+            },
+        )
+        .unwrap();
+        assert!(cgroup.reused);
+        let own = pod_dirs(&parents, &second);
+        assert!(idle.iter().all(|dir| !dir.exists()) && own.iter().all(|dir| dir.is_dir()));
+        let unlimited = read(&own[0], "memory.limit_in_bytes");
+        assert!(
+            unlimited.trim().parse::<u64>().unwrap() > 64 << 20,
+            "{unlimited}"
+        );
+        cgroup.limit_cpu().unwrap();
+        assert_eq!(read(&own[1], "cpu.cfs_quota_us").trim(), "25000");
+
+        // A process left inside: removed, not handed on.
+        let mut sleeper = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
+        fs::write(own[1].join("cgroup.procs"), sleeper.id().to_string()).unwrap();
+        cgroup.hand_on(&slot);
+        let _ = sleeper.wait();
+        assert!(idle.iter().chain(&own).all(|dir| !dir.exists()));
+
+        // A slot whose cgroup is gone: made anew.
+        let cgroup = PodCgroup::claim(&slot, &first, limited).unwrap();
+        assert!(!cgroup.reused);
+        drop(cgroup);
+        assert!(pod_dirs(&parents, &first).iter().all(|dir| !dir.exists()));
+    }
+
+    #[test]
     fn errors_say_what_failed_and_why() {
         let denied = || io::Error::from(io::ErrorKind::PermissionDenied);
         let write = CgroupError::Write {
@@ -640,6 +837,7 @@ mod tests {
                 cpu_milli: Some(1500),
                 memory_mib: Some(256),
             },
+            reused: false,
         };
         assert_eq!(cgroup.describe(), "CPU 1.5, memory 256 MiB (cgroup v1)");
     }

@@ -5,7 +5,7 @@
 //! virtual machine) and the Rust runtime's set-up — which every pod used to pay.
 //!
 //! One datagram each way per request (a `SOCK_SEQPACKET` pair, so messages keep their bounds):
-//! - `launch <pod directory>`, with two descriptors: the write end of the pipe the shim
+//! - `launch <owner> <pod directory>`, with two descriptors: the write end of the pipe the shim
 //!   announces its start on (its stdout) and the pod's spec.json, locked (its stdin:
 //!   `crate::pod_dir::lock_spec`); its stderr is `/dev/null`, its diagnostics go to the pod's
 //!   `shim.log` when it has any (`diag`). The launcher forks,
@@ -18,13 +18,21 @@
 //!
 //! The launcher reaps its children and exits when the server's end closes (the server exited,
 //! even killed). The shims live on: they never depended on it.
+//!
+//! Where the host's cgroups are v1, a shim's pod takes the idle cgroup an ended pod of the same
+//! `owner` (the Unix uid its pods run as, `-` for a pod without limits) handed on, instead of
+//! making its own, and hands it on in turn ([`crate::pod::cgroup::PodCgroup::claim`]): the
+//! launcher names each shim's slot and, once the shim has ended cleanly, gives that name to the
+//! next shim of the owner. Idle ones are removed after 10 s without a request, and
+//! when the launcher exits; a launcher removes those its predecessors left as it starts.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::ffi::OsStr;
 use std::io::{self, IoSlice, IoSliceMut};
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
@@ -41,6 +49,121 @@ const MAX_FDS: usize = 2;
 
 /// How many ends other than a clean exit the launcher remembers for `status`.
 const KEPT_ENDS: usize = 1024;
+
+/// The most pod cgroups handed on from pod to pod at once, idle or held by a pod.
+const MAX_SLOTS: usize = 1024;
+
+/// How long idle cgroups are kept without a request; then they are removed a few at a time
+/// ([`TRIM_STEP`] every [`TRIM_PAUSE`]), so that a request never waits for many removals.
+const IDLE_TRIM: Duration = Duration::from_secs(10);
+const TRIM_STEP: usize = 16;
+const TRIM_PAUSE: Duration = Duration::from_millis(50);
+
+/// What every launcher's idle cgroups are named (`idle-<launcher pid>-<n>`).
+const IDLE_PREFIX: &str = "idle-";
+
+/// The idle cgroup a forked shim may take for its pod and hand on at its end.
+pub(crate) struct Slot {
+    pub name: String,
+    /// Its launcher, which gives the slot to the next pod once this shim has ended.
+    launcher: Pid,
+}
+
+impl Slot {
+    /// Whether the launcher that forked this shim still runs: else nobody would take what it
+    /// handed on.
+    pub fn launcher_runs(&self) -> bool {
+        nix::unistd::getppid() == self.launcher
+    }
+}
+
+/// The launcher's slots: idle ones by owner, and which shim holds which.
+struct Slots {
+    /// `idle-<launcher pid>-`.
+    prefix: String,
+    next: u64,
+    idle: HashMap<String, Vec<String>>,
+    held: HashMap<Pid, (String, String)>,
+}
+
+impl Slots {
+    /// `None` where cgroups cannot be handed on (v2, or none writable).
+    fn new() -> Option<Self> {
+        if !crate::pod::cgroup::slots_supported() {
+            return None;
+        }
+        // Left by launchers before this one (killed, or racing a shim that ended as they
+        // exited): nobody hands them on.
+        crate::pod::cgroup::remove_idle(IDLE_PREFIX);
+        Some(Slots {
+            prefix: format!("{IDLE_PREFIX}{}-", std::process::id()),
+            next: 0,
+            idle: HashMap::new(),
+            held: HashMap::new(),
+        })
+    }
+
+    /// A slot for a pod of `owner`: one handed on, or a new name (the shim then makes the
+    /// pod's cgroup, and hands it on under that name).
+    fn take(&mut self, owner: &str) -> Option<Slot> {
+        if owner == "-" {
+            return None;
+        }
+        let name = match self.idle.get_mut(owner).and_then(Vec::pop) {
+            Some(name) => name,
+            None if self.held.len() + self.idle.values().map(Vec::len).sum::<usize>()
+                < MAX_SLOTS =>
+            {
+                self.next += 1;
+                format!("{}{}", self.prefix, self.next)
+            }
+            None => return None,
+        };
+        Some(Slot {
+            name,
+            launcher: nix::unistd::getpid(),
+        })
+    }
+
+    fn forked(&mut self, shim: Pid, owner: &str, slot: &Slot) {
+        self.held
+            .insert(shim, (owner.to_string(), slot.name.clone()));
+    }
+
+    /// The shim `pid` ended: a clean exit handed its slot on (or removed it, when it could not:
+    /// the next shim then makes its own).
+    fn ended(&mut self, pid: Pid, clean: bool) {
+        if let Some((owner, name)) = self.held.remove(&pid) {
+            if clean {
+                self.idle.entry(owner).or_default().push(name);
+            }
+        }
+    }
+
+    fn any_idle(&self) -> bool {
+        self.idle.values().any(|names| !names.is_empty())
+    }
+
+    /// Removes up to `most` idle slots.
+    fn trim(&mut self, most: usize) {
+        let mut removed = 0;
+        for names in self.idle.values_mut() {
+            while removed < most {
+                let Some(name) = names.pop() else { break };
+                crate::pod::cgroup::remove_slot(&name);
+                removed += 1;
+            }
+        }
+        self.idle.retain(|_, names| !names.is_empty());
+    }
+}
+
+impl Drop for Slots {
+    /// The idle slots are nobody's once the launcher exits.
+    fn drop(&mut self) {
+        crate::pod::cgroup::remove_idle(&self.prefix);
+    }
+}
 
 /// Entry point of `opendlc shim-launcher`, its stdin the socket to the server. Returns the
 /// process exit code once the server's end is closed. Must be called before the process
@@ -65,17 +188,40 @@ pub fn run(socket: OwnedFd) -> i32 {
         }
     };
     let mut ended = VecDeque::new();
+    let mut slots = Slots::new();
+    let mut last_request = Instant::now();
     loop {
         let mut fds = [
             PollFd::new(socket.as_fd(), PollFlags::POLLIN),
             PollFd::new(reaper.as_fd(), PollFlags::POLLIN),
         ];
-        match poll(&mut fds, PollTimeout::NONE) {
+        let quiet = last_request.elapsed();
+        let idle = slots.as_mut().filter(|slots| slots.any_idle());
+        let timeout = match &idle {
+            Some(_) => PollTimeout::try_from(IDLE_TRIM.saturating_sub(quiet).max(TRIM_PAUSE))
+                .unwrap_or(PollTimeout::MAX),
+            None => PollTimeout::NONE,
+        };
+        match poll(&mut fds, timeout) {
+            Ok(0) => {
+                if let Some(slots) = idle.filter(|_| last_request.elapsed() >= IDLE_TRIM) {
+                    slots.trim(TRIM_STEP);
+                }
+            }
             Ok(_) | Err(Errno::EINTR) => {}
             Err(e) => {
                 eprintln!("opendlc shim-launcher: poll failed: {e}");
                 return 1;
             }
+        }
+        // Reaped before a request is answered, so that a shim that has ended hands its slot
+        // on to the pod the request starts; a shim forked for a request only at a later turn,
+        // after its answer (its pidfd is opened while its pid is still ours). And only once a
+        // child has ended: each look for one goes through every child there is (hundreds, on
+        // a busy host).
+        if fds[1].any().unwrap_or(false) {
+            while let Ok(Some(_)) = reaper.read_signal() {}
+            reap(&mut ended, slots.as_mut());
         }
         if fds[0].any().unwrap_or(false) {
             let (request, passed) = match receive(socket.as_raw_fd()) {
@@ -88,8 +234,15 @@ pub fn run(socket: OwnedFd) -> i32 {
                 }
             };
             let ours = [socket.as_raw_fd(), reaper.as_raw_fd()];
-            let sent = if let Some(path) = request.strip_prefix(b"launch ") {
-                match launch(path, passed, &ours) {
+            let sent = if let Some(request) = request.strip_prefix(b"launch ") {
+                last_request = Instant::now();
+                let (owner, path) = split_owner(request);
+                let slot = slots.as_mut().and_then(|slots| slots.take(owner));
+                let launched = launch(path, passed, &ours, slot.as_ref());
+                if let (Ok((pid, _)), Some(slot), Some(slots)) = (&launched, &slot, &mut slots) {
+                    slots.forked(Pid::from_raw(*pid), owner, slot);
+                }
+                match launched {
                     Ok((pid, pidfd)) => send(
                         socket.as_raw_fd(),
                         format!("ok {pid}").as_bytes(),
@@ -112,19 +265,30 @@ pub fn run(socket: OwnedFd) -> i32 {
                 return 1;
             }
         }
-        // Reaped only after the answer: the pidfd was opened while the pid was still ours. And
-        // only once a child has ended: each look for one goes through every child there is
-        // (hundreds, on a busy host).
-        if fds[1].any().unwrap_or(false) {
-            while let Ok(Some(_)) = reaper.read_signal() {}
-            reap(&mut ended);
-        }
     }
 }
 
-/// Forks the shim of the pod at `path`, its stdout and stdin the two `passed` descriptors; `ours` are the launcher's own descriptors, which the shim must not hold. The
-/// launcher's copies close when this returns: the shim alone holds the pod's lock then.
-fn launch(path: &[u8], passed: Vec<OwnedFd>, ours: &[RawFd]) -> io::Result<(i32, OwnedFd)> {
+/// A launch request's owner and pod directory (`<owner> <directory>`).
+fn split_owner(request: &[u8]) -> (&str, &[u8]) {
+    match request.iter().position(|&b| b == b' ') {
+        Some(space) => (
+            std::str::from_utf8(&request[..space]).unwrap_or("-"),
+            &request[space + 1..],
+        ),
+        None => ("-", request),
+    }
+}
+
+/// Forks the shim of the pod at `path`, its stdout and stdin the two `passed` descriptors,
+/// with `slot` for its pod's cgroup; `ours` are the launcher's own descriptors, which the shim
+/// must not hold. The launcher's copies close when this returns: the shim alone holds the pod's
+/// lock then.
+fn launch(
+    path: &[u8],
+    passed: Vec<OwnedFd>,
+    ours: &[RawFd],
+    slot: Option<&Slot>,
+) -> io::Result<(i32, OwnedFd)> {
     let [announce, lock]: [OwnedFd; 2] = passed
         .try_into()
         .map_err(|_| io::Error::other("a request carries two descriptors"))?;
@@ -134,7 +298,7 @@ fn launch(path: &[u8], passed: Vec<OwnedFd>, ours: &[RawFd]) -> io::Result<(i32,
     match unsafe { fork() }.map_err(io::Error::from)? {
         ForkResult::Child => {
             let code = match become_shim(&announce, &lock, ours) {
-                Ok(()) => super::run(dir),
+                Ok(()) => super::run_in(dir, slot),
                 Err(e) => {
                     super::diagnose_into(&crate::pod_dir::PodDir::new(dir));
                     super::diag(format_args!("the launcher failed to set up the shim: {e}"));
@@ -176,10 +340,16 @@ fn become_shim(announce: &OwnedFd, lock: &OwnedFd, ours: &[RawFd]) -> io::Result
 }
 
 /// Reaps every child that has ended, without waiting, remembering the ends other than a
-/// clean exit.
-fn reap(ended: &mut VecDeque<(Pid, String)>) {
+/// clean exit, and giving the slots of those that exited cleanly to the next shims.
+fn reap(ended: &mut VecDeque<(Pid, String)>, mut slots: Option<&mut Slots>) {
     loop {
-        match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
+        let status = waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG));
+        if let (Ok(status), Some(slots)) = (&status, slots.as_deref_mut()) {
+            if let Some(pid) = status.pid() {
+                slots.ended(pid, matches!(status, WaitStatus::Exited(_, 0)));
+            }
+        }
+        match status {
             Ok(WaitStatus::Exited(_, 0)) => {}
             Ok(WaitStatus::StillAlive) | Err(_) => return,
             Ok(status) => {

@@ -57,6 +57,12 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(2);
 /// Entry point of `opendlc shim --dir DIR`; returns the process exit code: 0 once `exit.json`
 /// is written, 1 if even that failed. Must be called before the process starts any thread.
 pub fn run(dir: &Path) -> i32 {
+    run_in(dir, None)
+}
+
+/// [`run`], for a shim the launcher forked: `slot`, the idle cgroup it may take for the pod and
+/// hand on at its end.
+fn run_in(dir: &Path, slot: Option<&launcher::Slot>) -> i32 {
     crate::priority::reset_this_thread();
     let pod = PodDir::new(dir);
     diagnose_into(&pod);
@@ -103,7 +109,10 @@ pub fn run(dir: &Path) -> i32 {
     // The pod's limits: a cgroup its command joins before it runs, or the reason why not.
     let (mut cgroup, limits) = match spec.limits {
         None => (None, None),
-        Some(limits) => match PodCgroup::create(&spec.pod_uid, limits) {
+        Some(limits) => match slot.map_or_else(
+            || PodCgroup::create(&spec.pod_uid, limits),
+            |slot| PodCgroup::claim(&slot.name, &spec.pod_uid, limits),
+        ) {
             Ok(cgroup) => {
                 let text = cgroup.describe();
                 (Some(cgroup), Some(text))
@@ -185,14 +194,21 @@ pub fn run(dir: &Path) -> i32 {
         diag(format_args!("{failure}"));
     }
     let mut reason = ending.reason;
-    if let Some(cgroup) = &mut cgroup {
-        if cgroup.oom_killed() && reason.is_none() {
+    if let Some(cgroup) = cgroup.take() {
+        let oom_killed = cgroup.oom_killed();
+        if oom_killed && reason.is_none() {
             reason = Some(format!(
                 "OOMKilled: a process of the pod went over its memory limit ({})",
                 cgroup.describe()
             ));
         }
-        cgroup.remove();
+        // Handed on only while the launcher runs to hand it on again, and never with an OOM
+        // kill on its count (the next pod's end would read as OOMKilled).
+        match slot {
+            Some(slot) if !oom_killed && slot.launcher_runs() => cgroup.hand_on(&slot.name),
+            // Removed as it is dropped.
+            _ => drop(cgroup),
+        }
     }
     let exit = PodExit {
         code: ending.code,
