@@ -180,9 +180,10 @@ impl PodCgroup {
         let empty = dirs.iter().all(|dir| {
             fs::read_to_string(dir.join("cgroup.procs")).is_ok_and(|procs| procs.is_empty())
         });
-        let unlimited = self.limits.cpu_milli.is_none()
-            || write(&dirs[1].join("cpu.cfs_quota_us"), "-1").is_ok();
-        if !(empty && unlimited) {
+        if !empty
+            || (self.limits.cpu_milli.is_some()
+                && write(&dirs[1].join("cpu.cfs_quota_us"), "-1").is_err())
+        {
             return report(remove_dirs(&dirs));
         }
         let idle = pod_dirs(&parents, slot);
@@ -324,9 +325,9 @@ pub fn slots_supported() -> bool {
     matches!(parents(), Ok((Version::V1, _)))
 }
 
-/// The idle cgroups handed on under a name starting with `prefix` (a shim launcher's, before
-/// this one), removed. They hold no process, so nothing is killed: one taken meanwhile is
-/// renamed already, and one a process joined is not removed.
+/// Removes the idle cgroups whose names start with `prefix`: a launcher's own as it exits, every
+/// launcher's as one starts. They hold no process, so nothing is killed: one a pod took
+/// meanwhile has its name already, and one a process joined is not removed.
 pub fn remove_idle(prefix: &str) {
     let Ok((Version::V1, parents)) = parents() else {
         return;
