@@ -23,7 +23,7 @@
 //! `owner` (`crate::local::launcher::pod_owner`; `-`: no cgroup to take) handed on, instead of
 //! making its own, and hands it on in turn ([`crate::pod::cgroup::PodCgroup::claim`]): the
 //! launcher names each shim's slot and, once the shim has ended cleanly, gives that name to the
-//! next shim of the owner. Idle ones are removed after 10 s without a request, and
+//! next shim of the owner. Idle ones are removed once no pod has started or ended for 10 s, and
 //! when the launcher exits; a launcher removes those its predecessors left as it starts.
 
 use std::collections::{HashMap, VecDeque};
@@ -53,8 +53,9 @@ const KEPT_ENDS: usize = 1024;
 /// The most pod cgroups handed on from pod to pod at once, idle or held by a pod.
 const MAX_SLOTS: usize = 1024;
 
-/// How long idle cgroups are kept without a request; then they are removed a few at a time
-/// ([`TRIM_STEP`] every [`TRIM_PAUSE`]), so that a request never waits for many removals.
+/// How long idle cgroups are kept once no pod has started or ended; then they are removed a few
+/// at a time ([`TRIM_STEP`] every [`TRIM_PAUSE`]), so that a request never waits for many
+/// removals.
 const IDLE_TRIM: Duration = Duration::from_secs(10);
 const TRIM_STEP: usize = 16;
 const TRIM_PAUSE: Duration = Duration::from_millis(50);
@@ -84,6 +85,8 @@ struct Slots {
     next: u64,
     idle: HashMap<String, Vec<String>>,
     held: HashMap<Pid, (String, String)>,
+    /// When a slot was last taken or handed on.
+    busy_at: Instant,
 }
 
 impl Slots {
@@ -100,6 +103,7 @@ impl Slots {
             next: 0,
             idle: HashMap::new(),
             held: HashMap::new(),
+            busy_at: Instant::now(),
         })
     }
 
@@ -109,6 +113,7 @@ impl Slots {
         if owner == "-" {
             return None;
         }
+        self.busy_at = Instant::now();
         let name = match self.idle.get_mut(owner).and_then(Vec::pop) {
             Some(name) => name,
             None if self.held.len() + self.idle.values().map(Vec::len).sum::<usize>()
@@ -136,12 +141,15 @@ impl Slots {
         if let Some((owner, name)) = self.held.remove(&pid) {
             if clean {
                 self.idle.entry(owner).or_default().push(name);
+                self.busy_at = Instant::now();
             }
         }
     }
 
-    fn any_idle(&self) -> bool {
-        self.idle.values().any(|names| !names.is_empty())
+    /// How long until idle slots are to be removed, if there are any.
+    fn trim_in(&self) -> Option<Duration> {
+        let any = self.idle.values().any(|names| !names.is_empty());
+        any.then(|| IDLE_TRIM.saturating_sub(self.busy_at.elapsed()))
     }
 
     /// Removes up to `most` idle slots.
@@ -189,22 +197,22 @@ pub fn run(socket: OwnedFd) -> i32 {
     };
     let mut ended = VecDeque::new();
     let mut slots = Slots::new();
-    let mut last_request = Instant::now();
     loop {
         let mut fds = [
             PollFd::new(socket.as_fd(), PollFlags::POLLIN),
             PollFd::new(reaper.as_fd(), PollFlags::POLLIN),
         ];
-        let quiet = last_request.elapsed();
-        let idle = slots.as_mut().filter(|slots| slots.any_idle());
-        let timeout = match &idle {
-            Some(_) => PollTimeout::try_from(IDLE_TRIM.saturating_sub(quiet).max(TRIM_PAUSE))
-                .unwrap_or(PollTimeout::MAX),
+        let trim_in = slots.as_ref().and_then(Slots::trim_in);
+        let timeout = match trim_in {
+            Some(wait) => PollTimeout::try_from(wait.max(TRIM_PAUSE)).unwrap_or(PollTimeout::MAX),
             None => PollTimeout::NONE,
         };
         match poll(&mut fds, timeout) {
             Ok(0) => {
-                if let Some(slots) = idle.filter(|_| last_request.elapsed() >= IDLE_TRIM) {
+                if let Some(slots) = slots
+                    .as_mut()
+                    .filter(|s| s.trim_in() == Some(Duration::ZERO))
+                {
                     slots.trim(TRIM_STEP);
                 }
             }
@@ -235,7 +243,6 @@ pub fn run(socket: OwnedFd) -> i32 {
             };
             let ours = [socket.as_raw_fd(), reaper.as_raw_fd()];
             let sent = if let Some(request) = request.strip_prefix(b"launch ") {
-                last_request = Instant::now();
                 let (owner, path) = split_owner(request);
                 let slot = slots.as_mut().and_then(|slots| slots.take(owner));
                 let launched = launch(path, passed, &ours, slot.as_ref());
@@ -436,4 +443,45 @@ pub(crate) fn receive(socket: RawFd) -> io::Result<Option<(Vec<u8>, Vec<OwnedFd>
     }
     buf.truncate(bytes);
     Ok(Some((buf, fds)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_slot_goes_to_its_owners_next_pod_and_idle_ones_wait_for_a_quiet_spell() {
+        let mut slots = Slots {
+            prefix: "idle-test-".into(),
+            next: 0,
+            idle: HashMap::new(),
+            held: HashMap::new(),
+            busy_at: Instant::now(),
+        };
+        assert_eq!(slots.trim_in(), None, "nothing idle");
+        assert!(slots.take("-").is_none(), "a pod without limits takes none");
+        let (shim, killed) = (Pid::from_raw(41), Pid::from_raw(42));
+        for (pid, owner) in [(shim, "1000"), (killed, "1000")] {
+            let slot = slots.take(owner).unwrap();
+            slots.forked(pid, owner, &slot);
+        }
+        slots.ended(shim, true);
+        slots.ended(killed, false);
+        let wait = slots.trim_in().unwrap();
+        assert!(wait > IDLE_TRIM - Duration::from_secs(1), "{wait:?}");
+
+        // Only its owner's next pod takes it; a killed shim's is not handed on.
+        assert_eq!(slots.take("1001").unwrap().name, "idle-test-3");
+        assert_eq!(slots.take("1000").unwrap().name, "idle-test-1");
+        assert_eq!(slots.take("1000").unwrap().name, "idle-test-4");
+
+        // Removed once no pod has started or ended for a while.
+        let slot = slots.take("1000").unwrap();
+        slots.forked(shim, "1000", &slot);
+        slots.ended(shim, true);
+        slots.busy_at -= IDLE_TRIM;
+        assert_eq!(slots.trim_in(), Some(Duration::ZERO));
+        slots.trim(TRIM_STEP);
+        assert_eq!(slots.trim_in(), None);
+    }
 }
