@@ -324,7 +324,10 @@ async fn a_pods_cgroup_goes_on_to_its_owners_next_pod_and_with_the_launcher() {
     assert!(idle.iter().all(|dir| !dir.exists()), "taken: renamed");
     let leader = started(&second_dir).pid;
     let joined = std::fs::read_to_string(format!("/proc/{leader}/cgroup")).unwrap();
-    assert!(joined.contains(&format!("/opendlc/uid-{name}")), "{joined}");
+    // In each hierarchy: the cpu one is joined last, just before the command's exec.
+    let own_path = format!("/opendlc/uid-{name}");
+    let hierarchies = joined.lines().filter(|l| l.ends_with(&own_path)).count();
+    assert_eq!(hierarchies, own.len(), "{joined}");
     let quota = std::fs::read_to_string(own[1].join("cpu.cfs_quota_us")).unwrap();
     assert_eq!(quota.trim(), "50000", "its own limit");
     h.runtime.stop(&second_dir).unwrap();
@@ -334,6 +337,24 @@ async fn a_pods_cgroup_goes_on_to_its_owners_next_pod_and_with_the_launcher() {
         idle.iter().all(|dir| dir.is_dir())
     })
     .await;
+
+    // A pod of the same owner with other limits makes its own: a handed-on cgroup keeps the
+    // limits it was made with.
+    let name = format!("other-limits-{run}");
+    let mut third = h.pod(&name, "sleep 30");
+    third.limits = Some(opendlc_runtime::pod_files::Limits {
+        cpu_milli: Some(250),
+        memory_mib: Some(128),
+    });
+    let third_dir = third.dir.clone();
+    h.runtime.launch(third).await.unwrap();
+    let own = cgroup_dirs(&format!("uid-{name}"));
+    assert_eq!(own.len(), idle.len(), "{own:?}");
+    assert!(idle.iter().all(|dir| dir.is_dir()), "the idle one waits on");
+    let quota = std::fs::read_to_string(own[1].join("cpu.cfs_quota_us")).unwrap();
+    assert_eq!(quota.trim(), "25000", "its own limit");
+    h.runtime.stop(&third_dir).unwrap();
+    h.next_event().await;
 
     drop(h);
     eventually("the launcher to exit", || !is_running(launcher)).await;

@@ -36,20 +36,30 @@ pub(super) struct ForkedShim {
     pub launcher: Arc<Launcher>,
 }
 
-/// Whose pods may take over the cgroup of the pod `spec` describes once it ended (and whose
-/// it may take over): the Unix uid its processes run as, or `-` (none: a pod without limits
-/// has no cgroup). A cgroup's counters (memory.stat, cpu.stat) count from when it was made, so
-/// a pod sees its own owner's earlier pods' there, never another user's.
+/// Which pods may take over the cgroup of the pod `spec` describes once it ended (and whose it
+/// may take over): those of the same owner with the same limits, as
+/// `<uid>/<CPU in millicores>/<memory in MiB>` (`-` for a limit it has not), or `-` alone (none:
+/// a pod without limits has no cgroup). The owner is the Unix uid its processes run as: a
+/// cgroup's counters (memory.stat, cpu.stat) count from when it was made, so a pod sees its
+/// own owner's earlier pods' there, never another user's. The limits: a cgroup handed on
+/// has them set already, and the pod that takes it writes none
+/// ([`crate::pod::cgroup::PodCgroup::claim`]).
 pub(super) fn pod_owner(spec: &PodSpec) -> String {
-    if spec.limits.is_none() {
+    let Some(limits) = spec.limits else {
         return "-".into();
-    }
+    };
     let sandbox = spec.view.as_ref().and_then(|view| view.sandbox.as_ref());
-    match sandbox {
+    let uid = match sandbox {
         Some(sandbox) => sandbox.identity.uid.to_string(),
         // Every such pod runs as the server's own user.
         None => "server".into(),
-    }
+    };
+    let or_none = |limit: Option<u64>| limit.map_or_else(|| "-".to_string(), |l| l.to_string());
+    format!(
+        "{uid}/{}/{}",
+        or_none(limits.cpu_milli),
+        or_none(limits.memory_mib)
+    )
 }
 
 impl Launcher {

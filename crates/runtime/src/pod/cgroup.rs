@@ -45,6 +45,13 @@ pub struct PodCgroup {
     reused: bool,
 }
 
+/// The two steps in which a pod's command joins its cgroup ([`PodCgroup::join_steps`]).
+#[derive(Debug, Default)]
+pub struct JoinSteps {
+    pub first: Vec<RawFd>,
+    pub last: Vec<RawFd>,
+}
+
 /// Why a pod's cgroup could not be had. As the runtime's other errors, the message carries
 /// the cause (so `to_string()` alone explains it); the pod's events show it after
 /// "not enforced: ".
@@ -130,9 +137,10 @@ impl PodCgroup {
     }
 
     /// The pod's cgroup made of the idle one named `slot` that an earlier pod of the same owner
-    /// handed on ([`PodCgroup::hand_on`]): renamed to the pod's own name, its limits set.
-    /// Where there is no such cgroup (the slot is new, or was not handed on), or it cannot be
-    /// taken, one is made as [`PodCgroup::create`] does.
+    /// and with the same `limits` handed on ([`PodCgroup::hand_on`]; the shim launcher hands a
+    /// slot on only so): renamed to the pod's own name, its limits as they are. Where there is
+    /// no such cgroup (the slot is new, or was not handed on), or it cannot be taken, one is
+    /// made as [`PodCgroup::create`] does.
     ///
     /// Making and removing a cgroup is most of what a short pod costs the kernel (for each
     /// controller: a directory of control files made and torn down, under locks every other
@@ -158,8 +166,6 @@ impl PodCgroup {
                 if cgroup.configure().is_ok() {
                     return Ok(cgroup);
                 }
-                // Its limits would not take (a memory limit below what the earlier pod left
-                // charged, say): made anew below.
                 cgroup.remove();
             } else {
                 report(remove_dirs(&dirs[..renamed]));
@@ -169,8 +175,8 @@ impl PodCgroup {
     }
 
     /// Hands the cgroup on, as the idle `slot`, to a later pod of the same owner: once nothing
-    /// is left inside, its CPU quota lifted (a pod's own is set once its command runs), it is
-    /// renamed. Where that cannot be done, it is removed.
+    /// is left inside, it is renamed, its limits as they are (the next pod's are set as it takes
+    /// it). Where that cannot be done, it is removed.
     pub fn hand_on(mut self, slot: &str) {
         self.procs.clear();
         let dirs = std::mem::take(&mut self.dirs);
@@ -180,10 +186,7 @@ impl PodCgroup {
         let empty = dirs.iter().all(|dir| {
             fs::read_to_string(dir.join("cgroup.procs")).is_ok_and(|procs| procs.is_empty())
         });
-        if !empty
-            || (self.limits.cpu_milli.is_some()
-                && write(&dirs[1].join("cpu.cfs_quota_us"), "-1").is_err())
-        {
+        if !empty {
             return report(remove_dirs(&dirs));
         }
         let idle = pod_dirs(&parents, slot);
@@ -198,11 +201,13 @@ impl PodCgroup {
         }
     }
 
-    /// The memory limit and the descriptors to join; the CPU quota comes with
-    /// [`PodCgroup::limit_cpu`], once the command runs.
+    /// The limits, unless the cgroup was handed on with them ([`PodCgroup::claim`]), and the
+    /// descriptors to join; on v2 the CPU quota comes with [`PodCgroup::limit_cpu`], once the
+    /// command runs.
     fn configure(&mut self) -> Result<(), CgroupError> {
         let memory = self.limits.memory_mib.map(|m| m * 1024 * 1024);
         match self.version {
+            _ if self.reused => {}
             Version::V2 => {
                 let dir = &self.dirs[0];
                 if let Some(bytes) = memory {
@@ -213,22 +218,19 @@ impl PodCgroup {
             }
             Version::V1 => {
                 let memory_dir = &self.dirs[0];
-                match memory {
-                    Some(bytes) => {
-                        write(
-                            &memory_dir.join("memory.limit_in_bytes"),
-                            &bytes.to_string(),
-                        )?;
-                        // A handed-on cgroup has it from the pod it was made for.
-                        if !self.reused {
-                            let _ = write(&memory_dir.join("memory.swappiness"), "0");
-                        }
-                    }
-                    // The earlier pod's limit is lifted.
-                    None if self.reused => {
-                        write(&memory_dir.join("memory.limit_in_bytes"), "-1")?;
-                    }
-                    None => {}
+                if let Some(bytes) = memory {
+                    write(
+                        &memory_dir.join("memory.limit_in_bytes"),
+                        &bytes.to_string(),
+                    )?;
+                    let _ = write(&memory_dir.join("memory.swappiness"), "0");
+                }
+                // On v1 the quota is set with the rest: the pod's command joins the `cpu`
+                // hierarchy only just before its exec ([`PodCgroup::join_steps`]), so its view
+                // is made outside it. A new cgroup's period is the kernel's default,
+                // `CPU_PERIOD_US`.
+                if let Some(quota) = self.cpu_quota_us() {
+                    write(&self.dirs[1].join("cpu.cfs_quota_us"), &quota.to_string())?;
                 }
             }
         }
@@ -246,31 +248,50 @@ impl PodCgroup {
         Ok(())
     }
 
-    /// The CPU quota, set once the pod's command runs: the pod's view, made in the command's
-    /// process before it runs, is the platform's work, not the pod's to pay from its CPU (a
-    /// pod of 0.01 CPU would wait a whole period of 100 ms for it).
-    pub fn limit_cpu(&self) -> Result<(), CgroupError> {
-        let Some(quota) = self
-            .limits
+    /// The CPU quota in microseconds per [`CPU_PERIOD_US`], if the pod has one.
+    fn cpu_quota_us(&self) -> Option<u64> {
+        self.limits
             .cpu_milli
             .map(|m| (m * CPU_PERIOD_US / 1000).max(MIN_CPU_QUOTA_US))
-        else {
-            return Ok(());
-        };
-        match self.version {
-            Version::V2 => write(
+    }
+
+    /// On v2, the CPU quota, set once the pod's command runs: the pod's view, made in the
+    /// command's process before it runs, is the platform's work, not the pod's to pay from its
+    /// CPU (a pod of 0.01 CPU would wait a whole period of 100 ms for it). On v1 it is set
+    /// already ([`PodCgroup::join_steps`] says why that is the same).
+    pub fn limit_cpu(&self) -> Result<(), CgroupError> {
+        match (self.version, self.cpu_quota_us()) {
+            (Version::V2, Some(quota)) => write(
                 &self.dirs[0].join("cpu.max"),
                 &format!("{quota} {CPU_PERIOD_US}"),
             ),
-            // A new v1 cgroup's period is the kernel's default, `CPU_PERIOD_US` (each write
-            // of either file resets the group's bandwidth on every CPU).
-            Version::V1 => write(&self.dirs[1].join("cpu.cfs_quota_us"), &quota.to_string()),
+            _ => Ok(()),
         }
     }
 
-    /// The descriptors a new process writes "0" to, to join the cgroup.
+    /// The descriptors a new process writes "0" to, to join the whole cgroup at once (a
+    /// process with nothing to do before it runs).
     pub fn procs_fds(&self) -> Vec<RawFd> {
         self.procs.iter().map(AsRawFd::as_raw_fd).collect()
+    }
+
+    /// The descriptors the pod's command writes "0" to, in two steps: `first` as it starts,
+    /// so that what it does before its exec (its view, its preparation) is within the pod's
+    /// memory limit; `last` just before its exec, so that the CPU quota is the command's own.
+    /// On v1, `first` is the memory hierarchy and `last` the cpu one; on v2 there is one cgroup,
+    /// joined first, whose quota [`PodCgroup::limit_cpu`] sets once the command runs.
+    pub fn join_steps(&self) -> JoinSteps {
+        let fds = self.procs_fds();
+        match self.version {
+            Version::V1 => JoinSteps {
+                first: fds[..1].to_vec(),
+                last: fds[1..].to_vec(),
+            },
+            Version::V2 => JoinSteps {
+                first: fds,
+                last: Vec::new(),
+            },
+        }
     }
 
     /// What is enforced, for the pod's events: "CPU 1.5, memory 256 MiB (cgroup v1)".
@@ -713,10 +734,24 @@ mod tests {
             cpu_milli: Some(500),
             memory_mib: Some(64),
         };
-        // A new slot: the pod's cgroup is made, under its own name.
+        let read = |dir: &Path, file: &str| fs::read_to_string(dir.join(file)).unwrap();
+        let limits_of = |dirs: &[PathBuf]| {
+            (
+                read(&dirs[0], "memory.limit_in_bytes").trim().to_string(),
+                read(&dirs[1], "cpu.cfs_quota_us").trim().to_string(),
+            )
+        };
+        let set = ((64u64 << 20).to_string(), "50000".to_string());
+        // A new slot: the pod's cgroup is made, under its own name, its limits set at once.
         let cgroup = PodCgroup::claim(&slot, &first, limited).unwrap();
         assert!(!cgroup.reused);
-        cgroup.limit_cpu().unwrap();
+        assert_eq!(limits_of(&cgroup.dirs), set);
+        let steps = cgroup.join_steps();
+        assert_eq!(
+            (steps.first.len(), steps.last.len()),
+            (1, 1),
+            "memory first, cpu last"
+        );
         cgroup.hand_on(&slot);
         let idle = pod_dirs(&parents, &slot);
         assert!(pod_dirs(&parents, &first).iter().all(|dir| !dir.exists()));
@@ -724,33 +759,14 @@ mod tests {
             idle.iter().all(|dir| dir.is_dir()),
             "handed on under its slot"
         );
-        let read = |dir: &Path, file: &str| fs::read_to_string(dir.join(file)).unwrap();
-        assert_eq!(
-            read(&idle[1], "cpu.cfs_quota_us").trim(),
-            "-1",
-            "its quota lifted"
-        );
+        assert_eq!(limits_of(&idle), set, "handed on with its limits");
 
-        // The next pod takes it, with limits of its own.
-        let cgroup = PodCgroup::claim(
-            &slot,
-            &second,
-            Limits {
-                cpu_milli: Some(250),
-                memory_mib: None,
-            },
-        )
-        .unwrap();
+        // The next pod with the same limits takes it as it is.
+        let cgroup = PodCgroup::claim(&slot, &second, limited).unwrap();
         assert!(cgroup.reused);
         let own = pod_dirs(&parents, &second);
         assert!(idle.iter().all(|dir| !dir.exists()) && own.iter().all(|dir| dir.is_dir()));
-        let unlimited = read(&own[0], "memory.limit_in_bytes");
-        assert!(
-            unlimited.trim().parse::<u64>().unwrap() > 64 << 20,
-            "{unlimited}"
-        );
-        cgroup.limit_cpu().unwrap();
-        assert_eq!(read(&own[1], "cpu.cfs_quota_us").trim(), "25000");
+        assert_eq!(limits_of(&own), set);
 
         // A process left inside: removed, not handed on.
         let mut sleeper = std::process::Command::new("sleep")

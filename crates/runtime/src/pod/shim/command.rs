@@ -10,6 +10,7 @@ use std::path::Path;
 use nix::fcntl::OFlag;
 use nix::unistd::pipe2;
 
+use crate::pod::cgroup::JoinSteps;
 use crate::pod::mounts::MountSpec;
 use crate::pod_files::PodSpec;
 
@@ -29,12 +30,12 @@ pub(super) struct NotStarted {
     pub reason: String,
 }
 
-/// `cgroup_procs`: the files the command writes to join its cgroups before it runs (the pod's
-/// limits; [`crate::pod::cgroup::PodCgroup::procs_fds`]); `hosts`: the command's own
-/// `/etc/hosts` ([`crate::pod::mounts::bind_hosts`]). The shim must have no other thread yet.
+/// `cgroup`: the files the command writes to join its cgroups (the pod's limits;
+/// [`crate::pod::cgroup::PodCgroup::join_steps`]); `hosts`: the command's own `/etc/hosts`
+/// ([`crate::pod::mounts::bind_hosts`]). The shim must have no other thread yet.
 pub(super) fn spawn(
     spec: &PodSpec,
-    cgroup_procs: Vec<RawFd>,
+    cgroup: JoinSteps,
     hosts: Option<&Path>,
 ) -> Result<Spawned, NotStarted> {
     // Checked here for a clear message: a failed chdir in the child reads as a bare ENOENT.
@@ -84,7 +85,7 @@ pub(super) fn spawn(
             stdout_write.as_raw_fd(),
             stderr_write.as_raw_fd(),
         ],
-        cgroup_procs: &cgroup_procs,
+        cgroup: &cgroup,
         hosts,
         view,
         error: 0,
@@ -115,7 +116,7 @@ struct Child<'a> {
     workdir: &'a CStr,
     /// What become its stdin, stdout and stderr.
     stdio: [RawFd; 3],
-    cgroup_procs: &'a [RawFd],
+    cgroup: &'a JoinSteps,
     hosts: Option<&'a Path>,
     view: Option<&'a MountSpec>,
     /// Why it could not run the program (an errno), written by the process before it exits.
@@ -179,7 +180,8 @@ fn clone_vfork(child: &mut Child<'_>) -> std::io::Result<u32> {
 
 /// The command's process until its exec, in the order std's `Command` takes: stdio, working
 /// directory, process group, SIGPIPE back to its default (Rust ignores it), then the signal
-/// mask, the pod's cgroups, no inherited descriptor, its hosts file and its view.
+/// mask, the pod's cgroups' first step, no inherited descriptor, its hosts file, its view and
+/// the cgroups' last step.
 extern "C" fn run_child(arg: *mut libc::c_void) -> libc::c_int {
     // SAFETY: `arg` is the `Child` clone_vfork passed, alive until we exec or exit.
     let child = unsafe { &mut *arg.cast::<Child<'_>>() };
@@ -196,7 +198,7 @@ extern "C" fn run_child(arg: *mut libc::c_void) -> libc::c_int {
             Some(&nix::sys::signal::SigSet::empty()),
             None,
         )?;
-        crate::pod::cgroup::join(child.cgroup_procs)?;
+        crate::pod::cgroup::join(&child.cgroup.first)?;
         close_inherited()?;
         if let Some(hosts) = child.hosts {
             crate::pod::mounts::bind_hosts(hosts);
@@ -207,6 +209,7 @@ extern "C" fn run_child(arg: *mut libc::c_void) -> libc::c_int {
                 unsafe { libc::_exit(code) };
             }
         }
+        crate::pod::cgroup::join(&child.cgroup.last)?;
         // SAFETY: NUL-terminated strings in NULL-terminated arrays, alive until the exec.
         unsafe {
             libc::execve(

@@ -20,7 +20,8 @@
 //! even killed). The shims live on: they never depended on it.
 //!
 //! Where the host's cgroups are v1, a shim's pod takes the idle cgroup an ended pod of the same
-//! `owner` (`crate::local::launcher::pod_owner`; `-`: no cgroup to take) handed on, instead of
+//! `owner` and limits (`crate::local::launcher::pod_owner`; `-`: no cgroup to take) handed on,
+//! instead of
 //! making its own, and hands it on in turn ([`crate::pod::cgroup::PodCgroup::claim`]): the
 //! launcher names each shim's slot and, once the shim has ended cleanly, gives that name to the
 //! next shim of the owner. Idle ones are removed once no pod has started or ended for 10 s, and

@@ -122,7 +122,7 @@ fn run_in(dir: &Path, slot: Option<&launcher::Slot>) -> i32 {
     };
     let join = cgroup
         .as_ref()
-        .map(PodCgroup::procs_fds)
+        .map(PodCgroup::join_steps)
         .unwrap_or_default();
     // Pinned to its cores: the shim first, its command inherits them.
     let limits = match pin(&spec.cpus) {

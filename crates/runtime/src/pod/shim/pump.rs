@@ -150,6 +150,13 @@ fn copy(out: &mut LogOut, splitter: &mut LineSplitter, stream: Stream, read: Opt
     }
 }
 
+/// What the polled pipes are first read with: a page, which is all a short pod's output
+/// needs (most say nothing), where a buffer of [`LARGE_READ`] made for each was the most
+/// memory a short pod's shim wrote (16 pages, each a fault).
+const FIRST_READ: usize = 4 * 1024;
+/// What they are read with once a read has filled [`FIRST_READ`].
+const LARGE_READ: usize = 64 * 1024;
+
 /// One of the command's pipes, read when the shim's poll says it is readable.
 struct PolledPipe {
     pipe: File,
@@ -186,7 +193,7 @@ impl PolledPumps {
         Ok(Self {
             out: LogOut::new(log),
             pipes,
-            buf: vec![0; 64 * 1024],
+            buf: vec![0; FIRST_READ],
         })
     }
 
@@ -207,14 +214,20 @@ impl PolledPumps {
     }
 
     /// Reads the pipe until it has nothing more; returns whether it is still open.
-    fn copy_pipe(out: &mut LogOut, pipe: &mut PolledPipe, buf: &mut [u8]) -> bool {
+    fn copy_pipe(out: &mut LogOut, pipe: &mut PolledPipe, buf: &mut Vec<u8>) -> bool {
         loop {
             match pipe.pipe.read(buf) {
                 Ok(0) => {
                     copy(out, &mut pipe.splitter, pipe.stream, None);
                     return false;
                 }
-                Ok(n) => copy(out, &mut pipe.splitter, pipe.stream, Some(&buf[..n])),
+                Ok(n) => {
+                    copy(out, &mut pipe.splitter, pipe.stream, Some(&buf[..n]));
+                    // A command with much to say is read in larger pieces.
+                    if n == buf.len() && n < LARGE_READ {
+                        buf.resize(LARGE_READ, 0);
+                    }
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return true,
                 Err(e) => {
