@@ -42,8 +42,7 @@ pub(super) struct ForkedShim {
 /// a pod without limits has no cgroup). The owner is the Unix uid its processes run as: a
 /// cgroup's counters (memory.stat, cpu.stat) count from when it was made, so a pod sees its
 /// own owner's earlier pods' there, never another user's. The limits: a cgroup handed on
-/// has them set already, and the pod that takes it writes none
-/// ([`crate::pod::cgroup::PodCgroup::claim`]).
+/// has them set already ([`crate::pod::cgroup::PodCgroup::claim`]).
 pub(super) fn pod_owner(spec: &PodSpec) -> String {
     let Some(limits) = spec.limits else {
         return "-".into();

@@ -138,8 +138,9 @@ impl PodCgroup {
 
     /// The pod's cgroup made of the idle one named `slot` that an earlier pod of the same owner
     /// and with the same `limits` handed on ([`PodCgroup::hand_on`]; the shim launcher hands a
-    /// slot on only so): renamed to the pod's own name, its limits as they are. Where there is
-    /// no such cgroup (the slot is new, or was not handed on), or it cannot be taken, one is
+    /// slot on only so): renamed to the pod's own name, its limits as they are (its CPU quota
+    /// written again, `configure`). Where there is no such cgroup (the slot is new, or was not
+    /// handed on), or it cannot be taken, one is
     /// made as [`PodCgroup::create`] does.
     ///
     /// Making and removing a cgroup is most of what a short pod costs the kernel (for each
@@ -174,9 +175,9 @@ impl PodCgroup {
         Self::create(pod_uid, limits)
     }
 
-    /// Hands the cgroup on, as the idle `slot`, to a later pod of the same owner: once nothing
-    /// is left inside, it is renamed, its limits as they are (the next pod's are set as it takes
-    /// it). Where that cannot be done, it is removed.
+    /// Hands the cgroup on, as the idle `slot`, to a later pod of the same owner and limits:
+    /// once nothing is left inside, it is renamed, its limits as they are. Where that cannot be
+    /// done, it is removed.
     pub fn hand_on(mut self, slot: &str) {
         self.procs.clear();
         let dirs = std::mem::take(&mut self.dirs);
@@ -201,13 +202,15 @@ impl PodCgroup {
         }
     }
 
-    /// The limits, unless the cgroup was handed on with them ([`PodCgroup::claim`]), and the
-    /// descriptors to join; on v2 the CPU quota comes with [`PodCgroup::limit_cpu`], once the
+    /// The limits, and the descriptors to join. A cgroup handed on has its limits already
+    /// ([`PodCgroup::claim`]): only its CPU quota is written again, though the same, since a
+    /// write gives the period's budget back in full (a pod would otherwise start with what its
+    /// predecessor left of it: most pods of 0.01 CPU under a flood then waited for the next
+    /// period, measured). On v2 the CPU quota comes with [`PodCgroup::limit_cpu`], once the
     /// command runs.
     fn configure(&mut self) -> Result<(), CgroupError> {
         let memory = self.limits.memory_mib.map(|m| m * 1024 * 1024);
         match self.version {
-            _ if self.reused => {}
             Version::V2 => {
                 let dir = &self.dirs[0];
                 if let Some(bytes) = memory {
@@ -218,7 +221,7 @@ impl PodCgroup {
             }
             Version::V1 => {
                 let memory_dir = &self.dirs[0];
-                if let Some(bytes) = memory {
+                if let (Some(bytes), false) = (memory, self.reused) {
                     write(
                         &memory_dir.join("memory.limit_in_bytes"),
                         &bytes.to_string(),
