@@ -23,7 +23,7 @@
 use std::ffi::CString;
 use std::fs::File;
 use std::io;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, FromRawFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
@@ -176,6 +176,54 @@ pub(crate) fn seal(covered: &[PathBuf]) -> io::Result<()> {
     Ok(())
 }
 
+/// Binds what `handle` holds (with the mounts below it) at `target`: a copy of its mount tree
+/// taken from the handle itself and moved there (`open_tree`, `move_mount`: Linux 5.2), or,
+/// where those calls cannot be had, a bind of its `/proc/self/fd` path, which costs a walk of
+/// this process's `/proc` entries each (a tenth of a short pod's view, measured).
+fn bind_handle(handle: &File, target: &Path) -> io::Result<()> {
+    let flags = libc::OPEN_TREE_CLONE
+        | libc::OPEN_TREE_CLOEXEC
+        | libc::AT_EMPTY_PATH as libc::c_uint
+        | libc::AT_RECURSIVE as libc::c_uint;
+    // SAFETY: a syscall on a descriptor we hold and a static empty string.
+    let tree =
+        unsafe { libc::syscall(libc::SYS_open_tree, handle.as_raw_fd(), c"".as_ptr(), flags) };
+    if tree < 0 {
+        let error = io::Error::last_os_error();
+        // ENOSYS: an older kernel; EPERM: a seccomp filter that knows only `mount` (a
+        // container's default profile), which may still allow the bind below.
+        if !matches!(error.raw_os_error(), Some(libc::ENOSYS | libc::EPERM)) {
+            return Err(error);
+        }
+        let source = PathBuf::from(format!("/proc/self/fd/{}", handle.as_raw_fd()));
+        return sys_mount(
+            Some(&source),
+            target,
+            None,
+            libc::MS_BIND | libc::MS_REC,
+            None,
+        );
+    }
+    // SAFETY: open_tree returned a new descriptor, ours to own.
+    let tree = unsafe { std::os::fd::OwnedFd::from_raw_fd(tree as RawFd) };
+    let target = CString::new(target.as_os_str().as_bytes()).map_err(io::Error::other)?;
+    // SAFETY: a syscall on a descriptor we own and a NUL-terminated path.
+    let moved = unsafe {
+        libc::syscall(
+            libc::SYS_move_mount,
+            tree.as_raw_fd(),
+            c"".as_ptr(),
+            libc::AT_FDCWD,
+            target.as_ptr(),
+            libc::MOVE_MOUNT_F_EMPTY_PATH,
+        )
+    };
+    if moved < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 /// Binds a held path at its target, making the mount point first.
 pub(crate) fn bind_held(h: &Held) -> io::Result<()> {
     let is_dir = h.handle.metadata().map(|m| m.is_dir())?;
@@ -189,15 +237,7 @@ pub(crate) fn bind_held(h: &Held) -> io::Result<()> {
             File::create(&h.target).map_err(|e| context("create", &h.target, e))?;
         }
     }
-    let source = PathBuf::from(format!("/proc/self/fd/{}", h.handle.as_raw_fd()));
-    sys_mount(
-        Some(&source),
-        &h.target,
-        None,
-        libc::MS_BIND | libc::MS_REC,
-        None,
-    )
-    .map_err(|e| context("bind", &h.target, e))?;
+    bind_handle(&h.handle, &h.target).map_err(|e| context("bind", &h.target, e))?;
     if h.read_only {
         let flags = libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY;
         sys_mount(None, &h.target, None, flags, None)
