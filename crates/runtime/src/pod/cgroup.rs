@@ -140,8 +140,7 @@ impl PodCgroup {
     /// and with the same `limits` handed on ([`PodCgroup::hand_on`]; the shim launcher hands a
     /// slot on only so): renamed to the pod's own name, its limits as they are (its CPU quota
     /// written again, `configure`). Where there is no such cgroup (the slot is new, or was not
-    /// handed on), or it cannot be taken, one is
-    /// made as [`PodCgroup::create`] does.
+    /// handed on), or it cannot be taken, one is made as [`PodCgroup::create`] does.
     ///
     /// Making and removing a cgroup is most of what a short pod costs the kernel (for each
     /// controller: a directory of control files made and torn down, under locks every other
@@ -167,6 +166,7 @@ impl PodCgroup {
                 if cgroup.configure().is_ok() {
                     return Ok(cgroup);
                 }
+                // Its quota or a join file would not take: made anew below.
                 cgroup.remove();
             } else {
                 report(remove_dirs(&dirs[..renamed]));
