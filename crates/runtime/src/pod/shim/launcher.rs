@@ -21,10 +21,9 @@
 //!
 //! Where the host's cgroups are v1, a shim's pod takes the idle cgroup an ended pod of the same
 //! `owner` and limits (`crate::local::launcher::pod_owner`; `-`: no cgroup to take) handed on,
-//! instead of
-//! making its own, and hands it on in turn ([`crate::pod::cgroup::PodCgroup::claim`]): the
-//! launcher names each shim's slot and, once the shim has ended cleanly, gives that name to the
-//! next shim of the owner. Idle ones are removed once no pod has started or ended for 10 s, and
+//! instead of making its own, and hands it on in turn
+//! ([`crate::pod::cgroup::PodCgroup::claim`]): the launcher names each shim's slot and, once the
+//! shim has ended cleanly, gives that name to the next shim of the same owner and limits. Idle ones are removed once no pod has started or ended for 10 s, and
 //! when the launcher exits; a launcher removes those its predecessors left as it starts.
 
 use std::collections::{HashMap, VecDeque};
@@ -108,7 +107,7 @@ impl Slots {
         })
     }
 
-    /// A slot for a pod of `owner`: one handed on, or a new name (the shim then makes the
+    /// A slot for a pod of `owner` (its owner and limits): one handed on, or a new name (the shim then makes the
     /// pod's cgroup, and hands it on under that name).
     fn take(&mut self, owner: &str) -> Option<Slot> {
         if owner == "-" {
