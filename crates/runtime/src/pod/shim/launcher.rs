@@ -23,8 +23,9 @@
 //! `owner` and limits (`crate::local::launcher::pod_owner`; `-`: no cgroup to take) handed on,
 //! instead of making its own, and hands it on in turn
 //! ([`crate::pod::cgroup::PodCgroup::claim`]): the launcher names each shim's slot and, once the
-//! shim has ended cleanly, gives that name to the next shim of the same owner and limits. Idle ones are removed once no pod has started or ended for 10 s, and
-//! when the launcher exits; a launcher removes those its predecessors left as it starts.
+//! shim has ended cleanly, gives that name to the next shim of the same owner and limits. Idle
+//! ones are removed once no pod has started or ended for 10 s, and when the launcher exits; a
+//! launcher removes those its predecessors left as it starts.
 
 use std::collections::{HashMap, VecDeque};
 use std::ffi::OsStr;
@@ -107,8 +108,8 @@ impl Slots {
         })
     }
 
-    /// A slot for a pod of `owner` (its owner and limits): one handed on, or a new name (the shim then makes the
-    /// pod's cgroup, and hands it on under that name).
+    /// A slot for a pod of `owner` (its owner and limits): one handed on, or a new name (the
+    /// shim then makes the pod's cgroup, and hands it on under that name).
     fn take(&mut self, owner: &str) -> Option<Slot> {
         if owner == "-" {
             return None;
