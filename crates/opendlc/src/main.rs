@@ -1,6 +1,10 @@
 //! The `opendlc` binary: parses arguments and hands over to the library crates.
 
 mod admin;
+mod allocator;
+
+#[global_allocator]
+static ALLOCATOR: allocator::ByRole = allocator::ByRole;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -1,0 +1,103 @@
+//! The binary's memory allocator: mimalloc for the server (`opendlc serve`), the C library's
+//! for every other role.
+//!
+//! The server allocates and frees on many threads at once (requests, the engine, the pods' starts):
+//! under a flood of jobs glibc's malloc took 5.4% of the busy CPU there, mimalloc about a third
+//! less. The other roles are short single-threaded processes, and one of them, the shim launcher,
+//! is forked once per pod: a shim forked from a launcher using mimalloc spent half as much again in
+//! page faults (mimalloc spreads a few objects over many pages), which cost more than the server
+//! gained (bench/README.md, 2026-12-04, late night). So the role is read from the command line
+//! before `main` and before any allocation, and never changes in the process's life: every block is
+//! freed by the allocator that made it.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use mimalloc::MiMalloc;
+
+/// Whether this process is the server. Set once, before `main`, by [`note_role`].
+static SERVER: AtomicBool = AtomicBool::new(false);
+
+/// mimalloc in the server, the C library's allocator elsewhere.
+pub struct ByRole;
+
+impl ByRole {
+    fn server() -> bool {
+        SERVER.load(Ordering::Relaxed)
+    }
+}
+
+// SAFETY: each call goes to one of two allocators that uphold GlobalAlloc's contract, and all
+// calls in a process go to the same one: the choice is made before the first allocation.
+unsafe impl GlobalAlloc for ByRole {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: the caller's contract, passed on to the allocator of this process.
+        unsafe {
+            if Self::server() {
+                MiMalloc.alloc(layout)
+            } else {
+                System.alloc(layout)
+            }
+        }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: the caller's contract, passed on to the allocator of this process.
+        unsafe {
+            if Self::server() {
+                MiMalloc.alloc_zeroed(layout)
+            } else {
+                System.alloc_zeroed(layout)
+            }
+        }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: the caller's contract, passed on to the allocator of this process.
+        unsafe {
+            if Self::server() {
+                MiMalloc.dealloc(ptr, layout)
+            } else {
+                System.dealloc(ptr, layout)
+            }
+        }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        // SAFETY: the caller's contract, passed on to the allocator of this process.
+        unsafe {
+            if Self::server() {
+                MiMalloc.realloc(ptr, layout, new_size)
+            } else {
+                System.realloc(ptr, layout, new_size)
+            }
+        }
+    }
+}
+
+/// Run by the C library as the program starts, before `main` and before Rust's runtime has
+/// allocated anything, with the program's arguments: glibc passes `argc`, `argv` and `envp`
+/// to the functions of `.init_array` (the Rust standard library reads its arguments the same
+/// way). Elsewhere (musl passes none) every role keeps the C library's allocator.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[used]
+#[link_section = ".init_array"]
+static NOTE_ROLE: extern "C" fn(
+    libc::c_int,
+    *const *const libc::c_char,
+    *const *const libc::c_char,
+) = note_role;
+
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+extern "C" fn note_role(
+    argc: libc::c_int,
+    argv: *const *const libc::c_char,
+    _envp: *const *const libc::c_char,
+) {
+    if argc < 2 || argv.is_null() {
+        return;
+    }
+    // SAFETY: glibc passes the process's own argv: argc valid pointers to C strings.
+    let role = unsafe { std::ffi::CStr::from_ptr(*argv.add(1)) };
+    SERVER.store(role.to_bytes() == b"serve", Ordering::Relaxed);
+}
