@@ -1,6 +1,6 @@
 //! `kill -9` the server while a job runs; a new server on the same data directory sees the job
-//! finish with every log line. And the real binary's log, written to a file, is plain text, and
-//! its session is raised while it serves.
+//! finish with every log line. And the real binary's log, written to a file, is plain text, its
+//! session is raised while it serves, and its allocator takes no huge pages.
 
 mod common;
 
@@ -384,6 +384,36 @@ fn the_server_raises_its_session_while_it_serves() {
         assert!(group.trim_end().ends_with("nice 0"), "{group}");
     }
     drop(pipe);
+}
+
+/// The server's allocator (mimalloc) asks for no transparent huge pages, whose faults may wait
+/// for the kernel to compact memory, and does so without banning them for the process: the
+/// pods it starts inherit the host's THP setting as the server got it.
+#[test]
+fn the_servers_allocator_asks_for_no_huge_pages_and_bans_none_for_its_pods() {
+    let data_dir = tempfile::tempdir().unwrap();
+    let (server, base) = spawn_server(data_dir.path());
+    // Something allocated and served, so that the allocator has reserved its memory.
+    call(&base, "GET", "/api/v1/jobs", None);
+    let thp_enabled = |pid: &str| {
+        std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .unwrap()
+            .lines()
+            .find(|line| line.starts_with("THP_enabled:"))
+            .map(str::to_string)
+    };
+    assert_eq!(
+        thp_enabled(&server.id().to_string()),
+        thp_enabled("self"),
+        "the server's THP setting differs from what it was started with"
+    );
+    // `hg`: a mapping madvise(MADV_HUGEPAGE)d.
+    let smaps = std::fs::read_to_string(format!("/proc/{}/smaps", server.id())).unwrap();
+    let huge: Vec<&str> = smaps
+        .lines()
+        .filter(|line| line.starts_with("VmFlags:") && line.split_whitespace().any(|f| f == "hg"))
+        .collect();
+    assert!(huge.is_empty(), "huge-page mappings: {huge:?}");
 }
 
 /// A log written to a file is plain text: colours only when stderr is a terminal.
