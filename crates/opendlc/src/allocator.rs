@@ -105,8 +105,8 @@ extern "C" fn note_role(
     }
 }
 
-/// `mi_option_allow_thp` in mimalloc 3's `mimalloc.h` (its options keep their numbers from
-/// release to release; the -sys crate does not name this one).
+/// `mi_option_allow_thp` in the `mimalloc.h` of mimalloc 3, the one Cargo.lock builds (the -sys
+/// crate does not name it; mimalloc 2 numbers it 37, and has no option 43).
 const MI_OPTION_ALLOW_THP: libmimalloc_sys::mi_option_t = 43;
 
 /// Tells mimalloc not to ask for transparent huge pages (`madvise(MADV_HUGEPAGE)` on the
@@ -120,7 +120,9 @@ const MI_OPTION_ALLOW_THP: libmimalloc_sys::mi_option_t = 43;
 /// option, never the environment: mimalloc turns an `allow_thp` of 0 it finds as it starts into
 /// `PR_SET_THP_DISABLE`, which every process the server starts would inherit, the pods with it.
 /// Left alone if the option does not read 1, its default here (a mimalloc numbering its options
-/// otherwise, or a user's `MIMALLOC_ALLOW_THP`).
+/// otherwise, or a user's `MIMALLOC_ALLOW_THP`); a test of the real server
+/// (`the_servers_allocator_asks_for_no_huge_pages_and_bans_none_for_its_pods`) fails if it no
+/// longer takes.
 fn without_huge_pages() {
     // SAFETY: mimalloc's start takes nothing and runs once; its option calls take and return
     // plain integers.
