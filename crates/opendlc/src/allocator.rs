@@ -107,6 +107,7 @@ extern "C" fn note_role(
 
 /// `mi_option_allow_thp` in the `mimalloc.h` of mimalloc 3, the one Cargo.lock builds (the -sys
 /// crate does not name it; mimalloc 2 numbers it 37, and has no option 43).
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
 const MI_OPTION_ALLOW_THP: libmimalloc_sys::mi_option_t = 43;
 
 /// Tells mimalloc not to ask for transparent huge pages (`madvise(MADV_HUGEPAGE)` on the
@@ -123,6 +124,7 @@ const MI_OPTION_ALLOW_THP: libmimalloc_sys::mi_option_t = 43;
 /// otherwise, or a user's `MIMALLOC_ALLOW_THP`); a test of the real server
 /// (`the_servers_allocator_asks_for_no_huge_pages_and_bans_none_for_its_pods`) fails if it no
 /// longer takes.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
 fn without_huge_pages() {
     // SAFETY: mimalloc's start takes nothing and runs once; its option calls take and return
     // plain integers.
