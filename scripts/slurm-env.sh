@@ -103,6 +103,8 @@ EOF
 
 start() {
     install_packages || exit 1
+    # The pid files of the daemons this call starts: stopped again if the cluster does not come up.
+    local started=()
     write_config
     export SLURM_CONF="$conf"
     if ! alive "$state/munged.pid"; then
@@ -111,15 +113,21 @@ start() {
             --pid-file="$state/munge/munged.pid" --log-file="$state/munge/munged.log" \
             --seed-file="$state/munge/munged.seed"
         cp "$state/munge/munged.pid" "$state/munged.pid"
+        started+=("$state/munged.pid")
     fi
+    # `-c`: a cluster for tests keeps nothing from its last run. Without it slurmctld recovers
+    # that run's jobs and its nodes' DRAIN states (a node drained once, say for a full disk,
+    # would stay drained for every later run).
     if ! alive "$state/slurmctld.pid"; then
         log "starting slurmctld"
-        /usr/sbin/slurmctld -i
+        /usr/sbin/slurmctld -c -i
+        started+=("$state/slurmctld.pid")
     fi
     for node in n1 n2; do
         if ! alive "$state/slurmd-$node.pid"; then
             log "starting slurmd -N $node"
             /usr/sbin/slurmd -N "$node"
+            started+=("$state/slurmd-$node.pid")
         fi
     done
     if ((changed)); then
@@ -131,8 +139,9 @@ start() {
                 for _ in $(seq 50); do alive "$f" || break; sleep 0.1; done
             fi
         done
-        /usr/sbin/slurmctld -i
+        /usr/sbin/slurmctld -c -i
         for node in n1 n2; do /usr/sbin/slurmd -N "$node"; done
+        started=("$state"/slurmd-*.pid "$state/slurmctld.pid")
     fi
     local deadline=$((SECONDS + 60))
     until [[ "$(sinfo -h -o '%t' -N 2>/dev/null | sort -u | tr '\n' ' ')" =~ ^(idle|mix|alloc)\ *(idle|mix|alloc)?\ ?$ ]] &&
@@ -141,6 +150,8 @@ start() {
             log "the nodes did not become idle within 60 s:"
             sinfo -N >&2 || true
             tail -n 20 "$state/log/slurmctld.log" >&2 || true
+            local i
+            for ((i = ${#started[@]} - 1; i >= 0; i--)); do stop_daemon "${started[i]}"; done
             exit 1
         fi
         sleep 0.2
@@ -149,19 +160,25 @@ start() {
     print_env
 }
 
+# Stops the daemon of pid file `$1`, if it runs, and removes the file.
+stop_daemon() {
+    local f="$1"
+    [[ -f "$f" ]] || return 0
+    if alive "$f"; then
+        local pid
+        pid="$(cat "$f")"
+        log "stopping $(basename "$f" .pid) (pid $pid)"
+        kill "$pid"
+        for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        kill -0 "$pid" 2>/dev/null && kill -9 "$pid"
+    fi
+    rm -f "$f"
+}
+
 stop() {
     local f
     for f in "$state"/slurmd-*.pid "$state/slurmctld.pid" "$state/munged.pid"; do
-        [[ -f "$f" ]] || continue
-        if alive "$f"; then
-            local pid
-            pid="$(cat "$f")"
-            log "stopping $(basename "$f" .pid) (pid $pid)"
-            kill "$pid"
-            for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-            kill -0 "$pid" 2>/dev/null && kill -9 "$pid"
-        fi
-        rm -f "$f"
+        stop_daemon "$f"
     done
 }
 
