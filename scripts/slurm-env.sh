@@ -133,15 +133,10 @@ start() {
     if ((changed)); then
         # A node's address is only read at start: restart the daemons rather than reconfigure.
         log "the configuration changed: restarting slurmctld and the slurmd"
-        for f in "$state"/slurmd-*.pid "$state/slurmctld.pid"; do
-            if alive "$f"; then
-                kill "$(cat "$f")"
-                for _ in $(seq 50); do alive "$f" || break; sleep 0.1; done
-            fi
-        done
+        for f in "$state"/slurmd-*.pid "$state/slurmctld.pid"; do stop_daemon "$f"; done
         /usr/sbin/slurmctld -c -i
         for node in n1 n2; do /usr/sbin/slurmd -N "$node"; done
-        started=("$state"/slurmd-*.pid "$state/slurmctld.pid")
+        started+=("$state/slurmctld.pid" "$state/slurmd-n1.pid" "$state/slurmd-n2.pid")
     fi
     local deadline=$((SECONDS + 60))
     until [[ "$(sinfo -h -o '%t' -N 2>/dev/null | sort -u | tr '\n' ' ')" =~ ^(idle|mix|alloc)\ *(idle|mix|alloc)?\ ?$ ]] &&
